@@ -1,0 +1,97 @@
+// ESLint for the whole monorepo. The import-boundary rule keeps each folder in its own process
+// (STYLE.md "The house"): a file imports only from its own process and from `@tether/protocol`,
+// and never reaches into another package's sources by a relative path.
+import js from '@eslint/js';
+import globals from 'globals';
+import tseslint from 'typescript-eslint';
+
+const otherPackages = (...folders) =>
+  folders.map((folder) => ({
+    group: [`**/${folder}/*`, `**/${folder}`, `../${folder}/**`, `../../${folder}/**`],
+    message: `import across the process boundary: only @tether/protocol is shared (STYLE.md).`,
+  }));
+
+const protocolByPath = {
+  group: ['**/protocol/src/**', '**/protocol/dist/**'],
+  message: 'import the protocol by name, `@tether/protocol`, never by path.',
+};
+
+const nodeBuiltins = {
+  group: ['node:*'],
+  message: 'this code runs outside Node; no Node built-ins.',
+};
+
+const boundary = (patterns, paths = []) => ({
+  'no-restricted-imports': ['error', { patterns, paths }],
+});
+
+const nodeModuleNames = [
+  'fs', 'path', 'os', 'child_process', 'net', 'http', 'https', 'crypto', 'stream', 'util', 'events', 'dgram', 'tls', 'zlib',
+];
+
+export default tseslint.config(
+  {
+    ignores: ['**/dist/**', '**/node_modules/**', 'test-results/**', 'bench/results.json'],
+  },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      'no-empty': ['error', { allowEmptyCatch: false }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+    },
+  },
+  {
+    files: ['**/*.{js,mjs}'],
+    languageOptions: { globals: { ...globals.node } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
+    files: ['protocol/src/**/*.ts'],
+    rules: boundary(
+      [...otherPackages('agent', 'signaling', 'renderer', 'electron'), nodeBuiltins],
+      [
+        ...nodeModuleNames.map((name) => ({ name, message: 'protocol/ runs everywhere: no Node built-ins.' })),
+        { name: 'socket.io', message: 'protocol/ has no runtime dependency on Socket.IO.' },
+        { name: 'socket.io-client', message: 'protocol/ has no runtime dependency on Socket.IO.' },
+        { name: 'werift', message: 'protocol/ has no runtime dependency on werift.' },
+        { name: 'electron', message: 'protocol/ has no runtime dependency on Electron.' },
+      ],
+    ),
+  },
+  {
+    files: ['agent/src/**/*.ts'],
+    languageOptions: { globals: { ...globals.node } },
+    rules: boundary([...otherPackages('signaling', 'renderer', 'electron'), protocolByPath]),
+  },
+  {
+    files: ['signaling/src/**/*.ts'],
+    languageOptions: { globals: { ...globals.node } },
+    rules: boundary([...otherPackages('agent', 'renderer', 'electron'), protocolByPath], [
+      { name: 'werift', message: 'the signaling server never touches WebRTC media or data.' },
+      { name: 'dockerode', message: 'the signaling server never touches Docker.' },
+    ]),
+  },
+  {
+    files: ['renderer/src/**/*.ts'],
+    languageOptions: { globals: { ...globals.browser } },
+    rules: boundary(
+      [...otherPackages('agent', 'signaling', 'electron'), protocolByPath, nodeBuiltins],
+      [
+        ...nodeModuleNames.map((name) => ({ name, message: 'the renderer runs in the browser: no Node built-ins.' })),
+        { name: 'electron', message: 'the renderer reaches the host only through the preload API (window.tether).' },
+        { name: 'werift', message: 'the renderer uses Chromium’s own RTCPeerConnection.' },
+      ],
+    ),
+  },
+  {
+    files: ['electron/**/*.ts'],
+    languageOptions: { globals: { ...globals.node } },
+    rules: boundary([...otherPackages('agent', 'signaling', 'renderer'), protocolByPath]),
+  },
+  {
+    files: ['**/test/**/*.ts', 'bench/**/*.ts', 'scripts/**'],
+    languageOptions: { globals: { ...globals.node, ...globals.browser } },
+  },
+);

@@ -1,0 +1,49 @@
+/**
+ * Error codes that cross the wire, on the data channels and on the signaling socket.
+ * Each code names a failure a user can act on; the message beside it says what to try.
+ */
+export const ERROR_CODES = [
+  // tether-tty/1, any channel
+  'BAD_MESSAGE', // the frame is not valid JSON or does not match the schema; it was dropped
+  'MESSAGE_TOO_LARGE', // the frame exceeds MAX_FRAME_BYTES; it was dropped
+  'UNSUPPORTED_PROTOCOL', // the peer speaks a protocol version this side does not
+  'NOT_OPEN', // input, resize or ack arrived before `open` succeeded
+  'ALREADY_OPEN', // a second `open` on a channel that already has a session
+  // opening a terminal
+  'UNKNOWN_TARGET', // no container by that name or id on this host
+  'TARGET_NOT_EXPOSED', // the container exists but this agent's rules do not expose it
+  'TARGET_NOT_RUNNING', // the container is stopped or paused
+  'NO_SHELL', // neither the configured shell nor a fallback exists in the container
+  'EXEC_FAILED', // the Docker engine refused or failed the exec
+  'SESSION_NOT_FOUND', // `resume` named a session this agent does not hold
+  'DOCKER_UNAVAILABLE', // the agent cannot reach its Docker engine
+  // signaling
+  'UNAUTHORIZED', // the token is missing, wrong or expired
+  'AGENT_OFFLINE', // the agent addressed is not connected to this server
+  'UNKNOWN_SESSION', // a signaling message for a negotiation the server does not know
+  'FORBIDDEN', // the sender may not address that peer or session
+  'RATE_LIMITED', // too many messages; slow down
+  'INTERNAL', // a bug or an unexpected failure on the answering side; see its log
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** An expected failure as a value: a code the UI can explain and a sentence for a person. */
+export interface ProtocolError {
+  code: ErrorCode;
+  message: string;
+}
+
+export type Result<T, E = ProtocolError> = { ok: true; value: T } | { ok: false; error: E };
+
+export function ok<T>(value: T): Result<T, never> {
+  return { ok: true, value };
+}
+
+export function err<E = ProtocolError>(error: E): Result<never, E> {
+  return { ok: false, error };
+}
+
+export function protocolError(code: ErrorCode, message: string): ProtocolError {
+  return { code, message };
+}

@@ -1,0 +1,128 @@
+import { z } from 'zod';
+import { ErrorCodeSchema } from './tty.js';
+
+/**
+ * Signaling events, on Socket.IO, for the cloud server and (later) the agent's LAN endpoint alike.
+ * Every payload is parsed on receipt with the schemas below; the event maps at the end type the
+ * Socket.IO servers and clients (`Server<ConsoleToServer & AgentToServer, ...>`).
+ */
+
+/** Largest signaling payload a server accepts (an SDP with many candidates stays far below). */
+export const MAX_SIGNALING_PAYLOAD_BYTES = 64 * 1024;
+
+/** How long a peer waits for the server's acknowledgement of a signaling message. */
+export const SIGNALING_ACK_TIMEOUT_MS = 10_000;
+
+export const AgentId = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, `_`, `.` and `-`');
+
+/** Chosen by the console per negotiation, so one socket can carry several. */
+export const NegotiationId = z
+  .string()
+  .min(8)
+  .max(64)
+  .regex(/^[A-Za-z0-9_-]+$/);
+
+/** Sent as the Socket.IO handshake's `auth`. */
+export const SignalingAuth = z.discriminatedUnion('role', [
+  z.object({ role: z.literal('console'), token: z.string().min(1).max(4096) }),
+  z.object({
+    role: z.literal('agent'),
+    token: z.string().min(1).max(4096),
+    agentId: AgentId,
+    name: z.string().min(1).max(128),
+    version: z.string().max(64),
+  }),
+]);
+
+export const AgentInfo = z.object({
+  agentId: AgentId,
+  name: z.string().max(128),
+  version: z.string().max(64),
+});
+
+/** The server's list of the agents a console may reach, sent on connect and on every change. */
+export const PresenceMessage = z.object({ agents: z.array(AgentInfo).max(10_000) });
+
+const sdp = z.string().min(1).max(60_000);
+
+export const IceCandidate = z.object({
+  candidate: z.string().max(1024),
+  sdpMid: z.string().max(64).nullable().optional(),
+  sdpMLineIndex: z.number().int().min(0).max(1024).nullable().optional(),
+  usernameFragment: z.string().max(256).nullable().optional(),
+});
+
+/** console → server */
+export const OfferToServer = z.object({ sessionId: NegotiationId, agentId: AgentId, sdp });
+/** server → agent; `consoleId` is the server's name for the console's connection */
+export const OfferToAgent = z.object({ sessionId: NegotiationId, consoleId: z.string().max(64), sdp });
+/** agent → server → console */
+export const Answer = z.object({ sessionId: NegotiationId, sdp });
+/** both ways; `candidate: null` marks the end of gathering */
+export const Ice = z.object({ sessionId: NegotiationId, candidate: IceCandidate.nullable() });
+/** both ways: the negotiation and its peer connection are over */
+export const Disconnect = z.object({ sessionId: NegotiationId, reason: z.string().max(512) });
+
+export const SignalingErrorPayload = z.object({
+  code: ErrorCodeSchema,
+  message: z.string().max(1024),
+  sessionId: NegotiationId.optional(),
+});
+
+/** The reply to every acknowledged signaling message. */
+export const SignalingAck = z.union([
+  z.object({ ok: z.literal(true) }),
+  z.object({ ok: z.literal(false), error: SignalingErrorPayload }),
+]);
+
+export type SignalingAuth = z.infer<typeof SignalingAuth>;
+export type AgentInfo = z.infer<typeof AgentInfo>;
+export type PresenceMessage = z.infer<typeof PresenceMessage>;
+export type IceCandidate = z.infer<typeof IceCandidate>;
+export type OfferToServer = z.infer<typeof OfferToServer>;
+export type OfferToAgent = z.infer<typeof OfferToAgent>;
+export type Answer = z.infer<typeof Answer>;
+export type Ice = z.infer<typeof Ice>;
+export type Disconnect = z.infer<typeof Disconnect>;
+export type SignalingErrorPayload = z.infer<typeof SignalingErrorPayload>;
+export type SignalingAck = z.infer<typeof SignalingAck>;
+
+type Ack = (reply: SignalingAck) => void;
+
+/** Events a console emits. Handlers on the server take `unknown` and parse. */
+export interface ConsoleToServerEvents {
+  'webrtc:offer': (msg: OfferToServer, ack: Ack) => void;
+  'webrtc:ice': (msg: Ice, ack: Ack) => void;
+  'webrtc:disconnect': (msg: Disconnect, ack: Ack) => void;
+}
+
+/** Events an agent emits. */
+export interface AgentToServerEvents {
+  'webrtc:answer': (msg: Answer, ack: Ack) => void;
+  'webrtc:ice': (msg: Ice, ack: Ack) => void;
+  'webrtc:disconnect': (msg: Disconnect, ack: Ack) => void;
+}
+
+/** Events the server sends a console. */
+export interface ServerToConsoleEvents {
+  presence: (msg: PresenceMessage) => void;
+  'webrtc:answer': (msg: Answer) => void;
+  'webrtc:ice': (msg: Ice) => void;
+  'webrtc:disconnect': (msg: Disconnect) => void;
+  'signal:error': (msg: SignalingErrorPayload) => void;
+}
+
+/** Events the server sends an agent. */
+export interface ServerToAgentEvents {
+  'webrtc:offer': (msg: OfferToAgent) => void;
+  'webrtc:ice': (msg: Ice) => void;
+  'webrtc:disconnect': (msg: Disconnect) => void;
+  'signal:error': (msg: SignalingErrorPayload) => void;
+}
+
+export type ClientToServerEvents = ConsoleToServerEvents & AgentToServerEvents;
+export type ServerToClientEvents = ServerToConsoleEvents & ServerToAgentEvents;

@@ -1,0 +1,182 @@
+import { z } from 'zod';
+import { ERROR_CODES } from './errors.js';
+import { MAX_FRAME_BYTES } from './flow-control.js';
+
+/**
+ * tether-tty/1: the messages on Tether's WebRTC data channels (protocol/README.md).
+ *
+ * One `control` channel per peer connection, one `tty` channel per terminal. Text frames carry the
+ * JSON messages below; binary frames carry raw terminal bytes (console → agent: input, agent →
+ * console: output).
+ */
+export const TTY_PROTOCOL = 'tether-tty/1';
+
+/** The label of the one control channel of a peer connection. */
+export const CONTROL_CHANNEL_LABEL = 'control';
+
+/** Terminal channels are labelled `tty:<tab id>`; the part after the colon is the console's own. */
+export const TTY_CHANNEL_PREFIX = 'tty:';
+
+export const MIN_TERMINAL_SIZE = 1;
+export const MAX_TERMINAL_SIZE = 1000;
+
+const dimension = z.number().int().min(MIN_TERMINAL_SIZE).max(MAX_TERMINAL_SIZE);
+
+/** A container by name or id, as Docker spells them. */
+export const TargetRef = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'a container name or id');
+
+/** Chosen by the agent; opaque to the console. */
+export const SessionId = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_-]+$/);
+
+export const TargetState = z.enum(['running', 'stopped', 'paused', 'restarting', 'unknown']);
+
+/** A container that the agent exposes. */
+export const Target = z.object({
+  id: z.string().max(64),
+  name: z.string().max(128),
+  image: z.string().max(256),
+  state: TargetState,
+});
+
+export const ErrorCodeSchema = z.enum(ERROR_CODES);
+
+const text = (max: number) => z.string().max(max);
+
+// ---- messages either side may send ----
+
+export const PingMessage = z.object({ type: z.literal('ping'), id: z.number().int().nonnegative().optional() });
+export const PongMessage = z.object({ type: z.literal('pong'), id: z.number().int().nonnegative().optional() });
+export const ErrorMessage = z.object({
+  type: z.literal('error'),
+  code: ErrorCodeSchema,
+  message: text(1024),
+  /** true when the sender is about to close the channel because of this error */
+  fatal: z.boolean().optional(),
+});
+
+// ---- control channel ----
+
+export const HelloMessage = z.object({
+  type: z.literal('hello'),
+  protocol: z.literal(TTY_PROTOCOL),
+  /** who is speaking: an agent sends its id, name and version; a console its app version */
+  peer: z.object({
+    kind: z.enum(['agent', 'console']),
+    id: text(128).optional(),
+    name: text(128).optional(),
+    version: text(64),
+  }),
+  capabilities: z.array(text(64)).max(64),
+});
+
+export const ListTargetsMessage = z.object({ type: z.literal('list-targets') });
+
+export const TargetsMessage = z.object({
+  type: z.literal('targets'),
+  targets: z.array(Target).max(1000),
+});
+
+/** What a console sends on `control`. */
+export const ConsoleControlMessage = z.discriminatedUnion('type', [
+  HelloMessage,
+  ListTargetsMessage,
+  PingMessage,
+  PongMessage,
+]);
+
+/** What an agent sends on `control`. */
+export const AgentControlMessage = z.discriminatedUnion('type', [
+  HelloMessage,
+  TargetsMessage,
+  ErrorMessage,
+  PingMessage,
+  PongMessage,
+]);
+
+// ---- tty channels ----
+
+export const OpenMessage = z.object({
+  type: z.literal('open'),
+  target: TargetRef,
+  cols: dimension,
+  rows: dimension,
+  /** reattach to a session that outlived its channel; `received` is the output bytes seen so far */
+  resume: z
+    .object({ sessionId: SessionId, received: z.number().int().nonnegative() })
+    .optional(),
+});
+
+export const OpenedMessage = z.object({
+  type: z.literal('opened'),
+  sessionId: SessionId,
+  target: z.object({ id: z.string().max(64), name: z.string().max(128) }),
+  /** the shell the agent started, e.g. `/bin/bash` */
+  shell: text(256),
+});
+
+/** JSON form of input, for simple clients; consoles send binary frames. */
+export const InputMessage = z.object({ type: z.literal('input'), data: text(MAX_FRAME_BYTES) });
+
+/** JSON form of output; the agent sends binary frames and never this. Accepted for symmetry. */
+export const OutputMessage = z.object({ type: z.literal('output'), data: text(MAX_FRAME_BYTES) });
+
+export const ResizeMessage = z.object({ type: z.literal('resize'), cols: dimension, rows: dimension });
+
+/** The console has parsed `bytes` more bytes of output (flow-control.ts). */
+export const AckMessage = z.object({
+  type: z.literal('ack'),
+  bytes: z.number().int().positive().max(1 << 30),
+});
+
+/** The console asks the agent to end the session; the agent kills the exec'd process. */
+export const CloseMessage = z.object({ type: z.literal('close') });
+
+/** The process in the container ended; `code` is null when Docker could not tell. */
+export const ExitMessage = z.object({
+  type: z.literal('exit'),
+  code: z.number().int().nullable(),
+});
+
+/** What a console sends on a tty channel, as text. */
+export const ConsoleTtyMessage = z.discriminatedUnion('type', [
+  OpenMessage,
+  InputMessage,
+  ResizeMessage,
+  AckMessage,
+  CloseMessage,
+  PingMessage,
+  PongMessage,
+]);
+
+/** What an agent sends on a tty channel, as text. */
+export const AgentTtyMessage = z.discriminatedUnion('type', [
+  OpenedMessage,
+  OutputMessage,
+  ExitMessage,
+  ErrorMessage,
+  PingMessage,
+  PongMessage,
+]);
+
+export type Target = z.infer<typeof Target>;
+export type TargetState = z.infer<typeof TargetState>;
+export type HelloMessage = z.infer<typeof HelloMessage>;
+export type TargetsMessage = z.infer<typeof TargetsMessage>;
+export type ErrorMessage = z.infer<typeof ErrorMessage>;
+export type OpenMessage = z.infer<typeof OpenMessage>;
+export type OpenedMessage = z.infer<typeof OpenedMessage>;
+export type ResizeMessage = z.infer<typeof ResizeMessage>;
+export type AckMessage = z.infer<typeof AckMessage>;
+export type ExitMessage = z.infer<typeof ExitMessage>;
+export type ConsoleControlMessage = z.infer<typeof ConsoleControlMessage>;
+export type AgentControlMessage = z.infer<typeof AgentControlMessage>;
+export type ConsoleTtyMessage = z.infer<typeof ConsoleTtyMessage>;
+export type AgentTtyMessage = z.infer<typeof AgentTtyMessage>;

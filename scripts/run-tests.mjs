@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+// Runs every test file with Node's test runner, TypeScript through tsx, workspace packages from
+// their sources (the `source` export condition). Files run one at a time: the end-to-end tests
+// share one Docker engine and two cores. Pass file paths to run only those.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+const roots = ['protocol/test', 'signaling/test', 'agent/test', 'test'];
+
+function find(dir) {
+  let out = [];
+  let entries = [];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return out;
+  }
+  for (const entry of entries) {
+    const path = join(dir, entry);
+    if (entry === 'node_modules') continue;
+    if (statSync(path).isDirectory()) out = out.concat(find(path));
+    else if (entry.endsWith('.test.ts')) out.push(path);
+  }
+  return out;
+}
+
+const files = process.argv.length > 2 ? process.argv.slice(2) : roots.flatMap(find).sort();
+const result = spawnSync(
+  process.execPath,
+  ['--conditions=source', '--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
+  { stdio: 'inherit' },
+);
+process.exit(result.status ?? 1);

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Builds the test vPLC images without a registry: a root filesystem made of the host's static
+# busybox (shell, cat, stty, sleep, head, yes, base64, sha256sum, ...) imported with `docker import`.
+#   tether-test-vplc:sh    busybox only: /bin/sh, no bash (exercises the shell fallback)
+#   tether-test-vplc:bash  the same plus the host's /bin/bash and the libraries it links
+# Usage: test/image/build.sh [--force]. Needs a running Docker engine and /bin/busybox or
+# /usr/bin/busybox (Debian: busybox-static).
+set -euo pipefail
+
+force=${1:-}
+busybox=$(command -v busybox || true)
+if [ -z "$busybox" ]; then
+  echo "build.sh: busybox is missing (Debian: apt-get install busybox-static)" >&2
+  exit 1
+fi
+if ! file -L "$busybox" 2>/dev/null | grep -q 'statically linked' && ldd "$busybox" >/dev/null 2>&1; then
+  echo "build.sh: $busybox is dynamically linked; install busybox-static" >&2
+  exit 1
+fi
+
+have() { docker image inspect "$1" >/dev/null 2>&1; }
+if [ "$force" != "--force" ] && have tether-test-vplc:sh && have tether-test-vplc:bash; then
+  exit 0
+fi
+
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc,tmp,root,home/plc,proc,dev,sys,var/log}
+chmod 1777 "$root/tmp"
+cp "$busybox" "$root/bin/busybox"
+for applet in $("$busybox" --list); do
+  [ "$applet" = busybox ] && continue
+  ln -sf busybox "$root/bin/$applet"
+done
+cat > "$root/etc/passwd" <<'PASSWD'
+root:x:0:0:root:/root:/bin/sh
+plc:x:1000:1000:vPLC runtime:/home/plc:/bin/sh
+nobody:x:65534:65534:nobody:/nonexistent:/bin/false
+PASSWD
+cat > "$root/etc/group" <<'GROUP'
+root:x:0:
+plc:x:1000:
+nogroup:x:65534:
+GROUP
+chown 1000:1000 "$root/home/plc"
+echo 'tether-test-vplc' > "$root/etc/hostname"
+
+tar -C "$root" -c . | docker import \
+  --change 'CMD ["/bin/sleep", "2147483"]' \
+  --change 'ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin' \
+  - tether-test-vplc:sh >/dev/null
+
+# The bash variant: the host's bash and the shared libraries it needs, at the same paths.
+cp /bin/bash "$root/bin/bash.real"
+mv "$root/bin/bash.real" "$root/bin/bash"
+ldd /bin/bash | grep -oE '/[^ ]+' | while read -r lib; do
+  mkdir -p "$root$(dirname "$lib")"
+  cp -L "$lib" "$root$lib"
+done
+tar -C "$root" -c . | docker import \
+  --change 'CMD ["/bin/sleep", "2147483"]' \
+  --change 'ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin' \
+  - tether-test-vplc:bash >/dev/null
+echo "built tether-test-vplc:sh and tether-test-vplc:bash"
