@@ -9,19 +9,26 @@ export type Frame = string | ArrayBuffer | ArrayBufferView;
 /** A frame after parsing: a JSON message, or raw terminal bytes. */
 export type Parsed<M> = { kind: 'message'; message: M } | { kind: 'bytes'; bytes: Uint8Array };
 
-/** Byte length of a text frame as UTF-8, without allocating; exact for well-formed strings. */
+/**
+ * Byte length of a text frame as UTF-8, without allocating; equal to TextEncoder's for every
+ * string, lone surrogates included (each becomes U+FFFD, 3 bytes).
+ */
 export function utf8Length(text: string): number {
   let bytes = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c < 0x80) bytes += 1;
     else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+    else if (c >= 0xd800 && c <= 0xdbff && isLowSurrogate(text.charCodeAt(i + 1))) {
       bytes += 4;
       i++;
     } else bytes += 3;
   }
   return bytes;
+}
+
+function isLowSurrogate(c: number): boolean {
+  return c >= 0xdc00 && c <= 0xdfff;
 }
 
 function describe(issues: z.core.$ZodIssue[]): string {
@@ -59,10 +66,11 @@ function parseFrame<S extends z.ZodType>(schema: S, frame: Frame): Result<Parsed
     const parsed = parseJson(schema, frame);
     return parsed.ok ? ok({ kind: 'message', message: parsed.value }) : parsed;
   }
-  const bytes =
-    frame instanceof ArrayBuffer
-      ? new Uint8Array(frame)
-      : new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength);
+  // isView rather than instanceof ArrayBuffer: a buffer from another realm (iframe, vm) must not
+  // be mistaken for a view and read as empty.
+  const bytes = ArrayBuffer.isView(frame)
+    ? new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength)
+    : new Uint8Array(frame);
   if (bytes.byteLength > MAX_FRAME_BYTES) {
     return err(protocolError('MESSAGE_TOO_LARGE', `binary frame over ${MAX_FRAME_BYTES} bytes`));
   }
@@ -78,7 +86,10 @@ export const parseConsoleControl = (text: string) => parseJson(ConsoleControlMes
 /** The console's parser for the agent's control channel. */
 export const parseAgentControl = (text: string) => parseJson(AgentControlMessage, text);
 
-/** Serializes a message; the single place where messages become text frames. */
-export function encodeMessage(message: { type: string }): string {
+/**
+ * Serializes a message; the single place where messages become text frames. Generic so that an
+ * object literal with its fields is accepted as it stands.
+ */
+export function encodeMessage<M extends { type: string }>(message: M): string {
   return JSON.stringify(message);
 }

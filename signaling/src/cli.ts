@@ -1,0 +1,52 @@
+import { readFileSync } from 'node:fs';
+import packageJson from '../package.json' with { type: 'json' };
+import { loadConfig, USAGE } from './config.js';
+import { createJsonLogger, moduleName } from './log.js';
+import { startSignalingServer } from './server.js';
+
+async function main(): Promise<void> {
+  const outcome = loadConfig(process.argv.slice(2), process.env, (path) => readFileSync(path, 'utf8'));
+  switch (outcome.kind) {
+    case 'help':
+      process.stdout.write(USAGE);
+      return;
+    case 'version':
+      process.stdout.write(`${packageJson.version}\n`);
+      return;
+    case 'error':
+      process.stderr.write(`tether-signaling: ${outcome.message}\n\n${USAGE}`);
+      process.exitCode = 2;
+      return;
+  }
+  const { config } = outcome;
+  const logger = createJsonLogger({ level: config.logLevel });
+  const log = logger.child(moduleName(import.meta.url));
+  for (const warning of outcome.warnings) log.warn(warning);
+
+  const server = await startSignalingServer({ ...config, logger });
+  log.info('signaling listening', { url: server.url, port: server.port, host: config.host, version: packageJson.version });
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      log.warn('second signal, exiting without a clean close', { signal });
+      process.exit(1);
+    }
+    stopping = true;
+    log.info('stopping', { signal });
+    server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        log.error('close failed', { error });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+main().catch((error: unknown) => {
+  createJsonLogger().error('signaling failed to start', { error });
+  process.exitCode = 1;
+});

@@ -1,0 +1,159 @@
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { LOG_LEVELS, type LogLevel } from './log.js';
+
+/** The port `tether-signaling` listens on when none is configured. */
+export const DEFAULT_PORT = 7300;
+export const DEFAULT_HOST = '0.0.0.0';
+
+export interface SignalingConfig {
+  port: number;
+  host: string;
+  consoleTokens: string[];
+  agentTokens: string[];
+  corsOrigins: string[] | '*';
+  logLevel: LogLevel;
+}
+
+export type ConfigOutcome =
+  | { kind: 'run'; config: SignalingConfig; warnings: string[] }
+  | { kind: 'help' }
+  | { kind: 'version' }
+  | { kind: 'error'; message: string };
+
+export const USAGE = `Usage: tether-signaling [options]
+
+Relays WebRTC signaling between Tether consoles and agents over Socket.IO.
+
+Options:
+  --port <n>              TCP port (default ${DEFAULT_PORT}; 0 picks a free one)   env TETHER_SIGNALING_PORT
+  --host <addr>           address to listen on (default ${DEFAULT_HOST})          env TETHER_SIGNALING_HOST
+  --console-token <t>     a token consoles may present; repeatable          env TETHER_SIGNALING_CONSOLE_TOKENS (comma-separated)
+  --agent-token <t>       a token agents may present; repeatable            env TETHER_SIGNALING_AGENT_TOKENS (comma-separated)
+  --cors-origin <o>       an origin allowed to connect; repeatable (default *)  env TETHER_SIGNALING_CORS_ORIGINS
+  --log-level <level>     debug, info, warn, error or silent (default info)     env TETHER_LOG_LEVEL
+  --config <file.json>    {port, host, consoleTokens, agentTokens, corsOrigins, logLevel}
+  -h, --help              print this help
+  -v, --version           print the version
+
+A flag wins over the environment, which wins over the config file. Tokens on the command line
+are visible to other users of the host (ps); prefer the environment or a config file (mode 0600).
+The server refuses to start without at least one console token and one agent token.
+`;
+
+const tokenList = z.array(z.string().min(1).max(4096));
+
+/** The config file's shape; every field is optional and unknown fields are refused. */
+export const ConfigFile = z.strictObject({
+  port: z.number().int().min(0).max(65535).optional(),
+  host: z.string().min(1).optional(),
+  consoleTokens: tokenList.optional(),
+  agentTokens: tokenList.optional(),
+  corsOrigins: z.union([z.literal('*'), z.array(z.string().min(1))]).optional(),
+  logLevel: z.enum(LOG_LEVELS).optional(),
+});
+
+const splitList = (value: string | undefined) =>
+  value === undefined ? undefined : value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+
+const nonEmpty = <T>(list: T[] | undefined) => (list && list.length > 0 ? list : undefined);
+
+/** Tokens shorter than this are accepted with a warning: they can be guessed. */
+const SHORT_TOKEN = 16;
+
+/**
+ * Reads the configuration from flags, then the environment, then a JSON file; each setting comes
+ * from the first source that has it. Errors are values with a sentence for the operator.
+ */
+export function loadConfig(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  readFile: (path: string) => string,
+): ConfigOutcome {
+  let flags;
+  try {
+    flags = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        'console-token': { type: 'string', multiple: true },
+        'agent-token': { type: 'string', multiple: true },
+        'cors-origin': { type: 'string', multiple: true },
+        'log-level': { type: 'string' },
+        config: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+      },
+    }).values;
+  } catch (error) {
+    return { kind: 'error', message: (error as Error).message };
+  }
+  if (flags.help) return { kind: 'help' };
+  if (flags.version) return { kind: 'version' };
+
+  let file: z.infer<typeof ConfigFile> = {};
+  if (flags.config !== undefined) {
+    let json: unknown;
+    try {
+      json = JSON.parse(readFile(flags.config));
+    } catch (error) {
+      return { kind: 'error', message: `cannot read config file ${flags.config}: ${(error as Error).message}` };
+    }
+    const parsed = ConfigFile.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      return { kind: 'error', message: `config file ${flags.config}: ${issue?.path.join('.') || 'file'}: ${issue?.message}` };
+    }
+    file = parsed.data;
+  }
+
+  const portText = flags.port ?? env['TETHER_SIGNALING_PORT'];
+  let port = file.port ?? DEFAULT_PORT;
+  if (portText !== undefined) {
+    port = Number(portText);
+    if (!/^\d+$/.test(portText) || port > 65535) return { kind: 'error', message: `invalid port ${JSON.stringify(portText)}` };
+  }
+  const logLevel = flags['log-level'] ?? env['TETHER_LOG_LEVEL'] ?? file.logLevel ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    return { kind: 'error', message: `invalid log level ${JSON.stringify(logLevel)}; use one of ${LOG_LEVELS.join(', ')}` };
+  }
+  const consoleTokens =
+    nonEmpty(flags['console-token']) ?? nonEmpty(splitList(env['TETHER_SIGNALING_CONSOLE_TOKENS'])) ?? file.consoleTokens ?? [];
+  const agentTokens =
+    nonEmpty(flags['agent-token']) ?? nonEmpty(splitList(env['TETHER_SIGNALING_AGENT_TOKENS'])) ?? file.agentTokens ?? [];
+  if (consoleTokens.length === 0) {
+    return { kind: 'error', message: 'no console token: pass --console-token, TETHER_SIGNALING_CONSOLE_TOKENS or consoleTokens in --config' };
+  }
+  if (agentTokens.length === 0) {
+    return { kind: 'error', message: 'no agent token: pass --agent-token, TETHER_SIGNALING_AGENT_TOKENS or agentTokens in --config' };
+  }
+  if ([...consoleTokens, ...agentTokens].some((t) => t.length === 0)) {
+    return { kind: 'error', message: 'tokens must not be empty' };
+  }
+  const corsFromEnv = splitList(env['TETHER_SIGNALING_CORS_ORIGINS']);
+  const corsList = nonEmpty(flags['cors-origin']) ?? nonEmpty(corsFromEnv) ?? file.corsOrigins ?? '*';
+  const corsOrigins = Array.isArray(corsList) && corsList.includes('*') ? '*' : corsList;
+
+  const warnings: string[] = [];
+  if ([...consoleTokens, ...agentTokens].some((t) => t.length < SHORT_TOKEN)) {
+    warnings.push(`some tokens are shorter than ${SHORT_TOKEN} characters and may be guessed`);
+  }
+  if (consoleTokens.some((t) => agentTokens.includes(t))) {
+    warnings.push('a token is both a console token and an agent token: its holder can act as either');
+  }
+  return {
+    kind: 'run',
+    config: {
+      port,
+      host: flags.host ?? env['TETHER_SIGNALING_HOST'] ?? file.host ?? DEFAULT_HOST,
+      consoleTokens,
+      agentTokens,
+      corsOrigins,
+      logLevel: logLevel as LogLevel,
+    },
+    warnings,
+  };
+}

@@ -1,0 +1,82 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { DEFAULT_PORT, loadConfig, type ConfigOutcome } from '../src/config.js';
+
+const noFile = (path: string): string => {
+  throw new Error(`ENOENT: ${path}`);
+};
+const tokens = ['--console-token', 'console-token-long-enough', '--agent-token', 'agent-token-long-enough'];
+
+function run(outcome: ConfigOutcome) {
+  assert.equal(outcome.kind, 'run', outcome.kind === 'error' ? outcome.message : outcome.kind);
+  return outcome as Extract<ConfigOutcome, { kind: 'run' }>;
+}
+
+function error(outcome: ConfigOutcome): string {
+  assert.equal(outcome.kind, 'error');
+  return (outcome as { message: string }).message;
+}
+
+test('defaults with tokens from flags', () => {
+  const { config, warnings } = run(loadConfig(tokens, {}, noFile));
+  assert.deepEqual(config, {
+    port: DEFAULT_PORT,
+    host: '0.0.0.0',
+    consoleTokens: ['console-token-long-enough'],
+    agentTokens: ['agent-token-long-enough'],
+    corsOrigins: '*',
+    logLevel: 'info',
+  });
+  assert.deepEqual(warnings, []);
+});
+
+test('no tokens is an error that says where to put them', () => {
+  assert.match(error(loadConfig([], {}, noFile)), /no console token/);
+  assert.match(error(loadConfig(['--console-token', 'c'], {}, noFile)), /no agent token/);
+  assert.match(error(loadConfig([], { TETHER_SIGNALING_CONSOLE_TOKENS: ' , ' , TETHER_SIGNALING_AGENT_TOKENS: 'a' }, noFile)), /no console token/);
+});
+
+test('tokens repeat on the command line and are comma-separated in the environment', () => {
+  const fromFlags = run(loadConfig([...tokens, '--console-token', 'second-console-token'], {}, noFile));
+  assert.deepEqual(fromFlags.config.consoleTokens, ['console-token-long-enough', 'second-console-token']);
+  const env = { TETHER_SIGNALING_CONSOLE_TOKENS: 'c1,c2', TETHER_SIGNALING_AGENT_TOKENS: 'a1', TETHER_SIGNALING_PORT: '9000' };
+  const fromEnv = run(loadConfig([], env, noFile));
+  assert.deepEqual(fromEnv.config.consoleTokens, ['c1', 'c2']);
+  assert.equal(fromEnv.config.port, 9000);
+  assert.match(fromEnv.warnings.join(), /shorter than 16/);
+});
+
+test('flags win over the environment, which wins over the config file', () => {
+  const file = JSON.stringify({ port: 7001, host: '127.0.0.1', consoleTokens: ['file-c'], agentTokens: ['file-a'], logLevel: 'warn' });
+  const read = () => file;
+  const onlyFile = run(loadConfig(['--config', 'x.json'], {}, read)).config;
+  assert.deepEqual([onlyFile.port, onlyFile.host, onlyFile.consoleTokens, onlyFile.logLevel], [7001, '127.0.0.1', ['file-c'], 'warn']);
+  const env = { TETHER_SIGNALING_PORT: '7002', TETHER_SIGNALING_CONSOLE_TOKENS: 'env-c' };
+  const withEnv = run(loadConfig(['--config', 'x.json'], env, read)).config;
+  assert.deepEqual([withEnv.port, withEnv.consoleTokens, withEnv.agentTokens], [7002, ['env-c'], ['file-a']]);
+  const withFlags = run(loadConfig(['--config', 'x.json', '--port', '7003', '--console-token', 'flag-c'], env, read)).config;
+  assert.deepEqual([withFlags.port, withFlags.consoleTokens], [7003, ['flag-c']]);
+});
+
+test('bad values are errors, not defaults', () => {
+  assert.match(error(loadConfig([...tokens, '--port', 'http'], {}, noFile)), /invalid port/);
+  assert.match(error(loadConfig([...tokens, '--port', '70000'], {}, noFile)), /invalid port/);
+  assert.match(error(loadConfig([...tokens, '--log-level', 'loud'], {}, noFile)), /invalid log level/);
+  assert.match(error(loadConfig([...tokens, '--colour'], {}, noFile)), /Unknown option/);
+  assert.match(error(loadConfig(['--config', 'missing.json'], {}, noFile)), /cannot read config file missing.json/);
+  assert.match(error(loadConfig(['--config', 'x.json'], {}, () => '{"port": "80"}')), /port/);
+  assert.match(error(loadConfig(['--config', 'x.json'], {}, () => '{"tokens": []}')), /config file/);
+  assert.match(error(loadConfig(['--config', 'x.json'], {}, () => 'not json')), /cannot read config file/);
+});
+
+test('help, version and CORS origins', () => {
+  assert.equal(loadConfig(['--help'], {}, noFile).kind, 'help');
+  assert.equal(loadConfig(['-v'], {}, noFile).kind, 'version');
+  const cors = run(loadConfig([...tokens, '--cors-origin', 'http://localhost:5173'], {}, noFile)).config.corsOrigins;
+  assert.deepEqual(cors, ['http://localhost:5173']);
+});
+
+test('a token shared by both roles is warned about', () => {
+  const outcome = run(loadConfig(['--console-token', 'same-token-for-both', '--agent-token', 'same-token-for-both'], {}, noFile));
+  assert.match(outcome.warnings.join(), /both a console token and an agent token/);
+});

@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { createJsonLogger, moduleName } from '../src/log.js';
+import { NegotiationTable } from '../src/negotiations.js';
+import { AgentDirectory } from '../src/presence.js';
+import { TokenBucket } from '../src/rate-limit.js';
+
+test('the token bucket allows a burst, then the rate', () => {
+  let now = 0;
+  const bucket = new TokenBucket(100, 200, () => now);
+  let taken = 0;
+  while (bucket.take()) taken++;
+  assert.equal(taken, 200);
+  now += 50; // 50 ms at 100/s refills 5
+  taken = 0;
+  while (bucket.take()) taken++;
+  assert.equal(taken, 5);
+  now += 60_000;
+  taken = 0;
+  while (bucket.take()) taken++;
+  assert.equal(taken, 200, 'never more than the burst');
+});
+
+test('the negotiation table forgets every index of a removed negotiation', () => {
+  const table = new NegotiationTable();
+  table.set({ sessionId: 's1', consoleSocketId: 'c1', agentId: 'a', agentSocketId: 'x1' });
+  table.set({ sessionId: 's2', consoleSocketId: 'c1', agentId: 'a', agentSocketId: 'x2' });
+  table.set({ sessionId: 's3', consoleSocketId: 'c2', agentId: 'a', agentSocketId: 'x1' });
+  assert.equal(table.countForConsole('c1'), 2);
+  assert.deepEqual(table.takeForAgentSocket('x1').map((n) => n.sessionId), ['s1', 's3']);
+  assert.equal(table.countForConsole('c1'), 1);
+  assert.equal(table.countForConsole('c2'), 0);
+  // Re-offering s2 to another agent connection moves it between indexes.
+  table.set({ sessionId: 's2', consoleSocketId: 'c1', agentId: 'a', agentSocketId: 'x3' });
+  assert.deepEqual(table.takeForAgentSocket('x2'), []);
+  assert.deepEqual(table.takeForConsole('c1').map((n) => n.sessionId), ['s2']);
+  assert.equal(table.size, 0);
+});
+
+test('an old agent connection leaving does not remove its replacement', () => {
+  const directory = new AgentDirectory<{ id: string }>();
+  const old = { id: 'old' };
+  const newer = { id: 'new' };
+  directory.add(old, { agentId: 'a', name: 'A', version: '1' });
+  assert.equal(directory.add(newer, { agentId: 'a', name: 'A2', version: '1' }), old);
+  assert.equal(directory.remove(old, 'a'), false);
+  assert.equal(directory.get('a'), newer);
+  assert.equal(directory.remove(newer, 'a'), true);
+  assert.deepEqual(directory.list(), []);
+});
+
+test('log lines are JSON with time, level, module and msg; fields cannot overwrite them', () => {
+  const lines: string[] = [];
+  const log = createJsonLogger({ level: 'info', write: (line) => lines.push(line) }).child(moduleName('file:///x/signaling/src/relay.ts'));
+  log.debug('hidden');
+  log.info('shown', { msg: 'spoof', error: new Error('boom') });
+  assert.equal(lines.length, 1);
+  const entry = JSON.parse(lines[0] ?? '{}') as Record<string, unknown>;
+  assert.equal(entry['module'], 'signaling:relay');
+  assert.equal(entry['msg'], 'shown');
+  assert.equal(entry['field.msg'], 'spoof');
+  assert.equal((entry['error'] as { message: string }).message, 'boom');
+});
