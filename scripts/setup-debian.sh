@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Prepares a Debian machine (as root) for Tether's demo and tests: installs the system packages
+# they use and starts the Docker engine when none answers. Safe to run again.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+# The Docker engine, Chromium for the renderer tests, busybox-static for the test vPLC images,
+# coturn and Redis for the network tests, iproute2 for network namespaces.
+packages=(docker.io chromium busybox-static coturn redis-server iproute2 procps ca-certificates file)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+# No bridge and no iptables: the test and demo containers run with --network none.
+if ! docker info >/dev/null 2>&1; then
+  echo "setup: starting dockerd"
+  nohup dockerd --bridge=none --iptables=false >/var/log/tether-dockerd.log 2>&1 &
+  for _ in $(seq 1 60); do
+    docker info >/dev/null 2>&1 && break
+    sleep 1
+  done
+  if ! docker info >/dev/null 2>&1; then
+    echo "setup: dockerd did not start; see /var/log/tether-dockerd.log" >&2
+    tail -20 /var/log/tether-dockerd.log >&2
+    exit 1
+  fi
+fi
+echo "setup: ready (Docker $(docker info --format '{{.ServerVersion}}'), $(chromium --version 2>/dev/null))"
