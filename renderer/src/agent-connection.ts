@@ -1,0 +1,239 @@
+import {
+  CONTROL_CHANNEL_LABEL,
+  TTY_CHANNEL_PREFIX,
+  TTY_PROTOCOL,
+  type AgentInfo,
+  type HelloMessage,
+  type Ice,
+  type IceCandidate,
+  type ProtocolError,
+  type Target,
+} from '@tether/protocol';
+import { ControlChannel } from './control-channel';
+import { DisposableStore, Emitter, type Disposable } from './emitter';
+import { randomId } from './random-id';
+import type { SignalingClient } from './signaling-client';
+
+/**
+ * Where a connection to an agent stands, in the order a user sees them: the offer travels through
+ * signaling, ICE finds a path, DTLS and SCTP bring up the secure channel, the agent says hello.
+ */
+export type ConnectionStage =
+  | { kind: 'idle' }
+  | { kind: 'signaling' }
+  | { kind: 'ice' }
+  | { kind: 'secure-channel' }
+  | { kind: 'ready' }
+  | { kind: 'failed'; reason: string; code?: ProtocolError['code'] }
+  | { kind: 'closed' };
+
+export interface AgentConnectionOptions {
+  iceServers?: RTCIceServer[];
+  /** how long the whole setup may take before it is reported as failed */
+  connectTimeoutMs?: number;
+}
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
+
+/** One RTCPeerConnection to one agent, with its control channel; terminals are channels on it. */
+export class AgentConnection implements Disposable {
+  readonly negotiationId = randomId(22);
+  private readonly store = new DisposableStore();
+  private readonly stageEmitter = new Emitter<ConnectionStage>();
+  private readonly targetsEmitter = new Emitter<Target[]>();
+  private readonly errorEmitter = new Emitter<ProtocolError>();
+  private readonly pc: RTCPeerConnection;
+  private readonly control: ControlChannel;
+  private currentStage: ConnectionStage = { kind: 'idle' };
+  private currentTargets: Target[] = [];
+  private agentHello: HelloMessage | undefined;
+  private offerAcknowledged = false;
+  private readonly pendingLocalCandidates: (IceCandidate | null)[] = [];
+  private readonly pendingRemoteCandidates: IceCandidate[] = [];
+
+  readonly onStage = this.stageEmitter.event;
+  readonly onTargets = this.targetsEmitter.event;
+  /** Errors the agent reported on `control`, or frames from it that did not parse. */
+  readonly onError = this.errorEmitter.event;
+
+  constructor(
+    readonly agent: AgentInfo,
+    private readonly signaling: SignalingClient,
+    private readonly options: AgentConnectionOptions = {},
+  ) {
+    this.pc = new RTCPeerConnection({ iceServers: options.iceServers ?? [] });
+    // The control channel exists before the offer, so the offer carries the SCTP association and
+    // later terminal channels need no renegotiation.
+    this.control = new ControlChannel(
+      this.pc.createDataChannel(CONTROL_CHANNEL_LABEL, { ordered: true, protocol: TTY_PROTOCOL }),
+    );
+    this.store.add(this.control);
+    this.store.add(this.control.onHello((hello) => {
+      this.agentHello = hello;
+      this.setStage({ kind: 'ready' });
+    }));
+    this.store.add(this.control.onTargets((targets) => {
+      this.currentTargets = targets;
+      this.targetsEmitter.fire(targets);
+    }));
+    this.store.add(this.control.onError((error) => this.errorEmitter.fire(error)));
+    this.store.add(this.control.onClose(() => this.fail('the agent closed the control channel')));
+    this.store.add(
+      signaling.register(this.negotiationId, {
+        onAnswer: (msg) => void this.applyAnswer(msg.sdp),
+        onIce: (msg) => this.addRemoteCandidate(msg),
+        onDisconnect: (msg) => this.fail(`the agent ended the connection: ${msg.reason}`),
+        onError: (error) => this.fail(error.message, error.code),
+      }),
+    );
+    this.store.listen(this.pc, 'icecandidate', (event) => {
+      const candidate = (event as RTCPeerConnectionIceEvent).candidate;
+      this.sendLocalCandidate(
+        candidate && candidate.candidate
+          ? {
+              candidate: candidate.candidate,
+              sdpMid: candidate.sdpMid,
+              sdpMLineIndex: candidate.sdpMLineIndex,
+              usernameFragment: candidate.usernameFragment,
+            }
+          : null,
+      );
+    });
+    this.store.listen(this.pc, 'iceconnectionstatechange', () => {
+      if (this.pc.iceConnectionState === 'failed') {
+        this.fail('ICE failed: no network path to the agent (check the ICE/TURN servers)');
+      }
+    });
+    this.store.listen(this.pc, 'connectionstatechange', () => {
+      const state = this.pc.connectionState;
+      if (state === 'connected' && this.currentStage.kind === 'ice') this.setStage({ kind: 'secure-channel' });
+      else if (state === 'failed') this.fail('the connection to the agent failed (DTLS or ICE)');
+    });
+  }
+
+  get stage(): ConnectionStage {
+    return this.currentStage;
+  }
+
+  get targets(): readonly Target[] {
+    return this.currentTargets;
+  }
+
+  get hello(): HelloMessage | undefined {
+    return this.agentHello;
+  }
+
+  async connect(): Promise<void> {
+    if (this.currentStage.kind !== 'idle') return;
+    this.setStage({ kind: 'signaling' });
+    const timer = setTimeout(() => {
+      if (this.currentStage.kind !== 'ready') this.fail(`no connection to the agent within ${this.connectTimeoutMs / 1000} s`);
+    }, this.connectTimeoutMs);
+    this.store.add({ dispose: () => clearTimeout(timer) });
+    try {
+      const offer = await this.pc.createOffer();
+      await this.pc.setLocalDescription(offer);
+    } catch (error) {
+      this.fail(`could not create the offer: ${String(error)}`);
+      return;
+    }
+    const sdp = this.pc.localDescription?.sdp;
+    if (!sdp) return this.fail('the browser produced no local description');
+    const sent = await this.signaling.sendOffer({ sessionId: this.negotiationId, agentId: this.agent.agentId, sdp });
+    if (!sent.ok) return this.fail(sent.error.message, sent.error.code);
+    this.offerAcknowledged = true;
+    for (const candidate of this.pendingLocalCandidates.splice(0)) this.sendLocalCandidate(candidate);
+  }
+
+  /** Asks the agent for its targets again; the answer arrives on `onTargets`. */
+  refreshTargets(): void {
+    this.control.listTargets();
+  }
+
+  /** A new terminal channel on this peer connection; the SCTP association is already up. */
+  openTerminalChannel(tabId: string): RTCDataChannel {
+    if (this.currentStage.kind !== 'ready') {
+      throw new Error(`the connection to ${this.agent.name} is not ready (${this.currentStage.kind})`);
+    }
+    const channel = this.pc.createDataChannel(`${TTY_CHANNEL_PREFIX}${tabId}`, { ordered: true, protocol: TTY_PROTOCOL });
+    channel.binaryType = 'arraybuffer';
+    return channel;
+  }
+
+  dispose(): void {
+    if (this.currentStage.kind !== 'failed' && this.currentStage.kind !== 'idle') {
+      void this.signaling
+        .sendDisconnect({ sessionId: this.negotiationId, reason: 'console closed the connection' })
+        .then((result) => {
+          if (!result.ok) console.warn(`[agent ${this.agent.agentId}] disconnect not acknowledged: ${result.error.message}`);
+        });
+    }
+    if (this.currentStage.kind !== 'failed') this.setStage({ kind: 'closed' });
+    this.store.dispose();
+    this.pc.close();
+    this.stageEmitter.dispose();
+    this.targetsEmitter.dispose();
+    this.errorEmitter.dispose();
+  }
+
+  private get connectTimeoutMs(): number {
+    return this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  }
+
+  private async applyAnswer(sdp: string): Promise<void> {
+    try {
+      await this.pc.setRemoteDescription({ type: 'answer', sdp });
+    } catch (error) {
+      this.fail(`the agent's answer was refused by the browser: ${String(error)}`);
+      return;
+    }
+    if (this.currentStage.kind === 'signaling') this.setStage({ kind: 'ice' });
+    for (const candidate of this.pendingRemoteCandidates.splice(0)) void this.addCandidate(candidate);
+  }
+
+  private addRemoteCandidate(msg: Ice): void {
+    // End of the agent's gathering: nothing to add; ICE goes on with what it has.
+    if (msg.candidate === null) return;
+    if (!this.pc.remoteDescription) this.pendingRemoteCandidates.push(msg.candidate);
+    else void this.addCandidate(msg.candidate);
+  }
+
+  private async addCandidate(candidate: IceCandidate): Promise<void> {
+    try {
+      await this.pc.addIceCandidate({
+        candidate: candidate.candidate,
+        sdpMid: candidate.sdpMid ?? null,
+        sdpMLineIndex: candidate.sdpMLineIndex ?? null,
+        usernameFragment: candidate.usernameFragment ?? null,
+      });
+    } catch (error) {
+      console.warn(`[agent ${this.agent.agentId}] remote candidate refused: ${String(error)} (${candidate.candidate})`);
+    }
+  }
+
+  private sendLocalCandidate(candidate: IceCandidate | null): void {
+    // The server learns the negotiation from the offer; candidates wait until it was acknowledged.
+    if (!this.offerAcknowledged) {
+      this.pendingLocalCandidates.push(candidate);
+      return;
+    }
+    void this.signaling.sendIce({ sessionId: this.negotiationId, candidate }).then((result) => {
+      if (!result.ok) console.warn(`[agent ${this.agent.agentId}] candidate not relayed: ${result.error.code} ${result.error.message}`);
+    });
+  }
+
+  private fail(reason: string, code?: ProtocolError['code']): void {
+    const kind = this.currentStage.kind;
+    if (kind === 'failed' || kind === 'closed') return;
+    this.setStage(code ? { kind: 'failed', reason, code } : { kind: 'failed', reason });
+    if (kind !== 'idle') {
+      void this.signaling.sendDisconnect({ sessionId: this.negotiationId, reason: reason.slice(0, 512) });
+    }
+    this.pc.close();
+  }
+
+  private setStage(stage: ConnectionStage): void {
+    this.currentStage = stage;
+    this.stageEmitter.fire(stage);
+  }
+}

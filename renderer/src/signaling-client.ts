@@ -1,0 +1,174 @@
+import {
+  Answer,
+  Disconnect,
+  Ice,
+  PresenceMessage,
+  SIGNALING_ACK_TIMEOUT_MS,
+  SignalingAck,
+  SignalingErrorPayload,
+  err,
+  ok,
+  parseValue,
+  protocolError,
+  type AgentInfo,
+  type ConsoleToServerEvents,
+  type OfferToServer,
+  type ProtocolError,
+  type Result,
+  type ServerToConsoleEvents,
+} from '@tether/protocol';
+import { io, type Socket } from 'socket.io-client';
+import { Emitter, type Disposable } from './emitter';
+
+/** What one negotiation (one peer connection) hears back from the signaling server. */
+export interface NegotiationHandlers {
+  onAnswer(msg: Answer): void;
+  onIce(msg: Ice): void;
+  onDisconnect(msg: Disconnect): void;
+  onError(error: ProtocolError): void;
+}
+
+export type SignalingState =
+  | { kind: 'connecting' }
+  | { kind: 'connected' }
+  | { kind: 'disconnected'; reason: string }
+  | { kind: 'refused'; error: ProtocolError };
+
+type ConsoleSocket = Socket<ServerToConsoleEvents, ConsoleToServerEvents>;
+
+interface UntypedAckEmitter {
+  emit(event: string, payload: unknown, ack: (timeout: Error | null, reply: unknown) => void): void;
+}
+
+/** The console's Socket.IO connection to a signaling server: presence and negotiation routing. */
+export class SignalingClient implements Disposable {
+  private readonly socket: ConsoleSocket;
+  private readonly negotiations = new Map<string, NegotiationHandlers>();
+  private readonly presenceEmitter = new Emitter<AgentInfo[]>();
+  private readonly stateEmitter = new Emitter<SignalingState>();
+  private currentAgents: AgentInfo[] = [];
+  private currentState: SignalingState = { kind: 'connecting' };
+
+  readonly onPresence = this.presenceEmitter.event;
+  readonly onState = this.stateEmitter.event;
+
+  constructor(url: string, token: string) {
+    this.socket = io(url, { auth: { role: 'console', token }, transports: ['websocket'], autoConnect: false });
+    this.socket.on('connect', () => this.setState({ kind: 'connected' }));
+    this.socket.on('disconnect', (reason) => this.setState({ kind: 'disconnected', reason }));
+    this.socket.on('connect_error', (error) => {
+      // The server refuses a bad token through the handshake; `data` carries its ProtocolError.
+      const data = (error as Error & { data?: unknown }).data;
+      const parsed = parseValue(SignalingErrorPayload, data);
+      if (parsed.ok) {
+        this.setState({ kind: 'refused', error: { code: parsed.value.code, message: parsed.value.message } });
+      } else {
+        this.setState({ kind: 'disconnected', reason: `cannot reach the signaling server: ${error.message}` });
+      }
+    });
+    this.socket.on('presence', (raw: unknown) => {
+      const parsed = parseValue(PresenceMessage, raw);
+      if (!parsed.ok) return this.reportBadPayload('presence', parsed.error);
+      this.currentAgents = parsed.value.agents;
+      this.presenceEmitter.fire(this.currentAgents);
+    });
+    this.socket.on('webrtc:answer', (raw: unknown) => {
+      const parsed = parseValue(Answer, raw);
+      if (!parsed.ok) return this.reportBadPayload('webrtc:answer', parsed.error);
+      this.handlersFor('webrtc:answer', parsed.value.sessionId)?.onAnswer(parsed.value);
+    });
+    this.socket.on('webrtc:ice', (raw: unknown) => {
+      const parsed = parseValue(Ice, raw);
+      if (!parsed.ok) return this.reportBadPayload('webrtc:ice', parsed.error);
+      this.handlersFor('webrtc:ice', parsed.value.sessionId)?.onIce(parsed.value);
+    });
+    this.socket.on('webrtc:disconnect', (raw: unknown) => {
+      const parsed = parseValue(Disconnect, raw);
+      if (!parsed.ok) return this.reportBadPayload('webrtc:disconnect', parsed.error);
+      this.handlersFor('webrtc:disconnect', parsed.value.sessionId)?.onDisconnect(parsed.value);
+    });
+    this.socket.on('signal:error', (raw: unknown) => {
+      const parsed = parseValue(SignalingErrorPayload, raw);
+      if (!parsed.ok) return this.reportBadPayload('signal:error', parsed.error);
+      const { code, message, sessionId } = parsed.value;
+      if (sessionId) this.handlersFor('signal:error', sessionId)?.onError({ code, message });
+      else console.warn(`[signaling] server error ${code}: ${message}`);
+    });
+  }
+
+  get agents(): readonly AgentInfo[] {
+    return this.currentAgents;
+  }
+
+  get state(): SignalingState {
+    return this.currentState;
+  }
+
+  connect(): void {
+    this.socket.connect();
+  }
+
+  /** Routes this negotiation's answer, candidates and errors to `handlers` until disposed. */
+  register(sessionId: string, handlers: NegotiationHandlers): Disposable {
+    this.negotiations.set(sessionId, handlers);
+    return { dispose: () => this.negotiations.delete(sessionId) };
+  }
+
+  sendOffer(msg: OfferToServer): Promise<Result<void>> {
+    return this.emitWithAck('webrtc:offer', msg);
+  }
+
+  sendIce(msg: Ice): Promise<Result<void>> {
+    return this.emitWithAck('webrtc:ice', msg);
+  }
+
+  sendDisconnect(msg: Disconnect): Promise<Result<void>> {
+    return this.emitWithAck('webrtc:disconnect', msg);
+  }
+
+  dispose(): void {
+    this.negotiations.clear();
+    this.presenceEmitter.dispose();
+    this.stateEmitter.dispose();
+    this.socket.removeAllListeners();
+    this.socket.disconnect();
+  }
+
+  private emitWithAck<E extends keyof ConsoleToServerEvents>(
+    event: E,
+    msg: Parameters<ConsoleToServerEvents[E]>[0],
+  ): Promise<Result<void>> {
+    if (!this.socket.connected) {
+      return Promise.resolve(err(protocolError('AGENT_OFFLINE', 'not connected to the signaling server')));
+    }
+    return new Promise((resolve) => {
+      // The reply is parsed as `unknown`, so the ack is typed loosely on purpose.
+      const timed = this.socket.timeout(SIGNALING_ACK_TIMEOUT_MS) as unknown as UntypedAckEmitter;
+      timed.emit(event, msg, (timeout, reply) => {
+        if (timeout) {
+          resolve(err(protocolError('INTERNAL', `the signaling server did not acknowledge ${event} within ${SIGNALING_ACK_TIMEOUT_MS} ms`)));
+          return;
+        }
+        const parsed = parseValue(SignalingAck, reply);
+        if (!parsed.ok) resolve(err(protocolError('BAD_MESSAGE', `bad acknowledgement of ${event}: ${parsed.error.message}`)));
+        else if (parsed.value.ok) resolve(ok(undefined));
+        else resolve(err({ code: parsed.value.error.code, message: parsed.value.error.message }));
+      });
+    });
+  }
+
+  private handlersFor(event: string, sessionId: string): NegotiationHandlers | undefined {
+    const handlers = this.negotiations.get(sessionId);
+    if (!handlers) console.warn(`[signaling] ${event} for unknown negotiation ${sessionId}; dropped`);
+    return handlers;
+  }
+
+  private reportBadPayload(event: string, error: ProtocolError): void {
+    console.warn(`[signaling] dropped a malformed ${event}: ${error.message}`);
+  }
+
+  private setState(state: SignalingState): void {
+    this.currentState = state;
+    this.stateEmitter.fire(state);
+  }
+}

@@ -1,0 +1,149 @@
+import type { ConsoleApp } from './app';
+import type { SessionError } from './terminal-session';
+
+export interface TabSummary {
+  id: string;
+  agentId: string;
+  target: string;
+  state: string;
+  exitCode: number | null | undefined;
+  sessionId: string | undefined;
+  lastError: SessionError | undefined;
+}
+
+export interface CaptureDigest {
+  /** SHA-256 (hex) of the captured bytes with every '\r' removed, cut to the markers if given */
+  sha256: string;
+  length: number;
+  /** false when a marker was given but not found */
+  found: boolean;
+}
+
+/** `window.__tetherTest`: what the end-to-end tests read and drive; present only with `test=1`. */
+export interface TetherTestHooks {
+  tabs(): TabSummary[];
+  screen(tabId: string): string;
+  size(tabId: string): { cols: number; rows: number };
+  capture(tabId: string, on: boolean): void;
+  captured(tabId: string): string;
+  capturedLength(tabId: string): number;
+  capturedSha256NoCR(tabId: string, begin?: string, end?: string): Promise<CaptureDigest>;
+  received(tabId: string): number;
+  acked(tabId: string): number;
+  sendRaw(tabId: string, data: string | number): { ok: true } | { ok: false; error: string };
+  errors(tabId: string): SessionError[];
+  openTab(agentId: string, target: string): Promise<string>;
+  activate(tabId: string): void;
+}
+
+class Capture {
+  chunks: Uint8Array[] = [];
+  length = 0;
+  add(bytes: Uint8Array): void {
+    this.chunks.push(bytes.slice());
+    this.length += bytes.byteLength;
+  }
+  bytes(): Uint8Array {
+    const out = new Uint8Array(this.length);
+    let offset = 0;
+    for (const chunk of this.chunks) {
+      out.set(chunk, offset);
+      offset += chunk.byteLength;
+    }
+    return out;
+  }
+}
+
+function indexOf(haystack: Uint8Array, needle: Uint8Array, from = 0): number {
+  outer: for (let i = from; i <= haystack.length - needle.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
+}
+
+function withoutCR(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(bytes.length);
+  let n = 0;
+  for (const b of bytes) if (b !== 0x0d) out[n++] = b;
+  return out.subarray(0, n);
+}
+
+function toBase64(bytes: Uint8Array): string {
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+export function installTestHooks(app: ConsoleApp): void {
+  const captures = new Map<string, Capture>();
+  const tab = (id: string) => {
+    const found = app.tabs.get(id);
+    if (!found) throw new Error(`no tab ${id}`);
+    return found;
+  };
+  const hooks: TetherTestHooks = {
+    tabs: () =>
+      app.tabs.list().map((t) => ({
+        id: t.id,
+        agentId: t.agentId,
+        target: t.target,
+        state: t.state,
+        exitCode: t.exitCode,
+        sessionId: t.sessionId,
+        lastError: t.errors[t.errors.length - 1],
+      })),
+    screen: (id) => tab(id).view.screenText(),
+    size: (id) => tab(id).view.size,
+    capture: (id, on) => {
+      const view = tab(id).view;
+      if (on) {
+        const capture = new Capture();
+        captures.set(id, capture);
+        view.outputTap = (bytes) => capture.add(bytes);
+      } else {
+        view.outputTap = undefined;
+      }
+    },
+    captured: (id) => toBase64(captures.get(id)?.bytes() ?? new Uint8Array()),
+    capturedLength: (id) => captures.get(id)?.length ?? 0,
+    capturedSha256NoCR: async (id, begin, end) => {
+      const all = withoutCR(captures.get(id)?.bytes() ?? new Uint8Array());
+      const encoder = new TextEncoder();
+      let start = 0;
+      let stop = all.length;
+      let found = true;
+      if (begin !== undefined) {
+        // A marker counts only as a whole line of output, never inside the echoed command.
+        const marker = encoder.encode(`\n${begin}\n`);
+        const at = indexOf(all, marker);
+        found &&= at >= 0;
+        start = at >= 0 ? at + marker.length : all.length;
+      }
+      if (end !== undefined) {
+        const marker = encoder.encode(`${end}\n`);
+        let at = indexOf(all, marker, start);
+        while (at > start && all[at - 1] !== 0x0a) at = indexOf(all, marker, at + 1);
+        found &&= at >= 0;
+        stop = at >= 0 ? at : all.length;
+      }
+      const slice = all.slice(start, Math.max(start, stop));
+      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', slice));
+      return { sha256: [...digest].map((b) => b.toString(16).padStart(2, '0')).join(''), length: slice.length, found };
+    },
+    received: (id) => tab(id).view.stats.received,
+    acked: (id) => tab(id).view.stats.acked,
+    sendRaw: (id, data) => {
+      try {
+        tab(id).session.sendRaw(typeof data === 'number' ? new Uint8Array(data).fill(0x61) : data);
+        return { ok: true };
+      } catch (error) {
+        return { ok: false, error: String(error) };
+      }
+    },
+    errors: (id) => [...tab(id).errors],
+    openTab: async (agentId, target) => (await app.openTab(agentId, target)).id,
+    activate: (id) => app.tabs.activate(id),
+  };
+  (window as unknown as { __tetherTest: TetherTestHooks }).__tetherTest = hooks;
+}

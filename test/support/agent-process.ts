@@ -1,0 +1,110 @@
+/** The real agent as a child process, from its built bundle (agent/dist/cli.js). */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+const cli = fileURLToPath(new URL('../../agent/dist/cli.js', import.meta.url));
+
+export interface AgentProcessOptions {
+  signalingUrl: string;
+  token: string;
+  agentId: string;
+  name: string;
+  extraArgs?: string[];
+}
+
+export interface AgentProcess {
+  readonly pid: number;
+  readonly agentId: string;
+  readonly name: string;
+  /** every line the agent wrote, stdout and stderr, in order */
+  logs(): string[];
+  /** VmRSS of the agent's process, from /proc/<pid>/status */
+  rssBytes(): number;
+  stop(): Promise<void>;
+}
+
+/** Builds the agent bundle when it is missing (`node agent/build.mjs`). */
+export function ensureAgentBuilt(): void {
+  if (existsSync(cli)) return;
+  const result = spawnSync(process.execPath, ['agent/build.mjs'], { cwd: repoRoot, stdio: 'inherit' });
+  if (result.status !== 0 || !existsSync(cli)) throw new Error('agent/dist/cli.js is missing and `node agent/build.mjs` failed');
+}
+
+export async function startAgent(options: AgentProcessOptions): Promise<AgentProcess> {
+  ensureAgentBuilt();
+  const lines: string[] = [];
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [
+      cli,
+      '--signaling-url', options.signalingUrl,
+      '--token', options.token,
+      '--agent-id', options.agentId,
+      '--name', options.name,
+      '--ice-host', '127.0.0.1',
+      '--log-level', 'debug',
+      ...(options.extraArgs ?? []),
+    ],
+    { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  const exit = new Promise<void>((resolve) =>
+    child.once('exit', (code, signal) => {
+      exited = { code, signal };
+      lines.push(`[agent process exited: code ${code}, signal ${signal}]`);
+      resolve();
+    }),
+  );
+  let ready: () => void = () => undefined;
+  const readyPromise = new Promise<void>((resolve) => (ready = resolve));
+  const collect = (stream: NodeJS.ReadableStream | null, prefix: string) => {
+    let rest = '';
+    stream?.setEncoding('utf8');
+    stream?.on('data', (chunk: string) => {
+      rest += chunk;
+      let at: number;
+      while ((at = rest.indexOf('\n')) >= 0) {
+        const line = rest.slice(0, at);
+        rest = rest.slice(at + 1);
+        lines.push(prefix + line);
+        if (lines.length > 20_000) lines.splice(0, 5_000);
+        if (line.includes('"msg":"agent ready"')) ready();
+      }
+    });
+  };
+  collect(child.stdout, '');
+  collect(child.stderr, '[stderr] ');
+
+  const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 30_000).unref());
+  const outcome = await Promise.race([readyPromise.then(() => 'ready' as const), exit.then(() => 'exit' as const), timeout]);
+  if (outcome !== 'ready') {
+    child.kill('SIGKILL');
+    throw new Error(
+      `the agent did not print "agent ready" (${outcome === 'exit' ? `it exited: ${JSON.stringify(exited)}` : 'within 30 s'}); its log:\n${lines.join('\n')}`,
+    );
+  }
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('the agent process has no pid');
+
+  return {
+    pid,
+    agentId: options.agentId,
+    name: options.name,
+    logs: () => [...lines],
+    rssBytes() {
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+      const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+      if (!match?.[1]) throw new Error(`no VmRSS in /proc/${pid}/status`);
+      return Number(match[1]) * 1024;
+    },
+    async stop() {
+      if (exited) return;
+      child.kill('SIGTERM');
+      const killTimer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exit;
+      clearTimeout(killTimer);
+    },
+  };
+}

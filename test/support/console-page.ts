@@ -1,0 +1,124 @@
+/** Drives the console page through its UI and reads it through `window.__tetherTest`. */
+import type { Page } from 'playwright-core';
+import { waitFor } from './wait.js';
+
+export interface TabSummary {
+  id: string;
+  agentId: string;
+  target: string;
+  state: string;
+  exitCode: number | null | undefined;
+  sessionId: string | undefined;
+  lastError: { code: string; message: string } | undefined;
+}
+
+export interface CaptureDigest {
+  sha256: string;
+  length: number;
+  found: boolean;
+}
+
+type Hooks = Record<string, (...args: never[]) => unknown>;
+
+export class ConsolePage {
+  constructor(readonly page: Page) {}
+
+  private call<T>(name: string, ...args: unknown[]): Promise<T> {
+    return this.page.evaluate(
+      ([hook, hookArgs]) => {
+        const hooks = (window as unknown as { __tetherTest?: Hooks }).__tetherTest;
+        if (!hooks) throw new Error('window.__tetherTest is missing (was the page opened with test=1?)');
+        const fn = hooks[hook as string] as unknown as (...a: unknown[]) => unknown;
+        return fn(...(hookArgs as unknown[]));
+      },
+      [name, args] as const,
+    ) as Promise<T>;
+  }
+
+  tabs = () => this.call<TabSummary[]>('tabs');
+  screen = (tabId: string) => this.call<string>('screen', tabId);
+  size = (tabId: string) => this.call<{ cols: number; rows: number }>('size', tabId);
+  capture = (tabId: string, on: boolean) => this.call<void>('capture', tabId, on);
+  captured = (tabId: string) => this.call<string>('captured', tabId);
+  capturedLength = (tabId: string) => this.call<number>('capturedLength', tabId);
+  capturedSha256NoCR = (tabId: string, begin?: string, end?: string) =>
+    this.call<CaptureDigest>('capturedSha256NoCR', tabId, begin, end);
+  received = (tabId: string) => this.call<number>('received', tabId);
+  acked = (tabId: string) => this.call<number>('acked', tabId);
+  sendRaw = (tabId: string, data: string | number) => this.call<{ ok: boolean; error?: string }>('sendRaw', tabId, data);
+  errors = (tabId: string) => this.call<{ code: string; message: string }[]>('errors', tabId);
+  openTab = (agentId: string, target: string) => this.call<string>('openTab', agentId, target);
+  activate = (tabId: string) => this.call<void>('activate', tabId);
+
+  async tab(tabId: string): Promise<TabSummary> {
+    const tab = (await this.tabs()).find((t) => t.id === tabId);
+    if (!tab) throw new Error(`no tab ${tabId}`);
+    return tab;
+  }
+
+  async lines(tabId: string): Promise<string[]> {
+    return (await this.screen(tabId)).split('\n');
+  }
+
+  /** Waits until the agent is listed (presence), connects it by clicking, and waits for its targets. */
+  async connectAgent(agentId: string, timeoutMs = 30_000): Promise<void> {
+    const agent = this.page.locator(`[data-testid="agent"][data-agent-id="${agentId}"]`);
+    await agent.waitFor({ timeout: timeoutMs });
+    const connect = agent.locator('[data-testid="agent-connect"]');
+    if (await connect.count()) await connect.click();
+    await waitFor(
+      async () => (await agent.locator('[data-testid="connection-state"]').getAttribute('data-stage')) === 'ready',
+      `agent ${agentId} to reach the "ready" stage (stage now: ${await agent.locator('[data-testid="connection-state"]').textContent()})`,
+      timeoutMs,
+    );
+  }
+
+  /** Opens a tab by clicking the target in the agent's list; returns the new tab's id once opened. */
+  async openTargetByClick(agentId: string, targetName: string, timeoutMs = 30_000): Promise<string> {
+    await this.connectAgent(agentId, timeoutMs);
+    const before = new Set((await this.tabs()).map((t) => t.id));
+    const target = this.page.locator(
+      `[data-testid="agent"][data-agent-id="${agentId}"] [data-testid="target"][data-target-name="${targetName}"]`,
+    );
+    await target.waitFor({ timeout: timeoutMs });
+    await target.click();
+    const tab = await waitFor(async () => (await this.tabs()).find((t) => !before.has(t.id)), `a new tab for ${targetName}`);
+    return this.waitOpened(tab.id, timeoutMs);
+  }
+
+  async waitOpened(tabId: string, timeoutMs = 30_000): Promise<string> {
+    await waitFor(async () => {
+      const tab = await this.tab(tabId);
+      if (tab.state === 'failed' || tab.state === 'closed') throw new Error(`tab ${tabId} ${tab.state}: ${JSON.stringify(tab.lastError)}`);
+      return tab.state === 'open';
+    }, `tab ${tabId} to open`, timeoutMs);
+    return tabId;
+  }
+
+  /** Brings the tab to the front and clicks into its terminal, so keyboard input goes there. */
+  async focus(tabId: string): Promise<void> {
+    await this.activate(tabId);
+    await this.page.locator(`.tab-panel[data-tab-id="${tabId}"] [data-testid="terminal"]`).click();
+  }
+
+  /** Types a command line with the real keyboard and presses Enter. */
+  async typeLine(tabId: string, text: string): Promise<void> {
+    await this.focus(tabId);
+    await this.page.keyboard.type(text);
+    await this.page.keyboard.press('Enter');
+  }
+
+  /** Waits until some screen line, trimmed, equals `line`; returns the screen. */
+  waitForLine(tabId: string, line: string | RegExp, timeoutMs = 20_000): Promise<string> {
+    return waitFor(async () => {
+      const screen = await this.screen(tabId);
+      const hit = screen.split('\n').some((l) => (typeof line === 'string' ? l.trim() === line : line.test(l.trim())));
+      return hit ? screen : undefined;
+    }, `a line ${String(line)} in tab ${tabId}`, timeoutMs);
+  }
+
+  /** Waits until the shell in the tab has printed something (its prompt). */
+  waitForPrompt(tabId: string, timeoutMs = 20_000): Promise<string> {
+    return waitFor(async () => ((await this.screen(tabId)).trim().length > 0 ? this.screen(tabId) : undefined), `a prompt in tab ${tabId}`, timeoutMs);
+  }
+}
