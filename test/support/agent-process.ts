@@ -12,6 +12,8 @@ export interface AgentProcessOptions {
   agentId: string;
   name: string;
   extraArgs?: string[];
+  /** an installed `tether-agent` executable to run instead of node agent/dist/cli.js */
+  executable?: string;
 }
 
 export interface AgentProcess {
@@ -33,22 +35,20 @@ export function ensureAgentBuilt(): void {
 }
 
 export async function startAgent(options: AgentProcessOptions): Promise<AgentProcess> {
-  ensureAgentBuilt();
+  if (!options.executable) ensureAgentBuilt();
   const lines: string[] = [];
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [
-      cli,
-      '--signaling-url', options.signalingUrl,
-      '--token', options.token,
-      '--agent-id', options.agentId,
-      '--name', options.name,
-      '--ice-host', '127.0.0.1',
-      '--log-level', 'debug',
-      ...(options.extraArgs ?? []),
-    ],
-    { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const args = [
+    '--signaling-url', options.signalingUrl,
+    '--token', options.token,
+    '--agent-id', options.agentId,
+    '--name', options.name,
+    '--ice-host', '127.0.0.1',
+    '--log-level', 'debug',
+    ...(options.extraArgs ?? []),
+  ];
+  const child: ChildProcess = options.executable
+    ? spawn(options.executable, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(process.execPath, [cli, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   const exit = new Promise<void>((resolve) =>
     child.once('exit', (code, signal) => {

@@ -25,6 +25,8 @@ export interface Stack {
   /** where the built renderer is served, e.g. http://localhost:41234 */
   baseUrl: string;
   consoleToken: string;
+  /** the token the signaling server accepts from agents, for starting more agents */
+  agentToken: string;
   /** Loads the console page (test hooks on) connected to this stack's signaling server. */
   openConsole(): Promise<ConsolePage>;
   /** Starts a test container that `close()` removes. */
@@ -113,6 +115,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       page,
       baseUrl: web.url,
       consoleToken,
+      agentToken,
       async openConsole() {
         const query = new URLSearchParams({ signal: signaling.url, token: consoleToken, test: '1' });
         await page.goto(`${web.url}/index.html?${query.toString()}`);
