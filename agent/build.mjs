@@ -1,0 +1,122 @@
+#!/usr/bin/env node
+// Bundles the agent into dist/ for Node 20 (ESM): @tether/protocol, zod, werift and socket.io-client
+// are inlined so that `npm install -g` of the tarball is all a host needs; dockerode stays a real
+// dependency (optional native modules). werift is patched at bundle time (WERIFT_PATCHES below);
+// a patch whose text is not found fails the build, so a werift upgrade forces a review.
+//
+//   node agent/build.mjs                        build dist/cli.js and dist/index.js
+//   node agent/build.mjs --werift-only <file>   bundle only the patched werift (for tests)
+import { readFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** Packages not bundled: dockerode (optional native deps), and ws's optional native addons. */
+const EXTERNAL = ['dockerode', 'bufferutil', 'utf-8-validate'];
+
+export const WERIFT_PATCHES = [
+  {
+    why: 'werift #706: popMessages kept startPos after yielding a message, stranding the next complete message of the stream',
+    find: 'pos = startPos;\n        yield [chunk.streamId, chunk.protocol, userData];',
+    replace: 'pos = startPos;\n        startPos = void 0;\n        yield [chunk.streamId, chunk.protocol, userData];',
+  },
+  {
+    why: 'no STUN fallback when resolving the public address',
+    find: 'stunServer ?? ["stun.l.google.com", 19302]',
+    replace: 'stunServer',
+  },
+  {
+    why: 'no STUN fallback in the ICE connection: only configured servers',
+    find: 'this.stunServer = validateAddress(stunServer) ?? [\n      "stun.l.google.com",\n      19302\n    ];',
+    replace: 'this.stunServer = validateAddress(stunServer);',
+  },
+  {
+    why: 'no default STUN server in the peer connection configuration',
+    find: 'iceServers: [{ urls: "stun:stun.l.google.com:19302" }],',
+    replace: 'iceServers: [],',
+  },
+];
+
+/** Applies every patch exactly once; throws when one does not apply or Google STUN remains. */
+export function patchWerift(source) {
+  let text = source;
+  for (const patch of WERIFT_PATCHES) {
+    const count = text.split(patch.find).length - 1;
+    if (count !== 1) {
+      throw new Error(`werift patch not applicable (${count} matches): ${patch.why}. Review agent/build.mjs against the new werift.`);
+    }
+    text = text.replace(patch.find, () => patch.replace);
+  }
+  if (text.includes('stun.l.google.com')) throw new Error('werift still mentions stun.l.google.com after patching');
+  return text;
+}
+
+const weriftPlugin = {
+  name: 'werift-patches',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]werift[\\/]lib[\\/]index\.mjs$/ }, async (args) => ({
+      contents: patchWerift(await readFile(args.path, 'utf8')),
+      loader: 'js',
+    }));
+  },
+};
+
+/** Each module's logger is named after its file; in one bundle `import.meta.url` cannot say which. */
+const loggerNamePlugin = {
+  name: 'logger-names',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]agent[\\/]src[\\/][^\\/]+\.ts$/ }, async (args) => {
+      const name = JSON.stringify(basename(args.path, '.ts'));
+      const source = await readFile(args.path, 'utf8');
+      return { contents: source.replaceAll('createLogger(import.meta.url)', `createLogger(${name})`), loader: 'ts' };
+    });
+  },
+};
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  conditions: ['source'],
+  external: EXTERNAL,
+  logLevel: 'warning',
+  legalComments: 'none',
+  // Bundled CommonJS code calls require() for Node built-ins.
+  banner: {
+    js: "#!/usr/bin/env node\nimport { createRequire as __tetherCreateRequire } from 'node:module';\nconst require = __tetherCreateRequire(import.meta.url);",
+  },
+};
+
+export async function build() {
+  await esbuild.build({
+    ...common,
+    entryPoints: [join(here, 'src/cli.ts'), join(here, 'src/index.ts')],
+    outdir: join(here, 'dist'),
+    splitting: true,
+    chunkNames: 'chunks/[name]-[hash]',
+    plugins: [weriftPlugin, loggerNamePlugin],
+  });
+}
+
+export async function buildWeriftOnly(outfile) {
+  await esbuild.build({
+    ...common,
+    stdin: { contents: "export * from 'werift';", resolveDir: here, loader: 'js' },
+    outfile,
+    plugins: [weriftPlugin],
+  });
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const at = process.argv.indexOf('--werift-only');
+  try {
+    if (at > 0) await buildWeriftOnly(process.argv[at + 1] ?? join(here, 'dist-test/werift.mjs'));
+    else await build();
+  } catch (error) {
+    console.error(`agent build failed: ${error.message}`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,40 @@
+/** `tether-agent`: reads the configuration, starts the agent, stops it cleanly on SIGTERM/SIGINT. */
+import { Agent } from './agent.js';
+import { HELP, loadConfig } from './config.js';
+import { createLogger, setLogLevel } from './log.js';
+import { AGENT_VERSION } from './version.js';
+
+const log = createLogger(import.meta.url);
+
+/** Runs the CLI; resolves with the exit code once the agent has stopped (or at once for --help). */
+export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const request = loadConfig(argv, env);
+  if (!request.ok) {
+    process.stderr.write(`tether-agent: ${request.error}\n`);
+    return 2;
+  }
+  if (request.value.kind === 'help') {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  if (request.value.kind === 'version') {
+    process.stdout.write(`${AGENT_VERSION}\n`);
+    return 0;
+  }
+  const config = request.value.config;
+  setLogLevel(config.logLevel);
+  const agent = new Agent(config);
+  const stopped = new Promise<number>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      log.info('signal received', { signal });
+      void agent.stop(`signal ${signal}`).then(() => resolve(0));
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  process.on('unhandledRejection', (reason) => log.error('unhandled rejection', { error: reason }));
+  agent.start();
+  return stopped;
+}
+
+void main(process.argv.slice(2), process.env).then((code) => process.exit(code));

@@ -1,0 +1,75 @@
+/** The `control` channel: hello, the list of exposed containers, ping. Text JSON only. */
+import { encodeMessage, parseConsoleControl, TTY_PROTOCOL, type AgentControlMessage, type ErrorCode } from '@tether/protocol';
+import type { DataChannelPort, InboundFrame, Unsubscribe } from './data-channel.js';
+import type { DockerTargets } from './docker-targets.js';
+import { createLogger } from './log.js';
+
+const log = createLogger(import.meta.url);
+
+export interface AgentIdentity {
+  id: string;
+  name: string;
+  version: string;
+}
+
+export class ControlChannel {
+  private readonly unsubscribe: Unsubscribe[] = [];
+
+  constructor(
+    private readonly channel: DataChannelPort,
+    private readonly targets: DockerTargets,
+    private readonly identity: AgentIdentity,
+    private readonly peerId: string,
+  ) {
+    this.unsubscribe.push(channel.onMessage((frame) => void this.receive(frame)));
+    this.unsubscribe.push(channel.onClose(() => this.dispose()));
+  }
+
+  private send(message: AgentControlMessage): void {
+    this.channel.send(encodeMessage(message));
+  }
+
+  private sendError(code: ErrorCode, message: string): void {
+    this.send({ type: 'error', code, message });
+  }
+
+  private async receive(frame: InboundFrame): Promise<void> {
+    if (typeof frame !== 'string') {
+      this.sendError('BAD_MESSAGE', 'the control channel carries text JSON only');
+      return;
+    }
+    const parsed = parseConsoleControl(frame);
+    if (!parsed.ok) {
+      log.warn('bad control message dropped', { peer: this.peerId, code: parsed.error.code, reason: parsed.error.message });
+      this.sendError(parsed.error.code, parsed.error.message);
+      return;
+    }
+    const message = parsed.value;
+    switch (message.type) {
+      case 'hello':
+        log.info('console hello', { peer: this.peerId, version: message.peer.version, capabilities: message.capabilities });
+        this.send({
+          type: 'hello',
+          protocol: TTY_PROTOCOL,
+          peer: { kind: 'agent', id: this.identity.id, name: this.identity.name, version: this.identity.version },
+          capabilities: [],
+        });
+        return;
+      case 'list-targets': {
+        const listed = await this.targets.list();
+        if (listed.ok) this.send({ type: 'targets', targets: listed.value });
+        else this.sendError(listed.error.code, listed.error.message);
+        return;
+      }
+      case 'ping':
+        this.send({ type: 'pong', ...(message.id !== undefined ? { id: message.id } : {}) });
+        return;
+      case 'pong':
+        return;
+    }
+  }
+
+  dispose(): void {
+    for (const off of this.unsubscribe.splice(0)) off();
+  }
+}

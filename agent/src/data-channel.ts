@@ -1,0 +1,47 @@
+/**
+ * The data channel as the sessions see it: small enough to fake in unit tests, implemented over
+ * werift's RTCDataChannel in werift-channel.ts.
+ */
+import { createLogger } from './log.js';
+
+const log = createLogger(import.meta.url);
+
+/** A frame as it arrives: text, or binary bytes. */
+export type InboundFrame = string | Buffer;
+
+export type Unsubscribe = () => void;
+
+export interface DataChannelPort {
+  readonly label: string;
+  /** Bytes queued for sending and not yet handed to the transport. */
+  readonly bufferedAmount: number;
+  readonly isOpen: boolean;
+  /** Sends one frame; false when the channel refused it (closed, too large). */
+  send(frame: string | Buffer): boolean;
+  close(): void;
+  onMessage(listener: (frame: InboundFrame) => void): Unsubscribe;
+  onClose(listener: () => void): Unsubscribe;
+  /** Called when `bufferedAmount` falls to `threshold` or below. */
+  onBufferedAmountLow(threshold: number, listener: () => void): Unsubscribe;
+}
+
+const DRAIN_POLL_MS = 20;
+const DRAIN_MAX_MS = 2000;
+
+/**
+ * Closes the channel once what was sent has left its buffer: werift resets the stream at once on
+ * close and would drop frames still queued, such as the final `exit`.
+ */
+export function closeWhenDrained(channel: DataChannelPort): void {
+  const started = Date.now();
+  const tick = () => {
+    if (!channel.isOpen) return;
+    if (channel.bufferedAmount === 0 || Date.now() - started > DRAIN_MAX_MS) {
+      if (channel.bufferedAmount > 0) log.warn('closing a channel with unsent data', { label: channel.label, buffered: channel.bufferedAmount });
+      channel.close();
+      return;
+    }
+    setTimeout(tick, DRAIN_POLL_MS);
+  };
+  tick();
+}

@@ -1,0 +1,103 @@
+/**
+ * Which containers this agent exposes (a label rule) and how a console's `target` resolves to one.
+ */
+import type Docker from 'dockerode';
+import { err, ok, protocolError, type Result, type Target, type TargetState } from '@tether/protocol';
+import { attempt, dockerStatus, describeError, withDeadline, DOCKER_REQUEST_TIMEOUT_MS } from './deadline.js';
+
+/** A container that passed the expose rule and is running: what an exec needs. */
+export interface ResolvedTarget {
+  id: string;
+  name: string;
+  container: Docker.Container;
+}
+
+/** Docker labels a container must all carry; an empty value accepts any value. */
+export type ExposeRule = Record<string, string>;
+
+export function isExposed(labels: Record<string, string> | null | undefined, rule: ExposeRule): boolean {
+  return Object.entries(rule).every(([key, value]) => {
+    const actual = labels?.[key];
+    return actual !== undefined && (value === '' || actual === value);
+  });
+}
+
+function toState(state: string | undefined): TargetState {
+  switch (state) {
+    case 'running':
+      return 'running';
+    case 'paused':
+      return 'paused';
+    case 'restarting':
+      return 'restarting';
+    case 'created':
+    case 'exited':
+    case 'dead':
+    case 'removing':
+      return 'stopped';
+    default:
+      return 'unknown';
+  }
+}
+
+const stripSlash = (name: string) => name.replace(/^\//, '');
+
+export class DockerTargets {
+  constructor(
+    private readonly docker: Docker,
+    private readonly rule: ExposeRule,
+  ) {}
+
+  /** The exposed containers, running or not, in name order. */
+  async list(): Promise<Result<Target[]>> {
+    const filters = { label: Object.entries(this.rule).map(([k, v]) => (v === '' ? k : `${k}=${v}`)) };
+    const listed = await attempt(
+      this.docker.listContainers({ all: true, filters: JSON.stringify(filters) }),
+      'DOCKER_UNAVAILABLE',
+      'listing containers',
+    );
+    if (!listed.ok) return listed;
+    const targets = listed.value
+      .filter((info) => isExposed(info.Labels, this.rule))
+      .map((info) => ({
+        id: info.Id.slice(0, 12),
+        name: stripSlash(info.Names[0] ?? info.Id.slice(0, 12)).slice(0, 128),
+        image: info.Image.slice(0, 256),
+        state: toState(info.State),
+      }))
+      .sort((a, b) => a.name.localeCompare(b.name));
+    return ok(targets);
+  }
+
+  /** Finds a running, exposed container by name or id (or unambiguous id prefix). */
+  async resolve(ref: string): Promise<Result<ResolvedTarget>> {
+    const container = this.docker.getContainer(ref);
+    let info: Docker.ContainerInspectInfo;
+    try {
+      info = await withDeadline(container.inspect(), DOCKER_REQUEST_TIMEOUT_MS, 'inspecting the container');
+    } catch (cause) {
+      if (dockerStatus(cause) === 404) {
+        return err(protocolError('UNKNOWN_TARGET', `No container named "${ref}" on this host.`));
+      }
+      return err(protocolError('DOCKER_UNAVAILABLE', `The Docker engine did not answer: ${describeError(cause)}`));
+    }
+    const name = stripSlash(info.Name);
+    // A name lookup must not reach an unexposed container through another container's id prefix.
+    if (!isExposed(info.Config.Labels, this.rule)) {
+      return err(
+        protocolError('TARGET_NOT_EXPOSED', `Container "${name}" is not exposed by this agent (label rule ${describeRule(this.rule)}).`),
+      );
+    }
+    if (!info.State.Running || info.State.Paused) {
+      const state = info.State.Paused ? 'paused' : info.State.Status;
+      return err(protocolError('TARGET_NOT_RUNNING', `Container "${name}" is ${state}; start it to open a terminal.`));
+    }
+    return ok({ id: info.Id, name, container: this.docker.getContainer(info.Id) });
+  }
+}
+
+export function describeRule(rule: ExposeRule): string {
+  return Object.entries(rule)
+    .map(([k, v]) => (v === '' ? k : `${k}=${v}`))
+    .join(', ');
+}

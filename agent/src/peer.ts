@@ -1,0 +1,158 @@
+/**
+ * One WebRTC peer connection with one console, for one negotiation id: answers the offer with
+ * werift, trickles candidates, and routes each data channel to the control channel or a terminal
+ * session. Closing the peer ends all of its sessions.
+ */
+import { RTCPeerConnection, type RTCDataChannel, type PeerConfig } from 'werift';
+import {
+  CONTROL_CHANNEL_LABEL,
+  err,
+  ok,
+  protocolError,
+  TTY_CHANNEL_PREFIX,
+  type IceCandidate,
+  type Result,
+} from '@tether/protocol';
+import { ControlChannel, type AgentIdentity } from './control-channel.js';
+import { describeError, withDeadline } from './deadline.js';
+import type { DockerTargets } from './docker-targets.js';
+import { createLogger } from './log.js';
+import { TtySession } from './tty-session.js';
+import { weriftChannel } from './werift-channel.js';
+
+const log = createLogger(import.meta.url);
+
+/** How long answering an offer may take (werift generates keys on the first connection). */
+export const ANSWER_TIMEOUT_MS = 15_000;
+/** A connection that stays `disconnected` this long is treated as gone. */
+export const DISCONNECTED_GRACE_MS = 20_000;
+
+export interface PeerOptions {
+  negotiationId: string;
+  consoleId: string;
+  rtcConfig: Partial<PeerConfig>;
+  targets: DockerTargets;
+  shells: string[];
+  user?: string | undefined;
+  identity: AgentIdentity;
+  /** Our next ICE candidate for the console; null once gathering is complete. */
+  sendIce(candidate: IceCandidate | null): void;
+  /** The peer connection ended, by either side. */
+  onClosed(reason: string): void;
+}
+
+export class AgentPeer {
+  private readonly sessions = new Set<TtySession>();
+  private readonly controls = new Set<ControlChannel>();
+  private disconnectedTimer: NodeJS.Timeout | undefined;
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    private readonly pc: RTCPeerConnection,
+    private readonly options: PeerOptions,
+  ) {
+    pc.onIceCandidate.subscribe((candidate) => {
+      if (!candidate) return options.sendIce(null);
+      const json = candidate.toJSON();
+      options.sendIce({ candidate: json.candidate ?? '', sdpMid: json.sdpMid ?? null, sdpMLineIndex: json.sdpMLineIndex ?? null });
+    });
+    pc.onDataChannel.subscribe((channel) => this.accept(channel));
+    pc.connectionStateChange.subscribe((state) => this.stateChanged(state));
+  }
+
+  /** Creates the peer connection and answers `offerSdp`; the answer's SDP on success. */
+  static async answer(offerSdp: string, options: PeerOptions): Promise<Result<{ peer: AgentPeer; sdp: string }>> {
+    const pc = new RTCPeerConnection(options.rtcConfig);
+    const peer = new AgentPeer(pc, options);
+    try {
+      const sdp = await withDeadline(
+        (async () => {
+          await pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
+          const answer = await pc.createAnswer();
+          await pc.setLocalDescription(answer);
+          return pc.localDescription?.sdp ?? answer.sdp;
+        })(),
+        ANSWER_TIMEOUT_MS,
+        'answering the offer',
+      );
+      return ok({ peer, sdp });
+    } catch (cause) {
+      await peer.close('answer failed');
+      return err(protocolError('INTERNAL', `could not answer the offer: ${describeError(cause)}`));
+    }
+  }
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  async addIce(candidate: IceCandidate | null): Promise<void> {
+    try {
+      await withDeadline(
+        this.pc.addIceCandidate(candidate ? { ...candidate, sdpMid: candidate.sdpMid ?? undefined, sdpMLineIndex: candidate.sdpMLineIndex ?? undefined, usernameFragment: candidate.usernameFragment ?? undefined } : undefined),
+        ANSWER_TIMEOUT_MS,
+        'adding an ICE candidate',
+      );
+    } catch (cause) {
+      log.warn('remote candidate rejected', { negotiationId: this.options.negotiationId, error: describeError(cause) });
+    }
+  }
+
+  private accept(raw: RTCDataChannel): void {
+    const channel = weriftChannel(raw);
+    const peerId = this.options.consoleId;
+    if (channel.label === CONTROL_CHANNEL_LABEL) {
+      const control = new ControlChannel(channel, this.options.targets, this.options.identity, peerId);
+      this.controls.add(control);
+      channel.onClose(() => this.controls.delete(control));
+      return;
+    }
+    if (channel.label.startsWith(TTY_CHANNEL_PREFIX)) {
+      const session = new TtySession(channel, {
+        targets: this.options.targets,
+        shells: this.options.shells,
+        user: this.options.user,
+        peerId,
+      });
+      this.sessions.add(session);
+      void session.ended.then(() => this.sessions.delete(session));
+      return;
+    }
+    log.warn('unknown data channel closed', { negotiationId: this.options.negotiationId, label: channel.label.slice(0, 64) });
+    channel.send(JSON.stringify({ type: 'error', code: 'BAD_MESSAGE', message: `unknown channel label "${channel.label.slice(0, 64)}"`, fatal: true }));
+    channel.close();
+  }
+
+  private stateChanged(state: string): void {
+    log.debug('connection state', { negotiationId: this.options.negotiationId, state });
+    if (state === 'connected') {
+      clearTimeout(this.disconnectedTimer);
+      this.disconnectedTimer = undefined;
+      log.info('peer connected', { negotiationId: this.options.negotiationId, console: this.options.consoleId });
+    } else if (state === 'disconnected') {
+      this.disconnectedTimer ??= setTimeout(() => void this.close('disconnected too long'), DISCONNECTED_GRACE_MS);
+    } else if (state === 'failed' || state === 'closed') {
+      void this.close(`connection ${state}`);
+    }
+  }
+
+  /** Ends every session (their processes are killed) and the peer connection. Idempotent. */
+  close(reason: string): Promise<void> {
+    this.closing ??= (async () => {
+      clearTimeout(this.disconnectedTimer);
+      this.disconnectedTimer = undefined;
+      for (const control of this.controls) control.dispose();
+      this.controls.clear();
+      await Promise.all([...this.sessions].map((session) => session.dispose(`peer closed: ${reason}`)));
+      this.sessions.clear();
+      try {
+        await withDeadline(this.pc.close(), 5000, 'closing the peer connection');
+      } catch (cause) {
+        log.warn('peer connection close failed', { negotiationId: this.options.negotiationId, error: describeError(cause) });
+      }
+      log.info('peer closed', { negotiationId: this.options.negotiationId, console: this.options.consoleId, reason });
+      this.options.onClosed(reason);
+    })();
+    return this.closing;
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * The agent's connection to a signaling server (Socket.IO): receives offers, candidates and
+ * disconnects for the consoles' negotiations, sends answers and candidates back. Every payload is
+ * parsed on receipt; a bad one is logged and dropped. Socket.IO reconnects by itself; the peer
+ * connections already established do not depend on this socket.
+ */
+import { io, type Socket } from 'socket.io-client';
+import {
+  Disconnect,
+  err,
+  Ice,
+  OfferToAgent,
+  ok,
+  parseValue,
+  protocolError,
+  SignalingAck,
+  SIGNALING_ACK_TIMEOUT_MS,
+  type AgentToServerEvents,
+  type Answer,
+  type Result,
+  type ServerToAgentEvents,
+  type SignalingAuth,
+} from '@tether/protocol';
+import { describeError } from './deadline.js';
+import { createLogger } from './log.js';
+
+const log = createLogger(import.meta.url);
+
+/** Wait before trying again after the server refused the handshake (Socket.IO does not retry then). */
+export const REFUSED_RETRY_MS = 5000;
+
+export interface SignalingHandlers {
+  onConnected(): void;
+  onOffer(offer: OfferToAgent): void;
+  onIce(ice: Ice): void;
+  onDisconnect(message: Disconnect): void;
+}
+
+type AgentSocket = Socket<ServerToAgentEvents, AgentToServerEvents>;
+
+export class SignalingClient {
+  private readonly socket: AgentSocket;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly url: string,
+    auth: Extract<SignalingAuth, { role: 'agent' }>,
+    handlers: SignalingHandlers,
+  ) {
+    this.socket = io(url, { auth, reconnection: true, reconnectionDelayMax: 10_000, autoConnect: false });
+    const socket = this.socket;
+    socket.on('connect', () => {
+      log.debug('signaling connected', { url, socketId: socket.id });
+      handlers.onConnected();
+    });
+    socket.on('disconnect', (reason) => log.warn('signaling disconnected', { url, reason }));
+    socket.on('connect_error', (error) => {
+      log.warn('signaling connection failed', { url, error: describeError(error), retrying: socket.active });
+      if (!socket.active && !this.closed) {
+        clearTimeout(this.retryTimer);
+        this.retryTimer = setTimeout(() => socket.connect(), REFUSED_RETRY_MS);
+      }
+    });
+    socket.on('webrtc:offer', (raw: unknown) => this.parsed('webrtc:offer', OfferToAgent, raw, handlers.onOffer));
+    socket.on('webrtc:ice', (raw: unknown) => this.parsed('webrtc:ice', Ice, raw, handlers.onIce));
+    socket.on('webrtc:disconnect', (raw: unknown) => this.parsed('webrtc:disconnect', Disconnect, raw, handlers.onDisconnect));
+    socket.on('signal:error', (raw: unknown) => log.warn('signaling server reported an error', { payload: raw }));
+  }
+
+  private parsed<T>(event: string, schema: Parameters<typeof parseValue>[0], raw: unknown, handle: (value: T) => void): void {
+    const result = parseValue(schema, raw);
+    if (!result.ok) {
+      log.warn('bad signaling payload dropped', { event, reason: result.error.message });
+      return;
+    }
+    handle(result.value as T);
+  }
+
+  connect(): void {
+    this.socket.connect();
+  }
+
+  get connected(): boolean {
+    return this.socket.connected;
+  }
+
+  sendAnswer(answer: Answer): Promise<Result<void>> {
+    return this.emit('webrtc:answer', answer);
+  }
+
+  sendIce(ice: Ice): Promise<Result<void>> {
+    return this.emit('webrtc:ice', ice);
+  }
+
+  sendDisconnect(message: Disconnect): Promise<Result<void>> {
+    return this.emit('webrtc:disconnect', message);
+  }
+
+  private async emit<E extends keyof AgentToServerEvents>(event: E, payload: Parameters<AgentToServerEvents[E]>[0]): Promise<Result<void>> {
+    let reply: unknown;
+    try {
+      // The event maps type the ack's argument; it is parsed below like every other payload.
+      const emitter = this.socket.timeout(SIGNALING_ACK_TIMEOUT_MS) as unknown as {
+        emitWithAck(event: string, payload: unknown): Promise<unknown>;
+      };
+      reply = await emitter.emitWithAck(event, payload);
+    } catch (cause) {
+      log.warn('signaling message not acknowledged', { event, error: describeError(cause) });
+      return err(protocolError('INTERNAL', `${event} not acknowledged: ${describeError(cause)}`));
+    }
+    const ack = parseValue(SignalingAck, reply);
+    if (!ack.ok) {
+      log.warn('bad signaling acknowledgement', { event, reason: ack.error.message });
+      return err(ack.error);
+    }
+    if (!ack.value.ok) {
+      log.warn('signaling server refused a message', { event, code: ack.value.error.code, reason: ack.value.error.message });
+      return err({ code: ack.value.error.code, message: ack.value.error.message });
+    }
+    return ok(undefined);
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    this.socket.removeAllListeners();
+    this.socket.disconnect();
+  }
+}

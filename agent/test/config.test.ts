@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { loadConfig, sanitizeAgentId } from '../src/config.js';
+
+function run(argv: string[], env: NodeJS.ProcessEnv = {}) {
+  const result = loadConfig(argv, env);
+  if (!result.ok) return { error: result.error };
+  assert.equal(result.value.kind, 'run');
+  return { config: result.value.kind === 'run' ? result.value.config : undefined };
+}
+
+describe('config', () => {
+  const base = ['--signaling-url', 'http://127.0.0.1:1', '--token', 't'];
+
+  test('defaults: label tether.vplc=true, no ICE servers, bash then sh', () => {
+    const { config } = run(base);
+    assert.deepEqual(config?.labels, { 'tether.vplc': 'true' });
+    assert.deepEqual(config?.iceServers, []);
+    assert.deepEqual(config?.shells, ['/bin/bash', '/bin/sh']);
+    assert.equal(config?.logLevel, 'info');
+  });
+
+  test('flags > environment > file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tether-config-'));
+    const file = join(dir, 'agent.json');
+    writeFileSync(file, JSON.stringify({ signalingUrl: 'http://file:1', token: 'file', name: 'from-file', agentId: 'file-id', logLevel: 'warn' }));
+    const env = { TETHER_AGENT_NAME: 'from-env', TETHER_AGENT_ID: 'env-id', TETHER_AGENT_ICE_HOSTS: '127.0.0.1' };
+    const { config } = run(['--config', file, '--agent-id', 'flag-id', '--ice-server', 'stun:10.0.0.1:3478', '--ice-server', '{"urls":"turn:10.0.0.1:3478","username":"u","credential":"p"}', '--label', 'site=a', '--label', 'vplc'], env);
+    assert.equal(config?.signalingUrl, 'http://file:1');
+    assert.equal(config?.name, 'from-env');
+    assert.equal(config?.agentId, 'flag-id');
+    assert.equal(config?.logLevel, 'warn');
+    assert.deepEqual(config?.iceHosts, ['127.0.0.1']);
+    assert.deepEqual(config?.labels, { site: 'a', vplc: '' });
+    assert.deepEqual(config?.iceServers, [{ urls: 'stun:10.0.0.1:3478' }, { urls: 'turn:10.0.0.1:3478', username: 'u', credential: 'p' }]);
+  });
+
+  test('a bad configuration is a clear error', () => {
+    assert.match(run(['--token', 't']).error ?? '', /signalingUrl/);
+    assert.match(run([...base, '--ice-host', 'not-an-ip']).error ?? '', /iceHosts/);
+    assert.match(run([...base, '--log-level', 'loud']).error ?? '', /logLevel/);
+    assert.match(run([...base, '--no-such-flag']).error ?? '', /Unknown option/);
+    assert.match(run([...base, '--config', '/nonexistent.json']).error ?? '', /cannot read config file/);
+  });
+
+  test('help and version', () => {
+    assert.deepEqual(loadConfig(['--help'], {}), { ok: true, value: { kind: 'help' } });
+    assert.deepEqual(loadConfig(['--version'], {}), { ok: true, value: { kind: 'version' } });
+  });
+
+  test('the host name becomes a valid agent id', () => {
+    assert.equal(sanitizeAgentId('plc host#1'), 'plc-host-1');
+    assert.equal(sanitizeAgentId(''), 'tether-agent');
+  });
+});

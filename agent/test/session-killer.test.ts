@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import Docker from 'dockerode';
+import { DockerTargets } from '../src/docker-targets.js';
+import { startExec } from '../src/exec-bridge.js';
+import { hostSeesProcess, killSession } from '../src/session-killer.js';
+import { ensureDocker, startContainer, TEST_IMAGE_SH, type TestContainer } from '../../test/support/docker.js';
+
+describe('session killer', () => {
+  const targets = new DockerTargets(new Docker(), { 'tether.vplc': 'true' });
+  let container: TestContainer;
+
+  before(async () => {
+    await ensureDocker();
+    container = await startContainer({ namePrefix: 'tether-killer', image: TEST_IMAGE_SH });
+  });
+
+  after(async () => {
+    await container?.remove();
+  });
+
+  for (const hostVisible of [true, false]) {
+    test(`kills the shell and its jobs (${hostVisible ? 'host /proc' : 'in-container fallback'})`, async () => {
+      const sessionId = `kill-${hostVisible}`;
+      const target = await targets.resolve(container.name);
+      assert.ok(target.ok);
+      const bridge = await startExec(target.value, { shells: ['/bin/sh'], cols: 80, rows: 24, env: [`TETHER_SESSION=${sessionId}`] });
+      assert.ok(bridge.ok);
+      bridge.value.stream.on('data', () => undefined);
+      if (hostVisible) assert.ok(await hostSeesProcess(bridge.value.pid, sessionId));
+      bridge.value.stream.write('sleep 1031 &\nsleep 1032\n');
+      const sleeps = async () => (await container.processes()).filter((p) => /sleep 103[12]/.test(p));
+      const deadline = Date.now() + 15_000;
+      while ((await sleeps()).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      assert.equal((await sleeps()).length, 2);
+      bridge.value.stream.destroy();
+      const method = await killSession(target.value.container, bridge.value.pid, sessionId, hostVisible);
+      assert.equal(method, hostVisible ? 'host-proc' : 'container-exec');
+      assert.deepEqual(await sleeps(), []);
+    });
+  }
+});

@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { describe, test } from 'node:test';
+import { patchWerift, WERIFT_PATCHES } from '../build.mjs';
+import { patchedWerift, type Werift } from './support/patched-werift.js';
+
+const weriftBundle = createRequire(import.meta.url).resolve('werift').replace(/webrtc[\\/]src[\\/]index\.js$/, 'index.mjs');
+
+interface InboundStream {
+  addChunk(chunk: { tsn: number; flags: number; streamSeqNum: number; streamId: number; protocol: number; userData: Buffer }): void;
+  popMessages(): Iterable<[number, number, Buffer]>;
+}
+
+async function connectedPair(w: Werift) {
+  const config = { iceAdditionalHostAddresses: ['127.0.0.1'], iceInterfaceAddresses: { udp4: '127.0.0.1' }, iceUseIpv6: false };
+  const a = new w.RTCPeerConnection(config);
+  const b = new w.RTCPeerConnection(config);
+  a.onIceCandidate.subscribe((c) => void (c && b.addIceCandidate(c.toJSON())));
+  b.onIceCandidate.subscribe((c) => void (c && a.addIceCandidate(c.toJSON())));
+  return { a, b };
+}
+
+describe('werift bundle-time patches', () => {
+  test('every patch applies once to the installed werift', () => {
+    const patched = patchWerift(readFileSync(weriftBundle, 'utf8'));
+    for (const patch of WERIFT_PATCHES) assert.ok(patched.includes(patch.replace));
+    assert.ok(!patched.includes('stun.l.google.com'));
+  });
+
+  test('a patch that does not apply fails the build', () => {
+    assert.throws(() => patchWerift('export const nothing = 1;'), /werift patch not applicable/);
+  });
+
+  test('no default STUN server in a peer connection', async () => {
+    const w = await patchedWerift();
+    const pc = new w.RTCPeerConnection({});
+    assert.deepEqual(pc.config.iceServers, []);
+    await pc.close();
+  });
+
+  // werift #706: after yielding a message, popMessages kept `startPos`, so the next complete
+  // message of the same stream (not TSN-adjacent: other streams' chunks came between) stayed
+  // stranded until more data arrived on that stream: a keystroke that never reaches the shell.
+  test('a second complete message of a stream is not stranded (werift #706)', async () => {
+    const w = await patchedWerift();
+    const transport = new w.RTCSctpTransport();
+    const onStateChange = { subscribe: () => ({ unSubscribe: () => undefined }) };
+    transport.setDtlsTransport({ id: 'fake-dtls', sendData: async () => undefined, onStateChange } as never);
+    const sctp = (transport as unknown as { sctp: { getInboundStream(id: number): InboundStream } }).sctp;
+    const stream = sctp.getInboundStream(1);
+    const whole = 1 | 2; // SCTP_DATA_FIRST_FRAG | SCTP_DATA_LAST_FRAG
+    // TSN 11 went to another stream; both messages of stream 1 wait in its reassembly queue.
+    stream.addChunk({ tsn: 10, flags: whole, streamSeqNum: 0, streamId: 1, protocol: 53, userData: Buffer.from('a') });
+    stream.addChunk({ tsn: 12, flags: whole, streamSeqNum: 1, streamId: 1, protocol: 53, userData: Buffer.from('b') });
+    const delivered = [...stream.popMessages()].map(([, , data]) => data.toString());
+    assert.deepEqual(delivered, ['a', 'b']);
+  });
+
+  test('messages on several channels at once are all delivered', async () => {
+    const w = await patchedWerift();
+    const { a, b } = await connectedPair(w);
+    const CHANNELS = 6;
+    const MESSAGES = 50;
+    const received = new Map<string, number>();
+    const done = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`stranded: ${JSON.stringify([...received])}`)), 30_000);
+      b.onDataChannel.subscribe((channel) => {
+        channel.onMessage.subscribe(() => {
+          received.set(channel.label, (received.get(channel.label) ?? 0) + 1);
+          const total = [...received.values()].reduce((x, y) => x + y, 0);
+          if (total === CHANNELS * MESSAGES) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      });
+    });
+    const channels = Array.from({ length: CHANNELS }, (_, i) => a.createDataChannel(`tty:${i}`));
+    await a.setLocalDescription(await a.createOffer());
+    await b.setRemoteDescription(a.localDescription!);
+    await b.setLocalDescription(await b.createAnswer());
+    await a.setRemoteDescription(b.localDescription!);
+    await Promise.all(channels.map((c) => new Promise<void>((resolve) => c.stateChanged.subscribe((s) => s === 'open' && resolve()))));
+    for (let m = 0; m < MESSAGES; m++) {
+      for (const channel of channels) channel.send(Buffer.from(`k${m}`)); // keystroke-sized, interleaved
+    }
+    await done;
+    for (const channel of channels) assert.equal(received.get(channel.label), MESSAGES);
+    await Promise.all([a.close(), b.close()]);
+  });
+});
