@@ -64,6 +64,13 @@ export class ConsoleApp implements Disposable {
     return ready;
   }
 
+  /** A fresh connection to the agent, outside the agent list, that the caller connects and disposes. */
+  createConnection(agentId: string): AgentConnection {
+    const agent = this.signaling.agents.find((a) => a.agentId === agentId);
+    if (!agent) throw new Error(`agent ${agentId} is not online`);
+    return new AgentConnection(agent, this.signaling, { iceServers: this.config.iceServers });
+  }
+
   disconnect(agentId: string): void {
     const connection = this.connections.get(agentId);
     if (!connection) return;

@@ -23,6 +23,11 @@ export class TerminalView implements Disposable {
   private inputOpen = true;
   /** Extra consumers of raw output (the test hooks' capture). */
   outputTap: ((bytes: Uint8Array) => void) | undefined;
+  /**
+   * Where output goes: `xterm` (always, in the product), or `count`, for the bench only: output is
+   * counted and acknowledged on receipt and never written to xterm, to measure the channel alone.
+   */
+  sink: 'xterm' | 'count' = 'xterm';
 
   constructor(
     parent: HTMLElement,
@@ -108,6 +113,11 @@ export class TerminalView implements Disposable {
   private writeOutput(bytes: Uint8Array): void {
     this.stats.received += bytes.byteLength;
     this.outputTap?.(bytes);
+    if (this.sink === 'count') {
+      this.stats.parsed += bytes.byteLength;
+      this.acks.parsed(bytes.byteLength);
+      return;
+    }
     // Ack only once xterm has parsed the bytes, so a slow renderer slows the agent down.
     this.term.write(bytes, () => {
       this.stats.parsed += bytes.byteLength;

@@ -1,4 +1,5 @@
 import type { ConsoleApp } from './app';
+import { benchHooks, type BenchHooks } from './bench-hooks';
 import type { SessionError } from './terminal-session';
 
 export interface TabSummary {
@@ -20,7 +21,7 @@ export interface CaptureDigest {
 }
 
 /** `window.__tetherTest`: what the end-to-end tests read and drive; present only with `test=1`. */
-export interface TetherTestHooks {
+export interface TetherTestHooks extends BenchHooks {
   tabs(): TabSummary[];
   screen(tabId: string): string;
   size(tabId: string): { cols: number; rows: number };
@@ -34,6 +35,8 @@ export interface TetherTestHooks {
   errors(tabId: string): SessionError[];
   openTab(agentId: string, target: string): Promise<string>;
   activate(tabId: string): void;
+  /** Closes the tab as its close button does, and drops its capture. */
+  closeTab(tabId: string): void;
 }
 
 class Capture {
@@ -144,6 +147,11 @@ export function installTestHooks(app: ConsoleApp): void {
     errors: (id) => [...tab(id).errors],
     openTab: async (agentId, target) => (await app.openTab(agentId, target)).id,
     activate: (id) => app.tabs.activate(id),
+    closeTab: (id) => {
+      captures.delete(id);
+      app.tabs.close(id);
+    },
+    ...benchHooks(app),
   };
   (window as unknown as { __tetherTest: TetherTestHooks }).__tetherTest = hooks;
 }

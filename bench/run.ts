@@ -1,0 +1,224 @@
+/**
+ * `npm run bench`: the whole stack on loopback (signaling in-process, the agent as a child process,
+ * the console in headless Chromium, a test container), measured against plain dockerode exec.
+ * Writes bench/results.json and prints a table; bench/README.md says what each key means.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus, release, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { docker } from '../test/support/docker.js';
+import { startStack, type Stack } from '../test/support/stack.js';
+import { RendererBench, type BenchFile, type PromptTiming } from './renderer-bench.js';
+import { rawExecEcho, rawExecThroughput } from './raw-exec.js';
+import { percentile, printTable, round, spread } from './stats.js';
+
+const THROUGHPUT_RUNS = 3;
+const ECHO_SAMPLES = 500;
+const PROMPT_SAMPLES = 10;
+/** time-to-prompt stops early, with fewer samples, once it has taken this long */
+const PROMPT_BUDGET_MS = 100_000;
+/** 48 MiB of random bytes, as base64 with a newline every 76 characters: 64 MiB plus newlines */
+const RANDOM_BYTES = 48 * 1024 * 1024;
+const FILE = '/tmp/bench.txt';
+
+const resultsPath = fileURLToPath(new URL('./results.json', import.meta.url));
+const repoRoot = new URL('../', import.meta.url);
+
+type Results = Record<string, unknown> & { errors: string[]; samples: Record<string, number[]> };
+const results: Results = { date: new Date().toISOString(), errors: [], samples: {} };
+
+/** Runs one measurement; a failure is recorded in `errors` and printed, and the bench goes on. */
+async function attempt<T>(label: string, body: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await body();
+  } catch (error) {
+    const message = `${label}: ${error instanceof Error ? error.message : String(error)}`;
+    results.errors.push(message);
+    console.error(`[bench] ERROR ${message}`);
+    return undefined;
+  }
+}
+
+/** `key`, `keyMin`, `keyMax` from the samples, or null when there are none. */
+function putSpread(key: string, samples: number[], digits = 2): void {
+  results.samples[key] = samples.map((v) => round(v, digits));
+  const s = samples.length > 0 ? spread(samples) : undefined;
+  results[key] = s ? round(s.median, digits) : null;
+  results[`${key}Min`] = s ? round(s.min, digits) : null;
+  results[`${key}Max`] = s ? round(s.max, digits) : null;
+}
+
+function putPercentiles(prefix: string, samples: number[]): void {
+  results[`${prefix}P50Ms`] = samples.length > 0 ? round(percentile(samples, 50), 3) : null;
+  results[`${prefix}P99Ms`] = samples.length > 0 ? round(percentile(samples, 99), 3) : null;
+  results[`${prefix}Samples`] = samples.length;
+}
+
+function readVersion(...candidates: string[]): string | null {
+  for (const path of candidates) {
+    try {
+      return (JSON.parse(readFileSync(new URL(path, repoRoot), 'utf8')) as { version: string }).version;
+    } catch {
+      continue;
+    }
+  }
+  return null;
+}
+
+async function prepareFile(containerId: string): Promise<BenchFile> {
+  const out = await docker(
+    'exec', containerId, 'sh', '-c',
+    `head -c ${RANDOM_BYTES} /dev/urandom | base64 > ${FILE} && chmod 644 ${FILE} && wc -c < ${FILE} && sha256sum ${FILE}`,
+  );
+  const [size, hashLine] = out.split('\n').map((l) => l.trim());
+  const sha256 = hashLine?.split(/\s+/)[0] ?? '';
+  if (!/^\d+$/.test(size ?? '') || !/^[0-9a-f]{64}$/.test(sha256)) throw new Error(`unexpected output preparing ${FILE}: ${out}`);
+  return { path: FILE, bytes: Number(size), sha256 };
+}
+
+const mb = (bytes: number) => round(bytes / 1e6, 1);
+
+/** CPU seconds (user + system) a process has used, from /proc (clock ticks of 1/100 s on Linux). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Runs `body` and adds the agent's CPU use during it, in % of one core, to `cpu`. */
+async function withAgentCpu<T>(pid: number, cpu: number[], body: () => Promise<T>): Promise<T> {
+  const cpu0 = cpuSeconds(pid);
+  const t0 = performance.now();
+  const value = await body();
+  cpu.push((100 * (cpuSeconds(pid) - cpu0)) / ((performance.now() - t0) / 1000));
+  return value;
+}
+
+async function main(): Promise<void> {
+  const started = performance.now();
+  let stack: Stack | undefined;
+  let rssTimer: ReturnType<typeof setInterval> | undefined;
+  try {
+    console.log('[bench] starting signaling, agent, Chromium and a container…');
+    stack = await startStack({ name: 'bench' });
+    const agent = stack.agent;
+    const container = await stack.startContainer();
+    const [file, ui] = await Promise.all([prepareFile(container.id), stack.openConsole()]);
+    results.file = file;
+    const cpuList = cpus();
+    results.versions = {
+      node: process.version,
+      chromium: stack.browser.version(),
+      werift: readVersion('agent/node_modules/werift/package.json', 'node_modules/werift/package.json'),
+      docker: await docker('version', '--format', '{{.Server.Version}}').catch(() => null),
+      machine: { cpus: cpuList.length, cpuModel: cpuList[0]?.model ?? null, memoryGB: round(totalmem() / 1e9, 1), kernel: release() },
+    };
+    results.agentRssIdleMB = mb(agent.rssBytes());
+    let rssPeak = agent.rssBytes();
+    rssTimer = setInterval(() => (rssPeak = Math.max(rssPeak, agent.rssBytes())), 250);
+
+    const connectStart = performance.now();
+    console.log('[bench] connecting the console to the agent…');
+    await ui.connectAgent(agent.agentId, 60_000);
+    results.firstConnectMs = round(performance.now() - connectStart, 0);
+    const bench = new RendererBench(ui, agent.agentId, container.name);
+
+    const xterm: number[] = [];
+    const channel: number[] = [];
+    const raw: number[] = [];
+    const cpuXterm: number[] = [];
+    const cpuChannel: number[] = [];
+    for (let run = 1; run <= THROUGHPUT_RUNS; run++) {
+      console.log(`[bench] throughput run ${run}/${THROUGHPUT_RUNS} (${mb(file.bytes)} MB each: xterm, count, raw exec)…`);
+      const x = await attempt(`throughput run ${run}`, () => withAgentCpu(agent.pid, cpuXterm, () => bench.throughput(file, 'xterm')));
+      if (x !== undefined) xterm.push(x);
+      const c = await attempt(`channel throughput run ${run}`, () => withAgentCpu(agent.pid, cpuChannel, () => bench.throughput(file, 'count')));
+      if (c !== undefined) channel.push(c);
+      const r = await attempt(`raw exec throughput run ${run}`, () => rawExecThroughput(container.id, file.path, file.bytes));
+      if (r !== undefined) raw.push(r);
+    }
+    putSpread('throughputMBps', xterm);
+    putSpread('channelThroughputMBps', channel);
+    putSpread('rawExecThroughputMBps', raw);
+    results.agentCpuPctThroughput = cpuXterm.length > 0 ? round(percentile(cpuXterm, 50), 0) : null;
+    results.agentCpuPctChannelThroughput = cpuChannel.length > 0 ? round(percentile(cpuChannel, 50), 0) : null;
+
+    console.log(`[bench] keystroke echo, ${ECHO_SAMPLES} samples through the console, then through plain exec…`);
+    putPercentiles('echo', (await attempt('echo', () => bench.echo(ECHO_SAMPLES))) ?? []);
+    putPercentiles('rawExecEcho', (await attempt('raw exec echo', () => rawExecEcho(container.id, ECHO_SAMPLES))) ?? []);
+
+    console.log(`[bench] time to prompt, up to ${PROMPT_SAMPLES} fresh connections…`);
+    const prompts: PromptTiming[] = [];
+    const promptStart = performance.now();
+    for (let i = 0; i < PROMPT_SAMPLES && performance.now() - promptStart < PROMPT_BUDGET_MS; i++) {
+      const timing = await attempt(`time to prompt ${i + 1}`, async () => {
+        const t = await bench.timeToPrompt();
+        if (!t.ok) throw new Error(`${t.error} (stages so far: ${JSON.stringify(t.stages)})`);
+        return t;
+      });
+      if (timing) prompts.push(timing);
+    }
+    putSpread('timeToPromptMs', prompts.flatMap((p) => (p.stages.firstByte === undefined ? [] : [p.stages.firstByte])), 1);
+    const stageNames = ['ice', 'secure-channel', 'ready', 'opened', 'firstByte'];
+    results.timeToPromptStagesMs = Object.fromEntries(
+      stageNames.map((name) => {
+        const values = prompts.map((p) => p.stages[name]).filter((v): v is number => v !== undefined);
+        return [name, values.length > 0 ? round(percentile(values, 50), 1) : null];
+      }),
+    );
+
+    clearInterval(rssTimer);
+    results.agentRssPeakMB = mb(Math.max(rssPeak, agent.rssBytes()));
+    results.agentRssAfterMB = mb(agent.rssBytes());
+  } catch (error) {
+    results.errors.push(`bench aborted: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    console.error(`[bench] ABORTED: ${String(error)}`);
+    if (stack) console.error(`--- agent log tail ---\n${stack.agent.logs().slice(-40).join('\n')}`);
+  } finally {
+    clearInterval(rssTimer);
+    await stack?.close();
+    results.durationS = round((performance.now() - started) / 1000, 1);
+    writeFileSync(resultsPath, `${JSON.stringify(results, null, 2)}\n`);
+  }
+  report();
+}
+
+function report(): void {
+  const show = (key: string, unit: string, withSpread = true): [string, string, string?] => {
+    const value = results[key];
+    if (value === null || value === undefined) return [key, 'n/a (see errors)'];
+    const extra = withSpread && results[`${key}Min`] !== undefined ? `min ${results[`${key}Min`]}, max ${results[`${key}Max`]}` : undefined;
+    return [key, `${String(value)} ${unit}`, extra];
+  };
+  const versions = results.versions as Record<string, unknown> | undefined;
+  const rows: Array<[string, string, string?]> = [
+    ['key', 'median', 'spread'],
+    show('throughputMBps', 'MB/s'),
+    show('channelThroughputMBps', 'MB/s'),
+    show('rawExecThroughputMBps', 'MB/s'),
+    show('echoP50Ms', 'ms', false),
+    show('echoP99Ms', 'ms', false),
+    show('rawExecEchoP50Ms', 'ms', false),
+    show('rawExecEchoP99Ms', 'ms', false),
+    show('timeToPromptMs', 'ms'),
+    show('firstConnectMs', 'ms', false),
+    show('agentCpuPctThroughput', '% of a core', false),
+    show('agentCpuPctChannelThroughput', '% of a core', false),
+    show('agentRssIdleMB', 'MB', false),
+    show('agentRssPeakMB', 'MB', false),
+    show('agentRssAfterMB', 'MB', false),
+    ['durationS', `${String(results.durationS)} s`],
+  ];
+  console.log('');
+  printTable(rows);
+  console.log(`\ntimeToPromptStagesMs  ${JSON.stringify(results.timeToPromptStagesMs ?? null)}`);
+  console.log(`versions              ${JSON.stringify(versions ?? null)}`);
+  console.log(`\nwritten to ${resultsPath}`);
+  if (results.errors.length > 0) {
+    console.log(`\n${results.errors.length} error(s):`);
+    for (const error of results.errors) console.log(`  - ${error}`);
+    process.exitCode = 1;
+  }
+}
+
+await main();
