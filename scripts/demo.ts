@@ -1,0 +1,95 @@
+/**
+ * `npm run demo`: the whole of Tether on this machine. Starts the signaling server, two demo vPLC
+ * containers on the local Docker engine, the agent (from its bundle) exposing them, and serves the
+ * console; prints the console's URL and opens it in Chromium where a display is present.
+ * Ctrl-C stops everything and removes the demo containers.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { createJsonLogger, startSignalingServer } from '@tether/signaling';
+import { startAgent } from '../test/support/agent-process.js';
+import { docker, ensureDocker, TEST_IMAGE_BASH, TEST_IMAGE_SH } from '../test/support/docker.js';
+import { ensureRendererBuilt } from '../test/support/renderer-build.js';
+import { serveDirectory } from '../test/support/static-server.js';
+
+const logDir = '.tether-demo';
+const step = (text: string) => console.log(`demo: ${text}`);
+
+async function main(): Promise<void> {
+  mkdirSync(logDir, { recursive: true });
+  const cleanups: Array<() => Promise<unknown>> = [];
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    step('stopping…');
+    for (const cleanup of cleanups.reverse()) await cleanup().catch((error) => console.error(`demo: ${String(error)}`));
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void stop(0));
+  process.on('SIGTERM', () => void stop(0));
+
+  try {
+    step('checking the Docker engine and the demo image (test/image/build.sh)…');
+    await ensureDocker();
+
+    const containers = [
+      { name: 'demo-press-line-1', image: TEST_IMAGE_BASH },
+      { name: 'demo-packaging-plc', image: TEST_IMAGE_SH },
+    ];
+    for (const { name, image } of containers) {
+      await docker('rm', '-f', name).catch(() => undefined);
+      await docker('run', '-d', '--network', 'none', '--name', name, '--label', 'tether.vplc=true', '--label', 'tether.demo=true', '--hostname', name, image);
+      cleanups.push(() => docker('rm', '-f', name));
+    }
+    step(`started containers ${containers.map((c) => c.name).join(', ')} (label tether.vplc=true)`);
+
+    const consoleToken = `demo-console-${randomBytes(8).toString('hex')}`;
+    const agentToken = `demo-agent-${randomBytes(8).toString('hex')}`;
+    const signalingLog = `${logDir}/signaling.log`;
+    writeFileSync(signalingLog, '');
+    const signaling = await startSignalingServer({
+      port: 0,
+      host: '127.0.0.1',
+      consoleTokens: [consoleToken],
+      agentTokens: [agentToken],
+      logger: createJsonLogger({ level: 'info', write: (line) => appendFileSync(signalingLog, `${line}\n`) }),
+    });
+    cleanups.push(() => signaling.close());
+    step(`signaling server on ${signaling.url} (log: ${signalingLog})`);
+
+    const agent = await startAgent({
+      signalingUrl: signaling.url,
+      token: agentToken,
+      agentId: `demo-${hostname().replace(/[^A-Za-z0-9_.-]/g, '-')}`.slice(0, 64),
+      name: `demo host ${hostname()}`,
+    });
+    cleanups.push(async () => {
+      writeFileSync(`${logDir}/agent.log`, `${agent.logs().join('\n')}\n`);
+      await agent.stop();
+    });
+    step(`agent running (pid ${agent.pid}; its log is written to ${logDir}/agent.log on exit)`);
+
+    step('building the console (vite)…');
+    const web = await serveDirectory(await ensureRendererBuilt());
+    cleanups.push(() => web.close());
+    const url = `${web.url}/index.html?${new URLSearchParams({ signal: signaling.url, token: consoleToken })}`;
+    console.log(`\n  Tether console: ${url}\n`);
+
+    if (process.env.DISPLAY || process.env.WAYLAND_DISPLAY) {
+      const browser = spawn('chromium', [`--app=${url}`, `--user-data-dir=${logDir}/chromium`], { stdio: 'ignore' });
+      browser.on('error', (error) => step(`could not start chromium (${error.message}); open the URL yourself`));
+      cleanups.push(async () => browser.kill());
+    } else {
+      step('no display here: open the URL above in Chromium on this machine');
+    }
+    step('running; Ctrl-C stops everything and removes the demo containers');
+  } catch (error) {
+    console.error(`demo: failed: ${error instanceof Error ? error.message : String(error)}`);
+    await stop(1);
+  }
+}
+
+void main();
