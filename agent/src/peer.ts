@@ -87,6 +87,14 @@ export class AgentPeer {
   }
 
   async addIce(candidate: IceCandidate | null): Promise<void> {
+    if (candidate && isMdnsCandidate(candidate.candidate)) {
+      // Chromium hides its host addresses behind `<uuid>.local` names. werift would resolve them
+      // with multicast DNS on every interface (10 s timeout on the first try, and a late answer
+      // adds a pair on another interface mid-session). The console's checks reach us anyway and
+      // werift learns its address as a peer-reflexive candidate, so such candidates are dropped.
+      log.debug('mDNS candidate ignored', { negotiationId: this.options.negotiationId });
+      return;
+    }
     try {
       await withDeadline(
         this.pc.addIceCandidate(candidate ? { ...candidate, sdpMid: candidate.sdpMid ?? undefined, sdpMLineIndex: candidate.sdpMLineIndex ?? undefined, usernameFragment: candidate.usernameFragment ?? undefined } : undefined),
@@ -155,4 +163,10 @@ export class AgentPeer {
     })();
     return this.closing;
   }
+}
+
+/** `candidate:… 1 udp 2113937151 0a1b….local 54321 typ host`: the address is an mDNS name. */
+export function isMdnsCandidate(candidate: string): boolean {
+  const address = candidate.split(' ')[4];
+  return address !== undefined && address.toLowerCase().endsWith('.local');
 }

@@ -43,6 +43,7 @@ export async function startAgent(options: AgentProcessOptions): Promise<AgentPro
     '--agent-id', options.agentId,
     '--name', options.name,
     '--ice-host', '127.0.0.1',
+    '--ice-interface', '127.0.0.1',
     '--log-level', 'debug',
     ...(options.extraArgs ?? []),
   ];
