@@ -1,32 +1,29 @@
 /**
- * The agent: one signaling connection, one peer connection per console negotiation, and the
- * Docker engine behind them. `start` connects; `stop` ends every session (killing their
- * processes) and disconnects.
+ * The agent: its persistent identity, the cloud signaling connection and the LAN endpoint (each
+ * optional), one peer connection per console negotiation, and the Docker engine behind them.
+ * `start` loads the identity and connects; `stop` ends every session (killing their processes)
+ * and disconnects.
  */
+import { join } from 'node:path';
 import Docker from 'dockerode';
 import type { PeerConfig } from 'werift';
-import type { Disconnect, Ice, IceCandidate, OfferToAgent } from '@tether/protocol';
+import { err, ok, type Result } from '@tether/protocol';
+import { AuditLog } from './audit.js';
 import type { AgentConfig } from './config.js';
 import type { AgentIdentity } from './control-channel.js';
+import { writeRunningAgent } from './commands.js';
 import { DockerTargets, describeRule } from './docker-targets.js';
+import { LanEndpoint } from './lan-endpoint.js';
 import { createLogger } from './log.js';
-import { AgentPeer } from './peer.js';
+import { Negotiator, type SignalingPort } from './negotiator.js';
+import { SessionRules } from './session-rules.js';
 import { SignalingClient } from './signaling-client.js';
+import { ConsoleRegistry } from './trust/consoles.js';
+import { loadIdentity, type AgentKeys } from './trust/identity.js';
+import { PairingStore } from './trust/pairings.js';
 import { AGENT_VERSION } from './version.js';
 
 const log = createLogger(import.meta.url);
-
-/** Remote candidates held for a negotiation whose answer is still being made. */
-const MAX_PENDING_CANDIDATES = 64;
-
-interface Negotiation {
-  peer?: AgentPeer;
-  /** The console's candidates that arrived before the peer connection existed. */
-  remote: (IceCandidate | null)[];
-  /** Our candidates gathered before the answer was sent: sent after it, in order. */
-  local: (IceCandidate | null)[];
-  answered: boolean;
-}
 
 /**
  * What the agent advertises as its SCTP max-message-size. Above MAX_FRAME_BYTES on purpose: a
@@ -36,7 +33,7 @@ interface Negotiation {
 export const ADVERTISED_MAX_MESSAGE_BYTES = 256 * 1024;
 
 /** werift's configuration from the agent's: ICE servers only as configured, never a default. */
-export function rtcConfigFrom(config: AgentConfig): Partial<PeerConfig> {
+export function rtcConfigFrom(config: AgentConfig, keys?: AgentKeys): Partial<PeerConfig> {
   return {
     maxMessageSize: ADVERTISED_MAX_MESSAGE_BYTES,
     iceServers: config.iceServers.flatMap((server) =>
@@ -44,119 +41,97 @@ export function rtcConfigFrom(config: AgentConfig): Partial<PeerConfig> {
     ),
     iceAdditionalHostAddresses: config.iceHosts.length > 0 ? config.iceHosts : undefined,
     iceInterfaceAddresses: config.iceInterface ? { udp4: config.iceInterface } : undefined,
+    // ECDSA (3) with SHA-256 (4): the persistent certificate, so the DTLS fingerprint never changes.
+    ...(keys ? { dtls: { keys: { certPem: keys.certPem, keyPem: keys.keyPem, signatureHash: { hash: 4, signature: 3 } } } } : {}),
   };
 }
 
 export class Agent {
   readonly identity: AgentIdentity;
-  private readonly docker: Docker;
   private readonly targets: DockerTargets;
-  private readonly signaling: SignalingClient;
-  private readonly negotiations = new Map<string, Negotiation>();
+  private negotiator: Negotiator | undefined;
+  private signaling: SignalingClient | undefined;
+  private lan: LanEndpoint | undefined;
   private stopping: Promise<void> | undefined;
+  keys: AgentKeys | undefined;
+  /** the LAN endpoint's port once listening */
+  lanPort: number | undefined;
 
   constructor(private readonly config: AgentConfig) {
     this.identity = { id: config.agentId, name: config.name, version: AGENT_VERSION };
-    this.docker = new Docker({ socketPath: config.dockerSocket });
-    this.targets = new DockerTargets(this.docker, config.labels);
-    this.signaling = new SignalingClient(
-      config.signalingUrl,
-      { role: 'agent', token: config.token, agentId: config.agentId, name: config.name, version: AGENT_VERSION },
-      {
-        onConnected: () =>
-          log.info('agent ready', {
-            agentId: config.agentId, name: config.name, version: AGENT_VERSION, signalingUrl: config.signalingUrl,
-            expose: describeRule(config.labels), iceServers: config.iceServers.length, peers: this.negotiations.size,
-          }),
-        onOffer: (offer) => void this.offer(offer),
-        onIce: (ice) => this.remoteIce(ice),
-        onDisconnect: (message) => void this.remoteDisconnect(message),
-      },
-    );
+    const docker = new Docker({ socketPath: config.dockerSocket });
+    this.targets = new DockerTargets(docker, config.labels, config.exposeNames);
   }
 
-  start(): void {
-    log.info('agent starting', { agentId: this.config.agentId, version: AGENT_VERSION, signalingUrl: this.config.signalingUrl });
-    this.signaling.connect();
+  /** Loads (or creates) the identity, then connects to the cloud and opens the LAN endpoint as configured. */
+  async start(): Promise<Result<void, string>> {
+    const config = this.config;
+    log.info('agent starting', { agentId: config.agentId, version: AGENT_VERSION, signalingUrl: config.signalingUrl, stateDir: config.stateDir });
+    const keys = await loadIdentity(config.stateDir);
+    if (!keys.ok) return keys;
+    this.keys = keys.value;
+    const consoles = new ConsoleRegistry(config.stateDir);
+    const audit = new AuditLog(config.auditLog ?? join(config.stateDir, 'audit.jsonl'));
+    const negotiator = new Negotiator({
+      rtcConfig: rtcConfigFrom(config, keys.value),
+      keys: keys.value,
+      consoles,
+      policy: config.requirePairing,
+      audit,
+      targets: this.targets,
+      identity: this.identity,
+      rules: new SessionRules({
+        shells: config.shells, user: config.user, users: config.users, maxSessionsPerContainer: config.maxSessionsPerContainer,
+        idleTimeoutMs: config.idleTimeoutMs, maxSessionMs: config.maxSessionMs, recordDir: config.recordDir,
+      }),
+    });
+    this.negotiator = negotiator;
+    writeRunningAgent(config.stateDir, { agentId: config.agentId, name: config.name, ...(config.lanListen ? { lanHost: config.lanListen.slice(0, config.lanListen.lastIndexOf(':')).replace(/^\[|\]$/g, '') } : {}) });
+    const ready = { agentId: config.agentId, name: config.name, version: AGENT_VERSION, fingerprint: keys.value.fingerprint, expose: describeRule(this.config.labels) };
+    if (config.lanListen) {
+      this.lan = new LanEndpoint({ listen: config.lanListen, identity: this.identity, keys: keys.value, consoles, pairings: new PairingStore(config.stateDir), negotiator, audit });
+      try {
+        this.lanPort = (await this.lan.listen()).port;
+      } catch (cause) {
+        return err(`cannot listen on ${config.lanListen}: ${(cause as Error).message}`);
+      }
+      writeRunningAgent(config.stateDir, { agentId: config.agentId, name: config.name, lanPort: this.lanPort, lanHost: config.lanListen.slice(0, config.lanListen.lastIndexOf(':')).replace(/^\[|\]$/g, '') });
+      if (!config.signalingUrl) log.info('agent ready', { ...ready, lanPort: this.lanPort });
+    }
+    if (config.signalingUrl && config.token) {
+      const client = new SignalingClient(
+        config.signalingUrl,
+        { role: 'agent', token: config.token, agentId: config.agentId, name: config.name, version: AGENT_VERSION },
+        {
+          onConnected: () => log.info('agent ready', { ...ready, signalingUrl: config.signalingUrl, lanPort: this.lanPort, iceServers: config.iceServers.length, peers: negotiator.size }),
+          onOffer: (offer) => void negotiator.offer(offer, { port }),
+          onIce: (ice) => negotiator.remoteIce(port, ice),
+          onDisconnect: (message) => void negotiator.remoteDisconnect(port, message),
+        },
+      );
+      const port: SignalingPort = {
+        path: 'cloud',
+        sendAnswer: (answer) => client.sendAnswer(answer),
+        sendIce: (ice) => client.sendIce(ice),
+        sendDisconnect: (message) => (client.connected ? client.sendDisconnect(message) : Promise.resolve(ok(undefined))),
+      };
+      this.signaling = client;
+      client.connect();
+    }
+    return ok(undefined);
   }
 
   get peerCount(): number {
-    return this.negotiations.size;
-  }
-
-  private async offer(offer: OfferToAgent): Promise<void> {
-    const id = offer.sessionId;
-    const previous = this.negotiations.get(id);
-    if (previous?.peer) await previous.peer.close('replaced by a new offer');
-    const negotiation: Negotiation = { remote: previous?.remote ?? [], local: [], answered: false };
-    this.negotiations.set(id, negotiation);
-    log.info('offer received', { negotiationId: id, console: offer.consoleId });
-    const answered = await AgentPeer.answer(offer.sdp, {
-      negotiationId: id,
-      consoleId: offer.consoleId,
-      rtcConfig: rtcConfigFrom(this.config),
-      targets: this.targets,
-      shells: this.config.shells,
-      user: this.config.user,
-      identity: this.identity,
-      sendIce: (candidate) => {
-        if (negotiation.answered) void this.signaling.sendIce({ sessionId: id, candidate });
-        else negotiation.local.push(candidate);
-      },
-      onClosed: () => {
-        if (this.negotiations.get(id) === negotiation) this.negotiations.delete(id);
-      },
-    });
-    if (!answered.ok) {
-      log.warn('offer not answered', { negotiationId: id, reason: answered.error.message });
-      this.negotiations.delete(id);
-      void this.signaling.sendDisconnect({ sessionId: id, reason: answered.error.message.slice(0, 512) });
-      return;
-    }
-    if (this.negotiations.get(id) !== negotiation || this.stopping) {
-      await answered.value.peer.close('negotiation ended while answering');
-      return;
-    }
-    negotiation.peer = answered.value.peer;
-    for (const candidate of negotiation.remote.splice(0)) await negotiation.peer.addIce(candidate);
-    const sent = await this.signaling.sendAnswer({ sessionId: id, sdp: answered.value.sdp });
-    if (!sent.ok) log.warn('answer not delivered', { negotiationId: id, reason: sent.error.message });
-    negotiation.answered = true;
-    for (const candidate of negotiation.local.splice(0)) void this.signaling.sendIce({ sessionId: id, candidate });
-  }
-
-  private remoteIce(ice: Ice): void {
-    const negotiation = this.negotiations.get(ice.sessionId);
-    if (!negotiation) {
-      log.debug('candidate for an unknown negotiation dropped', { negotiationId: ice.sessionId });
-      return;
-    }
-    if (negotiation.peer) void negotiation.peer.addIce(ice.candidate);
-    else if (negotiation.remote.length < MAX_PENDING_CANDIDATES) negotiation.remote.push(ice.candidate);
-    else log.warn('too many early candidates; dropped', { negotiationId: ice.sessionId });
-  }
-
-  private async remoteDisconnect(message: Disconnect): Promise<void> {
-    const negotiation = this.negotiations.get(message.sessionId);
-    if (!negotiation) return;
-    this.negotiations.delete(message.sessionId);
-    log.info('console disconnected', { negotiationId: message.sessionId, reason: message.reason });
-    await negotiation.peer?.close(`console: ${message.reason}`);
+    return this.negotiator?.size ?? 0;
   }
 
   /** Ends every session and peer connection, then leaves the signaling server. Idempotent. */
   stop(reason = 'agent stopping'): Promise<void> {
     this.stopping ??= (async () => {
-      log.info('agent stopping', { reason, peers: this.negotiations.size });
-      const peers = [...this.negotiations.entries()];
-      this.negotiations.clear();
-      await Promise.all(
-        peers.map(async ([id, negotiation]) => {
-          if (this.signaling.connected) void this.signaling.sendDisconnect({ sessionId: id, reason });
-          await negotiation.peer?.close(reason);
-        }),
-      );
-      this.signaling.close();
+      log.info('agent stopping', { reason, peers: this.peerCount });
+      await this.negotiator?.closeAll(reason);
+      this.signaling?.close();
+      await this.lan?.close();
       log.info('agent stopped', { reason });
     })();
     return this.stopping;

@@ -1,5 +1,6 @@
 /** `tether-agent`: reads the configuration, starts the agent, stops it cleanly on SIGTERM/SIGINT. */
 import { Agent } from './agent.js';
+import { isCommand, runCommand } from './commands.js';
 import { HELP, loadConfig } from './config.js';
 import { createLogger, setLogLevel } from './log.js';
 import { AGENT_VERSION } from './version.js';
@@ -8,6 +9,7 @@ const log = createLogger(import.meta.url);
 
 /** Runs the CLI; resolves with the exit code once the agent has stopped (or at once for --help). */
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  if (isCommand(argv)) return runCommand(argv, env, (text) => process.stdout.write(text));
   const request = loadConfig(argv, env);
   if (!request.ok) {
     process.stderr.write(`tether-agent: ${request.error}\n`);
@@ -33,7 +35,13 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     process.once('SIGINT', stop);
   });
   process.on('unhandledRejection', (reason) => log.error('unhandled rejection', { error: reason }));
-  agent.start();
+  const started = await agent.start();
+  if (!started.ok) {
+    log.error('agent failed to start', { error: started.error });
+    process.stderr.write(`tether-agent: ${started.error}\n`);
+    await agent.stop('start failed');
+    return 1;
+  }
   return stopped;
 }
 

@@ -6,7 +6,9 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { AgentId, err, ok, type Result } from '@tether/protocol';
+import { AgentId, err, LanEndpoint, ok, type Result } from '@tether/protocol';
+import { DEFAULT_EXEC_USER } from './session-rules.js';
+import { defaultStateDir } from './trust/state-files.js';
 import { LOG_LEVELS } from './log.js';
 
 export const IceServerConfig = z.object({
@@ -16,8 +18,9 @@ export const IceServerConfig = z.object({
 });
 
 export const AgentConfig = z.object({
-  signalingUrl: z.url({ protocol: /^(https?|wss?)$/ }),
-  token: z.string().min(1).max(4096),
+  /** the cloud signaling server; optional when the LAN endpoint is on */
+  signalingUrl: z.url({ protocol: /^(https?|wss?)$/ }).optional(),
+  token: z.string().min(1).max(4096).optional(),
   agentId: AgentId,
   name: z.string().min(1).max(128),
   /** Docker labels a container must carry (all of them) to be exposed; an empty value matches any. */
@@ -31,10 +34,32 @@ export const AgentConfig = z.object({
   dockerSocket: z.string().min(1),
   /** Shells to try in order; the first that exists in the container is started. */
   shells: z.array(z.string().regex(/^\//, 'an absolute path')).min(1),
-  /** User the exec runs as; the container's default user when unset. */
-  user: z.string().min(1).optional(),
+  /** User the exec runs as unless a container's `tether.user` label or `users` names another. */
+  user: z.string().min(1),
+  /** Exec user per container name. */
+  users: z.record(z.string(), z.string().min(1)),
   logLevel: z.enum(LOG_LEVELS),
-});
+  /** Identity, enrolled consoles, pending pairings, audit log. */
+  stateDir: z.string().min(1),
+  /** `host:port` for the agent's own LAN signaling endpoint; off when unset. */
+  lanListen: LanEndpoint.optional(),
+  /** Endpoints printed in pairing tokens; default: the LAN listen address, or this host's IPv4 addresses. */
+  lanEndpoints: z.array(LanEndpoint).max(8),
+  /** Whether cloud offers need an enrolled console fingerprint (the LAN path always does). */
+  requirePairing: z.enum(['auto', 'always', 'never']),
+  /** Containers exposed by name (glob with `*` and `?`), in addition to the label rule. */
+  exposeNames: z.array(z.string().min(1)),
+  maxSessionsPerContainer: z.number().int().min(0),
+  idleTimeoutMs: z.number().int().min(0),
+  maxSessionMs: z.number().int().min(0),
+  /** Append-only JSON-lines audit log; default `audit.jsonl` in the state folder. */
+  auditLog: z.string().min(1).optional(),
+  /** Folder for asciicast v2 recordings; none when unset. */
+  recordDir: z.string().min(1).optional(),
+}).refine((c) => c.signalingUrl !== undefined || c.lanListen !== undefined, {
+  message: 'give --signaling-url (cloud) or --lan-listen (LAN endpoint), or both',
+  path: ['signalingUrl'],
+}).refine((c) => c.signalingUrl === undefined || c.token !== undefined, { message: '--token is required with --signaling-url', path: ['token'] });
 
 export type AgentConfig = z.infer<typeof AgentConfig>;
 export type IceServerConfig = z.infer<typeof IceServerConfig>;
@@ -153,6 +178,17 @@ function fromFile(path: string): Result<Partial, string> {
   }
 }
 
+const num = (text: string | undefined) => (text === undefined ? undefined : /^\d+$/.test(text) ? Number(text) : text);
+
+/** `90`, `90s`, `15m`, `2h`, `1d` (seconds by default) in milliseconds; the text itself when malformed. */
+export function duration(text: string | undefined): number | string | undefined {
+  if (text === undefined) return undefined;
+  const match = /^(\d+)(ms|s|m|h|d)?$/.exec(text.trim());
+  if (!match) return text;
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(match[2] ?? 's') as 'ms' | 's' | 'm' | 'h' | 'd'];
+  return Number(match[1]) * unit;
+}
+
 /** The host name as an agent id: letters, digits, `_`, `.` and `-`, at most 64 characters. */
 export function sanitizeAgentId(name: string): string {
   const id = name.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 64);
@@ -170,6 +206,15 @@ function defaults(): Partial {
     dockerSocket: '/var/run/docker.sock',
     shells: DEFAULT_SHELLS,
     logLevel: 'info',
+    user: DEFAULT_EXEC_USER,
+    users: {},
+    stateDir: defaultStateDir(),
+    lanEndpoints: [],
+    requirePairing: 'auto',
+    exposeNames: [],
+    maxSessionsPerContainer: 4,
+    idleTimeoutMs: 0,
+    maxSessionMs: 0,
   };
 }
 
@@ -206,6 +251,16 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Result<CliRe
         shell: { type: 'string', multiple: true },
         user: { type: 'string' },
         'log-level': { type: 'string' },
+        'state-dir': { type: 'string' },
+        'lan-listen': { type: 'string' },
+        'lan-endpoint': { type: 'string', multiple: true },
+        'require-pairing': { type: 'string' },
+        'expose-name': { type: 'string', multiple: true },
+        'max-sessions-per-container': { type: 'string' },
+        'idle-timeout': { type: 'string' },
+        'max-session-duration': { type: 'string' },
+        'audit-log': { type: 'string' },
+        'record-dir': { type: 'string' },
         config: { type: 'string' },
         help: { type: 'boolean' },
         version: { type: 'boolean' },
@@ -233,6 +288,16 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Result<CliRe
     shells: many('shell'),
     user: str('user'),
     logLevel: str('log-level'),
+    stateDir: str('state-dir'),
+    lanListen: str('lan-listen'),
+    lanEndpoints: many('lan-endpoint'),
+    requirePairing: str('require-pairing'),
+    exposeNames: many('expose-name'),
+    maxSessionsPerContainer: num(str('max-sessions-per-container')),
+    idleTimeoutMs: duration(str('idle-timeout')),
+    maxSessionMs: duration(str('max-session-duration')),
+    auditLog: str('audit-log'),
+    recordDir: str('record-dir'),
   });
   const configPath = str('config') ?? env.TETHER_AGENT_CONFIG;
   let file: Partial = {};

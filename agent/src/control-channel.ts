@@ -3,6 +3,7 @@ import { encodeMessage, parseConsoleControl, TTY_PROTOCOL, type AgentControlMess
 import type { DataChannelPort, InboundFrame, Unsubscribe } from './data-channel.js';
 import type { DockerTargets } from './docker-targets.js';
 import { createLogger } from './log.js';
+import type { PeerTrust } from './trust/peer-trust.js';
 
 const log = createLogger(import.meta.url);
 
@@ -20,6 +21,7 @@ export class ControlChannel {
     private readonly targets: DockerTargets,
     private readonly identity: AgentIdentity,
     private readonly peerId: string,
+    private readonly trust?: PeerTrust,
   ) {
     this.unsubscribe.push(channel.onMessage((frame) => void this.receive(frame)));
     this.unsubscribe.push(channel.onClose(() => this.dispose()));
@@ -53,9 +55,24 @@ export class ControlChannel {
           protocol: TTY_PROTOCOL,
           peer: { kind: 'agent', id: this.identity.id, name: this.identity.name, version: this.identity.version },
           capabilities: [],
+          ...(this.trust ? this.trust.helloFields(message) : {}),
         });
         return;
+      case 'auth': {
+        if (!this.trust) {
+          this.sendError('BAD_MESSAGE', 'this peer has no binding to authenticate');
+          return;
+        }
+        const checked = this.trust.authenticate(message);
+        if (checked.ok) this.send({ type: 'auth-ok', consoleId: checked.value.id });
+        else this.send({ type: 'error', code: checked.error.code, message: checked.error.message, fatal: true });
+        return;
+      }
       case 'list-targets': {
+        if (this.trust && !this.trust.isAuthorized) {
+          this.sendError('NOT_PAIRED', 'authenticate (auth) before listing targets');
+          return;
+        }
         const listed = await this.targets.list();
         if (listed.ok) this.send({ type: 'targets', targets: listed.value });
         else this.sendError(listed.error.code, listed.error.message);

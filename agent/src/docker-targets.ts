@@ -10,6 +10,7 @@ export interface ResolvedTarget {
   id: string;
   name: string;
   container: Docker.Container;
+  labels: Record<string, string>;
 }
 
 /** Docker labels a container must all carry; an empty value accepts any value. */
@@ -46,19 +47,25 @@ export class DockerTargets {
   constructor(
     private readonly docker: Docker,
     private readonly rule: ExposeRule,
+    /** containers exposed by name too (globs with `*` and `?`), whatever their labels */
+    private readonly names: readonly string[] = [],
   ) {}
+
+  private exposed(name: string, labels: Record<string, string> | null | undefined): boolean {
+    return isExposed(labels, this.rule) || this.names.some((glob) => globMatch(glob, name));
+  }
 
   /** The exposed containers, running or not, in name order. */
   async list(): Promise<Result<Target[]>> {
     const filters = { label: Object.entries(this.rule).map(([k, v]) => (v === '' ? k : `${k}=${v}`)) };
     const listed = await attempt(
-      this.docker.listContainers({ all: true, filters: JSON.stringify(filters) }),
+      this.docker.listContainers({ all: true, ...(this.names.length === 0 ? { filters: JSON.stringify(filters) } : {}) }),
       'DOCKER_UNAVAILABLE',
       'listing containers',
     );
     if (!listed.ok) return listed;
     const targets = listed.value
-      .filter((info) => isExposed(info.Labels, this.rule))
+      .filter((info) => this.exposed(stripSlash(info.Names[0] ?? ''), info.Labels))
       .map((info) => ({
         id: info.Id.slice(0, 12),
         name: stripSlash(info.Names[0] ?? info.Id.slice(0, 12)).slice(0, 128),
@@ -83,7 +90,7 @@ export class DockerTargets {
     }
     const name = stripSlash(info.Name);
     // A name lookup must not reach an unexposed container through another container's id prefix.
-    if (!isExposed(info.Config.Labels, this.rule)) {
+    if (!this.exposed(name, info.Config.Labels)) {
       return err(
         protocolError('TARGET_NOT_EXPOSED', `Container "${name}" is not exposed by this agent (label rule ${describeRule(this.rule)}).`),
       );
@@ -92,7 +99,7 @@ export class DockerTargets {
       const state = info.State.Paused ? 'paused' : info.State.Status;
       return err(protocolError('TARGET_NOT_RUNNING', `Container "${name}" is ${state}; start it to open a terminal.`));
     }
-    return ok({ id: info.Id, name, container: this.docker.getContainer(info.Id) });
+    return ok({ id: info.Id, name, container: this.docker.getContainer(info.Id), labels: info.Config.Labels ?? {} });
   }
 }
 
@@ -100,4 +107,10 @@ export function describeRule(rule: ExposeRule): string {
   return Object.entries(rule)
     .map(([k, v]) => (v === '' ? k : `${k}=${v}`))
     .join(', ');
+}
+
+/** Shell-style glob on a whole name: `*` any run of characters, `?` one character. */
+export function globMatch(glob: string, name: string): boolean {
+  const pattern = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${pattern}$`).test(name);
 }

@@ -13,10 +13,13 @@ import {
   type IceCandidate,
   type Result,
 } from '@tether/protocol';
+import type { AuditLog, AuditPeer } from './audit.js';
 import { ControlChannel, type AgentIdentity } from './control-channel.js';
 import { describeError, withDeadline } from './deadline.js';
 import type { DockerTargets } from './docker-targets.js';
 import { createLogger } from './log.js';
+import type { SessionRules } from './session-rules.js';
+import type { PeerTrust } from './trust/peer-trust.js';
 import { TtySession } from './tty-session.js';
 import { weriftChannel } from './werift-channel.js';
 
@@ -32,9 +35,13 @@ export interface PeerOptions {
   consoleId: string;
   rtcConfig: Partial<PeerConfig>;
   targets: DockerTargets;
-  shells: string[];
-  user?: string | undefined;
+  rules: SessionRules;
+  audit: AuditLog;
+  /** who is on the other end, for the audit log */
+  who: AuditPeer;
   identity: AgentIdentity;
+  /** the data-channel binding; decides when terminals may be served */
+  trust: PeerTrust;
   /** Our next ICE candidate for the console; null once gathering is complete. */
   sendIce(candidate: IceCandidate | null): void;
   /** The peer connection ended, by either side. */
@@ -110,7 +117,7 @@ export class AgentPeer {
     const channel = weriftChannel(raw);
     const peerId = this.options.consoleId;
     if (channel.label === CONTROL_CHANNEL_LABEL) {
-      const control = new ControlChannel(channel, this.options.targets, this.options.identity, peerId);
+      const control = new ControlChannel(channel, this.options.targets, this.options.identity, peerId, this.options.trust);
       this.controls.add(control);
       channel.onClose(() => this.controls.delete(control));
       return;
@@ -118,9 +125,12 @@ export class AgentPeer {
     if (channel.label.startsWith(TTY_CHANNEL_PREFIX)) {
       const session = new TtySession(channel, {
         targets: this.options.targets,
-        shells: this.options.shells,
-        user: this.options.user,
+        shells: this.options.rules.shells,
+        rules: this.options.rules,
+        audit: this.options.audit,
+        who: this.options.who,
         peerId,
+        authorize: () => this.options.trust.authorized(),
       });
       this.sessions.add(session);
       void session.ended.then(() => this.sessions.delete(session));
@@ -149,6 +159,7 @@ export class AgentPeer {
     this.closing ??= (async () => {
       clearTimeout(this.disconnectedTimer);
       this.disconnectedTimer = undefined;
+      this.options.trust.dispose();
       for (const control of this.controls) control.dispose();
       this.controls.clear();
       await Promise.all([...this.sessions].map((session) => session.dispose(`peer closed: ${reason}`)));

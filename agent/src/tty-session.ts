@@ -11,12 +11,15 @@ import {
   type ErrorCode,
   type OpenMessage,
   type ProtocolError,
+  type Result,
 } from '@tether/protocol';
 import { closeWhenDrained, type DataChannelPort, type InboundFrame, type Unsubscribe } from './data-channel.js';
 import { describeError } from './deadline.js';
 import type { DockerTargets, ResolvedTarget } from './docker-targets.js';
 import { startExec, type ExecBridge } from './exec-bridge.js';
+import type { AuditLog, AuditPeer } from './audit.js';
 import { createLogger } from './log.js';
+import type { SessionRules } from './session-rules.js';
 import { OutputPump } from './output-pump.js';
 import { hostSeesProcess, killSession } from './session-killer.js';
 
@@ -28,6 +31,12 @@ export interface TtySessionOptions {
   user?: string | undefined;
   /** Who is on the other end, for the logs. */
   peerId: string;
+  /** Resolves once the peer may open terminals (the data-channel binding checked); ok when absent. */
+  authorize?: () => Promise<Result<void>>;
+  /** exec user, session limit, idle and maximum duration; `user` above applies when absent */
+  rules?: SessionRules;
+  audit?: AuditLog;
+  who?: AuditPeer;
 }
 
 type State = 'awaiting-open' | 'opening' | 'open' | 'ended';
@@ -48,6 +57,10 @@ export class TtySession {
   private pendingSize: { cols: number; rows: number } | undefined;
   private readonly unsubscribe: Unsubscribe[] = [];
   private disposing: Promise<void> | undefined;
+  private releaseSlot: (() => void) | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private maxTimer: NodeJS.Timeout | undefined;
+  private user: string | undefined;
   /** Resolves once the session has ended and released everything. */
   readonly ended: Promise<void>;
   private markEnded!: () => void;
@@ -71,6 +84,7 @@ export class TtySession {
 
   private fail(error: ProtocolError): void {
     log.info('open refused', { sessionId: this.sessionId, peer: this.options.peerId, code: error.code, reason: error.message });
+    this.options.audit?.record('session.refused', { ...this.options.who, sessionId: this.sessionId, container: this.target?.name, code: error.code, reason: error.message });
     this.sendError(error.code, error.message, true);
     void this.dispose(`open failed: ${error.code}`);
   }
@@ -115,6 +129,7 @@ export class TtySession {
 
   /** Input is written at once, whatever the output side is doing: Ctrl-C must never wait. */
   private input(bytes: Buffer): void {
+    this.touch();
     if (this.state === 'open' && this.bridge) {
       this.bytesIn += bytes.length;
       this.bridge.stream.write(bytes);
@@ -141,16 +156,28 @@ export class TtySession {
       this.fail({ code: 'SESSION_NOT_FOUND', message: `Session ${message.resume.sessionId} cannot be resumed: this agent does not keep sessions yet.` });
       return;
     }
+    if (this.options.authorize) {
+      const allowed = await this.options.authorize();
+      if (!allowed.ok) return this.fail(allowed.error);
+      if (this.isEnded()) return;
+    }
     const target = await this.options.targets.resolve(message.target);
     if (!target.ok) return this.fail(target.error);
     if (this.isEnded()) return;
     this.target = target.value;
+    const rules = this.options.rules;
+    this.user = rules ? rules.userFor(target.value.name, target.value.labels) : this.options.user;
+    if (rules) {
+      const slot = rules.acquire(target.value.id, target.value.name);
+      if (!slot.ok) return this.fail(slot.error);
+      this.releaseSlot = slot.value;
+    }
     const bridge = await startExec(target.value, {
       shells: this.options.shells,
       cols: message.cols,
       rows: message.rows,
       env: [`TETHER_SESSION=${this.sessionId}`],
-      user: this.options.user,
+      user: this.user,
     });
     if (!bridge.ok) return this.fail(bridge.error);
     this.bridge = bridge.value;
@@ -163,6 +190,11 @@ export class TtySession {
     this.attach(bridge.value);
     this.state = 'open';
     this.send({ type: 'opened', sessionId: this.sessionId, target: { id: target.value.id.slice(0, 12), name: target.value.name }, shell: bridge.value.shell });
+    this.startTimers();
+    this.options.audit?.record('session.start', {
+      ...this.options.who, sessionId: this.sessionId, container: target.value.name, containerId: target.value.id.slice(0, 12),
+      user: this.user ?? null, shell: bridge.value.shell,
+    });
     log.info('session opened', {
       sessionId: this.sessionId, peer: this.options.peerId, container: target.value.name,
       containerId: target.value.id.slice(0, 12), shell: bridge.value.shell, cols: message.cols, rows: message.rows,
@@ -171,6 +203,27 @@ export class TtySession {
     for (const bytes of this.queuedInput) this.input(bytes);
     this.queuedInput = [];
     if (this.pendingSize) void bridge.value.resize(this.pendingSize.cols, this.pendingSize.rows);
+  }
+
+  /** Idle means no input from the console (keys or resize) for the rule's time. */
+  private touch(): void {
+    const idle = this.options.rules?.config.idleTimeoutMs ?? 0;
+    if (idle <= 0 || this.state !== 'open') return;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => this.limitReached('IDLE_TIMEOUT', `No input for ${idle / 1000} s: the agent ended the session.`), idle);
+  }
+
+  private startTimers(): void {
+    const max = this.options.rules?.config.maxSessionMs ?? 0;
+    if (max > 0) this.maxTimer = setTimeout(() => this.limitReached('SESSION_EXPIRED', `The session reached the agent's maximum of ${max / 1000} s.`), max);
+    this.touch();
+  }
+
+  private limitReached(code: ErrorCode, message: string): void {
+    log.info('session limit reached', { sessionId: this.sessionId, code });
+    this.pump?.flush();
+    this.sendError(code, message, true);
+    void this.dispose(code === 'IDLE_TIMEOUT' ? 'idle timeout' : 'maximum duration');
   }
 
   private isEnded(): boolean {
@@ -207,10 +260,17 @@ export class TtySession {
     this.disposing ??= (async () => {
       const wasOpen = this.state === 'open';
       this.state = 'ended';
+      clearTimeout(this.idleTimer);
+      clearTimeout(this.maxTimer);
       for (const off of this.unsubscribe.splice(0)) off();
       if (this.channel.isOpen) closeWhenDrained(this.channel);
       await this.release();
+      this.releaseSlot?.();
       if (wasOpen) {
+        this.options.audit?.record('session.end', {
+          ...this.options.who, sessionId: this.sessionId, container: this.target?.name, reason, exitCode,
+          bytesIn: this.bytesIn, bytesOut: this.pump?.sent ?? 0,
+        });
         log.info('session closed', {
           sessionId: this.sessionId, peer: this.options.peerId, container: this.target?.name, reason,
           exitCode, bytesIn: this.bytesIn, bytesOut: this.pump?.sent ?? 0, pauses: this.pump?.pauses ?? 0,

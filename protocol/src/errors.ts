@@ -23,6 +23,16 @@ export const ERROR_CODES = [
   'UNKNOWN_SESSION', // a signaling message for a negotiation the server does not know
   'FORBIDDEN', // the sender may not address that peer or session
   'RATE_LIMITED', // too many messages; slow down
+  // pairing and trust (protocol/README.md, "Pairing and trust")
+  'PAIRING_INVALID', // the pairing id is unknown or the proof of the secret is wrong
+  'PAIRING_EXPIRED', // the pairing token's lifetime is over; run `tether-agent pair` again
+  'PAIRING_SPENT', // the pairing token was already used; each one pairs one console
+  'FINGERPRINT_MISMATCH', // a DTLS fingerprint is not the paired one, or a binding signature is wrong
+  'NOT_PAIRED', // this console is not (or no longer) enrolled with the agent
+  // agent rules
+  'SESSION_LIMIT', // the container already has the most sessions the agent allows
+  'IDLE_TIMEOUT', // the session ended after the agent's idle timeout
+  'SESSION_EXPIRED', // the session reached the agent's maximum duration
   'INTERNAL', // a bug or an unexpected failure on the answering side; see its log
 ] as const;
 

@@ -65,7 +65,12 @@ export const Answer = z.object({ sessionId: NegotiationId, sdp });
 /** both ways; `candidate: null` marks the end of gathering */
 export const Ice = z.object({ sessionId: NegotiationId, candidate: IceCandidate.nullable() });
 /** both ways: the negotiation and its peer connection are over */
-export const Disconnect = z.object({ sessionId: NegotiationId, reason: z.string().max(512) });
+export const Disconnect = z.object({
+  sessionId: NegotiationId,
+  reason: z.string().max(512),
+  /** why, as an error code, when the sender refused the negotiation (e.g. FINGERPRINT_MISMATCH) */
+  code: ErrorCodeSchema.optional(),
+});
 
 export const SignalingErrorPayload = z.object({
   code: ErrorCodeSchema,

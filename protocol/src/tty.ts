@@ -75,7 +75,26 @@ export const HelloMessage = z.object({
     version: text(64),
   }),
   capabilities: z.array(text(64)).max(64),
+  /** trust binding (protocol/README.md, "Data-channel binding"): a fresh random nonce, base64url */
+  nonce: z.string().min(22).max(64).regex(/^[A-Za-z0-9_-]+$/).optional(),
+  /** agent only: its certificate fingerprint as it signed it */
+  fingerprint: z.string().max(128).optional(),
+  /** agent only: ECDSA signature of bindingInput({role: 'agent', ...}) with its identity key, base64url */
+  signature: z.string().max(128).optional(),
+  /** agent only: `required` when the console must send `auth` before anything else is served */
+  auth: z.enum(['required', 'optional']).optional(),
 });
+
+/** console → agent: the console's binding signature, made with its enrolled key. */
+export const AuthMessage = z.object({
+  type: z.literal('auth'),
+  consoleId: z.string().max(64).optional(),
+  /** ECDSA P-256/SHA-256 (IEEE P1363) of bindingInput({role: 'console', ...}), base64url */
+  signature: z.string().min(86).max(86).regex(/^[A-Za-z0-9_-]+$/),
+});
+
+/** agent → console: the binding checked; targets and terminals are served from now on. */
+export const AuthOkMessage = z.object({ type: z.literal('auth-ok'), consoleId: z.string().max(64) });
 
 export const ListTargetsMessage = z.object({ type: z.literal('list-targets') });
 
@@ -87,6 +106,7 @@ export const TargetsMessage = z.object({
 /** What a console sends on `control`. */
 export const ConsoleControlMessage = z.discriminatedUnion('type', [
   HelloMessage,
+  AuthMessage,
   ListTargetsMessage,
   PingMessage,
   PongMessage,
@@ -95,6 +115,7 @@ export const ConsoleControlMessage = z.discriminatedUnion('type', [
 /** What an agent sends on `control`. */
 export const AgentControlMessage = z.discriminatedUnion('type', [
   HelloMessage,
+  AuthOkMessage,
   TargetsMessage,
   ErrorMessage,
   PingMessage,
@@ -169,6 +190,8 @@ export const AgentTtyMessage = z.discriminatedUnion('type', [
 export type Target = z.infer<typeof Target>;
 export type TargetState = z.infer<typeof TargetState>;
 export type HelloMessage = z.infer<typeof HelloMessage>;
+export type AuthMessage = z.infer<typeof AuthMessage>;
+export type AuthOkMessage = z.infer<typeof AuthOkMessage>;
 export type TargetsMessage = z.infer<typeof TargetsMessage>;
 export type ErrorMessage = z.infer<typeof ErrorMessage>;
 export type OpenMessage = z.infer<typeof OpenMessage>;

@@ -1,6 +1,8 @@
 /** The real agent as a child process, from its built bundle (agent/dist/cli.js). */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -14,6 +16,8 @@ export interface AgentProcessOptions {
   extraArgs?: string[];
   /** an installed `tether-agent` executable to run instead of node agent/dist/cli.js */
   executable?: string;
+  /** the agent's state folder (its identity); a fresh temporary one unless given, e.g. to restart the same agent */
+  stateDir?: string;
 }
 
 export interface AgentProcess {
@@ -25,6 +29,11 @@ export interface AgentProcess {
   /** VmRSS of the agent's process, from /proc/<pid>/status */
   rssBytes(): number;
   stop(): Promise<void>;
+  /** SIGKILL, as a crash or a power cut would end it; resolves once the process is gone */
+  kill(): Promise<void>;
+  /** SIGSTOP / SIGCONT: the process hangs (its sockets stay open) / goes on */
+  pause(): void;
+  resume(): void;
 }
 
 /** Builds the agent bundle when it is missing (`node agent/build.mjs`). */
@@ -45,6 +54,8 @@ export async function startAgent(options: AgentProcessOptions): Promise<AgentPro
     '--ice-host', '127.0.0.1',
     '--ice-interface', '127.0.0.1',
     '--log-level', 'debug',
+    // one identity per agent, as on separate hosts, and nothing left in /var/lib
+    '--state-dir', options.stateDir ?? mkdtempSync(join(tmpdir(), 'tether-agent-state-')),
     ...(options.extraArgs ?? []),
   ];
   const child: ChildProcess = options.executable
@@ -100,8 +111,16 @@ export async function startAgent(options: AgentProcessOptions): Promise<AgentPro
       if (!match?.[1]) throw new Error(`no VmRSS in /proc/${pid}/status`);
       return Number(match[1]) * 1024;
     },
+    async kill() {
+      if (exited) return;
+      child.kill('SIGKILL');
+      await exit;
+    },
+    pause: () => void child.kill('SIGSTOP'),
+    resume: () => void child.kill('SIGCONT'),
     async stop() {
       if (exited) return;
+      child.kill('SIGCONT');
       child.kill('SIGTERM');
       const killTimer = setTimeout(() => child.kill('SIGKILL'), 5_000);
       await exit;

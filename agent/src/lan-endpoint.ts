@@ -1,0 +1,170 @@
+/**
+ * The agent's own signaling endpoint for the LAN (`--lan-listen host:port`): a Socket.IO server
+ * speaking the cloud's `webrtc:*` events, plus `lan:hello`, `pair:enroll` and `lan:auth`
+ * (protocol/README.md, "LAN endpoint"). Only enrolled, authenticated consoles may offer; pairing
+ * attempts are rate-limited per address and in total.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Server, type Socket } from 'socket.io';
+import {
+  Disconnect, err, Ice, LanAuth, lanAuthInput, MAX_SIGNALING_PAYLOAD_BYTES, ok, OfferToServer, PairEnroll, parseValue,
+  protocolError, toBase64Url, type ConsoleToLanEvents, type LanAuthAck, type LanToConsoleEvents, type PairedAgent,
+  type ProtocolError, type Result,
+} from '@tether/protocol';
+import type { AuditLog } from './audit.js';
+import type { AgentIdentity } from './control-channel.js';
+import { createLogger } from './log.js';
+import type { Negotiator, SignalingPort } from './negotiator.js';
+import { consoleIdFor, verifyConsoleSignature, type ConsoleRegistry, type EnrolledConsole } from './trust/consoles.js';
+import type { AgentKeys } from './trust/identity.js';
+import type { PairingStore } from './trust/pairings.js';
+import { AttemptLimiter } from './trust/attempt-limiter.js';
+
+const log = createLogger(import.meta.url);
+
+type LanSocket = Socket<ConsoleToLanEvents, LanToConsoleEvents>;
+
+export interface LanEndpointOptions {
+  listen: string;
+  identity: AgentIdentity;
+  keys: AgentKeys;
+  consoles: ConsoleRegistry;
+  pairings: PairingStore;
+  negotiator: Negotiator;
+  audit: AuditLog;
+}
+
+function splitHostPort(endpoint: string): { host: string; port: number } {
+  const at = endpoint.lastIndexOf(':');
+  return { host: endpoint.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(endpoint.slice(at + 1)) };
+}
+
+export class LanEndpoint {
+  private readonly http = createServer((_req, res) => res.writeHead(404).end());
+  private readonly io: Server<ConsoleToLanEvents, LanToConsoleEvents>;
+  private readonly limiter = new AttemptLimiter();
+
+  constructor(private readonly options: LanEndpointOptions) {
+    this.io = new Server(this.http, { maxHttpBufferSize: MAX_SIGNALING_PAYLOAD_BYTES, serveClient: false, cors: { origin: '*' } });
+    this.io.on('connection', (socket) => this.connected(socket));
+  }
+
+  async listen(): Promise<{ host: string; port: number }> {
+    const { host, port } = splitHostPort(this.options.listen);
+    await new Promise<void>((resolve, reject) => {
+      this.http.once('error', reject);
+      this.http.listen(port, host, () => resolve());
+    });
+    const address = this.http.address() as AddressInfo;
+    log.info('lan endpoint listening', { host, port: address.port });
+    return { host, port: address.port };
+  }
+
+  private agentInfo(): PairedAgent {
+    const { identity, keys } = this.options;
+    return { agentId: identity.id, name: identity.name, version: identity.version, fingerprint: keys.fingerprint, certificate: toBase64Url(keys.certificateDer), publicKey: keys.publicKey };
+  }
+
+  private connected(socket: LanSocket): void {
+    const nonce = toBase64Url(randomBytes(16));
+    const address = socket.handshake.address;
+    let console: EnrolledConsole | undefined;
+    const port: SignalingPort = {
+      path: 'lan',
+      sendAnswer: async (answer) => (socket.emit('webrtc:answer', answer), ok(undefined)),
+      sendIce: async (ice) => (socket.emit('webrtc:ice', ice), ok(undefined)),
+      sendDisconnect: async (message) => (socket.emit('webrtc:disconnect', message), ok(undefined)),
+    };
+    const who = () => ({ path: 'lan', connection: socket.id, address, consoleId: console?.id, consoleName: console?.name });
+    const reply = (ack: unknown, outcome: Result<unknown>) => {
+      if (typeof ack !== 'function') return;
+      (ack as (r: unknown) => void)(outcome.ok ? (outcome.value ?? { ok: true }) : { ok: false, error: outcome.error });
+    };
+    const authed = (): Result<EnrolledConsole> => {
+      const current = console && this.options.consoles.byId(console.id);
+      if (!current || current.revokedAt) return err(protocolError('NOT_PAIRED', 'authenticate with lan:auth (or pair:enroll) first'));
+      return ok(current);
+    };
+
+    socket.on('pair:enroll', (raw: unknown, ack: unknown) => reply(ack, this.enroll(raw, address, (c) => (console = c))));
+    socket.on('lan:auth', (raw: unknown, ack: unknown) => {
+      const outcome = this.authenticate(raw, nonce, address);
+      if (outcome.ok) console = outcome.value.console;
+      reply(ack, outcome.ok ? ok(outcome.value.ack) : outcome);
+    });
+    socket.on('webrtc:offer', (raw: unknown, ack: unknown) => {
+      const offer = parseValue(OfferToServer, raw);
+      if (!offer.ok) return reply(ack, offer);
+      const current = authed();
+      if (!current.ok) return reply(ack, current);
+      if (offer.value.agentId !== this.options.identity.id) return reply(ack, err(protocolError('AGENT_OFFLINE', `this endpoint is agent ${this.options.identity.id}`)));
+      reply(ack, ok(undefined));
+      void this.options.negotiator.offer({ sessionId: offer.value.sessionId, consoleId: socket.id, sdp: offer.value.sdp }, { port, authenticatedConsole: current.value });
+    });
+    socket.on('webrtc:ice', (raw: unknown, ack: unknown) => {
+      const ice = parseValue(Ice, raw);
+      if (ice.ok && authed().ok) this.options.negotiator.remoteIce(port, ice.value);
+      reply(ack, ice.ok ? authed() : ice);
+    });
+    socket.on('webrtc:disconnect', (raw: unknown, ack: unknown) => {
+      const message = parseValue(Disconnect, raw);
+      if (message.ok) void this.options.negotiator.remoteDisconnect(port, message.value);
+      reply(ack, message);
+    });
+    socket.on('disconnect', () => log.debug('lan console disconnected', who()));
+    socket.emit('lan:hello', { agentId: this.options.identity.id, name: this.options.identity.name, version: this.options.identity.version, nonce });
+  }
+
+  private limited(address: string): ProtocolError | undefined {
+    return this.limiter.allow(address) ? undefined : protocolError('RATE_LIMITED', 'too many failed attempts; wait a minute');
+  }
+
+  private enroll(raw: unknown, address: string, onEnrolled: (c: EnrolledConsole) => void): Result<LanAuthAck> {
+    const audit = (event: 'pairing.enrolled' | 'pairing.refused', fields: Record<string, unknown>) =>
+      this.options.audit.record(event, { path: 'lan', address, ...fields });
+    const limited = this.limited(address);
+    if (limited) {
+      audit('pairing.refused', { code: limited.code });
+      return err(limited);
+    }
+    const request = parseValue(PairEnroll, raw);
+    if (!request.ok) return request;
+    const consoleId = consoleIdFor(request.value.publicKey);
+    const spent = this.options.pairings.spend(this.options.identity.id, request.value, consoleId);
+    if (!spent.ok) {
+      this.limiter.failed(address);
+      log.warn('pairing refused', { address, code: spent.error.code, pairingId: request.value.pairingId });
+      audit('pairing.refused', { code: spent.error.code, pairingId: request.value.pairingId, fingerprint: request.value.fingerprint, consoleName: request.value.consoleName });
+      return spent;
+    }
+    const enrolled = this.options.consoles.enroll({ name: request.value.consoleName, publicKey: request.value.publicKey, fingerprint: request.value.fingerprint });
+    if (!enrolled.ok) return err(protocolError('INTERNAL', enrolled.error));
+    log.info('console paired', { consoleId: enrolled.value.id, name: enrolled.value.name, address });
+    audit('pairing.enrolled', { consoleId: enrolled.value.id, consoleName: enrolled.value.name, fingerprint: enrolled.value.fingerprint, pairingId: request.value.pairingId });
+    onEnrolled(enrolled.value);
+    return ok({ ok: true, consoleId: enrolled.value.id, agent: this.agentInfo() });
+  }
+
+  private authenticate(raw: unknown, nonce: string, address: string): Result<{ console: EnrolledConsole; ack: LanAuthAck }> {
+    const limited = this.limited(address);
+    if (limited) return err(limited);
+    const request = parseValue(LanAuth, raw);
+    if (!request.ok) return request;
+    const known = this.options.consoles.byId(request.value.consoleId);
+    const input = lanAuthInput({ agentId: this.options.identity.id, consoleId: request.value.consoleId, nonce });
+    if (!known || known.revokedAt || !verifyConsoleSignature(known.publicKey, input, request.value.signature)) {
+      this.limiter.failed(address);
+      const error = protocolError('NOT_PAIRED', known?.revokedAt ? 'this console was revoked on the agent' : 'this console is not enrolled with the agent');
+      this.options.audit.record('console.refused', { path: 'lan', address, consoleId: request.value.consoleId, code: error.code, reason: error.message });
+      return err(error);
+    }
+    return ok({ console: known, ack: { ok: true, consoleId: known.id, agent: this.agentInfo() } });
+  }
+
+  async close(): Promise<void> {
+    await this.io.close();
+    this.http.closeAllConnections();
+  }
+}

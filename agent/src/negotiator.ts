@@ -1,0 +1,203 @@
+/**
+ * The negotiations of every signaling path (cloud and LAN): checks each offer's DTLS fingerprint
+ * against the enrolled consoles (pinning), answers with werift using the agent's persistent
+ * certificate, and routes ICE candidates and disconnects. Each path is a SignalingPort.
+ */
+import type { PeerConfig } from 'werift';
+import { err, ok, protocolError, sdpFingerprints, type Answer, type Disconnect, type Ice, type IceCandidate, type OfferToAgent, type Result } from '@tether/protocol';
+import type { AuditLog, AuditPeer } from './audit.js';
+import type { AgentIdentity } from './control-channel.js';
+import type { DockerTargets } from './docker-targets.js';
+import { createLogger } from './log.js';
+import { AgentPeer } from './peer.js';
+import type { ConsoleRegistry, EnrolledConsole } from './trust/consoles.js';
+import type { AgentKeys } from './trust/identity.js';
+import { PeerTrust } from './trust/peer-trust.js';
+import type { SessionRules } from './session-rules.js';
+
+const log = createLogger(import.meta.url);
+
+const MAX_PENDING_CANDIDATES = 64;
+
+/** One signaling path's way back to the console. */
+export interface SignalingPort {
+  readonly path: 'lan' | 'cloud';
+  sendAnswer(answer: Answer): Promise<Result<void>>;
+  sendIce(ice: Ice): Promise<Result<void>>;
+  sendDisconnect(message: Disconnect): Promise<Result<void>>;
+}
+
+/** Where an offer came from; on the LAN, the console its socket authenticated as. */
+export interface OfferContext {
+  port: SignalingPort;
+  authenticatedConsole?: EnrolledConsole | undefined;
+}
+
+/** `auto`: required once any console is enrolled; the LAN path always requires pairing. */
+export type PairingPolicy = 'auto' | 'always' | 'never';
+
+export interface NegotiatorOptions {
+  rtcConfig: Partial<PeerConfig>;
+  keys: AgentKeys;
+  consoles: ConsoleRegistry;
+  policy: PairingPolicy;
+  audit: AuditLog;
+  targets: DockerTargets;
+  rules: SessionRules;
+  identity: AgentIdentity;
+}
+
+interface Negotiation {
+  peer?: AgentPeer;
+  remote: (IceCandidate | null)[];
+  local: (IceCandidate | null)[];
+  answered: boolean;
+  port: SignalingPort;
+}
+
+export class Negotiator {
+  private readonly negotiations = new Map<string, Negotiation>();
+
+  constructor(private readonly options: NegotiatorOptions) {}
+
+  get size(): number {
+    return this.negotiations.size;
+  }
+
+  /** Pinning: which enrolled console the offer's fingerprint belongs to, and whether it must authenticate. */
+  checkOffer(sdp: string, context: OfferContext): Result<{ fingerprint: string; console?: EnrolledConsole | undefined; required: boolean }> {
+    const fingerprints = sdpFingerprints(sdp);
+    if (fingerprints.length !== 1) {
+      return err(protocolError('FINGERPRINT_MISMATCH', 'the offer must carry exactly one sha-256 DTLS fingerprint'));
+    }
+    const fingerprint = fingerprints[0]!;
+    const known = this.options.consoles.byFingerprint(fingerprint);
+    if (known?.revokedAt) return err(protocolError('NOT_PAIRED', `console ${known.name} (${known.id}) was revoked on this agent`));
+    const lan = context.port.path === 'lan';
+    if (lan && (!known || known.id !== context.authenticatedConsole?.id)) {
+      return err(protocolError('FINGERPRINT_MISMATCH', "the offer's DTLS fingerprint is not the authenticated console's"));
+    }
+    const policy = this.options.policy;
+    const required = lan || policy === 'always' || (policy === 'auto' && this.options.consoles.anyActive());
+    if (required && !known) {
+      return err(protocolError('FINGERPRINT_MISMATCH', "the offer's DTLS fingerprint is not an enrolled console's"));
+    }
+    return ok({ fingerprint, console: known, required: required || known !== undefined });
+  }
+
+  private key(port: SignalingPort, sessionId: string): string {
+    return `${port.path}:${sessionId}`;
+  }
+
+  async offer(offer: OfferToAgent, context: OfferContext): Promise<void> {
+    const { port } = context;
+    const id = offer.sessionId;
+    const key = this.key(port, id);
+    const who: AuditPeer = { path: port.path, connection: offer.consoleId };
+    const checked = this.checkOffer(offer.sdp, context);
+    if (!checked.ok) {
+      const fingerprint = sdpFingerprints(offer.sdp)[0];
+      log.warn('offer refused', { negotiationId: id, console: offer.consoleId, path: port.path, code: checked.error.code, reason: checked.error.message });
+      this.options.audit.record('offer.refused', { ...who, fingerprint, negotiationId: id, code: checked.error.code, reason: checked.error.message });
+      await this.drop(key);
+      void port.sendDisconnect({ sessionId: id, reason: checked.error.message, code: checked.error.code });
+      return;
+    }
+    Object.assign(who, { fingerprint: checked.value.fingerprint, consoleId: checked.value.console?.id, consoleName: checked.value.console?.name });
+    const previous = this.negotiations.get(key);
+    if (previous?.peer) await previous.peer.close('replaced by a new offer');
+    const negotiation: Negotiation = { remote: previous?.remote ?? [], local: [], answered: false, port };
+    this.negotiations.set(key, negotiation);
+    log.info('offer received', { negotiationId: id, console: offer.consoleId, path: port.path, consoleId: checked.value.console?.id, auth: checked.value.required });
+    let refusedPeer: AgentPeer | undefined;
+    const trust = new PeerTrust({
+      negotiationId: id,
+      keys: this.options.keys,
+      consoleFingerprint: checked.value.fingerprint,
+      console: checked.value.console,
+      required: checked.value.required,
+      onAuthenticated: (c) => {
+        log.info('console authenticated', { negotiationId: id, consoleId: c.id, name: c.name });
+        this.options.audit.record('console.authenticated', { ...who, negotiationId: id });
+      },
+      onRefused: (error) => {
+        log.warn('console refused', { negotiationId: id, code: error.code, reason: error.message });
+        this.options.audit.record('console.refused', { ...who, negotiationId: id, code: error.code, reason: error.message });
+        void port.sendDisconnect({ sessionId: id, reason: error.message, code: error.code });
+        refusedPeer = negotiation.peer;
+        setTimeout(() => void refusedPeer?.close(error.code), 200).unref();
+      },
+    });
+    const answered = await AgentPeer.answer(offer.sdp, {
+      negotiationId: id,
+      consoleId: offer.consoleId,
+      rtcConfig: this.options.rtcConfig,
+      targets: this.options.targets,
+      rules: this.options.rules,
+      audit: this.options.audit,
+      who,
+      identity: this.options.identity,
+      trust,
+      sendIce: (candidate) => {
+        if (negotiation.answered) void port.sendIce({ sessionId: id, candidate });
+        else negotiation.local.push(candidate);
+      },
+      onClosed: () => {
+        if (this.negotiations.get(key) === negotiation) this.negotiations.delete(key);
+      },
+    });
+    if (!answered.ok) {
+      log.warn('offer not answered', { negotiationId: id, reason: answered.error.message });
+      this.negotiations.delete(key);
+      void port.sendDisconnect({ sessionId: id, reason: answered.error.message.slice(0, 512) });
+      return;
+    }
+    if (this.negotiations.get(key) !== negotiation) {
+      await answered.value.peer.close('negotiation ended while answering');
+      return;
+    }
+    negotiation.peer = answered.value.peer;
+    for (const candidate of negotiation.remote.splice(0)) await negotiation.peer.addIce(candidate);
+    const sent = await port.sendAnswer({ sessionId: id, sdp: answered.value.sdp });
+    if (!sent.ok) log.warn('answer not delivered', { negotiationId: id, reason: sent.error.message });
+    negotiation.answered = true;
+    for (const candidate of negotiation.local.splice(0)) void port.sendIce({ sessionId: id, candidate });
+  }
+
+  remoteIce(port: SignalingPort, ice: Ice): void {
+    const negotiation = this.negotiations.get(this.key(port, ice.sessionId));
+    if (!negotiation) {
+      log.debug('candidate for an unknown negotiation dropped', { negotiationId: ice.sessionId });
+      return;
+    }
+    if (negotiation.peer) void negotiation.peer.addIce(ice.candidate);
+    else if (negotiation.remote.length < MAX_PENDING_CANDIDATES) negotiation.remote.push(ice.candidate);
+    else log.warn('too many early candidates; dropped', { negotiationId: ice.sessionId });
+  }
+
+  async remoteDisconnect(port: SignalingPort, message: Disconnect): Promise<void> {
+    const key = this.key(port, message.sessionId);
+    if (!this.negotiations.has(key)) return;
+    log.info('console disconnected', { negotiationId: message.sessionId, reason: message.reason });
+    await this.drop(key, `console: ${message.reason}`);
+  }
+
+  private async drop(key: string, reason = 'refused'): Promise<void> {
+    const negotiation = this.negotiations.get(key);
+    if (!negotiation) return;
+    this.negotiations.delete(key);
+    await negotiation.peer?.close(reason);
+  }
+
+  /** Ends every negotiation of one path (a LAN socket gone) or of all paths. */
+  async closeAll(reason: string, port?: SignalingPort): Promise<void> {
+    const entries = [...this.negotiations.entries()].filter(([, n]) => !port || n.port === port);
+    for (const [key] of entries) this.negotiations.delete(key);
+    await Promise.all(
+      entries.map(async ([key, n]) => {
+        void n.port.sendDisconnect({ sessionId: key.slice(key.indexOf(':') + 1), reason });
+        await n.peer?.close(reason);
+      }),
+    );
+  }
+}

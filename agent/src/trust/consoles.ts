@@ -1,0 +1,94 @@
+/**
+ * The consoles enrolled with this agent (`consoles.json` in the state folder). Read from disk on
+ * every use, so that `tether-agent consoles revoke` takes effect at once in the running agent.
+ */
+import { createHash, createPublicKey, verify } from 'node:crypto';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { err, fromBase64Url, normalizeFingerprint, ok, toBase64Url, type Result } from '@tether/protocol';
+import { readJsonFile, writeJsonFile } from './state-files.js';
+
+export const EnrolledConsole = z.object({
+  id: z.string(),
+  name: z.string(),
+  /** SPKI DER, base64url */
+  publicKey: z.string(),
+  fingerprint: z.string(),
+  enrolledAt: z.string(),
+  revokedAt: z.string().optional(),
+});
+export type EnrolledConsole = z.infer<typeof EnrolledConsole>;
+
+const ConsolesFile = z.object({ consoles: z.array(EnrolledConsole) });
+
+/** base64url of the first 16 bytes of SHA-256 over the console's SPKI DER. */
+export function consoleIdFor(publicKey: string): string {
+  return toBase64Url(createHash('sha256').update(fromBase64Url(publicKey) ?? new Uint8Array()).digest().subarray(0, 16));
+}
+
+/** Verifies an ECDSA P-256/SHA-256 IEEE P1363 signature by a console key (SPKI base64url). */
+export function verifyConsoleSignature(publicKey: string, input: Uint8Array, signature: string): boolean {
+  const spki = fromBase64Url(publicKey);
+  const sig = fromBase64Url(signature);
+  if (!spki || !sig) return false;
+  try {
+    const key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+    return verify('sha256', input, { key, dsaEncoding: 'ieee-p1363' }, sig);
+  } catch {
+    return false; // not a P-256 key or a malformed signature: the same answer as a wrong one
+  }
+}
+
+export class ConsoleRegistry {
+  private readonly path: string;
+
+  constructor(stateDir: string) {
+    this.path = join(stateDir, 'consoles.json');
+  }
+
+  all(): Result<EnrolledConsole[], string> {
+    const read = readJsonFile(this.path, { consoles: [] });
+    if (!read.ok) return read;
+    const parsed = ConsolesFile.safeParse(read.value);
+    return parsed.success ? ok(parsed.data.consoles) : err(`${this.path} is damaged: ${parsed.error.issues[0]?.message}`);
+  }
+
+  /** The console holding `fingerprint`, revoked or not; undefined when none. */
+  byFingerprint(fingerprint: string): EnrolledConsole | undefined {
+    const all = this.all();
+    const wanted = normalizeFingerprint(fingerprint);
+    return all.ok ? all.value.find((c) => normalizeFingerprint(c.fingerprint) === wanted) : undefined;
+  }
+
+  byId(id: string): EnrolledConsole | undefined {
+    const all = this.all();
+    return all.ok ? all.value.find((c) => c.id === id) : undefined;
+  }
+
+  /** True when at least one console is enrolled and not revoked. */
+  anyActive(): boolean {
+    const all = this.all();
+    return all.ok && all.value.some((c) => !c.revokedAt);
+  }
+
+  /** Enrolls (or re-enrolls, un-revoking) a console; the same key keeps its id. */
+  enroll(entry: { name: string; publicKey: string; fingerprint: string }): Result<EnrolledConsole, string> {
+    const all = this.all();
+    if (!all.ok) return all;
+    const id = consoleIdFor(entry.publicKey);
+    const record: EnrolledConsole = { id, name: entry.name, publicKey: entry.publicKey, fingerprint: normalizeFingerprint(entry.fingerprint), enrolledAt: new Date().toISOString() };
+    const others = all.value.filter((c) => c.id !== id && normalizeFingerprint(c.fingerprint) !== record.fingerprint);
+    writeJsonFile(this.path, { consoles: [...others, record] });
+    return ok(record);
+  }
+
+  revoke(id: string): Result<EnrolledConsole, string> {
+    const all = this.all();
+    if (!all.ok) return all;
+    const found = all.value.find((c) => c.id === id || c.id.startsWith(id) && id.length >= 6);
+    if (!found) return err(`no console with id ${id}; see tether-agent consoles list`);
+    found.revokedAt ??= new Date().toISOString();
+    writeJsonFile(this.path, { consoles: all.value });
+    return ok(found);
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * The agent's state folder: identity, enrolled consoles, pending pairings, audit log. Files are
+ * written whole to a temporary name and renamed (a reader never sees half a file), mode 0600, in a
+ * folder of mode 0700.
+ */
+import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { err, ok, type Result } from '@tether/protocol';
+import { randomBytes } from 'node:crypto';
+
+/** `/var/lib/tether-agent` for root, else `$XDG_STATE_HOME/tether-agent` or `~/.local/state/tether-agent`. */
+export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (process.getuid?.() === 0) return '/var/lib/tether-agent';
+  const base = env.XDG_STATE_HOME && env.XDG_STATE_HOME.startsWith('/') ? env.XDG_STATE_HOME : join(homedir(), '.local', 'state');
+  return join(base, 'tether-agent');
+}
+
+export function ensureStateDir(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+}
+
+/** Reads a JSON file; `fallback` when it does not exist. */
+export function readJsonFile(path: string, fallback: unknown): Result<unknown, string> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return ok(fallback);
+    return err(`cannot read ${path}: ${(cause as Error).message}`);
+  }
+  try {
+    return ok(JSON.parse(text) as unknown);
+  } catch (cause) {
+    return err(`${path} is not valid JSON: ${(cause as Error).message}`);
+  }
+}
+
+/** Replaces a file's content atomically, mode 0600. */
+export function writeFileAtomic(path: string, content: string): void {
+  const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
+  writeFileSync(temp, content, { mode: 0o600 });
+  renameSync(temp, path);
+}
+
+export function writeJsonFile(path: string, value: unknown): void {
+  writeFileAtomic(path, JSON.stringify(value, null, 2) + '\n');
+}

@@ -1,0 +1,151 @@
+import { z } from 'zod';
+import { err, ok, protocolError, type Result } from './errors.js';
+import { fromBase64Url, fromColonHex, toBase64Url, toColonHex, utf8Decode, utf8Encode } from './encoding.js';
+import { AgentId } from './signaling.js';
+
+/**
+ * Offline pairing (protocol/README.md, "Pairing and trust"): the token `tether-agent pair`
+ * prints, and the exact byte strings that are MACed and signed. The crypto itself (HMAC-SHA256,
+ * ECDSA P-256) runs on each side: WebCrypto in the console, node:crypto in the agent.
+ */
+
+/** Every pairing token starts with this; the digit is the token format's version. */
+export const PAIRING_TOKEN_PREFIX = 'tether1:';
+
+/** Default lifetime of a pairing token. */
+export const PAIRING_TTL_MS = 10 * 60 * 1000;
+
+/** Bytes of the one-time secret (128 bits). */
+export const PAIRING_SECRET_BYTES = 16;
+
+/** A SHA-256 fingerprint as SDP writes it: 32 bytes in colon hex, upper case when canonical. */
+export const Fingerprint = z
+  .string()
+  .regex(/^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){31}$/, 'a SHA-256 fingerprint in colon hex');
+
+/** `host:port`, host an IPv4 address, a DNS name or a bracketed IPv6 address. */
+export const LanEndpoint = z
+  .string()
+  .max(262)
+  .regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*):\d{1,5}$/, 'host:port');
+
+/** base64url text, unpadded, of at most `max` characters. */
+export const Base64Url = (min: number, max: number) =>
+  z.string().min(min).max(max).regex(/^[A-Za-z0-9_-]+$/, 'base64url');
+
+/** The decoded pairing token. */
+export const PairingToken = z.object({
+  version: z.literal(1),
+  /** names the pending pairing on the agent (8 random bytes, base64url) */
+  pairingId: Base64Url(8, 32),
+  agentId: AgentId,
+  name: z.string().min(1).max(64),
+  endpoints: z.array(LanEndpoint).max(8),
+  /** the agent's DTLS certificate fingerprint, canonical colon hex */
+  fingerprint: Fingerprint,
+  /** the one-time secret, base64url of PAIRING_SECRET_BYTES bytes */
+  secret: Base64Url(22, 64),
+  /** Unix time in milliseconds after which the agent refuses the token */
+  expiresAt: z.number().int().positive(),
+});
+export type PairingToken = z.infer<typeof PairingToken>;
+
+/** The compact JSON inside the token text (one-letter keys keep the QR code small). */
+const WireToken = z.object({
+  v: z.literal(1),
+  i: z.string(),
+  a: z.string(),
+  n: z.string(),
+  e: z.array(z.string()),
+  f: z.string(),
+  s: z.string(),
+  x: z.number(),
+});
+
+/** `tether1:` + base64url(UTF-8 JSON {v,i,a,n,e,f (fingerprint bytes, base64url),s,x (seconds)}). */
+export function encodePairingToken(token: PairingToken): string {
+  const fingerprint = fromColonHex(token.fingerprint)!;
+  const wire = {
+    v: 1, i: token.pairingId, a: token.agentId, n: token.name, e: token.endpoints,
+    f: toBase64Url(fingerprint), s: token.secret, x: Math.ceil(token.expiresAt / 1000),
+  };
+  return PAIRING_TOKEN_PREFIX + toBase64Url(utf8Encode(JSON.stringify(wire)));
+}
+
+/** Parses pasted or scanned token text (surrounding white space ignored). */
+export function parsePairingToken(text: string): Result<PairingToken> {
+  const trimmed = text.trim();
+  if (!trimmed.startsWith(PAIRING_TOKEN_PREFIX)) {
+    const version = /^tether(\d+):/.exec(trimmed)?.[1];
+    return err(protocolError('PAIRING_INVALID', version ? `pairing token version ${version} is not supported` : 'not a Tether pairing token'));
+  }
+  if (trimmed.length > 2048) return err(protocolError('PAIRING_INVALID', 'pairing token too long'));
+  const bytes = fromBase64Url(trimmed.slice(PAIRING_TOKEN_PREFIX.length));
+  const json = bytes && utf8Decode(bytes);
+  let value: unknown;
+  try {
+    value = json === undefined ? undefined : JSON.parse(json);
+  } catch {
+    value = undefined;
+  }
+  const wire = WireToken.safeParse(value);
+  if (!wire.success) return err(protocolError('PAIRING_INVALID', 'pairing token is damaged (check for a typing error)'));
+  const fp = fromBase64Url(wire.data.f);
+  const token = PairingToken.safeParse({
+    version: wire.data.v, pairingId: wire.data.i, agentId: wire.data.a, name: wire.data.n, endpoints: wire.data.e,
+    fingerprint: fp && fp.length === 32 ? toColonHex(fp) : '', secret: wire.data.s, expiresAt: wire.data.x * 1000,
+  });
+  if (!token.success) return err(protocolError('PAIRING_INVALID', `pairing token is not valid (${token.error.issues[0]?.path.join('.')})`));
+  return ok(token.data);
+}
+
+/** Canonical form of a fingerprint: upper-case colon hex. */
+export function normalizeFingerprint(fingerprint: string): string {
+  return fingerprint.trim().toUpperCase();
+}
+
+/**
+ * The SHA-256 fingerprints an SDP declares (`a=fingerprint:sha-256 …`, session or media level),
+ * canonical, without duplicates. Other algorithms are ignored.
+ */
+export function sdpFingerprints(sdp: string): string[] {
+  const found = new Set<string>();
+  for (const match of sdp.matchAll(/^a=fingerprint:(\S+) (\S+)\s*$/gim)) {
+    if (match[1]!.toLowerCase() === 'sha-256' && Fingerprint.safeParse(match[2]).success) found.add(normalizeFingerprint(match[2]!));
+  }
+  return [...found];
+}
+
+// ---- the byte strings that are MACed or signed (UTF-8 of these texts, fields joined by "\n") ----
+
+/**
+ * Input of the pairing proof: `proof = HMAC-SHA256(key = SHA-256(secret bytes), pairingProofInput)`,
+ * base64url. Binds the console's key and certificate to the secret, so that a relay cannot
+ * enroll its own in their place.
+ */
+export function pairingProofInput(p: { pairingId: string; agentId: string; publicKey: string; fingerprint: string }): Uint8Array {
+  return utf8Encode(['tether-pair/1', p.pairingId, p.agentId, p.publicKey, normalizeFingerprint(p.fingerprint)].join('\n'));
+}
+
+/** Signed by an enrolled console to authenticate on the agent's LAN socket (ECDSA P-256, SHA-256). */
+export function lanAuthInput(p: { agentId: string; consoleId: string; nonce: string }): Uint8Array {
+  return utf8Encode(['tether-lan-auth/1', p.agentId, p.consoleId, p.nonce].join('\n'));
+}
+
+/**
+ * The data-channel binding that each side signs with its paired key: the agent with its identity
+ * key (`role: 'agent'`), the console with its enrolled key (`role: 'console'`). Both fingerprints
+ * are the ones each side sees in the negotiated SDP, so a relay that swapped them is caught.
+ */
+export function bindingInput(p: {
+  role: 'agent' | 'console';
+  negotiationId: string;
+  agentFingerprint: string;
+  consoleFingerprint: string;
+  agentNonce: string;
+  consoleNonce: string;
+}): Uint8Array {
+  return utf8Encode(
+    ['tether-bind/1', p.role, p.negotiationId, normalizeFingerprint(p.agentFingerprint), normalizeFingerprint(p.consoleFingerprint), p.agentNonce, p.consoleNonce].join('\n'),
+  );
+}
