@@ -94,7 +94,14 @@ export class AgentPeer {
   }
 
   async addIce(candidate: IceCandidate | null): Promise<void> {
-    if (candidate && isMdnsCandidate(candidate.candidate)) {
+    if (candidate === null) {
+      // Not passed on: with the mDNS candidates dropped, werift often has no remote candidate yet
+      // when the end marker comes, and it then fails ICE at once, before the console's first
+      // check arrives and is learnt as peer-reflexive. werift's own timeouts still apply.
+      log.debug('end of remote candidates', { negotiationId: this.options.negotiationId });
+      return;
+    }
+    if (isMdnsCandidate(candidate.candidate)) {
       // Chromium hides its host addresses behind `<uuid>.local` names. werift would resolve them
       // with multicast DNS on every interface (10 s timeout on the first try, and a late answer
       // adds a pair on another interface mid-session). The console's checks reach us anyway and
