@@ -13,5 +13,7 @@ export default defineConfig({
     emptyOutDir: true,
     target: 'es2022',
     sourcemap: true,
+    // One bundle (xterm.js and its addons are most of it), loaded from disk or loopback: no split.
+    chunkSizeWarningLimit: 1500,
   },
 });

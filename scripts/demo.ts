@@ -1,12 +1,14 @@
 /**
  * `npm run demo`: the whole of Tether on this machine. Starts the signaling server, two demo vPLC
- * containers on the local Docker engine, the agent (from its bundle) exposing them, and serves the
- * console; prints the console's URL and opens it in Chromium where a display is present.
+ * containers on the local Docker engine, the agent (from its bundle) exposing them, and the console:
+ * Electron where its binary is installed (and a display is present), otherwise the same renderer
+ * served on loopback, opened in Chromium where a display is present; the URL is printed either way.
  * Ctrl-C stops everything and removes the demo containers.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { createJsonLogger, startSignalingServer } from '@tether/signaling';
 import { startAgent } from '../test/support/agent-process.js';
@@ -16,6 +18,17 @@ import { serveDirectory } from '../test/support/static-server.js';
 
 const logDir = '.tether-demo';
 const step = (text: string) => console.log(`demo: ${text}`);
+
+/** The Electron binary, when npm could download it; undefined otherwise (then Chromium is used). */
+function electronBinary(): string | undefined {
+  try {
+    const path = createRequire(import.meta.url)('electron') as unknown;
+    return typeof path === 'string' && existsSync(path) ? path : undefined;
+  } catch (error) {
+    step(`no Electron binary (${error instanceof Error ? error.message.split('\n')[0] : String(error)}); using Chromium`);
+    return undefined;
+  }
+}
 
 async function main(): Promise<void> {
   mkdirSync(logDir, { recursive: true });
@@ -78,7 +91,14 @@ async function main(): Promise<void> {
     const url = `${web.url}/index.html?${new URLSearchParams({ signal: signaling.url, token: consoleToken })}`;
     console.log(`\n  Tether console: ${url}\n`);
 
-    if (process.env.DISPLAY || process.env.WAYLAND_DISPLAY) {
+    const display = Boolean(process.env.DISPLAY || process.env.WAYLAND_DISPLAY);
+    const electron = display ? electronBinary() : undefined;
+    if (electron) {
+      step('opening the desktop console (Electron)');
+      const app = spawn(electron, ['.', `--signal=${signaling.url}`, `--token=${consoleToken}`], { stdio: 'ignore' });
+      app.on('error', (error) => step(`could not start Electron (${error.message}); open the URL yourself`));
+      cleanups.push(async () => app.kill());
+    } else if (display) {
       const browser = spawn('chromium', [`--app=${url}`, `--user-data-dir=${logDir}/chromium`], { stdio: 'ignore' });
       browser.on('error', (error) => step(`could not start chromium (${error.message}); open the URL yourself`));
       cleanups.push(async () => browser.kill());

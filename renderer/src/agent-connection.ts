@@ -11,6 +11,7 @@ import {
 } from '@tether/protocol';
 import { ControlChannel } from './control-channel';
 import { DisposableStore, Emitter, type Disposable } from './emitter';
+import { readNetworkPath, type NetworkPath } from './network-path';
 import { randomId } from './random-id';
 import type { SignalingClient } from './signaling-client';
 
@@ -147,7 +148,13 @@ export class AgentConnection implements Disposable {
 
   /** Asks the agent for its targets again; the answer arrives on `onTargets`. */
   refreshTargets(): void {
-    this.control.listTargets();
+    if (this.currentStage.kind === 'ready') this.control.listTargets();
+  }
+
+  /** Direct or relayed, and the round-trip time, from the peer connection's stats. */
+  async networkPath(): Promise<NetworkPath | undefined> {
+    if (this.currentStage.kind !== 'ready') return undefined;
+    return readNetworkPath(this.pc);
   }
 
   /** A new terminal channel on this peer connection; the SCTP association is already up. */

@@ -1,134 +1,212 @@
-import type { AgentInfo } from '@tether/protocol';
-import { AgentConnection } from './agent-connection';
-import { AgentListView } from './agent-list-view';
+import type { AgentConnection } from './agent-connection';
+import { AgentDirectory } from './agent-directory';
 import type { ConsoleConfig } from './config';
+import { DevicePanel } from './device-panel';
+import { confirmDialog } from './dialog';
 import { DisposableStore, type Disposable } from './emitter';
-import { SignalingClient, type SignalingState } from './signaling-client';
-import { TabSet, type Tab } from './tabs';
+import type { Settings, SettingsPatch, TetherApi } from './host/host';
+import { commandFor, type Command } from './keybindings';
+import { SignalingClient } from './signaling-client';
+import { TabSet } from './tab-set';
+import type { TerminalTab } from './terminal-tab';
+import type { TerminalViewOptions } from './terminal-view';
+import { Toolbar } from './toolbar';
 
-/** The console page: signaling status, the agent list, and the tabs. */
+/** The console page: toolbar, the device panel, and the tabs. */
 export class ConsoleApp implements Disposable {
   readonly tabs: TabSet;
+  readonly agents: AgentDirectory;
   private readonly store = new DisposableStore();
   private readonly signaling: SignalingClient;
-  private readonly connections = new Map<string, AgentConnection>();
-  private readonly agentList: AgentListView;
-  private readonly status: HTMLElement;
+  private readonly devices: DevicePanel;
+  private readonly toolbar: Toolbar;
 
   constructor(
     root: HTMLElement,
     private readonly config: ConsoleConfig,
+    private readonly host: TetherApi,
+    private settings: Settings,
   ) {
-    this.status = document.createElement('p');
-    this.status.className = 'signaling-state';
-    this.status.dataset.testid = 'signaling-state';
-    this.agentList = new AgentListView({
-      connect: (agent) => void this.connect(agent),
-      disconnect: (agentId) => this.disconnect(agentId),
-      openTarget: (agentId, target) => void this.openTab(agentId, target.name),
+    this.signaling = this.store.add(new SignalingClient(config.signalingUrl, config.token));
+    this.agents = this.store.add(new AgentDirectory(this.signaling, host, config.iceServers));
+    this.toolbar = new Toolbar(config.signalingUrl, host.kind, {
+      toggleTheme: () => void this.updateSettings({ theme: this.settings.theme === 'dark' ? 'light' : 'dark' }),
+      zoom: (step) => this.zoom(step),
     });
+    this.devices = new DevicePanel({
+      connect: (agentId) => this.agents.connect(agentId),
+      disconnect: (agentId) => this.agents.disconnect(agentId),
+      openTarget: (agentId, target) => this.openTab(agentId, target.name),
+    });
+    this.tabs = this.store.add(new TabSet(() => this.viewOptions()));
     const sidebar = document.createElement('aside');
     sidebar.className = 'sidebar';
-    sidebar.append(this.status, this.agentList.element);
-    const strip = document.createElement('div');
-    strip.className = 'tab-strip';
-    strip.setAttribute('role', 'tablist');
-    const panels = document.createElement('div');
-    panels.className = 'tab-panels';
+    sidebar.append(this.toolbar.status, this.devices.element);
     const main = document.createElement('main');
     main.className = 'workspace';
-    main.append(strip, panels);
-    root.replaceChildren(sidebar, main);
-    this.tabs = this.store.add(new TabSet(strip, panels));
+    main.append(this.tabs.strip.element, this.tabs.panels);
+    const body = document.createElement('div');
+    body.className = 'console-body';
+    body.append(sidebar, main);
+    root.replaceChildren(this.toolbar.element, body);
 
-    this.signaling = this.store.add(new SignalingClient(config.signalingUrl, config.token));
-    this.store.add(this.signaling.onState((state) => this.renderStatus(state)));
-    this.store.add(this.signaling.onPresence(() => this.renderAgents()));
-    this.renderStatus(this.signaling.state);
-    this.renderAgents();
+    this.store.add(this.signaling.onState((state) => this.toolbar.showSignaling(state)));
+    this.store.add(this.agents.onChange(() => this.refresh()));
+    this.store.add(this.tabs.onChange(() => this.renderDevices()));
+    // Capture phase: before xterm's textarea sends the keys to the shell.
+    this.store.listen(window, 'keydown', (event) => this.onKey(event as KeyboardEvent), true);
+    this.applySettings();
+    this.toolbar.showSignaling(this.signaling.state);
+    this.renderDevices();
     this.signaling.connect();
   }
 
-  /** Connects to an agent, or returns the live connection; resolves once it is ready. */
-  async connect(agent: AgentInfo): Promise<AgentConnection> {
-    const existing = this.connections.get(agent.agentId);
-    if (existing && existing.stage.kind !== 'failed' && existing.stage.kind !== 'closed') return this.whenReady(existing);
-    existing?.dispose();
-    const connection = new AgentConnection(agent, this.signaling, { iceServers: this.config.iceServers });
-    this.connections.set(agent.agentId, connection);
-    connection.onStage(() => this.renderAgents());
-    connection.onTargets(() => this.renderAgents());
-    connection.onError((error) => console.warn(`[agent ${agent.agentId}] ${error.code}: ${error.message}`));
-    const ready = this.whenReady(connection);
-    void connection.connect();
-    return ready;
+  /** Opens a tab on `target` (a container name or id); it connects the agent if needed. */
+  openTab(agentId: string, target: string): TerminalTab {
+    const record = this.agents.get(agentId);
+    if (!record?.online) throw new Error(`agent ${agentId} is not online`);
+    const tab = this.tabs.create({ agentId, agentName: record.name, target });
+    tab.onReconnect(() => this.reconnect(tab));
+    tab.follow(this.agents.connect(agentId));
+    return tab;
   }
 
-  /** A fresh connection to the agent, outside the agent list, that the caller connects and disposes. */
+  /** A new session in the tab: on the agent's live connection, or a new one once the agent is back. */
+  reconnect(tab: TerminalTab): void {
+    const record = this.agents.get(tab.agentId);
+    if (!record?.online) {
+      tab.view.notice(`[${tab.agentName} is still offline; Reconnect once the agent is back]`);
+      return;
+    }
+    tab.view.notice(`[reconnecting to ${tab.target} on ${tab.agentName}: a new shell starts; the previous one has ended]`);
+    tab.follow(this.agents.connect(tab.agentId));
+  }
+
+  /** A fresh connection to the agent, outside the device list, that the caller connects and disposes. */
   createConnection(agentId: string): AgentConnection {
-    const agent = this.signaling.agents.find((a) => a.agentId === agentId);
-    if (!agent) throw new Error(`agent ${agentId} is not online`);
-    return new AgentConnection(agent, this.signaling, { iceServers: this.config.iceServers });
+    return this.agents.createConnection(agentId);
   }
 
-  disconnect(agentId: string): void {
-    const connection = this.connections.get(agentId);
-    if (!connection) return;
-    this.connections.delete(agentId);
-    connection.dispose();
-    this.renderAgents();
+  get currentSettings(): Settings {
+    return this.settings;
   }
 
-  /** Opens a tab on `target` (a container name or id) through the agent, connecting it if needed. */
-  async openTab(agentId: string, target: string): Promise<Tab> {
-    const agent = this.signaling.agents.find((a) => a.agentId === agentId);
-    if (!agent) throw new Error(`agent ${agentId} is not online`);
-    const connection = await this.connect(agent);
-    return this.tabs.open(connection, target);
+  async updateSettings(patch: SettingsPatch): Promise<void> {
+    this.settings = { ...this.settings, ...patch };
+    this.applySettings();
+    try {
+      this.settings = await this.host.settings.set(patch);
+    } catch (error) {
+      console.warn(`[settings] not saved: ${String(error)}`);
+    }
   }
 
   dispose(): void {
-    for (const agentId of [...this.connections.keys()]) this.disconnect(agentId);
     this.store.dispose();
   }
 
-  private whenReady(connection: AgentConnection): Promise<AgentConnection> {
-    return new Promise((resolve, reject) => {
-      const check = (): boolean => {
-        const stage = connection.stage;
-        if (stage.kind === 'ready') resolve(connection);
-        else if (stage.kind === 'failed') reject(new Error(`${connection.agent.name}: ${stage.reason}`));
-        else if (stage.kind === 'closed') reject(new Error(`${connection.agent.name}: connection closed`));
-        else return false;
-        return true;
-      };
-      if (check()) return;
-      const subscription = connection.onStage(() => {
-        if (check()) subscription.dispose();
-      });
-    });
+  private viewOptions(): TerminalViewOptions {
+    return {
+      theme: this.settings.theme,
+      fontSize: this.settings.fontSize,
+      confirmPaste: (text) => {
+        const lines = text.replace(/[\r\n]+$/, '').split(/\r\n|\r|\n/).length;
+        const tab = this.tabs.active;
+        return confirmDialog({
+          title: `Paste ${lines} lines?`,
+          message: `Each line runs as a command in ${tab ? `${tab.target} on ${tab.agentName}` : 'the terminal'}.`,
+          detail: text,
+          accept: 'Paste',
+        });
+      },
+      onSelection: (text) => {
+        if (!this.settings.copyOnSelect) return;
+        this.host.clipboard.writeText(text).catch((error: unknown) => console.warn(`[clipboard] copy failed: ${String(error)}`));
+      },
+      openLink: (url) => {
+        this.host.openExternal(url).catch((error: unknown) => console.warn(`[links] ${String(error)}`));
+      },
+    };
   }
 
-  private renderAgents(): void {
-    this.agentList.render(this.signaling.agents, this.connections);
-  }
-
-  private renderStatus(state: SignalingState): void {
-    this.status.dataset.state = state.kind;
-    this.status.classList.toggle('error', state.kind === 'refused' || state.kind === 'disconnected');
-    switch (state.kind) {
-      case 'connecting':
-        this.status.textContent = `Connecting to ${this.config.signalingUrl}…`;
-        break;
-      case 'connected':
-        this.status.textContent = `Signaling: connected to ${this.config.signalingUrl}`;
-        break;
-      case 'disconnected':
-        this.status.textContent = `Signaling: disconnected (${state.reason}); retrying…`;
-        break;
-      case 'refused':
-        this.status.textContent = `Signaling refused the console: ${state.error.code} — ${state.error.message}`;
-        break;
+  private applySettings(): void {
+    document.documentElement.dataset.theme = this.settings.theme;
+    for (const tab of this.tabs.list()) {
+      tab.view.setTheme(this.settings.theme);
+      tab.view.setFontSize(this.settings.fontSize);
     }
+    this.toolbar.showSettings(this.settings);
+  }
+
+  private zoom(step: -1 | 0 | 1): void {
+    const fontSize = step === 0 ? 14 : Math.max(8, Math.min(32, this.settings.fontSize + step));
+    void this.updateSettings({ fontSize });
+  }
+
+  private onKey(event: KeyboardEvent): void {
+    if ((event.target as HTMLElement | null)?.closest?.('input, textarea:not(.xterm-helper-textarea), .dialog')) return;
+    const command = commandFor(event);
+    if (!command) return;
+    event.preventDefault();
+    event.stopPropagation();
+    this.run(command);
+  }
+
+  private run(command: Command): void {
+    const active = this.tabs.active;
+    switch (command.kind) {
+      case 'next-tab':
+        return this.tabs.cycle(1);
+      case 'previous-tab':
+        return this.tabs.cycle(-1);
+      case 'select-tab':
+        return this.tabs.selectIndex(command.index);
+      case 'close-tab':
+        if (active) void this.tabs.requestClose(active.id);
+        return;
+      case 'rename-tab':
+        if (active) this.tabs.strip.startRename(active);
+        return;
+      case 'find':
+        active?.openSearch();
+        return;
+      case 'copy': {
+        const text = active?.view.selection();
+        if (text) void this.host.clipboard.writeText(text).catch((error: unknown) => console.warn(`[clipboard] ${String(error)}`));
+        return;
+      }
+      case 'paste':
+        if (active) {
+          this.host.clipboard.readText().then(
+            (text) => active.view.paste(text),
+            (error: unknown) => console.warn(`[clipboard] paste failed: ${String(error)}`),
+          );
+        }
+        return;
+      case 'zoom-in':
+        return this.zoom(1);
+      case 'zoom-out':
+        return this.zoom(-1);
+      case 'zoom-reset':
+        return this.zoom(0);
+    }
+  }
+
+  private refresh(): void {
+    for (const tab of this.tabs.list()) {
+      const record = this.agents.get(tab.agentId);
+      const connection = this.agents.connection(tab.agentId);
+      // A tab whose connection failed while being set up follows the directory's retry on its own.
+      if (tab.setupFailed && connection && connection !== tab.followed && connection.stage.kind !== 'failed') tab.follow(connection);
+      const target = record?.targets.find((t) => t.name === tab.target || t.id === tab.target || tab.target.startsWith(t.id));
+      if (record?.targetsKnown && connection?.stage.kind === 'ready') tab.setTargetState(target?.state);
+      tab.setPath(record?.path);
+    }
+    this.renderDevices();
+  }
+
+  private renderDevices(): void {
+    const open = (agentId: string) => this.tabs.list().filter((t) => t.agentId === agentId && t.running).length;
+    this.devices.render(this.agents.entries(open));
   }
 }

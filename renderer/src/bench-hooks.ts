@@ -6,7 +6,7 @@ import type { AgentConnection, ConnectionStage } from './agent-connection';
 import type { ConsoleApp } from './app';
 import type { Disposable } from './emitter';
 import { randomId } from './random-id';
-import type { Tab } from './tabs';
+import type { TerminalTab as Tab } from './terminal-tab';
 import { WebRtcTerminalSession } from './webrtc-terminal-session';
 
 export interface StreamOptions {

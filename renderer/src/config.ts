@@ -1,3 +1,8 @@
+import type { TetherApi } from './host/host';
+
+/** The credential under which the console token is kept (encrypted in Electron). */
+export const TOKEN_CREDENTIAL = 'signaling-token';
+
 /** Where the console connects, read from the page's query string or asked for in a form. */
 export interface ConsoleConfig {
   signalingUrl: string;
@@ -36,8 +41,27 @@ export function readConfig(search: string): ConfigResult {
   return { ok: true, config: { signalingUrl, token, iceServers, testHooks: params.get('test') === '1' } };
 }
 
-/** A small form for the missing settings; submitting reloads the page with them in the query. */
-export function renderConfigForm(root: HTMLElement, result: Extract<ConfigResult, { ok: false }>): void {
+/**
+ * The query string first (tests, links from `npm run demo`), else what the host remembers: the
+ * signaling URL in settings, the token as a credential.
+ */
+export async function resolveConfig(search: string, host: TetherApi): Promise<ConfigResult> {
+  const fromQuery = readConfig(search);
+  if (fromQuery.ok || fromQuery.problem) return fromQuery;
+  const params = new URLSearchParams(search);
+  const signalingUrl = params.get('signal') || (await host.settings.get()).signalingUrl;
+  const token = params.get('token') || ((await host.credentials.get(TOKEN_CREDENTIAL)) ?? '');
+  if (!signalingUrl || !token) return fromQuery;
+  params.set('signal', signalingUrl);
+  params.set('token', token);
+  return readConfig(`?${params.toString()}`);
+}
+
+/**
+ * A small form for the missing settings; submitting stores the URL in settings and the token as a
+ * credential through the host API, then reloads the page without them in the query.
+ */
+export function renderConfigForm(root: HTMLElement, result: Extract<ConfigResult, { ok: false }>, host: TetherApi): void {
   const params = new URLSearchParams(location.search);
   const form = document.createElement('form');
   form.className = 'config-form';
@@ -74,12 +98,19 @@ export function renderConfigForm(root: HTMLElement, result: Extract<ConfigResult
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const data = new FormData(form);
-    for (const [name] of fields) {
-      const value = String(data.get(name) ?? '').trim();
-      if (value) params.set(name, value);
-      else params.delete(name);
-    }
-    location.search = params.toString();
+    const value = (name: string) => String(data.get(name) ?? '').trim();
+    for (const name of ['signal', 'token']) params.delete(name);
+    if (value('ice')) params.set('ice', value('ice'));
+    else params.delete('ice');
+    Promise.all([host.settings.set({ signalingUrl: value('signal') }), host.credentials.set(TOKEN_CREDENTIAL, value('token'))]).then(
+      () => (location.search = params.toString()),
+      (error: unknown) => {
+        const problem = document.createElement('p');
+        problem.className = 'error';
+        problem.textContent = `Could not store the settings: ${String(error)}`;
+        form.append(problem);
+      },
+    );
   });
   root.replaceChildren(form);
 }

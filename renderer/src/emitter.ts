@@ -35,9 +35,9 @@ export class DisposableStore implements Disposable {
   }
 
   /** Registers a DOM listener and removes it on dispose. */
-  listen(target: EventTarget, type: string, handler: EventListener): void {
-    target.addEventListener(type, handler);
-    this.add({ dispose: () => target.removeEventListener(type, handler) });
+  listen(target: EventTarget, type: string, handler: EventListener, capture = false): void {
+    target.addEventListener(type, handler, capture);
+    this.add({ dispose: () => target.removeEventListener(type, handler, capture) });
   }
 
   dispose(): void {

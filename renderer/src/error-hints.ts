@@ -14,10 +14,14 @@ const HINTS: Partial<Record<SessionError['code'], string>> = {
   UNAUTHORIZED: 'check the console token',
   AGENT_OFFLINE: 'the agent is not connected; wait for it to come back online',
   OPEN_TIMEOUT: 'the agent did not answer; close the tab and try again',
-  CHANNEL_CLOSED: 'the connection to the agent ended; reconnect the agent and open a new tab',
-  CONNECTION_LOST: 'reconnect the agent and open a new tab',
+  CHANNEL_CLOSED: 'the connection to the agent ended; check the agent on its host, then Reconnect',
+  CONNECTION_LOST: 'check that the agent is running on its host, then Reconnect',
   INTERNAL: 'see the agent\'s log',
 };
+
+export function hintFor(error: SessionError): string | undefined {
+  return HINTS[error.code];
+}
 
 export function describeError(error: SessionError): string {
   const hint = HINTS[error.code];

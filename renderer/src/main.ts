@@ -1,17 +1,27 @@
 import '@xterm/xterm/css/xterm.css';
 import './styles.css';
 import { ConsoleApp } from './app';
-import { readConfig, renderConfigForm } from './config';
+import { renderConfigForm, resolveConfig } from './config';
+import { getHost } from './host/host';
 import { installTestHooks } from './test-hooks';
 
-const root = document.getElementById('app');
-if (!root) throw new Error('index.html has no #app element');
-
-const result = readConfig(location.search);
-if (!result.ok) {
-  renderConfigForm(root, result);
-} else {
-  const app = new ConsoleApp(root, result.config);
+async function start(root: HTMLElement): Promise<void> {
+  const host = getHost();
+  const settings = await host.settings.get();
+  document.documentElement.dataset.theme = settings.theme;
+  const result = await resolveConfig(location.search, host);
+  if (!result.ok) {
+    renderConfigForm(root, result, host);
+    return;
+  }
+  const app = new ConsoleApp(root, result.config, host, settings);
   if (result.config.testHooks) installTestHooks(app);
   window.addEventListener('pagehide', () => app.dispose());
 }
+
+const root = document.getElementById('app');
+if (!root) throw new Error('index.html has no #app element');
+start(root).catch((error: unknown) => {
+  root.textContent = `The console could not start: ${error instanceof Error ? error.message : String(error)}`;
+  console.error(error);
+});

@@ -6,10 +6,21 @@ export interface TabSummary {
   id: string;
   agentId: string;
   target: string;
+  title: string;
+  active: boolean;
   state: string;
+  /** while opening: signaling, ice, secure-channel, shell; then ready */
+  stage: string;
+  stageHistory: string[];
   exitCode: number | null | undefined;
   sessionId: string | undefined;
   lastError: SessionError | undefined;
+  activity: boolean;
+  path: 'direct' | 'relayed' | undefined;
+  rttMs: number | undefined;
+  targetState: string | undefined;
+  connectionLost: string | undefined;
+  renderer: 'webgl' | 'dom';
 }
 
 export interface CaptureDigest {
@@ -91,10 +102,20 @@ export function installTestHooks(app: ConsoleApp): void {
         id: t.id,
         agentId: t.agentId,
         target: t.target,
+        title: t.title,
+        active: app.tabs.active === t,
         state: t.state,
+        stage: t.stage,
+        stageHistory: [...t.stageHistory],
         exitCode: t.exitCode,
         sessionId: t.sessionId,
         lastError: t.errors[t.errors.length - 1],
+        activity: t.activity,
+        path: t.path?.kind,
+        rttMs: t.path?.rttMs,
+        targetState: t.targetState,
+        connectionLost: t.connectionLost,
+        renderer: t.view.renderer,
       })),
     screen: (id) => tab(id).view.screenText(),
     size: (id) => tab(id).view.size,
@@ -145,7 +166,7 @@ export function installTestHooks(app: ConsoleApp): void {
       }
     },
     errors: (id) => [...tab(id).errors],
-    openTab: async (agentId, target) => (await app.openTab(agentId, target)).id,
+    openTab: async (agentId, target) => app.openTab(agentId, target).id,
     activate: (id) => app.tabs.activate(id),
     closeTab: (id) => {
       captures.delete(id);

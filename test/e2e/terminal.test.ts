@@ -77,7 +77,7 @@ test('closing a tab leaves no process of its session in the container', async ()
     return rows.some((r) => r.includes('sleep 1001')) && rows.some((r) => r.includes('sleep 1002'));
   }, 'sleep 1001 and sleep 1002 to run in the container');
 
-  await stack.page.locator(`[data-testid="tab"][data-tab-id="${tabId}"] [data-testid="tab-close"]`).click();
+  await ui.closeByClick(tabId);
   assert.equal((await ui.tabs()).some((t) => t.id === tabId), false, 'the tab is gone from the strip');
   let left: string[] = [];
   await waitFor(async () => {

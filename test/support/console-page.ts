@@ -1,15 +1,30 @@
 /** Drives the console page through its UI and reads it through `window.__tetherTest`. */
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { waitFor } from './wait.js';
+
+/** Screenshots the tests keep as artifacts; the README links them. */
+export const SCREENSHOTS_DIR = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
 
 export interface TabSummary {
   id: string;
   agentId: string;
   target: string;
+  title: string;
+  active: boolean;
   state: string;
+  stage: string;
+  stageHistory: string[];
   exitCode: number | null | undefined;
   sessionId: string | undefined;
   lastError: { code: string; message: string } | undefined;
+  activity: boolean;
+  path: 'direct' | 'relayed' | undefined;
+  rttMs: number | undefined;
+  targetState: string | undefined;
+  connectionLost: string | undefined;
+  renderer: 'webgl' | 'dom';
 }
 
 export interface CaptureDigest {
@@ -54,6 +69,29 @@ export class ConsolePage {
     const tab = (await this.tabs()).find((t) => t.id === tabId);
     if (!tab) throw new Error(`no tab ${tabId}`);
     return tab;
+  }
+
+  /** The tab's button in the strip, and its panel. */
+  tabButton(tabId: string) {
+    return this.page.locator(`[data-testid="tab"][data-tab-id="${tabId}"]`);
+  }
+
+  panel(tabId: string) {
+    return this.page.locator(`.tab-panel[data-tab-id="${tabId}"]`);
+  }
+
+  /** Saves the page (viewport) as docs/screenshots/<name>.png. */
+  async screenshot(name: string): Promise<void> {
+    mkdirSync(SCREENSHOTS_DIR, { recursive: true });
+    await this.page.mouse.move(0, 0);
+    await this.page.screenshot({ path: `${SCREENSHOTS_DIR}${name}.png` });
+  }
+
+  /** Clicks the tab's ×; answers the "still running" question with `confirm` when it is asked. */
+  async closeByClick(tabId: string, confirm = true): Promise<void> {
+    await this.tabButton(tabId).locator('[data-testid="tab-close"]').click();
+    const dialog = this.page.locator('[data-testid="confirm-dialog"]');
+    if (await dialog.count()) await dialog.locator(`[data-testid="${confirm ? 'confirm-accept' : 'confirm-cancel'}"]`).click();
   }
 
   async lines(tabId: string): Promise<string[]> {

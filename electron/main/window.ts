@@ -1,0 +1,102 @@
+/**
+ * The console's one window and its security settings. The settings are exported so that the
+ * security test reads them from here, the code that creates the window, rather than restating them.
+ * Electron is passed in (only its types are imported), so this file also loads in plain Node.
+ */
+import type { BrowserWindow, BrowserWindowConstructorOptions, WebPreferences } from 'electron';
+
+/** The renderer gets no Node, runs sandboxed, and sees the preload only through contextBridge. */
+export function webPreferences(preloadPath: string): WebPreferences {
+  return {
+    preload: preloadPath,
+    contextIsolation: true,
+    sandbox: true,
+    nodeIntegration: false,
+    nodeIntegrationInWorker: false,
+    nodeIntegrationInSubFrames: false,
+    webSecurity: true,
+    allowRunningInsecureContent: false,
+    webviewTag: false,
+    navigateOnDragDrop: false,
+    spellcheck: false,
+  };
+}
+
+/**
+ * The console's Content-Security-Policy, sent as a response header on every load in its session
+ * (renderer/index.html carries the same policy as a meta tag for file loads). Scripts only from the
+ * app itself; inline styles are allowed because xterm.js positions its rows with them; connections
+ * to any signaling server the user configures (http/ws and their TLS forms).
+ */
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "font-src 'self'",
+  'connect-src \'self\' http: https: ws: wss:',
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-src 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+/** Permissions the renderer may have: writing the clipboard (copy on select). Everything else is denied. */
+export const ALLOWED_PERMISSIONS: ReadonlySet<string> = new Set(['clipboard-sanitized-write']);
+
+export interface WindowDeps {
+  BrowserWindow: new (options: BrowserWindowConstructorOptions) => BrowserWindow;
+  preloadPath: string;
+  /** renderer/dist/index.html */
+  rendererIndex: string;
+  /** query for the renderer, e.g. `signal` and `token` from `npm run demo` */
+  query?: Record<string, string>;
+  /** where rejected navigations are reported */
+  log?: (message: string) => void;
+}
+
+export function windowOptions(preloadPath: string): BrowserWindowConstructorOptions {
+  return {
+    width: 1280,
+    height: 820,
+    minWidth: 720,
+    minHeight: 480,
+    title: 'Tether console',
+    backgroundColor: '#16181d',
+    show: false,
+    webPreferences: webPreferences(preloadPath),
+  };
+}
+
+/** Creates the window: navigation and new windows denied, CSP on every response, permissions denied. */
+export function createMainWindow(deps: WindowDeps): BrowserWindow {
+  const log = deps.log ?? ((message: string) => console.warn(`[window] ${message}`));
+  const window = new deps.BrowserWindow(windowOptions(deps.preloadPath));
+  const contents = window.webContents;
+  contents.on('will-navigate', (event, url) => {
+    event.preventDefault();
+    log(`navigation to ${url} denied`);
+  });
+  contents.on('will-redirect', (event, url) => {
+    event.preventDefault();
+    log(`redirect to ${url} denied`);
+  });
+  contents.on('will-attach-webview', (event) => {
+    event.preventDefault();
+    log('webview denied');
+  });
+  contents.setWindowOpenHandler(({ url }) => {
+    log(`new window for ${url} denied (links open through tether.openExternal)`);
+    return { action: 'deny' };
+  });
+  const session = contents.session;
+  session.webRequest.onHeadersReceived((details, callback) => {
+    callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] } });
+  });
+  session.setPermissionRequestHandler((_contents, permission, callback) => callback(ALLOWED_PERMISSIONS.has(permission)));
+  session.setPermissionCheckHandler((_contents, permission) => ALLOWED_PERMISSIONS.has(permission));
+  window.once('ready-to-show', () => window.show());
+  void window.loadFile(deps.rendererIndex, deps.query ? { query: deps.query } : {});
+  return window;
+}

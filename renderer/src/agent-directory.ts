@@ -1,0 +1,218 @@
+/**
+ * Every agent the console knows: online ones from presence (connected as soon as they come
+ * online), offline ones remembered through the host API; one peer connection per agent, its
+ * targets kept live by asking `list-targets` every few seconds (and taking any `targets` the agent
+ * pushes), and its network path read from getStats.
+ */
+import type { AgentInfo, Target } from '@tether/protocol';
+import { AgentConnection } from './agent-connection';
+import type { DeviceEntry } from './device-panel';
+import { DisposableStore, Emitter, type Disposable } from './emitter';
+import type { KnownAgent, TetherApi } from './host/host';
+import type { NetworkPath } from './network-path';
+import type { SignalingClient } from './signaling-client';
+
+/** How often a connected agent is asked for its targets: the agent does not push changes yet. */
+export const TARGET_POLL_MS = 3_000;
+/** How often the network path and round-trip time are read from getStats. */
+export const PATH_POLL_MS = 2_000;
+/** A connection not ready by then is reported as failed (and retried while the agent is online). */
+export const CONNECT_TIMEOUT_MS = 15_000;
+
+interface AgentRecord {
+  agentId: string;
+  name: string;
+  version: string | undefined;
+  online: boolean;
+  connection: AgentConnection | undefined;
+  connectionStore: DisposableStore | undefined;
+  targets: Target[];
+  targetsKnown: boolean;
+  path: NetworkPath | undefined;
+  /** consecutive failed connections, for the retry backoff */
+  failures: number;
+  retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** the user pressed Disconnect: not connected again on presence until they press Connect */
+  heldOff: boolean;
+}
+
+export class AgentDirectory implements Disposable {
+  private readonly records = new Map<string, AgentRecord>();
+  private readonly store = new DisposableStore();
+  private readonly changeEmitter = new Emitter<void>();
+  readonly onChange = this.changeEmitter.event;
+
+  constructor(
+    private readonly signaling: SignalingClient,
+    private readonly host: TetherApi,
+    private readonly iceServers: RTCIceServer[],
+  ) {
+    this.store.add(signaling.onPresence((agents) => this.presence(agents)));
+    const targetTimer = setInterval(() => this.pollTargets(), TARGET_POLL_MS);
+    const pathTimer = setInterval(() => void this.pollPaths(), PATH_POLL_MS);
+    this.store.add({ dispose: () => (clearInterval(targetTimer), clearInterval(pathTimer)) });
+    void host.knownAgents.list().then(
+      (known) => this.remember(known),
+      (error: unknown) => console.warn(`[agents] known agents not loaded: ${String(error)}`),
+    );
+  }
+
+  get(agentId: string): AgentRecord | undefined {
+    return this.records.get(agentId);
+  }
+
+  connection(agentId: string): AgentConnection | undefined {
+    return this.records.get(agentId)?.connection;
+  }
+
+  /** The live connection to the agent, or a new one; throws when the agent is not online. */
+  connect(agentId: string): AgentConnection {
+    const record = this.records.get(agentId);
+    if (!record?.online) throw new Error(`agent ${record?.name ?? agentId} is not online`);
+    record.heldOff = false;
+    const existing = record.connection;
+    if (existing && existing.stage.kind !== 'failed' && existing.stage.kind !== 'closed') return existing;
+    this.dropConnection(record);
+    const connection = this.createConnection(agentId);
+    const store = new DisposableStore();
+    record.connection = connection;
+    record.connectionStore = store;
+    store.add(connection.onStage((stage) => {
+      if (stage.kind === 'ready') record.failures = 0;
+      if (stage.kind === 'failed' || stage.kind === 'closed') record.path = undefined;
+      if (stage.kind === 'failed') this.scheduleRetry(record);
+      this.changed();
+    }));
+    store.add(connection.onTargets((targets) => {
+      record.targets = targets;
+      record.targetsKnown = true;
+      this.changed();
+    }));
+    store.add(connection.onError((error) => console.warn(`[agent ${agentId}] ${error.code}: ${error.message}`)));
+    void connection.connect();
+    this.changed();
+    return connection;
+  }
+
+  /** A fresh connection outside the directory, that the caller connects and disposes (bench). */
+  createConnection(agentId: string): AgentConnection {
+    const agent = this.signaling.agents.find((a) => a.agentId === agentId);
+    if (!agent) throw new Error(`agent ${agentId} is not online`);
+    return new AgentConnection(agent, this.signaling, { iceServers: this.iceServers, connectTimeoutMs: CONNECT_TIMEOUT_MS });
+  }
+
+  disconnect(agentId: string): void {
+    const record = this.records.get(agentId);
+    if (record) {
+      record.heldOff = true;
+      this.dropConnection(record);
+    }
+    this.changed();
+  }
+
+  entries(openTabs: (agentId: string) => number): DeviceEntry[] {
+    return [...this.records.values()]
+      .sort((a, b) => Number(b.online) - Number(a.online) || a.name.localeCompare(b.name))
+      .map((r) => ({
+        agentId: r.agentId,
+        name: r.name,
+        version: r.version,
+        online: r.online,
+        stage: r.connection?.stage ?? { kind: 'idle' },
+        targets: r.targets,
+        targetsKnown: r.targetsKnown,
+        path: r.path,
+        openTabs: openTabs(r.agentId),
+      }));
+  }
+
+  dispose(): void {
+    for (const record of this.records.values()) this.dropConnection(record);
+    this.store.dispose();
+    this.changeEmitter.dispose();
+  }
+
+  private presence(agents: readonly AgentInfo[]): void {
+    const online = new Set(agents.map((a) => a.agentId));
+    for (const record of this.records.values()) record.online = online.has(record.agentId);
+    const cameOnline: string[] = [];
+    for (const agent of agents) {
+      const record = this.records.get(agent.agentId) ?? this.newRecord(agent.agentId, agent.name);
+      const live = record.connection && record.connection.stage.kind !== 'failed' && record.connection.stage.kind !== 'closed';
+      if (!live && !record.heldOff) {
+        cameOnline.push(agent.agentId);
+      }
+      record.name = agent.name;
+      record.version = agent.version;
+      record.online = true;
+    }
+    for (const agentId of cameOnline) this.connect(agentId);
+    this.changed();
+    const known: KnownAgent[] = [...this.records.values()].map((r) => ({ agentId: r.agentId, name: r.name, lastSeen: Date.now() }));
+    this.host.knownAgents.save(known).catch((error: unknown) => console.warn(`[agents] known agents not saved: ${String(error)}`));
+  }
+
+  private remember(known: readonly KnownAgent[]): void {
+    for (const agent of known) if (!this.records.has(agent.agentId)) this.newRecord(agent.agentId, agent.name);
+    this.changed();
+  }
+
+  private newRecord(agentId: string, name: string): AgentRecord {
+    const record: AgentRecord = {
+      agentId, name, version: undefined, online: false, connection: undefined, connectionStore: undefined,
+      targets: [], targetsKnown: false, path: undefined, heldOff: false, failures: 0, retryTimer: undefined,
+    };
+    this.records.set(agentId, record);
+    return record;
+  }
+
+  /**
+   * A connection to an online agent that failed is tried again, 2, 4, 8… up to 30 s later: a
+   * restarted agent or a transient ICE failure should not need a click. Tabs keep their error
+   * until the user reconnects them, since their shells are gone.
+   */
+  private scheduleRetry(record: AgentRecord): void {
+    clearTimeout(record.retryTimer);
+    record.failures += 1;
+    const delay = Math.min(30_000, 1_000 * 2 ** record.failures);
+    record.retryTimer = setTimeout(() => {
+      record.retryTimer = undefined;
+      const stage = record.connection?.stage.kind;
+      if (record.online && !record.heldOff && (stage === undefined || stage === 'failed' || stage === 'closed')) this.connect(record.agentId);
+    }, delay);
+  }
+
+  private dropConnection(record: AgentRecord): void {
+    clearTimeout(record.retryTimer);
+    record.retryTimer = undefined;
+    record.connectionStore?.dispose();
+    record.connection?.dispose();
+    record.connection = undefined;
+    record.connectionStore = undefined;
+    record.path = undefined;
+  }
+
+  private pollTargets(): void {
+    for (const record of this.records.values()) record.connection?.refreshTargets();
+  }
+
+  private async pollPaths(): Promise<void> {
+    let changed = false;
+    for (const record of this.records.values()) {
+      const connection = record.connection;
+      if (!connection || connection.stage.kind !== 'ready') continue;
+      try {
+        const path = await connection.networkPath();
+        changed ||= JSON.stringify(path) !== JSON.stringify(record.path);
+        record.path = path;
+      } catch (error) {
+        console.warn(`[agent ${record.agentId}] getStats failed: ${String(error)}`);
+      }
+    }
+    if (changed) this.changed();
+  }
+
+  private changed(): void {
+    this.changeEmitter.fire();
+  }
+}

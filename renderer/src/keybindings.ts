@@ -1,0 +1,54 @@
+/** The console's keyboard shortcuts, as terminal apps have them (Windows Terminal, VS Code, Tabby). */
+export type Command =
+  | { kind: 'next-tab' }
+  | { kind: 'previous-tab' }
+  | { kind: 'select-tab'; index: number }
+  | { kind: 'close-tab' }
+  | { kind: 'rename-tab' }
+  | { kind: 'find' }
+  | { kind: 'copy' }
+  | { kind: 'paste' }
+  | { kind: 'zoom-in' }
+  | { kind: 'zoom-out' }
+  | { kind: 'zoom-reset' };
+
+/** For the README and the help tooltip: what each shortcut does. */
+export const SHORTCUTS: readonly [keys: string, what: string][] = [
+  ['Ctrl+Tab / Ctrl+PageDown', 'next tab'],
+  ['Ctrl+Shift+Tab / Ctrl+PageUp', 'previous tab'],
+  ['Alt+1 … Alt+9', 'go to tab 1…9 (9: the last)'],
+  ['Ctrl+Shift+W', 'close tab (asks while its shell runs)'],
+  ['F2', 'rename tab (or double-click its title)'],
+  ['Ctrl+Shift+F', 'find in scrollback'],
+  ['Ctrl+Shift+C / Ctrl+Shift+V', 'copy / paste'],
+  ['Ctrl+= / Ctrl+- / Ctrl+0', 'font size larger / smaller / default'],
+];
+
+/** The command for a key press, or undefined to let the terminal have the key. */
+export function commandFor(event: KeyboardEvent): Command | undefined {
+  const ctrl = event.ctrlKey || event.metaKey;
+  const key = event.key;
+  if (ctrl && key === 'Tab') return event.shiftKey ? { kind: 'previous-tab' } : { kind: 'next-tab' };
+  if (ctrl && !event.shiftKey && key === 'PageDown') return { kind: 'next-tab' };
+  if (ctrl && !event.shiftKey && key === 'PageUp') return { kind: 'previous-tab' };
+  if (event.altKey && !ctrl && /^Digit[1-9]$/.test(event.code)) return { kind: 'select-tab', index: Number(event.code.slice(5)) - 1 };
+  if (key === 'F2' && !ctrl && !event.altKey) return { kind: 'rename-tab' };
+  if (ctrl && event.shiftKey) {
+    switch (event.code) {
+      case 'KeyW':
+        return { kind: 'close-tab' };
+      case 'KeyF':
+        return { kind: 'find' };
+      case 'KeyC':
+        return { kind: 'copy' };
+      case 'KeyV':
+        return { kind: 'paste' };
+    }
+  }
+  if (ctrl && !event.altKey) {
+    if (key === '=' || key === '+') return { kind: 'zoom-in' };
+    if (key === '-' || key === '_') return { kind: 'zoom-out' };
+    if (key === '0') return { kind: 'zoom-reset' };
+  }
+  return undefined;
+}

@@ -1,0 +1,81 @@
+/**
+ * A killed agent, end to end: its tabs turn into a clear error with Reconnect and it is listed
+ * offline; once the agent is back (same id, same identity), Reconnect opens new sessions that work.
+ * The old shells are gone: the agent that ran them was killed. Saves docs/screenshots/console-error.png.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, it } from 'node:test';
+import { startAgent, type AgentProcess } from '../support/agent-process.js';
+import type { ConsolePage } from '../support/console-page.js';
+import type { TestContainer } from '../support/docker.js';
+import { startStack, type Stack } from '../support/stack.js';
+import { waitFor } from '../support/wait.js';
+
+let stack: Stack;
+let ui: ConsolePage;
+let container: TestContainer;
+let agent: AgentProcess | undefined;
+
+before(async () => {
+  stack = await startStack({ name: 'console-agent-loss' });
+  container = await stack.startContainer({ namePrefix: 'loss-plc' });
+  ui = await stack.openConsole();
+});
+
+after(async () => {
+  await agent?.stop();
+  await stack?.close();
+});
+
+const test = (name: string, body: () => Promise<void>) => it(name, () => stack.guarded(name, body)());
+
+test('a killed agent turns its tabs into an error with Reconnect, which works once the agent is back', async () => {
+  const stateDir = mkdtempSync(join(tmpdir(), 'tether-agent-state-'));
+  const options = { signalingUrl: stack.signaling.url, token: stack.agentToken, agentId: `${stack.agent.agentId}-crash`, name: 'line 7 host', stateDir };
+  agent = await startAgent(options);
+  const first = await ui.openTargetByClick(agent.agentId, container.name, 45_000);
+  const second = await ui.openTargetByClick(agent.agentId, container.name, 45_000);
+  for (const id of [first, second]) await ui.waitForPrompt(id);
+  const oldSessions = [(await ui.tab(first)).sessionId, (await ui.tab(second)).sessionId];
+  await ui.typeLine(first, 'echo before""-crash');
+  await ui.waitForLine(first, 'before-crash');
+
+  await agent.kill();
+  for (const id of [first, second]) {
+    await waitFor(async () => (await ui.tab(id)).connectionLost, `tab ${id} to report the lost connection`, 30_000);
+    const banner = ui.panel(id).locator('[data-testid="tab-banner"]');
+    assert.match((await banner.textContent()) ?? '', /Connection to line 7 host lost/);
+    assert.match((await banner.textContent()) ?? '', /Check that the agent is running on its host/);
+    assert.equal(await banner.locator('[data-testid="tab-reconnect"]').textContent(), 'Reconnect');
+    assert.equal((await ui.tab(id)).state, 'failed');
+  }
+  assert.match(await ui.screen(first), /before-crash/, 'the old output stays readable');
+  const item = ui.page.locator(`[data-testid="agent"][data-agent-id="${agent.agentId}"]`);
+  await waitFor(async () => (await item.getAttribute('data-online')) === 'false', 'the agent to be listed offline', 30_000);
+  assert.equal(await item.locator(`[data-testid="target"][data-target-name="${container.name}"]`).getAttribute('data-state'), 'unreachable');
+  await ui.activate(first);
+  await ui.screenshot('console-error');
+
+  // Reconnect while the agent is still down says so and changes nothing.
+  await ui.panel(first).locator('[data-testid="tab-reconnect"]').click();
+  await ui.waitForLine(first, /still offline/);
+
+  agent = await startAgent(options);
+  await waitFor(async () => (await item.getAttribute('data-online')) === 'true', 'the agent to be back online', 30_000);
+  await ui.connectAgent(agent.agentId, 45_000);
+  for (const id of [first, second]) {
+    await ui.activate(id);
+    await ui.panel(id).locator('[data-testid="tab-reconnect"]').click();
+    await ui.waitOpened(id, 45_000);
+    const tab = await ui.tab(id);
+    assert.ok(tab.sessionId && !oldSessions.includes(tab.sessionId), 'a new session');
+    assert.equal(tab.connectionLost, undefined);
+    assert.equal(await ui.panel(id).locator('[data-testid="tab-banner"]').isVisible(), false);
+    await ui.typeLine(id, `echo after""-crash-${id}`);
+    await ui.waitForLine(id, `after-crash-${id}`);
+  }
+  assert.match(await ui.screen(first), /before-crash/, 'the output from before the crash is still in the tab');
+});

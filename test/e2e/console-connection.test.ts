@@ -1,0 +1,87 @@
+/**
+ * Connection visibility, end to end: the stages a tab goes through, the direct/relayed label and the
+ * round-trip time from getStats, a tab caught connecting (its agent hung), and a stopped container
+ * shown as stopped in the device list and in its tab. Saves docs/screenshots/console-connecting.png.
+ */
+import assert from 'node:assert/strict';
+import { after, before, it } from 'node:test';
+import { startAgent, type AgentProcess } from '../support/agent-process.js';
+import type { ConsolePage } from '../support/console-page.js';
+import type { TestContainer } from '../support/docker.js';
+import { startStack, type Stack } from '../support/stack.js';
+import { waitFor } from '../support/wait.js';
+
+let stack: Stack;
+let ui: ConsolePage;
+let container: TestContainer;
+
+before(async () => {
+  stack = await startStack({ name: 'console-connection' });
+  container = await stack.startContainer({ namePrefix: 'conn-plc' });
+  ui = await stack.openConsole();
+});
+
+after(async () => {
+  await stack?.close();
+});
+
+const test = (name: string, body: () => Promise<void>) => it(name, () => stack.guarded(name, body)());
+const agentItem = (agentId: string) => ui.page.locator(`[data-testid="agent"][data-agent-id="${agentId}"]`);
+
+test('a tab on a fresh connection goes through signaling, ICE, secure channel and shell, then shows a direct path and its RTT', async () => {
+  await ui.connectAgent(stack.agent.agentId, 45_000);
+  await agentItem(stack.agent.agentId).locator('[data-testid="agent-disconnect"]').click();
+  await agentItem(stack.agent.agentId).locator('[data-testid="agent-connect"]').waitFor();
+  const tabId = await ui.openTab(stack.agent.agentId, container.name);
+  await ui.waitOpened(tabId);
+  const tab = await ui.tab(tabId);
+  assert.deepEqual(tab.stageHistory, ['signaling', 'ice', 'secure-channel', 'shell', 'ready']);
+  const path = ui.panel(tabId).locator('[data-testid="tab-path"]');
+  await waitFor(async () => (await path.getAttribute('data-path')) === 'direct', 'the path label', 10_000);
+  assert.match((await path.textContent()) ?? '', /^direct · RTT \d+\.\d ms$/);
+  const summary = await ui.tab(tabId);
+  assert.equal(summary.path, 'direct', 'loopback: the selected pair is host/prflx, no relay');
+  assert.ok(summary.rttMs !== undefined && summary.rttMs >= 0, 'Chromium measured a round-trip time');
+  assert.match((await agentItem(stack.agent.agentId).locator('[data-testid="connection-state"]').textContent()) ?? '', /connected · direct/);
+  await ui.closeByClick(tabId);
+});
+
+test('a tab whose agent hangs shows the stage it is waiting at, with a progress bar', async () => {
+  const hung: AgentProcess = await startAgent({
+    signalingUrl: stack.signaling.url,
+    token: stack.agentToken,
+    agentId: `${stack.agent.agentId}-hung`,
+    name: 'line 4 host (hung)',
+  });
+  try {
+    await ui.connectAgent(hung.agentId, 45_000);
+    await agentItem(hung.agentId).locator('[data-testid="agent-disconnect"]').click();
+    hung.pause();
+    const tabId = await ui.openTab(hung.agentId, container.name);
+    const progress = ui.panel(tabId).locator('[data-testid="tab-connecting"]');
+    await progress.waitFor();
+    assert.equal(await progress.getAttribute('data-stage'), 'signaling');
+    assert.equal(await progress.locator('li.current').textContent(), 'Signaling: sending the offer to the agent');
+    assert.equal((await ui.tab(tabId)).state, 'opening');
+    await ui.screenshot('console-connecting');
+    await ui.tabButton(tabId).locator('[data-testid="tab-close"]').click();
+  } finally {
+    hung.resume();
+    await hung.stop();
+  }
+});
+
+test('stopping a container shows it stopped in the device list, and its tab says so', async () => {
+  const tabId = await ui.openTargetByClick(stack.agent.agentId, container.name, 45_000);
+  await ui.waitForPrompt(tabId);
+  await container.stop();
+  const target = agentItem(stack.agent.agentId).locator(`[data-testid="target"][data-target-name="${container.name}"]`);
+  await waitFor(async () => (await target.getAttribute('data-state')) === 'stopped', 'the container to be listed as stopped', 15_000);
+  const banner = ui.panel(tabId).locator('[data-testid="tab-banner"]');
+  await waitFor(async () => (await banner.isVisible()) && /is stopped/.test((await banner.textContent()) ?? ''), 'the tab to say the container stopped', 15_000);
+  assert.match((await banner.textContent()) ?? '', new RegExp(`Container ${container.name} is stopped`));
+  const tab = await ui.tab(tabId);
+  assert.equal(tab.targetState, 'stopped');
+  assert.notEqual(tab.state, 'open', 'the shell is gone with its container');
+  assert.match((await ui.panel(tabId).locator('[data-testid="tab-state"]').textContent()) ?? '', /container stopped/);
+});
