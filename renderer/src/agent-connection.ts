@@ -8,12 +8,18 @@ import {
   type IceCandidate,
   type ProtocolError,
   type Target,
+  normalizeFingerprint,
+  sdpFingerprints,
 } from '@tether/protocol';
 import { ControlChannel } from './control-channel';
 import { DisposableStore, Emitter, type Disposable } from './emitter';
+import type { NegotiationTransport } from './negotiation-transport';
 import { readNetworkPath, type NetworkPath } from './network-path';
 import { randomId } from './random-id';
-import type { SignalingClient } from './signaling-client';
+import { ChannelBinding } from './trust/channel-binding';
+import type { ConsoleIdentity } from './trust/console-identity';
+import type { PairedAgentRecord } from './trust/trust-store';
+import { refusalText } from './trust/refusal-text';
 
 /**
  * Where a connection to an agent stands, in the order a user sees them: the offer travels through
@@ -32,6 +38,10 @@ export interface AgentConnectionOptions {
   iceServers?: RTCIceServer[];
   /** how long the whole setup may take before it is reported as failed */
   connectTimeoutMs?: number;
+  /** the console identity: its certificate is used for DTLS and its key for the binding */
+  identity?: ConsoleIdentity;
+  /** the paired agent: its fingerprint is pinned and its binding signature required */
+  paired?: PairedAgentRecord;
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
@@ -51,6 +61,7 @@ export class AgentConnection implements Disposable {
   private offerAcknowledged = false;
   private readonly pendingLocalCandidates: (IceCandidate | null)[] = [];
   private readonly pendingRemoteCandidates: IceCandidate[] = [];
+  private answerFingerprint: string | undefined;
 
   readonly onStage = this.stageEmitter.event;
   readonly onTargets = this.targetsEmitter.event;
@@ -59,20 +70,26 @@ export class AgentConnection implements Disposable {
 
   constructor(
     readonly agent: AgentInfo,
-    private readonly signaling: SignalingClient,
+    private readonly signaling: NegotiationTransport,
     private readonly options: AgentConnectionOptions = {},
   ) {
-    this.pc = new RTCPeerConnection({ iceServers: options.iceServers ?? [] });
+    const certificates = options.identity ? [options.identity.certificate] : [];
+    this.pc = new RTCPeerConnection({ iceServers: options.iceServers ?? [], ...(certificates.length ? { certificates } : {}) });
+    const binding = options.identity
+      ? new ChannelBinding({ identity: options.identity, paired: options.paired, negotiationId: this.negotiationId, agentFingerprint: () => this.answerFingerprint })
+      : undefined;
     // The control channel exists before the offer, so the offer carries the SCTP association and
     // later terminal channels need no renegotiation.
     this.control = new ControlChannel(
       this.pc.createDataChannel(CONTROL_CHANNEL_LABEL, { ordered: true, protocol: TTY_PROTOCOL }),
+      binding,
     );
     this.store.add(this.control);
-    this.store.add(this.control.onHello((hello) => {
+    this.store.add(this.control.onReady((hello) => {
       this.agentHello = hello;
       this.setStage({ kind: 'ready' });
     }));
+    this.store.add(this.control.onRefused((error) => this.fail(refusalText(error.code, error.message), error.code)));
     this.store.add(this.control.onTargets((targets) => {
       this.currentTargets = targets;
       this.targetsEmitter.fire(targets);
@@ -83,7 +100,8 @@ export class AgentConnection implements Disposable {
       signaling.register(this.negotiationId, {
         onAnswer: (msg) => void this.applyAnswer(msg.sdp),
         onIce: (msg) => this.addRemoteCandidate(msg),
-        onDisconnect: (msg) => this.fail(`the agent ended the connection: ${msg.reason}`),
+        onDisconnect: (msg) =>
+          msg.code ? this.fail(refusalText(msg.code, `the agent refused the connection: ${msg.reason}`), msg.code, false) : this.fail(`the agent ended the connection: ${msg.reason}`),
         onError: (error) => this.fail(error.message, error.code),
       }),
     );
@@ -120,6 +138,11 @@ export class AgentConnection implements Disposable {
     return this.currentTargets;
   }
 
+  /** `lan` (the agent's own endpoint) or `cloud` (the signaling server) */
+  get path(): 'cloud' | 'lan' {
+    return this.signaling.path;
+  }
+
   get hello(): HelloMessage | undefined {
     return this.agentHello;
   }
@@ -141,7 +164,7 @@ export class AgentConnection implements Disposable {
     const sdp = this.pc.localDescription?.sdp;
     if (!sdp) return this.fail('the browser produced no local description');
     const sent = await this.signaling.sendOffer({ sessionId: this.negotiationId, agentId: this.agent.agentId, sdp });
-    if (!sent.ok) return this.fail(sent.error.message, sent.error.code);
+    if (!sent.ok) return this.fail(refusalText(sent.error.code, sent.error.message), sent.error.code);
     this.offerAcknowledged = true;
     for (const candidate of this.pendingLocalCandidates.splice(0)) this.sendLocalCandidate(candidate);
   }
@@ -188,6 +211,15 @@ export class AgentConnection implements Disposable {
   }
 
   private async applyAnswer(sdp: string): Promise<void> {
+    const fingerprints = sdpFingerprints(sdp);
+    this.answerFingerprint = fingerprints.length === 1 ? fingerprints[0] : undefined;
+    const pinned = this.options.paired?.fingerprint;
+    // Pinning: a paired agent's answer must carry its certificate's fingerprint, and only that one.
+    if (pinned && (fingerprints.length !== 1 || fingerprints[0] !== normalizeFingerprint(pinned))) {
+      console.warn(`[agent ${this.agent.agentId}] answer refused: fingerprint ${fingerprints.join(',') || 'none'}, paired ${pinned}`);
+      this.fail(refusalText('FINGERPRINT_MISMATCH', `the answer's DTLS fingerprint is ${fingerprints.join(', ') || 'missing'}, the paired agent's is ${pinned}`), 'FINGERPRINT_MISMATCH');
+      return;
+    }
     try {
       await this.pc.setRemoteDescription({ type: 'answer', sdp });
     } catch (error) {
@@ -229,12 +261,13 @@ export class AgentConnection implements Disposable {
     });
   }
 
-  private fail(reason: string, code?: ProtocolError['code']): void {
+  /** Ends the connection with a reason; tells the agent unless it is the one that ended it. */
+  private fail(reason: string, code?: ProtocolError['code'], tellAgent = true): void {
     const kind = this.currentStage.kind;
     if (kind === 'failed' || kind === 'closed') return;
     this.setStage(code ? { kind: 'failed', reason, code } : { kind: 'failed', reason });
-    if (kind !== 'idle') {
-      void this.signaling.sendDisconnect({ sessionId: this.negotiationId, reason: reason.slice(0, 512) });
+    if (kind !== 'idle' && tellAgent) {
+      void this.signaling.sendDisconnect({ sessionId: this.negotiationId, reason: reason.slice(0, 512), ...(code ? { code } : {}) });
     }
     this.pc.close();
   }

@@ -1,6 +1,7 @@
 /**
  * Every agent the console knows: online ones from presence (connected as soon as they come
- * online), offline ones remembered through the host API; one peer connection per agent, its
+ * online), paired ones (reached over their LAN endpoint when the signaling server does not list
+ * them), offline ones remembered through the host API; one peer connection per agent, its
  * targets kept live by asking `list-targets` every few seconds (and taking any `targets` the agent
  * pushes), and its network path read from getStats.
  */
@@ -9,8 +10,12 @@ import { AgentConnection } from './agent-connection';
 import type { DeviceEntry } from './device-panel';
 import { DisposableStore, Emitter, type Disposable } from './emitter';
 import type { KnownAgent, TetherApi } from './host/host';
+import { LanPath } from './lan-path';
+import type { LanSignaling } from './lan-signaling';
 import type { NetworkPath } from './network-path';
 import type { SignalingClient } from './signaling-client';
+import type { ConsoleIdentity } from './trust/console-identity';
+import type { PairedAgentRecord } from './trust/trust-store';
 
 /** How often a connected agent is asked for its targets: the agent does not push changes yet. */
 export const TARGET_POLL_MS = 3_000;
@@ -34,20 +39,32 @@ interface AgentRecord {
   retryTimer: ReturnType<typeof setTimeout> | undefined;
   /** the user pressed Disconnect: not connected again on presence until they press Connect */
   heldOff: boolean;
+  /** listed by the signaling server's presence */
+  inPresence: boolean;
+  /** set when this console paired with the agent: pinned, and reachable over the LAN */
+  paired: PairedAgentRecord | undefined;
 }
+
+/** Refusals that another try cannot fix: the user must act (pair again, check the network). */
+const NO_RETRY = new Set(['NOT_PAIRED', 'FINGERPRINT_MISMATCH', 'PAIRING_INVALID']);
 
 export class AgentDirectory implements Disposable {
   private readonly records = new Map<string, AgentRecord>();
+  /** sockets authenticated by a pairing, waiting for the agent's first connection */
+  private readonly adopted = new Map<string, LanSignaling>();
   private readonly store = new DisposableStore();
   private readonly changeEmitter = new Emitter<void>();
   readonly onChange = this.changeEmitter.event;
 
   constructor(
-    private readonly signaling: SignalingClient,
+    private readonly signaling: SignalingClient | undefined,
     private readonly host: TetherApi,
     private readonly iceServers: RTCIceServer[],
+    private readonly identity: ConsoleIdentity,
+    paired: readonly PairedAgentRecord[],
   ) {
-    this.store.add(signaling.onPresence((agents) => this.presence(agents)));
+    if (signaling) this.store.add(signaling.onPresence((agents) => this.presence(agents)));
+    for (const agent of paired) this.addPaired(agent);
     const targetTimer = setInterval(() => this.pollTargets(), TARGET_POLL_MS);
     const pathTimer = setInterval(() => void this.pollPaths(), PATH_POLL_MS);
     this.store.add({ dispose: () => (clearInterval(targetTimer), clearInterval(pathTimer)) });
@@ -73,14 +90,14 @@ export class AgentDirectory implements Disposable {
     const existing = record.connection;
     if (existing && existing.stage.kind !== 'failed' && existing.stage.kind !== 'closed') return existing;
     this.dropConnection(record);
-    const connection = this.createConnection(agentId);
     const store = new DisposableStore();
+    const connection = this.newConnection(record, store);
     record.connection = connection;
     record.connectionStore = store;
     store.add(connection.onStage((stage) => {
       if (stage.kind === 'ready') record.failures = 0;
       if (stage.kind === 'failed' || stage.kind === 'closed') record.path = undefined;
-      if (stage.kind === 'failed') this.scheduleRetry(record);
+      if (stage.kind === 'failed' && !NO_RETRY.has(stage.code ?? '')) this.scheduleRetry(record);
       this.changed();
     }));
     store.add(connection.onTargets((targets) => {
@@ -94,11 +111,31 @@ export class AgentDirectory implements Disposable {
     return connection;
   }
 
-  /** A fresh connection outside the directory, that the caller connects and disposes (bench). */
+  /** A fresh connection outside the directory, that the caller connects and disposes (bench; cloud path only). */
   createConnection(agentId: string): AgentConnection {
-    const agent = this.signaling.agents.find((a) => a.agentId === agentId);
-    if (!agent) throw new Error(`agent ${agentId} is not online`);
-    return new AgentConnection(agent, this.signaling, { iceServers: this.iceServers, connectTimeoutMs: CONNECT_TIMEOUT_MS });
+    const agent = this.signaling?.agents.find((a) => a.agentId === agentId);
+    if (!agent || !this.signaling) throw new Error(`agent ${agentId} is not online`);
+    const paired = this.records.get(agentId)?.paired;
+    return new AgentConnection(agent, this.signaling, { iceServers: this.iceServers, connectTimeoutMs: CONNECT_TIMEOUT_MS, identity: this.identity, ...(paired ? { paired } : {}) });
+  }
+
+  /**
+   * A paired agent joins the list (at start, or just paired: then `signaling` is the socket the
+   * pairing authenticated, used for the first connection) and is connected.
+   */
+  addPaired(agent: PairedAgentRecord, signaling?: LanSignaling): void {
+    const record = this.records.get(agent.agentId) ?? this.newRecord(agent.agentId, agent.name);
+    record.paired = agent;
+    record.name = agent.name;
+    record.online = record.inPresence || agent.endpoints.length > 0;
+    record.failures = 0;
+    if (signaling) {
+      this.dropConnection(record);
+      this.adopted.set(agent.agentId, signaling);
+    }
+    if (record.online && !record.heldOff) this.connect(agent.agentId);
+    else signaling?.dispose();
+    this.changed();
   }
 
   disconnect(agentId: string): void {
@@ -108,6 +145,10 @@ export class AgentDirectory implements Disposable {
       this.dropConnection(record);
     }
     this.changed();
+  }
+
+  pairedAgents(): PairedAgentRecord[] {
+    return [...this.records.values()].flatMap((r) => (r.paired ? [r.paired] : []));
   }
 
   entries(openTabs: (agentId: string) => number): DeviceEntry[] {
@@ -123,18 +164,25 @@ export class AgentDirectory implements Disposable {
         targetsKnown: r.targetsKnown,
         path: r.path,
         openTabs: openTabs(r.agentId),
+        paired: r.paired !== undefined,
+        route: r.connection?.path ?? (r.inPresence ? 'cloud' : r.paired?.endpoints.length ? 'lan' : undefined),
       }));
   }
 
   dispose(): void {
     for (const record of this.records.values()) this.dropConnection(record);
+    for (const signaling of this.adopted.values()) signaling.dispose();
+    this.adopted.clear();
     this.store.dispose();
     this.changeEmitter.dispose();
   }
 
   private presence(agents: readonly AgentInfo[]): void {
     const online = new Set(agents.map((a) => a.agentId));
-    for (const record of this.records.values()) record.online = online.has(record.agentId);
+    for (const record of this.records.values()) {
+      record.inPresence = online.has(record.agentId);
+      record.online = record.inPresence || (record.paired?.endpoints.length ?? 0) > 0;
+    }
     const cameOnline: string[] = [];
     for (const agent of agents) {
       const record = this.records.get(agent.agentId) ?? this.newRecord(agent.agentId, agent.name);
@@ -145,6 +193,7 @@ export class AgentDirectory implements Disposable {
       record.name = agent.name;
       record.version = agent.version;
       record.online = true;
+      record.inPresence = true;
     }
     for (const agentId of cameOnline) this.connect(agentId);
     this.changed();
@@ -161,6 +210,7 @@ export class AgentDirectory implements Disposable {
     const record: AgentRecord = {
       agentId, name, version: undefined, online: false, connection: undefined, connectionStore: undefined,
       targets: [], targetsKnown: false, path: undefined, heldOff: false, failures: 0, retryTimer: undefined,
+      inPresence: false, paired: undefined,
     };
     this.records.set(agentId, record);
     return record;
@@ -182,11 +232,29 @@ export class AgentDirectory implements Disposable {
     }, delay);
   }
 
+  /**
+   * The connection for `record` on its path: the signaling server while it lists the agent, else
+   * the agent's own LAN endpoint (paired agents only). Paired agents are pinned on both paths.
+   */
+  private newConnection(record: AgentRecord, store: DisposableStore): AgentConnection {
+    const options = { iceServers: this.iceServers, connectTimeoutMs: CONNECT_TIMEOUT_MS, identity: this.identity, ...(record.paired ? { paired: record.paired } : {}) };
+    const cloud = record.inPresence ? this.signaling?.agents.find((a) => a.agentId === record.agentId) : undefined;
+    if (cloud && this.signaling) return new AgentConnection(cloud, this.signaling, options);
+    if (!record.paired) throw new Error(`agent ${record.name} is not online`);
+    const adopted = this.adopted.get(record.agentId);
+    this.adopted.delete(record.agentId);
+    const lan = store.add(new LanPath(record.paired, this.identity, adopted));
+    const info = { agentId: record.agentId, name: record.name, version: record.version ?? '' };
+    // LAN: host candidates only, no STUN or TURN.
+    return new AgentConnection(info, lan, { ...options, iceServers: [] });
+  }
+
   private dropConnection(record: AgentRecord): void {
     clearTimeout(record.retryTimer);
     record.retryTimer = undefined;
-    record.connectionStore?.dispose();
+    // The connection first: its disconnect still goes out on the LAN path the store owns.
     record.connection?.dispose();
+    record.connectionStore?.dispose();
     record.connection = undefined;
     record.connectionStore = undefined;
     record.path = undefined;

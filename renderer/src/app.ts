@@ -11,13 +11,25 @@ import { TabSet } from './tab-set';
 import type { TerminalTab } from './terminal-tab';
 import type { TerminalViewOptions } from './terminal-view';
 import { Toolbar } from './toolbar';
+import { openPairingDialog } from './pairing-dialog';
+import type { ConsoleIdentity } from './trust/console-identity';
+import { pairWithToken } from './trust/pairing';
+import type { PairedAgentRecord, TrustStore } from './trust/trust-store';
+import { err, ok, type ProtocolError, type Result } from '@tether/protocol';
+
+/** The console's identity and the agents it paired with, loaded before the page starts. */
+export interface ConsoleTrust {
+  identity: ConsoleIdentity;
+  store: TrustStore;
+  paired: PairedAgentRecord[];
+}
 
 /** The console page: toolbar, the device panel, and the tabs. */
 export class ConsoleApp implements Disposable {
   readonly tabs: TabSet;
   readonly agents: AgentDirectory;
   private readonly store = new DisposableStore();
-  private readonly signaling: SignalingClient;
+  private readonly signaling: SignalingClient | undefined;
   private readonly devices: DevicePanel;
   private readonly toolbar: Toolbar;
 
@@ -26,9 +38,11 @@ export class ConsoleApp implements Disposable {
     private readonly config: ConsoleConfig,
     private readonly host: TetherApi,
     private settings: Settings,
+    private readonly trust: ConsoleTrust,
   ) {
-    this.signaling = this.store.add(new SignalingClient(config.signalingUrl, config.token));
-    this.agents = this.store.add(new AgentDirectory(this.signaling, host, config.iceServers));
+    // Without a signaling server the console reaches its paired agents over the LAN only.
+    this.signaling = config.signalingUrl ? this.store.add(new SignalingClient(config.signalingUrl, config.token)) : undefined;
+    this.agents = this.store.add(new AgentDirectory(this.signaling, host, config.iceServers, trust.identity, trust.paired));
     this.toolbar = new Toolbar(config.signalingUrl, host.kind, {
       toggleTheme: () => void this.updateSettings({ theme: this.settings.theme === 'dark' ? 'light' : 'dark' }),
       zoom: (step) => this.zoom(step),
@@ -37,6 +51,7 @@ export class ConsoleApp implements Disposable {
       connect: (agentId) => this.agents.connect(agentId),
       disconnect: (agentId) => this.agents.disconnect(agentId),
       openTarget: (agentId, target) => this.openTab(agentId, target.name),
+      pair: () => void openPairingDialog({ pair: (text) => this.pair(text) }),
     });
     this.tabs = this.store.add(new TabSet(() => this.viewOptions()));
     const sidebar = document.createElement('aside');
@@ -50,15 +65,27 @@ export class ConsoleApp implements Disposable {
     body.append(sidebar, main);
     root.replaceChildren(this.toolbar.element, body);
 
-    this.store.add(this.signaling.onState((state) => this.toolbar.showSignaling(state)));
+    if (this.signaling) this.store.add(this.signaling.onState((state) => this.toolbar.showSignaling(state)));
     this.store.add(this.agents.onChange(() => this.refresh()));
     this.store.add(this.tabs.onChange(() => this.renderDevices()));
     // Capture phase: before xterm's textarea sends the keys to the shell.
     this.store.listen(window, 'keydown', (event) => this.onKey(event as KeyboardEvent), true);
     this.applySettings();
-    this.toolbar.showSignaling(this.signaling.state);
+    this.toolbar.showSignaling(this.signaling?.state);
     this.renderDevices();
-    this.signaling.connect();
+    this.signaling?.connect();
+  }
+
+  /** Pairs with the agent of a token (pasted or scanned) and lists it; the agent's refusal as a value. */
+  async pair(text: string): Promise<Result<{ name: string; agentId: string }, ProtocolError>> {
+    const paired = await pairWithToken(text, this.trust.identity, this.trust.store, `Tether console (${this.host.kind})`);
+    if (!paired.ok) return err(paired.error);
+    this.agents.addPaired(paired.value.record, paired.value.signaling);
+    return ok({ name: paired.value.record.name, agentId: paired.value.record.agentId });
+  }
+
+  get consoleFingerprint(): string {
+    return this.trust.identity.fingerprint;
   }
 
   /** Opens a tab on `target` (a container name or id); it connects the agent if needed. */

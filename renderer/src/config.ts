@@ -37,6 +37,8 @@ export function readConfig(search: string): ConfigResult {
   const iceServers = parseIceServers(params.get('ice'));
   const missing = [...(signalingUrl ? [] : ['signal']), ...(token ? [] : ['token'])];
   if (typeof iceServers === 'string') return { ok: false, missing, problem: iceServers };
+  // `lan=1`: no signaling server; the console reaches the agents it paired with over the LAN.
+  if (params.get('lan') === '1' && !signalingUrl) return { ok: true, config: { signalingUrl: '', token: '', iceServers, testHooks: params.get('test') === '1' } };
   if (missing.length > 0) return { ok: false, missing };
   return { ok: true, config: { signalingUrl, token, iceServers, testHooks: params.get('test') === '1' } };
 }
@@ -94,7 +96,16 @@ export function renderConfigForm(root: HTMLElement, result: Extract<ConfigResult
   const submit = document.createElement('button');
   submit.type = 'submit';
   submit.textContent = 'Connect';
-  form.append(submit);
+  const offline = document.createElement('button');
+  offline.type = 'button';
+  offline.dataset.testid = 'config-offline';
+  offline.textContent = 'Continue without a signaling server';
+  offline.title = 'reach the agents this console paired with over the LAN only';
+  offline.addEventListener('click', () => {
+    params.set('lan', '1');
+    location.search = params.toString();
+  });
+  form.append(submit, offline);
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const data = new FormData(form);

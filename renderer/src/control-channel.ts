@@ -10,25 +10,43 @@ import {
 } from '@tether/protocol';
 import { CONSOLE_VERSION } from './console-version';
 import { DisposableStore, Emitter, type Disposable } from './emitter';
+import type { ChannelBinding } from './trust/channel-binding';
 
-/** The `control` channel of one peer connection: the hello exchange and the agent's target list. */
+/** How long the agent may take to answer `auth` with `auth-ok`. */
+export const AUTH_TIMEOUT_MS = 15_000;
+
+/**
+ * The `control` channel of one peer connection: the hello exchange, the data-channel binding
+ * (`auth` → `auth-ok`) for paired agents, and the agent's target list. Targets are asked for only
+ * once the channel is ready: after the agent's hello, and after `auth-ok` when a binding is needed.
+ */
 export class ControlChannel implements Disposable {
   private readonly store = new DisposableStore();
   private readonly helloEmitter = new Emitter<HelloMessage>();
+  private readonly refusedEmitter = new Emitter<ProtocolError>();
+  private agentHello: HelloMessage | undefined;
+  private authTimer: ReturnType<typeof setTimeout> | undefined;
+  private ready = false;
   private readonly targetsEmitter = new Emitter<Target[]>();
   private readonly errorEmitter = new Emitter<ProtocolError>();
   private readonly openEmitter = new Emitter<void>();
   private readonly closeEmitter = new Emitter<void>();
 
   readonly onOpen = this.openEmitter.event;
-  readonly onHello = this.helloEmitter.event;
+  /** The channel is ready: the agent said hello and, when a binding is needed, accepted `auth`. */
+  readonly onReady = this.helloEmitter.event;
+  /** The agent failed the binding, or refused this console (FINGERPRINT_MISMATCH, NOT_PAIRED). */
+  readonly onRefused = this.refusedEmitter.event;
   readonly onTargets = this.targetsEmitter.event;
   /** The agent reported an error, or sent something this console cannot parse. */
   readonly onError = this.errorEmitter.event;
   readonly onClose = this.closeEmitter.event;
 
   /** Must be created before the offer so that the SDP carries the SCTP association. */
-  constructor(private readonly channel: RTCDataChannel) {
+  constructor(
+    private readonly channel: RTCDataChannel,
+    private readonly binding?: ChannelBinding,
+  ) {
     if (channel.label !== CONTROL_CHANNEL_LABEL) throw new Error(`not a control channel: ${channel.label}`);
     channel.binaryType = 'arraybuffer';
     this.store.listen(channel, 'open', () => {
@@ -37,8 +55,8 @@ export class ControlChannel implements Disposable {
         protocol: TTY_PROTOCOL,
         peer: { kind: 'console', version: CONSOLE_VERSION },
         capabilities: [],
+        ...(binding ? { nonce: binding.consoleNonce } : {}),
       });
-      this.send({ type: 'list-targets' });
       this.openEmitter.fire();
     });
     this.store.listen(channel, 'message', (event) => this.receive((event as MessageEvent).data));
@@ -46,12 +64,13 @@ export class ControlChannel implements Disposable {
   }
 
   listTargets(): void {
-    this.send({ type: 'list-targets' });
+    if (this.ready) this.send({ type: 'list-targets' });
   }
 
   dispose(): void {
+    clearTimeout(this.authTimer);
     this.store.dispose();
-    for (const emitter of [this.helloEmitter, this.targetsEmitter, this.errorEmitter, this.openEmitter, this.closeEmitter]) {
+    for (const emitter of [this.refusedEmitter, this.helloEmitter, this.targetsEmitter, this.errorEmitter, this.openEmitter, this.closeEmitter]) {
       emitter.dispose();
     }
     if (this.channel.readyState !== 'closed') this.channel.close();
@@ -78,13 +97,23 @@ export class ControlChannel implements Disposable {
     const message = parsed.value;
     switch (message.type) {
       case 'hello':
-        this.helloEmitter.fire(message);
+        void this.agentSaidHello(message);
+        break;
+      case 'auth-ok':
+        if (!this.agentHello || this.ready) {
+          this.errorEmitter.fire({ code: 'BAD_MESSAGE', message: 'the agent sent auth-ok unasked' });
+          break;
+        }
+        clearTimeout(this.authTimer);
+        this.becomeReady(this.agentHello);
         break;
       case 'targets':
         this.targetsEmitter.fire(message.targets);
         break;
       case 'error':
-        this.errorEmitter.fire({ code: message.code, message: message.message });
+        if (message.fatal && (message.code === 'FINGERPRINT_MISMATCH' || message.code === 'NOT_PAIRED')) {
+          this.refusedEmitter.fire({ code: message.code, message: message.message });
+        } else this.errorEmitter.fire({ code: message.code, message: message.message });
         break;
       case 'ping':
         this.send({ type: 'pong', ...(message.id === undefined ? {} : { id: message.id }) });
@@ -92,5 +121,27 @@ export class ControlChannel implements Disposable {
       case 'pong':
         break;
     }
+  }
+
+  private async agentSaidHello(hello: HelloMessage): Promise<void> {
+    if (this.agentHello) {
+      this.errorEmitter.fire({ code: 'BAD_MESSAGE', message: 'the agent said hello twice; the second one is ignored' });
+      return;
+    }
+    this.agentHello = hello;
+    if (!this.binding) return this.becomeReady(hello);
+    const answer = await this.binding.answerHello(hello);
+    if (!answer.ok) return this.refusedEmitter.fire(answer.error);
+    if (!answer.value) return this.becomeReady(hello);
+    this.send(answer.value);
+    this.authTimer = setTimeout(() => {
+      this.refusedEmitter.fire({ code: 'NOT_PAIRED', message: `the agent did not accept this console's binding within ${AUTH_TIMEOUT_MS / 1000} s` });
+    }, AUTH_TIMEOUT_MS);
+  }
+
+  private becomeReady(hello: HelloMessage): void {
+    this.ready = true;
+    this.send({ type: 'list-targets' });
+    this.helloEmitter.fire(hello);
   }
 }

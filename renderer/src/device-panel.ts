@@ -17,12 +17,18 @@ export interface DeviceEntry {
   targetsKnown: boolean;
   path: NetworkPath | undefined;
   openTabs: number;
+  /** this console paired with the agent: its identity is pinned */
+  paired: boolean;
+  /** the signaling path its connection takes: the agent's own LAN endpoint or the cloud server */
+  route: 'lan' | 'cloud' | undefined;
 }
 
 export interface DevicePanelActions {
   connect(agentId: string): void;
   disconnect(agentId: string): void;
   openTarget(agentId: string, target: Target): void;
+  /** opens the pairing dialog */
+  pair(): void;
 }
 
 const STAGE_TEXT: Record<ConnectionStage['kind'], string> = {
@@ -51,10 +57,17 @@ export class DevicePanel {
     this.lastSignature = signature;
     const heading = document.createElement('h2');
     heading.textContent = 'Devices';
+    const pair = document.createElement('button');
+    pair.type = 'button';
+    pair.className = 'pair-agent';
+    pair.dataset.testid = 'pair-agent';
+    pair.textContent = 'Pair an agent';
+    pair.title = 'pair with an agent from the token or QR code of `tether-agent pair` (works offline, over the LAN)';
+    pair.addEventListener('click', () => this.actions.pair());
     const list = document.createElement('ul');
-    if (entries.length === 0) list.append(emptyItem('No agent is known yet; agents appear here when they come online.'));
+    if (entries.length === 0) list.append(emptyItem('No agent is known yet; agents appear here when they come online, or pair one.'));
     for (const entry of entries) list.append(this.renderAgent(entry));
-    this.element.replaceChildren(heading, list);
+    this.element.replaceChildren(heading, pair, list);
   }
 
   private renderAgent(entry: DeviceEntry): HTMLElement {
@@ -75,11 +88,24 @@ export class DevicePanel {
     state.dataset.testid = 'connection-state';
     state.dataset.stage = stage.kind;
     if (!entry.online) state.textContent = 'offline';
-    else if (stage.kind === 'failed') state.textContent = `failed: ${stage.reason}`;
+    else if (stage.kind === 'failed') {
+      state.textContent = `failed: ${stage.code ? `${stage.code} — ` : ''}${stage.reason}`;
+      state.dataset.code = stage.code ?? '';
+    }
     else if (stage.kind === 'ready' && entry.path) {
       state.textContent = `connected · ${entry.path.kind}${entry.path.rttMs === undefined ? '' : ` · ${entry.path.rttMs.toFixed(1)} ms`}`;
     } else state.textContent = STAGE_TEXT[stage.kind];
     header.append(name);
+    item.dataset.paired = String(entry.paired);
+    item.dataset.route = entry.route ?? '';
+    if (entry.paired || entry.route) {
+      const badge = document.createElement('span');
+      badge.className = 'agent-trust';
+      badge.dataset.testid = 'agent-route';
+      badge.textContent = [entry.paired ? 'paired' : '', entry.route === 'lan' ? 'LAN' : entry.route === 'cloud' ? 'cloud' : ''].filter(Boolean).join(' · ');
+      badge.title = entry.paired ? 'paired with this console: its certificate fingerprint is pinned' : 'not paired: trusted through the signaling server';
+      header.append(badge);
+    }
     const live = stage.kind !== 'idle' && stage.kind !== 'failed' && stage.kind !== 'closed';
     if (entry.online) {
       const button = document.createElement('button');

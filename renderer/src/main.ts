@@ -4,6 +4,8 @@ import { ConsoleApp } from './app';
 import { renderConfigForm, resolveConfig } from './config';
 import { getHost } from './host/host';
 import { installTestHooks } from './test-hooks';
+import { loadConsoleIdentity } from './trust/console-identity';
+import { TrustStore } from './trust/trust-store';
 
 async function start(root: HTMLElement): Promise<void> {
   const host = getHost();
@@ -14,7 +16,9 @@ async function start(root: HTMLElement): Promise<void> {
     renderConfigForm(root, result, host);
     return;
   }
-  const app = new ConsoleApp(root, result.config, host, settings);
+  const trustStore = new TrustStore();
+  const [identity, paired] = await Promise.all([loadConsoleIdentity(trustStore), trustStore.pairedAgents()]);
+  const app = new ConsoleApp(root, result.config, host, settings, { identity, store: trustStore, paired });
   if (result.config.testHooks) installTestHooks(app);
   window.addEventListener('pagehide', () => app.dispose());
 }

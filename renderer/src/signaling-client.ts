@@ -19,14 +19,9 @@ import {
 } from '@tether/protocol';
 import { io, type Socket } from 'socket.io-client';
 import { Emitter, type Disposable } from './emitter';
+import type { NegotiationHandlers, NegotiationTransport } from './negotiation-transport';
 
-/** What one negotiation (one peer connection) hears back from the signaling server. */
-export interface NegotiationHandlers {
-  onAnswer(msg: Answer): void;
-  onIce(msg: Ice): void;
-  onDisconnect(msg: Disconnect): void;
-  onError(error: ProtocolError): void;
-}
+export type { NegotiationHandlers } from './negotiation-transport';
 
 export type SignalingState =
   | { kind: 'connecting' }
@@ -41,7 +36,8 @@ interface UntypedAckEmitter {
 }
 
 /** The console's Socket.IO connection to a signaling server: presence and negotiation routing. */
-export class SignalingClient implements Disposable {
+export class SignalingClient implements Disposable, NegotiationTransport {
+  readonly path = 'cloud' as const;
   private readonly socket: ConsoleSocket;
   private readonly negotiations = new Map<string, NegotiationHandlers>();
   private readonly presenceEmitter = new Emitter<AgentInfo[]>();

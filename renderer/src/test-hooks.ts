@@ -48,6 +48,10 @@ export interface TetherTestHooks extends BenchHooks {
   activate(tabId: string): void;
   /** Closes the tab as its close button does, and drops its capture. */
   closeTab(tabId: string): void;
+  /** Pairs as the dialog does; the agent's refusal comes back as a value. */
+  pairWithToken(token: string): Promise<{ ok: true; agentId: string; name: string } | { ok: false; code: string; message: string }>;
+  pairedAgents(): { agentId: string; name: string; fingerprint: string; consoleId: string; endpoints: string[] }[];
+  consoleFingerprint(): string;
 }
 
 class Capture {
@@ -172,6 +176,12 @@ export function installTestHooks(app: ConsoleApp): void {
       captures.delete(id);
       app.tabs.close(id);
     },
+    pairWithToken: async (token) => {
+      const result = await app.pair(token);
+      return result.ok ? { ok: true, ...result.value } : { ok: false, code: result.error.code, message: result.error.message };
+    },
+    pairedAgents: () => app.agents.pairedAgents().map((a) => ({ agentId: a.agentId, name: a.name, fingerprint: a.fingerprint, consoleId: a.consoleId, endpoints: a.endpoints })),
+    consoleFingerprint: () => app.consoleFingerprint,
     ...benchHooks(app),
   };
   (window as unknown as { __tetherTest: TetherTestHooks }).__tetherTest = hooks;

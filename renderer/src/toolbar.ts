@@ -66,7 +66,14 @@ export class Toolbar {
     this.fontSize.textContent = `${settings.fontSize}px`;
   }
 
-  showSignaling(state: SignalingState): void {
+  /** `undefined`: no signaling server is configured; paired agents are reached over the LAN. */
+  showSignaling(state: SignalingState | undefined): void {
+    if (!state) {
+      this.status.dataset.state = 'none';
+      this.status.classList.remove('error');
+      this.status.textContent = 'No signaling server: paired agents over the LAN only';
+      return;
+    }
     this.status.dataset.state = state.kind;
     this.status.classList.toggle('error', state.kind === 'refused' || state.kind === 'disconnected');
     switch (state.kind) {

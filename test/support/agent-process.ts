@@ -9,8 +9,11 @@ const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const cli = fileURLToPath(new URL('../../agent/dist/cli.js', import.meta.url));
 
 export interface AgentProcessOptions {
-  signalingUrl: string;
-  token: string;
+  /** omitted (with `token`): a LAN-only agent, which needs `lanListen` */
+  signalingUrl?: string;
+  token?: string;
+  /** `--lan-listen host:port` (port 0: any free port; see `lanPort`) */
+  lanListen?: string;
   agentId: string;
   name: string;
   extraArgs?: string[];
@@ -24,6 +27,11 @@ export interface AgentProcess {
   readonly pid: number;
   readonly agentId: string;
   readonly name: string;
+  /** the state folder (identity, consoles.json, audit.jsonl) */
+  readonly stateDir: string;
+  /** from the "agent ready" line: the DTLS fingerprint, and the LAN port when listening */
+  readonly fingerprint: string | undefined;
+  readonly lanPort: number | undefined;
   /** every line the agent wrote, stdout and stderr, in order */
   logs(): string[];
   /** VmRSS of the agent's process, from /proc/<pid>/status */
@@ -46,16 +54,18 @@ export function ensureAgentBuilt(): void {
 export async function startAgent(options: AgentProcessOptions): Promise<AgentProcess> {
   if (!options.executable) ensureAgentBuilt();
   const lines: string[] = [];
+  const stateDir = options.stateDir ?? mkdtempSync(join(tmpdir(), 'tether-agent-state-'));
   const args = [
-    '--signaling-url', options.signalingUrl,
-    '--token', options.token,
+    ...(options.signalingUrl ? ['--signaling-url', options.signalingUrl] : []),
+    ...(options.token ? ['--token', options.token] : []),
+    ...(options.lanListen ? ['--lan-listen', options.lanListen] : []),
     '--agent-id', options.agentId,
     '--name', options.name,
     '--ice-host', '127.0.0.1',
     '--ice-interface', '127.0.0.1',
     '--log-level', 'debug',
     // one identity per agent, as on separate hosts, and nothing left in /var/lib
-    '--state-dir', options.stateDir ?? mkdtempSync(join(tmpdir(), 'tether-agent-state-')),
+    '--state-dir', stateDir,
     ...(options.extraArgs ?? []),
   ];
   const child: ChildProcess = options.executable
@@ -69,6 +79,7 @@ export async function startAgent(options: AgentProcessOptions): Promise<AgentPro
       resolve();
     }),
   );
+  let readyLine: Record<string, unknown> = {};
   let ready: () => void = () => undefined;
   const readyPromise = new Promise<void>((resolve) => (ready = resolve));
   const collect = (stream: NodeJS.ReadableStream | null, prefix: string) => {
@@ -82,7 +93,14 @@ export async function startAgent(options: AgentProcessOptions): Promise<AgentPro
         rest = rest.slice(at + 1);
         lines.push(prefix + line);
         if (lines.length > 20_000) lines.splice(0, 5_000);
-        if (line.includes('"msg":"agent ready"')) ready();
+        if (line.includes('"msg":"agent ready"')) {
+          try {
+            readyLine = JSON.parse(line) as Record<string, unknown>;
+          } catch (error) {
+            lines.push(`[ready line not JSON: ${String(error)}]`);
+          }
+          ready();
+        }
       }
     });
   };
@@ -104,6 +122,9 @@ export async function startAgent(options: AgentProcessOptions): Promise<AgentPro
     pid,
     agentId: options.agentId,
     name: options.name,
+    stateDir,
+    fingerprint: typeof readyLine.fingerprint === 'string' ? readyLine.fingerprint : undefined,
+    lanPort: typeof readyLine.lanPort === 'number' ? readyLine.lanPort : undefined,
     logs: () => [...lines],
     rssBytes() {
       const status = readFileSync(`/proc/${pid}/status`, 'utf8');

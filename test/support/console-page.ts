@@ -155,6 +155,51 @@ export class ConsolePage {
     }, `a line ${String(line)} in tab ${tabId}`, timeoutMs);
   }
 
+  pairedAgents = () => this.call<{ agentId: string; name: string; fingerprint: string; consoleId: string; endpoints: string[] }[]>('pairedAgents');
+  consoleFingerprint = () => this.call<string>('consoleFingerprint');
+
+  /** The pairing dialog, opened with the device panel's "Pair an agent" when it is not open. */
+  async openPairingDialog() {
+    const dialog = this.page.locator('[data-testid="pairing-dialog"]');
+    if (!(await dialog.count())) await this.page.locator('[data-testid="pair-agent"]').click();
+    await dialog.waitFor();
+    return dialog;
+  }
+
+  /** Waits for the pairing dialog's outcome: `ok`, or `error` with the refusal's code and text. */
+  async pairingOutcome(timeoutMs = 30_000): Promise<{ kind: string; code: string; text: string }> {
+    const status = this.page.locator('[data-testid="pairing-status"]');
+    return waitFor(async () => {
+      const kind = (await status.getAttribute('data-kind')) ?? '';
+      if (kind !== 'ok' && kind !== 'error') return undefined;
+      return { kind, code: (await status.getAttribute('data-code')) ?? '', text: (await status.textContent()) ?? '' };
+    }, 'the pairing outcome', timeoutMs);
+  }
+
+  /** Pastes the token into the pairing dialog and clicks Pair, as a person would; returns the outcome. */
+  async pairByPaste(token: string): Promise<{ kind: string; code: string; text: string }> {
+    const dialog = await this.openPairingDialog();
+    await dialog.locator('[data-testid="pairing-status"]').evaluate((node) => node.removeAttribute('data-kind'));
+    await dialog.locator('[data-testid="pairing-token"]').fill(token);
+    await dialog.locator('[data-testid="pairing-submit"]').click();
+    return this.pairingOutcome();
+  }
+
+  async closePairingDialog(): Promise<void> {
+    const dialog = this.page.locator('[data-testid="pairing-dialog"]');
+    if (await dialog.count()) await dialog.locator('[data-testid="pairing-cancel"]').click();
+  }
+
+  /** The agent's connection state in the device list: its stage, failure code and text. */
+  async agentState(agentId: string): Promise<{ stage: string; code: string; text: string }> {
+    const state = this.page.locator(`[data-testid="agent"][data-agent-id="${agentId}"] [data-testid="connection-state"]`);
+    return {
+      stage: (await state.getAttribute('data-stage')) ?? '',
+      code: (await state.getAttribute('data-code')) ?? '',
+      text: (await state.textContent()) ?? '',
+    };
+  }
+
   /** Waits until the shell in the tab has printed something (its prompt). */
   waitForPrompt(tabId: string, timeoutMs = 20_000): Promise<string> {
     return waitFor(async () => ((await this.screen(tabId)).trim().length > 0 ? this.screen(tabId) : undefined), `a prompt in tab ${tabId}`, timeoutMs);
