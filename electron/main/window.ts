@@ -45,6 +45,31 @@ export const CONTENT_SECURITY_POLICY = [
 /** Permissions the renderer may have: writing the clipboard (copy on select). Everything else is denied. */
 export const ALLOWED_PERMISSIONS: ReadonlySet<string> = new Set(['clipboard-sanitized-write']);
 
+/** What Electron passes beside a permission request or check (the parts the decision reads). */
+export interface PermissionDetails {
+  /** requests: the media kinds asked for */
+  mediaTypes?: string[];
+  /** checks: the media kind asked about */
+  mediaType?: string;
+  /** requests: the page that asks */
+  requestingUrl?: string;
+  /** checks: the origin that asks */
+  requestingOrigin?: string;
+}
+
+/**
+ * The one exception beside ALLOWED_PERMISSIONS: the camera, video only, for the app's own page,
+ * so that pairing can scan an agent's QR code. No microphone, no other origin.
+ */
+export function permissionGranted(permission: string, details: PermissionDetails = {}): boolean {
+  if (ALLOWED_PERMISSIONS.has(permission)) return true;
+  if (permission !== 'media') return false;
+  const from = details.requestingUrl ?? details.requestingOrigin ?? '';
+  if (!from.startsWith('file://')) return false;
+  const kinds = details.mediaTypes ?? (details.mediaType ? [details.mediaType] : []);
+  return kinds.length > 0 && kinds.every((kind) => kind === 'video');
+}
+
 export interface WindowDeps {
   BrowserWindow: new (options: BrowserWindowConstructorOptions) => BrowserWindow;
   preloadPath: string;
@@ -69,7 +94,7 @@ export function windowOptions(preloadPath: string): BrowserWindowConstructorOpti
   };
 }
 
-/** Creates the window: navigation and new windows denied, CSP on every response, permissions denied. */
+/** Creates the window: navigation and new windows denied, CSP on every response, permissions denied but for permissionGranted's. */
 export function createMainWindow(deps: WindowDeps): BrowserWindow {
   const log = deps.log ?? ((message: string) => console.warn(`[window] ${message}`));
   const window = new deps.BrowserWindow(windowOptions(deps.preloadPath));
@@ -94,8 +119,12 @@ export function createMainWindow(deps: WindowDeps): BrowserWindow {
   session.webRequest.onHeadersReceived((details, callback) => {
     callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] } });
   });
-  session.setPermissionRequestHandler((_contents, permission, callback) => callback(ALLOWED_PERMISSIONS.has(permission)));
-  session.setPermissionCheckHandler((_contents, permission) => ALLOWED_PERMISSIONS.has(permission));
+  session.setPermissionRequestHandler((_contents, permission, callback, details) =>
+    callback(permissionGranted(permission, details as PermissionDetails)),
+  );
+  session.setPermissionCheckHandler((_contents, permission, requestingOrigin, details) =>
+    permissionGranted(permission, { ...(details as PermissionDetails), requestingOrigin }),
+  );
   window.once('ready-to-show', () => window.show());
   void window.loadFile(deps.rendererIndex, deps.query ? { query: deps.query } : {});
   return window;

@@ -46,7 +46,7 @@ function fakeElectron() {
 const directives = (policy: string) =>
   new Map(policy.split(';').map((d) => d.trim().split(/\s+/)).filter((p) => p[0]).map(([name, ...values]) => [name!, values]));
 
-it('the console window is created isolated, sandboxed, without Node, with its CSP, denying navigation, windows and permissions', () => {
+it('the console window is created isolated, sandboxed, without Node, with its CSP, denying navigation, windows and permissions but the camera for QR', () => {
   const { seen, BrowserWindow } = fakeElectron();
   const logs: string[] = [];
   createMainWindow({ BrowserWindow, preloadPath: '/app/preload.cjs', rendererIndex: '/app/index.html', log: (m) => logs.push(m) });
@@ -76,12 +76,25 @@ it('the console window is created isolated, sandboxed, without Node, with its CS
   seen.headersHandler?.({ responseHeaders: { 'X-Other': ['1'] } }, (result: unknown) => (headers = result));
   assert.deepEqual(headers, { responseHeaders: { 'X-Other': ['1'], 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] } });
 
-  for (const permission of ['media', 'geolocation', 'notifications', 'openExternal', 'clipboard-read']) {
+  const app = 'file:///opt/tether/resources/app/renderer/dist/index.html';
+  const request = (permission: string, details: Record<string, unknown>) => {
     let granted: unknown;
-    seen.permissionRequest?.({}, permission, (answer: unknown) => (granted = answer));
-    assert.equal(granted, false, `${permission} is denied`);
-    assert.equal(seen.permissionCheck?.({}, permission), false);
+    seen.permissionRequest?.({}, permission, (answer: unknown) => (granted = answer), details);
+    return granted;
+  };
+  for (const permission of ['media', 'geolocation', 'notifications', 'openExternal', 'clipboard-read']) {
+    assert.equal(request(permission, { requestingUrl: 'https://evil.example/' }), false, `${permission} is denied`);
+    assert.equal(seen.permissionCheck?.({}, permission, 'https://evil.example', {}), false);
   }
+  // The camera, video only, for the app's own page: pairing scans QR codes. Nothing else.
+  assert.equal(request('media', { mediaTypes: ['video'], requestingUrl: app }), true, 'the app may scan a QR code');
+  assert.equal(seen.permissionCheck?.({}, 'media', 'file:///', { mediaType: 'video' }), true);
+  assert.equal(request('media', { mediaTypes: ['audio'], requestingUrl: app }), false, 'no microphone');
+  assert.equal(request('media', { mediaTypes: ['video', 'audio'], requestingUrl: app }), false, 'no microphone with the camera');
+  assert.equal(request('media', { mediaTypes: [], requestingUrl: app }), false);
+  assert.equal(request('media', { mediaTypes: ['video'], requestingUrl: 'https://evil.example/' }), false, 'no other origin');
+  assert.equal(seen.permissionCheck?.({}, 'media', 'file:///', { mediaType: 'audio' }), false);
+  assert.equal(request('clipboard-sanitized-write', { requestingUrl: app }), true, 'copy on select');
 });
 
 it('the CSP allows scripts only from the app itself, and the renderer carries the same policy', () => {
