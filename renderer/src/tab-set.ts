@@ -38,6 +38,8 @@ export class TabSet implements Disposable {
     this.order.push(tab);
     this.activate(tab.id);
     tab.view.attach();
+    // activate() focused before xterm existed: a new tab takes the keyboard, as in any terminal app.
+    tab.view.focus();
     return tab;
   }
 

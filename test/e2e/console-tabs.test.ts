@@ -78,6 +78,15 @@ test('three tabs on two containers on two hosts work at once, each titled by con
   await ui.screenshot('console-tabs');
 });
 
+test('regression: a tab opened by a click takes the keyboard, so typing right away reaches its shell', async () => {
+  // The terminal was focused before xterm.js had opened, and the keys went to the page body.
+  const tabId = await ui.openTargetByClick(stack.agent.agentId, packaging.name);
+  await ui.waitForPrompt(tabId);
+  await ui.page.keyboard.type('echo typed""-at-once\n');
+  await ui.waitForLine(tabId, 'typed-at-once');
+  await ui.closeByClick(tabId);
+});
+
 test('keyboard: Ctrl+Tab, Ctrl+Shift+Tab, Ctrl+PageUp and Alt+1 switch tabs', async () => {
   await ui.focus(tabs[0]!);
   await ui.page.keyboard.press('Control+Tab');
