@@ -91,8 +91,16 @@ test('font zoom changes the terminal size, and stty size follows', async () => {
   await waitFor(async () => (await ui.size(tabId)).cols === before.cols, 'the default size again');
 });
 
-test('the status line shows the renderer in use', async () => {
+test('the status line shows the renderer in use: WebGL on a GPU, the DOM renderer on software WebGL', async () => {
   const tab = await ui.tab(tabId);
-  assert.ok(tab.renderer === 'webgl' || tab.renderer === 'dom');
+  // What this Chromium offers: headless with --disable-gpu gives SwiftShader, a software WebGL.
+  const webgl = await ui.page.evaluate(() => {
+    const gl = document.createElement('canvas').getContext('webgl2');
+    if (!gl) return 'none';
+    const info = gl.getExtension('WEBGL_debug_renderer_info');
+    return String(gl.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
+  });
+  const expected = webgl === 'none' || /swiftshader|llvmpipe|softpipe|software/i.test(webgl) ? 'dom' : 'webgl';
+  assert.equal(tab.renderer, expected, `renderer with WebGL "${webgl}"`);
   assert.equal(await ui.panel(tabId).locator('[data-testid="tab-renderer"]').textContent(), tab.renderer);
 });
