@@ -100,7 +100,9 @@ async function main(): Promise<void> {
   let rssTimer: ReturnType<typeof setInterval> | undefined;
   try {
     console.log('[bench] starting signaling, agent, Chromium and a container…');
-    stack = await startStack({ name: 'bench' });
+    // Ten fresh connections in a row for time to prompt: each ends its session while the next
+    // starts, which the default limit of sessions per container would refuse.
+    stack = await startStack({ name: 'bench', agentArgs: ['--max-sessions-per-container', '0'] });
     const agent = stack.agent;
     const container = await stack.startContainer();
     const [file, ui] = await Promise.all([prepareFile(container.id), stack.openConsole()]);

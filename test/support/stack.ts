@@ -39,6 +39,8 @@ export interface Stack {
 export interface StackOptions {
   /** used in the agent's id and name, and in file names of failure dumps */
   name: string;
+  /** more flags for the agent, e.g. `--max-sessions-per-container 0` */
+  agentArgs?: string[];
 }
 
 export async function startStack(options: StackOptions): Promise<Stack> {
@@ -77,6 +79,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       token: agentToken,
       agentId: `e2e-${options.name}-${suffix}`,
       name: `agent ${options.name}`,
+      extraArgs: options.agentArgs,
     });
     cleanups.push(() => agent.stop());
     cleanups.push(async () => {
