@@ -18,9 +18,11 @@ import { createLogger } from './log.js';
 import { Negotiator, type SignalingPort } from './negotiator.js';
 import { SessionRules } from './session-rules.js';
 import { SignalingClient } from './signaling-client.js';
+import { TargetWatcher } from './target-events.js';
 import { ConsoleRegistry } from './trust/consoles.js';
 import { loadIdentity, type AgentKeys } from './trust/identity.js';
 import { PairingStore } from './trust/pairings.js';
+import { lockStateDir, type StateLock } from './trust/state-lock.js';
 import { AGENT_VERSION } from './version.js';
 
 const log = createLogger(import.meta.url);
@@ -46,9 +48,18 @@ export function rtcConfigFrom(config: AgentConfig, keys?: AgentKeys): Partial<Pe
   };
 }
 
+/** Why the agent did not start; `STATE_LOCKED`: another agent uses the state folder (the CLI exits 2). */
+export interface AgentStartError {
+  code: 'STATE_LOCKED' | 'IDENTITY' | 'LISTEN';
+  message: string;
+}
+
 export class Agent {
   readonly identity: AgentIdentity;
   private readonly targets: DockerTargets;
+  private readonly watcher: TargetWatcher;
+  private lock: StateLock | undefined;
+  private stopWatchingConsoles: (() => void) | undefined;
   private negotiator: Negotiator | undefined;
   private signaling: SignalingClient | undefined;
   private lan: LanEndpoint | undefined;
@@ -61,14 +72,18 @@ export class Agent {
     this.identity = { id: config.agentId, name: config.name, version: AGENT_VERSION };
     const docker = new Docker({ socketPath: config.dockerSocket });
     this.targets = new DockerTargets(docker, config.labels, config.exposeNames);
+    this.watcher = new TargetWatcher(docker, this.targets);
   }
 
   /** Loads (or creates) the identity, then connects to the cloud and opens the LAN endpoint as configured. */
-  async start(): Promise<Result<void, string>> {
+  async start(): Promise<Result<void, AgentStartError>> {
     const config = this.config;
     log.info('agent starting', { agentId: config.agentId, version: AGENT_VERSION, signalingUrl: config.signalingUrl, stateDir: config.stateDir });
+    const lock = lockStateDir(config.stateDir);
+    if (!lock.ok) return err({ code: 'STATE_LOCKED', message: lock.error });
+    this.lock = lock.value;
     const keys = await loadIdentity(config.stateDir);
-    if (!keys.ok) return keys;
+    if (!keys.ok) return err({ code: 'IDENTITY', message: keys.error });
     this.keys = keys.value;
     const consoles = new ConsoleRegistry(config.stateDir);
     const audit = new AuditLog(config.auditLog ?? join(config.stateDir, 'audit.jsonl'));
@@ -79,6 +94,7 @@ export class Agent {
       policy: config.requirePairing,
       audit,
       targets: this.targets,
+      watcher: this.watcher,
       identity: this.identity,
       rules: new SessionRules({
         shells: config.shells, user: config.user, users: config.users, maxSessionsPerContainer: config.maxSessionsPerContainer,
@@ -86,6 +102,8 @@ export class Agent {
       }),
     });
     this.negotiator = negotiator;
+    this.stopWatchingConsoles = consoles.watch(() => void negotiator.closeRevoked());
+    this.watcher.start();
     writeRunningAgent(config.stateDir, { agentId: config.agentId, name: config.name, ...(config.lanListen ? { lanHost: config.lanListen.slice(0, config.lanListen.lastIndexOf(':')).replace(/^\[|\]$/g, '') } : {}) });
     const ready = { agentId: config.agentId, name: config.name, version: AGENT_VERSION, fingerprint: keys.value.fingerprint, expose: describeRule(this.config.labels) };
     if (config.lanListen) {
@@ -93,7 +111,7 @@ export class Agent {
       try {
         this.lanPort = (await this.lan.listen()).port;
       } catch (cause) {
-        return err(`cannot listen on ${config.lanListen}: ${(cause as Error).message}`);
+        return err({ code: 'LISTEN', message: `cannot listen on ${config.lanListen}: ${(cause as Error).message}` });
       }
       writeRunningAgent(config.stateDir, { agentId: config.agentId, name: config.name, lanPort: this.lanPort, lanHost: config.lanListen.slice(0, config.lanListen.lastIndexOf(':')).replace(/^\[|\]$/g, '') });
       if (!config.signalingUrl) log.info('agent ready', { ...ready, lanPort: this.lanPort });
@@ -129,9 +147,12 @@ export class Agent {
   stop(reason = 'agent stopping'): Promise<void> {
     this.stopping ??= (async () => {
       log.info('agent stopping', { reason, peers: this.peerCount });
+      this.stopWatchingConsoles?.();
+      this.watcher.close();
       await this.negotiator?.closeAll(reason);
       this.signaling?.close();
       await this.lan?.close();
+      this.lock?.release();
       log.info('agent stopped', { reason });
     })();
     return this.stopping;

@@ -16,6 +16,7 @@ export type AuditEvent =
   | 'offer.refused'
   | 'console.authenticated'
   | 'console.refused'
+  | 'console.revoked'
   | 'pairing.enrolled'
   | 'pairing.refused';
 

@@ -37,10 +37,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   process.on('unhandledRejection', (reason) => log.error('unhandled rejection', { error: reason }));
   const started = await agent.start();
   if (!started.ok) {
-    log.error('agent failed to start', { error: started.error });
-    process.stderr.write(`tether-agent: ${started.error}\n`);
+    log.error('agent failed to start', { code: started.error.code, error: started.error.message });
+    process.stderr.write(`tether-agent: ${started.error.message}\n`);
     await agent.stop('start failed');
-    return 1;
+    // Another agent on the state folder is a configuration error, like a bad flag.
+    return started.error.code === 'STATE_LOCKED' ? 2 : 1;
   }
   return stopped;
 }

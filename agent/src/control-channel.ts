@@ -3,6 +3,7 @@ import { encodeMessage, parseConsoleControl, TTY_PROTOCOL, type AgentControlMess
 import type { DataChannelPort, InboundFrame, Unsubscribe } from './data-channel.js';
 import type { DockerTargets } from './docker-targets.js';
 import { createLogger } from './log.js';
+import type { TargetWatcher } from './target-events.js';
 import type { PeerTrust } from './trust/peer-trust.js';
 
 const log = createLogger(import.meta.url);
@@ -22,9 +23,20 @@ export class ControlChannel {
     private readonly identity: AgentIdentity,
     private readonly peerId: string,
     private readonly trust?: PeerTrust,
+    watcher?: TargetWatcher,
   ) {
     this.unsubscribe.push(channel.onMessage((frame) => void this.receive(frame)));
     this.unsubscribe.push(channel.onClose(() => this.dispose()));
+    // Pushed lists go only where list-targets would be answered.
+    if (watcher) {
+      this.unsubscribe.push(watcher.subscribe((targets) => {
+        if (this.mayList() && this.channel.isOpen) this.send({ type: 'targets', targets });
+      }));
+    }
+  }
+
+  private mayList(): boolean {
+    return !this.trust || this.trust.isAuthorized;
   }
 
   private send(message: AgentControlMessage): void {
@@ -69,7 +81,7 @@ export class ControlChannel {
         return;
       }
       case 'list-targets': {
-        if (this.trust && !this.trust.isAuthorized) {
+        if (!this.mayList()) {
           this.sendError('NOT_PAIRED', 'authenticate (auth) before listing targets');
           return;
         }

@@ -14,6 +14,7 @@ import type { ConsoleRegistry, EnrolledConsole } from './trust/consoles.js';
 import type { AgentKeys } from './trust/identity.js';
 import { PeerTrust } from './trust/peer-trust.js';
 import type { SessionRules } from './session-rules.js';
+import type { TargetWatcher } from './target-events.js';
 
 const log = createLogger(import.meta.url);
 
@@ -43,6 +44,7 @@ export interface NegotiatorOptions {
   policy: PairingPolicy;
   audit: AuditLog;
   targets: DockerTargets;
+  watcher?: TargetWatcher | undefined;
   rules: SessionRules;
   identity: AgentIdentity;
 }
@@ -53,6 +55,9 @@ interface Negotiation {
   local: (IceCandidate | null)[];
   answered: boolean;
   port: SignalingPort;
+  /** the enrolled console on the other end, when the offer's fingerprint is one */
+  consoleId?: string | undefined;
+  who: AuditPeer;
 }
 
 export class Negotiator {
@@ -106,7 +111,7 @@ export class Negotiator {
     Object.assign(who, { fingerprint: checked.value.fingerprint, consoleId: checked.value.console?.id, consoleName: checked.value.console?.name });
     const previous = this.negotiations.get(key);
     if (previous?.peer) await previous.peer.close('replaced by a new offer');
-    const negotiation: Negotiation = { remote: previous?.remote ?? [], local: [], answered: false, port };
+    const negotiation: Negotiation = { remote: previous?.remote ?? [], local: [], answered: false, port, consoleId: checked.value.console?.id, who };
     this.negotiations.set(key, negotiation);
     log.info('offer received', { negotiationId: id, console: offer.consoleId, path: port.path, consoleId: checked.value.console?.id, auth: checked.value.required });
     let refusedPeer: AgentPeer | undefined;
@@ -133,6 +138,7 @@ export class Negotiator {
       consoleId: offer.consoleId,
       rtcConfig: this.options.rtcConfig,
       targets: this.options.targets,
+      watcher: this.options.watcher,
       rules: this.options.rules,
       audit: this.options.audit,
       who,
@@ -187,6 +193,25 @@ export class Negotiator {
     if (!negotiation) return;
     this.negotiations.delete(key);
     await negotiation.peer?.close(reason);
+  }
+
+  /**
+   * Ends the peer connections of consoles revoked since they connected (`tether-agent consoles
+   * revoke` while they are open): their sessions end and their processes are killed.
+   */
+  async closeRevoked(): Promise<void> {
+    const revoked = [...this.negotiations.entries()].filter(([, n]) => n.consoleId !== undefined && this.options.consoles.byId(n.consoleId)?.revokedAt !== undefined);
+    await Promise.all(
+      revoked.map(async ([key, n]) => {
+        const sessionId = key.slice(key.indexOf(':') + 1);
+        const reason = `console ${n.consoleId} was revoked on this agent`;
+        log.warn('revoked console disconnected', { negotiationId: sessionId, consoleId: n.consoleId, path: n.port.path });
+        this.options.audit.record('console.revoked', { ...n.who, negotiationId: sessionId });
+        this.negotiations.delete(key);
+        void n.port.sendDisconnect({ sessionId, reason, code: 'NOT_PAIRED' });
+        await n.peer?.close('console revoked');
+      }),
+    );
   }
 
   /** Ends every negotiation of one path (a LAN socket gone) or of all paths. */

@@ -32,6 +32,8 @@ export class OutputPump {
   constructor(
     private readonly stream: Readable,
     private readonly channel: DataChannelPort,
+    /** each frame as it was handed to the channel (the session recording) */
+    private readonly onSent?: (frame: Buffer) => void,
   ) {
     this.unsubscribe = channel.onBufferedAmountLow(CHANNEL_BUFFER_LOW_BYTES, () => this.maybeResume());
     stream.on('data', this.onData);
@@ -61,7 +63,10 @@ export class OutputPump {
     this.pendingBytes = 0;
     for (let at = 0; at < data.length; at += OUTPUT_BATCH_BYTES) {
       const frame = data.subarray(at, at + OUTPUT_BATCH_BYTES);
-      if (this.channel.send(frame)) this.sent += frame.length;
+      if (this.channel.send(frame)) {
+        this.sent += frame.length;
+        this.onSent?.(frame);
+      }
     }
     this.maybePause();
   }

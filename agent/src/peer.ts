@@ -19,6 +19,7 @@ import { describeError, withDeadline } from './deadline.js';
 import type { DockerTargets } from './docker-targets.js';
 import { createLogger } from './log.js';
 import type { SessionRules } from './session-rules.js';
+import type { TargetWatcher } from './target-events.js';
 import type { PeerTrust } from './trust/peer-trust.js';
 import { TtySession } from './tty-session.js';
 import { weriftChannel } from './werift-channel.js';
@@ -35,6 +36,8 @@ export interface PeerOptions {
   consoleId: string;
   rtcConfig: Partial<PeerConfig>;
   targets: DockerTargets;
+  /** pushes the targets list on changes; none in unit tests */
+  watcher?: TargetWatcher | undefined;
   rules: SessionRules;
   audit: AuditLog;
   /** who is on the other end, for the audit log */
@@ -124,7 +127,7 @@ export class AgentPeer {
     const channel = weriftChannel(raw);
     const peerId = this.options.consoleId;
     if (channel.label === CONTROL_CHANNEL_LABEL) {
-      const control = new ControlChannel(channel, this.options.targets, this.options.identity, peerId, this.options.trust);
+      const control = new ControlChannel(channel, this.options.targets, this.options.identity, peerId, this.options.trust, this.options.watcher);
       this.controls.add(control);
       channel.onClose(() => this.controls.delete(control));
       return;

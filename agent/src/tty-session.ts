@@ -22,6 +22,8 @@ import { createLogger } from './log.js';
 import type { SessionRules } from './session-rules.js';
 import { OutputPump } from './output-pump.js';
 import { hostSeesProcess, killSession } from './session-killer.js';
+import { SessionLimits } from './session-limits.js';
+import { SessionRecorder } from './session-recorder.js';
 
 const log = createLogger(import.meta.url);
 
@@ -58,8 +60,8 @@ export class TtySession {
   private readonly unsubscribe: Unsubscribe[] = [];
   private disposing: Promise<void> | undefined;
   private releaseSlot: (() => void) | undefined;
-  private idleTimer: NodeJS.Timeout | undefined;
-  private maxTimer: NodeJS.Timeout | undefined;
+  private readonly limits: SessionLimits;
+  private recorder: SessionRecorder | undefined;
   private user: string | undefined;
   /** Resolves once the session has ended and released everything. */
   readonly ended: Promise<void>;
@@ -70,6 +72,8 @@ export class TtySession {
     private readonly options: TtySessionOptions,
   ) {
     this.ended = new Promise((resolve) => (this.markEnded = resolve));
+    const rules = options.rules?.config;
+    this.limits = new SessionLimits(rules?.idleTimeoutMs ?? 0, rules?.maxSessionMs ?? 0, (code, message) => this.limitReached(code, message));
     this.unsubscribe.push(channel.onMessage((frame) => this.receive(frame)));
     this.unsubscribe.push(channel.onClose(() => void this.dispose('channel closed')));
   }
@@ -129,7 +133,7 @@ export class TtySession {
 
   /** Input is written at once, whatever the output side is doing: Ctrl-C must never wait. */
   private input(bytes: Buffer): void {
-    this.touch();
+    this.limits.touch();
     if (this.state === 'open' && this.bridge) {
       this.bytesIn += bytes.length;
       this.bridge.stream.write(bytes);
@@ -141,8 +145,11 @@ export class TtySession {
   }
 
   private resize(cols: number, rows: number): void {
-    if (this.state === 'open' && this.bridge) void this.bridge.resize(cols, rows);
-    else if (this.state === 'opening') this.pendingSize = { cols, rows };
+    if (this.state === 'open' && this.bridge) {
+      this.limits.touch();
+      this.recorder?.resize(cols, rows);
+      void this.bridge.resize(cols, rows);
+    } else if (this.state === 'opening') this.pendingSize = { cols, rows };
     else this.sendError('NOT_OPEN', 'resize before the session opened');
   }
 
@@ -187,13 +194,17 @@ export class TtySession {
       await this.release();
       return;
     }
+    const recordDir = rules?.config.recordDir;
+    if (recordDir) {
+      this.recorder = SessionRecorder.start(recordDir, { sessionId: this.sessionId, container: target.value.name, shell: bridge.value.shell, cols: message.cols, rows: message.rows });
+    }
     this.attach(bridge.value);
     this.state = 'open';
     this.send({ type: 'opened', sessionId: this.sessionId, target: { id: target.value.id.slice(0, 12), name: target.value.name }, shell: bridge.value.shell });
-    this.startTimers();
+    this.limits.start();
     this.options.audit?.record('session.start', {
       ...this.options.who, sessionId: this.sessionId, container: target.value.name, containerId: target.value.id.slice(0, 12),
-      user: this.user ?? null, shell: bridge.value.shell,
+      user: this.user ?? null, shell: bridge.value.shell, ...(this.recorder ? { recording: this.recorder.path } : {}),
     });
     log.info('session opened', {
       sessionId: this.sessionId, peer: this.options.peerId, container: target.value.name,
@@ -202,21 +213,7 @@ export class TtySession {
     });
     for (const bytes of this.queuedInput) this.input(bytes);
     this.queuedInput = [];
-    if (this.pendingSize) void bridge.value.resize(this.pendingSize.cols, this.pendingSize.rows);
-  }
-
-  /** Idle means no input from the console (keys or resize) for the rule's time. */
-  private touch(): void {
-    const idle = this.options.rules?.config.idleTimeoutMs ?? 0;
-    if (idle <= 0 || this.state !== 'open') return;
-    clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => this.limitReached('IDLE_TIMEOUT', `No input for ${idle / 1000} s: the agent ended the session.`), idle);
-  }
-
-  private startTimers(): void {
-    const max = this.options.rules?.config.maxSessionMs ?? 0;
-    if (max > 0) this.maxTimer = setTimeout(() => this.limitReached('SESSION_EXPIRED', `The session reached the agent's maximum of ${max / 1000} s.`), max);
-    this.touch();
+    if (this.pendingSize) this.resize(this.pendingSize.cols, this.pendingSize.rows);
   }
 
   private limitReached(code: ErrorCode, message: string): void {
@@ -231,7 +228,7 @@ export class TtySession {
   }
 
   private attach(bridge: ExecBridge): void {
-    this.pump = new OutputPump(bridge.stream, this.channel);
+    this.pump = new OutputPump(bridge.stream, this.channel, (frame) => this.recorder?.output(frame));
     const onEnd = () => void this.exited();
     const onError = (cause: Error) => {
       log.warn('exec stream error', { sessionId: this.sessionId, error: describeError(cause) });
@@ -260,11 +257,11 @@ export class TtySession {
     this.disposing ??= (async () => {
       const wasOpen = this.state === 'open';
       this.state = 'ended';
-      clearTimeout(this.idleTimer);
-      clearTimeout(this.maxTimer);
+      this.limits.dispose();
       for (const off of this.unsubscribe.splice(0)) off();
       if (this.channel.isOpen) closeWhenDrained(this.channel);
       await this.release();
+      await this.recorder?.close();
       this.releaseSlot?.();
       if (wasOpen) {
         this.options.audit?.record('session.end', {

@@ -3,8 +3,18 @@ import packageJson from '../package.json' with { type: 'json' };
 import { loadConfig, USAGE } from './config.js';
 import { createJsonLogger, moduleName } from './log.js';
 import { startSignalingServer } from './server.js';
+import { runTokenCommand } from './token-command.js';
 
 async function main(): Promise<void> {
+  if (process.argv[2] === 'token') {
+    process.exitCode = runTokenCommand(process.argv.slice(3), {
+      env: process.env,
+      readFile: (path) => readFileSync(path, 'utf8'),
+      out: (text) => process.stdout.write(text),
+      err: (text) => process.stderr.write(text),
+    });
+    return;
+  }
   const outcome = loadConfig(process.argv.slice(2), process.env, (path) => readFileSync(path, 'utf8'));
   switch (outcome.kind) {
     case 'help':

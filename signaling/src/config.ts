@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { LOG_LEVELS, type LogLevel } from './log.js';
+import { MIN_TOKEN_SECRET_LENGTH } from './tokens.js';
 
 /** The port `tether-signaling` listens on when none is configured. */
 export const DEFAULT_PORT = 7300;
@@ -11,6 +12,9 @@ export interface SignalingConfig {
   host: string;
   consoleTokens: string[];
   agentTokens: string[];
+  /** HMAC secrets of signed tokens; the first signs (`token issue`), all verify */
+  tokenSecrets: string[];
+  revocationsFile: string | undefined;
   corsOrigins: string[] | '*';
   logLevel: LogLevel;
 }
@@ -28,17 +32,26 @@ Relays WebRTC signaling between Tether consoles and agents over Socket.IO.
 Options:
   --port <n>              TCP port (default ${DEFAULT_PORT}; 0 picks a free one)   env TETHER_SIGNALING_PORT
   --host <addr>           address to listen on (default ${DEFAULT_HOST})          env TETHER_SIGNALING_HOST
-  --console-token <t>     a token consoles may present; repeatable          env TETHER_SIGNALING_CONSOLE_TOKENS (comma-separated)
-  --agent-token <t>       a token agents may present; repeatable            env TETHER_SIGNALING_AGENT_TOKENS (comma-separated)
+  --token-secret <s>      HMAC secret of signed tokens (32+ characters); repeatable, the first
+                          signs, all verify                                 env TETHER_SIGNALING_TOKEN_SECRET (comma-separated)
+  --revocations <file>    JSON-lines list of revoked token ids, re-read on change  env TETHER_SIGNALING_REVOCATIONS
+  --console-token <t>     legacy shared secret for consoles (org default); repeatable  env TETHER_SIGNALING_CONSOLE_TOKENS
+  --agent-token <t>       legacy shared secret for agents (org default); repeatable    env TETHER_SIGNALING_AGENT_TOKENS
   --cors-origin <o>       an origin allowed to connect; repeatable (default *)  env TETHER_SIGNALING_CORS_ORIGINS
   --log-level <level>     debug, info, warn, error or silent (default info)     env TETHER_LOG_LEVEL
-  --config <file.json>    {port, host, consoleTokens, agentTokens, corsOrigins, logLevel}
+  --config <file.json>    {port, host, tokenSecrets, revocationsFile, consoleTokens, agentTokens, corsOrigins, logLevel}
   -h, --help              print this help
   -v, --version           print the version
 
-A flag wins over the environment, which wins over the config file. Tokens on the command line
+Tokens:
+  tether-signaling token issue --role agent|console --org <org> --subject <name> [--ttl 30d]
+      prints a signed token (needs a token secret, from the same flags, environment or config file)
+  tether-signaling token revoke <token id | token> [--revocations <file>]
+      appends the token's id to the revocations file; a running server refuses it from then on
+
+A flag wins over the environment, which wins over the config file. Secrets on the command line
 are visible to other users of the host (ps); prefer the environment or a config file (mode 0600).
-The server refuses to start without at least one console token and one agent token.
+The server refuses to start without a token secret, or at least one console token and one agent token.
 `;
 
 const tokenList = z.array(z.string().min(1).max(4096));
@@ -49,9 +62,13 @@ export const ConfigFile = z.strictObject({
   host: z.string().min(1).optional(),
   consoleTokens: tokenList.optional(),
   agentTokens: tokenList.optional(),
+  tokenSecrets: z.array(z.string().min(MIN_TOKEN_SECRET_LENGTH).max(4096)).optional(),
+  revocationsFile: z.string().min(1).optional(),
   corsOrigins: z.union([z.literal('*'), z.array(z.string().min(1))]).optional(),
   logLevel: z.enum(LOG_LEVELS).optional(),
 });
+
+export type ConfigFile = z.infer<typeof ConfigFile>;
 
 const splitList = (value: string | undefined) =>
   value === undefined ? undefined : value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
@@ -81,6 +98,8 @@ export function loadConfig(
         host: { type: 'string' },
         'console-token': { type: 'string', multiple: true },
         'agent-token': { type: 'string', multiple: true },
+        'token-secret': { type: 'string', multiple: true },
+        revocations: { type: 'string' },
         'cors-origin': { type: 'string', multiple: true },
         'log-level': { type: 'string' },
         config: { type: 'string' },
@@ -124,11 +143,16 @@ export function loadConfig(
     nonEmpty(flags['console-token']) ?? nonEmpty(splitList(env['TETHER_SIGNALING_CONSOLE_TOKENS'])) ?? file.consoleTokens ?? [];
   const agentTokens =
     nonEmpty(flags['agent-token']) ?? nonEmpty(splitList(env['TETHER_SIGNALING_AGENT_TOKENS'])) ?? file.agentTokens ?? [];
-  if (consoleTokens.length === 0) {
-    return { kind: 'error', message: 'no console token: pass --console-token, TETHER_SIGNALING_CONSOLE_TOKENS or consoleTokens in --config' };
+  const tokenSecrets =
+    nonEmpty(flags['token-secret']) ?? nonEmpty(splitList(env['TETHER_SIGNALING_TOKEN_SECRET'])) ?? file.tokenSecrets ?? [];
+  if (tokenSecrets.some((secret) => secret.length < MIN_TOKEN_SECRET_LENGTH)) {
+    return { kind: 'error', message: `token secrets must have at least ${MIN_TOKEN_SECRET_LENGTH} characters (openssl rand -base64 33)` };
   }
-  if (agentTokens.length === 0) {
-    return { kind: 'error', message: 'no agent token: pass --agent-token, TETHER_SIGNALING_AGENT_TOKENS or agentTokens in --config' };
+  if (tokenSecrets.length === 0 && consoleTokens.length === 0) {
+    return { kind: 'error', message: 'no console token: pass --token-secret (signed tokens), or --console-token, TETHER_SIGNALING_CONSOLE_TOKENS or consoleTokens in --config' };
+  }
+  if (tokenSecrets.length === 0 && agentTokens.length === 0) {
+    return { kind: 'error', message: 'no agent token: pass --token-secret (signed tokens), or --agent-token, TETHER_SIGNALING_AGENT_TOKENS or agentTokens in --config' };
   }
   if ([...consoleTokens, ...agentTokens].some((t) => t.length === 0)) {
     return { kind: 'error', message: 'tokens must not be empty' };
@@ -151,6 +175,8 @@ export function loadConfig(
       host: flags.host ?? env['TETHER_SIGNALING_HOST'] ?? file.host ?? DEFAULT_HOST,
       consoleTokens,
       agentTokens,
+      tokenSecrets,
+      revocationsFile: flags.revocations ?? env['TETHER_SIGNALING_REVOCATIONS'] ?? file.revocationsFile,
       corsOrigins,
       logLevel: logLevel as LogLevel,
     },

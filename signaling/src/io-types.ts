@@ -13,5 +13,5 @@ type NoInterServerEvents = Record<never, never>;
 export type SignalingIo = Server<ClientToServerEvents, ServerToClientEvents, NoInterServerEvents, SocketData>;
 export type SignalingSocket = Socket<ClientToServerEvents, ServerToClientEvents, NoInterServerEvents, SocketData>;
 
-/** The room every console joins, so that presence reaches them all in one emit. */
-export const CONSOLES_ROOM = 'consoles';
+/** The room the consoles of one organisation join, so that its presence reaches them in one emit. */
+export const consolesRoom = (org: string) => `consoles:${org}`;

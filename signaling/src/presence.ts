@@ -1,28 +1,36 @@
 import type { AgentInfo } from '@tether/protocol';
 
-/** The agents connected to this server, one connection per agentId. */
+/**
+ * The agents connected to this server, one connection per agentId within each organisation. Two
+ * organisations may each have an agent called `plc-1`; neither sees nor reaches the other's.
+ */
 export class AgentDirectory<S extends { id: string }> {
-  readonly #agents = new Map<string, { socket: S; info: AgentInfo }>();
+  readonly #orgs = new Map<string, Map<string, { socket: S; info: AgentInfo }>>();
 
   /** Registers an agent's connection; returns the older connection it replaces, if any. */
-  add(socket: S, info: AgentInfo): S | undefined {
-    const previous = this.#agents.get(info.agentId);
-    this.#agents.set(info.agentId, { socket, info });
+  add(socket: S, org: string, info: AgentInfo): S | undefined {
+    let agents = this.#orgs.get(org);
+    if (!agents) this.#orgs.set(org, (agents = new Map()));
+    const previous = agents.get(info.agentId);
+    agents.set(info.agentId, { socket, info });
     return previous?.socket;
   }
 
   /** Forgets a connection; false when a newer connection already holds its agentId. */
-  remove(socket: S, agentId: string): boolean {
-    if (this.#agents.get(agentId)?.socket !== socket) return false;
-    this.#agents.delete(agentId);
+  remove(socket: S, org: string, agentId: string): boolean {
+    const agents = this.#orgs.get(org);
+    if (agents?.get(agentId)?.socket !== socket) return false;
+    agents.delete(agentId);
+    if (agents.size === 0) this.#orgs.delete(org);
     return true;
   }
 
-  get(agentId: string): S | undefined {
-    return this.#agents.get(agentId)?.socket;
+  get(org: string, agentId: string): S | undefined {
+    return this.#orgs.get(org)?.get(agentId)?.socket;
   }
 
-  list(): AgentInfo[] {
-    return [...this.#agents.values()].map(({ info }) => info);
+  /** The agents of one organisation. */
+  list(org: string): AgentInfo[] {
+    return [...(this.#orgs.get(org)?.values() ?? [])].map(({ info }) => info);
   }
 }

@@ -84,7 +84,8 @@ export class Relay {
     if (existing && existing.agentId !== msg.agentId) {
       return err(protocolError('FORBIDDEN', `this sessionId is in use with agent ${existing.agentId}`));
     }
-    const agent = this.agents.get(msg.agentId);
+    // Only the console's own organisation: an agent of another one is as offline as an unknown one.
+    const agent = this.agents.get(socket.data.identity.org, msg.agentId);
     if (!agent) return err(protocolError('AGENT_OFFLINE', `agent ${msg.agentId} is not connected to this server`));
     if (!existing && this.#negotiations.countForConsole(socket.id) >= MAX_NEGOTIATIONS_PER_CONSOLE) {
       return err(

@@ -3,20 +3,26 @@ import type { AddressInfo } from 'node:net';
 import { MAX_SIGNALING_PAYLOAD_BYTES } from '@tether/protocol';
 import { Server, type ExtendedError } from 'socket.io';
 import { createAuthenticator } from './auth.js';
-import { CONSOLES_ROOM, type SignalingIo, type SignalingSocket } from './io-types.js';
+import { consolesRoom, type SignalingIo, type SignalingSocket } from './io-types.js';
 import { createJsonLogger, isLogLevel, moduleName, type Logger } from './log.js';
 import { AgentDirectory } from './presence.js';
 import { Relay } from './relay.js';
+import { RevocationList } from './revocations.js';
+import { MIN_TOKEN_SECRET_LENGTH } from './tokens.js';
 
 export interface SignalingServerOptions {
   /** TCP port; 0 picks a free one (tests). */
   port?: number;
   /** Address to listen on; '0.0.0.0' by default. */
   host?: string;
-  /** Shared secrets a console may present; at least one. */
-  consoleTokens: readonly string[];
-  /** Shared secrets an agent may present; at least one. */
-  agentTokens: readonly string[];
+  /** Legacy shared secrets a console may present (organisation `default`). */
+  consoleTokens?: readonly string[];
+  /** Legacy shared secrets an agent may present (organisation `default`). */
+  agentTokens?: readonly string[];
+  /** HMAC secrets of signed tokens (`tst1.…`), each at least 32 characters; the first signs, all verify. */
+  tokenSecrets?: readonly string[];
+  /** JSON-lines file of revoked token ids; re-read whenever it changes. */
+  revocationsFile?: string;
   /** Origins allowed to connect from a web page; '*' by default (tokens, not cookies, authenticate). */
   corsOrigins?: readonly string[] | '*';
   /** Where logs go; by default JSON lines on stdout at the level in TETHER_LOG_LEVEL, else none. */
@@ -51,17 +57,36 @@ function health(req: IncomingMessage, res: ServerResponse): void {
   }
 }
 
-export async function startSignalingServer(options: SignalingServerOptions): Promise<SignalingServer> {
-  if (options.consoleTokens.length === 0 || options.agentTokens.length === 0) {
-    throw new TypeError('startSignalingServer needs at least one console token and one agent token');
+/** Longest a timer may wait in Node (about 24.8 days); a later expiry is checked again then. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function checkTokenOptions(options: SignalingServerOptions): { consoleTokens: readonly string[]; agentTokens: readonly string[]; tokenSecrets: readonly string[] } {
+  const consoleTokens = options.consoleTokens ?? [];
+  const agentTokens = options.agentTokens ?? [];
+  const tokenSecrets = options.tokenSecrets ?? [];
+  if (tokenSecrets.length === 0 && (consoleTokens.length === 0 || agentTokens.length === 0)) {
+    throw new TypeError('startSignalingServer needs token secrets, or at least one console token and one agent token');
   }
-  if ([...options.consoleTokens, ...options.agentTokens].some((token) => token.length === 0)) {
+  if ([...consoleTokens, ...agentTokens].some((token) => token.length === 0)) {
     throw new TypeError('startSignalingServer: tokens must not be empty');
   }
+  if (tokenSecrets.some((secret) => secret.length < MIN_TOKEN_SECRET_LENGTH)) {
+    throw new TypeError(`startSignalingServer: token secrets must have at least ${MIN_TOKEN_SECRET_LENGTH} characters`);
+  }
+  return { consoleTokens, agentTokens, tokenSecrets };
+}
+
+export async function startSignalingServer(options: SignalingServerOptions): Promise<SignalingServer> {
+  const tokens = checkTokenOptions(options);
   const root = options.logger ?? defaultLogger();
   const log = root.child(moduleName(import.meta.url));
   const host = options.host ?? '0.0.0.0';
-  const authenticate = createAuthenticator(options);
+  // Set once io exists; a revocation read before then has no socket to end.
+  let endRevoked: (jtis: string[]) => void = () => undefined;
+  const revocations = RevocationList.open(options.revocationsFile, root.child(moduleName('revocations.ts')), (added) => endRevoked(added));
+  if (!revocations.ok) throw new TypeError(`startSignalingServer: ${revocations.error}`);
+  const revoked = revocations.value;
+  const authenticate = createAuthenticator({ ...tokens, isRevoked: (jti) => revoked.has(jti) });
 
   const httpServer = createServer(health);
   const io: SignalingIo = new Server(httpServer, {
@@ -71,7 +96,33 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
   });
   const agents = new AgentDirectory<SignalingSocket>();
   const relay = new Relay(io, agents, root);
-  const broadcastPresence = () => io.to(CONSOLES_ROOM).emit('presence', { agents: agents.list() });
+  const broadcastPresence = (org: string) => io.to(consolesRoom(org)).emit('presence', { agents: agents.list(org) });
+  /** Ends a connection whose token stopped being valid; its negotiations end as on any disconnect. */
+  const endSocket = (socket: SignalingSocket, message: string) => {
+    log.warn('connection ended: token no longer valid', { socketId: socket.id, role: socket.data.identity.role, org: socket.data.identity.org, jti: socket.data.identity.jti, reason: message });
+    socket.emit('signal:error', { code: 'UNAUTHORIZED', message });
+    socket.disconnect(true);
+  };
+  endRevoked = (jtis) => {
+    const set = new Set(jtis);
+    for (const socket of io.sockets.sockets.values()) {
+      const jti = socket.data.identity?.jti;
+      if (jti !== undefined && set.has(jti)) endSocket(socket, `token ${jti} was revoked`);
+    }
+  };
+  /** A signed token's connection ends when the token expires. */
+  const watchExpiry = (socket: SignalingSocket) => {
+    const exp = socket.data.identity.exp;
+    if (exp === undefined) return;
+    let timer: NodeJS.Timeout;
+    const arm = () => {
+      const left = exp * 1000 - Date.now();
+      timer = left > MAX_TIMER_MS ? setTimeout(arm, MAX_TIMER_MS) : setTimeout(() => endSocket(socket, `the token expired at ${new Date(exp * 1000).toISOString()}; issue a new one`), Math.max(0, left));
+      timer.unref();
+    };
+    arm();
+    socket.on('disconnect', () => clearTimeout(timer));
+  };
 
   io.use((socket, next) => {
     const outcome = authenticate(socket.handshake.auth);
@@ -89,23 +140,25 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
   io.on('connection', (socket) => {
     const identity = socket.data.identity;
     const address = socket.handshake.address;
+    const { org, jti } = identity;
+    watchExpiry(socket);
     if (identity.role === 'console') {
-      log.info('console connected', { socketId: socket.id, address });
-      void socket.join(CONSOLES_ROOM);
+      log.info('console connected', { socketId: socket.id, address, org, jti });
+      void socket.join(consolesRoom(org));
       relay.attachConsole(socket);
-      socket.emit('presence', { agents: agents.list() });
+      socket.emit('presence', { agents: agents.list(org) });
       socket.on('disconnect', (reason) => log.info('console disconnected', { socketId: socket.id, reason }));
       return;
     }
     const { agentId, name, version } = identity;
     relay.attachAgent(socket);
     socket.on('disconnect', (reason) => {
-      const wasCurrent = agents.remove(socket, agentId);
-      log.info('agent disconnected', { socketId: socket.id, agentId, reason });
-      if (wasCurrent) broadcastPresence();
+      const wasCurrent = agents.remove(socket, org, agentId);
+      log.info('agent disconnected', { socketId: socket.id, agentId, org, reason });
+      if (wasCurrent) broadcastPresence(org);
     });
-    const replaced = agents.add(socket, { agentId, name, version });
-    log.info('agent connected', { socketId: socket.id, agentId, name, version, address });
+    const replaced = agents.add(socket, org, { agentId, name, version });
+    log.info('agent connected', { socketId: socket.id, agentId, name, version, address, org, jti });
     if (replaced) {
       log.warn('agent replaced by a newer connection', { agentId, oldSocketId: replaced.id, socketId: socket.id });
       replaced.emit('signal:error', {
@@ -114,16 +167,22 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
       });
       replaced.disconnect(true);
     }
-    broadcastPresence();
+    broadcastPresence(org);
   });
 
-  await new Promise<void>((resolve, reject) => {
-    httpServer.once('error', reject);
-    httpServer.listen(options.port ?? 0, host, () => {
-      httpServer.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      httpServer.once('error', reject);
+      httpServer.listen(options.port ?? 0, host, () => {
+        httpServer.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (cause) {
+    revoked.close();
+    await io.close().catch((error: unknown) => log.debug('socket.io close after a failed listen', { error }));
+    throw cause;
+  }
   const port = (httpServer.address() as AddressInfo).port;
   const url = `http://${urlHost(host)}:${port}`;
 
@@ -131,6 +190,7 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
   const close = () => {
     closing ??= (async () => {
       const closed = new Promise<void>((resolve) => httpServer.once('close', () => resolve()));
+      revoked.close();
       await io.close();
       httpServer.closeAllConnections();
       await closed;

@@ -62,12 +62,12 @@ test('the right token of each role is accepted, and the server goes on after ref
 
 test('any of several configured tokens is accepted', () => {
   const authenticate = createAuthenticator({ consoleTokens: ['a-token', 'b-token-longer'], agentTokens: ['c'] });
-  assert.deepEqual(authenticate({ role: 'console', token: 'a-token' }), { ok: true, value: { role: 'console' } });
+  assert.deepEqual(authenticate({ role: 'console', token: 'a-token' }), { ok: true, value: { role: 'console', org: 'default' } });
   assert.equal(authenticate({ role: 'console', token: 'b-token-longer' }).ok, true);
   assert.equal(authenticate({ role: 'console', token: 'b-token' }).ok, false);
   assert.equal(authenticate({ role: 'console', token: 'c' }).ok, false);
   const agent = authenticate({ role: 'agent', token: 'c', agentId: 'a1', name: 'n', version: 'v' });
-  assert.deepEqual(agent, { ok: true, value: { role: 'agent', agentId: 'a1', name: 'n', version: 'v' } });
+  assert.deepEqual(agent, { ok: true, value: { role: 'agent', agentId: 'a1', name: 'n', version: 'v', org: 'default' } });
   assert.equal(authenticate(null).ok, false);
   assert.equal(authenticate('a-token').ok, false);
 });

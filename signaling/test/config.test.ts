@@ -24,6 +24,8 @@ test('defaults with tokens from flags', () => {
     host: '0.0.0.0',
     consoleTokens: ['console-token-long-enough'],
     agentTokens: ['agent-token-long-enough'],
+    tokenSecrets: [],
+    revocationsFile: undefined,
     corsOrigins: '*',
     logLevel: 'info',
   });
@@ -79,4 +81,16 @@ test('help, version and CORS origins', () => {
 test('a token shared by both roles is warned about', () => {
   const outcome = run(loadConfig(['--console-token', 'same-token-for-both', '--agent-token', 'same-token-for-both'], {}, noFile));
   assert.match(outcome.warnings.join(), /both a console token and an agent token/);
+});
+
+test('token secrets alone are enough; short ones are refused; the revocations file is read from each source', () => {
+  const secret = 'a-token-secret-of-at-least-32-characters';
+  const { config } = run(loadConfig(['--token-secret', secret, '--revocations', '/tmp/r.jsonl'], {}, noFile));
+  assert.deepEqual([config.tokenSecrets, config.consoleTokens, config.revocationsFile], [[secret], [], '/tmp/r.jsonl']);
+  const env = { TETHER_SIGNALING_TOKEN_SECRET: `${secret}-1,${secret}-2`, TETHER_SIGNALING_REVOCATIONS: '/tmp/env.jsonl' };
+  const fromEnv = run(loadConfig([], env, noFile)).config;
+  assert.deepEqual([fromEnv.tokenSecrets, fromEnv.revocationsFile], [[`${secret}-1`, `${secret}-2`], '/tmp/env.jsonl']);
+  const fromFile = run(loadConfig(['--config', 'x.json'], {}, () => JSON.stringify({ tokenSecrets: [secret], revocationsFile: 'r.jsonl' }))).config;
+  assert.deepEqual([fromFile.tokenSecrets, fromFile.revocationsFile], [[secret], 'r.jsonl']);
+  assert.match(error(loadConfig(['--token-secret', 'short'], {}, noFile)), /at least 32 characters/);
 });

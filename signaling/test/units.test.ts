@@ -41,12 +41,23 @@ test('an old agent connection leaving does not remove its replacement', () => {
   const directory = new AgentDirectory<{ id: string }>();
   const old = { id: 'old' };
   const newer = { id: 'new' };
-  directory.add(old, { agentId: 'a', name: 'A', version: '1' });
-  assert.equal(directory.add(newer, { agentId: 'a', name: 'A2', version: '1' }), old);
-  assert.equal(directory.remove(old, 'a'), false);
-  assert.equal(directory.get('a'), newer);
-  assert.equal(directory.remove(newer, 'a'), true);
-  assert.deepEqual(directory.list(), []);
+  directory.add(old, 'org', { agentId: 'a', name: 'A', version: '1' });
+  assert.equal(directory.add(newer, 'org', { agentId: 'a', name: 'A2', version: '1' }), old);
+  assert.equal(directory.remove(old, 'org', 'a'), false);
+  assert.equal(directory.get('org', 'a'), newer);
+  assert.equal(directory.remove(newer, 'org', 'a'), true);
+  assert.deepEqual(directory.list('org'), []);
+});
+
+test('the same agentId in two organisations is two agents', () => {
+  const directory = new AgentDirectory<{ id: string }>();
+  const a = { id: 'a' };
+  const b = { id: 'b' };
+  assert.equal(directory.add(a, 'org-a', { agentId: 'plc', name: 'A', version: '1' }), undefined);
+  assert.equal(directory.add(b, 'org-b', { agentId: 'plc', name: 'B', version: '1' }), undefined);
+  assert.equal(directory.get('org-a', 'plc'), a);
+  assert.equal(directory.get('org-c', 'plc'), undefined);
+  assert.deepEqual(directory.list('org-b').map((info) => info.name), ['B']);
 });
 
 test('log lines are JSON with time, level, module and msg; fields cannot overwrite them', () => {

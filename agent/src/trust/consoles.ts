@@ -3,6 +3,7 @@
  * every use, so that `tether-agent consoles revoke` takes effect at once in the running agent.
  */
 import { createHash, createPublicKey, verify } from 'node:crypto';
+import { unwatchFile, watchFile } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { err, fromBase64Url, normalizeFingerprint, ok, toBase64Url, type Result } from '@tether/protocol';
@@ -18,6 +19,9 @@ export const EnrolledConsole = z.object({
   revokedAt: z.string().optional(),
 });
 export type EnrolledConsole = z.infer<typeof EnrolledConsole>;
+
+/** How often the running agent checks consoles.json for revocations. */
+export const CONSOLES_POLL_MS = 500;
 
 const ConsolesFile = z.object({ consoles: z.array(EnrolledConsole) });
 
@@ -80,6 +84,13 @@ export class ConsoleRegistry {
     const others = all.value.filter((c) => c.id !== id && normalizeFingerprint(c.fingerprint) !== record.fingerprint);
     writeJsonFile(this.path, { consoles: [...others, record] });
     return ok(record);
+  }
+
+  /** Calls `onChange` whenever consoles.json changes (polled: the file is replaced, not edited); returns the stop. */
+  watch(onChange: () => void, intervalMs = CONSOLES_POLL_MS): () => void {
+    const listener = () => onChange();
+    watchFile(this.path, { interval: intervalMs, persistent: false }, listener);
+    return () => unwatchFile(this.path, listener);
   }
 
   revoke(id: string): Result<EnrolledConsole, string> {

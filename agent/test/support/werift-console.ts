@@ -54,6 +54,17 @@ export class TestConsole {
     return this.hello;
   }
 
+  /** Connects to a cloud signaling server as a console instead of a LAN endpoint; `connect` then offers through it. */
+  async openCloud(url: string, token: string, agentId: string): Promise<void> {
+    this.socket?.disconnect();
+    const socket = io(url, { auth: { role: 'console', token }, transports: ['websocket'], reconnection: false, forceNew: true, autoConnect: false });
+    this.socket = socket;
+    const presence = new Promise<void>((resolve) => socket.once('presence', () => resolve()));
+    socket.connect();
+    await presence;
+    this.hello = { agentId, name: agentId, version: '', nonce: '' } as LanHello;
+  }
+
   async enroll(token: PairingToken, secret = token.secret, fingerprint = this.keys.fingerprint): Promise<LanAuthAck> {
     const key = createHash('sha256').update(fromBase64Url(secret)!).digest();
     const proof = createHmac('sha256', key).update(pairingProofInput({ pairingId: token.pairingId, agentId: token.agentId, publicKey: this.keys.publicKey, fingerprint })).digest('base64url');
@@ -126,14 +137,15 @@ export class TestConsole {
   }
 }
 
+/** Control messages as they arrive; `output()` decodes every binary frame together, as xterm.js does. */
 export function collect(channel: Channel): Msg[] & { output: () => string } {
   const texts = [] as unknown as Msg[] & { output: () => string };
-  let output = '';
+  const frames: Buffer[] = [];
   channel.onMessage.subscribe((data: string | Buffer) => {
     if (typeof data === 'string') texts.push(JSON.parse(data) as Msg);
-    else output += data.toString('utf8');
+    else frames.push(Buffer.from(data));
   });
-  texts.output = () => output;
+  texts.output = () => Buffer.concat(frames).toString('utf8');
   return texts;
 }
 

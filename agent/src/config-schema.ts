@@ -1,0 +1,99 @@
+/**
+ * The agent configuration's schema, its defaults, and the one type every part of the agent reads.
+ */
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { AgentId, LanEndpoint } from '@tether/protocol';
+import { LOG_LEVELS } from './log.js';
+import { DEFAULT_EXEC_USER } from './session-rules.js';
+import { defaultStateDir } from './trust/state-files.js';
+
+/** A configuration layer before validation: whatever one source gave. */
+export type ConfigLayer = Record<string, unknown>;
+
+export const IceServerConfig = z.object({
+  urls: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+  username: z.string().optional(),
+  credential: z.string().optional(),
+});
+
+export const AgentConfig = z.object({
+  /** the cloud signaling server; optional when the LAN endpoint is on */
+  signalingUrl: z.url({ protocol: /^(https?|wss?)$/ }).optional(),
+  token: z.string().min(1).max(4096).optional(),
+  agentId: AgentId,
+  name: z.string().min(1).max(128),
+  /** Docker labels a container must carry (all of them) to be exposed; an empty value matches any. */
+  labels: z.record(z.string().min(1), z.string()),
+  /** STUN/TURN servers; none by default, so ICE never depends on a server the operator did not name. */
+  iceServers: z.array(IceServerConfig),
+  /** Extra host candidate addresses, e.g. 127.0.0.1, which werift otherwise skips. */
+  iceHosts: z.array(z.union([z.ipv4(), z.ipv6()])),
+  /** Binds ICE to this IPv4 address only (werift `iceInterfaceAddresses.udp4`). */
+  iceInterface: z.ipv4().optional(),
+  dockerSocket: z.string().min(1),
+  /** Shells to try in order; the first that exists in the container is started. */
+  shells: z.array(z.string().regex(/^\//, 'an absolute path')).min(1),
+  /** User the exec runs as unless a container's `tether.user` label or `users` names another. */
+  user: z.string().min(1),
+  /** Exec user per container name. */
+  users: z.record(z.string(), z.string().min(1)),
+  logLevel: z.enum(LOG_LEVELS),
+  /** Identity, enrolled consoles, pending pairings, audit log. */
+  stateDir: z.string().min(1),
+  /** `host:port` for the agent's own LAN signaling endpoint; off when unset. */
+  lanListen: LanEndpoint.optional(),
+  /** Endpoints printed in pairing tokens; default: the LAN listen address, or this host's IPv4 addresses. */
+  lanEndpoints: z.array(LanEndpoint).max(8),
+  /** Whether cloud offers need an enrolled console fingerprint (the LAN path always does). */
+  requirePairing: z.enum(['auto', 'always', 'never']),
+  /** Containers exposed by name (glob with `*` and `?`), in addition to the label rule. */
+  exposeNames: z.array(z.string().min(1)),
+  maxSessionsPerContainer: z.number().int().min(0),
+  idleTimeoutMs: z.number().int().min(0),
+  maxSessionMs: z.number().int().min(0),
+  /** Append-only JSON-lines audit log; default `audit.jsonl` in the state folder. */
+  auditLog: z.string().min(1).optional(),
+  /** Folder for asciicast v2 recordings; none when unset. */
+  recordDir: z.string().min(1).optional(),
+}).refine((c) => c.signalingUrl !== undefined || c.lanListen !== undefined, {
+  message: 'give --signaling-url (cloud) or --lan-listen (LAN endpoint), or both',
+  path: ['signalingUrl'],
+}).refine((c) => c.signalingUrl === undefined || c.token !== undefined, { message: '--token is required with --signaling-url', path: ['token'] });
+
+export type AgentConfig = z.infer<typeof AgentConfig>;
+export type IceServerConfig = z.infer<typeof IceServerConfig>;
+
+export const DEFAULT_LABELS = { 'tether.vplc': 'true' };
+export const DEFAULT_SHELLS = ['/bin/bash', '/bin/sh'];
+
+/** The host name as an agent id: letters, digits, `_`, `.` and `-`, at most 64 characters. */
+export function sanitizeAgentId(name: string): string {
+  const id = name.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 64);
+  return id.length > 0 ? id : 'tether-agent';
+}
+
+/** What a setting is when no source gives it. */
+export function defaults(): ConfigLayer {
+  const host = hostname() || 'tether-agent';
+  return {
+    agentId: sanitizeAgentId(host),
+    name: host.slice(0, 128),
+    labels: DEFAULT_LABELS,
+    iceServers: [],
+    iceHosts: [],
+    dockerSocket: '/var/run/docker.sock',
+    shells: DEFAULT_SHELLS,
+    logLevel: 'info',
+    user: DEFAULT_EXEC_USER,
+    users: {},
+    stateDir: defaultStateDir(),
+    lanEndpoints: [],
+    requirePairing: 'auto',
+    exposeNames: [],
+    maxSessionsPerContainer: 4,
+    idleTimeoutMs: 0,
+    maxSessionMs: 0,
+  };
+}
+
