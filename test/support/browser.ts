@@ -1,4 +1,4 @@
-/** Headless Debian Chromium driven by playwright-core (never `playwright install`). */
+/** Headless Debian Chromium (/usr/bin/chromium) driven by playwright-core; Playwright never downloads a browser here. */
 import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const CHROMIUM_PATH = '/usr/bin/chromium';
