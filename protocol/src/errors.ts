@@ -15,7 +15,8 @@ export const ERROR_CODES = [
   'TARGET_NOT_RUNNING', // the container is stopped or paused
   'NO_SHELL', // neither the configured shell nor a fallback exists in the container
   'EXEC_FAILED', // the Docker engine refused or failed the exec
-  'SESSION_NOT_FOUND', // `resume` named a session this agent does not hold
+  'SESSION_NOT_FOUND', // `resume` named a session this agent does not hold (ended, expired, agent restarted)
+  'SESSION_FORBIDDEN', // `resume` named a session that another console opened
   'DOCKER_UNAVAILABLE', // the agent cannot reach its Docker engine
   // signaling
   'UNAUTHORIZED', // the token is missing, wrong or expired

@@ -36,3 +36,14 @@ export const CHANNEL_BUFFER_HIGH_BYTES = 256 * 1024;
 
 /** …and resumes when the data channel reports its buffer below this (bufferedAmountLowThreshold). */
 export const CHANNEL_BUFFER_LOW_BYTES = 64 * 1024;
+
+/**
+ * Resume (DESIGN.md "Resume"): the agent keeps the last RESUME_BUFFER_BYTES of each session's
+ * output, with byte offsets, so that a console that lost its channel can `open` with `resume` and
+ * get what it missed. It must hold at least everything that may be unacknowledged (the high
+ * watermark plus one batch), or a resume could lose bytes that were sent but never parsed.
+ */
+export const RESUME_BUFFER_BYTES = 1024 * 1024;
+
+/** How long the agent keeps a session whose channel is gone, unless configured otherwise. */
+export const DEFAULT_RESUME_GRACE_MS = 5 * 60 * 1000;

@@ -141,6 +141,16 @@ export const OpenedMessage = z.object({
   target: z.object({ id: z.string().max(64), name: z.string().max(128) }),
   /** the shell the agent started, e.g. `/bin/bash` */
   shell: text(256),
+  /** how long the agent keeps this session after its channel is lost, in ms (0: no resume) */
+  resumeGraceMs: z.number().int().nonnegative().optional(),
+  /**
+   * Present when the open was a `resume`: output follows from byte offset `from`; `lost` bytes
+   * between the console's `received` and `from` fell out of the agent's buffer and are gone.
+   * Offsets count output bytes from the start of the session.
+   */
+  resumed: z
+    .object({ from: z.number().int().nonnegative(), lost: z.number().int().nonnegative() })
+    .optional(),
 });
 
 /** JSON form of input, for simple clients; consoles send binary frames. */

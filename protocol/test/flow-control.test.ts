@@ -9,6 +9,7 @@ import {
   LOW_WATERMARK_BYTES,
   MAX_FRAME_BYTES,
   OUTPUT_BATCH_BYTES,
+  RESUME_BUFFER_BYTES,
 } from '@tether/protocol';
 
 test('an ack batch fits under the low watermark, so a console holding back less than a batch lets the agent resume', () => {
@@ -31,4 +32,8 @@ test('the constants are positive integers', () => {
     HIGH_WATERMARK_BYTES, LOW_WATERMARK_BYTES, MAX_FRAME_BYTES, OUTPUT_BATCH_BYTES]) {
     assert.ok(Number.isInteger(value) && value > 0, String(value));
   }
+});
+
+test('the resume buffer holds everything that may be unacknowledged, so a resume never loses sent bytes', () => {
+  assert.ok(RESUME_BUFFER_BYTES >= HIGH_WATERMARK_BYTES + OUTPUT_BATCH_BYTES);
 });
