@@ -30,6 +30,8 @@ export interface ExecBridge {
   readonly stream: Duplex;
   /** The process id on the host (exec inspect `Pid`), 0 when Docker did not say. */
   readonly pid: number;
+  /** `pid`, or when Docker had not said yet at start (a busy engine), asks again; 0 when it still cannot tell. */
+  currentPid(): Promise<number>;
   readonly execId: string;
   /** Resizes the PTY; an error after the process ended is logged at debug level, not surfaced. */
   resize(cols: number, rows: number): Promise<void>;
@@ -122,6 +124,11 @@ export async function startExec(target: ResolvedTarget, options: ExecOptions): P
     pid,
     execId: exec.id,
     resize,
+    async currentPid() {
+      if (pid > 0) return pid;
+      const info = await attempt(exec.inspect(), 'EXEC_FAILED', 'inspecting the exec');
+      return info.ok ? info.value.Pid : 0;
+    },
     async exitCode() {
       // The stream can end a moment before Docker records the exit: ask a few times.
       for (let tries = 0; tries < EXIT_POLLS; tries++) {

@@ -3,7 +3,9 @@
  * the agent signals the whole session: from the host, every process whose session id (field 6 of
  * /proc/<pid>/stat) is the exec's pid; where the host /proc is not usable (another pid namespace,
  * no permission), from inside the container, every process whose environment carries
- * TETHER_SESSION=<id>.
+ * TETHER_SESSION=<id>. That scan runs as the session's own user: root in a container has no
+ * CAP_SYS_PTRACE and cannot read another user's /proc/<pid>/environ, so a scan as root finds
+ * nothing of a session run as 1000:1000 and leaves its shell running.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import type Docker from 'dockerode';
@@ -98,9 +100,9 @@ function containerScript(sessionId: string): string {
     `pids=$(${scan}); [ -n "$pids" ] && kill -KILL $pids 2>/dev/null; exit 0`;
 }
 
-async function killInContainer(container: Docker.Container, sessionId: string): Promise<boolean> {
+async function killInContainer(container: Docker.Container, sessionId: string, user: string | undefined): Promise<boolean> {
   const created = await attempt(
-    container.exec({ Cmd: ['/bin/sh', '-c', containerScript(sessionId)], User: 'root', AttachStdout: true, AttachStderr: true }),
+    container.exec({ Cmd: ['/bin/sh', '-c', containerScript(sessionId)], ...(user ? { User: user } : {}), AttachStdout: true, AttachStderr: true }),
     'EXEC_FAILED',
     'creating the kill exec',
   );
@@ -133,15 +135,32 @@ async function killInContainer(container: Docker.Container, sessionId: string): 
   return true;
 }
 
+export interface KillOptions {
+  /** the user the session runs as (`uid:gid` or a name); the in-container scan runs as it. Default: the container's */
+  user?: string | undefined;
+  /**
+   * The exec's host pid asked again, for a session whose pid Docker had not reported at start
+   * (a busy engine): the host path then still works, without the in-container fallback.
+   */
+  resolvePid?: (() => Promise<number>) | undefined;
+}
+
 /** Ends every process of the session; returns how it did it. */
 export async function killSession(
   container: Docker.Container,
   hostPid: number,
   sessionId: string,
   hostVisible: boolean,
+  options: KillOptions = {},
 ): Promise<KillMethod> {
-  if (hostVisible && (await killOnHost(hostPid))) return 'host-proc';
-  if (await killInContainer(container, sessionId)) return 'container-exec';
+  let pid = hostPid;
+  let visible = hostVisible;
+  if (!visible && pid <= 0 && options.resolvePid) {
+    pid = await options.resolvePid();
+    visible = await hostSeesProcess(pid, sessionId);
+  }
+  if (visible && (await killOnHost(pid))) return 'host-proc';
+  if (await killInContainer(container, sessionId, options.user)) return 'container-exec';
   log.error('could not kill the session processes', { sessionId, hostPid });
   return 'none';
 }

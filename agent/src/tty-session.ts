@@ -284,7 +284,7 @@ export class TtySession {
     const target = this.target;
     if (!bridge || !target) return;
     bridge.stream.destroy();
-    const method = await killSession(target.container, bridge.pid, this.sessionId, this.hostVisible);
+    const method = await killSession(target.container, bridge.pid, this.sessionId, this.hostVisible, { user: this.user, resolvePid: () => bridge.currentPid() });
     log.debug('session processes killed', { sessionId: this.sessionId, method });
   }
 
