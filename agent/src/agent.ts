@@ -143,6 +143,11 @@ export class Agent {
     return this.negotiator?.size ?? 0;
   }
 
+  /** Peer connections and terminal sessions held right now (for debug stats and soak runs). */
+  counts(): { peers: number; sessions: number } {
+    return { peers: this.peerCount, sessions: this.negotiator?.sessionCount ?? 0 };
+  }
+
   /** Ends every session and peer connection, then leaves the signaling server. Idempotent. */
   stop(reason = 'agent stopping'): Promise<void> {
     this.stopping ??= (async () => {

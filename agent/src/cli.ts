@@ -1,6 +1,7 @@
 /** `tether-agent`: reads the configuration, starts the agent, stops it cleanly on SIGTERM/SIGINT. */
 import { Agent } from './agent.js';
 import { isCommand, runCommand } from './commands.js';
+import { installDebugStats } from './debug-stats.js';
 import { HELP, loadConfig } from './config.js';
 import { createLogger, setLogLevel } from './log.js';
 import { AGENT_VERSION } from './version.js';
@@ -26,9 +27,11 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   const config = request.value.config;
   setLogLevel(config.logLevel);
   const agent = new Agent(config);
+  const stopDebugStats = installDebugStats(env, () => agent.counts());
   const stopped = new Promise<number>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
       log.info('signal received', { signal });
+      stopDebugStats();
       void agent.stop(`signal ${signal}`).then(() => resolve(0));
     };
     process.once('SIGTERM', stop);

@@ -69,6 +69,13 @@ export class Negotiator {
     return this.negotiations.size;
   }
 
+  /** Terminal sessions of every peer connection. */
+  get sessionCount(): number {
+    let count = 0;
+    for (const negotiation of this.negotiations.values()) count += negotiation.peer?.sessionCount ?? 0;
+    return count;
+  }
+
   /** Pinning: which enrolled console the offer's fingerprint belongs to, and whether it must authenticate. */
   checkOffer(sdp: string, context: OfferContext): Result<{ fingerprint: string; console?: EnrolledConsole | undefined; required: boolean }> {
     const fingerprints = sdpFingerprints(sdp);

@@ -1,6 +1,6 @@
 /** The real agent as a child process, from its built bundle (agent/dist/cli.js). */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +21,10 @@ export interface AgentProcessOptions {
   executable?: string;
   /** the agent's state folder (its identity); a fresh temporary one unless given, e.g. to restart the same agent */
   stateDir?: string;
+  /** flags for node itself before the script, e.g. `--expose-gc` (not with `executable`) */
+  nodeArgs?: string[];
+  /** added to the agent's environment, e.g. `TETHER_AGENT_DEBUG_STATS=1` */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface AgentProcess {
@@ -36,6 +40,8 @@ export interface AgentProcess {
   logs(): string[];
   /** VmRSS of the agent's process, from /proc/<pid>/status */
   rssBytes(): number;
+  /** open file descriptors of the agent's process (entries of /proc/<pid>/fd) */
+  fdCount(): number;
   stop(): Promise<void>;
   /** SIGKILL, as a crash or a power cut would end it; resolves once the process is gone */
   kill(): Promise<void>;
@@ -68,9 +74,10 @@ export async function startAgent(options: AgentProcessOptions): Promise<AgentPro
     '--state-dir', stateDir,
     ...(options.extraArgs ?? []),
   ];
+  const env = { ...process.env, ...options.env };
   const child: ChildProcess = options.executable
-    ? spawn(options.executable, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(process.execPath, [cli, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    ? spawn(options.executable, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(process.execPath, [...(options.nodeArgs ?? []), cli, ...args], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   const exit = new Promise<void>((resolve) =>
     child.once('exit', (code, signal) => {
@@ -132,6 +139,7 @@ export async function startAgent(options: AgentProcessOptions): Promise<AgentPro
       if (!match?.[1]) throw new Error(`no VmRSS in /proc/${pid}/status`);
       return Number(match[1]) * 1024;
     },
+    fdCount: () => readdirSync(`/proc/${pid}/fd`).length,
     async kill() {
       if (exited) return;
       child.kill('SIGKILL');

@@ -1,0 +1,51 @@
+/**
+ * Opt-in figures for soak runs and leak hunts: with `TETHER_AGENT_DEBUG_STATS=1`, SIGUSR2 makes
+ * the agent collect garbage (when Node runs with `--expose-gc`) and log one `debug stats` line:
+ * memory, the handles Node holds open by type, and the agent's peers and sessions. Off by default:
+ * without it SIGUSR2 keeps Node's default action (the process ends), as a stray signal should.
+ */
+import { createLogger } from './log.js';
+
+const log = createLogger(import.meta.url);
+
+export interface AgentCounts {
+  peers: number;
+  sessions: number;
+}
+
+export interface DebugStats extends AgentCounts {
+  gc: boolean;
+  rssBytes: number;
+  heapUsedBytes: number;
+  externalBytes: number;
+  arrayBuffersBytes: number;
+  /** `process.getActiveResourcesInfo()` counted by type: sockets, timers, file handles, … */
+  resources: Record<string, number>;
+}
+
+/** One sample; collects garbage first when `global.gc` exists. */
+export function collectDebugStats(counts: () => AgentCounts): DebugStats {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  const memory = process.memoryUsage();
+  const resources: Record<string, number> = {};
+  for (const type of process.getActiveResourcesInfo()) resources[type] = (resources[type] ?? 0) + 1;
+  return {
+    gc: gc !== undefined,
+    rssBytes: memory.rss,
+    heapUsedBytes: memory.heapUsed,
+    externalBytes: memory.external,
+    arrayBuffersBytes: memory.arrayBuffers,
+    resources,
+    ...counts(),
+  };
+}
+
+/** Logs the stats on every SIGUSR2 when `TETHER_AGENT_DEBUG_STATS=1`; returns how to stop. */
+export function installDebugStats(env: NodeJS.ProcessEnv, counts: () => AgentCounts): () => void {
+  if (env.TETHER_AGENT_DEBUG_STATS !== '1') return () => undefined;
+  const onSignal = () => log.info('debug stats', { ...collectDebugStats(counts) });
+  process.on('SIGUSR2', onSignal);
+  log.info('debug stats on SIGUSR2', { gc: typeof (globalThis as { gc?: unknown }).gc === 'function' });
+  return () => process.off('SIGUSR2', onSignal);
+}

@@ -1,0 +1,227 @@
+/**
+ * `npm run soak`: the built agent (agent/dist/cli.js) against real containers and werift consoles,
+ * for long enough to see leaks. Phases: 1,000 open-and-close cycles; 50 busy sessions for 10
+ * minutes; sessions whose connection drops without `close` (ended by the agent's resume grace).
+ * After each: no process left in any container, and the agent's heap, RSS, descriptors, peers and
+ * sessions back to the baseline within the tolerance. Prints a table, writes bench/soak-results.json,
+ * exits 1 on a leak or an error. Options: `npm run soak -- --help`.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { patchedWerift } from '../agent/test/support/patched-werift.js';
+import { startAgent, type AgentProcess } from '../test/support/agent-process.js';
+import { docker, startContainer, type TestContainer } from '../test/support/docker.js';
+import { busySessions, droppedSessions, openCloseCycles, type Enrolled, type PhaseOutcome } from './soak/phases.js';
+import { settle, snapshot, type Snapshot, type Tolerance } from './soak/probes.js';
+import { enrollConsole } from './soak/soak-console.js';
+import { percentile, printTable, round } from './stats.js';
+
+const HELP = `npm run soak -- [options]   (environment variable in brackets)
+  --cycles <n>            open-and-close cycles [SOAK_CYCLES] (1000)
+  --concurrency <n>       cycles running at once (4)
+  --cycles-per-peer <n>   a fresh peer connection after this many cycles (25)
+  --sessions <n>          busy sessions [SOAK_SESSIONS] (50)
+  --peers <n>             peer connections the busy sessions share (10)
+  --duration <dur>        how long the sessions stay busy, e.g. 1m [SOAK_DURATION] (10m)
+  --interval <dur>        mean pause between two commands of a session (2s)
+  --dropped <n>           sessions dropped without close (10)
+  --resume-grace <dur>    the agent's resume grace for the run, where it has one (3s)
+  --settle <dur>          how long the figures may take to come back (60s)
+  --phases <list>         cycles,busy,dropped (all)
+  --out <file>            results (bench/soak-results.json)
+`;
+
+const ms = (text: string): number => {
+  const m = /^(\d+)(ms|s|m|h)?$/.exec(text.trim());
+  if (!m) throw new Error(`not a duration: ${text}`);
+  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms'];
+};
+
+const names = ['cycles', 'concurrency', 'cycles-per-peer', 'sessions', 'peers', 'duration', 'interval', 'dropped', 'resume-grace', 'settle', 'phases', 'out'];
+const options: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' } };
+for (const name of names) options[name] = { type: 'string' };
+const values = parseArgs({ options }).values as Record<string, string | boolean | undefined>;
+if (values.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+const opt = (key: string, env: string | undefined, fallback: string) => (values[key] as string | undefined) ?? env ?? fallback;
+const config = {
+  cycles: Number(opt('cycles', process.env.SOAK_CYCLES, '1000')),
+  concurrency: Number(opt('concurrency', undefined, '4')),
+  cyclesPerPeer: Number(opt('cycles-per-peer', undefined, '25')),
+  sessions: Number(opt('sessions', process.env.SOAK_SESSIONS, '50')),
+  peers: Number(opt('peers', undefined, '10')),
+  durationMs: ms(opt('duration', process.env.SOAK_DURATION, '10m')),
+  intervalMs: ms(opt('interval', undefined, '2s')),
+  dropped: Number(opt('dropped', undefined, '10')),
+  resumeGraceMs: ms(opt('resume-grace', undefined, '3s')),
+  settleMs: ms(opt('settle', undefined, '60s')),
+  phases: opt('phases', undefined, 'cycles,busy,dropped').split(','),
+  containers: 5,
+  consoles: 4,
+};
+/**
+ * Tolerances, after a full GC in the agent: the heap must come back within 8 MB of the baseline
+ * taken after a warm-up; RSS within 40 MB (V8 and glibc keep freed pages mapped); at most 6
+ * descriptors more (keep-alive sockets to the Docker engine come and go).
+ */
+const tolerance: Tolerance = { heapBytes: 8e6, rssBytes: 40e6, fds: 6 };
+const outPath = values.out ? String(values.out) : fileURLToPath(new URL('./soak-results.json', import.meta.url));
+const cli = fileURLToPath(new URL('../agent/dist/cli.js', import.meta.url));
+/** the agent's log of the last run goes here, as the end-to-end tests' logs do */
+const resultsDir = fileURLToPath(new URL('../test-results/', import.meta.url));
+const log = (line: string) => console.log(`[soak ${new Date().toISOString().slice(11, 19)}] ${line}`);
+
+interface PhaseResult {
+  name: string;
+  durationS: number;
+  work: number;
+  errors: string[];
+  latencyP50Ms: number | null;
+  latencyP99Ms: number | null;
+  extra: Record<string, number>;
+  peakRssBytes: number;
+  peakSessions: number;
+  after: Snapshot;
+  settledS: number;
+  leaks: string[];
+}
+
+const results: Record<string, unknown> & { phases: PhaseResult[]; errors: string[] } = {
+  date: new Date().toISOString(), config: { ...config, tolerance }, phases: [], errors: [],
+};
+
+async function main(): Promise<void> {
+  const runId = randomBytes(3).toString('hex');
+  const stateDir = mkdtempSync(join(tmpdir(), `tether-soak-${runId}-`));
+  const help = execFileSync(process.execPath, [cli, '--help'], { encoding: 'utf8' });
+  const graceArgs = help.includes('--resume-grace') ? ['--resume-grace', `${config.resumeGraceMs}ms`] : [];
+  results.resumeGrace = graceArgs.length > 0 ? config.resumeGraceMs : 'the agent has no resume grace: dropped sessions end at once';
+  const containers: TestContainer[] = [];
+  let agent: AgentProcess | undefined;
+  try {
+    log(`starting ${config.containers} containers and the agent (run ${runId})…`);
+    for (let i = 0; i < config.containers; i++) containers.push(await startContainer({ namePrefix: `tether-soak-${runId}`, labels: { 'tether.soak': runId } }));
+    agent = await startAgent({
+      lanListen: '127.0.0.1:0', agentId: `soak-${runId}`, name: 'soak agent', stateDir,
+      nodeArgs: ['--expose-gc'], env: { TETHER_AGENT_DEBUG_STATS: '1' },
+      extraArgs: ['--label', `tether.soak=${runId}`, '--max-sessions-per-container', '0', '--log-level', process.env.SOAK_AGENT_LOG_LEVEL ?? 'info', ...graceArgs],
+    });
+    const w = await patchedWerift();
+    const url = `http://127.0.0.1:${agent.lanPort}`;
+    const consoles: Enrolled[] = [];
+    for (let i = 0; i < config.consoles; i++) consoles.push(await enrollConsole(cli, stateDir, url));
+    const targets = containers.map((c) => c.name);
+    results.versions = {
+      node: process.version, docker: await docker('version', '--format', '{{.Server.Version}}').catch(() => null),
+      werift: (JSON.parse(readFileSync(new URL('../agent/node_modules/werift/package.json', import.meta.url), 'utf8')) as { version: string }).version,
+      cpus: cpus().length,
+    };
+    results.agentStart = await snapshot(agent, containers);
+
+    log('warm-up: 20 cycles, then the baseline');
+    await openCloseCycles(w, consoles, targets, { cycles: 20, concurrency: 2, cyclesPerPeer: 10, log });
+    const zero = { ...(results.agentStart as Snapshot), heapUsedBytes: Infinity, rssBytes: Infinity, fds: Infinity };
+    const warm = await settle(agent, containers, zero, tolerance, config.settleMs);
+    if (warm.leaks.length > 0) throw new Error(`the warm-up did not settle: ${warm.leaks.join('; ')}`);
+    await new Promise((r) => setTimeout(r, 3000));
+    const baseline = await snapshot(agent, containers);
+    results.baseline = baseline;
+
+    const runPhase = async (name: string, body: (sample: () => Promise<void>) => Promise<PhaseOutcome>) => {
+      log(`phase ${name}…`);
+      const t0 = performance.now();
+      let peakRss = agent!.rssBytes();
+      let peakSessions = 0;
+      const sample = async () => {
+        const s = await snapshot(agent!, []);
+        peakRss = Math.max(peakRss, s.rssBytes);
+        peakSessions = Math.max(peakSessions, s.sessions);
+      };
+      const timer = setInterval(() => (peakRss = Math.max(peakRss, agent!.rssBytes())), 1000);
+      let outcome: PhaseOutcome;
+      try {
+        outcome = await body(sample);
+      } finally {
+        clearInterval(timer);
+      }
+      const durationS = round((performance.now() - t0) / 1000, 1);
+      log(`phase ${name} done in ${durationS} s; settling…`);
+      const settled = await settle(agent!, containers, baseline, tolerance, config.settleMs + (name === 'dropped' && graceArgs.length > 0 ? config.resumeGraceMs : 0));
+      const result: PhaseResult = {
+        name, durationS, work: outcome.work, errors: outcome.errors, extra: outcome.extra,
+        latencyP50Ms: outcome.latenciesMs.length > 0 ? round(percentile(outcome.latenciesMs, 50), 1) : null,
+        latencyP99Ms: outcome.latenciesMs.length > 0 ? round(percentile(outcome.latenciesMs, 99), 1) : null,
+        peakRssBytes: peakRss, peakSessions, after: settled.snapshot, settledS: settled.settledS, leaks: settled.leaks,
+      };
+      results.phases.push(result);
+      log(`phase ${name}: ${result.leaks.length === 0 ? 'back to baseline' : `LEAK: ${result.leaks.join('; ')}`} after ${result.settledS} s; ${result.errors.length} errors`);
+    };
+
+    if (config.phases.includes('cycles')) {
+      await runPhase('cycles', () => openCloseCycles(w, consoles, targets, { cycles: config.cycles, concurrency: config.concurrency, cyclesPerPeer: config.cyclesPerPeer, log }));
+    }
+    if (config.phases.includes('busy')) {
+      await runPhase('busy', (sample) => busySessions(w, consoles, targets, { sessions: config.sessions, peers: config.peers, durationMs: config.durationMs, intervalMs: config.intervalMs, log, sample }));
+    }
+    if (config.phases.includes('dropped')) {
+      await runPhase('dropped', () => droppedSessions(w, consoles, targets, config.dropped));
+    }
+    for (const c of consoles) c.console.close();
+  } catch (error) {
+    results.errors.push(`soak aborted: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    if (agent) console.error(`--- agent log tail ---\n${agent.logs().slice(-40).join('\n')}`);
+  } finally {
+    if (agent) {
+      mkdirSync(resultsDir, { recursive: true });
+      writeFileSync(`${resultsDir}soak-agent.log`, agent.logs().join('\n'));
+    }
+    await agent?.stop();
+    if (process.env.SOAK_KEEP === '1') log(`containers kept: ${containers.map((c) => c.name).join(' ')}`);
+    else await Promise.all(containers.map((c) => c.remove()));
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+}
+
+const mb = (bytes: number | undefined) => (bytes === undefined ? 'n/a' : `${round(bytes / 1e6, 1)} MB`);
+
+function report(): number {
+  const base = results.baseline as Snapshot | undefined;
+  const rows: Array<[string, string, string?]> = [['phase', 'work', 'after settling (baseline in brackets)']];
+  for (const p of results.phases) {
+    const work = p.name === 'cycles' ? `${p.work} cycles, p50 ${p.latencyP50Ms} ms, p99 ${p.latencyP99Ms} ms`
+      : p.name === 'busy' ? `${p.extra.sessionsOpened} sessions, ${p.work} commands, p50 ${p.latencyP50Ms} ms, p99 ${p.latencyP99Ms} ms`
+        : `${p.work} sessions dropped`;
+    rows.push([p.name, `${work}; ${p.durationS} s; ${p.errors.length} errors`,
+      `heap ${mb(p.after.heapUsedBytes)} (${mb(base?.heapUsedBytes)}), RSS ${mb(p.after.rssBytes)} (${mb(base?.rssBytes)}; peak ${mb(p.peakRssBytes)}), ` +
+      `fds ${p.after.fds} (${base?.fds}), peers ${p.after.peers}, sessions ${p.after.sessions}, ` +
+      `processes left ${Object.values(p.after.extraProcesses).flat().length}; ${p.leaks.length === 0 ? 'OK' : 'LEAK'} after ${p.settledS} s`]);
+  }
+  console.log('');
+  printTable(rows);
+  const failures = [
+    ...results.errors,
+    ...results.phases.flatMap((p) => [...p.leaks.map((l) => `${p.name}: leak: ${l}`), ...p.errors.map((e) => `${p.name}: ${e}`)]),
+  ];
+  results.pass = failures.length === 0;
+  writeFileSync(outPath, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`\nwritten to ${outPath}`);
+  if (failures.length === 0) {
+    console.log('soak passed: no process left, the agent back to its baseline after every phase');
+    return 0;
+  }
+  console.log(`\nsoak FAILED (${failures.length}):`);
+  for (const f of failures.slice(0, 60)) console.log(`  - ${f}`);
+  return 1;
+}
+
+const started = performance.now();
+await main();
+results.durationS = round((performance.now() - started) / 1000, 1);
+process.exit(report());

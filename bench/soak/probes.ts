@@ -1,0 +1,106 @@
+/**
+ * What the soak compares before and after each phase: the processes in every container, and the
+ * agent's memory, file descriptors, handles, peers and sessions (its opt-in debug stats, which
+ * collect garbage first). A phase passes when, within the settle time, every figure is back to
+ * the baseline within the stated tolerance.
+ */
+import type { AgentProcess } from '../../test/support/agent-process.js';
+import type { TestContainer } from '../../test/support/docker.js';
+
+export interface Tolerance {
+  /** heap in use after a full GC may exceed the baseline by this much */
+  heapBytes: number;
+  /** RSS may exceed the baseline by this much (V8 and glibc keep freed pages) */
+  rssBytes: number;
+  /** open file descriptors above the baseline (keep-alive sockets to the Docker engine) */
+  fds: number;
+}
+
+export interface Snapshot {
+  at: string;
+  rssBytes: number;
+  heapUsedBytes: number;
+  fds: number;
+  peers: number;
+  sessions: number;
+  /** active handles by type (`process.getActiveResourcesInfo()`) */
+  resources: Record<string, number>;
+  /** container name → processes other than its init (`docker top`) */
+  extraProcesses: Record<string, string[]>;
+}
+
+interface DebugStatsLine {
+  rssBytes: number;
+  heapUsedBytes: number;
+  peers: number;
+  sessions: number;
+  resources: Record<string, number>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Sends SIGUSR2 and waits for the agent's next `debug stats` line. */
+export async function debugStats(agent: AgentProcess, timeoutMs = 10_000): Promise<DebugStatsLine> {
+  const count = () => agent.logs().filter((l) => l.includes('"msg":"debug stats"')).length;
+  const before = count();
+  process.kill(agent.pid, 'SIGUSR2');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const lines = agent.logs().filter((l) => l.includes('"msg":"debug stats"'));
+    if (lines.length > before) return JSON.parse(lines.at(-1)!) as DebugStatsLine;
+    if (Date.now() > deadline) throw new Error(`the agent logged no "debug stats" within ${timeoutMs} ms (count ${count()})`);
+    await sleep(50);
+  }
+}
+
+/** The container's processes without its init (`sleep 2147483`, the image's CMD). */
+export async function extraProcesses(container: TestContainer): Promise<string[]> {
+  const rows = await container.processes();
+  return rows.filter((row) => !/\bsleep 2147483$/.test(row));
+}
+
+export async function snapshot(agent: AgentProcess, containers: TestContainer[]): Promise<Snapshot> {
+  const stats = await debugStats(agent);
+  const extra: Record<string, string[]> = {};
+  for (const c of containers) {
+    const rows = await extraProcesses(c);
+    if (rows.length > 0) extra[c.name] = rows;
+  }
+  return {
+    at: new Date().toISOString(),
+    rssBytes: agent.rssBytes(),
+    heapUsedBytes: stats.heapUsedBytes,
+    fds: agent.fdCount(),
+    peers: stats.peers,
+    sessions: stats.sessions,
+    resources: stats.resources,
+    extraProcesses: extra,
+  };
+}
+
+/** What is still above the baseline; empty when the snapshot is back to it. */
+export function leaks(base: Snapshot, now: Snapshot, tolerance: Tolerance): string[] {
+  const found: string[] = [];
+  const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+  for (const [name, rows] of Object.entries(now.extraProcesses)) found.push(`${rows.length} process(es) left in ${name}: ${rows.join(' | ')}`);
+  if (now.peers > 0) found.push(`${now.peers} peer connection(s) still held`);
+  if (now.sessions > 0) found.push(`${now.sessions} session(s) still held`);
+  if (now.fds > base.fds + tolerance.fds) found.push(`file descriptors ${now.fds} > baseline ${base.fds} + ${tolerance.fds}`);
+  if (now.heapUsedBytes > base.heapUsedBytes + tolerance.heapBytes) {
+    found.push(`heap after GC ${mb(now.heapUsedBytes)} > baseline ${mb(base.heapUsedBytes)} + ${mb(tolerance.heapBytes)}`);
+  }
+  if (now.rssBytes > base.rssBytes + tolerance.rssBytes) found.push(`RSS ${mb(now.rssBytes)} > baseline ${mb(base.rssBytes)} + ${mb(tolerance.rssBytes)}`);
+  return found;
+}
+
+/** Samples until nothing is left above the baseline or `settleMs` has passed; the last sample and what stayed. */
+export async function settle(agent: AgentProcess, containers: TestContainer[], base: Snapshot, tolerance: Tolerance, settleMs: number) {
+  const started = Date.now();
+  for (;;) {
+    const now = await snapshot(agent, containers);
+    const found = leaks(base, now, tolerance);
+    const settledS = Math.round((Date.now() - started) / 100) / 10;
+    if (found.length === 0 || Date.now() - started > settleMs) return { snapshot: now, leaks: found, settledS };
+    await sleep(2000);
+  }
+}
