@@ -11,7 +11,7 @@ test('one holder per state folder; release removes only our own lock', () => {
   const dir = join(mkdtempSync(join(tmpdir(), 'tether-lock-')), 'state');
   const first = lockStateDir(dir);
   assert.ok(first.ok);
-  assert.equal(readFileSync(join(dir, LOCK_FILE), 'utf8'), `${process.pid}\n`);
+  assert.match(readFileSync(join(dir, LOCK_FILE), 'utf8'), new RegExp(`^${process.pid} [0-9a-f-]{36} \\d+\n$`));
   const second = lockStateDir(dir, process.ppid);
   assert.ok(!second.ok && second.error.includes(`another tether-agent (pid ${process.pid})`), JSON.stringify(second));
   first.value.release();
@@ -31,4 +31,42 @@ test("a dead process's lock is taken over", async () => {
   const lock = lockStateDir(dir);
   assert.ok(lock.ok, lock.ok ? '' : lock.error);
   lock.value.release();
+});
+
+const bootId = () => readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+const startOf = (pid: number) => {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]!;
+};
+
+test('a lock whose pid now belongs to another process (pid reused after a crash) is taken over', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tether-lock-'));
+  // process.ppid is alive, but it is not the process that wrote this lock: another start time.
+  writeFileSync(join(dir, LOCK_FILE), `${process.ppid} ${bootId()} 1\n`);
+  const lock = lockStateDir(dir);
+  assert.ok(lock.ok, lock.ok ? '' : lock.error);
+  lock.value.release();
+});
+
+test('a lock from before a reboot is taken over, even when its pid is alive now', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tether-lock-'));
+  writeFileSync(join(dir, LOCK_FILE), `${process.ppid} 00000000-0000-4000-8000-000000000000 ${startOf(process.ppid)}\n`);
+  const lock = lockStateDir(dir);
+  assert.ok(lock.ok, lock.ok ? '' : lock.error);
+  lock.value.release();
+});
+
+test("a lock naming this process's own pid from an earlier start (pid 1 in a container) is taken over", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tether-lock-'));
+  writeFileSync(join(dir, LOCK_FILE), `${process.pid} ${bootId()} 1\n`);
+  const lock = lockStateDir(dir);
+  assert.ok(lock.ok, lock.ok ? '' : lock.error);
+  lock.value.release();
+});
+
+test('a live agent that wrote the pid only (older agents) still holds its lock', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tether-lock-'));
+  writeFileSync(join(dir, LOCK_FILE), `${process.ppid}\n`);
+  const lock = lockStateDir(dir);
+  assert.ok(!lock.ok && lock.error.includes(`pid ${process.ppid}`), JSON.stringify(lock));
 });

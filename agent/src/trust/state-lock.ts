@@ -2,6 +2,11 @@
  * One running agent per state folder: `agent.lock` holds the pid of the agent that uses it, created
  * exclusively. Two agents on one folder would share an identity (Chromium's DTLS handshakes then fail)
  * and race on consoles.json and pairings.json. A lock whose pid is gone is stale and taken over.
+ *
+ * Beside the pid the lock records the boot id and the process's start time (Linux /proc): after a
+ * crash or a power cut the old pid may belong to another process by the time systemd restarts the
+ * agent (after a reboot, or in a container where the agent is always pid 1), and a lock checked by
+ * pid alone would then keep the agent from ever starting again.
  */
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,14 +35,51 @@ function isAlive(pid: number): boolean {
   }
 }
 
-function holder(path: string): number | undefined {
+/** What a lock file says: `<pid> [<boot id> <start time>]`; older agents wrote the pid only. */
+interface Holder {
+  pid: number;
+  boot?: string | undefined;
+  start?: string | undefined;
+}
+
+function readProc(path: string): string | undefined {
   try {
-    const pid = Number.parseInt(readFileSync(path, 'utf8').trim(), 10);
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined; // not Linux, or the process is gone: the pid check alone decides
+  }
+}
+
+const bootId = () => readProc('/proc/sys/kernel/random/boot_id')?.trim();
+
+/** Field 22 of /proc/<pid>/stat: when the process started, in clock ticks since boot. */
+function startTime(pid: number): string | undefined {
+  const stat = readProc(`/proc/${pid}/stat`);
+  return stat?.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+}
+
+function describe(pid: number): string {
+  return [pid, bootId(), startTime(pid)].filter((v) => v !== undefined).join(' ');
+}
+
+function holder(path: string): Holder | undefined {
+  try {
+    const [pidText, boot, start] = readFileSync(path, 'utf8').trim().split(/\s+/);
+    const pid = Number.parseInt(pidText ?? '', 10);
+    return Number.isInteger(pid) && pid > 0 ? { pid, boot, start } : undefined;
   } catch (cause) {
     log.debug('lock file not readable', { path, error: describeError(cause) });
     return undefined;
   }
+}
+
+/** True while the process that wrote the lock still runs: same boot, pid alive, same start time. */
+function stillHolds(h: Holder): boolean {
+  const boot = bootId();
+  if (h.boot !== undefined && boot !== undefined && h.boot !== boot) return false;
+  if (!isAlive(h.pid)) return false;
+  const start = startTime(h.pid);
+  return h.start === undefined || start === undefined || h.start === start;
 }
 
 /** Takes the state folder's lock for this process; an error with a sentence when another agent holds it. */
@@ -46,14 +88,14 @@ export function lockStateDir(stateDir: string, pid = process.pid): Result<StateL
   const path = join(stateDir, LOCK_FILE);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      writeFileSync(path, `${pid}\n`, { flag: 'wx', mode: 0o600 });
+      writeFileSync(path, `${describe(pid)}\n`, { flag: 'wx', mode: 0o600 });
       let released = false;
       return ok({
         path,
         release: () => {
           if (released) return;
           released = true;
-          if (holder(path) !== pid) return;
+          if (holder(path)?.pid !== pid) return;
           try {
             unlinkSync(path);
           } catch (cause) {
@@ -65,11 +107,11 @@ export function lockStateDir(stateDir: string, pid = process.pid): Result<StateL
       if ((cause as NodeJS.ErrnoException).code !== 'EEXIST') return err(`cannot lock ${path}: ${describeError(cause)}`);
     }
     const other = holder(path);
-    if (other !== undefined && other !== pid && isAlive(other)) {
-      return err(`another tether-agent (pid ${other}) is using the state folder ${stateDir}; stop it, or give this one its own --state-dir`);
+    if (other !== undefined && stillHolds(other)) {
+      if (other.pid === pid) return err(`this process already holds ${path}`);
+      return err(`another tether-agent (pid ${other.pid}) is using the state folder ${stateDir}; stop it, or give this one its own --state-dir`);
     }
-    if (other === pid) return err(`this process already holds ${path}`);
-    log.warn('stale state lock taken over', { path, pid: other ?? null });
+    log.warn('stale state lock taken over', { path, pid: other?.pid ?? null });
     try {
       unlinkSync(path);
     } catch (cause) {
