@@ -33,6 +33,8 @@ Options (environment variable in brackets; flags > environment > config file > d
                            [TETHER_AGENT_SHELLS, comma-separated] (default: /bin/bash, /bin/sh)
   --user <user>            user the exec runs as [TETHER_AGENT_USER] (default: the container's)
   --state-dir <dir>        identity, enrolled consoles, audit log; one running agent per folder
+                           [TETHER_AGENT_STATE_DIR] (default: /var/lib/tether-agent for root,
+                           else ~/.local/state/tether-agent)
   --lan-listen <host:port> the agent's own LAN signaling endpoint (off by default)
   --lan-endpoint <h:p>     endpoint printed in pairing tokens; repeatable
   --require-pairing <p>    auto, always or never (default: auto)

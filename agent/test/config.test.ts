@@ -38,6 +38,11 @@ describe('config', () => {
     assert.deepEqual(config?.iceServers, [{ urls: 'stun:10.0.0.1:3478' }, { urls: 'turn:10.0.0.1:3478', username: 'u', credential: 'p' }]);
   });
 
+  test('the state folder from TETHER_AGENT_STATE_DIR, as the pair and consoles commands read it', () => {
+    assert.equal(run(base, { TETHER_AGENT_STATE_DIR: '/var/lib/tether-agent' }).config?.stateDir, '/var/lib/tether-agent');
+    assert.equal(run([...base, '--state-dir', '/tmp/x'], { TETHER_AGENT_STATE_DIR: '/var/lib/tether-agent' }).config?.stateDir, '/tmp/x');
+  });
+
   test('a bad configuration is a clear error', () => {
     assert.match(run(['--token', 't']).error ?? '', /signalingUrl/);
     assert.match(run([...base, '--ice-host', 'not-an-ip']).error ?? '', /iceHosts/);
