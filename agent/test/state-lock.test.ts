@@ -70,3 +70,10 @@ test('a live agent that wrote the pid only (older agents) still holds its lock',
   const lock = lockStateDir(dir);
   assert.ok(!lock.ok && lock.error.includes(`pid ${process.ppid}`), JSON.stringify(lock));
 });
+
+test('a state folder the agent cannot create is an error with a sentence, not an exception', () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'tether-lock-')), 'a-file');
+  writeFileSync(file, '');
+  const lock = lockStateDir(join(file, 'state'));
+  assert.ok(!lock.ok && lock.error.startsWith('cannot use the state folder'), JSON.stringify(lock));
+});

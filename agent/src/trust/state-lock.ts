@@ -84,7 +84,11 @@ function stillHolds(h: Holder): boolean {
 
 /** Takes the state folder's lock for this process; an error with a sentence when another agent holds it. */
 export function lockStateDir(stateDir: string, pid = process.pid): Result<StateLock, string> {
-  ensureStateDir(stateDir);
+  try {
+    ensureStateDir(stateDir);
+  } catch (cause) {
+    return err(`cannot use the state folder ${stateDir}: ${describeError(cause)}`);
+  }
   const path = join(stateDir, LOCK_FILE);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
