@@ -5,8 +5,9 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 # The Docker engine, Chromium for the renderer tests, busybox-static for the test vPLC images,
-# coturn and Redis for the network tests, iproute2 for network namespaces.
-packages=(docker.io chromium busybox-static coturn redis-server iproute2 procps ca-certificates file)
+# coturn and Redis for the network tests, iproute2 for network namespaces, systemd for
+# `systemd-analyze verify` of the agent's unit (nothing is started with it).
+packages=(docker.io chromium busybox-static coturn redis-server iproute2 procps ca-certificates file systemd)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
