@@ -105,6 +105,16 @@ async function main(): Promise<void> {
   results.resumeGrace = graceArgs.length > 0 ? config.resumeGraceMs : 'the agent has no resume grace: dropped sessions end at once';
   const containers: TestContainer[] = [];
   let agent: AgentProcess | undefined;
+  // Ctrl-C: stop the agent (it ends its sessions) and remove the containers before leaving.
+  process.once('SIGINT', () => {
+    log('interrupted; cleaning up…');
+    void (async () => {
+      await agent?.stop();
+      await Promise.all(containers.map((c) => c.remove()));
+      rmSync(stateDir, { recursive: true, force: true });
+      process.exit(130);
+    })();
+  });
   try {
     log(`starting ${config.containers} containers and the agent (run ${runId})…`);
     for (let i = 0; i < config.containers; i++) containers.push(await startContainer({ namePrefix: `tether-soak-${runId}`, labels: { 'tether.soak': runId } }));

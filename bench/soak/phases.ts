@@ -95,7 +95,19 @@ export interface BusyOptions {
 /** `sessions` terminals over `peers` peer connections, each typing a command every `intervalMs` until the time is up. */
 export async function busySessions(w: Werift, consoles: Enrolled[], targets: string[], o: BusyOptions): Promise<PhaseOutcome> {
   const outcome: PhaseOutcome = { work: 0, errors: [], latenciesMs: [], extra: { bytesReceived: 0, sessionsOpened: 0 } };
-  const peers = await Promise.all(Array.from({ length: o.peers }, (_, p) => SoakPeer.connect(w, consoles[p % consoles.length]!.console, consoles[p % consoles.length]!.agent)));
+  const peers: SoakPeer[] = [];
+  for (let p = 0; p < o.peers; p++) {
+    const enrolled = consoles[p % consoles.length]!;
+    // One retry: a connection that fails under load is an error, but the phase goes on.
+    for (let attempt = 1; attempt <= 2 && peers.length === p; attempt++) {
+      try {
+        peers.push(await SoakPeer.connect(w, enrolled.console, enrolled.agent));
+      } catch (error) {
+        record(outcome, `connecting peer ${p} (attempt ${attempt})`, error);
+      }
+    }
+  }
+  if (peers.length === 0) return outcome;
   const terms: SoakTerminal[] = [];
   for (let s = 0; s < o.sessions; s++) {
     try {

@@ -45,13 +45,21 @@ export class SoakPeer {
   private nextStreamId = 5;
   private constructor(private readonly pc: Pc, private readonly c: TestConsole, private readonly negotiationId: string) {}
 
-  static async connect(w: Werift, c: TestConsole, agent: PairedAgent): Promise<SoakPeer> {
-    const { pc, control, tty, sessionId } = await c.connect(w, agent.fingerprint);
-    const replies = await c.bind(control, sessionId, agent.publicKey, agent.fingerprint);
-    if (!replies.some((m) => m.type === 'auth-ok')) throw new SoakError(`not authenticated: ${JSON.stringify(replies)}`);
+  /** Offers, connects and authenticates; a connection not ready within `timeoutMs` is closed and an error. */
+  static async connect(w: Werift, c: TestConsole, agent: PairedAgent, timeoutMs = 60_000): Promise<SoakPeer> {
+    const { pc, control, tty, sessionId, events } = await c.connect(w, agent.fingerprint);
+    const peer = new SoakPeer(pc, c, sessionId);
+    try {
+      const replies = await withTimeout(c.bind(control, sessionId, agent.publicKey, agent.fingerprint), timeoutMs,
+        () => `the control channel and authentication (connection ${pc.connectionState}, ICE ${pc.iceConnectionState}, agent: ${JSON.stringify(events.disconnect ?? null)})`);
+      if (!replies.some((m) => m.type === 'auth-ok')) throw new SoakError(`not authenticated: ${JSON.stringify(replies)}`);
+    } catch (error) {
+      await peer.close();
+      throw error;
+    }
     // TestConsole.connect makes a `tty:1` channel up front; the soak opens its own.
     tty.close();
-    return new SoakPeer(pc, c, sessionId);
+    return peer;
   }
 
   async terminal(target: string, timeoutMs = 30_000): Promise<SoakTerminal> {
@@ -147,9 +155,9 @@ export class SoakTerminal {
   }
 }
 
-async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+async function withTimeout<T>(promise: Promise<T>, ms: number, what: string | (() => string)): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new SoakError(`timed out: ${what}`)), ms)));
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new SoakError(`timed out: ${typeof what === 'string' ? what : what()}`)), ms)));
   try {
     return await Promise.race([promise, timeout]);
   } finally {
