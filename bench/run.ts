@@ -10,11 +10,14 @@ import { docker } from '../test/support/docker.js';
 import { startStack, type Stack } from '../test/support/stack.js';
 import { RendererBench, type BenchFile, type PromptTiming } from './renderer-bench.js';
 import { rawExecEcho, rawExecThroughput } from './raw-exec.js';
+import { sessionMemory } from './session-memory.js';
 import { percentile, printTable, round, spread } from './stats.js';
 
 const THROUGHPUT_RUNS = 3;
 const ECHO_SAMPLES = 500;
 const PROMPT_SAMPLES = 10;
+/** idle sessions for the memory-per-session figures */
+const MEMORY_SESSIONS = 20;
 /** time-to-prompt stops early, with fewer samples, once it has taken this long */
 const PROMPT_BUDGET_MS = 100_000;
 /** 48 MiB of random bytes, as base64 with a newline every 76 characters: 64 MiB plus newlines */
@@ -172,6 +175,14 @@ async function main(): Promise<void> {
     clearInterval(rssTimer);
     results.agentRssPeakMB = mb(Math.max(rssPeak, agent.rssBytes()));
     results.agentRssAfterMB = mb(agent.rssBytes());
+
+    console.log(`[bench] agent memory per session: ${MEMORY_SESSIONS} idle sessions on their own agent…`);
+    const memory = await attempt('memory per session', () => sessionMemory(MEMORY_SESSIONS));
+    results.agentRssPerSessionMB = memory?.rssPerSessionMB ?? null;
+    results.agentHeapPerSessionMB = memory?.heapPerSessionMB ?? null;
+    results.agentRssPerTabMB = memory?.rssPerTabMB ?? null;
+    results.agentHeapPerTabMB = memory?.heapPerTabMB ?? null;
+    results.memorySessions = memory?.sessions ?? null;
   } catch (error) {
     results.errors.push(`bench aborted: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     console.error(`[bench] ABORTED: ${String(error)}`);
@@ -209,6 +220,10 @@ function report(): void {
     show('agentRssIdleMB', 'MB', false),
     show('agentRssPeakMB', 'MB', false),
     show('agentRssAfterMB', 'MB', false),
+    show('agentRssPerSessionMB', 'MB', false),
+    show('agentHeapPerSessionMB', 'MB', false),
+    show('agentRssPerTabMB', 'MB', false),
+    show('agentHeapPerTabMB', 'MB', false),
     ['durationS', `${String(results.durationS)} s`],
   ];
   console.log('');

@@ -1,0 +1,97 @@
+/**
+ * Agent memory per session for `npm run bench`: its own agent (LAN endpoint, debug stats, GC
+ * exposed), one container, werift consoles. RSS and heap after a full GC with N idle sessions,
+ * minus the same after a warm-up with none, divided by N; once with a peer connection per
+ * session (N operators), once with N tabs on one connection (one operator).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { patchedWerift } from '../agent/test/support/patched-werift.js';
+import { startAgent } from '../test/support/agent-process.js';
+import { startContainer } from '../test/support/docker.js';
+import { debugStats } from './soak/probes.js';
+import { enrollConsole, SoakPeer, type SoakTerminal } from './soak/soak-console.js';
+
+const cli = fileURLToPath(new URL('../agent/dist/cli.js', import.meta.url));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface SessionMemory {
+  sessions: number;
+  baselineRssMB: number;
+  /** per session, each on its own peer connection */
+  rssPerSessionMB: number;
+  heapPerSessionMB: number;
+  /** per session, all as tabs of one peer connection */
+  rssPerTabMB: number;
+  heapPerTabMB: number;
+}
+
+export async function sessionMemory(n = 20): Promise<SessionMemory> {
+  const runId = randomBytes(3).toString('hex');
+  const stateDir = mkdtempSync(join(tmpdir(), `tether-bench-mem-${runId}-`));
+  const container = await startContainer({ namePrefix: `tether-bench-mem-${runId}`, labels: { 'tether.benchmem': runId } });
+  const agent = await startAgent({
+    lanListen: '127.0.0.1:0', agentId: `bench-mem-${runId}`, name: 'bench memory agent', stateDir,
+    nodeArgs: ['--expose-gc'], env: { TETHER_AGENT_DEBUG_STATS: '1' },
+    extraArgs: ['--label', `tether.benchmem=${runId}`, '--max-sessions-per-container', '0', '--log-level', 'info'],
+  });
+  try {
+    const w = await patchedWerift();
+    const enrolled = await enrollConsole(cli, stateDir, `http://127.0.0.1:${agent.lanPort}`);
+    const open = async (peer: SoakPeer): Promise<SoakTerminal> => {
+      const term = await peer.terminal(container.name);
+      await term.prompt();
+      return term;
+    };
+    /** stats after GC once the agent holds no peer, settled */
+    const idle = async () => {
+      for (let i = 0; i < 60 && (await debugStats(agent)).peers > 0; i++) await sleep(500);
+      // werift lets go of a closed connection's last buffers a few seconds after it closed
+      await sleep(8000);
+      return debugStats(agent);
+    };
+    // Warm-up: the first peer connection and session pay for code, certificates and caches.
+    const warm = await SoakPeer.connect(w, enrolled.console, enrolled.agent);
+    for (let i = 0; i < 3; i++) await (await open(warm)).close();
+    await warm.close();
+
+    const base1 = await idle();
+    const peers = [];
+    const terms: SoakTerminal[] = [];
+    for (let i = 0; i < n; i++) {
+      const peer = await SoakPeer.connect(w, enrolled.console, enrolled.agent);
+      peers.push(peer);
+      terms.push(await open(peer));
+    }
+    await sleep(2000);
+    const loaded1 = await debugStats(agent);
+    for (const t of terms.splice(0)) await t.close();
+    for (const p of peers) await p.close();
+
+    const base2 = await idle();
+    const one = await SoakPeer.connect(w, enrolled.console, enrolled.agent);
+    for (let i = 0; i < n; i++) terms.push(await open(one));
+    await sleep(2000);
+    const loaded2 = await debugStats(agent);
+    for (const t of terms) await t.close();
+    await one.close();
+    enrolled.console.close();
+
+    const per = (loaded: number, base: number) => Math.round(((loaded - base) / n / 1e6) * 100) / 100;
+    return {
+      sessions: n,
+      baselineRssMB: Math.round(base1.rssBytes / 1e5) / 10,
+      rssPerSessionMB: per(loaded1.rssBytes, base1.rssBytes),
+      heapPerSessionMB: per(loaded1.heapUsedBytes, base1.heapUsedBytes),
+      rssPerTabMB: per(loaded2.rssBytes, base2.rssBytes),
+      heapPerTabMB: per(loaded2.heapUsedBytes, base2.heapUsedBytes),
+    };
+  } finally {
+    await agent.stop();
+    await container.remove();
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+}
