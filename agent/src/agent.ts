@@ -12,10 +12,12 @@ import { AuditLog } from './audit.js';
 import type { AgentConfig } from './config.js';
 import type { AgentIdentity } from './control-channel.js';
 import { writeRunningAgent } from './commands.js';
+import type { AgentCounts } from './debug-stats.js';
 import { DockerTargets, describeRule } from './docker-targets.js';
 import { LanEndpoint } from './lan-endpoint.js';
 import { createLogger } from './log.js';
 import { Negotiator, type SignalingPort } from './negotiator.js';
+import { SessionRegistry } from './session-registry.js';
 import { SessionRules } from './session-rules.js';
 import { SignalingClient } from './signaling-client.js';
 import { TargetWatcher } from './target-events.js';
@@ -58,6 +60,8 @@ export class Agent {
   readonly identity: AgentIdentity;
   private readonly targets: DockerTargets;
   private readonly watcher: TargetWatcher;
+  /** every terminal session, attached or waiting for a resume */
+  readonly sessions = new SessionRegistry();
   private lock: StateLock | undefined;
   private stopWatchingConsoles: (() => void) | undefined;
   private negotiator: Negotiator | undefined;
@@ -99,7 +103,9 @@ export class Agent {
       rules: new SessionRules({
         shells: config.shells, user: config.user, users: config.users, maxSessionsPerContainer: config.maxSessionsPerContainer,
         idleTimeoutMs: config.idleTimeoutMs, maxSessionMs: config.maxSessionMs, recordDir: config.recordDir,
+        resumeGraceMs: config.resumeGraceMs,
       }),
+      registry: this.sessions,
     });
     this.negotiator = negotiator;
     this.stopWatchingConsoles = consoles.watch(() => void negotiator.closeRevoked());
@@ -143,9 +149,9 @@ export class Agent {
     return this.negotiator?.size ?? 0;
   }
 
-  /** Peer connections and terminal sessions held right now (for debug stats and soak runs). */
-  counts(): { peers: number; sessions: number } {
-    return { peers: this.peerCount, sessions: this.negotiator?.sessionCount ?? 0 };
+  /** Peer connections, terminal channels and sessions (detached ones too) held right now, for debug stats and soak runs. */
+  counts(): AgentCounts {
+    return { peers: this.peerCount, channels: this.negotiator?.channelCount ?? 0, sessions: this.sessions.size, detached: this.sessions.detached };
   }
 
   /** Ends every session and peer connection, then leaves the signaling server. Idempotent. */
@@ -155,6 +161,7 @@ export class Agent {
       this.stopWatchingConsoles?.();
       this.watcher.close();
       await this.negotiator?.closeAll(reason);
+      await this.sessions.endAll(reason);
       this.signaling?.close();
       await this.lan?.close();
       this.lock?.release();

@@ -10,7 +10,11 @@ const log = createLogger(import.meta.url);
 
 export interface AgentCounts {
   peers: number;
+  /** `tty:` channels open on those peers */
+  channels: number;
+  /** terminal sessions, attached or waiting to be resumed */
   sessions: number;
+  detached: number;
 }
 
 export interface DebugStats extends AgentCounts {

@@ -22,6 +22,9 @@ export interface Snapshot {
   heapUsedBytes: number;
   fds: number;
   peers: number;
+  /** `tty:` channels open */
+  channels: number;
+  /** sessions the agent holds, attached or detached (waiting for a resume) */
   sessions: number;
   /** active handles by type (`process.getActiveResourcesInfo()`) */
   resources: Record<string, number>;
@@ -33,7 +36,9 @@ interface DebugStatsLine {
   rssBytes: number;
   heapUsedBytes: number;
   peers: number;
+  channels: number;
   sessions: number;
+  detached: number;
   resources: Record<string, number>;
 }
 
@@ -72,6 +77,7 @@ export async function snapshot(agent: AgentProcess, containers: TestContainer[])
     heapUsedBytes: stats.heapUsedBytes,
     fds: agent.fdCount(),
     peers: stats.peers,
+    channels: stats.channels,
     sessions: stats.sessions,
     resources: stats.resources,
     extraProcesses: extra,
@@ -84,6 +90,7 @@ export function leaks(base: Snapshot, now: Snapshot, tolerance: Tolerance): stri
   const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
   for (const [name, rows] of Object.entries(now.extraProcesses)) found.push(`${rows.length} process(es) left in ${name}: ${rows.join(' | ')}`);
   if (now.peers > 0) found.push(`${now.peers} peer connection(s) still held`);
+  if (now.channels > 0) found.push(`${now.channels} terminal channel(s) still open`);
   if (now.sessions > 0) found.push(`${now.sessions} session(s) still held`);
   if (now.fds > base.fds + tolerance.fds) found.push(`file descriptors ${now.fds} > baseline ${base.fds} + ${tolerance.fds}`);
   if (now.heapUsedBytes > base.heapUsedBytes + tolerance.heapBytes) {
