@@ -154,7 +154,13 @@ async function main(): Promise<void> {
         peakRss = Math.max(peakRss, s.rssBytes);
         peakSessions = Math.max(peakSessions, s.sessions);
       };
-      const timer = setInterval(() => (peakRss = Math.max(peakRss, agent!.rssBytes())), 1000);
+      const timer = setInterval(() => {
+        try {
+          peakRss = Math.max(peakRss, agent!.rssBytes());
+        } catch (error) {
+          log(`agent RSS not readable (${String(error)}); is it still running?`);
+        }
+      }, 1000);
       let outcome: PhaseOutcome;
       try {
         outcome = await body(sample);
