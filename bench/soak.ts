@@ -67,11 +67,13 @@ const config = {
   consoles: 4,
 };
 /**
- * Tolerances, after a full GC in the agent: the heap must come back within 8 MB of the baseline
- * taken after a warm-up; RSS within 40 MB (V8 and glibc keep freed pages mapped); at most 6
- * descriptors more (keep-alive sockets to the Docker engine come and go).
+ * Tolerances, after a full GC in the agent, over the baseline taken after a warm-up: the V8 heap
+ * 8 MB, memory outside it (Buffers, the sessions' output logs) 4 MB, active handles none, file
+ * descriptors 6 (keep-alive sockets to the Docker engine come and go). RSS 64 MB: glibc keeps
+ * freed pages mapped; after 50 busy sessions (each holding up to 1 MiB of output for resume)
+ * RSS stayed 46 MB up while heap, external memory and handles were back (docs/operations.md).
  */
-const tolerance: Tolerance = { heapBytes: 8e6, rssBytes: 40e6, fds: 6 };
+const tolerance: Tolerance = { heapBytes: 8e6, externalBytes: 4e6, rssBytes: 64e6, fds: 6 };
 const outPath = values.out ? String(values.out) : fileURLToPath(new URL('./soak-results.json', import.meta.url));
 const cli = fileURLToPath(new URL('../agent/dist/cli.js', import.meta.url));
 /** the agent's log of the last run goes here, as the end-to-end tests' logs do */

@@ -10,6 +10,8 @@ import type { TestContainer } from '../../test/support/docker.js';
 export interface Tolerance {
   /** heap in use after a full GC may exceed the baseline by this much */
   heapBytes: number;
+  /** memory outside the V8 heap that Node accounts for (Buffers, the sessions' output logs) */
+  externalBytes: number;
   /** RSS may exceed the baseline by this much (V8 and glibc keep freed pages) */
   rssBytes: number;
   /** open file descriptors above the baseline (keep-alive sockets to the Docker engine) */
@@ -20,6 +22,8 @@ export interface Snapshot {
   at: string;
   rssBytes: number;
   heapUsedBytes: number;
+  /** `external` of process.memoryUsage() after the GC: Buffers and other memory V8 does not hold */
+  externalBytes: number;
   fds: number;
   peers: number;
   /** `tty:` channels open */
@@ -35,6 +39,7 @@ export interface Snapshot {
 interface DebugStatsLine {
   rssBytes: number;
   heapUsedBytes: number;
+  externalBytes: number;
   peers: number;
   channels: number;
   sessions: number;
@@ -75,6 +80,7 @@ export async function snapshot(agent: AgentProcess, containers: TestContainer[])
     at: new Date().toISOString(),
     rssBytes: agent.rssBytes(),
     heapUsedBytes: stats.heapUsedBytes,
+    externalBytes: stats.externalBytes,
     fds: agent.fdCount(),
     peers: stats.peers,
     channels: stats.channels,
@@ -96,6 +102,11 @@ export function leaks(base: Snapshot, now: Snapshot, tolerance: Tolerance): stri
   if (now.heapUsedBytes > base.heapUsedBytes + tolerance.heapBytes) {
     found.push(`heap after GC ${mb(now.heapUsedBytes)} > baseline ${mb(base.heapUsedBytes)} + ${mb(tolerance.heapBytes)}`);
   }
+  if (now.externalBytes > base.externalBytes + tolerance.externalBytes) {
+    found.push(`external memory after GC ${mb(now.externalBytes)} > baseline ${mb(base.externalBytes)} + ${mb(tolerance.externalBytes)}`);
+  }
+  const handles = (s: Snapshot) => Object.values(s.resources).reduce((a, b) => a + b, 0);
+  if (handles(now) > handles(base)) found.push(`${handles(now)} active handles > baseline ${handles(base)}: ${JSON.stringify(now.resources)}`);
   if (now.rssBytes > base.rssBytes + tolerance.rssBytes) found.push(`RSS ${mb(now.rssBytes)} > baseline ${mb(base.rssBytes)} + ${mb(tolerance.rssBytes)}`);
   return found;
 }
