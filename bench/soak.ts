@@ -69,8 +69,8 @@ const config = {
 /**
  * Tolerances, after a full GC in the agent, over the baseline taken after a warm-up: the V8 heap
  * 8 MB, memory outside it (Buffers, the sessions' output logs) 4 MB, active handles none, file
- * descriptors 6 (keep-alive sockets to the Docker engine come and go). RSS 64 MB: glibc keeps
- * freed pages mapped; after 50 busy sessions (each holding up to 1 MiB of output for resume)
+ * descriptors 6 (keep-alive sockets to the Docker engine come and go). RSS 64 MB: the allocators
+ * keep freed pages mapped; after 50 busy sessions (each holding up to 1 MiB of output for resume)
  * RSS stayed 46 MB up while heap, external memory and handles were back (docs/operations.md).
  */
 const tolerance: Tolerance = { heapBytes: 8e6, externalBytes: 4e6, rssBytes: 64e6, fds: 6 };
