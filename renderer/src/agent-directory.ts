@@ -204,6 +204,7 @@ export class AgentDirectory implements Disposable {
         openTabs: openTabs(r.agentId),
         paired: r.paired !== undefined,
         route: r.connection?.path ?? (r.inPresence ? 'cloud' : r.paired?.endpoints.length ? 'lan' : undefined),
+        reconnectAttempt: r.reconnect?.attempt,
       }));
   }
 

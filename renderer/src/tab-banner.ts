@@ -19,6 +19,11 @@ export interface BannerFacts {
   now: number;
 }
 
+/** A sentence from the agent or the browser, without its final period, to go inside ours. */
+function clause(text: string): string {
+  return text.replace(/[.\s]+$/, '');
+}
+
 /** "12 s", "2 min 5 s" */
 export function formatDuration(ms: number): string {
   const seconds = Math.max(0, Math.round(ms / 1000));
@@ -43,17 +48,17 @@ export function bannerFor(facts: BannerFacts): BannerContent | undefined {
     return {
       kind: 'info',
       title: `Connection lost — reconnecting (attempt ${attempt})… ${formatDuration(facts.now - r.since)}`,
-      detail: `${last}.${left} Input is paused: keys typed now are dropped, not sent later${dropped}.`,
+      detail: `${clause(last)}.${left} Input is paused: keys typed now are dropped, not sent later${dropped}.`,
     };
   }
   if (facts.state === 'gone') {
     const code = facts.lastError?.code;
     return code === 'SESSION_FORBIDDEN'
-      ? { kind: 'error', title: `The shell on ${facts.target} belongs to another console`, detail: `${facts.lastError?.message ?? ''} The output above stays readable.`, action: 'Open a new session' }
+      ? { kind: 'error', title: `The shell on ${facts.target} belongs to another console`, detail: `${clause(facts.lastError?.message ?? 'another console opened it')}. The output above stays readable.`, action: 'Open a new session' }
       : {
           kind: 'error',
           title: `The shell on ${facts.target} is gone: the agent restarted or the session expired`,
-          detail: `${facts.lastError?.message ?? 'the agent no longer holds this session'}. The output above stays readable.`,
+          detail: `${clause(facts.lastError?.message ?? 'the agent no longer holds this session')}. The output above stays readable.`,
           action: 'Open a new session',
         };
   }
@@ -61,7 +66,7 @@ export function bannerFor(facts: BannerFacts): BannerContent | undefined {
     return {
       kind: 'error',
       title: `Connection to ${facts.agentName} lost`,
-      detail: `${facts.connectionLost}. Check that the agent is running on its host and reachable, then Reconnect (this opens a new shell: the old one ended with the connection).`,
+      detail: `${clause(facts.connectionLost)}. Check that the agent is running on its host and reachable, then Reconnect (this opens a new shell: the old one ended with the connection).`,
       action: 'Reconnect',
     };
   }

@@ -74,6 +74,8 @@ export interface TetherTestHooks extends BenchHooks {
   dropChannel(tabId: string): void;
   /** Disconnects the agent as the device panel's Disconnect does. */
   disconnectAgent(agentId: string): Promise<void>;
+  /** The console's own lines written into the tab's terminal (reconnect and loss notices), oldest first. */
+  notices(tabId: string): string[];
 }
 
 class Capture {
@@ -214,6 +216,7 @@ export function installTestHooks(app: ConsoleApp): void {
     dropPath: (agentId, outageMs) => app.agents.simulatePathLoss(agentId, outageMs),
     dropChannel: (id) => tab(id).session.dropChannelForTest(),
     disconnectAgent: (agentId) => app.disconnectAgent(agentId),
+    notices: (id) => [...tab(id).view.notices],
     ...benchHooks(app),
   };
   (window as unknown as { __tetherTest: TetherTestHooks }).__tetherTest = hooks;

@@ -76,6 +76,8 @@ export class ConsolePage {
   /** Closes the tab's channel without `close`; the peer connection stays. */
   dropChannel = (tabId: string) => this.call<void>('dropChannel', tabId);
   disconnectAgent = (agentId: string) => this.call<void>('disconnectAgent', agentId);
+  /** The console's own lines in the tab's terminal (reconnect and loss notices), oldest first. */
+  notices = (tabId: string) => this.call<string[]>('notices', tabId);
 
   async tab(tabId: string): Promise<TabSummary> {
     const tab = (await this.tabs()).find((t) => t.id === tabId);
