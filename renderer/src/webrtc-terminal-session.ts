@@ -1,15 +1,8 @@
-import {
-  MAX_FRAME_BYTES,
-  encodeMessage,
-  parseAgentTtyFrame,
-  type AgentTtyMessage,
-  type ConsoleTtyMessage,
-  type ErrorCode,
-  type OpenedMessage,
-} from '@tether/protocol';
+import { MAX_FRAME_BYTES, type AgentTtyMessage, type ConsoleTtyMessage, type ErrorCode, type OpenedMessage } from '@tether/protocol';
 import { DisposableStore, Emitter } from './emitter';
 import { OutputLedger } from './output-ledger';
 import type { SessionError, SessionOpened, TerminalSession } from './terminal-session';
+import { TtyChannel } from './tty-channel';
 
 export interface WebRtcTerminalSessionOptions {
   /** the container to open, by name or id */
@@ -43,7 +36,6 @@ const OPEN_FAILURES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'SESSION_NOT_FOUND',
   'SESSION_FORBIDDEN',
   'DOCKER_UNAVAILABLE',
-  'SESSION_LIMIT',
 ]);
 
 /** Whether an error code means that opening the terminal was refused. */
@@ -64,7 +56,6 @@ type State = 'idle' | 'opening' | 'open' | 'detached' | 'resuming' | 'exited' | 
  */
 export class WebRtcTerminalSession implements TerminalSession {
   private readonly store = new DisposableStore();
-  private channelStore = new DisposableStore();
   private readonly outputEmitter = new Emitter<Uint8Array>();
   private readonly openedEmitter = new Emitter<SessionOpened>();
   private readonly exitEmitter = new Emitter<number | null>();
@@ -75,7 +66,7 @@ export class WebRtcTerminalSession implements TerminalSession {
   private readonly inputDroppedEmitter = new Emitter<number>();
   private readonly encoder = new TextEncoder();
   private readonly ledger = new OutputLedger();
-  private channel: RTCDataChannel | undefined;
+  private channel: TtyChannel | undefined;
   private state: State = 'idle';
   private cols = 80;
   private rows = 24;
@@ -203,8 +194,7 @@ export class WebRtcTerminalSession implements TerminalSession {
 
   close(): void {
     if (this.state === 'closing' || this.state === 'closed') return;
-    const channel = this.channel;
-    if (!channel || channel.readyState !== 'open') {
+    if (!this.channel?.isOpen) {
       this.finish();
       return;
     }
@@ -222,14 +212,13 @@ export class WebRtcTerminalSession implements TerminalSession {
 
   /** Sends a frame as is, bypassing the protocol: for tests of the agent's validation. */
   sendRaw(data: string | Uint8Array): void {
-    if (!this.channel || this.channel.readyState !== 'open') throw new Error('the terminal channel is not open');
-    if (typeof data === 'string') this.channel.send(data);
-    else this.channel.send(data as Uint8Array<ArrayBuffer>);
+    if (!this.channel) throw new Error('the terminal channel is not open');
+    this.channel.sendRaw(data);
   }
 
   /** Closes the channel without `close`, as a dead path would (test hook): the agent detaches the session. */
   dropChannelForTest(): void {
-    this.channel?.close();
+    this.channel?.closeAbruptly();
   }
 
   dispose(): void {
@@ -237,45 +226,48 @@ export class WebRtcTerminalSession implements TerminalSession {
   }
 
   private attachChannel(openChannel = this.options.openChannel): void {
-    this.channelStore = this.store.add(new DisposableStore());
-    const store = this.channelStore;
-    let channel: RTCDataChannel;
+    let raw: RTCDataChannel;
     try {
-      channel = openChannel();
+      raw = openChannel();
     } catch (error) {
       if (this.state === 'resuming') return this.resumeFailed(`no channel for the resume: ${String(error)}`);
       this.reportError({ code: 'CONNECTION_LOST', message: String(error), fatal: true });
       this.finish();
       return;
     }
+    const channel: TtyChannel = new TtyChannel(raw, {
+      open: () => {
+        this.sizeSent = { cols: this.cols, rows: this.rows };
+        const resume = this.state === 'resuming' && this.opened ? { resume: { sessionId: this.opened.sessionId, received: this.ledger.received } } : {};
+        this.sendMessage({ type: 'open', target: this.options.target, cols: this.cols, rows: this.rows, ...resume });
+      },
+      message: (message) => this.handleMessage(message),
+      bytes: (bytes) => {
+        if (this.state === 'open' || this.state === 'exited' || this.state === 'closing') this.output(bytes);
+        else this.reportError({ code: 'NOT_OPEN', message: 'output before `opened`; dropped' });
+      },
+      invalid: (error) => this.reportError(error),
+      closed: () => this.channelClosed(),
+    });
     this.channel = channel;
-    channel.binaryType = 'arraybuffer';
-    store.listen(channel, 'open', () => {
-      this.sizeSent = { cols: this.cols, rows: this.rows };
-      const resume = this.state === 'resuming' && this.opened ? { resume: { sessionId: this.opened.sessionId, received: this.ledger.received } } : {};
-      this.sendMessage({ type: 'open', target: this.options.target, cols: this.cols, rows: this.rows, ...resume });
-    });
-    store.listen(channel, 'message', (event) => {
-      if (this.channel === channel) this.receive((event as MessageEvent).data);
-    });
-    store.listen(channel, 'close', () => {
-      if (this.channel !== channel) return;
-      if (this.state === 'open') this.detachOrEnd('the terminal channel closed without `close`');
-      else if (this.state === 'resuming') this.resumeFailed('the channel closed during the resume');
-      else if (this.state === 'opening') {
-        this.reportError({ code: 'CHANNEL_CLOSED', message: 'the terminal channel closed unexpectedly', fatal: true });
-        this.finish();
-      } else if (this.state !== 'detached') this.finish();
-    });
     const timeout = this.options.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS;
-    const timer = setTimeout(() => {
+    clearTimeout(this.openTimer);
+    this.openTimer = setTimeout(() => {
+      if (this.channel !== channel) return;
       if (this.state === 'resuming') return this.resumeFailed(`the agent did not answer the resume within ${timeout / 1000} s`);
       if (this.state !== 'opening') return;
       this.reportError({ code: 'OPEN_TIMEOUT', message: `the agent did not open the terminal within ${timeout / 1000} s`, fatal: true });
       this.close();
     }, timeout);
-    this.openTimer = timer;
-    store.add({ dispose: () => clearTimeout(timer) });
+  }
+
+  private channelClosed(): void {
+    if (this.state === 'open') this.detachOrEnd('the terminal channel closed without `close`');
+    else if (this.state === 'resuming') this.resumeFailed('the channel closed during the resume');
+    else if (this.state === 'opening') {
+      this.reportError({ code: 'CHANNEL_CLOSED', message: 'the terminal channel closed unexpectedly', fatal: true });
+      this.finish();
+    } else if (this.state !== 'detached') this.finish();
   }
 
   private detachOrEnd(reason: string): void {
@@ -294,28 +286,9 @@ export class WebRtcTerminalSession implements TerminalSession {
 
   /** Forgets the current channel: no more of its frames are taken, and nothing more is sent on it. */
   private dropChannel(): void {
-    const channel = this.channel;
+    clearTimeout(this.openTimer);
+    this.channel?.dispose();
     this.channel = undefined;
-    this.channelStore.dispose();
-    if (channel && channel.readyState !== 'closed') channel.close();
-  }
-
-  private receive(data: unknown): void {
-    if (typeof data !== 'string' && !(data instanceof ArrayBuffer)) {
-      this.reportError({ code: 'BAD_MESSAGE', message: 'the agent sent a frame of an unknown kind; dropped' });
-      return;
-    }
-    const parsed = parseAgentTtyFrame(data);
-    if (!parsed.ok) {
-      this.reportError({ code: parsed.error.code, message: `from the agent, dropped: ${parsed.error.message}` });
-      return;
-    }
-    if (parsed.value.kind === 'bytes') {
-      if (this.state === 'open' || this.state === 'exited' || this.state === 'closing') this.output(parsed.value.bytes);
-      else this.reportError({ code: 'NOT_OPEN', message: 'output before `opened`; dropped' });
-      return;
-    }
-    this.handleMessage(parsed.value.message);
   }
 
   private output(bytes: Uint8Array): void {
@@ -357,7 +330,7 @@ export class WebRtcTerminalSession implements TerminalSession {
           const resuming = this.state === 'resuming';
           this.state = 'closing';
           // A refused resume has nothing left to wait for; a refused open waits for the agent's close.
-          if (resuming || this.channel?.readyState !== 'open') this.finish();
+          if (resuming || !this.channel?.isOpen) this.finish();
         } else if (message.fatal && this.state === 'open') {
           // The agent ends the session (idle timeout, maximum duration): its channel close is no loss.
           this.state = 'closing';
@@ -398,21 +371,13 @@ export class WebRtcTerminalSession implements TerminalSession {
   }
 
   private sendMessage(message: ConsoleTtyMessage): void {
-    const channel = this.channel;
-    if (!channel || channel.readyState !== 'open') {
-      this.reportError({ code: 'CHANNEL_CLOSED', message: `\`${message.type}\` not sent: the channel is ${channel?.readyState ?? 'not created'}` });
-      return;
-    }
-    channel.send(encodeMessage(message));
+    const failed = this.channel ? this.channel.send(message) : { code: 'CHANNEL_CLOSED' as const, message: `\`${message.type}\` not sent: no channel` };
+    if (failed) this.reportError(failed);
   }
 
   private sendBytes(bytes: Uint8Array): void {
-    const channel = this.channel;
-    if (!channel || channel.readyState !== 'open') {
-      this.reportError({ code: 'CHANNEL_CLOSED', message: 'input not sent: the channel is closed' });
-      return;
-    }
-    channel.send(bytes as Uint8Array<ArrayBuffer>);
+    const failed = this.channel ? this.channel.sendBytes(bytes) : { code: 'CHANNEL_CLOSED' as const, message: 'input not sent: no channel' };
+    if (failed) this.reportError(failed);
   }
 
   private reportError(error: SessionError): void {
@@ -423,8 +388,9 @@ export class WebRtcTerminalSession implements TerminalSession {
   private finish(): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    clearTimeout(this.openTimer);
     this.store.dispose();
-    if (this.channel && this.channel.readyState !== 'closed') this.channel.close();
+    this.channel?.dispose();
     this.closedEmitter.fire();
     for (const emitter of [
       this.outputEmitter, this.openedEmitter, this.exitEmitter, this.errorEmitter, this.closedEmitter,
