@@ -177,3 +177,26 @@ test('Disconnect ends the shells at once: the console sends close, the agent doe
   assert.ok(end);
   assert.notEqual((await ui.tab(tabId)).state, 'reconnecting');
 });
+
+test('a hung agent (SIGSTOP): the console notices through ICE, reconnects once it answers, and the same shell goes on', async () => {
+  const tabId = await ui.openTargetByClick(stack.agent.agentId, container.name, 45_000);
+  await ui.waitForPrompt(tabId);
+  await ui.capture(tabId, true);
+  const pid = await shellPid(tabId, 'pid-hung');
+  await ui.typeLine(tabId, 'i=0; while [ $i -lt 200 ]; do i=$((i+1)); echo line-$i; sleep 0.05; done; echo hung""-done');
+  await waitFor(async () => (await numberedLines(tabId)).length >= 20, 'the first 20 numbered lines');
+  stack.agent.pause();
+  try {
+    // No test hook here: the loss is found from the peer connection's own state.
+    await waitFor(async () => (await ui.tab(tabId)).state === 'reconnecting', 'the console to notice the dead path', 45_000);
+  } finally {
+    stack.agent.resume();
+  }
+  await waitFor(async () => (await ui.tab(tabId)).state === 'open', 'the tab to resume', 60_000);
+  assert.equal((await ui.tab(tabId)).lastResumed?.lost, 0);
+  await ui.waitForLine(tabId, 'hung-done', 60_000);
+  assert.deepEqual(await numberedLines(tabId), Array.from({ length: 200 }, (_, i) => i + 1), 'every line once, in order');
+  assert.equal(await shellPid(tabId, 'pid-after-hang'), pid, 'the same shell');
+  assert.equal(await ui.received(tabId), (await ui.tab(tabId)).sessionReceived);
+  await ui.closeByClick(tabId);
+});
