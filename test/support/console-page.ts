@@ -6,6 +6,7 @@ import { waitFor } from './wait.js';
 
 /** Screenshots the tests keep as artifacts; the README links them. */
 export const SCREENSHOTS_DIR = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
+const RESULTS_SCREENSHOTS_DIR = fileURLToPath(new URL('../../test-results/screenshots/', import.meta.url));
 
 export interface TabSummary {
   id: string;
@@ -94,11 +95,16 @@ export class ConsolePage {
     return this.page.locator(`.tab-panel[data-tab-id="${tabId}"]`);
   }
 
-  /** Saves the page (viewport) as docs/screenshots/<name>.png. */
+  /**
+   * Saves the page (viewport) as test-results/screenshots/<name>.png, and as the README's
+   * docs/screenshots/<name>.png when TETHER_UPDATE_SCREENSHOTS=1 (so that a test run leaves the
+   * working tree clean).
+   */
   async screenshot(name: string): Promise<void> {
-    mkdirSync(SCREENSHOTS_DIR, { recursive: true });
+    const dir = process.env['TETHER_UPDATE_SCREENSHOTS'] === '1' ? SCREENSHOTS_DIR : RESULTS_SCREENSHOTS_DIR;
+    mkdirSync(dir, { recursive: true });
     await this.page.mouse.move(0, 0);
-    await this.page.screenshot({ path: `${SCREENSHOTS_DIR}${name}.png` });
+    await this.page.screenshot({ path: `${dir}${name}.png` });
   }
 
   /** Clicks the tab's ×; answers the "still running" question with `confirm` when it is asked. */
