@@ -144,6 +144,9 @@ export class TerminalTab implements Disposable {
 
   /** Follows `connection` through its stages and opens a new session on it once it is ready. */
   follow(connection: AgentConnection): void {
+    this.sessionStore.dispose();
+    clearTimeout(this.resumeTimer);
+    this.resumeTimer = undefined;
     this.current?.dispose();
     this.current = undefined;
     this.state = 'opening';
