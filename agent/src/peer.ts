@@ -156,7 +156,7 @@ export class AgentPeer {
     if (state === 'connected') {
       clearTimeout(this.disconnectedTimer);
       this.disconnectedTimer = undefined;
-      log.info('peer connected', { negotiationId: this.options.negotiationId, console: this.options.consoleId });
+      log.info('peer connected', { negotiationId: this.options.negotiationId, console: this.options.consoleId, path: selectedPath(this.pc) });
     } else if (state === 'disconnected') {
       this.disconnectedTimer ??= setTimeout(() => void this.close('disconnected too long'), DISCONNECTED_GRACE_MS);
     } else if (state === 'failed' || state === 'closed') {
@@ -183,6 +183,32 @@ export class AgentPeer {
       this.options.onClosed(reason);
     })();
     return this.closing;
+  }
+}
+
+/** The selected candidate pair as the audit and log show it: `relayed` when either end is a TURN relay. */
+export interface SelectedPath {
+  kind: 'direct' | 'relayed';
+  local: string;
+  remote: string;
+}
+
+/** werift's nominated pair of the first ICE transport (the one bundle), if ICE has chosen one. */
+export function selectedPath(pc: RTCPeerConnection): SelectedPath | undefined {
+  const pair = pc.iceTransports[0]?.connection.nominated;
+  if (!pair) return undefined;
+  try {
+    const local = pair.localCandidate;
+    const remote = pair.remoteCandidate;
+    return {
+      kind: local.type === 'relay' || remote.type === 'relay' ? 'relayed' : 'direct',
+      local: `${local.type} ${local.host}:${local.port}`,
+      remote: `${remote.type} ${remote.host}:${remote.port}`,
+    };
+  } catch (cause) {
+    // werift throws from `localCandidate` when the pair's socket has none (closed meanwhile).
+    log.debug('no selected pair', { error: describeError(cause) });
+    return undefined;
   }
 }
 
