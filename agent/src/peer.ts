@@ -61,8 +61,15 @@ export class AgentPeer {
     private readonly pc: RTCPeerConnection,
     private readonly options: PeerOptions,
   ) {
+    const turn = (options.rtcConfig.iceServers ?? []).some((server) => /^turns?:/i.test(String(server.urls)));
+    let relayed = false;
     pc.onIceCandidate.subscribe((candidate) => {
-      if (!candidate) return options.sendIce(null);
+      if (!candidate) {
+        // werift reports TURN failures only to its debug log: say it where an operator looks.
+        if (turn && !relayed) log.warn('no TURN relay candidate: the TURN server refused the credentials (expired?) or did not answer', { negotiationId: options.negotiationId });
+        return options.sendIce(null);
+      }
+      relayed ||= / typ relay/.test(candidate.candidate ?? '');
       const json = candidate.toJSON();
       options.sendIce({ candidate: json.candidate ?? '', sdpMid: json.sdpMid ?? null, sdpMLineIndex: json.sdpMLineIndex ?? null });
     });

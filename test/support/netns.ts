@@ -1,9 +1,10 @@
 /**
  * A small network built from Linux network namespaces for one test run: a router namespace and one
  * namespace per host, each host on its own veth link to the router (10.99.<n>.2/24, router .1).
- * Hosts marked `behindNat` reach the others through the router's masquerade and cannot be reached
- * from outside, as behind a home or plant NAT: two NATed hosts then have no direct path between
- * them. Links can be cut, and impaired with loss and delay (impairment.ts). `close()` removes every
+ * Hosts marked `behindNat` reach the others through the router's source NAT, each with a public
+ * address of its own (10.98.0.<n + 10>, as two sites have two different public addresses), and
+ * cannot be reached from outside, as behind a home or plant NAT: two NATed hosts then have no
+ * direct path between them. Links can be cut, and impaired with loss and delay (impairment.ts). `close()` removes every
  * namespace, which also ends the interfaces and firewall rules inside them.
  *
  * Names carry a random run id (`tn<6 hex>-<host>`), so parallel runs never share a namespace.
@@ -35,6 +36,8 @@ export interface NetworkHost {
   gateway: string;
   /** the router-side interface of the link, in the router namespace */
   routerInterface: string;
+  /** the address the others see this host's connections come from: its NAT address, or `address` */
+  publicAddress: string;
 }
 
 /** Runs a command and returns its stdout; the error says which command failed and its stderr. */
@@ -98,7 +101,8 @@ export class TestNetwork {
       await this.addNamespace(ns);
       const routerInterface = `v-${spec.name}`;
       const subnet = `10.99.${index}`;
-      const host: NetworkHost = { name: spec.name, ns, address: `${subnet}.2`, gateway: `${subnet}.1`, routerInterface };
+      const publicAddress = spec.behindNat ? `10.98.0.${index + 10}` : `${subnet}.2`;
+      const host: NetworkHost = { name: spec.name, ns, address: `${subnet}.2`, gateway: `${subnet}.1`, routerInterface, publicAddress };
       // Created directly in their namespaces: the names never exist in the shared root namespace.
       await sh('ip', ['link', 'add', 'eth0', 'netns', ns, 'type', 'veth', 'peer', 'name', routerInterface, 'netns', this.router]);
       await sh('ip', ['-n', this.router, 'addr', 'add', `${host.gateway}/24`, 'dev', routerInterface]);
@@ -116,7 +120,9 @@ export class TestNetwork {
     await ipt('-A', 'FORWARD', '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT');
     for (const host of nat) {
       await ipt('-A', 'FORWARD', '-o', host.routerInterface, '-j', 'DROP');
-      await ipt('-t', 'nat', '-A', 'POSTROUTING', '-s', `${host.address}/32`, '!', '-o', host.routerInterface, '-j', 'MASQUERADE');
+      // The public address lives on the router's loopback: every host routes to it via its gateway.
+      await sh('ip', ['-n', this.router, 'addr', 'add', `${host.publicAddress}/32`, 'dev', 'lo']);
+      await ipt('-t', 'nat', '-A', 'POSTROUTING', '-s', `${host.address}/32`, '!', '-o', host.routerInterface, '-j', 'SNAT', '--to-source', host.publicAddress);
     }
   }
 
