@@ -11,13 +11,52 @@
  */
 import { execFile, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Impairments, type Impairment } from './impairment.js';
 
 const run = promisify(execFile);
+
+/**
+ * One file per live test network: the pid that made it and its namespaces. A run that was killed
+ * (SIGKILL, a crash) cannot clean up; the next `create` removes the namespaces of dead owners only.
+ */
+const OWNERS_DIR = join(tmpdir(), 'tether-test-netns');
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function removeAbandonedNetworks(): Promise<void> {
+  let files: string[];
+  try {
+    files = readdirSync(OWNERS_DIR);
+  } catch {
+    return; // no network was ever made on this machine
+  }
+  for (const file of files) {
+    const path = join(OWNERS_DIR, file);
+    let owner: { pid: number; namespaces: string[] };
+    try {
+      owner = JSON.parse(readFileSync(path, 'utf8')) as { pid: number; namespaces: string[] };
+    } catch (error) {
+      console.error(`test network owner file ${path} unreadable, left alone: ${String(error)}`);
+      continue;
+    }
+    if (pidAlive(owner.pid)) continue;
+    for (const ns of owner.namespaces) {
+      await sh('ip', ['netns', 'delete', ns]).catch((error: unknown) => console.error(`abandoned namespace ${ns}: ${String(error)}`));
+    }
+    rmSync(path, { force: true });
+  }
+}
 
 export interface HostSpec {
   /** short name: letters and digits, at most 8 characters (it is part of interface names) */
@@ -70,6 +109,7 @@ export class TestNetwork {
 
   /** Builds the namespaces, links, addresses, routes and NAT rules; tears down what it made if a step fails. */
   static async create(hosts: readonly HostSpec[]): Promise<TestNetwork> {
+    await removeAbandonedNetworks();
     const net = new TestNetwork();
     try {
       await net.build(hosts);
@@ -126,9 +166,23 @@ export class TestNetwork {
     }
   }
 
+  private get ownerFile(): string {
+    return join(OWNERS_DIR, this.runId);
+  }
+
   private async addNamespace(ns: string): Promise<void> {
-    await sh('ip', ['netns', 'add', ns]);
+    // Recorded before it exists, so a run killed right after `ip netns add` leaves nothing behind.
     this.namespaces.push(ns);
+    mkdirSync(OWNERS_DIR, { recursive: true });
+    writeFileSync(this.ownerFile, JSON.stringify({ pid: process.pid, namespaces: this.namespaces }));
+    try {
+      await sh('ip', ['netns', 'add', ns]);
+    } catch (error) {
+      // Not ours (a name taken, however unlikely): never delete it.
+      this.namespaces.pop();
+      writeFileSync(this.ownerFile, JSON.stringify({ pid: process.pid, namespaces: this.namespaces }));
+      throw error;
+    }
     await sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
   }
 
@@ -182,9 +236,10 @@ export class TestNetwork {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
     await this.impairments.close().catch((error: unknown) => problems.push(String(error)));
-    for (const ns of this.namespaces.reverse()) {
+    for (const ns of [...this.namespaces].reverse()) {
       await sh('ip', ['netns', 'delete', ns]).catch((error: unknown) => problems.push(String(error)));
     }
+    rmSync(this.ownerFile, { force: true });
     rmSync(this.tempDir, { recursive: true, force: true });
     if (problems.length > 0) console.error(`test network ${this.runId} teardown: ${problems.join('; ')}`);
   }
