@@ -17,6 +17,10 @@ export interface SignalingConfig {
   revocationsFile: string | undefined;
   corsOrigins: string[] | '*';
   logLevel: LogLevel;
+  /** Redis shared by the nodes of a cluster; undefined: one node, state in memory */
+  redisUrl: string | undefined;
+  redisPrefix: string | undefined;
+  redisNodeTtlMs: number | undefined;
 }
 
 export type ConfigOutcome =
@@ -39,7 +43,13 @@ Options:
   --agent-token <t>       legacy shared secret for agents (org default); repeatable    env TETHER_SIGNALING_AGENT_TOKENS
   --cors-origin <o>       an origin allowed to connect; repeatable (default *)  env TETHER_SIGNALING_CORS_ORIGINS
   --log-level <level>     debug, info, warn, error or silent (default info)     env TETHER_LOG_LEVEL
-  --config <file.json>    {port, host, tokenSecrets, revocationsFile, consoleTokens, agentTokens, corsOrigins, logLevel}
+  --redis-url <url>       redis://[:password@]host:port[/db]: run as one of several nodes behind a load
+                          balancer, sharing presence and relay through Redis    env TETHER_SIGNALING_REDIS_URL
+  --redis-prefix <p>      prefix of the cluster's Redis keys (default tether:)  env TETHER_SIGNALING_REDIS_PREFIX
+  --redis-node-ttl <ms>   a node silent this long is dead, its agents go offline (default 5000)
+                                                                            env TETHER_SIGNALING_REDIS_NODE_TTL_MS
+  --config <file.json>    {port, host, tokenSecrets, revocationsFile, consoleTokens, agentTokens, corsOrigins,
+                          logLevel, redisUrl, redisPrefix, redisNodeTtlMs}
   -h, --help              print this help
   -v, --version           print the version
 
@@ -54,6 +64,10 @@ are visible to other users of the host (ps); prefer the environment or a config 
 The server refuses to start without a token secret, or at least one console token and one agent token.
 `;
 
+const REDIS_URL = /^rediss?:\/\/\S+$/;
+const MIN_NODE_TTL_MS = 500;
+const MAX_NODE_TTL_MS = 600_000;
+
 const tokenList = z.array(z.string().min(1).max(4096));
 
 /** The config file's shape; every field is optional and unknown fields are refused. */
@@ -66,6 +80,9 @@ export const ConfigFile = z.strictObject({
   revocationsFile: z.string().min(1).optional(),
   corsOrigins: z.union([z.literal('*'), z.array(z.string().min(1))]).optional(),
   logLevel: z.enum(LOG_LEVELS).optional(),
+  redisUrl: z.string().regex(REDIS_URL).optional(),
+  redisPrefix: z.string().min(1).max(64).optional(),
+  redisNodeTtlMs: z.number().int().min(MIN_NODE_TTL_MS).max(MAX_NODE_TTL_MS).optional(),
 });
 
 export type ConfigFile = z.infer<typeof ConfigFile>;
@@ -102,6 +119,9 @@ export function loadConfig(
         revocations: { type: 'string' },
         'cors-origin': { type: 'string', multiple: true },
         'log-level': { type: 'string' },
+        'redis-url': { type: 'string' },
+        'redis-prefix': { type: 'string' },
+        'redis-node-ttl': { type: 'string' },
         config: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
@@ -161,6 +181,23 @@ export function loadConfig(
   const corsList = nonEmpty(flags['cors-origin']) ?? nonEmpty(corsFromEnv) ?? file.corsOrigins ?? '*';
   const corsOrigins = Array.isArray(corsList) && corsList.includes('*') ? '*' : corsList;
 
+  const redisUrl = flags['redis-url'] ?? env['TETHER_SIGNALING_REDIS_URL'] ?? file.redisUrl;
+  if (redisUrl !== undefined && !REDIS_URL.test(redisUrl)) {
+    return { kind: 'error', message: 'invalid Redis URL: use redis://[[user]:password@]host:port[/db] or rediss://…' };
+  }
+  const redisPrefix = flags['redis-prefix'] ?? env['TETHER_SIGNALING_REDIS_PREFIX'] ?? file.redisPrefix;
+  if (redisPrefix !== undefined && (redisPrefix.length === 0 || redisPrefix.length > 64)) {
+    return { kind: 'error', message: 'the Redis prefix must have 1 to 64 characters' };
+  }
+  const ttlText = flags['redis-node-ttl'] ?? env['TETHER_SIGNALING_REDIS_NODE_TTL_MS'];
+  let redisNodeTtlMs = file.redisNodeTtlMs;
+  if (ttlText !== undefined) {
+    redisNodeTtlMs = Number(ttlText);
+    if (!/^\d+$/.test(ttlText) || redisNodeTtlMs < MIN_NODE_TTL_MS || redisNodeTtlMs > MAX_NODE_TTL_MS) {
+      return { kind: 'error', message: `invalid Redis node TTL ${JSON.stringify(ttlText)}; milliseconds, ${MIN_NODE_TTL_MS}..${MAX_NODE_TTL_MS}` };
+    }
+  }
+
   const warnings: string[] = [];
   if ([...consoleTokens, ...agentTokens].some((t) => t.length < SHORT_TOKEN)) {
     warnings.push(`some tokens are shorter than ${SHORT_TOKEN} characters and may be guessed`);
@@ -179,6 +216,9 @@ export function loadConfig(
       revocationsFile: flags.revocations ?? env['TETHER_SIGNALING_REVOCATIONS'] ?? file.revocationsFile,
       corsOrigins,
       logLevel: logLevel as LogLevel,
+      redisUrl,
+      redisPrefix,
+      redisNodeTtlMs,
     },
     warnings,
   };
