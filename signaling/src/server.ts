@@ -102,6 +102,9 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
     maxHttpBufferSize: MAX_SIGNALING_PAYLOAD_BYTES,
     cors: { origin: options.corsOrigins === undefined || options.corsOrigins === '*' ? '*' : [...options.corsOrigins] },
     serveClient: false,
+    // A node without Redis refuses the transport itself: Socket.IO clients then retry (through the
+    // load balancer, to another node), where a refused handshake would make them give up.
+    allowRequest: (_req, callback) => callback(cluster?.ready === false ? 'this signaling node has lost its Redis connection' : null, cluster?.ready !== false),
   });
   const queues = new SerialQueues();
   const state = () => {
@@ -128,8 +131,9 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
     },
     onLost: () => {
       // Its state can no longer be shared: its clients reconnect (through the load balancer) to a
-      // node that still has Redis, rather than live on in a split brain.
-      io.local.disconnectSockets(true);
+      // node that still has Redis, rather than live on in a split brain. The transport is closed
+      // without Socket.IO's disconnect packet, after which a client would not reconnect by itself.
+      for (const socket of io.sockets.sockets.values()) socket.conn.close();
     },
   };
   try {
@@ -169,14 +173,6 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
   };
 
   io.use((socket, next) => {
-    if (!joined.ready) {
-      const message = 'this signaling node has lost its Redis connection; connect again (to another node)';
-      log.warn('connection refused: not ready', { address: socket.handshake.address });
-      const error: ExtendedError = new Error(`INTERNAL: ${message}`);
-      error.data = { code: 'INTERNAL', message };
-      next(error);
-      return;
-    }
     const outcome = authenticate(socket.handshake.auth);
     if (!outcome.ok) {
       log.warn('connection refused', { address: socket.handshake.address, reason: outcome.error.message });
@@ -190,6 +186,10 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
   });
 
   io.on('connection', (socket) => {
+    if (!joined.ready) {
+      socket.conn.close(); // Redis was lost during the handshake
+      return;
+    }
     watchExpiry(socket);
     connections.accept(socket);
   });

@@ -5,17 +5,14 @@
  * no ghost; Redis lost: the node says so and ends its connections.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, before, test, type TestContext } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { io, type Socket } from 'socket.io-client';
 import { appendRevocation, issueToken, startSignalingServer, type SignalingServer } from '@tether/signaling';
 import { startRedisServer, type RedisServer } from '../../test/support/redis-server.js';
+import { startSignalingNode, type SignalingNode } from '../../test/support/signaling-node.js';
 import { startTcpFront } from '../../test/support/tcp-front.js';
 import { createJsonLogger } from '../src/log.js';
 import { connect, emitAck, nextEvent, noEvent, SDP_ANSWER, SDP_OFFER, sid } from './support.js';
@@ -239,33 +236,14 @@ test('a token revoked in one node\'s file is refused and cut on every node', asy
   await assert.rejects(connect(again), /was revoked/);
 });
 
-const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
-
-interface NodeProcess {
-  child: ChildProcess;
-  port: number;
-  url: string;
-  logs: string[];
-}
-
-async function startNodeProcess(t: TestContext, name: string): Promise<NodeProcess> {
-  const child = spawn(process.execPath, [cli, '--port', '0', '--host', '127.0.0.1', '--log-level', 'debug'], {
-    env: { ...process.env, TETHER_SIGNALING_TOKEN_SECRET: SECRET, TETHER_SIGNALING_REDIS_URL: redis.url, TETHER_SIGNALING_REDIS_NODE_TTL_MS: String(NODE_TTL_MS) },
-    stdio: ['ignore', 'pipe', 'pipe'],
+function startNodeProcess(t: TestContext, name: string): Promise<SignalingNode> {
+  const started = startSignalingNode(name, {
+    TETHER_SIGNALING_TOKEN_SECRET: SECRET,
+    TETHER_SIGNALING_REDIS_URL: redis.url,
+    TETHER_SIGNALING_REDIS_NODE_TTL_MS: String(NODE_TTL_MS),
   });
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  const logs: string[] = [];
-  child.stderr?.on('data', (chunk: Buffer) => logs.push(`${name} stderr ${chunk.toString()}`));
-  const port = await new Promise<number>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      logs.push(`${name} ${line}`);
-      if (line.includes('"signaling listening"')) resolve((JSON.parse(line) as { port: number }).port);
-    });
-    child.once('exit', (code) => reject(new Error(`${name} exited with ${code}: ${logs.join('\n')}`)));
-  });
-  return { child, port, url: `http://127.0.0.1:${port}`, logs };
+  t.after(async () => (await started).kill());
+  return started;
 }
 
 test('a node killed: its agents reconnect through the front to the other, and leave no ghost', async (t) => {
@@ -288,9 +266,7 @@ test('a node killed: its agents reconnect through the front to the other, and le
 
   const reconnected = new Promise<void>((resolve) => survivor.io.once('reconnect', () => resolve()));
   const converged = presenceUntil(watcher, (list) => list.length === 1 && list[0] === 'plc-survivor');
-  const exited = once(nodeB.child, 'exit');
-  nodeB.child.kill('SIGKILL');
-  await exited;
+  await nodeB.kill();
   await reconnected;
   assert.equal(front.choices.at(-1), 0, 'the surviving node took the agent');
   assert.deepEqual(await converged, ['plc-survivor']);
@@ -301,10 +277,10 @@ test('a node killed: its agents reconnect through the front to the other, and le
   await offered;
   const { presence } = await clients.console(front.url);
   assert.deepEqual(ids(presence), ['plc-survivor']);
-  assert.ok(nodeA.logs.some((line) => line.includes('removed a dead signaling node')), 'node A swept node B');
+  assert.ok(nodeA.logs().some((line) => line.includes('removed a dead signaling node')), 'node A swept node B');
 });
 
-test('a node that loses Redis says so, ends its connections and comes back with Redis', async (t) => {
+test('a node that loses Redis says so, drops its connections and takes them back with Redis', async (t) => {
   const [a] = await twoNodes(t);
   const clients = new Clients(t);
   const healthOf = async () => {
@@ -312,27 +288,41 @@ test('a node that loses Redis says so, ends its connections and comes back with 
     return { status: res.status, body: (await res.json()) as { ok: boolean; redis?: string } };
   };
   assert.deepEqual((await healthOf()).status, 200);
-  const { socket: console1 } = await clients.console(a.url);
+  // A client that reconnects on its own, as the console and the agent do.
+  const console1 = clients.socket(a.url, { role: 'console', token: token('console', 'acme', 'alice') }, true);
+  await connect(console1);
   const dropped = nextEvent(console1, 'disconnect', 5000);
   await redis.stop();
   try {
-    assert.equal(await dropped, 'io server disconnect');
+    assert.equal(await dropped, 'transport close', 'closed without a disconnect packet, so that it reconnects');
     const down = await healthOf();
     assert.deepEqual([down.status, down.body.ok, down.body.redis], [503, false, 'down']);
-    await assert.rejects(clients.console(a.url), /lost its Redis connection/);
+    const refused = clients.socket(a.url, { role: 'console', token: token('console', 'acme', 'bob') });
+    await assert.rejects(connect(refused), /websocket error/);
   } finally {
     await redis.start();
   }
-  const deadline = Date.now() + CONVERGE_MS;
-  while ((await healthOf()).status !== 200) {
-    assert.ok(Date.now() < deadline, 'the node is ready again once Redis is back');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  const agent = await clients.agent(a.url, 'plc-1');
+  const back = nextEvent(console1, 'presence', CONVERGE_MS);
+  const agent = await waitFor(() => clients.agent(a.url, 'plc-1'));
+  assert.ok(Array.isArray((await back as AgentList).agents), 'the console reconnected by itself');
+  assert.equal((await healthOf()).status, 200);
   const { presence } = await clients.console(a.url);
   assert.deepEqual(ids(presence), ['plc-1']);
   agent.disconnect();
 });
+
+/** Retries `attempt` until it resolves, for at most CONVERGE_MS. */
+async function waitFor<T>(attempt: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + CONVERGE_MS;
+  for (;;) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+}
 
 test('the server refuses to start when Redis cannot be reached', async () => {
   await assert.rejects(
