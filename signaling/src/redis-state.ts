@@ -38,6 +38,7 @@ const NegotiationRecord = z.object({
   consoleSocketId: z.string(),
   agentId: z.string(),
   agentSocketId: z.string(),
+  consoleOwner: z.string().optional(),
 });
 
 /** HGET then HSET in one step: two nodes registering the same agentId at once both see a truth. */
@@ -158,6 +159,9 @@ export class RedisState implements SignalingState {
       : await this.redis.set(key, value, 'EX', NEGOTIATION_TTL_S);
     if (saved !== 'OK') return false;
     const pipeline = this.redis.multi();
+    if (previous && previous.consoleSocketId !== negotiation.consoleSocketId) {
+      pipeline.srem(this.#keys.byConsole(previous.consoleSocketId), negotiation.sessionId);
+    }
     if (previous && previous.agentSocketId !== negotiation.agentSocketId) {
       pipeline.srem(this.#keys.byAgentSocket(previous.agentSocketId), negotiation.sessionId);
     }

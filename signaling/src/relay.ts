@@ -15,6 +15,9 @@ import { MAX_NEGOTIATIONS_PER_CONSOLE, type Negotiation } from './negotiations.j
 import type { SerialQueues } from './serial-queues.js';
 import type { SignalingState } from './state.js';
 
+/** The console's organisation and token id: a reconnected console is the same owner. */
+const ownerOf = (socket: SignalingSocket) => `${socket.data.identity.org}\n${socket.data.identity.jti ?? ''}`;
+
 /**
  * Relays offer, answer, ICE candidates and disconnects between one console and one agent per
  * negotiation. The console names each negotiation (sessionId); the shared state remembers which
@@ -88,7 +91,7 @@ export class Relay {
   async #offer(socket: SignalingSocket, msg: OfferToServer): Promise<Result<void>> {
     const state = this.state();
     const existing = await state.negotiation(msg.sessionId);
-    if (existing && existing.consoleSocketId !== socket.id) {
+    if (existing && existing.consoleSocketId !== socket.id && !(await this.#mayTakeOver(existing, socket))) {
       return err(protocolError('FORBIDDEN', 'this sessionId belongs to another console; choose a new one'));
     }
     if (existing && existing.agentId !== msg.agentId) {
@@ -103,13 +106,33 @@ export class Relay {
       );
     }
     // A repeated offer (ICE restart) keeps its sessionId and follows the agent to its current connection.
-    const negotiation: Negotiation = { sessionId: msg.sessionId, consoleSocketId: socket.id, agentId: msg.agentId, agentSocketId: agent.id };
+    const negotiation: Negotiation = {
+      sessionId: msg.sessionId,
+      consoleSocketId: socket.id,
+      agentId: msg.agentId,
+      agentSocketId: agent.id,
+      consoleOwner: ownerOf(socket),
+    };
     if (!(await state.saveNegotiation(negotiation, existing))) {
       return err(protocolError('FORBIDDEN', 'this sessionId belongs to another console; choose a new one'));
     }
     this.io.to(agent.id).emit('webrtc:offer', { sessionId: msg.sessionId, consoleId: socket.id, sdp: msg.sdp });
     this.#log.debug('relayed offer', { sessionId: msg.sessionId, consoleId: socket.id, agentId: msg.agentId });
     return ok(undefined);
+  }
+
+  /**
+   * A console whose signaling node died reconnects, to another node, with a new connection id,
+   * while its negotiations are still recorded under the old one until the dead node is swept. It
+   * may repeat such an offer (an ICE restart) if it is the same console (organisation and token)
+   * and the old connection is connected nowhere.
+   */
+  async #mayTakeOver(existing: Negotiation, socket: SignalingSocket): Promise<boolean> {
+    if (existing.consoleOwner === undefined || existing.consoleOwner !== ownerOf(socket)) return false;
+    const old = await this.io.in(existing.consoleSocketId).fetchSockets();
+    if (old.length > 0) return false;
+    this.#log.info('negotiation taken over from a connection that is gone', { sessionId: existing.sessionId, oldConsoleId: existing.consoleSocketId, consoleId: socket.id });
+    return true;
   }
 
   async #fromConsole(socket: SignalingSocket, sessionId: string, forward: (n: Negotiation) => unknown): Promise<Result<void>> {

@@ -240,7 +240,9 @@ function startNodeProcess(t: TestContext, name: string): Promise<SignalingNode> 
   const started = startSignalingNode(name, {
     TETHER_SIGNALING_TOKEN_SECRET: SECRET,
     TETHER_SIGNALING_REDIS_URL: redis.url,
-    TETHER_SIGNALING_REDIS_NODE_TTL_MS: String(NODE_TTL_MS),
+    // Longer than a reconnection takes, so that the console below takes its negotiation over
+    // before the dead node is swept (after the sweep, its offer would be a new negotiation).
+    TETHER_SIGNALING_REDIS_NODE_TTL_MS: '3000',
   });
   t.after(async () => (await started).kill());
   return started;
@@ -261,14 +263,32 @@ test('a node killed: its agents reconnect through the front to the other, and le
   const listed = presenceUntil(watcher, (list) => list.includes('plc-survivor') && list.includes('plc-lost'));
   await clients.agent(front.url, 'plc-lost', 'acme', false);
   await listed;
-  assert.deepEqual(front.choices, [0, 1, 1]);
+  // A console on the node about to die, in the middle of a negotiation with an agent on the other.
+  const roamer = clients.socket(front.url, { role: 'console', token: token('console', 'acme', 'roamer') }, true);
+  await connect(roamer);
+  assert.deepEqual(front.choices, [0, 1, 1, 1]);
   front.prefer(undefined);
+  const watcherOffered = nextEvent(survivor, 'webrtc:offer');
+  assert.deepEqual(await emitAck(roamer, 'webrtc:offer', { sessionId: sid(5), agentId: 'plc-survivor', sdp: SDP_OFFER }), { ok: true });
+  await watcherOffered;
+  const roamerBack = new Promise<void>((resolve) => roamer.io.once('reconnect', () => resolve()));
 
   const reconnected = new Promise<void>((resolve) => survivor.io.once('reconnect', () => resolve()));
   const converged = presenceUntil(watcher, (list) => list.length === 1 && list[0] === 'plc-survivor');
   await nodeB.kill();
   await reconnected;
   assert.equal(front.choices.at(-1), 0, 'the surviving node took the agent');
+
+  // The reconnected console may repeat its offer (an ICE restart) on the same sessionId; no one else may.
+  await roamerBack;
+  const restarted = nextEvent(survivor, 'webrtc:offer');
+  assert.deepEqual(await emitAck(roamer, 'webrtc:offer', { sessionId: sid(5), agentId: 'plc-survivor', sdp: SDP_OFFER }), { ok: true });
+  assert.equal(((await restarted) as { consoleId: string }).consoleId, roamer.id);
+  const { socket: intruder } = await clients.console(front.url, 'acme', 'intruder');
+  const intruderReply = (await emitAck(intruder, 'webrtc:offer', { sessionId: sid(5), agentId: 'plc-survivor', sdp: SDP_OFFER })) as { error?: { code: string } };
+  assert.equal(intruderReply.error?.code, 'FORBIDDEN');
+  assert.ok(nodeA.logs().some((line) => line.includes('negotiation taken over')), 'the offer took the negotiation over');
+
   assert.deepEqual(await converged, ['plc-survivor']);
 
   // The agent is reachable through the surviving node.
