@@ -61,6 +61,8 @@ export class RedisCluster implements Cluster {
   #closed = false;
   /** true once the node first joined; from then on a lost connection is an outage */
   #started = false;
+  /** the last connection error before the node joined, to say why the start failed */
+  #startError: string | undefined;
 
   private constructor(
     private readonly io: SignalingIo,
@@ -86,7 +88,7 @@ export class RedisCluster implements Cluster {
       // Before the node has joined, a failure is the start's to report (it throws).
       client.on('error', (error: Error) => {
         if (this.#started) this.#lost(`Redis error: ${error.message}`);
-        else this.#log.debug('Redis connection failed', { error: error.message });
+        else this.#startError = error.message;
       });
       client.on('close', () => this.#started && this.#lost('the connection to Redis closed'));
       client.on('ready', () => this.#started && void this.#maybeRecovered());
@@ -110,7 +112,8 @@ export class RedisCluster implements Cluster {
       await cluster.#connect(options.connectTimeoutMs ?? 10_000);
     } catch (cause) {
       await cluster.close();
-      throw new Error(`cannot reach Redis at ${redactRedisUrl(options.url)}: ${(cause as Error).message}`, { cause });
+      const reason = cluster.#startError ?? (cause as Error).message;
+      throw new Error(`cannot reach Redis at ${redactRedisUrl(options.url)}: ${reason}`, { cause });
     }
     return cluster;
   }

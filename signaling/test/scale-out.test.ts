@@ -344,9 +344,13 @@ async function waitFor<T>(attempt: () => Promise<T>): Promise<T> {
   }
 }
 
-test('the server refuses to start when Redis cannot be reached', async () => {
+test('the server refuses to start when Redis cannot be reached, and says so without the password', async () => {
   await assert.rejects(
-    startSignalingServer({ host: '127.0.0.1', port: 0, tokenSecrets: [SECRET], redisUrl: 'redis://127.0.0.1:1', logger: createJsonLogger({ level: 'silent' }) }),
-    /cannot reach Redis at redis:\/\/127\.0\.0\.1:1/,
+    startSignalingServer({ host: '127.0.0.1', port: 0, tokenSecrets: [SECRET], redisUrl: 'redis://:hunter2-secret@127.0.0.1:1', logger: createJsonLogger({ level: 'silent' }) }),
+    (error: Error) => {
+      assert.match(error.message, /^cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1.*ECONNREFUSED/);
+      assert.ok(!error.message.includes('hunter2'));
+      return true;
+    },
   );
 });
