@@ -18,6 +18,8 @@ export class PresenceFanout {
   ) {}
 
   refresh(org: string): void {
+    // Every node hears every change; one with no console of that organisation has nothing to read.
+    if (!this.io.sockets.adapter.rooms.get(consolesRoom(org))?.size) return;
     const running = this.#running.get(org);
     if (running) {
       running.again = true;

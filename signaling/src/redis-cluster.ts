@@ -61,6 +61,8 @@ export class RedisCluster implements Cluster {
   #closed = false;
   /** true once the node first joined; from then on a lost connection is an outage */
   #started = false;
+  #rejoining = false;
+  #beating = false;
   /** the last connection error before the node joined, to say why the start failed */
   #startError: string | undefined;
 
@@ -154,15 +156,18 @@ export class RedisCluster implements Cluster {
   }
 
   async #maybeRecovered(): Promise<void> {
-    if (this.#closed || this.#ready) return;
+    if (this.#closed || this.#ready || this.#rejoining) return;
     if (![this.#store, this.#pub, this.#sub].every((client) => client.status === 'ready')) return;
+    this.#rejoining = true;
     // The old id's entries are swept by whichever node sees its heartbeat key expire, this one too.
     this.#nodeId = newNodeId();
     this.#state = new RedisState(this.#store, this.#nodeId, this.options.prefix ?? DEFAULT_REDIS_PREFIX);
     try {
       await this.#join();
     } catch (error) {
-      this.#log.error('could not rejoin the cluster after Redis came back', { error });
+      this.#log.error('could not rejoin the cluster after Redis came back; waiting for the next reconnection', { error });
+    } finally {
+      this.#rejoining = false;
     }
   }
 
@@ -171,12 +176,16 @@ export class RedisCluster implements Cluster {
   }
 
   async #heartbeat(): Promise<void> {
-    if (!this.#ready) return;
+    // One at a time: a slow sweep must not overlap the next.
+    if (!this.#ready || this.#beating) return;
+    this.#beating = true;
     try {
       await this.#heartbeatOnce();
       await this.#sweep();
     } catch (error) {
       this.#log.warn('heartbeat failed', { nodeId: this.#nodeId, error: (error as Error).message });
+    } finally {
+      this.#beating = false;
     }
   }
 
