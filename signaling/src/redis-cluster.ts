@@ -171,8 +171,10 @@ export class RedisCluster implements Cluster {
     }
   }
 
-  async #heartbeatOnce(): Promise<void> {
-    await this.#store.multi().set(this.#keys.alive(this.#nodeId), '1', 'PX', this.#nodeTtlMs).sadd(this.#keys.nodes, this.#nodeId).exec();
+  /** Refreshes this node's key; false when the node had been taken for dead (no longer registered). */
+  async #heartbeatOnce(): Promise<boolean> {
+    const replies = await this.#store.multi().set(this.#keys.alive(this.#nodeId), '1', 'PX', this.#nodeTtlMs).sadd(this.#keys.nodes, this.#nodeId).exec();
+    return replies?.[1]?.[1] === 0;
   }
 
   async #heartbeat(): Promise<void> {
@@ -180,7 +182,13 @@ export class RedisCluster implements Cluster {
     if (!this.#ready || this.#beating) return;
     this.#beating = true;
     try {
-      await this.#heartbeatOnce();
+      if (!(await this.#heartbeatOnce())) {
+        // This node stalled past its TTL and another swept it: its agents are no longer listed.
+        // Its clients reconnect and register again, and the node rejoins under a new id.
+        this.#lost(`this node was taken for dead (no heartbeat for ${this.#nodeTtlMs} ms) and swept`);
+        await this.#maybeRecovered();
+        return;
+      }
       await this.#sweep();
     } catch (error) {
       this.#log.warn('heartbeat failed', { nodeId: this.#nodeId, error: (error as Error).message });

@@ -132,15 +132,28 @@ export class RedisState implements SignalingState {
 
   async agentConnection(org: string, agentId: string): Promise<Connection | undefined> {
     const entry = parseJson(AgentEntry, await this.redis.hget(this.#keys.agents(org), agentId));
-    return entry ? { id: entry.socketId } : undefined;
+    if (!entry) return undefined;
+    // An entry of a node that stopped heartbeating, not yet swept: its connection is gone.
+    return (await this.#aliveNodes([entry.nodeId])).has(entry.nodeId) ? { id: entry.socketId } : undefined;
   }
 
   async listAgents(org: string): Promise<AgentInfo[]> {
     const all = await this.redis.hgetall(this.#keys.agents(org));
-    return Object.values(all)
-      .map((text) => parseJson(AgentEntry, text)?.info)
-      .filter((info): info is AgentInfo => info !== undefined)
+    const entries = Object.values(all)
+      .map((text) => parseJson(AgentEntry, text))
+      .filter((entry): entry is AgentEntry => entry !== undefined);
+    const alive = await this.#aliveNodes([...new Set(entries.map((entry) => entry.nodeId))]);
+    return entries
+      .filter((entry) => alive.has(entry.nodeId))
+      .map((entry) => entry.info)
       .sort((a, b) => a.agentId.localeCompare(b.agentId));
+  }
+
+  /** The nodes among `nodeIds` whose heartbeat key has not expired. */
+  async #aliveNodes(nodeIds: string[]): Promise<Set<string>> {
+    if (nodeIds.length === 0) return new Set();
+    const keys = await this.redis.mget(...nodeIds.map((nodeId) => this.#keys.alive(nodeId)));
+    return new Set(nodeIds.filter((_, i) => keys[i] !== null));
   }
 
   async negotiation(sessionId: string): Promise<Negotiation | undefined> {

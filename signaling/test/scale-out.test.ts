@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test, type TestContext } from 'node:test';
+import { Redis } from 'ioredis';
 import { io, type Socket } from 'socket.io-client';
 import { appendRevocation, issueToken, startSignalingServer, type SignalingServer } from '@tether/signaling';
 import { startRedisServer, type RedisServer } from '../../test/support/redis-server.js';
@@ -88,14 +89,20 @@ function presenceUntil(socket: Socket, check: (agentIds: string[]) => boolean, t
   });
 }
 
-async function twoNodes(t: TestContext, extra: { revocationsFiles?: [string, string] } = {}): Promise<[SignalingServer, SignalingServer, string[]]> {
+/** Each test's nodes use their own key prefix, so that no test sees what an earlier one left in Redis. */
+let cluster = 0;
+const nextPrefix = () => `test${++cluster}:`;
+
+async function twoNodes(t: TestContext, extra: { revocationsFiles?: [string, string] } = {}): Promise<[SignalingServer, SignalingServer, string[], string]> {
   const logs: string[] = [];
+  const prefix = nextPrefix();
   const start = (index: 0 | 1) =>
     startSignalingServer({
       host: '127.0.0.1',
       port: 0,
       tokenSecrets: [SECRET],
       redisUrl: redis.url,
+      redisPrefix: prefix,
       redisNodeTtlMs: NODE_TTL_MS,
       revocationsFile: extra.revocationsFiles?.[index],
       logger: createJsonLogger({ level: 'debug', write: (line) => logs.push(`node${index} ${line}`) }),
@@ -104,7 +111,7 @@ async function twoNodes(t: TestContext, extra: { revocationsFiles?: [string, str
   t.after(() => a.close());
   const b = await start(1);
   t.after(() => b.close());
-  return [a, b, logs];
+  return [a, b, logs, prefix];
 }
 
 test('a console on one node sees the agents of the other, as they come and go', async (t) => {
@@ -236,8 +243,9 @@ test('a token revoked in one node\'s file is refused and cut on every node', asy
   await assert.rejects(connect(again), /was revoked/);
 });
 
-function startNodeProcess(t: TestContext, name: string): Promise<SignalingNode> {
+function startNodeProcess(t: TestContext, name: string, prefix: string): Promise<SignalingNode> {
   const started = startSignalingNode(name, {
+    TETHER_SIGNALING_REDIS_PREFIX: prefix,
     TETHER_SIGNALING_TOKEN_SECRET: SECRET,
     TETHER_SIGNALING_REDIS_URL: redis.url,
     // Longer than a reconnection takes, so that the console below takes its negotiation over
@@ -249,8 +257,9 @@ function startNodeProcess(t: TestContext, name: string): Promise<SignalingNode> 
 }
 
 test('a node killed: its agents reconnect through the front to the other, and leave no ghost', async (t) => {
-  const nodeA = await startNodeProcess(t, 'nodeA');
-  const nodeB = await startNodeProcess(t, 'nodeB');
+  const prefix = nextPrefix();
+  const nodeA = await startNodeProcess(t, 'nodeA', prefix);
+  const nodeB = await startNodeProcess(t, 'nodeB', prefix);
   const front = await startTcpFront([{ host: '127.0.0.1', port: nodeA.port }, { host: '127.0.0.1', port: nodeB.port }]);
   t.after(() => front.close());
   const clients = new Clients(t);
@@ -298,6 +307,30 @@ test('a node killed: its agents reconnect through the front to the other, and le
   const { presence } = await clients.console(front.url);
   assert.deepEqual(ids(presence), ['plc-survivor']);
   assert.ok(nodeA.logs().some((line) => line.includes('removed a dead signaling node')), 'node A swept node B');
+});
+
+test('a node that stalled and was swept as dead notices, drops its clients and rejoins', async (t) => {
+  const [a, b, logs, prefix] = await twoNodes(t);
+  const clients = new Clients(t);
+  const { socket: watcher } = await clients.console(b.url);
+  const listed = presenceUntil(watcher, (list) => list.includes('plc-1'));
+  const agent = await clients.agent(a.url, 'plc-1', 'acme', true);
+  await listed;
+  const { nodeId } = (await (await fetch(`${a.url}/healthz`)).json()) as { nodeId: string };
+
+  // What another node does when it finds a node's heartbeat key expired (as after a long stall).
+  const redisClient = new Redis(redis.url);
+  t.after(() => redisClient.disconnect());
+  const dropped = nextEvent(agent, 'disconnect', 5000);
+  await redisClient.multi().del(`${prefix}node:${nodeId}`).srem(`${prefix}nodes`, nodeId).exec();
+  assert.equal(await dropped, 'transport close');
+  await presenceUntil(watcher, (list) => list.includes('plc-1'));
+  const { nodeId: newId } = (await (await fetch(`${a.url}/healthz`)).json()) as { nodeId: string };
+  assert.notEqual(newId, nodeId, 'the node rejoined under a new id');
+  assert.ok(logs.some((line) => line.includes('taken for dead')));
+  const offered = nextEvent(agent, 'webrtc:offer');
+  assert.deepEqual(await emitAck(watcher, 'webrtc:offer', { sessionId: sid(1), agentId: 'plc-1', sdp: SDP_OFFER }), { ok: true });
+  await offered;
 });
 
 test('a node that loses Redis says so, drops its connections and takes them back with Redis', async (t) => {
