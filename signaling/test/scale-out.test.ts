@@ -229,15 +229,20 @@ test('a token revoked in one node\'s file is refused and cut on every node', asy
   const dir = mkdtempSync(join(tmpdir(), 'tether-redis-revoke-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const files: [string, string] = [join(dir, 'a.jsonl'), join(dir, 'b.jsonl')];
-  const [, b] = await twoNodes(t, { revocationsFiles: files });
+  const [, b, logs] = await twoNodes(t, { revocationsFiles: files });
   const clients = new Clients(t);
+  t.after(() => {
+    if (!agentCut) console.error(logs.filter((line) => /revo|tether:|error/.test(line)).join('\n'));
+  });
+  let agentCut = false;
   const agentToken = token('agent', 'acme', 'plc-1');
   const agent = clients.socket(b.url, { role: 'agent', token: agentToken, agentId: 'plc-1', name: 'x', version: '1' });
   await connect(agent);
-  const cut = nextEvent(agent, 'signal:error', 5000);
+  const cut = nextEvent(agent, 'signal:error', CONVERGE_MS);
   const jti = (JSON.parse(Buffer.from(agentToken.split('.')[1] ?? '', 'base64url').toString()) as { jti: string }).jti;
   assert.ok(appendRevocation(files[0], jti).ok);
   assert.equal(((await cut) as { code: string }).code, 'UNAUTHORIZED');
+  agentCut = true;
 
   const again = clients.socket(b.url, { role: 'agent', token: agentToken, agentId: 'plc-1', name: 'x', version: '1' });
   await assert.rejects(connect(again), /was revoked/);
