@@ -8,7 +8,7 @@ import { cpus, release, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { docker } from '../test/support/docker.js';
 import { startStack, type Stack } from '../test/support/stack.js';
-import { RendererBench, type BenchFile, type PromptTiming } from './renderer-bench.js';
+import { RendererBench, type BenchFile, type PromptTiming, type ResumeTiming } from './renderer-bench.js';
 import { rawExecEcho, rawExecThroughput } from './raw-exec.js';
 import { measureScaleOut } from './scale-out-bench.js';
 import { percentile, printTable, round, spread } from './stats.js';
@@ -16,6 +16,8 @@ import { percentile, printTable, round, spread } from './stats.js';
 const THROUGHPUT_RUNS = 3;
 const ECHO_SAMPLES = 500;
 const PROMPT_SAMPLES = 10;
+/** path drops in one tab, each resumed before the next (console side: dropPath with no outage) */
+const RESUME_SAMPLES = 5;
 /** time-to-prompt stops early, with fewer samples, once it has taken this long */
 const PROMPT_BUDGET_MS = 100_000;
 /** 48 MiB of random bytes, as base64 with a newline every 76 characters: 64 MiB plus newlines */
@@ -170,6 +172,24 @@ async function main(): Promise<void> {
       }),
     );
 
+    console.log(`[bench] time to resume, ${RESUME_SAMPLES} path drops in one tab…`);
+    const resumes = await attempt('time to resume', async () => {
+      const tabId = await bench.openTab();
+      const timings: ResumeTiming[] = [];
+      try {
+        for (let i = 0; i < RESUME_SAMPLES; i++) {
+          const t = await bench.timeToResume(tabId);
+          if (!t.ok) throw new Error(`drop ${i + 1}: ${t.error}`);
+          timings.push(t);
+        }
+      } finally {
+        await bench.closeTab(tabId);
+      }
+      return timings;
+    });
+    putSpread('timeToResumeMs', (resumes ?? []).flatMap((t) => (t.resumedMs === undefined ? [] : [t.resumedMs])), 1);
+    putSpread('resumeReconnectReadyMs', (resumes ?? []).flatMap((t) => (t.readyMs === undefined ? [] : [t.readyMs])), 1);
+
     clearInterval(rssTimer);
     results.agentRssPeakMB = mb(Math.max(rssPeak, agent.rssBytes()));
     results.agentRssAfterMB = mb(agent.rssBytes());
@@ -208,6 +228,8 @@ function report(): void {
     show('rawExecEchoP99Ms', 'ms', false),
     show('timeToPromptMs', 'ms'),
     show('firstConnectMs', 'ms', false),
+    show('timeToResumeMs', 'ms'),
+    show('resumeReconnectReadyMs', 'ms'),
     show('agentCpuPctThroughput', '% of a core', false),
     show('agentCpuPctChannelThroughput', '% of a core', false),
     show('agentRssIdleMB', 'MB', false),

@@ -16,6 +16,7 @@ import { DockerTargets, describeRule } from './docker-targets.js';
 import { LanEndpoint } from './lan-endpoint.js';
 import { createLogger } from './log.js';
 import { Negotiator, type SignalingPort } from './negotiator.js';
+import { SessionRegistry } from './session-registry.js';
 import { SessionRules } from './session-rules.js';
 import { SignalingClient } from './signaling-client.js';
 import { TargetWatcher } from './target-events.js';
@@ -58,6 +59,8 @@ export class Agent {
   readonly identity: AgentIdentity;
   private readonly targets: DockerTargets;
   private readonly watcher: TargetWatcher;
+  /** every terminal session, attached or waiting for a resume */
+  readonly sessions = new SessionRegistry();
   private lock: StateLock | undefined;
   private stopWatchingConsoles: (() => void) | undefined;
   private negotiator: Negotiator | undefined;
@@ -99,7 +102,9 @@ export class Agent {
       rules: new SessionRules({
         shells: config.shells, user: config.user, users: config.users, maxSessionsPerContainer: config.maxSessionsPerContainer,
         idleTimeoutMs: config.idleTimeoutMs, maxSessionMs: config.maxSessionMs, recordDir: config.recordDir,
+        resumeGraceMs: config.resumeGraceMs,
       }),
+      registry: this.sessions,
     });
     this.negotiator = negotiator;
     this.stopWatchingConsoles = consoles.watch(() => void negotiator.closeRevoked());
@@ -150,6 +155,7 @@ export class Agent {
       this.stopWatchingConsoles?.();
       this.watcher.close();
       await this.negotiator?.closeAll(reason);
+      await this.sessions.endAll(reason);
       this.signaling?.close();
       await this.lan?.close();
       this.lock?.release();

@@ -13,6 +13,8 @@ export type AuditEvent =
   | 'session.start'
   | 'session.end'
   | 'session.refused'
+  | 'session.detach'
+  | 'session.resume'
   | 'offer.refused'
   | 'console.authenticated'
   | 'console.refused'

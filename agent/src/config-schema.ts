@@ -3,7 +3,7 @@
  */
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { AgentId, LanEndpoint } from '@tether/protocol';
+import { AgentId, DEFAULT_RESUME_GRACE_MS, LanEndpoint } from '@tether/protocol';
 import { LOG_LEVELS } from './log.js';
 import { DEFAULT_EXEC_USER } from './session-rules.js';
 import { defaultStateDir } from './trust/state-files.js';
@@ -52,6 +52,8 @@ export const AgentConfig = z.object({
   maxSessionsPerContainer: z.number().int().min(0),
   idleTimeoutMs: z.number().int().min(0),
   maxSessionMs: z.number().int().min(0),
+  /** How long a session outlives its lost channel, waiting for a resume; 0: no resume. */
+  resumeGraceMs: z.number().int().min(0).max(24 * 3600 * 1000),
   /** Append-only JSON-lines audit log; default `audit.jsonl` in the state folder. */
   auditLog: z.string().min(1).optional(),
   /** Folder for asciicast v2 recordings; none when unset. */
@@ -94,6 +96,7 @@ export function defaults(): ConfigLayer {
     maxSessionsPerContainer: 4,
     idleTimeoutMs: 0,
     maxSessionMs: 0,
+    resumeGraceMs: DEFAULT_RESUME_GRACE_MS,
   };
 }
 

@@ -40,6 +40,8 @@ Options (environment variable in brackets; flags > environment > config file > d
   --max-sessions-per-container <n>  (default 4; 0: no limit)
   --idle-timeout <dur>     end a session after this long without input, e.g. 15m (default: off)
   --max-session-duration <dur>      end a session after this long (default: off)
+  --resume-grace <dur>     keep a session whose connection was lost this long, for the console
+                           to resume it; 0 ends it at once (default: 5m)
   --audit-log <file>       JSON-lines audit log (default: audit.jsonl in the state folder)
   --record-dir <dir>       record every session as an asciicast v2 file here (default: off)
   --log-level <level>      debug, info, warn, error or silent [TETHER_AGENT_LOG_LEVEL] (default: info)
@@ -94,6 +96,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Result<CliRe
         'max-sessions-per-container': { type: 'string' },
         'idle-timeout': { type: 'string' },
         'max-session-duration': { type: 'string' },
+        'resume-grace': { type: 'string' },
         'audit-log': { type: 'string' },
         'record-dir': { type: 'string' },
         config: { type: 'string' },
@@ -131,6 +134,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Result<CliRe
     maxSessionsPerContainer: num(str('max-sessions-per-container')),
     idleTimeoutMs: duration(str('idle-timeout')),
     maxSessionMs: duration(str('max-session-duration')),
+    resumeGraceMs: duration(str('resume-grace')),
     auditLog: str('audit-log'),
     recordDir: str('record-dir'),
   });

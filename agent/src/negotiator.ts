@@ -13,6 +13,7 @@ import { AgentPeer } from './peer.js';
 import type { ConsoleRegistry, EnrolledConsole } from './trust/consoles.js';
 import type { AgentKeys } from './trust/identity.js';
 import { PeerTrust } from './trust/peer-trust.js';
+import type { SessionRegistry } from './session-registry.js';
 import type { SessionRules } from './session-rules.js';
 import type { TargetWatcher } from './target-events.js';
 
@@ -46,6 +47,7 @@ export interface NegotiatorOptions {
   targets: DockerTargets;
   watcher?: TargetWatcher | undefined;
   rules: SessionRules;
+  registry: SessionRegistry;
   identity: AgentIdentity;
 }
 
@@ -140,6 +142,7 @@ export class Negotiator {
       targets: this.options.targets,
       watcher: this.options.watcher,
       rules: this.options.rules,
+      registry: this.options.registry,
       audit: this.options.audit,
       who,
       identity: this.options.identity,
@@ -200,6 +203,9 @@ export class Negotiator {
    * revoke` while they are open): their sessions end and their processes are killed.
    */
   async closeRevoked(): Promise<void> {
+    // Their sessions end first, attached or detached, so that their channels close while open.
+    const consoles = this.options.consoles;
+    await this.options.registry.endWhere((owner) => owner.startsWith('console:') && consoles.byId(owner.slice('console:'.length))?.revokedAt !== undefined, 'console revoked');
     const revoked = [...this.negotiations.entries()].filter(([, n]) => n.consoleId !== undefined && this.options.consoles.byId(n.consoleId)?.revokedAt !== undefined);
     await Promise.all(
       revoked.map(async ([key, n]) => {

@@ -1,7 +1,7 @@
 /**
  * One WebRTC peer connection with one console, for one negotiation id: answers the offer with
  * werift, trickles candidates, and routes each data channel to the control channel or a terminal
- * session. Closing the peer ends all of its sessions.
+ * channel. Closing the peer detaches its sessions; they wait out their grace period for a resume.
  */
 import { RTCPeerConnection, type RTCDataChannel, type PeerConfig } from 'werift';
 import {
@@ -21,7 +21,8 @@ import { createLogger } from './log.js';
 import type { SessionRules } from './session-rules.js';
 import type { TargetWatcher } from './target-events.js';
 import type { PeerTrust } from './trust/peer-trust.js';
-import { TtySession } from './tty-session.js';
+import type { SessionRegistry } from './session-registry.js';
+import { TtyChannel } from './tty-channel.js';
 import { weriftChannel } from './werift-channel.js';
 
 const log = createLogger(import.meta.url);
@@ -39,6 +40,8 @@ export interface PeerOptions {
   /** pushes the targets list on changes; none in unit tests */
   watcher?: TargetWatcher | undefined;
   rules: SessionRules;
+  /** the agent's sessions, which outlive this peer connection for their grace period */
+  registry: SessionRegistry;
   audit: AuditLog;
   /** who is on the other end, for the audit log */
   who: AuditPeer;
@@ -52,7 +55,7 @@ export interface PeerOptions {
 }
 
 export class AgentPeer {
-  private readonly sessions = new Set<TtySession>();
+  private readonly ttys = new Set<TtyChannel>();
   private readonly controls = new Set<ControlChannel>();
   private disconnectedTimer: NodeJS.Timeout | undefined;
   private closing: Promise<void> | undefined;
@@ -92,8 +95,9 @@ export class AgentPeer {
     }
   }
 
+  /** Terminal channels open on this peer connection. */
   get sessionCount(): number {
-    return this.sessions.size;
+    return this.ttys.size;
   }
 
   async addIce(candidate: IceCandidate | null): Promise<void> {
@@ -133,17 +137,19 @@ export class AgentPeer {
       return;
     }
     if (channel.label.startsWith(TTY_CHANNEL_PREFIX)) {
-      const session = new TtySession(channel, {
+      const tty = new TtyChannel(channel, {
         targets: this.options.targets,
         shells: this.options.rules.shells,
         rules: this.options.rules,
+        registry: this.options.registry,
+        owner: sessionOwner(this.options.who),
         audit: this.options.audit,
         who: this.options.who,
         peerId,
         authorize: () => this.options.trust.authorized(),
       });
-      this.sessions.add(session);
-      void session.ended.then(() => this.sessions.delete(session));
+      this.ttys.add(tty);
+      void tty.done.then(() => this.ttys.delete(tty));
       return;
     }
     log.warn('unknown data channel closed', { negotiationId: this.options.negotiationId, label: channel.label.slice(0, 64) });
@@ -164,7 +170,7 @@ export class AgentPeer {
     }
   }
 
-  /** Ends every session (their processes are killed) and the peer connection. Idempotent. */
+  /** Ends the peer connection; its sessions are detached and wait for a resume. Idempotent. */
   close(reason: string): Promise<void> {
     this.closing ??= (async () => {
       clearTimeout(this.disconnectedTimer);
@@ -172,8 +178,9 @@ export class AgentPeer {
       this.options.trust.dispose();
       for (const control of this.controls) control.dispose();
       this.controls.clear();
-      await Promise.all([...this.sessions].map((session) => session.dispose(`peer closed: ${reason}`)));
-      this.sessions.clear();
+      // The sessions are detached, not ended: the console may come back and resume them.
+      for (const tty of this.ttys) tty.gone(`peer closed: ${reason}`, true);
+      this.ttys.clear();
       try {
         await withDeadline(this.pc.close(), 5000, 'closing the peer connection');
       } catch (cause) {
@@ -190,4 +197,9 @@ export class AgentPeer {
 export function isMdnsCandidate(candidate: string): boolean {
   const address = candidate.split(' ')[4];
   return address !== undefined && address.toLowerCase().endsWith('.local');
+}
+
+/** Who may resume a session: the enrolled console, else whoever holds the same DTLS certificate. */
+export function sessionOwner(who: AuditPeer): string {
+  return who.consoleId !== undefined ? `console:${who.consoleId}` : `fingerprint:${who.fingerprint ?? who.connection}`;
 }

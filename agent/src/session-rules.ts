@@ -22,6 +22,8 @@ export interface SessionRulesConfig {
   /** 0: unlimited */
   maxSessionMs: number;
   recordDir?: string | undefined;
+  /** how long a session whose channel was lost waits for a resume; 0: it ends at once */
+  resumeGraceMs?: number;
 }
 
 export class SessionRules {

@@ -4,7 +4,8 @@ import Docker from 'dockerode';
 import { HIGH_WATERMARK_BYTES, OUTPUT_BATCH_BYTES } from '@tether/protocol';
 import { DockerTargets } from '../src/docker-targets.js';
 import { setLogLevel } from '../src/log.js';
-import { TtySession } from '../src/tty-session.js';
+import { SessionRegistry } from '../src/session-registry.js';
+import { TtyChannel } from '../src/tty-channel.js';
 import { ensureDocker, startContainer, TEST_IMAGE_SH, type TestContainer } from '../../test/support/docker.js';
 import { FakeChannel } from './support/fake-channel.js';
 
@@ -16,7 +17,8 @@ describe('tty session', () => {
   let sh: TestContainer;
   let hidden: TestContainer;
   let stopped: TestContainer;
-  const sessions: TtySession[] = [];
+  const sessions: TtyChannel[] = [];
+  const registry = new SessionRegistry();
 
   before(async () => {
     await ensureDocker();
@@ -30,13 +32,14 @@ describe('tty session', () => {
   });
 
   after(async () => {
-    await Promise.all(sessions.map((s) => s.dispose('test over')));
+    await registry.endAll('test over');
     await Promise.all([bash, sh, hidden, stopped].filter(Boolean).map((c) => c.remove()));
   });
 
-  function session(): { channel: FakeChannel; session: TtySession } {
+  /** A channel with its front; no rules, so no resume grace: a lost channel ends the session. */
+  function session(): { channel: FakeChannel; session: TtyChannel } {
     const channel = new FakeChannel();
-    const s = new TtySession(channel, { targets, shells: ['/bin/bash', '/bin/sh'], peerId: 'test' });
+    const s = new TtyChannel(channel, { targets, shells: ['/bin/bash', '/bin/sh'], peerId: 'test', owner: 'console:test', registry });
     sessions.push(s);
     return { channel, session: s };
   }
@@ -68,7 +71,7 @@ describe('tty session', () => {
   test('falls back to /bin/sh in a container without bash', async () => {
     const { channel, session: s } = await opened(sh);
     assert.equal(channel.messages()[0]!.shell, '/bin/sh');
-    await s.dispose('test');
+    await s.current!.dispose('test');
   });
 
   test('a resize reaches the PTY', async () => {
@@ -79,7 +82,7 @@ describe('tty session', () => {
       if (!channel.output().includes('SIZE 43 132')) channel.deliver(Buffer.from('echo SIZE $(stty size)\n'));
       return channel.output().includes('SIZE 43 132');
     }, 'new size', 15_000);
-    await s.dispose('test');
+    await s.current!.dispose('test');
   });
 
   test('closing the session kills the shell and its background jobs', async () => {
@@ -89,8 +92,9 @@ describe('tty session', () => {
     const deadline = Date.now() + 15_000;
     while ((await running()).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     assert.equal((await running()).length, 2, 'both sleeps started');
+    const running0 = s.current!;
     channel.deliver({ type: 'close' });
-    await s.ended;
+    await running0.ended;
     assert.ok(!channel.isOpen);
     assert.deepEqual(await running(), []);
     assert.deepEqual((await bash.processes()).filter((p) => /bash/.test(p)), []);
@@ -101,8 +105,9 @@ describe('tty session', () => {
     channel.deliver(Buffer.from('sleep 1003\n'));
     const deadline = Date.now() + 15_000;
     while (!(await sh.processes()).some((p) => p.includes('sleep 1003')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const running = s.current!;
     channel.close();
-    await s.ended;
+    await running.ended;
     assert.ok(!(await sh.processes()).some((p) => p.includes('sleep 1003')));
   });
 
@@ -114,7 +119,7 @@ describe('tty session', () => {
     test(`opening ${what} is ${code}, fatal, and the channel closes`, async () => {
       const { channel, session: s } = session();
       channel.deliver({ type: 'open', target: typeof ref === 'string' ? ref : ref(), cols: 80, rows: 24 });
-      await s.ended;
+      await s.done;
       const [error] = channel.messages();
       assert.equal(error?.type, 'error');
       assert.equal(error?.code, code);
@@ -124,11 +129,12 @@ describe('tty session', () => {
     });
   }
 
-  test('resume is SESSION_NOT_FOUND', async () => {
+  test('resuming a session the agent does not hold is SESSION_NOT_FOUND, fatal', async () => {
     const { channel, session: s } = session();
     channel.deliver({ type: 'open', target: bash.name, cols: 80, rows: 24, resume: { sessionId: 'abc', received: 0 } });
-    await s.ended;
+    await s.done;
     assert.equal(channel.messages()[0]?.code, 'SESSION_NOT_FOUND');
+    assert.equal(channel.messages()[0]?.fatal, true);
   });
 
   test('bad input gets an error reply and the session goes on', async () => {
@@ -150,7 +156,7 @@ describe('tty session', () => {
   test('a flood without acks stays near the high watermark, and Ctrl-C still gets through', async () => {
     const { channel, session: s } = await opened(bash);
     channel.deliver(Buffer.from('yes tether-flood-line\n'));
-    await channel.until(() => s.flow.paused, 'reading paused');
+    await channel.until(() => s.current!.flow.paused, 'reading paused');
     const atPause = channel.outputBytes();
     // The overshoot is at most what was pending plus one socket read (64 KiB).
     assert.ok(atPause <= HIGH_WATERMARK_BYTES + OUTPUT_BATCH_BYTES + 64 * 1024, `sent ${atPause} before pausing`);
@@ -170,6 +176,6 @@ describe('tty session', () => {
       return channel.output().includes('after-42');
     }, 'the shell back after Ctrl-C', 30_000);
     assert.ok(!(await bash.processes()).some((p) => p.includes('yes tether-flood-line')));
-    await s.dispose('test');
+    await s.current!.dispose('test');
   });
 });

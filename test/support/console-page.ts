@@ -6,6 +6,7 @@ import { waitFor } from './wait.js';
 
 /** Screenshots the tests keep as artifacts; the README links them. */
 export const SCREENSHOTS_DIR = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
+const RESULTS_SCREENSHOTS_DIR = fileURLToPath(new URL('../../test-results/screenshots/', import.meta.url));
 
 export interface TabSummary {
   id: string;
@@ -25,6 +26,13 @@ export interface TabSummary {
   targetState: string | undefined;
   connectionLost: string | undefined;
   renderer: 'webgl' | 'dom';
+  sessionReceived: number;
+  resumeCount: number;
+  lastResumed: { from: number; lost: number } | undefined;
+  reconnectAttempt: number | undefined;
+  resumeAttempts: number;
+  droppedInput: number;
+  resumeGraceMs: number;
 }
 
 export interface CaptureDigest {
@@ -64,6 +72,13 @@ export class ConsolePage {
   errors = (tabId: string) => this.call<{ code: string; message: string }[]>('errors', tabId);
   openTab = (agentId: string, target: string) => this.call<string>('openTab', agentId, target);
   activate = (tabId: string) => this.call<void>('activate', tabId);
+  /** Kills the network path to the agent from the console's side; attempts fail for `outageMs`. */
+  dropPath = (agentId: string, outageMs: number) => this.call<boolean>('dropPath', agentId, outageMs);
+  /** Closes the tab's channel without `close`; the peer connection stays. */
+  dropChannel = (tabId: string) => this.call<void>('dropChannel', tabId);
+  disconnectAgent = (agentId: string) => this.call<void>('disconnectAgent', agentId);
+  /** The console's own lines in the tab's terminal (reconnect and loss notices), oldest first. */
+  notices = (tabId: string) => this.call<string[]>('notices', tabId);
 
   async tab(tabId: string): Promise<TabSummary> {
     const tab = (await this.tabs()).find((t) => t.id === tabId);
@@ -80,11 +95,16 @@ export class ConsolePage {
     return this.page.locator(`.tab-panel[data-tab-id="${tabId}"]`);
   }
 
-  /** Saves the page (viewport) as docs/screenshots/<name>.png. */
+  /**
+   * Saves the page (viewport) as test-results/screenshots/<name>.png, and as the README's
+   * docs/screenshots/<name>.png when TETHER_UPDATE_SCREENSHOTS=1 (so that a test run leaves the
+   * working tree clean).
+   */
   async screenshot(name: string): Promise<void> {
-    mkdirSync(SCREENSHOTS_DIR, { recursive: true });
+    const dir = process.env['TETHER_UPDATE_SCREENSHOTS'] === '1' ? SCREENSHOTS_DIR : RESULTS_SCREENSHOTS_DIR;
+    mkdirSync(dir, { recursive: true });
     await this.page.mouse.move(0, 0);
-    await this.page.screenshot({ path: `${SCREENSHOTS_DIR}${name}.png` });
+    await this.page.screenshot({ path: `${dir}${name}.png` });
   }
 
   /** Clicks the tab's ×; answers the "still running" question with `confirm` when it is asked. */

@@ -65,8 +65,16 @@ export async function openTerminal(w: Werift, c: TestConsole, agentInfo: PairedA
     tty.send(Buffer.from(`${command}\n`));
     await until(() => term.output().includes(marker), `output ${marker}`);
   };
-  /** Ends the negotiation as a console does (webrtc:disconnect), then closes the peer connection. */
+  /**
+   * Closes the tab as a console does: `close` on the channel (the agent ends the session and closes
+   * the channel), then ends the negotiation (webrtc:disconnect) and the peer connection. Without
+   * the `close`, the agent would keep the session for its resume grace period.
+   */
   const close = async () => {
+    if (tty.readyState === 'open') {
+      tty.send(JSON.stringify({ type: 'close' }));
+      await until(() => tty.readyState !== 'open' || undefined, 'the agent to close the channel').catch(() => undefined);
+    }
     c.socket?.emit('webrtc:disconnect', { sessionId, reason: 'test done' });
     await pc.close();
   };

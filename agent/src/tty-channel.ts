@@ -1,0 +1,230 @@
+/**
+ * One `tty:` data channel: parses what the console sends, opens a new session or resumes one the
+ * agent holds (protocol/README.md, "Resume"), then passes input, resizes and acks to it. The
+ * channel closing without `close` detaches the session rather than ending it.
+ */
+import {
+  encodeMessage,
+  parseConsoleTtyFrame,
+  type AgentTtyMessage,
+  type ErrorCode,
+  type OpenMessage,
+  type ProtocolError,
+  type Result,
+} from '@tether/protocol';
+import type { DataChannelPort, InboundFrame, Unsubscribe } from './data-channel.js';
+import { closeWhenDrained } from './data-channel.js';
+import { createLogger } from './log.js';
+import { SessionRegistry } from './session-registry.js';
+import { TtySession, type TtySessionOptions } from './tty-session.js';
+
+const log = createLogger(import.meta.url);
+
+/** Input that arrives while the exec starts is kept, up to this much; beyond it, refused. */
+export const MAX_QUEUED_INPUT_BYTES = 64 * 1024;
+
+export interface TtyChannelOptions extends TtySessionOptions {
+  /** where sessions are kept between channels; a private one when absent (unit tests) */
+  registry?: SessionRegistry;
+  /** Resolves once the peer may open terminals (the data-channel binding checked); ok when absent. */
+  authorize?: () => Promise<Result<void>>;
+}
+
+type State = 'awaiting-open' | 'opening' | 'attached' | 'done';
+
+export class TtyChannel {
+  private state: State = 'awaiting-open';
+  private session: TtySession | undefined;
+  private queuedInput: Buffer[] = [];
+  private queuedBytes = 0;
+  private pendingSize: { cols: number; rows: number } | undefined;
+  private readonly registry: SessionRegistry;
+  private readonly unsubscribe: Unsubscribe[] = [];
+  /** Resolves once this channel is done with (closed, or its session ended). */
+  readonly done: Promise<void>;
+  private markDone!: () => void;
+
+  constructor(
+    private readonly channel: DataChannelPort,
+    private readonly options: TtyChannelOptions,
+  ) {
+    this.registry = options.registry ?? new SessionRegistry();
+    this.done = new Promise((resolve) => (this.markDone = resolve));
+    this.unsubscribe.push(channel.onMessage((frame) => this.receive(frame)));
+    this.unsubscribe.push(channel.onClose(() => this.gone('channel closed')));
+  }
+
+  /** The session on this channel, once opened or resumed. */
+  get current(): TtySession | undefined {
+    return this.session;
+  }
+
+  /**
+   * The channel is gone (closed, or its peer connection ends): its session waits for a resume.
+   * With `close`, the channel is closed too, so that the console sees it end.
+   */
+  gone(reason: string, close = false): void {
+    if (this.state !== 'done') {
+      const session = this.session;
+      this.finish();
+      session?.detach(this.channel, reason);
+    }
+    if (close && this.channel.isOpen) this.channel.close();
+  }
+
+  private finish(): void {
+    this.state = 'done';
+    for (const off of this.unsubscribe.splice(0)) off();
+    this.queuedInput = [];
+    this.markDone();
+  }
+
+  private send(message: AgentTtyMessage): void {
+    this.channel.send(encodeMessage(message));
+  }
+
+  private sendError(code: ErrorCode, message: string, fatal = false): void {
+    this.send({ type: 'error', code, message, ...(fatal ? { fatal: true } : {}) });
+  }
+
+  private fail(error: ProtocolError, sessionId?: string): void {
+    log.info('open refused', { peer: this.options.peerId, code: error.code, reason: error.message, ...(sessionId ? { sessionId } : {}) });
+    this.options.audit?.record('session.refused', { ...this.options.who, ...(sessionId ? { sessionId } : {}), code: error.code, reason: error.message });
+    this.sendError(error.code, error.message, true);
+    this.finish();
+    if (this.channel.isOpen) closeWhenDrained(this.channel);
+  }
+
+  private receive(frame: InboundFrame): void {
+    if (this.state === 'done') return;
+    const parsed = parseConsoleTtyFrame(frame);
+    if (!parsed.ok) {
+      log.warn('bad frame dropped', { peer: this.options.peerId, sessionId: this.session?.sessionId, code: parsed.error.code, reason: parsed.error.message });
+      this.sendError(parsed.error.code, parsed.error.message);
+      return;
+    }
+    if (parsed.value.kind === 'bytes') {
+      this.input(Buffer.from(parsed.value.bytes));
+      return;
+    }
+    const message = parsed.value.message;
+    switch (message.type) {
+      case 'open':
+        void this.open(message);
+        return;
+      case 'input':
+        this.input(Buffer.from(message.data, 'utf8'));
+        return;
+      case 'resize':
+        if (this.state === 'attached') this.session?.resize(message.cols, message.rows);
+        else if (this.state === 'opening') this.pendingSize = { cols: message.cols, rows: message.rows };
+        else this.sendError('NOT_OPEN', 'resize before the session opened');
+        return;
+      case 'ack':
+        if (this.state === 'attached') this.session?.ack(this.channel, message.bytes);
+        else this.sendError('NOT_OPEN', 'ack before the session opened');
+        return;
+      case 'close':
+        if (this.session) void this.session.dispose('closed by the console');
+        else if (this.state === 'opening') this.state = 'done'; // ended as soon as the open completes
+        this.finish();
+        if (this.channel.isOpen && !this.session) closeWhenDrained(this.channel);
+        return;
+      case 'ping':
+        this.send({ type: 'pong', ...(message.id !== undefined ? { id: message.id } : {}) });
+        return;
+      case 'pong':
+        return;
+    }
+  }
+
+  private input(bytes: Buffer): void {
+    if (this.state === 'attached') this.session?.input(bytes);
+    else if (this.state === 'opening') {
+      if (this.queuedBytes + bytes.length > MAX_QUEUED_INPUT_BYTES) {
+        this.sendError('RATE_LIMITED', `more than ${MAX_QUEUED_INPUT_BYTES} bytes of input before the session opened; dropped`);
+        return;
+      }
+      this.queuedInput.push(bytes);
+      this.queuedBytes += bytes.length;
+    } else this.sendError('NOT_OPEN', 'input before the session opened');
+  }
+
+  private async open(message: OpenMessage): Promise<void> {
+    if (this.state !== 'awaiting-open') {
+      this.sendError('ALREADY_OPEN', 'this channel already has a session');
+      return;
+    }
+    this.state = 'opening';
+    if (this.options.authorize) {
+      const allowed = await this.options.authorize();
+      if (!allowed.ok) return this.fail(allowed.error);
+      if (this.isDone()) return;
+    }
+    if (message.resume) return this.resume(message, message.resume);
+    let started = await TtySession.start(message, this.options);
+    if (!started.ok && started.error.code === 'SESSION_LIMIT') {
+      // A session of this console's that waits for a resume yields to its new one: a console that
+      // restarted without its tabs must not be locked out of a container for the grace period.
+      const waiting = this.registry.oldestDetached(this.options.owner, message.target);
+      if (waiting) {
+        log.info('detached session ended for a new one', { sessionId: waiting.sessionId, peer: this.options.peerId, container: waiting.target.name });
+        await waiting.dispose('replaced by a new session of the same console (session limit)');
+        if (this.isDone()) return;
+        started = await TtySession.start(message, this.options);
+      }
+    }
+    if (!started.ok) return this.fail(started.error);
+    const session = started.value;
+    this.registry.add(session);
+    if (this.isDone()) {
+      // The channel went away (or `close` came) while the exec started: the console never learnt
+      // the session id, so nobody can resume it and its process must not outlive the channel.
+      await session.dispose('channel gone while opening');
+      return;
+    }
+    this.attached(session, undefined);
+  }
+
+  private resume(message: OpenMessage, resume: { sessionId: string; received: number }): void {
+    const session = this.registry.get(resume.sessionId);
+    if (!session) {
+      return this.fail({ code: 'SESSION_NOT_FOUND', message: `Session ${resume.sessionId} is not on this agent any more: it ended, its grace period ran out, or the agent restarted.` }, resume.sessionId);
+    }
+    if (session.owner !== this.options.owner) {
+      return this.fail({ code: 'SESSION_FORBIDDEN', message: `Session ${resume.sessionId} belongs to another console.` }, resume.sessionId);
+    }
+    const point = session.resumePoint(resume.received);
+    if (!point.ok) return this.fail(point.error, resume.sessionId);
+    if (message.target !== session.target.name && !session.target.id.startsWith(message.target)) {
+      return this.fail({ code: 'BAD_MESSAGE', message: `Session ${resume.sessionId} runs in ${session.target.name}, not ${message.target}.` }, resume.sessionId);
+    }
+    session.resize(message.cols, message.rows);
+    this.attached(session, point.value);
+  }
+
+  private attached(session: TtySession, resumed: { from: number; lost: number } | undefined): void {
+    this.session = session;
+    this.state = 'attached';
+    void session.ended.then(() => {
+      if (this.session === session && this.state !== 'done') this.finish();
+    });
+    this.send({
+      type: 'opened',
+      sessionId: session.sessionId,
+      target: { id: session.target.id.slice(0, 12), name: session.target.name },
+      shell: session.shell,
+      resumeGraceMs: session.graceMs,
+      ...(resumed ? { resumed } : {}),
+    });
+    session.attach(this.channel, resumed);
+    for (const bytes of this.queuedInput) session.input(bytes);
+    this.queuedInput = [];
+    this.queuedBytes = 0;
+    if (this.pendingSize) session.resize(this.pendingSize.cols, this.pendingSize.rows);
+  }
+
+  private isDone(): boolean {
+    return (this.state as State) === 'done';
+  }
+}
