@@ -4,7 +4,8 @@
  * them through the front only. The console starts on one node and the agent on another; a terminal
  * works across them. Then the agent's node is killed, and later the console's: the open terminal
  * keeps working (WebRTC does not need signaling), both clients reconnect through the front, and
- * new consoles open new terminals through the surviving nodes.
+ * new consoles open new terminals through the surviving nodes. Last, the console's path to the
+ * agent is dropped too: the tab resumes the same shell through the one node left.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -166,4 +167,17 @@ test('a terminal across two nodes survives the death of the agent\'s node and th
   await third.waitForLine(thirdTab, 'third-console');
   await ui.typeLine(tab, 'echo still""-the-first $X');
   await ui.waitForLine(tab, 'still-the-first kept-shell');
+
+  // And if the console's path to the agent dies as well, the tab resumes its shell through the
+  // surviving node: a new negotiation via node 2, then `resume` on the agent.
+  const sessionBefore = (await ui.tab(tab)).sessionId;
+  const offersOn2 = () => nodes[2]!.logs().filter((line) => line.includes('"msg":"relayed offer"')).length;
+  const offersBefore = offersOn2();
+  assert.equal(await ui.dropPath(agent.agentId, 0), true);
+  await waitFor(async () => (await ui.tab(tab)).state === 'reconnecting', 'the tab to be reconnecting');
+  await waitFor(async () => (await ui.tab(tab)).state === 'open', 'the tab to resume through node 2', 60_000);
+  assert.equal((await ui.tab(tab)).sessionId, sessionBefore, 'the same session');
+  await ui.typeLine(tab, 'echo resumed""-through-node2 $X');
+  await ui.waitForLine(tab, 'resumed-through-node2 kept-shell');
+  assert.ok(offersOn2() > offersBefore, 'the new negotiation went through node 2');
 });
