@@ -10,6 +10,7 @@ import { docker } from '../test/support/docker.js';
 import { startStack, type Stack } from '../test/support/stack.js';
 import { RendererBench, type BenchFile, type PromptTiming, type ResumeTiming } from './renderer-bench.js';
 import { rawExecEcho, rawExecThroughput } from './raw-exec.js';
+import { relayedThroughput } from './relayed.js';
 import { measureScaleOut } from './scale-out-bench.js';
 import { percentile, printTable, round, spread } from './stats.js';
 
@@ -23,6 +24,8 @@ const PROMPT_BUDGET_MS = 100_000;
 /** 48 MiB of random bytes, as base64 with a newline every 76 characters: 64 MiB plus newlines */
 const RANDOM_BYTES = 48 * 1024 * 1024;
 const FILE = '/tmp/bench.txt';
+/** the relayed path moves less: 3 MiB of random bytes, 4 MiB as base64 */
+const RELAYED_RANDOM_BYTES = 3 * 1024 * 1024;
 
 const resultsPath = fileURLToPath(new URL('./results.json', import.meta.url));
 const repoRoot = new URL('../', import.meta.url);
@@ -68,10 +71,10 @@ function readVersion(...candidates: string[]): string | null {
   return null;
 }
 
-async function prepareFile(containerId: string): Promise<BenchFile> {
+async function prepareFile(containerId: string, randomBytes = RANDOM_BYTES): Promise<BenchFile> {
   const out = await docker(
     'exec', containerId, 'sh', '-c',
-    `head -c ${RANDOM_BYTES} /dev/urandom | base64 > ${FILE} && chmod 644 ${FILE} && wc -c < ${FILE} && sha256sum ${FILE}`,
+    `head -c ${randomBytes} /dev/urandom | base64 > ${FILE} && chmod 644 ${FILE} && wc -c < ${FILE} && sha256sum ${FILE}`,
   );
   const [size, hashLine] = out.split('\n').map((l) => l.trim());
   const sha256 = hashLine?.split(/\s+/)[0] ?? '';
@@ -193,6 +196,14 @@ async function main(): Promise<void> {
     clearInterval(rssTimer);
     results.agentRssPeakMB = mb(Math.max(rssPeak, agent.rssBytes()));
     results.agentRssAfterMB = mb(agent.rssBytes());
+    await stack.close();
+    stack = undefined;
+
+    console.log(`[bench] relayed throughput: console and agent behind NAT, through coturn, ${THROUGHPUT_RUNS} runs…`);
+    const relayed = await attempt('relayed throughput', () => relayedThroughput(THROUGHPUT_RUNS, (id) => prepareFile(id, RELAYED_RANDOM_BYTES)));
+    putSpread('relayedThroughputMBps', relayed?.samples ?? []);
+    results.relayedFileBytes = relayed?.fileBytes ?? null;
+    results.relayedAgentPath = relayed?.agentPath ?? null;
 
     console.log('[bench] signaling scale-out: relay on one node and across two over Redis, then a node killed…');
     Object.assign(results, (await attempt('scale-out', () => measureScaleOut())) ?? {});
@@ -222,6 +233,7 @@ function report(): void {
     show('throughputMBps', 'MB/s'),
     show('channelThroughputMBps', 'MB/s'),
     show('rawExecThroughputMBps', 'MB/s'),
+    show('relayedThroughputMBps', 'MB/s'),
     show('echoP50Ms', 'ms', false),
     show('echoP99Ms', 'ms', false),
     show('rawExecEchoP50Ms', 'ms', false),

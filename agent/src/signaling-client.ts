@@ -15,6 +15,7 @@ import {
   protocolError,
   SignalingAck,
   SIGNALING_ACK_TIMEOUT_MS,
+  TurnCredentials,
   type AgentToServerEvents,
   type Answer,
   type Result,
@@ -34,6 +35,8 @@ export interface SignalingHandlers {
   onOffer(offer: OfferToAgent): void;
   onIce(ice: Ice): void;
   onDisconnect(message: Disconnect): void;
+  /** time-limited TURN servers from the signaling server; the newest replace the previous */
+  onTurnCredentials(credentials: TurnCredentials): void;
 }
 
 type AgentSocket = Socket<ServerToAgentEvents, AgentToServerEvents>;
@@ -67,6 +70,7 @@ export class SignalingClient {
     socket.on('webrtc:offer', (raw: unknown) => this.parsed('webrtc:offer', OfferToAgent, raw, handlers.onOffer));
     socket.on('webrtc:ice', (raw: unknown) => this.parsed('webrtc:ice', Ice, raw, handlers.onIce));
     socket.on('webrtc:disconnect', (raw: unknown) => this.parsed('webrtc:disconnect', Disconnect, raw, handlers.onDisconnect));
+    socket.on('turn:credentials', (raw: unknown) => this.parsed('turn:credentials', TurnCredentials, raw, handlers.onTurnCredentials));
     socket.on('signal:error', (raw: unknown) => log.warn('signaling server reported an error', { payload: raw }));
   }
 

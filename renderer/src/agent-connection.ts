@@ -70,6 +70,8 @@ export class AgentConnection implements Disposable {
   private answerFingerprint: string | undefined;
   private everReady = false;
   private disconnectedTimer: ReturnType<typeof setTimeout> | undefined;
+  /** the last error a STUN/TURN server answered while gathering, e.g. TURN refusing expired credentials */
+  private iceServerError: string | undefined;
 
   readonly onStage = this.stageEmitter.event;
   readonly onTargets = this.targetsEmitter.event;
@@ -135,9 +137,17 @@ export class AgentConnection implements Disposable {
           : null,
       );
     });
+    this.store.listen(this.pc, 'icecandidateerror', (event) => {
+      const error = event as RTCPeerConnectionIceErrorEvent;
+      // 401 is TURN's "Unauthorized": wrong or expired credentials; 701 means the server did not answer.
+      const what = error.errorCode === 401 ? 'refused the credentials (wrong or expired)' : `failed: ${error.errorCode} ${error.errorText}`;
+      this.iceServerError = `${error.url || 'the ICE server'} ${what}`;
+      console.warn(`[agent ${this.agent.agentId}] ICE server error: ${this.iceServerError}`);
+    });
     this.store.listen(this.pc, 'iceconnectionstatechange', () => {
       if (this.pc.iceConnectionState === 'failed') {
-        this.fail('ICE failed: no network path to the agent (check the ICE/TURN servers)');
+        const turn = this.iceServerError ? `; ${this.iceServerError}` : '';
+        this.fail(`ICE failed: no network path to the agent (check the ICE/TURN servers)${turn}`);
       }
     });
     this.store.listen(this.pc, 'connectionstatechange', () => {
@@ -191,7 +201,10 @@ export class AgentConnection implements Disposable {
     if (this.currentStage.kind !== 'idle') return;
     this.setStage({ kind: 'signaling' });
     const timer = setTimeout(() => {
-      if (this.currentStage.kind !== 'ready') this.fail(`no connection to the agent within ${this.connectTimeoutMs / 1000} s`);
+      if (this.currentStage.kind !== 'ready') {
+        const turn = this.iceServerError ? `; ${this.iceServerError}` : '';
+        this.fail(`no connection to the agent within ${this.connectTimeoutMs / 1000} s${turn}`);
+      }
     }, this.connectTimeoutMs);
     this.store.add({ dispose: () => clearTimeout(timer) });
     try {

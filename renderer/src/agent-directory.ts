@@ -134,7 +134,7 @@ export class AgentDirectory implements Disposable {
     const agent = this.signaling?.agents.find((a) => a.agentId === agentId);
     if (!agent || !this.signaling) throw new Error(`agent ${agentId} is not online`);
     const paired = this.records.get(agentId)?.paired;
-    return new AgentConnection(agent, this.signaling, { iceServers: this.iceServers, connectTimeoutMs: CONNECT_TIMEOUT_MS, identity: this.identity, ...(paired ? { paired } : {}) });
+    return new AgentConnection(agent, this.signaling, { iceServers: this.cloudIceServers(), connectTimeoutMs: CONNECT_TIMEOUT_MS, identity: this.identity, ...(paired ? { paired } : {}) });
   }
 
   /**
@@ -315,7 +315,7 @@ export class AgentDirectory implements Disposable {
    */
   private newConnection(record: AgentRecord, store: DisposableStore): AgentConnection {
     const connectTimeoutMs = record.reconnect ? RESUME_CONNECT_TIMEOUT_MS : CONNECT_TIMEOUT_MS;
-    const options = { iceServers: this.iceServers, connectTimeoutMs, identity: this.identity, ...(record.paired ? { paired: record.paired } : {}) };
+    const options = { iceServers: this.cloudIceServers(), connectTimeoutMs, identity: this.identity, ...(record.paired ? { paired: record.paired } : {}) };
     const cloud = record.inPresence ? this.signaling?.agents.find((a) => a.agentId === record.agentId) : undefined;
     if (cloud && this.signaling) return new AgentConnection(cloud, this.signaling, options);
     if (!record.paired) throw new Error(`agent ${record.name} is not online`);
@@ -325,6 +325,11 @@ export class AgentDirectory implements Disposable {
     const info = { agentId: record.agentId, name: record.name, version: record.version ?? '' };
     // LAN: host candidates only, no STUN or TURN.
     return new AgentConnection(info, lan, { ...options, iceServers: [] });
+  }
+
+  /** The signaling server's time-limited TURN servers first, then the ones the user configured (`ice`). */
+  private cloudIceServers(): RTCIceServer[] {
+    return [...(this.signaling?.iceServers ?? []), ...this.iceServers];
   }
 
   private dropConnection(record: AgentRecord): void {

@@ -40,6 +40,8 @@ async function main(): Promise<void> {
     host: config.host,
     version: packageJson.version,
     cluster: config.redisUrl === undefined ? 'single node' : 'redis',
+    turnUrls: config.turn?.urls,
+    turnTtlSeconds: config.turn?.ttlSeconds,
   });
 
   let stopping = false;

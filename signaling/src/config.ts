@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { LOG_LEVELS, type LogLevel } from './log.js';
 import { MIN_TOKEN_SECRET_LENGTH } from './tokens.js';
+import { DEFAULT_TURN_TTL_SECONDS, MAX_TURN_TTL_SECONDS, type TurnOptions } from './turn-credentials.js';
 
 /** The port `tether-signaling` listens on when none is configured. */
 export const DEFAULT_PORT = 7300;
@@ -17,6 +18,8 @@ export interface SignalingConfig {
   revocationsFile: string | undefined;
   corsOrigins: string[] | '*';
   logLevel: LogLevel;
+  /** TURN servers whose credentials clients get; undefined when none is configured */
+  turn: TurnOptions | undefined;
   /** Redis shared by the nodes of a cluster; undefined: one node, state in memory */
   redisUrl: string | undefined;
   redisPrefix: string | undefined;
@@ -48,8 +51,13 @@ Options:
   --redis-prefix <p>      prefix of the cluster's Redis keys (default tether:)  env TETHER_SIGNALING_REDIS_PREFIX
   --redis-node-ttl <ms>   a node silent this long is dead, its agents go offline (default 5000)
                                                                             env TETHER_SIGNALING_REDIS_NODE_TTL_MS
+  --turn-url <url>        a TURN server clients relay through, e.g. turn:turn.example:3478;
+                          repeatable                                         env TETHER_SIGNALING_TURN_URLS (comma-separated)
+  --turn-secret <s>       coturn's static-auth-secret (use-auth-secret)      env TETHER_SIGNALING_TURN_SECRET
+  --turn-ttl <duration>   lifetime of issued TURN credentials, e.g. 3600, 30m, 12h
+                          (default 1h; at most 7d)                           env TETHER_SIGNALING_TURN_TTL
   --config <file.json>    {port, host, tokenSecrets, revocationsFile, consoleTokens, agentTokens, corsOrigins,
-                          logLevel, redisUrl, redisPrefix, redisNodeTtlMs}
+                          logLevel, turnUrls, turnSecret, turnTtlSeconds, redisUrl, redisPrefix, redisNodeTtlMs}
   -h, --help              print this help
   -v, --version           print the version
 
@@ -80,6 +88,9 @@ export const ConfigFile = z.strictObject({
   revocationsFile: z.string().min(1).optional(),
   corsOrigins: z.union([z.literal('*'), z.array(z.string().min(1))]).optional(),
   logLevel: z.enum(LOG_LEVELS).optional(),
+  turnUrls: z.array(z.string().min(1)).optional(),
+  turnSecret: z.string().min(1).optional(),
+  turnTtlSeconds: z.number().int().min(1).max(MAX_TURN_TTL_SECONDS).optional(),
   redisUrl: z.string().regex(REDIS_URL).optional(),
   redisPrefix: z.string().min(1).max(64).optional(),
   redisNodeTtlMs: z.number().int().min(MIN_NODE_TTL_MS).max(MAX_NODE_TTL_MS).optional(),
@@ -91,6 +102,36 @@ const splitList = (value: string | undefined) =>
   value === undefined ? undefined : value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
 
 const nonEmpty = <T>(list: T[] | undefined) => (list && list.length > 0 ? list : undefined);
+
+/** `3600`, `90s`, `30m`, `12h`, `7d` in seconds; undefined when it is none of these. */
+function durationSeconds(text: string): number | undefined {
+  const match = /^(\d+)(s|m|h|d)?$/.exec(text.trim());
+  if (!match) return undefined;
+  return Number(match[1]) * { s: 1, m: 60, h: 3600, d: 86_400 }[(match[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
+}
+
+/** The TURN settings from the three sources, checked together: URLs and secret come as a pair. */
+function turnFrom(
+  flags: { urls: string[] | undefined; secret: string | undefined; ttl: string | undefined },
+  env: Readonly<Record<string, string | undefined>>,
+  file: ConfigFile,
+): { ok: true; turn: TurnOptions | undefined } | { ok: false; message: string } {
+  const urls = nonEmpty(flags.urls) ?? nonEmpty(splitList(env['TETHER_SIGNALING_TURN_URLS'])) ?? nonEmpty(file.turnUrls);
+  const secret = flags.secret ?? env['TETHER_SIGNALING_TURN_SECRET'] ?? file.turnSecret;
+  const ttlText = flags.ttl ?? env['TETHER_SIGNALING_TURN_TTL'];
+  const ttlSeconds = ttlText === undefined ? (file.turnTtlSeconds ?? DEFAULT_TURN_TTL_SECONDS) : durationSeconds(ttlText);
+  if (ttlSeconds === undefined || ttlSeconds < 1 || ttlSeconds > MAX_TURN_TTL_SECONDS) {
+    return { ok: false, message: `invalid TURN credential lifetime ${JSON.stringify(ttlText)}: use e.g. 3600, 30m or 12h, at most 7d` };
+  }
+  if (urls === undefined && secret === undefined) return { ok: true, turn: undefined };
+  if (urls === undefined) return { ok: false, message: 'a TURN secret is set but no TURN URL: pass --turn-url (e.g. turn:turn.example:3478)' };
+  if (secret === undefined || secret.length === 0) {
+    return { ok: false, message: "TURN URLs are set but no secret: pass --turn-secret, coturn's static-auth-secret" };
+  }
+  const bad = urls.find((url) => !/^turns?:[^\s]+$/i.test(url));
+  if (bad !== undefined) return { ok: false, message: `invalid TURN URL ${JSON.stringify(bad)}: use turn:host:port or turns:host:port` };
+  return { ok: true, turn: { urls, secret, ttlSeconds } };
+}
 
 /** Tokens shorter than this are accepted with a warning: they can be guessed. */
 const SHORT_TOKEN = 16;
@@ -119,6 +160,9 @@ export function loadConfig(
         revocations: { type: 'string' },
         'cors-origin': { type: 'string', multiple: true },
         'log-level': { type: 'string' },
+        'turn-url': { type: 'string', multiple: true },
+        'turn-secret': { type: 'string' },
+        'turn-ttl': { type: 'string' },
         'redis-url': { type: 'string' },
         'redis-prefix': { type: 'string' },
         'redis-node-ttl': { type: 'string' },
@@ -177,6 +221,8 @@ export function loadConfig(
   if ([...consoleTokens, ...agentTokens].some((t) => t.length === 0)) {
     return { kind: 'error', message: 'tokens must not be empty' };
   }
+  const turn = turnFrom({ urls: flags['turn-url'], secret: flags['turn-secret'], ttl: flags['turn-ttl'] }, env, file);
+  if (!turn.ok) return { kind: 'error', message: turn.message };
   const corsFromEnv = splitList(env['TETHER_SIGNALING_CORS_ORIGINS']);
   const corsList = nonEmpty(flags['cors-origin']) ?? nonEmpty(corsFromEnv) ?? file.corsOrigins ?? '*';
   const corsOrigins = Array.isArray(corsList) && corsList.includes('*') ? '*' : corsList;
@@ -202,6 +248,9 @@ export function loadConfig(
   if ([...consoleTokens, ...agentTokens].some((t) => t.length < SHORT_TOKEN)) {
     warnings.push(`some tokens are shorter than ${SHORT_TOKEN} characters and may be guessed`);
   }
+  if (turn.turn && turn.turn.ttlSeconds < 60) {
+    warnings.push(`TURN credentials live ${turn.turn.ttlSeconds} s: clients get new ones every ${turn.turn.ttlSeconds / 2} s`);
+  }
   if (consoleTokens.some((t) => agentTokens.includes(t))) {
     warnings.push('a token is both a console token and an agent token: its holder can act as either');
   }
@@ -216,6 +265,7 @@ export function loadConfig(
       revocationsFile: flags.revocations ?? env['TETHER_SIGNALING_REVOCATIONS'] ?? file.revocationsFile,
       corsOrigins,
       logLevel: logLevel as LogLevel,
+      turn: turn.turn,
       redisUrl,
       redisPrefix,
       redisNodeTtlMs,

@@ -13,6 +13,7 @@ import { Relay } from './relay.js';
 import { RevocationList } from './revocations.js';
 import { SerialQueues } from './serial-queues.js';
 import { MIN_TOKEN_SECRET_LENGTH } from './tokens.js';
+import { deliverTurnCredentials, MAX_TURN_TTL_SECONDS, type TurnOptions } from './turn-credentials.js';
 
 export interface SignalingServerOptions {
   /** TCP port; 0 picks a free one (tests). */
@@ -29,6 +30,8 @@ export interface SignalingServerOptions {
   revocationsFile?: string;
   /** Origins allowed to connect from a web page; '*' by default (tokens, not cookies, authenticate). */
   corsOrigins?: readonly string[] | '*';
+  /** TURN servers whose time-limited credentials every authenticated client gets; none by default. */
+  turn?: TurnOptions | undefined;
   /** Where logs go; by default JSON lines on stdout at the level in TETHER_LOG_LEVEL, else none. */
   logger?: Logger;
   /**
@@ -90,8 +93,20 @@ function checkTokenOptions(options: SignalingServerOptions): { consoleTokens: re
   return { consoleTokens, agentTokens, tokenSecrets };
 }
 
+function checkTurnOptions(turn: TurnOptions | undefined): void {
+  if (!turn) return;
+  if (turn.urls.length === 0 || turn.urls.some((url) => !/^turns?:/i.test(url))) {
+    throw new TypeError('startSignalingServer: turn.urls must be one or more turn: or turns: URLs');
+  }
+  if (turn.secret.length === 0) throw new TypeError('startSignalingServer: turn.secret must not be empty');
+  if (!Number.isInteger(turn.ttlSeconds) || turn.ttlSeconds < 1 || turn.ttlSeconds > MAX_TURN_TTL_SECONDS) {
+    throw new TypeError(`startSignalingServer: turn.ttlSeconds must be an integer from 1 to ${MAX_TURN_TTL_SECONDS}`);
+  }
+}
+
 export async function startSignalingServer(options: SignalingServerOptions): Promise<SignalingServer> {
   const tokens = checkTokenOptions(options);
+  checkTurnOptions(options.turn);
   const root = options.logger ?? defaultLogger();
   const log = root.child(moduleName(import.meta.url));
   const host = options.host ?? '0.0.0.0';
@@ -191,6 +206,7 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
       return;
     }
     watchExpiry(socket);
+    if (options.turn) deliverTurnCredentials(socket, options.turn, log);
     connections.accept(socket);
   });
 

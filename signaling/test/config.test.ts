@@ -28,6 +28,7 @@ test('defaults with tokens from flags', () => {
     revocationsFile: undefined,
     corsOrigins: '*',
     logLevel: 'info',
+    turn: undefined,
     redisUrl: undefined,
     redisPrefix: undefined,
     redisNodeTtlMs: undefined,
