@@ -11,6 +11,7 @@ import { startStack, type Stack } from '../test/support/stack.js';
 import { RendererBench, type BenchFile, type PromptTiming, type ResumeTiming } from './renderer-bench.js';
 import { rawExecEcho, rawExecThroughput } from './raw-exec.js';
 import { relayedThroughput } from './relayed.js';
+import { measureScaleOut } from './scale-out-bench.js';
 import { percentile, printTable, round, spread } from './stats.js';
 
 const THROUGHPUT_RUNS = 3;
@@ -203,6 +204,9 @@ async function main(): Promise<void> {
     putSpread('relayedThroughputMBps', relayed?.samples ?? []);
     results.relayedFileBytes = relayed?.fileBytes ?? null;
     results.relayedAgentPath = relayed?.agentPath ?? null;
+
+    console.log('[bench] signaling scale-out: relay on one node and across two over Redis, then a node killed…');
+    Object.assign(results, (await attempt('scale-out', () => measureScaleOut())) ?? {});
   } catch (error) {
     results.errors.push(`bench aborted: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     console.error(`[bench] ABORTED: ${String(error)}`);
@@ -243,6 +247,12 @@ function report(): void {
     show('agentRssIdleMB', 'MB', false),
     show('agentRssPeakMB', 'MB', false),
     show('agentRssAfterMB', 'MB', false),
+    show('relayP50Ms', 'ms', false),
+    show('relayP99Ms', 'ms', false),
+    show('crossNodeRelayP50Ms', 'ms', false),
+    show('crossNodeRelayP99Ms', 'ms', false),
+    show('nodeDeathToReachableMs', 'ms', false),
+    show('nodeDeathToGhostGoneMs', 'ms', false),
     ['durationS', `${String(results.durationS)} s`],
   ];
   console.log('');

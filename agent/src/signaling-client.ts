@@ -51,7 +51,9 @@ export class SignalingClient {
     auth: Extract<SignalingAuth, { role: 'agent' }>,
     handlers: SignalingHandlers,
   ) {
-    this.socket = io(url, { auth, reconnection: true, reconnectionDelayMax: 10_000, autoConnect: false });
+    // WebSocket only: behind a load balancer without sticky sessions, long-polling requests could
+    // reach different signaling nodes.
+    this.socket = io(url, { auth, transports: ['websocket'], reconnection: true, reconnectionDelayMax: 10_000, autoConnect: false });
     const socket = this.socket;
     socket.on('connect', () => {
       log.debug('signaling connected', { url, socketId: socket.id });

@@ -20,6 +20,10 @@ export interface SignalingConfig {
   logLevel: LogLevel;
   /** TURN servers whose credentials clients get; undefined when none is configured */
   turn: TurnOptions | undefined;
+  /** Redis shared by the nodes of a cluster; undefined: one node, state in memory */
+  redisUrl: string | undefined;
+  redisPrefix: string | undefined;
+  redisNodeTtlMs: number | undefined;
 }
 
 export type ConfigOutcome =
@@ -42,13 +46,18 @@ Options:
   --agent-token <t>       legacy shared secret for agents (org default); repeatable    env TETHER_SIGNALING_AGENT_TOKENS
   --cors-origin <o>       an origin allowed to connect; repeatable (default *)  env TETHER_SIGNALING_CORS_ORIGINS
   --log-level <level>     debug, info, warn, error or silent (default info)     env TETHER_LOG_LEVEL
+  --redis-url <url>       redis://[:password@]host:port[/db]: run as one of several nodes behind a load
+                          balancer, sharing presence and relay through Redis    env TETHER_SIGNALING_REDIS_URL
+  --redis-prefix <p>      prefix of the cluster's Redis keys (default tether:)  env TETHER_SIGNALING_REDIS_PREFIX
+  --redis-node-ttl <ms>   a node silent this long is dead, its agents go offline (default 5000)
+                                                                            env TETHER_SIGNALING_REDIS_NODE_TTL_MS
   --turn-url <url>        a TURN server clients relay through, e.g. turn:turn.example:3478;
                           repeatable                                         env TETHER_SIGNALING_TURN_URLS (comma-separated)
   --turn-secret <s>       coturn's static-auth-secret (use-auth-secret)      env TETHER_SIGNALING_TURN_SECRET
   --turn-ttl <duration>   lifetime of issued TURN credentials, e.g. 3600, 30m, 12h
                           (default 1h; at most 7d)                           env TETHER_SIGNALING_TURN_TTL
-  --config <file.json>    {port, host, tokenSecrets, revocationsFile, consoleTokens, agentTokens, corsOrigins, logLevel,
-                           turnUrls, turnSecret, turnTtlSeconds}
+  --config <file.json>    {port, host, tokenSecrets, revocationsFile, consoleTokens, agentTokens, corsOrigins,
+                          logLevel, turnUrls, turnSecret, turnTtlSeconds, redisUrl, redisPrefix, redisNodeTtlMs}
   -h, --help              print this help
   -v, --version           print the version
 
@@ -62,6 +71,10 @@ A flag wins over the environment, which wins over the config file. Secrets on th
 are visible to other users of the host (ps); prefer the environment or a config file (mode 0600).
 The server refuses to start without a token secret, or at least one console token and one agent token.
 `;
+
+const REDIS_URL = /^rediss?:\/\/\S+$/;
+const MIN_NODE_TTL_MS = 500;
+const MAX_NODE_TTL_MS = 600_000;
 
 const tokenList = z.array(z.string().min(1).max(4096));
 
@@ -78,6 +91,9 @@ export const ConfigFile = z.strictObject({
   turnUrls: z.array(z.string().min(1)).optional(),
   turnSecret: z.string().min(1).optional(),
   turnTtlSeconds: z.number().int().min(1).max(MAX_TURN_TTL_SECONDS).optional(),
+  redisUrl: z.string().regex(REDIS_URL).optional(),
+  redisPrefix: z.string().min(1).max(64).optional(),
+  redisNodeTtlMs: z.number().int().min(MIN_NODE_TTL_MS).max(MAX_NODE_TTL_MS).optional(),
 });
 
 export type ConfigFile = z.infer<typeof ConfigFile>;
@@ -147,6 +163,9 @@ export function loadConfig(
         'turn-url': { type: 'string', multiple: true },
         'turn-secret': { type: 'string' },
         'turn-ttl': { type: 'string' },
+        'redis-url': { type: 'string' },
+        'redis-prefix': { type: 'string' },
+        'redis-node-ttl': { type: 'string' },
         config: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
@@ -208,6 +227,23 @@ export function loadConfig(
   const corsList = nonEmpty(flags['cors-origin']) ?? nonEmpty(corsFromEnv) ?? file.corsOrigins ?? '*';
   const corsOrigins = Array.isArray(corsList) && corsList.includes('*') ? '*' : corsList;
 
+  const redisUrl = flags['redis-url'] ?? env['TETHER_SIGNALING_REDIS_URL'] ?? file.redisUrl;
+  if (redisUrl !== undefined && !REDIS_URL.test(redisUrl)) {
+    return { kind: 'error', message: 'invalid Redis URL: use redis://[[user]:password@]host:port[/db] or rediss://…' };
+  }
+  const redisPrefix = flags['redis-prefix'] ?? env['TETHER_SIGNALING_REDIS_PREFIX'] ?? file.redisPrefix;
+  if (redisPrefix !== undefined && (redisPrefix.length === 0 || redisPrefix.length > 64)) {
+    return { kind: 'error', message: 'the Redis prefix must have 1 to 64 characters' };
+  }
+  const ttlText = flags['redis-node-ttl'] ?? env['TETHER_SIGNALING_REDIS_NODE_TTL_MS'];
+  let redisNodeTtlMs = file.redisNodeTtlMs;
+  if (ttlText !== undefined) {
+    redisNodeTtlMs = Number(ttlText);
+    if (!/^\d+$/.test(ttlText) || redisNodeTtlMs < MIN_NODE_TTL_MS || redisNodeTtlMs > MAX_NODE_TTL_MS) {
+      return { kind: 'error', message: `invalid Redis node TTL ${JSON.stringify(ttlText)}; milliseconds, ${MIN_NODE_TTL_MS}..${MAX_NODE_TTL_MS}` };
+    }
+  }
+
   const warnings: string[] = [];
   if ([...consoleTokens, ...agentTokens].some((t) => t.length < SHORT_TOKEN)) {
     warnings.push(`some tokens are shorter than ${SHORT_TOKEN} characters and may be guessed`);
@@ -230,6 +266,9 @@ export function loadConfig(
       corsOrigins,
       logLevel: logLevel as LogLevel,
       turn: turn.turn,
+      redisUrl,
+      redisPrefix,
+      redisNodeTtlMs,
     },
     warnings,
   };
