@@ -30,6 +30,15 @@ export interface PromptTiming {
   error?: string;
 }
 
+export interface ResumeTiming {
+  ok: boolean;
+  /** ms from dropping the path to: the tab reconnecting, the new connection ready, the shell resumed */
+  reconnectingMs?: number;
+  readyMs?: number;
+  resumedMs?: number;
+  error?: string;
+}
+
 const BEGIN = 'BENCHBEGIN';
 const END = 'BENCHEND';
 const STALL_MS = 15_000;
@@ -109,6 +118,11 @@ export class RendererBench {
     } finally {
       await this.closeTab(tabId);
     }
+  }
+
+  /** Drops the path under `tabId` from the console's side and times until its shell is taken back. */
+  timeToResume(tabId: string, timeoutMs = 30_000): Promise<ResumeTiming> {
+    return this.hook<ResumeTiming>('timeToResume', tabId, timeoutMs);
   }
 
   /** One fresh connection to the agent, timed from its creation to the first byte of a terminal. */

@@ -8,9 +8,11 @@ import { cpus, release, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { docker } from '../test/support/docker.js';
 import { startStack, type Stack } from '../test/support/stack.js';
-import { RendererBench, type BenchFile, type PromptTiming } from './renderer-bench.js';
+import { RendererBench, type BenchFile, type PromptTiming, type ResumeTiming } from './renderer-bench.js';
 import { rawExecEcho, rawExecThroughput } from './raw-exec.js';
 import { sessionMemory } from './session-memory.js';
+import { relayedThroughput } from './relayed.js';
+import { measureScaleOut } from './scale-out-bench.js';
 import { percentile, printTable, round, spread } from './stats.js';
 
 const THROUGHPUT_RUNS = 3;
@@ -18,11 +20,15 @@ const ECHO_SAMPLES = 500;
 const PROMPT_SAMPLES = 10;
 /** idle sessions for the memory-per-session figures */
 const MEMORY_SESSIONS = 20;
+/** path drops in one tab, each resumed before the next (console side: dropPath with no outage) */
+const RESUME_SAMPLES = 5;
 /** time-to-prompt stops early, with fewer samples, once it has taken this long */
 const PROMPT_BUDGET_MS = 100_000;
 /** 48 MiB of random bytes, as base64 with a newline every 76 characters: 64 MiB plus newlines */
 const RANDOM_BYTES = 48 * 1024 * 1024;
 const FILE = '/tmp/bench.txt';
+/** the relayed path moves less: 3 MiB of random bytes, 4 MiB as base64 */
+const RELAYED_RANDOM_BYTES = 3 * 1024 * 1024;
 
 const resultsPath = fileURLToPath(new URL('./results.json', import.meta.url));
 const repoRoot = new URL('../', import.meta.url);
@@ -68,10 +74,10 @@ function readVersion(...candidates: string[]): string | null {
   return null;
 }
 
-async function prepareFile(containerId: string): Promise<BenchFile> {
+async function prepareFile(containerId: string, randomBytes = RANDOM_BYTES): Promise<BenchFile> {
   const out = await docker(
     'exec', containerId, 'sh', '-c',
-    `head -c ${RANDOM_BYTES} /dev/urandom | base64 > ${FILE} && chmod 644 ${FILE} && wc -c < ${FILE} && sha256sum ${FILE}`,
+    `head -c ${randomBytes} /dev/urandom | base64 > ${FILE} && chmod 644 ${FILE} && wc -c < ${FILE} && sha256sum ${FILE}`,
   );
   const [size, hashLine] = out.split('\n').map((l) => l.trim());
   const sha256 = hashLine?.split(/\s+/)[0] ?? '';
@@ -172,9 +178,38 @@ async function main(): Promise<void> {
       }),
     );
 
+    console.log(`[bench] time to resume, ${RESUME_SAMPLES} path drops in one tab…`);
+    const resumes = await attempt('time to resume', async () => {
+      const tabId = await bench.openTab();
+      const timings: ResumeTiming[] = [];
+      try {
+        for (let i = 0; i < RESUME_SAMPLES; i++) {
+          const t = await bench.timeToResume(tabId);
+          if (!t.ok) throw new Error(`drop ${i + 1}: ${t.error}`);
+          timings.push(t);
+        }
+      } finally {
+        await bench.closeTab(tabId);
+      }
+      return timings;
+    });
+    putSpread('timeToResumeMs', (resumes ?? []).flatMap((t) => (t.resumedMs === undefined ? [] : [t.resumedMs])), 1);
+    putSpread('resumeReconnectReadyMs', (resumes ?? []).flatMap((t) => (t.readyMs === undefined ? [] : [t.readyMs])), 1);
+
     clearInterval(rssTimer);
     results.agentRssPeakMB = mb(Math.max(rssPeak, agent.rssBytes()));
     results.agentRssAfterMB = mb(agent.rssBytes());
+    await stack.close();
+    stack = undefined;
+
+    console.log(`[bench] relayed throughput: console and agent behind NAT, through coturn, ${THROUGHPUT_RUNS} runs…`);
+    const relayed = await attempt('relayed throughput', () => relayedThroughput(THROUGHPUT_RUNS, (id) => prepareFile(id, RELAYED_RANDOM_BYTES)));
+    putSpread('relayedThroughputMBps', relayed?.samples ?? []);
+    results.relayedFileBytes = relayed?.fileBytes ?? null;
+    results.relayedAgentPath = relayed?.agentPath ?? null;
+
+    console.log('[bench] signaling scale-out: relay on one node and across two over Redis, then a node killed…');
+    Object.assign(results, (await attempt('scale-out', () => measureScaleOut())) ?? {});
 
     console.log(`[bench] agent memory per session: ${MEMORY_SESSIONS} idle sessions on their own agent…`);
     const memory = await attempt('memory per session', () => sessionMemory(MEMORY_SESSIONS));
@@ -209,12 +244,15 @@ function report(): void {
     show('throughputMBps', 'MB/s'),
     show('channelThroughputMBps', 'MB/s'),
     show('rawExecThroughputMBps', 'MB/s'),
+    show('relayedThroughputMBps', 'MB/s'),
     show('echoP50Ms', 'ms', false),
     show('echoP99Ms', 'ms', false),
     show('rawExecEchoP50Ms', 'ms', false),
     show('rawExecEchoP99Ms', 'ms', false),
     show('timeToPromptMs', 'ms'),
     show('firstConnectMs', 'ms', false),
+    show('timeToResumeMs', 'ms'),
+    show('resumeReconnectReadyMs', 'ms'),
     show('agentCpuPctThroughput', '% of a core', false),
     show('agentCpuPctChannelThroughput', '% of a core', false),
     show('agentRssIdleMB', 'MB', false),
@@ -224,6 +262,12 @@ function report(): void {
     show('agentHeapPerSessionMB', 'MB', false),
     show('agentRssPerTabMB', 'MB', false),
     show('agentHeapPerTabMB', 'MB', false),
+    show('relayP50Ms', 'ms', false),
+    show('relayP99Ms', 'ms', false),
+    show('crossNodeRelayP50Ms', 'ms', false),
+    show('crossNodeRelayP99Ms', 'ms', false),
+    show('nodeDeathToReachableMs', 'ms', false),
+    show('nodeDeathToGhostGoneMs', 'ms', false),
     ['durationS', `${String(results.durationS)} s`],
   ];
   console.log('');

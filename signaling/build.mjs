@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Bundles the CLI (dist/cli.js) and the library entry (dist/index.js) for Node 20 ESM, with
-// @tether/protocol and zod inside and socket.io left as a dependency; then emits the library's
+// @tether/protocol and zod inside and socket.io, its Redis adapter and ioredis left as dependencies; then emits the library's
 // declarations (dist/index.d.ts) with tsc.
 import { spawnSync } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
@@ -31,7 +31,7 @@ const common = {
   format: 'esm',
   target: 'node20',
   conditions: ['source'],
-  external: ['socket.io'],
+  external: ['socket.io', '@socket.io/redis-adapter', 'ioredis'],
   sourcemap: true,
   logLevel: 'warning',
   plugins: [keepModuleNames],

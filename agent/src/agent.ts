@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import type { PeerConfig } from 'werift';
-import { err, ok, type Result } from '@tether/protocol';
+import { err, ok, type IceServer, type Result } from '@tether/protocol';
 import { AuditLog } from './audit.js';
 import type { AgentConfig } from './config.js';
 import type { AgentIdentity } from './control-channel.js';
@@ -36,13 +36,18 @@ const log = createLogger(import.meta.url);
  */
 export const ADVERTISED_MAX_MESSAGE_BYTES = 256 * 1024;
 
-/** werift's configuration from the agent's: ICE servers only as configured, never a default. */
-export function rtcConfigFrom(config: AgentConfig, keys?: AgentKeys): Partial<PeerConfig> {
+/**
+ * werift's configuration from the agent's: ICE servers only as configured, never a default.
+ * `issued` are the signaling server's time-limited TURN servers; they come first, because werift
+ * uses only the first TURN URL it is given, and the configured (static) ones after them.
+ */
+export function rtcConfigFrom(config: AgentConfig, keys?: AgentKeys, issued: readonly IceServer[] = []): Partial<PeerConfig> {
   return {
     maxMessageSize: ADVERTISED_MAX_MESSAGE_BYTES,
-    iceServers: config.iceServers.flatMap((server) =>
+    iceServers: [...issued, ...config.iceServers].flatMap((server) =>
       (Array.isArray(server.urls) ? server.urls : [server.urls]).map((urls) => ({ urls, username: server.username, credential: server.credential })),
     ),
+    ...(config.iceTransportPolicy === 'relay' ? { iceTransportPolicy: 'relay' as const } : {}),
     iceAdditionalHostAddresses: config.iceHosts.length > 0 ? config.iceHosts : undefined,
     iceInterfaceAddresses: config.iceInterface ? { udp4: config.iceInterface } : undefined,
     // ECDSA (3) with SHA-256 (4): the persistent certificate, so the DTLS fingerprint never changes.
@@ -69,6 +74,8 @@ export class Agent {
   private lan: LanEndpoint | undefined;
   private stopping: Promise<void> | undefined;
   keys: AgentKeys | undefined;
+  /** the signaling server's latest TURN credentials; used for offers that come through it */
+  private issuedIceServers: IceServer[] = [];
   /** the LAN endpoint's port once listening */
   lanPort: number | undefined;
 
@@ -92,7 +99,9 @@ export class Agent {
     const consoles = new ConsoleRegistry(config.stateDir);
     const audit = new AuditLog(config.auditLog ?? join(config.stateDir, 'audit.jsonl'));
     const negotiator = new Negotiator({
-      rtcConfig: rtcConfigFrom(config, keys.value),
+      // The cloud path adds the signaling server's TURN servers; the LAN path must work offline,
+      // so it gathers with the configured servers only (an unreachable TURN server delays the answer).
+      rtcConfig: (path) => rtcConfigFrom(config, keys.value, path === 'cloud' ? this.issuedIceServers : []),
       keys: keys.value,
       consoles,
       policy: config.requirePairing,
@@ -131,6 +140,10 @@ export class Agent {
           onOffer: (offer) => void negotiator.offer(offer, { port }),
           onIce: (ice) => negotiator.remoteIce(port, ice),
           onDisconnect: (message) => void negotiator.remoteDisconnect(port, message),
+          onTurnCredentials: (credentials) => {
+            this.issuedIceServers = credentials.iceServers;
+            log.debug('TURN credentials received', { urls: credentials.iceServers.flatMap((s) => s.urls), expiresAt: new Date(credentials.expiresAt).toISOString() });
+          },
         },
       );
       const port: SignalingPort = {

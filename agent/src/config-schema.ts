@@ -31,6 +31,8 @@ export const AgentConfig = z.object({
   iceHosts: z.array(z.union([z.ipv4(), z.ipv6()])),
   /** Binds ICE to this IPv4 address only (werift `iceInterfaceAddresses.udp4`). */
   iceInterface: z.ipv4().optional(),
+  /** `relay`: gather and use TURN relay candidates only (werift's forceTurn); `all` by default. */
+  iceTransportPolicy: z.enum(['all', 'relay']),
   dockerSocket: z.string().min(1),
   /** Shells to try in order; the first that exists in the container is started. */
   shells: z.array(z.string().regex(/^\//, 'an absolute path')).min(1),
@@ -84,6 +86,7 @@ export function defaults(): ConfigLayer {
     labels: DEFAULT_LABELS,
     iceServers: [],
     iceHosts: [],
+    iceTransportPolicy: 'all',
     dockerSocket: '/var/run/docker.sock',
     shells: DEFAULT_SHELLS,
     logLevel: 'info',

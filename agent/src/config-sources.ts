@@ -60,6 +60,7 @@ export function fromEnv(env: NodeJS.ProcessEnv): ConfigLayer {
     iceServers: ice === undefined ? undefined : parseIceServers(ice),
     iceHosts: list(e('ICE_HOSTS')),
     iceInterface: e('ICE_INTERFACE'),
+    iceTransportPolicy: e('ICE_TRANSPORT_POLICY'),
     dockerSocket: e('DOCKER_SOCKET'),
     shells: list(e('SHELLS')),
     user: e('USER'),

@@ -28,6 +28,7 @@ Options (environment variable in brackets; flags > environment > config file > d
   --ice-host <addr>        extra host candidate address, e.g. 127.0.0.1; repeatable
                            [TETHER_AGENT_ICE_HOSTS, comma-separated]
   --ice-interface <ipv4>   bind ICE to this local IPv4 address [TETHER_AGENT_ICE_INTERFACE]
+  --ice-transport-policy <p>  all, or relay: only TURN relay candidates [TETHER_AGENT_ICE_TRANSPORT_POLICY] (default: all)
   --docker-socket <path>   Docker engine socket [TETHER_AGENT_DOCKER_SOCKET] (default: /var/run/docker.sock)
   --shell <path>           shell to start; repeatable, first found wins
                            [TETHER_AGENT_SHELLS, comma-separated] (default: /bin/bash, /bin/sh)
@@ -86,6 +87,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Result<CliRe
         'ice-server': { type: 'string', multiple: true },
         'ice-host': { type: 'string', multiple: true },
         'ice-interface': { type: 'string' },
+        'ice-transport-policy': { type: 'string' },
         'docker-socket': { type: 'string' },
         shell: { type: 'string', multiple: true },
         user: { type: 'string' },
@@ -124,6 +126,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Result<CliRe
     iceServers: iceServers?.map(parseIceServer),
     iceHosts: many('ice-host'),
     iceInterface: str('ice-interface'),
+    iceTransportPolicy: str('ice-transport-policy'),
     dockerSocket: str('docker-socket'),
     shells: many('shell'),
     user: str('user'),

@@ -39,7 +39,8 @@ export interface OfferContext {
 export type PairingPolicy = 'auto' | 'always' | 'never';
 
 export interface NegotiatorOptions {
-  rtcConfig: Partial<PeerConfig>;
+  /** werift's configuration for a new peer connection on that path, read at each offer */
+  rtcConfig: (path: SignalingPort['path']) => Partial<PeerConfig>;
   keys: AgentKeys;
   consoles: ConsoleRegistry;
   policy: PairingPolicy;
@@ -145,7 +146,7 @@ export class Negotiator {
     const answered = await AgentPeer.answer(offer.sdp, {
       negotiationId: id,
       consoleId: offer.consoleId,
-      rtcConfig: this.options.rtcConfig,
+      rtcConfig: this.options.rtcConfig(port.path),
       targets: this.options.targets,
       watcher: this.options.watcher,
       rules: this.options.rules,

@@ -64,8 +64,15 @@ export class AgentPeer {
     private readonly pc: RTCPeerConnection,
     private readonly options: PeerOptions,
   ) {
+    const turn = (options.rtcConfig.iceServers ?? []).some((server) => /^turns?:/i.test(String(server.urls)));
+    let relayed = false;
     pc.onIceCandidate.subscribe((candidate) => {
-      if (!candidate) return options.sendIce(null);
+      if (!candidate) {
+        // werift reports TURN failures only to its debug log: say it where an operator looks.
+        if (turn && !relayed) log.warn('no TURN relay candidate: the TURN server refused the credentials (expired?) or did not answer', { negotiationId: options.negotiationId });
+        return options.sendIce(null);
+      }
+      relayed ||= / typ relay/.test(candidate.candidate ?? '');
       const json = candidate.toJSON();
       options.sendIce({ candidate: json.candidate ?? '', sdpMid: json.sdpMid ?? null, sdpMLineIndex: json.sdpMLineIndex ?? null });
     });
@@ -162,7 +169,7 @@ export class AgentPeer {
     if (state === 'connected') {
       clearTimeout(this.disconnectedTimer);
       this.disconnectedTimer = undefined;
-      log.info('peer connected', { negotiationId: this.options.negotiationId, console: this.options.consoleId });
+      log.info('peer connected', { negotiationId: this.options.negotiationId, console: this.options.consoleId, path: selectedPath(this.pc) });
     } else if (state === 'disconnected') {
       this.disconnectedTimer ??= setTimeout(() => void this.close('disconnected too long'), DISCONNECTED_GRACE_MS);
     } else if (state === 'failed' || state === 'closed') {
@@ -190,6 +197,32 @@ export class AgentPeer {
       this.options.onClosed(reason);
     })();
     return this.closing;
+  }
+}
+
+/** The selected candidate pair as the audit and log show it: `relayed` when either end is a TURN relay. */
+export interface SelectedPath {
+  kind: 'direct' | 'relayed';
+  local: string;
+  remote: string;
+}
+
+/** werift's nominated pair of the first ICE transport (the one bundle), if ICE has chosen one. */
+export function selectedPath(pc: RTCPeerConnection): SelectedPath | undefined {
+  const pair = pc.iceTransports[0]?.connection.nominated;
+  if (!pair) return undefined;
+  try {
+    const local = pair.localCandidate;
+    const remote = pair.remoteCandidate;
+    return {
+      kind: local.type === 'relay' || remote.type === 'relay' ? 'relayed' : 'direct',
+      local: `${local.type} ${local.host}:${local.port}`,
+      remote: `${remote.type} ${remote.host}:${remote.port}`,
+    };
+  } catch (cause) {
+    // werift throws from `localCandidate` when the pair's socket has none (closed meanwhile).
+    log.debug('no selected pair', { error: describeError(cause) });
+    return undefined;
   }
 }
 

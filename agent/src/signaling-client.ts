@@ -15,6 +15,7 @@ import {
   protocolError,
   SignalingAck,
   SIGNALING_ACK_TIMEOUT_MS,
+  TurnCredentials,
   type AgentToServerEvents,
   type Answer,
   type Result,
@@ -34,6 +35,8 @@ export interface SignalingHandlers {
   onOffer(offer: OfferToAgent): void;
   onIce(ice: Ice): void;
   onDisconnect(message: Disconnect): void;
+  /** time-limited TURN servers from the signaling server; the newest replace the previous */
+  onTurnCredentials(credentials: TurnCredentials): void;
 }
 
 type AgentSocket = Socket<ServerToAgentEvents, AgentToServerEvents>;
@@ -48,7 +51,9 @@ export class SignalingClient {
     auth: Extract<SignalingAuth, { role: 'agent' }>,
     handlers: SignalingHandlers,
   ) {
-    this.socket = io(url, { auth, reconnection: true, reconnectionDelayMax: 10_000, autoConnect: false });
+    // WebSocket only: behind a load balancer without sticky sessions, long-polling requests could
+    // reach different signaling nodes.
+    this.socket = io(url, { auth, transports: ['websocket'], reconnection: true, reconnectionDelayMax: 10_000, autoConnect: false });
     const socket = this.socket;
     socket.on('connect', () => {
       log.debug('signaling connected', { url, socketId: socket.id });
@@ -65,6 +70,7 @@ export class SignalingClient {
     socket.on('webrtc:offer', (raw: unknown) => this.parsed('webrtc:offer', OfferToAgent, raw, handlers.onOffer));
     socket.on('webrtc:ice', (raw: unknown) => this.parsed('webrtc:ice', Ice, raw, handlers.onIce));
     socket.on('webrtc:disconnect', (raw: unknown) => this.parsed('webrtc:disconnect', Disconnect, raw, handlers.onDisconnect));
+    socket.on('turn:credentials', (raw: unknown) => this.parsed('turn:credentials', TurnCredentials, raw, handlers.onTurnCredentials));
     socket.on('signal:error', (raw: unknown) => log.warn('signaling server reported an error', { payload: raw }));
   }
 

@@ -78,6 +78,30 @@ export const SignalingErrorPayload = z.object({
   sessionId: NegotiationId.optional(),
 });
 
+/**
+ * One ICE server as WebRTC's `RTCIceServer` takes it: `stun:`/`turn:`/`turns:` URLs, and for TURN
+ * the username and credential (a password; never an OAuth token here).
+ */
+export const IceServer = z.object({
+  urls: z.array(z.string().min(1).max(512).regex(/^(stun|stuns|turn|turns):/i, 'a stun:, stuns:, turn: or turns: URL')).min(1).max(8),
+  username: z.string().max(512).optional(),
+  credential: z.string().max(512).optional(),
+});
+
+/**
+ * Time-limited TURN credentials (the TURN REST API scheme coturn's `use-auth-secret` checks):
+ * `username` is `<expiry Unix seconds>:<user id>`, `credential` is base64(HMAC-SHA1(secret,
+ * username)). Sent by the server to every authenticated console and agent right after connecting,
+ * and again before they expire; the newest replaces the previous ones.
+ */
+export const TurnCredentials = z.object({
+  iceServers: z.array(IceServer).max(8),
+  /** when the TURN server stops accepting these for new allocations, Unix milliseconds */
+  expiresAt: z.number().int().min(0),
+  /** how long they were issued for, seconds */
+  ttlSeconds: z.number().int().min(1).max(7 * 24 * 3600),
+});
+
 /** The reply to every acknowledged signaling message. */
 export const SignalingAck = z.union([
   z.object({ ok: z.literal(true) }),
@@ -95,6 +119,8 @@ export type Ice = z.infer<typeof Ice>;
 export type Disconnect = z.infer<typeof Disconnect>;
 export type SignalingErrorPayload = z.infer<typeof SignalingErrorPayload>;
 export type SignalingAck = z.infer<typeof SignalingAck>;
+export type IceServer = z.infer<typeof IceServer>;
+export type TurnCredentials = z.infer<typeof TurnCredentials>;
 
 type Ack = (reply: SignalingAck) => void;
 
@@ -119,6 +145,7 @@ export interface ServerToConsoleEvents {
   'webrtc:ice': (msg: Ice) => void;
   'webrtc:disconnect': (msg: Disconnect) => void;
   'signal:error': (msg: SignalingErrorPayload) => void;
+  'turn:credentials': (msg: TurnCredentials) => void;
 }
 
 /** Events the server sends an agent. */
@@ -127,6 +154,7 @@ export interface ServerToAgentEvents {
   'webrtc:ice': (msg: Ice) => void;
   'webrtc:disconnect': (msg: Disconnect) => void;
   'signal:error': (msg: SignalingErrorPayload) => void;
+  'turn:credentials': (msg: TurnCredentials) => void;
 }
 
 export type ClientToServerEvents = ConsoleToServerEvents & AgentToServerEvents;

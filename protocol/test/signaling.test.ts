@@ -17,6 +17,7 @@ import {
   SignalingAck,
   SignalingAuth,
   SignalingErrorPayload,
+  TurnCredentials,
 } from '@tether/protocol';
 import type { z } from 'zod';
 
@@ -91,4 +92,18 @@ test('the largest SDP fits in one Socket.IO payload', () => {
 test('results are values', () => {
   assert.deepEqual(ok(3), { ok: true, value: 3 });
   assert.deepEqual(err(protocolError('INTERNAL', 'x')), { ok: false, error: { code: 'INTERNAL', message: 'x' } });
+});
+
+test('turn:credentials: RTCIceServer-shaped TURN servers, bounded, with their expiry', () => {
+  const server = { urls: ['turn:turn.example:3478?transport=udp'], username: '1767225600:console.acme.x', credential: 'c2VjcmV0' };
+  accepts(TurnCredentials, { iceServers: [server], expiresAt: 1767225600000, ttlSeconds: 3600 });
+  accepts(TurnCredentials, { iceServers: [{ urls: ['stun:s.example:3478'] }], expiresAt: 0, ttlSeconds: 1 });
+  refuses(TurnCredentials, { iceServers: [{ ...server, urls: 'turn:t:3478' }], expiresAt: 1, ttlSeconds: 1 });
+  refuses(TurnCredentials, { iceServers: [{ ...server, urls: ['http://t'] }], expiresAt: 1, ttlSeconds: 1 });
+  refuses(TurnCredentials, { iceServers: [{ ...server, urls: [] }], expiresAt: 1, ttlSeconds: 1 });
+  refuses(TurnCredentials, { iceServers: [{ ...server, credential: 'x'.repeat(513) }], expiresAt: 1, ttlSeconds: 1 });
+  refuses(TurnCredentials, { iceServers: Array.from({ length: 9 }, () => server), expiresAt: 1, ttlSeconds: 1 });
+  refuses(TurnCredentials, { iceServers: [server], expiresAt: 1.5, ttlSeconds: 1 });
+  refuses(TurnCredentials, { iceServers: [server], expiresAt: 1, ttlSeconds: 0 });
+  refuses(TurnCredentials, { iceServers: [server], expiresAt: 1, ttlSeconds: 8 * 86_400 });
 });

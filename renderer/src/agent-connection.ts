@@ -45,6 +45,12 @@ export interface AgentConnectionOptions {
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
+/**
+ * How long an established connection may stay ICE-`disconnected` before it counts as lost. Chromium
+ * reports `disconnected` after a few seconds without answers to its consent checks and `failed`
+ * only after about 30 s; a terminal should start reconnecting long before that.
+ */
+export const DISCONNECTED_GRACE_MS = 4_000;
 
 /** One RTCPeerConnection to one agent, with its control channel; terminals are channels on it. */
 export class AgentConnection implements Disposable {
@@ -62,6 +68,10 @@ export class AgentConnection implements Disposable {
   private readonly pendingLocalCandidates: (IceCandidate | null)[] = [];
   private readonly pendingRemoteCandidates: IceCandidate[] = [];
   private answerFingerprint: string | undefined;
+  private everReady = false;
+  private disconnectedTimer: ReturnType<typeof setTimeout> | undefined;
+  /** the last error a STUN/TURN server answered while gathering, e.g. TURN refusing expired credentials */
+  private iceServerError: string | undefined;
 
   readonly onStage = this.stageEmitter.event;
   readonly onTargets = this.targetsEmitter.event;
@@ -87,6 +97,7 @@ export class AgentConnection implements Disposable {
     this.store.add(this.control);
     this.store.add(this.control.onReady((hello) => {
       this.agentHello = hello;
+      this.everReady = true;
       this.setStage({ kind: 'ready' });
     }));
     this.store.add(this.control.onRefused((error) => this.fail(refusalText(error.code, error.message), error.code)));
@@ -100,9 +111,17 @@ export class AgentConnection implements Disposable {
       signaling.register(this.negotiationId, {
         onAnswer: (msg) => void this.applyAnswer(msg.sdp),
         onIce: (msg) => this.addRemoteCandidate(msg),
-        onDisconnect: (msg) =>
-          msg.code ? this.fail(refusalText(msg.code, `the agent refused the connection: ${msg.reason}`), msg.code, false) : this.fail(`the agent ended the connection: ${msg.reason}`),
-        onError: (error) => this.fail(error.message, error.code),
+        onDisconnect: (msg) => {
+          if (msg.code) this.fail(refusalText(msg.code, `the agent refused the connection: ${msg.reason}`), msg.code, false);
+          // Losing the signaling path (server, agent's socket) does not mean the data path is gone:
+          // an established connection is judged by its own ICE state and channels.
+          else if (this.everReady) console.warn(`[agent ${this.agent.agentId}] signaling says: ${msg.reason}; the data path is judged on its own`);
+          else this.fail(`the agent ended the connection: ${msg.reason}`);
+        },
+        onError: (error) => {
+          if (this.everReady) console.warn(`[agent ${this.agent.agentId}] signaling error ${error.code}: ${error.message}; the data path is judged on its own`);
+          else this.fail(error.message, error.code);
+        },
       }),
     );
     this.store.listen(this.pc, 'icecandidate', (event) => {
@@ -118,16 +137,34 @@ export class AgentConnection implements Disposable {
           : null,
       );
     });
+    this.store.listen(this.pc, 'icecandidateerror', (event) => {
+      const error = event as RTCPeerConnectionIceErrorEvent;
+      // 401 is TURN's "Unauthorized": wrong or expired credentials; 701 means the server did not answer.
+      const what = error.errorCode === 401 ? 'refused the credentials (wrong or expired)' : `failed: ${error.errorCode} ${error.errorText}`;
+      this.iceServerError = `${error.url || 'the ICE server'} ${what}`;
+      console.warn(`[agent ${this.agent.agentId}] ICE server error: ${this.iceServerError}`);
+    });
     this.store.listen(this.pc, 'iceconnectionstatechange', () => {
       if (this.pc.iceConnectionState === 'failed') {
-        this.fail('ICE failed: no network path to the agent (check the ICE/TURN servers)');
+        const turn = this.iceServerError ? `; ${this.iceServerError}` : '';
+        this.fail(`ICE failed: no network path to the agent (check the ICE/TURN servers)${turn}`);
       }
     });
     this.store.listen(this.pc, 'connectionstatechange', () => {
       const state = this.pc.connectionState;
       if (state === 'connected' && this.currentStage.kind === 'ice') this.setStage({ kind: 'secure-channel' });
-      else if (state === 'failed') this.fail('the connection to the agent failed (DTLS or ICE)');
+      else if (state === 'failed') this.fail(this.everReady ? 'the network path to the agent failed' : 'the connection to the agent failed (DTLS or ICE)');
+      if (state === 'disconnected' && this.everReady && this.disconnectedTimer === undefined) {
+        this.disconnectedTimer = setTimeout(() => {
+          this.disconnectedTimer = undefined;
+          if (this.pc.connectionState === 'disconnected') this.fail(`no answer from the agent for ${DISCONNECTED_GRACE_MS / 1000} s: the network path is down`);
+        }, DISCONNECTED_GRACE_MS);
+      } else if (state !== 'disconnected') {
+        clearTimeout(this.disconnectedTimer);
+        this.disconnectedTimer = undefined;
+      }
     });
+    this.store.add({ dispose: () => clearTimeout(this.disconnectedTimer) });
   }
 
   get stage(): ConnectionStage {
@@ -143,6 +180,19 @@ export class AgentConnection implements Disposable {
     return this.signaling.path;
   }
 
+  /** Whether this connection ever reached `ready`: its failure is then a lost connection, not a failed setup. */
+  get wasReady(): boolean {
+    return this.everReady;
+  }
+
+  /**
+   * Test hook: the network path dies. The peer connection is closed at once, telling the agent
+   * nothing (no `close`, no `webrtc:disconnect`), and the loss is handled as a detected one.
+   */
+  simulatePathLoss(): void {
+    this.fail('the network path was dropped (test hook)', undefined, false);
+  }
+
   get hello(): HelloMessage | undefined {
     return this.agentHello;
   }
@@ -151,7 +201,10 @@ export class AgentConnection implements Disposable {
     if (this.currentStage.kind !== 'idle') return;
     this.setStage({ kind: 'signaling' });
     const timer = setTimeout(() => {
-      if (this.currentStage.kind !== 'ready') this.fail(`no connection to the agent within ${this.connectTimeoutMs / 1000} s`);
+      if (this.currentStage.kind !== 'ready') {
+        const turn = this.iceServerError ? `; ${this.iceServerError}` : '';
+        this.fail(`no connection to the agent within ${this.connectTimeoutMs / 1000} s${turn}`);
+      }
     }, this.connectTimeoutMs);
     this.store.add({ dispose: () => clearTimeout(timer) });
     try {

@@ -16,6 +16,7 @@ import type { NetworkPath } from './network-path';
 import type { SignalingClient } from './signaling-client';
 import type { ConsoleIdentity } from './trust/console-identity';
 import type { PairedAgentRecord } from './trust/trust-store';
+import { RESUME_CONNECT_TIMEOUT_MS, resumeBackoffMs, type ReconnectState } from './reconnect-policy';
 
 /** How often a connected agent is asked for its targets: the agent does not push changes yet. */
 export const TARGET_POLL_MS = 3_000;
@@ -43,7 +44,14 @@ interface AgentRecord {
   inPresence: boolean;
   /** set when this console paired with the agent: pinned, and reachable over the LAN */
   paired: PairedAgentRecord | undefined;
+  /** set while a lost connection with resumable shells is being re-established */
+  reconnect: ReconnectState | undefined;
+  /** test hook: attempts before this time fail, as if the network were down */
+  outageUntil: number;
 }
+
+/** How long tabs on an agent can still resume their shells after a loss (the longest grace), 0 for none. */
+export type ResumeGraceFor = (agentId: string) => number;
 
 /** Refusals that another try cannot fix: the user must act (pair again, check the network). */
 const NO_RETRY = new Set(['NOT_PAIRED', 'FINGERPRINT_MISMATCH', 'PAIRING_INVALID']);
@@ -62,6 +70,7 @@ export class AgentDirectory implements Disposable {
     private readonly iceServers: RTCIceServer[],
     private readonly identity: ConsoleIdentity,
     paired: readonly PairedAgentRecord[],
+    private readonly resumeGraceFor: ResumeGraceFor = () => 0,
   ) {
     if (signaling) this.store.add(signaling.onPresence((agents) => this.presence(agents)));
     for (const agent of paired) this.addPaired(agent);
@@ -95,9 +104,18 @@ export class AgentDirectory implements Disposable {
     record.connection = connection;
     record.connectionStore = store;
     store.add(connection.onStage((stage) => {
-      if (stage.kind === 'ready') record.failures = 0;
+      if (stage.kind === 'ready') {
+        record.failures = 0;
+        record.reconnect = undefined;
+      }
       if (stage.kind === 'failed' || stage.kind === 'closed') record.path = undefined;
-      if (stage.kind === 'failed' && !NO_RETRY.has(stage.code ?? '')) this.scheduleRetry(record);
+      if (stage.kind === 'failed' && !NO_RETRY.has(stage.code ?? '')) {
+        if (!record.reconnect && connection.wasReady && !record.heldOff) this.startReconnect(record);
+        if (record.reconnect) {
+          record.reconnect.lastError = stage.reason;
+          this.scheduleResumeAttempt(record);
+        } else this.scheduleRetry(record);
+      }
       this.changed();
     }));
     store.add(connection.onTargets((targets) => {
@@ -116,7 +134,7 @@ export class AgentDirectory implements Disposable {
     const agent = this.signaling?.agents.find((a) => a.agentId === agentId);
     if (!agent || !this.signaling) throw new Error(`agent ${agentId} is not online`);
     const paired = this.records.get(agentId)?.paired;
-    return new AgentConnection(agent, this.signaling, { iceServers: this.iceServers, connectTimeoutMs: CONNECT_TIMEOUT_MS, identity: this.identity, ...(paired ? { paired } : {}) });
+    return new AgentConnection(agent, this.signaling, { iceServers: this.cloudIceServers(), connectTimeoutMs: CONNECT_TIMEOUT_MS, identity: this.identity, ...(paired ? { paired } : {}) });
   }
 
   /**
@@ -138,10 +156,30 @@ export class AgentDirectory implements Disposable {
     this.changed();
   }
 
+  /** Where a lost connection's re-establishment stands; undefined when none is going on. */
+  reconnectState(agentId: string): ReconnectState | undefined {
+    const reconnect = this.records.get(agentId)?.reconnect;
+    return reconnect ? { ...reconnect } : undefined;
+  }
+
+  /**
+   * Test hook: the network path to the agent dies now and stays down for `outageMs` (attempts
+   * fail at once until then); the agent is told nothing.
+   */
+  simulatePathLoss(agentId: string, outageMs: number): boolean {
+    const record = this.records.get(agentId);
+    const connection = record?.connection;
+    if (!record || !connection || connection.stage.kind !== 'ready') return false;
+    record.outageUntil = Date.now() + outageMs;
+    connection.simulatePathLoss();
+    return true;
+  }
+
   disconnect(agentId: string): void {
     const record = this.records.get(agentId);
     if (record) {
       record.heldOff = true;
+      record.reconnect = undefined;
       this.dropConnection(record);
     }
     this.changed();
@@ -166,6 +204,7 @@ export class AgentDirectory implements Disposable {
         openTabs: openTabs(r.agentId),
         paired: r.paired !== undefined,
         route: r.connection?.path ?? (r.inPresence ? 'cloud' : r.paired?.endpoints.length ? 'lan' : undefined),
+        reconnectAttempt: r.reconnect?.attempt,
       }));
   }
 
@@ -210,7 +249,7 @@ export class AgentDirectory implements Disposable {
     const record: AgentRecord = {
       agentId, name, version: undefined, online: false, connection: undefined, connectionStore: undefined,
       targets: [], targetsKnown: false, path: undefined, heldOff: false, failures: 0, retryTimer: undefined,
-      inPresence: false, paired: undefined,
+      inPresence: false, paired: undefined, reconnect: undefined, outageUntil: 0,
     };
     this.records.set(agentId, record);
     return record;
@@ -232,12 +271,51 @@ export class AgentDirectory implements Disposable {
     }, delay);
   }
 
+  /** The connection was lost with shells the agent keeps: try again quickly until their grace is over. */
+  private startReconnect(record: AgentRecord): void {
+    const grace = this.resumeGraceFor(record.agentId);
+    if (grace <= 0) return;
+    const now = Date.now();
+    record.reconnect = { since: now, deadline: now + grace, attempt: 0, lastError: undefined };
+  }
+
+  private scheduleResumeAttempt(record: AgentRecord): void {
+    const reconnect = record.reconnect;
+    if (!reconnect) return;
+    clearTimeout(record.retryTimer);
+    record.retryTimer = setTimeout(() => {
+      record.retryTimer = undefined;
+      if (record.reconnect !== reconnect) return;
+      if (Date.now() >= reconnect.deadline) {
+        // The agent has dropped the shells by now; back to the ordinary retry.
+        record.reconnect = undefined;
+        this.scheduleRetry(record);
+        this.changed();
+        return;
+      }
+      const stage = record.connection?.stage.kind;
+      if (stage !== undefined && stage !== 'failed' && stage !== 'closed') return; // an attempt is under way
+      reconnect.attempt += 1;
+      if (Date.now() < record.outageUntil) {
+        reconnect.lastError = 'the network is down (test hook)';
+        this.scheduleResumeAttempt(record);
+      } else if (!record.online) {
+        reconnect.lastError = `${record.name} is offline; waiting for it to come back`;
+        this.scheduleResumeAttempt(record);
+      } else {
+        this.connect(record.agentId);
+      }
+      this.changed();
+    }, resumeBackoffMs(reconnect.attempt + 1));
+  }
+
   /**
    * The connection for `record` on its path: the signaling server while it lists the agent, else
    * the agent's own LAN endpoint (paired agents only). Paired agents are pinned on both paths.
    */
   private newConnection(record: AgentRecord, store: DisposableStore): AgentConnection {
-    const options = { iceServers: this.iceServers, connectTimeoutMs: CONNECT_TIMEOUT_MS, identity: this.identity, ...(record.paired ? { paired: record.paired } : {}) };
+    const connectTimeoutMs = record.reconnect ? RESUME_CONNECT_TIMEOUT_MS : CONNECT_TIMEOUT_MS;
+    const options = { iceServers: this.cloudIceServers(), connectTimeoutMs, identity: this.identity, ...(record.paired ? { paired: record.paired } : {}) };
     const cloud = record.inPresence ? this.signaling?.agents.find((a) => a.agentId === record.agentId) : undefined;
     if (cloud && this.signaling) return new AgentConnection(cloud, this.signaling, options);
     if (!record.paired) throw new Error(`agent ${record.name} is not online`);
@@ -247,6 +325,11 @@ export class AgentDirectory implements Disposable {
     const info = { agentId: record.agentId, name: record.name, version: record.version ?? '' };
     // LAN: host candidates only, no STUN or TURN.
     return new AgentConnection(info, lan, { ...options, iceServers: [] });
+  }
+
+  /** The signaling server's time-limited TURN servers first, then the ones the user configured (`ice`). */
+  private cloudIceServers(): RTCIceServer[] {
+    return [...(this.signaling?.iceServers ?? []), ...this.iceServers];
   }
 
   private dropConnection(record: AgentRecord): void {

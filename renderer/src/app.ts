@@ -42,14 +42,16 @@ export class ConsoleApp implements Disposable {
   ) {
     // Without a signaling server the console reaches its paired agents over the LAN only.
     this.signaling = config.signalingUrl ? this.store.add(new SignalingClient(config.signalingUrl, config.token)) : undefined;
-    this.agents = this.store.add(new AgentDirectory(this.signaling, host, config.iceServers, trust.identity, trust.paired));
+    this.agents = this.store.add(
+      new AgentDirectory(this.signaling, host, config.iceServers, trust.identity, trust.paired, (agentId) => this.resumeGraceFor(agentId)),
+    );
     this.toolbar = new Toolbar(config.signalingUrl, host.kind, {
       toggleTheme: () => void this.updateSettings({ theme: this.settings.theme === 'dark' ? 'light' : 'dark' }),
       zoom: (step) => this.zoom(step),
     });
     this.devices = new DevicePanel({
       connect: (agentId) => this.agents.connect(agentId),
-      disconnect: (agentId) => this.agents.disconnect(agentId),
+      disconnect: (agentId) => void this.disconnectAgent(agentId),
       openTarget: (agentId, target) => this.openTab(agentId, target.name),
       pair: () => void openPairingDialog({ pair: (text) => this.pair(text) }),
     });
@@ -70,6 +72,11 @@ export class ConsoleApp implements Disposable {
     this.store.add(this.tabs.onChange(() => this.renderDevices()));
     // Capture phase: before xterm's textarea sends the keys to the shell.
     this.store.listen(window, 'keydown', (event) => this.onKey(event as KeyboardEvent), true);
+    // The reconnecting banners show elapsed time, and resumes wait on the agent's reconnection.
+    const ticker = setInterval(() => {
+      if (this.tabs.list().some((t) => t.state === 'reconnecting')) this.refresh();
+    }, 1_000);
+    this.store.add({ dispose: () => clearInterval(ticker) });
     this.applySettings();
     this.toolbar.showSignaling(this.signaling?.state);
     this.renderDevices();
@@ -107,6 +114,16 @@ export class ConsoleApp implements Disposable {
     }
     tab.view.notice(`[reconnecting to ${tab.target} on ${tab.agentName}: a new shell starts; the previous one has ended]`);
     tab.follow(this.agents.connect(tab.agentId));
+  }
+
+  /**
+   * Disconnect, as the user asked: each tab's session ends with `close` (the agent kills its shell
+   * at once rather than keeping it for a resume), then the peer connection goes.
+   */
+  async disconnectAgent(agentId: string): Promise<void> {
+    const tabs = this.tabs.list().filter((t) => t.agentId === agentId);
+    await Promise.all(tabs.map((t) => t.endSession()));
+    this.agents.disconnect(agentId);
   }
 
   /** A fresh connection to the agent, outside the device list, that the caller connects and disposes. */
@@ -219,10 +236,23 @@ export class ConsoleApp implements Disposable {
     }
   }
 
+  /** The longest time the agent keeps a shell of one of its tabs after a loss: how long to try to reconnect. */
+  private resumeGraceFor(agentId: string): number {
+    return Math.max(0, ...this.tabs.list().filter((t) => t.agentId === agentId).map((t) => t.resumeGraceMs));
+  }
+
   private refresh(): void {
     for (const tab of this.tabs.list()) {
       const record = this.agents.get(tab.agentId);
       const connection = this.agents.connection(tab.agentId);
+      if (tab.state === 'reconnecting') {
+        const reconnect = this.agents.reconnectState(tab.agentId);
+        const live = connection && connection.stage.kind !== 'failed' && connection.stage.kind !== 'closed';
+        tab.setReconnect(reconnect);
+        if (live) tab.resumeOn(connection);
+        else if (!reconnect) tab.giveUp(`${tab.agentName} could not be reached again before it dropped the shell`);
+        tab.tick();
+      }
       // A tab whose connection failed while being set up follows the directory's retry on its own.
       if (tab.setupFailed && connection && connection !== tab.followed && connection.stage.kind !== 'failed') tab.follow(connection);
       const target = record?.targets.find((t) => t.name === tab.target || t.id === tab.target || tab.target.startsWith(t.id));

@@ -43,6 +43,16 @@ export interface PromptTiming {
   error?: string;
 }
 
+/** From a dropped path (test hook, no outage) to the tab's shell taken back, and the loss being noticed. */
+export interface ResumeTiming {
+  ok: boolean;
+  /** drop → tab reconnecting, drop → first connection attempt ready, drop → `opened.resumed` */
+  reconnectingMs?: number;
+  readyMs?: number;
+  resumedMs?: number;
+  error?: string;
+}
+
 export interface BenchHooks {
   /** Runs `command` in the tab and times its output up to `endMarker`. */
   stream(tabId: string, options: StreamOptions): Promise<StreamResult>;
@@ -50,6 +60,8 @@ export interface BenchHooks {
   echo(tabId: string, samples: number): Promise<EchoResult>;
   /** Connects afresh to the agent, opens a terminal on `target`, waits for its first byte, tears down. */
   timeToPrompt(agentId: string, target: string, timeoutMs: number): Promise<PromptTiming>;
+  /** Drops the tab's path (`dropPath` with no outage) and times the reconnection and the resume. */
+  timeToResume(tabId: string, timeoutMs: number): Promise<ResumeTiming>;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -217,6 +229,27 @@ async function timeToPrompt(app: ConsoleApp, agentId: string, target: string, ti
   }
 }
 
+async function timeToResume(app: ConsoleApp, tab: Tab, timeoutMs: number): Promise<ResumeTiming> {
+  const before = tab.resumeInfo?.count ?? 0;
+  const old = app.agents.connection(tab.agentId);
+  const t0 = performance.now();
+  const timing: ResumeTiming = { ok: false };
+  try {
+    if (!app.agents.simulatePathLoss(tab.agentId, 0)) throw new Error('the agent has no ready connection');
+    await until(() => {
+      if (tab.state === 'reconnecting') timing.reconnectingMs ??= performance.now() - t0;
+      const current = app.agents.connection(tab.agentId);
+      if (current && current !== old && current.stage.kind === 'ready') timing.readyMs ??= performance.now() - t0;
+      return (tab.resumeInfo?.count ?? 0) > before && tab.state === 'open';
+    }, timeoutMs, 'the tab to resume');
+    timing.resumedMs = performance.now() - t0;
+    timing.ok = true;
+  } catch (error) {
+    timing.error = String(error);
+  }
+  return timing;
+}
+
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -235,5 +268,6 @@ export function benchHooks(app: ConsoleApp): BenchHooks {
     stream: (id, options) => stream(tab(id), options),
     echo: (id, samples) => echo(tab(id), samples),
     timeToPrompt: (agentId, target, timeoutMs) => timeToPrompt(app, agentId, target, timeoutMs),
+    timeToResume: (id, timeoutMs) => timeToResume(app, tab(id), timeoutMs),
   };
 }

@@ -21,6 +21,8 @@ export interface DeviceEntry {
   paired: boolean;
   /** the signaling path its connection takes: the agent's own LAN endpoint or the cloud server */
   route: 'lan' | 'cloud' | undefined;
+  /** set while a lost connection is being re-established for the shells of its tabs */
+  reconnectAttempt: number | undefined;
 }
 
 export interface DevicePanelActions {
@@ -87,7 +89,10 @@ export class DevicePanel {
     state.className = `connection-state stage-${stage.kind}`;
     state.dataset.testid = 'connection-state';
     state.dataset.stage = stage.kind;
-    if (!entry.online) state.textContent = 'offline';
+    state.dataset.reconnecting = String(entry.reconnectAttempt !== undefined);
+    if (entry.reconnectAttempt !== undefined && stage.kind !== 'ready') {
+      state.textContent = `connection lost — reconnecting (attempt ${Math.max(1, entry.reconnectAttempt)})…${entry.online ? '' : ' · offline'}`;
+    } else if (!entry.online) state.textContent = 'offline';
     else if (stage.kind === 'failed') {
       state.textContent = `failed: ${stage.code ? `${stage.code} — ` : ''}${stage.reason}`;
       state.dataset.code = stage.code ?? '';

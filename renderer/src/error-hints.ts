@@ -10,6 +10,8 @@ const HINTS: Partial<Record<SessionError['code'], string>> = {
   TARGET_NOT_RUNNING: 'start the container, then open the tab again',
   NO_SHELL: 'the container has no usable shell; configure one in the agent',
   EXEC_FAILED: 'the Docker engine refused the exec; see the agent\'s log',
+  SESSION_NOT_FOUND: 'the shell is gone: the agent restarted or the session expired; open a new session',
+  SESSION_FORBIDDEN: 'another console opened this session; open a new session',
   DOCKER_UNAVAILABLE: 'the agent cannot reach its Docker engine; check the engine on the host',
   UNAUTHORIZED: 'check the console token',
   AGENT_OFFLINE: 'the agent is not connected; wait for it to come back online',

@@ -6,6 +6,7 @@ import {
   SIGNALING_ACK_TIMEOUT_MS,
   SignalingAck,
   SignalingErrorPayload,
+  TurnCredentials,
   err,
   ok,
   parseValue,
@@ -44,6 +45,7 @@ export class SignalingClient implements Disposable, NegotiationTransport {
   private readonly stateEmitter = new Emitter<SignalingState>();
   private currentAgents: AgentInfo[] = [];
   private currentState: SignalingState = { kind: 'connecting' };
+  private turnCredentials: TurnCredentials | undefined;
 
   readonly onPresence = this.presenceEmitter.event;
   readonly onState = this.stateEmitter.event;
@@ -83,6 +85,11 @@ export class SignalingClient implements Disposable, NegotiationTransport {
       if (!parsed.ok) return this.reportBadPayload('webrtc:disconnect', parsed.error);
       this.handlersFor('webrtc:disconnect', parsed.value.sessionId)?.onDisconnect(parsed.value);
     });
+    this.socket.on('turn:credentials', (raw: unknown) => {
+      const parsed = parseValue(TurnCredentials, raw);
+      if (!parsed.ok) return this.reportBadPayload('turn:credentials', parsed.error);
+      this.turnCredentials = parsed.value;
+    });
     this.socket.on('signal:error', (raw: unknown) => {
       const parsed = parseValue(SignalingErrorPayload, raw);
       if (!parsed.ok) return this.reportBadPayload('signal:error', parsed.error);
@@ -94,6 +101,16 @@ export class SignalingClient implements Disposable, NegotiationTransport {
 
   get agents(): readonly AgentInfo[] {
     return this.currentAgents;
+  }
+
+  /**
+   * The TURN servers the signaling server issued last, while they are valid; the server sends new
+   * ones before these expire. A new peer connection takes them; an existing one keeps its allocation.
+   */
+  get iceServers(): RTCIceServer[] {
+    const credentials = this.turnCredentials;
+    if (!credentials || credentials.expiresAt <= Date.now()) return [];
+    return credentials.iceServers.map((server) => ({ ...server, urls: [...server.urls] }));
   }
 
   get state(): SignalingState {

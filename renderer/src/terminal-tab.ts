@@ -1,16 +1,21 @@
 import type { TargetState } from '@tether/protocol';
 import type { AgentConnection } from './agent-connection';
 import { DisposableStore, Emitter, type Disposable } from './emitter';
-import { hintFor } from './error-hints';
 import type { NetworkPath } from './network-path';
 import { randomId } from './random-id';
+import { resumeBackoffMs, type ReconnectState } from './reconnect-policy';
 import { SearchBar } from './search-bar';
+import { bannerFor, formatBytes, formatDuration } from './tab-banner';
 import { TabStatusView, type TabStage } from './tab-status-view';
 import type { SessionError } from './terminal-session';
 import { TerminalView, type TerminalViewOptions } from './terminal-view';
-import { WebRtcTerminalSession, isOpenFailure } from './webrtc-terminal-session';
+import { WebRtcTerminalSession, isOpenFailure, type ResumeInfo } from './webrtc-terminal-session';
 
-export type TabState = 'opening' | 'open' | 'exited' | 'failed' | 'closed';
+/**
+ * `reconnecting`: the connection was lost and the shell waits on the agent; `gone`: a resume was
+ * refused (agent restarted, grace period over, another console's session).
+ */
+export type TabState = 'opening' | 'open' | 'reconnecting' | 'gone' | 'exited' | 'failed' | 'closed';
 
 export interface TabTarget {
   agentId: string;
@@ -21,7 +26,8 @@ export interface TabTarget {
 
 /**
  * One terminal tab: a panel with its terminal, its connection status and one session at a time.
- * Reconnect starts a new session in the same tab; the old output stays readable above it.
+ * A lost connection is resumed on the agent's next one (same shell, missed output replayed);
+ * Reconnect / Open a new session starts a new session in the same tab, below the old output.
  */
 export class TerminalTab implements Disposable {
   readonly id = randomId(12);
@@ -43,15 +49,24 @@ export class TerminalTab implements Disposable {
   activity = false;
   path: NetworkPath | undefined;
   targetState: TargetState | undefined;
-  /** why the connection under the tab ended, when it did */
+  /** why the connection under the tab ended, when it did and the shell went with it */
   connectionLost: string | undefined;
+  /** while reconnecting: since when, why, and the agent's reconnection */
+  lost: { since: number; reason: string; state: ReconnectState | undefined } | undefined;
+  /** resume attempts on the current loss (channel opened with `open {resume}`) */
+  resumeAttempts = 0;
+  /** keystroke bytes dropped while reconnecting, over the tab's life */
+  droppedInput = 0;
   private current: WebRtcTerminalSession | undefined;
   /** the connection the tab follows; a failed setup moves on to the agent's next one (app.ts) */
   followed: AgentConnection | undefined;
   private readonly status: TabStatusView;
   private readonly searchBar: SearchBar;
   private readonly store = new DisposableStore();
-  private following = new DisposableStore();
+  private sessionStore = new DisposableStore();
+  private connectionListener: Disposable | undefined;
+  private resumeTimer: ReturnType<typeof setTimeout> | undefined;
+  private lastResumeAt = 0;
   private readonly changeEmitter = new Emitter<void>();
   private readonly reconnectEmitter = new Emitter<void>();
   readonly onChange = this.changeEmitter.event;
@@ -80,6 +95,7 @@ export class TerminalTab implements Disposable {
         this.changed();
       }
     };
+    this.store.add({ dispose: () => (clearTimeout(this.resumeTimer), this.connectionListener?.dispose()) });
     this.render();
   }
 
@@ -97,6 +113,20 @@ export class TerminalTab implements Disposable {
     return this.current !== undefined;
   }
 
+  /** Output offset the session has taken (what a resume asks from), 0 without a session. */
+  get received(): number {
+    return this.current?.received ?? 0;
+  }
+
+  get resumeInfo(): ResumeInfo | undefined {
+    return this.current?.resumeInfo;
+  }
+
+  /** How long the agent keeps this tab's shell after a loss; 0 when it cannot be resumed. */
+  get resumeGraceMs(): number {
+    return this.current?.resumable ? this.current.resumeGraceMs : 0;
+  }
+
   /** Shows the find bar over the terminal (Ctrl+Shift+F). */
   openSearch(): void {
     this.searchBar.open();
@@ -109,41 +139,55 @@ export class TerminalTab implements Disposable {
 
   /** Whether closing the tab would end a running process (asks first). */
   get running(): boolean {
-    return this.state === 'open';
+    return this.state === 'open' || this.state === 'reconnecting';
   }
 
-  /** Follows `connection` through its stages and opens a session on it once it is ready. */
+  /** Follows `connection` through its stages and opens a new session on it once it is ready. */
   follow(connection: AgentConnection): void {
-    this.following.dispose();
-    this.following = this.store.add(new DisposableStore());
-    this.followed = connection;
+    this.sessionStore.dispose();
+    clearTimeout(this.resumeTimer);
+    this.resumeTimer = undefined;
     this.current?.dispose();
     this.current = undefined;
     this.state = 'opening';
     this.exitCode = undefined;
     this.sessionId = undefined;
     this.connectionLost = undefined;
-    const onStage = () => {
-      const stage = connection.stage;
-      switch (stage.kind) {
-        case 'idle':
-        case 'signaling':
-        case 'ice':
-        case 'secure-channel':
-          this.stage = stage.kind === 'idle' ? 'signaling' : stage.kind;
-          break;
-        case 'ready':
-          if (!this.current) this.startSession(connection);
-          break;
-        case 'failed':
-        case 'closed':
-          this.lose(stage.kind === 'failed' ? stage.reason : 'the connection was closed');
-          break;
-      }
-      this.changed();
-    };
-    this.following.add(connection.onStage(onStage));
-    onStage();
+    this.lost = undefined;
+    this.watch(connection);
+  }
+
+  /** While reconnecting: resume the shell on `connection` once it is ready (again, with backoff, if a try fails). */
+  resumeOn(connection: AgentConnection): void {
+    if (this.state !== 'reconnecting') return;
+    if (connection !== this.followed) this.watch(connection);
+    else this.tryResume(connection);
+  }
+
+  /** While reconnecting: what the agent's reconnection is doing, for the banner. */
+  setReconnect(state: ReconnectState | undefined): void {
+    if (!this.lost) return;
+    this.lost.state = state;
+    this.render();
+  }
+
+  /** The agent could not be reached before it dropped the shell: the tab ends as a lost connection. */
+  giveUp(reason: string): void {
+    if (this.state !== 'reconnecting') return;
+    this.current?.dispose();
+    this.state = 'failed';
+    this.connectionLost = reason;
+    this.lost = undefined;
+    this.changed();
+  }
+
+  /** Ends the session deliberately (`close` goes to the agent); resolves once it has closed. */
+  endSession(): Promise<void> {
+    const session = this.current;
+    if (!session) return Promise.resolve();
+    const closed = new Promise<void>((resolve) => session.onClosed(() => resolve()));
+    session.close();
+    return session.hasClosed ? Promise.resolve() : closed;
   }
 
   setPath(path: NetworkPath | undefined): void {
@@ -166,10 +210,16 @@ export class TerminalTab implements Disposable {
     }
   }
 
+  /** Re-renders time-dependent text (the reconnecting banner's clock). */
+  tick(): void {
+    if (this.state === 'reconnecting') this.render();
+  }
+
   dispose(): void {
     this.current?.close();
     this.current = undefined;
     this.state = 'closed';
+    this.sessionStore.dispose();
     this.store.dispose();
     this.view.dispose();
     this.panel.remove();
@@ -177,11 +227,62 @@ export class TerminalTab implements Disposable {
     this.reconnectEmitter.dispose();
   }
 
+  private watch(connection: AgentConnection): void {
+    this.connectionListener?.dispose();
+    this.followed = connection;
+    const onStage = () => {
+      const stage = connection.stage;
+      switch (stage.kind) {
+        case 'idle':
+        case 'signaling':
+        case 'ice':
+        case 'secure-channel':
+          if (this.state === 'opening') this.stage = stage.kind === 'idle' ? 'signaling' : stage.kind;
+          break;
+        case 'ready':
+          if (!this.current && this.state === 'opening') this.startSession(connection);
+          else if (this.state === 'reconnecting') this.tryResume(connection);
+          break;
+        case 'failed':
+        case 'closed':
+          this.connectionEnded(stage.kind === 'failed' ? stage.reason : 'the connection was closed');
+          break;
+      }
+      this.changed();
+    };
+    this.connectionListener = connection.onStage(onStage);
+    onStage();
+  }
+
+  private connectionEnded(reason: string): void {
+    clearTimeout(this.resumeTimer);
+    this.resumeTimer = undefined;
+    const session = this.current;
+    if (session?.resumable) session.detach(reason);
+    else this.lose(reason);
+  }
+
+  private tryResume(connection: AgentConnection): void {
+    const session = this.current;
+    if (!session || this.state !== 'reconnecting' || this.resumeTimer !== undefined) return;
+    if (connection.stage.kind !== 'ready' || !session.detached || session.resuming) return;
+    const wait = Math.max(0, this.lastResumeAt + resumeBackoffMs(this.resumeAttempts) - Date.now());
+    this.resumeTimer = setTimeout(() => {
+      this.resumeTimer = undefined;
+      if (this.current !== session || connection !== this.followed || connection.stage.kind !== 'ready') return;
+      this.resumeAttempts += 1;
+      this.lastResumeAt = Date.now();
+      session.resume(() => connection.openTerminalChannel(randomId(12)));
+      this.changed();
+    }, this.resumeAttempts === 0 ? 0 : wait);
+  }
+
   private startSession(connection: AgentConnection): void {
     this.stage = 'shell';
+    this.sessionStore.dispose();
+    const store = (this.sessionStore = new DisposableStore());
     const session = new WebRtcTerminalSession({ target: this.target, openChannel: () => connection.openTerminalChannel(randomId(12)) });
     this.current = session;
-    const store = this.following;
     store.add(session.onOpened((opened) => {
       this.sessionId = opened.sessionId;
       this.state = 'open';
@@ -195,13 +296,44 @@ export class TerminalTab implements Disposable {
     }));
     store.add(session.onError((error) => {
       this.errors.push(error);
+      if (this.state === 'reconnecting' && (error.code === 'SESSION_NOT_FOUND' || error.code === 'SESSION_FORBIDDEN' || isOpenFailure(error.code) || error.fatal)) {
+        this.state = 'gone';
+        this.lost = undefined;
+      }
       const live = this.state === 'opening' || this.state === 'open';
       if (live && (error.fatal || (this.state === 'opening' && isOpenFailure(error.code)))) this.state = 'failed';
       this.changed();
     }));
     store.add(session.onClosed(() => {
-      if (this.state === 'open' || this.state === 'opening') this.state = 'closed';
+      if (this.state === 'open' || this.state === 'opening' || this.state === 'reconnecting') this.state = 'closed';
+      this.lost = undefined;
       this.changed();
+    }));
+    store.add(session.onDetached((reason) => {
+      if (this.state !== 'reconnecting') {
+        this.state = 'reconnecting';
+        this.resumeAttempts = 0;
+        this.lastResumeAt = 0;
+        this.lost = { since: Date.now(), reason, state: undefined };
+        this.view.notice(`[tether: connection lost (${reason}); reconnecting — input is paused]`);
+      }
+      this.changed();
+      // Only the channel died: the same peer connection can carry the resume.
+      const connection = this.followed;
+      if (connection?.stage.kind === 'ready') this.tryResume(connection);
+    }));
+    store.add(session.onResumed((info) => {
+      const after = this.lost ? formatDuration(Date.now() - this.lost.since) : '';
+      this.state = 'open';
+      this.lost = undefined;
+      this.resumeAttempts = 0;
+      if (info.lost > 0) this.view.notice(`[tether: ${formatBytes(info.lost)} bytes of output were lost while disconnected]`);
+      this.view.notice(`[tether: reconnected after ${after}; the same shell goes on]`);
+      this.changed();
+    }));
+    store.add(session.onInputDropped((bytes) => {
+      this.droppedInput += bytes;
+      this.render();
     }));
     this.view.bind(session);
     session.start();
@@ -210,44 +342,28 @@ export class TerminalTab implements Disposable {
   private lose(reason: string): void {
     if (this.connectionLost) return;
     this.connectionLost = reason;
+    this.lost = undefined;
     const session = this.current;
-    if (this.state === 'opening' || this.state === 'open') this.state = 'failed';
+    if (this.state === 'opening' || this.state === 'open' || this.state === 'reconnecting') this.state = 'failed';
     if (session) session.dispose();
   }
 
-  private banner(): Parameters<TabStatusView['showBanner']>[0] {
-    const where = `${this.target} on ${this.agentName}`;
-    if (this.connectionLost) {
-      return {
-        kind: 'error',
-        title: `Connection to ${this.agentName} lost`,
-        detail: `${this.connectionLost}. Check that the agent is running on its host and reachable, then Reconnect (this opens a new shell: the old one ended with the connection).`,
-        action: 'Reconnect',
-      };
-    }
-    const stopped = this.targetState !== undefined && this.targetState !== 'running';
-    if (this.state === 'exited' || (stopped && this.state !== 'opening')) {
-      const code = this.exitCode === undefined ? '' : ` (exit code ${this.exitCode ?? 'unknown'})`;
-      return stopped
-        ? { kind: 'exit', title: `Container ${this.target} is ${this.targetState}`, detail: `The shell ended${code}. Start the container on the host, then open a new session.`, action: 'Open a new session' }
-        : { kind: 'exit', title: `The shell exited${code}`, detail: `The output stays readable here.`, action: 'Open a new session' };
-    }
-    if (this.state === 'failed' || this.state === 'closed') {
-      const last = this.errors[this.errors.length - 1];
-      const hint = last ? hintFor(last) : undefined;
-      return {
-        kind: 'error',
-        title: last ? `Could not open ${where}: ${last.code}` : `The session in ${where} ended`,
-        detail: `${last?.message ?? 'the terminal channel closed'}${hint ? ` — ${hint}` : ''}`,
-        action: 'Reconnect',
-      };
-    }
-    return undefined;
-  }
-
   private render(): void {
+    const now = Date.now();
     this.status.showStage(this.state === 'opening' && !this.connectionLost ? this.stage : 'ready');
-    this.status.showBanner(this.banner());
+    this.status.showBanner(bannerFor({
+      target: this.target,
+      agentName: this.agentName,
+      state: this.state,
+      connectionLost: this.connectionLost,
+      targetState: this.targetState,
+      exitCode: this.exitCode,
+      lastError: this.errors[this.errors.length - 1],
+      reconnect: this.lost
+        ? { ...this.lost, graceMs: this.current?.resumeGraceMs ?? 0, resumeAttempts: this.resumeAttempts, droppedInput: this.droppedInput }
+        : undefined,
+      now,
+    }));
     const size = this.view.size;
     const stateText = this.connectionLost
       ? 'connection lost'
@@ -255,7 +371,11 @@ export class TerminalTab implements Disposable {
         ? `exited (${this.exitCode ?? 'unknown'})`
         : this.state === 'opening'
           ? `connecting: ${this.stage}`
-          : this.state;
+          : this.state === 'reconnecting'
+            ? `reconnecting · input paused · ${formatDuration(now - (this.lost?.since ?? now))}`
+            : this.state === 'gone'
+              ? 'shell gone'
+              : this.state;
     this.status.showStatus({
       target: this.target,
       agentName: this.agentName,

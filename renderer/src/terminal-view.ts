@@ -30,6 +30,8 @@ export interface TerminalViewOptions {
 export class TerminalView implements Disposable {
   readonly element: HTMLElement;
   readonly stats: OutputStats = { received: 0, parsed: 0, acked: 0 };
+  /** the last notices written with `notice`, oldest first (test hooks) */
+  readonly notices: string[] = [];
   /** `webgl`, or `dom` where WebGL is missing or its context was lost */
   renderer: 'webgl' | 'dom' = 'dom';
   private readonly store = new DisposableStore();
@@ -129,6 +131,8 @@ export class TerminalView implements Disposable {
 
   /** A line from the console itself (not the remote process), e.g. a reconnect notice. */
   notice(text: string): void {
+    this.notices.push(text);
+    if (this.notices.length > 50) this.notices.shift();
     this.term.write(`\r\n\x1b[2m${text}\x1b[0m\r\n`);
   }
 

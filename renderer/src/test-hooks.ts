@@ -21,6 +21,18 @@ export interface TabSummary {
   targetState: string | undefined;
   connectionLost: string | undefined;
   renderer: 'webgl' | 'dom';
+  /** output offset the session has taken: what a resume sends as `received` */
+  sessionReceived: number;
+  /** resumes that succeeded in this session, and what the last one said */
+  resumeCount: number;
+  lastResumed: { from: number; lost: number } | undefined;
+  /** while reconnecting: the agent's reconnection attempts, and the tab's own resume attempts */
+  reconnectAttempt: number | undefined;
+  resumeAttempts: number;
+  /** keystroke bytes dropped while reconnecting */
+  droppedInput: number;
+  /** the agent's grace period for this tab's shell, 0 when it cannot be resumed */
+  resumeGraceMs: number;
 }
 
 export interface CaptureDigest {
@@ -52,6 +64,18 @@ export interface TetherTestHooks extends BenchHooks {
   pairWithToken(token: string): Promise<{ ok: true; agentId: string; name: string } | { ok: false; code: string; message: string }>;
   pairedAgents(): { agentId: string; name: string; fingerprint: string; consoleId: string; endpoints: string[] }[];
   consoleFingerprint(): string;
+  /**
+   * The network path to the agent dies: its peer connection is closed with no `close` and no
+   * `webrtc:disconnect`, so the agent sees its channels die; reconnect attempts fail for
+   * `outageMs`. False when the agent has no ready connection.
+   */
+  dropPath(agentId: string, outageMs: number): boolean;
+  /** The tab's channel closes without `close`, the peer connection stays: the agent detaches the session. */
+  dropChannel(tabId: string): void;
+  /** Disconnects the agent as the device panel's Disconnect does. */
+  disconnectAgent(agentId: string): Promise<void>;
+  /** The console's own lines written into the tab's terminal (reconnect and loss notices), oldest first. */
+  notices(tabId: string): string[];
 }
 
 class Capture {
@@ -120,6 +144,13 @@ export function installTestHooks(app: ConsoleApp): void {
         targetState: t.targetState,
         connectionLost: t.connectionLost,
         renderer: t.view.renderer,
+        sessionReceived: t.received,
+        resumeCount: t.resumeInfo?.count ?? 0,
+        lastResumed: t.resumeInfo ? { from: t.resumeInfo.from, lost: t.resumeInfo.lost } : undefined,
+        reconnectAttempt: t.lost?.state?.attempt,
+        resumeAttempts: t.resumeAttempts,
+        droppedInput: t.droppedInput,
+        resumeGraceMs: t.resumeGraceMs,
       })),
     screen: (id) => tab(id).view.screenText(),
     size: (id) => tab(id).view.size,
@@ -182,6 +213,10 @@ export function installTestHooks(app: ConsoleApp): void {
     },
     pairedAgents: () => app.agents.pairedAgents().map((a) => ({ agentId: a.agentId, name: a.name, fingerprint: a.fingerprint, consoleId: a.consoleId, endpoints: a.endpoints })),
     consoleFingerprint: () => app.consoleFingerprint,
+    dropPath: (agentId, outageMs) => app.agents.simulatePathLoss(agentId, outageMs),
+    dropChannel: (id) => tab(id).session.dropChannelForTest(),
+    disconnectAgent: (agentId) => app.disconnectAgent(agentId),
+    notices: (id) => [...tab(id).view.notices],
     ...benchHooks(app),
   };
   (window as unknown as { __tetherTest: TetherTestHooks }).__tetherTest = hooks;

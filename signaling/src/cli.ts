@@ -34,7 +34,15 @@ async function main(): Promise<void> {
   for (const warning of outcome.warnings) log.warn(warning);
 
   const server = await startSignalingServer({ ...config, logger });
-  log.info('signaling listening', { url: server.url, port: server.port, host: config.host, version: packageJson.version });
+  log.info('signaling listening', {
+    url: server.url,
+    port: server.port,
+    host: config.host,
+    version: packageJson.version,
+    cluster: config.redisUrl === undefined ? 'single node' : 'redis',
+    turnUrls: config.turn?.urls,
+    turnTtlSeconds: config.turn?.ttlSeconds,
+  });
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { LOG_LEVELS, type LogLevel } from './log.js';
 import { MIN_TOKEN_SECRET_LENGTH } from './tokens.js';
+import { DEFAULT_TURN_TTL_SECONDS, MAX_TURN_TTL_SECONDS, type TurnOptions } from './turn-credentials.js';
 
 /** The port `tether-signaling` listens on when none is configured. */
 export const DEFAULT_PORT = 7300;
@@ -17,6 +18,12 @@ export interface SignalingConfig {
   revocationsFile: string | undefined;
   corsOrigins: string[] | '*';
   logLevel: LogLevel;
+  /** TURN servers whose credentials clients get; undefined when none is configured */
+  turn: TurnOptions | undefined;
+  /** Redis shared by the nodes of a cluster; undefined: one node, state in memory */
+  redisUrl: string | undefined;
+  redisPrefix: string | undefined;
+  redisNodeTtlMs: number | undefined;
 }
 
 export type ConfigOutcome =
@@ -39,7 +46,18 @@ Options:
   --agent-token <t>       legacy shared secret for agents (org default); repeatable    env TETHER_SIGNALING_AGENT_TOKENS
   --cors-origin <o>       an origin allowed to connect; repeatable (default *)  env TETHER_SIGNALING_CORS_ORIGINS
   --log-level <level>     debug, info, warn, error or silent (default info)     env TETHER_LOG_LEVEL
-  --config <file.json>    {port, host, tokenSecrets, revocationsFile, consoleTokens, agentTokens, corsOrigins, logLevel}
+  --redis-url <url>       redis://[:password@]host:port[/db]: run as one of several nodes behind a load
+                          balancer, sharing presence and relay through Redis    env TETHER_SIGNALING_REDIS_URL
+  --redis-prefix <p>      prefix of the cluster's Redis keys (default tether:)  env TETHER_SIGNALING_REDIS_PREFIX
+  --redis-node-ttl <ms>   a node silent this long is dead, its agents go offline (default 5000)
+                                                                            env TETHER_SIGNALING_REDIS_NODE_TTL_MS
+  --turn-url <url>        a TURN server clients relay through, e.g. turn:turn.example:3478;
+                          repeatable                                         env TETHER_SIGNALING_TURN_URLS (comma-separated)
+  --turn-secret <s>       coturn's static-auth-secret (use-auth-secret)      env TETHER_SIGNALING_TURN_SECRET
+  --turn-ttl <duration>   lifetime of issued TURN credentials, e.g. 3600, 30m, 12h
+                          (default 1h; at most 7d)                           env TETHER_SIGNALING_TURN_TTL
+  --config <file.json>    {port, host, tokenSecrets, revocationsFile, consoleTokens, agentTokens, corsOrigins,
+                          logLevel, turnUrls, turnSecret, turnTtlSeconds, redisUrl, redisPrefix, redisNodeTtlMs}
   -h, --help              print this help
   -v, --version           print the version
 
@@ -54,6 +72,10 @@ are visible to other users of the host (ps); prefer the environment or a config 
 The server refuses to start without a token secret, or at least one console token and one agent token.
 `;
 
+const REDIS_URL = /^rediss?:\/\/\S+$/;
+const MIN_NODE_TTL_MS = 500;
+const MAX_NODE_TTL_MS = 600_000;
+
 const tokenList = z.array(z.string().min(1).max(4096));
 
 /** The config file's shape; every field is optional and unknown fields are refused. */
@@ -66,6 +88,12 @@ export const ConfigFile = z.strictObject({
   revocationsFile: z.string().min(1).optional(),
   corsOrigins: z.union([z.literal('*'), z.array(z.string().min(1))]).optional(),
   logLevel: z.enum(LOG_LEVELS).optional(),
+  turnUrls: z.array(z.string().min(1)).optional(),
+  turnSecret: z.string().min(1).optional(),
+  turnTtlSeconds: z.number().int().min(1).max(MAX_TURN_TTL_SECONDS).optional(),
+  redisUrl: z.string().regex(REDIS_URL).optional(),
+  redisPrefix: z.string().min(1).max(64).optional(),
+  redisNodeTtlMs: z.number().int().min(MIN_NODE_TTL_MS).max(MAX_NODE_TTL_MS).optional(),
 });
 
 export type ConfigFile = z.infer<typeof ConfigFile>;
@@ -74,6 +102,36 @@ const splitList = (value: string | undefined) =>
   value === undefined ? undefined : value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
 
 const nonEmpty = <T>(list: T[] | undefined) => (list && list.length > 0 ? list : undefined);
+
+/** `3600`, `90s`, `30m`, `12h`, `7d` in seconds; undefined when it is none of these. */
+function durationSeconds(text: string): number | undefined {
+  const match = /^(\d+)(s|m|h|d)?$/.exec(text.trim());
+  if (!match) return undefined;
+  return Number(match[1]) * { s: 1, m: 60, h: 3600, d: 86_400 }[(match[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
+}
+
+/** The TURN settings from the three sources, checked together: URLs and secret come as a pair. */
+function turnFrom(
+  flags: { urls: string[] | undefined; secret: string | undefined; ttl: string | undefined },
+  env: Readonly<Record<string, string | undefined>>,
+  file: ConfigFile,
+): { ok: true; turn: TurnOptions | undefined } | { ok: false; message: string } {
+  const urls = nonEmpty(flags.urls) ?? nonEmpty(splitList(env['TETHER_SIGNALING_TURN_URLS'])) ?? nonEmpty(file.turnUrls);
+  const secret = flags.secret ?? env['TETHER_SIGNALING_TURN_SECRET'] ?? file.turnSecret;
+  const ttlText = flags.ttl ?? env['TETHER_SIGNALING_TURN_TTL'];
+  const ttlSeconds = ttlText === undefined ? (file.turnTtlSeconds ?? DEFAULT_TURN_TTL_SECONDS) : durationSeconds(ttlText);
+  if (ttlSeconds === undefined || ttlSeconds < 1 || ttlSeconds > MAX_TURN_TTL_SECONDS) {
+    return { ok: false, message: `invalid TURN credential lifetime ${JSON.stringify(ttlText)}: use e.g. 3600, 30m or 12h, at most 7d` };
+  }
+  if (urls === undefined && secret === undefined) return { ok: true, turn: undefined };
+  if (urls === undefined) return { ok: false, message: 'a TURN secret is set but no TURN URL: pass --turn-url (e.g. turn:turn.example:3478)' };
+  if (secret === undefined || secret.length === 0) {
+    return { ok: false, message: "TURN URLs are set but no secret: pass --turn-secret, coturn's static-auth-secret" };
+  }
+  const bad = urls.find((url) => !/^turns?:[^\s]+$/i.test(url));
+  if (bad !== undefined) return { ok: false, message: `invalid TURN URL ${JSON.stringify(bad)}: use turn:host:port or turns:host:port` };
+  return { ok: true, turn: { urls, secret, ttlSeconds } };
+}
 
 /** Tokens shorter than this are accepted with a warning: they can be guessed. */
 const SHORT_TOKEN = 16;
@@ -102,6 +160,12 @@ export function loadConfig(
         revocations: { type: 'string' },
         'cors-origin': { type: 'string', multiple: true },
         'log-level': { type: 'string' },
+        'turn-url': { type: 'string', multiple: true },
+        'turn-secret': { type: 'string' },
+        'turn-ttl': { type: 'string' },
+        'redis-url': { type: 'string' },
+        'redis-prefix': { type: 'string' },
+        'redis-node-ttl': { type: 'string' },
         config: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
@@ -157,13 +221,35 @@ export function loadConfig(
   if ([...consoleTokens, ...agentTokens].some((t) => t.length === 0)) {
     return { kind: 'error', message: 'tokens must not be empty' };
   }
+  const turn = turnFrom({ urls: flags['turn-url'], secret: flags['turn-secret'], ttl: flags['turn-ttl'] }, env, file);
+  if (!turn.ok) return { kind: 'error', message: turn.message };
   const corsFromEnv = splitList(env['TETHER_SIGNALING_CORS_ORIGINS']);
   const corsList = nonEmpty(flags['cors-origin']) ?? nonEmpty(corsFromEnv) ?? file.corsOrigins ?? '*';
   const corsOrigins = Array.isArray(corsList) && corsList.includes('*') ? '*' : corsList;
 
+  const redisUrl = flags['redis-url'] ?? env['TETHER_SIGNALING_REDIS_URL'] ?? file.redisUrl;
+  if (redisUrl !== undefined && !REDIS_URL.test(redisUrl)) {
+    return { kind: 'error', message: 'invalid Redis URL: use redis://[[user]:password@]host:port[/db] or rediss://…' };
+  }
+  const redisPrefix = flags['redis-prefix'] ?? env['TETHER_SIGNALING_REDIS_PREFIX'] ?? file.redisPrefix;
+  if (redisPrefix !== undefined && (redisPrefix.length === 0 || redisPrefix.length > 64)) {
+    return { kind: 'error', message: 'the Redis prefix must have 1 to 64 characters' };
+  }
+  const ttlText = flags['redis-node-ttl'] ?? env['TETHER_SIGNALING_REDIS_NODE_TTL_MS'];
+  let redisNodeTtlMs = file.redisNodeTtlMs;
+  if (ttlText !== undefined) {
+    redisNodeTtlMs = Number(ttlText);
+    if (!/^\d+$/.test(ttlText) || redisNodeTtlMs < MIN_NODE_TTL_MS || redisNodeTtlMs > MAX_NODE_TTL_MS) {
+      return { kind: 'error', message: `invalid Redis node TTL ${JSON.stringify(ttlText)}; milliseconds, ${MIN_NODE_TTL_MS}..${MAX_NODE_TTL_MS}` };
+    }
+  }
+
   const warnings: string[] = [];
   if ([...consoleTokens, ...agentTokens].some((t) => t.length < SHORT_TOKEN)) {
     warnings.push(`some tokens are shorter than ${SHORT_TOKEN} characters and may be guessed`);
+  }
+  if (turn.turn && turn.turn.ttlSeconds < 60) {
+    warnings.push(`TURN credentials live ${turn.turn.ttlSeconds} s: clients get new ones every ${turn.turn.ttlSeconds / 2} s`);
   }
   if (consoleTokens.some((t) => agentTokens.includes(t))) {
     warnings.push('a token is both a console token and an agent token: its holder can act as either');
@@ -179,6 +265,10 @@ export function loadConfig(
       revocationsFile: flags.revocations ?? env['TETHER_SIGNALING_REVOCATIONS'] ?? file.revocationsFile,
       corsOrigins,
       logLevel: logLevel as LogLevel,
+      turn: turn.turn,
+      redisUrl,
+      redisPrefix,
+      redisNodeTtlMs,
     },
     warnings,
   };

@@ -12,6 +12,7 @@ import type { z } from 'zod';
 import type { SignalingSocket } from './io-types.js';
 import type { Logger } from './log.js';
 import { TokenBucket } from './rate-limit.js';
+import type { SerialQueues } from './serial-queues.js';
 
 type EventName = keyof ClientToServerEvents;
 
@@ -53,18 +54,26 @@ function errorPayload(error: ProtocolError, sessionId: string | undefined): Sign
   return sessionId === undefined ? { ...error } : { ...error, sessionId };
 }
 
+/** Where a connection's messages are handled: one queue per connection keeps them in order. */
+export interface InboundContext {
+  log: Logger;
+  queues: SerialQueues;
+}
+
 /**
  * Registers the handler of one event: the payload is parsed with `schema`, the handler returns
- * an outcome as a value, and the sender gets it back. A handler that throws is a bug: it is
+ * an outcome as a value, and the sender gets it back. Handlers of one connection run one at a
+ * time, in arrival order. A handler that throws is a bug, or the shared state unreachable: it is
  * logged and answered with INTERNAL, and the connection goes on.
  */
 export function handle<S extends z.ZodType>(
   socket: SignalingSocket,
   event: EventName,
   schema: S,
-  log: Logger,
-  handler: (value: z.infer<S>) => Result<void>,
+  context: InboundContext,
+  handler: (value: z.infer<S>) => Promise<Result<void>>,
 ): void {
+  const { log, queues } = context;
   const listener = (...args: unknown[]) => {
     const { payload, ack } = splitArgs(args);
     const sessionId = sessionIdOf(payload);
@@ -74,14 +83,16 @@ export function handle<S extends z.ZodType>(
       reply(socket, ack, parsed, sessionId);
       return;
     }
-    let outcome: Result<void>;
-    try {
-      outcome = handler(parsed.value);
-    } catch (error) {
-      log.error('handler failed', { socketId: socket.id, event, error });
-      outcome = { ok: false, error: protocolError('INTERNAL', 'the signaling server failed on this message') };
-    }
-    reply(socket, ack, outcome, sessionId);
+    void queues.run(socket, async () => {
+      let outcome: Result<void>;
+      try {
+        outcome = await handler(parsed.value);
+      } catch (error) {
+        log.error('handler failed', { socketId: socket.id, event, error });
+        outcome = { ok: false, error: protocolError('INTERNAL', 'the signaling server failed on this message') };
+      }
+      reply(socket, ack, outcome, sessionId);
+    });
   };
   socket.on(event, listener);
 }

@@ -7,11 +7,17 @@ export interface SocketData {
   identity: Identity;
 }
 
-type NoInterServerEvents = Record<never, never>;
+/** What signaling nodes tell each other through the Redis adapter (`serverSideEmit`); parsed on receipt. */
+export interface InterServerEvents {
+  /** the agent list of an organisation changed */
+  'tether:presence': (org: string) => void;
+  /** token ids were revoked */
+  'tether:revoked': (jtis: string[]) => void;
+}
 
 /** The Socket.IO server, typed by the protocol's event maps. */
-export type SignalingIo = Server<ClientToServerEvents, ServerToClientEvents, NoInterServerEvents, SocketData>;
-export type SignalingSocket = Socket<ClientToServerEvents, ServerToClientEvents, NoInterServerEvents, SocketData>;
+export type SignalingIo = Server<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
+export type SignalingSocket = Socket<ClientToServerEvents, ServerToClientEvents, InterServerEvents, SocketData>;
 
 /** The room the consoles of one organisation join, so that its presence reaches them in one emit. */
 export const consolesRoom = (org: string) => `consoles:${org}`;

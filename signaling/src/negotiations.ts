@@ -7,6 +7,8 @@ export interface Negotiation {
   consoleSocketId: string;
   agentId: string;
   agentSocketId: string;
+  /** who the console is (organisation and token id): only the same may take over a negotiation whose connection is gone */
+  consoleOwner?: string;
 }
 
 /** The negotiations the server routes, indexed by session and by each end's connection. */

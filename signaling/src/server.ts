@@ -3,12 +3,17 @@ import type { AddressInfo } from 'node:net';
 import { MAX_SIGNALING_PAYLOAD_BYTES } from '@tether/protocol';
 import { Server, type ExtendedError } from 'socket.io';
 import { createAuthenticator } from './auth.js';
-import { consolesRoom, type SignalingIo, type SignalingSocket } from './io-types.js';
+import { SingleNode, type Cluster, type ClusterEvents, type ClusterHealth } from './cluster.js';
+import { Connections } from './connections.js';
+import type { SignalingIo, SignalingSocket } from './io-types.js';
 import { createJsonLogger, isLogLevel, moduleName, type Logger } from './log.js';
-import { AgentDirectory } from './presence.js';
+import { PresenceFanout } from './presence-fanout.js';
+import { RedisCluster } from './redis-cluster.js';
 import { Relay } from './relay.js';
 import { RevocationList } from './revocations.js';
+import { SerialQueues } from './serial-queues.js';
 import { MIN_TOKEN_SECRET_LENGTH } from './tokens.js';
+import { deliverTurnCredentials, MAX_TURN_TTL_SECONDS, type TurnOptions } from './turn-credentials.js';
 
 export interface SignalingServerOptions {
   /** TCP port; 0 picks a free one (tests). */
@@ -25,8 +30,19 @@ export interface SignalingServerOptions {
   revocationsFile?: string;
   /** Origins allowed to connect from a web page; '*' by default (tokens, not cookies, authenticate). */
   corsOrigins?: readonly string[] | '*';
+  /** TURN servers whose time-limited credentials every authenticated client gets; none by default. */
+  turn?: TurnOptions | undefined;
   /** Where logs go; by default JSON lines on stdout at the level in TETHER_LOG_LEVEL, else none. */
   logger?: Logger;
+  /**
+   * Redis shared by every node behind one address (`redis://…`); none: a single node, state in memory.
+   * The server then refuses to start when Redis cannot be reached.
+   */
+  redisUrl?: string;
+  /** Prefix of the cluster's Redis keys and channels; `tether:` by default. */
+  redisPrefix?: string;
+  /** How long a node that stopped heartbeating counts as alive; 5000 ms by default. */
+  redisNodeTtlMs?: number;
 }
 
 /** A running signaling server. */
@@ -48,14 +64,15 @@ function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-function health(req: IncomingMessage, res: ServerResponse): void {
-  // Socket.IO answers its own path; everything else is a health probe or a 404.
+/** Socket.IO answers its own path; everything else is a health probe (503 while not ready) or a 404. */
+const healthHandler = (health: () => ClusterHealth) => (req: IncomingMessage, res: ServerResponse) => {
   if (req.method === 'GET' && req.url === '/healthz') {
-    res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+    const answer = health();
+    res.writeHead(answer.ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(answer));
   } else {
     res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
   }
-}
+};
 
 /** Longest a timer may wait in Node (about 24.8 days); a later expiry is checked again then. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -76,40 +93,86 @@ function checkTokenOptions(options: SignalingServerOptions): { consoleTokens: re
   return { consoleTokens, agentTokens, tokenSecrets };
 }
 
+function checkTurnOptions(turn: TurnOptions | undefined): void {
+  if (!turn) return;
+  if (turn.urls.length === 0 || turn.urls.some((url) => !/^turns?:/i.test(url))) {
+    throw new TypeError('startSignalingServer: turn.urls must be one or more turn: or turns: URLs');
+  }
+  if (turn.secret.length === 0) throw new TypeError('startSignalingServer: turn.secret must not be empty');
+  if (!Number.isInteger(turn.ttlSeconds) || turn.ttlSeconds < 1 || turn.ttlSeconds > MAX_TURN_TTL_SECONDS) {
+    throw new TypeError(`startSignalingServer: turn.ttlSeconds must be an integer from 1 to ${MAX_TURN_TTL_SECONDS}`);
+  }
+}
+
 export async function startSignalingServer(options: SignalingServerOptions): Promise<SignalingServer> {
   const tokens = checkTokenOptions(options);
+  checkTurnOptions(options.turn);
   const root = options.logger ?? defaultLogger();
   const log = root.child(moduleName(import.meta.url));
   const host = options.host ?? '0.0.0.0';
-  // Set once io exists; a revocation read before then has no socket to end.
-  let endRevoked: (jtis: string[]) => void = () => undefined;
-  const revocations = RevocationList.open(options.revocationsFile, root.child(moduleName('revocations.ts')), (added) => endRevoked(added));
-  if (!revocations.ok) throw new TypeError(`startSignalingServer: ${revocations.error}`);
-  const revoked = revocations.value;
-  const authenticate = createAuthenticator({ ...tokens, isRevoked: (jti) => revoked.has(jti) });
 
-  const httpServer = createServer(health);
+  let cluster: Cluster | undefined;
+  const httpServer = createServer(healthHandler(() => cluster?.health() ?? { ok: false, reason: 'starting' }));
   const io: SignalingIo = new Server(httpServer, {
     maxHttpBufferSize: MAX_SIGNALING_PAYLOAD_BYTES,
     cors: { origin: options.corsOrigins === undefined || options.corsOrigins === '*' ? '*' : [...options.corsOrigins] },
     serveClient: false,
+    // A node without Redis refuses the transport itself: Socket.IO clients then retry (through the
+    // load balancer, to another node), where a refused handshake would make them give up.
+    allowRequest: (_req, callback) => callback(cluster?.ready === false ? 'this signaling node has lost its Redis connection' : null, cluster?.ready !== false),
   });
-  const agents = new AgentDirectory<SignalingSocket>();
-  const relay = new Relay(io, agents, root);
-  const broadcastPresence = (org: string) => io.to(consolesRoom(org)).emit('presence', { agents: agents.list(org) });
+  const queues = new SerialQueues();
+  const state = () => {
+    if (!cluster) throw new Error('the cluster is not started');
+    return cluster.state;
+  };
+  const fanout = new PresenceFanout(io, state, root.child(moduleName('presence-fanout.ts')));
+  let closing = false;
+
   /** Ends a connection whose token stopped being valid; its negotiations end as on any disconnect. */
   const endSocket = (socket: SignalingSocket, message: string) => {
     log.warn('connection ended: token no longer valid', { socketId: socket.id, role: socket.data.identity.role, org: socket.data.identity.org, jti: socket.data.identity.jti, reason: message });
     socket.emit('signal:error', { code: 'UNAUTHORIZED', message });
     socket.disconnect(true);
   };
-  endRevoked = (jtis) => {
-    const set = new Set(jtis);
-    for (const socket of io.sockets.sockets.values()) {
-      const jti = socket.data.identity?.jti;
-      if (jti !== undefined && set.has(jti)) endSocket(socket, `token ${jti} was revoked`);
-    }
+  const events: ClusterEvents = {
+    onPresenceChanged: (org) => fanout.refresh(org),
+    onRevoked: (jtis) => {
+      const set = new Set(jtis);
+      for (const socket of io.sockets.sockets.values()) {
+        const jti = socket.data.identity?.jti;
+        if (jti !== undefined && set.has(jti)) endSocket(socket, `token ${jti} was revoked`);
+      }
+    },
+    onLost: () => {
+      // Its state can no longer be shared: its clients reconnect (through the load balancer) to a
+      // node that still has Redis, rather than live on in a split brain. The transport is closed
+      // without Socket.IO's disconnect packet, after which a client would not reconnect by itself.
+      for (const socket of io.sockets.sockets.values()) socket.conn.close();
+    },
   };
+  try {
+    cluster = options.redisUrl === undefined
+      ? new SingleNode(events)
+      : await RedisCluster.start(io, events, { url: options.redisUrl, prefix: options.redisPrefix, nodeTtlMs: options.redisNodeTtlMs, logger: root });
+  } catch (cause) {
+    await io.close().catch((error: unknown) => log.debug('socket.io close after a failed start', { error }));
+    throw cause;
+  }
+  const joined = cluster;
+
+  // A revocation read from the file is shared with every node; each ends its own connections.
+  const revocations = RevocationList.open(options.revocationsFile, root.child(moduleName('revocations.ts')), (added) => joined.shareRevocations(added));
+  if (!revocations.ok) {
+    await joined.close();
+    await io.close().catch((error: unknown) => log.debug('socket.io close after a failed start', { error }));
+    throw new TypeError(`startSignalingServer: ${revocations.error}`);
+  }
+  const revoked = revocations.value;
+  const authenticate = createAuthenticator({ ...tokens, isRevoked: (jti) => revoked.has(jti) || joined.isRevoked(jti) });
+  const relay = new Relay(io, state, queues, root);
+  const connections = new Connections(io, () => joined, relay, queues, root.child(moduleName('connections.ts')), () => !closing && joined.ready);
+
   /** A signed token's connection ends when the token expires. */
   const watchExpiry = (socket: SignalingSocket) => {
     const exp = socket.data.identity.exp;
@@ -138,36 +201,13 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
   });
 
   io.on('connection', (socket) => {
-    const identity = socket.data.identity;
-    const address = socket.handshake.address;
-    const { org, jti } = identity;
-    watchExpiry(socket);
-    if (identity.role === 'console') {
-      log.info('console connected', { socketId: socket.id, address, org, jti });
-      void socket.join(consolesRoom(org));
-      relay.attachConsole(socket);
-      socket.emit('presence', { agents: agents.list(org) });
-      socket.on('disconnect', (reason) => log.info('console disconnected', { socketId: socket.id, reason }));
+    if (!joined.ready) {
+      socket.conn.close(); // Redis was lost during the handshake
       return;
     }
-    const { agentId, name, version } = identity;
-    relay.attachAgent(socket);
-    socket.on('disconnect', (reason) => {
-      const wasCurrent = agents.remove(socket, org, agentId);
-      log.info('agent disconnected', { socketId: socket.id, agentId, org, reason });
-      if (wasCurrent) broadcastPresence(org);
-    });
-    const replaced = agents.add(socket, org, { agentId, name, version });
-    log.info('agent connected', { socketId: socket.id, agentId, name, version, address, org, jti });
-    if (replaced) {
-      log.warn('agent replaced by a newer connection', { agentId, oldSocketId: replaced.id, socketId: socket.id });
-      replaced.emit('signal:error', {
-        code: 'FORBIDDEN',
-        message: `a newer connection with agentId ${agentId} replaced this one`,
-      });
-      replaced.disconnect(true);
-    }
-    broadcastPresence(org);
+    watchExpiry(socket);
+    if (options.turn) deliverTurnCredentials(socket, options.turn, log);
+    connections.accept(socket);
   });
 
   try {
@@ -180,23 +220,28 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
     });
   } catch (cause) {
     revoked.close();
+    await joined.close();
     await io.close().catch((error: unknown) => log.debug('socket.io close after a failed listen', { error }));
     throw cause;
   }
   const port = (httpServer.address() as AddressInfo).port;
   const url = `http://${urlHost(host)}:${port}`;
 
-  let closing: Promise<void> | undefined;
+  let closed: Promise<void> | undefined;
   const close = () => {
-    closing ??= (async () => {
-      const closed = new Promise<void>((resolve) => httpServer.once('close', () => resolve()));
+    closed ??= (async () => {
+      closing = true;
+      const httpClosed = new Promise<void>((resolve) => httpServer.once('close', () => resolve()));
       revoked.close();
       await io.close();
       httpServer.closeAllConnections();
-      await closed;
+      await httpClosed;
+      // The disconnects' cleanup still needs the shared state.
+      await queues.idle();
+      await joined.close();
       log.info('signaling closed', { url });
     })();
-    return closing;
+    return closed;
   };
   return { url, port, close };
 }

@@ -21,6 +21,10 @@ export interface AgentProcessOptions {
   executable?: string;
   /** the agent's state folder (its identity); a fresh temporary one unless given, e.g. to restart the same agent */
   stateDir?: string;
+  /** a network namespace to run the agent in (`ip netns exec`), e.g. a TestNetwork host's `ns` */
+  netns?: string;
+  /** gather ICE on loopback only (`--ice-host/--ice-interface 127.0.0.1`); true unless in a namespace */
+  iceLoopback?: boolean;
   /** flags for node itself before the script, e.g. `--expose-gc` (not with `executable`) */
   nodeArgs?: string[];
   /** added to the agent's environment, e.g. `TETHER_AGENT_DEBUG_STATS=1` */
@@ -67,17 +71,17 @@ export async function startAgent(options: AgentProcessOptions): Promise<AgentPro
     ...(options.lanListen ? ['--lan-listen', options.lanListen] : []),
     '--agent-id', options.agentId,
     '--name', options.name,
-    '--ice-host', '127.0.0.1',
-    '--ice-interface', '127.0.0.1',
+    ...((options.iceLoopback ?? !options.netns) ? ['--ice-host', '127.0.0.1', '--ice-interface', '127.0.0.1'] : []),
     '--log-level', 'debug',
     // one identity per agent, as on separate hosts, and nothing left in /var/lib
     '--state-dir', stateDir,
     ...(options.extraArgs ?? []),
   ];
   const env = { ...process.env, ...options.env };
-  const child: ChildProcess = options.executable
-    ? spawn(options.executable, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(process.execPath, [...(options.nodeArgs ?? []), cli, ...args], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const command = options.executable ? [options.executable, ...args] : [process.execPath, ...(options.nodeArgs ?? []), cli, ...args];
+  // `ip netns exec` execs the command in place: the child's pid is the agent's.
+  const inNamespace = options.netns ? ['ip', 'netns', 'exec', options.netns, ...command] : command;
+  const child: ChildProcess = spawn(inNamespace[0]!, inNamespace.slice(1), { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   const exit = new Promise<void>((resolve) =>
     child.once('exit', (code, signal) => {

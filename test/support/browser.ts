@@ -13,9 +13,12 @@ export const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
-/** `extraArgs`, e.g. `fakeCameraArgs(video)`, are added to CHROMIUM_ARGS. */
-export function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM_PATH, headless: true, args: [...CHROMIUM_ARGS, ...extraArgs] });
+/**
+ * `extraArgs`, e.g. `fakeCameraArgs(video)`, are added to CHROMIUM_ARGS. `executablePath` replaces
+ * /usr/bin/chromium, e.g. with a wrapper that runs it in a network namespace (TestNetwork).
+ */
+export function launchChromium(extraArgs: readonly string[] = [], executablePath = CHROMIUM_PATH): Promise<Browser> {
+  return chromium.launch({ executablePath, headless: true, args: [...CHROMIUM_ARGS, ...extraArgs] });
 }
 
 /** A page whose console output and errors are kept for the failure dump. */

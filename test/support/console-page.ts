@@ -26,6 +26,13 @@ export interface TabSummary {
   targetState: string | undefined;
   connectionLost: string | undefined;
   renderer: 'webgl' | 'dom';
+  sessionReceived: number;
+  resumeCount: number;
+  lastResumed: { from: number; lost: number } | undefined;
+  reconnectAttempt: number | undefined;
+  resumeAttempts: number;
+  droppedInput: number;
+  resumeGraceMs: number;
 }
 
 export interface CaptureDigest {
@@ -65,6 +72,13 @@ export class ConsolePage {
   errors = (tabId: string) => this.call<{ code: string; message: string }[]>('errors', tabId);
   openTab = (agentId: string, target: string) => this.call<string>('openTab', agentId, target);
   activate = (tabId: string) => this.call<void>('activate', tabId);
+  /** Kills the network path to the agent from the console's side; attempts fail for `outageMs`. */
+  dropPath = (agentId: string, outageMs: number) => this.call<boolean>('dropPath', agentId, outageMs);
+  /** Closes the tab's channel without `close`; the peer connection stays. */
+  dropChannel = (tabId: string) => this.call<void>('dropChannel', tabId);
+  disconnectAgent = (agentId: string) => this.call<void>('disconnectAgent', agentId);
+  /** The console's own lines in the tab's terminal (reconnect and loss notices), oldest first. */
+  notices = (tabId: string) => this.call<string[]>('notices', tabId);
 
   async tab(tabId: string): Promise<TabSummary> {
     const tab = (await this.tabs()).find((t) => t.id === tabId);

@@ -1,0 +1,72 @@
+import type { SignalingIo } from './io-types.js';
+import { LocalState, type SignalingState } from './state.js';
+
+/** What a node tells the others, and what it hears from them. */
+export interface ClusterEvents {
+  /** The agent list of org changed somewhere: every node re-reads it for its own consoles. */
+  onPresenceChanged(org: string): void;
+  /** Token ids revoked on some node: every node ends its own connections that used them. */
+  onRevoked(jtis: string[]): void;
+  /** This node lost the shared store: it ends its connections, so that they reconnect elsewhere. */
+  onLost(reason: string): void;
+}
+
+/** The health endpoint's answer. */
+export interface ClusterHealth {
+  ok: boolean;
+  [field: string]: unknown;
+}
+
+/**
+ * The signaling nodes as seen from one of them. With one process (`SingleNode`) every call stays
+ * in it; with Redis (`redis-cluster.ts`) state, presence changes and revocations are shared.
+ */
+export interface Cluster {
+  readonly state: SignalingState;
+  /** false while the node cannot serve (Redis lost): handshakes are refused, health says so */
+  readonly ready: boolean;
+  health(): ClusterHealth;
+  /** Tells every node, this one included, that org's agent list changed. */
+  presenceChanged(org: string): void;
+  /** Shares token ids this node learnt were revoked; every node, this one included, ends their connections. */
+  shareRevocations(jtis: string[]): void;
+  /** True when another node shared this token id as revoked. */
+  isRevoked(jti: string): boolean;
+  /** Notes a connection this node holds (for the cleanup after this node dies). */
+  connectionOpened(socketId: string): Promise<void>;
+  connectionClosed(socketId: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** One signaling process on its own: the state in memory, every event handled here. */
+export class SingleNode implements Cluster {
+  readonly state = new LocalState();
+  readonly ready = true;
+
+  constructor(private readonly events: ClusterEvents) {}
+
+  health(): ClusterHealth {
+    return { ok: true };
+  }
+
+  presenceChanged(org: string): void {
+    this.events.onPresenceChanged(org);
+  }
+
+  shareRevocations(jtis: string[]): void {
+    this.events.onRevoked(jtis);
+  }
+
+  isRevoked(): boolean {
+    return false;
+  }
+
+  async connectionOpened(): Promise<void> {}
+
+  async connectionClosed(): Promise<void> {}
+
+  async close(): Promise<void> {}
+}
+
+/** Starts the cluster view a server's options ask for. */
+export type ClusterFactory = (io: SignalingIo, events: ClusterEvents) => Promise<Cluster>;

@@ -1,0 +1,91 @@
+import type { Cluster } from './cluster.js';
+import { consolesRoom, type SignalingIo, type SignalingSocket } from './io-types.js';
+import type { Logger } from './log.js';
+import type { Relay } from './relay.js';
+import type { SerialQueues } from './serial-queues.js';
+
+/**
+ * The life of one authenticated connection: a console joins its organisation's room and gets the
+ * agent list; an agent is registered in the shared state (replacing an older connection with its
+ * agentId, on whichever node) and the organisation's consoles are told. Registration and cleanup
+ * run in the connection's queue, so that a cleanup never overtakes its registration.
+ */
+export class Connections {
+  constructor(
+    private readonly io: SignalingIo,
+    private readonly cluster: () => Cluster,
+    private readonly relay: Relay,
+    private readonly queues: SerialQueues,
+    private readonly log: Logger,
+    /** true while ending connections should tell the other ends (not while this node goes away) */
+    private readonly notifyPeers: () => boolean,
+  ) {}
+
+  accept(socket: SignalingSocket): void {
+    if (socket.data.identity.role === 'console') this.#console(socket);
+    else this.#agent(socket);
+  }
+
+  #console(socket: SignalingSocket): void {
+    const { org, jti } = socket.data.identity;
+    this.log.info('console connected', { socketId: socket.id, address: socket.handshake.address, org, jti });
+    void socket.join(consolesRoom(org));
+    this.relay.attachConsole(socket);
+    this.#run(socket, 'register console', async () => {
+      const cluster = this.cluster();
+      await cluster.connectionOpened(socket.id);
+      socket.emit('presence', { agents: await cluster.state.listAgents(org) });
+    });
+    socket.on('disconnect', (reason) => {
+      this.log.info('console disconnected', { socketId: socket.id, reason });
+      const notify = this.notifyPeers();
+      this.#run(socket, 'forget console', async () => {
+        await this.relay.consoleGone(socket.id, notify);
+        await this.cluster().connectionClosed(socket.id);
+      });
+    });
+  }
+
+  #agent(socket: SignalingSocket): void {
+    const identity = socket.data.identity;
+    if (identity.role !== 'agent') return;
+    const { org, jti, agentId, name, version } = identity;
+    this.relay.attachAgent(socket);
+    this.#run(socket, 'register agent', async () => {
+      const cluster = this.cluster();
+      await cluster.connectionOpened(socket.id);
+      const replaced = await cluster.state.addAgent(socket, org, { agentId, name, version });
+      this.log.info('agent connected', { socketId: socket.id, agentId, name, version, address: socket.handshake.address, org, jti });
+      if (replaced) {
+        this.log.warn('agent replaced by a newer connection', { agentId, oldSocketId: replaced.id, socketId: socket.id });
+        // Through the adapter: the older connection may be on another node.
+        this.io.to(replaced.id).emit('signal:error', { code: 'FORBIDDEN', message: `a newer connection with agentId ${agentId} replaced this one` });
+        this.io.in(replaced.id).disconnectSockets(true);
+      }
+      cluster.presenceChanged(org);
+    });
+    socket.on('disconnect', (reason) => {
+      this.log.info('agent disconnected', { socketId: socket.id, agentId, org, reason });
+      const notify = this.notifyPeers();
+      this.#run(socket, 'forget agent', async () => {
+        const cluster = this.cluster();
+        const wasCurrent = await cluster.state.removeAgent(socket, org, agentId);
+        if (wasCurrent) cluster.presenceChanged(org);
+        await this.relay.agentGone(socket.id, notify);
+        await cluster.connectionClosed(socket.id);
+      });
+    });
+  }
+
+  /** Queues a step of the connection's life; a failure (the shared store unreachable) is logged, and ends a live connection so that it starts again. */
+  #run(socket: SignalingSocket, step: string, task: () => Promise<void>): void {
+    void this.queues.run(socket, async () => {
+      try {
+        await task();
+      } catch (error) {
+        this.log.error(`could not ${step}`, { socketId: socket.id, error: (error as Error).message });
+        if (socket.connected) socket.disconnect(true);
+      }
+    });
+  }
+}

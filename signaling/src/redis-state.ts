@@ -1,0 +1,256 @@
+import { AgentInfo } from '@tether/protocol';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import type { Negotiation } from './negotiations.js';
+import type { Connection, SignalingState } from './state.js';
+
+/** A negotiation record outlives its last offer by this long at most (its ends normally delete it). */
+export const NEGOTIATION_TTL_S = 24 * 60 * 60;
+
+/** The keys every node uses; all start with the prefix, so that one Redis may serve several clusters. */
+export function redisKeys(prefix: string) {
+  return {
+    /** hash agentId → AgentEntry, the agents of one organisation on every node */
+    agents: (org: string) => `${prefix}agents:${org}`,
+    /** set of node ids that have registered; a member whose `alive` key expired is dead */
+    nodes: `${prefix}nodes`,
+    /** exists while the node heartbeats (a TTL of a few seconds) */
+    alive: (nodeId: string) => `${prefix}node:${nodeId}`,
+    /** set of JSON [org, agentId, socketId]: the agent connections a node registered */
+    nodeAgents: (nodeId: string) => `${prefix}node-agents:${nodeId}`,
+    /** set of the socket ids a node holds, console or agent */
+    nodeSockets: (nodeId: string) => `${prefix}node-sockets:${nodeId}`,
+    negotiation: (sessionId: string) => `${prefix}neg:${sessionId}`,
+    byConsole: (socketId: string) => `${prefix}neg-console:${socketId}`,
+    byAgentSocket: (socketId: string) => `${prefix}neg-agent:${socketId}`,
+    /** set of revoked token ids, as every node learnt them */
+    revoked: `${prefix}revoked`,
+  };
+}
+export type RedisKeys = ReturnType<typeof redisKeys>;
+
+/** What a node stores for one agent connection. Parsed on read: another node wrote it. */
+const AgentEntry = z.object({ socketId: z.string(), nodeId: z.string(), info: AgentInfo });
+type AgentEntry = z.infer<typeof AgentEntry>;
+
+const NegotiationRecord = z.object({
+  sessionId: z.string(),
+  consoleSocketId: z.string(),
+  agentId: z.string(),
+  agentSocketId: z.string(),
+  consoleOwner: z.string().optional(),
+});
+
+/** HGET then HSET in one step: two nodes registering the same agentId at once both see a truth. */
+const ADD_AGENT = `
+local previous = redis.call('HGET', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[3])
+return previous`;
+
+/** Deletes the agent's entry only if this connection still holds it. */
+const REMOVE_AGENT = `
+redis.call('SREM', KEYS[2], ARGV[3])
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if current and cjson.decode(current).socketId == ARGV[2] then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  return 1
+end
+return 0`;
+
+/** Deletes a negotiation only if the connection named still is the given end of it. */
+const TAKE_NEGOTIATION = `
+local current = redis.call('GET', KEYS[1])
+if not current then return false end
+local n = cjson.decode(current)
+if n[ARGV[1]] ~= ARGV[2] then return false end
+redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[2] .. n.consoleSocketId, n.sessionId)
+redis.call('SREM', KEYS[3] .. n.agentSocketId, n.sessionId)
+return current`;
+
+function parseJson<T>(schema: z.ZodType<T>, text: string | null | undefined): T | undefined {
+  if (text === null || text === undefined) return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const parsed = schema.safeParse(json);
+  return parsed.success ? parsed.data : undefined;
+}
+
+/**
+ * The shared state in Redis. Each agent entry names the node that holds the connection, so that
+ * the entries of a node that died can be found and removed (`removeNode`). Commands fail at once
+ * while Redis is unreachable (the client has no offline queue): a message is then refused, never
+ * applied late.
+ */
+export class RedisState implements SignalingState {
+  readonly #keys: RedisKeys;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly nodeId: string,
+    prefix: string,
+  ) {
+    this.#keys = redisKeys(prefix);
+  }
+
+  async addAgent(connection: Connection, org: string, info: AgentInfo): Promise<Connection | undefined> {
+    const entry: AgentEntry = { socketId: connection.id, nodeId: this.nodeId, info };
+    const previous = (await this.redis.eval(
+      ADD_AGENT,
+      2,
+      this.#keys.agents(org),
+      this.#keys.nodeAgents(this.nodeId),
+      info.agentId,
+      JSON.stringify(entry),
+      JSON.stringify([org, info.agentId, connection.id]),
+    )) as string | null;
+    const old = parseJson(AgentEntry, previous);
+    return old && old.socketId !== connection.id ? { id: old.socketId } : undefined;
+  }
+
+  async removeAgent(connection: Connection, org: string, agentId: string): Promise<boolean> {
+    return this.#removeAgent(this.nodeId, org, agentId, connection.id);
+  }
+
+  async #removeAgent(nodeId: string, org: string, agentId: string, socketId: string): Promise<boolean> {
+    const removed = await this.redis.eval(
+      REMOVE_AGENT,
+      2,
+      this.#keys.agents(org),
+      this.#keys.nodeAgents(nodeId),
+      agentId,
+      socketId,
+      JSON.stringify([org, agentId, socketId]),
+    );
+    return removed === 1;
+  }
+
+  async agentConnection(org: string, agentId: string): Promise<Connection | undefined> {
+    const entry = parseJson(AgentEntry, await this.redis.hget(this.#keys.agents(org), agentId));
+    if (!entry) return undefined;
+    // An entry of a node that stopped heartbeating, not yet swept: its connection is gone.
+    return (await this.#aliveNodes([entry.nodeId])).has(entry.nodeId) ? { id: entry.socketId } : undefined;
+  }
+
+  async listAgents(org: string): Promise<AgentInfo[]> {
+    const all = await this.redis.hgetall(this.#keys.agents(org));
+    const entries = Object.values(all)
+      .map((text) => parseJson(AgentEntry, text))
+      .filter((entry): entry is AgentEntry => entry !== undefined);
+    const alive = await this.#aliveNodes([...new Set(entries.map((entry) => entry.nodeId))]);
+    return entries
+      .filter((entry) => alive.has(entry.nodeId))
+      .map((entry) => entry.info)
+      .sort((a, b) => a.agentId.localeCompare(b.agentId));
+  }
+
+  /** The nodes among `nodeIds` whose heartbeat key has not expired. */
+  async #aliveNodes(nodeIds: string[]): Promise<Set<string>> {
+    if (nodeIds.length === 0) return new Set();
+    const keys = await this.redis.mget(...nodeIds.map((nodeId) => this.#keys.alive(nodeId)));
+    return new Set(nodeIds.filter((_, i) => keys[i] !== null));
+  }
+
+  async negotiation(sessionId: string): Promise<Negotiation | undefined> {
+    return parseJson(NegotiationRecord, await this.redis.get(this.#keys.negotiation(sessionId)));
+  }
+
+  async countForConsole(consoleSocketId: string): Promise<number> {
+    return this.redis.scard(this.#keys.byConsole(consoleSocketId));
+  }
+
+  async saveNegotiation(negotiation: Negotiation, previous: Negotiation | undefined): Promise<boolean> {
+    const key = this.#keys.negotiation(negotiation.sessionId);
+    const value = JSON.stringify(negotiation);
+    const saved = previous === undefined
+      ? await this.redis.set(key, value, 'EX', NEGOTIATION_TTL_S, 'NX')
+      : await this.redis.set(key, value, 'EX', NEGOTIATION_TTL_S);
+    if (saved !== 'OK') return false;
+    const pipeline = this.redis.multi();
+    if (previous && previous.consoleSocketId !== negotiation.consoleSocketId) {
+      pipeline.srem(this.#keys.byConsole(previous.consoleSocketId), negotiation.sessionId);
+    }
+    if (previous && previous.agentSocketId !== negotiation.agentSocketId) {
+      pipeline.srem(this.#keys.byAgentSocket(previous.agentSocketId), negotiation.sessionId);
+    }
+    pipeline.sadd(this.#keys.byConsole(negotiation.consoleSocketId), negotiation.sessionId);
+    pipeline.expire(this.#keys.byConsole(negotiation.consoleSocketId), NEGOTIATION_TTL_S);
+    pipeline.sadd(this.#keys.byAgentSocket(negotiation.agentSocketId), negotiation.sessionId);
+    pipeline.expire(this.#keys.byAgentSocket(negotiation.agentSocketId), NEGOTIATION_TTL_S);
+    await pipeline.exec();
+    return true;
+  }
+
+  async deleteNegotiation(sessionId: string): Promise<void> {
+    const n = await this.negotiation(sessionId);
+    if (n) await this.#take(n.sessionId, 'consoleSocketId', n.consoleSocketId);
+  }
+
+  async takeForConsole(consoleSocketId: string): Promise<Negotiation[]> {
+    return this.#takeAll(this.#keys.byConsole(consoleSocketId), 'consoleSocketId', consoleSocketId);
+  }
+
+  async takeForAgentSocket(agentSocketId: string): Promise<Negotiation[]> {
+    return this.#takeAll(this.#keys.byAgentSocket(agentSocketId), 'agentSocketId', agentSocketId);
+  }
+
+  async #takeAll(indexKey: string, end: 'consoleSocketId' | 'agentSocketId', socketId: string): Promise<Negotiation[]> {
+    const sessionIds = await this.redis.smembers(indexKey);
+    const taken: Negotiation[] = [];
+    for (const sessionId of sessionIds) {
+      const n = await this.#take(sessionId, end, socketId);
+      if (n) taken.push(n);
+    }
+    await this.redis.del(indexKey);
+    return taken;
+  }
+
+  async #take(sessionId: string, end: 'consoleSocketId' | 'agentSocketId', socketId: string): Promise<Negotiation | undefined> {
+    const taken = (await this.redis.eval(
+      TAKE_NEGOTIATION,
+      3,
+      this.#keys.negotiation(sessionId),
+      this.#keys.byConsole(''),
+      this.#keys.byAgentSocket(''),
+      end,
+      socketId,
+    )) as string | null;
+    return parseJson(NegotiationRecord, taken);
+  }
+
+  /** Notes a connection this node holds, so that a sweep can clean up after the node dies. */
+  async addSocket(socketId: string): Promise<void> {
+    await this.redis.sadd(this.#keys.nodeSockets(this.nodeId), socketId);
+  }
+
+  async removeSocket(socketId: string): Promise<void> {
+    await this.redis.srem(this.#keys.nodeSockets(this.nodeId), socketId);
+  }
+
+  /**
+   * Removes what a dead node left: its agents (only where no newer connection holds the agentId)
+   * and the negotiations of its connections. Resolves to the organisations whose presence changed.
+   * The other ends of those negotiations are not told: a node going away is not a peer going away,
+   * and their peer connections, once up, do not need signaling.
+   */
+  async removeNode(nodeId: string): Promise<Set<string>> {
+    const orgs = new Set<string>();
+    for (const member of await this.redis.smembers(this.#keys.nodeAgents(nodeId))) {
+      const parsed = parseJson(z.tuple([z.string(), z.string(), z.string()]), member);
+      if (!parsed) continue;
+      const [org, agentId, socketId] = parsed;
+      if (await this.#removeAgent(nodeId, org, agentId, socketId)) orgs.add(org);
+    }
+    for (const socketId of await this.redis.smembers(this.#keys.nodeSockets(nodeId))) {
+      await this.takeForConsole(socketId);
+      await this.takeForAgentSocket(socketId);
+    }
+    await this.redis.del(this.#keys.nodeAgents(nodeId), this.#keys.nodeSockets(nodeId));
+    return orgs;
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * What field networks do, on a network the test builds (test/support/netns.ts): the console, the
+ * agent and the signaling server each in a namespace of their own, joined by a router, with a
+ * direct path between console and agent.
+ *
+ * - The agent's link is cut for 20 s in the middle of a long-running command: signaling and the
+ *   peer connection both die. When the link is back, the console has reconnected by itself, the
+ *   same shell goes on, every line the command printed meanwhile arrives once and in order, and
+ *   the terminal's byte count is the agent's.
+ * - 30 % loss and 300 ms delay each way on the agent's link: typing still works, and nothing is
+ *   run or shown twice.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { after, before, it } from 'node:test';
+import { startAgent, type AgentProcess } from '../support/agent-process.js';
+import type { ConsolePage } from '../support/console-page.js';
+import { startContainer, type TestContainer } from '../support/docker.js';
+import { auditEntries } from '../support/lan-pairing.js';
+import { launchConsoleIn, startSignaling, type ConsoleBrowser, type SignalingInNetwork } from '../support/net-services.js';
+import { TestNetwork } from '../support/netns.js';
+import { waitFor } from '../support/wait.js';
+
+const resultsDir = fileURLToPath(new URL('../../test-results/', import.meta.url));
+const CONSOLE_TOKEN = `console-${randomBytes(12).toString('hex')}`;
+const AGENT_TOKEN = `agent-${randomBytes(12).toString('hex')}`;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+let net: TestNetwork;
+let signaling: SignalingInNetwork;
+let agent: AgentProcess;
+let container: TestContainer;
+let consoleBrowser: ConsoleBrowser;
+let ui: ConsolePage;
+const cleanups: (() => Promise<void>)[] = [];
+
+before(async () => {
+  net = await TestNetwork.create([{ name: 'cloud' }, { name: 'console' }, { name: 'agent' }]);
+  cleanups.push(() => net.close());
+  signaling = await startSignaling(net, 'cloud', 7300, ['--console-token', CONSOLE_TOKEN, '--agent-token', AGENT_TOKEN]);
+  cleanups.push(() => signaling.stop());
+  container = await startContainer({ namePrefix: 'faults-plc' });
+  cleanups.push(() => container.remove());
+  agent = await startAgent({ netns: net.host('agent').ns, signalingUrl: signaling.url, token: AGENT_TOKEN, agentId: `faults-${net.runId}`, name: 'agent on a bad link' });
+  cleanups.push(() => agent.stop());
+  consoleBrowser = await launchConsoleIn(net, 'console');
+  cleanups.push(() => consoleBrowser.browser.close());
+  ui = await consoleBrowser.open({ signal: signaling.url, token: CONSOLE_TOKEN });
+});
+
+after(async () => {
+  for (const cleanup of cleanups.reverse()) {
+    try {
+      await cleanup();
+    } catch (error) {
+      console.error(`network-faults teardown: ${String(error)}`);
+    }
+  }
+});
+
+/** On failure: a screenshot and the agent, signaling and page logs in test-results/. */
+const test = (name: string, body: () => Promise<void>) =>
+  it(name, async () => {
+    try {
+      await body();
+    } catch (error) {
+      mkdirSync(resultsDir, { recursive: true });
+      const base = `${resultsDir}network-faults-${name.replace(/[^A-Za-z0-9_-]+/g, '-').slice(0, 80)}`;
+      await consoleBrowser?.page.screenshot({ path: `${base}.png` }).catch(() => undefined);
+      writeFileSync(`${base}.log`, [
+        `error: ${error instanceof Error ? error.stack : String(error)}`,
+        '--- agent ---', ...(agent?.logs().slice(-400) ?? []),
+        '--- signaling ---', ...(signaling?.logs().slice(-150) ?? []),
+        '--- page ---', ...(consoleBrowser?.log.slice(-150) ?? []),
+      ].join('\n'));
+      console.error(`[${name}] failed; logs in ${base}.log`);
+      throw error;
+    } finally {
+      await net.restore('agent').catch(() => undefined);
+    }
+  });
+
+async function capturedText(tabId: string): Promise<string> {
+  return Buffer.from(await ui.captured(tabId), 'base64').toString('utf8').replace(/\r/g, '');
+}
+
+/** The output lines that are exactly `<prefix><n>`, as numbers, in order. */
+async function numbered(tabId: string, prefix: string): Promise<number[]> {
+  const pattern = new RegExp(`^${prefix}(\\d+)$`);
+  return (await capturedText(tabId)).split('\n').flatMap((line) => {
+    const match = pattern.exec(line);
+    return match ? [Number(match[1])] : [];
+  });
+}
+
+async function shellPid(tabId: string, tag: string): Promise<string> {
+  await ui.typeLine(tabId, `echo ${tag}""=$$`);
+  await ui.waitForLine(tabId, new RegExp(`^${tag}=\\d+$`), 60_000);
+  const line = (await capturedText(tabId)).split('\n').reverse().find((l) => new RegExp(`^${tag}=\\d+$`).test(l));
+  assert.ok(line);
+  return line.slice(tag.length + 1);
+}
+
+test('the agent link cut for 20 s mid-command: the same shell goes on, every line arrives once and in order, the byte count matches', async () => {
+  const tabId = await ui.openTargetByClick(agent.agentId, container.name, 60_000);
+  await ui.waitForPrompt(tabId);
+  await ui.capture(tabId, true);
+  const pidBefore = await shellPid(tabId, 'pid-before');
+  // About 50 s of output, a line every 0.1 s: it runs on through the cut.
+  await ui.typeLine(tabId, 'i=0; while [ $i -lt 500 ]; do i=$((i+1)); echo line-$i; sleep 0.1; done; echo loop""-done');
+  await waitFor(async () => (await numbered(tabId, 'line-')).length >= 30, 'the first 30 lines', 30_000);
+
+  await net.cut('agent');
+  const linesAtCut = (await numbered(tabId, 'line-')).length;
+  await sleep(20_000);
+  const linesDuringCut = (await numbered(tabId, 'line-')).length;
+  await net.restore('agent');
+
+  await waitFor(async () => {
+    const tab = await ui.tab(tabId);
+    return tab.state === 'open' && tab.resumeCount >= 1 ? tab : undefined;
+  }, 'the tab to resume after the link came back', 120_000, 500);
+  await ui.waitForLine(tabId, 'loop-done', 120_000);
+  const tab = await ui.tab(tabId);
+  assert.ok(linesAtCut < 500 && linesDuringCut < 500, `the loop was still running during the cut (${linesAtCut}, ${linesDuringCut})`);
+  assert.equal(tab.lastResumed?.lost, 0, 'nothing fell out of the agent buffer');
+  assert.deepEqual(await numbered(tabId, 'line-'), Array.from({ length: 500 }, (_, i) => i + 1), 'every line 1..500 exactly once, in order');
+  assert.equal(await shellPid(tabId, 'pid-after'), pidBefore, 'the same shell');
+
+  // Once quiet, the terminal took exactly the bytes the agent says the session produced.
+  let last = -1;
+  const received = await waitFor(async () => {
+    const now = (await ui.tab(tabId)).sessionReceived;
+    const stable = now === last;
+    last = now;
+    return stable ? now : undefined;
+  }, 'the output to go quiet', 20_000, 1_000);
+  const sessionId = tab.sessionId;
+  await ui.closeByClick(tabId);
+  const end = await waitFor(() => auditEntries(agent.stateDir).find((e) => e.event === 'session.end' && e.sessionId === sessionId), 'the session end in the audit log', 30_000);
+  assert.equal(end.bytesOut, received, 'bytes produced by the agent = bytes the terminal took');
+});
+
+test('30 % loss and 300 ms delay each way: typing works and nothing runs or shows twice', async () => {
+  const tabId = await ui.openTargetByClick(agent.agentId, container.name, 60_000);
+  await ui.waitForPrompt(tabId);
+  await ui.capture(tabId, true);
+  await net.impair('agent', { lossPercent: 30, delayMs: 300 });
+  for (let n = 1; n <= 5; n++) {
+    // A line is typed only while the tab is connected: keys typed while it reconnects are dropped.
+    await waitFor(async () => (await ui.tab(tabId)).state === 'open', 'the tab to be open', 120_000, 500);
+    await ui.typeLine(tabId, `echo typed-$((${n}*1000+${n}))`);
+    await ui.waitForLine(tabId, `typed-${n * 1000 + n}`, 120_000);
+  }
+  await net.restore('agent');
+  await ui.typeLine(tabId, 'echo all""-typed');
+  await ui.waitForLine(tabId, 'all-typed', 60_000);
+  const text = await capturedText(tabId);
+  for (let n = 1; n <= 5; n++) {
+    const shown = text.split('\n').filter((line) => line === `typed-${n * 1000 + n}`).length;
+    assert.equal(shown, 1, `typed-${n * 1000 + n} ran once`);
+    const echoed = text.split(`echo typed-$((${n}*1000+${n}))`).length - 1;
+    assert.equal(echoed, 1, `the command ${n} was echoed once`);
+  }
+  assert.equal((await ui.tab(tabId)).droppedInput, 0, 'no keystroke was dropped');
+  await ui.closeByClick(tabId);
+});
