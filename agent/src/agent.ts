@@ -17,6 +17,7 @@ import { DockerTargets, describeRule } from './docker-targets.js';
 import { LanEndpoint } from './lan-endpoint.js';
 import { createLogger } from './log.js';
 import { Negotiator, type SignalingPort } from './negotiator.js';
+import { SessionJournal } from './session-journal.js';
 import { SessionRegistry } from './session-registry.js';
 import { SessionRules } from './session-rules.js';
 import { SignalingClient } from './signaling-client.js';
@@ -66,7 +67,9 @@ export class Agent {
   private readonly targets: DockerTargets;
   private readonly watcher: TargetWatcher;
   /** every terminal session, attached or waiting for a resume */
-  readonly sessions = new SessionRegistry();
+  readonly sessions: SessionRegistry;
+  private readonly journal: SessionJournal;
+  private readonly docker: Docker;
   private lock: StateLock | undefined;
   private stopWatchingConsoles: (() => void) | undefined;
   private negotiator: Negotiator | undefined;
@@ -82,6 +85,9 @@ export class Agent {
   constructor(private readonly config: AgentConfig) {
     this.identity = { id: config.agentId, name: config.name, version: AGENT_VERSION };
     const docker = new Docker({ socketPath: config.dockerSocket });
+    this.docker = docker;
+    this.journal = new SessionJournal(config.stateDir);
+    this.sessions = new SessionRegistry(this.journal);
     this.targets = new DockerTargets(docker, config.labels, config.exposeNames);
     this.watcher = new TargetWatcher(docker, this.targets);
   }
@@ -98,6 +104,9 @@ export class Agent {
     this.keys = keys.value;
     const consoles = new ConsoleRegistry(config.stateDir);
     const audit = new AuditLog(config.auditLog ?? join(config.stateDir, 'audit.jsonl'));
+    // A previous agent on this folder that died without stopping left its shells running.
+    const leftovers = await this.journal.endLeftovers(this.docker, audit);
+    if (leftovers > 0) log.warn('ended the sessions of a previous agent that did not stop cleanly', { sessions: leftovers });
     const negotiator = new Negotiator({
       // The cloud path adds the signaling server's TURN servers; the LAN path must work offline,
       // so it gathers with the configured servers only (an unreachable TURN server delays the answer).

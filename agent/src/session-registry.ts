@@ -2,15 +2,24 @@
  * Every terminal session of the agent, attached or detached, by session id: where a `resume`
  * finds its session, and what the agent ends when it stops or a console is revoked.
  */
+import type { SessionJournal } from './session-journal.js';
 import type { TtySession } from './tty-session.js';
 
 export class SessionRegistry {
   private readonly sessions = new Map<string, TtySession>();
 
+  /** `journal`: where live sessions are written down, for a restarted agent to clean up after a crash. */
+  constructor(private readonly journal?: SessionJournal) {}
+
   add(session: TtySession): void {
     this.sessions.set(session.sessionId, session);
+    this.journal?.add({
+      sessionId: session.sessionId, containerId: session.target.id, container: session.target.name,
+      pid: session.hostPid, ...(session.user ? { user: session.user } : {}), startedAt: new Date().toISOString(),
+    });
     void session.ended.then(() => {
       if (this.sessions.get(session.sessionId) === session) this.sessions.delete(session.sessionId);
+      this.journal?.remove(session.sessionId);
     });
   }
 

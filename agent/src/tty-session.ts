@@ -169,6 +169,11 @@ export class TtySession {
     return this.bridge.shell;
   }
 
+  /** The exec's process id on the host; 0 when Docker did not say. */
+  get hostPid(): number {
+    return this.bridge.pid;
+  }
+
   get owner(): string {
     return this.options.owner;
   }

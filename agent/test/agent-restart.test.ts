@@ -3,7 +3,8 @@
  * same state folder, as systemd's Restart=always does: the lock the dead agent left does not stop
  * it, it comes back with the same identity and fingerprint, and the console paired before the
  * crash reconnects and gets a terminal. A session of the dead agent cannot be resumed: the new
- * agent answers SESSION_NOT_FOUND, which the console shows.
+ * agent answers SESSION_NOT_FOUND, which the console shows, and the new agent has ended the shell
+ * that the dead one left running (from the session journal in the state folder).
  */
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
@@ -37,17 +38,26 @@ test('a killed agent restarts on its state folder with the same fingerprint; the
   const { console: c, agentInfo } = await pairedConsole(agent);
   const first = await openTerminal(w, c, agentInfo, container.name);
   await first.run('echo before-$((40+2))', 'before-42');
+  await first.run('sleep 4711 & echo bg-$((1+1))', 'bg-2');
   const sessionId = first.first.sessionId as string;
+  const leftover = async () => (await container.processes()).filter((p) => /sleep 4711/.test(p));
 
   agent.child.kill('SIGKILL');
   await until(() => agent!.child.exitCode !== null || agent!.child.signalCode !== null, 'the agent to die');
   assert.ok(existsSync(join(stateDir, 'agent.lock')), 'the dead agent left its lock behind');
   await first.pc.close();
+  assert.equal((await leftover()).length, 1, "the dead agent's session still runs in the container");
 
   agent = await AgentProcess.start(stateDir);
   assert.equal(agent.fingerprint, before.fingerprint);
   assert.equal(readFileSync(join(stateDir, 'identity.json'), 'utf8'), before.identity, 'the identity file is untouched');
   assert.match(agent.logs, /"msg":"stale state lock taken over"/);
+  // The new agent ends what the dead one left running, from the journal in the state folder.
+  assert.match(agent.logs, /"msg":"session of a previous agent ended".*"sessionId":"[^"]+"/);
+  for (const deadline = Date.now() + 10_000; (await leftover()).length > 0 && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(await leftover(), [], 'no process of the dead agent is left');
+  const audit = readFileSync(join(stateDir, 'audit.jsonl'), 'utf8');
+  assert.match(audit, new RegExp(`"event":"session.end","sessionId":"${sessionId}","container":"[^"]+","reason":"agent restarted: the session did not survive"`));
 
   // The console that paired before the crash: the same keys, authenticated again on the new agent.
   await c.open(agent.url);
