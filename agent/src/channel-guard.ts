@@ -8,6 +8,7 @@ import {
   CONTROL_FRAME_BURST,
   CONTROL_FRAMES_PER_SECOND,
   encodeMessage,
+  MAX_FRAME_BYTES,
   MAX_QUEUED_INPUT_BYTES,
   MAX_UNREAD_REPLY_BYTES,
   parseConsoleTtyFrame,
@@ -130,6 +131,7 @@ export class ChannelGuard implements DataChannelPort {
       if (message.type === 'open' && this.phase === 'idle') this.phase = 'opening';
       if (message.type === 'input') inputBytes = utf8Length(message.data);
     } else {
+      if (frame.length > MAX_FRAME_BYTES) return true; // the session answers MESSAGE_TOO_LARGE
       inputBytes = frame.length;
     }
     if (this.phase !== 'opening' || inputBytes === 0) return true;

@@ -211,11 +211,17 @@ export class AgentPeer {
   }
 }
 
-/** Tells the console why a channel is refused (a fatal error), then closes it once that is sent. */
+/**
+ * Tells the console why a channel is refused (a fatal error), then closes it once that is sent.
+ * Deferred: werift announces a channel before it marks it open and acknowledges it, and a frame
+ * sent or a close made before then never reaches the console.
+ */
 function refuseChannel(port: DataChannelPort, code: ErrorCode, message: string): void {
-  port.send(encodeMessage({ type: 'error', code, message, fatal: true }));
-  if (port.isOpen) closeWhenDrained(port);
-  else port.close();
+  setImmediate(() => {
+    port.send(encodeMessage({ type: 'error', code, message, fatal: true }));
+    if (port.isOpen) closeWhenDrained(port);
+    else port.close();
+  });
 }
 
 /** `candidate:… 1 udp 2113937151 0a1b….local 54321 typ host`: the address is an mDNS name. */
