@@ -11,8 +11,9 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import type { Socket } from 'socket.io-client';
+import type { z } from 'zod';
 import { Answer, Disconnect, ERROR_CODES, Ice, OfferToServer, SignalingAck, type SignalingAck as Ack } from '@tether/protocol';
-import { fuzzParameters, overJson, payloadFor, weirdValue } from '../../test/support/fuzz.js';
+import { fuzzParameters, overJson, payloadFor, rawSocketIoPacket, RESERVED_EVENTS, sendRawPacket } from '../../test/support/fuzz.js';
 import { AGENT_TOKEN, connect, emitAck, Fixture, nextEvent, SDP_ANSWER, SDP_OFFER, sid } from './support.js';
 
 setFlagsFromString('--expose-gc');
@@ -30,13 +31,11 @@ const validMessages = [
   { sessionId: sid(1), reason: 'done' },
 ];
 
-/** socket.io-client refuses to emit these; the raw-packet test sends them. */
-const RESERVED = ['connect', 'connect_error', 'disconnect', 'disconnecting', 'newListener', 'removeListener'];
 
 const eventName = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom('webrtc:offer', 'webrtc:answer', 'webrtc:ice', 'webrtc:disconnect') },
   { weight: 1, arbitrary: fc.constantFrom('presence', 'signal:error', 'lan:auth', 'pair:enroll', '__proto__', 'toString', 'constructor') },
-  { weight: 1, arbitrary: fc.string({ minLength: 1, maxLength: 30 }).filter((name) => !RESERVED.includes(name)) },
+  { weight: 1, arbitrary: fc.string({ minLength: 1, maxLength: 30 }).filter((name) => !RESERVED_EVENTS.includes(name)) },
 );
 
 const fuzzCase = fc.record({ role: fc.constantFrom<Role>('console', 'agent'), event: eventName, payload: payloadFor(validMessages) });
@@ -81,7 +80,7 @@ async function fuzzEvents(fixture: Fixture, numRuns: number, seedOffset = 0): Pr
       const reply = (await emitAck(socket, event, payload)) as Ack;
       const ack = SignalingAck.safeParse(reply);
       assert.ok(ack.success, `not a SignalingAck: ${JSON.stringify(reply).slice(0, 200)}`);
-      const events: Record<string, typeof Ice> = role === 'console' ? CONSOLE_EVENTS : AGENT_EVENTS;
+      const events: Record<string, z.ZodType> = role === 'console' ? CONSOLE_EVENTS : AGENT_EVENTS;
       const schema = Object.hasOwn(events, event) ? events[event] : undefined;
       const valid = schema !== undefined && schema.safeParse(overJson(payload)).success;
       if (reply.ok) {
@@ -139,42 +138,19 @@ test('heap after twice the cases is not above the heap after the first batch', a
   await wellBehaved(fixture, 'plc-after');
 });
 
-/** Nesting as deep as a 64 KiB packet allows, written out (a JSON encoder would overflow its own stack). */
-const deep = (n: number) => '['.repeat(n) + ']'.repeat(n);
-const specialPackets = [
-  ...RESERVED.map((name) => `42${JSON.stringify([name, { sessionId: sid(1), reason: 'x' }])}`),
-  '420["disconnect"]',
-  `42["webrtc:offer",${deep(30_000)}]`,
-  `42["webrtc:ice",{"sessionId":"session-deep","candidate":${'{"a":'.repeat(10_000)}0${'}'.repeat(10_000)}}]`,
-  // a binary event whose placeholder sits at the bottom: socket.io-parser rebuilds it recursively
-  `451-["webrtc:offer",${'['.repeat(20_000)}{"_placeholder":true,"num":0}${']'.repeat(20_000)}]`,
-];
-
-const rawPacket = fc.oneof(
-  fc.constantFrom(...specialPackets),
-  fc.string({ maxLength: 200 }),
-  fc.string({ unit: 'binary', maxLength: 200 }),
-  fc.tuple(fc.constantFrom('0', '1', '2', '3', '4', '5', '6', '7', '9', '42', '43', '451-', '461-', '4/x,', '42/', '2-', '51-', '5999999999-'), fc.jsonValue({ maxDepth: 3 }))
-    .map(([prefix, json]) => prefix + JSON.stringify(json)),
-  fc.tuple(fc.constantFrom('42', '421', '4299999999999999999', '451-', '452-'), fc.string({ maxLength: 20 }), weirdValue)
-    .map(([prefix, event, payload]) => `${prefix}${JSON.stringify([event, payload, { _placeholder: true, num: 0 }])}`),
-  fc.uint8Array({ maxLength: 200 }).map((bytes) => Buffer.from(bytes)),
-  fc.constant(Buffer.from('binary attachment')),
-);
-
 test('raw packets that are not valid Socket.IO end only the sender’s connection', async (t) => {
   const fixture = await Fixture.start(t);
   await fixture.agent('plc-1');
   let socket: Socket | undefined;
   let closed = 0;
   await fc.assert(
-    fc.asyncProperty(rawPacket, async (packet) => {
+    fc.asyncProperty(rawSocketIoPacket, async (packet) => {
       if (!socket?.connected) {
         socket = (await fixture.console()).socket;
         socket.on('disconnect', () => closed++);
       }
       // engine.io's message packet carries a Socket.IO packet as its text (or binary) data
-      (socket.io.engine as unknown as { send(data: string | Buffer): void }).send(packet);
+      sendRawPacket(socket, packet);
       // a round trip, so that whatever the packet did has happened before the next case
       if (socket.connected) await emitAck(socket, 'webrtc:ice', { sessionId: sid('raw'), candidate: null }).catch(() => undefined);
     }),

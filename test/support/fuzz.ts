@@ -4,6 +4,7 @@
  * failure fast-check prints the seed and the path of the failing case; rerun with
  * TETHER_FUZZ_SEED=<seed> to get it again, or another seed to explore (CI never sets it).
  */
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 
 export const FUZZ_SEED = Number(process.env['TETHER_FUZZ_SEED'] ?? 20_261_126);
@@ -65,4 +66,46 @@ export function payloadFor(valid: Record<string, unknown>[]): fc.Arbitrary<unkno
 export function overJson(value: unknown): unknown {
   const text = JSON.stringify(value);
   return text === undefined ? null : (JSON.parse(text) as unknown);
+}
+
+/** socket.io-client refuses to emit these; only raw packets carry them. */
+export const RESERVED_EVENTS = ['connect', 'connect_error', 'disconnect', 'disconnecting', 'newListener', 'removeListener'];
+
+/** Nesting as deep as a 64 KiB packet allows, written out (a JSON encoder would overflow its own stack). */
+const deep = (n: number) => '['.repeat(n) + ']'.repeat(n);
+export const specialPackets = [
+  ...RESERVED_EVENTS.map((name) => `42${JSON.stringify([name, { sessionId: 'session-0001', reason: 'x' }])}`),
+  '420["disconnect"]',
+  `42["webrtc:offer",${deep(30_000)}]`,
+  `42["webrtc:ice",{"sessionId":"session-deep","candidate":${'{"a":'.repeat(10_000)}0${'}'.repeat(10_000)}}]`,
+  // a binary event whose placeholder sits at the bottom: socket.io-parser rebuilds it recursively
+  `451-["webrtc:offer",${'['.repeat(20_000)}{"_placeholder":true,"num":0}${']'.repeat(20_000)}]`,
+];
+
+/**
+ * Socket.IO packets as a client could write them, valid or not: reserved event names, deep nesting,
+ * stray binary attachments, garbage; sent with engine.io's `send`, under socket.io-client's encoder.
+ */
+export const rawSocketIoPacket: fc.Arbitrary<string | Buffer> = fc.oneof(
+  fc.constantFrom(...specialPackets),
+  fc.string({ maxLength: 200 }),
+  fc.string({ unit: 'binary', maxLength: 200 }),
+  fc.tuple(fc.constantFrom('0', '1', '2', '3', '4', '5', '6', '7', '9', '42', '43', '451-', '461-', '4/x,', '42/', '2-', '51-', '5999999999-'), fc.jsonValue({ maxDepth: 3 }))
+    .map(([prefix, json]) => prefix + JSON.stringify(json)),
+  fc.tuple(fc.constantFrom('42', '421', '4299999999999999999', '451-', '452-'), fc.string({ maxLength: 20 }), weirdValue)
+    .map(([prefix, event, payload]) => `${prefix}${JSON.stringify([event, payload, { _placeholder: true, num: 0 }])}`),
+  fc.uint8Array({ maxLength: 200 }).map((bytes) => Buffer.from(bytes)),
+  fc.constant(Buffer.from('binary attachment')),
+);
+
+/** Writes one raw Socket.IO packet on a socket.io-client socket's engine.io connection. */
+export function sendRawPacket(socket: { io: { engine: unknown } }, packet: string | Buffer): void {
+  (socket.io.engine as { send(data: string | Buffer): void }).send(packet);
+}
+
+/** Resident memory of a process, from /proc (Linux). */
+export function rssBytes(pid: number): number {
+  const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+  if (!kb) throw new Error(`no VmRSS for process ${pid}`);
+  return Number(kb) * 1024;
 }
