@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { Server, type Socket } from 'socket.io';
 import {
   Disconnect, err, Ice, LanAuth, lanAuthInput, MAX_SIGNALING_PAYLOAD_BYTES, ok, OfferToServer, PairEnroll, parseValue,
-  protocolError, toBase64Url, type ConsoleToLanEvents, type LanAuthAck, type LanToConsoleEvents, type PairedAgent,
+  protocolError, SIGNALING_MESSAGE_BURST, SIGNALING_MESSAGES_PER_SECOND, toBase64Url, type ConsoleToLanEvents, type LanAuthAck, type LanToConsoleEvents, type PairedAgent,
   type ProtocolError, type Result,
 } from '@tether/protocol';
 import type { AuditLog } from './audit.js';
@@ -21,10 +21,43 @@ import { consoleIdFor, verifyConsoleSignature, type ConsoleRegistry, type Enroll
 import type { AgentKeys } from './trust/identity.js';
 import type { PairingStore } from './trust/pairings.js';
 import { AttemptLimiter } from './trust/attempt-limiter.js';
+import { TokenBucket } from './rate-limit.js';
 
 const log = createLogger(import.meta.url);
 
 type LanSocket = Socket<ConsoleToLanEvents, LanToConsoleEvents>;
+
+/** The events a console may send; anything else is answered with BAD_MESSAGE. */
+export const LAN_EVENTS: readonly string[] = ['pair:enroll', 'lan:auth', 'webrtc:offer', 'webrtc:ice', 'webrtc:disconnect'];
+
+/** Answers one message through its ack callback when it has one, else (failures only) with `signal:error`. */
+function answer(socket: LanSocket, ack: unknown, outcome: Result<unknown>): void {
+  if (typeof ack === 'function') (ack as (r: unknown) => void)(outcome.ok ? (outcome.value ?? { ok: true }) : { ok: false, error: outcome.error });
+  else if (!outcome.ok) socket.emit('signal:error', outcome.error);
+}
+
+/** Refuses, before any handler, events a console may not send and messages over the connection's rate. */
+function guardInbound(socket: LanSocket): void {
+  const bucket = new TokenBucket(SIGNALING_MESSAGES_PER_SECOND, SIGNALING_MESSAGE_BURST);
+  let excess = 0;
+  socket.use((packet, next) => {
+    // socket.io-parser lets numbers through as event names: never trust the type.
+    const [rawEvent, ...args] = packet as unknown[];
+    const ack = typeof args.at(-1) === 'function' ? args.at(-1) : undefined;
+    const event = String(rawEvent).slice(0, 64);
+    if (!bucket.take()) {
+      if (excess++ % SIGNALING_MESSAGES_PER_SECOND === 0) log.warn('lan messages over the rate', { connection: socket.id, event, excess });
+      answer(socket, ack, err(protocolError('RATE_LIMITED', 'too many messages; slow down')));
+      return;
+    }
+    if (typeof rawEvent !== 'string' || !LAN_EVENTS.includes(rawEvent)) {
+      log.info('unknown lan event refused', { connection: socket.id, event });
+      answer(socket, ack, err(protocolError('BAD_MESSAGE', `a console may not send event ${JSON.stringify(event)}`)));
+      return;
+    }
+    next();
+  });
+}
 
 export interface LanEndpointOptions {
   listen: string;
@@ -78,10 +111,8 @@ export class LanEndpoint {
       sendDisconnect: async (message) => (socket.emit('webrtc:disconnect', message), ok(undefined)),
     };
     const who = () => ({ path: 'lan', connection: socket.id, address, consoleId: console?.id, consoleName: console?.name });
-    const reply = (ack: unknown, outcome: Result<unknown>) => {
-      if (typeof ack !== 'function') return;
-      (ack as (r: unknown) => void)(outcome.ok ? (outcome.value ?? { ok: true }) : { ok: false, error: outcome.error });
-    };
+    const reply = (ack: unknown, outcome: Result<unknown>) => answer(socket, ack, outcome);
+    guardInbound(socket);
     const authed = (): Result<EnrolledConsole> => {
       const current = console && this.options.consoles.byId(console.id);
       if (!current || current.revokedAt) return err(protocolError('NOT_PAIRED', 'authenticate with lan:auth (or pair:enroll) first'));
@@ -105,13 +136,18 @@ export class LanEndpoint {
     });
     socket.on('webrtc:ice', (raw: unknown, ack: unknown) => {
       const ice = parseValue(Ice, raw);
-      if (ice.ok && authed().ok) this.options.negotiator.remoteIce(port, ice.value);
-      reply(ack, ice.ok ? authed() : ice);
+      if (!ice.ok) return reply(ack, ice);
+      const current = authed();
+      if (!current.ok) return reply(ack, current);
+      reply(ack, this.options.negotiator.remoteIce(port, ice.value));
     });
     socket.on('webrtc:disconnect', (raw: unknown, ack: unknown) => {
       const message = parseValue(Disconnect, raw);
-      if (message.ok) void this.options.negotiator.remoteDisconnect(port, message.value);
-      reply(ack, message);
+      if (!message.ok) return reply(ack, message);
+      const current = authed();
+      if (!current.ok) return reply(ack, current);
+      void this.options.negotiator.remoteDisconnect(port, message.value);
+      reply(ack, ok(undefined));
     });
     socket.on('disconnect', () => log.debug('lan console disconnected', who()));
     socket.emit('lan:hello', { agentId: this.options.identity.id, name: this.options.identity.name, version: this.options.identity.version, nonce });

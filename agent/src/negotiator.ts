@@ -4,7 +4,8 @@
  * certificate, and routes ICE candidates and disconnects. Each path is a SignalingPort.
  */
 import type { PeerConfig } from 'werift';
-import { err, ok, protocolError, sdpFingerprints, type Answer, type Disconnect, type Ice, type IceCandidate, type OfferToAgent, type Result } from '@tether/protocol';
+import {
+  err, MAX_NEGOTIATIONS_PER_LAN_CONNECTION, MAX_REMOTE_CANDIDATES, ok, protocolError, sdpFingerprints, type Answer, type Disconnect, type Ice, type IceCandidate, type OfferToAgent, type Result } from '@tether/protocol';
 import type { AuditLog, AuditPeer } from './audit.js';
 import type { AgentIdentity } from './control-channel.js';
 import type { DockerTargets } from './docker-targets.js';
@@ -19,7 +20,11 @@ import type { TargetWatcher } from './target-events.js';
 
 const log = createLogger(import.meta.url);
 
-const MAX_PENDING_CANDIDATES = 64;
+/**
+ * Negotiations (peer connections) the agent holds at once, over every path: each is a werift peer
+ * with its own UDP sockets. The cloud server bounds each console; this bounds them all together.
+ */
+export const MAX_NEGOTIATIONS = 128;
 
 /** One signaling path's way back to the console. */
 export interface SignalingPort {
@@ -55,6 +60,8 @@ export interface NegotiatorOptions {
 interface Negotiation {
   peer?: AgentPeer;
   remote: (IceCandidate | null)[];
+  /** remote candidates taken so far, early or not (MAX_REMOTE_CANDIDATES) */
+  candidates: number;
   local: (IceCandidate | null)[];
   answered: boolean;
   port: SignalingPort;
@@ -114,14 +121,20 @@ export class Negotiator {
       const fingerprint = sdpFingerprints(offer.sdp)[0];
       log.warn('offer refused', { negotiationId: id, console: offer.consoleId, path: port.path, code: checked.error.code, reason: checked.error.message });
       this.options.audit.record('offer.refused', { ...who, fingerprint, negotiationId: id, code: checked.error.code, reason: checked.error.message });
-      await this.drop(key);
+      if (this.negotiations.get(key)?.port === port) await this.drop(key);
       void port.sendDisconnect({ sessionId: id, reason: checked.error.message, code: checked.error.code });
       return;
     }
     Object.assign(who, { fingerprint: checked.value.fingerprint, consoleId: checked.value.console?.id, consoleName: checked.value.console?.name });
     const previous = this.negotiations.get(key);
+    const bounded = this.checkBounds(port, previous);
+    if (!bounded.ok) {
+      log.warn('offer refused', { negotiationId: id, console: offer.consoleId, path: port.path, code: bounded.error.code, reason: bounded.error.message });
+      void port.sendDisconnect({ sessionId: id, reason: bounded.error.message, code: bounded.error.code });
+      return;
+    }
     if (previous?.peer) await previous.peer.close('replaced by a new offer');
-    const negotiation: Negotiation = { remote: previous?.remote ?? [], local: [], answered: false, port, consoleId: checked.value.console?.id, who };
+    const negotiation: Negotiation = { remote: previous?.remote ?? [], candidates: previous?.remote.length ?? 0, local: [], answered: false, port, consoleId: checked.value.console?.id, who };
     this.negotiations.set(key, negotiation);
     log.info('offer received', { negotiationId: id, console: offer.consoleId, path: port.path, consoleId: checked.value.console?.id, auth: checked.value.required });
     let refusedPeer: AgentPeer | undefined;
@@ -181,20 +194,48 @@ export class Negotiator {
     for (const candidate of negotiation.local.splice(0)) void port.sendIce({ sessionId: id, candidate });
   }
 
-  remoteIce(port: SignalingPort, ice: Ice): void {
-    const negotiation = this.negotiations.get(this.key(port, ice.sessionId));
-    if (!negotiation) {
-      log.debug('candidate for an unknown negotiation dropped', { negotiationId: ice.sessionId });
-      return;
+  /**
+   * The bounds on negotiations: MAX_NEGOTIATIONS in all, MAX_NEGOTIATIONS_PER_LAN_CONNECTION per
+   * LAN connection, and a sessionId stays with the connection that offered it first.
+   */
+  private checkBounds(port: SignalingPort, previous: Negotiation | undefined): Result<void> {
+    if (previous && previous.port !== port) {
+      return err(protocolError('FORBIDDEN', 'this sessionId belongs to another connection; choose a new one'));
     }
+    if (previous) return ok(undefined); // a repeated offer (ICE restart) replaces its negotiation
+    if (this.negotiations.size >= MAX_NEGOTIATIONS) {
+      return err(protocolError('RATE_LIMITED', `the agent holds ${MAX_NEGOTIATIONS} negotiations, its most; try again later`));
+    }
+    if (port.path === 'lan') {
+      let mine = 0;
+      for (const n of this.negotiations.values()) if (n.port === port) mine++;
+      if (mine >= MAX_NEGOTIATIONS_PER_LAN_CONNECTION) {
+        return err(protocolError('RATE_LIMITED', `at most ${MAX_NEGOTIATIONS_PER_LAN_CONNECTION} negotiations per LAN connection; disconnect some first`));
+      }
+    }
+    return ok(undefined);
+  }
+
+  /** A remote candidate; RATE_LIMITED past MAX_REMOTE_CANDIDATES for one negotiation. */
+  remoteIce(port: SignalingPort, ice: Ice): Result<void> {
+    const negotiation = this.negotiations.get(this.key(port, ice.sessionId));
+    if (!negotiation || negotiation.port !== port) {
+      log.debug('candidate for an unknown negotiation dropped', { negotiationId: ice.sessionId });
+      return ok(undefined); // may be a late one for a negotiation that just ended
+    }
+    if (negotiation.candidates >= MAX_REMOTE_CANDIDATES) {
+      log.warn('too many remote candidates; dropped', { negotiationId: ice.sessionId });
+      return err(protocolError('RATE_LIMITED', `at most ${MAX_REMOTE_CANDIDATES} candidates per negotiation`));
+    }
+    negotiation.candidates++;
     if (negotiation.peer) void negotiation.peer.addIce(ice.candidate);
-    else if (negotiation.remote.length < MAX_PENDING_CANDIDATES) negotiation.remote.push(ice.candidate);
-    else log.warn('too many early candidates; dropped', { negotiationId: ice.sessionId });
+    else negotiation.remote.push(ice.candidate);
+    return ok(undefined);
   }
 
   async remoteDisconnect(port: SignalingPort, message: Disconnect): Promise<void> {
     const key = this.key(port, message.sessionId);
-    if (!this.negotiations.has(key)) return;
+    if (this.negotiations.get(key)?.port !== port) return;
     log.info('console disconnected', { negotiationId: message.sessionId, reason: message.reason });
     await this.drop(key, `console: ${message.reason}`);
   }

@@ -6,14 +6,18 @@
 import { RTCPeerConnection, type RTCDataChannel, type PeerConfig } from 'werift';
 import {
   CONTROL_CHANNEL_LABEL,
+  encodeMessage,
   err,
+  MAX_CHANNELS_PER_PEER,
   ok,
   protocolError,
   TTY_CHANNEL_PREFIX,
+  type ErrorCode,
   type IceCandidate,
   type Result,
 } from '@tether/protocol';
 import type { AuditLog, AuditPeer } from './audit.js';
+import { ChannelGuard } from './channel-guard.js';
 import { ControlChannel, type AgentIdentity } from './control-channel.js';
 import { describeError, withDeadline } from './deadline.js';
 import type { DockerTargets } from './docker-targets.js';
@@ -23,6 +27,7 @@ import type { TargetWatcher } from './target-events.js';
 import type { PeerTrust } from './trust/peer-trust.js';
 import type { SessionRegistry } from './session-registry.js';
 import { TtyChannel } from './tty-channel.js';
+import { closeWhenDrained, type DataChannelPort } from './data-channel.js';
 import { weriftChannel } from './werift-channel.js';
 
 const log = createLogger(import.meta.url);
@@ -31,6 +36,12 @@ const log = createLogger(import.meta.url);
 export const ANSWER_TIMEOUT_MS = 15_000;
 /** A connection that stays `disconnected` this long is treated as gone. */
 export const DISCONNECTED_GRACE_MS = 20_000;
+/**
+ * A peer connection that has not connected this long after its answer is closed: without it, an
+ * offer whose console never completes ICE (gone, or never meant to) held a peer and its sockets
+ * for ever.
+ */
+export const CONNECT_TIMEOUT_MS = 30_000;
 
 export interface PeerOptions {
   negotiationId: string;
@@ -58,6 +69,8 @@ export class AgentPeer {
   private readonly ttys = new Set<TtyChannel>();
   private readonly controls = new Set<ControlChannel>();
   private disconnectedTimer: NodeJS.Timeout | undefined;
+  private connectTimer: NodeJS.Timeout | undefined;
+  private channels = 0;
   private closing: Promise<void> | undefined;
 
   private constructor(
@@ -78,6 +91,7 @@ export class AgentPeer {
     });
     pc.onDataChannel.subscribe((channel) => this.accept(channel));
     pc.connectionStateChange.subscribe((state) => this.stateChanged(state));
+    this.connectTimer = setTimeout(() => void this.close('not connected in time'), CONNECT_TIMEOUT_MS);
   }
 
   /** Creates the peer connection and answers `offerSdp`; the answer's SDP on success. */
@@ -135,15 +149,25 @@ export class AgentPeer {
   }
 
   private accept(raw: RTCDataChannel): void {
-    const channel = weriftChannel(raw);
+    const port = weriftChannel(raw);
     const peerId = this.options.consoleId;
-    if (channel.label === CONTROL_CHANNEL_LABEL) {
+    if (this.channels >= MAX_CHANNELS_PER_PEER) {
+      log.warn('too many data channels; refused', { negotiationId: this.options.negotiationId, label: port.label.slice(0, 64) });
+      refuseChannel(port, 'RATE_LIMITED', `at most ${MAX_CHANNELS_PER_PEER} data channels per peer connection`);
+      return;
+    }
+    this.channels++;
+    port.onClose(() => this.channels--);
+    const negotiationId = this.options.negotiationId;
+    if (port.label === CONTROL_CHANNEL_LABEL) {
+      const channel = new ChannelGuard(port, { kind: 'control', negotiationId });
       const control = new ControlChannel(channel, this.options.targets, this.options.identity, peerId, this.options.trust, this.options.watcher);
       this.controls.add(control);
       channel.onClose(() => this.controls.delete(control));
       return;
     }
-    if (channel.label.startsWith(TTY_CHANNEL_PREFIX)) {
+    if (port.label.startsWith(TTY_CHANNEL_PREFIX)) {
+      const channel = new ChannelGuard(port, { kind: 'tty', negotiationId });
       const tty = new TtyChannel(channel, {
         targets: this.options.targets,
         shells: this.options.rules.shells,
@@ -159,14 +183,14 @@ export class AgentPeer {
       void tty.done.then(() => this.ttys.delete(tty));
       return;
     }
-    log.warn('unknown data channel closed', { negotiationId: this.options.negotiationId, label: channel.label.slice(0, 64) });
-    channel.send(JSON.stringify({ type: 'error', code: 'BAD_MESSAGE', message: `unknown channel label "${channel.label.slice(0, 64)}"`, fatal: true }));
-    channel.close();
+    log.warn('unknown data channel closed', { negotiationId, label: port.label.slice(0, 64) });
+    refuseChannel(port, 'BAD_MESSAGE', `unknown channel label "${port.label.slice(0, 64)}"`);
   }
 
   private stateChanged(state: string): void {
     log.debug('connection state', { negotiationId: this.options.negotiationId, state });
     if (state === 'connected') {
+      clearTimeout(this.connectTimer);
       clearTimeout(this.disconnectedTimer);
       this.disconnectedTimer = undefined;
       log.info('peer connected', { negotiationId: this.options.negotiationId, console: this.options.consoleId, path: selectedPath(this.pc) });
@@ -180,6 +204,7 @@ export class AgentPeer {
   /** Ends the peer connection; its sessions are detached and wait for a resume. Idempotent. */
   close(reason: string): Promise<void> {
     this.closing ??= (async () => {
+      clearTimeout(this.connectTimer);
       clearTimeout(this.disconnectedTimer);
       this.disconnectedTimer = undefined;
       this.options.trust.dispose();
@@ -224,6 +249,19 @@ export function selectedPath(pc: RTCPeerConnection): SelectedPath | undefined {
     log.debug('no selected pair', { error: describeError(cause) });
     return undefined;
   }
+}
+
+/**
+ * Tells the console why a channel is refused (a fatal error), then closes it once that is sent.
+ * Deferred: werift announces a channel before it marks it open and acknowledges it, and a frame
+ * sent or a close made before then never reaches the console.
+ */
+function refuseChannel(port: DataChannelPort, code: ErrorCode, message: string): void {
+  setImmediate(() => {
+    port.send(encodeMessage({ type: 'error', code, message, fatal: true }));
+    if (port.isOpen) closeWhenDrained(port);
+    else port.close();
+  });
 }
 
 /** `candidate:… 1 udp 2113937151 0a1b….local 54321 typ host`: the address is an mDNS name. */

@@ -5,6 +5,7 @@
  */
 import {
   encodeMessage,
+  MAX_QUEUED_INPUT_BYTES,
   parseConsoleTtyFrame,
   type AgentTtyMessage,
   type ErrorCode,
@@ -20,8 +21,6 @@ import { TtySession, type TtySessionOptions } from './tty-session.js';
 
 const log = createLogger(import.meta.url);
 
-/** Input that arrives while the exec starts is kept, up to this much; beyond it, refused. */
-export const MAX_QUEUED_INPUT_BYTES = 64 * 1024;
 
 export interface TtyChannelOptions extends TtySessionOptions {
   /** where sessions are kept between channels; a private one when absent (unit tests) */
@@ -139,7 +138,11 @@ export class TtyChannel {
   }
 
   private input(bytes: Buffer): void {
-    if (this.state === 'attached') this.session?.input(bytes);
+    if (this.state === 'attached') {
+      if (this.session && !this.session.input(bytes)) {
+        this.sendError('RATE_LIMITED', 'the shell is not reading its input; this input was not written');
+      }
+    }
     else if (this.state === 'opening') {
       if (this.queuedBytes + bytes.length > MAX_QUEUED_INPUT_BYTES) {
         this.sendError('RATE_LIMITED', `more than ${MAX_QUEUED_INPUT_BYTES} bytes of input before the session opened; dropped`);

@@ -14,6 +14,8 @@ import {
   err,
   HIGH_WATERMARK_BYTES,
   LOW_WATERMARK_BYTES,
+  MAX_ALWAYS_WRITTEN_INPUT_BYTES,
+  MAX_PENDING_INPUT_BYTES,
   ok,
   OUTPUT_BATCH_BYTES,
   protocolError,
@@ -242,12 +244,17 @@ export class TtySession {
     this.updateReading();
   }
 
-  /** Input is written at once, whatever the output side is doing: Ctrl-C must never wait. */
-  input(bytes: Buffer): void {
-    if (this.ending || this.exitCode !== undefined) return;
+  /**
+   * Input is written at once, whatever the output side is doing: Ctrl-C must never wait. False when
+   * it was refused: more than MAX_PENDING_INPUT_BYTES wait for a shell that does not read.
+   */
+  input(bytes: Buffer): boolean {
+    if (this.ending || this.exitCode !== undefined) return true;
+    if (bytes.length > MAX_ALWAYS_WRITTEN_INPUT_BYTES && this.bridge.stream.writableLength > MAX_PENDING_INPUT_BYTES) return false;
     this.limits.touch();
     this.bytesIn += bytes.length;
     this.bridge.stream.write(bytes);
+    return true;
   }
 
   resize(cols: number, rows: number): void {

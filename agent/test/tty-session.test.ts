@@ -178,4 +178,19 @@ describe('tty session', () => {
     assert.ok(!(await bash.processes()).some((p) => p.includes('yes tether-flood-line')));
     await s.current!.dispose('test');
   });
+
+  test('input to a shell that does not read is refused past the pending bound, and the session goes on', async () => {
+    const { channel, session: s } = await opened(bash);
+    channel.deliver(Buffer.from('stty -icanon; sleep 60\n'));
+    await new Promise((r) => setTimeout(r, 500));
+    const frame = Buffer.alloc(60 * 1024, 0x61);
+    for (let i = 0; i < 64 && !channel.messages().some((m) => m.code === 'RATE_LIMITED'); i++) {
+      channel.deliver(frame);
+      await new Promise((r) => setImmediate(r));
+    }
+    await channel.until(() => channel.messages().some((m) => m.code === 'RATE_LIMITED'), 'RATE_LIMITED for input nobody reads');
+    assert.ok(channel.isOpen && !s.current!.isEnded, 'the session goes on');
+    await s.current!.dispose('test');
+  });
 });
+

@@ -6,3 +6,4 @@ export * from './signaling.js';
 export * from './encoding.js';
 export * from './pairing.js';
 export * from './lan.js';
+export * from './limits.js';

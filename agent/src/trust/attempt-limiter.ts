@@ -18,7 +18,22 @@ export class AttemptLimiter {
     return list.filter((t) => t > since);
   }
 
+  /** Addresses with failures in the current window; for tests. */
+  get size(): number {
+    return this.failures.size;
+  }
+
+  /**
+   * Forgets addresses whose failures are all older than the window. Without it an address that
+   * failed once and never came back stayed in the map for ever, one entry per address.
+   */
+  private prune(): void {
+    const since = this.now() - WINDOW_MS;
+    for (const [address, times] of this.failures) if (!times.some((t) => t > since)) this.failures.delete(address);
+  }
+
   allow(address: string): boolean {
+    this.prune();
     this.global = this.recent(this.global);
     const mine = this.recent(this.failures.get(address) ?? []);
     if (mine.length === 0) this.failures.delete(address);

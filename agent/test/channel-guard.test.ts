@@ -1,0 +1,117 @@
+/**
+ * The per-channel bounds (agent/src/channel-guard.ts) and the rate gate, on an in-memory channel
+ * with a clock the test moves: frames over the rate, input waiting for `opened`, answers to a
+ * console that does not read. The same bounds on real channels: fuzz-channels.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import {
+  CONTROL_FRAME_BURST,
+  MAX_QUEUED_INPUT_BYTES,
+  MAX_UNREAD_REPLY_BYTES,
+  TTY_FRAME_BURST,
+  TTY_FRAMES_PER_SECOND,
+} from '@tether/protocol';
+import { ChannelGuard } from '../src/channel-guard.js';
+import type { InboundFrame } from '../src/data-channel.js';
+import { setLogLevel } from '../src/log.js';
+import { NOTICE_INTERVAL_MS, RateGate } from '../src/rate-limit.js';
+import { AttemptLimiter, WINDOW_MS } from '../src/trust/attempt-limiter.js';
+import { FakeChannel } from './support/fake-channel.js';
+
+setLogLevel('error');
+
+function guarded(kind: 'tty' | 'control') {
+  let now = 0;
+  const channel = new FakeChannel(kind === 'tty' ? 'tty:1' : 'control');
+  const guard = new ChannelGuard(channel, { kind, negotiationId: 'neg-test', now: () => now });
+  const seen: InboundFrame[] = [];
+  guard.onMessage((frame) => seen.push(frame));
+  return { channel, guard, seen, advance: (ms: number) => (now += ms) };
+}
+
+const rateLimited = (channel: FakeChannel) => channel.messages().filter((m) => m.type === 'error' && m.code === 'RATE_LIMITED');
+
+test('the rate gate passes a burst, refuses once per interval, drops the rest, and refills', () => {
+  let now = 0;
+  const gate = new RateGate(10, 20, () => now);
+  for (let i = 0; i < 20; i++) assert.equal(gate.admit(), 'pass');
+  assert.equal(gate.admit(), 'refuse');
+  for (let i = 0; i < 100; i++) assert.equal(gate.admit(), 'drop');
+  now += NOTICE_INTERVAL_MS;
+  // a second at 10/s gave 10 tokens back
+  for (let i = 0; i < 10; i++) assert.equal(gate.admit(), 'pass');
+  assert.equal(gate.admit(), 'refuse');
+  assert.equal(gate.excess, 102);
+});
+
+test('a tty channel flood past the burst is answered with one RATE_LIMITED per second, not one per frame', () => {
+  const { channel, seen, advance } = guarded('tty');
+  for (let i = 0; i < TTY_FRAME_BURST + 5000; i++) channel.deliver(Buffer.from('x'));
+  assert.equal(seen.length, TTY_FRAME_BURST);
+  assert.equal(rateLimited(channel).length, 1);
+  advance(1000);
+  for (let i = 0; i < TTY_FRAMES_PER_SECOND + 10; i++) channel.deliver('{"type":"ping"}');
+  assert.equal(seen.length, TTY_FRAME_BURST + TTY_FRAMES_PER_SECOND);
+  assert.equal(rateLimited(channel).length, 2);
+});
+
+test('the control channel has its own, lower rate', () => {
+  const { channel, seen } = guarded('control');
+  for (let i = 0; i < CONTROL_FRAME_BURST + 50; i++) channel.deliver('{"type":"ping"}');
+  assert.equal(seen.length, CONTROL_FRAME_BURST);
+  assert.equal(rateLimited(channel).length, 1);
+});
+
+test('input waiting for opened is bounded; input before open and after opened is not the guard’s', () => {
+  const { channel, guard, seen, advance } = guarded('tty');
+  const chunk = Buffer.alloc(16 * 1024, 0x61);
+  channel.deliver(chunk); // before open: the session answers NOT_OPEN, the guard lets it through
+  assert.equal(seen.length, 1);
+  channel.deliver({ type: 'open', target: 'plc', cols: 80, rows: 24 });
+  for (let i = 0; i < MAX_QUEUED_INPUT_BYTES / chunk.length; i++) channel.deliver(chunk);
+  assert.equal(seen.length, 2 + MAX_QUEUED_INPUT_BYTES / chunk.length);
+  channel.deliver(chunk);
+  channel.deliver({ type: 'input', data: 'y'.repeat(100) });
+  assert.equal(seen.length, 2 + MAX_QUEUED_INPUT_BYTES / chunk.length, 'over the bound: not passed on');
+  const refused = rateLimited(channel);
+  assert.equal(refused.length, 1);
+  assert.match(String(refused[0]?.message), /wait for the terminal to open/);
+  channel.deliver({ type: 'resize', cols: 100, rows: 30 });
+  assert.equal(seen.length, 3 + MAX_QUEUED_INPUT_BYTES / chunk.length, 'other messages still pass');
+  guard.send(JSON.stringify({ type: 'opened', sessionId: 's1', target: { id: 'x', name: 'plc' }, shell: '/bin/sh' }));
+  advance(1000);
+  for (let i = 0; i < 10; i++) channel.deliver(chunk);
+  assert.equal(seen.length, 13 + MAX_QUEUED_INPUT_BYTES / chunk.length, 'once open, input is not bounded here');
+});
+
+test('answers are dropped while the console does not read, other frames are not', () => {
+  const { channel, guard } = guarded('tty');
+  channel.bufferedAmount = MAX_UNREAD_REPLY_BYTES + 1;
+  assert.equal(guard.send(JSON.stringify({ type: 'pong' })), false);
+  assert.equal(guard.send(JSON.stringify({ type: 'error', code: 'BAD_MESSAGE', message: 'x' })), false);
+  assert.equal(guard.send(JSON.stringify({ type: 'exit', code: 0 })), true);
+  assert.equal(guard.send(Buffer.from('output')), true);
+  channel.bufferedAmount = 0;
+  assert.equal(guard.send(JSON.stringify({ type: 'pong' })), true);
+});
+
+test('a closed channel lets go of its listeners', () => {
+  const { channel, seen } = guarded('tty');
+  channel.close();
+  channel.deliver('{"type":"ping"}');
+  assert.equal(seen.length, 0);
+});
+
+test('the pairing limiter forgets addresses whose failures are older than the window', () => {
+  let now = 0;
+  const limiter = new AttemptLimiter(() => now);
+  for (let i = 0; i < 20; i++) {
+    assert.ok(limiter.allow(`10.0.0.${i}`));
+    limiter.failed(`10.0.0.${i}`);
+  }
+  assert.equal(limiter.size, 20);
+  now += WINDOW_MS + 1;
+  assert.ok(limiter.allow('10.0.1.1'));
+  assert.equal(limiter.size, 0);
+});

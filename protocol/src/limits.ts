@@ -1,0 +1,55 @@
+/**
+ * Rate and size bounds on what a peer may send, beyond the per-frame and per-field bounds of the
+ * schemas (docs/hardening.md lists every bound and what happens when it is exceeded). A receiver
+ * answers excess with RATE_LIMITED, drops it, and keeps serving its other peers and channels.
+ *
+ * Rates are token buckets: `…_PER_SECOND` on average, `…_BURST` at once. Invariant: a
+ * well-behaved console stays far below them. Typing sends one frame per key, a window being
+ * resized some 60 resizes a second, and acks one per ACK_BATCH_BYTES of output (a few hundred a
+ * second at most); a paste is cut into frames of at most MAX_FRAME_BYTES.
+ */
+
+/** Frames (text or binary) a console may send on one `tty:` channel, per second on average. */
+export const TTY_FRAMES_PER_SECOND = 500;
+/** …and at once. */
+export const TTY_FRAME_BURST = 1000;
+
+/** Frames a console may send on the `control` channel, per second on average. */
+export const CONTROL_FRAMES_PER_SECOND = 20;
+/** …and at once. */
+export const CONTROL_FRAME_BURST = 100;
+
+/**
+ * Input a console may send after `open` and before `opened` (the agent holds it until the shell
+ * runs): a type-ahead, not a paste. More is refused with RATE_LIMITED and not written.
+ */
+export const MAX_QUEUED_INPUT_BYTES = 64 * 1024;
+
+/**
+ * Input written to a shell that does not read it waits in the agent's socket to Docker. Above this
+ * much, frames longer than MAX_ALWAYS_WRITTEN_INPUT_BYTES are refused with RATE_LIMITED and not
+ * written; shorter ones (a Ctrl-C, a keystroke) still are, at most at the frame rate.
+ */
+export const MAX_PENDING_INPUT_BYTES = 1024 * 1024;
+export const MAX_ALWAYS_WRITTEN_INPUT_BYTES = 16;
+
+/**
+ * Bytes the agent may have queued on a channel that the console does not read before it stops
+ * answering that channel's text frames (errors, pongs): a peer that sends without reading must
+ * not grow the agent's send buffer. Well above CHANNEL_BUFFER_HIGH_BYTES, where output pauses.
+ */
+export const MAX_UNREAD_REPLY_BYTES = 1024 * 1024;
+
+/** Data channels (`control` and `tty:`) one peer connection may open; more are refused and closed. */
+export const MAX_CHANNELS_PER_PEER = 64;
+
+/** Signaling messages per second a connection may send on average (cloud server and LAN endpoint). */
+export const SIGNALING_MESSAGES_PER_SECOND = 100;
+/** …and at once. */
+export const SIGNALING_MESSAGE_BURST = 200;
+
+/** Negotiations one LAN connection may have with the agent at once; the cloud server's bound is 64 per console. */
+export const MAX_NEGOTIATIONS_PER_LAN_CONNECTION = 16;
+
+/** Remote ICE candidates the agent takes per negotiation; later ones are dropped (and logged). */
+export const MAX_REMOTE_CANDIDATES = 64;
