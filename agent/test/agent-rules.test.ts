@@ -91,7 +91,13 @@ describe('agent rules (built agent, real Docker, werift console)', () => {
     const sessionId = s.first.sessionId as string;
     await s.run("printf 'caf\\303\\251 \\342\\202\\254 %s\\n' $((6*7)); seq 1 2000 | tr '\\n' ' ' | head -c 9000; echo; echo end-$((7*7))", 'end-49');
     s.tty.send(JSON.stringify({ type: 'resize', cols: 120, rows: 40 }));
-    await s.run('echo size-$(stty size | tr " " x)', 'size-40x120');
+    // The resize is a Docker API call that may land after the next command runs: ask until it shows.
+    let asked = 0;
+    await until(() => {
+      if (s.term.output().includes('size-40x120')) return true;
+      if (asked++ % 20 === 0) s.tty.send(Buffer.from('echo size-$(stty size | tr " " x)\n'));
+      return undefined;
+    }, 'output size-40x120');
     await closed(s);
     const file = readdirSync(recordDir).find((name) => name.endsWith(`-${sessionId}.cast`));
     assert.ok(file, readdirSync(recordDir).join());
