@@ -8,6 +8,10 @@ import { join } from 'node:path';
 
 const roots = ['protocol/test', 'signaling/test', 'agent/test', 'test'];
 
+// A file whose tests are done exits even if a child or socket it forgot keeps its event loop alive
+// (--test-force-exit), and no single test may hang the run: 10 minutes is far above the slowest.
+const TEST_TIMEOUT_MS = 10 * 60 * 1000;
+
 function find(dir) {
   let out = [];
   let entries;
@@ -28,7 +32,7 @@ function find(dir) {
 const files = process.argv.length > 2 ? process.argv.slice(2) : roots.flatMap(find).sort();
 const result = spawnSync(
   process.execPath,
-  ['--conditions=source', '--import', 'tsx', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
+  ['--conditions=source', '--import', 'tsx', '--test', '--test-concurrency=1', '--test-force-exit', `--test-timeout=${TEST_TIMEOUT_MS}`, '--test-reporter=spec', ...files],
   { stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);
