@@ -19,7 +19,8 @@ const THROUGHPUT_RUNS = 3;
 const ECHO_SAMPLES = 500;
 const PROMPT_SAMPLES = 10;
 /** idle sessions for the memory-per-session figures */
-const MEMORY_SESSIONS = 20;
+/** Each on its own peer connection over one LAN socket: at most MAX_NEGOTIATIONS_PER_LAN_CONNECTION (16). */
+const MEMORY_SESSIONS = 16;
 /** path drops in one tab, each resumed before the next (console side: dropPath with no outage) */
 const RESUME_SAMPLES = 5;
 /** time-to-prompt stops early, with fewer samples, once it has taken this long */
