@@ -12,18 +12,15 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { after, before, it } from 'node:test';
+import { after, before } from 'node:test';
 import { startAgent, type AgentProcess } from '../support/agent-process.js';
 import type { ConsolePage } from '../support/console-page.js';
 import { startContainer, type TestContainer } from '../support/docker.js';
 import { auditEntries } from '../support/lan-pairing.js';
-import { launchConsoleIn, startSignaling, type ConsoleBrowser, type SignalingInNetwork } from '../support/net-services.js';
+import { launchConsoleIn, networkTest, startSignaling, type ConsoleBrowser, type SignalingInNetwork } from '../support/net-services.js';
 import { TestNetwork } from '../support/netns.js';
 import { waitFor } from '../support/wait.js';
 
-const resultsDir = fileURLToPath(new URL('../../test-results/', import.meta.url));
 const CONSOLE_TOKEN = `console-${randomBytes(12).toString('hex')}`;
 const AGENT_TOKEN = `agent-${randomBytes(12).toString('hex')}`;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -60,27 +57,12 @@ after(async () => {
   }
 });
 
-/** On failure: a screenshot and the agent, signaling and page logs in test-results/. */
-const test = (name: string, body: () => Promise<void>) =>
-  it(name, async () => {
-    try {
-      await body();
-    } catch (error) {
-      mkdirSync(resultsDir, { recursive: true });
-      const base = `${resultsDir}network-faults-${name.replace(/[^A-Za-z0-9_-]+/g, '-').slice(0, 80)}`;
-      await consoleBrowser?.page.screenshot({ path: `${base}.png` }).catch(() => undefined);
-      writeFileSync(`${base}.log`, [
-        `error: ${error instanceof Error ? error.stack : String(error)}`,
-        '--- agent ---', ...(agent?.logs().slice(-400) ?? []),
-        '--- signaling ---', ...(signaling?.logs().slice(-150) ?? []),
-        '--- page ---', ...(consoleBrowser?.log.slice(-150) ?? []),
-      ].join('\n'));
-      console.error(`[${name}] failed; logs in ${base}.log`);
-      throw error;
-    } finally {
-      await net.restore('agent').catch(() => undefined);
-    }
-  });
+/** On failure: a screenshot and the agent, signaling and page logs in test-results/; the link restored. */
+const test = networkTest('network-faults', () => consoleBrowser?.page, () => [
+  ['agent', agent?.logs().slice(-400) ?? []],
+  ['signaling', signaling?.logs().slice(-150) ?? []],
+  ['page', consoleBrowser?.log.slice(-150) ?? []],
+], () => net.restore('agent').catch(() => undefined));
 
 async function capturedText(tabId: string): Promise<string> {
   return Buffer.from(await ui.captured(tabId), 'base64').toString('utf8').replace(/\r/g, '');

@@ -8,19 +8,17 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { after, before, it } from 'node:test';
+import { after, before } from 'node:test';
 import { issueTurnCredentials } from '@tether/signaling';
 import { startAgent, type AgentProcess } from '../support/agent-process.js';
 import type { ConsolePage } from '../support/console-page.js';
 import { startContainer, type TestContainer } from '../support/docker.js';
-import { launchConsoleIn, startCoturn, startSignaling, type ConsoleBrowser, type Coturn, type SignalingInNetwork } from '../support/net-services.js';
+import { launchConsoleIn, networkTest, startCoturn, startSignaling, type ConsoleBrowser, type Coturn, type SignalingInNetwork } from '../support/net-services.js';
 import { TestNetwork } from '../support/netns.js';
 import { waitFor } from '../support/wait.js';
 
 const turnProbe = fileURLToPath(new URL('../support/turn-probe.mjs', import.meta.url));
-const resultsDir = fileURLToPath(new URL('../../test-results/', import.meta.url));
 
 const TURN_SECRET = `turn-${randomBytes(12).toString('hex')}`;
 const CONSOLE_TOKEN = `console-${randomBytes(12).toString('hex')}`;
@@ -70,26 +68,13 @@ after(async () => {
 });
 
 /** On failure: the page, agent, signaling and coturn logs in test-results/. */
-const test = (name: string, body: () => Promise<void>) =>
-  it(name, async () => {
-    try {
-      await body();
-    } catch (error) {
-      mkdirSync(resultsDir, { recursive: true });
-      const base = `${resultsDir}turn-relay-${name.replace(/[^A-Za-z0-9_-]+/g, '-').slice(0, 80)}`;
-      await consoleBrowser?.page.screenshot({ path: `${base}.png` }).catch(() => undefined);
-      writeFileSync(`${base}.log`, [
-        `error: ${error instanceof Error ? error.stack : String(error)}`,
-        '--- agent ---', ...(agent?.logs().slice(-300) ?? []),
-        ...extraAgents.flatMap((extra) => [`--- agent ${extra.agentId} ---`, ...extra.logs().slice(-300)]),
-        '--- signaling ---', ...(signaling?.logs().slice(-100) ?? []),
-        '--- coturn ---', ...(coturn?.logs().slice(-150) ?? []),
-        '--- page ---', ...(consoleBrowser?.log.slice(-100) ?? []),
-      ].join('\n'));
-      console.error(`[${name}] failed; logs in ${base}.log`);
-      throw error;
-    }
-  });
+const test = networkTest('turn-relay', () => consoleBrowser?.page, () => [
+  ['agent', agent?.logs().slice(-300) ?? []],
+  ...extraAgents.map((extra): [string, string[]] => [`agent ${extra.agentId}`, extra.logs().slice(-300)]),
+  ['signaling', signaling?.logs().slice(-100) ?? []],
+  ['coturn', coturn?.logs().slice(-150) ?? []],
+  ['page', consoleBrowser?.log.slice(-100) ?? []],
+]);
 
 interface AgentLogLine {
   msg?: string;

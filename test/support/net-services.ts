@@ -3,9 +3,11 @@
  * REST API secret, the signaling server from its sources, and headless Chromium whose console page
  * is served from renderer/dist by Playwright itself (so the console host needs no web server).
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium, newLoggedPage, CHROMIUM_PATH } from './browser.js';
 import { ConsolePage } from './console-page.js';
@@ -132,4 +134,31 @@ export async function launchConsoleIn(net: TestNetwork, host: string): Promise<C
     await browser.close();
     throw error;
   }
+}
+
+const resultsDir = fileURLToPath(new URL('../../test-results/', import.meta.url));
+
+/**
+ * `it` for tests on a test network: on failure, a screenshot of `page()` and the last lines of each
+ * named log go to test-results/<file>-<test>.{png,log}. `always` runs after the test, pass or fail.
+ */
+export function networkTest(file: string, page: () => Page | undefined, logs: () => [string, string[]][], always?: () => Promise<void>) {
+  return (name: string, body: () => Promise<void>) =>
+    it(name, async () => {
+      try {
+        await body();
+      } catch (error) {
+        mkdirSync(resultsDir, { recursive: true });
+        const base = `${resultsDir}${file}-${name.replace(/[^A-Za-z0-9_-]+/g, '-').slice(0, 80)}`;
+        await page()?.screenshot({ path: `${base}.png` }).catch(() => undefined);
+        writeFileSync(`${base}.log`, [
+          `error: ${error instanceof Error ? error.stack : String(error)}`,
+          ...logs().flatMap(([title, lines]) => [`--- ${title} ---`, ...lines]),
+        ].join('\n'));
+        console.error(`[${name}] failed; logs in ${base}.log`);
+        throw error;
+      } finally {
+        await always?.();
+      }
+    });
 }
