@@ -1,3 +1,4 @@
+import { AbandonedSessions } from './abandoned-sessions';
 import type { AgentConnection } from './agent-connection';
 import { AgentDirectory } from './agent-directory';
 import type { ConsoleConfig } from './config';
@@ -32,6 +33,8 @@ export class ConsoleApp implements Disposable {
   private readonly signaling: SignalingClient | undefined;
   private readonly devices: DevicePanel;
   private readonly toolbar: Toolbar;
+  /** shells of tabs closed while reconnecting, ended on their agent's next connection */
+  readonly abandoned: AbandonedSessions;
 
   constructor(
     root: HTMLElement,
@@ -56,6 +59,7 @@ export class ConsoleApp implements Disposable {
       pair: () => void openPairingDialog({ pair: (text) => this.pair(text) }),
     });
     this.tabs = this.store.add(new TabSet(() => this.viewOptions()));
+    this.abandoned = this.store.add(new AbandonedSessions());
     const sidebar = document.createElement('aside');
     sidebar.className = 'sidebar';
     sidebar.append(this.toolbar.status, this.devices.element);
@@ -74,7 +78,7 @@ export class ConsoleApp implements Disposable {
     this.store.listen(window, 'keydown', (event) => this.onKey(event as KeyboardEvent), true);
     // The reconnecting banners show elapsed time, and resumes wait on the agent's reconnection.
     const ticker = setInterval(() => {
-      if (this.tabs.list().some((t) => t.state === 'reconnecting')) this.refresh();
+      if (this.abandoned.size > 0 || this.tabs.list().some((t) => t.state === 'reconnecting')) this.refresh();
     }, 1_000);
     this.store.add({ dispose: () => clearInterval(ticker) });
     this.applySettings();
@@ -101,6 +105,10 @@ export class ConsoleApp implements Disposable {
     if (!record?.online) throw new Error(`agent ${agentId} is not online`);
     const tab = this.tabs.create({ agentId, agentName: record.name, target });
     tab.onReconnect(() => this.reconnect(tab));
+    tab.onAbandon((session) => {
+      this.abandoned.add(agentId, session);
+      this.refresh();
+    });
     tab.follow(this.agents.connect(agentId));
     return tab;
   }
@@ -238,10 +246,12 @@ export class ConsoleApp implements Disposable {
 
   /** The longest time the agent keeps a shell of one of its tabs after a loss: how long to try to reconnect. */
   private resumeGraceFor(agentId: string): number {
-    return Math.max(0, ...this.tabs.list().filter((t) => t.agentId === agentId).map((t) => t.resumeGraceMs));
+    const tabs = this.tabs.list().filter((t) => t.agentId === agentId).map((t) => t.resumeGraceMs);
+    return Math.max(0, this.abandoned.graceFor(agentId), ...tabs);
   }
 
   private refresh(): void {
+    this.abandoned.endReachable((agentId) => this.agents.connection(agentId));
     for (const tab of this.tabs.list()) {
       const record = this.agents.get(tab.agentId);
       const connection = this.agents.connection(tab.agentId);

@@ -69,7 +69,13 @@ export class TerminalTab implements Disposable {
   private lastResumeAt = 0;
   private readonly changeEmitter = new Emitter<void>();
   private readonly reconnectEmitter = new Emitter<void>();
+  private readonly abandonEmitter = new Emitter<WebRtcTerminalSession>();
   readonly onChange = this.changeEmitter.event;
+  /**
+   * The tab closed while reconnecting: its shell still runs on the agent and `close` could not be
+   * sent. The session is handed over (detached, unbound) for the app to end on the next connection.
+   */
+  readonly onAbandon = this.abandonEmitter.event;
   /** the user asked for a new session (Reconnect / Open a new session) */
   readonly onReconnect = this.reconnectEmitter.event;
 
@@ -216,15 +222,19 @@ export class TerminalTab implements Disposable {
   }
 
   dispose(): void {
-    this.current?.close();
+    const session = this.current;
     this.current = undefined;
     this.state = 'closed';
+    const abandoned = session?.detached === true && session.resumable;
+    if (!abandoned) session?.close();
     this.sessionStore.dispose();
     this.store.dispose();
     this.view.dispose();
     this.panel.remove();
+    if (abandoned) this.abandonEmitter.fire(session);
     this.changeEmitter.dispose();
     this.reconnectEmitter.dispose();
+    this.abandonEmitter.dispose();
   }
 
   private watch(connection: AgentConnection): void {

@@ -76,6 +76,8 @@ export interface TetherTestHooks extends BenchHooks {
   disconnectAgent(agentId: string): Promise<void>;
   /** The console's own lines written into the tab's terminal (reconnect and loss notices), oldest first. */
   notices(tabId: string): string[];
+  /** Shells of tabs closed while reconnecting that the console has yet to end on the agent. */
+  abandonedSessions(): number;
 }
 
 class Capture {
@@ -217,6 +219,7 @@ export function installTestHooks(app: ConsoleApp): void {
     dropChannel: (id) => tab(id).session.dropChannelForTest(),
     disconnectAgent: (agentId) => app.disconnectAgent(agentId),
     notices: (id) => [...tab(id).view.notices],
+    abandonedSessions: () => app.abandoned.size,
     ...benchHooks(app),
   };
   (window as unknown as { __tetherTest: TetherTestHooks }).__tetherTest = hooks;

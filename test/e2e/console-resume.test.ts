@@ -178,6 +178,24 @@ test('Disconnect ends the shells at once: the console sends close, the agent doe
   assert.notEqual((await ui.tab(tabId)).state, 'reconnecting');
 });
 
+test('a tab closed while reconnecting: the console ends its shell on the next connection instead of leaving it for the grace period', async () => {
+  const tabId = await ui.openTargetByClick(stack.agent.agentId, container.name, 45_000);
+  await ui.waitForPrompt(tabId);
+  const { sessionId } = await ui.tab(tabId);
+  assert.equal(await ui.dropPath(stack.agent.agentId, 6_000), true);
+  await waitFor(async () => (await ui.tab(tabId)).state === 'reconnecting', 'the tab to lose its connection', 15_000);
+  await ui.closeByClick(tabId);
+  assert.equal(await ui.abandonedSessions(), 1, 'the shell is handed over, not forgotten');
+  // The agent keeps a detached shell for 5 minutes: an end within 30 s is the console's `close`.
+  const end = await waitFor(
+    () => auditEntries(stack.agent.stateDir).find((e) => e.event === 'session.end' && e.sessionId === sessionId),
+    'the agent to end the abandoned shell',
+    30_000,
+  );
+  assert.equal(end.reason, 'closed by the console');
+  await waitFor(async () => (await ui.abandonedSessions()) === 0, 'the console to forget the ended shell', 10_000);
+});
+
 test('a hung agent (SIGSTOP): the console notices through ICE, reconnects once it answers, and the same shell goes on', async () => {
   const tabId = await ui.openTargetByClick(stack.agent.agentId, container.name, 45_000);
   await ui.waitForPrompt(tabId);

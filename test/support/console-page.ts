@@ -79,6 +79,8 @@ export class ConsolePage {
   disconnectAgent = (agentId: string) => this.call<void>('disconnectAgent', agentId);
   /** The console's own lines in the tab's terminal (reconnect and loss notices), oldest first. */
   notices = (tabId: string) => this.call<string[]>('notices', tabId);
+  /** Shells of tabs closed while reconnecting that the console has yet to end on the agent. */
+  abandonedSessions = () => this.call<number>('abandonedSessions');
 
   async tab(tabId: string): Promise<TabSummary> {
     const tab = (await this.tabs()).find((t) => t.id === tabId);
