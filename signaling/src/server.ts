@@ -7,6 +7,7 @@ import { SingleNode, type Cluster, type ClusterEvents, type ClusterHealth } from
 import { Connections } from './connections.js';
 import type { SignalingIo, SignalingSocket } from './io-types.js';
 import { createJsonLogger, isLogLevel, moduleName, type Logger } from './log.js';
+import { OutboundLimit } from './outbound-limit.js';
 import { PresenceFanout } from './presence-fanout.js';
 import { RedisCluster } from './redis-cluster.js';
 import { Relay } from './relay.js';
@@ -110,6 +111,7 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
   const root = options.logger ?? defaultLogger();
   const log = root.child(moduleName(import.meta.url));
   const host = options.host ?? '0.0.0.0';
+  const outbound = new OutboundLimit(root.child(moduleName('outbound-limit.ts')));
 
   let cluster: Cluster | undefined;
   const httpServer = createServer(healthHandler(() => cluster?.health() ?? { ok: false, reason: 'starting' }));
@@ -117,9 +119,15 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
     maxHttpBufferSize: MAX_SIGNALING_PAYLOAD_BYTES,
     cors: { origin: options.corsOrigins === undefined || options.corsOrigins === '*' ? '*' : [...options.corsOrigins] },
     serveClient: false,
+    // WebSocket only, as every Tether client connects (protocol/README.md): the outbound bound
+    // counts what waits in the connection's one TCP socket, which long-polling does not have.
+    transports: ['websocket'],
     // A node without Redis refuses the transport itself: Socket.IO clients then retry (through the
     // load balancer, to another node), where a refused handshake would make them give up.
     allowRequest: (_req, callback) => callback(cluster?.ready === false ? 'this signaling node has lost its Redis connection' : null, cluster?.ready !== false),
+  });
+  io.engine.on('connection', (conn: SignalingSocket['conn']) => {
+    outbound.watch(conn);
   });
   const queues = new SerialQueues();
   const state = () => {
@@ -201,6 +209,7 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
   });
 
   io.on('connection', (socket) => {
+    outbound.authenticated(socket);
     if (!joined.ready) {
       socket.conn.close(); // Redis was lost during the handshake
       return;
