@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { MAX_SIGNALING_PAYLOAD_BYTES } from '@tether/protocol';
 import { Server, type ExtendedError } from 'socket.io';
+import { ConnectionsPerAddress, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS } from './address-limit.js';
 import { createAuthenticator } from './auth.js';
 import { SingleNode, type Cluster, type ClusterEvents, type ClusterHealth } from './cluster.js';
 import { Connections } from './connections.js';
@@ -44,6 +45,11 @@ export interface SignalingServerOptions {
   redisPrefix?: string;
   /** How long a node that stopped heartbeating counts as alive; 5000 ms by default. */
   redisNodeTtlMs?: number;
+  /**
+   * Connections one remote address may hold at once; more are refused with `connect_error`
+   * RATE_LIMITED. 1024 by default; 0: no limit (behind a proxy that hides client addresses).
+   */
+  maxConnectionsPerAddress?: number;
 }
 
 /** A running signaling server. */
@@ -108,9 +114,14 @@ function checkTurnOptions(turn: TurnOptions | undefined): void {
 export async function startSignalingServer(options: SignalingServerOptions): Promise<SignalingServer> {
   const tokens = checkTokenOptions(options);
   checkTurnOptions(options.turn);
+  const maxPerAddress = options.maxConnectionsPerAddress ?? DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;
+  if (!Number.isSafeInteger(maxPerAddress) || maxPerAddress < 0) {
+    throw new TypeError('startSignalingServer: maxConnectionsPerAddress must be an integer, 0 or more');
+  }
   const root = options.logger ?? defaultLogger();
   const log = root.child(moduleName(import.meta.url));
   const host = options.host ?? '0.0.0.0';
+  const perAddress = new ConnectionsPerAddress(maxPerAddress, root.child(moduleName('address-limit.ts')));
   const outbound = new OutboundLimit(root.child(moduleName('outbound-limit.ts')));
 
   let cluster: Cluster | undefined;
@@ -124,9 +135,14 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
     transports: ['websocket'],
     // A node without Redis refuses the transport itself: Socket.IO clients then retry (through the
     // load balancer, to another node), where a refused handshake would make them give up.
-    allowRequest: (_req, callback) => callback(cluster?.ready === false ? 'this signaling node has lost its Redis connection' : null, cluster?.ready !== false),
+    allowRequest: (req, callback) => {
+      if (cluster?.ready === false) return callback('this signaling node has lost its Redis connection', false);
+      const refused = perAddress.refusedTransport(req);
+      callback(refused ?? null, refused === undefined);
+    },
   });
   io.engine.on('connection', (conn: SignalingSocket['conn']) => {
+    perAddress.transportOpened(conn);
     outbound.watch(conn);
   });
   const queues = new SerialQueues();
@@ -195,6 +211,7 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
     socket.on('disconnect', () => clearTimeout(timer));
   };
 
+  io.use(perAddress.middleware); // before authentication: a refused connection costs no token check
   io.use((socket, next) => {
     const outcome = authenticate(socket.handshake.auth);
     if (!outcome.ok) {
