@@ -71,3 +71,16 @@ export const MAX_QUEUED_OUTBOUND_BYTES = 8 * 1024 * 1024;
  */
 export const MAX_QUEUED_OUTBOUND_BYTES_BEFORE_AUTH = 64 * 1024;
 
+/**
+ * The same bound on the agent's LAN endpoint, which sends a console acks, `lan:hello` and the
+ * answers and candidates of at most MAX_NEGOTIATIONS_PER_LAN_CONNECTION negotiations (16 × 60 000
+ * bytes < 1 MiB).
+ */
+export const MAX_LAN_QUEUED_OUTBOUND_BYTES = 1024 * 1024;
+
+/**
+ * Socket.IO connections one address may hold on the agent's LAN endpoint at once; one more is
+ * refused at the handshake (`connect_error` RATE_LIMITED). A console needs one per agent, and keeps
+ * an old one for a moment while it reconnects; 16 lets some eight consoles share one NAT address.
+ */
+export const MAX_LAN_CONNECTIONS_PER_ADDRESS = 16;
