@@ -73,8 +73,8 @@ export const MAX_QUEUED_OUTBOUND_BYTES_BEFORE_AUTH = 64 * 1024;
 
 /**
  * The same bound on the agent's LAN endpoint, which sends a console acks, `lan:hello` and the
- * answers and candidates of at most MAX_NEGOTIATIONS_PER_LAN_CONNECTION negotiations (16 × 60 000
- * bytes < 1 MiB).
+ * answers and candidates of at most MAX_NEGOTIATIONS_PER_LAN_CONNECTION negotiations: werift's
+ * answers are a few KB, and even 16 of the schema's 60 000 bytes stay under 1 MiB.
  */
 export const MAX_LAN_QUEUED_OUTBOUND_BYTES = 1024 * 1024;
 
