@@ -62,19 +62,31 @@ describe('LAN endpoint: connections per address and the outbound queue (built CL
   });
 
   /**
-   * The paired console offers over its LAN socket, gets the agent's answer and connects (so that
-   * no candidate of the agent's is still on its way when the peer closes).
+   * The paired console offers over its LAN socket and gets the agent's answer and the end of its
+   * candidates (after which none can reach the peer once it is closed). The peer connection is not
+   * waited for: TestConsole sends its first candidates before the offer, and the agent drops those.
    */
   async function offerAnswered(): Promise<void> {
+    const answered = new Set<string>();
+    const gathered = new Set<string>();
+    const onAnswer = (msg: { sessionId: string }) => answered.add(msg.sessionId);
+    const onIce = (msg: { sessionId: string; candidate: unknown }) => msg.candidate === null && gathered.add(msg.sessionId);
+    paired.socket!.on('webrtc:answer', onAnswer);
+    paired.socket!.on('webrtc:ice', onIce);
     const { pc, sessionId, ack } = await paired.connect(w, agent.fingerprint!);
     assert.ok(ack.ok, JSON.stringify(ack));
-    await until(() => pc.connectionState === 'connected', 'the peer connection over the LAN endpoint');
+    const recent = () => agent.logs().slice(-40).join('\n');
+    await until(() => answered.has(sessionId) && gathered.has(sessionId), 'the answer and the end of candidates')
+      .catch((error: Error) => assert.fail(`${error.message}; the agent's log:\n${recent()}`));
+    paired.socket!.off('webrtc:answer', onAnswer);
+    paired.socket!.off('webrtc:ice', onIce);
     paired.socket!.emit('webrtc:disconnect', { sessionId, reason: 'test done' });
     await pc.close();
   }
 
-  test(`${MAX_LAN_CONNECTIONS_PER_ADDRESS} connections from one address, one more refused with RATE_LIMITED, closing one frees a slot`, async () => {
+  test(`${MAX_LAN_CONNECTIONS_PER_ADDRESS} connections from one address, one more refused with RATE_LIMITED, closing one frees a slot`, async (t) => {
     const sockets: Socket[] = [paired.socket!];
+    t.after(() => sockets.slice(1).forEach((socket) => socket.disconnect()));
     while (sockets.length < MAX_LAN_CONNECTIONS_PER_ADDRESS) {
       const { socket, refused } = await lanSocket(url);
       assert.equal(refused, undefined, `connection ${sockets.length + 1} refused`);
@@ -92,7 +104,6 @@ describe('LAN endpoint: connections per address and the outbound queue (built CL
     const again = await lanSocket(url);
     assert.equal(again.refused, undefined);
     sockets.push(again.socket);
-    for (const socket of sockets.slice(1)) socket.disconnect();
   });
 
   test('a console that sends and never reads is ended near the bound; a paired console is still answered', async (t) => {
@@ -105,7 +116,8 @@ describe('LAN endpoint: connections per address and the outbound queue (built CL
     };
     const baseline = await sample();
 
-    const { socket: hostile } = await lanSocket(url);
+    const { socket: hostile, refused } = await lanSocket(url);
+    assert.equal(refused, undefined);
     const tcp = (hostile.io.engine as unknown as { transport: { ws?: { _socket?: NetSocket } } }).transport.ws?._socket;
     assert.ok(tcp);
     tcp.pause();
