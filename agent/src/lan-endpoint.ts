@@ -13,10 +13,12 @@ import {
   protocolError, SIGNALING_MESSAGE_BURST, SIGNALING_MESSAGES_PER_SECOND, toBase64Url, type ConsoleToLanEvents, type LanAuthAck, type LanToConsoleEvents, type PairedAgent,
   type ProtocolError, type Result,
 } from '@tether/protocol';
+import { ConnectionsPerAddress } from './address-limit.js';
 import type { AuditLog } from './audit.js';
 import type { AgentIdentity } from './control-channel.js';
 import { createLogger } from './log.js';
 import type { Negotiator, SignalingPort } from './negotiator.js';
+import { OutboundLimit, type EngineConnection } from './outbound-limit.js';
 import { consoleIdFor, verifyConsoleSignature, type ConsoleRegistry, type EnrolledConsole } from './trust/consoles.js';
 import type { AgentKeys } from './trust/identity.js';
 import type { PairingStore } from './trust/pairings.js';
@@ -78,9 +80,27 @@ export class LanEndpoint {
   private readonly http = createServer((_req, res) => res.writeHead(404).end());
   private readonly io: Server<ConsoleToLanEvents, LanToConsoleEvents>;
   private readonly limiter = new AttemptLimiter();
+  private readonly perAddress = new ConnectionsPerAddress();
+  private readonly outbound = new OutboundLimit();
 
   constructor(private readonly options: LanEndpointOptions) {
-    this.io = new Server(this.http, { maxHttpBufferSize: MAX_SIGNALING_PAYLOAD_BYTES, serveClient: false, cors: { origin: '*' } });
+    this.io = new Server(this.http, {
+      maxHttpBufferSize: MAX_SIGNALING_PAYLOAD_BYTES,
+      serveClient: false,
+      cors: { origin: '*' },
+      // WebSocket only, as the console connects: the outbound bound counts what waits in the
+      // connection's one TCP socket, which long-polling does not have.
+      transports: ['websocket'],
+      allowRequest: (req, callback) => {
+        const refused = this.perAddress.refusedTransport(req);
+        callback(refused ?? null, refused === undefined);
+      },
+    });
+    this.io.engine.on('connection', (conn: EngineConnection) => {
+      this.perAddress.transportOpened(conn);
+      this.outbound.watch(conn);
+    });
+    this.io.use(this.perAddress.middleware);
     this.io.on('connection', (socket) => this.connected(socket));
   }
 
@@ -101,6 +121,7 @@ export class LanEndpoint {
   }
 
   private connected(socket: LanSocket): void {
+    this.outbound.label(socket);
     const nonce = toBase64Url(randomBytes(16));
     const address = socket.handshake.address;
     let console: EnrolledConsole | undefined;

@@ -53,3 +53,34 @@ export const MAX_NEGOTIATIONS_PER_LAN_CONNECTION = 16;
 
 /** Remote ICE candidates the agent takes per negotiation; later ones are dropped (and logged). */
 export const MAX_REMOTE_CANDIDATES = 64;
+
+/**
+ * Outbound data the cloud signaling server may hold for one connection, beyond what the kernel's
+ * socket buffers already took: answers, relayed offers and candidates, presence lists. A client
+ * that sends but never reads makes it grow; above this bound the server ends that connection.
+ * Invariant: far above what a console or agent that reads ever has queued. The largest messages
+ * are a presence list (10 000 agents, about 3 MB with the schema's longest names) and a console's
+ * offers (64 negotiations × 60 000-byte SDPs ≈ 3.9 MB); a client that reads drains them as fast as
+ * its link allows, so a burst, not a rate, is what this has to hold.
+ */
+export const MAX_QUEUED_OUTBOUND_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The same bound for a connection that has not passed the handshake's authentication: all it is
+ * ever sent is the engine.io handshake, pings, and one `connect_error` per attempt.
+ */
+export const MAX_QUEUED_OUTBOUND_BYTES_BEFORE_AUTH = 64 * 1024;
+
+/**
+ * The same bound on the agent's LAN endpoint, which sends a console acks, `lan:hello` and the
+ * answers and candidates of at most MAX_NEGOTIATIONS_PER_LAN_CONNECTION negotiations: werift's
+ * answers are a few KB, and even 16 of the schema's 60 000 bytes stay under 1 MiB.
+ */
+export const MAX_LAN_QUEUED_OUTBOUND_BYTES = 1024 * 1024;
+
+/**
+ * Socket.IO connections one address may hold on the agent's LAN endpoint at once; one more is
+ * refused at the handshake (`connect_error` RATE_LIMITED). A console needs one per agent, and keeps
+ * an old one for a moment while it reconnects; 16 lets some eight consoles share one NAT address.
+ */
+export const MAX_LAN_CONNECTIONS_PER_ADDRESS = 16;

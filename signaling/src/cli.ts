@@ -42,6 +42,7 @@ async function main(): Promise<void> {
     cluster: config.redisUrl === undefined ? 'single node' : 'redis',
     turnUrls: config.turn?.urls,
     turnTtlSeconds: config.turn?.ttlSeconds,
+    maxConnectionsPerAddress: config.maxConnectionsPerAddress,
   });
 
   let stopping = false;

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { DEFAULT_MAX_CONNECTIONS_PER_ADDRESS } from './address-limit.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
 import { MIN_TOKEN_SECRET_LENGTH } from './tokens.js';
 import { DEFAULT_TURN_TTL_SECONDS, MAX_TURN_TTL_SECONDS, type TurnOptions } from './turn-credentials.js';
@@ -24,6 +25,8 @@ export interface SignalingConfig {
   redisUrl: string | undefined;
   redisPrefix: string | undefined;
   redisNodeTtlMs: number | undefined;
+  /** Connections one remote address may hold at once; 0: no limit */
+  maxConnectionsPerAddress: number;
 }
 
 export type ConfigOutcome =
@@ -56,8 +59,13 @@ Options:
   --turn-secret <s>       coturn's static-auth-secret (use-auth-secret)      env TETHER_SIGNALING_TURN_SECRET
   --turn-ttl <duration>   lifetime of issued TURN credentials, e.g. 3600, 30m, 12h
                           (default 1h; at most 7d)                           env TETHER_SIGNALING_TURN_TTL
+  --max-connections-per-address <n>
+                          connections one client address may hold; more are refused with RATE_LIMITED
+                          (default ${DEFAULT_MAX_CONNECTIONS_PER_ADDRESS}; 0: no limit, e.g. behind a proxy that hides client
+                          addresses)                                         env TETHER_SIGNALING_MAX_CONNECTIONS_PER_ADDRESS
   --config <file.json>    {port, host, tokenSecrets, revocationsFile, consoleTokens, agentTokens, corsOrigins,
-                          logLevel, turnUrls, turnSecret, turnTtlSeconds, redisUrl, redisPrefix, redisNodeTtlMs}
+                          logLevel, turnUrls, turnSecret, turnTtlSeconds, redisUrl, redisPrefix, redisNodeTtlMs,
+                          maxConnectionsPerAddress}
   -h, --help              print this help
   -v, --version           print the version
 
@@ -75,6 +83,8 @@ The server refuses to start without a token secret, or at least one console toke
 const REDIS_URL = /^rediss?:\/\/\S+$/;
 const MIN_NODE_TTL_MS = 500;
 const MAX_NODE_TTL_MS = 600_000;
+/** Above any number of connections one process can hold: a larger setting is a typo. */
+const MAX_CONNECTIONS_SETTING = 1_000_000;
 
 const tokenList = z.array(z.string().min(1).max(4096));
 
@@ -94,6 +104,7 @@ export const ConfigFile = z.strictObject({
   redisUrl: z.string().regex(REDIS_URL).optional(),
   redisPrefix: z.string().min(1).max(64).optional(),
   redisNodeTtlMs: z.number().int().min(MIN_NODE_TTL_MS).max(MAX_NODE_TTL_MS).optional(),
+  maxConnectionsPerAddress: z.number().int().min(0).max(MAX_CONNECTIONS_SETTING).optional(),
 });
 
 export type ConfigFile = z.infer<typeof ConfigFile>;
@@ -166,6 +177,7 @@ export function loadConfig(
         'redis-url': { type: 'string' },
         'redis-prefix': { type: 'string' },
         'redis-node-ttl': { type: 'string' },
+        'max-connections-per-address': { type: 'string' },
         config: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
@@ -244,6 +256,15 @@ export function loadConfig(
     }
   }
 
+  const perAddressText = flags['max-connections-per-address'] ?? env['TETHER_SIGNALING_MAX_CONNECTIONS_PER_ADDRESS'];
+  let maxConnectionsPerAddress = file.maxConnectionsPerAddress ?? DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;
+  if (perAddressText !== undefined) {
+    maxConnectionsPerAddress = Number(perAddressText);
+    if (!/^\d+$/.test(perAddressText) || maxConnectionsPerAddress > MAX_CONNECTIONS_SETTING) {
+      return { kind: 'error', message: `invalid connections per address ${JSON.stringify(perAddressText)}; a number, 0..${MAX_CONNECTIONS_SETTING} (0: no limit)` };
+    }
+  }
+
   const warnings: string[] = [];
   if ([...consoleTokens, ...agentTokens].some((t) => t.length < SHORT_TOKEN)) {
     warnings.push(`some tokens are shorter than ${SHORT_TOKEN} characters and may be guessed`);
@@ -269,6 +290,7 @@ export function loadConfig(
       redisUrl,
       redisPrefix,
       redisNodeTtlMs,
+      maxConnectionsPerAddress,
     },
     warnings,
   };

@@ -2,11 +2,13 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { MAX_SIGNALING_PAYLOAD_BYTES } from '@tether/protocol';
 import { Server, type ExtendedError } from 'socket.io';
+import { ConnectionsPerAddress, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS } from './address-limit.js';
 import { createAuthenticator } from './auth.js';
 import { SingleNode, type Cluster, type ClusterEvents, type ClusterHealth } from './cluster.js';
 import { Connections } from './connections.js';
 import type { SignalingIo, SignalingSocket } from './io-types.js';
 import { createJsonLogger, isLogLevel, moduleName, type Logger } from './log.js';
+import { OutboundLimit } from './outbound-limit.js';
 import { PresenceFanout } from './presence-fanout.js';
 import { RedisCluster } from './redis-cluster.js';
 import { Relay } from './relay.js';
@@ -43,6 +45,11 @@ export interface SignalingServerOptions {
   redisPrefix?: string;
   /** How long a node that stopped heartbeating counts as alive; 5000 ms by default. */
   redisNodeTtlMs?: number;
+  /**
+   * Connections one remote address may hold at once; more are refused with `connect_error`
+   * RATE_LIMITED. 1024 by default; 0: no limit (behind a proxy that hides client addresses).
+   */
+  maxConnectionsPerAddress?: number;
 }
 
 /** A running signaling server. */
@@ -107,9 +114,15 @@ function checkTurnOptions(turn: TurnOptions | undefined): void {
 export async function startSignalingServer(options: SignalingServerOptions): Promise<SignalingServer> {
   const tokens = checkTokenOptions(options);
   checkTurnOptions(options.turn);
+  const maxPerAddress = options.maxConnectionsPerAddress ?? DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;
+  if (!Number.isSafeInteger(maxPerAddress) || maxPerAddress < 0) {
+    throw new TypeError('startSignalingServer: maxConnectionsPerAddress must be an integer, 0 or more');
+  }
   const root = options.logger ?? defaultLogger();
   const log = root.child(moduleName(import.meta.url));
   const host = options.host ?? '0.0.0.0';
+  const perAddress = new ConnectionsPerAddress(maxPerAddress, root.child(moduleName('address-limit.ts')));
+  const outbound = new OutboundLimit(root.child(moduleName('outbound-limit.ts')));
 
   let cluster: Cluster | undefined;
   const httpServer = createServer(healthHandler(() => cluster?.health() ?? { ok: false, reason: 'starting' }));
@@ -117,9 +130,20 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
     maxHttpBufferSize: MAX_SIGNALING_PAYLOAD_BYTES,
     cors: { origin: options.corsOrigins === undefined || options.corsOrigins === '*' ? '*' : [...options.corsOrigins] },
     serveClient: false,
+    // WebSocket only, as every Tether client connects (protocol/README.md): the outbound bound
+    // counts what waits in the connection's one TCP socket, which long-polling does not have.
+    transports: ['websocket'],
     // A node without Redis refuses the transport itself: Socket.IO clients then retry (through the
     // load balancer, to another node), where a refused handshake would make them give up.
-    allowRequest: (_req, callback) => callback(cluster?.ready === false ? 'this signaling node has lost its Redis connection' : null, cluster?.ready !== false),
+    allowRequest: (req, callback) => {
+      if (cluster?.ready === false) return callback('this signaling node has lost its Redis connection', false);
+      const refused = perAddress.refusedTransport(req);
+      callback(refused ?? null, refused === undefined);
+    },
+  });
+  io.engine.on('connection', (conn: SignalingSocket['conn']) => {
+    perAddress.transportOpened(conn);
+    outbound.watch(conn);
   });
   const queues = new SerialQueues();
   const state = () => {
@@ -187,6 +211,7 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
     socket.on('disconnect', () => clearTimeout(timer));
   };
 
+  io.use(perAddress.middleware); // before authentication: a refused connection costs no token check
   io.use((socket, next) => {
     const outcome = authenticate(socket.handshake.auth);
     if (!outcome.ok) {
@@ -201,6 +226,7 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
   });
 
   io.on('connection', (socket) => {
+    outbound.authenticated(socket);
     if (!joined.ready) {
       socket.conn.close(); // Redis was lost during the handshake
       return;

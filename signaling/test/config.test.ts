@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { DEFAULT_MAX_CONNECTIONS_PER_ADDRESS } from '../src/address-limit.js';
 import { DEFAULT_PORT, loadConfig, type ConfigOutcome } from '../src/config.js';
 
 const noFile = (path: string): string => {
@@ -32,6 +33,7 @@ test('defaults with tokens from flags', () => {
     redisUrl: undefined,
     redisPrefix: undefined,
     redisNodeTtlMs: undefined,
+    maxConnectionsPerAddress: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
   });
   assert.deepEqual(warnings, []);
 });
@@ -62,6 +64,17 @@ test('flags win over the environment, which wins over the config file', () => {
   assert.deepEqual([withEnv.port, withEnv.consoleTokens, withEnv.agentTokens], [7002, ['env-c'], ['file-a']]);
   const withFlags = run(loadConfig(['--config', 'x.json', '--port', '7003', '--console-token', 'flag-c'], env, read)).config;
   assert.deepEqual([withFlags.port, withFlags.consoleTokens], [7003, ['flag-c']]);
+});
+
+test('connections per address: flag, environment, config file; 0 turns the limit off', () => {
+  const read = () => JSON.stringify({ maxConnectionsPerAddress: 50 });
+  assert.equal(run(loadConfig([...tokens, '--config', 'x.json'], {}, read)).config.maxConnectionsPerAddress, 50);
+  const env = { TETHER_SIGNALING_MAX_CONNECTIONS_PER_ADDRESS: '0' };
+  assert.equal(run(loadConfig([...tokens, '--config', 'x.json'], env, read)).config.maxConnectionsPerAddress, 0);
+  assert.equal(run(loadConfig([...tokens, '--max-connections-per-address', '8'], env, read)).config.maxConnectionsPerAddress, 8);
+  assert.match(error(loadConfig([...tokens, '--max-connections-per-address=-1'], {}, noFile)), /invalid connections per address/);
+  assert.match(error(loadConfig([...tokens, '--max-connections-per-address', 'many'], {}, noFile)), /invalid connections per address/);
+  assert.match(error(loadConfig(['--config', 'x.json'], {}, () => '{"maxConnectionsPerAddress": 1.5}')), /maxConnectionsPerAddress/);
 });
 
 test('bad values are errors, not defaults', () => {

@@ -14,7 +14,7 @@ import type { Socket } from 'socket.io-client';
 import type { z } from 'zod';
 import { Answer, Disconnect, ERROR_CODES, Ice, OfferToServer, SignalingAck, type SignalingAck as Ack } from '@tether/protocol';
 import { fuzzParameters, overJson, payloadFor, rawSocketIoPacket, RESERVED_EVENTS, sendRawPacket } from '../../test/support/fuzz.js';
-import { AGENT_TOKEN, connect, emitAck, Fixture, nextEvent, SDP_ANSWER, SDP_OFFER, sid } from './support.js';
+import { AGENT_TOKEN, connect, emitAck, Fixture, SDP_ANSWER, SDP_OFFER, sid, wellBehaved } from './support.js';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -96,20 +96,6 @@ async function fuzzEvents(fixture: Fixture, numRuns: number, seedOffset = 0): Pr
   );
   senders.close();
   return { accepted, refused };
-}
-
-/** A console and an agent that behave: an offer still goes through and is answered. */
-async function wellBehaved(fixture: Fixture, agentId: string): Promise<void> {
-  const agent = await fixture.agent(agentId);
-  const { socket: console1 } = await fixture.console();
-  const offered = nextEvent(agent, 'webrtc:offer');
-  assert.deepEqual(await emitAck(console1, 'webrtc:offer', { sessionId: sid(`ok-${agentId}`), agentId, sdp: SDP_OFFER }), { ok: true });
-  await offered;
-  const answered = nextEvent(console1, 'webrtc:answer');
-  assert.deepEqual(await emitAck(agent, 'webrtc:answer', { sessionId: sid(`ok-${agentId}`), sdp: SDP_ANSWER }), { ok: true });
-  assert.deepEqual(await answered, { sessionId: sid(`ok-${agentId}`), sdp: SDP_ANSWER });
-  agent.disconnect();
-  console1.disconnect();
 }
 
 test('every event, any payload, from either role: a valid answer, nothing the schema refuses accepted, still serving', async (t) => {

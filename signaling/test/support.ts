@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import { io, type Socket } from 'socket.io-client';
 import { startSignalingServer, type SignalingServer, type SignalingServerOptions } from '@tether/signaling';
@@ -112,3 +113,17 @@ export function emitAck(socket: Socket, event: string, ...args: unknown[]): Prom
 
 export const SDP_OFFER = 'v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n';
 export const SDP_ANSWER = 'v=0\r\no=- 3 4 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n';
+
+/** A console and an agent that behave: an offer still goes through and is answered. */
+export async function wellBehaved(fixture: Fixture, agentId: string): Promise<void> {
+  const agent = await fixture.agent(agentId);
+  const { socket: console1 } = await fixture.console();
+  const offered = nextEvent(agent, 'webrtc:offer');
+  assert.deepEqual(await emitAck(console1, 'webrtc:offer', { sessionId: sid(`ok-${agentId}`), agentId, sdp: SDP_OFFER }), { ok: true });
+  await offered;
+  const answered = nextEvent(console1, 'webrtc:answer');
+  assert.deepEqual(await emitAck(agent, 'webrtc:answer', { sessionId: sid(`ok-${agentId}`), sdp: SDP_ANSWER }), { ok: true });
+  assert.deepEqual(await answered, { sessionId: sid(`ok-${agentId}`), sdp: SDP_ANSWER });
+  agent.disconnect();
+  console1.disconnect();
+}
