@@ -135,7 +135,11 @@ test('a terminal across two nodes survives the death of the agent\'s node and th
   await ui.typeLine(tab, 'echo after-agent-node""-died $X $(pwd)');
   await ui.waitForLine(tab, 'after-agent-node-died kept-shell /tmp');
   await waitFor(() => agent.logs().slice(agentLines).some((line) => line.includes('agent ready')), 'the agent to reconnect through the front', 30_000);
-  const agentNow = nodes.findIndex((node, i) => i !== 1 && node.logs().some((line) => agentOn.test(line)));
+  // The node logs the connection a moment after the agent sees it accepted.
+  const { agentNow } = await waitFor(() => {
+    const index = nodes.findIndex((node, i) => i !== 1 && node.logs().some((line) => agentOn.test(line)));
+    return index >= 0 ? { agentNow: index } : undefined;
+  }, 'a surviving node to log the agent\'s connection', 10_000);
   assert.ok(agentNow === 0 || agentNow === 2, `the agent is on a surviving node (${agentNow})`);
 
   // A new console reaches the agent through the surviving nodes.
