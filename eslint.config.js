@@ -1,5 +1,6 @@
 // ESLint for the whole monorepo. The import-boundary rule keeps each folder in its own process
-// (STYLE.md "The house"): a file imports only from its own process and from `@tether/protocol`,
+// (STYLE.md "The house"): a file imports only from its own process and from `@tether/protocol`
+// (the two Node Socket.IO servers, signaling and the agent, also from `@tether/socket-bounds`),
 // and never reaches into another package's sources by a relative path.
 import js from '@eslint/js';
 import globals from 'globals';
@@ -8,12 +9,17 @@ import tseslint from 'typescript-eslint';
 const otherPackages = (...folders) =>
   folders.map((folder) => ({
     group: [`**/${folder}/*`, `**/${folder}`, `../${folder}/**`, `../../${folder}/**`],
-    message: `import across the process boundary: only @tether/protocol is shared (STYLE.md).`,
+    message: `import across the process boundary: only @tether/protocol is shared (STYLE.md), and @tether/socket-bounds between the Node servers.`,
   }));
 
 const protocolByPath = {
   group: ['**/protocol/src/**', '**/protocol/dist/**'],
   message: 'import the protocol by name, `@tether/protocol`, never by path.',
+};
+
+const socketBoundsByPath = {
+  group: ['**/socket-bounds/src/**', '**/socket-bounds/dist/**'],
+  message: 'import the bounds by name, `@tether/socket-bounds`, never by path.',
 };
 
 const nodeBuiltins = {
@@ -50,7 +56,7 @@ export default tseslint.config(
   {
     files: ['protocol/src/**/*.ts'],
     rules: boundary(
-      [...otherPackages('agent', 'signaling', 'renderer', 'electron'), nodeBuiltins],
+      [...otherPackages('agent', 'signaling', 'socket-bounds', 'renderer', 'electron'), nodeBuiltins],
       [
         ...nodeModuleNames.map((name) => ({ name, message: 'protocol/ runs everywhere: no Node built-ins.' })),
         { name: 'socket.io', message: 'protocol/ has no runtime dependency on Socket.IO.' },
@@ -61,14 +67,36 @@ export default tseslint.config(
     ),
   },
   {
+    // Shared by two processes, so it may import from neither; Socket.IO and Node only as types, so
+    // that its one runtime dependency stays @tether/protocol.
+    files: ['socket-bounds/src/**/*.ts'],
+    languageOptions: { globals: { ...globals.node } },
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', {
+        patterns: [
+          ...otherPackages('agent', 'signaling', 'renderer', 'electron'),
+          protocolByPath,
+          { group: ['node:*'], allowTypeImports: true, message: 'the bounds use Node only as types.' },
+        ],
+        paths: [
+          ...nodeModuleNames.map((name) => ({ name, allowTypeImports: true, message: 'the bounds use Node only as types.' })),
+          { name: 'socket.io', allowTypeImports: true, message: 'the bounds use Socket.IO only as types: the server is the caller’s.' },
+          { name: 'engine.io', allowTypeImports: true, message: 'the bounds use engine.io only as types.' },
+          { name: 'werift', message: 'the bounds never touch WebRTC.' },
+          { name: 'dockerode', message: 'the bounds never touch Docker.' },
+        ],
+      }],
+    },
+  },
+  {
     files: ['agent/src/**/*.ts'],
     languageOptions: { globals: { ...globals.node } },
-    rules: boundary([...otherPackages('signaling', 'renderer', 'electron'), protocolByPath]),
+    rules: boundary([...otherPackages('signaling', 'renderer', 'electron'), protocolByPath, socketBoundsByPath]),
   },
   {
     files: ['signaling/src/**/*.ts'],
     languageOptions: { globals: { ...globals.node } },
-    rules: boundary([...otherPackages('agent', 'renderer', 'electron'), protocolByPath], [
+    rules: boundary([...otherPackages('agent', 'renderer', 'electron'), protocolByPath, socketBoundsByPath], [
       { name: 'werift', message: 'the signaling server never touches WebRTC media or data.' },
       { name: 'dockerode', message: 'the signaling server never touches Docker.' },
     ]),
@@ -77,7 +105,7 @@ export default tseslint.config(
     files: ['renderer/src/**/*.ts'],
     languageOptions: { globals: { ...globals.browser } },
     rules: boundary(
-      [...otherPackages('agent', 'signaling', 'electron'), protocolByPath, nodeBuiltins],
+      [...otherPackages('agent', 'signaling', 'socket-bounds', 'electron'), protocolByPath, nodeBuiltins],
       [
         ...nodeModuleNames.map((name) => ({ name, message: 'the renderer runs in the browser: no Node built-ins.' })),
         { name: 'electron', message: 'the renderer reaches the host only through the preload API (window.tether).' },
@@ -88,7 +116,7 @@ export default tseslint.config(
   {
     files: ['electron/**/*.ts'],
     languageOptions: { globals: { ...globals.node } },
-    rules: boundary([...otherPackages('agent', 'signaling', 'renderer'), protocolByPath]),
+    rules: boundary([...otherPackages('agent', 'signaling', 'socket-bounds', 'renderer'), protocolByPath]),
   },
   {
     files: ['**/test/**/*.ts', 'bench/**/*.ts', 'scripts/**'],

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// Bundles the agent into dist/ for Node 20 (ESM): @tether/protocol, zod, werift and socket.io-client
-// are inlined so that `npm install -g` of the tarball is all a host needs; dockerode stays a real
-// dependency (optional native modules). werift is patched at bundle time (WERIFT_PATCHES below);
-// a patch whose text is not found fails the build, so a werift upgrade forces a review.
+// Bundles the agent into dist/ for Node 20 (ESM): @tether/protocol, @tether/socket-bounds, zod,
+// werift, socket.io and socket.io-client are inlined so that `npm install -g` of the tarball is all a
+// host needs (the registry has no @tether packages); dockerode stays a real dependency (optional
+// native modules). werift is patched at bundle time (WERIFT_PATCHES below); a patch whose text is
+// not found fails the build, so a werift upgrade forces a review.
 //
 //   node agent/build.mjs                        build dist/cli.js and dist/index.js
 //   node agent/build.mjs --werift-only <file>   bundle only the patched werift (for tests)

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Bundles the CLI (dist/cli.js) and the library entry (dist/index.js) for Node 20 ESM, with
-// @tether/protocol and zod inside and socket.io, its Redis adapter and ioredis left as dependencies; then emits the library's
-// declarations (dist/index.d.ts) with tsc.
+// @tether/protocol, @tether/socket-bounds and zod inside (the registry has no @tether packages: only
+// what `external` names stays an import) and socket.io, its Redis adapter and ioredis left as
+// dependencies; then emits the library's declarations (dist/index.d.ts) with tsc.
 import { spawnSync } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';

@@ -9,16 +9,16 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server, type Socket } from 'socket.io';
 import {
-  Disconnect, err, Ice, LanAuth, lanAuthInput, MAX_SIGNALING_PAYLOAD_BYTES, ok, OfferToServer, PairEnroll, parseValue,
+  Disconnect, err, Ice, LanAuth, lanAuthInput, MAX_LAN_CONNECTIONS_PER_ADDRESS, MAX_LAN_QUEUED_OUTBOUND_BYTES, MAX_SIGNALING_PAYLOAD_BYTES, ok,
+  OfferToServer, PairEnroll, parseValue,
   protocolError, SIGNALING_MESSAGE_BURST, SIGNALING_MESSAGES_PER_SECOND, toBase64Url, type ConsoleToLanEvents, type LanAuthAck, type LanToConsoleEvents, type PairedAgent,
   type ProtocolError, type Result,
 } from '@tether/protocol';
-import { ConnectionsPerAddress } from './address-limit.js';
+import { ConnectionsPerAddress, OutboundLimit, type EngineConnection } from '@tether/socket-bounds';
 import type { AuditLog } from './audit.js';
 import type { AgentIdentity } from './control-channel.js';
 import { createLogger } from './log.js';
 import type { Negotiator, SignalingPort } from './negotiator.js';
-import { OutboundLimit, type EngineConnection } from './outbound-limit.js';
 import { consoleIdFor, verifyConsoleSignature, type ConsoleRegistry, type EnrolledConsole } from './trust/consoles.js';
 import type { AgentKeys } from './trust/identity.js';
 import type { PairingStore } from './trust/pairings.js';
@@ -80,8 +80,22 @@ export class LanEndpoint {
   private readonly http = createServer((_req, res) => res.writeHead(404).end());
   private readonly io: Server<ConsoleToLanEvents, LanToConsoleEvents>;
   private readonly limiter = new AttemptLimiter();
-  private readonly perAddress = new ConnectionsPerAddress();
-  private readonly outbound = new OutboundLimit();
+  // Their loggers keep the names they had when they were files of the agent.
+  private readonly perAddress = new ConnectionsPerAddress({
+    limit: MAX_LAN_CONNECTIONS_PER_ADDRESS,
+    log: createLogger('address-limit'),
+    words: {
+      transportRefused: 'lan transport refused: too many connections from one address',
+      connectionRefused: 'lan connection refused',
+      refusal: (address, limit) => `too many connections from ${address} to this agent (at most ${limit}); close some`,
+    },
+  });
+  // One bound: a console is admitted before it authenticates (lan:auth), so admission changes nothing.
+  private readonly outbound = new OutboundLimit({
+    log: createLogger('outbound-limit'),
+    bounds: { handshake: MAX_LAN_QUEUED_OUTBOUND_BYTES, admitted: MAX_LAN_QUEUED_OUTBOUND_BYTES },
+    words: { closed: 'lan transport closed', ended: 'lan connection ended: it does not read what the agent sends' },
+  });
 
   constructor(private readonly options: LanEndpointOptions) {
     this.io = new Server(this.http, {
@@ -121,7 +135,7 @@ export class LanEndpoint {
   }
 
   private connected(socket: LanSocket): void {
-    this.outbound.label(socket);
+    this.outbound.admitted(socket, { connection: socket.id });
     const nonce = toBase64Url(randomBytes(16));
     const address = socket.handshake.address;
     let console: EnrolledConsole | undefined;

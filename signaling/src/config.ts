@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { DEFAULT_MAX_CONNECTIONS_PER_ADDRESS } from './address-limit.js';
+import { DEFAULT_MAX_CONNECTIONS_PER_ADDRESS } from './connection-bounds.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
 import { MIN_TOKEN_SECRET_LENGTH } from './tokens.js';
 import { DEFAULT_TURN_TTL_SECONDS, MAX_TURN_TTL_SECONDS, type TurnOptions } from './turn-credentials.js';

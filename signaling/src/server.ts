@@ -1,14 +1,14 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MAX_SIGNALING_PAYLOAD_BYTES } from '@tether/protocol';
+import { MAX_QUEUED_OUTBOUND_BYTES, MAX_QUEUED_OUTBOUND_BYTES_BEFORE_AUTH, MAX_SIGNALING_PAYLOAD_BYTES } from '@tether/protocol';
+import { ConnectionsPerAddress, OutboundLimit } from '@tether/socket-bounds';
 import { Server, type ExtendedError } from 'socket.io';
-import { ConnectionsPerAddress, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS } from './address-limit.js';
 import { createAuthenticator } from './auth.js';
 import { SingleNode, type Cluster, type ClusterEvents, type ClusterHealth } from './cluster.js';
+import { DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, OUTBOUND_WORDS, PER_ADDRESS_WORDS } from './connection-bounds.js';
 import { Connections } from './connections.js';
 import type { SignalingIo, SignalingSocket } from './io-types.js';
 import { createJsonLogger, isLogLevel, moduleName, type Logger } from './log.js';
-import { OutboundLimit } from './outbound-limit.js';
 import { PresenceFanout } from './presence-fanout.js';
 import { RedisCluster } from './redis-cluster.js';
 import { Relay } from './relay.js';
@@ -121,8 +121,13 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
   const root = options.logger ?? defaultLogger();
   const log = root.child(moduleName(import.meta.url));
   const host = options.host ?? '0.0.0.0';
-  const perAddress = new ConnectionsPerAddress(maxPerAddress, root.child(moduleName('address-limit.ts')));
-  const outbound = new OutboundLimit(root.child(moduleName('outbound-limit.ts')));
+  // Logged under the names they had when they were files of this package.
+  const perAddress = new ConnectionsPerAddress({ limit: maxPerAddress, log: root.child(moduleName('address-limit.ts')), words: PER_ADDRESS_WORDS });
+  const outbound = new OutboundLimit({
+    log: root.child(moduleName('outbound-limit.ts')),
+    bounds: { handshake: MAX_QUEUED_OUTBOUND_BYTES_BEFORE_AUTH, admitted: MAX_QUEUED_OUTBOUND_BYTES },
+    words: OUTBOUND_WORDS,
+  });
 
   let cluster: Cluster | undefined;
   const httpServer = createServer(healthHandler(() => cluster?.health() ?? { ok: false, reason: 'starting' }));
@@ -226,7 +231,8 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
   });
 
   io.on('connection', (socket) => {
-    outbound.authenticated(socket);
+    const { role, org, jti } = socket.data.identity;
+    outbound.admitted(socket, { socketId: socket.id, role, org, jti }); // admitted once authenticated
     if (!joined.ready) {
       socket.conn.close(); // Redis was lost during the handshake
       return;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DEFAULT_MAX_CONNECTIONS_PER_ADDRESS } from '../src/address-limit.js';
+import { DEFAULT_MAX_CONNECTIONS_PER_ADDRESS } from '../src/connection-bounds.js';
 import { DEFAULT_PORT, loadConfig, type ConfigOutcome } from '../src/config.js';
 
 const noFile = (path: string): string => {
