@@ -7,7 +7,7 @@
 //
 //   node agent/build.mjs                        build dist/cli.js and dist/index.js
 //   node agent/build.mjs --werift-only <file>   bundle only the patched werift (for tests)
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
@@ -92,6 +92,8 @@ const common = {
 };
 
 export async function build() {
+  // Chunk names carry a hash: without this, every earlier build's chunks stay in dist and ship in the package.
+  await rm(join(here, 'dist'), { recursive: true, force: true });
   await esbuild.build({
     ...common,
     entryPoints: [join(here, 'src/cli.ts'), join(here, 'src/index.ts')],
