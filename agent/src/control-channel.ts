@@ -1,6 +1,6 @@
 /** The `control` channel: hello, the list of exposed containers, ping. Text JSON only. */
 import { encodeMessage, parseConsoleControl, TTY_PROTOCOL, type AgentControlMessage, type ErrorCode } from '@tether/protocol';
-import type { DataChannelPort, InboundFrame, Unsubscribe } from './data-channel.js';
+import { answerError, answerPing, type DataChannelPort, type InboundFrame, type Unsubscribe } from './data-channel.js';
 import type { DockerTargets } from './docker-targets.js';
 import { createLogger } from './log.js';
 import type { TargetWatcher } from './target-events.js';
@@ -43,8 +43,8 @@ export class ControlChannel {
     this.channel.send(encodeMessage(message));
   }
 
-  private sendError(code: ErrorCode, message: string): void {
-    this.send({ type: 'error', code, message });
+  private sendError(code: ErrorCode, message: string, fatal = false): void {
+    answerError(this.channel, code, message, fatal);
   }
 
   private async receive(frame: InboundFrame): Promise<void> {
@@ -77,7 +77,7 @@ export class ControlChannel {
         }
         const checked = this.trust.authenticate(message);
         if (checked.ok) this.send({ type: 'auth-ok', consoleId: checked.value.id });
-        else this.send({ type: 'error', code: checked.error.code, message: checked.error.message, fatal: true });
+        else this.sendError(checked.error.code, checked.error.message, true);
         return;
       }
       case 'list-targets': {
@@ -91,7 +91,7 @@ export class ControlChannel {
         return;
       }
       case 'ping':
-        this.send({ type: 'pong', ...(message.id !== undefined ? { id: message.id } : {}) });
+        answerPing(this.channel, message);
         return;
       case 'pong':
         return;

@@ -2,6 +2,7 @@
  * The data channel as the sessions see it: small enough to fake in unit tests, implemented over
  * werift's RTCDataChannel in werift-channel.ts.
  */
+import { encodeMessage, type ErrorCode } from '@tether/protocol';
 import { createLogger } from './log.js';
 
 const log = createLogger(import.meta.url);
@@ -18,11 +19,26 @@ export interface DataChannelPort {
   readonly isOpen: boolean;
   /** Sends one frame; false when the channel refused it (closed, too large). */
   send(frame: string | Buffer): boolean;
+  /**
+   * Sends a frame that only answers one the console sent (an error, a pong). A guarded channel
+   * drops it while the console does not read (channel-guard.ts); false then.
+   */
+  answer(frame: string): boolean;
   close(): void;
   onMessage(listener: (frame: InboundFrame) => void): Unsubscribe;
   onClose(listener: () => void): Unsubscribe;
   /** Called when `bufferedAmount` falls to `threshold` or below. */
   onBufferedAmountLow(threshold: number, listener: () => void): Unsubscribe;
+}
+
+/** Answers a console's frame with an error; `fatal` when the channel is about to close for it. */
+export function answerError(channel: DataChannelPort, code: ErrorCode, message: string, fatal = false): void {
+  channel.answer(encodeMessage({ type: 'error', code, message, ...(fatal ? { fatal: true } : {}) }));
+}
+
+/** Answers a ping, on either channel type, with a pong that carries its id. */
+export function answerPing(channel: DataChannelPort, ping: { id?: number | undefined }): void {
+  channel.answer(encodeMessage({ type: 'pong', ...(ping.id !== undefined ? { id: ping.id } : {}) }));
 }
 
 const DRAIN_POLL_MS = 20;

@@ -32,6 +32,23 @@ export class TokenBucket {
   }
 }
 
+/**
+ * True at most once per NOTICE_INTERVAL_MS: whether a refusal may be answered, or only dropped.
+ * The over-rate frames of RateGate and the input TtyChannel refuses both answer through one.
+ */
+export class NoticeGate {
+  private last = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly now: () => number = () => performance.now()) {}
+
+  allow(): boolean {
+    const now = this.now();
+    if (now - this.last < NOTICE_INTERVAL_MS) return false;
+    this.last = now;
+    return true;
+  }
+}
+
 /** What to do with one inbound message. */
 export type Admission = 'pass' | 'refuse' | 'drop';
 
@@ -42,28 +59,17 @@ export type Admission = 'pass' | 'refuse' | 'drop';
 export class RateGate {
   /** messages over the rate since the gate was made */
   excess = 0;
-  private lastNotice = Number.NEGATIVE_INFINITY;
   private readonly bucket: TokenBucket;
+  private readonly notices: NoticeGate;
 
-  constructor(
-    rate: number,
-    burst: number,
-    private readonly now: () => number = () => performance.now(),
-  ) {
+  constructor(rate: number, burst: number, now: () => number = () => performance.now()) {
     this.bucket = new TokenBucket(rate, burst, now);
+    this.notices = new NoticeGate(now);
   }
 
   admit(): Admission {
     if (this.bucket.take()) return 'pass';
     this.excess++;
-    return this.notice() ? 'refuse' : 'drop';
-  }
-
-  /** True at most once per NOTICE_INTERVAL_MS: whether a refusal for another reason may be answered. */
-  notice(): boolean {
-    const now = this.now();
-    if (now - this.lastNotice < NOTICE_INTERVAL_MS) return false;
-    this.lastNotice = now;
-    return true;
+    return this.notices.allow() ? 'refuse' : 'drop';
   }
 }

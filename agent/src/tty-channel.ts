@@ -1,7 +1,9 @@
 /**
  * One `tty:` data channel: parses what the console sends, opens a new session or resumes one the
  * agent holds (protocol/README.md, "Resume"), then passes input, resizes and acks to it. The
- * channel closing without `close` detaches the session rather than ending it.
+ * channel closing without `close` detaches the session rather than ending it. Input that waits for
+ * the session to open is bounded here (MAX_QUEUED_INPUT_BYTES), as only this channel knows when it
+ * opened; frame rates are ChannelGuard's.
  */
 import {
   encodeMessage,
@@ -13,20 +15,21 @@ import {
   type ProtocolError,
   type Result,
 } from '@tether/protocol';
-import type { DataChannelPort, InboundFrame, Unsubscribe } from './data-channel.js';
-import { closeWhenDrained } from './data-channel.js';
+import { answerError, answerPing, closeWhenDrained, type DataChannelPort, type InboundFrame, type Unsubscribe } from './data-channel.js';
 import { createLogger } from './log.js';
+import { NoticeGate } from './rate-limit.js';
 import { SessionRegistry } from './session-registry.js';
 import { TtySession, type TtySessionOptions } from './tty-session.js';
 
 const log = createLogger(import.meta.url);
-
 
 export interface TtyChannelOptions extends TtySessionOptions {
   /** where sessions are kept between channels; a private one when absent (unit tests) */
   registry?: SessionRegistry;
   /** Resolves once the peer may open terminals (the data-channel binding checked); ok when absent. */
   authorize?: () => Promise<Result<void>>;
+  /** the clock of the once-a-second RATE_LIMITED answer to refused input; tests move their own */
+  now?: () => number;
 }
 
 type State = 'awaiting-open' | 'opening' | 'attached' | 'done';
@@ -37,6 +40,7 @@ export class TtyChannel {
   private queuedInput: Buffer[] = [];
   private queuedBytes = 0;
   private pendingSize: { cols: number; rows: number } | undefined;
+  private readonly inputRefusals: NoticeGate;
   private readonly registry: SessionRegistry;
   private readonly unsubscribe: Unsubscribe[] = [];
   /** Resolves once this channel is done with (closed, or its session ended). */
@@ -48,6 +52,7 @@ export class TtyChannel {
     private readonly options: TtyChannelOptions,
   ) {
     this.registry = options.registry ?? new SessionRegistry();
+    this.inputRefusals = new NoticeGate(options.now);
     this.done = new Promise((resolve) => (this.markDone = resolve));
     this.unsubscribe.push(channel.onMessage((frame) => this.receive(frame)));
     this.unsubscribe.push(channel.onClose(() => this.gone('channel closed')));
@@ -83,7 +88,7 @@ export class TtyChannel {
   }
 
   private sendError(code: ErrorCode, message: string, fatal = false): void {
-    this.send({ type: 'error', code, message, ...(fatal ? { fatal: true } : {}) });
+    answerError(this.channel, code, message, fatal);
   }
 
   private fail(error: ProtocolError, sessionId?: string): void {
@@ -130,7 +135,7 @@ export class TtyChannel {
         if (this.channel.isOpen && !this.session) closeWhenDrained(this.channel);
         return;
       case 'ping':
-        this.send({ type: 'pong', ...(message.id !== undefined ? { id: message.id } : {}) });
+        answerPing(this.channel, message);
         return;
       case 'pong':
         return;
@@ -139,18 +144,25 @@ export class TtyChannel {
 
   private input(bytes: Buffer): void {
     if (this.state === 'attached') {
-      if (this.session && !this.session.input(bytes)) {
-        this.sendError('RATE_LIMITED', 'the shell is not reading its input; this input was not written');
-      }
-    }
-    else if (this.state === 'opening') {
+      if (this.session && !this.session.input(bytes)) this.refuseInput('the shell is not reading its input; this input was not written');
+    } else if (this.state === 'opening') {
       if (this.queuedBytes + bytes.length > MAX_QUEUED_INPUT_BYTES) {
-        this.sendError('RATE_LIMITED', `more than ${MAX_QUEUED_INPUT_BYTES} bytes of input before the session opened; dropped`);
+        this.refuseInput(`at most ${MAX_QUEUED_INPUT_BYTES} bytes of input may wait for the terminal to open; this input was not written`);
         return;
       }
       this.queuedInput.push(bytes);
       this.queuedBytes += bytes.length;
     } else this.sendError('NOT_OPEN', 'input before the session opened');
+  }
+
+  /**
+   * Input was not written: RATE_LIMITED, at most once a second, so that a refused paste is not
+   * answered frame by frame.
+   */
+  private refuseInput(reason: string): void {
+    if (!this.inputRefusals.allow()) return;
+    log.warn('input refused', { peer: this.options.peerId, sessionId: this.session?.sessionId, reason });
+    this.sendError('RATE_LIMITED', reason);
   }
 
   private async open(message: OpenMessage): Promise<void> {

@@ -404,6 +404,11 @@ export class TtySession {
     return this.disposing;
   }
 
+  /** Input bytes written and not yet taken by Docker (at most MAX_PENDING_INPUT_BYTES and a frame); for tests and logs. */
+  get pendingInput(): number {
+    return this.bridge.stream.writableLength;
+  }
+
   /** Output offsets of the attached channel; for tests and logs. */
   get flow(): { produced: number; sent: number; acked: number; paused: boolean } {
     return { produced: this.output.end, sent: this.attachment?.sent ?? 0, acked: this.attachment?.acked ?? 0, paused: this.readingPaused };

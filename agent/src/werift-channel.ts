@@ -7,6 +7,16 @@ import { createLogger } from './log.js';
 const log = createLogger(import.meta.url);
 
 export function weriftChannel(channel: RTCDataChannel): DataChannelPort {
+  const send = (frame: string | Buffer): boolean => {
+    if (channel.readyState !== 'open') return false;
+    try {
+      channel.send(frame);
+      return true;
+    } catch (cause) {
+      log.warn('send failed', { label: channel.label, error: describeError(cause) });
+      return false;
+    }
+  };
   return {
     get label() {
       return channel.label;
@@ -17,16 +27,9 @@ export function weriftChannel(channel: RTCDataChannel): DataChannelPort {
     get isOpen() {
       return channel.readyState === 'open';
     },
-    send(frame) {
-      if (channel.readyState !== 'open') return false;
-      try {
-        channel.send(frame);
-        return true;
-      } catch (cause) {
-        log.warn('send failed', { label: channel.label, error: describeError(cause) });
-        return false;
-      }
-    },
+    send,
+    // Dropping answers while the console does not read is ChannelGuard's job, not this one's.
+    answer: send,
     close() {
       channel.close();
     },

@@ -1,22 +1,26 @@
 /**
  * The per-channel bounds (agent/src/channel-guard.ts) and the rate gate, on an in-memory channel
- * with a clock the test moves: frames over the rate, input waiting for `opened`, answers to a
- * console that does not read. The same bounds on real channels: fuzz-channels.test.ts.
+ * with a clock the test moves: frames over the rate, answers to a console that does not read. The
+ * same bounds on real channels: fuzz-agent.test.ts. Input waiting for `opened` is bounded by the
+ * terminal channel: tty-channel.test.ts.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import Docker from 'dockerode';
 import {
   CONTROL_FRAME_BURST,
-  MAX_QUEUED_INPUT_BYTES,
   MAX_UNREAD_REPLY_BYTES,
   TTY_FRAME_BURST,
   TTY_FRAMES_PER_SECOND,
 } from '@tether/protocol';
 import { ChannelGuard } from '../src/channel-guard.js';
+import { ControlChannel } from '../src/control-channel.js';
 import type { InboundFrame } from '../src/data-channel.js';
+import { DockerTargets } from '../src/docker-targets.js';
 import { setLogLevel } from '../src/log.js';
 import { NOTICE_INTERVAL_MS, RateGate } from '../src/rate-limit.js';
 import { AttemptLimiter, WINDOW_MS } from '../src/trust/attempt-limiter.js';
+import { TtyChannel } from '../src/tty-channel.js';
 import { FakeChannel } from './support/fake-channel.js';
 
 setLogLevel('error');
@@ -63,37 +67,35 @@ test('the control channel has its own, lower rate', () => {
   assert.equal(rateLimited(channel).length, 1);
 });
 
-test('input waiting for opened is bounded; input before open and after opened is not the guard’s', () => {
-  const { channel, guard, seen, advance } = guarded('tty');
-  const chunk = Buffer.alloc(16 * 1024, 0x61);
-  channel.deliver(chunk); // before open: the session answers NOT_OPEN, the guard lets it through
-  assert.equal(seen.length, 1);
-  channel.deliver({ type: 'open', target: 'plc', cols: 80, rows: 24 });
-  for (let i = 0; i < MAX_QUEUED_INPUT_BYTES / chunk.length; i++) channel.deliver(chunk);
-  assert.equal(seen.length, 2 + MAX_QUEUED_INPUT_BYTES / chunk.length);
-  channel.deliver(chunk);
-  channel.deliver({ type: 'input', data: 'y'.repeat(100) });
-  assert.equal(seen.length, 2 + MAX_QUEUED_INPUT_BYTES / chunk.length, 'over the bound: not passed on');
-  const refused = rateLimited(channel);
-  assert.equal(refused.length, 1);
-  assert.match(String(refused[0]?.message), /wait for the terminal to open/);
-  channel.deliver({ type: 'resize', cols: 100, rows: 30 });
-  assert.equal(seen.length, 3 + MAX_QUEUED_INPUT_BYTES / chunk.length, 'other messages still pass');
-  guard.send(JSON.stringify({ type: 'opened', sessionId: 's1', target: { id: 'x', name: 'plc' }, shell: '/bin/sh' }));
-  advance(1000);
-  for (let i = 0; i < 10; i++) channel.deliver(chunk);
-  assert.equal(seen.length, 13 + MAX_QUEUED_INPUT_BYTES / chunk.length, 'once open, input is not bounded here');
-});
-
 test('answers are dropped while the console does not read, other frames are not', () => {
   const { channel, guard } = guarded('tty');
   channel.bufferedAmount = MAX_UNREAD_REPLY_BYTES + 1;
-  assert.equal(guard.send(JSON.stringify({ type: 'pong' })), false);
-  assert.equal(guard.send(JSON.stringify({ type: 'error', code: 'BAD_MESSAGE', message: 'x' })), false);
+  assert.equal(guard.answer(JSON.stringify({ type: 'pong' })), false);
+  assert.equal(guard.answer(JSON.stringify({ type: 'error', code: 'BAD_MESSAGE', message: 'x' })), false);
+  for (let i = 0; i < TTY_FRAME_BURST + 1; i++) channel.deliver(Buffer.from('x'));
+  assert.equal(rateLimited(channel).length, 0, 'the guard’s own RATE_LIMITED is an answer too');
   assert.equal(guard.send(JSON.stringify({ type: 'exit', code: 0 })), true);
   assert.equal(guard.send(Buffer.from('output')), true);
   channel.bufferedAmount = 0;
-  assert.equal(guard.send(JSON.stringify({ type: 'pong' })), true);
+  assert.equal(guard.answer(JSON.stringify({ type: 'pong' })), true);
+});
+
+test('both channel types answer pings and bad frames through the guard, so a console that does not read gets none', () => {
+  const targets = new DockerTargets(new Docker(), { 'tether.vplc': 'true' });
+  const tty = guarded('tty');
+  new TtyChannel(tty.guard, { targets, shells: ['/bin/sh'], peerId: 'test', owner: 'console:test' });
+  const control = guarded('control');
+  new ControlChannel(control.guard, targets, { id: 'agent', name: 'agent', version: '0' }, 'test');
+  for (const { channel } of [tty, control]) {
+    channel.bufferedAmount = MAX_UNREAD_REPLY_BYTES + 1;
+    channel.deliver({ type: 'ping', id: 1 });
+    channel.deliver('not json');
+    assert.deepEqual(channel.messages(), [], channel.label);
+    channel.bufferedAmount = 0;
+    channel.deliver({ type: 'ping', id: 2 });
+    channel.deliver('not json');
+    assert.deepEqual(channel.messages().map((m) => m.type === 'pong' ? `pong ${m.id}` : m.code), ['pong 2', 'BAD_MESSAGE'], channel.label);
+  }
 });
 
 test('a closed channel lets go of its listeners', () => {

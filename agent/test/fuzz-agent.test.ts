@@ -282,7 +282,7 @@ describe('fuzzing the agent (built CLI, LAN endpoint, data channels, real contai
     const errors = got.filter((m) => m.type === 'error').map((m) => m.code);
     assert.ok(errors.includes('ALREADY_OPEN'), JSON.stringify(errors));
     // Whether the input over MAX_QUEUED_INPUT_BYTES arrives before `opened` is a race here; the
-    // bound itself is checked exactly in channel-guard.test.ts.
+    // bound itself is checked exactly in tty-channel.test.ts.
     for (let i = 0; i < 300; i++) {
       ch.send(JSON.stringify({ type: 'ack', bytes: 1 << 30 }));
       ch.send(JSON.stringify({ type: 'resize', cols: 1 + (i % 1000), rows: 1 + ((i * 7) % 1000) }));

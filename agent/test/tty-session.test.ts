@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import Docker from 'dockerode';
-import { HIGH_WATERMARK_BYTES, OUTPUT_BATCH_BYTES } from '@tether/protocol';
+import { HIGH_WATERMARK_BYTES, MAX_PENDING_INPUT_BYTES, OUTPUT_BATCH_BYTES } from '@tether/protocol';
 import { DockerTargets } from '../src/docker-targets.js';
 import { setLogLevel } from '../src/log.js';
 import { SessionRegistry } from '../src/session-registry.js';
@@ -179,18 +179,39 @@ describe('tty session', () => {
     await s.current!.dispose('test');
   });
 
-  test('input to a shell that does not read is refused past the pending bound, and the session goes on', async () => {
+  test('a paste over the pending bound into a process that does not read stdin is refused and not held, and Ctrl-C still ends the process', async () => {
     const { channel, session: s } = await opened(bash);
-    channel.deliver(Buffer.from('stty -icanon; sleep 60\n'));
-    await new Promise((r) => setTimeout(r, 500));
-    const frame = Buffer.alloc(60 * 1024, 0x61);
-    for (let i = 0; i < 64 && !channel.messages().some((m) => m.code === 'RATE_LIMITED'); i++) {
-      channel.deliver(frame);
-      await new Promise((r) => setImmediate(r));
+    const session = s.current!;
+    channel.deliver(Buffer.from('sleep 1000\n'));
+    const sleeping = async () => (await bash.processes()).some((p) => p.includes('sleep 1000'));
+    const deadline = Date.now() + 15_000;
+    while (!(await sleeping()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(await sleeping(), 'sleep started');
+    // Twice the bound at once, as a console sends a paste. One long line: see the known gap in
+    // docs/hardening.md for a paste of many lines.
+    const frame = Buffer.alloc(60 * 1024, 0x70);
+    for (let sent = 0; sent < 2 * MAX_PENDING_INPUT_BYTES; sent += frame.length) channel.deliver(frame);
+    assert.ok(channel.messages().some((m) => m.code === 'RATE_LIMITED'), 'RATE_LIMITED for input nobody reads');
+    assert.ok(session.pendingInput <= MAX_PENDING_INPUT_BYTES + frame.length, `${session.pendingInput} bytes of input held`);
+    channel.deliver(Buffer.from([3]));
+    let acked = 0;
+    const killDeadline = Date.now() + 30_000;
+    while ((await sleeping()) && Date.now() < killDeadline) {
+      const total = channel.outputBytes(); // the terminal echoes the paste: acknowledge it, like a console
+      if (total > acked) channel.deliver({ type: 'ack', bytes: total - acked });
+      acked = total;
+      await new Promise((r) => setTimeout(r, 100));
     }
-    await channel.until(() => channel.messages().some((m) => m.code === 'RATE_LIMITED'), 'RATE_LIMITED for input nobody reads');
-    assert.ok(channel.isOpen && !s.current!.isEnded, 'the session goes on');
-    await s.current!.dispose('test');
+    assert.ok(!(await sleeping()), 'Ctrl-C ended the sleep');
+    channel.deliver(Buffer.from('echo after-$((6*7))\n'));
+    await channel.until(() => {
+      const total = channel.outputBytes();
+      if (total > acked) channel.deliver({ type: 'ack', bytes: total - acked });
+      acked = total;
+      return channel.output().includes('after-42');
+    }, 'the shell back after Ctrl-C');
+    assert.ok(channel.isOpen && !session.isEnded, 'the session goes on');
+    await session.dispose('test');
   });
 });
 

@@ -18,6 +18,10 @@ export class FakeChannel implements DataChannelPort {
     return true;
   }
 
+  answer(frame: string): boolean {
+    return this.send(frame);
+  }
+
   close(): void {
     if (!this.isOpen) return;
     this.isOpen = false;
