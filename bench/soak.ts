@@ -93,11 +93,12 @@ if (unknownPhases.length > 0) throw new Error(`unknown phase(s) ${unknownPhases.
 /**
  * Tolerances, after a full GC in the agent, over the baseline taken after a warm-up: the V8 heap
  * 8 MB, memory outside it (Buffers, the sessions' output logs) 4 MB, active handles none, file
- * descriptors 6 (keep-alive sockets to the Docker engine come and go). RSS 64 MB: the allocators
- * keep freed pages mapped; after 50 busy sessions (each holding up to 1 MiB of output for resume)
- * RSS stayed 46 MB up while heap, external memory and handles were back (docs/operations.md).
+ * descriptors 6 (keep-alive sockets to the Docker engine come and go). RSS 48 MB: part of it never
+ * comes back, and that part is not a leak (docs/operations.md, "RSS after the soak"): rounds of a
+ * phase level off at +30 to +36 MB once V8 has shrunk its young generation, free memory glibc's
+ * malloc keeps in its main heap (its top pinned by live blocks; malloc_trim(0) returns it).
  */
-const tolerance: Tolerance = { heapBytes: 8e6, externalBytes: 4e6, rssBytes: 64e6, fds: 6 };
+const tolerance: Tolerance = { heapBytes: 8e6, externalBytes: 4e6, rssBytes: 48e6, fds: 6 };
 const outPath = values.out ? String(values.out) : fileURLToPath(new URL('./soak-results.json', import.meta.url));
 const cli = fileURLToPath(new URL('../agent/dist/cli.js', import.meta.url));
 /** the agent's log of the last run goes here, as the end-to-end tests' logs do */
