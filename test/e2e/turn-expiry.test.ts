@@ -3,9 +3,9 @@
  * credentials that live 20 s; console and agent sit behind two NATs, so the terminal runs through
  * coturn. coturn checks a username's expiry when an allocation is made, not on the Refresh,
  * CreatePermission and ChannelBind that keep it alive (shown with a raw TURN client: the clients'
- * own refreshes come 4 to 9 minutes in); the terminal goes on past the expiry with no reconnect;
- * and a resume after the expiry, which needs new allocations, gets them on both ends with the
- * fresh credentials sent since.
+ * own refreshes come 4 to 9 minutes in); the terminal goes on past the expiry with no reconnect; a
+ * resume after the expiry, which needs new allocations, gets them on both ends with the fresh
+ * credentials sent since; and a console whose clock is an hour off still uses the ones it has.
  *
  * TETHER_TURN_EXPIRY_WATCH_S=600 keeps the terminal busy ten minutes past the expiry, long enough
  * for Chromium's and werift's own refreshes, which are then checked too (figures in
@@ -228,4 +228,23 @@ test('a resume after the expiry relays again: both ends allocate with fresh cred
   }
   const refused = requests.filter((r) => (byAgent(r) || byConsole(r)) && r.code === 401 && r.at > expiredBefore);
   assert.deepEqual(refused, [], 'no client offered expired credentials');
+});
+
+test('a console whose clock is an hour fast still relays: it times its credentials from their arrival, not by its own clock', async () => {
+  const skewed = await launchConsoleIn(net, 'console');
+  cleanups.push(() => skewed.browser.close());
+  // A laptop that keeps local time as UTC, an hour ahead: the credentials look an hour old to it.
+  await skewed.page.addInitScript(() => {
+    const now = Date.now.bind(Date);
+    Date.now = () => now() + 3_600_000;
+  });
+  const allocatedBefore = allocations().length;
+  const fast = await skewed.open({ signal: signaling.url, token: CONSOLE_TOKEN });
+  const tab = await fast.openTargetByClick(agent.agentId, container.name, 60_000);
+  await fast.waitForPrompt(tab);
+  await fast.typeLine(tab, 'echo skewed-$((6 * 7))');
+  await fast.waitForLine(tab, 'skewed-42');
+  const made = allocations().slice(allocatedBefore).filter(byConsole);
+  assert.equal(made.length, 1, `the console allocated a relay with the credentials it was given: ${JSON.stringify(made)}`);
+  await waitFor(async () => (await fast.tab(tab)).path === 'relayed', 'the tab to show a relayed path', 15_000);
 });
