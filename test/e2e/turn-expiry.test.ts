@@ -181,10 +181,11 @@ test('a relayed terminal goes on past the expiry of its credentials: no reconnec
   assert.deepEqual(lines, Array.from({ length: ticks }, (_, i) => `tick-${i + 1}`), 'every tick once and in order');
   assert.equal(allocations().length, 2, 'no new allocation: the second tab used the same path');
 
-  // Whatever the clients sent on their allocations after the expiry was accepted.
+  // Whatever the clients sent on their allocations after the expiry was accepted (a 438 only asks
+  // for the request again with a new nonce, on a coturn that makes nonces stale).
   const original = new Set([agentAllocation.user, consoleAllocation.user]);
   const late = requests.filter((r) => original.has(r.user) && r.at > r.expiresAt);
-  assert.deepEqual(late.filter((r) => r.code !== 0), [], 'no request on the allocations refused after the expiry');
+  assert.deepEqual(late.filter((r) => r.code !== 0 && r.code !== 438), [], 'no request on the allocations refused after the expiry');
   if (WATCH_AFTER_EXPIRY_MS >= CLIENT_REFRESHES_MS) {
     const seconds = (r: TurnRequest) => Math.round((r.at - r.expiresAt) / 1000);
     console.log(`turn-expiry: requests after the expiry: ${late.map((r) => `${byAgent(r) ? 'agent' : 'console'} ${r.method} ${r.code || 'ok'} +${seconds(r)} s`).join(', ')}`);
@@ -201,13 +202,14 @@ test('a resume after the expiry relays again: both ends allocate with fresh cred
   const expiredBefore = Math.max(...before.map((r) => r.expiresAt));
   assert.ok(Date.now() > expiredBefore, 'the first credentials have expired');
   const pidBefore = await shellPid('pid-resume');
+  const resumesBefore = (await ui.tab(tabId)).resumeCount;
   await ui.typeLine(tabId, 'i=0; while [ $i -lt 200 ]; do i=$((i+1)); echo line-$i; sleep 0.05; done; echo loop""-done');
   await waitFor(async () => (await capturedLines()).filter((l) => /^line-\d+$/.test(l)).length >= 20, 'the first 20 lines');
   assert.equal(await ui.dropPath(agent.agentId, 2_000), true);
   await waitFor(async () => (await ui.tab(tabId)).state === 'reconnecting', 'the tab to be reconnecting');
   await waitFor(async () => {
     const tab = await ui.tab(tabId);
-    return tab.state === 'open' && tab.resumeCount === 1;
+    return tab.state === 'open' && tab.resumeCount === resumesBefore + 1;
   }, 'the tab to resume', 60_000);
   await ui.waitForLine(tabId, 'loop-done', 60_000);
 
@@ -215,8 +217,8 @@ test('a resume after the expiry relays again: both ends allocate with fresh cred
   assert.deepEqual(lines, Array.from({ length: 200 }, (_, i) => `line-${i + 1}`), 'every line once and in order');
   assert.equal(await shellPid('pid-resumed'), pidBefore, 'the same shell');
   const connected = peersConnected();
-  assert.equal(connected.length, 2, 'a new peer connection');
-  assert.equal(connected[1]?.path?.kind, 'relayed', `the new path: ${JSON.stringify(connected[1])}`);
+  assert.equal(connected.length, resumesBefore + 2, 'a new peer connection');
+  assert.equal(connected.at(-1)?.path?.kind, 'relayed', `the new path: ${JSON.stringify(connected.at(-1))}`);
 
   // New allocations on both ends, each with a username that had not expired: the credentials the
   // signaling server sent after the first ones, not the first ones again (coturn would refuse those).
