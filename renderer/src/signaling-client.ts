@@ -45,7 +45,8 @@ export class SignalingClient implements Disposable, NegotiationTransport {
   private readonly stateEmitter = new Emitter<SignalingState>();
   private currentAgents: AgentInfo[] = [];
   private currentState: SignalingState = { kind: 'connecting' };
-  private turnCredentials: TurnCredentials | undefined;
+  /** The last TURN credentials issued, and until when they are good by this machine's clock. */
+  private turnCredentials: { value: TurnCredentials; validUntil: number } | undefined;
 
   readonly onPresence = this.presenceEmitter.event;
   readonly onState = this.stateEmitter.event;
@@ -88,7 +89,13 @@ export class SignalingClient implements Disposable, NegotiationTransport {
     this.socket.on('turn:credentials', (raw: unknown) => {
       const parsed = parseValue(TurnCredentials, raw);
       if (!parsed.ok) return this.reportBadPayload('turn:credentials', parsed.error);
-      this.turnCredentials = parsed.value;
+      // Good for their lifetime from their arrival (less the second the server's rounding may have
+      // taken), not until `expiresAt` read on this machine's clock: a console clock that is off by
+      // more than half the TTL (a laptop keeping local time as UTC) would throw good credentials
+      // away, and every new connection would lose its relay and the STUN answer that tells it its
+      // NAT's address. Wall-clock time still, not performance.now(), so that a suspend counts.
+      const lifetimeMs = Math.max(0, parsed.value.ttlSeconds - 1) * 1000;
+      this.turnCredentials = { value: parsed.value, validUntil: Date.now() + lifetimeMs };
     });
     this.socket.on('signal:error', (raw: unknown) => {
       const parsed = parseValue(SignalingErrorPayload, raw);
@@ -109,8 +116,8 @@ export class SignalingClient implements Disposable, NegotiationTransport {
    */
   get iceServers(): RTCIceServer[] {
     const credentials = this.turnCredentials;
-    if (!credentials || credentials.expiresAt <= Date.now()) return [];
-    return credentials.iceServers.map((server) => ({ ...server, urls: [...server.urls] }));
+    if (!credentials || credentials.validUntil <= Date.now()) return [];
+    return credentials.value.iceServers.map((server) => ({ ...server, urls: [...server.urls] }));
   }
 
   get state(): SignalingState {
