@@ -38,6 +38,42 @@ export const WERIFT_PATCHES = [
     find: 'iceServers: [{ urls: "stun:stun.l.google.com:19302" }],',
     replace: 'iceServers: [],',
   },
+  // coturn makes a session's nonce stale after 600 s and answers the next request with an unsigned
+  // 438 and a new nonce. Unpatched, werift drops that answer twice over (no MESSAGE-INTEGRITY), and
+  // its retry would sign over the old MESSAGE-INTEGRITY and FINGERPRINT: its second Refresh (1000 s)
+  // and ChannelBind time out and a relayed terminal stalls. Accepting an unsigned 401/438 is safe:
+  // it only makes werift send the request again with the new nonce, signed with the same key; no
+  // unsigned success is accepted. See docs/networks.md, "coturn's stale nonce, and werift".
+  {
+    why: 'TURN: an unsigned 401/438 (stale nonce) must reach the transaction, not fail the MESSAGE-INTEGRITY check (docs/networks.md)',
+    find:
+      'const verified = transaction.integrityKey ? parseMessage(data, transaction.integrityKey) : message;\n' +
+      '          if (!verified) {\n' +
+      '            log21("TURN STUN response failed MESSAGE-INTEGRITY check");',
+    replace:
+      'const errorCode = message.messageClass === 272 ? message.getAttributeValue("ERROR-CODE")?.[0] : void 0;\n' +
+      '          const verified = transaction.integrityKey && errorCode !== 401 && errorCode !== 438 ? parseMessage(data, transaction.integrityKey) : message;\n' +
+      '          if (!verified) {\n' +
+      '            log21("TURN STUN response failed MESSAGE-INTEGRITY check");',
+  },
+  {
+    why: 'TURN: a transaction must not ignore an unsigned 401/438 (stale nonce), or the request times out instead of being re-sent (docs/networks.md)',
+    find:
+      'if (this.integrityKey) {\n' +
+      '      const hasIntegrity = message.attributesKeys.includes("MESSAGE-INTEGRITY") || message.attributesKeys.includes("MESSAGE-INTEGRITY-SHA256");',
+    replace:
+      'const errorCode = message.messageClass === 272 ? message.getAttributeValue("ERROR-CODE")?.[0] : void 0;\n' +
+      '    if (this.integrityKey && errorCode !== 401 && errorCode !== 438) {\n' +
+      '      const hasIntegrity = message.attributesKeys.includes("MESSAGE-INTEGRITY") || message.attributesKeys.includes("MESSAGE-INTEGRITY-SHA256");',
+  },
+  {
+    why: 'TURN: the retry after a 401/438 must be signed afresh, not over the first attempt\'s MESSAGE-INTEGRITY and FINGERPRINT (docs/networks.md)',
+    find: 'request.transactionId = randomTransactionId();\n        [message, address] = await this.request(request, this.server);',
+    replace:
+      'request.attributes = request.attributes.filter(([name]) => name !== "MESSAGE-INTEGRITY" && name !== "FINGERPRINT");\n' +
+      '        request.transactionId = randomTransactionId();\n' +
+      '        [message, address] = await this.request(request, this.server);',
+  },
 ];
 
 /** Applies every patch exactly once; throws when one does not apply or Google STUN remains. */

@@ -10,7 +10,7 @@ export type Werift = typeof WeriftModule;
 
 let loaded: Promise<Werift> | undefined;
 
-/** werift with the agent's bundle-time patches (#706, no STUN fallback). */
+/** werift with the agent's bundle-time patches (#706, no STUN fallback, stale TURN nonce). */
 export function patchedWerift(): Promise<Werift> {
   loaded ??= (async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'tether-werift-')), 'werift.mjs');

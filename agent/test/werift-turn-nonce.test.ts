@@ -1,0 +1,157 @@
+/**
+ * coturn's stale nonce against werift's TURN client (docs/networks.md, "coturn's stale nonce, and
+ * werift"): coturn answers the first request after a session's nonce went stale with an unsigned
+ * 438 and a new nonce. The agent's patched werift must send the request again with it, as Chromium
+ * does; the unpatched werift 0.24.4 drops the 438 and its request times out, which is what stalled
+ * relayed terminals 17 minutes in. A real coturn on loopback, its nonces stale after STALE_NONCE_S
+ * instead of 600 s.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHmac, randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
+import { once } from 'node:events';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, test } from 'node:test';
+import { waitFor } from '../../test/support/wait.js';
+import { patchedWerift, type Werift } from './support/patched-werift.js';
+
+const STALE_NONCE_S = 3;
+/** Comfortably past STALE_NONCE_S: coturn counts in whole seconds. */
+const STALE_AFTER_MS = (STALE_NONCE_S + 2) * 1000;
+const SECRET = `turn-${randomBytes(12).toString('hex')}`;
+const REFRESH = 0x0004; // STUN method (RFC 8656)
+const REQUEST = 0x0000; // STUN class
+
+interface Coturn {
+  port: number;
+  lines: string[];
+  child: ChildProcess;
+}
+
+/** A UDP port on 127.0.0.1 that was free a moment ago (coturn cannot be given port 0). */
+async function freeUdpPort(): Promise<number> {
+  const socket = dgram.createSocket('udp4');
+  socket.bind(0, '127.0.0.1');
+  await once(socket, 'listening');
+  const { port } = socket.address();
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return port;
+}
+
+async function startLoopbackCoturn(): Promise<Coturn> {
+  const port = await freeUdpPort();
+  const dir = mkdtempSync(join(tmpdir(), 'tether-coturn-'));
+  const child = spawn('turnserver', [
+    '-n', '--listening-ip', '127.0.0.1', '--relay-ip', '127.0.0.1', '--listening-port', String(port),
+    '--use-auth-secret', '--static-auth-secret', SECRET, '--realm', 'tether.test',
+    `--stale-nonce=${STALE_NONCE_S}`, '--allow-loopback-peers',
+    '--no-tcp', '--no-tls', '--no-dtls', '--no-tcp-relay', '--no-cli',
+    '--log-file', 'stdout', '--simple-log', '--verbose',
+    '--pidfile', join(dir, 'turnserver.pid'), '--userdb', join(dir, 'turndb'),
+  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines: string[] = [];
+  const ready = new Promise<void>((resolve, reject) => {
+    let rest = '';
+    const onData = (chunk: Buffer) => {
+      const parts = (rest + chunk.toString('utf8')).split('\n');
+      rest = parts.pop() ?? '';
+      lines.push(...parts);
+      if (parts.some((line) => line.includes('Total General servers'))) resolve();
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`turnserver exited with ${code}:\n${lines.slice(-40).join('\n')}`)));
+  });
+  await ready;
+  return { port, lines, child };
+}
+
+/** TURN REST API credentials (what tether-signaling issues): `<expiry>:<who>`, HMAC-SHA1 of it with the secret. */
+function restCredentials(who: string): { username: string; password: string } {
+  const username = `${Math.floor(Date.now() / 1000) + 600}:${who}`;
+  return { username, password: createHmac('sha1', SECRET).update(username).digest('base64') };
+}
+
+/**
+ * coturn's answers to one user, as its verbose log says: `<method> <code>` (0 for success). coturn
+ * logs a 438 before it looks at the method, as `message 438`.
+ */
+function answers(coturn: Coturn, who: string): string[] {
+  return coturn.lines.flatMap((line) => {
+    const match = /user <\d+:([^>]+)>: incoming packet (\w+) processed, (?:success|error (\d+))/.exec(line);
+    return match && match[1] === who ? [`${match[2]} ${match[3] ?? 0}`] : [];
+  });
+}
+
+async function allocate(w: Werift, coturn: Coturn, who: string) {
+  return w.createTurnClient(
+    { address: ['127.0.0.1', coturn.port], ...restCredentials(who) },
+    { interfaceAddresses: { udp4: '127.0.0.1' } },
+  );
+}
+
+describe('werift and coturn stale nonces', () => {
+  let coturn: Coturn;
+  let peer: dgram.Socket;
+  let peerAddress: [string, number];
+
+  before(async () => {
+    coturn = await startLoopbackCoturn();
+    peer = dgram.createSocket('udp4');
+    peer.bind(0, '127.0.0.1');
+    await once(peer, 'listening');
+    peerAddress = ['127.0.0.1', peer.address().port];
+  });
+
+  after(async () => {
+    peer?.close();
+    if (coturn && coturn.child.exitCode === null) {
+      coturn.child.kill('SIGTERM');
+      await once(coturn.child, 'exit');
+    }
+  });
+
+  test('the patched werift renews a stale nonce for ChannelBind and Refresh', async () => {
+    const w = await patchedWerift();
+    const who = `patched-${randomBytes(4).toString('hex')}`;
+    const turn = await allocate(w, coturn, who);
+    try {
+      await sleep(STALE_AFTER_MS);
+      const channel = await turn.getChannel(peerAddress);
+      assert.ok(channel.number >= 0x4000);
+
+      await sleep(STALE_AFTER_MS);
+      const [response] = await turn.requestWithRetry(new w.Message(REFRESH, REQUEST).setAttribute('LIFETIME', 600), turn.server);
+      assert.equal(response.getAttributeValue('LIFETIME'), 600);
+
+      // Each request met a stale nonce (so the test saw the 438s it is about), then succeeded once.
+      // coturn's log line may come after its answer.
+      await waitFor(() => answers(coturn, who).includes('REFRESH 0'), "coturn's log of the Refresh", 5000).catch(() => undefined);
+      const seen = answers(coturn, who);
+      assert.deepEqual(seen.filter((a) => !a.startsWith('ALLOCATE')), ['message 438', 'CHANNEL_BIND 0', 'message 438', 'REFRESH 0'], seen.join(', '));
+    } finally {
+      await turn.close();
+    }
+  });
+
+  // The proof that the test above tests the patches: without them the same ChannelBind times out.
+  test('the unpatched werift 0.24.4 cannot: its ChannelBind after a stale nonce times out', async () => {
+    const w = (await import('werift')) as Werift;
+    const who = `unpatched-${randomBytes(4).toString('hex')}`;
+    const turn = await allocate(w, coturn, who);
+    try {
+      await sleep(STALE_AFTER_MS);
+      await assert.rejects(turn.getChannel(peerAddress));
+      const seen = answers(coturn, who);
+      assert.ok(seen.includes('message 438'), seen.join(', '));
+      assert.ok(!seen.includes('CHANNEL_BIND 0'), seen.join(', '));
+    } finally {
+      await turn.close();
+    }
+  });
+});
