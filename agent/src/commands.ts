@@ -34,8 +34,26 @@ function hostAddresses(): string[] {
   return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).filter((a) => a.family === 'IPv4' && !a.internal).map((a) => a.address));
 }
 
+/**
+ * Console ids are base64url, so one in 32 begins with '-', which parseArgs would read as an
+ * option. After `consoles revoke`, the first argument that is not the command's own option is the
+ * id, whatever it begins with: it is moved behind `--`.
+ */
+function idAfterRevoke(rest: string[]): string[] {
+  if (rest[0] !== 'revoke') return rest;
+  const args = rest.slice(1);
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--') return rest;
+    if (arg === '--state-dir') i++;
+    else if (!arg.startsWith('--state-dir=') && arg !== '--json') return ['revoke', ...args.slice(0, i), ...args.slice(i + 1), '--', arg];
+  }
+  return rest;
+}
+
 export async function runCommand(argv: string[], env: NodeJS.ProcessEnv, out: (text: string) => void): Promise<number> {
-  const [command, ...rest] = argv;
+  const [command, ...given] = argv;
+  const rest = command === 'consoles' ? idAfterRevoke(given) : given;
   let parsed;
   try {
     parsed = parseArgs({
