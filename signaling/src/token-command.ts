@@ -42,6 +42,25 @@ function readConfigFile(path: string | undefined, io: CommandIo): { ok: true; fi
   return { ok: true, file: parsed.data };
 }
 
+/** The options that take a value; any of them may stand between `revoke` and its argument. */
+const VALUE_OPTIONS = new Set(['--role', '--org', '--subject', '--ttl', '--token-secret', '--revocations', '--config']);
+
+/**
+ * Token ids are base64url, so one in 32 begins with '-', which parseArgs would read as an option.
+ * After `revoke`, the first argument that is neither an option nor an option's value is the token
+ * or its id, whatever it begins with: it is moved behind `--`.
+ */
+function targetAfterRevoke(argv: readonly string[]): string[] {
+  if (argv[0] !== 'revoke') return [...argv];
+  for (let i = 1; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') break;
+    if (VALUE_OPTIONS.has(arg)) i++;
+    else if (!(arg.startsWith('--') && VALUE_OPTIONS.has(arg.split('=')[0]!))) return [...argv.slice(0, i), ...argv.slice(i + 1), '--', arg];
+  }
+  return [...argv];
+}
+
 /** Runs `token …` (argv without the leading `token`); resolves with the exit code. */
 export function runTokenCommand(argv: readonly string[], io: CommandIo): number {
   const fail = (message: string, code = 2) => {
@@ -51,7 +70,7 @@ export function runTokenCommand(argv: readonly string[], io: CommandIo): number 
   let parsed;
   try {
     parsed = parseArgs({
-      args: [...argv], strict: true, allowPositionals: true,
+      args: targetAfterRevoke(argv), strict: true, allowPositionals: true,
       options: {
         role: { type: 'string' }, org: { type: 'string' }, subject: { type: 'string' }, ttl: { type: 'string' },
         'token-secret': { type: 'string', multiple: true }, revocations: { type: 'string' }, config: { type: 'string' },

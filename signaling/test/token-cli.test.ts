@@ -75,3 +75,14 @@ test('a token issued by the CLI connects to the CLI server; token revoke disconn
   const [code] = await once(server, 'exit');
   assert.equal(code, 0);
 });
+
+test('token revoke takes a token id that begins with a dash, before or after its options', () => {
+  const revocations = join(mkdtempSync(join(tmpdir(), 'tether-revoke-')), 'revoked.txt');
+  const first = token('revoke', '-85eD_OG5eytE57i', '--revocations', revocations);
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stdout, /^revoked -85eD_OG5eytE57i\n$/);
+  const second = token('revoke', `--revocations=${revocations}`, '--dashes-id');
+  assert.equal(second.code, 0, second.stderr);
+  assert.match(readFileSync(revocations, 'utf8'), /-85eD_OG5eytE57i[\s\S]*--dashes-id/);
+  assert.equal(token('revoke', '-short', '--revocations', revocations).code, 2, 'still checked as a token id');
+});
