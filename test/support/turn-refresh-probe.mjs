@@ -9,25 +9,11 @@
 //    "createPermission":{"ok":true},"channelBind":{"ok":true},"newAllocate":{"ok":false,"code":401}}
 //
 //   node turn-refresh-probe.mjs <host> <port> <username> <password> <refreshAfterMs> <peer ip> [lifetime s]
-import { createHash, createHmac, randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
+import { ATTR, attribute, exchange as exchangeWith, longTermKey, MAGIC, METHOD, request } from './stun.mjs';
 
 const [host, portText, username, password, refreshAfterText, peerIp, lifetimeText] = process.argv.slice(2);
 const port = Number(portText);
-const MAGIC = 0x2112a442;
-const METHOD = { ALLOCATE: 0x0003, REFRESH: 0x0004, CREATE_PERMISSION: 0x0008, CHANNEL_BIND: 0x0009 };
-const ATTR = {
-  CHANNEL_NUMBER: 0x000c, LIFETIME: 0x000d, USERNAME: 0x0006, MESSAGE_INTEGRITY: 0x0008, ERROR_CODE: 0x0009,
-  XOR_PEER_ADDRESS: 0x0012, REALM: 0x0014, NONCE: 0x0015, REQUESTED_TRANSPORT: 0x0019,
-};
-
-function attribute(type, value) {
-  const padded = Buffer.alloc(4 + Math.ceil(value.length / 4) * 4);
-  padded.writeUInt16BE(type, 0);
-  padded.writeUInt16BE(value.length, 2);
-  value.copy(padded, 4);
-  return padded;
-}
 
 function uint32(value) {
   const bytes = Buffer.alloc(4);
@@ -45,50 +31,7 @@ function xorAddress(ip, peerPort) {
   return attribute(ATTR.XOR_PEER_ADDRESS, value);
 }
 
-/** A request; with `key`, MESSAGE-INTEGRITY over everything before it, length counting it. */
-function request(method, attributes, key) {
-  const header = Buffer.alloc(20);
-  header.writeUInt16BE(method, 0);
-  header.writeUInt32BE(MAGIC, 4);
-  randomBytes(12).copy(header, 8);
-  let body = Buffer.concat(attributes);
-  if (key) {
-    header.writeUInt16BE(body.length + 24, 2);
-    const mac = createHmac('sha1', key).update(Buffer.concat([header, body])).digest();
-    body = Buffer.concat([body, attribute(ATTR.MESSAGE_INTEGRITY, mac)]);
-  }
-  header.writeUInt16BE(body.length, 2);
-  return Buffer.concat([header, body]);
-}
-
-function parse(message) {
-  const attrs = new Map();
-  for (let at = 20; at + 4 <= message.length; ) {
-    const attrType = message.readUInt16BE(at);
-    const length = message.readUInt16BE(at + 2);
-    attrs.set(attrType, message.subarray(at + 4, at + 4 + length));
-    at += 4 + Math.ceil(length / 4) * 4;
-  }
-  // Success responses have class bits 0b10 (0x0100), errors 0b11 (0x0110).
-  return { success: (message.readUInt16BE(0) & 0x0110) === 0x0100, attrs };
-}
-
-function exchange(socket, message) {
-  return new Promise((resolve, reject) => {
-    let tries = 0;
-    const timer = setInterval(() => {
-      if (++tries > 5) {
-        clearInterval(timer);
-        reject(new Error('no answer from the TURN server'));
-      } else socket.send(message, port, host);
-    }, 500);
-    socket.once('message', (answer) => {
-      clearInterval(timer);
-      resolve(parse(answer));
-    });
-    socket.send(message, port, host);
-  });
-}
+const exchange = (socket, message) => exchangeWith(socket, message, host, port);
 
 function outcome(answer) {
   const lifetime = answer.attrs.get(ATTR.LIFETIME);
@@ -110,7 +53,7 @@ class Session {
       const auth = this.nonce
         ? [attribute(ATTR.USERNAME, Buffer.from(username)), attribute(ATTR.REALM, this.realm), attribute(ATTR.NONCE, this.nonce)]
         : [];
-      const key = this.nonce ? createHash('md5').update(`${username}:${this.realm.toString('utf8')}:${password}`).digest() : undefined;
+      const key = this.nonce ? longTermKey(username, this.realm, password) : undefined;
       const answer = await exchange(this.socket, request(method, [...attributes, ...auth], key));
       result = outcome(answer);
       const nonce = answer.attrs.get(ATTR.NONCE);
