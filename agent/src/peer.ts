@@ -149,6 +149,9 @@ export class AgentPeer {
   }
 
   private accept(raw: RTCDataChannel): void {
+    // A channel came over SCTP, so the path works whatever werift's connection state says yet:
+    // the connect timeout is for peers that never connect.
+    clearTimeout(this.connectTimer);
     const port = weriftChannel(raw);
     const peerId = this.options.consoleId;
     if (this.channels >= MAX_CHANNELS_PER_PEER) {

@@ -57,6 +57,31 @@ describe('werift bundle-time patches', () => {
     assert.deepEqual(delivered, ['a', 'b']);
   });
 
+  // Under loss the association can come up before connect() waits for it: unpatched, werift then
+  // waited for an event already past and the peer never became "connected".
+  test('a peer whose SCTP association is already established is connected, not left waiting', async () => {
+    const w = await patchedWerift();
+    const pc = new w.RTCPeerConnection({});
+    const manager = (pc as unknown as { sctpManager: { connectSctp(this: unknown): Promise<void> } }).sctpManager;
+    const never = { asPromise: () => new Promise<never>(() => undefined) };
+    const established = {
+      sctpRemotePort: 5000,
+      sctpTransport: { start: async () => undefined, sctp: { associationState: 4, stateChanged: { connected: never } } },
+    };
+    const settled = await Promise.race([
+      manager.connectSctp.call(established).then(() => 'connected'),
+      new Promise((resolve) => setTimeout(() => resolve('still waiting'), 2000)),
+    ]);
+    assert.equal(settled, 'connected');
+    const cookieWait = { ...established, sctpTransport: { ...established.sctpTransport, sctp: { associationState: 2, stateChanged: { connected: never } } } };
+    const waiting = await Promise.race([
+      manager.connectSctp.call(cookieWait).then(() => 'connected'),
+      new Promise((resolve) => setTimeout(() => resolve('still waiting'), 200)),
+    ]);
+    assert.equal(waiting, 'still waiting', 'an association not yet up is still waited for');
+    await pc.close();
+  });
+
   test('messages on several channels at once are all delivered', async () => {
     const w = await patchedWerift();
     const { a, b } = await connectedPair(w);
