@@ -230,7 +230,7 @@ export class TtyChannel {
       target: { id: session.target.id.slice(0, 12), name: session.target.name },
       shell: session.shell,
       resumeGraceMs: session.graceMs,
-      ...(resumed ? { resumed } : {}),
+      ...(resumed ? { resumed: { ...resumed, inputReceived: session.inputReceived } } : {}),
     });
     session.attach(this.channel, resumed);
     for (const bytes of this.queuedInput) session.input(bytes);

@@ -85,6 +85,7 @@ export class TtySession {
   /** When the session last lost its channel (ms since the epoch); 0 while attached. */
   detachedAt = 0;
   private bytesIn = 0;
+  private inputBytesReceived = 0;
   /** undefined while the process runs; its exit code (or null) once it ended */
   private exitCode: number | null | undefined;
   private ending = false;
@@ -249,6 +250,7 @@ export class TtySession {
    * it was refused: more than MAX_PENDING_INPUT_BYTES wait for a shell that does not read.
    */
   input(bytes: Buffer): boolean {
+    this.inputBytesReceived += bytes.length;
     if (this.ending || this.exitCode !== undefined) return true;
     if (bytes.length > MAX_ALWAYS_WRITTEN_INPUT_BYTES && this.bridge.stream.writableLength > MAX_PENDING_INPUT_BYTES) return false;
     this.limits.touch();
@@ -407,6 +409,11 @@ export class TtySession {
   /** Input bytes written and not yet taken by Docker (at most MAX_PENDING_INPUT_BYTES and a frame); for tests and logs. */
   get pendingInput(): number {
     return this.bridge.stream.writableLength;
+  }
+
+  /** Input bytes that reached the session from any channel, written or refused: `opened.resumed.inputReceived`. */
+  get inputReceived(): number {
+    return this.inputBytesReceived;
   }
 
   /** Output offsets of the attached channel; for tests and logs. */

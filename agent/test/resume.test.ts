@@ -78,7 +78,8 @@ describe('resume', () => {
   test('a lost channel detaches the session; a resume gets the output made meanwhile, once and in order, in the same shell', async () => {
     const first = await open();
     const stopAcks = ackAll(first.channel);
-    first.channel.deliver(Buffer.from('echo shell-$$; i=0; while [ $i -lt 60 ]; do i=$((i+1)); echo n-$i; sleep 0.02; done; echo loop-done\n'));
+    const loop = Buffer.from('echo shell-$$; i=0; while [ $i -lt 60 ]; do i=$((i+1)); echo n-$i; sleep 0.02; done; echo loop-done\n');
+    first.channel.deliver(loop);
     await first.channel.until(() => /n-5\r\n/.test(first.channel.output()), 'the loop under way');
     stopAcks();
     first.channel.close(); // no `close`: the network path died
@@ -95,7 +96,8 @@ describe('resume', () => {
     const second = await resume(first.sessionId, received);
     assert.equal(second.reply.type, 'opened', JSON.stringify(second.reply));
     assert.equal(second.reply.sessionId, first.sessionId);
-    assert.deepEqual(second.reply.resumed, { from: received, lost: 0 });
+    // inputReceived: every input byte that reached the session, for the console to compare with what it sent.
+    assert.deepEqual(second.reply.resumed, { from: received, lost: 0, inputReceived: loop.length });
     const stop = ackAll(second.channel);
     await second.channel.until(() => second.channel.output().includes('loop-done'), 'the rest of the loop');
     const all = first.channel.output() + second.channel.output();
@@ -114,7 +116,7 @@ describe('resume', () => {
     await first.channel.until(() => first.channel.output().includes('mark-2'), 'output');
     first.channel.close();
     const second = await resume(first.sessionId, 0);
-    assert.deepEqual(second.reply.resumed, { from: 0, lost: 0 });
+    assert.deepEqual(second.reply.resumed, { from: 0, lost: 0, inputReceived: 'echo mark-$((1+1))\n'.length });
     await second.channel.until(() => second.channel.output() === first.channel.output(), 'the same bytes from 0');
     await registry.get(first.sessionId)?.dispose('test');
   });

@@ -147,9 +147,17 @@ export const OpenedMessage = z.object({
    * Present when the open was a `resume`: output follows from byte offset `from`; `lost` bytes
    * between the console's `received` and `from` fell out of the agent's buffer and are gone.
    * Offsets count output bytes from the start of the session.
+   * `inputReceived`: the input bytes that reached the agent for this session from its start, over
+   * every channel, whether written or refused. The console compares it with what it sent: the
+   * difference was sent into the channel that died and never arrived (it is not sent again).
+   * Absent from agents before 0.1.0's resume accounting.
    */
   resumed: z
-    .object({ from: z.number().int().nonnegative(), lost: z.number().int().nonnegative() })
+    .object({
+      from: z.number().int().nonnegative(),
+      lost: z.number().int().nonnegative(),
+      inputReceived: z.number().int().nonnegative().optional(),
+    })
     .optional(),
 });
 

@@ -1,6 +1,7 @@
 import type { TargetState } from '@tether/protocol';
 import type { AgentConnection } from './agent-connection';
 import { DisposableStore, Emitter, type Disposable } from './emitter';
+import { describeKeys } from './input-ledger';
 import type { NetworkPath } from './network-path';
 import { randomId } from './random-id';
 import { resumeBackoffMs, type ReconnectState } from './reconnect-policy';
@@ -57,6 +58,8 @@ export class TerminalTab implements Disposable {
   resumeAttempts = 0;
   /** keystroke bytes dropped while reconnecting, over the tab's life */
   droppedInput = 0;
+  /** keystrokes sent just before a drop that never reached the shell, as text, one entry per resume */
+  readonly undeliveredInput: string[] = [];
   private current: WebRtcTerminalSession | undefined;
   /** the connection the tab follows; a failed setup moves on to the agent's next one (app.ts) */
   followed: AgentConnection | undefined;
@@ -339,6 +342,13 @@ export class TerminalTab implements Disposable {
       this.resumeAttempts = 0;
       if (info.lost > 0) this.view.notice(`[tether: ${formatBytes(info.lost)} bytes of output were lost while disconnected]`);
       this.view.notice(`[tether: reconnected after ${after}; the same shell goes on]`);
+      const undelivered = info.undelivered;
+      if (undelivered) {
+        this.undeliveredInput.push(new TextDecoder().decode(undelivered.tail));
+        const what = undelivered.bytes === 1 ? '1 byte' : `${formatBytes(undelivered.bytes)} bytes`;
+        const was = undelivered.bytes === 1 ? 'was' : 'were';
+        this.view.notice(`[tether: ${what} typed just before the drop never reached the shell and ${was} not sent again: ${describeKeys(undelivered.tail)}]`);
+      }
       this.changed();
     }));
     store.add(session.onInputDropped((bytes) => {

@@ -31,6 +31,8 @@ export interface TabSummary {
   resumeAttempts: number;
   /** keystroke bytes dropped while reconnecting */
   droppedInput: number;
+  /** keys sent just before a drop that never reached the shell, as text, one entry per resume that found some */
+  undeliveredInput: string[];
   /** the agent's grace period for this tab's shell, 0 when it cannot be resumed */
   resumeGraceMs: number;
 }
@@ -152,6 +154,7 @@ export function installTestHooks(app: ConsoleApp): void {
         reconnectAttempt: t.lost?.state?.attempt,
         resumeAttempts: t.resumeAttempts,
         droppedInput: t.droppedInput,
+        undeliveredInput: [...t.undeliveredInput],
         resumeGraceMs: t.resumeGraceMs,
       })),
     screen: (id) => tab(id).view.screenText(),

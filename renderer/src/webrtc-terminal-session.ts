@@ -1,5 +1,6 @@
 import { MAX_FRAME_BYTES, type AgentTtyMessage, type ConsoleTtyMessage, type ErrorCode, type OpenedMessage } from '@tether/protocol';
 import { DisposableStore, Emitter } from './emitter';
+import { InputLedger, type UndeliveredInput } from './input-ledger';
 import { OutputLedger } from './output-ledger';
 import type { SessionError, SessionOpened, TerminalSession } from './terminal-session';
 import { TtyChannel } from './tty-channel';
@@ -20,6 +21,8 @@ export interface ResumeInfo {
   from: number;
   lost: number;
   count: number;
+  /** input sent before the drop that never reached the agent; undefined when none, or an older agent that does not say */
+  undelivered: UndeliveredInput | undefined;
 }
 
 const DEFAULT_OPEN_TIMEOUT_MS = 20_000;
@@ -66,6 +69,7 @@ export class WebRtcTerminalSession implements TerminalSession {
   private readonly inputDroppedEmitter = new Emitter<number>();
   private readonly encoder = new TextEncoder();
   private readonly ledger = new OutputLedger();
+  private readonly inputLedger = new InputLedger();
   private channel: TtyChannel | undefined;
   private state: State = 'idle';
   private cols = 80;
@@ -357,7 +361,9 @@ export class WebRtcTerminalSession implements TerminalSession {
     const { lost } = this.ledger.resumedAt(message.resumed.from);
     this.state = 'open';
     this.resumes += 1;
-    this.lastResume = { from: message.resumed.from, lost, count: this.resumes };
+    const { inputReceived } = message.resumed;
+    const undelivered = inputReceived === undefined ? undefined : this.inputLedger.reconcile(inputReceived);
+    this.lastResume = { from: message.resumed.from, lost, count: this.resumes, undelivered };
     if (message.resumeGraceMs !== undefined) this.opened = { ...this.opened, resumeGraceMs: message.resumeGraceMs };
     this.resumedEmitter.fire(this.lastResume);
     if (this.cols !== this.sizeSent.cols || this.rows !== this.sizeSent.rows) this.resize(this.cols, this.rows);
@@ -378,6 +384,7 @@ export class WebRtcTerminalSession implements TerminalSession {
   private sendBytes(bytes: Uint8Array): void {
     const failed = this.channel ? this.channel.sendBytes(bytes) : { code: 'CHANNEL_CLOSED' as const, message: 'input not sent: no channel' };
     if (failed) this.reportError(failed);
+    else this.inputLedger.record(bytes);
   }
 
   private reportError(error: SessionError): void {

@@ -32,6 +32,7 @@ export interface TabSummary {
   reconnectAttempt: number | undefined;
   resumeAttempts: number;
   droppedInput: number;
+  undeliveredInput: string[];
   resumeGraceMs: number;
 }
 
@@ -159,6 +160,16 @@ export class ConsolePage {
   async focus(tabId: string): Promise<void> {
     await this.activate(tabId);
     await this.page.locator(`.tab-panel[data-tab-id="${tabId}"] [data-testid="terminal"]`).click();
+  }
+
+  /** Types `keys` with the real keyboard, each '\r' as Enter (the keys a notice said did not arrive). */
+  async typeKeys(tabId: string, keys: string): Promise<void> {
+    await this.focus(tabId);
+    const parts = keys.split('\r');
+    for (const [i, part] of parts.entries()) {
+      if (part) await this.page.keyboard.type(part);
+      if (i < parts.length - 1) await this.page.keyboard.press('Enter');
+    }
   }
 
   /** Types a command line with the real keyboard and presses Enter. */
