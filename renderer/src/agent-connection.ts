@@ -36,7 +36,10 @@ export type ConnectionStage =
 
 export interface AgentConnectionOptions {
   iceServers?: RTCIceServer[];
-  /** how long the whole setup may take before it is reported as failed */
+  /**
+   * How long one setup stage (signaling, ICE, secure channel) may take before the setup is reported
+   * as failed; the whole setup may take `MAX_SETUP_STAGE_TIMEOUTS` times this.
+   */
   connectTimeoutMs?: number;
   /** the console identity: its certificate is used for DTLS and its key for the binding */
   identity?: ConsoleIdentity;
@@ -45,6 +48,18 @@ export interface AgentConnectionOptions {
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
+/**
+ * A setup that advances a stage (answer, ICE, DTLS and hello) gets another `connectTimeoutMs`, up
+ * to this many in all: on a lossy, slow link (30 % loss, 600 ms round trip) DTLS retransmissions
+ * alone can take 10 s, and killing a setup that progresses only starts the next from scratch.
+ * A dead path makes no progress and still fails after one timeout.
+ */
+export const MAX_SETUP_STAGE_TIMEOUTS = 3;
+const STAGE_WORDS: Partial<Record<ConnectionStage['kind'], string>> = {
+  signaling: "the agent's answer",
+  ice: 'a network path (ICE)',
+  'secure-channel': 'the secure channel (DTLS and hello)',
+};
 /**
  * How long an established connection may stay ICE-`disconnected` before it counts as lost. Chromium
  * reports `disconnected` after a few seconds without answers to its consent checks and `failed`
@@ -68,6 +83,8 @@ export class AgentConnection implements Disposable {
   private readonly pendingLocalCandidates: (IceCandidate | null)[] = [];
   private readonly pendingRemoteCandidates: IceCandidate[] = [];
   private answerFingerprint: string | undefined;
+  private setupStartedAt = 0;
+  private setupTimer: ReturnType<typeof setTimeout> | undefined;
   private everReady = false;
   private disconnectedTimer: ReturnType<typeof setTimeout> | undefined;
   /** the last error a STUN/TURN server answered while gathering, e.g. TURN refusing expired credentials */
@@ -199,14 +216,9 @@ export class AgentConnection implements Disposable {
 
   async connect(): Promise<void> {
     if (this.currentStage.kind !== 'idle') return;
+    this.setupStartedAt = Date.now();
+    this.store.add({ dispose: () => clearTimeout(this.setupTimer) });
     this.setStage({ kind: 'signaling' });
-    const timer = setTimeout(() => {
-      if (this.currentStage.kind !== 'ready') {
-        const turn = this.iceServerError ? `; ${this.iceServerError}` : '';
-        this.fail(`no connection to the agent within ${this.connectTimeoutMs / 1000} s${turn}`);
-      }
-    }, this.connectTimeoutMs);
-    this.store.add({ dispose: () => clearTimeout(timer) });
     try {
       const offer = await this.pc.createOffer();
       await this.pc.setLocalDescription(offer);
@@ -327,6 +339,21 @@ export class AgentConnection implements Disposable {
 
   private setStage(stage: ConnectionStage): void {
     this.currentStage = stage;
+    if (STAGE_WORDS[stage.kind]) this.armSetupTimer();
+    else clearTimeout(this.setupTimer);
     this.stageEmitter.fire(stage);
+  }
+
+  /** Each setup stage gets `connectTimeoutMs`; the whole setup at most MAX_SETUP_STAGE_TIMEOUTS of them. */
+  private armSetupTimer(): void {
+    clearTimeout(this.setupTimer);
+    const left = this.setupStartedAt + this.connectTimeoutMs * MAX_SETUP_STAGE_TIMEOUTS - Date.now();
+    this.setupTimer = setTimeout(() => {
+      const waitingFor = STAGE_WORDS[this.currentStage.kind];
+      if (!waitingFor) return;
+      const turn = this.iceServerError ? `; ${this.iceServerError}` : '';
+      const seconds = Math.round((Date.now() - this.setupStartedAt) / 1000);
+      this.fail(`no connection to the agent within ${seconds} s: waited ${Math.round(Math.min(this.connectTimeoutMs, left) / 1000)} s for ${waitingFor}${turn}`);
+    }, Math.max(0, Math.min(this.connectTimeoutMs, left)));
   }
 }
