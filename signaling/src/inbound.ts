@@ -97,6 +97,9 @@ export function handle<S extends z.ZodType>(
   socket.on(event, listener);
 }
 
+/** At most one `rate limited` log line per socket in this interval; `refused` counts the messages since the last. */
+export const RATE_LIMIT_LOG_INTERVAL_MS = 1000;
+
 /**
  * Runs before every handler: drops events this role may not send and messages over the
  * socket's rate, answering each with a code.
@@ -104,13 +107,21 @@ export function handle<S extends z.ZodType>(
 export function guardInbound(socket: SignalingSocket, role: 'console' | 'agent', log: Logger): void {
   const allowed: readonly string[] = EVENTS_BY_ROLE[role];
   const bucket = new TokenBucket();
+  // A flood must not flood the log too: one line per second per socket, with the count.
+  let refused = 0;
+  let loggedAt = Number.NEGATIVE_INFINITY;
   socket.use((packet, next) => {
     // socket.io-parser also lets numbers through as event names: never trust the type.
     const [rawEvent, ...args] = packet as unknown[];
     const event = String(rawEvent).slice(0, 64);
     const { payload, ack } = splitArgs(args);
     if (!bucket.take()) {
-      log.warn('rate limited', { socketId: socket.id, event });
+      refused++;
+      if (Date.now() - loggedAt >= RATE_LIMIT_LOG_INTERVAL_MS) {
+        log.warn('rate limited', { socketId: socket.id, event, refused });
+        loggedAt = Date.now();
+        refused = 0;
+      }
       reply(socket, ack, { ok: false, error: protocolError('RATE_LIMITED', 'too many messages; slow down') }, sessionIdOf(payload));
       return;
     }

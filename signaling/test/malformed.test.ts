@@ -143,6 +143,12 @@ test('a socket that floods is rate limited and others are not', async (t) => {
   assert.ok(codes.includes('UNKNOWN_SESSION'), 'the burst went through');
   const reply = (await emitAck(bystander, 'webrtc:ice', { sessionId: sid(1), candidate: null })) as Refusal;
   assert.equal(reply.error.code, 'UNKNOWN_SESSION');
+  // Every refusal is answered, but the log gets one line per second with the count, not one per message.
+  const refusedCount = codes.filter((code) => code === 'RATE_LIMITED').length;
+  const lines = fixture.logs.filter((line) => line.includes('"msg":"rate limited"')).map((line) => JSON.parse(line) as { refused: number });
+  assert.ok(lines.length >= 1 && lines.length <= 2, `${lines.length} log lines for ${refusedCount} refusals`);
+  assert.ok(refusedCount > 10, `the flood was refused ${refusedCount} times`);
+  assert.equal(lines[0]?.refused, 1, 'the first refusal is logged at once');
 });
 
 test('regression: a numeric event name crashed the inbound guard; it is refused and the server goes on', async (t) => {
