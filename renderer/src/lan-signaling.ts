@@ -69,7 +69,13 @@ export class LanSignaling implements NegotiationTransport, Disposable {
         resolve(result);
       };
       const timer = setTimeout(() => finish(err(protocolError('AGENT_OFFLINE', `no answer from the agent's LAN endpoint ${endpoint} within ${timeoutMs / 1000} s`))), timeoutMs);
-      socket.once('connect_error', (error) => finish(err(protocolError('AGENT_OFFLINE', `cannot reach the agent at ${endpoint}: ${error.message}`))));
+      socket.once('connect_error', (error) => {
+        // The agent refuses through the handshake (too many connections from here): keep its code and words.
+        const refusal = parseValue(SignalingErrorPayload, (error as Error & { data?: unknown }).data);
+        finish(err(refusal.ok
+          ? protocolError(refusal.value.code, `the agent at ${endpoint} refused the connection: ${refusal.value.message}`)
+          : protocolError('AGENT_OFFLINE', `cannot reach the agent at ${endpoint}: ${error.message}`)));
+      });
       socket.once('lan:hello', (raw: unknown) => {
         const hello = parseValue(LanHello, raw);
         if (!hello.ok) return finish(err(protocolError('BAD_MESSAGE', `the endpoint ${endpoint} sent a bad greeting: ${hello.error.message}`)));
