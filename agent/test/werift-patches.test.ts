@@ -12,6 +12,14 @@ interface InboundStream {
   popMessages(): Iterable<[number, number, Buffer]>;
 }
 
+async function until(predicate: () => boolean, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 async function connectedPair(w: Werift) {
   const config = { iceAdditionalHostAddresses: ['127.0.0.1'], iceInterfaceAddresses: { udp4: '127.0.0.1' }, iceUseIpv6: false };
   const a = new w.RTCPeerConnection(config);
@@ -80,6 +88,33 @@ describe('werift bundle-time patches', () => {
     ]);
     assert.equal(waiting, 'still waiting', 'an association not yet up is still waited for');
     await pc.close();
+  });
+
+  // A retransmitted ClientHello (slow server) is answered by a second HelloVerifyRequest with the
+  // same cookie; unpatched, werift's client threw on it and failed the connection.
+  test('a DTLS client ignores a repeated HelloVerifyRequest and goes on with its handshake', async () => {
+    const w = await patchedWerift();
+    const sent: Buffer[] = [];
+    const socket = { onData: undefined as ((data: Buffer) => void) | undefined, send: async (buf: Buffer) => void sent.push(buf), close: () => undefined };
+    const DtlsClient = (w as unknown as { DtlsClient: new (options: unknown) => { connect(): Promise<void>; close(): void; onError: { subscribe(f: (e: unknown) => void): void } } }).DtlsClient;
+    const client = new DtlsClient({ transport: socket });
+    const errors: unknown[] = [];
+    client.onError.subscribe((error) => errors.push(error));
+    // The flight retransmits until the next one starts: not awaited.
+    client.connect().catch((error: unknown) => errors.push(error));
+    await until(() => sent.length >= 1, 'the first ClientHello');
+    const cookie = Buffer.alloc(20, 7);
+    const body = Buffer.concat([Buffer.from([0xfe, 0xff, cookie.length]), cookie]);
+    const handshake = Buffer.concat([Buffer.from([3, 0, 0, body.length, 0, 0, 0, 0, 0, 0, 0, body.length]), body]);
+    const record = Buffer.concat([Buffer.from([22, 0xfe, 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, handshake.length]), handshake]);
+    socket.onData!(record);
+    await until(() => sent.some((datagram) => datagram.includes(cookie)), 'the ClientHello with the cookie');
+    const afterCookie = sent.length;
+    socket.onData!(record); // the same HelloVerifyRequest again
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.deepEqual(errors, [], 'no handshake error');
+    assert.equal(sent.length, afterCookie, 'nothing sent for the repeat');
+    client.close();
   });
 
   test('messages on several channels at once are all delivered', async () => {
