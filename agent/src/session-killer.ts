@@ -16,6 +16,12 @@ const log = createLogger(import.meta.url);
 
 /** How long processes get between SIGHUP and SIGKILL. */
 export const KILL_GRACE_MS = 1000;
+/**
+ * How long the agent waits for the in-container kill script (two /proc scans and a 1 s grace). On
+ * a loaded host (load 12 on 2 cores) the exec alone took over 5 s; the script goes on after the
+ * agent stops waiting, but the agent would then report a session ended whose processes still run.
+ */
+export const KILL_EXEC_TIMEOUT_MS = 15_000;
 
 export type KillMethod = 'host-proc' | 'container-exec' | 'none';
 
@@ -118,10 +124,10 @@ async function killInContainer(container: Docker.Container, sessionId: string, u
   const stream = started.value;
   await new Promise<void>((resolve) => {
     const timer = setTimeout(() => {
-      log.warn('in-container kill did not finish in time', { sessionId });
+      log.warn('in-container kill did not finish in time', { sessionId, waitedMs: KILL_EXEC_TIMEOUT_MS });
       stream.destroy();
       resolve();
-    }, 5000);
+    }, KILL_EXEC_TIMEOUT_MS);
     stream.on('data', () => undefined);
     stream.once('close', () => {
       clearTimeout(timer);

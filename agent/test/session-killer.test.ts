@@ -29,7 +29,7 @@ describe('session killer', () => {
     test(`kills the shell and its jobs (${hostVisible ? 'host /proc' : 'in-container fallback'}, user ${user ?? "the container's"})`, async () => {
       const sessionId = `kill-${hostVisible}-${user ? 'plc' : 'default'}`;
       const target = await targets.resolve(container.name);
-      assert.ok(target.ok);
+      assert.ok(target.ok, JSON.stringify(target));
       const bridge = await startExec(target.value, { shells: ['/bin/sh'], cols: 80, rows: 24, env: [`TETHER_SESSION=${sessionId}`], user });
       assert.ok(bridge.ok);
       bridge.value.stream.on('data', () => undefined);
@@ -49,7 +49,7 @@ describe('session killer', () => {
   test('a session whose pid Docker reported late is still killed from the host', async () => {
     const sessionId = 'kill-late-pid';
     const target = await targets.resolve(container.name);
-    assert.ok(target.ok);
+    assert.ok(target.ok, JSON.stringify(target));
     const bridge = await startExec(target.value, { shells: ['/bin/sh'], cols: 80, rows: 24, env: [`TETHER_SESSION=${sessionId}`], user: '1000:1000' });
     assert.ok(bridge.ok);
     bridge.value.stream.on('data', () => undefined);
