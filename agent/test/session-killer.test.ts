@@ -6,6 +6,15 @@ import { startExec } from '../src/exec-bridge.js';
 import { hostSeesProcess, killSession } from '../src/session-killer.js';
 import { ensureDocker, startContainer, TEST_IMAGE_SH, type TestContainer } from '../../test/support/docker.js';
 
+async function waitForPid(currentPid: () => Promise<number>): Promise<number> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const pid = await currentPid();
+    if (pid > 0 || Date.now() > deadline) return pid;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
 describe('session killer', () => {
   const targets = new DockerTargets(new Docker(), { 'tether.vplc': 'true' });
   let container: TestContainer;
@@ -33,14 +42,16 @@ describe('session killer', () => {
       const bridge = await startExec(target.value, { shells: ['/bin/sh'], cols: 80, rows: 24, env: [`TETHER_SESSION=${sessionId}`], user });
       assert.ok(bridge.ok);
       bridge.value.stream.on('data', () => undefined);
-      if (hostVisible) assert.ok(await hostSeesProcess(bridge.value.pid, sessionId));
+      // A busy engine may report the pid only after start (as the agent does, ask again).
+      const pid = hostVisible ? await waitForPid(() => bridge.value.currentPid()) : bridge.value.pid;
+      if (hostVisible) assert.ok(await hostSeesProcess(pid, sessionId), `the host sees pid ${pid}`);
       bridge.value.stream.write('sleep 1031 &\nsleep 1032\n');
       const sleeps = async () => (await container.processes()).filter((p) => /sleep 103[12]/.test(p));
       const deadline = Date.now() + 15_000;
       while ((await sleeps()).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       assert.equal((await sleeps()).length, 2);
       bridge.value.stream.destroy();
-      const method = await killSession(target.value.container, bridge.value.pid, sessionId, hostVisible, { user });
+      const method = await killSession(target.value.container, pid, sessionId, hostVisible, { user });
       assert.equal(method, hostVisible ? 'host-proc' : 'container-exec');
       assert.deepEqual(await sleeps(), []);
     });
