@@ -105,11 +105,13 @@ test('the agent link cut for 20 s mid-command: the same shell goes on, every lin
   await sleep(20_000);
   const linesDuringCut = (await numbered(tabId, 'line-')).length;
   await net.restore('agent');
+  const restoredAt = Date.now();
 
   await waitFor(async () => {
     const tab = await ui.tab(tabId);
     return tab.state === 'open' && tab.resumeCount >= 1 ? tab : undefined;
   }, 'the tab to resume after the link came back', 120_000, 500);
+  console.log(`[network-faults] shell back ${Date.now() - restoredAt} ms after the link came back`);
   await ui.waitForLine(tabId, 'loop-done', 120_000);
   const tab = await ui.tab(tabId);
   assert.ok(linesAtCut < 500 && linesDuringCut < 500, `the loop was still running during the cut (${linesAtCut}, ${linesDuringCut})`);
