@@ -37,6 +37,21 @@ async function openShell(container: TestContainer): Promise<string> {
   return tabId;
 }
 
+/**
+ * For a stalled tab: the console's counts and two agent samples 2 s apart (session flow, each
+ * peer's SCTP state): which side holds the bytes, and whether anything still moves.
+ */
+async function whereTheBytesAre(tabId: string): Promise<string> {
+  const lines: string[] = [];
+  for (const sample of [1, 2]) {
+    if (sample === 2) await new Promise((resolve) => setTimeout(resolve, 2000));
+    const [received, acked] = await Promise.all([ui.received(tabId), ui.acked(tabId)]);
+    const stats = await stack.agent.debugStats();
+    lines.push(`sample ${sample}: console received ${received} acked ${acked}; agent figures ${JSON.stringify(stats?.figures ?? 'none')}`);
+  }
+  return lines.join('\n');
+}
+
 const SEQ_COUNT = 1_000_000;
 const FOLD_BYTES = 10_000_000;
 
@@ -101,7 +116,9 @@ test('under yes the agent memory stays bounded and Ctrl-C brings the prompt back
   await stack.page.keyboard.press('Control+C');
   // After Ctrl-C the shell reads again; the marker is built by the shell so only its output matches.
   await ui.typeLine(tabId, 'echo af""ter');
-  await ui.waitForLine(tabId, 'after', 60_000);
+  await ui.waitForLine(tabId, 'after', 60_000).catch(async (error: Error) => {
+    throw new Error(`${error.message}\n${await whereTheBytesAre(tabId)}`);
+  });
   const screen = await ui.screen(tabId);
   assert.match(screen, /\^C/, 'the terminal shows the interrupt');
 });
