@@ -34,6 +34,20 @@ export const WERIFT_PATCHES = [
       'if (this.sctpTransport.sctp.associationState !== 4) await this.sctpTransport.sctp.stateChanged.connected.asPromise();\n' +
       '    log35("sctp connected");',
   },
+  // After a T3 timeout werift marks every chunk of its sent queue for retransmission, those the
+  // peer has already acknowledged in a gap block too. Resending one of those adds it to the flight
+  // size again, but no SACK takes it off (the cumulative ack skips chunks marked acked): flightSize
+  // leaks. Once the leak reaches cwnd with nothing left in flight, no timer runs and no SACK comes:
+  // the association never sends again (the `yes` stall of test/e2e/flood.test.ts; aiortc, which
+  // werift follows, has the same bug: aiortc #1342). dcSCTP and Linux never resend gap-acked chunks.
+  {
+    why: 'SCTP: never retransmit a chunk the peer acknowledged in a gap block (it leaked flightSize and wedged the association)',
+    find: 'for (const dataChunk of this.sentQueue) {\n      if (dataChunk.retransmit) {',
+    replace:
+      'for (const dataChunk of this.sentQueue) {\n' +
+      '      if (dataChunk.retransmit && dataChunk.acked) dataChunk.retransmit = false;\n' +
+      '      if (dataChunk.retransmit) {',
+  },
   {
     why: 'no STUN fallback when resolving the public address',
     find: 'stunServer ?? ["stun.l.google.com", 19302]',

@@ -12,6 +12,38 @@ interface InboundStream {
   popMessages(): Iterable<[number, number, Buffer]>;
 }
 
+interface SentChunk {
+  tsn: number;
+  acked: boolean;
+  retransmit: boolean;
+}
+
+interface SctpSendSide {
+  associationState: number;
+  remotePort: number;
+  cwnd: number;
+  ssthresh: number;
+  localTsn: number;
+  flightSize: number;
+  sentQueue: SentChunk[];
+  outboundQueue: unknown[];
+  timer3Handle: NodeJS.Timeout | undefined;
+  timer3Expired(): void;
+  send(streamId: number, ppId: number, data: Buffer): Promise<void>;
+  receiveSackChunk(sack: { cumulativeTsn: number; gaps: [number, number][]; advertisedRwnd: number; duplicates: number[] }): Promise<void>;
+}
+
+/** werift's SCTP association over a DTLS transport that sends nothing: its state driven by hand. */
+function establishedSctp(w: Werift, sent: Buffer[] = []): SctpSendSide {
+  const transport = new w.RTCSctpTransport();
+  const onStateChange = { subscribe: () => ({ unSubscribe: () => undefined }) };
+  transport.setDtlsTransport({ id: 'fake-dtls', sendData: async (data: Buffer) => void sent.push(data), onStateChange } as never);
+  const sctp = (transport as unknown as { sctp: SctpSendSide }).sctp;
+  sctp.associationState = 4; // ESTABLISHED, without the handshake (and its heartbeat timer)
+  sctp.remotePort = 5000;
+  return sctp;
+}
+
 async function connectedPair(w: Werift) {
   const config = { iceAdditionalHostAddresses: ['127.0.0.1'], iceInterfaceAddresses: { udp4: '127.0.0.1' }, iceUseIpv6: false };
   const a = new w.RTCPeerConnection(config);
@@ -55,6 +87,43 @@ describe('werift bundle-time patches', () => {
     stream.addChunk({ tsn: 12, flags: whole, streamSeqNum: 1, streamId: 1, protocol: 53, userData: Buffer.from('b') });
     const delivered = [...stream.popMessages()].map(([, , data]) => data.toString());
     assert.deepEqual(delivered, ['a', 'b']);
+  });
+
+  // A T3 timeout marked every sent chunk for retransmission, gap-acknowledged ones too; resending
+  // those added them to the flight size and no SACK took them off. Once the leak reached cwnd with
+  // nothing in flight, no timer ran and no SACK came: the association never sent again (the `yes`
+  // stall of test/e2e/flood.test.ts).
+  test('no flight size is left over after a T3 timeout that found gap-acknowledged chunks', async () => {
+    const w = await patchedWerift();
+    const sctp = establishedSctp(w);
+    const first = sctp.localTsn;
+    const sack = (cumulative: number, gaps: [number, number][]) =>
+      sctp.receiveSackChunk({ cumulativeTsn: (first + cumulative + 2 ** 32) % 2 ** 32, gaps, advertisedRwnd: 1 << 20, duplicates: [] });
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+    try {
+      sctp.cwnd = 20 * 1200;
+      sctp.ssthresh = 100 * 1200;
+      void sctp.send(1, 53, Buffer.alloc(10 * 1200)); // chunks 0..9; 0 and 4 are lost
+      await turn();
+      await sack(-1, [[2, 4]]); // 1..3 arrived
+      await sack(-1, [[2, 4], [6, 8]]); // 5..7 arrived
+      clearTimeout(sctp.timer3Handle);
+      sctp.timer3Handle = undefined;
+      sctp.timer3Expired(); // no SACK for an RTO: resend from chunk 0, with a window of one chunk
+      await turn();
+      await sack(3, [[2, 4]]); // 0 arrived; unpatched, 5 (acknowledged) was resent here
+      await sack(7, []); // 4 arrived
+      await sack(9, []); // the peer has every chunk
+      assert.equal(sctp.sentQueue.length, 0, 'nothing outstanding');
+      assert.equal(sctp.flightSize, 0, 'nothing counts as in flight once the peer acknowledged everything');
+
+      void sctp.send(1, 53, Buffer.from('after'));
+      await turn();
+      assert.equal(sctp.outboundQueue.length, 0, 'a new message goes out, it is not left queued for ever');
+      assert.equal(sctp.sentQueue.length, 1);
+    } finally {
+      clearTimeout(sctp.timer3Handle);
+    }
   });
 
   // Under loss the association can come up before connect() waits for it: unpatched, werift then
