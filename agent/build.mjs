@@ -48,6 +48,28 @@ export const WERIFT_PATCHES = [
       '      if (dataChunk.retransmit && dataChunk.acked) dataChunk.retransmit = false;\n' +
       '      if (dataChunk.retransmit) {',
   },
+  // werift sorts the out-of-order TSNs it holds with a bare sort(), which compares them as
+  // strings: once they straddle a power of ten (999999999, 1000000000) or the 2^32 wrap, the
+  // cumulative TSN stops advancing for good, and with it the peer's window: everything the console
+  // sends (acks, keystrokes) stalls. TSNs are compared in serial-number order (RFC 1982) instead,
+  // and a gap's offset is taken modulo 2^32 also across the wrap.
+  {
+    why: 'SCTP: a SACK lists the held TSNs in serial order, not as strings',
+    find: '[...this.sackMisOrdered].sort().forEach((tsn) => {\n      const pos = (tsn - this.lastReceivedTsn) % SCTP_TSN_MODULO;',
+    replace:
+      '[...this.sackMisOrdered].sort((a, b) => a === b ? 0 : uint32Gt(a, b) ? 1 : -1).forEach((tsn) => {\n' +
+      '      const pos = (tsn - this.lastReceivedTsn + SCTP_TSN_MODULO) % SCTP_TSN_MODULO;',
+  },
+  {
+    why: 'SCTP: a FORWARD-TSN advances the cumulative TSN over held TSNs in serial order, not as strings',
+    find: 'for (const tsn of [...this.sackMisOrdered].sort()) {',
+    replace: 'for (const tsn of [...this.sackMisOrdered].sort((a, b) => a === b ? 0 : uint32Gt(a, b) ? 1 : -1)) {',
+  },
+  {
+    why: 'SCTP: a received chunk advances the cumulative TSN over held TSNs in serial order, not as strings',
+    find: 'for (const tsn2 of [...this.sackMisOrdered].sort()) {',
+    replace: 'for (const tsn2 of [...this.sackMisOrdered].sort((a, b) => a === b ? 0 : uint32Gt(a, b) ? 1 : -1)) {',
+  },
   {
     why: 'no STUN fallback when resolving the public address',
     find: 'stunServer ?? ["stun.l.google.com", 19302]',

@@ -29,6 +29,11 @@ interface SctpSendSide {
   outboundQueue: unknown[];
   timer3Handle: NodeJS.Timeout | undefined;
   timer3Expired(): void;
+  lastReceivedTsn: number;
+  sackMisOrdered: Set<number>;
+  sackNeeded: boolean;
+  markReceived(tsn: number): boolean;
+  sendSack(): Promise<void>;
   send(streamId: number, ppId: number, data: Buffer): Promise<void>;
   receiveSackChunk(sack: { cumulativeTsn: number; gaps: [number, number][]; advertisedRwnd: number; duplicates: number[] }): Promise<void>;
 }
@@ -123,6 +128,43 @@ describe('werift bundle-time patches', () => {
       assert.equal(sctp.sentQueue.length, 1);
     } finally {
       clearTimeout(sctp.timer3Handle);
+    }
+  });
+
+  // The held out-of-order TSNs were sorted as strings: across 999999999 → 1000000000 (or the 2^32
+  // wrap) the cumulative TSN never advanced again, the console's window closed, and its acks and
+  // keystrokes stopped reaching the agent.
+  test('the cumulative TSN advances across a power of ten and across the 2^32 wrap', async () => {
+    const w = await patchedWerift();
+    for (const before of [999_999_998, 2 ** 32 - 2]) {
+      const sctp = establishedSctp(w);
+      sctp.lastReceivedTsn = before;
+      const next = (n: number) => (before + n) % 2 ** 32;
+      assert.equal(sctp.markReceived(next(2)), false); // out of order: held
+      assert.equal(sctp.markReceived(next(1)), false); // the gap closes
+      assert.equal(sctp.lastReceivedTsn, next(2), `cumulative TSN after ${before}`);
+      assert.equal(sctp.sackMisOrdered.size, 0);
+    }
+  });
+
+  test('a SACK reports the gaps of held TSNs across a power of ten and the 2^32 wrap', async () => {
+    const w = await patchedWerift();
+    for (const before of [999_999_997, 2 ** 32 - 3]) {
+      const sent: Buffer[] = [];
+      const sctp = establishedSctp(w, sent);
+      sctp.lastReceivedTsn = before;
+      const next = (n: number) => (before + n) % 2 ** 32;
+      sctp.markReceived(next(2));
+      sctp.markReceived(next(3));
+      sctp.markReceived(next(5));
+      sctp.sackNeeded = true;
+      await sctp.sendSack();
+      const sack = sent.at(-1)!.subarray(12); // after the common header: the SACK chunk
+      assert.equal(sack[0], 3, 'a SACK chunk');
+      assert.equal(sack.readUInt32BE(4), before, 'cumulative TSN');
+      assert.equal(sack.readUInt16BE(12), 2, 'two gap blocks');
+      const gaps = [[sack.readUInt16BE(16), sack.readUInt16BE(18)], [sack.readUInt16BE(20), sack.readUInt16BE(22)]];
+      assert.deepEqual(gaps, [[2, 3], [5, 5]], `gaps after ${before}`);
     }
   });
 
