@@ -43,6 +43,42 @@ export const WERIFT_PATCHES = [
     find: 'if (this.dtls.flight === 3) throw new Error();',
     replace: 'if (this.dtls.flight === 3) return;',
   },
+  // After a T3 timeout werift marks every chunk of its sent queue for retransmission, those the
+  // peer has already acknowledged in a gap block too. Resending one of those adds it to the flight
+  // size again, but no SACK takes it off (the cumulative ack skips chunks marked acked): flightSize
+  // leaks. Once the leak reaches cwnd with nothing left in flight, no timer runs and no SACK comes:
+  // the association never sends again (the `yes` stall of test/e2e/flood.test.ts; aiortc, which
+  // werift follows, has the same bug: aiortc #1342). dcSCTP and Linux never resend gap-acked chunks.
+  {
+    why: 'SCTP: never retransmit a chunk the peer acknowledged in a gap block (it leaked flightSize and wedged the association)',
+    find: 'for (const dataChunk of this.sentQueue) {\n      if (dataChunk.retransmit) {',
+    replace:
+      'for (const dataChunk of this.sentQueue) {\n' +
+      '      if (dataChunk.retransmit && dataChunk.acked) dataChunk.retransmit = false;\n' +
+      '      if (dataChunk.retransmit) {',
+  },
+  // werift sorts the out-of-order TSNs it holds with a bare sort(), which compares them as
+  // strings: once they straddle a power of ten (999999999, 1000000000) or the 2^32 wrap, the
+  // cumulative TSN stops advancing for good, and with it the peer's window: everything the console
+  // sends (acks, keystrokes) stalls. TSNs are compared in serial-number order (RFC 1982) instead,
+  // and a gap's offset is taken modulo 2^32 also across the wrap.
+  {
+    why: 'SCTP: a SACK lists the held TSNs in serial order, not as strings',
+    find: '[...this.sackMisOrdered].sort().forEach((tsn) => {\n      const pos = (tsn - this.lastReceivedTsn) % SCTP_TSN_MODULO;',
+    replace:
+      '[...this.sackMisOrdered].sort((a, b) => a === b ? 0 : uint32Gt(a, b) ? 1 : -1).forEach((tsn) => {\n' +
+      '      const pos = (tsn - this.lastReceivedTsn + SCTP_TSN_MODULO) % SCTP_TSN_MODULO;',
+  },
+  {
+    why: 'SCTP: a FORWARD-TSN advances the cumulative TSN over held TSNs in serial order, not as strings',
+    find: 'for (const tsn of [...this.sackMisOrdered].sort()) {',
+    replace: 'for (const tsn of [...this.sackMisOrdered].sort((a, b) => a === b ? 0 : uint32Gt(a, b) ? 1 : -1)) {',
+  },
+  {
+    why: 'SCTP: a received chunk advances the cumulative TSN over held TSNs in serial order, not as strings',
+    find: 'for (const tsn2 of [...this.sackMisOrdered].sort()) {',
+    replace: 'for (const tsn2 of [...this.sackMisOrdered].sort((a, b) => a === b ? 0 : uint32Gt(a, b) ? 1 : -1)) {',
+  },
   {
     why: 'no STUN fallback when resolving the public address',
     find: 'stunServer ?? ["stun.l.google.com", 19302]',

@@ -17,6 +17,7 @@ import {
   type Result,
 } from '@tether/protocol';
 import type { AuditLog, AuditPeer } from './audit.js';
+import { addDebugFigures, sctpFigures } from './debug-stats.js';
 import { ChannelGuard } from './channel-guard.js';
 import { ControlChannel, type AgentIdentity } from './control-channel.js';
 import { describeError, withDeadline } from './deadline.js';
@@ -72,6 +73,7 @@ export class AgentPeer {
   private connectTimer: NodeJS.Timeout | undefined;
   private channels = 0;
   private closing: Promise<void> | undefined;
+  private readonly removeFigures: () => void;
 
   private constructor(
     private readonly pc: RTCPeerConnection,
@@ -92,6 +94,7 @@ export class AgentPeer {
     pc.onDataChannel.subscribe((channel) => this.accept(channel));
     pc.connectionStateChange.subscribe((state) => this.stateChanged(state));
     this.connectTimer = setTimeout(() => void this.close('not connected in time'), CONNECT_TIMEOUT_MS);
+    this.removeFigures = addDebugFigures(`peer:${options.negotiationId}`, () => sctpFigures(pc.sctpTransport));
   }
 
   /** Creates the peer connection and answers `offerSdp`; the answer's SDP on success. */
@@ -210,6 +213,7 @@ export class AgentPeer {
       clearTimeout(this.connectTimer);
       clearTimeout(this.disconnectedTimer);
       this.disconnectedTimer = undefined;
+      this.removeFigures();
       this.options.trust.dispose();
       for (const control of this.controls) control.dispose();
       this.controls.clear();

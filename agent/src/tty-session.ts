@@ -27,6 +27,7 @@ import {
 import type { AuditLog, AuditPeer } from './audit.js';
 import { closeWhenDrained, type DataChannelPort, type Unsubscribe } from './data-channel.js';
 import { describeError } from './deadline.js';
+import { addDebugFigures } from './debug-stats.js';
 import type { DockerTargets, ResolvedTarget } from './docker-targets.js';
 import { startExec, type ExecBridge } from './exec-bridge.js';
 import { createLogger } from './log.js';
@@ -125,6 +126,7 @@ export class TtySession {
       bridge.stream.off('error', onError);
     });
     this.limits.start();
+    this.unsubscribe.push(addDebugFigures(`session:${sessionId}`, () => this.figures()));
   }
 
   /** Checks the target and the rules, then starts the exec: a running, detached session. */
@@ -414,6 +416,14 @@ export class TtySession {
   /** Input bytes that reached the session from any channel, written or refused: `opened.resumed.inputReceived`. */
   get inputReceived(): number {
     return this.inputBytesReceived;
+  }
+
+  /** What the debug stats show of this session: where its output is, and why it is not sent. */
+  private figures(): Record<string, unknown> {
+    return {
+      ...this.flow, pauses: this.pauses, attached: this.isAttached, buffered: this.attachment?.channel.bufferedAmount,
+      inputReceived: this.inputBytesReceived, pendingInput: this.pendingInput, readableFlowing: this.bridge.stream.readableFlowing,
+    };
   }
 
   /** Output offsets of the attached channel; for tests and logs. */

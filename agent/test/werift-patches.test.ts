@@ -20,6 +20,43 @@ async function until(predicate: () => boolean, what: string, ms = 5000): Promise
   }
 }
 
+interface SentChunk {
+  tsn: number;
+  acked: boolean;
+  retransmit: boolean;
+}
+
+interface SctpSendSide {
+  associationState: number;
+  remotePort: number;
+  cwnd: number;
+  ssthresh: number;
+  localTsn: number;
+  flightSize: number;
+  sentQueue: SentChunk[];
+  outboundQueue: unknown[];
+  timer3Handle: NodeJS.Timeout | undefined;
+  timer3Expired(): void;
+  lastReceivedTsn: number;
+  sackMisOrdered: Set<number>;
+  sackNeeded: boolean;
+  markReceived(tsn: number): boolean;
+  sendSack(): Promise<void>;
+  send(streamId: number, ppId: number, data: Buffer): Promise<void>;
+  receiveSackChunk(sack: { cumulativeTsn: number; gaps: [number, number][]; advertisedRwnd: number; duplicates: number[] }): Promise<void>;
+}
+
+/** werift's SCTP association over a DTLS transport that sends nothing: its state driven by hand. */
+function establishedSctp(w: Werift, sent: Buffer[] = []): SctpSendSide {
+  const transport = new w.RTCSctpTransport();
+  const onStateChange = { subscribe: () => ({ unSubscribe: () => undefined }) };
+  transport.setDtlsTransport({ id: 'fake-dtls', sendData: async (data: Buffer) => void sent.push(data), onStateChange } as never);
+  const sctp = (transport as unknown as { sctp: SctpSendSide }).sctp;
+  sctp.associationState = 4; // ESTABLISHED, without the handshake (and its heartbeat timer)
+  sctp.remotePort = 5000;
+  return sctp;
+}
+
 async function connectedPair(w: Werift) {
   const config = { iceAdditionalHostAddresses: ['127.0.0.1'], iceInterfaceAddresses: { udp4: '127.0.0.1' }, iceUseIpv6: false };
   const a = new w.RTCPeerConnection(config);
@@ -63,6 +100,80 @@ describe('werift bundle-time patches', () => {
     stream.addChunk({ tsn: 12, flags: whole, streamSeqNum: 1, streamId: 1, protocol: 53, userData: Buffer.from('b') });
     const delivered = [...stream.popMessages()].map(([, , data]) => data.toString());
     assert.deepEqual(delivered, ['a', 'b']);
+  });
+
+  // A T3 timeout marked every sent chunk for retransmission, gap-acknowledged ones too; resending
+  // those added them to the flight size and no SACK took them off. Once the leak reached cwnd with
+  // nothing in flight, no timer ran and no SACK came: the association never sent again (the `yes`
+  // stall of test/e2e/flood.test.ts).
+  test('no flight size is left over after a T3 timeout that found gap-acknowledged chunks', async () => {
+    const w = await patchedWerift();
+    const sctp = establishedSctp(w);
+    const first = sctp.localTsn;
+    const sack = (cumulative: number, gaps: [number, number][]) =>
+      sctp.receiveSackChunk({ cumulativeTsn: (first + cumulative + 2 ** 32) % 2 ** 32, gaps, advertisedRwnd: 1 << 20, duplicates: [] });
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+    try {
+      sctp.cwnd = 20 * 1200;
+      sctp.ssthresh = 100 * 1200;
+      void sctp.send(1, 53, Buffer.alloc(10 * 1200)); // chunks 0..9; 0 and 4 are lost
+      await turn();
+      await sack(-1, [[2, 4]]); // 1..3 arrived
+      await sack(-1, [[2, 4], [6, 8]]); // 5..7 arrived
+      clearTimeout(sctp.timer3Handle);
+      sctp.timer3Handle = undefined;
+      sctp.timer3Expired(); // no SACK for an RTO: resend from chunk 0, with a window of one chunk
+      await turn();
+      await sack(3, [[2, 4]]); // 0 arrived; unpatched, 5 (acknowledged) was resent here
+      await sack(7, []); // 4 arrived
+      await sack(9, []); // the peer has every chunk
+      assert.equal(sctp.sentQueue.length, 0, 'nothing outstanding');
+      assert.equal(sctp.flightSize, 0, 'nothing counts as in flight once the peer acknowledged everything');
+
+      void sctp.send(1, 53, Buffer.from('after'));
+      await turn();
+      assert.equal(sctp.outboundQueue.length, 0, 'a new message goes out, it is not left queued for ever');
+      assert.equal(sctp.sentQueue.length, 1);
+    } finally {
+      clearTimeout(sctp.timer3Handle);
+    }
+  });
+
+  // The held out-of-order TSNs were sorted as strings: across 999999999 → 1000000000 (or the 2^32
+  // wrap) the cumulative TSN never advanced again, the console's window closed, and its acks and
+  // keystrokes stopped reaching the agent.
+  test('the cumulative TSN advances across a power of ten and across the 2^32 wrap', async () => {
+    const w = await patchedWerift();
+    for (const before of [999_999_998, 2 ** 32 - 2]) {
+      const sctp = establishedSctp(w);
+      sctp.lastReceivedTsn = before;
+      const next = (n: number) => (before + n) % 2 ** 32;
+      assert.equal(sctp.markReceived(next(2)), false); // out of order: held
+      assert.equal(sctp.markReceived(next(1)), false); // the gap closes
+      assert.equal(sctp.lastReceivedTsn, next(2), `cumulative TSN after ${before}`);
+      assert.equal(sctp.sackMisOrdered.size, 0);
+    }
+  });
+
+  test('a SACK reports the gaps of held TSNs across a power of ten and the 2^32 wrap', async () => {
+    const w = await patchedWerift();
+    for (const before of [999_999_997, 2 ** 32 - 3]) {
+      const sent: Buffer[] = [];
+      const sctp = establishedSctp(w, sent);
+      sctp.lastReceivedTsn = before;
+      const next = (n: number) => (before + n) % 2 ** 32;
+      sctp.markReceived(next(2));
+      sctp.markReceived(next(3));
+      sctp.markReceived(next(5));
+      sctp.sackNeeded = true;
+      await sctp.sendSack();
+      const sack = sent.at(-1)!.subarray(12); // after the common header: the SACK chunk
+      assert.equal(sack[0], 3, 'a SACK chunk');
+      assert.equal(sack.readUInt32BE(4), before, 'cumulative TSN');
+      assert.equal(sack.readUInt16BE(12), 2, 'two gap blocks');
+      const gaps = [[sack.readUInt16BE(16), sack.readUInt16BE(18)], [sack.readUInt16BE(20), sack.readUInt16BE(22)]];
+      assert.deepEqual(gaps, [[2, 3], [5, 5]], `gaps after ${before}`);
+    }
   });
 
   // Under loss the association can come up before connect() waits for it: unpatched, werift then

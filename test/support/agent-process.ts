@@ -49,6 +49,12 @@ export interface AgentProcess {
   stop(): Promise<void>;
   /** SIGKILL, as a crash or a power cut would end it; resolves once the process is gone */
   kill(): Promise<void>;
+  /**
+   * One `debug stats` sample (SIGUSR2; agent/src/debug-stats.ts): memory, and the figures of each
+   * session and peer (output flow, SCTP state). Test agents run with TETHER_AGENT_DEBUG_STATS=1
+   * unless their env says otherwise; undefined when no sample came within 5 s.
+   */
+  debugStats(): Promise<Record<string, unknown> | undefined>;
   /** SIGSTOP / SIGCONT: the process hangs (its sockets stay open) / goes on */
   pause(): void;
   resume(): void;
@@ -77,7 +83,8 @@ export async function startAgent(options: AgentProcessOptions): Promise<AgentPro
     '--state-dir', stateDir,
     ...(options.extraArgs ?? []),
   ];
-  const env = { ...process.env, ...options.env };
+  // Debug stats on: a failing test can ask the agent where its bytes are (debugStats below).
+  const env = { TETHER_AGENT_DEBUG_STATS: '1', ...process.env, ...options.env };
   const command = options.executable ? [options.executable, ...args] : [process.execPath, ...(options.nodeArgs ?? []), cli, ...args];
   // `ip netns exec` execs the command in place: the child's pid is the agent's.
   const inNamespace = options.netns ? ['ip', 'netns', 'exec', options.netns, ...command] : command;
@@ -144,6 +151,19 @@ export async function startAgent(options: AgentProcessOptions): Promise<AgentPro
       return Number(match[1]) * 1024;
     },
     fdCount: () => readdirSync(`/proc/${pid}/fd`).length,
+    async debugStats() {
+      if (exited) return undefined;
+      const isSample = (line: string) => line.includes('"msg":"debug stats"');
+      const before = lines.filter(isSample).length;
+      child.kill('SIGUSR2');
+      for (let waited = 0; waited < 5_000; waited += 50) {
+        const samples = lines.filter(isSample);
+        const sample = samples.length > before ? samples.at(-1) : undefined;
+        if (sample) return JSON.parse(sample) as Record<string, unknown>;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      return undefined;
+    },
     async kill() {
       if (exited) return;
       child.kill('SIGKILL');
