@@ -21,10 +21,6 @@ export class InputLedger {
   private sentTotal = 0;
   private tail = new Uint8Array(0);
 
-  get sent(): number {
-    return this.sentTotal;
-  }
-
   /** `bytes` went into the channel. */
   record(bytes: Uint8Array): void {
     this.sentTotal += bytes.byteLength;
