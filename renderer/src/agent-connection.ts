@@ -13,6 +13,7 @@ import {
 } from '@tether/protocol';
 import { ControlChannel } from './control-channel';
 import { DisposableStore, Emitter, type Disposable } from './emitter';
+import { Keepalive, type KeepaliveOptions } from './keepalive';
 import type { NegotiationTransport } from './negotiation-transport';
 import { readNetworkPath, type NetworkPath } from './network-path';
 import { randomId } from './random-id';
@@ -45,6 +46,8 @@ export interface AgentConnectionOptions {
   identity?: ConsoleIdentity;
   /** the paired agent: its fingerprint is pinned and its binding signature required */
   paired?: PairedAgentRecord;
+  /** how often a ready connection pings the agent, and how long silence may last (keepalive.ts) */
+  keepalive?: KeepaliveOptions;
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
@@ -76,6 +79,8 @@ export class AgentConnection implements Disposable {
   private readonly errorEmitter = new Emitter<ProtocolError>();
   private readonly pc: RTCPeerConnection;
   private readonly control: ControlChannel;
+  private readonly keepalive: Keepalive;
+  private pings = 0;
   private currentStage: ConnectionStage = { kind: 'idle' };
   private currentTargets: Target[] = [];
   private agentHello: HelloMessage | undefined;
@@ -107,15 +112,25 @@ export class AgentConnection implements Disposable {
       : undefined;
     // The control channel exists before the offer, so the offer carries the SCTP association and
     // later terminal channels need no renegotiation.
-    this.control = new ControlChannel(
-      this.pc.createDataChannel(CONTROL_CHANNEL_LABEL, { ordered: true, protocol: TTY_PROTOCOL }),
-      binding,
-    );
+    const controlChannel = this.pc.createDataChannel(CONTROL_CHANNEL_LABEL, { ordered: true, protocol: TTY_PROTOCOL });
+    this.control = new ControlChannel(controlChannel, binding);
     this.store.add(this.control);
+    // ICE can stay up while SCTP delivers nothing: only the agent's messages prove the data path.
+    this.keepalive = new Keepalive(
+      () => this.control.ping(++this.pings),
+      (silentMs) => {
+        const ice = this.pc.connectionState === 'connected' ? ', although the network path (ICE) is up' : '';
+        this.fail(`no answer from the agent on the data channels for ${Math.round(silentMs / 1000)} s${ice}`);
+      },
+      options.keepalive,
+    );
+    this.store.add(this.keepalive);
+    this.store.listen(controlChannel, 'message', () => this.keepalive.heard());
     this.store.add(this.control.onReady((hello) => {
       this.agentHello = hello;
       this.everReady = true;
       this.setStage({ kind: 'ready' });
+      this.keepalive.start();
     }));
     this.store.add(this.control.onRefused((error) => this.fail(refusalText(error.code, error.message), error.code)));
     this.store.add(this.control.onTargets((targets) => {
@@ -252,6 +267,8 @@ export class AgentConnection implements Disposable {
     }
     const channel = this.pc.createDataChannel(`${TTY_CHANNEL_PREFIX}${tabId}`, { ordered: true, protocol: TTY_PROTOCOL });
     channel.binaryType = 'arraybuffer';
+    // Terminal output proves the data path as well as a pong does.
+    channel.addEventListener('message', () => this.keepalive.heard());
     return channel;
   }
 
@@ -334,6 +351,7 @@ export class AgentConnection implements Disposable {
     if (kind !== 'idle' && tellAgent) {
       void this.signaling.sendDisconnect({ sessionId: this.negotiationId, reason: reason.slice(0, 512), ...(code ? { code } : {}) });
     }
+    this.keepalive.dispose();
     this.pc.close();
   }
 

@@ -67,6 +67,11 @@ export class ControlChannel implements Disposable {
     if (this.ready) this.send({ type: 'list-targets' });
   }
 
+  /** A keepalive ping; the agent answers `pong`. Nothing is sent unless the channel is ready. */
+  ping(id: number): void {
+    if (this.ready && this.channel.readyState === 'open') this.send({ type: 'ping', id });
+  }
+
   dispose(): void {
     clearTimeout(this.authTimer);
     this.store.dispose();

@@ -11,6 +11,9 @@
  * - 30 % loss and 300 ms delay each way on the agent's link: typing still works, and nothing is
  *   run or shown twice. A drop can swallow keys sent just before it; the tab names them, and the
  *   test types them again as a user would.
+ * - DTLS application data dropped while STUN passes: ICE stays `connected` but SCTP delivers
+ *   nothing, as when an association wedges. The console's keepalive notices, it reconnects once
+ *   data passes again, and the same shell goes on.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -188,5 +191,27 @@ test('30 % loss and 300 ms delay each way: typing works and nothing runs or show
   const tab = await ui.tab(tabId);
   console.log(`[network-faults] lossy typing: ${tab.resumeCount} resumes, ${retyped} bytes typed again`);
   assert.equal(tab.undeliveredInput.join('').length + tab.droppedInput, retyped, 'every key typed again was one the tab reported lost');
+  await ui.closeByClick(tabId);
+});
+
+test('data stalled while ICE stays up, as a wedged SCTP association: the keepalive notices, the console reconnects once data passes, the same shell goes on', async () => {
+  const tabId = await ui.openTargetByClick(agent.agentId, container.name, 60_000);
+  await ui.waitForPrompt(tabId);
+  await ui.capture(tabId, true);
+  const pidBefore = await shellPid(tabId, 'stall-pid-before');
+  await net.impair('agent', { stallData: true });
+  const stalledAt = Date.now();
+  await waitFor(async () => ((await ui.tab(tabId)).state === 'reconnecting' ? true : undefined), 'the console to notice that nothing arrives', 60_000, 250);
+  console.log(`[network-faults] stalled data noticed after ${Date.now() - stalledAt} ms`);
+  const notice = (await ui.notices(tabId)).find((line) => line.includes('connection lost'));
+  assert.match(notice ?? '', /no answer from the agent on the data channels for \d+ s, although the network path \(ICE\) is up/, `the tab says why: ${notice}`);
+  await net.restore('agent');
+  const restoredAt = Date.now();
+  await waitFor(async () => {
+    const tab = await ui.tab(tabId);
+    return tab.state === 'open' && tab.resumeCount >= 1 ? tab : undefined;
+  }, 'the tab to resume once data passes', 120_000, 500);
+  console.log(`[network-faults] shell back ${Date.now() - restoredAt} ms after data passed again`);
+  assert.equal(await shellPid(tabId, 'stall-pid-after'), pidBefore, 'the same shell');
   await ui.closeByClick(tabId);
 });

@@ -33,8 +33,8 @@ after(async () => {
   await net?.close();
 });
 
-async function probe(from: string, to: string, count: number, gapMs = 10): Promise<ProbeResult> {
-  const out = await net.exec(from, process.execPath, [probeScript, 'probe', net.host(to).address, String(ECHO_PORT), String(count), String(gapMs)]);
+async function probe(from: string, to: string, count: number, gapMs = 10, firstByte = 0): Promise<ProbeResult> {
+  const out = await net.exec(from, process.execPath, [probeScript, 'probe', net.host(to).address, String(ECHO_PORT), String(count), String(gapMs), String(firstByte)]);
   return JSON.parse(out) as ProbeResult;
 }
 
@@ -94,4 +94,15 @@ it('loss and delay together: about the share lost, and what arrives is delayed',
   } finally {
     await net.restore('site');
   }
+});
+
+it('a stalled link drops DTLS application data (first byte 23) and passes STUN (0, 1) and DTLS handshakes (22); restore ends it', async () => {
+  await net.impair('site', { stallData: true });
+  try {
+    assert.equal((await probe('site', 'cloud', 10, 10, 23)).received, 0, 'application data is dropped');
+    for (const firstByte of [0, 1, 22]) assert.equal((await probe('site', 'cloud', 10, 10, firstByte)).received, 10, `first byte ${firstByte} passes`);
+  } finally {
+    await net.restore('site');
+  }
+  assert.equal((await probe('site', 'cloud', 10, 10, 23)).received, 10);
 });

@@ -8,6 +8,11 @@
  *   userspace program that holds each packet `delayMs` before accepting it, in arrival order.
  *   Each direction is delayed, so a round trip across the link grows by twice `delayMs`.
  *
+ * - stalled data: `iptables -m u32` drops every UDP datagram that starts with 23, a DTLS
+ *   application-data record, which is what carries SCTP. STUN (ICE's checks) and the DTLS
+ *   handshake pass, so a peer connection stays ICE-`connected` while its data channels hear
+ *   nothing: what a wedged SCTP association looks like from outside.
+ *
  * Loss is decided before the delay: a dropped packet never waits in the queue.
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
@@ -24,7 +29,12 @@ export interface Impairment {
   lossPercent?: number;
   /** added to each packet, each direction, in milliseconds */
   delayMs?: number;
+  /** drop DTLS application data (SCTP), both directions, and let STUN and DTLS handshakes through */
+  stallData?: boolean;
 }
+
+/** IP header length from byte 0, then the UDP payload's first byte: DTLS content type 23. */
+const DTLS_APPLICATION_DATA = '0>>22&0x3C@8>>24=23';
 
 /** Compiles nfq-delay when the binary is missing or older than its source; throws with gcc's output. */
 export function ensureDelayerBuilt(): string {
@@ -83,6 +93,9 @@ export class Impairments {
     if (!(loss >= 0 && loss <= 100) || !(delay >= 0 && delay <= 60_000)) throw new RangeError(`bad impairment ${JSON.stringify(impairment)}`);
     const state = await this.link(host);
     await this.clear(state);
+    if (impairment.stallData) {
+      await this.iptables('-A', state.chain, '-p', 'udp', '-m', 'u32', '--u32', DTLS_APPLICATION_DATA, '-j', 'DROP');
+    }
     if (loss > 0) {
       await this.iptables('-A', state.chain, '-m', 'statistic', '--mode', 'random', '--probability', String(loss / 100), '-j', 'DROP');
     }

@@ -3,11 +3,12 @@
 // namespaces (`ip netns exec <ns> node udp-probe.mjs …`); the client prints one JSON line.
 //
 //   node udp-probe.mjs echo <address> <port>                 echoes every datagram; prints "ready"
-//   node udp-probe.mjs probe <address> <port> <count> <gap-ms>  sends <count> numbered datagrams
-//        <gap-ms> apart, waits 1.5 s after the last, prints {sent, received, duplicates, rttMs: [...]}
+//   node udp-probe.mjs probe <address> <port> <count> <gap-ms> [<first-byte>]  sends <count> numbered
+//        datagrams <gap-ms> apart, each starting with <first-byte> (0 by default; 23 looks like DTLS
+//        application data), waits 1.5 s after the last, prints {sent, received, duplicates, rttMs: [...]}
 import dgram from 'node:dgram';
 
-const [mode, address, portText, countText, gapText] = process.argv.slice(2);
+const [mode, address, portText, countText, gapText, firstByteText] = process.argv.slice(2);
 const port = Number(portText);
 
 if (mode === 'echo') {
@@ -23,7 +24,7 @@ if (mode === 'echo') {
   const rttMs = [];
   let duplicates = 0;
   socket.on('message', (message) => {
-    const id = message.readUInt32BE(0);
+    const id = message.readUInt32BE(4);
     if (seen.has(id)) duplicates += 1;
     else if (sentAt.has(id)) {
       seen.add(id);
@@ -35,7 +36,8 @@ if (mode === 'echo') {
   let next = 0;
   const send = () => {
     const message = Buffer.alloc(64);
-    message.writeUInt32BE(next);
+    message.writeUInt8(Number(firstByteText ?? 0), 0);
+    message.writeUInt32BE(next, 4);
     sentAt.set(next, process.hrtime.bigint());
     socket.send(message, port, address, () => undefined);
     next += 1;
