@@ -40,6 +40,7 @@ export class TtyChannel {
   private queuedInput: Buffer[] = [];
   private queuedBytes = 0;
   private pendingSize: { cols: number; rows: number } | undefined;
+  private supersededLogged = false;
   private readonly inputRefusals: NoticeGate;
   private readonly registry: SessionRegistry;
   private readonly unsubscribe: Unsubscribe[] = [];
@@ -101,6 +102,15 @@ export class TtyChannel {
 
   private receive(frame: InboundFrame): void {
     if (this.state === 'done') return;
+    if (this.state === 'attached' && this.session && !this.session.isAttachedTo(this.channel)) {
+      // A resume took the session over and is closing this channel, which werift does not do at
+      // once: what still arrives on it must not reach the shell, or `close` end it. The new
+      // channel's `opened` told the console what the session had received; keys written after
+      // that would run although the console reported them lost.
+      if (!this.supersededLogged) log.info('frame from a channel taken over dropped', { peer: this.options.peerId, sessionId: this.session.sessionId });
+      this.supersededLogged = true;
+      return;
+    }
     const parsed = parseConsoleTtyFrame(frame);
     if (!parsed.ok) {
       log.warn('bad frame dropped', { peer: this.options.peerId, sessionId: this.session?.sessionId, code: parsed.error.code, reason: parsed.error.message });

@@ -191,6 +191,11 @@ export class TtySession {
     return this.attachment !== undefined;
   }
 
+  /** Whether the session sends to `channel`: a channel a resume took over is not, even before it closes. */
+  isAttachedTo(channel: DataChannelPort): boolean {
+    return this.attachment?.channel === channel;
+  }
+
   get isEnded(): boolean {
     return this.ending;
   }

@@ -178,6 +178,28 @@ describe('resume', () => {
     await registry.get(first.sessionId)?.dispose('test');
   });
 
+  test('frames that still arrive on a channel taken over reach neither the shell nor the input count, and its close ends nothing', async () => {
+    const first = await open();
+    first.channel.holdClose = true;
+    first.channel.deliver(Buffer.from('echo one\n'));
+    await first.channel.until(() => first.channel.output().includes('one'), 'output');
+    const second = await resume(first.sessionId, first.channel.outputBytes());
+    assert.equal(second.reply.type, 'opened');
+    const counted = (second.reply.resumed as { inputReceived: number }).inputReceived;
+    assert.ok(!first.channel.isOpen, 'the agent is closing the old channel');
+    // werift delivers what was in flight on the old channel until its close completes.
+    first.channel.deliver(Buffer.from('echo late""-keys\n'));
+    first.channel.deliver({ type: 'close' });
+    first.channel.finishClose();
+    second.channel.deliver(Buffer.from('echo two-$((1+1))\n'));
+    await second.channel.until(() => second.channel.output().includes('two-2'), 'input and output on the new channel');
+    assert.ok(!second.channel.output().includes('late-keys'), 'the late keys were not written');
+    const session = registry.get(first.sessionId);
+    assert.ok(session && !session.isEnded, 'the old channel\'s close did not end the session');
+    assert.equal(session.inputReceived, counted + 'echo two-$((1+1))\n'.length, 'only the new channel\'s input is counted');
+    await session.dispose('test');
+  });
+
   test('a process that exits while detached: the resume gets the rest of the output, then exit', async () => {
     const first = await open();
     first.channel.deliver(Buffer.from('echo up\n'));

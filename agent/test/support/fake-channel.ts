@@ -22,11 +22,30 @@ export class FakeChannel implements DataChannelPort {
     return this.send(frame);
   }
 
+  /**
+   * As werift's channel does, `close()` leaves the channel closing: frames already on their way
+   * are still delivered, and the close listeners run only at `finishClose()`.
+   */
+  holdClose = false;
+  private closeHeld = false;
+
   close(): void {
     if (!this.isOpen) return;
     this.isOpen = false;
-    for (const listener of this.closeListeners) listener();
+    if (this.holdClose) this.closeHeld = true;
+    else this.fireClose();
     for (const wake of this.waiters.splice(0)) wake();
+  }
+
+  /** Ends a close that `holdClose` held. */
+  finishClose(): void {
+    if (!this.closeHeld) return;
+    this.closeHeld = false;
+    this.fireClose();
+  }
+
+  private fireClose(): void {
+    for (const listener of this.closeListeners) listener();
   }
 
   onMessage(listener: (frame: InboundFrame) => void): Unsubscribe {
