@@ -5,83 +5,41 @@
  * logging output, and waits out its grace period for its console to resume it. It owns everything
  * it opens (exec stream, timers, the processes in the container) and releases all of it in
  * `dispose`, whichever way it ends: exit, `close`, a limit, the grace period, the agent stopping.
+ *
+ * Its parts: session-exec.ts opens and kills what it runs on, output-sender.ts sends its output to
+ * the attached channel with flow control; this file decides when each happens.
  */
 import { randomBytes } from 'node:crypto';
-import {
-  CHANNEL_BUFFER_HIGH_BYTES,
-  CHANNEL_BUFFER_LOW_BYTES,
-  encodeMessage,
-  err,
-  HIGH_WATERMARK_BYTES,
-  LOW_WATERMARK_BYTES,
-  MAX_ALWAYS_WRITTEN_INPUT_BYTES,
-  MAX_PENDING_INPUT_BYTES,
-  ok,
-  OUTPUT_BATCH_BYTES,
-  protocolError,
-  RESUME_BUFFER_BYTES,
-  type AgentTtyMessage,
-  type ErrorCode,
-  type Result,
-} from '@tether/protocol';
+import { err, MAX_ALWAYS_WRITTEN_INPUT_BYTES, MAX_PENDING_INPUT_BYTES, ok, protocolError, RESUME_BUFFER_BYTES, type ErrorCode, type Result } from '@tether/protocol';
 import type { AuditLog, AuditPeer } from './audit.js';
 import { closeWhenDrained, type DataChannelPort, type Unsubscribe } from './data-channel.js';
 import { describeError } from './deadline.js';
 import { addDebugFigures } from './debug-stats.js';
-import type { DockerTargets, ResolvedTarget } from './docker-targets.js';
-import { startExec, type ExecBridge } from './exec-bridge.js';
+import type { ResolvedTarget } from './docker-targets.js';
 import { createLogger } from './log.js';
 import { OutputLog } from './output-log.js';
-import { hostSeesProcess, killSession } from './session-killer.js';
+import { OutputSender } from './output-sender.js';
+import { SessionExec, type OpenRequest, type SessionExecOptions } from './session-exec.js';
 import { SessionLimits } from './session-limits.js';
-import { SessionRecorder } from './session-recorder.js';
-import type { SessionRules } from './session-rules.js';
 
 const log = createLogger(import.meta.url);
 
-export interface TtySessionOptions {
-  targets: DockerTargets;
-  shells: string[];
-  /** exec user when there are no rules (unit tests) */
-  user?: string | undefined;
+export interface TtySessionOptions extends SessionExecOptions {
   /** Who is on the other end, for the logs. */
   peerId: string;
   /** Who may resume the session: the enrolled console id, else the console's DTLS fingerprint. */
   owner: string;
-  /** exec user, session limit, idle and maximum duration, resume grace period */
-  rules?: SessionRules;
   audit?: AuditLog;
   who?: AuditPeer;
-}
-
-export interface OpenRequest {
-  target: string;
-  cols: number;
-  rows: number;
 }
 
 export function newSessionId(): string {
   return randomBytes(12).toString('base64url');
 }
 
-/** The channel a session sends to, and how far it got on it. */
-interface Attachment {
-  channel: DataChannelPort;
-  /** Output offset up to which frames went into this channel. */
-  sent: number;
-  /** Output offset up to which the console acknowledged parsing. */
-  acked: number;
-  offLow: Unsubscribe;
-}
-
 export class TtySession {
-  readonly sessionId: string;
   readonly output = new OutputLog(RESUME_BUFFER_BYTES);
-  private attachment: Attachment | undefined;
-  private readingPaused = false;
-  /** How many times reading paused for flow control; for logs and tests. */
-  pauses = 0;
-  private pumpTimer: NodeJS.Immediate | undefined;
+  private readonly sender: OutputSender;
   private graceTimer: NodeJS.Timeout | undefined;
   /** When the session last lost its channel (ms since the epoch); 0 while attached. */
   detachedAt = 0;
@@ -98,17 +56,12 @@ export class TtySession {
   private markEnded!: () => void;
 
   private constructor(
-    readonly target: ResolvedTarget,
-    private readonly bridge: ExecBridge,
-    private readonly hostVisible: boolean,
-    readonly user: string | undefined,
-    private readonly releaseSlot: (() => void) | undefined,
-    private readonly recorder: SessionRecorder | undefined,
+    private readonly exec: SessionExec,
     private readonly options: TtySessionOptions,
-    sessionId: string,
   ) {
-    this.sessionId = sessionId;
     this.ended = new Promise((resolve) => (this.markEnded = resolve));
+    const stream = exec.bridge.stream;
+    this.sender = new OutputSender(this.output, stream, () => this.finishIfExited());
     const rules = options.rules?.config;
     this.limits = new SessionLimits(rules?.idleTimeoutMs ?? 0, rules?.maxSessionMs ?? 0, (code, message) => this.limitReached(code, message));
     const onData = (chunk: Buffer) => this.take(chunk);
@@ -117,66 +70,55 @@ export class TtySession {
       log.warn('exec stream error', { sessionId: this.sessionId, error: describeError(cause) });
       void this.exited();
     };
-    bridge.stream.on('data', onData);
-    bridge.stream.once('end', onEnd);
-    bridge.stream.once('error', onError);
+    stream.on('data', onData);
+    stream.once('end', onEnd);
+    stream.once('error', onError);
     this.unsubscribe.push(() => {
-      bridge.stream.off('data', onData);
-      bridge.stream.off('end', onEnd);
-      bridge.stream.off('error', onError);
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('error', onError);
     });
     this.limits.start();
-    this.unsubscribe.push(addDebugFigures(`session:${sessionId}`, () => this.figures()));
+    this.unsubscribe.push(addDebugFigures(`session:${this.sessionId}`, () => this.figures()));
   }
 
   /** Checks the target and the rules, then starts the exec: a running, detached session. */
   static async start(request: OpenRequest, options: TtySessionOptions): Promise<Result<TtySession>> {
     const sessionId = newSessionId();
-    const target = await options.targets.resolve(request.target);
-    if (!target.ok) return target;
-    const rules = options.rules;
-    const user = rules ? rules.userFor(target.value.name, target.value.labels) : options.user;
-    let releaseSlot: (() => void) | undefined;
-    if (rules) {
-      const slot = rules.acquire(target.value.id, target.value.name);
-      if (!slot.ok) return slot;
-      releaseSlot = slot.value;
-    }
-    const bridge = await startExec(target.value, {
-      shells: options.shells,
-      cols: request.cols,
-      rows: request.rows,
-      env: [`TETHER_SESSION=${sessionId}`],
-      user,
-    });
-    if (!bridge.ok) {
-      releaseSlot?.();
-      return bridge;
-    }
-    const hostVisible = await hostSeesProcess(bridge.value.pid, sessionId);
-    const recordDir = rules?.config.recordDir;
-    const recorder = recordDir
-      ? SessionRecorder.start(recordDir, { sessionId, container: target.value.name, shell: bridge.value.shell, cols: request.cols, rows: request.rows })
-      : undefined;
-    const session = new TtySession(target.value, bridge.value, hostVisible, user, releaseSlot, recorder, options, sessionId);
+    const exec = await SessionExec.start(sessionId, request, options);
+    if (!exec.ok) return exec;
+    const { target, bridge, user, recorder, hostVisible } = exec.value;
+    const session = new TtySession(exec.value, options);
     options.audit?.record('session.start', {
-      ...options.who, sessionId, container: target.value.name, containerId: target.value.id.slice(0, 12),
-      user: user ?? null, shell: bridge.value.shell, ...(recorder ? { recording: recorder.path } : {}),
+      ...options.who, sessionId, container: target.name, containerId: target.id.slice(0, 12),
+      user: user ?? null, shell: bridge.shell, ...(recorder ? { recording: recorder.path } : {}),
     });
     log.info('session opened', {
-      sessionId, peer: options.peerId, container: target.value.name, containerId: target.value.id.slice(0, 12),
-      shell: bridge.value.shell, cols: request.cols, rows: request.rows, kill: hostVisible ? 'host-proc' : 'container-exec',
+      sessionId, peer: options.peerId, container: target.name, containerId: target.id.slice(0, 12),
+      shell: bridge.shell, cols: request.cols, rows: request.rows, kill: hostVisible ? 'host-proc' : 'container-exec',
     });
     return ok(session);
   }
 
+  get sessionId(): string {
+    return this.exec.sessionId;
+  }
+
+  get target(): ResolvedTarget {
+    return this.exec.target;
+  }
+
+  get user(): string | undefined {
+    return this.exec.user;
+  }
+
   get shell(): string {
-    return this.bridge.shell;
+    return this.exec.bridge.shell;
   }
 
   /** The exec's process id on the host; 0 when Docker did not say. */
   get hostPid(): number {
-    return this.bridge.pid;
+    return this.exec.bridge.pid;
   }
 
   get owner(): string {
@@ -188,12 +130,12 @@ export class TtySession {
   }
 
   get isAttached(): boolean {
-    return this.attachment !== undefined;
+    return this.sender.isAttached;
   }
 
   /** Whether the session sends to `channel`: a channel a resume took over is not, even before it closes. */
   isAttachedTo(channel: DataChannelPort): boolean {
-    return this.attachment?.channel === channel;
+    return this.sender.isAttachedTo(channel);
   }
 
   get isEnded(): boolean {
@@ -215,30 +157,23 @@ export class TtySession {
    */
   attach(channel: DataChannelPort, resumed?: { from: number; lost: number }): void {
     if (this.ending) return;
-    const previous = this.attachment;
-    if (previous) {
-      this.release(previous);
-      if (previous.channel !== channel && previous.channel.isOpen) previous.channel.close();
-    }
+    const from = resumed?.from ?? 0;
+    const tookOver = this.sender.attach(channel, from);
     clearTimeout(this.graceTimer);
     this.graceTimer = undefined;
     this.detachedAt = 0;
-    const from = resumed?.from ?? 0;
-    const offLow = channel.onBufferedAmountLow(CHANNEL_BUFFER_LOW_BYTES, () => this.pump());
-    this.attachment = { channel, sent: from, acked: from, offLow };
     if (resumed) {
-      log.info('session resumed', { sessionId: this.sessionId, peer: this.options.peerId, from, lost: resumed.lost, end: this.output.end, tookOver: previous !== undefined });
+      log.info('session resumed', { sessionId: this.sessionId, peer: this.options.peerId, from, lost: resumed.lost, end: this.output.end, tookOver });
       this.options.audit?.record('session.resume', { ...this.options.who, sessionId: this.sessionId, container: this.target.name, from, lost: resumed.lost });
     }
-    this.pump();
+    this.sender.pump();
   }
 
   /** `channel` is gone without `close`: keep running for the grace period, then end. */
   detach(channel: DataChannelPort, reason: string): void {
-    const attachment = this.attachment;
-    if (!attachment || attachment.channel !== channel || this.ending) return;
-    this.release(attachment);
-    this.attachment = undefined;
+    if (this.ending) return;
+    const attachment = this.sender.detach(channel);
+    if (!attachment) return;
     this.detachedAt = Date.now();
     const grace = this.graceMs;
     if (grace <= 0) {
@@ -249,7 +184,7 @@ export class TtySession {
     this.options.audit?.record('session.detach', { ...this.options.who, sessionId: this.sessionId, container: this.target.name, reason, graceMs: grace });
     this.graceTimer = setTimeout(() => void this.dispose('resume grace period over'), grace);
     this.graceTimer.unref();
-    this.updateReading();
+    this.sender.updateReading();
   }
 
   /**
@@ -259,126 +194,57 @@ export class TtySession {
   input(bytes: Buffer): boolean {
     this.inputBytesReceived += bytes.length;
     if (this.ending || this.exitCode !== undefined) return true;
-    if (bytes.length > MAX_ALWAYS_WRITTEN_INPUT_BYTES && this.bridge.stream.writableLength > MAX_PENDING_INPUT_BYTES) return false;
+    const stream = this.exec.bridge.stream;
+    if (bytes.length > MAX_ALWAYS_WRITTEN_INPUT_BYTES && stream.writableLength > MAX_PENDING_INPUT_BYTES) return false;
     this.limits.touch();
     this.bytesIn += bytes.length;
-    this.bridge.stream.write(bytes);
+    stream.write(bytes);
     return true;
   }
 
   resize(cols: number, rows: number): void {
     if (this.ending || this.exitCode !== undefined) return;
     this.limits.touch();
-    this.recorder?.resize(cols, rows);
-    void this.bridge.resize(cols, rows);
+    this.exec.recorder?.resize(cols, rows);
+    void this.exec.bridge.resize(cols, rows);
   }
 
   /** The console has parsed `bytes` more bytes; an ack beyond what was sent is capped. */
   ack(channel: DataChannelPort, bytes: number): void {
-    const attachment = this.attachment;
-    if (!attachment || attachment.channel !== channel) return;
-    attachment.acked = Math.min(attachment.acked + bytes, attachment.sent);
-    this.pump();
-  }
-
-  private release(attachment: Attachment): void {
-    attachment.offLow();
-    if (this.pumpTimer) clearImmediate(this.pumpTimer);
-    this.pumpTimer = undefined;
+    this.sender.ack(channel, bytes);
   }
 
   private take(chunk: Buffer): void {
     this.output.append(chunk);
-    this.recorder?.output(chunk);
-    const attachment = this.attachment;
-    if (!attachment) return;
-    // Coalesce: a full batch goes at once, a smaller remainder on the next turn of the loop.
-    if (this.output.end - attachment.sent >= OUTPUT_BATCH_BYTES) this.pump();
-    else {
-      this.pumpTimer ??= setImmediate(() => {
-        this.pumpTimer = undefined;
-        this.pump();
-      });
-      this.updateReading();
-    }
+    this.exec.recorder?.output(chunk);
+    this.sender.outputAdded();
   }
 
-  /** Sends what the attached channel lacks, within the watermarks; finishes after an exit. */
-  private pump(): void {
-    if (this.pumpTimer) clearImmediate(this.pumpTimer);
-    this.pumpTimer = undefined;
-    const attachment = this.attachment;
-    if (!attachment || this.ending) return;
-    const { channel } = attachment;
-    while (attachment.sent < this.output.end) {
-      if (attachment.sent - attachment.acked >= HIGH_WATERMARK_BYTES || channel.bufferedAmount > CHANNEL_BUFFER_HIGH_BYTES) break;
-      const frame = this.output.read(attachment.sent, OUTPUT_BATCH_BYTES);
-      if (!channel.send(frame)) break;
-      attachment.sent += frame.length;
-    }
-    if (this.exitCode !== undefined && attachment.sent === this.output.end) {
-      this.send({ type: 'exit', code: this.exitCode });
-      void this.dispose('process exited', this.exitCode);
-      return;
-    }
-    this.updateReading();
-  }
-
-  /**
-   * Flow control at the source: while attached, stop reading the exec stream when too much is
-   * unacknowledged or the channel's buffer is full. Detached, read on: the program carries on and
-   * the log keeps the newest output.
-   */
-  private updateReading(): void {
-    const attachment = this.attachment;
-    const stream = this.bridge.stream;
-    if (!attachment) {
-      if (this.readingPaused) {
-        this.readingPaused = false;
-        stream.resume();
-      }
-      return;
-    }
-    const unacked = this.output.end - attachment.acked;
-    const buffered = attachment.channel.bufferedAmount;
-    if (!this.readingPaused && (unacked > HIGH_WATERMARK_BYTES || buffered > CHANNEL_BUFFER_HIGH_BYTES)) {
-      this.readingPaused = true;
-      this.pauses++;
-      stream.pause();
-    } else if (this.readingPaused && unacked < LOW_WATERMARK_BYTES && buffered <= CHANNEL_BUFFER_LOW_BYTES) {
-      this.readingPaused = false;
-      stream.resume();
-    }
-  }
-
-  private send(message: AgentTtyMessage): void {
-    this.attachment?.channel.send(encodeMessage(message));
+  /** The attached channel has all the output: after an exit, it gets `exit` and the session ends. */
+  private finishIfExited(): boolean {
+    if (this.exitCode === undefined) return false;
+    this.sender.send({ type: 'exit', code: this.exitCode });
+    void this.dispose('process exited', this.exitCode);
+    return true;
   }
 
   private limitReached(code: ErrorCode, message: string): void {
     log.info('session limit reached', { sessionId: this.sessionId, code });
-    const attachment = this.attachment;
-    if (attachment) {
-      // What the console lacks goes first, whatever the watermarks say: the session is over.
-      while (attachment.sent < this.output.end) {
-        const frame = this.output.read(attachment.sent, OUTPUT_BATCH_BYTES);
-        if (!attachment.channel.send(frame)) break;
-        attachment.sent += frame.length;
-      }
-    }
-    this.send({ type: 'error', code, message, fatal: true });
+    // What the console lacks goes first, whatever the watermarks say: the session is over.
+    this.sender.flush();
+    this.sender.send({ type: 'error', code, message, fatal: true });
     void this.dispose(code === 'IDLE_TIMEOUT' ? 'idle timeout' : 'maximum duration');
   }
 
   /** The process ended on its own: the console gets the rest of the output, then `exit`. */
   private async exited(): Promise<void> {
     if (this.exitCode !== undefined || this.ending) return;
-    const code = await this.bridge.exitCode();
+    const code = await this.exec.bridge.exitCode();
     if (this.ending) return;
     this.exitCode = code;
     log.debug('process exited', { sessionId: this.sessionId, code, attached: this.isAttached });
     // Detached, the session waits out its grace period so that a resume still gets the end.
-    this.pump();
+    this.sender.pump();
   }
 
   /** Ends the session: kills its processes, closes its channel, releases everything. Idempotent. */
@@ -388,25 +254,18 @@ export class TtySession {
       this.limits.dispose();
       clearTimeout(this.graceTimer);
       for (const off of this.unsubscribe.splice(0)) off();
-      const attachment = this.attachment;
-      this.attachment = undefined;
-      if (attachment) {
-        this.release(attachment);
-        if (attachment.channel.isOpen) closeWhenDrained(attachment.channel);
-      }
-      this.bridge.stream.destroy();
-      const bridge = this.bridge;
-      const method = await killSession(this.target.container, bridge.pid, this.sessionId, this.hostVisible, { user: this.user, resolvePid: () => bridge.currentPid() });
+      const channel = this.sender.stop();
+      if (channel?.isOpen) closeWhenDrained(channel);
+      const method = await this.exec.kill();
       log.debug('session processes killed', { sessionId: this.sessionId, method });
-      await this.recorder?.close();
-      this.releaseSlot?.();
+      await this.exec.release();
       this.options.audit?.record('session.end', {
         ...this.options.who, sessionId: this.sessionId, container: this.target.name, reason, exitCode,
         bytesIn: this.bytesIn, bytesOut: this.output.end,
       });
       log.info('session closed', {
         sessionId: this.sessionId, peer: this.options.peerId, container: this.target.name, reason,
-        exitCode, bytesIn: this.bytesIn, bytesOut: this.output.end, pauses: this.pauses,
+        exitCode, bytesIn: this.bytesIn, bytesOut: this.output.end, pauses: this.sender.pauses,
       });
       this.markEnded();
     })();
@@ -415,7 +274,7 @@ export class TtySession {
 
   /** Input bytes written and not yet taken by Docker (at most MAX_PENDING_INPUT_BYTES and a frame); for tests and logs. */
   get pendingInput(): number {
-    return this.bridge.stream.writableLength;
+    return this.exec.bridge.stream.writableLength;
   }
 
   /** Input bytes that reached the session from any channel, written or refused: `opened.resumed.inputReceived`. */
@@ -423,16 +282,16 @@ export class TtySession {
     return this.inputBytesReceived;
   }
 
-  /** What the debug stats show of this session: where its output is, and why it is not sent. */
+  /** What the debug stats show of this session: where its output is, why it is not sent, its input. */
   private figures(): Record<string, unknown> {
     return {
-      ...this.flow, pauses: this.pauses, attached: this.isAttached, buffered: this.attachment?.channel.bufferedAmount,
-      inputReceived: this.inputBytesReceived, pendingInput: this.pendingInput, readableFlowing: this.bridge.stream.readableFlowing,
+      ...this.sender.figures(),
+      inputReceived: this.inputBytesReceived, pendingInput: this.pendingInput, readableFlowing: this.exec.bridge.stream.readableFlowing,
     };
   }
 
   /** Output offsets of the attached channel; for tests and logs. */
   get flow(): { produced: number; sent: number; acked: number; paused: boolean } {
-    return { produced: this.output.end, sent: this.attachment?.sent ?? 0, acked: this.attachment?.acked ?? 0, paused: this.readingPaused };
+    return this.sender.flow;
   }
 }
