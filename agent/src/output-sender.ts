@@ -66,11 +66,10 @@ export class OutputSender {
    * Returns whether there was one.
    */
   attach(channel: DataChannelPort, from: number): boolean {
-    const previous = this.attachment;
-    if (previous) {
-      this.release(previous);
-      if (previous.channel !== channel && previous.channel.isOpen) previous.channel.close();
-    }
+    // Let go before closing: a channel whose close is reported at once must find the session
+    // already detached from it, not detach it (a spurious detach, or the end with no grace period).
+    const previous = this.letGo();
+    if (previous && previous.channel !== channel && previous.channel.isOpen) previous.channel.close();
     const offLow = channel.onBufferedAmountLow(CHANNEL_BUFFER_LOW_BYTES, () => this.pump());
     this.attachment = { channel, sent: from, acked: from, offLow };
     return previous !== undefined;

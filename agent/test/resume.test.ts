@@ -178,6 +178,21 @@ describe('resume', () => {
     await registry.get(first.sessionId)?.dispose('test');
   });
 
+  test('a takeover does not detach the session on the old channel\'s close, so even with no grace period the session goes on', async () => {
+    const first = await open('console:a', 0);
+    first.channel.deliver(Buffer.from('echo one\n'));
+    await first.channel.until(() => first.channel.output().includes('one'), 'output');
+    // The fake reports its close at once: the old channel's TtyChannel sees it during the takeover.
+    const second = await resume(first.sessionId, first.channel.outputBytes());
+    assert.equal(second.reply.type, 'opened');
+    assert.ok(!first.channel.isOpen, 'the old channel was closed');
+    second.channel.deliver(Buffer.from('echo two-$((1+1))\n'));
+    await second.channel.until(() => second.channel.output().includes('two-2'), 'the session goes on on the new channel');
+    const session = registry.get(first.sessionId);
+    assert.ok(session && !session.isEnded && session.isAttached);
+    await session.dispose('test');
+  });
+
   test('frames that still arrive on a channel taken over reach neither the shell nor the input count, and its close ends nothing', async () => {
     const first = await open();
     first.channel.holdClose = true;
