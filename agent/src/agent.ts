@@ -50,7 +50,12 @@ export function rtcConfigFrom(config: AgentConfig, keys?: AgentKeys, issued: rea
     ),
     ...(config.iceTransportPolicy === 'relay' ? { iceTransportPolicy: 'relay' as const } : {}),
     iceAdditionalHostAddresses: config.iceHosts.length > 0 ? config.iceHosts : undefined,
-    iceInterfaceAddresses: config.iceInterface ? { udp4: config.iceInterface } : undefined,
+    // Bound to one IPv4 address, ICE gathers on it alone (and the --ice-host addresses). werift's
+    // own filter would still open an IPv6 socket on every IPv6 address of the machine, and fall
+    // back to every IPv4 address when the configured one is not among those it lists (loopback).
+    ...(config.iceInterface
+      ? { iceInterfaceAddresses: { udp4: config.iceInterface }, iceUseIpv4: false, iceUseIpv6: false, iceAdditionalHostAddresses: [...new Set([config.iceInterface, ...config.iceHosts])] }
+      : {}),
     // ECDSA (3) with SHA-256 (4): the persistent certificate, so the DTLS fingerprint never changes.
     ...(keys ? { dtls: { keys: { certPem: keys.certPem, keyPem: keys.keyPem, signatureHash: { hash: 4, signature: 3 } } } } : {}),
   };

@@ -108,12 +108,15 @@ describe('agent over WebRTC (built CLI, werift console)', () => {
   test('hello, targets, several terminals, exit code, and sessions that outlive a disconnect', async () => {
     const pc = new w.RTCPeerConnection(ICE);
     const sessionId = 'negotiation-1';
+    const agentCandidates: string[] = [];
     agentSocket!.on('webrtc:answer', async (msg: { sdp: string }, ack: (r: unknown) => void) => {
       ack({ ok: true });
+      agentCandidates.push(...msg.sdp.split(/\r?\n/).filter((line) => line.startsWith('a=candidate:')).map((line) => line.slice(2)));
       await pc.setRemoteDescription({ type: 'answer', sdp: msg.sdp });
     });
     agentSocket!.on('webrtc:ice', (msg: { candidate: { candidate: string; sdpMid?: string; sdpMLineIndex?: number } | null }, ack: (r: unknown) => void) => {
       ack({ ok: true });
+      if (msg.candidate) agentCandidates.push(msg.candidate.candidate);
       if (msg.candidate) void pc.addIceCandidate({ candidate: msg.candidate.candidate, sdpMid: msg.candidate.sdpMid ?? undefined, sdpMLineIndex: msg.candidate.sdpMLineIndex ?? undefined });
     });
     // Candidates gathered before the offer has gone would reach the agent for a negotiation it
@@ -136,6 +139,10 @@ describe('agent over WebRTC (built CLI, werift console)', () => {
 
     const ctl = collect(control);
     await opened(control, 'the control channel');
+    // --ice-host/--ice-interface 127.0.0.1: that address only, never the machine's others (IPv6 included).
+    const addresses = agentCandidates.map((candidate) => candidate.split(' ')[4]);
+    assert.ok(addresses.length > 0, 'the agent sent candidates');
+    assert.deepEqual([...new Set(addresses)], ['127.0.0.1'], `the agent's candidates: ${agentCandidates.join(' | ')}`);
     control.send(JSON.stringify({ type: 'hello', protocol: 'tether-tty/1', peer: { kind: 'console', version: '0' }, capabilities: [] }));
     control.send(JSON.stringify({ type: 'list-targets' }));
     control.send('{bad');

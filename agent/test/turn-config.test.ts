@@ -27,3 +27,15 @@ test('--ice-transport-policy relay makes werift gather relay candidates only; al
   const bad = loadConfig(['--signaling-url', 'http://127.0.0.1:1', '--token', 't', '--ice-transport-policy', 'none'], {});
   assert.ok(!bad.ok && /iceTransportPolicy/.test(bad.error));
 });
+
+test('--ice-interface gathers on that address alone: no other IPv4 address of the machine, no IPv6', () => {
+  const plain = rtcConfigFrom(config(['--ice-host', '203.0.113.7']));
+  assert.deepEqual(plain.iceAdditionalHostAddresses, ['203.0.113.7']);
+  assert.equal(plain.iceUseIpv4, undefined, 'without it werift gathers on every address');
+  assert.equal(plain.iceUseIpv6, undefined);
+  const bound = rtcConfigFrom(config(['--ice-interface', '127.0.0.1', '--ice-host', '203.0.113.7']));
+  assert.deepEqual(bound.iceInterfaceAddresses, { udp4: '127.0.0.1' });
+  assert.equal(bound.iceUseIpv4, false, "werift lists none of the machine's addresses");
+  assert.equal(bound.iceUseIpv6, false);
+  assert.deepEqual(bound.iceAdditionalHostAddresses, ['127.0.0.1', '203.0.113.7'], 'the bound address, then the advertised ones');
+});
