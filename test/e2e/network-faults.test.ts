@@ -82,6 +82,17 @@ async function numbered(tabId: string, prefix: string): Promise<number[]> {
   });
 }
 
+/** Restores the agent's link, waits for the tab to have resumed, and prints how long that took. */
+async function restoreAndResume(tabId: string, when: string): Promise<void> {
+  await net.restore('agent');
+  const restoredAt = Date.now();
+  await waitFor(async () => {
+    const tab = await ui.tab(tabId);
+    return tab.state === 'open' && tab.resumeCount >= 1 ? tab : undefined;
+  }, `the tab to resume ${when}`, 120_000, 500);
+  console.log(`[network-faults] shell back ${Date.now() - restoredAt} ms ${when}`);
+}
+
 async function shellPid(tabId: string, tag: string): Promise<string> {
   await ui.typeLine(tabId, `echo ${tag}""=$$`);
   await ui.waitForLine(tabId, new RegExp(`^${tag}=\\d+$`), 60_000);
@@ -107,14 +118,7 @@ test('the agent link cut for 20 s mid-command: the same shell goes on, every lin
   await ui.typeKeys(tabId, lostKeys);
   await sleep(20_000);
   const linesDuringCut = (await numbered(tabId, 'line-')).length;
-  await net.restore('agent');
-  const restoredAt = Date.now();
-
-  await waitFor(async () => {
-    const tab = await ui.tab(tabId);
-    return tab.state === 'open' && tab.resumeCount >= 1 ? tab : undefined;
-  }, 'the tab to resume after the link came back', 120_000, 500);
-  console.log(`[network-faults] shell back ${Date.now() - restoredAt} ms after the link came back`);
+  await restoreAndResume(tabId, 'after the link came back');
   await ui.waitForLine(tabId, 'loop-done', 120_000);
   const tab = await ui.tab(tabId);
   assert.ok(linesAtCut < 500 && linesDuringCut < 500, `the loop was still running during the cut (${linesAtCut}, ${linesDuringCut})`);
@@ -205,13 +209,7 @@ test('data stalled while ICE stays up, as a wedged SCTP association: the keepali
   console.log(`[network-faults] stalled data noticed after ${Date.now() - stalledAt} ms`);
   const notice = (await ui.notices(tabId)).find((line) => line.includes('connection lost'));
   assert.match(notice ?? '', /no answer from the agent on the data channels for \d+ s, although the network path \(ICE\) is up/, `the tab says why: ${notice}`);
-  await net.restore('agent');
-  const restoredAt = Date.now();
-  await waitFor(async () => {
-    const tab = await ui.tab(tabId);
-    return tab.state === 'open' && tab.resumeCount >= 1 ? tab : undefined;
-  }, 'the tab to resume once data passes', 120_000, 500);
-  console.log(`[network-faults] shell back ${Date.now() - restoredAt} ms after data passed again`);
+  await restoreAndResume(tabId, 'after data passed again');
   assert.equal(await shellPid(tabId, 'stall-pid-after'), pidBefore, 'the same shell');
   await ui.closeByClick(tabId);
 });
