@@ -193,7 +193,8 @@ test('30 % loss and 300 ms delay each way: typing works and nothing runs or show
     assert.equal(echoed, 1, `the command ${n} was echoed once`);
   }
   const tab = await ui.tab(tabId);
-  console.log(`[network-faults] lossy typing: ${tab.resumeCount} resumes, ${retyped} bytes typed again`);
+  const losses = (await ui.notices(tabId)).filter((line) => line.includes('connection lost'));
+  console.log(`[network-faults] lossy typing: ${tab.resumeCount} resumes, ${retyped} bytes typed again${losses.map((line) => `\n  ${line}`).join('')}`);
   assert.equal(tab.undeliveredInput.join('').length + tab.droppedInput, retyped, 'every key typed again was one the tab reported lost');
   await ui.closeByClick(tabId);
 });
