@@ -3,14 +3,16 @@ import type { AgentConnection } from './agent-connection';
 import { DisposableStore, Emitter, type Disposable } from './emitter';
 import { describeKeys } from './input-ledger';
 import type { NetworkPath } from './network-path';
+import { isOpenFailure } from './open-failures';
 import { randomId } from './random-id';
 import { resumeBackoffMs, type ReconnectState } from './reconnect-policy';
 import { SearchBar } from './search-bar';
+import type { ResumeInfo } from './session-resumes';
 import { bannerFor, formatBytes, formatDuration } from './tab-banner';
 import { TabStatusView, type TabStage } from './tab-status-view';
 import type { SessionError } from './terminal-session';
 import { TerminalView, type TerminalViewOptions } from './terminal-view';
-import { WebRtcTerminalSession, isOpenFailure, type ResumeInfo } from './webrtc-terminal-session';
+import { WebRtcTerminalSession } from './webrtc-terminal-session';
 
 /**
  * `reconnecting`: the connection was lost and the shell waits on the agent; `gone`: a resume was
