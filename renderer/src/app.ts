@@ -220,7 +220,7 @@ export class ConsoleApp implements Disposable {
         if (active) this.tabs.strip.startRename(active);
         return;
       case 'find':
-        active?.openSearch();
+        active?.panel.openSearch();
         return;
       case 'copy': {
         const text = active?.view.selection();

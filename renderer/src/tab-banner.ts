@@ -4,13 +4,14 @@
  */
 import { hintFor } from './error-hints';
 import type { ReconnectState } from './reconnect-policy';
+import type { TabState } from './tab-state';
 import type { BannerContent } from './tab-status-view';
 import type { SessionError } from './terminal-session';
 
 export interface BannerFacts {
   target: string;
   agentName: string;
-  state: 'opening' | 'open' | 'reconnecting' | 'gone' | 'exited' | 'failed' | 'closed';
+  state: TabState;
   connectionLost: string | undefined;
   targetState: string | undefined;
   exitCode: number | null | undefined;

@@ -59,7 +59,7 @@ export class TabSet implements Disposable {
     const tab = this.get(id);
     if (!tab) return;
     this.activeId = id;
-    for (const other of this.order) other.setActive(other.id === id);
+    for (const other of this.order) other.panel.setActive(other.id === id);
     this.changed();
   }
 

@@ -130,7 +130,7 @@ export class TabStrip {
 
   private update(item: HTMLElement, tab: TerminalTab, active: boolean): void {
     item.dataset.state = tab.state;
-    item.dataset.activity = String(tab.activity && !active);
+    item.dataset.activity = String(tab.panel.activity && !active);
     item.classList.toggle('active', active);
     item.setAttribute('aria-selected', String(active));
     item.title = `${tab.target} on ${tab.agentName} — ${tab.state}`;

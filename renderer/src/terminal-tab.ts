@@ -1,22 +1,18 @@
 import type { TargetState } from '@tether/protocol';
 import type { AgentConnection } from './agent-connection';
 import { DisposableStore, Emitter, type Disposable } from './emitter';
-import { describeKeys } from './input-ledger';
+import { FollowedConnection } from './followed-connection';
 import type { NetworkPath } from './network-path';
 import { randomId } from './random-id';
-import { resumeBackoffMs, type ReconnectState } from './reconnect-policy';
-import { SearchBar } from './search-bar';
-import { bannerFor, formatBytes, formatDuration } from './tab-banner';
-import { TabStatusView, type TabStage } from './tab-status-view';
+import type { ReconnectState } from './reconnect-policy';
+import type { ResumeInfo } from './session-resumes';
+import { TabPanel } from './tab-panel';
+import { TabReconnection } from './tab-reconnection';
+import { isLive, stateOnError, type TabState } from './tab-state';
+import type { TabStage } from './tab-status-view';
 import type { SessionError } from './terminal-session';
-import { TerminalView, type TerminalViewOptions } from './terminal-view';
-import { WebRtcTerminalSession, isOpenFailure, type ResumeInfo } from './webrtc-terminal-session';
-
-/**
- * `reconnecting`: the connection was lost and the shell waits on the agent; `gone`: a resume was
- * refused (agent restarted, grace period over, another console's session).
- */
-export type TabState = 'opening' | 'open' | 'reconnecting' | 'gone' | 'exited' | 'failed' | 'closed';
+import type { TerminalView, TerminalViewOptions } from './terminal-view';
+import { WebRtcTerminalSession } from './webrtc-terminal-session';
 
 export interface TabTarget {
   agentId: string;
@@ -29,13 +25,15 @@ export interface TabTarget {
  * One terminal tab: a panel with its terminal, its connection status and one session at a time.
  * A lost connection is resumed on the agent's next one (same shell, missed output replayed);
  * Reconnect / Open a new session starts a new session in the same tab, below the old output.
+ * The tab owns the state; its panel (tab-panel.ts), the connection it follows
+ * (followed-connection.ts) and its reconnection (tab-reconnection.ts) each do one part.
  */
 export class TerminalTab implements Disposable {
   readonly id = randomId(12);
   readonly agentId: string;
   readonly agentName: string;
   readonly target: string;
-  readonly panel: HTMLElement;
+  readonly panel: TabPanel;
   readonly view: TerminalView;
   /** set by the user (rename); the title is derived from target and host otherwise */
   customTitle: string | undefined;
@@ -46,30 +44,16 @@ export class TerminalTab implements Disposable {
   exitCode: number | null | undefined;
   sessionId: string | undefined;
   errors: SessionError[] = [];
-  /** output arrived while the tab was in the background */
-  activity = false;
   path: NetworkPath | undefined;
   targetState: TargetState | undefined;
   /** why the connection under the tab ended, when it did and the shell went with it */
   connectionLost: string | undefined;
-  /** while reconnecting: since when, why, and the agent's reconnection */
-  lost: { since: number; reason: string; state: ReconnectState | undefined } | undefined;
-  /** resume attempts on the current loss (channel opened with `open {resume}`) */
-  resumeAttempts = 0;
-  /** keystroke bytes dropped while reconnecting, over the tab's life */
-  droppedInput = 0;
-  /** keystrokes sent just before a drop that never reached the shell, as text, one entry per resume */
-  readonly undeliveredInput: string[] = [];
+  /** while reconnecting: the loss, the resume attempts, the input dropped (test hooks read it) */
+  readonly reconnection: TabReconnection;
   private current: WebRtcTerminalSession | undefined;
-  /** the connection the tab follows; a failed setup moves on to the agent's next one (app.ts) */
-  followed: AgentConnection | undefined;
-  private readonly status: TabStatusView;
-  private readonly searchBar: SearchBar;
+  private readonly connection: FollowedConnection;
   private readonly store = new DisposableStore();
   private sessionStore = new DisposableStore();
-  private connectionListener: Disposable | undefined;
-  private resumeTimer: ReturnType<typeof setTimeout> | undefined;
-  private lastResumeAt = 0;
   private readonly changeEmitter = new Emitter<void>();
   private readonly reconnectEmitter = new Emitter<void>();
   private readonly abandonEmitter = new Emitter<WebRtcTerminalSession>();
@@ -86,25 +70,21 @@ export class TerminalTab implements Disposable {
     this.agentId = where.agentId;
     this.agentName = where.agentName;
     this.target = where.target;
-    this.panel = document.createElement('section');
-    this.panel.className = 'tab-panel';
-    this.panel.dataset.tabId = this.id;
-    this.panel.setAttribute('role', 'tabpanel');
-    this.status = new TabStatusView(() => this.reconnectEmitter.fire());
-    const body = document.createElement('div');
-    body.className = 'tab-body';
-    this.panel.append(this.status.banner, body, this.status.statusLine);
-    parent.append(this.panel);
-    this.view = new TerminalView(body, viewOptions);
-    this.searchBar = new SearchBar(this.view.search, () => this.view.focus());
-    body.append(this.status.progress, this.searchBar.element);
-    this.view.onActivity = () => {
-      if (this.panel.hidden && !this.activity) {
-        this.activity = true;
-        this.changed();
-      }
-    };
-    this.store.add({ dispose: () => (clearTimeout(this.resumeTimer), this.connectionListener?.dispose()) });
+    this.panel = new TabPanel(parent, this.id, viewOptions, { action: () => this.reconnectEmitter.fire(), activity: () => this.changed() });
+    this.view = this.panel.view;
+    this.reconnection = new TabReconnection((line) => this.view.notice(line));
+    this.connection = new FollowedConnection({
+      connecting: (stage) => {
+        if (this.state === 'opening') this.stage = stage;
+      },
+      ready: (connection) => {
+        if (!this.current && this.state === 'opening') this.startSession(connection);
+        else if (this.state === 'reconnecting') this.tryResume(connection);
+      },
+      ended: (reason) => this.connectionEnded(reason),
+      changed: () => this.changed(),
+    });
+    this.store.add({ dispose: () => (this.reconnection.dispose(), this.connection.dispose()) });
     this.render();
   }
 
@@ -116,10 +96,6 @@ export class TerminalTab implements Disposable {
   get session(): WebRtcTerminalSession {
     if (!this.current) throw new Error(`tab ${this.id} has no session yet (stage ${this.stage})`);
     return this.current;
-  }
-
-  get hasSession(): boolean {
-    return this.current !== undefined;
   }
 
   /** Output offset the session has taken (what a resume asks from), 0 without a session. */
@@ -136,14 +112,14 @@ export class TerminalTab implements Disposable {
     return this.current?.resumable ? this.current.resumeGraceMs : 0;
   }
 
-  /** Shows the find bar over the terminal (Ctrl+Shift+F). */
-  openSearch(): void {
-    this.searchBar.open();
-  }
-
   /** The connection failed before this tab had a shell: nothing was lost, so a retry may carry it on. */
   get setupFailed(): boolean {
     return this.connectionLost !== undefined && !this.current;
+  }
+
+  /** the connection the tab follows; a failed setup moves on to the agent's next one (app.ts) */
+  get followed(): AgentConnection | undefined {
+    return this.connection.connection;
   }
 
   /** Whether closing the tab would end a running process (asks first). */
@@ -154,30 +130,27 @@ export class TerminalTab implements Disposable {
   /** Follows `connection` through its stages and opens a new session on it once it is ready. */
   follow(connection: AgentConnection): void {
     this.sessionStore.dispose();
-    clearTimeout(this.resumeTimer);
-    this.resumeTimer = undefined;
+    this.reconnection.cancel();
     this.current?.dispose();
     this.current = undefined;
     this.state = 'opening';
     this.exitCode = undefined;
     this.sessionId = undefined;
     this.connectionLost = undefined;
-    this.lost = undefined;
-    this.watch(connection);
+    this.reconnection.lost = undefined;
+    this.connection.follow(connection);
   }
 
   /** While reconnecting: resume the shell on `connection` once it is ready (again, with backoff, if a try fails). */
   resumeOn(connection: AgentConnection): void {
     if (this.state !== 'reconnecting') return;
-    if (connection !== this.followed) this.watch(connection);
+    if (connection !== this.followed) this.connection.follow(connection);
     else this.tryResume(connection);
   }
 
   /** While reconnecting: what the agent's reconnection is doing, for the banner. */
   setReconnect(state: ReconnectState | undefined): void {
-    if (!this.lost) return;
-    this.lost.state = state;
-    this.render();
+    if (this.reconnection.setAgentState(state)) this.render();
   }
 
   /** The agent could not be reached before it dropped the shell: the tab ends as a lost connection. */
@@ -186,7 +159,7 @@ export class TerminalTab implements Disposable {
     this.current?.dispose();
     this.state = 'failed';
     this.connectionLost = reason;
-    this.lost = undefined;
+    this.reconnection.lost = undefined;
     this.changed();
   }
 
@@ -210,15 +183,6 @@ export class TerminalTab implements Disposable {
     this.changed();
   }
 
-  setActive(active: boolean): void {
-    this.panel.hidden = !active;
-    if (active) {
-      this.activity = false;
-      this.view.fit();
-      this.view.focus();
-    }
-  }
-
   /** Re-renders time-dependent text (the reconnecting banner's clock). */
   tick(): void {
     if (this.state === 'reconnecting') this.render();
@@ -232,62 +196,29 @@ export class TerminalTab implements Disposable {
     if (!abandoned) session?.close();
     this.sessionStore.dispose();
     this.store.dispose();
-    this.view.dispose();
-    this.panel.remove();
+    this.panel.dispose();
     if (abandoned) this.abandonEmitter.fire(session);
     this.changeEmitter.dispose();
     this.reconnectEmitter.dispose();
     this.abandonEmitter.dispose();
   }
 
-  private watch(connection: AgentConnection): void {
-    this.connectionListener?.dispose();
-    this.followed = connection;
-    const onStage = () => {
-      const stage = connection.stage;
-      switch (stage.kind) {
-        case 'idle':
-        case 'signaling':
-        case 'ice':
-        case 'secure-channel':
-          if (this.state === 'opening') this.stage = stage.kind === 'idle' ? 'signaling' : stage.kind;
-          break;
-        case 'ready':
-          if (!this.current && this.state === 'opening') this.startSession(connection);
-          else if (this.state === 'reconnecting') this.tryResume(connection);
-          break;
-        case 'failed':
-        case 'closed':
-          this.connectionEnded(stage.kind === 'failed' ? stage.reason : 'the connection was closed');
-          break;
-      }
-      this.changed();
-    };
-    this.connectionListener = connection.onStage(onStage);
-    onStage();
-  }
-
+  /** A resumable shell waits on the agent (detached); any other ends with the connection, once. */
   private connectionEnded(reason: string): void {
-    clearTimeout(this.resumeTimer);
-    this.resumeTimer = undefined;
+    this.reconnection.cancel();
     const session = this.current;
-    if (session?.resumable) session.detach(reason);
-    else this.lose(reason);
+    if (session?.resumable) return session.detach(reason);
+    if (this.connectionLost) return;
+    this.connectionLost = reason;
+    this.reconnection.lost = undefined;
+    if (isLive(this.state)) this.state = 'failed';
+    if (session) session.dispose();
   }
 
   private tryResume(connection: AgentConnection): void {
     const session = this.current;
-    if (!session || this.state !== 'reconnecting' || this.resumeTimer !== undefined) return;
-    if (connection.stage.kind !== 'ready' || !session.detached || session.resuming) return;
-    const wait = Math.max(0, this.lastResumeAt + resumeBackoffMs(this.resumeAttempts) - Date.now());
-    this.resumeTimer = setTimeout(() => {
-      this.resumeTimer = undefined;
-      if (this.current !== session || connection !== this.followed || connection.stage.kind !== 'ready') return;
-      this.resumeAttempts += 1;
-      this.lastResumeAt = Date.now();
-      session.resume(() => connection.openTerminalChannel(randomId(12)));
-      this.changed();
-    }, this.resumeAttempts === 0 ? 0 : wait);
+    if (!session || this.state !== 'reconnecting') return;
+    this.reconnection.schedule(session, connection, () => this.current === session && connection === this.followed, () => this.changed());
   }
 
   private startSession(connection: AgentConnection): void {
@@ -309,26 +240,20 @@ export class TerminalTab implements Disposable {
     }));
     store.add(session.onError((error) => {
       this.errors.push(error);
-      if (this.state === 'reconnecting' && (error.code === 'SESSION_NOT_FOUND' || error.code === 'SESSION_FORBIDDEN' || isOpenFailure(error.code) || error.fatal)) {
-        this.state = 'gone';
-        this.lost = undefined;
-      }
-      const live = this.state === 'opening' || this.state === 'open';
-      if (live && (error.fatal || (this.state === 'opening' && isOpenFailure(error.code)))) this.state = 'failed';
+      const next = stateOnError(this.state, error);
+      if (next === 'gone' && this.state === 'reconnecting') this.reconnection.lost = undefined;
+      this.state = next;
       this.changed();
     }));
     store.add(session.onClosed(() => {
-      if (this.state === 'open' || this.state === 'opening' || this.state === 'reconnecting') this.state = 'closed';
-      this.lost = undefined;
+      if (isLive(this.state)) this.state = 'closed';
+      this.reconnection.lost = undefined;
       this.changed();
     }));
     store.add(session.onDetached((reason) => {
       if (this.state !== 'reconnecting') {
         this.state = 'reconnecting';
-        this.resumeAttempts = 0;
-        this.lastResumeAt = 0;
-        this.lost = { since: Date.now(), reason, state: undefined };
-        this.view.notice(`[tether: connection lost (${reason}); reconnecting — input is paused]`);
+        this.reconnection.begin(reason);
       }
       this.changed();
       // Only the channel died: the same peer connection can carry the resume.
@@ -336,75 +261,32 @@ export class TerminalTab implements Disposable {
       if (connection?.stage.kind === 'ready') this.tryResume(connection);
     }));
     store.add(session.onResumed((info) => {
-      const after = this.lost ? formatDuration(Date.now() - this.lost.since) : '';
       this.state = 'open';
-      this.lost = undefined;
-      this.resumeAttempts = 0;
-      if (info.lost > 0) this.view.notice(`[tether: ${formatBytes(info.lost)} bytes of output were lost while disconnected]`);
-      this.view.notice(`[tether: reconnected after ${after}; the same shell goes on]`);
-      const undelivered = info.undelivered;
-      if (undelivered) {
-        this.undeliveredInput.push(new TextDecoder().decode(undelivered.tail));
-        const what = undelivered.bytes === 1 ? '1 byte' : `${formatBytes(undelivered.bytes)} bytes`;
-        const was = undelivered.bytes === 1 ? 'was' : 'were';
-        this.view.notice(`[tether: ${what} typed just before the drop never reached the shell and ${was} not sent again: ${describeKeys(undelivered.tail)}]`);
-      }
+      this.reconnection.resumed(info);
       this.changed();
     }));
     store.add(session.onInputDropped((bytes) => {
-      this.droppedInput += bytes;
+      this.reconnection.droppedInput += bytes;
       this.render();
     }));
     this.view.bind(session);
     session.start();
   }
 
-  private lose(reason: string): void {
-    if (this.connectionLost) return;
-    this.connectionLost = reason;
-    this.lost = undefined;
-    const session = this.current;
-    if (this.state === 'opening' || this.state === 'open' || this.state === 'reconnecting') this.state = 'failed';
-    if (session) session.dispose();
-  }
-
   private render(): void {
-    const now = Date.now();
-    this.status.showStage(this.state === 'opening' && !this.connectionLost ? this.stage : 'ready');
-    this.status.showBanner(bannerFor({
+    this.panel.show({
       target: this.target,
       agentName: this.agentName,
       state: this.state,
+      stage: this.stage,
       connectionLost: this.connectionLost,
       targetState: this.targetState,
       exitCode: this.exitCode,
       lastError: this.errors[this.errors.length - 1],
-      reconnect: this.lost
-        ? { ...this.lost, graceMs: this.current?.resumeGraceMs ?? 0, resumeAttempts: this.resumeAttempts, droppedInput: this.droppedInput }
-        : undefined,
-      now,
-    }));
-    const size = this.view.size;
-    const stateText = this.connectionLost
-      ? 'connection lost'
-      : this.state === 'exited'
-        ? `exited (${this.exitCode ?? 'unknown'})`
-        : this.state === 'opening'
-          ? `connecting: ${this.stage}`
-          : this.state === 'reconnecting'
-            ? `reconnecting · input paused · ${formatDuration(now - (this.lost?.since ?? now))}`
-            : this.state === 'gone'
-              ? 'shell gone'
-              : this.state;
-    this.status.showStatus({
-      target: this.target,
-      agentName: this.agentName,
-      state: this.targetState && this.targetState !== 'running' ? `${stateText} · container ${this.targetState}` : stateText,
-      path: this.state === 'open' ? this.path : undefined,
-      size: `${size.cols}×${size.rows}`,
-      renderer: this.view.renderer,
+      reconnect: this.reconnection.bannerFacts(this.current?.resumeGraceMs ?? 0),
+      path: this.path,
+      now: Date.now(),
     });
-    this.panel.dataset.state = this.state;
   }
 
   private changed(): void {

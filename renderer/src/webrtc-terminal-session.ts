@@ -1,9 +1,13 @@
-import { MAX_FRAME_BYTES, type AgentTtyMessage, type ConsoleTtyMessage, type ErrorCode, type OpenedMessage } from '@tether/protocol';
-import { DisposableStore, Emitter } from './emitter';
-import { InputLedger, type UndeliveredInput } from './input-ledger';
+import type { AgentTtyMessage, ConsoleTtyMessage, OpenedMessage } from '@tether/protocol';
+import { DisposableStore } from './emitter';
+import { OPEN_FAILURES } from './open-failures';
 import { OutputLedger } from './output-ledger';
-import type { SessionError, SessionOpened, TerminalSession } from './terminal-session';
-import { TtyChannel } from './tty-channel';
+import { PtySize } from './pty-size';
+import { SessionChannel } from './session-channel';
+import { SessionEvents } from './session-events';
+import { SessionInput } from './session-input';
+import { SessionResumes, type ResumeInfo } from './session-resumes';
+import type { SessionError, TerminalSession } from './terminal-session';
 
 export interface WebRtcTerminalSessionOptions {
   /** the container to open, by name or id */
@@ -16,35 +20,8 @@ export interface WebRtcTerminalSessionOptions {
   closeGraceMs?: number;
 }
 
-/** What `opened.resumed` said, and how many resumes this session has had. */
-export interface ResumeInfo {
-  from: number;
-  lost: number;
-  count: number;
-  /** input sent before the drop that never reached the agent; undefined when none, or an older agent that does not say */
-  undelivered: UndeliveredInput | undefined;
-}
-
 const DEFAULT_OPEN_TIMEOUT_MS = 20_000;
 const DEFAULT_CLOSE_GRACE_MS = 2_000;
-/** Input typed before the first `opened` is held up to this much; a paste larger than that is refused. */
-const MAX_PENDING_INPUT_BYTES = 1024 * 1024;
-
-const OPEN_FAILURES: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
-  'UNKNOWN_TARGET',
-  'TARGET_NOT_EXPOSED',
-  'TARGET_NOT_RUNNING',
-  'NO_SHELL',
-  'EXEC_FAILED',
-  'SESSION_NOT_FOUND',
-  'SESSION_FORBIDDEN',
-  'DOCKER_UNAVAILABLE',
-]);
-
-/** Whether an error code means that opening the terminal was refused. */
-export function isOpenFailure(code: SessionError['code']): boolean {
-  return (OPEN_FAILURES as ReadonlySet<string>).has(code);
-}
 
 /**
  * `detached`: the channel died without `close`; the shell goes on on the agent and `resume` may
@@ -59,45 +36,31 @@ type State = 'idle' | 'opening' | 'open' | 'detached' | 'resuming' | 'exited' | 
  */
 export class WebRtcTerminalSession implements TerminalSession {
   private readonly store = new DisposableStore();
-  private readonly outputEmitter = new Emitter<Uint8Array>();
-  private readonly openedEmitter = new Emitter<SessionOpened>();
-  private readonly exitEmitter = new Emitter<number | null>();
-  private readonly errorEmitter = new Emitter<SessionError>();
-  private readonly closedEmitter = new Emitter<void>();
-  private readonly detachedEmitter = new Emitter<string>();
-  private readonly resumedEmitter = new Emitter<ResumeInfo>();
-  private readonly inputDroppedEmitter = new Emitter<number>();
+  private readonly events = new SessionEvents();
   private readonly encoder = new TextEncoder();
   private readonly ledger = new OutputLedger();
-  private readonly inputLedger = new InputLedger();
-  private channel: TtyChannel | undefined;
+  private readonly channel = new SessionChannel();
+  private readonly input = new SessionInput((bytes) => this.channel.sendBytes(bytes), (error) => this.reportError(error));
+  private readonly resumes = new SessionResumes(this.ledger, this.input);
+  private readonly size = new PtySize();
   private state: State = 'idle';
-  private cols = 80;
-  private rows = 24;
-  private sizeSent = { cols: 0, rows: 0 };
-  private pendingInput: Uint8Array[] = [];
-  private pendingInputBytes = 0;
-  private opened: OpenedMessage | undefined;
-  private lastResume: ResumeInfo | undefined;
-  private resumes = 0;
-  private openTimer: ReturnType<typeof setTimeout> | undefined;
 
-  readonly onOutput = this.outputEmitter.event;
-  readonly onOpened = this.openedEmitter.event;
-  readonly onExit = this.exitEmitter.event;
-  readonly onError = this.errorEmitter.event;
-  readonly onClosed = this.closedEmitter.event;
+  readonly onOutput = this.events.output.event;
+  readonly onOpened = this.events.opened.event;
+  readonly onExit = this.events.exit.event;
+  readonly onError = this.events.error.event;
+  readonly onClosed = this.events.closed.event;
   /** The channel was lost without `close`; the reason in words. `resume` may take the session back. */
-  readonly onDetached = this.detachedEmitter.event;
+  readonly onDetached = this.events.detached.event;
   /** A resume succeeded; output goes on from `from`, `lost` bytes are gone. */
-  readonly onResumed = this.resumedEmitter.event;
+  readonly onResumed = this.events.resumed.event;
   /** Keystrokes typed while no channel carries the session, in bytes: dropped, not sent later. */
-  readonly onInputDropped = this.inputDroppedEmitter.event;
+  readonly onInputDropped = this.events.inputDropped.event;
 
   constructor(private readonly options: WebRtcTerminalSessionOptions) {}
 
   get sessionId(): string | undefined {
-    return this.opened?.sessionId;
+    return this.resumes.sessionId;
   }
 
   /** Output offset taken so far: what a resume sends as `received`. */
@@ -107,11 +70,11 @@ export class WebRtcTerminalSession implements TerminalSession {
 
   /** How long the agent keeps the session after its channel is lost (0: it does not). */
   get resumeGraceMs(): number {
-    return this.opened?.resumeGraceMs ?? 0;
+    return this.resumes.resumeGraceMs;
   }
 
   get resumeInfo(): ResumeInfo | undefined {
-    return this.lastResume;
+    return this.resumes.last;
   }
 
   /** Whether the shell may still be running on the agent, waiting for a resume. */
@@ -139,12 +102,15 @@ export class WebRtcTerminalSession implements TerminalSession {
     this.attachChannel();
   }
 
-  /** The path under the channel is gone: drop the channel without `close`; the agent keeps the shell. */
+  /**
+   * The path under the channel is gone: drop the channel without `close`; the agent keeps the shell.
+   * A resume that fails on the way (not refused) comes back here too, for the tab to try again.
+   */
   detach(reason: string): void {
     if (this.state !== 'open' && this.state !== 'resuming') return;
     this.state = 'detached';
-    this.dropChannel();
-    this.detachedEmitter.fire(reason);
+    this.channel.drop();
+    this.events.detached.fire(reason);
   }
 
   /** Takes the detached session back on a new channel (`open {resume: {sessionId, received}}`). */
@@ -157,36 +123,17 @@ export class WebRtcTerminalSession implements TerminalSession {
   write(data: Uint8Array | string): void {
     const bytes = typeof data === 'string' ? this.encoder.encode(data) : data;
     if (bytes.byteLength === 0) return;
-    if (this.state === 'detached' || this.state === 'resuming') {
-      // Never queued: a keystroke held across a reconnect could run twice or out of context.
-      this.inputDroppedEmitter.fire(bytes.byteLength);
-      return;
-    }
-    if (this.state === 'opening' || this.state === 'idle') {
-      if (this.pendingInputBytes + bytes.byteLength > MAX_PENDING_INPUT_BYTES) {
-        this.reportError({ code: 'NOT_OPEN', message: 'input dropped: the terminal is not open yet' });
-        return;
-      }
-      this.pendingInput.push(bytes);
-      this.pendingInputBytes += bytes.byteLength;
-      return;
-    }
-    if (this.state !== 'open') {
-      this.reportError({ code: 'NOT_OPEN', message: `input dropped: the session has ${this.state === 'exited' ? 'exited' : 'closed'}` });
-      return;
-    }
-    for (let offset = 0; offset < bytes.byteLength; offset += MAX_FRAME_BYTES) {
-      this.sendBytes(bytes.subarray(offset, Math.min(offset + MAX_FRAME_BYTES, bytes.byteLength)));
-    }
+    // Never queued while detached: a keystroke held across a reconnect could run twice or out of context.
+    if (this.detached) this.events.inputDropped.fire(bytes.byteLength);
+    else if (this.state === 'opening' || this.state === 'idle') this.input.hold(bytes);
+    else if (this.state === 'open') this.input.send(bytes);
+    else this.reportError({ code: 'NOT_OPEN', message: `input dropped: the session has ${this.state === 'exited' ? 'exited' : 'closed'}` });
   }
 
   resize(cols: number, rows: number): void {
-    this.cols = cols;
-    this.rows = rows;
-    if (this.state !== 'open') return;
-    if (cols === this.sizeSent.cols && rows === this.sizeSent.rows) return;
-    this.sizeSent = { cols, rows };
-    this.sendMessage({ type: 'resize', cols, rows });
+    this.size.set(cols, rows);
+    if (this.state !== 'open' || !this.size.unsent) return;
+    this.sendMessage({ type: 'resize', ...this.size.markSent() });
   }
 
   ack(bytes: number): void {
@@ -198,16 +145,9 @@ export class WebRtcTerminalSession implements TerminalSession {
 
   close(): void {
     if (this.state === 'closing' || this.state === 'closed') return;
-    if (!this.channel?.isOpen) {
-      this.finish();
-      return;
-    }
-    const wasRunning = this.state === 'open' || this.state === 'opening' || this.state === 'resuming';
+    const running = this.state === 'open' || this.state === 'opening' || this.state === 'resuming';
+    if (!this.channel.isOpen || !running) return this.finish();
     this.state = 'closing';
-    if (!wasRunning) {
-      this.finish();
-      return;
-    }
     this.sendMessage({ type: 'close' });
     // Let the agent answer `exit` and close its end; close ours after a grace period regardless.
     const timer = setTimeout(() => this.finish(), this.options.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS);
@@ -216,13 +156,12 @@ export class WebRtcTerminalSession implements TerminalSession {
 
   /** Sends a frame as is, bypassing the protocol: for tests of the agent's validation. */
   sendRaw(data: string | Uint8Array): void {
-    if (!this.channel) throw new Error('the terminal channel is not open');
     this.channel.sendRaw(data);
   }
 
   /** Closes the channel without `close`, as a dead path would (test hook): the agent detaches the session. */
   dropChannelForTest(): void {
-    this.channel?.closeAbruptly();
+    this.channel.closeAbruptly();
   }
 
   dispose(): void {
@@ -234,16 +173,16 @@ export class WebRtcTerminalSession implements TerminalSession {
     try {
       raw = openChannel();
     } catch (error) {
-      if (this.state === 'resuming') return this.resumeFailed(`no channel for the resume: ${String(error)}`);
+      if (this.state === 'resuming') return this.detach(`no channel for the resume: ${String(error)}`);
       this.reportError({ code: 'CONNECTION_LOST', message: String(error), fatal: true });
       this.finish();
       return;
     }
-    const channel: TtyChannel = new TtyChannel(raw, {
+    const timeout = this.options.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS;
+    this.channel.attach(raw, {
       open: () => {
-        this.sizeSent = { cols: this.cols, rows: this.rows };
-        const resume = this.state === 'resuming' && this.opened ? { resume: { sessionId: this.opened.sessionId, received: this.ledger.received } } : {};
-        this.sendMessage({ type: 'open', target: this.options.target, cols: this.cols, rows: this.rows, ...resume });
+        const resume = this.state === 'resuming' ? this.resumes.request() : {};
+        this.sendMessage({ type: 'open', target: this.options.target, ...this.size.markSent(), ...resume });
       },
       message: (message) => this.handleMessage(message),
       bytes: (bytes) => {
@@ -252,52 +191,27 @@ export class WebRtcTerminalSession implements TerminalSession {
       },
       invalid: (error) => this.reportError(error),
       closed: () => this.channelClosed(),
-    });
-    this.channel = channel;
-    const timeout = this.options.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS;
-    clearTimeout(this.openTimer);
-    this.openTimer = setTimeout(() => {
-      if (this.channel !== channel) return;
-      if (this.state === 'resuming') return this.resumeFailed(`the agent did not answer the resume within ${timeout / 1000} s`);
+    }, timeout, () => {
+      if (this.state === 'resuming') return this.detach(`the agent did not answer the resume within ${timeout / 1000} s`);
       if (this.state !== 'opening') return;
       this.reportError({ code: 'OPEN_TIMEOUT', message: `the agent did not open the terminal within ${timeout / 1000} s`, fatal: true });
       this.close();
-    }, timeout);
+    });
   }
 
+  /** An open session whose agent keeps sessions detaches; one still opening, or kept by no one, ends. */
   private channelClosed(): void {
-    if (this.state === 'open') this.detachOrEnd('the terminal channel closed without `close`');
-    else if (this.state === 'resuming') this.resumeFailed('the channel closed during the resume');
-    else if (this.state === 'opening') {
+    if (this.state === 'open' && this.resumeGraceMs > 0) this.detach('the terminal channel closed without `close`');
+    else if (this.state === 'resuming') this.detach('the channel closed during the resume');
+    else if (this.state === 'opening' || this.state === 'open') {
       this.reportError({ code: 'CHANNEL_CLOSED', message: 'the terminal channel closed unexpectedly', fatal: true });
       this.finish();
     } else if (this.state !== 'detached') this.finish();
   }
 
-  private detachOrEnd(reason: string): void {
-    if (this.resumeGraceMs > 0) return this.detach(reason);
-    this.reportError({ code: 'CHANNEL_CLOSED', message: 'the terminal channel closed unexpectedly', fatal: true });
-    this.finish();
-  }
-
-  /** A resume attempt failed on the way (not refused): back to detached, for the tab to try again. */
-  private resumeFailed(reason: string): void {
-    if (this.state !== 'resuming') return;
-    this.state = 'detached';
-    this.dropChannel();
-    this.detachedEmitter.fire(reason);
-  }
-
-  /** Forgets the current channel: no more of its frames are taken, and nothing more is sent on it. */
-  private dropChannel(): void {
-    clearTimeout(this.openTimer);
-    this.channel?.dispose();
-    this.channel = undefined;
-  }
-
   private output(bytes: Uint8Array): void {
     const shown = this.ledger.take(bytes);
-    if (shown.byteLength > 0) this.outputEmitter.fire(shown);
+    if (shown.byteLength > 0) this.events.output.fire(shown);
   }
 
   private handleMessage(message: AgentTtyMessage): void {
@@ -308,12 +222,12 @@ export class WebRtcTerminalSession implements TerminalSession {
           this.reportError({ code: 'ALREADY_OPEN', message: 'the agent sent `opened` twice; ignored' });
           return;
         }
-        clearTimeout(this.openTimer);
+        this.channel.answered();
         this.state = 'open';
-        this.opened = message;
-        this.openedEmitter.fire({ sessionId: message.sessionId, target: message.target, shell: message.shell });
-        if (this.cols !== this.sizeSent.cols || this.rows !== this.sizeSent.rows) this.resize(this.cols, this.rows);
-        this.flushPendingInput();
+        this.resumes.started(message);
+        this.events.opened.fire({ sessionId: message.sessionId, target: message.target, shell: message.shell });
+        if (this.size.unsent) this.resize(this.size.cols, this.size.rows);
+        for (const bytes of this.input.takeHeld()) this.write(bytes);
         break;
       case 'output':
         this.output(this.encoder.encode(message.data));
@@ -322,7 +236,7 @@ export class WebRtcTerminalSession implements TerminalSession {
         if (this.state === 'open' || this.state === 'closing') {
           const closing = this.state === 'closing';
           this.state = 'exited';
-          this.exitEmitter.fire(message.code);
+          this.events.exit.fire(message.code);
           if (closing) this.finish();
         }
         break;
@@ -330,11 +244,11 @@ export class WebRtcTerminalSession implements TerminalSession {
         this.reportError({ code: message.code, message: message.message, ...(message.fatal ? { fatal: true } : {}) });
         // A refused open or resume ends the session whether or not the agent marks it fatal.
         if ((this.state === 'opening' || this.state === 'resuming') && (message.fatal || OPEN_FAILURES.has(message.code) || message.code === 'BAD_MESSAGE')) {
-          clearTimeout(this.openTimer);
+          this.channel.answered();
           const resuming = this.state === 'resuming';
           this.state = 'closing';
           // A refused resume has nothing left to wait for; a refused open waits for the agent's close.
-          if (resuming || !this.channel?.isOpen) this.finish();
+          if (resuming || !this.channel.isOpen) this.finish();
         } else if (message.fatal && this.state === 'open') {
           // The agent ends the session (idle timeout, maximum duration): its channel close is no loss.
           this.state = 'closing';
@@ -349,61 +263,36 @@ export class WebRtcTerminalSession implements TerminalSession {
   }
 
   private resumed(message: OpenedMessage): void {
-    clearTimeout(this.openTimer);
-    if (!message.resumed || message.sessionId !== this.opened?.sessionId) {
-      // An agent that ignored `resume` started another shell: the one the tab showed is gone.
-      this.reportError({ code: 'SESSION_NOT_FOUND', message: `the agent answered the resume with session ${message.sessionId}, not ${this.opened?.sessionId ?? '?'}`, fatal: true });
+    this.channel.answered();
+    const resumed = this.resumes.accept(message);
+    if (!resumed.ok) {
+      this.reportError(resumed.error);
       this.state = 'closing';
       this.sendMessage({ type: 'close' });
       this.finish();
       return;
     }
-    const { lost } = this.ledger.resumedAt(message.resumed.from);
     this.state = 'open';
-    this.resumes += 1;
-    const { inputReceived } = message.resumed;
-    const undelivered = inputReceived === undefined ? undefined : this.inputLedger.reconcile(inputReceived);
-    this.lastResume = { from: message.resumed.from, lost, count: this.resumes, undelivered };
-    if (message.resumeGraceMs !== undefined) this.opened = { ...this.opened, resumeGraceMs: message.resumeGraceMs };
-    this.resumedEmitter.fire(this.lastResume);
-    if (this.cols !== this.sizeSent.cols || this.rows !== this.sizeSent.rows) this.resize(this.cols, this.rows);
-  }
-
-  private flushPendingInput(): void {
-    const pending = this.pendingInput;
-    this.pendingInput = [];
-    this.pendingInputBytes = 0;
-    for (const bytes of pending) this.write(bytes);
+    this.events.resumed.fire(resumed.value);
+    if (this.size.unsent) this.resize(this.size.cols, this.size.rows);
   }
 
   private sendMessage(message: ConsoleTtyMessage): void {
-    const failed = this.channel ? this.channel.send(message) : { code: 'CHANNEL_CLOSED' as const, message: `\`${message.type}\` not sent: no channel` };
+    const failed = this.channel.send(message);
     if (failed) this.reportError(failed);
-  }
-
-  private sendBytes(bytes: Uint8Array): void {
-    const failed = this.channel ? this.channel.sendBytes(bytes) : { code: 'CHANNEL_CLOSED' as const, message: 'input not sent: no channel' };
-    if (failed) this.reportError(failed);
-    else this.inputLedger.record(bytes);
   }
 
   private reportError(error: SessionError): void {
-    this.errorEmitter.fire(error);
+    this.events.error.fire(error);
   }
 
   /** The one disposer: closes the channel, clears timers and listeners, fires onClosed once. */
   private finish(): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    clearTimeout(this.openTimer);
     this.store.dispose();
-    this.channel?.dispose();
-    this.closedEmitter.fire();
-    for (const emitter of [
-      this.outputEmitter, this.openedEmitter, this.exitEmitter, this.errorEmitter, this.closedEmitter,
-      this.detachedEmitter, this.resumedEmitter, this.inputDroppedEmitter,
-    ]) {
-      emitter.dispose();
-    }
+    this.channel.dispose();
+    this.events.closed.fire();
+    this.events.dispose();
   }
 }
