@@ -4,36 +4,24 @@ import {
   TTY_PROTOCOL,
   type AgentInfo,
   type HelloMessage,
-  type Ice,
-  type IceCandidate,
   type ProtocolError,
   type Target,
   normalizeFingerprint,
   sdpFingerprints,
 } from '@tether/protocol';
+import { CandidateExchange } from './candidate-exchange';
+import { SETUP_STAGE_WAITS_FOR, type ConnectionStage } from './connection-stage';
 import { ControlChannel } from './control-channel';
 import { DisposableStore, Emitter, type Disposable } from './emitter';
 import { Keepalive, type KeepaliveOptions } from './keepalive';
 import type { NegotiationTransport } from './negotiation-transport';
 import { readNetworkPath, type NetworkPath } from './network-path';
 import { randomId } from './random-id';
+import { SetupDeadline } from './setup-deadline';
 import { ChannelBinding } from './trust/channel-binding';
 import type { ConsoleIdentity } from './trust/console-identity';
 import type { PairedAgentRecord } from './trust/trust-store';
 import { refusalText } from './trust/refusal-text';
-
-/**
- * Where a connection to an agent stands, in the order a user sees them: the offer travels through
- * signaling, ICE finds a path, DTLS and SCTP bring up the secure channel, the agent says hello.
- */
-export type ConnectionStage =
-  | { kind: 'idle' }
-  | { kind: 'signaling' }
-  | { kind: 'ice' }
-  | { kind: 'secure-channel' }
-  | { kind: 'ready' }
-  | { kind: 'failed'; reason: string; code?: ProtocolError['code'] }
-  | { kind: 'closed' };
 
 export interface AgentConnectionOptions {
   iceServers?: RTCIceServer[];
@@ -51,18 +39,6 @@ export interface AgentConnectionOptions {
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
-/**
- * A setup that advances a stage (answer, ICE, DTLS and hello) gets another `connectTimeoutMs`, up
- * to this many in all: on a lossy, slow link (30 % loss, 600 ms round trip) DTLS retransmissions
- * alone can take 10 s, and killing a setup that progresses only starts the next from scratch.
- * A dead path makes no progress and still fails after one timeout.
- */
-export const MAX_SETUP_STAGE_TIMEOUTS = 3;
-const STAGE_WORDS: Partial<Record<ConnectionStage['kind'], string>> = {
-  signaling: "the agent's answer",
-  ice: 'a network path (ICE)',
-  'secure-channel': 'the secure channel (DTLS and hello)',
-};
 /**
  * How long an established connection may stay ICE-`disconnected` before it counts as lost. Chromium
  * reports `disconnected` after a few seconds without answers to its consent checks and `failed`
@@ -84,12 +60,9 @@ export class AgentConnection implements Disposable {
   private currentStage: ConnectionStage = { kind: 'idle' };
   private currentTargets: Target[] = [];
   private agentHello: HelloMessage | undefined;
-  private offerAcknowledged = false;
-  private readonly pendingLocalCandidates: (IceCandidate | null)[] = [];
-  private readonly pendingRemoteCandidates: IceCandidate[] = [];
+  private readonly candidates: CandidateExchange;
+  private readonly setupDeadline: SetupDeadline;
   private answerFingerprint: string | undefined;
-  private setupStartedAt = 0;
-  private setupTimer: ReturnType<typeof setTimeout> | undefined;
   private everReady = false;
   private disconnectedTimer: ReturnType<typeof setTimeout> | undefined;
   /** the last error a STUN/TURN server answered while gathering, e.g. TURN refusing expired credentials */
@@ -107,6 +80,9 @@ export class AgentConnection implements Disposable {
   ) {
     const certificates = options.identity ? [options.identity.certificate] : [];
     this.pc = new RTCPeerConnection({ iceServers: options.iceServers ?? [], ...(certificates.length ? { certificates } : {}) });
+    this.candidates = new CandidateExchange(this.pc, signaling, this.negotiationId, agent.agentId, this.store);
+    this.setupDeadline = new SetupDeadline(options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, (reason) => this.fail(reason));
+    this.store.add(this.setupDeadline);
     const binding = options.identity
       ? new ChannelBinding({ identity: options.identity, paired: options.paired, negotiationId: this.negotiationId, agentFingerprint: () => this.answerFingerprint })
       : undefined;
@@ -142,7 +118,7 @@ export class AgentConnection implements Disposable {
     this.store.add(
       signaling.register(this.negotiationId, {
         onAnswer: (msg) => void this.applyAnswer(msg.sdp),
-        onIce: (msg) => this.addRemoteCandidate(msg),
+        onIce: (msg) => this.candidates.fromAgent(msg),
         onDisconnect: (msg) => {
           if (msg.code) this.fail(refusalText(msg.code, `the agent refused the connection: ${msg.reason}`), msg.code, false);
           // Losing the signaling path (server, agent's socket) does not mean the data path is gone:
@@ -156,19 +132,6 @@ export class AgentConnection implements Disposable {
         },
       }),
     );
-    this.store.listen(this.pc, 'icecandidate', (event) => {
-      const candidate = (event as RTCPeerConnectionIceEvent).candidate;
-      this.sendLocalCandidate(
-        candidate && candidate.candidate
-          ? {
-              candidate: candidate.candidate,
-              sdpMid: candidate.sdpMid,
-              sdpMLineIndex: candidate.sdpMLineIndex,
-              usernameFragment: candidate.usernameFragment,
-            }
-          : null,
-      );
-    });
     this.store.listen(this.pc, 'icecandidateerror', (event) => {
       const error = event as RTCPeerConnectionIceErrorEvent;
       // 401 is TURN's "Unauthorized": wrong or expired credentials; 701 means the server did not answer.
@@ -231,8 +194,7 @@ export class AgentConnection implements Disposable {
 
   async connect(): Promise<void> {
     if (this.currentStage.kind !== 'idle') return;
-    this.setupStartedAt = Date.now();
-    this.store.add({ dispose: () => clearTimeout(this.setupTimer) });
+    this.setupDeadline.start();
     this.setStage({ kind: 'signaling' });
     try {
       const offer = await this.pc.createOffer();
@@ -245,8 +207,7 @@ export class AgentConnection implements Disposable {
     if (!sdp) return this.fail('the browser produced no local description');
     const sent = await this.signaling.sendOffer({ sessionId: this.negotiationId, agentId: this.agent.agentId, sdp });
     if (!sent.ok) return this.fail(refusalText(sent.error.code, sent.error.message), sent.error.code);
-    this.offerAcknowledged = true;
-    for (const candidate of this.pendingLocalCandidates.splice(0)) this.sendLocalCandidate(candidate);
+    this.candidates.offerAcknowledged();
   }
 
   /** Asks the agent for its targets again; the answer arrives on `onTargets`. */
@@ -288,10 +249,6 @@ export class AgentConnection implements Disposable {
     this.errorEmitter.dispose();
   }
 
-  private get connectTimeoutMs(): number {
-    return this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
-  }
-
   private async applyAnswer(sdp: string): Promise<void> {
     const fingerprints = sdpFingerprints(sdp);
     this.answerFingerprint = fingerprints.length === 1 ? fingerprints[0] : undefined;
@@ -309,38 +266,7 @@ export class AgentConnection implements Disposable {
       return;
     }
     if (this.currentStage.kind === 'signaling') this.setStage({ kind: 'ice' });
-    for (const candidate of this.pendingRemoteCandidates.splice(0)) void this.addCandidate(candidate);
-  }
-
-  private addRemoteCandidate(msg: Ice): void {
-    // End of the agent's gathering: nothing to add; ICE goes on with what it has.
-    if (msg.candidate === null) return;
-    if (!this.pc.remoteDescription) this.pendingRemoteCandidates.push(msg.candidate);
-    else void this.addCandidate(msg.candidate);
-  }
-
-  private async addCandidate(candidate: IceCandidate): Promise<void> {
-    try {
-      await this.pc.addIceCandidate({
-        candidate: candidate.candidate,
-        sdpMid: candidate.sdpMid ?? null,
-        sdpMLineIndex: candidate.sdpMLineIndex ?? null,
-        usernameFragment: candidate.usernameFragment ?? null,
-      });
-    } catch (error) {
-      console.warn(`[agent ${this.agent.agentId}] remote candidate refused: ${String(error)} (${candidate.candidate})`);
-    }
-  }
-
-  private sendLocalCandidate(candidate: IceCandidate | null): void {
-    // The server learns the negotiation from the offer; candidates wait until it was acknowledged.
-    if (!this.offerAcknowledged) {
-      this.pendingLocalCandidates.push(candidate);
-      return;
-    }
-    void this.signaling.sendIce({ sessionId: this.negotiationId, candidate }).then((result) => {
-      if (!result.ok) console.warn(`[agent ${this.agent.agentId}] candidate not relayed: ${result.error.code} ${result.error.message}`);
-    });
+    this.candidates.answerApplied();
   }
 
   /** Ends the connection with a reason; tells the agent unless it is the one that ended it. */
@@ -357,21 +283,9 @@ export class AgentConnection implements Disposable {
 
   private setStage(stage: ConnectionStage): void {
     this.currentStage = stage;
-    if (STAGE_WORDS[stage.kind]) this.armSetupTimer();
-    else clearTimeout(this.setupTimer);
+    const waitingFor = SETUP_STAGE_WAITS_FOR[stage.kind];
+    if (waitingFor) this.setupDeadline.stage(waitingFor, () => this.iceServerError);
+    else this.setupDeadline.clear();
     this.stageEmitter.fire(stage);
-  }
-
-  /** Each setup stage gets `connectTimeoutMs`; the whole setup at most MAX_SETUP_STAGE_TIMEOUTS of them. */
-  private armSetupTimer(): void {
-    clearTimeout(this.setupTimer);
-    const left = this.setupStartedAt + this.connectTimeoutMs * MAX_SETUP_STAGE_TIMEOUTS - Date.now();
-    this.setupTimer = setTimeout(() => {
-      const waitingFor = STAGE_WORDS[this.currentStage.kind];
-      if (!waitingFor) return;
-      const turn = this.iceServerError ? `; ${this.iceServerError}` : '';
-      const seconds = Math.round((Date.now() - this.setupStartedAt) / 1000);
-      this.fail(`no connection to the agent within ${seconds} s: waited ${Math.round(Math.min(this.connectTimeoutMs, left) / 1000)} s for ${waitingFor}${turn}`);
-    }, Math.max(0, Math.min(this.connectTimeoutMs, left)));
   }
 }

@@ -2,7 +2,8 @@
  * Measurements for `npm run bench` (bench/renderer-bench.ts), taken inside the page so that no
  * Playwright round trip lands inside a timed interval. Installed with the test hooks (`test=1`).
  */
-import type { AgentConnection, ConnectionStage } from './agent-connection';
+import type { AgentConnection } from './agent-connection';
+import type { ConnectionStage } from './connection-stage';
 import type { ConsoleApp } from './app';
 import type { Disposable } from './emitter';
 import { randomId } from './random-id';

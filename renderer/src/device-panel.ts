@@ -3,7 +3,7 @@
  * connection stage, and under it the containers it exposes with their state, kept live.
  */
 import type { Target } from '@tether/protocol';
-import type { ConnectionStage } from './agent-connection';
+import type { ConnectionStage } from './connection-stage';
 import type { NetworkPath } from './network-path';
 
 export interface DeviceEntry {

@@ -1,0 +1,46 @@
+/**
+ * The console's setup timeout (renderer/src/setup-deadline.ts) on mocked timers: each stage gets
+ * its own timeout, a setup that keeps advancing gets at most MAX_SETUP_STAGE_TIMEOUTS of them,
+ * and the sentence says where it waited.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { MAX_SETUP_STAGE_TIMEOUTS, SetupDeadline } from '../../../renderer/src/setup-deadline.js';
+
+test('a stage that does not end in time fails the setup, saying what it waited for and why', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+  const failures: string[] = [];
+  const deadline = new SetupDeadline(10_000, (reason) => failures.push(reason));
+  deadline.start();
+  deadline.stage('a network path (ICE)', () => 'turn:x refused the credentials');
+  t.mock.timers.tick(9_999);
+  assert.deepEqual(failures, []);
+  t.mock.timers.tick(1);
+  assert.deepEqual(failures, ['no connection to the agent within 10 s: waited 10 s for a network path (ICE); turn:x refused the credentials']);
+});
+
+test('each stage that begins gets a new timeout, up to the cap for the whole setup', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+  const failures: string[] = [];
+  const deadline = new SetupDeadline(10_000, (reason) => failures.push(reason));
+  deadline.start();
+  deadline.stage("the agent's answer", () => undefined);
+  t.mock.timers.tick(9_000);
+  deadline.stage('a network path (ICE)', () => undefined);
+  t.mock.timers.tick(9_000);
+  deadline.stage('the secure channel (DTLS and hello)', () => undefined);
+  t.mock.timers.tick(9_000);
+  assert.deepEqual(failures, [], '27 s, every stage within its own 10 s');
+  deadline.stage('the secure channel (DTLS and hello)', () => undefined);
+  t.mock.timers.tick(10_000 * MAX_SETUP_STAGE_TIMEOUTS - 27_000);
+  assert.deepEqual(failures, ['no connection to the agent within 30 s: waited 3 s for the secure channel (DTLS and hello)']);
+});
+
+test('clear stops the wait: a setup that is done never fails', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+  const deadline = new SetupDeadline(10_000, () => assert.fail('no failure after clear'));
+  deadline.start();
+  deadline.stage('a network path (ICE)', () => undefined);
+  deadline.clear();
+  t.mock.timers.tick(60_000);
+});
