@@ -5,18 +5,19 @@
  * targets kept live by asking `list-targets` every few seconds (and taking any `targets` the agent
  * pushes), and its network path read from getStats.
  */
-import type { AgentInfo, Target } from '@tether/protocol';
+import type { AgentInfo } from '@tether/protocol';
 import { AgentConnection } from './agent-connection';
+import { connectionIsOver, newAgentRecord, type AgentRecord } from './agent-record';
+import { AgentRetry, type ResumeGraceFor } from './agent-retry';
 import type { DeviceEntry } from './device-panel';
 import { DisposableStore, Emitter, type Disposable } from './emitter';
 import type { KnownAgent, TetherApi } from './host/host';
 import { LanPath } from './lan-path';
 import type { LanSignaling } from './lan-signaling';
-import type { NetworkPath } from './network-path';
 import type { SignalingClient } from './signaling-client';
 import type { ConsoleIdentity } from './trust/console-identity';
 import type { PairedAgentRecord } from './trust/trust-store';
-import { RESUME_CONNECT_TIMEOUT_MS, resumeBackoffMs, type ReconnectState } from './reconnect-policy';
+import { RESUME_CONNECT_TIMEOUT_MS, type ReconnectState } from './reconnect-policy';
 
 /** How often a connected agent is asked for its targets: the agent does not push changes yet. */
 export const TARGET_POLL_MS = 3_000;
@@ -24,34 +25,6 @@ export const TARGET_POLL_MS = 3_000;
 export const PATH_POLL_MS = 2_000;
 /** A connection not ready by then is reported as failed (and retried while the agent is online). */
 export const CONNECT_TIMEOUT_MS = 15_000;
-
-interface AgentRecord {
-  agentId: string;
-  name: string;
-  version: string | undefined;
-  online: boolean;
-  connection: AgentConnection | undefined;
-  connectionStore: DisposableStore | undefined;
-  targets: Target[];
-  targetsKnown: boolean;
-  path: NetworkPath | undefined;
-  /** consecutive failed connections, for the retry backoff */
-  failures: number;
-  retryTimer: ReturnType<typeof setTimeout> | undefined;
-  /** the user pressed Disconnect: not connected again on presence until they press Connect */
-  heldOff: boolean;
-  /** listed by the signaling server's presence */
-  inPresence: boolean;
-  /** set when this console paired with the agent: pinned, and reachable over the LAN */
-  paired: PairedAgentRecord | undefined;
-  /** set while a lost connection with resumable shells is being re-established */
-  reconnect: ReconnectState | undefined;
-  /** test hook: attempts before this time fail, as if the network were down */
-  outageUntil: number;
-}
-
-/** How long tabs on an agent can still resume their shells after a loss (the longest grace), 0 for none. */
-export type ResumeGraceFor = (agentId: string) => number;
 
 /** Refusals that another try cannot fix: the user must act (pair again, check the network). */
 const NO_RETRY = new Set(['NOT_PAIRED', 'FINGERPRINT_MISMATCH', 'PAIRING_INVALID']);
@@ -62,6 +35,7 @@ export class AgentDirectory implements Disposable {
   private readonly adopted = new Map<string, LanSignaling>();
   private readonly store = new DisposableStore();
   private readonly changeEmitter = new Emitter<void>();
+  private readonly retries: AgentRetry;
   readonly onChange = this.changeEmitter.event;
 
   constructor(
@@ -70,8 +44,9 @@ export class AgentDirectory implements Disposable {
     private readonly iceServers: RTCIceServer[],
     private readonly identity: ConsoleIdentity,
     paired: readonly PairedAgentRecord[],
-    private readonly resumeGraceFor: ResumeGraceFor = () => 0,
+    resumeGraceFor: ResumeGraceFor = () => 0,
   ) {
+    this.retries = new AgentRetry({ connect: (agentId) => this.connect(agentId), changed: () => this.changed(), resumeGraceFor });
     if (signaling) this.store.add(signaling.onPresence((agents) => this.presence(agents)));
     for (const agent of paired) this.addPaired(agent);
     const targetTimer = setInterval(() => this.pollTargets(), TARGET_POLL_MS);
@@ -97,7 +72,7 @@ export class AgentDirectory implements Disposable {
     if (!record?.online) throw new Error(`agent ${record?.name ?? agentId} is not online`);
     record.heldOff = false;
     const existing = record.connection;
-    if (existing && existing.stage.kind !== 'failed' && existing.stage.kind !== 'closed') return existing;
+    if (existing && !connectionIsOver(record)) return existing;
     this.dropConnection(record);
     const store = new DisposableStore();
     const connection = this.newConnection(record, store);
@@ -110,11 +85,11 @@ export class AgentDirectory implements Disposable {
       }
       if (stage.kind === 'failed' || stage.kind === 'closed') record.path = undefined;
       if (stage.kind === 'failed' && !NO_RETRY.has(stage.code ?? '')) {
-        if (!record.reconnect && connection.wasReady && !record.heldOff) this.startReconnect(record);
+        if (!record.reconnect && connection.wasReady && !record.heldOff) this.retries.startReconnect(record);
         if (record.reconnect) {
           record.reconnect.lastError = stage.reason;
-          this.scheduleResumeAttempt(record);
-        } else this.scheduleRetry(record);
+          this.retries.resumeAttempt(record);
+        } else this.retries.retry(record);
       }
       this.changed();
     }));
@@ -225,10 +200,7 @@ export class AgentDirectory implements Disposable {
     const cameOnline: string[] = [];
     for (const agent of agents) {
       const record = this.records.get(agent.agentId) ?? this.newRecord(agent.agentId, agent.name);
-      const live = record.connection && record.connection.stage.kind !== 'failed' && record.connection.stage.kind !== 'closed';
-      if (!live && !record.heldOff) {
-        cameOnline.push(agent.agentId);
-      }
+      if (connectionIsOver(record) && !record.heldOff) cameOnline.push(agent.agentId);
       record.name = agent.name;
       record.version = agent.version;
       record.online = true;
@@ -246,67 +218,9 @@ export class AgentDirectory implements Disposable {
   }
 
   private newRecord(agentId: string, name: string): AgentRecord {
-    const record: AgentRecord = {
-      agentId, name, version: undefined, online: false, connection: undefined, connectionStore: undefined,
-      targets: [], targetsKnown: false, path: undefined, heldOff: false, failures: 0, retryTimer: undefined,
-      inPresence: false, paired: undefined, reconnect: undefined, outageUntil: 0,
-    };
+    const record = newAgentRecord(agentId, name);
     this.records.set(agentId, record);
     return record;
-  }
-
-  /**
-   * A connection to an online agent that failed is tried again, 2, 4, 8… up to 30 s later: a
-   * restarted agent or a transient ICE failure should not need a click. Tabs keep their error
-   * until the user reconnects them, since their shells are gone.
-   */
-  private scheduleRetry(record: AgentRecord): void {
-    clearTimeout(record.retryTimer);
-    record.failures += 1;
-    const delay = Math.min(30_000, 1_000 * 2 ** record.failures);
-    record.retryTimer = setTimeout(() => {
-      record.retryTimer = undefined;
-      const stage = record.connection?.stage.kind;
-      if (record.online && !record.heldOff && (stage === undefined || stage === 'failed' || stage === 'closed')) this.connect(record.agentId);
-    }, delay);
-  }
-
-  /** The connection was lost with shells the agent keeps: try again quickly until their grace is over. */
-  private startReconnect(record: AgentRecord): void {
-    const grace = this.resumeGraceFor(record.agentId);
-    if (grace <= 0) return;
-    const now = Date.now();
-    record.reconnect = { since: now, deadline: now + grace, attempt: 0, lastError: undefined };
-  }
-
-  private scheduleResumeAttempt(record: AgentRecord): void {
-    const reconnect = record.reconnect;
-    if (!reconnect) return;
-    clearTimeout(record.retryTimer);
-    record.retryTimer = setTimeout(() => {
-      record.retryTimer = undefined;
-      if (record.reconnect !== reconnect) return;
-      if (Date.now() >= reconnect.deadline) {
-        // The agent has dropped the shells by now; back to the ordinary retry.
-        record.reconnect = undefined;
-        this.scheduleRetry(record);
-        this.changed();
-        return;
-      }
-      const stage = record.connection?.stage.kind;
-      if (stage !== undefined && stage !== 'failed' && stage !== 'closed') return; // an attempt is under way
-      reconnect.attempt += 1;
-      if (Date.now() < record.outageUntil) {
-        reconnect.lastError = 'the network is down (test hook)';
-        this.scheduleResumeAttempt(record);
-      } else if (!record.online) {
-        reconnect.lastError = `${record.name} is offline; waiting for it to come back`;
-        this.scheduleResumeAttempt(record);
-      } else {
-        this.connect(record.agentId);
-      }
-      this.changed();
-    }, resumeBackoffMs(reconnect.attempt + 1));
   }
 
   /**
