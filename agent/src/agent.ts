@@ -43,19 +43,18 @@ export const ADVERTISED_MAX_MESSAGE_BYTES = 256 * 1024;
  * uses only the first TURN URL it is given, and the configured (static) ones after them.
  */
 export function rtcConfigFrom(config: AgentConfig, keys?: AgentKeys, issued: readonly IceServer[] = []): Partial<PeerConfig> {
+  // Bound to one IPv4 address, ICE gathers on it alone (and the --ice-host addresses). werift's
+  // own filter would still open an IPv6 socket on every IPv6 address of the machine, and fall
+  // back to every IPv4 address when the configured one is not among those it lists (loopback).
+  const hosts = config.iceInterface ? [...new Set([config.iceInterface, ...config.iceHosts])] : config.iceHosts;
   return {
     maxMessageSize: ADVERTISED_MAX_MESSAGE_BYTES,
     iceServers: [...issued, ...config.iceServers].flatMap((server) =>
       (Array.isArray(server.urls) ? server.urls : [server.urls]).map((urls) => ({ urls, username: server.username, credential: server.credential })),
     ),
     ...(config.iceTransportPolicy === 'relay' ? { iceTransportPolicy: 'relay' as const } : {}),
-    iceAdditionalHostAddresses: config.iceHosts.length > 0 ? config.iceHosts : undefined,
-    // Bound to one IPv4 address, ICE gathers on it alone (and the --ice-host addresses). werift's
-    // own filter would still open an IPv6 socket on every IPv6 address of the machine, and fall
-    // back to every IPv4 address when the configured one is not among those it lists (loopback).
-    ...(config.iceInterface
-      ? { iceInterfaceAddresses: { udp4: config.iceInterface }, iceUseIpv4: false, iceUseIpv6: false, iceAdditionalHostAddresses: [...new Set([config.iceInterface, ...config.iceHosts])] }
-      : {}),
+    iceAdditionalHostAddresses: hosts.length > 0 ? hosts : undefined,
+    ...(config.iceInterface ? { iceInterfaceAddresses: { udp4: config.iceInterface }, iceUseIpv4: false, iceUseIpv6: false } : {}),
     // ECDSA (3) with SHA-256 (4): the persistent certificate, so the DTLS fingerprint never changes.
     ...(keys ? { dtls: { keys: { certPem: keys.certPem, keyPem: keys.keyPem, signatureHash: { hash: 4, signature: 3 } } } } : {}),
   };
