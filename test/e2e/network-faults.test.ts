@@ -83,12 +83,12 @@ async function numbered(tabId: string, prefix: string): Promise<number[]> {
 }
 
 /** Restores the agent's link, waits for the tab to have resumed, and prints how long that took. */
-async function restoreAndResume(tabId: string, when: string): Promise<void> {
+async function restoreAndResume(tabId: string, when: string, resumes = 1): Promise<void> {
   await net.restore('agent');
   const restoredAt = Date.now();
   await waitFor(async () => {
     const tab = await ui.tab(tabId);
-    return tab.state === 'open' && tab.resumeCount >= 1 ? tab : undefined;
+    return tab.state === 'open' && tab.resumeCount >= resumes ? tab : undefined;
   }, `the tab to resume ${when}`, 120_000, 500);
   console.log(`[network-faults] shell back ${Date.now() - restoredAt} ms ${when}`);
 }
@@ -204,13 +204,21 @@ test('data stalled while ICE stays up, as a wedged SCTP association: the keepali
   await ui.waitForPrompt(tabId);
   await ui.capture(tabId, true);
   const pidBefore = await shellPid(tabId, 'stall-pid-before');
-  await net.impair('agent', { stallData: true });
-  const stalledAt = Date.now();
-  await waitFor(async () => ((await ui.tab(tabId)).state === 'reconnecting' ? true : undefined), 'the console to notice that nothing arrives', 60_000, 250);
-  console.log(`[network-faults] stalled data noticed after ${Date.now() - stalledAt} ms`);
-  const notice = (await ui.notices(tabId)).find((line) => line.includes('connection lost'));
-  assert.match(notice ?? '', /no answer from the agent on the data channels for \d+ s, although the network path \(ICE\) is up/, `the tab says why: ${notice}`);
-  await restoreAndResume(tabId, 'after data passed again');
+  // With only STUN arriving, Chromium now and then stops counting the path as receiving and ICE
+  // goes `disconnected` before the keepalive's 15 s are up (seen once in ten runs). That loss is real
+  // too, but it proves nothing about the keepalive: the stall is then lifted and made again.
+  const keepaliveLoss = /no answer from the agent on the data channels for \d+ s, although the network path \(ICE\) is up/;
+  const losses: string[] = [];
+  for (let stall = 1; stall <= 3 && !losses.some((line) => keepaliveLoss.test(line)); stall++) {
+    await net.impair('agent', { stallData: true });
+    const stalledAt = Date.now();
+    await waitFor(async () => ((await ui.tab(tabId)).state === 'reconnecting' ? true : undefined), 'the console to notice that nothing arrives', 60_000, 250);
+    const notice = (await ui.notices(tabId)).filter((line) => line.includes('connection lost')).at(-1) ?? '';
+    losses.push(notice);
+    console.log(`[network-faults] stall ${stall} noticed after ${Date.now() - stalledAt} ms: ${notice}`);
+    await restoreAndResume(tabId, 'after data passed again', stall);
+  }
+  assert.ok(losses.some((line) => keepaliveLoss.test(line)), `the keepalive found a stall while ICE was up: ${losses.join(' | ')}`);
   assert.equal(await shellPid(tabId, 'stall-pid-after'), pidBefore, 'the same shell');
   await ui.closeByClick(tabId);
 });
