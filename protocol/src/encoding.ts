@@ -52,12 +52,19 @@ export function utf8Encode(text: string): Uint8Array {
   return Uint8Array.from(out);
 }
 
-/** Text of UTF-8 bytes; undefined when they are not valid UTF-8. */
+/** The smallest code point each sequence length may encode; anything below is an overlong form. */
+const MIN_CODE_POINT = [0, 0x80, 0x800, 0x10000];
+
+/**
+ * Text of UTF-8 bytes; undefined when they are not valid UTF-8 (RFC 3629): overlong forms,
+ * surrogates and code points above U+10FFFF are refused, never thrown on (`tether1:97-_vw` once
+ * made `String.fromCodePoint` throw a RangeError out of `parsePairingToken`).
+ */
 export function utf8Decode(bytes: Uint8Array): string | undefined {
   let out = '';
   for (let i = 0; i < bytes.length; ) {
     const b = bytes[i]!;
-    const need = b < 0x80 ? 0 : b >= 0xf0 && b < 0xf8 ? 3 : b >= 0xe0 ? 2 : b >= 0xc0 ? 1 : -1;
+    const need = b < 0x80 ? 0 : b >= 0xf0 && b < 0xf8 ? 3 : b >= 0xe0 && b < 0xf0 ? 2 : b >= 0xc0 && b < 0xe0 ? 1 : -1;
     if (need < 0) return undefined;
     let c = need === 0 ? b : b & (0x3f >> need);
     for (let k = 1; k <= need; k++) {
@@ -65,6 +72,7 @@ export function utf8Decode(bytes: Uint8Array): string | undefined {
       if (next === undefined || (next & 0xc0) !== 0x80) return undefined;
       c = (c << 6) | (next & 63);
     }
+    if (c < MIN_CODE_POINT[need]! || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) return undefined;
     out += String.fromCodePoint(c);
     i += need + 1;
   }

@@ -105,15 +105,34 @@ export function normalizeFingerprint(fingerprint: string): string {
 }
 
 /**
- * The SHA-256 fingerprints an SDP declares (`a=fingerprint:sha-256 …`, session or media level),
- * canonical, without duplicates. Other algorithms are ignored.
+ * The one DTLS fingerprint an SDP may declare: exactly one `a=fingerprint:sha-256 <colon hex>`,
+ * at session or media level; canonical upper case on success.
+ *
+ * Anything else is refused with FINGERPRINT_MISMATCH, never skipped: a second line (even with
+ * the same value), any other algorithm, or a malformed value. DTLS stacks choose among several
+ * lines differently (werift prefers sha-512, Chromium the media-level and then the later line), so
+ * a relay that adds a line of its own certificate beside the pinned one would pass a check that
+ * looks at one line while the DTLS layer verifies the other (issue 11). Counting every occurrence
+ * of `fingerprint:` anywhere in the text, not only well-formed lines, keeps this check from
+ * parsing the SDP more leniently than a DTLS stack does.
  */
-export function sdpFingerprints(sdp: string): string[] {
-  const found = new Set<string>();
-  for (const match of sdp.matchAll(/^a=fingerprint:(\S+) (\S+)\s*$/gim)) {
-    if (match[1]!.toLowerCase() === 'sha-256' && Fingerprint.safeParse(match[2]).success) found.add(normalizeFingerprint(match[2]!));
+export function sdpFingerprint(sdp: string): Result<string> {
+  const mentions = sdp.match(/fingerprint\s*:/gi)?.length ?? 0;
+  const lines = [...sdp.matchAll(/^a=fingerprint:([^\r\n]*)$/gim)];
+  if (mentions !== 1 || lines.length !== 1) {
+    return err(protocolError('FINGERPRINT_MISMATCH', `the SDP must carry exactly one a=fingerprint line (sha-256); it carries ${mentions}`));
   }
-  return [...found];
+  const match = /^sha-256 ([0-9A-Fa-f:]+)$/i.exec(lines[0]![1]!.trim());
+  if (!match || !Fingerprint.safeParse(match[1]).success) {
+    return err(protocolError('FINGERPRINT_MISMATCH', `the SDP's fingerprint must be one sha-256 value in colon hex; it is "${lines[0]![1]!.trim().slice(0, 120)}"`));
+  }
+  return ok(normalizeFingerprint(match[1]!));
+}
+
+/** SHA-256 colon hex (canonical) of a certificate's DER bytes, given the digest `sha256`. */
+export function fingerprintOf(digest: Uint8Array): string {
+  if (digest.length !== 32) throw new RangeError(`a SHA-256 digest has 32 bytes, not ${digest.length}`);
+  return toColonHex(digest);
 }
 
 // ---- the byte strings that are MACed or signed (UTF-8 of these texts, fields joined by "\n") ----
@@ -135,7 +154,9 @@ export function lanAuthInput(p: { agentId: string; consoleId: string; nonce: str
 /**
  * The data-channel binding that each side signs with its paired key: the agent with its identity
  * key (`role: 'agent'`), the console with its enrolled key (`role: 'console'`). Both fingerprints
- * are the ones each side sees in the negotiated SDP, so a relay that swapped them is caught.
+ * are those of the certificates the DTLS handshake negotiated — each side's own, and the peer's as
+ * its handshake presented it — never an SDP line, so a relay that put its own certificate into
+ * either handshake cannot reuse a signature made over another.
  */
 export function bindingInput(p: {
   role: 'agent' | 'console';

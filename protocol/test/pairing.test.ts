@@ -7,7 +7,7 @@ import {
   fromBase64Url,
   pairingProofInput,
   parsePairingToken,
-  sdpFingerprints,
+  sdpFingerprint,
   toBase64Url,
   utf8Decode,
   utf8Encode,
@@ -58,8 +58,88 @@ describe('pairing token', () => {
     assert.equal(createHmac('sha256', key).update(input).digest('base64url').length, 43);
   });
 
-  test('fingerprints are read from session and media level, sha-256 only, canonical', () => {
-    const sdp = `v=0\r\na=fingerprint:sha-256 ${fp.toLowerCase()}\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=fingerprint:sha-256 ${fp}\r\na=fingerprint:sha-1 AA:BB\r\n`;
-    assert.deepEqual(sdpFingerprints(sdp), [fp]);
+  test('parsing never throws, whatever the text (tether1:97-_vw once threw a RangeError)', () => {
+    const parsed = parsePairingToken('tether1:97-_vw');
+    assert.ok(!parsed.ok && parsed.error.code === 'PAIRING_INVALID');
+    fc.assert(fc.property(fc.string({ unit: fc.constantFrom(...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'), maxLength: 400 }), (body) => {
+      const result = parsePairingToken(`tether1:${body}`);
+      assert.ok(result.ok || result.error.code === 'PAIRING_INVALID');
+    }), { numRuns: 5000 });
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+      const result = parsePairingToken(`tether1:${toBase64Url(bytes)}`);
+      assert.ok(result.ok || result.error.code === 'PAIRING_INVALID');
+    }), { numRuns: 5000 });
+  });
+
+  test('UTF-8 decoding refuses what Node would replace: overlong forms, surrogates, code points above U+10FFFF', () => {
+    for (const bad of [[0xc0, 0xaf], [0xe0, 0x80, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xf7, 0xbf, 0xbf, 0xbf], [0xf8, 0x88, 0x80, 0x80, 0x80]]) {
+      assert.equal(utf8Decode(Uint8Array.from(bad)), undefined, bad.map((b) => b.toString(16)).join(' '));
+    }
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+      const decoded = utf8Decode(bytes);
+      const strict = (() => {
+        try {
+          return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+        } catch {
+          return undefined;
+        }
+      })();
+      assert.equal(decoded, strict);
+    }), { numRuns: 20000 });
+  });
+});
+
+describe('the SDP fingerprint check (issue 11: a relay adds a line of its own certificate)', () => {
+  const other = Array.from({ length: 32 }, (_, i) => (255 - i).toString(16).padStart(2, '0').toUpperCase()).join(':');
+  const sha512 = Array.from({ length: 64 }, (_, i) => (i * 3).toString(16).padStart(2, '0').toUpperCase()).join(':');
+  const session = (lines: string[]) => ['v=0', 'o=- 1 2 IN IP4 127.0.0.1', 's=-', 't=0 0', ...lines];
+  const media = (lines: string[]) => ['m=application 9 UDP/DTLS/SCTP webrtc-datachannel', 'c=IN IP4 0.0.0.0', 'a=setup:actpass', ...lines, 'a=sctp-port:5000'];
+  const sdp = (sessionLines: string[], mediaLines: string[], eol = '\r\n') => [...session(sessionLines), ...media(mediaLines)].join(eol) + eol;
+
+  test('one sha-256 line, at session or media level, in any case, is the fingerprint, canonical', () => {
+    for (const text of [sdp([], [`a=fingerprint:sha-256 ${fp}`]), sdp([`a=fingerprint:SHA-256 ${fp.toLowerCase()}`], []), sdp([], [`a=fingerprint:sha-256 ${fp}`], '\n')]) {
+      const result = sdpFingerprint(text);
+      assert.ok(result.ok, text);
+      assert.equal(result.value, fp);
+    }
+  });
+
+  test('each attack of the issue is refused with FINGERPRINT_MISMATCH', () => {
+    const attacks = {
+      'a sha-512 line added after the pinned one': sdp([], [`a=fingerprint:sha-256 ${fp}`, `a=fingerprint:sha-512 ${sha512}`]),
+      'a sha-512 line added before the pinned one': sdp([], [`a=fingerprint:sha-512 ${sha512}`, `a=fingerprint:sha-256 ${fp}`]),
+      'a second sha-256 line after': sdp([], [`a=fingerprint:sha-256 ${fp}`, `a=fingerprint:sha-256 ${other}`]),
+      'a second sha-256 line before': sdp([], [`a=fingerprint:sha-256 ${other}`, `a=fingerprint:sha-256 ${fp}`]),
+      'pinned at session level, another at media level': sdp([`a=fingerprint:sha-256 ${fp}`], [`a=fingerprint:sha-512 ${sha512}`]),
+      'pinned at media level, another at session level': sdp([`a=fingerprint:sha-384 ${sha512.slice(0, 143)}`], [`a=fingerprint:sha-256 ${fp}`]),
+      'the same line twice': sdp([`a=fingerprint:sha-256 ${fp}`], [`a=fingerprint:sha-256 ${fp}`]),
+      'no line': sdp([], []),
+      'only another algorithm': sdp([], [`a=fingerprint:sha-1 ${fp.slice(0, 59)}`]),
+      'a malformed value': sdp([], [`a=fingerprint:sha-256 ${fp}:00`]),
+      'a line a lenient parser skips (two spaces) beside the pinned one': sdp([], [`a=fingerprint:sha-256 ${fp}`, `a=fingerprint:sha-512  ${sha512}`]),
+      'a line hidden after a bare CR': sdp([], [`a=fingerprint:sha-256 ${fp}\ra=fingerprint:sha-512 ${sha512}`]),
+    };
+    for (const [name, text] of Object.entries(attacks)) {
+      const result = sdpFingerprint(text);
+      assert.ok(!result.ok && result.error.code === 'FINGERPRINT_MISMATCH', name);
+    }
+  });
+
+  test('property: accepted exactly when the SDP holds one fingerprint line and it is a well-formed sha-256 one', () => {
+    const hex = (n: number) => fc.uint8Array({ minLength: n, maxLength: n }).map((b) => [...b].map((x) => x.toString(16).padStart(2, '0')).join(':'));
+    const line = fc.record({
+      algorithm: fc.constantFrom('sha-256', 'SHA-256', 'sha-1', 'sha-384', 'sha-512', 'md5'),
+      value: fc.oneof(hex(32), hex(48), hex(64), hex(20)),
+      upper: fc.boolean(),
+      level: fc.constantFrom('session', 'media'),
+    });
+    fc.assert(fc.property(fc.array(line, { maxLength: 4 }), fc.constantFrom('\r\n', '\n'), (lines, eol) => {
+      const text = (l: { algorithm: string; value: string; upper: boolean }) => `a=fingerprint:${l.algorithm} ${l.upper ? l.value.toUpperCase() : l.value}`;
+      const result = sdpFingerprint(sdp(lines.filter((l) => l.level === 'session').map(text), lines.filter((l) => l.level === 'media').map(text), eol));
+      const valid = lines.length === 1 && lines[0]!.algorithm.toLowerCase() === 'sha-256' && lines[0]!.value.length === 95;
+      assert.equal(result.ok, valid, JSON.stringify(lines));
+      if (result.ok) assert.equal(result.value, lines[0]!.value.toUpperCase());
+      else assert.equal(result.error.code, 'FINGERPRINT_MISMATCH');
+    }), { numRuns: 3000 });
   });
 });
