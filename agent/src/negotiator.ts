@@ -5,7 +5,7 @@
  */
 import type { PeerConfig } from 'werift';
 import {
-  err, MAX_NEGOTIATIONS_PER_LAN_CONNECTION, MAX_REMOTE_CANDIDATES, ok, protocolError, sdpFingerprints, type Answer, type Disconnect, type Ice, type IceCandidate, type OfferToAgent, type Result } from '@tether/protocol';
+  err, MAX_NEGOTIATIONS_PER_CONNECTION, MAX_NEGOTIATIONS_PER_CONSOLE, MAX_REMOTE_CANDIDATES, ok, protocolError, sdpFingerprint, type Answer, type Disconnect, type Ice, type IceCandidate, type OfferToAgent, type Result } from '@tether/protocol';
 import type { AuditLog, AuditPeer } from './audit.js';
 import type { AgentIdentity } from './control-channel.js';
 import type { DockerTargets } from './docker-targets.js';
@@ -65,6 +65,10 @@ interface Negotiation {
   local: (IceCandidate | null)[];
   answered: boolean;
   port: SignalingPort;
+  /** the signaling connection that offered it: the LAN socket, or the cloud server's console connection id */
+  connection: string;
+  /** the console identity it counts against: `console:<id>` when enrolled, else `fingerprint:<sha-256>` */
+  identity: string;
   /** the enrolled console on the other end, when the offer's fingerprint is one */
   consoleId?: string | undefined;
   who: AuditPeer;
@@ -88,11 +92,9 @@ export class Negotiator {
 
   /** Pinning: which enrolled console the offer's fingerprint belongs to, and whether it must authenticate. */
   checkOffer(sdp: string, context: OfferContext): Result<{ fingerprint: string; console?: EnrolledConsole | undefined; required: boolean }> {
-    const fingerprints = sdpFingerprints(sdp);
-    if (fingerprints.length !== 1) {
-      return err(protocolError('FINGERPRINT_MISMATCH', 'the offer must carry exactly one sha-256 DTLS fingerprint'));
-    }
-    const fingerprint = fingerprints[0]!;
+    const declared = sdpFingerprint(sdp);
+    if (!declared.ok) return err(protocolError('FINGERPRINT_MISMATCH', `offer refused: ${declared.error.message}`));
+    const fingerprint = declared.value;
     const known = this.options.consoles.byFingerprint(fingerprint);
     if (known?.revokedAt) return err(protocolError('NOT_PAIRED', `console ${known.name} (${known.id}) was revoked on this agent`));
     const lan = context.port.path === 'lan';
@@ -118,7 +120,8 @@ export class Negotiator {
     const who: AuditPeer = { path: port.path, connection: offer.consoleId };
     const checked = this.checkOffer(offer.sdp, context);
     if (!checked.ok) {
-      const fingerprint = sdpFingerprints(offer.sdp)[0];
+      const declared = sdpFingerprint(offer.sdp);
+      const fingerprint = declared.ok ? declared.value : undefined;
       log.warn('offer refused', { negotiationId: id, console: offer.consoleId, path: port.path, code: checked.error.code, reason: checked.error.message });
       this.options.audit.record('offer.refused', { ...who, fingerprint, negotiationId: id, code: checked.error.code, reason: checked.error.message });
       if (this.negotiations.get(key)?.port === port) await this.drop(key);
@@ -127,14 +130,18 @@ export class Negotiator {
     }
     Object.assign(who, { fingerprint: checked.value.fingerprint, consoleId: checked.value.console?.id, consoleName: checked.value.console?.name });
     const previous = this.negotiations.get(key);
-    const bounded = this.checkBounds(port, previous);
+    const connection = `${port.path}:${offer.consoleId}`;
+    const identity = checked.value.console ? `console:${checked.value.console.id}` : `fingerprint:${checked.value.fingerprint}`;
+    const bounded = this.checkBounds(port, previous, connection, identity);
     if (!bounded.ok) {
       log.warn('offer refused', { negotiationId: id, console: offer.consoleId, path: port.path, code: bounded.error.code, reason: bounded.error.message });
       void port.sendDisconnect({ sessionId: id, reason: bounded.error.message, code: bounded.error.code });
       return;
     }
     if (previous?.peer) await previous.peer.close('replaced by a new offer');
-    const negotiation: Negotiation = { remote: previous?.remote ?? [], candidates: previous?.remote.length ?? 0, local: [], answered: false, port, consoleId: checked.value.console?.id, who };
+    const negotiation: Negotiation = {
+      remote: previous?.remote ?? [], candidates: previous?.remote.length ?? 0, local: [], answered: false, port, connection, identity, consoleId: checked.value.console?.id, who,
+    };
     this.negotiations.set(key, negotiation);
     log.info('offer received', { negotiationId: id, console: offer.consoleId, path: port.path, consoleId: checked.value.console?.id, auth: checked.value.required });
     let refusedPeer: AgentPeer | undefined;
@@ -150,7 +157,8 @@ export class Negotiator {
       },
       onRefused: (error) => {
         log.warn('console refused', { negotiationId: id, code: error.code, reason: error.message });
-        this.options.audit.record('console.refused', { ...who, negotiationId: id, code: error.code, reason: error.message });
+        const observed = error.observed ? { dtlsFingerprint: error.observed } : {};
+        this.options.audit.record('console.refused', { ...who, ...observed, negotiationId: id, code: error.code, reason: error.message });
         void port.sendDisconnect({ sessionId: id, reason: error.message, code: error.code });
         refusedPeer = negotiation.peer;
         setTimeout(() => void refusedPeer?.close(error.code), 200).unref();
@@ -195,10 +203,12 @@ export class Negotiator {
   }
 
   /**
-   * The bounds on negotiations: MAX_NEGOTIATIONS in all, MAX_NEGOTIATIONS_PER_LAN_CONNECTION per
-   * LAN connection, and a sessionId stays with the connection that offered it first.
+   * The bounds on negotiations: MAX_NEGOTIATIONS in all, MAX_NEGOTIATIONS_PER_CONNECTION per
+   * signaling connection (LAN socket or cloud console connection), MAX_NEGOTIATIONS_PER_CONSOLE per
+   * console identity; and a sessionId stays with the connection that offered it first. Without the
+   * last two, two cloud connections with one token filled all 128 slots (issue 11).
    */
-  private checkBounds(port: SignalingPort, previous: Negotiation | undefined): Result<void> {
+  private checkBounds(port: SignalingPort, previous: Negotiation | undefined, connection: string, identity: string): Result<void> {
     if (previous && previous.port !== port) {
       return err(protocolError('FORBIDDEN', 'this sessionId belongs to another connection; choose a new one'));
     }
@@ -206,12 +216,17 @@ export class Negotiator {
     if (this.negotiations.size >= MAX_NEGOTIATIONS) {
       return err(protocolError('RATE_LIMITED', `the agent holds ${MAX_NEGOTIATIONS} negotiations, its most; try again later`));
     }
-    if (port.path === 'lan') {
-      let mine = 0;
-      for (const n of this.negotiations.values()) if (n.port === port) mine++;
-      if (mine >= MAX_NEGOTIATIONS_PER_LAN_CONNECTION) {
-        return err(protocolError('RATE_LIMITED', `at most ${MAX_NEGOTIATIONS_PER_LAN_CONNECTION} negotiations per LAN connection; disconnect some first`));
-      }
+    let ofConnection = 0;
+    let ofIdentity = 0;
+    for (const n of this.negotiations.values()) {
+      if (n.connection === connection) ofConnection++;
+      if (n.identity === identity) ofIdentity++;
+    }
+    if (ofConnection >= MAX_NEGOTIATIONS_PER_CONNECTION) {
+      return err(protocolError('RATE_LIMITED', `at most ${MAX_NEGOTIATIONS_PER_CONNECTION} negotiations per signaling connection; disconnect some first`));
+    }
+    if (ofIdentity >= MAX_NEGOTIATIONS_PER_CONSOLE) {
+      return err(protocolError('RATE_LIMITED', `at most ${MAX_NEGOTIATIONS_PER_CONSOLE} negotiations per console; disconnect some first`));
     }
     return ok(undefined);
   }

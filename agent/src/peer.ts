@@ -151,11 +151,31 @@ export class AgentPeer {
     }
   }
 
+  /**
+   * The pin, checked on the certificate the DTLS handshake actually presented (not on the SDP's
+   * fingerprint line, which a relay can write so that werift verifies another line): its SHA-256
+   * must be the console's pinned fingerprint. True when it matched; on a mismatch the trust
+   * refuses the peer (audited, FINGERPRINT_MISMATCH) and it closes.
+   */
+  private checkDtlsCertificate(): boolean {
+    if (this.options.trust.dtlsVerified) return true;
+    const certificate = this.pc.dtlsTransports.map((t) => t.dtls?.remoteCertificate).find((der) => der !== undefined);
+    if (!certificate) return false;
+    return this.options.trust.checkDtlsCertificate(certificate).ok;
+  }
+
   private accept(raw: RTCDataChannel): void {
     // A channel came over SCTP, so the path works whatever werift's connection state says yet:
     // the connect timeout is for peers that never connect.
     clearTimeout(this.connectTimer);
     const port = weriftChannel(raw);
+    if (!this.checkDtlsCertificate()) {
+      // Nothing on any channel is acted on before the DTLS certificate is known to be the pinned one.
+      log.warn('data channel refused: the DTLS certificate is not the pinned one', { negotiationId: this.options.negotiationId, label: port.label.slice(0, 64) });
+      refuseChannel(port, 'FINGERPRINT_MISMATCH', "the DTLS certificate is not the pinned console's: possible interception");
+      void this.close('DTLS certificate is not the pinned one');
+      return;
+    }
     const peerId = this.options.consoleId;
     if (this.channels >= MAX_CHANNELS_PER_PEER) {
       log.warn('too many data channels; refused', { negotiationId: this.options.negotiationId, label: port.label.slice(0, 64) });
@@ -195,6 +215,12 @@ export class AgentPeer {
 
   private stateChanged(state: string): void {
     log.debug('connection state', { negotiationId: this.options.negotiationId, state });
+    if (state === 'connected' || state === 'failed') {
+      // Also on `failed`: werift's own check failing on a certificate the SDP named by another
+      // line is an interception to report as such, not a plain network failure.
+      const checked = this.checkDtlsCertificate();
+      if (state === 'connected' && !checked) return void this.close('DTLS certificate is not the pinned one');
+    }
     if (state === 'connected') {
       clearTimeout(this.connectTimer);
       clearTimeout(this.disconnectedTimer);

@@ -48,8 +48,24 @@ export const SIGNALING_MESSAGES_PER_SECOND = 100;
 /** …and at once. */
 export const SIGNALING_MESSAGE_BURST = 200;
 
-/** Negotiations one LAN connection may have with the agent at once; the cloud server's bound is 64 per console. */
-export const MAX_NEGOTIATIONS_PER_LAN_CONNECTION = 16;
+/**
+ * Negotiations (peer connections) one signaling connection may hold with an agent at once: a LAN
+ * connection, or one console connection of the cloud server (the server's own bound is 64 per
+ * console connection). Refused beyond with `webrtc:disconnect {code: RATE_LIMITED}`.
+ */
+export const MAX_NEGOTIATIONS_PER_CONNECTION = 16;
+/** The former name, when only the LAN path had this bound. */
+export const MAX_NEGOTIATIONS_PER_LAN_CONNECTION = MAX_NEGOTIATIONS_PER_CONNECTION;
+
+/**
+ * Negotiations one console identity may hold with an agent at once, over all its connections: the
+ * enrolled console, or (unpaired) the DTLS certificate fingerprint its offers declare. Invariant:
+ * ≥ MAX_NEGOTIATIONS_PER_CONNECTION, so that a console that reconnects while its old peer
+ * connections still wait out their timeouts is not refused before its connection is; and far
+ * below the agent's total (128), so that one console — or one token on several connections
+ * presenting one certificate — cannot take every slot.
+ */
+export const MAX_NEGOTIATIONS_PER_CONSOLE = 32;
 
 /** Remote ICE candidates the agent takes per negotiation; later ones are dropped (and logged). */
 export const MAX_REMOTE_CANDIDATES = 64;

@@ -7,7 +7,8 @@ import {
   type ProtocolError,
   type Target,
   normalizeFingerprint,
-  sdpFingerprints,
+  protocolError,
+  sdpFingerprint,
 } from '@tether/protocol';
 import { CandidateExchange } from './candidate-exchange';
 import { SETUP_STAGE_WAITS_FOR, type ConnectionStage } from './connection-stage';
@@ -19,6 +20,7 @@ import { readNetworkPath, type NetworkPath } from './network-path';
 import { randomId } from './random-id';
 import { SetupDeadline } from './setup-deadline';
 import { ChannelBinding } from './trust/channel-binding';
+import { readDtlsOutcome, remoteDtlsFingerprint, type DtlsOutcome } from './trust/dtls-certificate';
 import type { ConsoleIdentity } from './trust/console-identity';
 import type { PairedAgentRecord } from './trust/trust-store';
 import { refusalText } from './trust/refusal-text';
@@ -62,7 +64,8 @@ export class AgentConnection implements Disposable {
   private agentHello: HelloMessage | undefined;
   private readonly candidates: CandidateExchange;
   private readonly setupDeadline: SetupDeadline;
-  private answerFingerprint: string | undefined;
+  /** SHA-256 of the certificate the agent presented in the DTLS handshake, once it matched the pin */
+  private dtlsFingerprint: string | undefined;
   private everReady = false;
   private disconnectedTimer: ReturnType<typeof setTimeout> | undefined;
   /** the last error a STUN/TURN server answered while gathering, e.g. TURN refusing expired credentials */
@@ -84,12 +87,12 @@ export class AgentConnection implements Disposable {
     this.setupDeadline = new SetupDeadline(options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, (reason) => this.fail(reason));
     this.store.add(this.setupDeadline);
     const binding = options.identity
-      ? new ChannelBinding({ identity: options.identity, paired: options.paired, negotiationId: this.negotiationId, agentFingerprint: () => this.answerFingerprint })
+      ? new ChannelBinding({ identity: options.identity, paired: options.paired, negotiationId: this.negotiationId, agentFingerprint: () => this.dtlsFingerprint })
       : undefined;
     // The control channel exists before the offer, so the offer carries the SCTP association and
     // later terminal channels need no renegotiation.
     const controlChannel = this.pc.createDataChannel(CONTROL_CHANNEL_LABEL, { ordered: true, protocol: TTY_PROTOCOL });
-    this.control = new ControlChannel(controlChannel, binding);
+    this.control = new ControlChannel(controlChannel, binding, () => this.checkDtlsCertificate());
     this.store.add(this.control);
     // ICE can stay up while SCTP delivers nothing: only the agent's messages prove the data path.
     this.keepalive = new Keepalive(
@@ -148,6 +151,7 @@ export class AgentConnection implements Disposable {
     this.store.listen(this.pc, 'connectionstatechange', () => {
       const state = this.pc.connectionState;
       if (state === 'connected' && this.currentStage.kind === 'ice') this.setStage({ kind: 'secure-channel' });
+      else if (state === 'failed' && !this.everReady && this.options.paired) void this.failedBeforeReady();
       else if (state === 'failed') this.fail(this.everReady ? 'the network path to the agent failed' : 'the connection to the agent failed (DTLS or ICE)');
       if (state === 'disconnected' && this.everReady && this.disconnectedTimer === undefined) {
         this.disconnectedTimer = setTimeout(() => {
@@ -250,13 +254,14 @@ export class AgentConnection implements Disposable {
   }
 
   private async applyAnswer(sdp: string): Promise<void> {
-    const fingerprints = sdpFingerprints(sdp);
-    this.answerFingerprint = fingerprints.length === 1 ? fingerprints[0] : undefined;
+    // The first filter: exactly one sha-256 fingerprint line, whatever else (DTLS stacks choose among
+    // several lines differently, so a second one is how a relay slips its own certificate in).
+    const declared = sdpFingerprint(sdp);
     const pinned = this.options.paired?.fingerprint;
-    // Pinning: a paired agent's answer must carry its certificate's fingerprint, and only that one.
-    if (pinned && (fingerprints.length !== 1 || fingerprints[0] !== normalizeFingerprint(pinned))) {
-      console.warn(`[agent ${this.agent.agentId}] answer refused: fingerprint ${fingerprints.join(',') || 'none'}, paired ${pinned}`);
-      this.fail(refusalText('FINGERPRINT_MISMATCH', `the answer's DTLS fingerprint is ${fingerprints.join(', ') || 'missing'}, the paired agent's is ${pinned}`), 'FINGERPRINT_MISMATCH');
+    if (!declared.ok || (pinned && declared.value !== normalizeFingerprint(pinned))) {
+      const detail = declared.ok ? `the answer's DTLS fingerprint is ${declared.value}, the paired agent's is ${pinned}` : `the answer was refused: ${declared.error.message}`;
+      console.warn(`[agent ${this.agent.agentId}] answer refused: ${detail}`);
+      this.fail(refusalText('FINGERPRINT_MISMATCH', detail), 'FINGERPRINT_MISMATCH');
       return;
     }
     try {
@@ -267,6 +272,55 @@ export class AgentConnection implements Disposable {
     }
     if (this.currentStage.kind === 'signaling') this.setStage({ kind: 'ice' });
     this.candidates.answerApplied();
+  }
+
+  /**
+   * The pin, checked on the certificate DTLS actually negotiated (read from the stats), before
+   * anything on any channel is acted on. Undefined when it may go on; else the refusal, which the
+   * control channel reports (and this connection fails with FINGERPRINT_MISMATCH).
+   */
+  private async checkDtlsCertificate(): Promise<ProtocolError | undefined> {
+    let observed: string | undefined;
+    try {
+      observed = await remoteDtlsFingerprint(this.pc);
+    } catch (error) {
+      console.warn(`[agent ${this.agent.agentId}] the DTLS certificate could not be read: ${String(error)}`);
+    }
+    const pinned = this.options.paired ? normalizeFingerprint(this.options.paired.fingerprint) : undefined;
+    if (observed !== undefined && (pinned === undefined || observed === pinned)) {
+      this.dtlsFingerprint = observed;
+      return undefined;
+    }
+    // Unpaired, there is no pin; the browser has checked the certificate against the one SDP line.
+    if (pinned === undefined) return undefined;
+    const detail = observed === undefined ? 'the certificate of the DTLS handshake could not be read' : `the DTLS handshake presented ${observed}, the paired agent's is ${pinned}`;
+    console.warn(`[agent ${this.agent.agentId}] refused after the handshake: ${detail}`);
+    return protocolError('FINGERPRINT_MISMATCH', detail);
+  }
+
+  /**
+   * A paired connection that failed before it was ready. When the network path was up and the DTLS
+   * handshake failed, the likely cause is a certificate that is not the pinned one (Chromium checks
+   * the agent's against the answer's one fingerprint line, fails the handshake, and keeps no
+   * certificate to read), which is a possible interception and is reported as such; the agent
+   * reports its side too. Anything else is a plain failure.
+   */
+  private async failedBeforeReady(): Promise<void> {
+    const pinned = normalizeFingerprint(this.options.paired!.fingerprint);
+    let dtls: DtlsOutcome = { observed: undefined, failedOverWorkingPath: false };
+    try {
+      dtls = await readDtlsOutcome(this.pc);
+    } catch (error) {
+      console.warn(`[agent ${this.agent.agentId}] no DTLS statistics after the failure: ${String(error)}`);
+    }
+    if (dtls.observed !== undefined && dtls.observed !== pinned) {
+      this.fail(refusalText('FINGERPRINT_MISMATCH', `the DTLS handshake presented ${dtls.observed}, the paired agent's is ${pinned}`), 'FINGERPRINT_MISMATCH');
+    } else if (dtls.failedOverWorkingPath) {
+      const detail = `the DTLS handshake failed although the network path was up: the certificate presented was not the paired agent's ${pinned}, or the handshake broke off`;
+      this.fail(refusalText('FINGERPRINT_MISMATCH', detail), 'FINGERPRINT_MISMATCH');
+    } else {
+      this.fail('the connection to the agent failed (DTLS or ICE)');
+    }
   }
 
   /** Ends the connection with a reason; tells the agent unless it is the one that ended it. */

@@ -42,25 +42,50 @@ export class ControlChannel implements Disposable {
   readonly onError = this.errorEmitter.event;
   readonly onClose = this.closeEmitter.event;
 
-  /** Must be created before the offer so that the SDP carries the SCTP association. */
+  /**
+   * Must be created before the offer so that the SDP carries the SCTP association. `verifyPeer`
+   * checks the certificate the DTLS handshake presented; nothing is sent or acted on before it
+   * says yes, and a no is a refusal (FINGERPRINT_MISMATCH).
+   */
   constructor(
     private readonly channel: RTCDataChannel,
     private readonly binding?: ChannelBinding,
+    private readonly verifyPeer: () => Promise<ProtocolError | undefined> = async () => undefined,
   ) {
     if (channel.label !== CONTROL_CHANNEL_LABEL) throw new Error(`not a control channel: ${channel.label}`);
     channel.binaryType = 'arraybuffer';
-    this.store.listen(channel, 'open', () => {
+    this.store.listen(channel, 'open', () => void this.opened());
+    this.store.listen(channel, 'message', (event) => {
+      const data = (event as MessageEvent).data;
+      if (this.verified) this.receive(data);
+      else this.early.push(data);
+    });
+    this.store.listen(channel, 'close', () => this.closeEmitter.fire());
+  }
+
+  /** Frames that arrived before the DTLS certificate was checked: acted on only once it was. */
+  private early: unknown[] = [];
+  private verified = false;
+
+  private async opened(): Promise<void> {
+    const refused = await this.verifyPeer();
+    if (refused) {
+      this.early = [];
+      this.refusedEmitter.fire(refused);
+      return;
+    }
+    this.verified = true;
+    if (this.channel.readyState === 'open') {
       this.send({
         type: 'hello',
         protocol: TTY_PROTOCOL,
         peer: { kind: 'console', version: CONSOLE_VERSION },
         capabilities: [],
-        ...(binding ? { nonce: binding.consoleNonce } : {}),
+        ...(this.binding ? { nonce: this.binding.consoleNonce } : {}),
       });
-      this.openEmitter.fire();
-    });
-    this.store.listen(channel, 'message', (event) => this.receive((event as MessageEvent).data));
-    this.store.listen(channel, 'close', () => this.closeEmitter.fire());
+    }
+    this.openEmitter.fire();
+    for (const data of this.early.splice(0)) this.receive(data);
   }
 
   listTargets(): void {
@@ -134,6 +159,9 @@ export class ControlChannel implements Disposable {
       return;
     }
     this.agentHello = hello;
+    if (hello.protocol !== TTY_PROTOCOL) {
+      return this.refusedEmitter.fire({ code: 'UNSUPPORTED_PROTOCOL', message: `the agent speaks ${hello.protocol.slice(0, 64)}, this console ${TTY_PROTOCOL}: update one of them` });
+    }
     if (!this.binding) return this.becomeReady(hello);
     const answer = await this.binding.answerHello(hello);
     if (!answer.ok) return this.refusedEmitter.fire(answer.error);

@@ -1,45 +1,88 @@
 /**
- * The data-channel binding of one peer connection (protocol/README.md, "Data-channel binding"):
- * the agent signs both fingerprints, the negotiation id and both nonces with its identity key in
- * its `hello`; an enrolled console signs the same with its key in `auth`. Until the console's
- * signature checks out, a peer that must be authenticated is served nothing.
+ * The trust of one peer connection (protocol/README.md, "Connection"): the certificate the
+ * console presented in the DTLS handshake must be the pinned one, and the data-channel binding
+ * must verify. The agent signs both certificates' fingerprints *as DTLS negotiated them*, the
+ * negotiation id and both nonces with its identity key in its `hello`; an enrolled console signs
+ * the same with its key in `auth`. Until both hold, a peer that must be authenticated is served
+ * nothing, and a certificate that is not the pinned one ends the peer before any channel is used.
  */
-import { randomBytes } from 'node:crypto';
-import { bindingInput, err, ok, protocolError, toBase64Url, type AuthMessage, type HelloMessage, type Result } from '@tether/protocol';
+import { createHash, randomBytes } from 'node:crypto';
+import { bindingInput, err, fingerprintOf, ok, protocolError, toBase64Url, type AuthMessage, type HelloMessage, type Result } from '@tether/protocol';
 import { verifyConsoleSignature, type EnrolledConsole } from './consoles.js';
 import { signWithIdentity, type AgentKeys } from './identity.js';
 
-/** How long a console that must authenticate has to send a valid `auth`. */
+/** Why a peer is refused: not the pinned certificate, not (or no longer) paired, or no hello at all. */
+export type RefusalCode = 'FINGERPRINT_MISMATCH' | 'NOT_PAIRED' | 'BAD_MESSAGE';
+
+/** How long a console has to say hello (and, when it must authenticate, to send a valid `auth`). */
 export const AUTH_TIMEOUT_MS = 20_000;
 
 export interface PeerTrustOptions {
   negotiationId: string;
   keys: AgentKeys;
-  /** the console's fingerprint from its offer */
+  /** the console's fingerprint from its offer: the pin its DTLS certificate must match */
   consoleFingerprint: string;
   /** the enrolled console that holds that fingerprint, if any */
   console: EnrolledConsole | undefined;
   /** true when this peer must prove it is `console` before anything is served */
   required: boolean;
-  /** the console revoked or the binding failed: the peer ends */
-  onRefused(error: { code: 'FINGERPRINT_MISMATCH' | 'NOT_PAIRED'; message: string }): void;
+  /** the console revoked, its DTLS certificate not the pinned one, or the binding failed: the peer ends */
+  onRefused(error: { code: RefusalCode; message: string; observed?: string | undefined }): void;
   onAuthenticated(console: EnrolledConsole): void;
 }
 
 export class PeerTrust {
   readonly agentNonce = toBase64Url(randomBytes(16));
   private consoleNonce = '';
+  /** SHA-256 of the certificate the console presented in the DTLS handshake, once checked */
+  private observedConsoleFingerprint: string | undefined;
   private outcome: Result<void> | undefined;
   private readonly waiters: ((outcome: Result<void>) => void)[] = [];
   private readonly timer: NodeJS.Timeout | undefined;
 
+  private hello = false;
+
   constructor(private readonly options: PeerTrustOptions) {
-    if (!options.required) this.outcome = ok(undefined);
-    else this.timer = setTimeout(() => this.refuse('NOT_PAIRED', 'no valid auth from the console in time'), AUTH_TIMEOUT_MS);
+    // An unpaired peer is authorized by its DTLS certificate and its hello on `control`; a paired
+    // one by its binding signature (authenticate), which needs both. Either in time.
+    this.timer = setTimeout(() => {
+      if (options.required) this.refuse('NOT_PAIRED', 'no valid auth from the console in time');
+      else this.refuse('BAD_MESSAGE', 'no hello from the console on control in time');
+    }, AUTH_TIMEOUT_MS);
+  }
+
+  /** The console said hello on `control`: an unpaired peer whose certificate checked out may be served. */
+  helloReceived(): void {
+    this.hello = true;
+    if (!this.options.required && this.observedConsoleFingerprint) this.settle(ok(undefined));
   }
 
   get required(): boolean {
     return this.options.required;
+  }
+
+  /**
+   * Checks the certificate the console presented in the DTLS handshake (DER) against the pin.
+   * Called once DTLS has a remote certificate, before any data channel is served; a mismatch
+   * refuses the peer (FINGERPRINT_MISMATCH). Idempotent for the same certificate.
+   */
+  checkDtlsCertificate(der: Uint8Array): Result<string> {
+    const observed = fingerprintOf(createHash('sha256').update(der).digest());
+    if (observed !== this.options.consoleFingerprint) {
+      return this.refuse(
+        'FINGERPRINT_MISMATCH',
+        `the console's DTLS certificate is ${observed}, not the pinned ${this.options.consoleFingerprint}: possible interception`,
+        observed,
+      );
+    }
+    this.observedConsoleFingerprint = observed;
+    if (!this.options.required && this.hello) this.settle(ok(undefined));
+    return ok(observed);
+  }
+
+  /** True once the DTLS certificate was checked and matched the pin. */
+  get dtlsVerified(): boolean {
+    return this.observedConsoleFingerprint !== undefined;
   }
 
   /** The trust fields of the agent's `hello`, in answer to the console's. */
@@ -54,12 +97,17 @@ export class PeerTrust {
     return fields;
   }
 
+  /** The binding over the certificates DTLS negotiated: this agent's own, and the console's as presented. */
   private input(role: 'agent' | 'console'): Uint8Array {
+    const consoleFingerprint = this.observedConsoleFingerprint;
+    // Never reached: channels are served only after checkDtlsCertificate. A binding over the SDP's
+    // value instead would be one a relay could reuse for its own certificate.
+    if (!consoleFingerprint) throw new Error('the binding needs the DTLS certificate the console presented');
     return bindingInput({
       role,
       negotiationId: this.options.negotiationId,
       agentFingerprint: this.options.keys.fingerprint,
-      consoleFingerprint: this.options.consoleFingerprint,
+      consoleFingerprint,
       agentNonce: this.agentNonce,
       consoleNonce: this.consoleNonce,
     });
@@ -79,11 +127,13 @@ export class PeerTrust {
     return ok(enrolled);
   }
 
-  private refuse(code: 'FINGERPRINT_MISMATCH' | 'NOT_PAIRED', message: string): Result<never> {
+  private refuse(code: RefusalCode, message: string, observed?: string): Result<never> {
     const error = protocolError(code, message);
-    if (!this.outcome) {
-      this.settle(err(error));
-      this.options.onRefused({ code, message });
+    if (this.outcome?.ok !== false) {
+      clearTimeout(this.timer);
+      this.outcome = err(error); // a mismatch found after an earlier success still refuses
+      for (const wake of this.waiters.splice(0)) wake(this.outcome);
+      this.options.onRefused({ code, message, observed });
     }
     return err(error);
   }
@@ -95,7 +145,7 @@ export class PeerTrust {
     for (const wake of this.waiters.splice(0)) wake(outcome);
   }
 
-  /** Resolves once the peer is authorized (at once when not required) or refused. */
+  /** Resolves once the peer is authorized (its DTLS certificate checked, and its binding when required) or refused. */
   authorized(): Promise<Result<void>> {
     if (this.outcome) return Promise.resolve(this.outcome);
     return new Promise((resolve) => this.waiters.push(resolve));

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { io, type Socket } from 'socket.io-client';
 import {
-  bindingInput, fromBase64Url, lanAuthInput, pairingProofInput, sdpFingerprints, toBase64Url,
+  bindingInput, fromBase64Url, lanAuthInput, pairingProofInput, sdpFingerprint, toBase64Url,
   type LanAuthAck, type LanHello, type PairingToken,
 } from '@tether/protocol';
 import { loadIdentity, type AgentKeys } from '../../src/trust/identity.js';
@@ -44,9 +44,10 @@ export class TestConsole {
     return c;
   }
 
-  async open(url: string): Promise<LanHello> {
+  /** Connects to a LAN endpoint; `localAddress` picks the source address (127.0.0.2, … on loopback). */
+  async open(url: string, localAddress?: string): Promise<LanHello> {
     this.socket?.disconnect();
-    const socket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true, autoConnect: false });
+    const socket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true, autoConnect: false, ...(localAddress ? { localAddress } : {}) });
     this.socket = socket;
     const hello = new Promise<LanHello>((resolve) => socket.once('lan:hello', resolve));
     socket.connect();
@@ -83,15 +84,15 @@ export class TestConsole {
    * Offers a peer connection over the LAN socket; `tamper` may rewrite the offer's SDP (a relay).
    * Resolves with the peer and its channels, or with the agent's disconnect.
    */
-  async connect(w: Werift, pinned: string, tamper: (sdp: string) => string = (s) => s) {
+  async connect(w: Werift, pinned: string, tamper: (sdp: string) => string = (s) => s, dtlsKeys: Pick<AgentKeys, 'certPem' | 'keyPem'> = this.keys) {
     const socket = this.socket!;
-    const pc: Pc = new w.RTCPeerConnection({ ...ICE, dtls: { keys: { certPem: this.keys.certPem, keyPem: this.keys.keyPem, signatureHash: { hash: 4, signature: 3 } } } });
+    const pc: Pc = new w.RTCPeerConnection({ ...ICE, dtls: { keys: { certPem: dtlsKeys.certPem, keyPem: dtlsKeys.keyPem, signatureHash: { hash: 4, signature: 3 } } } });
     const sessionId = `neg-${Math.random().toString(36).slice(2, 12)}`;
     const events: { disconnect?: { reason: string; code?: string }; answerRefused?: string } = {};
     socket.on('webrtc:answer', async (msg: { sessionId: string; sdp: string }) => {
       if (msg.sessionId !== sessionId) return;
-      const fps = sdpFingerprints(msg.sdp);
-      if (fps.length !== 1 || fps[0] !== pinned) {
+      const declared = sdpFingerprint(msg.sdp);
+      if (!declared.ok || declared.value !== pinned) {
         events.answerRefused = 'FINGERPRINT_MISMATCH';
         return;
       }

@@ -1,8 +1,9 @@
 /**
- * The data-channel binding on `control` (protocol/README.md, "Connection", steps 3–5): the
+ * The data-channel binding on `control` (protocol/README.md, "Connection", steps 4–6): the
  * console's hello carries a nonce; the agent's hello is checked against the paired agent's key
- * over both fingerprints and both nonces; the console answers with its own signature (`auth`).
- * A relay that swapped a certificate cannot make either signature match.
+ * over both negotiated certificates' fingerprints and both nonces; the console answers with its
+ * own signature (`auth`). A relay that put its own certificate in either DTLS handshake cannot
+ * make either signature match.
  */
 import { bindingInput, err, ok, protocolError, type AuthMessage, type HelloMessage, type Result } from '@tether/protocol';
 import type { ConsoleIdentity } from './console-identity';
@@ -14,7 +15,11 @@ export interface BindingOptions {
   /** the paired agent, when this console paired with it; else the agent must not require auth */
   paired: PairedAgentRecord | undefined;
   negotiationId: string;
-  /** the fingerprint of the answer SDP, once applied */
+  /**
+   * The SHA-256 of the certificate the agent presented in the DTLS handshake, once checked against
+   * the pin (remoteDtlsFingerprint): the binding covers the certificates DTLS negotiated, not the
+   * SDP's lines, so a relay cannot reuse a signature made over another certificate.
+   */
   agentFingerprint(): string | undefined;
 }
 
