@@ -154,8 +154,17 @@ export class LanEndpoint {
       return ok(current);
     };
 
-    socket.on('pair:enroll', (raw: unknown, ack: unknown) => reply(ack, this.enroll(raw, address, (c) => (console = c))));
+    // One identity per connection: the nonce of `lan:hello` is this connection's, and once it has
+    // authenticated (or enrolled) it stays that console; another identity needs a new connection.
+    const once = (): Result<void> =>
+      console ? err(protocolError('BAD_MESSAGE', `this connection is already authenticated as console ${console.id}; open a new connection for another`)) : ok(undefined);
+    socket.on('pair:enroll', (raw: unknown, ack: unknown) => {
+      const fresh = once();
+      reply(ack, fresh.ok ? this.enroll(raw, address, (c) => (console = c)) : fresh);
+    });
     socket.on('lan:auth', (raw: unknown, ack: unknown) => {
+      const fresh = once();
+      if (!fresh.ok) return reply(ack, fresh);
       const outcome = this.authenticate(raw, nonce, address);
       if (outcome.ok) console = outcome.value.console;
       reply(ack, outcome.ok ? ok(outcome.value.ack) : outcome);
@@ -188,14 +197,21 @@ export class LanEndpoint {
     socket.emit('lan:hello', { agentId: this.options.identity.id, name: this.options.identity.name, version: this.options.identity.version, nonce });
   }
 
-  private limited(address: string): ProtocolError | undefined {
-    return this.limiter.allow(address) ? undefined : protocolError('RATE_LIMITED', 'too many failed attempts; wait a minute');
+  private limited(address: string, identity: string): ProtocolError | undefined {
+    return this.limiter.allow(address, identity) ? undefined : protocolError('RATE_LIMITED', 'too many failed attempts from this address; wait a minute');
+  }
+
+  /** The identity an attempt claims, for the limiter: the pairing it spends, or the console it names. */
+  private static claimed(raw: unknown, field: 'pairingId' | 'consoleId'): string {
+    const value = raw && typeof raw === 'object' ? (raw as Record<string, unknown>)[field] : undefined;
+    return `${field}:${typeof value === 'string' ? value.slice(0, 64) : '?'}`;
   }
 
   private enroll(raw: unknown, address: string, onEnrolled: (c: EnrolledConsole) => void): Result<LanAuthAck> {
     const audit = (event: 'pairing.enrolled' | 'pairing.refused', fields: Record<string, unknown>) =>
       this.options.audit.record(event, { path: 'lan', address, ...fields });
-    const limited = this.limited(address);
+    const identity = LanEndpoint.claimed(raw, 'pairingId');
+    const limited = this.limited(address, identity);
     if (limited) {
       audit('pairing.refused', { code: limited.code });
       return err(limited);
@@ -203,9 +219,16 @@ export class LanEndpoint {
     const request = parseValue(PairEnroll, raw);
     if (!request.ok) return request;
     const consoleId = consoleIdFor(request.value.publicKey);
+    const holder = this.options.consoles.fingerprintHolder(request.value.fingerprint, request.value.publicKey);
+    if (holder) {
+      // Checked before the token is spent: the holder of a valid token can pair again with its own certificate.
+      const error = protocolError('PAIRING_INVALID', 'this DTLS certificate is already enrolled for another console; the console must use a certificate of its own');
+      audit('pairing.refused', { code: error.code, pairingId: request.value.pairingId, fingerprint: request.value.fingerprint, holder: holder.id });
+      return err(error);
+    }
     const spent = this.options.pairings.spend(this.options.identity.id, request.value, consoleId);
     if (!spent.ok) {
-      this.limiter.failed(address);
+      this.limiter.failed(address, identity);
       log.warn('pairing refused', { address, code: spent.error.code, pairingId: request.value.pairingId });
       audit('pairing.refused', { code: spent.error.code, pairingId: request.value.pairingId, fingerprint: request.value.fingerprint, consoleName: request.value.consoleName });
       return spent;
@@ -219,14 +242,15 @@ export class LanEndpoint {
   }
 
   private authenticate(raw: unknown, nonce: string, address: string): Result<{ console: EnrolledConsole; ack: LanAuthAck }> {
-    const limited = this.limited(address);
+    const identity = LanEndpoint.claimed(raw, 'consoleId');
+    const limited = this.limited(address, identity);
     if (limited) return err(limited);
     const request = parseValue(LanAuth, raw);
     if (!request.ok) return request;
     const known = this.options.consoles.byId(request.value.consoleId);
     const input = lanAuthInput({ agentId: this.options.identity.id, consoleId: request.value.consoleId, nonce });
     if (!known || known.revokedAt || !verifyConsoleSignature(known.publicKey, input, request.value.signature)) {
-      this.limiter.failed(address);
+      this.limiter.failed(address, identity);
       const error = protocolError('NOT_PAIRED', known?.revokedAt ? 'this console was revoked on the agent' : 'this console is not enrolled with the agent');
       this.options.audit.record('console.refused', { path: 'lan', address, consoleId: request.value.consoleId, code: error.code, reason: error.message });
       return err(error);

@@ -19,7 +19,7 @@ import type { InboundFrame } from '../src/data-channel.js';
 import { DockerTargets } from '../src/docker-targets.js';
 import { setLogLevel } from '../src/log.js';
 import { NOTICE_INTERVAL_MS, RateGate } from '../src/rate-limit.js';
-import { AttemptLimiter, WINDOW_MS } from '../src/trust/attempt-limiter.js';
+import { AttemptLimiter, FAILURES_PER_ADDRESS, MAX_TRACKED, WINDOW_MS } from '../src/trust/attempt-limiter.js';
 import { TtyChannel } from '../src/tty-channel.js';
 import { FakeChannel } from './support/fake-channel.js';
 
@@ -109,11 +109,36 @@ test('the pairing limiter forgets addresses whose failures are older than the wi
   let now = 0;
   const limiter = new AttemptLimiter(() => now);
   for (let i = 0; i < 20; i++) {
-    assert.ok(limiter.allow(`10.0.0.${i}`));
-    limiter.failed(`10.0.0.${i}`);
+    assert.ok(limiter.allow(`10.0.0.${i}`, `id-${i}`));
+    limiter.failed(`10.0.0.${i}`, `id-${i}`);
   }
-  assert.equal(limiter.size, 20);
+  assert.equal(limiter.size, 40);
   now += WINDOW_MS + 1;
-  assert.ok(limiter.allow('10.0.1.1'));
+  assert.ok(limiter.allow('10.0.1.1', 'id-0'));
   assert.equal(limiter.size, 0);
+});
+
+test('the pairing limiter counts per address and per identity, never in total (issue 11)', () => {
+  let now = 0;
+  const limiter = new AttemptLimiter(() => now);
+  // 30 failures from six addresses, all claiming one identity.
+  for (let a = 1; a <= 6; a++) {
+    for (let i = 0; i < FAILURES_PER_ADDRESS; i++) limiter.failed(`10.0.0.${a}`, 'victim');
+  }
+  assert.ok(!limiter.allow('10.0.0.1', 'anyone'), 'an address over its limit is refused');
+  assert.ok(!limiter.allow('10.0.0.6', 'victim'), 'a failed address is refused for an identity over its limit');
+  assert.ok(limiter.allow('10.0.0.99', 'victim'), 'a clean address may still try the identity (the real console)');
+  assert.ok(limiter.allow('10.0.0.99', 'other'), 'and any other');
+  // An address with one failure may try other identities, not this one.
+  limiter.failed('10.0.0.50', 'x');
+  assert.ok(limiter.allow('10.0.0.50', 'y'));
+  assert.ok(!limiter.allow('10.0.0.50', 'victim'));
+  now += WINDOW_MS + 1;
+  assert.ok(limiter.allow('10.0.0.1', 'victim'), 'everything is forgotten after the window');
+});
+
+test('the pairing limiter holds bounded memory under a flood of fresh addresses', () => {
+  const limiter = new AttemptLimiter(() => 0);
+  for (let i = 0; i < MAX_TRACKED + 500; i++) limiter.failed(`a${i}`, `i${i}`);
+  assert.ok(limiter.size <= 2 * MAX_TRACKED);
 });

@@ -75,13 +75,28 @@ export class ConsoleRegistry {
     return all.ok && all.value.some((c) => !c.revokedAt);
   }
 
-  /** Enrolls (or re-enrolls, un-revoking) a console; the same key keeps its id. */
+  /**
+   * The other console (another key) that already holds `fingerprint`, if any. A fingerprint is
+   * public (it is in every offer), so enrolling it for a new key must not take it from its holder.
+   */
+  fingerprintHolder(fingerprint: string, publicKey: string): EnrolledConsole | undefined {
+    const holder = this.byFingerprint(fingerprint);
+    return holder && holder.id !== consoleIdFor(publicKey) ? holder : undefined;
+  }
+
+  /**
+   * Enrolls (or re-enrolls, un-revoking) a console; the same key keeps its id. Refused when another
+   * console holds the fingerprint: enrolling used to delete that console (issue 11), so anyone with
+   * a pairing token could un-pair any console whose fingerprint it had seen.
+   */
   enroll(entry: { name: string; publicKey: string; fingerprint: string }): Result<EnrolledConsole, string> {
     const all = this.all();
     if (!all.ok) return all;
     const id = consoleIdFor(entry.publicKey);
     const record: EnrolledConsole = { id, name: entry.name, publicKey: entry.publicKey, fingerprint: normalizeFingerprint(entry.fingerprint), enrolledAt: new Date().toISOString() };
-    const others = all.value.filter((c) => c.id !== id && normalizeFingerprint(c.fingerprint) !== record.fingerprint);
+    const holder = all.value.find((c) => c.id !== id && normalizeFingerprint(c.fingerprint) === record.fingerprint);
+    if (holder) return err(`the DTLS certificate ${record.fingerprint} is already enrolled for console ${holder.id}`);
+    const others = all.value.filter((c) => c.id !== id);
     writeJsonFile(this.path, { consoles: [...others, record] });
     return ok(record);
   }
