@@ -1,6 +1,6 @@
 /** The `control` channel: hello, the list of exposed containers, ping. Text JSON only. */
 import { encodeMessage, parseConsoleControl, TTY_PROTOCOL, type AgentControlMessage, type ErrorCode } from '@tether/protocol';
-import { answerError, answerPing, type DataChannelPort, type InboundFrame, type Unsubscribe } from './data-channel.js';
+import { answerError, answerPing, closeWhenDrained, type DataChannelPort, type InboundFrame, type Unsubscribe } from './data-channel.js';
 import type { DockerTargets } from './docker-targets.js';
 import { createLogger } from './log.js';
 import type { TargetWatcher } from './target-events.js';
@@ -16,6 +16,7 @@ export interface AgentIdentity {
 
 export class ControlChannel {
   private readonly unsubscribe: Unsubscribe[] = [];
+  private helloSeen = false;
 
   constructor(
     private readonly channel: DataChannelPort,
@@ -36,7 +37,7 @@ export class ControlChannel {
   }
 
   private mayList(): boolean {
-    return !this.trust || this.trust.isAuthorized;
+    return this.helloSeen && (!this.trust || this.trust.isAuthorized);
   }
 
   private send(message: AgentControlMessage): void {
@@ -59,8 +60,25 @@ export class ControlChannel {
       return;
     }
     const message = parsed.value;
+    if (!this.helloSeen && message.type !== 'hello' && message.type !== 'ping' && message.type !== 'pong') {
+      // protocol/README.md, "State rules": nothing but hello (and pings) before hello.
+      this.sendError('BAD_MESSAGE', `send hello first; ${message.type} before hello is refused`);
+      return;
+    }
     switch (message.type) {
       case 'hello':
+        if (this.helloSeen) {
+          this.sendError('BAD_MESSAGE', 'hello was already said on this channel');
+          return;
+        }
+        if (message.protocol !== TTY_PROTOCOL) {
+          log.warn('console speaks another protocol', { peer: this.peerId, protocol: message.protocol.slice(0, 64) });
+          this.sendError('UNSUPPORTED_PROTOCOL', `this agent speaks ${TTY_PROTOCOL}, not ${message.protocol.slice(0, 64)}`, true);
+          closeWhenDrained(this.channel);
+          return;
+        }
+        this.helloSeen = true;
+        this.trust?.helloReceived();
         log.info('console hello', { peer: this.peerId, version: message.peer.version, capabilities: message.capabilities });
         this.send({
           type: 'hello',

@@ -4,6 +4,9 @@
 import type Docker from 'dockerode';
 import { err, ok, protocolError, type Result, type Target, type TargetState } from '@tether/protocol';
 import { attempt, dockerStatus, describeError, withDeadline, DOCKER_REQUEST_TIMEOUT_MS } from './deadline.js';
+import { createLogger } from './log.js';
+
+const log = createLogger(import.meta.url);
 
 /** A container that passed the expose rule and is running: what an exec needs. */
 export interface ResolvedTarget {
@@ -83,17 +86,17 @@ export class DockerTargets {
     try {
       info = await withDeadline(container.inspect(), DOCKER_REQUEST_TIMEOUT_MS, 'inspecting the container');
     } catch (cause) {
-      if (dockerStatus(cause) === 404) {
-        return err(protocolError('UNKNOWN_TARGET', `No container named "${ref}" on this host.`));
-      }
+      if (dockerStatus(cause) === 404) return err(unknownTarget(ref));
       return err(protocolError('DOCKER_UNAVAILABLE', `The Docker engine did not answer: ${describeError(cause)}`));
     }
     const name = stripSlash(info.Name);
     // A name lookup must not reach an unexposed container through another container's id prefix.
+    // To the console an unexposed container is one that does not exist, with the same words: that
+    // it exists, and its name behind an id prefix, are the host's to know (issue 11). The operator
+    // learns it from the log.
     if (!this.exposed(name, info.Config.Labels)) {
-      return err(
-        protocolError('TARGET_NOT_EXPOSED', `Container "${name}" is not exposed by this agent (label rule ${describeRule(this.rule)}).`),
-      );
+      log.info('open refused: the container exists but is not exposed', { ref: ref.slice(0, 128), container: name, rule: describeRule(this.rule) });
+      return err(unknownTarget(ref));
     }
     if (!info.State.Running || info.State.Paused) {
       const state = info.State.Paused ? 'paused' : info.State.Status;
@@ -101,6 +104,11 @@ export class DockerTargets {
     }
     return ok({ id: info.Id, name, container: this.docker.getContainer(info.Id), labels: info.Config.Labels ?? {} });
   }
+}
+
+/** The refusal for a container that does not exist or is not exposed: the same words for both. */
+function unknownTarget(ref: string): ReturnType<typeof protocolError> {
+  return protocolError('UNKNOWN_TARGET', `No container "${ref}" is exposed by this agent; list-targets names those that are.`);
 }
 
 export function describeRule(rule: ExposeRule): string {

@@ -81,7 +81,7 @@ describe('agent rules (built agent, real Docker, werift console)', () => {
     assert.ok(!names.includes(hidden.name), names.join());
     await closed(s);
     const refused = await openTerminal(w, paired.console, paired.agentInfo, hidden.name);
-    assert.equal(refused.first.code, 'TARGET_NOT_EXPOSED', JSON.stringify(refused.first));
+    assert.equal(refused.first.code, 'UNKNOWN_TARGET', JSON.stringify(refused.first));
     await closed(refused);
   });
 

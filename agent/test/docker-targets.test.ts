@@ -53,11 +53,16 @@ describe('docker targets', () => {
     assert.equal(result.error.code, 'UNKNOWN_TARGET');
   });
 
-  test('a container without the label is TARGET_NOT_EXPOSED', async () => {
+  test('a container without the label is refused as if it did not exist: same code, same words, no name behind an id (issue 11)', async () => {
     const result = await targets.resolve(hidden.name);
     assert.ok(!result.ok);
-    assert.equal(result.error.code, 'TARGET_NOT_EXPOSED');
-    assert.match(result.error.message, /not exposed/);
+    assert.equal(result.error.code, 'UNKNOWN_TARGET');
+    const missing = await targets.resolve('tether-no-such-container');
+    assert.ok(!missing.ok);
+    assert.equal(result.error.message.replace(hidden.name, '<ref>'), missing.error.message.replace('tether-no-such-container', '<ref>'));
+    const byId = await targets.resolve(hidden.id.slice(0, 12));
+    assert.ok(!byId.ok && byId.error.code === 'UNKNOWN_TARGET');
+    assert.ok(!byId.error.message.includes(hidden.name), byId.error.message);
   });
 
   test('a stopped container is TARGET_NOT_RUNNING', async () => {

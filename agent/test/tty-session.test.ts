@@ -113,7 +113,7 @@ describe('tty session', () => {
 
   for (const [what, ref, code] of [
     ['an unknown container', 'tether-nobody-here', 'UNKNOWN_TARGET'],
-    ['a container without the label', () => hidden.name, 'TARGET_NOT_EXPOSED'],
+    ['a container without the label', () => hidden.name, 'UNKNOWN_TARGET'],
     ['a stopped container', () => stopped.name, 'TARGET_NOT_RUNNING'],
   ] as const) {
     test(`opening ${what} is ${code}, fatal, and the channel closes`, async () => {

@@ -66,7 +66,11 @@ export const ErrorMessage = z.object({
 
 export const HelloMessage = z.object({
   type: z.literal('hello'),
-  protocol: z.literal(TTY_PROTOCOL),
+  /**
+   * The protocol the sender speaks, `tether-tty/1` (TTY_PROTOCOL). Any other value still parses,
+   * so that the receiver can answer it with UNSUPPORTED_PROTOCOL instead of BAD_MESSAGE.
+   */
+  protocol: z.string().min(1).max(64),
   /** who is speaking: an agent sends its id, name and version; a console its app version */
   peer: z.object({
     kind: z.enum(['agent', 'console']),

@@ -5,7 +5,7 @@ const HINTS: Partial<Record<SessionError['code'], string>> = {
   BAD_MESSAGE: 'the message was dropped; the session goes on',
   MESSAGE_TOO_LARGE: 'the message was dropped; the session goes on',
   UNSUPPORTED_PROTOCOL: 'update the console or the agent so that both speak tether-tty/1',
-  UNKNOWN_TARGET: 'check the container name; refresh the agent\'s target list',
+  UNKNOWN_TARGET: 'check the container name against the agent\'s list; a container the agent\'s rules do not expose (the tether.vplc label or a name rule on the host) is refused the same way',
   TARGET_NOT_EXPOSED: 'the agent\'s rules do not expose this container; add the tether.vplc label or a name rule on the host',
   TARGET_NOT_RUNNING: 'start the container, then open the tab again',
   NO_SHELL: 'the container has no usable shell; configure one in the agent',

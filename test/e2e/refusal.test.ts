@@ -76,12 +76,12 @@ test('a binary frame over the frame limit gets MESSAGE_TOO_LARGE and the session
   await assertStillAlive(tabId, 'still-alive-3');
 });
 
-test('a running container without the tether.vplc label is refused with TARGET_NOT_EXPOSED', async () => {
+test('a running container without the tether.vplc label is refused as unknown (UNKNOWN_TARGET): the console learns nothing of it', async () => {
   await ui.connectAgent(stack.agent.agentId);
   const listed = await stack.page.locator(`[data-testid="target"][data-target-name="${hidden.name}"]`).count();
   assert.equal(listed, 0, 'the agent does not list the unexposed container');
   const tabId = await ui.openTab(stack.agent.agentId, hidden.name);
-  const error = await waitForError(tabId, 'TARGET_NOT_EXPOSED');
+  const error = await waitForError(tabId, 'UNKNOWN_TARGET');
   assert.ok(error.message.length > 0);
   const tab = await waitFor(async () => {
     const t = await ui.tab(tabId);
@@ -89,7 +89,7 @@ test('a running container without the tether.vplc label is refused with TARGET_N
   }, 'the tab to show the refusal');
   assert.equal(tab.sessionId, undefined, 'no session was opened');
   const screen = await ui.screen(tabId);
-  assert.match(screen, /\[error TARGET_NOT_EXPOSED\]/, 'the refusal is shown in the terminal');
+  assert.match(screen, /\[error UNKNOWN_TARGET\]/, 'the refusal is shown in the terminal');
 });
 
 test('an unknown container name is refused with UNKNOWN_TARGET', async () => {
