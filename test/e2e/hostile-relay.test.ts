@@ -1,0 +1,154 @@
+/**
+ * A hostile relay in the signaling path (issue 11), on the LAN path and on the cloud path, against
+ * a console paired with the agent: real Chromium, the real agent, a real container. For each way
+ * of writing the SDP's fingerprint lines (FINGERPRINT_TRICKS), the relay terminates DTLS on both
+ * legs with certificates of its own, keeps the pinned sha-256 lines a weak check looks at, and,
+ * should both legs come up, bridges the data channels, reads them and types a command of its own.
+ * For every case: no frame reaches the relay in clear, no keystroke of the relay reaches the
+ * shell, the console shows FINGERPRINT_MISMATCH, the agent refuses with it and audits the refusal.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createJsonLogger, startSignalingServer } from '@tether/signaling';
+import type { Browser, Page } from 'playwright-core';
+import { startAgent, type AgentProcess } from '../support/agent-process.js';
+import { launchChromium, newLoggedPage } from '../support/browser.js';
+import { ConsolePage } from '../support/console-page.js';
+import { startContainer, type TestContainer } from '../support/docker.js';
+import { FINGERPRINT_TRICKS, startHostileRelay, type FingerprintTrick, type HostileRelay } from '../support/hostile-relay.js';
+import { auditEntries, freePort, openLanConsole, printPairingToken } from '../support/lan-pairing.js';
+import { ensureRendererBuilt } from '../support/renderer-build.js';
+import { serveDirectory, type StaticServer } from '../support/static-server.js';
+import { waitFor } from '../support/wait.js';
+
+const consoleToken = 'console-hostile-relay-token-0123456789';
+const agentToken = 'agent-hostile-relay-token-0123456789';
+const agentId = 'hostile-relay-agent';
+const stateDir = mkdtempSync(join(tmpdir(), 'tether-hostile-relay-'));
+const pageLog: string[] = [];
+let web: StaticServer;
+let signaling: Awaited<ReturnType<typeof startSignalingServer>>;
+let agent: AgentProcess;
+let container: TestContainer;
+let browser: Browser;
+let page: Page;
+let relayPort: number;
+
+before(async () => {
+  web = await serveDirectory(await ensureRendererBuilt());
+  signaling = await startSignalingServer({ port: 0, host: '127.0.0.1', consoleTokens: [consoleToken], agentTokens: [agentToken], logger: createJsonLogger({ level: 'warn', write: () => undefined }) });
+  container = await startContainer({ namePrefix: 'tether-hostile-relay' });
+  agent = await startAgent({ signalingUrl: signaling.url, token: agentToken, agentId, name: 'Relay target', lanListen: '127.0.0.1:0', stateDir });
+  relayPort = await freePort();
+  browser = await launchChromium();
+  page = await newLoggedPage(browser, pageLog);
+});
+
+after(async () => {
+  await browser?.close();
+  await agent?.stop();
+  await container?.remove();
+  await signaling?.close();
+  await web?.close();
+});
+
+const agentItem = () => page.locator(`[data-testid="agent"][data-agent-id="${agentId}"]`);
+
+/** Audit records of refusals with FINGERPRINT_MISMATCH since `since` (a count of records). */
+const mismatchesAudited = (since: number) =>
+  auditEntries(stateDir)
+    .slice(since)
+    .filter((e) => (e.event === 'offer.refused' || e.event === 'console.refused') && e.code === 'FINGERPRINT_MISMATCH');
+
+/**
+ * Connects the paired agent through `relay` and plays the attack to its end: should the console
+ * come up through the relay, a terminal is opened and a secret typed, as a user would.
+ */
+async function attack(ui: ConsolePage, relay: HostileRelay): Promise<{ stage: string; code: string; text: string }> {
+  const auditedBefore = auditEntries(stateDir).length;
+  await agentItem().waitFor({ timeout: 30_000 });
+  const connect = agentItem().locator('[data-testid="agent-connect"]');
+  await waitFor(async () => (await connect.count()) > 0 || (await ui.agentState(agentId)).stage !== 'idle', 'the connect button', 30_000);
+  if (await connect.count()) await connect.click();
+  await waitFor(() => relay.offers > 0, 'the relay to take over an offer', 30_000);
+  const state = await waitFor(async () => {
+    const s = await ui.agentState(agentId);
+    return s.stage === 'failed' || s.stage === 'ready' ? s : undefined;
+  }, 'the connection through the relay to end or come up', 45_000);
+  if (state.stage === 'ready') {
+    // The pins did not hold: act as the user would, and let the assertions below say what leaked.
+    const tab = await ui.openTargetByClick(agentId, container.name);
+    await ui.typeLine(tab, 'echo SECRET-TYPED-BY-THE-USER');
+    await waitFor(() => relay.injected.length > 0 || undefined, 'the relay to inject', 10_000).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  await waitFor(() => mismatchesAudited(auditedBefore).length > 0 || undefined, 'the agent to audit a FINGERPRINT_MISMATCH refusal', 40_000).catch(() => undefined);
+  assert.deepEqual(relay.seen.map((f) => `${f.direction} ${f.label}: ${f.text.slice(0, 80)}`), [], 'frames the relay read in clear');
+  assert.deepEqual(relay.injected, [], 'commands the relay typed into a shell');
+  assert.ok(!relay.consoleLeg.includes('connected'), `the console's leg never connects to the relay: ${relay.consoleLeg.join(', ')}`);
+  assert.ok(!relay.agentLeg.includes('connected'), `the agent's leg never connects to the relay: ${relay.agentLeg.join(', ')}`);
+  assert.equal(state.stage, 'failed', `the console refuses: ${state.text}`);
+  assert.equal(state.code, 'FINGERPRINT_MISMATCH', state.text);
+  assert.match(state.text, /possible interception/);
+  const audited = mismatchesAudited(auditedBefore);
+  assert.ok(audited.length > 0, `the agent audits the refusal; its audit since: ${JSON.stringify(auditEntries(stateDir).slice(auditedBefore))}`);
+  assert.ok(!auditEntries(stateDir).slice(auditedBefore).some((e) => e.event === 'session.start'), 'no session started');
+  return state;
+}
+
+async function withRelay(upstream: string, trick: FingerprintTrick, body: (relay: HostileRelay) => Promise<void>): Promise<void> {
+  const relay = await startHostileRelay(upstream, { trick, agentFingerprint: agent.fingerprint!, port: relayPort });
+  try {
+    await body(relay);
+  } catch (error) {
+    console.error(`[${trick}] relay legs: console ${relay.consoleLeg.join(',')} / agent ${relay.agentLeg.join(',')}; agent said ${JSON.stringify(relay.agentDisconnects)}\n` +
+      `agent log tail:\n${agent.logs().slice(-30).join('\n')}\n--- page log tail ---\n${pageLog.slice(-30).join('\n')}`);
+    throw error;
+  } finally {
+    await relay.close();
+  }
+}
+
+describe('on the LAN path', () => {
+  let ui: ConsolePage;
+
+  it('the console pairs through the relay, which cannot forge the pairing (its events pass unchanged)', async () => {
+    await withRelay(`http://127.0.0.1:${agent.lanPort}`, 'pinned-only', async () => {
+      ui = await openLanConsole(page, web.url);
+      const outcome = await ui.pairByPaste(printPairingToken(stateDir, relayPort));
+      assert.equal(outcome.kind, 'ok', outcome.text);
+      await ui.closePairingDialog();
+    });
+  });
+
+  for (const trick of FINGERPRINT_TRICKS) {
+    it(`a relay that writes ${trick}: refused on both sides, nothing read, nothing typed`, async () => {
+      await withRelay(`http://127.0.0.1:${agent.lanPort}`, trick, async (relay) => {
+        ui = await openLanConsole(page, web.url);
+        await attack(ui, relay);
+      });
+    });
+  }
+});
+
+describe('on the cloud path', () => {
+  const openCloudConsole = async (): Promise<ConsolePage> => {
+    const query = new URLSearchParams({ signal: `http://127.0.0.1:${relayPort}`, token: consoleToken, test: '1' });
+    await page.goto(`${web.url}/index.html?${query.toString()}`);
+    await page.waitForFunction(() => '__tetherTest' in window, undefined, { timeout: 15_000 });
+    return new ConsolePage(page);
+  };
+
+  for (const trick of FINGERPRINT_TRICKS) {
+    it(`a relay in front of the signaling server that writes ${trick}: refused on both sides, nothing read, nothing typed`, async () => {
+      await withRelay(signaling.url, trick, async (relay) => {
+        const ui = await openCloudConsole();
+        await waitFor(async () => (await agentItem().getAttribute('data-route')) === 'cloud' || undefined, 'the paired agent listed through the cloud', 30_000);
+        await attack(ui, relay);
+      });
+    });
+  }
+});
