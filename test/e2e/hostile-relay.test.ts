@@ -36,6 +36,8 @@ let container: TestContainer;
 let browser: Browser;
 let page: Page;
 let relayPort: number;
+/** The cloud relay's own port: the paired record's LAN endpoint (relayPort) must not lead to the signaling server. */
+let cloudRelayPort: number;
 
 before(async () => {
   web = await serveDirectory(await ensureRendererBuilt());
@@ -43,6 +45,7 @@ before(async () => {
   container = await startContainer({ namePrefix: 'tether-hostile-relay' });
   agent = await startAgent({ signalingUrl: signaling.url, token: agentToken, agentId, name: 'Relay target', lanListen: '127.0.0.1:0', stateDir });
   relayPort = await freePort();
+  cloudRelayPort = await freePort();
   browser = await launchChromium();
   page = await newLoggedPage(browser, pageLog);
 });
@@ -99,8 +102,8 @@ async function attack(ui: ConsolePage, relay: HostileRelay): Promise<{ stage: st
   return state;
 }
 
-async function withRelay(upstream: string, trick: FingerprintTrick, body: (relay: HostileRelay) => Promise<void>): Promise<void> {
-  const relay = await startHostileRelay(upstream, { trick, agentFingerprint: agent.fingerprint!, port: relayPort });
+async function withRelay(upstream: string, trick: FingerprintTrick, body: (relay: HostileRelay) => Promise<void>, port = relayPort): Promise<void> {
+  const relay = await startHostileRelay(upstream, { trick, agentFingerprint: agent.fingerprint!, port });
   try {
     await body(relay);
   } catch (error) {
@@ -136,7 +139,7 @@ describe('on the LAN path', () => {
 
 describe('on the cloud path', () => {
   const openCloudConsole = async (): Promise<ConsolePage> => {
-    const query = new URLSearchParams({ signal: `http://127.0.0.1:${relayPort}`, token: consoleToken, test: '1' });
+    const query = new URLSearchParams({ signal: `http://127.0.0.1:${cloudRelayPort}`, token: consoleToken, test: '1' });
     await page.goto(`${web.url}/index.html?${query.toString()}`);
     await page.waitForFunction(() => '__tetherTest' in window, undefined, { timeout: 15_000 });
     return new ConsolePage(page);
@@ -148,7 +151,7 @@ describe('on the cloud path', () => {
         const ui = await openCloudConsole();
         await waitFor(async () => (await agentItem().getAttribute('data-route')) === 'cloud' || undefined, 'the paired agent listed through the cloud', 30_000);
         await attack(ui, relay);
-      });
+      }, cloudRelayPort);
     });
   }
 });

@@ -288,8 +288,11 @@ export async function startHostileRelay(upstreamUrl: string, options: { trick: F
     consoleDisconnects: state.consoleDisconnects,
     async close() {
       await Promise.all(peers.map((pc) => pc.close().catch(() => undefined)));
-      await server.close();
+      // Sockets first: a console's signaling socket stays connected, and the server's close waits for it.
+      server.disconnectSockets(true);
+      const closed = server.close();
       http.closeAllConnections();
+      await closed;
     },
   };
 }
