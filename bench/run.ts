@@ -12,6 +12,7 @@ import { RendererBench, type BenchFile, type PromptTiming, type ResumeTiming } f
 import { rawExecEcho, rawExecThroughput } from './raw-exec.js';
 import { sessionMemory } from './session-memory.js';
 import { relayedThroughput } from './relayed.js';
+import { measurePreAuthMemory, PRE_AUTH_TRANSPORTS } from './pre-auth-bench.js';
 import { measureScaleOut } from './scale-out-bench.js';
 import { percentile, printTable, round, spread } from './stats.js';
 
@@ -212,6 +213,9 @@ async function main(): Promise<void> {
     console.log('[bench] signaling scale-out: relay on one node and across two over Redis, then a node killed…');
     Object.assign(results, (await attempt('scale-out', () => measureScaleOut())) ?? {});
 
+    console.log(`[bench] signaling before authentication: ${PRE_AUTH_TRANSPORTS} transports that send a binary event and never CONNECT…`);
+    Object.assign(results, (await attempt('pre-auth memory', () => measurePreAuthMemory())) ?? {});
+
     console.log(`[bench] agent memory per session: ${MEMORY_SESSIONS} idle sessions on their own agent…`);
     const memory = await attempt('memory per session', () => sessionMemory(MEMORY_SESSIONS));
     results.agentRssPerSessionMB = memory?.rssPerSessionMB ?? null;
@@ -269,6 +273,8 @@ function report(): void {
     show('crossNodeRelayP99Ms', 'ms', false),
     show('nodeDeathToReachableMs', 'ms', false),
     show('nodeDeathToGhostGoneMs', 'ms', false),
+    show('preAuthAttackRssPeakGrowthMB', 'MB', false),
+    show('preAuthAttackRssGrowthMB', 'MB', false),
     ['durationS', `${String(results.durationS)} s`],
   ];
   console.log('');

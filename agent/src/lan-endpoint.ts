@@ -9,12 +9,12 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server, type Socket } from 'socket.io';
 import {
-  Disconnect, err, Ice, LanAuth, lanAuthInput, MAX_LAN_CONNECTIONS_PER_ADDRESS, MAX_LAN_QUEUED_OUTBOUND_BYTES, MAX_SIGNALING_PAYLOAD_BYTES, ok,
+  Disconnect, err, HANDSHAKE_TIMEOUT_MS, Ice, LanAuth, lanAuthInput, MAX_INBOUND_BYTES_BEFORE_AUTH, MAX_LAN_CONNECTIONS_PER_ADDRESS, MAX_LAN_QUEUED_OUTBOUND_BYTES, MAX_SIGNALING_PAYLOAD_BYTES, ok,
   OfferToServer, PairEnroll, parseValue,
   protocolError, SIGNALING_MESSAGE_BURST, SIGNALING_MESSAGES_PER_SECOND, toBase64Url, type ConsoleToLanEvents, type LanAuthAck, type LanToConsoleEvents, type PairedAgent,
   type ProtocolError, type Result,
 } from '@tether/protocol';
-import { ConnectionsPerAddress, OutboundLimit, type EngineConnection } from '@tether/socket-bounds';
+import { ConnectionsPerAddress, InboundLimit, OutboundLimit, type EngineConnection } from '@tether/socket-bounds';
 import type { AuditLog } from './audit.js';
 import type { AgentIdentity } from './control-channel.js';
 import { createLogger } from './log.js';
@@ -96,6 +96,13 @@ export class LanEndpoint {
     bounds: { handshake: MAX_LAN_QUEUED_OUTBOUND_BYTES, admitted: MAX_LAN_QUEUED_OUTBOUND_BYTES },
     words: { closed: 'lan transport closed', ended: 'lan connection ended: it does not read what the agent sends' },
   });
+  // Binary packets end a transport at any time: a console is admitted before it authenticates.
+  private readonly inbound = new InboundLimit({
+    log: createLogger('inbound-limit'),
+    handshake: { bytes: MAX_INBOUND_BYTES_BEFORE_AUTH, ms: HANDSHAKE_TIMEOUT_MS },
+    handshakesPerAddress: MAX_LAN_CONNECTIONS_PER_ADDRESS,
+    words: { ended: 'lan transport ended: it sent what the agent does not hold', refused: 'lan transport refused: too many handshakes from one address' },
+  });
 
   constructor(private readonly options: LanEndpointOptions) {
     this.io = new Server(this.http, {
@@ -106,13 +113,14 @@ export class LanEndpoint {
       // connection's one TCP socket, which long-polling does not have.
       transports: ['websocket'],
       allowRequest: (req, callback) => {
-        const refused = this.perAddress.refusedTransport(req);
+        const refused = this.perAddress.refusedTransport(req) ?? this.inbound.refusedTransport(req);
         callback(refused ?? null, refused === undefined);
       },
     });
     this.io.engine.on('connection', (conn: EngineConnection) => {
       this.perAddress.transportOpened(conn);
       this.outbound.watch(conn);
+      this.inbound.watch(conn);
     });
     this.io.use(this.perAddress.middleware);
     this.io.on('connection', (socket) => this.connected(socket));
@@ -136,6 +144,7 @@ export class LanEndpoint {
 
   private connected(socket: LanSocket): void {
     this.outbound.admitted(socket, { connection: socket.id });
+    this.inbound.admitted(socket);
     const nonce = toBase64Url(randomBytes(16));
     const address = socket.handshake.address;
     let console: EnrolledConsole | undefined;

@@ -13,6 +13,19 @@ export const MAX_SIGNALING_PAYLOAD_BYTES = 64 * 1024;
 /** How long a peer waits for the server's acknowledgement of a signaling message. */
 export const SIGNALING_ACK_TIMEOUT_MS = 10_000;
 
+/**
+ * Within this long after its WebSocket opened, a client's Socket.IO connection must be admitted
+ * (on the cloud server: authenticated), or the server closes the transport. Socket.IO's own limit
+ * is 45 s; a client sends its CONNECT as soon as the WebSocket is open.
+ */
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
+
+/**
+ * Bytes a client may send on a transport before a connection on it is admitted: one CONNECT of the
+ * largest packet and room for a few more; past it the server closes the transport.
+ */
+export const MAX_INBOUND_BYTES_BEFORE_AUTH = MAX_SIGNALING_PAYLOAD_BYTES;
+
 export const AgentId = z
   .string()
   .min(1)

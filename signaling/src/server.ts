@@ -1,11 +1,13 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MAX_QUEUED_OUTBOUND_BYTES, MAX_QUEUED_OUTBOUND_BYTES_BEFORE_AUTH, MAX_SIGNALING_PAYLOAD_BYTES } from '@tether/protocol';
-import { ConnectionsPerAddress, OutboundLimit } from '@tether/socket-bounds';
+import {
+  HANDSHAKE_TIMEOUT_MS, MAX_INBOUND_BYTES_BEFORE_AUTH, MAX_QUEUED_OUTBOUND_BYTES, MAX_QUEUED_OUTBOUND_BYTES_BEFORE_AUTH, MAX_SIGNALING_PAYLOAD_BYTES,
+} from '@tether/protocol';
+import { ConnectionsPerAddress, InboundLimit, OutboundLimit } from '@tether/socket-bounds';
 import { Server, type ExtendedError } from 'socket.io';
 import { createAuthenticator } from './auth.js';
 import { SingleNode, type Cluster, type ClusterEvents, type ClusterHealth } from './cluster.js';
-import { DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, OUTBOUND_WORDS, PER_ADDRESS_WORDS } from './connection-bounds.js';
+import { DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, handshakesPerAddress, INBOUND_WORDS, OUTBOUND_WORDS, PER_ADDRESS_WORDS } from './connection-bounds.js';
 import { Connections } from './connections.js';
 import type { SignalingIo, SignalingSocket } from './io-types.js';
 import { createJsonLogger, isLogLevel, moduleName, type Logger } from './log.js';
@@ -128,6 +130,12 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
     bounds: { handshake: MAX_QUEUED_OUTBOUND_BYTES_BEFORE_AUTH, admitted: MAX_QUEUED_OUTBOUND_BYTES },
     words: OUTBOUND_WORDS,
   });
+  const inbound = new InboundLimit({
+    log: root.child(moduleName('inbound-limit.ts')),
+    handshake: { bytes: MAX_INBOUND_BYTES_BEFORE_AUTH, ms: HANDSHAKE_TIMEOUT_MS },
+    handshakesPerAddress: handshakesPerAddress(maxPerAddress),
+    words: INBOUND_WORDS,
+  });
 
   let cluster: Cluster | undefined;
   const httpServer = createServer(healthHandler(() => cluster?.health() ?? { ok: false, reason: 'starting' }));
@@ -142,13 +150,14 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
     // load balancer, to another node), where a refused handshake would make them give up.
     allowRequest: (req, callback) => {
       if (cluster?.ready === false) return callback('this signaling node has lost its Redis connection', false);
-      const refused = perAddress.refusedTransport(req);
+      const refused = perAddress.refusedTransport(req) ?? inbound.refusedTransport(req);
       callback(refused ?? null, refused === undefined);
     },
   });
   io.engine.on('connection', (conn: SignalingSocket['conn']) => {
     perAddress.transportOpened(conn);
     outbound.watch(conn);
+    inbound.watch(conn);
   });
   const queues = new SerialQueues();
   const state = () => {
@@ -233,6 +242,7 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
   io.on('connection', (socket) => {
     const { role, org, jti } = socket.data.identity;
     outbound.admitted(socket, { socketId: socket.id, role, org, jti }); // admitted once authenticated
+    inbound.admitted(socket);
     if (!joined.ready) {
       socket.conn.close(); // Redis was lost during the handshake
       return;

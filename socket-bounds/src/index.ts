@@ -1,8 +1,10 @@
 /**
  * Bounds for a Node Socket.IO server, shared by `tether-signaling` and the agent's LAN endpoint
- * (README.md): how many connections one address may hold, and how much a connection that does not
- * read may have queued. Each server passes its own logger, numbers and words.
+ * (README.md): how many connections one address may hold, how much a connection that does not
+ * read may have queued, and what a client may make it hold before it authenticates. Each server
+ * passes its own logger, numbers and words.
  */
 export { ConnectionsPerAddress, type ConnectionsPerAddressOptions, type PerAddressWords } from './address-limit.js';
+export { InboundLimit, type InboundLimitOptions, type InboundWords } from './inbound-limit.js';
 export type { BoundsLogFields, BoundsLogger } from './logger.js';
 export { OutboundLimit, type EngineConnection, type OutboundLimitOptions, type OutboundWords } from './outbound-limit.js';

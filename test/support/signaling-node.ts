@@ -12,6 +12,7 @@ const cli = fileURLToPath(new URL('../../signaling/dist/cli.js', import.meta.url
 
 export interface SignalingNode {
   readonly name: string;
+  readonly pid: number;
   readonly port: number;
   /** http://127.0.0.1:<port> */
   readonly url: string;
@@ -46,6 +47,7 @@ export async function startSignalingNode(name: string, env: Record<string, strin
   });
   return {
     name,
+    pid: child.pid!,
     port,
     url: `http://127.0.0.1:${port}`,
     logs: () => [...lines],
