@@ -142,7 +142,10 @@ export class AuditLog {
     log.warn('audit record held: the log cannot be written now', { record: line.trimEnd() });
   }
 
-  /** Writes the gap record, then the held records, in order; stops at the first that fails. */
+  /**
+   * Writes the gap record and the held records after it, in order, in one append: whole or not at
+   * all, so that a gap record is always followed by every record it announces.
+   */
   private flush(): void {
     const outage = this.outage;
     if (!outage || !this.path) return;
@@ -150,25 +153,15 @@ export class AuditLog {
       time: new Date().toISOString(), event: 'audit.gap', since: outage.since, reason: outage.reason,
       delayed: outage.held.length, lost: outage.lost, ...(outage.lost > 0 ? { lostEvents: outage.lostEvents } : {}),
     }) + '\n';
-    const failed = this.append(gap);
+    const failed = this.append(gap + outage.held.join(''));
     if (failed !== undefined) {
-      outage.reason = failed;
+      log.debug('audit log still cannot be written', { path: this.path, error: failed, held: outage.held.length });
       return this.scheduleRetry();
     }
-    // From here each held record is one more line after the gap; a failure starts a new gap.
     this.outage = undefined;
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
-    const held = outage.held;
-    log.info('audit log written again', { path: this.path, since: outage.since, delayed: held.length, lost: outage.lost });
-    for (let i = 0; i < held.length; i++) {
-      const error = this.append(held[i]!);
-      if (error === undefined) continue;
-      this.outage = { since: new Date().toISOString(), reason: error, held: held.slice(i), heldBytes: 0, lost: 0, lostEvents: {} };
-      this.outage.heldBytes = this.outage.held.reduce((sum, line) => sum + Buffer.byteLength(line), 0);
-      this.scheduleRetry();
-      return;
-    }
+    log.info('audit log written again', { path: this.path, since: outage.since, delayed: outage.held.length, lost: outage.lost });
   }
 
   private scheduleRetry(): void {

@@ -261,10 +261,24 @@ export class TtySession {
     if (this.exitCode !== undefined || this.ending) return;
     const code = await this.exec.bridge.exitCode();
     if (this.ending) return;
+    if (code === null && (await this.exec.bridge.isRunning())) return this.streamCut();
     this.exitCode = code;
     log.debug('process exited', { sessionId: this.sessionId, code, attached: this.isAttached });
     // Detached, the session waits out its grace period so that a resume still gets the end.
     this.sender.pump();
+  }
+
+  /**
+   * The stream ended while the shell runs: the Docker engine cut it (a restart with live-restore
+   * keeps the container and its processes), and an exec cannot be attached again. Nobody can reach
+   * the shell any more: it is ended, and the console and the audit log are told why, not that it
+   * exited.
+   */
+  private streamCut(): void {
+    log.warn('the Docker engine cut the terminal stream while the shell ran; ending the session', { sessionId: this.sessionId, attached: this.isAttached });
+    this.sender.flush();
+    this.sender.send({ type: 'error', code: 'DOCKER_UNAVAILABLE', message: 'The Docker engine cut this terminal\'s stream (it restarted?) while the shell ran; the shell cannot be reached again and was ended.', fatal: true });
+    void this.dispose('the Docker engine cut the terminal stream (engine restarted?); the shell was ended');
   }
 
   /**
