@@ -38,7 +38,7 @@ function auditLines(path: string): Record[] {
       try {
         return JSON.parse(line) as Record;
       } catch (cause) {
-        throw new Error(`audit line ${i + 1} does not parse (${String(cause)}): ${line.slice(0, 200)}`);
+        throw new Error(`audit line ${i + 1} does not parse: ${line.slice(0, 200)}`, { cause });
       }
     });
 }
@@ -225,7 +225,7 @@ describe('a full disk (built agent, real Docker, a real tmpfs)', () => {
     const disk = mount();
     const stateDir = join(disk.dir, 'state');
     const auditLog = join(mkdtempSync(join(tmpdir(), 'tether-journal-audit-')), 'audit.jsonl');
-    let agent = await start(stateDir, ['--audit-log', auditLog]);
+    const agent = await start(stateDir, ['--audit-log', auditLog]);
     const { console: c, agentInfo } = await pairedConsole(agent);
     const ended = await openTerminal(w, c, agentInfo, plc.name);
     await ended.run('echo listed-$((1+1))', 'listed-2');
@@ -247,12 +247,13 @@ describe('a full disk (built agent, real Docker, a real tmpfs)', () => {
 
     agent.child.kill('SIGKILL');
     await once(agent.child, 'exit');
-    running.pc.close().catch(() => undefined);
+    await running.pc.close();
     c.close();
     assert.equal((await sleeping(plc, /sleep 310[1-4]/)).length, 4, "the dead agent's processes still run");
 
     disk.release();
-    agent = await start(stateDir, ['--audit-log', auditLog]);
+    const restarted = await start(stateDir, ['--audit-log', auditLog]);
+    assert.match(restarted.logs, /"msg":"session of a previous agent ended".*"foundBy":"process marker"/);
     assert.deepEqual(await gone(plc, /sleep 310[1-4]|bash$/), [], 'no process of the dead agent is left');
     const records = auditLines(auditLog);
     const ends = (id: string) => records.filter((r) => r.event === 'session.end' && r.sessionId === id);
