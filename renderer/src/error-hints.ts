@@ -19,7 +19,7 @@ const HINTS: Partial<Record<SessionError['code'], string>> = {
   CHANNEL_CLOSED: 'the connection to the agent ended; check the agent on its host, then Reconnect',
   CONNECTION_LOST: 'check that the agent is running on its host, then Reconnect',
   AUDIT_UNAVAILABLE: 'the agent cannot write its audit log (a full disk?); free space on its host, then try again',
-  AGENT_STOPPED: 'the agent stopped and ended the shell; open a new session once it is back',
+  AGENT_STOPPED: 'open a new session once the agent is back',
   INTERNAL: 'see the agent\'s log',
 };
 

@@ -39,13 +39,13 @@ after(async () => {
 
 const test = (name: string, body: () => Promise<void>) => it(name, () => stack.guarded(name, body)());
 
-function startOwnAgent(suffix: string): Promise<AgentProcess> {
+function startOwnAgent(suffix: string, name: string): Promise<AgentProcess> {
   const stateDir = mkdtempSync(join(tmpdir(), 'tether-agent-state-'));
-  return startAgent({ signalingUrl: stack.signaling.url, token: stack.agentToken, agentId: `${stack.agent.agentId}-${suffix}`, name: `line 9 ${suffix}`, stateDir });
+  return startAgent({ signalingUrl: stack.signaling.url, token: stack.agentToken, agentId: `${stack.agent.agentId}-${suffix}`, name, stateDir });
 }
 
 test('SIGTERM: every line printed before the stop reaches the tab, which then says the agent stopped and the shell was ended', async () => {
-  agent = await startOwnAgent('stop');
+  agent = await startOwnAgent('stop', 'line-9-host');
   const tabId = await ui.openTargetByClick(agent.agentId, container.name, 45_000);
   await ui.waitForPrompt(tabId);
   const sessionId = (await ui.tab(tabId)).sessionId;
@@ -95,7 +95,7 @@ test('SIGTERM: every line printed before the stop reaches the tab, which then sa
 });
 
 test('SIGKILL: the tab says since when the agent is unreachable, not that the shell runs', async () => {
-  agent = await startOwnAgent('kill');
+  agent = await startOwnAgent('kill', 'line-10-host');
   const tabId = await ui.openTargetByClick(agent.agentId, container.name, 45_000);
   await ui.waitForPrompt(tabId);
   await agent.kill();
