@@ -277,7 +277,9 @@ export class Negotiator {
       entries.map(async ([key, n]) => {
         // A stopping agent lets what its sessions sent last reach the console before it closes.
         if (options.drainMs && n.peer) await n.peer.drained(options.drainMs);
-        void n.port.sendDisconnect({ sessionId: key.slice(key.indexOf(':') + 1), reason, ...(options.code ? { code: options.code } : {}) });
+        const told = n.port.sendDisconnect({ sessionId: key.slice(key.indexOf(':') + 1), reason, ...(options.code ? { code: options.code } : {}) });
+        // A stopping agent leaves the signaling server next: let the notice go out first (briefly).
+        if (options.drainMs) await Promise.race([told, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
         await n.peer?.close(reason);
       }),
     );

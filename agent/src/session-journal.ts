@@ -243,8 +243,11 @@ async function hostView(containerId: string, initPid: number): Promise<string | 
   return pidNamespaceOf(initPid);
 }
 
+/** Whether a listed session still has a process: by its marker, or by its Linux session while its pid is not another process's. */
 function hasProcess(inside: HostProcess[], entry: JournalEntry): boolean {
-  return inside.some((p) => p.session === entry.sessionId || (entry.pid > 0 && p.sid === entry.pid));
+  const leader = inside.find((p) => p.pid === entry.pid);
+  const bySid = entry.pid > 0 && (leader === undefined || leader.session === entry.sessionId);
+  return inside.some((p) => p.session === entry.sessionId || (bySid && p.sid === entry.pid));
 }
 
 function countBySession(found: { session: string }[]): Map<string, number> {

@@ -163,10 +163,12 @@ export interface HostKillSelector {
 
 async function selected(selector: HostKillSelector): Promise<number[] | undefined> {
   const all = await hostProcesses(selector.pidNamespace);
-  // The Linux session only within the container's namespace: outside it, the exec's pid may have
-  // been reused by a host process since the shell ended.
-  const bySid = selector.sid > 0 && selector.pidNamespace !== undefined;
-  return all?.filter((p) => (bySid && p.sid === selector.sid) || p.session === selector.sessionId).map((p) => p.pid);
+  if (all === undefined) return undefined;
+  // The Linux session only within the container's namespace, and only while the exec's pid is not
+  // another process's: once the shell ended its pid may be reused, and that pid's session is not ours.
+  const leader = all.find((p) => p.pid === selector.sid);
+  const bySid = selector.sid > 0 && selector.pidNamespace !== undefined && (leader === undefined || leader.session === selector.sessionId);
+  return all.filter((p) => (bySid && p.sid === selector.sid) || p.session === selector.sessionId).map((p) => p.pid);
 }
 
 /**
