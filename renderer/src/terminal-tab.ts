@@ -210,7 +210,7 @@ export class TerminalTab implements Disposable {
    */
   private connectionEnded(reason: string, code?: ErrorCode): void {
     this.reconnection.cancel();
-    if (code === 'AGENT_STOPPED') return this.agentStopped(reason);
+    if (code === 'AGENT_STOPPED' && this.current && isLive(this.state)) return this.agentStopped(reason);
     const session = this.current;
     if (session?.resumable) return session.detach(reason);
     if (this.connectionLost) return;
@@ -220,10 +220,9 @@ export class TerminalTab implements Disposable {
     if (session) session.dispose();
   }
 
-  /** The agent stopped and ended this tab's shell: the tab says so, whatever it was doing. */
+  /** The agent stopped and ended this tab's shell (opening, open or waiting on a resume): the tab says so. */
   private agentStopped(reason: string): void {
-    // Already ended (exited, gone, failed: told on the terminal channel, or before the stop).
-    if (!this.current || !isLive(this.state)) return;
+    if (!this.current) return;
     this.errors.push({ code: 'AGENT_STOPPED', message: reason, fatal: true });
     this.reconnection.lost = undefined;
     this.state = 'failed';
