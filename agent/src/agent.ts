@@ -7,17 +7,19 @@
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import type { PeerConfig } from 'werift';
-import { err, ok, type IceServer, type Result } from '@tether/protocol';
+import { err, ok, protocolError, type IceServer, type Result } from '@tether/protocol';
 import { AuditLog } from './audit.js';
 import type { AgentConfig } from './config.js';
 import type { AgentIdentity } from './control-channel.js';
 import { writeRunningAgent } from './commands.js';
+import { describeError } from './deadline.js';
 import type { AgentCounts } from './debug-stats.js';
 import { DockerTargets, describeRule } from './docker-targets.js';
 import { LanEndpoint } from './lan-endpoint.js';
 import { createLogger } from './log.js';
 import { Negotiator, type SignalingPort } from './negotiator.js';
 import { SessionJournal } from './session-journal.js';
+import { agentTag } from './session-killer.js';
 import { SessionRegistry } from './session-registry.js';
 import { SessionRules } from './session-rules.js';
 import { SignalingClient } from './signaling-client.js';
@@ -60,11 +62,34 @@ export function rtcConfigFrom(config: AgentConfig, keys?: AgentKeys, issued: rea
   };
 }
 
-/** Why the agent did not start; `STATE_LOCKED`: another agent uses the state folder (the CLI exits 2). */
+/**
+ * Why the agent did not start; `STATE_LOCKED`: another agent uses the state folder (the CLI exits
+ * 2); `STATE_WRITE`: a file of the state folder could not be written (a full disk); `START_FAILED`:
+ * anything else that failed on the way.
+ */
 export interface AgentStartError {
-  code: 'STATE_LOCKED' | 'IDENTITY' | 'LISTEN';
+  code: 'STATE_LOCKED' | 'IDENTITY' | 'LISTEN' | 'STATE_WRITE' | 'START_FAILED';
   message: string;
 }
+
+/** A step of the start that failed, with the sentence the operator reads. */
+class StartFailure extends Error {
+  constructor(readonly failure: AgentStartError) {
+    super(failure.message);
+  }
+}
+
+/** Runs a write of the start path; its failure ends the start with `what` and the cause. */
+function checkedWrite(what: string, write: () => void): void {
+  try {
+    write();
+  } catch (cause) {
+    throw new StartFailure({ code: 'STATE_WRITE', message: `cannot write ${what}: ${describeError(cause)}` });
+  }
+}
+
+/** How long a stopping agent waits for the consoles to acknowledge its sessions' last output. */
+export const STOP_DRAIN_MS = 2000;
 
 export class Agent {
   readonly identity: AgentIdentity;
@@ -79,7 +104,9 @@ export class Agent {
   private negotiator: Negotiator | undefined;
   private signaling: SignalingClient | undefined;
   private lan: LanEndpoint | undefined;
-  private stopping: Promise<void> | undefined;
+  private stopping: Promise<boolean> | undefined;
+  private starting: Promise<Result<void, AgentStartError>> | undefined;
+  private audit: AuditLog | undefined;
   keys: AgentKeys | undefined;
   /** the signaling server's latest TURN credentials; used for offers that come through it */
   private issuedIceServers: IceServer[] = [];
@@ -96,20 +123,41 @@ export class Agent {
     this.watcher = new TargetWatcher(docker, this.targets);
   }
 
-  /** Loads (or creates) the identity, then connects to the cloud and opens the LAN endpoint as configured. */
-  async start(): Promise<Result<void, AgentStartError>> {
+  /**
+   * Loads (or creates) the identity, then connects to the cloud and opens the LAN endpoint as
+   * configured. Any failure on the way, thrown or returned, is an error value with one sentence.
+   */
+  start(): Promise<Result<void, AgentStartError>> {
+    this.starting ??= this.startSteps().catch((cause: unknown) =>
+      err(cause instanceof StartFailure ? cause.failure : { code: 'START_FAILED' as const, message: describeError(cause) }),
+    );
+    return this.starting;
+  }
+
+  private async startSteps(): Promise<Result<void, AgentStartError>> {
     const config = this.config;
     log.info('agent starting', { agentId: config.agentId, version: AGENT_VERSION, signalingUrl: config.signalingUrl, stateDir: config.stateDir });
     const lock = lockStateDir(config.stateDir);
-    if (!lock.ok) return err({ code: 'STATE_LOCKED', message: lock.error });
+    // Held by another agent, or not writable at all (a full disk): only the first is a configuration error.
+    if (!lock.ok) return err({ code: /another tether-agent|already holds/.test(lock.error) ? 'STATE_LOCKED' : 'STATE_WRITE', message: lock.error });
     this.lock = lock.value;
     const keys = await loadIdentity(config.stateDir);
     if (!keys.ok) return err({ code: 'IDENTITY', message: keys.error });
     this.keys = keys.value;
     const consoles = new ConsoleRegistry(config.stateDir);
-    const audit = new AuditLog(config.auditLog ?? join(config.stateDir, 'audit.jsonl'));
-    // A previous agent on this folder that died without stopping left its shells running.
-    const leftovers = await this.journal.endLeftovers(this.docker, audit);
+    const audit = new AuditLog(config.auditLog ?? join(config.stateDir, 'audit.jsonl'), { failure: config.auditFailure });
+    this.audit = audit;
+    const tag = agentTag(keys.value.fingerprint);
+    const rules = new SessionRules({
+      shells: config.shells, user: config.user, users: config.users, maxSessionsPerContainer: config.maxSessionsPerContainer,
+      idleTimeoutMs: config.idleTimeoutMs, maxSessionMs: config.maxSessionMs, recordDir: config.recordDir,
+      resumeGraceMs: config.resumeGraceMs, agentTag: tag,
+    });
+    // A previous agent on this folder that died without stopping left its shells running: those
+    // its journal lists, and those only their processes' markers tell of.
+    const leftovers = await this.journal.endLeftovers({
+      docker: this.docker, audit, agentTag: tag, targets: this.targets, userFor: (name, labels) => rules.userFor(name, labels),
+    });
     if (leftovers > 0) log.warn('ended the sessions of a previous agent that did not stop cleanly', { sessions: leftovers });
     const negotiator = new Negotiator({
       // The cloud path adds the signaling server's TURN servers; the LAN path must work offline,
@@ -122,17 +170,15 @@ export class Agent {
       targets: this.targets,
       watcher: this.watcher,
       identity: this.identity,
-      rules: new SessionRules({
-        shells: config.shells, user: config.user, users: config.users, maxSessionsPerContainer: config.maxSessionsPerContainer,
-        idleTimeoutMs: config.idleTimeoutMs, maxSessionMs: config.maxSessionMs, recordDir: config.recordDir,
-        resumeGraceMs: config.resumeGraceMs,
-      }),
+      rules,
       registry: this.sessions,
     });
     this.negotiator = negotiator;
     this.stopWatchingConsoles = consoles.watch(() => void negotiator.closeRevoked());
     this.watcher.start();
-    writeRunningAgent(config.stateDir, { agentId: config.agentId, name: config.name, ...(config.lanListen ? { lanHost: config.lanListen.slice(0, config.lanListen.lastIndexOf(':')).replace(/^\[|\]$/g, '') } : {}) });
+    const runningAgent = join(config.stateDir, 'agent.json');
+    const lanHost = config.lanListen ? { lanHost: config.lanListen.slice(0, config.lanListen.lastIndexOf(':')).replace(/^\[|\]$/g, '') } : {};
+    checkedWrite(runningAgent, () => writeRunningAgent(config.stateDir, { agentId: config.agentId, name: config.name, ...lanHost }));
     const ready = { agentId: config.agentId, name: config.name, version: AGENT_VERSION, fingerprint: keys.value.fingerprint, expose: describeRule(this.config.labels) };
     if (config.lanListen) {
       this.lan = new LanEndpoint({ listen: config.lanListen, identity: this.identity, keys: keys.value, consoles, pairings: new PairingStore(config.stateDir), negotiator, audit });
@@ -141,7 +187,8 @@ export class Agent {
       } catch (cause) {
         return err({ code: 'LISTEN', message: `cannot listen on ${config.lanListen}: ${(cause as Error).message}` });
       }
-      writeRunningAgent(config.stateDir, { agentId: config.agentId, name: config.name, lanPort: this.lanPort, lanHost: config.lanListen.slice(0, config.lanListen.lastIndexOf(':')).replace(/^\[|\]$/g, '') });
+      const lanPort = this.lanPort;
+      checkedWrite(runningAgent, () => writeRunningAgent(config.stateDir, { agentId: config.agentId, name: config.name, lanPort, ...lanHost }));
       if (!config.signalingUrl) log.info('agent ready', { ...ready, lanPort: this.lanPort });
     }
     if (config.signalingUrl && config.token) {
@@ -180,18 +227,31 @@ export class Agent {
     return { peers: this.peerCount, channels: this.negotiator?.channelCount ?? 0, sessions: this.sessions.size, detached: this.sessions.detached };
   }
 
-  /** Ends every session and peer connection, then leaves the signaling server. Idempotent. */
-  stop(reason = 'agent stopping'): Promise<void> {
+  /**
+   * Stops, draining: every session sends its console all its output, then AGENT_STOPPED, and ends
+   * (its processes killed); then each peer connection closes once the console has acknowledged
+   * what was sent, with a `webrtc:disconnect` that carries AGENT_STOPPED; then the agent leaves the
+   * signaling server. A start still under way finishes first. Resolves true when everything was
+   * ended and audited, false when a session's processes could not be killed or audit records
+   * could not be written (they are in the agent's log). Idempotent.
+   */
+  stop(reason = 'agent stopping'): Promise<boolean> {
     this.stopping ??= (async () => {
-      log.info('agent stopping', { reason, peers: this.peerCount });
+      await this.starting;
+      log.info('agent stopping', { reason, peers: this.peerCount, sessions: this.sessions.size });
       this.stopWatchingConsoles?.();
       this.watcher.close();
-      await this.negotiator?.closeAll(reason);
-      await this.sessions.endAll(reason);
+      const notice = protocolError('AGENT_STOPPED', `The agent stopped (${reason}); the shell was ended.`);
+      const leftRunning = await this.sessions.endAll(`agent stopped (${reason})`, notice);
+      await this.negotiator?.closeAll(`the agent stopped (${reason}); its sessions were ended`, undefined, { code: 'AGENT_STOPPED', drainMs: STOP_DRAIN_MS });
       this.signaling?.close();
       await this.lan?.close();
+      this.journal.close();
+      const audited = this.audit?.close() ?? true;
       this.lock?.release();
-      log.info('agent stopped', { reason });
+      const clean = audited && leftRunning === 0;
+      log.info('agent stopped', { reason, clean, ...(leftRunning > 0 ? { sessionsLeftRunning: leftRunning } : {}) });
+      return clean;
     })();
     return this.stopping;
   }

@@ -1,4 +1,10 @@
-/** `tether-agent`: reads the configuration, starts the agent, stops it cleanly on SIGTERM/SIGINT. */
+/**
+ * `tether-agent`: reads the configuration, starts the agent, stops it cleanly on SIGTERM/SIGINT.
+ * Exit codes: 0 after a clean stop; 1 when the start failed (one line on stderr says why) or the
+ * stop left something undone (a session's processes, audit records); 2 for a bad configuration or
+ * a state folder another agent holds; 128 + n for signal n received before the agent was ready.
+ */
+import { constants as osConstants } from 'node:os';
 import { Agent } from './agent.js';
 import { isCommand, runCommand } from './commands.js';
 import { installDebugStats } from './debug-stats.js';
@@ -28,11 +34,14 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   setLogLevel(config.logLevel);
   const agent = new Agent(config);
   const stopDebugStats = installDebugStats(env, () => agent.counts());
+  let ready = false;
   const stopped = new Promise<number>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
       log.info('signal received', { signal });
       stopDebugStats();
-      void agent.stop(`signal ${signal}`).then(() => resolve(0));
+      // A stop before the agent served is no clean end: 128 + the signal's number, as a shell says.
+      const early = !ready;
+      void agent.stop(`signal ${signal}`).then((clean) => resolve(early ? 128 + (osConstants.signals[signal] ?? 0) : clean ? 0 : 1));
     };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
@@ -40,13 +49,24 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   process.on('unhandledRejection', (reason) => log.error('unhandled rejection', { error: reason }));
   const started = await agent.start();
   if (!started.ok) {
-    log.error('agent failed to start', { code: started.error.code, error: started.error.message });
-    process.stderr.write(`tether-agent: ${started.error.message}\n`);
+    // One line that says why, on stderr and in the log; a non-zero exit, so that a supervisor
+    // (systemd's Restart=always) starts the agent again, and it comes back once the cause is gone.
+    const reason = started.error.message.replace(/\s*\n\s*/g, '; ');
+    log.error('agent failed to start', { code: started.error.code, error: reason });
+    process.stderr.write(`tether-agent: ${reason}\n`);
+    stopDebugStats();
     await agent.stop('start failed');
     // Another agent on the state folder is a configuration error, like a bad flag.
     return started.error.code === 'STATE_LOCKED' ? 2 : 1;
   }
+  ready = true;
   return stopped;
 }
 
-void main(process.argv.slice(2), process.env).then((code) => process.exit(code));
+void main(process.argv.slice(2), process.env).then(
+  (code) => process.exit(code),
+  (cause: unknown) => {
+    process.stderr.write(`tether-agent: ${String(cause instanceof Error ? cause.message : cause).replace(/\s*\n\s*/g, '; ')}\n`);
+    process.exit(1);
+  },
+);

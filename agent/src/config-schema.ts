@@ -58,6 +58,11 @@ export const AgentConfig = z.object({
   resumeGraceMs: z.number().int().min(0).max(24 * 3600 * 1000),
   /** Append-only JSON-lines audit log; default `audit.jsonl` in the state folder. */
   auditLog: z.string().min(1).optional(),
+  /**
+   * While the audit log cannot be written: `closed` refuses new sessions (AUDIT_UNAVAILABLE), `open`
+   * lets them start; either way the records are held and written after a gap record once it can.
+   */
+  auditFailure: z.enum(['closed', 'open']),
   /** Folder for asciicast v2 recordings; none when unset. */
   recordDir: z.string().min(1).optional(),
 }).refine((c) => c.signalingUrl !== undefined || c.lanListen !== undefined, {
@@ -100,6 +105,7 @@ export function defaults(): ConfigLayer {
     idleTimeoutMs: 0,
     maxSessionMs: 0,
     resumeGraceMs: DEFAULT_RESUME_GRACE_MS,
+    auditFailure: 'closed',
   };
 }
 

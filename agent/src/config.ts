@@ -46,6 +46,8 @@ Options (environment variable in brackets; flags > environment > config file > d
   --resume-grace <dur>     keep a session whose connection was lost this long, for the console
                            to resume it; 0 ends it at once (default: 5m)
   --audit-log <file>       JSON-lines audit log (default: audit.jsonl in the state folder)
+  --audit-failure <p>      closed: refuse new sessions while the audit log cannot be written;
+                           open: let them start (default: closed)
   --record-dir <dir>       record every session as an asciicast v2 file here (default: off)
   --log-level <level>      debug, info, warn, error or silent [TETHER_AGENT_LOG_LEVEL] (default: info)
   --config <file.json>     JSON config file with the same keys as the schema, e.g.
@@ -102,6 +104,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Result<CliRe
         'max-session-duration': { type: 'string' },
         'resume-grace': { type: 'string' },
         'audit-log': { type: 'string' },
+        'audit-failure': { type: 'string' },
         'record-dir': { type: 'string' },
         config: { type: 'string' },
         help: { type: 'boolean' },
@@ -141,6 +144,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Result<CliRe
     maxSessionMs: duration(str('max-session-duration')),
     resumeGraceMs: duration(str('resume-grace')),
     auditLog: str('audit-log'),
+    auditFailure: str('audit-failure'),
     recordDir: str('record-dir'),
   });
   const configPath = str('config') ?? env.TETHER_AGENT_CONFIG;

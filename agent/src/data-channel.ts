@@ -49,15 +49,22 @@ const DRAIN_MAX_MS = 2000;
  * close and would drop frames still queued, such as the final `exit`.
  */
 export function closeWhenDrained(channel: DataChannelPort): void {
+  void drainAndClose(channel);
+}
+
+/** `closeWhenDrained`, resolving once the channel is closed (at most DRAIN_MAX_MS later). */
+export function drainAndClose(channel: DataChannelPort): Promise<void> {
   const started = Date.now();
-  const tick = () => {
-    if (!channel.isOpen) return;
-    if (channel.bufferedAmount === 0 || Date.now() - started > DRAIN_MAX_MS) {
-      if (channel.bufferedAmount > 0) log.warn('closing a channel with unsent data', { label: channel.label, buffered: channel.bufferedAmount });
-      channel.close();
-      return;
-    }
-    setTimeout(tick, DRAIN_POLL_MS);
-  };
-  tick();
+  return new Promise((resolve) => {
+    const tick = () => {
+      if (!channel.isOpen) return resolve();
+      if (channel.bufferedAmount === 0 || Date.now() - started > DRAIN_MAX_MS) {
+        if (channel.bufferedAmount > 0) log.warn('closing a channel with unsent data', { label: channel.label, buffered: channel.bufferedAmount });
+        channel.close();
+        return resolve();
+      }
+      setTimeout(tick, DRAIN_POLL_MS);
+    };
+    tick();
+  });
 }

@@ -37,6 +37,11 @@ export interface ExecBridge {
   resize(cols: number, rows: number): Promise<void>;
   /** The exit code once the process ended; null when Docker cannot tell. */
   exitCode(): Promise<number | null>;
+  /**
+   * Whether Docker says the process still runs: after the stream ended, it means the engine cut the
+   * stream (a restart with live-restore), not that the shell exited. False when Docker cannot tell.
+   */
+  isRunning(): Promise<boolean>;
 }
 
 async function exists(container: Docker.Container, path: string): Promise<Result<boolean>> {
@@ -142,6 +147,10 @@ export async function startExec(target: ResolvedTarget, options: ExecOptions): P
       }
       log.warn('exec still running after its stream ended', { execId: exec.id });
       return null;
+    },
+    async isRunning() {
+      const info = await attempt(exec.inspect(), 'EXEC_FAILED', 'inspecting the exec');
+      return info.ok && info.value.Running;
     },
   });
 }

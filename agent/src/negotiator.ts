@@ -5,7 +5,7 @@
  */
 import type { PeerConfig } from 'werift';
 import {
-  err, MAX_NEGOTIATIONS_PER_CONNECTION, MAX_NEGOTIATIONS_PER_CONSOLE, MAX_REMOTE_CANDIDATES, ok, protocolError, sdpFingerprint, type Answer, type Disconnect, type Ice, type IceCandidate, type OfferToAgent, type Result } from '@tether/protocol';
+  err, MAX_NEGOTIATIONS_PER_CONNECTION, MAX_NEGOTIATIONS_PER_CONSOLE, MAX_REMOTE_CANDIDATES, ok, protocolError, sdpFingerprint, type Answer, type Disconnect, type ErrorCode, type Ice, type IceCandidate, type OfferToAgent, type Result } from '@tether/protocol';
 import type { AuditLog, AuditPeer } from './audit.js';
 import type { AgentIdentity } from './control-channel.js';
 import type { DockerTargets } from './docker-targets.js';
@@ -285,12 +285,16 @@ export class Negotiator {
   }
 
   /** Ends every negotiation of one path (a LAN socket gone) or of all paths. */
-  async closeAll(reason: string, port?: SignalingPort): Promise<void> {
+  async closeAll(reason: string, port?: SignalingPort, options: { code?: ErrorCode; drainMs?: number } = {}): Promise<void> {
     const entries = [...this.negotiations.entries()].filter(([, n]) => !port || n.port === port);
     for (const [key] of entries) this.negotiations.delete(key);
     await Promise.all(
       entries.map(async ([key, n]) => {
-        void n.port.sendDisconnect({ sessionId: key.slice(key.indexOf(':') + 1), reason });
+        // A stopping agent lets what its sessions sent last reach the console before it closes.
+        if (options.drainMs && n.peer) await n.peer.drained(options.drainMs);
+        const told = n.port.sendDisconnect({ sessionId: key.slice(key.indexOf(':') + 1), reason, ...(options.code ? { code: options.code } : {}) });
+        // A stopping agent leaves the signaling server next: let the notice go out first (briefly).
+        if (options.drainMs) await Promise.race([told, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
         await n.peer?.close(reason);
       }),
     );

@@ -233,6 +233,22 @@ export class AgentPeer {
     }
   }
 
+  /**
+   * Resolves true once the console has acknowledged everything sent on this connection (werift's
+   * SCTP queues are empty), false after `maxMs`: closing aborts the association, and what it still
+   * held would be lost, such as a stopping agent's last output.
+   */
+  async drained(maxMs: number): Promise<boolean> {
+    for (const started = Date.now(); ; await new Promise((resolve) => setTimeout(resolve, 20))) {
+      const sctp = sctpFigures(this.pc.sctpTransport);
+      if (!sctp || (sctp.outboundQueue === 0 && sctp.sentQueue === 0 && !sctp.dataChannelQueue)) return true;
+      if (Date.now() - started >= maxMs) {
+        log.warn('closing a peer connection with unacknowledged data', { negotiationId: this.options.negotiationId, outboundQueue: sctp.outboundQueue, sentQueue: sctp.sentQueue });
+        return false;
+      }
+    }
+  }
+
   /** Ends the peer connection; its sessions are detached and wait for a resume. Idempotent. */
   close(reason: string): Promise<void> {
     this.closing ??= (async () => {

@@ -3,11 +3,15 @@
  * session slot the rules gave it, the `docker exec` itself, whether the host sees its processes
  * (how they are killed), and its recording. Opened in `start`, before the session exists; given back
  * in `kill` and `release` when the session is disposed.
+ *
+ * Every process of the session carries its markers in its environment (`TETHER_SESSION=<id>` and
+ * the agent's `TETHER_AGENT=<tag>`, session-killer.ts): whatever its Linux session or parent, the
+ * kill finds it by them.
  */
 import { ok, type Result } from '@tether/protocol';
 import type { DockerTargets, ResolvedTarget } from './docker-targets.js';
 import { startExec, type ExecBridge } from './exec-bridge.js';
-import { hostSeesProcess, killSession, type KillMethod } from './session-killer.js';
+import { hostSeesProcess, killSession, pidNamespaceOf, sessionMarkers, type KillResult } from './session-killer.js';
 import { SessionRecorder } from './session-recorder.js';
 import type { SessionRules } from './session-rules.js';
 
@@ -16,7 +20,7 @@ export interface SessionExecOptions {
   shells: string[];
   /** exec user when there are no rules (unit tests) */
   user?: string | undefined;
-  /** exec user, session limit, idle and maximum duration, resume grace period */
+  /** exec user, session limit, idle and maximum duration, resume grace period, the agent's mark */
   rules?: SessionRules;
 }
 
@@ -33,12 +37,14 @@ export class SessionExec {
     readonly bridge: ExecBridge,
     /** Whether the host sees the exec's processes, so that they are killed from the host. */
     readonly hostVisible: boolean,
+    /** The container's pid namespace as the host sees it, read at start; the host kill looks only there. */
+    readonly pidNamespace: string | undefined,
     readonly user: string | undefined,
     private readonly releaseSlot: (() => void) | undefined,
     readonly recorder: SessionRecorder | undefined,
   ) {}
 
-  /** Checks the target and the rules, then starts the exec with the session id in its environment. */
+  /** Checks the target and the rules, then starts the exec with the session's markers in its environment. */
   static async start(sessionId: string, request: OpenRequest, options: SessionExecOptions): Promise<Result<SessionExec>> {
     const target = await options.targets.resolve(request.target);
     if (!target.ok) return target;
@@ -54,7 +60,7 @@ export class SessionExec {
       shells: options.shells,
       cols: request.cols,
       rows: request.rows,
-      env: [`TETHER_SESSION=${sessionId}`],
+      env: sessionMarkers(sessionId, rules?.config.agentTag),
       user,
     });
     if (!bridge.ok) {
@@ -62,22 +68,29 @@ export class SessionExec {
       return bridge;
     }
     const hostVisible = await hostSeesProcess(bridge.value.pid, sessionId);
+    const pidNamespace = hostVisible ? await pidNamespaceOf(bridge.value.pid) : undefined;
     const recordDir = rules?.config.recordDir;
     const recorder = recordDir
       ? SessionRecorder.start(recordDir, { sessionId, container: target.value.name, shell: bridge.value.shell, cols: request.cols, rows: request.rows })
       : undefined;
-    return ok(new SessionExec(sessionId, target.value, bridge.value, hostVisible, user, releaseSlot, recorder));
+    return ok(new SessionExec(sessionId, target.value, bridge.value, hostVisible, pidNamespace, user, releaseSlot, recorder));
   }
 
-  /** Closes the exec stream and kills every process of the session; says how. */
-  kill(): Promise<KillMethod> {
-    this.bridge.stream.destroy();
+  /**
+   * Kills every process of the session; says how, and how many it found. The exec stream is closed
+   * first unless `keepStream`: a stopping agent reads the output the processes write until they die.
+   */
+  kill(keepStream = false): Promise<KillResult> {
+    if (!keepStream) this.bridge.stream.destroy();
     const bridge = this.bridge;
-    return killSession(this.target.container, bridge.pid, this.sessionId, this.hostVisible, { user: this.user, resolvePid: () => bridge.currentPid() });
+    return killSession(this.target.container, bridge.pid, this.sessionId, this.hostVisible, {
+      user: this.user, resolvePid: () => bridge.currentPid(), pidNamespace: this.pidNamespace,
+    });
   }
 
   /** After `kill`: finishes the recording and gives the session slot back to the rules. */
   async release(): Promise<void> {
+    this.bridge.stream.destroy();
     await this.recorder?.close();
     this.releaseSlot?.();
   }

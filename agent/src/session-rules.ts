@@ -24,6 +24,8 @@ export interface SessionRulesConfig {
   recordDir?: string | undefined;
   /** how long a session whose channel was lost waits for a resume; 0: it ends at once */
   resumeGraceMs?: number;
+  /** the agent's mark (session-killer.ts `agentTag`), put in every session's environment */
+  agentTag?: string | undefined;
 }
 
 export class SessionRules {

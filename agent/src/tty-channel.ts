@@ -186,6 +186,9 @@ export class TtyChannel {
       if (!allowed.ok) return this.fail(allowed.error);
       if (this.isDone()) return;
     }
+    // The agent stops: no new session, and none taken back (it is being ended).
+    const refusal = this.registry.refusal;
+    if (refusal) return this.fail(refusal, message.resume?.sessionId);
     if (message.resume) return this.resume(message, message.resume);
     let started = await TtySession.start(message, this.options);
     if (!started.ok && started.error.code === 'SESSION_LIMIT') {
@@ -202,6 +205,8 @@ export class TtyChannel {
     if (!started.ok) return this.fail(started.error);
     const session = started.value;
     this.registry.add(session);
+    const stopped = this.registry.refusal;
+    if (stopped) return this.fail(stopped, session.sessionId);
     if (this.isDone()) {
       // The channel went away (or `close` came) while the exec started: the console never learnt
       // the session id, so nobody can resume it and its process must not outlive the channel.

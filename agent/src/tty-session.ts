@@ -10,9 +10,9 @@
  * the attached channel with flow control; this file decides when each happens.
  */
 import { randomBytes } from 'node:crypto';
-import { err, MAX_ALWAYS_WRITTEN_INPUT_BYTES, MAX_PENDING_INPUT_BYTES, ok, protocolError, RESUME_BUFFER_BYTES, type ErrorCode, type Result } from '@tether/protocol';
+import { err, MAX_ALWAYS_WRITTEN_INPUT_BYTES, MAX_PENDING_INPUT_BYTES, ok, protocolError, RESUME_BUFFER_BYTES, type ErrorCode, type ProtocolError, type Result } from '@tether/protocol';
 import type { AuditLog, AuditPeer } from './audit.js';
-import { closeWhenDrained, type DataChannelPort, type Unsubscribe } from './data-channel.js';
+import { closeWhenDrained, drainAndClose, type DataChannelPort, type Unsubscribe } from './data-channel.js';
 import { describeError } from './deadline.js';
 import { addDebugFigures } from './debug-stats.js';
 import type { ResolvedTarget } from './docker-targets.js';
@@ -20,6 +20,7 @@ import { createLogger } from './log.js';
 import { OutputLog } from './output-log.js';
 import { OutputSender } from './output-sender.js';
 import { SessionExec, type OpenRequest, type SessionExecOptions } from './session-exec.js';
+import type { KillResult } from './session-killer.js';
 import { SessionLimits } from './session-limits.js';
 
 const log = createLogger(import.meta.url);
@@ -31,6 +32,15 @@ export interface TtySessionOptions extends SessionExecOptions {
   owner: string;
   audit?: AuditLog;
   who?: AuditPeer;
+}
+
+/** How long a stopping agent waits, after the kill, for the exec stream's last output. */
+const LAST_OUTPUT_WAIT_MS = 1000;
+
+const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
+function auditUnavailable(audit: AuditLog): ProtocolError {
+  return protocolError('AUDIT_UNAVAILABLE', `The agent cannot write its audit log (since ${audit.unavailableSince ?? 'now'}), and it starts no session it cannot audit. Free space on the agent's host; sessions are served again by themselves.`);
 }
 
 export function newSessionId(): string {
@@ -51,6 +61,8 @@ export class TtySession {
   private disposing: Promise<void> | undefined;
   private readonly limits: SessionLimits;
   private readonly unsubscribe: Unsubscribe[] = [];
+  /** Once ended: whether its processes could not be killed (neither from the host nor from inside). */
+  processesLeft = false;
   /** Resolves once the session has ended and released everything. */
   readonly ended: Promise<void>;
   private markEnded!: () => void;
@@ -84,15 +96,23 @@ export class TtySession {
 
   /** Checks the target and the rules, then starts the exec: a running, detached session. */
   static async start(request: OpenRequest, options: TtySessionOptions): Promise<Result<TtySession>> {
+    const audit = options.audit;
+    if (audit && !audit.acceptsSessions) return err(auditUnavailable(audit));
     const sessionId = newSessionId();
     const exec = await SessionExec.start(sessionId, request, options);
     if (!exec.ok) return exec;
     const { target, bridge, user, recorder, hostVisible } = exec.value;
     const session = new TtySession(exec.value, options);
-    options.audit?.record('session.start', {
+    const recorded = audit?.record('session.start', {
       ...options.who, sessionId, container: target.name, containerId: target.id.slice(0, 12),
       user: user ?? null, shell: bridge.shell, ...(recorder ? { recording: recorder.path } : {}),
     });
+    if (audit && recorded === false && audit.failure === 'closed') {
+      // Strict recording: a session whose start is not in the audit log is not served. Its start
+      // and end are held and written, after a gap record, once the log can be written.
+      await session.dispose('refused: the audit log cannot be written');
+      return err(auditUnavailable(audit));
+    }
     log.info('session opened', {
       sessionId, peer: options.peerId, container: target.name, containerId: target.id.slice(0, 12),
       shell: bridge.shell, cols: request.cols, rows: request.rows, kill: hostVisible ? 'host-proc' : 'container-exec',
@@ -241,27 +261,65 @@ export class TtySession {
     if (this.exitCode !== undefined || this.ending) return;
     const code = await this.exec.bridge.exitCode();
     if (this.ending) return;
+    if (code === null && (await this.exec.bridge.isRunning())) return this.streamCut();
     this.exitCode = code;
     log.debug('process exited', { sessionId: this.sessionId, code, attached: this.isAttached });
     // Detached, the session waits out its grace period so that a resume still gets the end.
     this.sender.pump();
   }
 
-  /** Ends the session: kills its processes, closes its channel, releases everything. Idempotent. */
-  dispose(reason: string, exitCode: number | null = null): Promise<void> {
+  /**
+   * The stream ended while the shell runs: the Docker engine cut it (a restart with live-restore
+   * keeps the container and its processes), and an exec cannot be attached again. Nobody can reach
+   * the shell any more: it is ended, and the console and the audit log are told why, not that it
+   * exited.
+   */
+  private streamCut(): void {
+    log.warn('the Docker engine cut the terminal stream while the shell ran; ending the session', { sessionId: this.sessionId, attached: this.isAttached });
+    this.sender.flush();
+    this.sender.send({ type: 'error', code: 'DOCKER_UNAVAILABLE', message: 'The Docker engine cut this terminal\'s stream (it restarted?) while the shell ran; the shell cannot be reached again and was ended.', fatal: true });
+    void this.dispose('the Docker engine cut the terminal stream (engine restarted?); the shell was ended');
+  }
+
+  /**
+   * Ends the session: kills its processes, closes its channel, releases everything. Idempotent.
+   * With `notice` (the agent stops), the processes are killed first while their last output is
+   * read; the channel then gets all the output, the notice as a fatal error, and is closed once
+   * that has left its buffer, before this resolves.
+   */
+  dispose(reason: string, exitCode: number | null = null, notice?: ProtocolError): Promise<void> {
     this.disposing ??= (async () => {
       this.ending = true;
       this.limits.dispose();
       clearTimeout(this.graceTimer);
-      for (const off of this.unsubscribe.splice(0)) off();
-      const channel = this.sender.stop();
-      if (channel?.isOpen) closeWhenDrained(channel);
-      const method = await this.exec.kill();
-      log.debug('session processes killed', { sessionId: this.sessionId, method });
+      let killed: KillResult;
+      if (notice) {
+        const stream = this.exec.bridge.stream;
+        const streamEnded = new Promise<void>((resolve) => {
+          if (stream.readableEnded || stream.destroyed) return resolve();
+          stream.once('end', () => resolve());
+          stream.once('close', () => resolve());
+        });
+        killed = await this.exec.kill(true);
+        await Promise.race([streamEnded, delay(LAST_OUTPUT_WAIT_MS)]);
+        for (const off of this.unsubscribe.splice(0)) off();
+        this.sender.flush();
+        this.sender.send({ type: 'error', code: notice.code, message: notice.message, fatal: true });
+        const channel = this.sender.stop();
+        if (channel?.isOpen) await drainAndClose(channel);
+      } else {
+        for (const off of this.unsubscribe.splice(0)) off();
+        const channel = this.sender.stop();
+        if (channel?.isOpen) closeWhenDrained(channel);
+        killed = await this.exec.kill();
+      }
+      this.processesLeft = killed.method === 'none';
+      log.debug('session processes killed', { sessionId: this.sessionId, method: killed.method, found: killed.found });
       await this.exec.release();
+      const recording = this.exec.recorder?.stoppedBecause;
       this.options.audit?.record('session.end', {
         ...this.options.who, sessionId: this.sessionId, container: this.target.name, reason, exitCode,
-        bytesIn: this.bytesIn, bytesOut: this.output.end,
+        bytesIn: this.bytesIn, bytesOut: this.output.end, ...(recording ? { recordingStopped: recording } : {}),
       });
       log.info('session closed', {
         sessionId: this.sessionId, peer: this.options.peerId, container: this.target.name, reason,

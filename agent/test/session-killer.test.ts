@@ -35,7 +35,7 @@ describe('session killer', () => {
     { hostVisible: false, user: '1000:1000' },
   ];
   for (const { hostVisible, user } of cases) {
-    test(`kills the shell and its jobs (${hostVisible ? 'host /proc' : 'in-container fallback'}, user ${user ?? "the container's"})`, async () => {
+    test(`kills the shell, its jobs and what escaped its session (${hostVisible ? 'host /proc' : 'in-container fallback'}, user ${user ?? "the container's"})`, async () => {
       const sessionId = `kill-${hostVisible}-${user ? 'plc' : 'default'}`;
       const target = await targets.resolve(container.name);
       assert.ok(target.ok, JSON.stringify(target));
@@ -45,14 +45,17 @@ describe('session killer', () => {
       // A busy engine may report the pid only after start (as the agent does, ask again).
       const pid = hostVisible ? await waitForPid(() => bridge.value.currentPid()) : bridge.value.pid;
       if (hostVisible) assert.ok(await hostSeesProcess(pid, sessionId), `the host sees pid ${pid}`);
-      bridge.value.stream.write('sleep 1031 &\nsleep 1032\n');
-      const sleeps = async () => (await container.processes()).filter((p) => /sleep 103[12]/.test(p));
+      // A job, a new Linux session (setsid), one that ignores SIGHUP (nohup), a double fork
+      // (reparented to the container's init), and the foreground command.
+      bridge.value.stream.write('sleep 1031 &\nsetsid sleep 1034 &\nnohup sleep 1035 &\n(sleep 1036 &)\nsleep 1032\n');
+      const sleeps = async () => (await container.processes()).filter((p) => /sleep 103[12456]/.test(p));
       const deadline = Date.now() + 15_000;
-      while ((await sleeps()).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-      assert.equal((await sleeps()).length, 2);
+      while ((await sleeps()).length < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      assert.equal((await sleeps()).length, 5, (await sleeps()).join('\n'));
       bridge.value.stream.destroy();
-      const method = await killSession(target.value.container, pid, sessionId, hostVisible, { user });
-      assert.equal(method, hostVisible ? 'host-proc' : 'container-exec');
+      const killed = await killSession(target.value.container, pid, sessionId, hostVisible, { user });
+      assert.equal(killed.method, hostVisible ? 'host-proc' : 'container-exec');
+      assert.ok(killed.found >= 5, `found ${killed.found}`);
       assert.deepEqual(await sleeps(), []);
     });
   }
@@ -70,8 +73,8 @@ describe('session killer', () => {
     while ((await sleeps()).length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     bridge.value.stream.destroy();
     // As at start under load: pid 0, not visible; the kill asks Docker again.
-    const method = await killSession(target.value.container, 0, sessionId, false, { user: '1000:1000', resolvePid: () => bridge.value.currentPid() });
-    assert.equal(method, 'host-proc');
+    const killed = await killSession(target.value.container, 0, sessionId, false, { user: '1000:1000', resolvePid: () => bridge.value.currentPid() });
+    assert.equal(killed.method, 'host-proc');
     assert.deepEqual(await sleeps(), []);
   });
 });

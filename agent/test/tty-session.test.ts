@@ -100,6 +100,22 @@ describe('tty session', () => {
     assert.deepEqual((await bash.processes()).filter((p) => /bash/.test(p)), []);
   });
 
+  test('a stream the Docker engine cuts while the shell runs (live-restore) ends the session as such, not as an exit', async () => {
+    const { channel, session: s } = await opened(bash);
+    channel.deliver(Buffer.from('sleep 1005\n'));
+    const deadline = Date.now() + 15_000;
+    while (!(await bash.processes()).some((p) => p.includes('sleep 1005')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const running = s.current!;
+    // What an engine restart with live-restore does: the exec's stream ends, its process runs on.
+    (running as unknown as { exec: { bridge: { stream: { push(chunk: null): void } } } }).exec.bridge.stream.push(null);
+    await running.ended;
+    const error = channel.messages().find((m) => m.type === 'error');
+    assert.equal(error?.code, 'DOCKER_UNAVAILABLE', JSON.stringify(channel.messages()));
+    assert.equal(error?.fatal, true);
+    assert.ok(!channel.messages().some((m) => m.type === 'exit'), 'not reported as an exit');
+    assert.ok(!(await bash.processes()).some((p) => p.includes('sleep 1005')), 'the shell that nobody can reach is ended');
+  });
+
   test('the channel closing kills the process too', async () => {
     const { channel, session: s } = await opened(sh);
     channel.deliver(Buffer.from('sleep 1003\n'));

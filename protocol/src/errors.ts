@@ -34,6 +34,9 @@ export const ERROR_CODES = [
   'SESSION_LIMIT', // the container already has the most sessions the agent allows
   'IDLE_TIMEOUT', // the session ended after the agent's idle timeout
   'SESSION_EXPIRED', // the session reached the agent's maximum duration
+  // the agent's own state
+  'AUDIT_UNAVAILABLE', // `open` refused: the audit log cannot be written and the agent runs with --audit-failure closed
+  'AGENT_STOPPED', // the agent is stopping: it ended the session (its processes are killed) after sending all its output
   'INTERNAL', // a bug or an unexpected failure on the answering side; see its log
 ] as const;
 

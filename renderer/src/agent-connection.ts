@@ -123,7 +123,9 @@ export class AgentConnection implements Disposable {
         onAnswer: (msg) => void this.applyAnswer(msg.sdp),
         onIce: (msg) => this.candidates.fromAgent(msg),
         onDisconnect: (msg) => {
-          if (msg.code) this.fail(refusalText(msg.code, `the agent refused the connection: ${msg.reason}`), msg.code, false);
+          // The agent's stop notice: it ended its sessions before it closed this connection.
+          if (msg.code === 'AGENT_STOPPED') this.fail(msg.reason, msg.code, false);
+          else if (msg.code) this.fail(refusalText(msg.code, `the agent refused the connection: ${msg.reason}`), msg.code, false);
           // Losing the signaling path (server, agent's socket) does not mean the data path is gone:
           // an established connection is judged by its own ICE state and channels.
           else if (this.everReady) console.warn(`[agent ${this.agent.agentId}] signaling says: ${msg.reason}; the data path is judged on its own`);

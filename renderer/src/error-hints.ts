@@ -18,6 +18,8 @@ const HINTS: Partial<Record<SessionError['code'], string>> = {
   OPEN_TIMEOUT: 'the agent did not answer; close the tab and try again',
   CHANNEL_CLOSED: 'the connection to the agent ended; check the agent on its host, then Reconnect',
   CONNECTION_LOST: 'check that the agent is running on its host, then Reconnect',
+  AUDIT_UNAVAILABLE: 'the agent cannot write its audit log (a full disk?); free space on its host, then try again',
+  AGENT_STOPPED: 'open a new session once the agent is back',
   INTERNAL: 'see the agent\'s log',
 };
 

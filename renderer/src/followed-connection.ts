@@ -1,3 +1,4 @@
+import type { ErrorCode } from '@tether/protocol';
 import type { AgentConnection } from './agent-connection';
 import type { Disposable } from './emitter';
 import type { TabStage } from './tab-status-view';
@@ -7,8 +8,8 @@ export interface FollowedConnectionHandlers {
   /** still setting up; `stage` as the tab shows it */
   connecting(stage: TabStage): void;
   ready(connection: AgentConnection): void;
-  /** failed or closed; the reason in words */
-  ended(reason: string): void;
+  /** failed or closed; the reason in words, and its code when the agent gave one (AGENT_STOPPED: it stopped) */
+  ended(reason: string, code?: ErrorCode | undefined): void;
   /** after each stage, whatever it was */
   changed(): void;
 }
@@ -41,7 +42,8 @@ export class FollowedConnection implements Disposable {
           break;
         case 'failed':
         case 'closed':
-          this.handlers.ended(stage.kind === 'failed' ? stage.reason : 'the connection was closed');
+          if (stage.kind === 'failed') this.handlers.ended(stage.reason, stage.code);
+          else this.handlers.ended('the connection was closed');
           break;
       }
       this.handlers.changed();

@@ -4,7 +4,7 @@
  */
 import { hintFor } from './error-hints';
 import type { ReconnectState } from './reconnect-policy';
-import type { TabState } from './tab-state';
+import { isLive, type TabState } from './tab-state';
 import type { BannerContent } from './tab-status-view';
 import type { SessionError } from './terminal-session';
 
@@ -38,12 +38,29 @@ export function formatBytes(bytes: number): string {
   return String(bytes).replace(/\B(?=(\d{3})+(?!\d))/g, ' ');
 }
 
+/** "14:03:12": the local time of day, as a banner says since when something holds. */
+export function formatClock(ms: number): string {
+  return new Date(ms).toTimeString().slice(0, 8);
+}
+
 export function bannerFor(facts: BannerFacts): BannerContent | undefined {
   const where = `${facts.target} on ${facts.agentName}`;
+  if (facts.lastError?.code === 'AGENT_STOPPED' && !isLive(facts.state)) {
+    // The agent said so before it went: the shell is ended, not waiting anywhere.
+    return {
+      kind: 'error',
+      title: `The agent ${facts.agentName} stopped; the shell was ended`,
+      detail: `${clause(facts.lastError.message)}. The output above stays readable; open a new session once the agent is back.`,
+      action: 'Open a new session',
+    };
+  }
   if (facts.state === 'reconnecting' && facts.reconnect) {
     const r = facts.reconnect;
     const attempt = Math.max(r.state?.attempt ?? 0, r.resumeAttempts, 1);
-    const left = r.graceMs > 0 ? ` The shell keeps running on ${facts.agentName} for ${formatDuration(r.since + r.graceMs - facts.now)} more.` : '';
+    // What the console knows: since when the agent is unreachable, and how long it would keep the
+    // shell. Not whether the shell runs: the agent may have crashed, or restarted without it.
+    const keeps = r.graceMs > 0 ? `; the agent keeps the shell for up to ${formatDuration(r.since + r.graceMs - facts.now)} more if it is still running` : '';
+    const left = ` ${facts.agentName} unreachable since ${formatClock(r.since)}${keeps}.`;
     const dropped = r.droppedInput > 0 ? ` (${formatBytes(r.droppedInput)} bytes of input dropped so far)` : '';
     const last = r.state?.lastError ?? r.reason;
     return {

@@ -1,4 +1,4 @@
-import type { TargetState } from '@tether/protocol';
+import type { ErrorCode, TargetState } from '@tether/protocol';
 import type { AgentConnection } from './agent-connection';
 import { DisposableStore, Emitter, type Disposable } from './emitter';
 import { FollowedConnection } from './followed-connection';
@@ -81,7 +81,7 @@ export class TerminalTab implements Disposable {
         if (!this.current && this.state === 'opening') this.startSession(connection);
         else if (this.state === 'reconnecting') this.tryResume(connection);
       },
-      ended: (reason) => this.connectionEnded(reason),
+      ended: (reason, code) => this.connectionEnded(reason, code),
       changed: () => this.changed(),
     });
     this.store.add({ dispose: () => (this.reconnection.dispose(), this.connection.dispose()) });
@@ -203,9 +203,14 @@ export class TerminalTab implements Disposable {
     this.abandonEmitter.dispose();
   }
 
-  /** A resumable shell waits on the agent (detached); any other ends with the connection, once. */
-  private connectionEnded(reason: string): void {
+  /**
+   * A resumable shell waits on the agent (detached); any other ends with the connection, once. The
+   * agent's stop notice (AGENT_STOPPED) ends the tab at once: the agent ended the shell before it
+   * closed the connection, so there is nothing to wait for.
+   */
+  private connectionEnded(reason: string, code?: ErrorCode): void {
     this.reconnection.cancel();
+    if (code === 'AGENT_STOPPED' && this.current && isLive(this.state)) return this.agentStopped(reason);
     const session = this.current;
     if (session?.resumable) return session.detach(reason);
     if (this.connectionLost) return;
@@ -213,6 +218,15 @@ export class TerminalTab implements Disposable {
     this.reconnection.lost = undefined;
     if (isLive(this.state)) this.state = 'failed';
     if (session) session.dispose();
+  }
+
+  /** The agent stopped and ended this tab's shell (opening, open or waiting on a resume): the tab says so. */
+  private agentStopped(reason: string): void {
+    if (!this.current) return;
+    this.errors.push({ code: 'AGENT_STOPPED', message: reason, fatal: true });
+    this.reconnection.lost = undefined;
+    this.state = 'failed';
+    this.current.dispose();
   }
 
   private tryResume(connection: AgentConnection): void {

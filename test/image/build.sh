@@ -3,8 +3,11 @@
 # busybox (shell, cat, stty, sleep, head, yes, base64, sha256sum, ...) imported with `docker import`.
 #   tether-test-vplc:sh    busybox only: /bin/sh, no bash (exercises the shell fallback)
 #   tether-test-vplc:bash  the same plus the host's /bin/bash and the libraries it links
+# Both have `nohup` (busybox-static lacks it; a small script: ignore SIGHUP, then exec), so that
+# tests can start what an operator would to escape a session. Containers get their init from
+# `docker run --init` (test/support/docker.ts), which reaps what a killed session leaves orphaned.
 # Usage: test/image/build.sh [--force]. Needs a running Docker engine and /bin/busybox or
-# /usr/bin/busybox (Debian: busybox-static).
+# /usr/bin/busybox (Debian: busybox-static). Images of an older IMAGE_VERSION are rebuilt.
 set -euo pipefail
 
 force=${1:-}
@@ -18,7 +21,9 @@ if ! file -L "$busybox" 2>/dev/null | grep -q 'statically linked' && ldd "$busyb
   exit 1
 fi
 
-have() { docker image inspect "$1" >/dev/null 2>&1; }
+# Raised when the images' content changes, so that a machine with older images rebuilds them.
+IMAGE_VERSION=3
+have() { [ "$(docker image inspect -f '{{index .Config.Labels "tether.test-image"}}' "$1" 2>/dev/null)" = "$IMAGE_VERSION" ]; }
 if [ "$force" != "--force" ] && have tether-test-vplc:sh && have tether-test-vplc:bash; then
   exit 0
 fi
@@ -44,11 +49,24 @@ plc:x:1000:
 nogroup:x:65534:
 GROUP
 chown 1000:1000 "$root/home/plc"
+cat > "$root/usr/bin/nohup" <<'NOHUP'
+#!/bin/sh
+# nohup as coreutils has it: the command ignores SIGHUP; output to a terminal goes to nohup.out,
+# or $HOME/nohup.out where the working directory is not writable.
+trap '' HUP
+if [ -t 1 ]; then
+  if ( : >>nohup.out ) 2>/dev/null; then exec >>nohup.out; else exec >>"${HOME:-/tmp}/nohup.out"; fi
+fi
+if [ -t 2 ]; then exec 2>&1; fi
+exec "$@"
+NOHUP
+chmod 0755 "$root/usr/bin/nohup"
 echo 'tether-test-vplc' > "$root/etc/hostname"
 
 tar -C "$root" -c . | docker import \
   --change 'CMD ["/bin/sleep", "2147483"]' \
   --change 'ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin' \
+  --change "LABEL tether.test-image=$IMAGE_VERSION" \
   - tether-test-vplc:sh >/dev/null
 
 # The bash variant: the host's bash and the shared libraries it needs, at the same paths.
@@ -61,5 +79,6 @@ done
 tar -C "$root" -c . | docker import \
   --change 'CMD ["/bin/sleep", "2147483"]' \
   --change 'ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin' \
+  --change "LABEL tether.test-image=$IMAGE_VERSION" \
   - tether-test-vplc:bash >/dev/null
 echo "built tether-test-vplc:sh and tether-test-vplc:bash"

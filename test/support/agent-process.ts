@@ -47,6 +47,8 @@ export interface AgentProcess {
   /** open file descriptors of the agent's process (entries of /proc/<pid>/fd) */
   fdCount(): number;
   stop(): Promise<void>;
+  /** how the process ended (exit code or signal), once it has */
+  exited(): { code: number | null; signal: NodeJS.Signals | null } | undefined;
   /** SIGKILL, as a crash or a power cut would end it; resolves once the process is gone */
   kill(): Promise<void>;
   /**
@@ -151,6 +153,7 @@ export async function startAgent(options: AgentProcessOptions): Promise<AgentPro
       return Number(match[1]) * 1024;
     },
     fdCount: () => readdirSync(`/proc/${pid}/fd`).length,
+    exited: () => exited,
     async debugStats() {
       if (exited) return undefined;
       const isSample = (line: string) => line.includes('"msg":"debug stats"');

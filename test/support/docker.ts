@@ -65,14 +65,18 @@ export interface ContainerOptions {
   namePrefix?: string;
 }
 
-/** Runs a test vPLC container (`--network none`), labelled for the agent unless told otherwise. */
+/**
+ * Runs a test vPLC container (`--network none`, `--init`), labelled for the agent unless told
+ * otherwise. The init (Docker's tini) reaps what a killed session leaves orphaned: without it the
+ * image's `sleep` is pid 1, never reaps, and `docker top` lists killed processes as `<defunct>`.
+ */
 export async function startContainer(options: ContainerOptions = {}): Promise<TestContainer> {
   await ensureDocker();
   const name = `${options.namePrefix ?? 'tether-test'}-${randomBytes(4).toString('hex')}`;
   const labels = options.labels ?? { 'tether.vplc': 'true' };
   const labelArgs = Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
   const id = await docker(
-    'run', '-d', '--network', 'none', '--name', name, '--label', 'tether.test=true',
+    'run', '-d', '--init', '--network', 'none', '--name', name, '--label', 'tether.test=true',
     ...labelArgs, options.image ?? TEST_IMAGE_BASH,
   );
   return {

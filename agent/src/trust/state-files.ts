@@ -3,7 +3,7 @@
  * written whole to a temporary name and renamed (a reader never sees half a file), mode 0600, in a
  * folder of mode 0700.
  */
-import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { err, ok, type Result } from '@tether/protocol';
@@ -37,11 +37,16 @@ export function readJsonFile(path: string, fallback: unknown): Result<unknown, s
   }
 }
 
-/** Replaces a file's content atomically, mode 0600. */
+/** Replaces a file's content atomically, mode 0600. A write that fails (a full disk) leaves no temporary file behind. */
 export function writeFileAtomic(path: string, content: string): void {
   const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-  writeFileSync(temp, content, { mode: 0o600 });
-  renameSync(temp, path);
+  try {
+    writeFileSync(temp, content, { mode: 0o600 });
+    renameSync(temp, path);
+  } catch (cause) {
+    rmSync(temp, { force: true });
+    throw cause;
+  }
 }
 
 export function writeJsonFile(path: string, value: unknown): void {

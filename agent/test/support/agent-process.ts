@@ -17,14 +17,18 @@ export class AgentProcess {
   url = '';
   fingerprint = '';
 
-  private constructor(readonly child: ChildProcess, readonly stateDir: string) {
+  private constructor(readonly child: ChildProcess, readonly stateDir: string, readonly prefix: string[]) {
     child.stdout!.on('data', (chunk: Buffer) => (this.logs += chunk.toString()));
   }
 
-  /** Starts the agent and waits for `agent ready`. */
-  static async start(stateDir: string, args: string[] = []): Promise<AgentProcess> {
-    const child = spawn(process.execPath, [cli, '--lan-listen', '127.0.0.1:0', '--state-dir', stateDir, '--agent-id', 'rules-agent', '--ice-host', '127.0.0.1', '--ice-interface', '127.0.0.1', '--log-level', 'debug', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const agent = new AgentProcess(child, stateDir);
+  /**
+   * Starts the agent and waits for `agent ready`. `prefix` runs it through another command, e.g.
+   * `setpriv --reuid=…` as an unprivileged user (`pair` then runs the same way).
+   */
+  static async start(stateDir: string, args: string[] = [], prefix: string[] = []): Promise<AgentProcess> {
+    const command = [...prefix, process.execPath];
+    const child = spawn(command[0]!, [...command.slice(1), cli, '--lan-listen', '127.0.0.1:0', '--state-dir', stateDir, '--agent-id', 'rules-agent', '--ice-host', '127.0.0.1', '--ice-interface', '127.0.0.1', '--log-level', 'debug', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const agent = new AgentProcess(child, stateDir, prefix);
     const ready = await until<RegExpExecArray>(() => /"msg":"agent ready".*?"fingerprint":"([^"]+)".*?"lanPort":(\d+)/.exec(agent.logs.split('\n').filter((l) => !args.includes('--signaling-url') || l.includes('signalingUrl')).join('\n')) ?? (child.exitCode !== null && assert.fail(`agent exited: ${agent.logs}`)), 'agent ready');
     agent.fingerprint = ready[1]!;
     agent.url = `http://127.0.0.1:${ready[2]}`;
@@ -41,7 +45,8 @@ export class AgentProcess {
 
 /** A console enrolled with the agent through `tether-agent pair` and its LAN endpoint. */
 export async function pairedConsole(agent: AgentProcess): Promise<{ console: TestConsole; agentInfo: PairedAgent }> {
-  const out = execFileSync(process.execPath, [cli, 'pair', '--no-qr', '--state-dir', agent.stateDir], { encoding: 'utf8' });
+  const command = [...agent.prefix, process.execPath];
+  const out = execFileSync(command[0]!, [...command.slice(1), cli, 'pair', '--no-qr', '--state-dir', agent.stateDir], { encoding: 'utf8' });
   const token = parsePairingToken(/tether1:[A-Za-z0-9_-]+/.exec(out)?.[0] ?? '');
   assert.ok(token.ok, out);
   const c = await TestConsole.create();

@@ -1,0 +1,51 @@
+/**
+ * What a tab's banner says when its agent is unreachable and when its agent stopped
+ * (renderer/src/tab-banner.ts): only what the console knows. The same texts are checked in
+ * Chromium against a real agent in test/e2e/console-agent-stop.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { bannerFor, formatClock, type BannerFacts } from '../../../renderer/src/tab-banner.js';
+
+const base: BannerFacts = {
+  target: 'plc-1',
+  agentName: 'line 3',
+  state: 'open',
+  connectionLost: undefined,
+  targetState: 'running',
+  exitCode: undefined,
+  lastError: undefined,
+  reconnect: undefined,
+  now: Date.UTC(2030, 0, 2, 3, 4, 5),
+};
+
+test('an unreachable agent: since when, and that it keeps the shell only if it still runs', () => {
+  const since = base.now - 6_000;
+  const banner = bannerFor({
+    ...base,
+    state: 'reconnecting',
+    reconnect: { since, reason: 'ICE failed', graceMs: 300_000, state: undefined, resumeAttempts: 1, droppedInput: 0 },
+  });
+  assert.ok(banner);
+  assert.match(banner.title, /^Connection lost — reconnecting \(attempt 1\)… 6 s$/);
+  assert.equal(
+    banner.detail,
+    `ICE failed. line 3 unreachable since ${formatClock(since)}; the agent keeps the shell for up to 4 min 54 s more if it is still running. Input is paused: keys typed now are dropped, not sent later.`,
+  );
+  assert.doesNotMatch(banner.detail, /keeps running/);
+});
+
+test('the agent stopped: the shell was ended, whichever way the tab learnt it', () => {
+  const lastError = { code: 'AGENT_STOPPED' as const, message: 'The agent stopped (signal SIGTERM); the shell was ended.', fatal: true };
+  for (const state of ['failed', 'gone'] as const) {
+    const banner = bannerFor({ ...base, state, lastError, connectionLost: state === 'failed' ? 'the agent stopped' : undefined });
+    assert.ok(banner);
+    assert.equal(banner.title, 'The agent line 3 stopped; the shell was ended');
+    assert.match(banner.detail, /^The agent stopped \(signal SIGTERM\); the shell was ended\. The output above stays readable/);
+    assert.equal(banner.action, 'Open a new session');
+  }
+});
+
+test('formatClock is the local time of day, hours to seconds', () => {
+  assert.match(formatClock(base.now), /^\d\d:\d\d:\d\d$/);
+});
