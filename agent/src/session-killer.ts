@@ -143,14 +143,29 @@ function signal(pids: number[], sig: NodeJS.Signals): number[] {
  */
 export async function hostSeesProcess(pid: number, sessionId: string, procRoot = '/proc'): Promise<boolean> {
   if (pid <= 0) return false;
-  try {
-    const environ = await readFile(`${procRoot}/${pid}/environ`, 'latin1');
-    return markerValue(environ, SESSION_MARKER) === sessionId;
-  } catch (cause) {
-    log.debug('host /proc does not show the exec', { pid, error: describeError(cause) });
-    return false;
+  // Docker may report the exec's pid while runc is still setting it up, before it executes the
+  // shell with the session's environment: a readable environ without the marker is asked again
+  // for a while (seen under load: the session then fell back to the in-container kill).
+  for (let attempt = 0; ; attempt++) {
+    let environ: string;
+    try {
+      environ = await readFile(`${procRoot}/${pid}/environ`, 'latin1');
+    } catch (cause) {
+      log.debug('host /proc does not show the exec', { pid, error: describeError(cause) });
+      return false;
+    }
+    if (markerValue(environ, SESSION_MARKER) === sessionId) return true;
+    if (attempt >= MARKER_POLLS) {
+      log.debug('the exec never showed its marker in the host /proc', { pid });
+      return false;
+    }
+    await new Promise((resolve) => setTimeout(resolve, MARKER_POLL_MS));
   }
 }
+
+/** How often, and how far apart, hostSeesProcess asks again for a process still being set up. */
+const MARKER_POLLS = 40;
+const MARKER_POLL_MS = 25;
 
 /** What a host kill selects: the exec's Linux session, and the session's marker. */
 export interface HostKillSelector {
