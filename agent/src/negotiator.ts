@@ -250,7 +250,14 @@ export class Negotiator {
 
   async remoteDisconnect(port: SignalingPort, message: Disconnect): Promise<void> {
     const key = this.key(port, message.sessionId);
-    if (this.negotiations.get(key)?.port !== port) return;
+    const negotiation = this.negotiations.get(key);
+    if (negotiation?.port !== port) return;
+    if (message.offline && negotiation.peer?.isConnected) {
+      // The server lost the console's signaling connection (a late heartbeat is enough): that says
+      // nothing of the peer connection, which is judged by its own ICE state and channels.
+      log.info('console offline on the signaling path; its working peer connection goes on', { negotiationId: message.sessionId, reason: message.reason });
+      return;
+    }
     log.info('console disconnected', { negotiationId: message.sessionId, reason: message.reason });
     await this.drop(key, `console: ${message.reason}`);
   }

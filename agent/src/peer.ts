@@ -119,6 +119,11 @@ export class AgentPeer {
     }
   }
 
+  /** True while the peer connection is up (ICE and DTLS connected). */
+  get isConnected(): boolean {
+    return this.pc.connectionState === 'connected';
+  }
+
   /** Terminal channels open on this peer connection. */
   get sessionCount(): number {
     return this.ttys.size;

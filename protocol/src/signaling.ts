@@ -83,6 +83,13 @@ export const Disconnect = z.object({
   reason: z.string().max(512),
   /** why, as an error code, when the sender refused the negotiation (e.g. FINGERPRINT_MISMATCH) */
   code: ErrorCodeSchema.optional(),
+  /**
+   * Set by the signaling server when it ends a negotiation because the other side's signaling
+   * connection dropped ("console went offline", "agent went offline"): a statement about the
+   * signaling path only. A peer connection that works goes on; each end judges it by its own ICE,
+   * DTLS and data channels (protocol/README.md, "Losing signaling").
+   */
+  offline: z.literal(true).optional(),
 });
 
 export const SignalingErrorPayload = z.object({

@@ -77,14 +77,14 @@ export class Relay {
    */
   async consoleGone(socketId: string, notify: boolean): Promise<void> {
     for (const n of await this.state().takeForConsole(socketId)) {
-      if (notify) this.io.to(n.agentSocketId).emit('webrtc:disconnect', { sessionId: n.sessionId, reason: 'console went offline' });
+      if (notify) this.io.to(n.agentSocketId).emit('webrtc:disconnect', { sessionId: n.sessionId, reason: 'console went offline', offline: true });
     }
   }
 
   /** Forgets a closed agent connection's negotiations; `notify` as for `consoleGone`. */
   async agentGone(socketId: string, notify: boolean): Promise<void> {
     for (const n of await this.state().takeForAgentSocket(socketId)) {
-      if (notify) this.io.to(n.consoleSocketId).emit('webrtc:disconnect', { sessionId: n.sessionId, reason: 'agent went offline' });
+      if (notify) this.io.to(n.consoleSocketId).emit('webrtc:disconnect', { sessionId: n.sessionId, reason: 'agent went offline', offline: true });
     }
   }
 
