@@ -35,6 +35,10 @@ export interface PausableSource {
 
 export class OutputSender {
   private attachment: Attachment | undefined;
+  /** Rule 1 holds reading: more than HIGH_WATERMARK_BYTES unacknowledged, until under LOW_WATERMARK_BYTES. */
+  private heldByCredit = false;
+  /** Rule 2 holds reading: the channel's buffer above CHANNEL_BUFFER_HIGH_BYTES, until at or under CHANNEL_BUFFER_LOW_BYTES. */
+  private heldByBuffer = false;
   private readingPaused = false;
   /** How many times reading paused for flow control; for logs and tests. */
   pauses = 0;
@@ -136,26 +140,33 @@ export class OutputSender {
   }
 
   /**
-   * Flow control at the source: while attached, stop reading the exec stream when too much is
-   * unacknowledged or the channel's buffer is full. Detached, read on: the program carries on and
-   * the log keeps the newest output.
+   * Flow control at the source, as two independent rules with their own hysteresis
+   * (protocol/README.md, "Flow control"): (1) credit — stop reading the exec stream when more than
+   * HIGH_WATERMARK_BYTES are unacknowledged, read again under LOW_WATERMARK_BYTES; (2) the
+   * channel — stop while its buffer is above CHANNEL_BUFFER_HIGH_BYTES, read again at or under
+   * CHANNEL_BUFFER_LOW_BYTES. Reading goes on when neither holds it. (They used to be joined: once
+   * paused for the buffer, reading waited for the credit's low watermark as well, so a console that
+   * did not ack got 314-348 KB, a figure that depended on timing, instead of the window; issue 16.)
+   * Detached, read on: the program carries on and the log keeps the newest output.
    */
   updateReading(): void {
     const attachment = this.attachment;
     if (!attachment) {
-      if (this.readingPaused) {
-        this.readingPaused = false;
-        this.source.resume();
-      }
-      return;
+      this.heldByCredit = this.heldByBuffer = false;
+    } else {
+      const unacked = this.output.end - attachment.acked;
+      const buffered = attachment.channel.bufferedAmount;
+      if (unacked > HIGH_WATERMARK_BYTES) this.heldByCredit = true;
+      else if (unacked < LOW_WATERMARK_BYTES) this.heldByCredit = false;
+      if (buffered > CHANNEL_BUFFER_HIGH_BYTES) this.heldByBuffer = true;
+      else if (buffered <= CHANNEL_BUFFER_LOW_BYTES) this.heldByBuffer = false;
     }
-    const unacked = this.output.end - attachment.acked;
-    const buffered = attachment.channel.bufferedAmount;
-    if (!this.readingPaused && (unacked > HIGH_WATERMARK_BYTES || buffered > CHANNEL_BUFFER_HIGH_BYTES)) {
+    const hold = this.heldByCredit || this.heldByBuffer;
+    if (hold && !this.readingPaused) {
       this.readingPaused = true;
       this.pauses++;
       this.source.pause();
-    } else if (this.readingPaused && unacked < LOW_WATERMARK_BYTES && buffered <= CHANNEL_BUFFER_LOW_BYTES) {
+    } else if (!hold && this.readingPaused) {
       this.readingPaused = false;
       this.source.resume();
     }
