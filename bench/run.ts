@@ -14,6 +14,7 @@ import { sessionMemory } from './session-memory.js';
 import { relayedThroughput } from './relayed.js';
 import { measurePreAuthMemory, PRE_AUTH_TRANSPORTS } from './pre-auth-bench.js';
 import { measureScaleOut } from './scale-out-bench.js';
+import { bytesAfterCtrlC } from './ctrl-c.js';
 import { percentile, printTable, round, spread } from './stats.js';
 
 const THROUGHPUT_RUNS = 3;
@@ -216,6 +217,11 @@ async function main(): Promise<void> {
     console.log(`[bench] signaling before authentication: ${PRE_AUTH_TRANSPORTS} transports that send a binary event and never CONNECT…`);
     Object.assign(results, (await attempt('pre-auth memory', () => measurePreAuthMemory())) ?? {});
 
+    console.log('[bench] bytes after Ctrl-C during a flood (yes), consoles that ack at once and that lag…');
+    const ctrlC = await attempt('bytes after Ctrl-C', () => bytesAfterCtrlC(5));
+    putSpread('bytesAfterCtrlC', ctrlC?.samples ?? [], 0);
+    putSpread('bytesAfterCtrlCLagging', ctrlC?.laggingSamples ?? [], 0);
+
     console.log(`[bench] agent memory per session: ${MEMORY_SESSIONS} idle sessions on their own agent…`);
     const memory = await attempt('memory per session', () => sessionMemory(MEMORY_SESSIONS));
     results.agentRssPerSessionMB = memory?.rssPerSessionMB ?? null;
@@ -273,6 +279,8 @@ function report(): void {
     show('crossNodeRelayP99Ms', 'ms', false),
     show('nodeDeathToReachableMs', 'ms', false),
     show('nodeDeathToGhostGoneMs', 'ms', false),
+    show('bytesAfterCtrlC', 'bytes'),
+    show('bytesAfterCtrlCLagging', 'bytes'),
     show('preAuthAttackRssPeakGrowthMB', 'MB', false),
     show('preAuthAttackRssGrowthMB', 'MB', false),
     ['durationS', `${String(results.durationS)} s`],

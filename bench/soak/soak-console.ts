@@ -62,10 +62,11 @@ export class SoakPeer {
     return peer;
   }
 
-  async terminal(target: string, timeoutMs = 30_000): Promise<SoakTerminal> {
+  /** `ackBytes`: acknowledge every this many bytes (ACK_BATCH_BYTES as the console does; more for a lagging one). */
+  async terminal(target: string, timeoutMs = 30_000, ackBytes = ACK_BATCH_BYTES): Promise<SoakTerminal> {
     const channel = this.pc.createDataChannel(`tty:${this.nextTab++}`, { id: this.nextStreamId });
     this.nextStreamId += 2;
-    const term = new SoakTerminal(channel);
+    const term = new SoakTerminal(channel, ackBytes);
     await withTimeout(opened(channel), timeoutMs, `the tty channel to open (stream ${String(channel.id)})`);
     channel.send(JSON.stringify({ type: 'open', target, cols: 80, rows: 24 }));
     const first = await until(() => term.messages.find((m) => m.type === 'opened' || m.type === 'error'), 'opened or error', timeoutMs);
@@ -98,7 +99,7 @@ export class SoakTerminal {
   private readonly decoder = new TextDecoder();
   closed = false;
 
-  constructor(private readonly channel: Channel) {
+  constructor(private readonly channel: Channel, private readonly ackBytes = ACK_BATCH_BYTES) {
     channel.onMessage.subscribe((data: string | Buffer) => {
       if (typeof data === 'string') {
         this.messages.push(JSON.parse(data) as Msg);
@@ -107,7 +108,7 @@ export class SoakTerminal {
       this.received += data.length;
       this.window = (this.window + this.decoder.decode(data, { stream: true })).slice(-WINDOW_CHARS);
       this.unacked += data.length;
-      if (this.unacked >= ACK_BATCH_BYTES) this.ack();
+      if (this.unacked >= this.ackBytes) this.ack();
       else this.ackTimer ??= setTimeout(() => this.ack(), ACK_IDLE_MS);
     });
     channel.stateChanged.subscribe((state) => {
@@ -123,6 +124,20 @@ export class SoakTerminal {
     this.ackTimer = undefined;
     if (this.unacked > 0 && this.channel.readyState === 'open') this.channel.send(JSON.stringify({ type: 'ack', bytes: this.unacked }));
     this.unacked = 0;
+  }
+
+  /** Sends raw input bytes (a Ctrl-C: `[3]`). */
+  send(bytes: Uint8Array): void {
+    this.channel.send(Buffer.from(bytes));
+  }
+
+  /** Waits for `marker` in output that arrives from now on; `received` when it is seen. */
+  async waitFor(marker: string, timeoutMs = 30_000): Promise<number> {
+    this.window = '';
+    await until(() => this.window.includes(marker) || this.fatal(), `"${marker}" in the output`, timeoutMs);
+    const fatal = this.fatal();
+    if (fatal) throw new SoakError(`session ended: ${JSON.stringify(fatal)}`);
+    return this.received;
   }
 
   /** Types `command`, then waits for `marker` in output that arrived after it was typed. */
