@@ -88,10 +88,15 @@ export class SessionExec {
     });
   }
 
-  /** After `kill`: finishes the recording and gives the session slot back to the rules. */
-  async release(): Promise<void> {
-    this.bridge.stream.destroy();
-    await this.recorder?.close();
-    this.releaseSlot?.();
+  /** After `kill`: finishes the recording and gives the session slot back to the rules. Idempotent. */
+  release(): Promise<void> {
+    this.releasing ??= (async () => {
+      this.bridge.stream.destroy();
+      await this.recorder?.close();
+      this.releaseSlot?.();
+    })();
+    return this.releasing;
   }
+
+  private releasing: Promise<void> | undefined;
 }

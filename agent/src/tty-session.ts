@@ -310,8 +310,12 @@ export class TtySession {
       } else {
         for (const off of this.unsubscribe.splice(0)) off();
         const channel = this.sender.stop();
-        if (channel?.isOpen) closeWhenDrained(channel);
         killed = await this.exec.kill();
+        // The channel closes once the processes are gone and the slot is free (protocol/README.md,
+        // "State rules"): a console that opens a new session when it sees the close is not refused
+        // SESSION_LIMIT by the one it just ended.
+        await this.exec.release();
+        if (channel?.isOpen) closeWhenDrained(channel);
       }
       this.processesLeft = killed.method === 'none';
       log.debug('session processes killed', { sessionId: this.sessionId, method: killed.method, found: killed.found });
