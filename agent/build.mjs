@@ -188,7 +188,7 @@ export async function build() {
   await rm(join(here, 'dist'), { recursive: true, force: true });
   await esbuild.build({
     ...common,
-    entryPoints: [join(here, 'src/cli.ts'), join(here, 'src/index.ts')],
+    entryPoints: { cli: join(here, 'src/cli.ts'), index: join(here, 'src/index.ts'), 'tether-exec': join(here, 'exec/tether-exec.ts') },
     outdir: join(here, 'dist'),
     splitting: true,
     chunkNames: 'chunks/[name]-[hash]',
