@@ -132,9 +132,13 @@ test('missing fields and wrong types are refused', () => {
   refused('{"type":"opened","sessionId":"","target":{"id":"a","name":"b"},"shell":"sh"}', parseAgentTtyFrame);
   refused('{"type":"error","code":"SOMETHING_ELSE","message":"x"}', parseAgentTtyFrame);
   refused('{"type":"error","code":"BAD_MESSAGE"}', parseAgentTtyFrame);
-  refused('{"type":"hello","protocol":"tether-tty/2","peer":{"kind":"console","version":"1"},"capabilities":[]}', parseConsoleControl);
   refused('{"type":"hello","protocol":"tether-tty/1","peer":{"kind":"server","version":"1"},"capabilities":[]}', parseConsoleControl);
   refused('{"type":"targets","targets":[{"id":"a","name":"b","image":"c","state":"exploded"}]}', parseAgentControl);
+});
+
+test('a hello naming another protocol parses, so that the receiver can answer UNSUPPORTED_PROTOCOL, not BAD_MESSAGE', () => {
+  const parsed = parseConsoleControl('{"type":"hello","protocol":"tether-tty/2","peer":{"kind":"console","version":"1"},"capabilities":[]}');
+  assert.ok(parsed.ok && parsed.value.type === 'hello' && parsed.value.protocol === 'tether-tty/2');
 });
 
 test('strings over their bounds are refused', () => {

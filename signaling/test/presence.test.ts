@@ -69,5 +69,5 @@ test('a replaced agent ends the negotiations it held', async (t) => {
   await offered;
   const ended = nextEvent(console1, 'webrtc:disconnect');
   await fixture.agent('plc-1');
-  assert.deepEqual(await ended, { sessionId: sid(1), reason: 'agent went offline' });
+  assert.deepEqual(await ended, { sessionId: sid(1), reason: 'agent went offline', offline: true });
 });

@@ -101,14 +101,14 @@ test('when an agent goes offline its consoles get webrtc:disconnect', async (t) 
   const { console1, agent } = await negotiating(t);
   const ended = nextEvent(console1, 'webrtc:disconnect');
   agent.disconnect();
-  assert.deepEqual(await ended, { sessionId: sid(1), reason: 'agent went offline' });
+  assert.deepEqual(await ended, { sessionId: sid(1), reason: 'agent went offline', offline: true });
 });
 
 test('when a console goes offline its agents get webrtc:disconnect', async (t) => {
   const { console1, agent } = await negotiating(t);
   const ended = nextEvent(agent, 'webrtc:disconnect');
   console1.disconnect();
-  assert.deepEqual(await ended, { sessionId: sid(1), reason: 'console went offline' });
+  assert.deepEqual(await ended, { sessionId: sid(1), reason: 'console went offline', offline: true });
 });
 
 test('one console may hold at most 64 negotiations', async (t) => {

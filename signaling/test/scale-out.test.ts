@@ -170,7 +170,7 @@ test('offer, answer, candidates and disconnect cross nodes both ways', async (t)
   await emitAck(console1, 'webrtc:offer', { sessionId: sid(2), agentId: 'plc-1', sdp: SDP_OFFER });
   const gone = nextEvent(agent, 'webrtc:disconnect');
   console1.disconnect();
-  assert.deepEqual(await gone, { sessionId: sid(2), reason: 'console went offline' });
+  assert.deepEqual(await gone, { sessionId: sid(2), reason: 'console went offline', offline: true });
 });
 
 test('organisations and negotiation ownership hold across nodes', async (t) => {
