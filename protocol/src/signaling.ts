@@ -37,14 +37,15 @@ export const RECONNECT_MAX_MS = 30_000;
 export const RECONNECT_JITTER = 0.5;
 
 /**
- * How long to wait before attempt `attempt` (0 for the first) after a refused handshake: the
- * server's `retryAfterMs`, if it said one, plus the jittered exponential delay of that attempt.
- * Socket.IO applies the same schedule by itself to lost connections, not to refused handshakes.
+ * How long to wait before attempt `attempt` (0 for the first) after a refused handshake. When the
+ * server said `retryAfterMs` (a busy node), that long plus up to as much again at random, so that
+ * the refused clients of one moment come back spread over the next; otherwise the jittered
+ * exponential delay of that attempt, which Socket.IO applies by itself to lost connections.
  */
 export function reconnectDelayMs(attempt: number, retryAfterMs = 0, random: () => number = Math.random): number {
+  if (retryAfterMs > 0) return Math.round(retryAfterMs * (1 + random()));
   const base = Math.min(RECONNECT_MAX_MS, RECONNECT_FIRST_MS * 2 ** Math.max(0, Math.min(attempt, 30)));
-  const jittered = base * (1 - RECONNECT_JITTER + 2 * RECONNECT_JITTER * random());
-  return Math.round(Math.max(0, retryAfterMs) + jittered);
+  return Math.round(base * (1 - RECONNECT_JITTER + 2 * RECONNECT_JITTER * random()));
 }
 
 export const AgentId = z
