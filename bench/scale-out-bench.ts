@@ -45,7 +45,7 @@ function client(url: string, auth: Record<string, unknown>, reconnection = false
 const agentAuth = (agentId: string) => ({ role: 'agent', token: token('agent', agentId), agentId, name: agentId, version: 'bench' });
 
 /** Time from a console's `webrtc:ice` to its arrival at the agent, `RELAY_SAMPLES` times. */
-async function relayLatency(consoleUrl: string, agentUrl: string): Promise<number[]> {
+export async function relayLatency(consoleUrl: string, agentUrl: string): Promise<number[]> {
   const agentId = `relay-${Math.random().toString(36).slice(2, 8)}`;
   const agent = await client(agentUrl, agentAuth(agentId));
   const console = await client(consoleUrl, { role: 'console', token: token('console', 'bench') });
