@@ -185,7 +185,6 @@ async function storm(agents: number, nodeCount: 1 | 2, chromium: boolean): Promi
       TETHER_SIGNALING_AGENT_TOKENS: AGENT_TOKEN,
       // Every simulated client comes from 127.0.0.1.
       TETHER_SIGNALING_MAX_CONNECTIONS_PER_ADDRESS: '0',
-      TETHER_LOG_LEVEL: 'warn',
       // For docs/scale-out.md's comparison of the adapters; the default otherwise.
       ...(process.env['TETHER_SIGNALING_REDIS_ADAPTER'] ? { TETHER_SIGNALING_REDIS_ADAPTER: process.env['TETHER_SIGNALING_REDIS_ADAPTER'] } : {}),
     };
@@ -195,7 +194,8 @@ async function storm(agents: number, nodeCount: 1 | 2, chromium: boolean): Promi
       env['TETHER_SIGNALING_REDIS_URL'] = redis.url;
     }
     const nodes: SignalingNode[] = [];
-    for (let i = 0; i < nodeCount; i++) nodes.push(await startSignalingNode(`load${i}`, env));
+    // At the CLI's default level: a line per connection, as a deployment logs.
+    for (let i = 0; i < nodeCount; i++) nodes.push(await startSignalingNode(`load${i}`, env, { logLevel: 'info' }));
     cleanups.push(() => Promise.all(nodes.map((node) => node.kill())));
     const urls = nodes.map((node) => node.url);
 
