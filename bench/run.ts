@@ -15,6 +15,7 @@ import { relayedThroughput } from './relayed.js';
 import { measurePreAuthMemory, PRE_AUTH_TRANSPORTS } from './pre-auth-bench.js';
 import { measureScaleOut } from './scale-out-bench.js';
 import { bytesAfterCtrlC } from './ctrl-c.js';
+import { measureSignalingLoad, type StormFigures } from './signaling-load.js';
 import { percentile, printTable, round, spread } from './stats.js';
 
 const THROUGHPUT_RUNS = 3;
@@ -221,6 +222,11 @@ async function main(): Promise<void> {
     const ctrlC = await attempt('bytes after Ctrl-C', () => bytesAfterCtrlC(5));
     putSpread('bytesAfterCtrlC', ctrlC?.samples ?? [], 0);
     putSpread('bytesAfterCtrlCLagging', ctrlC?.laggingSamples ?? [], 0);
+    results.signalingLoad = await measureSignalingLoad(undefined, (label, error) => {
+      const message = `${label}: ${error instanceof Error ? error.message : String(error)}`;
+      results.errors.push(message);
+      console.error(`[bench] ERROR ${message}`);
+    });
 
     console.log(`[bench] agent memory per session: ${MEMORY_SESSIONS} idle sessions on their own agent…`);
     const memory = await attempt('memory per session', () => sessionMemory(MEMORY_SESSIONS));
@@ -288,6 +294,16 @@ function report(): void {
   console.log('');
   printTable(rows);
   console.log(`\ntimeToPromptStagesMs  ${JSON.stringify(results.timeToPromptStagesMs ?? null)}`);
+  const storms = (results.signalingLoad ?? []) as StormFigures[];
+  if (storms.length > 0) {
+    console.log('\nsignaling storms (10 consoles): agents, nodes, connects/s, consoles see all (ratio), presence bytes per console (× snapshot), relay p99, server CPU, departure event-loop delay p99');
+    for (const s of storms) {
+      console.log(
+        `  ${s.agents} × ${s.nodes}: ${s.connectsPerSecond}/s, ${s.consolesSeeAllMs} ms (${s.seeAllRatio}), ${s.presenceBytesPerConsole} B (${s.bytesRatio}), ${s.relayP99Ms} ms, ${s.serverCpuPct} %` +
+          (s.departure ? `, ${s.departure.eventLoopDelayP99Ms} ms` : ''),
+      );
+    }
+  }
   console.log(`versions              ${JSON.stringify(versions ?? null)}`);
   console.log(`\nwritten to ${resultsPath}`);
   if (results.errors.length > 0) {

@@ -6,6 +6,7 @@
  */
 import { issueToken, startSignalingServer, type SignalingServer } from '@tether/signaling';
 import { io, type Socket } from 'socket.io-client';
+import { presenceOf } from '../test/support/presence-watch.js';
 import { startRedisServer } from '../test/support/redis-server.js';
 import { startSignalingNode } from '../test/support/signaling-node.js';
 import { startTcpFront } from '../test/support/tcp-front.js';
@@ -34,6 +35,7 @@ const token = (role: 'console' | 'agent', subject: string) => {
 
 function client(url: string, auth: Record<string, unknown>, reconnection = false): Promise<Socket> {
   const socket = io(url, { auth, transports: ['websocket'], forceNew: true, reconnection, reconnectionDelay: 100, reconnectionDelayMax: 500 });
+  if (auth['role'] === 'console') presenceOf(socket); // before its snapshot arrives
   return new Promise((resolve, reject) => {
     socket.once('connect', () => resolve(socket));
     socket.once('connect_error', reject);
@@ -43,7 +45,7 @@ function client(url: string, auth: Record<string, unknown>, reconnection = false
 const agentAuth = (agentId: string) => ({ role: 'agent', token: token('agent', agentId), agentId, name: agentId, version: 'bench' });
 
 /** Time from a console's `webrtc:ice` to its arrival at the agent, `RELAY_SAMPLES` times. */
-async function relayLatency(consoleUrl: string, agentUrl: string): Promise<number[]> {
+export async function relayLatency(consoleUrl: string, agentUrl: string): Promise<number[]> {
   const agentId = `relay-${Math.random().toString(36).slice(2, 8)}`;
   const agent = await client(agentUrl, agentAuth(agentId));
   const console = await client(consoleUrl, { role: 'console', token: token('console', 'bench') });
@@ -74,15 +76,10 @@ async function relayLatency(consoleUrl: string, agentUrl: string): Promise<numbe
   }
 }
 
-function listedUntil(console: Socket, check: (ids: string[]) => boolean): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('presence did not converge')), WAIT_MS);
-    console.on('presence', (presence: { agents: { agentId: string }[] }) => {
-      if (!check(presence.agents.map((a) => a.agentId))) return;
-      clearTimeout(timer);
-      resolve(performance.now());
-    });
-  });
+/** Resolves with the time at which the console's presence first satisfies `check`. */
+async function listedUntil(console: Socket, check: (ids: string[]) => boolean): Promise<number> {
+  await presenceOf(console).until(check, WAIT_MS);
+  return performance.now();
 }
 
 /** Offers to the agent every 100 ms until one reaches it; resolves to when one did. */

@@ -153,13 +153,14 @@ async function cloudSignaling(url: string, token: string, agentId: string): Prom
   const socket = io(url, { auth: { role: 'console', token }, transports: ['websocket'], reconnection: false, forceNew: true });
   const listed = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new ExecError(`agent ${agentId} is not online at ${url}`)), SIGNALING_ACK_TIMEOUT_MS);
-    socket.on('presence', (presence: { agents?: { agentId: string }[]; joined?: { agentId: string }[] }) => {
-      const agents = [...(presence.agents ?? []), ...(presence.joined ?? [])];
-      if (agents.some((a) => a.agentId === agentId)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
+    // The snapshot, then diffs (protocol/README.md, "Presence"): the agent in either is online.
+    const seen = (agents: { agentId: string }[] | undefined) => {
+      if (!agents?.some((a) => a.agentId === agentId)) return;
+      clearTimeout(timer);
+      resolve();
+    };
+    socket.on('presence:snapshot', (snapshot: { agents?: { agentId: string }[] }) => seen(snapshot.agents));
+    socket.on('presence:diff', (diff: { joins?: { agentId: string }[] }) => seen(diff.joins));
     socket.once('connect_error', (error: Error) => {
       clearTimeout(timer);
       reject(new ExecError(`cannot connect to ${url}: ${error.message}`));

@@ -1,8 +1,11 @@
 /**
  * The agent's connection to a signaling server (Socket.IO): receives offers, candidates and
  * disconnects for the consoles' negotiations, sends answers and candidates back. Every payload is
- * parsed on receipt; a bad one is logged and dropped. Socket.IO reconnects by itself; the peer
- * connections already established do not depend on this socket.
+ * parsed on receipt; a bad one is logged and dropped. Socket.IO reconnects by itself, with
+ * exponential backoff and jitter (RECONNECT_* in @tether/protocol), so that a fleet that lost its
+ * server does not come back in one wave; a refused handshake, which Socket.IO does not retry, is
+ * tried again on the same schedule, never sooner than the server's `retryAfterMs` (a busy server).
+ * The peer connections already established do not depend on this socket.
  */
 import { io, type Socket } from 'socket.io-client';
 import {
@@ -13,7 +16,12 @@ import {
   ok,
   parseValue,
   protocolError,
+  RECONNECT_FIRST_MS,
+  RECONNECT_JITTER,
+  RECONNECT_MAX_MS,
+  reconnectDelayMs,
   SignalingAck,
+  SignalingErrorPayload,
   SIGNALING_ACK_TIMEOUT_MS,
   TurnCredentials,
   type AgentToServerEvents,
@@ -26,9 +34,6 @@ import { describeError } from './deadline.js';
 import { createLogger } from './log.js';
 
 const log = createLogger(import.meta.url);
-
-/** Wait before trying again after the server refused the handshake (Socket.IO does not retry then). */
-export const REFUSED_RETRY_MS = 5000;
 
 export interface SignalingHandlers {
   onConnected(): void;
@@ -45,6 +50,8 @@ export class SignalingClient {
   private readonly socket: AgentSocket;
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** handshakes refused in a row, for the backoff */
+  private refusals = 0;
 
   constructor(
     private readonly url: string,
@@ -53,18 +60,32 @@ export class SignalingClient {
   ) {
     // WebSocket only: behind a load balancer without sticky sessions, long-polling requests could
     // reach different signaling nodes.
-    this.socket = io(url, { auth, transports: ['websocket'], reconnection: true, reconnectionDelayMax: 10_000, autoConnect: false });
+    this.socket = io(url, {
+      auth,
+      transports: ['websocket'],
+      reconnection: true,
+      reconnectionDelay: RECONNECT_FIRST_MS,
+      reconnectionDelayMax: RECONNECT_MAX_MS,
+      randomizationFactor: RECONNECT_JITTER,
+      autoConnect: false,
+    });
     const socket = this.socket;
     socket.on('connect', () => {
+      this.refusals = 0;
       log.debug('signaling connected', { url, socketId: socket.id });
       handlers.onConnected();
     });
     socket.on('disconnect', (reason) => log.warn('signaling disconnected', { url, reason }));
     socket.on('connect_error', (error) => {
-      log.warn('signaling connection failed', { url, error: describeError(error), retrying: socket.active });
       if (!socket.active && !this.closed) {
+        // Refused by the server (a token, an address limit, a busy node): Socket.IO leaves it there.
+        const refusal = SignalingErrorPayload.safeParse((error as Error & { data?: unknown }).data);
+        const delayMs = reconnectDelayMs(this.refusals++, refusal.success ? refusal.data.retryAfterMs : undefined);
+        log.warn('signaling connection refused', { url, error: describeError(error), code: refusal.data?.code, retryInMs: delayMs });
         clearTimeout(this.retryTimer);
-        this.retryTimer = setTimeout(() => socket.connect(), REFUSED_RETRY_MS);
+        this.retryTimer = setTimeout(() => socket.connect(), delayMs);
+      } else {
+        log.warn('signaling connection failed', { url, error: describeError(error), retrying: socket.active });
       }
     });
     socket.on('webrtc:offer', (raw: unknown) => this.parsed('webrtc:offer', OfferToAgent, raw, handlers.onOffer));

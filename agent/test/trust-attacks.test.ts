@@ -190,7 +190,7 @@ describe('attacks on the agent trust (issue 11)', () => {
     const sockets = Array.from({ length: 3 }, () => io(signaling.url, { auth: { role: 'console', token: consoleToken }, transports: ['websocket'], reconnection: false, forceNew: true }));
     const refusals: { reason: string; code?: string }[] = [];
     for (const socket of sockets) socket.on('webrtc:disconnect', (m: { reason: string; code?: string }) => refusals.push(m));
-    await Promise.all(sockets.map((s) => new Promise((r) => s.once('presence', r))));
+    await Promise.all(sockets.map((s) => new Promise((r) => s.once('presence:snapshot', r))));
     for (const [n, socket] of sockets.entries()) {
       for (let i = 0; i < MAX_NEGOTIATIONS_PER_CONNECTION + 2; i++) {
         await socket.timeout(10_000).emitWithAck('webrtc:offer', { sessionId: `flood-${n}-${i}-${Date.now()}`, agentId: 'trust-agent', sdp: offer });

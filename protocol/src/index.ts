@@ -7,3 +7,4 @@ export * from './encoding.js';
 export * from './pairing.js';
 export * from './lan.js';
 export * from './limits.js';
+export * from './presence.js';

@@ -26,6 +26,28 @@ export const HANDSHAKE_TIMEOUT_MS = 10_000;
  */
 export const MAX_INBOUND_BYTES_BEFORE_AUTH = MAX_SIGNALING_PAYLOAD_BYTES;
 
+/** The first delay before a client connects again after losing its signaling connection (Socket.IO's `reconnectionDelay`). */
+export const RECONNECT_FIRST_MS = 1000;
+/** The longest delay between attempts (`reconnectionDelayMax`); delays double up to it. */
+export const RECONNECT_MAX_MS = 30_000;
+/**
+ * The share of each delay that is random, either way (`randomizationFactor`): a fleet that lost its
+ * server at once (a node restarted, a site's uplink back) does not come back in one wave.
+ */
+export const RECONNECT_JITTER = 0.5;
+
+/**
+ * How long to wait before attempt `attempt` (0 for the first) after a refused handshake. When the
+ * server said `retryAfterMs` (a busy node), that long plus up to as much again at random, so that
+ * the refused clients of one moment come back spread over the next; otherwise the jittered
+ * exponential delay of that attempt, which Socket.IO applies by itself to lost connections.
+ */
+export function reconnectDelayMs(attempt: number, retryAfterMs = 0, random: () => number = Math.random): number {
+  if (retryAfterMs > 0) return Math.round(retryAfterMs * (1 + random()));
+  const base = Math.min(RECONNECT_MAX_MS, RECONNECT_FIRST_MS * 2 ** Math.max(0, Math.min(attempt, 30)));
+  return Math.round(base * (1 - RECONNECT_JITTER + 2 * RECONNECT_JITTER * random()));
+}
+
 export const AgentId = z
   .string()
   .min(1)
@@ -57,8 +79,41 @@ export const AgentInfo = z.object({
   version: z.string().max(64),
 });
 
-/** The server's list of the agents a console may reach, sent on connect and on every change. */
-export const PresenceMessage = z.object({ agents: z.array(AgentInfo).max(10_000) });
+/** Agents one organisation's presence may list; a snapshot or one diff holds at most this many. */
+export const MAX_PRESENCE_AGENTS = 10_000;
+
+/**
+ * How long the server gathers presence changes into one diff. A reconnect storm of N agents then
+ * costs a console about one list in diffs, not N lists.
+ */
+export const PRESENCE_BATCH_MS = 100;
+
+/** A position in an organisation's presence stream on one server connection; each diff is the previous + 1. */
+export const PresenceSeq = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+/**
+ * Every agent of the organisation a console may reach, with the sequence number the diffs that
+ * follow continue from: sent on connect, and in answer to `presence:resync`.
+ */
+export const PresenceSnapshot = z.object({ seq: PresenceSeq, agents: z.array(AgentInfo).max(MAX_PRESENCE_AGENTS) });
+
+/**
+ * The changes of one batch interval, `seq` one more than the snapshot's or the previous diff's:
+ * `joins` are agents that came online or whose name or version changed (the whole entry, which
+ * replaces any entry of that agentId), `leaves` the agentIds that went offline. Applying a diff is
+ * idempotent: a join of a listed agent replaces it, a leave of an unlisted one changes nothing.
+ */
+/** `presence:resync`'s payload: nothing (an empty object, or none). */
+export const PresenceResync = z.object({}).optional();
+
+/** A console may ask for a snapshot once per this interval; more often is RATE_LIMITED. */
+export const PRESENCE_RESYNC_INTERVAL_MS = 1000;
+
+export const PresenceDiff = z.object({
+  seq: PresenceSeq.min(1),
+  joins: z.array(AgentInfo).max(MAX_PRESENCE_AGENTS),
+  leaves: z.array(AgentId).max(MAX_PRESENCE_AGENTS),
+});
 
 const sdp = z.string().min(1).max(60_000);
 
@@ -96,6 +151,8 @@ export const SignalingErrorPayload = z.object({
   code: ErrorCodeSchema,
   message: z.string().max(1024),
   sessionId: NegotiationId.optional(),
+  /** a refused handshake (RATE_LIMITED): try again no sooner than this, in milliseconds, plus a random part */
+  retryAfterMs: z.number().int().min(0).max(3_600_000).optional(),
 });
 
 /**
@@ -130,7 +187,8 @@ export const SignalingAck = z.union([
 
 export type SignalingAuth = z.infer<typeof SignalingAuth>;
 export type AgentInfo = z.infer<typeof AgentInfo>;
-export type PresenceMessage = z.infer<typeof PresenceMessage>;
+export type PresenceSnapshot = z.infer<typeof PresenceSnapshot>;
+export type PresenceDiff = z.infer<typeof PresenceDiff>;
 export type IceCandidate = z.infer<typeof IceCandidate>;
 export type OfferToServer = z.infer<typeof OfferToServer>;
 export type OfferToAgent = z.infer<typeof OfferToAgent>;
@@ -146,6 +204,8 @@ type Ack = (reply: SignalingAck) => void;
 
 /** Events a console emits. Handlers on the server take `unknown` and parse. */
 export interface ConsoleToServerEvents {
+  /** asks for a fresh `presence:snapshot` (the console saw a gap in the diffs' `seq`); no payload needed */
+  'presence:resync': (msg: Record<string, never>, ack: Ack) => void;
   'webrtc:offer': (msg: OfferToServer, ack: Ack) => void;
   'webrtc:ice': (msg: Ice, ack: Ack) => void;
   'webrtc:disconnect': (msg: Disconnect, ack: Ack) => void;
@@ -160,7 +220,8 @@ export interface AgentToServerEvents {
 
 /** Events the server sends a console. */
 export interface ServerToConsoleEvents {
-  presence: (msg: PresenceMessage) => void;
+  'presence:snapshot': (msg: PresenceSnapshot) => void;
+  'presence:diff': (msg: PresenceDiff) => void;
   'webrtc:answer': (msg: Answer) => void;
   'webrtc:ice': (msg: Ice) => void;
   'webrtc:disconnect': (msg: Disconnect) => void;

@@ -12,7 +12,10 @@ import {
   OfferToServer,
   ok,
   parseValue,
-  PresenceMessage,
+  PresenceDiff,
+  PresenceSnapshot,
+  reconnectDelayMs,
+  RECONNECT_MAX_MS,
   protocolError,
   SignalingAck,
   SignalingAuth,
@@ -73,9 +76,15 @@ test('offers, answers, candidates and disconnects', () => {
 });
 
 test('presence, errors and acks', () => {
-  accepts(PresenceMessage, { agents: [] });
-  accepts(PresenceMessage, { agents: [{ agentId: 'plc-1', name: 'Line 1', version: '0.1.0' }] });
-  refuses(PresenceMessage, { agents: [{ agentId: '../x', name: 'n', version: '1' }] });
+  accepts(PresenceSnapshot, { seq: 0, agents: [] });
+  accepts(PresenceSnapshot, { seq: 7, agents: [{ agentId: 'plc-1', name: 'Line 1', version: '0.1.0' }] });
+  refuses(PresenceSnapshot, { agents: [] });
+  refuses(PresenceSnapshot, { seq: -1, agents: [] });
+  refuses(PresenceSnapshot, { seq: 0, agents: [{ agentId: '../x', name: 'n', version: '1' }] });
+  accepts(PresenceDiff, { seq: 1, joins: [{ agentId: 'plc-1', name: 'Line 1', version: '0.1.0' }], leaves: ['plc-2'] });
+  refuses(PresenceDiff, { seq: 0, joins: [], leaves: [] });
+  refuses(PresenceDiff, { seq: 1.5, joins: [], leaves: [] });
+  refuses(PresenceDiff, { seq: 1, joins: [], leaves: ['../x'] });
   accepts(SignalingAck, { ok: true });
   accepts(SignalingAck, { ok: false, error: { code: 'AGENT_OFFLINE', message: 'agent plc-1 is not connected' } });
   accepts(SignalingAck, { ok: false, error: { code: 'FORBIDDEN', message: 'no', sessionId } });
@@ -106,4 +115,13 @@ test('turn:credentials: RTCIceServer-shaped TURN servers, bounded, with their ex
   refuses(TurnCredentials, { iceServers: [server], expiresAt: 1.5, ttlSeconds: 1 });
   refuses(TurnCredentials, { iceServers: [server], expiresAt: 1, ttlSeconds: 0 });
   refuses(TurnCredentials, { iceServers: [server], expiresAt: 1, ttlSeconds: 8 * 86_400 });
+});
+
+test('reconnect delays grow exponentially with jitter up to the maximum; a retryAfterMs is honoured and spread', () => {
+  assert.equal(reconnectDelayMs(0, 0, () => 0), 500);
+  assert.equal(reconnectDelayMs(0, 0, () => 1), 1500);
+  assert.equal(reconnectDelayMs(3, 0, () => 0.5), 8000);
+  assert.equal(reconnectDelayMs(40, 0, () => 1), RECONNECT_MAX_MS * 1.5);
+  assert.equal(reconnectDelayMs(0, 2000, () => 0), 2000);
+  assert.equal(reconnectDelayMs(5, 2000, () => 1), 4000);
 });

@@ -1,11 +1,11 @@
 /**
- * Every agent the console knows: online ones from presence (connected as soon as they come
- * online), paired ones (reached over their LAN endpoint when the signaling server does not list
+ * Every agent the console knows: online ones from presence (applied as the server's diffs say,
+ * entry by entry, and connected as soon as they come online while the fleet is small), paired ones (reached over their LAN endpoint when the signaling server does not list
  * them), offline ones remembered through the host API; one peer connection per agent, its
  * targets kept live by asking `list-targets` every few seconds (and taking any `targets` the agent
  * pushes), and its network path read from getStats.
  */
-import type { AgentInfo } from '@tether/protocol';
+import type { PresenceChange } from '@tether/protocol';
 import { AgentConnection } from './agent-connection';
 import { connectionIsOver, newAgentRecord, type AgentRecord } from './agent-record';
 import { AgentRetry, type ResumeGraceFor } from './agent-retry';
@@ -26,6 +26,15 @@ export const PATH_POLL_MS = 2_000;
 /** A connection not ready by then is reported as failed (and retried while the agent is online). */
 export const CONNECT_TIMEOUT_MS = 15_000;
 
+/**
+ * Agents that come online are connected at once while the server lists at most this many; in a
+ * larger fleet the console connects an agent when the user asks (Connect, or a container's tab),
+ * rather than open thousands of peer connections nobody looks at.
+ */
+export const AUTO_CONNECT_MAX_AGENTS = 25;
+/** The known agents are saved to the host at most this often (a fleet's presence changes often). */
+export const KNOWN_AGENTS_SAVE_MS = 5_000;
+
 /** Refusals that another try cannot fix: the user must act (pair again, check the network). */
 const NO_RETRY = new Set(['NOT_PAIRED', 'FINGERPRINT_MISMATCH', 'PAIRING_INVALID']);
 
@@ -36,6 +45,7 @@ export class AgentDirectory implements Disposable {
   private readonly store = new DisposableStore();
   private readonly changeEmitter = new Emitter<void>();
   private readonly retries: AgentRetry;
+  private saveTimer: ReturnType<typeof setTimeout> | undefined;
   readonly onChange = this.changeEmitter.event;
 
   constructor(
@@ -47,7 +57,7 @@ export class AgentDirectory implements Disposable {
     resumeGraceFor: ResumeGraceFor = () => 0,
   ) {
     this.retries = new AgentRetry({ connect: (agentId) => this.connect(agentId), changed: () => this.changed(), resumeGraceFor });
-    if (signaling) this.store.add(signaling.onPresence((agents) => this.presence(agents)));
+    if (signaling) this.store.add(signaling.onPresence((change) => this.presence(change)));
     for (const agent of paired) this.addPaired(agent);
     const targetTimer = setInterval(() => this.pollTargets(), TARGET_POLL_MS);
     const pathTimer = setInterval(() => void this.pollPaths(), PATH_POLL_MS);
@@ -106,7 +116,7 @@ export class AgentDirectory implements Disposable {
 
   /** A fresh connection outside the directory, that the caller connects and disposes (bench; cloud path only). */
   createConnection(agentId: string): AgentConnection {
-    const agent = this.signaling?.agents.find((a) => a.agentId === agentId);
+    const agent = this.signaling?.agents.get(agentId);
     if (!agent || !this.signaling) throw new Error(`agent ${agentId} is not online`);
     const paired = this.records.get(agentId)?.paired;
     return new AgentConnection(agent, this.signaling, { iceServers: this.cloudIceServers(), connectTimeoutMs: CONNECT_TIMEOUT_MS, identity: this.identity, ...(paired ? { paired } : {}) });
@@ -164,10 +174,12 @@ export class AgentDirectory implements Disposable {
     return [...this.records.values()].flatMap((r) => (r.paired ? [r.paired] : []));
   }
 
+  /** Every known agent for the device list: online first, then by name (a plain comparison: a fleet's list is sorted at each render). */
   entries(openTabs: (agentId: string) => number): DeviceEntry[] {
     return [...this.records.values()]
-      .sort((a, b) => Number(b.online) - Number(a.online) || a.name.localeCompare(b.name))
-      .map((r) => ({
+      .map((record) => ({ record, key: `${record.online ? 0 : 1}${record.name.toLowerCase()}\u0000${record.agentId}` }))
+      .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+      .map(({ record: r }) => ({
         agentId: r.agentId,
         name: r.name,
         version: r.version,
@@ -184,6 +196,7 @@ export class AgentDirectory implements Disposable {
   }
 
   dispose(): void {
+    clearTimeout(this.saveTimer);
     for (const record of this.records.values()) this.dropConnection(record);
     for (const signaling of this.adopted.values()) signaling.dispose();
     this.adopted.clear();
@@ -191,16 +204,20 @@ export class AgentDirectory implements Disposable {
     this.changeEmitter.dispose();
   }
 
-  private presence(agents: readonly AgentInfo[]): void {
-    const online = new Set(agents.map((a) => a.agentId));
-    for (const record of this.records.values()) {
-      record.inPresence = online.has(record.agentId);
-      record.online = record.inPresence || (record.paired?.endpoints.length ?? 0) > 0;
+  /** Applies what the server's presence changed: work in proportion to the change, not to the fleet. */
+  private presence(change: PresenceChange): void {
+    for (const agentId of change.leaves) {
+      const record = this.records.get(agentId);
+      if (!record) continue;
+      record.inPresence = false;
+      record.online = (record.paired?.endpoints.length ?? 0) > 0;
     }
     const cameOnline: string[] = [];
-    for (const agent of agents) {
+    const small = (this.signaling?.agents.size ?? 0) <= AUTO_CONNECT_MAX_AGENTS;
+    for (const agent of change.joins) {
       const record = this.records.get(agent.agentId) ?? this.newRecord(agent.agentId, agent.name);
-      if (connectionIsOver(record) && !record.heldOff) cameOnline.push(agent.agentId);
+      // In a large fleet an agent the user already connected to is still connected again.
+      if (connectionIsOver(record) && !record.heldOff && (small || record.connection)) cameOnline.push(agent.agentId);
       record.name = agent.name;
       record.version = agent.version;
       record.online = true;
@@ -208,8 +225,17 @@ export class AgentDirectory implements Disposable {
     }
     for (const agentId of cameOnline) this.connect(agentId);
     this.changed();
-    const known: KnownAgent[] = [...this.records.values()].map((r) => ({ agentId: r.agentId, name: r.name, lastSeen: Date.now() }));
-    this.host.knownAgents.save(known).catch((error: unknown) => console.warn(`[agents] known agents not saved: ${String(error)}`));
+    this.saveKnownSoon();
+  }
+
+  /** Saves the known agents once the presence has been quiet for a moment, at most every KNOWN_AGENTS_SAVE_MS. */
+  private saveKnownSoon(): void {
+    if (this.saveTimer) return;
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = undefined;
+      const known: KnownAgent[] = [...this.records.values()].map((r) => ({ agentId: r.agentId, name: r.name, lastSeen: Date.now() }));
+      this.host.knownAgents.save(known).catch((error: unknown) => console.warn(`[agents] known agents not saved: ${String(error)}`));
+    }, KNOWN_AGENTS_SAVE_MS);
   }
 
   private remember(known: readonly KnownAgent[]): void {
@@ -230,7 +256,7 @@ export class AgentDirectory implements Disposable {
   private newConnection(record: AgentRecord, store: DisposableStore): AgentConnection {
     const connectTimeoutMs = record.reconnect ? RESUME_CONNECT_TIMEOUT_MS : CONNECT_TIMEOUT_MS;
     const options = { iceServers: this.cloudIceServers(), connectTimeoutMs, identity: this.identity, ...(record.paired ? { paired: record.paired } : {}) };
-    const cloud = record.inPresence ? this.signaling?.agents.find((a) => a.agentId === record.agentId) : undefined;
+    const cloud = record.inPresence ? this.signaling?.agents.get(record.agentId) : undefined;
     if (cloud && this.signaling) return new AgentConnection(cloud, this.signaling, options);
     if (!record.paired) throw new Error(`agent ${record.name} is not online`);
     const adopted = this.adopted.get(record.agentId);

@@ -274,6 +274,6 @@ export class ConsoleApp implements Disposable {
 
   private renderDevices(): void {
     const open = (agentId: string) => this.tabs.list().filter((t) => t.agentId === agentId && t.running).length;
-    this.devices.render(this.agents.entries(open));
+    this.devices.render(() => this.agents.entries(open));
   }
 }

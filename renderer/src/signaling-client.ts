@@ -2,7 +2,9 @@ import {
   Answer,
   Disconnect,
   Ice,
-  PresenceMessage,
+  PresenceDiff,
+  PresenceReplica,
+  PresenceSnapshot,
   SIGNALING_ACK_TIMEOUT_MS,
   SignalingAck,
   SignalingErrorPayload,
@@ -11,9 +13,14 @@ import {
   ok,
   parseValue,
   protocolError,
+  RECONNECT_FIRST_MS,
+  RECONNECT_JITTER,
+  RECONNECT_MAX_MS,
+  reconnectDelayMs,
   type AgentInfo,
   type ConsoleToServerEvents,
   type OfferToServer,
+  type PresenceChange,
   type ProtocolError,
   type Result,
   type ServerToConsoleEvents,
@@ -28,7 +35,7 @@ export type SignalingState =
   | { kind: 'connecting' }
   | { kind: 'connected' }
   | { kind: 'disconnected'; reason: string }
-  | { kind: 'refused'; error: ProtocolError };
+  | { kind: 'refused'; error: ProtocolError; retryAfterMs?: number };
 
 type ConsoleSocket = Socket<ServerToConsoleEvents, ConsoleToServerEvents>;
 
@@ -36,15 +43,23 @@ interface UntypedAckEmitter {
   emit(event: string, payload: unknown, ack: (timeout: Error | null, reply: unknown) => void): void;
 }
 
-/** The console's Socket.IO connection to a signaling server: presence and negotiation routing. */
+/**
+ * The console's Socket.IO connection to a signaling server: presence and negotiation routing.
+ * Presence is a snapshot and then diffs (protocol/README.md, "Presence"), kept in a
+ * `PresenceReplica`; `onPresence` fires with what changed only. Reconnection backs off
+ * exponentially with jitter (RECONNECT_*), and a refusal that says `retryAfterMs` (a busy server) is
+ * tried again after it, plus a random part.
+ */
 export class SignalingClient implements Disposable, NegotiationTransport {
   readonly path = 'cloud' as const;
   private readonly socket: ConsoleSocket;
   private readonly negotiations = new Map<string, NegotiationHandlers>();
-  private readonly presenceEmitter = new Emitter<AgentInfo[]>();
+  private readonly presenceEmitter = new Emitter<PresenceChange>();
   private readonly stateEmitter = new Emitter<SignalingState>();
-  private currentAgents: AgentInfo[] = [];
+  private readonly presence = new PresenceReplica();
   private currentState: SignalingState = { kind: 'connecting' };
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private refusals = 0;
   /** The last TURN credentials issued, and until when they are good by this machine's clock. */
   private turnCredentials: { value: TurnCredentials; validUntil: number } | undefined;
 
@@ -52,24 +67,50 @@ export class SignalingClient implements Disposable, NegotiationTransport {
   readonly onState = this.stateEmitter.event;
 
   constructor(url: string, token: string) {
-    this.socket = io(url, { auth: { role: 'console', token }, transports: ['websocket'], autoConnect: false });
-    this.socket.on('connect', () => this.setState({ kind: 'connected' }));
-    this.socket.on('disconnect', (reason) => this.setState({ kind: 'disconnected', reason }));
+    this.socket = io(url, {
+      auth: { role: 'console', token },
+      transports: ['websocket'],
+      autoConnect: false,
+      reconnectionDelay: RECONNECT_FIRST_MS,
+      reconnectionDelayMax: RECONNECT_MAX_MS,
+      randomizationFactor: RECONNECT_JITTER,
+    });
+    this.socket.on('connect', () => {
+      this.refusals = 0;
+      this.setState({ kind: 'connected' });
+    });
+    this.socket.on('disconnect', (reason) => {
+      // Diffs are per connection: the next one starts with a snapshot, and the list is kept until then.
+      this.presence.reset();
+      this.setState({ kind: 'disconnected', reason });
+    });
     this.socket.on('connect_error', (error) => {
       // The server refuses a bad token through the handshake; `data` carries its ProtocolError.
       const data = (error as Error & { data?: unknown }).data;
       const parsed = parseValue(SignalingErrorPayload, data);
       if (parsed.ok) {
-        this.setState({ kind: 'refused', error: { code: parsed.value.code, message: parsed.value.message } });
+        const { code, message, retryAfterMs } = parsed.value;
+        this.setState({ kind: 'refused', error: { code, message }, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
+        // A busy or crowded server asks to be tried again later; a refused token is final.
+        if (code === 'RATE_LIMITED' && !this.socket.active) {
+          clearTimeout(this.retryTimer);
+          this.retryTimer = setTimeout(() => this.socket.connect(), reconnectDelayMs(this.refusals++, retryAfterMs));
+        }
       } else {
         this.setState({ kind: 'disconnected', reason: `cannot reach the signaling server: ${error.message}` });
       }
     });
-    this.socket.on('presence', (raw: unknown) => {
-      const parsed = parseValue(PresenceMessage, raw);
-      if (!parsed.ok) return this.reportBadPayload('presence', parsed.error);
-      this.currentAgents = parsed.value.agents;
-      this.presenceEmitter.fire(this.currentAgents);
+    this.socket.on('presence:snapshot', (raw: unknown) => {
+      const parsed = parseValue(PresenceSnapshot, raw);
+      if (!parsed.ok) return this.reportBadPayload('presence:snapshot', parsed.error);
+      this.presenceEmitter.fire(this.presence.applySnapshot(parsed.value));
+    });
+    this.socket.on('presence:diff', (raw: unknown) => {
+      const parsed = parseValue(PresenceDiff, raw);
+      if (!parsed.ok) return this.reportBadPayload('presence:diff', parsed.error);
+      const outcome = this.presence.applyDiff(parsed.value);
+      if (outcome.kind === 'applied') this.presenceEmitter.fire(outcome.change);
+      else if (outcome.kind === 'gap' && outcome.expected !== undefined) this.resync(outcome.expected, outcome.got);
     });
     this.socket.on('webrtc:answer', (raw: unknown) => {
       const parsed = parseValue(Answer, raw);
@@ -106,8 +147,9 @@ export class SignalingClient implements Disposable, NegotiationTransport {
     });
   }
 
-  get agents(): readonly AgentInfo[] {
-    return this.currentAgents;
+  /** The agents the server lists now. */
+  get agents(): ReadonlyMap<string, AgentInfo> {
+    return this.presence.agents;
   }
 
   /**
@@ -147,6 +189,7 @@ export class SignalingClient implements Disposable, NegotiationTransport {
   }
 
   dispose(): void {
+    clearTimeout(this.retryTimer);
     this.negotiations.clear();
     this.presenceEmitter.dispose();
     this.stateEmitter.dispose();
@@ -174,6 +217,15 @@ export class SignalingClient implements Disposable, NegotiationTransport {
         else if (parsed.value.ok) resolve(ok(undefined));
         else resolve(err({ code: parsed.value.error.code, message: parsed.value.error.message }));
       });
+    });
+  }
+
+  /** A diff is missing: diffs are dropped until a fresh snapshot comes. */
+  private resync(expected: number, got: number): void {
+    console.warn(`[signaling] presence diff ${got} arrived where ${expected} was due; asking for a snapshot`);
+    this.presence.reset();
+    void this.emitWithAck('presence:resync', {}).then((reply) => {
+      if (!reply.ok) console.warn(`[signaling] presence snapshot refused: ${reply.error.code} ${reply.error.message}`);
     });
   }
 

@@ -40,6 +40,7 @@ async function main(): Promise<void> {
     host: config.host,
     version: packageJson.version,
     cluster: config.redisUrl === undefined ? 'single node' : 'redis',
+    redisAdapter: config.redisUrl === undefined ? undefined : (config.redisAdapter ?? 'sharded'),
     turnUrls: config.turn?.urls,
     turnTtlSeconds: config.turn?.ttlSeconds,
     maxConnectionsPerAddress: config.maxConnectionsPerAddress,

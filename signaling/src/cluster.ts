@@ -1,10 +1,13 @@
+import type { AgentInfo } from '@tether/protocol';
 import type { SignalingIo } from './io-types.js';
 import { LocalState, type SignalingState } from './state.js';
 
 /** What a node tells the others, and what it hears from them. */
 export interface ClusterEvents {
-  /** The agent list of org changed somewhere: every node re-reads it for its own consoles. */
-  onPresenceChanged(org: string): void;
+  /** Agents joined or left org somewhere, in the order the shared state applied the changes. */
+  onPresence(org: string, joins: AgentInfo[], leaves: string[]): void;
+  /** org's whole list as the shared state holds it (a node that joined, or that missed a change). */
+  onPresenceReset(org: string, agents: AgentInfo[]): void;
   /** Token ids revoked on some node: every node ends its own connections that used them. */
   onRevoked(jtis: string[]): void;
   /** This node lost the shared store: it ends its connections, so that they reconnect elsewhere. */
@@ -19,15 +22,13 @@ export interface ClusterHealth {
 
 /**
  * The signaling nodes as seen from one of them. With one process (`SingleNode`) every call stays
- * in it; with Redis (`redis-cluster.ts`) state, presence changes and revocations are shared.
+ * in it; with Redis (`redis-cluster.ts`) state, presence changes (as deltas) and revocations are shared.
  */
 export interface Cluster {
   readonly state: SignalingState;
   /** false while the node cannot serve (Redis lost): handshakes are refused, health says so */
   readonly ready: boolean;
   health(): ClusterHealth;
-  /** Tells every node, this one included, that org's agent list changed. */
-  presenceChanged(org: string): void;
   /** Shares token ids this node learnt were revoked; every node, this one included, ends their connections. */
   shareRevocations(jtis: string[]): void;
   /** True when another node shared this token id as revoked. */
@@ -40,17 +41,15 @@ export interface Cluster {
 
 /** One signaling process on its own: the state in memory, every event handled here. */
 export class SingleNode implements Cluster {
-  readonly state = new LocalState();
+  readonly state: LocalState;
   readonly ready = true;
 
-  constructor(private readonly events: ClusterEvents) {}
+  constructor(private readonly events: ClusterEvents) {
+    this.state = new LocalState((org, joins, leaves) => events.onPresence(org, joins, leaves));
+  }
 
   health(): ClusterHealth {
     return { ok: true };
-  }
-
-  presenceChanged(org: string): void {
-    this.events.onPresenceChanged(org);
   }
 
   shareRevocations(jtis: string[]): void {

@@ -25,6 +25,8 @@ export interface SignalingConfig {
   redisUrl: string | undefined;
   redisPrefix: string | undefined;
   redisNodeTtlMs: number | undefined;
+  /** The Socket.IO Redis adapter; undefined: the default (sharded) */
+  redisAdapter: 'sharded' | 'classic' | undefined;
   /** Connections one remote address may hold at once; 0: no limit */
   maxConnectionsPerAddress: number;
 }
@@ -54,6 +56,8 @@ Options:
   --redis-prefix <p>      prefix of the cluster's Redis keys (default tether:)  env TETHER_SIGNALING_REDIS_PREFIX
   --redis-node-ttl <ms>   a node silent this long is dead, its agents go offline (default 5000)
                                                                             env TETHER_SIGNALING_REDIS_NODE_TTL_MS
+  --redis-adapter <kind>  sharded (default; Redis 7 or later) or classic (older Redis)
+                                                                            env TETHER_SIGNALING_REDIS_ADAPTER
   --turn-url <url>        a TURN server clients relay through, e.g. turn:turn.example:3478;
                           repeatable                                         env TETHER_SIGNALING_TURN_URLS (comma-separated)
   --turn-secret <s>       coturn's static-auth-secret (use-auth-secret)      env TETHER_SIGNALING_TURN_SECRET
@@ -65,7 +69,7 @@ Options:
                           addresses)                                         env TETHER_SIGNALING_MAX_CONNECTIONS_PER_ADDRESS
   --config <file.json>    {port, host, tokenSecrets, revocationsFile, consoleTokens, agentTokens, corsOrigins,
                           logLevel, turnUrls, turnSecret, turnTtlSeconds, redisUrl, redisPrefix, redisNodeTtlMs,
-                          maxConnectionsPerAddress}
+                          redisAdapter, maxConnectionsPerAddress}
   -h, --help              print this help
   -v, --version           print the version
 
@@ -104,6 +108,7 @@ export const ConfigFile = z.strictObject({
   redisUrl: z.string().regex(REDIS_URL).optional(),
   redisPrefix: z.string().min(1).max(64).optional(),
   redisNodeTtlMs: z.number().int().min(MIN_NODE_TTL_MS).max(MAX_NODE_TTL_MS).optional(),
+  redisAdapter: z.enum(['sharded', 'classic']).optional(),
   maxConnectionsPerAddress: z.number().int().min(0).max(MAX_CONNECTIONS_SETTING).optional(),
 });
 
@@ -177,6 +182,7 @@ export function loadConfig(
         'redis-url': { type: 'string' },
         'redis-prefix': { type: 'string' },
         'redis-node-ttl': { type: 'string' },
+        'redis-adapter': { type: 'string' },
         'max-connections-per-address': { type: 'string' },
         config: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -256,6 +262,11 @@ export function loadConfig(
     }
   }
 
+  const redisAdapter = flags['redis-adapter'] ?? env['TETHER_SIGNALING_REDIS_ADAPTER'] ?? file.redisAdapter;
+  if (redisAdapter !== undefined && redisAdapter !== 'sharded' && redisAdapter !== 'classic') {
+    return { kind: 'error', message: `invalid Redis adapter ${JSON.stringify(redisAdapter)}; sharded or classic` };
+  }
+
   const perAddressText = flags['max-connections-per-address'] ?? env['TETHER_SIGNALING_MAX_CONNECTIONS_PER_ADDRESS'];
   let maxConnectionsPerAddress = file.maxConnectionsPerAddress ?? DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;
   if (perAddressText !== undefined) {
@@ -290,6 +301,7 @@ export function loadConfig(
       redisUrl,
       redisPrefix,
       redisNodeTtlMs,
+      redisAdapter,
       maxConnectionsPerAddress,
     },
     warnings,

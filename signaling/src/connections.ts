@@ -1,12 +1,15 @@
+import { err, ok, PRESENCE_RESYNC_INTERVAL_MS, PresenceResync, protocolError } from '@tether/protocol';
 import type { Cluster } from './cluster.js';
+import { handle } from './inbound.js';
 import { consolesRoom, type SignalingIo, type SignalingSocket } from './io-types.js';
 import type { Logger } from './log.js';
+import type { PresenceFeed } from './presence-feed.js';
 import type { Relay } from './relay.js';
 import type { SerialQueues } from './serial-queues.js';
 
 /**
- * The life of one authenticated connection: a console joins its organisation's room and gets the
- * agent list; an agent is registered in the shared state (replacing an older connection with its
+ * The life of one authenticated connection: a console joins its organisation's room and gets its
+ * presence snapshot, then the diffs sent to that room; an agent is registered in the shared state (replacing an older connection with its
  * agentId, on whichever node) and the organisation's consoles are told. Registration and cleanup
  * run in the connection's queue, so that a cleanup never overtakes its registration.
  */
@@ -16,6 +19,7 @@ export class Connections {
     private readonly cluster: () => Cluster,
     private readonly relay: Relay,
     private readonly queues: SerialQueues,
+    private readonly presence: PresenceFeed,
     private readonly log: Logger,
     /** true while ending connections should tell the other ends (not while this node goes away) */
     private readonly notifyPeers: () => boolean,
@@ -29,13 +33,20 @@ export class Connections {
   #console(socket: SignalingSocket): void {
     const { org, jti } = socket.data.identity;
     this.log.info('console connected', { socketId: socket.id, address: socket.handshake.address, org, jti });
+    // In one step: every diff sent to the room from now on follows this snapshot.
     void socket.join(consolesRoom(org));
+    socket.emit('presence:snapshot', this.presence.snapshot(org));
     this.relay.attachConsole(socket);
-    this.#run(socket, 'register console', async () => {
-      const cluster = this.cluster();
-      await cluster.connectionOpened(socket.id);
-      socket.emit('presence', { agents: await cluster.state.listAgents(org) });
+    let resyncedAt = Number.NEGATIVE_INFINITY;
+    handle(socket, 'presence:resync', PresenceResync, { log: this.log, queues: this.queues }, async () => {
+      if (Date.now() - resyncedAt < PRESENCE_RESYNC_INTERVAL_MS) {
+        return err(protocolError('RATE_LIMITED', `at most one presence snapshot per ${PRESENCE_RESYNC_INTERVAL_MS} ms`));
+      }
+      resyncedAt = Date.now();
+      socket.emit('presence:snapshot', this.presence.snapshot(org));
+      return ok(undefined);
     });
+    this.#run(socket, 'register console', () => this.cluster().connectionOpened(socket.id));
     socket.on('disconnect', (reason) => {
       this.log.info('console disconnected', { socketId: socket.id, reason });
       const notify = this.notifyPeers();
@@ -62,15 +73,13 @@ export class Connections {
         this.io.to(replaced.id).emit('signal:error', { code: 'FORBIDDEN', message: `a newer connection with agentId ${agentId} replaced this one` });
         this.io.in(replaced.id).disconnectSockets(true);
       }
-      cluster.presenceChanged(org);
     });
     socket.on('disconnect', (reason) => {
       this.log.info('agent disconnected', { socketId: socket.id, agentId, org, reason });
       const notify = this.notifyPeers();
       this.#run(socket, 'forget agent', async () => {
         const cluster = this.cluster();
-        const wasCurrent = await cluster.state.removeAgent(socket, org, agentId);
-        if (wasCurrent) cluster.presenceChanged(org);
+        await cluster.state.removeAgent(socket, org, agentId);
         await this.relay.agentGone(socket.id, notify);
         await cluster.connectionClosed(socket.id);
       });

@@ -18,7 +18,7 @@ type EventName = keyof ClientToServerEvents;
 
 /** The events each role may send; anything else is answered with BAD_MESSAGE. */
 export const EVENTS_BY_ROLE: Record<'console' | 'agent', readonly EventName[]> = {
-  console: ['webrtc:offer', 'webrtc:ice', 'webrtc:disconnect'],
+  console: ['presence:resync', 'webrtc:offer', 'webrtc:ice', 'webrtc:disconnect'],
   agent: ['webrtc:answer', 'webrtc:ice', 'webrtc:disconnect'],
 };
 

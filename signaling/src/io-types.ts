@@ -9,8 +9,6 @@ export interface SocketData {
 
 /** What signaling nodes tell each other through the Redis adapter (`serverSideEmit`); parsed on receipt. */
 export interface InterServerEvents {
-  /** the agent list of an organisation changed */
-  'tether:presence': (org: string) => void;
   /** token ids were revoked */
   'tether:revoked': (jtis: string[]) => void;
 }

@@ -28,9 +28,4 @@ export class AgentDirectory<S extends { id: string }> {
   get(org: string, agentId: string): S | undefined {
     return this.#orgs.get(org)?.get(agentId)?.socket;
   }
-
-  /** The agents of one organisation. */
-  list(org: string): AgentInfo[] {
-    return [...(this.#orgs.get(org)?.values() ?? [])].map(({ info }) => info);
-  }
 }

@@ -1,16 +1,26 @@
 /**
  * Several signaling nodes sharing one Redis: the Socket.IO Redis adapter carries every emit to the
- * node that holds the target connection, `RedisState` holds presence and negotiations, and each
- * node heartbeats a key with a short TTL so that the others can remove what a dead node left.
+ * node that holds the target connection, `RedisState` holds presence and negotiations and publishes
+ * each presence change (`RedisPresence` passes them on to this node's consoles), and each node
+ * heartbeats a key with a short TTL so that the others can remove what a dead node left.
  */
 import { randomBytes } from 'node:crypto';
-import { createAdapter } from '@socket.io/redis-adapter';
+import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import { Redis, type RedisOptions } from 'ioredis';
 import { z } from 'zod';
 import type { Cluster, ClusterEvents, ClusterHealth } from './cluster.js';
 import type { SignalingIo } from './io-types.js';
 import { moduleName, type Logger } from './log.js';
+import { RedisPresence } from './redis-presence.js';
 import { RedisState, redisKeys, type RedisKeys } from './redis-state.js';
+
+/**
+ * The Socket.IO Redis adapter: `sharded` (SPUBLISH/SSUBSCRIBE, Redis 7 or later; what Socket.IO
+ * recommends for Redis 7) or `classic` (PUBLISH/PSUBSCRIBE, any Redis). docs/scale-out.md has the
+ * measurements behind the default.
+ */
+export type RedisAdapterKind = 'sharded' | 'classic';
+export const DEFAULT_REDIS_ADAPTER: RedisAdapterKind = 'sharded';
 
 export interface RedisClusterOptions {
   /** `redis://[[user]:password@]host:port[/db]` or `rediss://…` */
@@ -21,13 +31,14 @@ export interface RedisClusterOptions {
   nodeTtlMs?: number;
   /** How long to wait for Redis at start before giving up; 10 s by default. */
   connectTimeoutMs?: number;
+  /** The Socket.IO adapter; `DEFAULT_REDIS_ADAPTER` by default. */
+  adapter?: RedisAdapterKind;
   logger: Logger;
 }
 
 export const DEFAULT_NODE_TTL_MS = 5000;
 export const DEFAULT_REDIS_PREFIX = 'tether:';
 
-const OrgName = z.string().min(1).max(256);
 const JtiList = z.array(z.string().min(1).max(64)).max(10_000);
 
 /** Hides the password of a Redis URL for logs. */
@@ -49,6 +60,9 @@ export class RedisCluster implements Cluster {
   /** The adapter's publisher and subscriber. */
   readonly #pub: Redis;
   readonly #sub: Redis;
+  /** the subscriber of presence deltas (the adapter's subscriber is its own) */
+  readonly #presenceSub: Redis;
+  readonly #presence: RedisPresence;
   readonly #keys: RedisKeys;
   readonly #log: Logger;
   readonly #revoked = new Set<string>();
@@ -85,8 +99,10 @@ export class RedisCluster implements Cluster {
     // an unhandled rejection inside the adapter. While they wait this node serves no one.
     this.#pub = new Redis(options.url, { ...common, maxRetriesPerRequest: null });
     this.#sub = new Redis(options.url, { ...common, maxRetriesPerRequest: null });
+    this.#presenceSub = new Redis(options.url, { ...common, maxRetriesPerRequest: null });
     this.#state = new RedisState(this.#store, this.#nodeId, prefix);
-    for (const client of [this.#store, this.#pub, this.#sub]) {
+    this.#presence = new RedisPresence(this.#store, this.#presenceSub, this.#keys, events, this.#log);
+    for (const client of this.#clients) {
       // Before the node has joined, a failure is the start's to report (it throws).
       client.on('error', (error: Error) => {
         if (this.#started) this.#lost(`Redis error: ${error.message}`);
@@ -95,16 +111,15 @@ export class RedisCluster implements Cluster {
       client.on('close', () => this.#started && this.#lost('the connection to Redis closed'));
       client.on('ready', () => this.#started && void this.#maybeRecovered());
     }
-    io.on('tether:presence', (org: unknown) => {
-      const parsed = OrgName.safeParse(org);
-      if (parsed.success) events.onPresenceChanged(parsed.data);
-      else this.#log.warn('bad presence notice from another node; dropped');
-    });
     io.on('tether:revoked', (jtis: unknown) => {
       const parsed = JtiList.safeParse(jtis);
       if (!parsed.success) return this.#log.warn('bad revocation notice from another node; dropped');
       this.#learnRevoked(parsed.data);
     });
+  }
+
+  get #clients(): Redis[] {
+    return [this.#store, this.#pub, this.#sub, this.#presenceSub];
   }
 
   /** Connects to Redis (or throws after `connectTimeoutMs`), joins the cluster and starts heartbeating. */
@@ -126,12 +141,18 @@ export class RedisCluster implements Cluster {
       timer = setTimeout(() => reject(new Error(`no connection within ${timeoutMs} ms`)), timeoutMs);
     });
     try {
-      await Promise.race([Promise.all([this.#store.connect(), this.#pub.connect(), this.#sub.connect()]), timeout]);
+      await Promise.race([Promise.all(this.#clients.map((client) => client.connect())), timeout]);
     } finally {
       clearTimeout(timer);
     }
     // Only now: the adapter subscribes at once, and a lazy client would connect on its own.
-    this.io.adapter(createAdapter(this.#pub, this.#sub, { key: `${this.options.prefix ?? DEFAULT_REDIS_PREFIX}socket.io` }));
+    const channel = `${this.options.prefix ?? DEFAULT_REDIS_PREFIX}socket.io`;
+    this.io.adapter(
+      (this.options.adapter ?? DEFAULT_REDIS_ADAPTER) === 'sharded'
+        ? createShardedAdapter(this.#pub, this.#sub, { channelPrefix: channel })
+        : createAdapter(this.#pub, this.#sub, { key: channel }),
+    );
+    await this.#presence.start();
     await this.#join();
     this.#started = true;
     this.#timer = setInterval(() => void this.#heartbeat(), Math.max(100, Math.floor(this.#nodeTtlMs / 5)));
@@ -157,12 +178,14 @@ export class RedisCluster implements Cluster {
 
   async #maybeRecovered(): Promise<void> {
     if (this.#closed || this.#ready || this.#rejoining) return;
-    if (![this.#store, this.#pub, this.#sub].every((client) => client.status === 'ready')) return;
+    if (!this.#clients.every((client) => client.status === 'ready')) return;
     this.#rejoining = true;
     // The old id's entries are swept by whichever node sees its heartbeat key expire, this one too.
     this.#nodeId = newNodeId();
     this.#state = new RedisState(this.#store, this.#nodeId, this.options.prefix ?? DEFAULT_REDIS_PREFIX);
     try {
+      // Deltas published while this node was away are lost to it: read every list again.
+      await this.#presence.reloadAll();
       await this.#join();
     } catch (error) {
       this.#log.error('could not rejoin the cluster after Redis came back; waiting for the next reconnection', { error });
@@ -204,7 +227,6 @@ export class RedisCluster implements Cluster {
       if ((await this.#store.srem(this.#keys.nodes, nodeId)) !== 1) continue;
       const orgs = await this.#state.removeNode(nodeId);
       this.#log.warn('removed a dead signaling node', { deadNodeId: nodeId, nodeId: this.#nodeId, orgs: orgs.size });
-      for (const org of orgs) this.presenceChanged(org);
     }
   }
 
@@ -230,11 +252,6 @@ export class RedisCluster implements Cluster {
     return this.#ready
       ? { ok: true, redis: 'ready', nodeId: this.#nodeId }
       : { ok: false, redis: 'down', reason: this.#lostReason };
-  }
-
-  presenceChanged(org: string): void {
-    this.io.serverSideEmit('tether:presence', org);
-    this.events.onPresenceChanged(org);
   }
 
   shareRevocations(jtis: string[]): void {
@@ -263,10 +280,11 @@ export class RedisCluster implements Cluster {
     this.#closed = true;
     this.#ready = false;
     clearInterval(this.#timer);
+    this.#presence.close();
     if (this.#store.status === 'ready') {
       // Leave at once rather than wait for the TTL: the others sweep what this node held.
       await this.#store.del(this.#keys.alive(this.#nodeId)).catch((error: unknown) => this.#log.warn('could not leave the cluster', { error }));
     }
-    for (const client of [this.#store, this.#pub, this.#sub]) client.disconnect();
+    for (const client of this.#clients) client.disconnect();
   }
 }

@@ -12,6 +12,10 @@ export function redisKeys(prefix: string) {
   return {
     /** hash agentId → AgentEntry, the agents of one organisation on every node */
     agents: (org: string) => `${prefix}agents:${org}`,
+    /** the number of presence changes an organisation has had: each published delta's `rev` */
+    presenceRev: (org: string) => `${prefix}presence-rev:${org}`,
+    /** the channel every presence change is published on, with its organisation and rev (redis-presence.ts) */
+    presenceChannel: `${prefix}presence`,
     /** set of node ids that have registered; a member whose `alive` key expired is dead */
     nodes: `${prefix}nodes`,
     /** exists while the node heartbeats (a TTL of a few seconds) */
@@ -30,8 +34,8 @@ export function redisKeys(prefix: string) {
 export type RedisKeys = ReturnType<typeof redisKeys>;
 
 /** What a node stores for one agent connection. Parsed on read: another node wrote it. */
-const AgentEntry = z.object({ socketId: z.string(), nodeId: z.string(), info: AgentInfo });
-type AgentEntry = z.infer<typeof AgentEntry>;
+export const AgentEntry = z.object({ socketId: z.string(), nodeId: z.string(), info: AgentInfo });
+export type AgentEntry = z.infer<typeof AgentEntry>;
 
 const NegotiationRecord = z.object({
   sessionId: z.string(),
@@ -41,19 +45,28 @@ const NegotiationRecord = z.object({
   consoleOwner: z.string().optional(),
 });
 
-/** HGET then HSET in one step: two nodes registering the same agentId at once both see a truth. */
+/**
+ * HGET then HSET in one step: two nodes registering the same agentId at once both see a truth. The
+ * change is published in the same step, with the organisation's next rev, so that every node gets
+ * the changes in the order Redis applied them (ARGV[4] the channel, ARGV[5] the org as JSON, ARGV[6]
+ * the AgentInfo as JSON).
+ */
 const ADD_AGENT = `
 local previous = redis.call('HGET', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[3])
+local rev = redis.call('INCR', KEYS[3])
+redis.call('PUBLISH', ARGV[4], '{"org":' .. ARGV[5] .. ',"rev":' .. rev .. ',"joins":[' .. ARGV[6] .. '],"leaves":[]}')
 return previous`;
 
-/** Deletes the agent's entry only if this connection still holds it. */
+/** Deletes the agent's entry only if this connection still holds it, and publishes the departure. */
 const REMOVE_AGENT = `
 redis.call('SREM', KEYS[2], ARGV[3])
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 if current and cjson.decode(current).socketId == ARGV[2] then
   redis.call('HDEL', KEYS[1], ARGV[1])
+  local rev = redis.call('INCR', KEYS[3])
+  redis.call('PUBLISH', ARGV[4], '{"org":' .. ARGV[5] .. ',"rev":' .. rev .. ',"joins":[],"leaves":[' .. cjson.encode(ARGV[1]) .. ']}')
   return 1
 end
 return 0`;
@@ -102,12 +115,16 @@ export class RedisState implements SignalingState {
     const entry: AgentEntry = { socketId: connection.id, nodeId: this.nodeId, info };
     const previous = (await this.redis.eval(
       ADD_AGENT,
-      2,
+      3,
       this.#keys.agents(org),
       this.#keys.nodeAgents(this.nodeId),
+      this.#keys.presenceRev(org),
       info.agentId,
       JSON.stringify(entry),
       JSON.stringify([org, info.agentId, connection.id]),
+      this.#keys.presenceChannel,
+      JSON.stringify(org),
+      JSON.stringify(info),
     )) as string | null;
     const old = parseJson(AgentEntry, previous);
     return old && old.socketId !== connection.id ? { id: old.socketId } : undefined;
@@ -120,12 +137,15 @@ export class RedisState implements SignalingState {
   async #removeAgent(nodeId: string, org: string, agentId: string, socketId: string): Promise<boolean> {
     const removed = await this.redis.eval(
       REMOVE_AGENT,
-      2,
+      3,
       this.#keys.agents(org),
       this.#keys.nodeAgents(nodeId),
+      this.#keys.presenceRev(org),
       agentId,
       socketId,
       JSON.stringify([org, agentId, socketId]),
+      this.#keys.presenceChannel,
+      JSON.stringify(org),
     );
     return removed === 1;
   }
@@ -135,18 +155,6 @@ export class RedisState implements SignalingState {
     if (!entry) return undefined;
     // An entry of a node that stopped heartbeating, not yet swept: its connection is gone.
     return (await this.#aliveNodes([entry.nodeId])).has(entry.nodeId) ? { id: entry.socketId } : undefined;
-  }
-
-  async listAgents(org: string): Promise<AgentInfo[]> {
-    const all = await this.redis.hgetall(this.#keys.agents(org));
-    const entries = Object.values(all)
-      .map((text) => parseJson(AgentEntry, text))
-      .filter((entry): entry is AgentEntry => entry !== undefined);
-    const alive = await this.#aliveNodes([...new Set(entries.map((entry) => entry.nodeId))]);
-    return entries
-      .filter((entry) => alive.has(entry.nodeId))
-      .map((entry) => entry.info)
-      .sort((a, b) => a.agentId.localeCompare(b.agentId));
   }
 
   /** The nodes among `nodeIds` whose heartbeat key has not expired. */
@@ -234,8 +242,8 @@ export class RedisState implements SignalingState {
 
   /**
    * Removes what a dead node left: its agents (only where no newer connection holds the agentId)
-   * and the negotiations of its connections. Resolves to the organisations whose presence changed.
-   * The other ends of those negotiations are not told: a node going away is not a peer going away,
+   * and the negotiations of its connections (each departure is published as any other). Resolves
+   * to the organisations whose presence changed. The other ends of those negotiations are not told: a node going away is not a peer going away,
    * and their peer connections, once up, do not need signaling.
    */
   async removeNode(nodeId: string): Promise<Set<string>> {

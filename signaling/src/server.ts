@@ -11,8 +11,10 @@ import { DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, handshakesPerAddress, INBOUND_WORD
 import { Connections } from './connections.js';
 import type { SignalingIo, SignalingSocket } from './io-types.js';
 import { createJsonLogger, isLogLevel, moduleName, type Logger } from './log.js';
-import { PresenceFanout } from './presence-fanout.js';
-import { RedisCluster } from './redis-cluster.js';
+import { readDescriptorLimit } from './descriptor-limit.js';
+import { LoadShedder, SHED_RETRY_AFTER_MS } from './load-shedder.js';
+import { PresenceFeed } from './presence-feed.js';
+import { RedisCluster, type RedisAdapterKind } from './redis-cluster.js';
 import { Relay } from './relay.js';
 import { RevocationList } from './revocations.js';
 import { SerialQueues } from './serial-queues.js';
@@ -47,6 +49,8 @@ export interface SignalingServerOptions {
   redisPrefix?: string;
   /** How long a node that stopped heartbeating counts as alive; 5000 ms by default. */
   redisNodeTtlMs?: number;
+  /** The Socket.IO Redis adapter (`sharded` by default: Redis 7; `classic` for older Redis). */
+  redisAdapter?: RedisAdapterKind;
   /**
    * Connections one remote address may hold at once; more are refused with `connect_error`
    * RATE_LIMITED. 1024 by default; 0: no limit (behind a proxy that hides client addresses).
@@ -73,7 +77,10 @@ function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-/** Socket.IO answers its own path; everything else is a health probe (503 while not ready) or a 404. */
+/**
+ * Socket.IO answers its own path; everything else is a health probe (503 while not ready) or a 404.
+ * The probe is answered from memory, with no await, so that it answers while the node is busy.
+ */
 const healthHandler = (health: () => ClusterHealth) => (req: IncomingMessage, res: ServerResponse) => {
   if (req.method === 'GET' && req.url === '/healthz') {
     const answer = health();
@@ -137,8 +144,31 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
     words: INBOUND_WORDS,
   });
 
+  const shedder = new LoadShedder();
+  const descriptors = readDescriptorLimit();
+  if (descriptors) {
+    log.info('descriptor limit', { ...descriptors });
+    if (descriptors.soft < descriptors.hard) log.warn('the limit on open files is below its hard limit; raise it (ulimit -n, LimitNOFILE=)', { ...descriptors });
+  }
+  /** One line a second at most for refusals that come in floods, with the count since the last. */
+  const refusalLog = (msg: string) => {
+    let count = 0;
+    let at = Number.NEGATIVE_INFINITY;
+    return (fields: Record<string, unknown>) => {
+      count++;
+      if (Date.now() - at < 1000) return;
+      log.warn(msg, { ...fields, refused: count });
+      at = Date.now();
+      count = 0;
+    };
+  };
+  const logFull = refusalLog('transport refused: at the descriptor limit');
+  const logShed = refusalLog('connection refused: shedding load');
+
   let cluster: Cluster | undefined;
-  const httpServer = createServer(healthHandler(() => cluster?.health() ?? { ok: false, reason: 'starting' }));
+  const httpServer = createServer(
+    healthHandler(() => ({ ...(cluster?.health() ?? { ok: false, reason: 'starting' }), clients: io.engine.clientsCount, ...shedder.figures() })),
+  );
   const io: SignalingIo = new Server(httpServer, {
     maxHttpBufferSize: MAX_SIGNALING_PAYLOAD_BYTES,
     cors: { origin: options.corsOrigins === undefined || options.corsOrigins === '*' ? '*' : [...options.corsOrigins] },
@@ -150,6 +180,11 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
     // load balancer, to another node), where a refused handshake would make them give up.
     allowRequest: (req, callback) => {
       if (cluster?.ready === false) return callback('this signaling node has lost its Redis connection', false);
+      if (descriptors && io.engine.clientsCount >= descriptors.maxClients) {
+        // Refused while a descriptor is left, rather than failing to accept with nothing logged.
+        logFull({ clients: io.engine.clientsCount, maxClients: descriptors.maxClients });
+        return callback('this signaling node is at its limit of clients', false);
+      }
       const refused = perAddress.refusedTransport(req) ?? inbound.refusedTransport(req);
       callback(refused ?? null, refused === undefined);
     },
@@ -158,13 +193,16 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
     perAddress.transportOpened(conn);
     outbound.watch(conn);
     inbound.watch(conn);
+    // The upgrade request and its buffers are not needed past this point (the bounds kept the TCP
+    // socket, the handshake reads the address from the transport): released, as Socket.IO advises.
+    (conn as { request: unknown }).request = null;
   });
   const queues = new SerialQueues();
   const state = () => {
     if (!cluster) throw new Error('the cluster is not started');
     return cluster.state;
   };
-  const fanout = new PresenceFanout(io, state, root.child(moduleName('presence-fanout.ts')));
+  const feed = new PresenceFeed(io);
   let closing = false;
 
   /** Ends a connection whose token stopped being valid; its negotiations end as on any disconnect. */
@@ -174,7 +212,8 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
     socket.disconnect(true);
   };
   const events: ClusterEvents = {
-    onPresenceChanged: (org) => fanout.refresh(org),
+    onPresence: (org, joins, leaves) => feed.apply(org, joins, leaves),
+    onPresenceReset: (org, agents) => feed.reset(org, agents),
     onRevoked: (jtis) => {
       const set = new Set(jtis);
       for (const socket of io.sockets.sockets.values()) {
@@ -192,8 +231,9 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
   try {
     cluster = options.redisUrl === undefined
       ? new SingleNode(events)
-      : await RedisCluster.start(io, events, { url: options.redisUrl, prefix: options.redisPrefix, nodeTtlMs: options.redisNodeTtlMs, logger: root });
+      : await RedisCluster.start(io, events, { url: options.redisUrl, prefix: options.redisPrefix, nodeTtlMs: options.redisNodeTtlMs, adapter: options.redisAdapter, logger: root });
   } catch (cause) {
+    shedder.close();
     await io.close().catch((error: unknown) => log.debug('socket.io close after a failed start', { error }));
     throw cause;
   }
@@ -202,6 +242,7 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
   // A revocation read from the file is shared with every node; each ends its own connections.
   const revocations = RevocationList.open(options.revocationsFile, root.child(moduleName('revocations.ts')), (added) => joined.shareRevocations(added));
   if (!revocations.ok) {
+    shedder.close();
     await joined.close();
     await io.close().catch((error: unknown) => log.debug('socket.io close after a failed start', { error }));
     throw new TypeError(`startSignalingServer: ${revocations.error}`);
@@ -209,7 +250,7 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
   const revoked = revocations.value;
   const authenticate = createAuthenticator({ ...tokens, isRevoked: (jti) => revoked.has(jti) || joined.isRevoked(jti) });
   const relay = new Relay(io, state, queues, root);
-  const connections = new Connections(io, () => joined, relay, queues, root.child(moduleName('connections.ts')), () => !closing && joined.ready);
+  const connections = new Connections(io, () => joined, relay, queues, feed, root.child(moduleName('connections.ts')), () => !closing && joined.ready);
 
   /** A signed token's connection ends when the token expires. */
   const watchExpiry = (socket: SignalingSocket) => {
@@ -226,6 +267,15 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
   };
 
   io.use(perAddress.middleware); // before authentication: a refused connection costs no token check
+  io.use((socket, next) => {
+    if (!shedder.overloaded) return next();
+    shedder.shed();
+    logShed({ address: socket.handshake.address, ...shedder.figures() });
+    const message = 'this signaling node is busy; try again after retryAfterMs';
+    const error: ExtendedError = new Error(`RATE_LIMITED: ${message}`);
+    error.data = { code: 'RATE_LIMITED', message, retryAfterMs: SHED_RETRY_AFTER_MS };
+    next(error);
+  });
   io.use((socket, next) => {
     const outcome = authenticate(socket.handshake.auth);
     if (!outcome.ok) {
@@ -262,6 +312,7 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
     });
   } catch (cause) {
     revoked.close();
+    shedder.close();
     await joined.close();
     await io.close().catch((error: unknown) => log.debug('socket.io close after a failed listen', { error }));
     throw cause;
@@ -280,6 +331,8 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
       await httpClosed;
       // The disconnects' cleanup still needs the shared state.
       await queues.idle();
+      feed.close();
+      shedder.close();
       await joined.close();
       log.info('signaling closed', { url });
     })();

@@ -2,6 +2,9 @@ import type { AgentInfo } from '@tether/protocol';
 import { NegotiationTable, type Negotiation } from './negotiations.js';
 import { AgentDirectory } from './presence.js';
 
+/** Agents that joined (or changed) and agentIds that left an organisation, in the order the state applied them. */
+export type PresenceListener = (org: string, joins: AgentInfo[], leaves: string[]) => void;
+
 /** A connection as the shared state knows it: its Socket.IO id, unique across every node. */
 export interface Connection {
   id: string;
@@ -11,7 +14,8 @@ export interface Connection {
  * What the signaling nodes share: which agent connection holds each agentId of an organisation,
  * and the negotiations between console and agent connections. One process keeps it in memory
  * (`LocalState`); several keep it in Redis (`RedisState`). Every method may fail when the store is
- * unreachable: callers answer such a message with INTERNAL and log it.
+ * unreachable: callers answer such a message with INTERNAL and log it. Changes to the agents are
+ * reported as they are applied (to a `PresenceListener`, or through Redis), never read back whole.
  */
 export interface SignalingState {
   /** Registers an agent's connection; resolves to the connection it replaces, if any. */
@@ -20,7 +24,6 @@ export interface SignalingState {
   removeAgent(connection: Connection, org: string, agentId: string): Promise<boolean>;
   /** The connection that holds agentId in org, on whichever node. */
   agentConnection(org: string, agentId: string): Promise<Connection | undefined>;
-  listAgents(org: string): Promise<AgentInfo[]>;
 
   negotiation(sessionId: string): Promise<Negotiation | undefined>;
   countForConsole(consoleSocketId: string): Promise<number>;
@@ -41,20 +44,22 @@ export class LocalState implements SignalingState {
   readonly #agents = new AgentDirectory<Connection>();
   readonly #negotiations = new NegotiationTable();
 
+  constructor(private readonly onPresence: PresenceListener) {}
+
   async addAgent(connection: Connection, org: string, info: AgentInfo): Promise<Connection | undefined> {
-    return this.#agents.add(connection, org, info);
+    const replaced = this.#agents.add(connection, org, info);
+    this.onPresence(org, [info], []);
+    return replaced;
   }
 
   async removeAgent(connection: Connection, org: string, agentId: string): Promise<boolean> {
-    return this.#agents.remove(connection, org, agentId);
+    const removed = this.#agents.remove(connection, org, agentId);
+    if (removed) this.onPresence(org, [], [agentId]);
+    return removed;
   }
 
   async agentConnection(org: string, agentId: string): Promise<Connection | undefined> {
     return this.#agents.get(org, agentId);
-  }
-
-  async listAgents(org: string): Promise<AgentInfo[]> {
-    return this.#agents.list(org);
   }
 
   async negotiation(sessionId: string): Promise<Negotiation | undefined> {

@@ -47,7 +47,7 @@ test('logs JSON, says where it listens, serves, and closes on SIGTERM', async (t
 
   const socket = io(url, { auth: { role: 'console', token: consoleToken }, transports: ['websocket'], reconnection: false });
   t.after(() => socket.disconnect());
-  assert.deepEqual(await nextEvent(socket, 'presence'), { agents: [] });
+  assert.deepEqual(await nextEvent(socket, 'presence:snapshot'), { seq: 0, agents: [] });
   const ended = nextEvent(socket, 'disconnect');
 
   child.kill('SIGTERM');

@@ -33,6 +33,7 @@ test('defaults with tokens from flags', () => {
     redisUrl: undefined,
     redisPrefix: undefined,
     redisNodeTtlMs: undefined,
+    redisAdapter: undefined,
     maxConnectionsPerAddress: DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
   });
   assert.deepEqual(warnings, []);

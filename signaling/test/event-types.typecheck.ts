@@ -14,9 +14,9 @@ declare const consoleClient: ClientSocket<ServerToConsoleEvents, ConsoleToServer
 declare const agentClient: ClientSocket<ServerToAgentEvents, AgentToServerEvents>;
 
 export function serverSide(): void {
-  io.to('consoles').emit('presence', { agents: [{ agentId: 'a', name: 'A', version: '1' }] });
-  // @ts-expect-error presence carries a list of agents, not a bare array
-  io.to('consoles').emit('presence', []);
+  io.to('consoles').emit('presence:diff', { seq: 2, joins: [{ agentId: 'a', name: 'A', version: '1' }], leaves: ['b'] });
+  // @ts-expect-error a snapshot carries its seq and a list of agents, not a bare array
+  io.to('consoles').emit('presence:snapshot', []);
   socket.emit('webrtc:offer', { sessionId: 'session-1', consoleId: 'c', sdp: 'v=0' });
   // @ts-expect-error an offer to an agent names the console, not the agent
   socket.emit('webrtc:offer', { sessionId: 'session-1', agentId: 'a', sdp: 'v=0' });
@@ -36,7 +36,9 @@ export function clientSide(): void {
   consoleClient.emit('webrtc:answer', { sessionId: 'session-1', sdp: 'v=0' }, () => undefined);
   // @ts-expect-error sdp is a string
   consoleClient.emit('webrtc:offer', { sessionId: 'session-1', agentId: 'a', sdp: 1 }, () => undefined);
-  consoleClient.on('presence', (msg) => msg.agents.map((agent) => agent.agentId));
+  consoleClient.on('presence:snapshot', (msg) => msg.agents.map((agent) => agent.agentId));
+  consoleClient.on('presence:diff', (msg) => msg.seq satisfies number);
+  consoleClient.emit('presence:resync', {}, (reply) => reply.ok satisfies boolean);
   agentClient.on('webrtc:offer', (msg) => msg.consoleId satisfies string);
   agentClient.emit('webrtc:ice', { sessionId: 'session-1', candidate: null }, () => undefined);
   // @ts-expect-error candidate must be given, null at the end of gathering

@@ -123,7 +123,7 @@ test('a payload over the transport limit closes only that connection', async (t)
   offender.emit('webrtc:offer', { ...valid, sdp: 'a'.repeat(MAX_SIGNALING_PAYLOAD_BYTES + 1) });
   assert.equal(await closed, 'transport close');
 
-  const agentSeen = nextEvent(bystander, 'presence');
+  const agentSeen = nextEvent(bystander, 'presence:diff');
   const agent = await fixture.agent('plc-1');
   await agentSeen;
   const offered = nextEvent(agent, 'webrtc:offer');

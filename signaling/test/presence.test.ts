@@ -1,36 +1,83 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { AGENT_TOKEN, connect, emitAck, Fixture, nextEvent, SDP_OFFER, sid } from './support.js';
+import type { PresenceDiff } from '@tether/protocol';
+import { AGENT_TOKEN, connect, emitAck, Fixture, nextEvent, noEvent, presenceOf, SDP_OFFER, sid } from './support.js';
 
-test('a console gets the agent list on connect and on every arrival and departure', async (t) => {
+const line1 = { agentId: 'plc-1', name: 'Line 1 PLC', version: '0.1.0' };
+
+test('a console gets a snapshot on connect, then a diff with the next seq for each arrival and departure', async (t) => {
   const fixture = await Fixture.start(t);
   const { socket: console1, presence: initial } = await fixture.console();
-  assert.deepEqual(initial, { agents: [] });
+  assert.deepEqual(initial, { seq: 0, agents: [] });
 
-  const arrived = nextEvent(console1, 'presence');
+  const arrived = nextEvent(console1, 'presence:diff');
   const agent = await fixture.agent('plc-1', 'Line 1 PLC');
-  assert.deepEqual(await arrived, { agents: [{ agentId: 'plc-1', name: 'Line 1 PLC', version: '0.1.0' }] });
+  assert.deepEqual(await arrived, { seq: 1, joins: [line1], leaves: [] });
 
   const { presence: late } = await fixture.console();
-  assert.deepEqual(late, { agents: [{ agentId: 'plc-1', name: 'Line 1 PLC', version: '0.1.0' }] });
+  assert.deepEqual(late, { seq: 1, agents: [line1] });
 
-  const second = nextEvent(console1, 'presence');
+  const second = nextEvent(console1, 'presence:diff');
   await fixture.agent('plc-2');
-  assert.deepEqual(
-    ((await second) as { agents: { agentId: string }[] }).agents.map((a) => a.agentId),
-    ['plc-1', 'plc-2'],
-  );
+  assert.deepEqual(await second, { seq: 2, joins: [{ agentId: 'plc-2', name: 'host plc-2', version: '0.1.0' }], leaves: [] });
 
-  const left = nextEvent(console1, 'presence');
+  const left = nextEvent(console1, 'presence:diff');
   agent.disconnect();
-  assert.deepEqual(((await left) as { agents: { agentId: string }[] }).agents.map((a) => a.agentId), ['plc-2']);
+  assert.deepEqual(await left, { seq: 3, joins: [], leaves: ['plc-1'] });
+  assert.deepEqual(presenceOf(console1).ids(), ['plc-2']);
+});
+
+test('changes within one batch interval arrive as one diff, the last change of each agent winning', async (t) => {
+  const fixture = await Fixture.start(t);
+  const { socket: console1 } = await fixture.console();
+  const diffs: PresenceDiff[] = [];
+  console1.on('presence:diff', (diff: PresenceDiff) => diffs.push(diff));
+  // Twenty agents at once, one of which leaves again at once.
+  const agents = await Promise.all(Array.from({ length: 20 }, (_, i) => fixture.agent(`plc-${i}`)));
+  agents[0]!.disconnect();
+  await presenceOf(console1).until((ids) => ids.length === 19);
+  assert.ok(diffs.length < 20, `${diffs.length} diffs for 21 changes`);
+  assert.deepEqual(diffs.map((diff) => diff.seq), diffs.map((_, i) => i + 1));
+  const joined = new Set(diffs.flatMap((diff) => diff.joins.map((a) => a.agentId)));
+  assert.equal(joined.size >= 19, true);
+});
+
+test('a console that asks gets a fresh snapshot; asking again at once is RATE_LIMITED', async (t) => {
+  const fixture = await Fixture.start(t);
+  await fixture.agent('plc-1', 'Line 1 PLC');
+  const { socket: console1 } = await fixture.console();
+  const snapshot = nextEvent(console1, 'presence:snapshot');
+  assert.deepEqual(await emitAck(console1, 'presence:resync', {}), { ok: true });
+  assert.deepEqual(((await snapshot) as { agents: unknown[] }).agents, [line1]);
+  const again = (await emitAck(console1, 'presence:resync', {})) as { ok: boolean; error?: { code: string } };
+  assert.equal(again.error?.code, 'RATE_LIMITED');
+  await noEvent(console1, 'presence:snapshot');
+});
+
+test("a console that misses a diff sees the gap, asks, and ends with the server's list", async (t) => {
+  const fixture = await Fixture.start(t);
+  const { socket: console1 } = await fixture.console();
+  const watch = presenceOf(console1);
+  await fixture.agent('plc-1');
+  await watch.until((ids) => ids.length === 1);
+  // The console stops listening to diffs for one change: it never sees seq 2.
+  const missed = nextEvent(console1, 'presence:diff');
+  const listener = console1.listeners('presence:diff')[0]!;
+  console1.off('presence:diff', listener);
+  await fixture.agent('plc-2');
+  assert.equal(((await missed) as PresenceDiff).seq, 2);
+  console1.on('presence:diff', listener);
+  await fixture.agent('plc-3');
+  assert.deepEqual(await watch.until((ids) => ids.length === 3), ['plc-1', 'plc-2', 'plc-3']);
+  assert.equal(watch.gaps, 1);
 });
 
 test('agents get no presence list', async (t) => {
   const fixture = await Fixture.start(t);
   const agent = fixture.client({ role: 'agent', token: AGENT_TOKEN, agentId: 'a', name: 'a', version: '1' });
   let presence = 0;
-  agent.on('presence', () => presence++);
+  agent.on('presence:snapshot', () => presence++);
+  agent.on('presence:diff', () => presence++);
   await connect(agent);
   await fixture.agent('b');
   await fixture.console();
@@ -40,17 +87,20 @@ test('agents get no presence list', async (t) => {
 test('a second agent with the same agentId replaces the first', async (t) => {
   const fixture = await Fixture.start(t);
   const { socket: console1 } = await fixture.console();
-  const first = nextEvent(console1, 'presence');
+  const watch = presenceOf(console1);
   const old = await fixture.agent('plc-1', 'old process');
-  await first;
+  await watch.until((ids) => ids.includes('plc-1'));
   const oldError = nextEvent(old, 'signal:error');
   const oldGone = nextEvent(old, 'disconnect');
-  const listed = nextEvent(console1, 'presence');
+  const listed = nextEvent(console1, 'presence:diff');
   const newer = await fixture.agent('plc-1', 'new process');
 
   assert.equal(((await oldError) as { code: string }).code, 'FORBIDDEN');
   assert.equal(await oldGone, 'io server disconnect');
-  assert.deepEqual(await listed, { agents: [{ agentId: 'plc-1', name: 'new process', version: '0.1.0' }] });
+  // The replacement is a join of the new entry; the old connection's departure changes nothing.
+  assert.deepEqual(((await listed) as PresenceDiff).joins, [{ agentId: 'plc-1', name: 'new process', version: '0.1.0' }]);
+  await noEvent(console1, 'presence:diff', 300);
+  assert.deepEqual(watch.agents(), [{ agentId: 'plc-1', name: 'new process', version: '0.1.0' }]);
   assert.ok(fixture.logs.some((line) => line.includes('agent replaced by a newer connection')));
 
   const offer = nextEvent(newer, 'webrtc:offer');

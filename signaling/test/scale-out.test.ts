@@ -16,7 +16,7 @@ import { startRedisServer, type RedisServer } from '../../test/support/redis-ser
 import { startSignalingNode, type SignalingNode } from '../../test/support/signaling-node.js';
 import { startTcpFront } from '../../test/support/tcp-front.js';
 import { createJsonLogger } from '../src/log.js';
-import { connect, emitAck, nextEvent, noEvent, SDP_ANSWER, SDP_OFFER, sid } from './support.js';
+import { connect, emitAck, nextEvent, noEvent, presenceOf, SDP_ANSWER, SDP_OFFER, sid } from './support.js';
 
 const SECRET = 'scale-out-test-secret-0123456789abcdef';
 const NODE_TTL_MS = 1000;
@@ -55,7 +55,8 @@ class Clients {
 
   async console(url: string, org = 'acme', subject = 'alice'): Promise<{ socket: Socket; presence: unknown }> {
     const socket = this.socket(url, { role: 'console', token: token('console', org, subject) });
-    const presence = nextEvent(socket, 'presence');
+    presenceOf(socket);
+    const presence = nextEvent(socket, 'presence:snapshot');
     try {
       await connect(socket);
     } catch (error) {
@@ -72,21 +73,9 @@ class Clients {
   }
 }
 
-/** Waits for a presence list on `socket` that satisfies `check`. */
+/** Waits until the presence `socket` keeps (snapshot and diffs) satisfies `check`. */
 function presenceUntil(socket: Socket, check: (agentIds: string[]) => boolean, timeoutMs = CONVERGE_MS): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      socket.off('presence', onPresence);
-      reject(new Error(`presence did not converge within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const onPresence = (presence: unknown) => {
-      if (!check(ids(presence))) return;
-      clearTimeout(timer);
-      socket.off('presence', onPresence);
-      resolve(ids(presence));
-    };
-    socket.on('presence', onPresence);
-  });
+  return presenceOf(socket).until(check, timeoutMs);
 }
 
 /** Each test's nodes use their own key prefix, so that no test sees what an earlier one left in Redis. */
@@ -124,8 +113,9 @@ test('a console on one node sees the agents of the other, as they come and go', 
   const agent = await clients.agent(b.url, 'plc-b');
   assert.deepEqual(await arrived, ['plc-b']);
 
-  const { presence: late } = await clients.console(a.url);
-  assert.deepEqual(late, { agents: [{ agentId: 'plc-b', name: 'host plc-b', version: '0.1.0' }] });
+  const { socket: late } = await clients.console(a.url);
+  await presenceUntil(late, (list) => list.includes('plc-b'));
+  assert.deepEqual(presenceOf(late).agents(), [{ agentId: 'plc-b', name: 'host plc-b', version: '0.1.0' }]);
 
   const both = presenceUntil(console1, (list) => list.length === 2);
   await clients.agent(a.url, 'plc-a');
@@ -182,7 +172,7 @@ test('organisations and negotiation ownership hold across nodes', async (t) => {
   const agent = await clients.agent(b.url, 'plc-1', 'acme');
   const other = await clients.agent(a.url, 'plc-2', 'acme');
   assert.deepEqual(ids(malloryList), []);
-  const malloryHears = noEvent(mallory, 'presence', 300);
+  const malloryHears = noEvent(mallory, 'presence:diff', 300);
   await clients.agent(a.url, 'plc-9', 'acme');
   await malloryHears;
 
@@ -221,8 +211,8 @@ test('an agent reconnecting to another node replaces its older connection there'
   const offered = nextEvent(newer, 'webrtc:offer');
   assert.deepEqual(await emitAck(console1, 'webrtc:offer', { sessionId: sid(1), agentId: 'plc-1', sdp: SDP_OFFER }), { ok: true });
   assert.equal(((await offered) as { sessionId: string }).sessionId, sid(1));
-  const { presence } = await clients.console(b.url);
-  assert.deepEqual(ids(presence), ['plc-1']);
+  const { socket: late } = await clients.console(b.url);
+  assert.deepEqual(await presenceUntil(late, (list) => list.length === 1), ['plc-1']);
 });
 
 test('a token revoked in one node\'s file is refused and cut on every node', async (t) => {
@@ -309,8 +299,8 @@ test('a node killed: its agents reconnect through the front to the other, and le
   const offered = nextEvent(survivor, 'webrtc:offer');
   assert.deepEqual(await emitAck(watcher, 'webrtc:offer', { sessionId: sid(1), agentId: 'plc-survivor', sdp: SDP_OFFER }), { ok: true });
   await offered;
-  const { presence } = await clients.console(front.url);
-  assert.deepEqual(ids(presence), ['plc-survivor']);
+  const { socket: late } = await clients.console(front.url);
+  assert.deepEqual(await presenceUntil(late, (list) => list.length === 1), ['plc-survivor']);
   assert.ok(nodeA.logs().some((line) => line.includes('removed a dead signaling node')), 'node A swept node B');
 });
 
@@ -327,9 +317,11 @@ test('a node that stalled and was swept as dead notices, drops its clients and r
   const redisClient = new Redis(redis.url);
   t.after(() => redisClient.disconnect());
   const dropped = nextEvent(agent, 'disconnect', 5000);
+  // The agent registers again when it reconnects: a join of its new connection.
+  const registered = nextEvent(watcher, 'presence:diff', CONVERGE_MS);
   await redisClient.multi().del(`${prefix}node:${nodeId}`).srem(`${prefix}nodes`, nodeId).exec();
   assert.equal(await dropped, 'transport close');
-  await presenceUntil(watcher, (list) => list.includes('plc-1'));
+  assert.deepEqual(((await registered) as { joins: { agentId: string }[] }).joins.map((a) => a.agentId), ['plc-1']);
   const { nodeId: newId } = (await (await fetch(`${a.url}/healthz`)).json()) as { nodeId: string };
   assert.notEqual(newId, nodeId, 'the node rejoined under a new id');
   assert.ok(logs.some((line) => line.includes('taken for dead')));
@@ -360,12 +352,12 @@ test('a node that loses Redis says so, drops its connections and takes them back
   } finally {
     await redis.start();
   }
-  const back = nextEvent(console1, 'presence', CONVERGE_MS);
+  const back = nextEvent(console1, 'presence:snapshot', CONVERGE_MS);
   const agent = await waitFor(() => clients.agent(a.url, 'plc-1'));
   assert.ok(Array.isArray((await back as AgentList).agents), 'the console reconnected by itself');
   assert.equal((await healthOf()).status, 200);
-  const { presence } = await clients.console(a.url);
-  assert.deepEqual(ids(presence), ['plc-1']);
+  const { socket: late } = await clients.console(a.url);
+  assert.deepEqual(await presenceUntil(late, (list) => list.length === 1), ['plc-1']);
   agent.disconnect();
 });
 

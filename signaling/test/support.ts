@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import { io, type Socket } from 'socket.io-client';
+import { PresenceSnapshot } from '@tether/protocol';
+import { presenceOf } from '../../test/support/presence-watch.js';
 import { startSignalingServer, type SignalingServer, type SignalingServerOptions } from '@tether/signaling';
 import { createJsonLogger } from '../src/log.js';
 
@@ -45,12 +47,13 @@ export class Fixture {
     return socket;
   }
 
-  /** A connected console and the presence list it got on connect. */
-  async console(): Promise<{ socket: Socket; presence: unknown }> {
+  /** A connected console and the presence snapshot it got on connect; `presenceOf(socket)` follows the diffs. */
+  async console(): Promise<{ socket: Socket; presence: PresenceSnapshot }> {
     const socket = this.client({ role: 'console', token: CONSOLE_TOKEN });
-    const presence = nextEvent(socket, 'presence');
+    presenceOf(socket);
+    const presence = nextEvent(socket, 'presence:snapshot');
     await connect(socket);
-    return { socket, presence: await presence };
+    return { socket, presence: PresenceSnapshot.parse(await presence) };
   }
 
   async agent(agentId: string, name = `host ${agentId}`): Promise<Socket> {
@@ -127,3 +130,5 @@ export async function wellBehaved(fixture: Fixture, agentId: string): Promise<vo
   agent.disconnect();
   console1.disconnect();
 }
+
+export { PresenceWatch, presenceOf } from '../../test/support/presence-watch.js';

@@ -59,7 +59,7 @@ test('a token issued by the CLI connects to the CLI server; token revoke disconn
   const issued = token('issue', '--role', 'console', '--org', 'acme', '--subject', 'alice').stdout.trim();
   const socket = io(url, { auth: { role: 'console', token: issued }, transports: ['websocket'], reconnection: false });
   t.after(() => socket.disconnect());
-  assert.deepEqual(await nextEvent(socket, 'presence'), { agents: [] });
+  assert.deepEqual(await nextEvent(socket, 'presence:snapshot'), { seq: 0, agents: [] });
 
   const error = nextEvent(socket, 'signal:error', 5000);
   const revoked = token('revoke', issued, '--revocations', revocations);

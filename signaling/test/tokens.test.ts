@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { appendRevocation } from '../src/revocations.js';
 import { issueToken, tokenId, verifyToken } from '../src/tokens.js';
-import { connect, emitAck, Fixture, nextEvent, noEvent, SDP_OFFER, sid } from './support.js';
+import { connect, emitAck, Fixture, nextEvent, noEvent, presenceOf, SDP_OFFER, sid } from './support.js';
 
 const SECRET = 'signing-secret-0123456789abcdef-0123456789';
 const OLD_SECRET = 'previous-secret-0123456789abcdef-01234567';
@@ -94,17 +94,17 @@ test('presence and relay stay within the organisation', async (t) => {
   const fixture = await signedFixture(t);
   const consoleA = fixture.client({ role: 'console', token: issue('console', 'org-a', 'alice') });
   const consoleB = fixture.client({ role: 'console', token: issue('console', 'org-b', 'bob') });
-  const firstA = nextEvent(consoleA, 'presence');
-  const firstB = nextEvent(consoleB, 'presence');
+  const firstA = nextEvent(consoleA, 'presence:snapshot');
+  const firstB = nextEvent(consoleB, 'presence:snapshot');
   await Promise.all([connect(consoleA), connect(consoleB)]);
-  assert.deepEqual(await firstA, { agents: [] });
+  assert.deepEqual(await firstA, { seq: 0, agents: [] });
   await firstB;
 
-  const seenByA = nextEvent(consoleA, 'presence');
-  const quietB = noEvent(consoleB, 'presence', 400);
+  const seenByA = nextEvent(consoleA, 'presence:diff');
+  const quietB = noEvent(consoleB, 'presence:diff', 400);
   const agentA = fixture.client(agentAuth(issue('agent', 'org-a', 'plc-a'), 'plc-a'));
   await connect(agentA);
-  assert.deepEqual(await seenByA, { agents: [{ agentId: 'plc-a', name: 'plc-a', version: '1.0.0' }] });
+  assert.deepEqual(await seenByA, { seq: 1, joins: [{ agentId: 'plc-a', name: 'plc-a', version: '1.0.0' }], leaves: [] });
   await quietB;
 
   // B offers to A's agent: offline, exactly as an agent that does not exist
@@ -138,14 +138,15 @@ test('a revoked token is refused, and live connections using it are disconnected
   const bystanderToken = issue('console', 'acme', 'carol');
   const agent = fixture.client(agentAuth(token, 'plc-1'));
   const bystander = fixture.client({ role: 'console', token: bystanderToken });
+  const watch = presenceOf(bystander);
   await Promise.all([connect(agent), connect(bystander)]);
+  await watch.until((ids) => ids.includes('plc-1'));
   const error = nextEvent(agent, 'signal:error', 5000);
   const gone = nextEvent(agent, 'disconnect', 5000);
-  const presence = nextEvent(bystander, 'presence', 5000);
   assert.ok(appendRevocation(file, tokenId(token)!).ok);
   assert.deepEqual(await error, { code: 'UNAUTHORIZED', message: `token ${tokenId(token)} was revoked` });
   assert.equal(await gone, 'io server disconnect');
-  assert.deepEqual(await presence, { agents: [] });
+  await watch.until((ids) => ids.length === 0, 5000);
   assert.equal(bystander.connected, true);
   await refused(fixture, agentAuth(token, 'plc-1'));
   assert.match(fixture.logs.join('\n'), /revocations reloaded/);

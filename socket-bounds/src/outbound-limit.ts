@@ -30,6 +30,8 @@ function tcpSocket(conn: EngineConnection): NetSocket | undefined {
 }
 
 interface Queue {
+  /** the TCP socket, kept here: the server may release the upgrade request that holds it */
+  tcp: NetSocket | undefined;
   /** bytes in engine.io's write buffer, which waits while the websocket transport has a send in flight */
   waiting: number;
   bound: number;
@@ -88,7 +90,7 @@ export class OutboundLimit {
 
   /** Starts counting a new engine.io connection's queue; called on the engine's `connection`. */
   watch(conn: EngineConnection): void {
-    const queue: Queue = { waiting: 0, bound: this.#bounds.handshake, peak: 0, ended: false };
+    const queue: Queue = { tcp: tcpSocket(conn), waiting: 0, bound: this.#bounds.handshake, peak: 0, ended: false };
     this.#queues.set(conn, queue);
     conn.once('close', (reason: string) => {
       this.#log.debug(this.#words.closed, { address: conn.remoteAddress, ...queue.who, reason, peakQueuedBytes: queue.peak });
@@ -99,7 +101,7 @@ export class OutboundLimit {
     conn.on('packetCreate', (packet: { data?: unknown }) => {
       if (queue.ended) return;
       queue.waiting += packetBytes(packet);
-      const queued = queue.waiting + (tcpSocket(conn)?.writableLength ?? 0);
+      const queued = queue.waiting + (queue.tcp?.writableLength ?? 0);
       queue.peak = Math.max(queue.peak, queued);
       if (queued > queue.bound) this.#end(conn, queue, queued);
     });
@@ -126,8 +128,8 @@ export class OutboundLimit {
       boundBytes: queue.bound,
       endedSoFar: this.#ended,
     });
-    const socket = tcpSocket(conn);
-    if (socket) socket.destroy();
+    const socket = queue.tcp;
+    if (socket && !socket.destroyed) socket.destroy();
     else conn.close(true);
   }
 }

@@ -16,6 +16,8 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** Starts it again on the same port. */
   start(): Promise<void>;
+  /** the running server's process id (the load bench reads its CPU time) */
+  pid(): number | undefined;
 }
 
 /** A port that was free a moment ago on 127.0.0.1. */
@@ -58,5 +60,5 @@ export async function startRedisServer(): Promise<RedisServer> {
     await exited;
   };
   await start();
-  return { url: `redis://127.0.0.1:${port}`, port, logs: () => output, stop, start };
+  return { url: `redis://127.0.0.1:${port}`, port, logs: () => output, stop, start, pid: () => child?.pid };
 }

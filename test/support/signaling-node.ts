@@ -29,9 +29,17 @@ export function ensureSignalingBuilt(): void {
   if (result.status !== 0 || !existsSync(cli)) throw new Error('signaling/dist/cli.js is missing and `node signaling/build.mjs` failed');
 }
 
-export async function startSignalingNode(name: string, env: Record<string, string>): Promise<SignalingNode> {
+export interface SignalingNodeOptions {
+  /** `debug` unless said; `info` (the CLI's default) logs a line per connection, `debug` also their closes */
+  logLevel?: 'debug' | 'info';
+  /** a command the node runs under, e.g. `['prlimit', '--nofile=256:256']` */
+  wrapper?: string[];
+}
+
+export async function startSignalingNode(name: string, env: Record<string, string>, options: SignalingNodeOptions = {}): Promise<SignalingNode> {
   ensureSignalingBuilt();
-  const child: ChildProcess = spawn(process.execPath, [cli, '--port', '0', '--host', '127.0.0.1', '--log-level', 'debug'], {
+  const command = [...(options.wrapper ?? []), process.execPath, cli, '--port', '0', '--host', '127.0.0.1', '--log-level', options.logLevel ?? 'debug'];
+  const child: ChildProcess = spawn(command[0]!, command.slice(1), {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

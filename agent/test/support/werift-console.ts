@@ -60,7 +60,7 @@ export class TestConsole {
     this.socket?.disconnect();
     const socket = io(url, { auth: { role: 'console', token }, transports: ['websocket'], reconnection: false, forceNew: true, autoConnect: false });
     this.socket = socket;
-    const presence = new Promise<void>((resolve) => socket.once('presence', () => resolve()));
+    const presence = new Promise<void>((resolve) => socket.once('presence:snapshot', () => resolve()));
     socket.connect();
     await presence;
     this.hello = { agentId, name: agentId, version: '', nonce: '' } as LanHello;

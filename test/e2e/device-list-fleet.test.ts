@@ -1,0 +1,88 @@
+/**
+ * The console with a fleet (issue 20): the real signaling server on port 0, 10,000 simulated agents
+ * (test/support/agent-swarm.ts, a child process) and the console in headless Chromium. The device
+ * list counts every agent, keeps its DOM bounded (virtualized), finds any agent with its filter,
+ * and follows a mass departure by its diffs.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { startSignalingServer, type SignalingServer } from '@tether/signaling';
+import { startAgentSwarm, type AgentSwarm } from '../support/agent-swarm.js';
+import { launchChromium, newLoggedPage } from '../support/browser.js';
+import { ensureRendererBuilt } from '../support/renderer-build.js';
+import { serveDirectory, type StaticServer } from '../support/static-server.js';
+
+const CONSOLE_TOKEN = 'fleet-console-token-0123456789';
+const AGENT_TOKEN = 'fleet-agent-token-0123456789';
+const FLEET = 10_000;
+const DEPARTING = 1000;
+/** Far more than fit on the screen, far fewer than the fleet. */
+const MAX_ROWS_IN_DOM = 100;
+
+let signaling: SignalingServer;
+let swarm: AgentSwarm;
+let site: StaticServer;
+let browser: Browser;
+let page: Page;
+const pageLog: string[] = [];
+
+const count = async (state: string) => Number(await page.locator(`[data-testid="device-counts"] [data-state="${state}"]`).getAttribute('data-count'));
+const rows = () => page.locator('[data-testid="agent"]');
+
+before(async () => {
+  signaling = await startSignalingServer({ host: '127.0.0.1', port: 0, consoleTokens: [CONSOLE_TOKEN], agentTokens: [AGENT_TOKEN], maxConnectionsPerAddress: 0 });
+  site = await serveDirectory(await ensureRendererBuilt());
+  browser = await launchChromium();
+  page = await newLoggedPage(browser, pageLog);
+  await page.goto(`${site.url}/index.html?signal=${encodeURIComponent(signaling.url)}&token=${encodeURIComponent(CONSOLE_TOKEN)}&test=1`);
+  await page.locator('[data-testid="device-counts"] [data-state="all"][data-count="0"]').waitFor();
+  swarm = startAgentSwarm();
+  await swarm.connect({ urls: [signaling.url], token: AGENT_TOKEN, prefix: 'fleet-', count: FLEET });
+});
+
+after(async () => {
+  await browser?.close();
+  await swarm?.stop();
+  await site?.close();
+  await signaling?.close();
+});
+
+test(`the device list counts ${FLEET.toLocaleString('en')} agents and keeps only the rows in view in the DOM`, async () => {
+  await page.locator(`[data-testid="device-counts"] [data-state="online"][data-count="${FLEET}"]`).waitFor({ timeout: 120_000 });
+  assert.equal(await count('all'), FLEET);
+  assert.equal(await count('offline'), 0);
+  const inDom = await rows().count();
+  assert.ok(inDom > 0 && inDom <= MAX_ROWS_IN_DOM, `${inDom} agent rows in the DOM`);
+  // Scrolled to the end, the last agents are there, and still only a window of rows.
+  await page.locator('[data-testid="device-list"]').evaluate((element) => element.scrollTo({ top: element.scrollHeight }));
+  await page.locator('[data-testid="agent"][data-agent-id="fleet-9999"]').waitFor();
+  assert.ok((await rows().count()) <= MAX_ROWS_IN_DOM);
+});
+
+test('the filter finds any agent by name or id, and by state', async () => {
+  for (const n of [0, 4321, 7777, 9998]) {
+    await page.locator('[data-testid="device-filter"]').fill(`fleet-${n}`);
+    const shown = page.locator(`[data-testid="agent"][data-agent-id="fleet-${n}"]`);
+    await shown.waitFor();
+    assert.equal(await count('shown'), 1, `only fleet-${n} matches`);
+    assert.equal(await rows().count(), 1);
+  }
+  await page.locator('[data-testid="device-filter"]').fill('swarm fleet-12');
+  await page.locator('[data-testid="agent"][data-agent-id="fleet-12"]').waitFor();
+  await page.locator('[data-testid="device-filter"]').fill('');
+  await page.locator('[data-testid="device-state-filter"]').selectOption('offline');
+  await page.locator('[data-testid="device-counts"] [data-state="shown"][data-count="0"]').waitFor();
+  assert.equal(await rows().count(), 0);
+  await page.locator('[data-testid="device-state-filter"]').selectOption('all');
+});
+
+test(`${DEPARTING} agents leaving at once are applied as diffs: the counts follow, the DOM stays bounded`, async () => {
+  await swarm.disconnect(DEPARTING);
+  await page.locator(`[data-testid="device-counts"] [data-state="online"][data-count="${FLEET - DEPARTING}"]`).waitFor({ timeout: 60_000 });
+  // Agents the console saw are remembered, offline.
+  assert.equal(await count('offline'), DEPARTING);
+  assert.equal(await count('all'), FLEET);
+  assert.ok((await rows().count()) <= MAX_ROWS_IN_DOM);
+  assert.deepEqual(pageLog.filter((line) => line.startsWith('[page error]')), []);
+});
