@@ -317,8 +317,16 @@ test('a node that stalled and was swept as dead notices, drops its clients and r
   const redisClient = new Redis(redis.url);
   t.after(() => redisClient.disconnect());
   const dropped = nextEvent(agent, 'disconnect', 5000);
-  // The agent registers again when it reconnects: a join of its new connection.
-  const registered = nextEvent(watcher, 'presence:diff', CONVERGE_MS);
+  // The agent registers again when it reconnects: a join of its new connection, in the same diff as
+  // its leave when it reconnects within one batch, else in a later one.
+  const registered = new Promise<{ joins: { agentId: string }[] }>((resolve) => {
+    const onDiff = (diff: { joins: { agentId: string }[] }) => {
+      if (!diff.joins.some((j) => j.agentId === 'plc-1')) return;
+      watcher.off('presence:diff', onDiff);
+      resolve(diff);
+    };
+    watcher.on('presence:diff', onDiff);
+  });
   await redisClient.multi().del(`${prefix}node:${nodeId}`).srem(`${prefix}nodes`, nodeId).exec();
   assert.equal(await dropped, 'transport close');
   assert.deepEqual(((await registered) as { joins: { agentId: string }[] }).joins.map((a) => a.agentId), ['plc-1']);
