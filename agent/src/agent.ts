@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import Docker from 'dockerode';
 import type { PeerConfig } from 'werift';
 import { err, ok, type IceServer, type Result } from '@tether/protocol';
+import { startAgentControl } from './admin/agent-control.js';
+import type { ControlSocket } from './admin/control-socket.js';
 import { AuditLog } from './audit.js';
 import type { AgentConfig } from './config.js';
 import type { AgentIdentity } from './control-channel.js';
@@ -79,6 +81,8 @@ export class Agent {
   private negotiator: Negotiator | undefined;
   private signaling: SignalingClient | undefined;
   private lan: LanEndpoint | undefined;
+  /** agent.sock: how `tether-agent pair` and `consoles` reach this agent */
+  private control: ControlSocket | undefined;
   private stopping: Promise<void> | undefined;
   keys: AgentKeys | undefined;
   /** the signaling server's latest TURN credentials; used for offers that come through it */
@@ -168,6 +172,7 @@ export class Agent {
       this.signaling = client;
       client.connect();
     }
+    this.control = await startAgentControl(config, keys.value.fingerprint, consoles, () => this.lanPort);
     return ok(undefined);
   }
 
@@ -190,6 +195,7 @@ export class Agent {
       await this.sessions.endAll(reason);
       this.signaling?.close();
       await this.lan?.close();
+      await this.control?.close();
       this.lock?.release();
       log.info('agent stopped', { reason });
     })();

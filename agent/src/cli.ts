@@ -10,7 +10,7 @@ const log = createLogger(import.meta.url);
 
 /** Runs the CLI; resolves with the exit code once the agent has stopped (or at once for --help). */
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  if (isCommand(argv)) return runCommand(argv, env, (text) => process.stdout.write(text));
+  if (isCommand(argv)) return runCommand(argv, env, { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) });
   const request = loadConfig(argv, env);
   if (!request.ok) {
     process.stderr.write(`tether-agent: ${request.error}\n`);
