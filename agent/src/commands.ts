@@ -67,8 +67,6 @@ export interface CommandIo {
   err(text: string): void;
 }
 
-const COMMANDS = ['pair', 'consoles', 'install-service', 'uninstall-service'] as const;
-export const isCommand = (argv: string[]) => (COMMANDS as readonly string[]).includes(argv[0] ?? '');
 
 /**
  * Console ids are base64url, so one in 32 begins with '-', which parseArgs would read as an
