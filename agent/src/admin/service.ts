@@ -169,6 +169,7 @@ function writeFile(path: string, text: string, mode: number): void {
 
 /** Owner and mode of the state folder and everything in it (files an older `pair` left as root). */
 function ownState(dir: string, uid: number, gid: number): void {
+  mkdirSync(dirname(dir), { recursive: true, mode: 0o755 }); // /var/lib: open to all, as on any host
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);
   const walk = (path: string) => {
@@ -277,6 +278,7 @@ export function uninstallService({ values, positionals }: Parsed<UninstallValues
   rmSync(at(PATHS.state), { recursive: true, force: true });
   rmSync(at(PATHS.configDir), { recursive: true, force: true });
   rmSync(at(PATHS.sysusers), { force: true });
+  if (existsSync(dirname(at(PATHS.sysusers))) && readdirSync(dirname(at(PATHS.sysusers))).length === 0) rmSync(dirname(at(PATHS.sysusers)), { recursive: true });
   const rootArgs = root === '/' ? [] : ['--root', root];
   if (entry(root, 'passwd', SERVICE_USER)) {
     const removed = run('userdel', [...rootArgs, SERVICE_USER]);
