@@ -93,7 +93,7 @@ describe('fuzzing the agent (built CLI, LAN endpoint, data channels, real contai
     return ch.readyState === 'open';
   }
 
-  test(`LAN endpoint: at most ${MAX_NEGOTIATIONS_PER_LAN_CONNECTION} negotiations per connection`, { timeout: 180_000 }, async () => {
+  test(`LAN endpoint: at most ${MAX_NEGOTIATIONS_PER_LAN_CONNECTION} negotiations per connection`, async () => {
     const c = await authenticatedSocket();
     const pcs: Pc[] = [];
     const refused: string[] = [];
@@ -112,7 +112,7 @@ describe('fuzzing the agent (built CLI, LAN endpoint, data channels, real contai
     c.close();
   });
 
-  test('LAN endpoint: any event and payload, signed in or not, is answered with a valid ack and a code', { timeout: 180_000 }, async () => {
+  test('LAN endpoint: any event and payload, signed in or not, is answered with a valid ack and a code', async () => {
     const signedIn = await authenticatedSocket(); // before any failed attempt counts against 127.0.0.1
     const valid = [
       { pairingId: 'AAAAAAAAAAA', consoleName: 'fuzz', publicKey: good.keys.publicKey, fingerprint: good.keys.fingerprint, proof: 'A'.repeat(43) },
@@ -163,7 +163,7 @@ describe('fuzzing the agent (built CLI, LAN endpoint, data channels, real contai
     signedIn.close();
   });
 
-  test('LAN endpoint: raw packets, reserved event names and deep nesting end at most their own connection', { timeout: 180_000 }, async () => {
+  test('LAN endpoint: raw packets, reserved event names and deep nesting end at most their own connection', async () => {
     let socket: Socket | undefined;
     await fc.assert(
       fc.asyncProperty(rawSocketIoPacket, async (packet) => {
@@ -195,7 +195,7 @@ describe('fuzzing the agent (built CLI, LAN endpoint, data channels, real contai
     { weight: 1, arbitrary: fc.constantFrom(`"${'x'.repeat(MAX_FRAME_BYTES)}"`, `{"type":"ping","pad":"${'é'.repeat(40_000)}"}`) },
   );
 
-  test('control channel: every frame the schema refuses is answered with its code', { timeout: 180_000 }, async () => {
+  test('control channel: every frame the schema refuses is answered with its code', async () => {
     const { pc } = await peer();
     let control: { ch: Channel; got: ReturnType<typeof collect> } | undefined;
     let used = 0;
@@ -217,7 +217,7 @@ describe('fuzzing the agent (built CLI, LAN endpoint, data channels, real contai
     await pc.close();
   });
 
-  test('tty channels: frame sequences on fresh channels, every refused frame answered; no process left', { timeout: 180_000 }, async () => {
+  test('tty channels: frame sequences on fresh channels, every refused frame answered; no process left', async () => {
     const { pc } = await peer();
     const ttyFrame: fc.Arbitrary<string | Buffer> = fc.oneof(
       { weight: 8, arbitrary: payloadFor([
@@ -261,12 +261,12 @@ describe('fuzzing the agent (built CLI, LAN endpoint, data channels, real contai
     assert.ok(rss[1]! - rss[0]! < 48 * 1048576, 'agent memory does not grow with the cases');
     assert.ok(codes['BAD_MESSAGE'] && codes['NOT_OPEN'] && codes['MESSAGE_TOO_LARGE'], JSON.stringify(codes));
     await pc.close();
-    const deadline = Date.now() + 20_000;
-    while ((await container.processes()).length > baselineProcesses && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    // until the agent has ended them all: no budget of our own, a loaded machine only takes longer (the runner bounds a hang)
+    while ((await container.processes()).length > baselineProcesses) await new Promise((r) => setTimeout(r, 200));
     assert.equal((await container.processes()).length, baselineProcesses, (await container.processes()).join('\n'));
   });
 
-  test('interleavings: input, ack and resize before open, open twice, queued input, ack storm, resize spam, a flood', { timeout: 180_000 }, async () => {
+  test('interleavings: input, ack and resize before open, open twice, queued input, ack storm, resize spam, a flood', async () => {
     const { pc } = await peer();
     const { ch, got } = await channel(pc, 'tty:interleave');
     ch.send(Buffer.from('early'));
@@ -306,7 +306,7 @@ describe('fuzzing the agent (built CLI, LAN endpoint, data channels, real contai
     await pc.close();
   });
 
-  test(`at most ${MAX_CHANNELS_PER_PEER} data channels per peer connection`, { timeout: 180_000 }, async () => {
+  test(`at most ${MAX_CHANNELS_PER_PEER} data channels per peer connection`, async () => {
     const { pc } = await peer(); // `control` and `tty:1` count too
     const refused: number[] = [];
     const kept: Channel[] = [];
@@ -328,13 +328,13 @@ describe('fuzzing the agent (built CLI, LAN endpoint, data channels, real contai
     await pc.close();
   });
 
-  test('afterwards the agent still serves a terminal that echoes, and leaves no process behind', { timeout: 180_000 }, async () => {
+  test('afterwards the agent still serves a terminal that echoes, and leaves no process behind', async () => {
     assert.equal(agent.child.exitCode, null);
     const term = await openTerminal(w, good, info, container.name);
     await term.run('echo after-$((6*7))', 'after-42');
     await term.close();
-    const deadline = Date.now() + 45_000;
-    while ((await container.processes()).length > baselineProcesses && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    // until the agent has ended them all: no budget of our own, a loaded machine only takes longer (the runner bounds a hang)
+    while ((await container.processes()).length > baselineProcesses) await new Promise((r) => setTimeout(r, 200));
     assert.equal((await container.processes()).length, baselineProcesses, (await container.processes()).join('\n'));
     assert.doesNotMatch(agent.logs, /uncaught|unhandled/i);
   });
