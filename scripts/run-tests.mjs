@@ -21,6 +21,7 @@ const TEST_TIMEOUT_MS = 10 * 60 * 1000;
 
 /** The slowest files, slowest first (measured: README, "Tests"); the others follow in name order. */
 const SLOWEST_FIRST = [
+  'test/e2e/fresh-clone.test.ts',
   'test/e2e/network-faults.test.ts',
   'test/e2e/turn-expiry.test.ts',
   'test/e2e/console-resume.test.ts',

@@ -44,6 +44,14 @@ after(() => {
   if (clone) rmSync(join(clone, '..'), { recursive: true, force: true });
 });
 
+function endGroup(pgid: number): void {
+  try {
+    process.kill(-pgid, 'SIGTERM');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') console.error(`[fresh-clone] cannot end process group ${pgid}: ${String(error)}`);
+  }
+}
+
 /** Runs `npm args` in the clone; its output, whatever the exit code. */
 function npm(args: string[]): Promise<{ code: number | null; output: string }> {
   const child = spawn('npm', args, { cwd: clone, env: plainEnv, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -78,16 +86,12 @@ test('on a fresh clone, npm test installs what it needs and passes, and npm run 
     assert.equal((await docker('ps', '-q', '--filter', `label=tether.demo=${runId}`)).split('\n').filter(Boolean).length, 2);
     assert.match(readFileSync(join(clone, '.tether-demo', runId, 'agent.log'), 'utf8'), /"msg":"agent ready"/);
 
-    // Ctrl-C in a terminal reaches npm, the bootstrap and the demo alike: the process group.
+    // Ctrl-C in a terminal reaches npm, the bootstrap and the demo alike: the process group. npm
+    // itself ends at once (as with any npm script); the demo goes on until it has cleaned up.
     process.kill(-demo.pid!, 'SIGINT');
-    const [code] = (await once(demo, 'exit')) as [number | null];
-    assert.equal(code, 0, output.slice(-3000));
-    assert.match(output, /demo: stopped/);
+    await waitFor(() => output.includes('demo: stopped'), 'the demo to say it stopped', 120_000);
     assert.equal(await docker('ps', '-aq', '--filter', `label=tether.demo=${runId}`), '', 'the demo containers are gone');
   } finally {
-    if (demo.exitCode === null) {
-      process.kill(-demo.pid!, 'SIGTERM');
-      await once(demo, 'exit');
-    }
+    endGroup(demo.pid!); // whatever is left of it (nothing, once the demo has stopped)
   }
 });
