@@ -51,7 +51,9 @@ after(async () => {
 const test = (name: string, body: () => Promise<void>) => it(name, { timeout: 600_000 }, () => stack.guarded(name, body)());
 
 test('the packed agent installs with npm install -g into an empty prefix and serves a session', async () => {
-  const { stdout: packed } = await run('npm', ['pack', '--pack-destination', work, '--json'], { cwd: agentDir });
+  // --ignore-scripts: the agent's prepack would rebuild dist/ (removing it first) under the feet of
+  // the test files that run beside this one; `npm run build` has built it (ensureAgentBuilt above).
+  const { stdout: packed } = await run('npm', ['pack', '--ignore-scripts', '--pack-destination', work, '--json'], { cwd: agentDir });
   const [{ filename }] = JSON.parse(packed) as [{ filename: string }];
   const tarball = join(work, filename);
   assert.ok(existsSync(tarball), `npm pack wrote ${tarball}`);

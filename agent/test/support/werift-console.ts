@@ -20,7 +20,12 @@ type Pc = InstanceType<Werift['RTCPeerConnection']>;
 type Channel = ReturnType<Pc['createDataChannel']>;
 type Msg = { type: string; [k: string]: unknown };
 
-export async function until<T>(check: () => T | undefined | false, what: string, ms = 20_000): Promise<T> {
+/**
+ * Polls `check` until it gives a value. The default bound is far above what any condition takes on
+ * a quiet machine: it only ends a wait that will never be met, and a loaded machine (two busy loops,
+ * test files side by side) must not reach it.
+ */
+export async function until<T>(check: () => T | undefined | false, what: string, ms = 180_000): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = check();
