@@ -84,6 +84,21 @@ describe('fuzzing the agent (built CLI, LAN endpoint, data channels, real contai
     return { ch, got };
   }
 
+  /**
+   * Sends once a second until `check` holds. After a flood, a frame that lands while the rate
+   * limiter's bucket is still empty is dropped, by design; on a loaded machine the agent works
+   * through a flood slowly, so no fixed pause is sure to have refilled the bucket.
+   */
+  async function sendUntil(send: () => void, check: () => boolean, what: string): Promise<void> {
+    const deadline = Date.now() + 180_000;
+    while (!check()) {
+      if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+      send();
+      const next = Date.now() + 1000;
+      while (!check() && Date.now() < next) await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
   let pingId = 0;
   /** Sends a ping and waits for its pong (or the channel's end): everything sent before it has been handled. */
   async function barrier(ch: Channel, got: Msg[]): Promise<boolean> {
@@ -287,17 +302,15 @@ describe('fuzzing the agent (built CLI, LAN endpoint, data channels, real contai
       ch.send(JSON.stringify({ type: 'ack', bytes: 1 << 30 }));
       ch.send(JSON.stringify({ type: 'resize', cols: 1 + (i % 1000), rows: 1 + ((i * 7) % 1000) }));
     }
-    await new Promise((r) => setTimeout(r, 1100)); // let the bucket refill, so the echo below is not over the rate
-    ch.send(Buffer.from('echo inter-$((6*7))\n'));
-    await until(() => got.output().includes('inter-42'), 'echo after the storms');
+    await sendUntil(() => ch.send(Buffer.from('echo inter-$((6*7))\n')), () => got.output().includes('inter-42'), 'echo after the storms');
     // A flood on a fresh control channel (20/s, bursts of 100): the exact tty counts are in
     // channel-guard.test.ts, as werift, the test console, cannot send small frames faster than
     // the tty rate.
     const control = await channel(pc, 'control');
     for (let i = 0; i < CONTROL_FRAME_BURST * 3; i++) control.ch.send(JSON.stringify({ type: 'ping', id: 1_000_000 + i }));
     await until(() => control.ch.bufferedAmount === 0, 'the flood sent');
-    await new Promise((r) => setTimeout(r, 1100));
-    assert.ok(await barrier(control.ch, control.got));
+    const barrierId = 2_000_000;
+    await sendUntil(() => control.ch.send(JSON.stringify({ type: 'ping', id: barrierId })), () => control.got.some((m) => m.type === 'pong' && m.id === barrierId), 'a pong once the flood is handled');
     const pongs = control.got.filter((m) => m.type === 'pong').length;
     assert.ok(pongs < CONTROL_FRAME_BURST * 3, `a flood of ${CONTROL_FRAME_BURST * 3} pings got ${pongs} pongs`);
     assert.ok(control.got.some((m) => m.type === 'error' && m.code === 'RATE_LIMITED'));
