@@ -154,7 +154,14 @@ export function collect(channel: Channel): Msg[] & { output: () => string } {
   return texts;
 }
 
+/** Resolves once the channel is open; rejects if it closes first (a refused channel, a peer that died), instead of waiting for ever. */
 export function opened(channel: Channel): Promise<void> {
   if (channel.readyState === 'open') return Promise.resolve();
-  return new Promise((resolve) => channel.stateChanged.subscribe((s) => s === 'open' && resolve()));
+  if (channel.readyState === 'closed') return Promise.reject(new Error(`channel ${channel.label} is closed`));
+  return new Promise((resolve, reject) =>
+    channel.stateChanged.subscribe((s) => {
+      if (s === 'open') resolve();
+      else if (s === 'closed') reject(new Error(`channel ${channel.label} closed before it opened`));
+    }),
+  );
 }
