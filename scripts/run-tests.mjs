@@ -62,6 +62,11 @@ const files = given.length > 0 ? given : roots.flatMap(find).sort().sort((a, b) 
 
 const concurrency = Number(process.env.TETHER_TEST_CONCURRENCY) || Math.max(2, availableParallelism());
 
+// The agent bundle when its sources changed since it was built (npm test has just built it): the
+// files only check it, and never rebuild it while others run it.
+const bundled = spawnSync(process.execPath, ['agent/build.mjs', '--if-stale'], { stdio: 'inherit' });
+if (bundled.status !== 0) process.exit(bundled.status ?? 1);
+
 // The Docker engine and the test images, once, before files that use them start side by side
 // (each would otherwise start dockerd or build the images itself, racing the others).
 if (files.length > 1 && concurrency > 1) {
