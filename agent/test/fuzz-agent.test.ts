@@ -264,6 +264,9 @@ describe('fuzzing the agent (built CLI, LAN endpoint, data channels, real contai
           else assert.ok(!errors.includes('BAD_MESSAGE'), `valid ${String(frame).slice(0, 100)} refused`);
         }
         ch.close();
+        // Closed at both ends before the next case opens one: a loaded agent that has not yet
+        // handled the closes would otherwise count them against its 64 channels per peer.
+        await until(() => ch.readyState === 'closed' || undefined, `${ch.label} closed`);
       }),
       { ...fuzzParameters(numRuns), seed: fuzzParameters(numRuns).seed! + seedOffset },
     );
