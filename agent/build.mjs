@@ -6,8 +6,9 @@
 // not found fails the build, so a werift upgrade forces a review.
 //
 //   node agent/build.mjs                        build dist/cli.js and dist/index.js
+//   node agent/build.mjs --if-stale             the same, only when dist/ is missing or older than its sources
 //   node agent/build.mjs --werift-only <file>   bundle only the patched werift (for tests)
-import { readFile, rm } from 'node:fs/promises';
+import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
@@ -196,6 +197,28 @@ export async function build() {
   });
 }
 
+/** Newest modification time under `path` (a file or a folder), in ms. */
+async function newest(path) {
+  const info = await stat(path).catch(() => undefined);
+  if (!info) return 0;
+  if (!info.isDirectory()) return info.mtimeMs;
+  const times = await Promise.all((await readdir(path)).map((name) => newest(join(path, name))));
+  return Math.max(info.mtimeMs, ...times);
+}
+
+/**
+ * Builds dist/ only when it is missing or older than what it is made of. Test files call this
+ * rather than build(): they run side by side, and build() empties dist/ under the feet of the
+ * agents the others run (`npm test` and scripts/run-tests.mjs build it before the files start).
+ */
+export async function buildIfStale() {
+  const built = await newest(join(here, 'dist', 'cli.js'));
+  const sources = await Promise.all(
+    ['src', 'build.mjs', 'package.json', '../protocol/src', '../socket-bounds/src'].map((p) => newest(join(here, p))),
+  );
+  if (built === 0 || built < Math.max(...sources)) await build();
+}
+
 export async function buildWeriftOnly(outfile) {
   await esbuild.build({
     ...common,
@@ -209,6 +232,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const at = process.argv.indexOf('--werift-only');
   try {
     if (at > 0) await buildWeriftOnly(process.argv[at + 1] ?? join(here, 'dist-test/werift.mjs'));
+    else if (process.argv.includes('--if-stale')) await buildIfStale();
     else await build();
   } catch (error) {
     console.error(`agent build failed: ${error.message}`);

@@ -1,22 +1,30 @@
 /**
- * `npm run demo`: the whole of Tether on this machine. Starts the signaling server, two demo vPLC
- * containers on the local Docker engine, the agent (from its bundle) exposing them, and the console:
- * Electron where its binary is installed (and a display is present), otherwise the same renderer
- * served on loopback, opened in Chromium where a display is present; the URL is printed either way.
- * Ctrl-C stops everything and removes the demo containers.
+ * `npm run demo` (after scripts/bootstrap.mjs): the whole of Tether on this machine. Starts the
+ * signaling server, two demo vPLC containers on the local Docker engine, the agent (from its
+ * bundle) exposing them, and the console: Electron where its binary is installed (and a display is
+ * present), otherwise the same renderer served on loopback, opened in Chromium where a display is
+ * present; the URL is printed either way. Ctrl-C stops everything and removes the demo containers.
+ *
+ * Each run is isolated: its containers carry a label with the run's id (`tether.demo=<id>`) and
+ * names with that id, and its agent exposes that label only, so two demos on one engine, or a demo
+ * beside the tests, never list or remove each other's containers. Live logs go to
+ * `.tether-demo/<id>/`.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { createJsonLogger, startSignalingServer } from '@tether/signaling';
 import { startAgent } from '../test/support/agent-process.js';
 import { docker, ensureDocker, TEST_IMAGE_BASH, TEST_IMAGE_SH } from '../test/support/docker.js';
 import { ensureRendererBuilt } from '../test/support/renderer-build.js';
 import { serveDirectory } from '../test/support/static-server.js';
 
-const logDir = '.tether-demo';
+const runId = randomBytes(3).toString('hex');
+const logDir = join('.tether-demo', runId);
+const label = `tether.demo=${runId}`;
 const step = (text: string) => console.log(`demo: ${text}`);
 
 /** The Electron binary, when npm could download it; undefined otherwise (then Chromium is used). */
@@ -39,29 +47,30 @@ async function main(): Promise<void> {
     stopping = true;
     step('stopping…');
     for (const cleanup of cleanups.reverse()) await cleanup().catch((error) => console.error(`demo: ${String(error)}`));
+    step(`stopped; the logs stay in ${logDir}`);
     process.exit(code);
   };
   process.on('SIGINT', () => void stop(0));
   process.on('SIGTERM', () => void stop(0));
 
   try {
-    step('checking the Docker engine and the demo image (test/image/build.sh)…');
+    step(`run ${runId}: logs in ${logDir}/`);
+    step('checking the Docker engine and the demo images (test/image/build.sh)…');
     await ensureDocker();
 
     const containers = [
-      { name: 'demo-press-line-1', image: TEST_IMAGE_BASH },
-      { name: 'demo-packaging-plc', image: TEST_IMAGE_SH },
+      { name: `tether-demo-${runId}-press-line-1`, image: TEST_IMAGE_BASH },
+      { name: `tether-demo-${runId}-packaging-plc`, image: TEST_IMAGE_SH },
     ];
     for (const { name, image } of containers) {
-      await docker('rm', '-f', name).catch(() => undefined);
-      await docker('run', '-d', '--network', 'none', '--name', name, '--label', 'tether.vplc=true', '--label', 'tether.demo=true', '--hostname', name, image);
       cleanups.push(() => docker('rm', '-f', name));
+      await docker('run', '-d', '--network', 'none', '--name', name, '--label', label, '--hostname', name.replace(`tether-demo-${runId}-`, ''), image);
     }
-    step(`started containers ${containers.map((c) => c.name).join(', ')} (label tether.vplc=true)`);
+    step(`started containers ${containers.map((c) => c.name).join(', ')} (label ${label})`);
 
     const consoleToken = `demo-console-${randomBytes(8).toString('hex')}`;
     const agentToken = `demo-agent-${randomBytes(8).toString('hex')}`;
-    const signalingLog = `${logDir}/signaling.log`;
+    const signalingLog = join(logDir, 'signaling.log');
     writeFileSync(signalingLog, '');
     const signaling = await startSignalingServer({
       port: 0,
@@ -73,17 +82,20 @@ async function main(): Promise<void> {
     cleanups.push(() => signaling.close());
     step(`signaling server on ${signaling.url} (log: ${signalingLog})`);
 
+    const agentLog = join(logDir, 'agent.log');
+    writeFileSync(agentLog, '');
+    const agentId = `demo-${hostname().replace(/[^A-Za-z0-9_.-]/g, '-')}`.slice(0, 57) + `-${runId}`;
     const agent = await startAgent({
       signalingUrl: signaling.url,
       token: agentToken,
-      agentId: `demo-${hostname().replace(/[^A-Za-z0-9_.-]/g, '-')}`.slice(0, 64),
-      name: `demo host ${hostname()}`,
+      agentId,
+      name: `demo host ${hostname()} (${runId})`,
+      // this run's containers only, not every container labelled tether.vplc=true on the engine
+      extraArgs: ['--label', label],
+      onLine: (line) => appendFileSync(agentLog, `${line}\n`),
     });
-    cleanups.push(async () => {
-      writeFileSync(`${logDir}/agent.log`, `${agent.logs().join('\n')}\n`);
-      await agent.stop();
-    });
-    step(`agent running (pid ${agent.pid}; its log is written to ${logDir}/agent.log on exit)`);
+    cleanups.push(() => agent.stop());
+    step(`agent ${agentId} running (pid ${agent.pid}; log: ${agentLog})`);
 
     step('building the console (vite)…');
     const web = await serveDirectory(await ensureRendererBuilt());
@@ -99,7 +111,7 @@ async function main(): Promise<void> {
       app.on('error', (error) => step(`could not start Electron (${error.message}); open the URL yourself`));
       cleanups.push(async () => app.kill());
     } else if (display) {
-      const browser = spawn('chromium', [`--app=${url}`, `--user-data-dir=${logDir}/chromium`], { stdio: 'ignore' });
+      const browser = spawn('chromium', [`--app=${url}`, `--user-data-dir=${join(logDir, 'chromium')}`], { stdio: 'ignore' });
       browser.on('error', (error) => step(`could not start chromium (${error.message}); open the URL yourself`));
       cleanups.push(async () => browser.kill());
     } else {

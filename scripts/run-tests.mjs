@@ -1,9 +1,16 @@
 #!/usr/bin/env node
 // Runs every test file with Node's test runner, TypeScript through tsx, workspace packages from
-// their sources (the `source` export condition). Files run one at a time: the end-to-end tests
-// share one Docker engine and two cores. Pass file paths to run only those.
+// their sources (the `source` export condition). Pass file paths to run only those.
+//
+// Files run in parallel, TETHER_TEST_CONCURRENCY at a time (default: the number of cores, at
+// least 2), since no two share state: servers listen on port 0, containers and network namespaces
+// have random names, state folders are temporary, and what several files would build (the test
+// images, below; the agent and renderer bundles, by `npm run build` before this; nfq-delay, built
+// under a temporary name) is built before they start or built atomically. The slowest files start
+// first, so that no long file is left running alone at the end.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 
 const roots = ['protocol/test', 'signaling/test', 'agent/test', 'test'];
@@ -11,6 +18,23 @@ const roots = ['protocol/test', 'signaling/test', 'agent/test', 'test'];
 // A file whose tests are done exits even if a child or socket it forgot keeps its event loop alive
 // (--test-force-exit), and no single test may hang the run: 10 minutes is far above the slowest.
 const TEST_TIMEOUT_MS = 10 * 60 * 1000;
+
+/** The slowest files, slowest first (measured: README, "Tests"); the others follow in name order. */
+const SLOWEST_FIRST = [
+  'test/e2e/fresh-clone.test.ts',
+  'test/e2e/network-faults.test.ts',
+  'test/e2e/turn-expiry.test.ts',
+  'test/e2e/console-resume.test.ts',
+  'agent/test/fuzz-agent.test.ts',
+  'test/e2e/console-resume-signaling.test.ts',
+  'test/e2e/flood.test.ts',
+  'test/e2e/network-impairment.test.ts',
+  'test/e2e/turn-relay.test.ts',
+  'test/e2e/install.test.ts',
+  'test/e2e/pairing-lan.test.ts',
+  'agent/test/agent-rules.test.ts',
+  'agent/test/werift-turn-nonce.test.ts',
+];
 
 function find(dir) {
   let out = [];
@@ -29,10 +53,41 @@ function find(dir) {
   return out;
 }
 
-const files = process.argv.length > 2 ? process.argv.slice(2) : roots.flatMap(find).sort();
+const rank = (file) => {
+  const i = SLOWEST_FIRST.indexOf(file);
+  return i < 0 ? SLOWEST_FIRST.length : i;
+};
+const given = process.argv.slice(2);
+const files = given.length > 0 ? given : roots.flatMap(find).sort().sort((a, b) => rank(a) - rank(b));
+
+const concurrency = Number(process.env.TETHER_TEST_CONCURRENCY) || Math.max(2, availableParallelism());
+
+// The agent bundle when its sources changed since it was built (npm test has just built it): the
+// files only check it, and never rebuild it while others run it.
+const bundled = spawnSync(process.execPath, ['agent/build.mjs', '--if-stale'], { stdio: 'inherit' });
+if (bundled.status !== 0) process.exit(bundled.status ?? 1);
+
+// The Docker engine and the test images, once, before files that use them start side by side
+// (each would otherwise start dockerd or build the images itself, racing the others).
+if (files.length > 1 && concurrency > 1) {
+  const prepared = spawnSync(
+    process.execPath,
+    ['--conditions=source', '--import', 'tsx', '--input-type=module', '-e', "await (await import('./test/support/docker.ts')).ensureDocker()"],
+    { stdio: 'inherit' },
+  );
+  if (prepared.status !== 0) {
+    console.error('run-tests: the Docker engine or the test images are not ready (see above)');
+    process.exit(prepared.status ?? 1);
+  }
+}
+
+console.log(`run-tests: ${files.length} file${files.length === 1 ? '' : 's'}, ${Math.min(concurrency, files.length)} at a time`);
 const result = spawnSync(
   process.execPath,
-  ['--conditions=source', '--import', 'tsx', '--test', '--test-concurrency=1', '--test-force-exit', `--test-timeout=${TEST_TIMEOUT_MS}`, '--test-reporter=spec', ...files],
+  [
+    '--conditions=source', '--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-force-exit',
+    `--test-timeout=${TEST_TIMEOUT_MS}`, '--test-reporter=spec', ...files,
+  ],
   { stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);

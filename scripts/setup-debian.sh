@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Prepares a Debian machine (as root) for Tether's demo and tests: installs the system packages
-# they use and starts the Docker engine when none answers. Safe to run again.
+# they use and starts the Docker engine when none answers. Safe to run again. `npm test` and
+# `npm run demo` run it (scripts/bootstrap.mjs).
+#   --check   only say what is missing (any user); exit 1 if anything is
 set -euo pipefail
+check=${1:-}
 export DEBIAN_FRONTEND=noninteractive
 
 # The Docker engine, Chromium for the renderer tests, busybox-static for the test vPLC images,
@@ -13,6 +16,12 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+if [ "$check" = "--check" ]; then
+  status=0
+  [ ${#missing[@]} -eq 0 ] || { echo "setup: missing packages: ${missing[*]}"; status=1; }
+  docker info >/dev/null 2>&1 || { echo "setup: no Docker engine answers (or this user may not use it)"; status=1; }
+  exit $status
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   apt-get update -q

@@ -28,7 +28,7 @@ if (!electron) {
   console.error(
     [
       'start: the Electron binary is not installed, so the desktop console cannot start here.',
-      '  npm could not download it (ELECTRON_SKIP_BINARY_DOWNLOAD, or no network to its release host).',
+      '  npm install does not download it (package.json allowScripts; the bootstrap of npm test and npm run demo skips it).',
       '  Where downloads work: `node node_modules/electron/install.js`, then `npm start` again.',
       '  Meanwhile the same console runs in Chromium: `npm run demo` serves it and prints its URL.',
     ].join('\n'),

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import Docker from 'dockerode';
 import type { PeerConfig } from 'werift';
 import { err, ok, protocolError, type IceServer, type Result } from '@tether/protocol';
+import { startAgentControl } from './admin/agent-control.js';
+import type { ControlSocket } from './admin/control-socket.js';
 import { AuditLog } from './audit.js';
 import type { AgentConfig } from './config.js';
 import type { AgentIdentity } from './control-channel.js';
@@ -104,6 +106,8 @@ export class Agent {
   private negotiator: Negotiator | undefined;
   private signaling: SignalingClient | undefined;
   private lan: LanEndpoint | undefined;
+  /** agent.sock: how `tether-agent pair` and `consoles` reach this agent */
+  private control: ControlSocket | undefined;
   private stopping: Promise<boolean> | undefined;
   private starting: Promise<Result<void, AgentStartError>> | undefined;
   private audit: AuditLog | undefined;
@@ -215,6 +219,7 @@ export class Agent {
       this.signaling = client;
       client.connect();
     }
+    this.control = await startAgentControl(config, keys.value.fingerprint, consoles, () => this.lanPort);
     return ok(undefined);
   }
 
@@ -246,6 +251,7 @@ export class Agent {
       await this.negotiator?.closeAll(`the agent stopped (${reason}); its sessions were ended`, undefined, { code: 'AGENT_STOPPED', drainMs: STOP_DRAIN_MS });
       this.signaling?.close();
       await this.lan?.close();
+      await this.control?.close();
       this.journal.close();
       const audited = this.audit?.close() ?? true;
       this.lock?.release();

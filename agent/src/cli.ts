@@ -5,8 +5,7 @@
  * a state folder another agent holds; 128 + n for signal n received before the agent was ready.
  */
 import { constants as osConstants } from 'node:os';
-import { Agent } from './agent.js';
-import { isCommand, runCommand } from './commands.js';
+import { isCommand } from './command-names.js';
 import { installDebugStats } from './debug-stats.js';
 import { HELP, loadConfig } from './config.js';
 import { createLogger, setLogLevel } from './log.js';
@@ -16,7 +15,8 @@ const log = createLogger(import.meta.url);
 
 /** Runs the CLI; resolves with the exit code once the agent has stopped (or at once for --help). */
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  if (isCommand(argv)) return runCommand(argv, env, (text) => process.stdout.write(text));
+  // Loaded on demand: a subcommand does not load werift and Socket.IO, and prints in a fraction of a second.
+  if (isCommand(argv)) return (await import('./commands.js')).runCommand(argv, env, { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) });
   const request = loadConfig(argv, env);
   if (!request.ok) {
     process.stderr.write(`tether-agent: ${request.error}\n`);
@@ -32,6 +32,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   }
   const config = request.value.config;
   setLogLevel(config.logLevel);
+  const { Agent } = await import('./agent.js');
   const agent = new Agent(config);
   const stopDebugStats = installDebugStats(env, () => agent.counts());
   let ready = false;

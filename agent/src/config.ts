@@ -16,8 +16,10 @@ export const HELP = `Usage: tether-agent [options]
 Serves terminals into this host's vPLC containers over WebRTC.
 
 Options (environment variable in brackets; flags > environment > config file > defaults):
-  --signaling-url <url>    signaling server URL [TETHER_AGENT_SIGNALING_URL] (required)
-  --token <token>          agent token for the signaling server [TETHER_AGENT_TOKEN] (required)
+  --signaling-url <url>    signaling server URL [TETHER_AGENT_SIGNALING_URL]; give it, --lan-listen,
+                           or both (LAN alone works offline)
+  --token <token>          agent token for the signaling server [TETHER_AGENT_TOKEN]
+                           (required with --signaling-url)
   --agent-id <id>          agent id [TETHER_AGENT_ID] (default: the host name, sanitized)
   --name <name>            display name [TETHER_AGENT_NAME] (default: the host name)
   --label <key[=value]>    expose containers with this Docker label; repeatable, all must match
@@ -32,11 +34,13 @@ Options (environment variable in brackets; flags > environment > config file > d
   --docker-socket <path>   Docker engine socket [TETHER_AGENT_DOCKER_SOCKET] (default: /var/run/docker.sock)
   --shell <path>           shell to start; repeatable, first found wins
                            [TETHER_AGENT_SHELLS, comma-separated] (default: /bin/bash, /bin/sh)
-  --user <user>            user the exec runs as [TETHER_AGENT_USER] (default: the container's)
+  --user <user>            user[:group] the exec runs as, unless a container's tether.user label
+                           says otherwise [TETHER_AGENT_USER] (default: 1000:1000; root only if named)
   --state-dir <dir>        identity, enrolled consoles, audit log; one running agent per folder
                            [TETHER_AGENT_STATE_DIR] (default: /var/lib/tether-agent for root,
                            else ~/.local/state/tether-agent)
-  --lan-listen <host:port> the agent's own LAN signaling endpoint (off by default)
+  --lan-listen <host:port> the agent's own LAN signaling endpoint, e.g. 0.0.0.0:7301; consoles
+                           pair through it (off by default)
   --lan-endpoint <h:p>     endpoint printed in pairing tokens; repeatable
   --require-pairing <p>    auto, always or never (default: auto)
   --expose-name <glob>     also expose containers whose name matches; repeatable
@@ -55,7 +59,12 @@ Options (environment variable in brackets; flags > environment > config file > d
   --help                   print this help
   --version                print the version
 
-Commands: tether-agent pair [--ttl 10m] | consoles list [--json] | consoles revoke <id>
+Commands (each answers --help):
+  tether-agent pair [--ttl 10m]                 a pairing token and QR code for one console
+  tether-agent consoles list [--json]           the enrolled consoles
+  tether-agent consoles revoke <id>             revoke one
+  tether-agent install-service [options]        install, enable and start the systemd service (root)
+  tether-agent uninstall-service [--purge]      stop, disable and remove it (root)
 `;
 
 export type CliRequest = { kind: 'help' } | { kind: 'version' } | { kind: 'run'; config: AgentConfig };

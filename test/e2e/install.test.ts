@@ -1,15 +1,17 @@
 /**
  * The agent as a host gets it: `npm pack` of the agent, `npm install -g` of that tarball into an
- * empty prefix (its dependencies from the npm registry, nothing from this repository), and the
- * installed `tether-agent` serving a terminal session to the console. Then its systemd unit, as
- * far as a machine whose pid 1 is not systemd can check it: `systemd-analyze verify`, and the
- * unit's own environment and ExecStart line run as an unprivileged user in the docker group.
+ * empty prefix outside /usr (its dependencies from the npm registry, nothing from this repository),
+ * and the installed `tether-agent` serving a terminal session to the console. Then
+ * `tether-agent install-service` into a temporary root, as far as a machine whose pid 1 is not
+ * systemd can check it: the user, the state folder and the enablement it made there, its unit
+ * through `systemd-analyze verify` and `security`, and the unit's own environment and ExecStart
+ * line run as the user it created, in the docker group; `pair` through that running service, and
+ * `uninstall-service` undoing it.
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -27,7 +29,10 @@ let work: string;
 let prefix: string;
 
 before(async () => {
-  work = mkdtempSync(join(tmpdir(), 'tether-install-'));
+  // Not under /tmp: the unit's PrivateTmp= would hide an agent installed there from the service,
+  // and install-service refuses such a path.
+  work = mkdtempSync('/opt/tether-install-');
+  chmodSync(work, 0o755); // the service's user must reach the agent and its state folder
   prefix = join(work, 'prefix');
   ensureAgentBuilt();
   stack = await startStack({ name: 'install' });
@@ -46,7 +51,9 @@ after(async () => {
 const test = (name: string, body: () => Promise<void>) => it(name, { timeout: 600_000 }, () => stack.guarded(name, body)());
 
 test('the packed agent installs with npm install -g into an empty prefix and serves a session', async () => {
-  const { stdout: packed } = await run('npm', ['pack', '--pack-destination', work, '--json'], { cwd: agentDir });
+  // --ignore-scripts: the agent's prepack would rebuild dist/ (removing it first) under the feet of
+  // the test files that run beside this one; `npm run build` has built it (ensureAgentBuilt above).
+  const { stdout: packed } = await run('npm', ['pack', '--ignore-scripts', '--pack-destination', work, '--json'], { cwd: agentDir });
   const [{ filename }] = JSON.parse(packed) as [{ filename: string }];
   const tarball = join(work, filename);
   assert.ok(existsSync(tarball), `npm pack wrote ${tarball}`);
@@ -90,53 +97,69 @@ function unitEntries(text: string): Array<[string, string]> {
   return text.split('\n').filter((l) => /^[A-Za-z]+=/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]);
 }
 
-test('the packed agent ships its systemd unit; it verifies, and its ExecStart serves a session as an unprivileged user', async () => {
+const failed = (e: { stdout: string; stderr: string; code: number }) => e;
+const exitCode = (r: { stdout: string; stderr: string } | { code: number }) => ('code' in r ? r.code : 0);
+
+test('install-service into a temporary root: user, state folder, a unit that verifies; it serves a session as that user, pair goes through it, uninstall-service undoes it', async () => {
   const installedDir = join(prefix, 'lib', 'node_modules', '@tether', 'agent');
-  const shipped = join(installedDir, 'systemd', 'tether-agent.service');
-  assert.ok(existsSync(shipped), 'the unit is in the npm package (package.json "files")');
-  const original = readFileSync(shipped, 'utf8');
-  const entries = unitEntries(original);
+  assert.ok(existsSync(join(installedDir, 'systemd', 'tether-agent.service')), 'the unit is in the npm package (package.json "files")');
+  // Node.js, too, where nvm or a tarball would put it: outside /usr, so the unit cannot find it by PATH.
+  const node = join(prefix, 'node', 'bin', 'node');
+  mkdirSync(join(prefix, 'node', 'bin'), { recursive: true });
+  copyFileSync(process.execPath, node);
+  chmodSync(node, 0o755);
+  const cli = join(installedDir, 'dist', 'cli.js');
+
+  // A root file system with the host's docker group, as on a host with the Docker engine.
+  const root = join(work, 'root');
+  mkdirSync(join(root, 'etc'), { recursive: true });
+  const dockerGroup = (await run('getent', ['group', 'docker'])).stdout.trim();
+  const dockerGid = dockerGroup.split(':')[2]!;
+  writeFileSync(join(root, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
+  writeFileSync(join(root, 'etc', 'group'), `root:x:0:\n${dockerGroup.split(':').slice(0, 3).join(':')}:\n`);
+  const before = listTree(root);
+
+  const installed = await run(node, [cli, 'install-service', '--root', root, '--signaling-url', stack.signaling.url, '--token', stack.agentToken, '--lan-listen', '127.0.0.1:0', '--agent-id', 'unit-agent', '--name', 'agent from the unit'], { cwd: work });
+  assert.match(installed.stdout, /user tether-agent \(uid \d+\) in the docker group/);
+
+  // The user, in the docker group; its state folder; the configuration and the secret.
+  const user = readFileSync(join(root, 'etc', 'passwd'), 'utf8').split('\n').find((l) => l.startsWith('tether-agent:'))?.split(':');
+  assert.ok(user, 'the service user exists');
+  const [uid, gid] = [Number(user[2]), Number(user[3])];
+  assert.match(readFileSync(join(root, 'etc', 'group'), 'utf8'), /^docker:x:\d+:tether-agent$/m);
+  const state = join(root, 'var', 'lib', 'tether-agent');
+  const stateStat = statSync(state);
+  assert.deepEqual([stateStat.uid, stateStat.gid, stateStat.mode & 0o777], [uid, gid, 0o700]);
+  const etc = join(root, 'etc', 'tether-agent');
+  assert.deepEqual(JSON.parse(readFileSync(join(etc, 'config.json'), 'utf8')), { signalingUrl: stack.signaling.url, lanListen: '127.0.0.1:0', agentId: 'unit-agent', name: 'agent from the unit' });
+  assert.equal(statSync(join(etc, 'agent.env')).mode & 0o777, 0o600);
+  assert.equal(readFileSync(join(etc, 'agent.env'), 'utf8'), `TETHER_AGENT_TOKEN=${stack.agentToken}\n`);
+
+  // The unit: the shipped one with the absolute paths of this Node.js and this agent; enabled.
+  const unitPath = join(root, 'etc', 'systemd', 'system', 'tether-agent.service');
+  const unit = readFileSync(unitPath, 'utf8');
+  const entries = unitEntries(unit);
   const get = (key: string) => entries.filter(([k]) => k === key).map(([, v]) => v);
+  assert.deepEqual(get('ExecStart'), [`${node} ${cli}`]);
   assert.deepEqual(get('User'), ['tether-agent']);
   assert.deepEqual(get('SupplementaryGroups'), ['docker']);
   assert.deepEqual(get('StateDirectory'), ['tether-agent']);
   assert.deepEqual(get('Restart'), ['always']);
-
-  // The host's paths, moved into this test's folder; the command found where npm put it.
-  const etc = join(work, 'etc', 'tether-agent');
-  const state = join(work, 'var', 'lib', 'tether-agent');
-  const bin = join(prefix, 'bin', 'tether-agent');
-  const unit = original
-    .replaceAll('/etc/tether-agent', etc)
-    .replaceAll('/var/lib/tether-agent', state)
-    .replace(/^ExecStart=tether-agent/m, `ExecStart=${bin}`);
-  const unitDir = join(work, 'unit');
-  mkdirSync(unitDir, { recursive: true });
-  writeFileSync(join(unitDir, 'tether-agent.service'), unit);
-  const verify = await run('systemd-analyze', ['verify', join(unitDir, 'tether-agent.service')], { cwd: unitDir }).catch((e: { stdout: string; stderr: string; code: number }) => e);
+  assert.ok(lstatSync(join(root, 'etc', 'systemd', 'system', 'multi-user.target.wants', 'tether-agent.service')).isSymbolicLink(), 'enabled');
+  const verify = await run('systemd-analyze', ['verify', unitPath], { cwd: work }).catch(failed);
   assert.equal('code' in verify ? verify.code : 0, 0, `systemd-analyze verify failed: ${verify.stderr}`);
   assert.equal(verify.stderr.trim(), '', 'systemd-analyze verify has no complaint');
+  const security = await run('systemd-analyze', ['security', '--offline=yes', unitPath], { cwd: work }).catch(failed);
+  const level = /Overall exposure level for tether-agent\.service: ([\d.]+) (\w+)/.exec(security.stdout + security.stderr);
+  assert.ok(level, security.stdout + security.stderr);
+  assert.ok(['PERFECT', 'SAFE', 'OK'].includes(level[2]!), `exposure ${level[1]} ${level[2]}`);
 
-  // What systemd would set up: the configuration, the secret in the environment file, and the
-  // state folder (StateDirectory=) owned by the service's user, here `nobody`.
-  mkdirSync(etc, { recursive: true });
-  writeFileSync(join(etc, 'config.json'), JSON.stringify({
-    signalingUrl: stack.signaling.url, agentId: 'unit-agent', name: 'agent from the unit',
-    iceHosts: ['127.0.0.1'], iceInterface: '127.0.0.1', logLevel: 'debug',
-  }));
-  writeFileSync(join(etc, 'agent.env'), `TETHER_AGENT_TOKEN=${stack.agentToken}\n`, { mode: 0o600 });
-  mkdirSync(join(state, '..'), { recursive: true });
-  mkdirSync(state, { mode: 0o700 });
-  const nobody = Number((await run('id', ['-u', 'nobody'])).stdout.trim());
-  const nogroup = Number((await run('id', ['-g', 'nobody'])).stdout.trim());
-  const dockerGid = (await run('getent', ['group', 'docker'])).stdout.split(':')[2]!;
-  await run('chown', ['-R', `${nobody}:${nogroup}`, state]);
-  chmodSync(work, 0o755); // mkdtemp's 0700 would keep `nobody` from the installed agent
-
-  const moved = unitEntries(unit);
+  // The service as systemd would start it: the unit's environment with /etc and /var/lib moved
+  // under the root, and its ExecStart, as the user install-service made, with only the docker group.
+  const moved = unitEntries(unit.replaceAll('/etc/tether-agent', etc).replaceAll('/var/lib/tether-agent', state));
   const movedValues = (key: string) => moved.filter(([k]) => k === key).map(([, v]) => v);
-  // systemd's environment for a service: its fixed PATH, then Environment= and EnvironmentFile=
-  const env: NodeJS.ProcessEnv = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' };
+  // (systemd also sets HOME, USER and LOGNAME from the user's entry, which is not in this host's passwd)
+  const env: NodeJS.ProcessEnv = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8', HOME: state, USER: 'tether-agent', LOGNAME: 'tether-agent' };
   for (const value of movedValues('Environment')) env[value.slice(0, value.indexOf('='))] = value.slice(value.indexOf('=') + 1);
   for (const file of movedValues('EnvironmentFile')) {
     for (const line of readFileSync(file.replace(/^-/, ''), 'utf8').split('\n').filter((l) => l.includes('='))) {
@@ -144,17 +167,22 @@ test('the packed agent ships its systemd unit; it verifies, and its ExecStart se
     }
   }
   const [command, ...args] = movedValues('ExecStart')[0]!.split(/\s+/);
-  service = spawn('setpriv', [`--reuid=${nobody}`, `--regid=${nogroup}`, `--groups=${dockerGid}`, '--', command!, ...args], { cwd: state, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  service = spawn('setpriv', [`--reuid=${uid}`, `--regid=${gid}`, `--groups=${dockerGid}`, '--', command!, ...args], { cwd: state, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   service.stdout!.on('data', (chunk: Buffer) => (log += chunk.toString()));
   service.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
-  const deadline = Date.now() + 30_000;
-  while (!log.includes('"msg":"agent ready"')) {
+  while (!log.includes('"msg":"agent ready"') || !existsSync(join(state, 'agent.sock'))) {
     assert.ok(service.exitCode === null, `the agent exited: ${log}`);
-    assert.ok(Date.now() < deadline, `no "agent ready" within 30 s: ${log}`);
     await new Promise((r) => setTimeout(r, 100));
   }
   assert.ok(existsSync(join(state, 'identity.json')), 'the identity is in the state folder');
+
+  // pair, as root, goes through the running service: every file in its folder stays the service's.
+  const paired = await run(node, [cli, 'pair', '--no-qr', '--state-dir', state], { cwd: work });
+  assert.match(paired.stdout, /tether1:[A-Za-z0-9_-]+/);
+  assert.equal(paired.stderr, '', 'no warning: the service listens on its LAN endpoint');
+  for (const file of readdirSync(state)) assert.deepEqual([file, statSync(join(state, file)).uid], [file, uid]);
+  assert.match(log, /"msg":"control request","op":"pair","ok":true/);
 
   // A session through it, and once the tab is closed nothing left in the container, though the
   // agent cannot see or signal the session's processes from the host as that user.
@@ -166,10 +194,52 @@ test('the packed agent ships its systemd unit; it verifies, and its ExecStart se
   await ui.waitForLine(tabId, /served-by-unit/);
   assert.ok((await container.processes()).some((p) => p.includes('sleep 4242')));
   await ui.closeByClick(tabId);
-  const gone = Date.now() + 20_000;
   while ((await container.processes()).some((p) => !/sleep 2147483$/.test(p))) {
-    assert.ok(Date.now() < gone, `processes left in the container: ${(await container.processes()).join(' | ')}\n${log.slice(-3000)}`);
     await new Promise((r) => setTimeout(r, 250));
   }
   assert.match(log, /"msg":"session closed"/);
+  service.kill('SIGTERM');
+  await once(service, 'exit');
+
+  // uninstall-service: the unit and its enablement go, the identity and the user stay; --purge
+  // removes those too, and the root is as it was (but for the backups and the lock file of the shadow tools).
+  const kept = await run(node, [cli, 'uninstall-service', '--root', root], { cwd: work });
+  assert.match(kept.stdout, /kept \/var\/lib\/tether-agent/);
+  assert.equal(existsSync(unitPath), false);
+  assert.equal(existsSync(join(root, 'etc', 'systemd', 'system', 'multi-user.target.wants', 'tether-agent.service')), false);
+  assert.ok(existsSync(join(state, 'identity.json')));
+  await run(node, [cli, 'uninstall-service', '--root', root, '--purge'], { cwd: work });
+  assert.equal(existsSync(state), false);
+  assert.doesNotMatch(readFileSync(join(root, 'etc', 'passwd'), 'utf8'), /tether-agent/);
+  assert.doesNotMatch(readFileSync(join(root, 'etc', 'group'), 'utf8'), /tether-agent/);
+  const left = listTree(root).filter((p) => !before.includes(p) && !/^etc\/(passwd-|group-|shadow-?|gshadow-?|\.pwd\.lock)$/.test(p) && !/^(etc\/systemd|var)/.test(p));
+  assert.deepEqual(left, [], 'uninstall-service --purge leaves nothing of the service');
 });
+
+test('install-service refuses an agent the service could not see, and needs the docker group', async () => {
+  // From the repository's own build: not an installed package.
+  const root = join(work, 'refused-root');
+  mkdirSync(join(root, 'etc'), { recursive: true });
+  writeFileSync(join(root, 'etc', 'group'), 'root:x:0:\n');
+  const fromSource = await run(process.execPath, [join(agentDir, 'dist', 'cli.js'), 'install-service', '--root', root, '--lan-listen', '0.0.0.0:7301'], { cwd: work }).catch(failed);
+  const installedCli = join(prefix, 'lib', 'node_modules', '@tether', 'agent', 'dist', 'cli.js');
+  const noDocker = await run(join(prefix, 'node', 'bin', 'node'), [installedCli, 'install-service', '--root', root, '--lan-listen', '0.0.0.0:7301'], { cwd: work }).catch(failed);
+  assert.equal(exitCode(noDocker), 1);
+  assert.match(noDocker.stderr, /there is no docker group in .*\/etc\/group: install the Docker engine first/);
+  assert.deepEqual(listTree(root), ['etc', 'etc/group'], 'nothing written');
+  // The repository checkout itself is a real agent too; when it sits where the service cannot
+  // see it (under /tmp, /root or /home), it is refused with the reason; elsewhere it passes this step.
+  const hidden = ['/tmp/', '/root/', '/home/', '/var/tmp/'].some((dir) => agentDir.startsWith(dir) || process.execPath.startsWith(dir));
+  if (hidden) {
+    assert.equal(exitCode(fromSource), 1);
+    assert.match(fromSource.stderr, /which the service cannot see/);
+  } else assert.match(fromSource.stderr, /no docker group/);
+});
+
+/** Every path under `dir`, relative, sorted. */
+function listTree(dir: string, base = ''): string[] {
+  return readdirSync(join(dir, base), { withFileTypes: true }).flatMap((e) => {
+    const rel = base ? `${base}/${e.name}` : e.name;
+    return e.isDirectory() ? [rel, ...listTree(dir, rel)] : [rel];
+  }).sort();
+}

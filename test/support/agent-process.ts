@@ -29,6 +29,8 @@ export interface AgentProcessOptions {
   nodeArgs?: string[];
   /** added to the agent's environment, e.g. `TETHER_AGENT_DEBUG_STATS=1` */
   env?: NodeJS.ProcessEnv;
+  /** called with each line as the agent writes it (stderr lines prefixed `[stderr] `), e.g. to keep a live log file */
+  onLine?: (line: string) => void;
 }
 
 export interface AgentProcess {
@@ -112,6 +114,7 @@ export async function startAgent(options: AgentProcessOptions): Promise<AgentPro
         const line = rest.slice(0, at);
         rest = rest.slice(at + 1);
         lines.push(prefix + line);
+        options.onLine?.(prefix + line);
         if (lines.length > 20_000) lines.splice(0, 5_000);
         if (line.includes('"msg":"agent ready"')) {
           try {

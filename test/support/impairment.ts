@@ -16,7 +16,7 @@
  * Loss is decided before the delay: a dropped packet never waits in the queue.
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { sh, type TestNetwork } from './netns.js';
 
@@ -40,10 +40,14 @@ const DTLS_APPLICATION_DATA = '0>>22&0x3C@8>>24=23';
 export function ensureDelayerBuilt(): string {
   if (existsSync(binary) && statSync(binary).mtimeMs >= statSync(source).mtimeMs) return binary;
   mkdirSync(buildDir, { recursive: true });
-  const result = spawnSync('gcc', ['-O2', '-Wall', '-o', binary, source, '-lnetfilter_queue', '-lnfnetlink'], { encoding: 'utf8' });
+  // Built under a name of its own, then renamed: test files that run in parallel may build it at
+  // the same time, and none may run a half-written binary.
+  const temp = `${binary}.${process.pid}.tmp`;
+  const result = spawnSync('gcc', ['-O2', '-Wall', '-o', temp, source, '-lnetfilter_queue', '-lnfnetlink'], { encoding: 'utf8' });
   if (result.status !== 0) {
     throw new Error(`cannot build nfq-delay (needs gcc and libnetfilter-queue-dev; scripts/setup-debian.sh installs them): ${result.stderr || result.error?.message}`);
   }
+  renameSync(temp, binary);
   return binary;
 }
 

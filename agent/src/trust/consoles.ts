@@ -7,7 +7,10 @@ import { unwatchFile, watchFile } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { err, fromBase64Url, normalizeFingerprint, ok, toBase64Url, type Result } from '@tether/protocol';
+import { createLogger } from '../log.js';
 import { readJsonFile, writeJsonFile } from './state-files.js';
+
+const log = createLogger(import.meta.url);
 
 export const EnrolledConsole = z.object({
   id: z.string(),
@@ -91,7 +94,11 @@ export class ConsoleRegistry {
    */
   enroll(entry: { name: string; publicKey: string; fingerprint: string }): Result<EnrolledConsole, string> {
     const all = this.all();
-    if (!all.ok) return all;
+    if (!all.ok) {
+      // The answer goes to the console: the detail (a host path, an errno) stays in the log.
+      log.error('enrolled consoles unreadable', { error: all.error });
+      return err('The agent cannot read its enrolled consoles; its log says why.');
+    }
     const id = consoleIdFor(entry.publicKey);
     const record: EnrolledConsole = { id, name: entry.name, publicKey: entry.publicKey, fingerprint: normalizeFingerprint(entry.fingerprint), enrolledAt: new Date().toISOString() };
     const holder = all.value.find((c) => c.id !== id && normalizeFingerprint(c.fingerprint) === record.fingerprint);

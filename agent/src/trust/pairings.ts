@@ -8,7 +8,10 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import { join } from 'node:path';
 import { z } from 'zod';
 import { err, fromBase64Url, ok, pairingProofInput, protocolError, toBase64Url, type PairEnroll, type Result } from '@tether/protocol';
+import { createLogger } from '../log.js';
 import { readJsonFile, writeJsonFile } from './state-files.js';
+
+const log = createLogger(import.meta.url);
 
 const Pending = z.object({
   id: z.string(),
@@ -58,7 +61,11 @@ export class PairingStore {
    */
   spend(agentId: string, request: PairEnroll, consoleId: string): Result<void> {
     const all = this.read();
-    if (!all.ok) return err(protocolError('INTERNAL', all.error));
+    if (!all.ok) {
+      // The detail (a host path, an errno) is for the operator's log, not for whoever asks.
+      log.error('pending pairings unreadable', { error: all.error });
+      return err(protocolError('INTERNAL', 'The agent cannot read its pending pairings; its log says why.'));
+    }
     const pending = all.value.find((p) => p.id === request.pairingId);
     if (!pending) return err(protocolError('PAIRING_INVALID', 'This pairing token is not known to the agent.'));
     const expected = createHmac('sha256', Buffer.from(pending.key, 'hex'))

@@ -12,8 +12,19 @@ import { randomBytes } from 'node:crypto';
 /** `/var/lib/tether-agent` for root, else `$XDG_STATE_HOME/tether-agent` or `~/.local/state/tether-agent`. */
 export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
   if (process.getuid?.() === 0) return '/var/lib/tether-agent';
-  const base = env.XDG_STATE_HOME && env.XDG_STATE_HOME.startsWith('/') ? env.XDG_STATE_HOME : join(homedir(), '.local', 'state');
-  return join(base, 'tether-agent');
+  if (env.XDG_STATE_HOME && env.XDG_STATE_HOME.startsWith('/')) return join(env.XDG_STATE_HOME, 'tether-agent');
+  const home = env.HOME?.startsWith('/') ? env.HOME : homeOf();
+  // A user without a home is a service account (a uid with no passwd entry throws in homedir()):
+  // its folder is the service's.
+  return home ? join(home, '.local', 'state', 'tether-agent') : '/var/lib/tether-agent';
+}
+
+function homeOf(): string | undefined {
+  try {
+    return homedir();
+  } catch {
+    return undefined;
+  }
 }
 
 export function ensureStateDir(dir: string): void {

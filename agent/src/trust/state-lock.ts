@@ -82,6 +82,12 @@ function stillHolds(h: Holder): boolean {
   return h.start === undefined || start === undefined || h.start === start;
 }
 
+/** The pid of the live process holding the state folder's lock; undefined when none does. */
+export function lockHolder(stateDir: string): number | undefined {
+  const h = holder(join(stateDir, LOCK_FILE));
+  return h !== undefined && stillHolds(h) ? h.pid : undefined;
+}
+
 /** Takes the state folder's lock for this process; an error with a sentence when another agent holds it. */
 export function lockStateDir(stateDir: string, pid = process.pid): Result<StateLock, string> {
   try {

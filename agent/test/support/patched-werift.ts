@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type * as WeriftModule from 'werift';
-import { build, buildWeriftOnly } from '../../build.mjs';
+import { buildIfStale, buildWeriftOnly } from '../../build.mjs';
 
 export type Werift = typeof WeriftModule;
 
@@ -22,8 +22,8 @@ export function patchedWerift(): Promise<Werift> {
 
 let built: Promise<void> | undefined;
 
-/** Builds agent/dist once per test process. */
+/** Builds agent/dist when it is missing or stale, once per test process (never under other files' feet: see buildIfStale). */
 export function buildAgent(): Promise<void> {
-  built ??= build();
+  built ??= buildIfStale();
   return built;
 }

@@ -20,7 +20,12 @@ type Pc = InstanceType<Werift['RTCPeerConnection']>;
 type Channel = ReturnType<Pc['createDataChannel']>;
 type Msg = { type: string; [k: string]: unknown };
 
-export async function until<T>(check: () => T | undefined | false, what: string, ms = 20_000): Promise<T> {
+/**
+ * Polls `check` until it gives a value. The default bound is far above what any condition takes on
+ * a quiet machine: it only ends a wait that will never be met, and a loaded machine (two busy loops,
+ * test files side by side) must not reach it.
+ */
+export async function until<T>(check: () => T | undefined | false, what: string, ms = 180_000): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = check();
@@ -150,7 +155,14 @@ export function collect(channel: Channel): Msg[] & { output: () => string } {
   return texts;
 }
 
+/** Resolves once the channel is open; rejects if it closes first (a refused channel, a peer that died), instead of waiting for ever. */
 export function opened(channel: Channel): Promise<void> {
   if (channel.readyState === 'open') return Promise.resolve();
-  return new Promise((resolve) => channel.stateChanged.subscribe((s) => s === 'open' && resolve()));
+  if (channel.readyState === 'closed') return Promise.reject(new Error(`channel ${channel.label} is closed`));
+  return new Promise((resolve, reject) =>
+    channel.stateChanged.subscribe((s) => {
+      if (s === 'open') resolve();
+      else if (s === 'closed') reject(new Error(`channel ${channel.label} closed before it opened`));
+    }),
+  );
 }
