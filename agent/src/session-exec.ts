@@ -1,8 +1,9 @@
 /**
  * What a terminal session (tty-session.ts) runs on: its target checked against the rules, the
- * session slot the rules gave it, the `docker exec` itself, whether the host sees its processes
- * (how they are killed), and its recording. Opened in `start`, before the session exists; given back
- * in `kill` and `release` when the session is disposed.
+ * session slot the rules gave it, the `docker exec` itself with its standing beside the workload
+ * (session-standing.ts: priority, CPUs, caps, applied before the shell runs), whether the host sees
+ * its processes (how they are killed), and its recording. Opened in `start`, before the session
+ * exists; given back in `kill` and `release` when the session is disposed.
  *
  * Every process of the session carries its markers in its environment (`TETHER_SESSION=<id>` and
  * the agent's `TETHER_AGENT=<tag>`, session-killer.ts): whatever its Linux session or parent, the
@@ -14,6 +15,8 @@ import { startExec, type ExecBridge } from './exec-bridge.js';
 import { hostSeesProcess, killSession, pidNamespaceOf, sessionMarkers, type KillResult } from './session-killer.js';
 import { SessionRecorder } from './session-recorder.js';
 import type { SessionRules } from './session-rules.js';
+import { standingCommand } from './session-standing.js';
+import { settleStanding, type StandingOutcome } from './session-standing-host.js';
 
 export interface SessionExecOptions {
   targets: DockerTargets;
@@ -42,6 +45,8 @@ export class SessionExec {
     readonly user: string | undefined,
     private readonly releaseSlot: (() => void) | undefined,
     readonly recorder: SessionRecorder | undefined,
+    /** the standing its processes got; undefined without rules (unit tests), where the shell starts as Docker starts it */
+    readonly standing: StandingOutcome | undefined,
   ) {}
 
   /** Checks the target and the rules, then starts the exec with the session's markers in its environment. */
@@ -56,12 +61,14 @@ export class SessionExec {
       if (!slot.ok) return slot;
       releaseSlot = slot.value;
     }
+    const resolved = rules?.standingFor(target.value.name, target.value.labels);
     const bridge = await startExec(target.value, {
       shells: options.shells,
       cols: request.cols,
       rows: request.rows,
       env: sessionMarkers(sessionId, rules?.config.agentTag),
       user,
+      command: resolved ? (shell) => standingCommand(shell, resolved.resources) : undefined,
     });
     if (!bridge.ok) {
       releaseSlot?.();
@@ -69,11 +76,24 @@ export class SessionExec {
     }
     const hostVisible = await hostSeesProcess(bridge.value.pid, sessionId);
     const pidNamespace = hostVisible ? await pidNamespaceOf(bridge.value.pid) : undefined;
+    let standing: StandingOutcome | undefined;
+    if (resolved) {
+      const settled = await settleStanding(bridge.value.stream, sessionId, bridge.value.pid, resolved, pidNamespace);
+      if (!settled.ok) {
+        await killSession(target.value.container, bridge.value.pid, sessionId, hostVisible, { user, pidNamespace });
+        bridge.value.stream.destroy();
+        releaseSlot?.();
+        return settled;
+      }
+      standing = settled.value;
+    }
     const recordDir = rules?.config.recordDir;
     const recorder = recordDir
-      ? SessionRecorder.start(recordDir, { sessionId, container: target.value.name, shell: bridge.value.shell, cols: request.cols, rows: request.rows })
+      ? SessionRecorder.start(recordDir, {
+        sessionId, container: target.value.name, shell: bridge.value.shell, cols: request.cols, rows: request.rows, input: rules?.config.recordInput === true,
+      })
       : undefined;
-    return ok(new SessionExec(sessionId, target.value, bridge.value, hostVisible, pidNamespace, user, releaseSlot, recorder));
+    return ok(new SessionExec(sessionId, target.value, bridge.value, hostVisible, pidNamespace, user, releaseSlot, recorder, standing));
   }
 
   /**
