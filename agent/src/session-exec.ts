@@ -15,7 +15,7 @@ import { startExec, type ExecBridge } from './exec-bridge.js';
 import { hostSeesProcess, killSession, pidNamespaceOf, sessionMarkers, type KillResult } from './session-killer.js';
 import { SessionRecorder } from './session-recorder.js';
 import type { SessionRules } from './session-rules.js';
-import { standingCommand } from './session-standing.js';
+import { readStandingReport, standingCommand } from './session-standing.js';
 import { settleStanding, type StandingOutcome } from './session-standing-host.js';
 
 export interface SessionExecOptions {
@@ -38,6 +38,8 @@ export class SessionExec {
     readonly sessionId: string,
     readonly target: ResolvedTarget,
     readonly bridge: ExecBridge,
+    /** The exec's host pid (Docker's; asked again after start when it had not said); 0 when unknown. */
+    readonly hostPid: number,
     /** Whether the host sees the exec's processes, so that they are killed from the host. */
     readonly hostVisible: boolean,
     /** The container's pid namespace as the host sees it, read at start; the host kill looks only there. */
@@ -74,13 +76,17 @@ export class SessionExec {
       releaseSlot?.();
       return bridge;
     }
-    const hostVisible = await hostSeesProcess(bridge.value.pid, sessionId);
-    const pidNamespace = hostVisible ? await pidNamespaceOf(bridge.value.pid) : undefined;
+    // The standing report first: once the script has written it, the exec runs and a busy Docker
+    // engine that had not told its pid at start does.
+    const report = resolved ? await readStandingReport(bridge.value.stream) : undefined;
+    const hostPid = await bridge.value.currentPid();
+    const hostVisible = await hostSeesProcess(hostPid, sessionId);
+    const pidNamespace = hostVisible ? await pidNamespaceOf(hostPid) : undefined;
     let standing: StandingOutcome | undefined;
-    if (resolved) {
-      const settled = await settleStanding(bridge.value.stream, sessionId, bridge.value.pid, resolved, pidNamespace);
+    if (resolved && report) {
+      const settled = await settleStanding(report, sessionId, hostPid, resolved, pidNamespace);
       if (!settled.ok) {
-        await killSession(target.value.container, bridge.value.pid, sessionId, hostVisible, { user, pidNamespace });
+        await killSession(target.value.container, hostPid, sessionId, hostVisible, { user, pidNamespace });
         bridge.value.stream.destroy();
         releaseSlot?.();
         return settled;
@@ -93,7 +99,7 @@ export class SessionExec {
         sessionId, container: target.value.name, shell: bridge.value.shell, cols: request.cols, rows: request.rows, input: rules?.config.recordInput === true,
       })
       : undefined;
-    return ok(new SessionExec(sessionId, target.value, bridge.value, hostVisible, pidNamespace, user, releaseSlot, recorder, standing));
+    return ok(new SessionExec(sessionId, target.value, bridge.value, hostPid, hostVisible, pidNamespace, user, releaseSlot, recorder, standing));
   }
 
   /**
@@ -103,7 +109,7 @@ export class SessionExec {
   kill(keepStream = false): Promise<KillResult> {
     if (!keepStream) this.bridge.stream.destroy();
     const bridge = this.bridge;
-    return killSession(this.target.container, bridge.pid, this.sessionId, this.hostVisible, {
+    return killSession(this.target.container, this.hostPid, this.sessionId, this.hostVisible, {
       user: this.user, resolvePid: () => bridge.currentPid(), pidNamespace: this.pidNamespace,
     });
   }

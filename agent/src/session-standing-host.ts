@@ -14,14 +14,13 @@
 import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { setPriority } from 'node:os';
-import type { Duplex } from 'node:stream';
 import { promisify } from 'node:util';
 import { err, ok, protocolError, type Result } from '@tether/protocol';
 import { describeError } from './deadline.js';
 import { createLogger } from './log.js';
 import { hostProcesses } from './session-killer.js';
 import type { ResolvedStanding } from './session-rules.js';
-import { assessStanding, POLICIES, readStandingReport, sameCpus, type SessionResources, type Shortfall, type Standing } from './session-standing.js';
+import { assessStanding, POLICIES, sameCpus, type ReportRead, type SessionResources, type Shortfall, type Standing } from './session-standing.js';
 
 const log = createLogger(import.meta.url);
 const run = promisify(execFile);
@@ -145,18 +144,17 @@ export interface StandingOutcome {
 }
 
 /**
- * Reads the standing report off the exec's stream, sets on the host what is missing where the
- * host's /proc shows the session (`pidNamespace` given), and assesses the result. An error when the
- * stream ended before the report: the shell did not start.
+ * From the standing report read off the exec's stream (`readStandingReport`): sets on the host what
+ * is missing where the host's /proc shows the session (`pidNamespace` given), and assesses the
+ * result. An error when the stream ended before the report: the shell did not start.
  */
 export async function settleStanding(
-  stream: Duplex,
+  read: ReportRead,
   sessionId: string,
   shellPid: number,
   resolved: ResolvedStanding,
   pidNamespace: string | undefined,
 ): Promise<Result<StandingOutcome>> {
-  const read = await readStandingReport(stream);
   if (read.kind === 'ended') {
     return err(protocolError('EXEC_FAILED', `The shell ended as it started${read.output ? `: ${read.output.trim()}` : ''}`));
   }

@@ -154,7 +154,7 @@ export class TtySession {
 
   /** The exec's process id on the host; 0 when Docker did not say. */
   get hostPid(): number {
-    return this.exec.bridge.pid;
+    return this.exec.hostPid;
   }
 
   get owner(): string {
