@@ -153,6 +153,8 @@ export class SessionRecorder {
       if (!this.stopped) {
         const rest = this.decoder.decode();
         if (rest.length > 0) this.write([this.elapsed(), 'o', rest]);
+        const typed = this.inputDecoder.decode();
+        if (typed.length > 0 && this.recordsInput) this.write([this.elapsed(), 'i', typed]);
       }
       while (this.writing) await this.writing;
       this.stopped = true;
