@@ -14,6 +14,7 @@ import { sessionMemory } from './session-memory.js';
 import { relayedThroughput } from './relayed.js';
 import { measurePreAuthMemory, PRE_AUTH_TRANSPORTS } from './pre-auth-bench.js';
 import { measureScaleOut } from './scale-out-bench.js';
+import { measureControlLoop, printControlLoop } from './control-loop.js';
 import { percentile, printTable, round, spread } from './stats.js';
 
 const THROUGHPUT_RUNS = 3;
@@ -216,6 +217,9 @@ async function main(): Promise<void> {
     console.log(`[bench] signaling before authentication: ${PRE_AUTH_TRANSPORTS} transports that send a binary event and never CONNECT…`);
     Object.assign(results, (await attempt('pre-auth memory', () => measurePreAuthMemory())) ?? {});
 
+    console.log('[bench] the control loop beside a debug session: alone, beside a Tether session\'s hogs, beside plain docker exec\'s…');
+    results.controlLoop = (await attempt('control loop', () => measureControlLoop())) ?? null;
+
     console.log(`[bench] agent memory per session: ${MEMORY_SESSIONS} idle sessions on their own agent…`);
     const memory = await attempt('memory per session', () => sessionMemory(MEMORY_SESSIONS));
     results.agentRssPerSessionMB = memory?.rssPerSessionMB ?? null;
@@ -281,6 +285,7 @@ function report(): void {
   printTable(rows);
   console.log(`\ntimeToPromptStagesMs  ${JSON.stringify(results.timeToPromptStagesMs ?? null)}`);
   console.log(`versions              ${JSON.stringify(versions ?? null)}`);
+  if (results.controlLoop) printControlLoop(results.controlLoop as Record<string, unknown>);
   console.log(`\nwritten to ${resultsPath}`);
   if (results.errors.length > 0) {
     console.log(`\n${results.errors.length} error(s):`);
