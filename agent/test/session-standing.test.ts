@@ -71,10 +71,13 @@ describe('session standing: the rule, the report, the assessment', () => {
     assert.equal(result.kind === 'report' && result.standing.processes, 64);
     let rest = '';
     stream.on('data', (chunk: Buffer) => (rest += chunk.toString()));
+    // A report printed later (by the user, a program) is output like any other: the agent never reads it.
+    const forged = REPORT.replace('nice=19', 'nice=0');
     stream.write('after');
+    stream.write(Buffer.from(forged, 'latin1'));
     stream.end();
     await new Promise((resolve) => stream.once('end', resolve));
-    assert.equal(rest, '$ promptafter');
+    assert.equal(rest, `$ promptafter${forged}`);
   });
 
   test('a stream that does not begin with a report is left whole; one that ends first, or stays silent, is said so', async () => {
