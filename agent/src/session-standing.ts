@@ -131,10 +131,14 @@ const STANDING_SCRIPT = [
   'exec "$s"',
 ].join('\n');
 
+/** Shells that run the script as POSIX sh does; another (zsh does not split `$var`, fish is not POSIX) runs it with /bin/sh. */
+const POSIX_SHELLS = new Set(['sh', 'bash', 'dash', 'ash', 'ksh', 'mksh']);
+
 /** The exec's command: the standing script, then `shell`. */
 export function standingCommand(shell: string, resources: SessionResources): string[] {
+  const interpreter = POSIX_SHELLS.has(shell.slice(shell.lastIndexOf('/') + 1)) ? shell : '/bin/sh';
   const memoryKiB = resources.memoryBytes === undefined ? '' : String(Math.floor(resources.memoryBytes / 1024));
-  return [shell, '-c', STANDING_SCRIPT, shell, resources.priority, resources.cpus ?? '', memoryKiB, resources.processes === undefined ? '' : String(resources.processes)];
+  return [interpreter, '-c', STANDING_SCRIPT, shell, resources.priority, resources.cpus ?? '', memoryKiB, resources.processes === undefined ? '' : String(resources.processes)];
 }
 
 function limitValue(text: string | undefined, scale: number): number | 'unlimited' | null {

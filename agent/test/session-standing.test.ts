@@ -14,7 +14,7 @@ import { setLogLevel } from '../src/log.js';
 import { SessionExec } from '../src/session-exec.js';
 import { DEFAULT_EXEC_USER, SessionRules, type SessionRulesConfig } from '../src/session-rules.js';
 import {
-  assessStanding, cpuSet, parseMemorySize, parseStandingReport, readStandingReport, standingNotice, type SessionResources, type Standing,
+  assessStanding, cpuSet, parseMemorySize, parseStandingReport, readStandingReport, standingCommand, standingNotice, type SessionResources, type Standing,
 } from '../src/session-standing.js';
 import { ensureDocker, startContainer, TEST_IMAGE_BASH, TEST_IMAGE_SH, type TestContainer } from '../../test/support/docker.js';
 import { hostProcessFacts, ioClass } from '../../test/support/control-loop.js';
@@ -35,6 +35,11 @@ describe('session standing: the rule, the report, the assessment', () => {
     assert.equal(parseMemorySize('65536KiB'), 64 * 1024 ** 2);
     assert.equal(parseMemorySize(4096), 4096);
     for (const bad of ['lots', '', '12q', '-5m', 0, 1.5]) assert.equal(parseMemorySize(bad), undefined, String(bad));
+  });
+
+  test('the script runs in the shell when it is a POSIX one, else in /bin/sh; the shell is what it execs', () => {
+    assert.deepEqual(standingCommand('/bin/bash', IDLE).filter((_, i) => i !== 2), ['/bin/bash', '-c', '/bin/bash', 'idle', '', '', '']);
+    assert.deepEqual(standingCommand('/usr/bin/zsh', { priority: 'normal', cpus: '1', memoryBytes: 64 * 1024 ** 2, processes: 9 }).filter((_, i) => i !== 2), ['/bin/sh', '-c', '/usr/bin/zsh', 'normal', '1', '65536', '9']);
   });
 
   test('the report reads into a standing; missing or odd fields are null', () => {
