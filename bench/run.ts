@@ -16,6 +16,7 @@ import { measurePreAuthMemory, PRE_AUTH_TRANSPORTS } from './pre-auth-bench.js';
 import { measureScaleOut } from './scale-out-bench.js';
 import { bytesAfterCtrlC } from './ctrl-c.js';
 import { measureSignalingLoad, type StormFigures } from './signaling-load.js';
+import { measureControlLoop, printControlLoop } from './control-loop.js';
 import { percentile, printTable, round, spread } from './stats.js';
 
 const THROUGHPUT_RUNS = 3;
@@ -227,6 +228,8 @@ async function main(): Promise<void> {
       results.errors.push(message);
       console.error(`[bench] ERROR ${message}`);
     });
+    console.log('[bench] the control loop beside a debug session: alone, beside a Tether session\'s hogs, beside plain docker exec\'s…');
+    results.controlLoop = (await attempt('control loop', () => measureControlLoop())) ?? null;
 
     console.log(`[bench] agent memory per session: ${MEMORY_SESSIONS} idle sessions on their own agent…`);
     const memory = await attempt('memory per session', () => sessionMemory(MEMORY_SESSIONS));
@@ -305,6 +308,7 @@ function report(): void {
     }
   }
   console.log(`versions              ${JSON.stringify(versions ?? null)}`);
+  if (results.controlLoop) printControlLoop(results.controlLoop as Record<string, unknown>);
   console.log(`\nwritten to ${resultsPath}`);
   if (results.errors.length > 0) {
     console.log(`\n${results.errors.length} error(s):`);

@@ -155,7 +155,9 @@ export class Agent {
     const rules = new SessionRules({
       shells: config.shells, user: config.user, users: config.users, maxSessionsPerContainer: config.maxSessionsPerContainer,
       idleTimeoutMs: config.idleTimeoutMs, maxSessionMs: config.maxSessionMs, recordDir: config.recordDir,
-      resumeGraceMs: config.resumeGraceMs, agentTag: tag,
+      resumeGraceMs: config.resumeGraceMs, agentTag: tag, recordInput: config.recordInput,
+      standing: { priority: config.sessionPriority, cpus: config.sessionCpus, memory: config.sessionMemory, processes: config.sessionProcesses },
+      standingRules: config.sessionRules,
     });
     // A previous agent on this folder that died without stopping left its shells running: those
     // its journal lists, and those only their processes' markers tell of.

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { AgentId, DEFAULT_RESUME_GRACE_MS, LanEndpoint } from '@tether/protocol';
 import { LOG_LEVELS } from './log.js';
 import { DEFAULT_EXEC_USER } from './session-rules.js';
+import { cpuSet, MIN_SESSION_MEMORY_BYTES, parseMemorySize, SESSION_PRIORITIES } from './session-standing.js';
 import { defaultStateDir } from './trust/state-files.js';
 
 /** A configuration layer before validation: whatever one source gave. */
@@ -15,6 +16,29 @@ export const IceServerConfig = z.object({
   urls: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
   username: z.string().optional(),
   credential: z.string().optional(),
+});
+
+/** A Linux CPU list: `1`, `2-3`, `0,2-3`. */
+export const CpuList = z.string().refine((v) => cpuSet(v) !== undefined, { message: 'a CPU list such as 1, 2-3 or 0,2' });
+
+/** A size in bytes, or with a unit: `256m`, `1g`, `65536k`; at least 16 MiB. */
+export const MemorySize = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  const bytes = parseMemorySize(value);
+  if (bytes === undefined || bytes < MIN_SESSION_MEMORY_BYTES) {
+    ctx.issues.push({ code: 'custom', input: value, message: `a size of at least 16m, such as 256m or 1g (got ${JSON.stringify(value)})` });
+    return z.NEVER;
+  }
+  return bytes;
+});
+
+const ProcessCount = z.number().int().min(1).max(4_194_304);
+
+/** A container's sessions' standing; each field wins over the container's labels and the agent's default. */
+export const StandingRuleConfig = z.strictObject({
+  priority: z.enum(SESSION_PRIORITIES).optional(),
+  cpus: CpuList.optional(),
+  memory: MemorySize.optional(),
+  processes: ProcessCount.optional(),
 });
 
 export const AgentConfig = z.object({
@@ -65,10 +89,23 @@ export const AgentConfig = z.object({
   auditFailure: z.enum(['closed', 'open']),
   /** Folder for asciicast v2 recordings; none when unset. */
   recordDir: z.string().min(1).optional(),
+  /** Adds what was typed to recordings (asciicast `i` events); the tab says so. Off: it holds passwords. */
+  recordInput: z.boolean(),
+  /** `idle`: sessions run at nice 19, SCHED_IDLE where allowed, idle I/O, oom_score_adj 1000; `normal`: as Docker starts them. */
+  sessionPriority: z.enum(SESSION_PRIORITIES),
+  /** CPUs every session may run on unless a container's rule or label says otherwise. */
+  sessionCpus: CpuList.optional(),
+  /** RLIMIT_AS of each session process, unless a container's rule or label says otherwise. */
+  sessionMemory: MemorySize.optional(),
+  /** RLIMIT_NPROC (processes of the exec user), unless a container's rule or label says otherwise. */
+  sessionProcesses: ProcessCount.optional(),
+  /** Per container name, its sessions' standing. */
+  sessionRules: z.record(z.string().min(1), StandingRuleConfig),
 }).refine((c) => c.signalingUrl !== undefined || c.lanListen !== undefined, {
   message: 'give --signaling-url (cloud) or --lan-listen (LAN endpoint), or both',
   path: ['signalingUrl'],
-}).refine((c) => c.signalingUrl === undefined || c.token !== undefined, { message: '--token is required with --signaling-url', path: ['token'] });
+}).refine((c) => c.signalingUrl === undefined || c.token !== undefined, { message: '--token is required with --signaling-url', path: ['token'] })
+  .refine((c) => !c.recordInput || c.recordDir !== undefined, { message: '--record-input needs --record-dir', path: ['recordInput'] });
 
 export type AgentConfig = z.infer<typeof AgentConfig>;
 export type IceServerConfig = z.infer<typeof IceServerConfig>;
@@ -106,6 +143,9 @@ export function defaults(): ConfigLayer {
     maxSessionMs: 0,
     resumeGraceMs: DEFAULT_RESUME_GRACE_MS,
     auditFailure: 'closed',
+    recordInput: false,
+    sessionPriority: 'idle',
+    sessionRules: {},
   };
 }
 

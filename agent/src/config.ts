@@ -53,6 +53,15 @@ Options (environment variable in brackets; flags > environment > config file > d
   --audit-failure <p>      closed: refuse new sessions while the audit log cannot be written;
                            open: let them start (default: closed)
   --record-dir <dir>       record every session as an asciicast v2 file here (default: off)
+  --record-input           also record what is typed (asciicast "i" events), passwords included;
+                           each tab says so (default: off; needs --record-dir)
+  --session-priority <p>   idle: sessions run at nice 19, SCHED_IDLE where allowed, idle I/O
+                           priority and oom_score_adj 1000; normal: as Docker starts them (default: idle)
+  --session-cpus <list>    CPUs sessions may run on, e.g. 1 or 2-3 (default: any)
+  --session-memory <size>  address space each session process may map, e.g. 512m (default: no cap)
+  --session-processes <n>  processes the exec user may have (RLIMIT_NPROC) (default: no cap)
+                           Per container: "sessionRules" in the config file, or the container's
+                           tether.session-{priority,cpus,memory,processes} labels
   --log-level <level>      debug, info, warn, error or silent [TETHER_AGENT_LOG_LEVEL] (default: info)
   --config <file.json>     JSON config file with the same keys as the schema, e.g.
                            {"signalingUrl": "...", "labels": {"tether.vplc": "true"}} [TETHER_AGENT_CONFIG]
@@ -115,6 +124,11 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Result<CliRe
         'audit-log': { type: 'string' },
         'audit-failure': { type: 'string' },
         'record-dir': { type: 'string' },
+        'record-input': { type: 'boolean' },
+        'session-priority': { type: 'string' },
+        'session-cpus': { type: 'string' },
+        'session-memory': { type: 'string' },
+        'session-processes': { type: 'string' },
         config: { type: 'string' },
         help: { type: 'boolean' },
         version: { type: 'boolean' },
@@ -155,6 +169,11 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Result<CliRe
     auditLog: str('audit-log'),
     auditFailure: str('audit-failure'),
     recordDir: str('record-dir'),
+    recordInput: values['record-input'] as boolean | undefined,
+    sessionPriority: str('session-priority'),
+    sessionCpus: str('session-cpus'),
+    sessionMemory: str('session-memory'),
+    sessionProcesses: num(str('session-processes')),
   });
   const configPath = str('config') ?? env.TETHER_AGENT_CONFIG;
   let file: ConfigLayer = {};

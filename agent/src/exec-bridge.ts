@@ -22,6 +22,8 @@ export interface ExecOptions {
   /** Extra `NAME=value` entries for the process environment. */
   env: string[];
   user?: string | undefined;
+  /** The command that runs the chosen shell (session-standing.ts); the shell alone when absent. */
+  command?: ((shell: string) => string[]) | undefined;
 }
 
 export interface ExecBridge {
@@ -88,7 +90,7 @@ export async function startExec(target: ResolvedTarget, options: ExecOptions): P
   const size: [number, number] = [options.rows, options.cols];
   const created = await attempt(
     target.container.exec({
-      Cmd: [shell.value],
+      Cmd: options.command ? options.command(shell.value) : [shell.value],
       AttachStdin: true,
       AttachStdout: true,
       AttachStderr: true,

@@ -1,8 +1,9 @@
 /**
  * What a terminal session (tty-session.ts) runs on: its target checked against the rules, the
- * session slot the rules gave it, the `docker exec` itself, whether the host sees its processes
- * (how they are killed), and its recording. Opened in `start`, before the session exists; given back
- * in `kill` and `release` when the session is disposed.
+ * session slot the rules gave it, the `docker exec` itself with its standing beside the workload
+ * (session-standing.ts: priority, CPUs, caps, applied before the shell runs), whether the host sees
+ * its processes (how they are killed), and its recording. Opened in `start`, before the session
+ * exists; given back in `kill` and `release` when the session is disposed.
  *
  * Every process of the session carries its markers in its environment (`TETHER_SESSION=<id>` and
  * the agent's `TETHER_AGENT=<tag>`, session-killer.ts): whatever its Linux session or parent, the
@@ -14,6 +15,8 @@ import { startExec, type ExecBridge } from './exec-bridge.js';
 import { hostSeesProcess, killSession, pidNamespaceOf, sessionMarkers, type KillResult } from './session-killer.js';
 import { SessionRecorder } from './session-recorder.js';
 import type { SessionRules } from './session-rules.js';
+import { readStandingReport, standingCommand } from './session-standing.js';
+import { settleStanding, type StandingOutcome } from './session-standing-host.js';
 
 export interface SessionExecOptions {
   targets: DockerTargets;
@@ -35,6 +38,8 @@ export class SessionExec {
     readonly sessionId: string,
     readonly target: ResolvedTarget,
     readonly bridge: ExecBridge,
+    /** The exec's host pid (Docker's; asked again after start when it had not said); 0 when unknown. */
+    readonly hostPid: number,
     /** Whether the host sees the exec's processes, so that they are killed from the host. */
     readonly hostVisible: boolean,
     /** The container's pid namespace as the host sees it, read at start; the host kill looks only there. */
@@ -42,6 +47,8 @@ export class SessionExec {
     readonly user: string | undefined,
     private readonly releaseSlot: (() => void) | undefined,
     readonly recorder: SessionRecorder | undefined,
+    /** the standing its processes got; undefined without rules (unit tests), where the shell starts as Docker starts it */
+    readonly standing: StandingOutcome | undefined,
   ) {}
 
   /** Checks the target and the rules, then starts the exec with the session's markers in its environment. */
@@ -56,24 +63,43 @@ export class SessionExec {
       if (!slot.ok) return slot;
       releaseSlot = slot.value;
     }
+    const resolved = rules?.standingFor(target.value.name, target.value.labels);
     const bridge = await startExec(target.value, {
       shells: options.shells,
       cols: request.cols,
       rows: request.rows,
       env: sessionMarkers(sessionId, rules?.config.agentTag),
       user,
+      command: resolved ? (shell) => standingCommand(shell, resolved.resources) : undefined,
     });
     if (!bridge.ok) {
       releaseSlot?.();
       return bridge;
     }
-    const hostVisible = await hostSeesProcess(bridge.value.pid, sessionId);
-    const pidNamespace = hostVisible ? await pidNamespaceOf(bridge.value.pid) : undefined;
+    // The standing report first: once the script has written it, the exec runs and a busy Docker
+    // engine that had not told its pid at start does.
+    const report = resolved ? await readStandingReport(bridge.value.stream) : undefined;
+    const hostPid = await bridge.value.currentPid();
+    const hostVisible = await hostSeesProcess(hostPid, sessionId);
+    const pidNamespace = hostVisible ? await pidNamespaceOf(hostPid) : undefined;
+    let standing: StandingOutcome | undefined;
+    if (resolved && report) {
+      const settled = await settleStanding(report, sessionId, hostPid, resolved, pidNamespace);
+      if (!settled.ok) {
+        await killSession(target.value.container, hostPid, sessionId, hostVisible, { user, pidNamespace });
+        bridge.value.stream.destroy();
+        releaseSlot?.();
+        return settled;
+      }
+      standing = settled.value;
+    }
     const recordDir = rules?.config.recordDir;
     const recorder = recordDir
-      ? SessionRecorder.start(recordDir, { sessionId, container: target.value.name, shell: bridge.value.shell, cols: request.cols, rows: request.rows })
+      ? SessionRecorder.start(recordDir, {
+        sessionId, container: target.value.name, shell: bridge.value.shell, cols: request.cols, rows: request.rows, input: rules?.config.recordInput === true,
+      })
       : undefined;
-    return ok(new SessionExec(sessionId, target.value, bridge.value, hostVisible, pidNamespace, user, releaseSlot, recorder));
+    return ok(new SessionExec(sessionId, target.value, bridge.value, hostPid, hostVisible, pidNamespace, user, releaseSlot, recorder, standing));
   }
 
   /**
@@ -83,7 +109,7 @@ export class SessionExec {
   kill(keepStream = false): Promise<KillResult> {
     if (!keepStream) this.bridge.stream.destroy();
     const bridge = this.bridge;
-    return killSession(this.target.container, bridge.pid, this.sessionId, this.hostVisible, {
+    return killSession(this.target.container, this.hostPid, this.sessionId, this.hostVisible, {
       user: this.user, resolvePid: () => bridge.currentPid(), pidNamespace: this.pidNamespace,
     });
   }

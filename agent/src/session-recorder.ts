@@ -1,8 +1,9 @@
 /**
  * Records one terminal session as an asciicast v2 file (`asciinema play <file>`): a header line,
- * then `[seconds, "o", text]` for output and `[seconds, "r", "COLSxROWS"]` for resizes. Input is not
- * recorded (it holds passwords typed at prompts that do not echo). Output bytes are decoded as a
- * UTF-8 stream, so a character split across two frames stays whole. Recording never breaks the
+ * then `[seconds, "o", text]` for output and `[seconds, "r", "COLSxROWS"]` for resizes. Input, as
+ * `[seconds, "i", text]`, only when the agent runs with `--record-input` (it holds passwords typed
+ * at prompts that do not echo; the tab says that typing is recorded). Output and input bytes are
+ * each decoded as a UTF-8 stream, so a character split across two frames stays whole. Recording never breaks the
  * session: a write that fails (a full disk), or a disk that cannot keep up, stops the recording
  * with a log line, and the file is cut back to its last whole line, so that what was recorded stays
  * a valid asciicast file (an empty one, without even its header, is removed).
@@ -26,6 +27,8 @@ export interface RecordingInfo {
   shell: string;
   cols: number;
   rows: number;
+  /** whether what is typed is recorded too */
+  input?: boolean;
 }
 
 /** `2025-01-31T10-20-30Z-plc-1-<session>.cast`: sorts by time, names the container, never collides. */
@@ -37,6 +40,7 @@ export function recordingFileName(info: RecordingInfo, now = new Date()): string
 
 export class SessionRecorder {
   private readonly decoder = new TextDecoder('utf-8');
+  private readonly inputDecoder = new TextDecoder('utf-8');
   private readonly started = performance.now();
   /** whole lines waiting to be written */
   private backlog: string[] = [];
@@ -54,6 +58,8 @@ export class SessionRecorder {
     readonly path: string,
     private readonly fd: number,
     private readonly sessionId: string,
+    /** whether `input` records what is typed */
+    readonly recordsInput: boolean,
   ) {}
 
   /** Opens `<dir>/<name>.cast` (mode 0600) and writes the header; undefined (logged) when it cannot. */
@@ -67,7 +73,7 @@ export class SessionRecorder {
       log.error('recording not started', { sessionId: info.sessionId, path, error: describeError(cause) });
       return undefined;
     }
-    const recorder = new SessionRecorder(path, fd, info.sessionId);
+    const recorder = new SessionRecorder(path, fd, info.sessionId, info.input === true);
     recorder.write({
       version: 2, width: info.cols, height: info.rows, timestamp: Math.floor(Date.now() / 1000),
       env: { TERM: 'xterm-256color', SHELL: info.shell }, title: `${info.container} via tether`,
@@ -118,6 +124,13 @@ export class SessionRecorder {
     if (text.length > 0) this.write([this.elapsed(), 'o', text]);
   }
 
+  /** Input bytes as the shell was given them; nothing unless the recording takes input. */
+  input(bytes: Uint8Array): void {
+    if (this.stopped || !this.recordsInput) return;
+    const text = this.inputDecoder.decode(bytes, { stream: true });
+    if (text.length > 0) this.write([this.elapsed(), 'i', text]);
+  }
+
   resize(cols: number, rows: number): void {
     this.write([this.elapsed(), 'r', `${cols}x${rows}`]);
   }
@@ -140,6 +153,8 @@ export class SessionRecorder {
       if (!this.stopped) {
         const rest = this.decoder.decode();
         if (rest.length > 0) this.write([this.elapsed(), 'o', rest]);
+        const typed = this.inputDecoder.decode();
+        if (typed.length > 0 && this.recordsInput) this.write([this.elapsed(), 'i', typed]);
       }
       while (this.writing) await this.writing;
       this.stopped = true;

@@ -239,6 +239,7 @@ export class TtyChannel {
     void session.ended.then(() => {
       if (this.session === session && this.state !== 'done') this.finish();
     });
+    const notices = session.notices;
     this.send({
       type: 'opened',
       sessionId: session.sessionId,
@@ -246,6 +247,7 @@ export class TtyChannel {
       shell: session.shell,
       resumeGraceMs: session.graceMs,
       ...(resumed ? { resumed: { ...resumed, inputReceived: session.inputReceived } } : {}),
+      ...(notices.length > 0 ? { notices } : {}),
     });
     session.attach(this.channel, resumed);
     for (const bytes of this.queuedInput) session.input(bytes);

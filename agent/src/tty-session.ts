@@ -22,6 +22,8 @@ import { OutputSender } from './output-sender.js';
 import { SessionExec, type OpenRequest, type SessionExecOptions } from './session-exec.js';
 import type { KillResult } from './session-killer.js';
 import { SessionLimits } from './session-limits.js';
+import { standingNotice } from './session-standing.js';
+import { standingRecord } from './session-standing-host.js';
 
 const log = createLogger(import.meta.url);
 
@@ -42,6 +44,9 @@ const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 function auditUnavailable(audit: AuditLog): ProtocolError {
   return protocolError('AUDIT_UNAVAILABLE', `The agent cannot write its audit log (since ${audit.unavailableSince ?? 'now'}), and it starts no session it cannot audit. Free space on the agent's host; sessions are served again by themselves.`);
 }
+
+/** The tab's notice when what is typed is recorded. */
+export const INPUT_RECORDED_NOTICE = 'What you type in this tab is recorded, passwords included: this agent records input (--record-input).';
 
 export function newSessionId(): string {
   return randomBytes(12).toString('base64url');
@@ -101,11 +106,12 @@ export class TtySession {
     const sessionId = newSessionId();
     const exec = await SessionExec.start(sessionId, request, options);
     if (!exec.ok) return exec;
-    const { target, bridge, user, recorder, hostVisible } = exec.value;
+    const { target, bridge, user, recorder, hostVisible, standing } = exec.value;
     const session = new TtySession(exec.value, options);
     const recorded = audit?.record('session.start', {
       ...options.who, sessionId, container: target.name, containerId: target.id.slice(0, 12),
       user: user ?? null, shell: bridge.shell, ...(recorder ? { recording: recorder.path } : {}),
+      inputRecorded: recorder?.recordsInput === true, ...(standing ? { standing: standingRecord(standing) } : {}),
     });
     if (audit && recorded === false && audit.failure === 'closed') {
       // Strict recording: a session whose start is not in the audit log is not served. Its start
@@ -116,6 +122,7 @@ export class TtySession {
     log.info('session opened', {
       sessionId, peer: options.peerId, container: target.name, containerId: target.id.slice(0, 12),
       shell: bridge.shell, cols: request.cols, rows: request.rows, kill: hostVisible ? 'host-proc' : 'container-exec',
+      ...(standing ? { standing: standing.standing ?? null, notApplied: standing.missing.map((m) => m.what) } : {}),
     });
     return ok(session);
   }
@@ -136,9 +143,18 @@ export class TtySession {
     return this.exec.bridge.shell;
   }
 
+  /** What the tab must tell its user when it opens: that typing is recorded, what the session's standing lacks. */
+  get notices(): string[] {
+    const notices: string[] = [];
+    if (this.exec.recorder?.recordsInput) notices.push(INPUT_RECORDED_NOTICE);
+    const standing = this.exec.standing && standingNotice(this.exec.standing.missing);
+    if (standing) notices.push(standing);
+    return notices;
+  }
+
   /** The exec's process id on the host; 0 when Docker did not say. */
   get hostPid(): number {
-    return this.exec.bridge.pid;
+    return this.exec.hostPid;
   }
 
   get owner(): string {
@@ -219,6 +235,7 @@ export class TtySession {
     this.limits.touch();
     this.bytesIn += bytes.length;
     stream.write(bytes);
+    this.exec.recorder?.input(bytes);
     return true;
   }
 

@@ -56,6 +56,33 @@ describe('config', () => {
     assert.deepEqual(loadConfig(['--version'], {}), { ok: true, value: { kind: 'version' } });
   });
 
+  test('sessions yield by default; priority, CPUs, memory and process caps from flags, per container from the file', () => {
+    const { config } = run(base);
+    assert.equal(config?.sessionPriority, 'idle');
+    assert.deepEqual([config?.sessionCpus, config?.sessionMemory, config?.sessionProcesses, config?.sessionRules, config?.recordInput], [undefined, undefined, undefined, {}, false]);
+    const dir = mkdtempSync(join(tmpdir(), 'tether-config-'));
+    const file = join(dir, 'agent.json');
+    writeFileSync(file, JSON.stringify({ sessionRules: { 'plc-1': { cpus: '2-3', memory: '1g', processes: 64, priority: 'normal' }, 'plc-2': { memory: 33554432 } } }));
+    const flagged = run([...base, '--config', file, '--session-priority', 'normal', '--session-cpus', '1', '--session-memory', '512m', '--session-processes', '200', '--record-dir', '/tmp/casts', '--record-input']).config;
+    assert.deepEqual(
+      [flagged?.sessionPriority, flagged?.sessionCpus, flagged?.sessionMemory, flagged?.sessionProcesses, flagged?.recordInput],
+      ['normal', '1', 512 * 1024 ** 2, 200, true],
+    );
+    assert.deepEqual(flagged?.sessionRules, { 'plc-1': { cpus: '2-3', memory: 1024 ** 3, processes: 64, priority: 'normal' }, 'plc-2': { memory: 32 * 1024 ** 2 } });
+  });
+
+  test('bad standing rules and --record-input without --record-dir are clear errors', () => {
+    assert.match(run([...base, '--session-priority', 'low']).error ?? '', /sessionPriority/);
+    assert.match(run([...base, '--session-cpus', '1-']).error ?? '', /sessionCpus: a CPU list/);
+    assert.match(run([...base, '--session-memory', '1m']).error ?? '', /sessionMemory: a size of at least 16m/);
+    assert.match(run([...base, '--session-processes', '0']).error ?? '', /sessionProcesses/);
+    assert.match(run([...base, '--record-input']).error ?? '', /recordInput: --record-input needs --record-dir/);
+    const dir = mkdtempSync(join(tmpdir(), 'tether-config-'));
+    const file = join(dir, 'agent.json');
+    writeFileSync(file, JSON.stringify({ sessionRules: { 'plc-1': { cpu: '1' } } }));
+    assert.match(run([...base, '--config', file]).error ?? '', /sessionRules\.plc-1: Unrecognized key: "cpu"/);
+  });
+
   test('the host name becomes a valid agent id', () => {
     assert.equal(sanitizeAgentId('plc host#1'), 'plc-host-1');
     assert.equal(sanitizeAgentId(''), 'tether-agent');

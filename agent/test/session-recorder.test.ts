@@ -27,6 +27,25 @@ test('a character split across two frames is recorded whole; resizes and the hea
   await recorder.close();
 });
 
+test('input is recorded as "i" events only when asked; a character split across frames stays whole', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tether-cast-'));
+  const withInput = SessionRecorder.start(dir, { ...info, sessionId: 'typed', input: true });
+  const without = SessionRecorder.start(dir, { ...info, sessionId: 'untyped' });
+  assert.ok(withInput && without);
+  assert.deepEqual([withInput.recordsInput, without.recordsInput], [true, false]);
+  const typed = Buffer.from('ls ü\r', 'utf8'); // ü is 2 bytes: split it 4 + 2
+  for (const recorder of [withInput, without]) {
+    recorder.input(typed.subarray(0, 4));
+    recorder.output(Buffer.from('ls '));
+    recorder.input(typed.subarray(4));
+  }
+  await Promise.all([withInput.close(), without.close()]);
+  const events = (recorder: SessionRecorder) =>
+    readFileSync(recorder.path, 'utf8').trimEnd().split('\n').slice(1).map((l) => (JSON.parse(l) as [number, string, string]).slice(1));
+  assert.deepEqual(events(withInput), [['i', 'ls '], ['o', 'ls '], ['i', 'ü\r']]);
+  assert.deepEqual(events(without), [['o', 'ls ']]);
+});
+
 test('a recording that cannot start is logged and the session goes on without it', () => {
   const file = join(mkdtempSync(join(tmpdir(), 'tether-cast-')), 'a-file');
   writeFileSync(file, '');

@@ -139,6 +139,10 @@ export const OpenMessage = z.object({
     .optional(),
 });
 
+/** At most this many notices in one `opened`, each at most MAX_NOTICE_LENGTH characters. */
+export const MAX_NOTICES = 8;
+export const MAX_NOTICE_LENGTH = 1024;
+
 export const OpenedMessage = z.object({
   type: z.literal('opened'),
   sessionId: SessionId,
@@ -163,6 +167,12 @@ export const OpenedMessage = z.object({
       inputReceived: z.number().int().nonnegative().optional(),
     })
     .optional(),
+  /**
+   * Sentences the console shows in the tab when it opens: that what is typed is recorded, or what
+   * the agent could not apply to the session's processes (their priority, CPUs, caps). Absent when
+   * there is nothing to tell.
+   */
+  notices: z.array(text(MAX_NOTICE_LENGTH)).max(MAX_NOTICES).optional(),
 });
 
 /** JSON form of input, for simple clients; consoles send binary frames. */

@@ -15,6 +15,8 @@ export interface SessionOpened {
   sessionId: string;
   target: { id: string; name: string };
   shell: string;
+  /** the agent's notices for the tab: typing is recorded, what it could not apply to the shell */
+  notices?: string[];
 }
 
 /**

@@ -242,6 +242,7 @@ export class TerminalTab implements Disposable {
     const session = new WebRtcTerminalSession({ target: this.target, openChannel: () => connection.openTerminalChannel(randomId(12)) });
     this.current = session;
     store.add(session.onOpened((opened) => {
+      for (const notice of opened.notices ?? []) this.view.notice(notice, 'warning');
       this.sessionId = opened.sessionId;
       this.state = 'open';
       this.stage = 'ready';

@@ -129,11 +129,14 @@ export class TerminalView implements Disposable {
     session.resize(this.term.cols, this.term.rows);
   }
 
-  /** A line from the console itself (not the remote process), e.g. a reconnect notice. */
-  notice(text: string): void {
+  /**
+   * A line from the console itself (not the remote process), e.g. a reconnect notice; `warning`
+   * for what the user must not miss (the agent's notices: typing is recorded).
+   */
+  notice(text: string, tone: 'dim' | 'warning' = 'dim'): void {
     this.notices.push(text);
     if (this.notices.length > 50) this.notices.shift();
-    this.term.write(`\r\n\x1b[2m${text}\x1b[0m\r\n`);
+    this.term.write(`\r\n${tone === 'warning' ? '\x1b[1;33m' : '\x1b[2m'}${text}\x1b[0m\r\n`);
   }
 
   get size(): { cols: number; rows: number } {

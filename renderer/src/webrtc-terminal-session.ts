@@ -225,7 +225,7 @@ export class WebRtcTerminalSession implements TerminalSession {
         this.channel.answered();
         this.state = 'open';
         this.resumes.started(message);
-        this.events.opened.fire({ sessionId: message.sessionId, target: message.target, shell: message.shell });
+        this.events.opened.fire({ sessionId: message.sessionId, target: message.target, shell: message.shell, ...(message.notices ? { notices: message.notices } : {}) });
         if (this.size.unsent) this.resize(this.size.cols, this.size.rows);
         for (const bytes of this.input.takeHeld()) this.write(bytes);
         break;

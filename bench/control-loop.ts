@@ -1,0 +1,193 @@
+/**
+ * The control loop beside a debug session, for `npm run bench` (issue 17): a cyclic task in a test
+ * container (test/support/cyclic-task.c: a 2 ms tick, 1 ms of work, as a PLC scan at 50 % load)
+ * measured three ways, 2500 cycles each: alone; while a Tether session (the built agent, a werift
+ * console, the agent's default standing) runs two CPU hogs, an I/O hog and a memory hog; and while
+ * plain `docker exec` runs the same hogs as the same user; three rounds of the three, and each
+ * way's figures over all its cycles. Then which process the kernel's OOM killer takes when the
+ * runtime holds more memory than the hog reaches, once each way.
+ *
+ * Alone: `node --conditions=source --import tsx bench/control-loop.ts` (after `npm run build`)
+ * writes only the `controlLoop` key of bench/results.json.
+ */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AgentProcess, openTerminal, pairedConsole } from '../agent/test/support/agent-process.js';
+import { buildAgent, patchedWerift } from '../agent/test/support/patched-werift.js';
+import { until } from '../agent/test/support/werift-console.js';
+import {
+  calibrate, CPU_HOG, CyclicTask, IO_HOG, MEMORY_HOG, oomKills, PERIOD_US, startLoopContainer, WORK_US, type CyclicRun,
+} from '../test/support/control-loop.js';
+import { docker, type TestContainer } from '../test/support/docker.js';
+import { percentile, round } from './stats.js';
+
+const CYCLES = 2500;
+const ROUNDS = 3;
+const MEMORY_LIMIT = '256m';
+/** The runtime's resident memory in the lateness runs: small, so that the hog is always the larger. */
+const RESIDENT_MB = 32;
+/** In the OOM runs: more than the hog reaches before the limit. */
+const OOM_RESIDENT_MB = 160;
+/** The memory hog again a second after each kill, for the whole run. */
+const HOGS = `${CPU_HOG} & ${CPU_HOG} & ${IO_HOG} & (while :; do ${MEMORY_HOG}; sleep 1; done) &`;
+/** The exec user of both kinds of session, the agent's default. */
+const USER = '1000:1000';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export interface LoopRun {
+  /** cycles over all rounds, and those whose scan ended after the next tick */
+  cycles: number;
+  overruns: number;
+  /** how late the task woke after its tick, over all rounds' cycles */
+  wakeLateP50Ms: number;
+  wakeLateP99Ms: number;
+  wakeLateMaxMs: number;
+  /** how late its scan ended after its tick (1 ms of work on an idle core) */
+  scanEndP50Ms: number;
+  scanEndP99Ms: number;
+  scanEndMaxMs: number;
+  /** OOM kills in the container during the runs (the memory hog) */
+  oomKills: number;
+  /** overruns of each round, in order */
+  overrunsPerRound: number[];
+  /** the host's 1-minute load average as each round began: other work on the machine */
+  loadPerRound: number[];
+}
+
+interface RoundRun {
+  run: CyclicRun;
+  kills: number;
+  load: number;
+}
+
+function summarize(rounds: RoundRun[]): LoopRun {
+  const ms = (us: number) => round(us / 1000, 2);
+  const wake = rounds.flatMap((r) => r.run.wakeLateUs);
+  const end = rounds.flatMap((r) => r.run.endLateUs);
+  return {
+    cycles: rounds.reduce((sum, r) => sum + r.run.cycles, 0),
+    overruns: rounds.reduce((sum, r) => sum + r.run.overruns, 0),
+    wakeLateP50Ms: ms(percentile(wake, 50)),
+    wakeLateP99Ms: ms(percentile(wake, 99)),
+    wakeLateMaxMs: ms(Math.max(...wake)),
+    scanEndP50Ms: ms(percentile(end, 50)),
+    scanEndP99Ms: ms(percentile(end, 99)),
+    scanEndMaxMs: ms(Math.max(...end)),
+    oomKills: rounds.reduce((sum, r) => sum + r.kills, 0),
+    overrunsPerRound: rounds.map((r) => r.run.overruns),
+    loadPerRound: rounds.map((r) => round(r.load, 2)),
+  };
+}
+
+/** One run of CYCLES cycles, while the hogs the caller started run. */
+async function measure(container: TestContainer, iterations: number): Promise<RoundRun> {
+  const load = loadavg()[0]!;
+  // The container's memory cgroup, through its init.
+  const init = Number(await docker('inspect', '-f', '{{.State.Pid}}', container.id));
+  const kills = oomKills(init);
+  const run = await CyclicTask.start(container, { iterations, cycles: CYCLES, residentMb: RESIDENT_MB }).finished;
+  if (!run) throw new Error('the cyclic task ended without its report (killed?)');
+  return { run, kills: oomKills(init) - kills, load };
+}
+
+/** Kills every process of the exec user in the container: the plain exec's hogs (the workload runs as root). */
+async function killPlainHogs(container: TestContainer): Promise<void> {
+  await docker('exec', '-u', USER, container.id, 'sh', '-c', 'kill -9 -1').catch(() => undefined);
+}
+
+/** Whether the runtime survives a memory hog typed `how`; the hog's exit status. */
+async function oomVictim(container: TestContainer, iterations: number, runHog: () => Promise<string>): Promise<{ runtimeSurvived: boolean; hogExit: string }> {
+  const task = CyclicTask.start(container, { iterations, cycles: 0, residentMb: OOM_RESIDENT_MB });
+  let pid: number | undefined;
+  for (let i = 0; i < 100 && pid === undefined; i++) {
+    pid = await task.hostPid();
+    if (pid === undefined) await sleep(50);
+  }
+  if (pid === undefined) throw new Error('the cyclic task did not start');
+  await sleep(500); // its memory touched
+  const hogExit = await runHog();
+  const survived = (await task.hostPid()) !== undefined;
+  if (survived) await task.stop();
+  else await task.finished;
+  return { runtimeSurvived: survived, hogExit };
+}
+
+export async function measureControlLoop(): Promise<Record<string, unknown>> {
+  await buildAgent();
+  const w = await patchedWerift();
+  const container = await startLoopContainer({ namePrefix: 'tether-bench-loop', memory: MEMORY_LIMIT });
+  const stateDir = mkdtempSync(join(tmpdir(), 'tether-bench-loop-'));
+  let agent: AgentProcess | undefined;
+  try {
+    const iterations = await calibrate(container);
+    agent = await AgentProcess.start(stateDir);
+    const { console: c, agentInfo } = await pairedConsole(agent);
+    const idle: RoundRun[] = [];
+    const tether: RoundRun[] = [];
+    const plainExec: RoundRun[] = [];
+    // Rounds of the three, one after another, so that the machine's other load falls on each alike.
+    for (let n = 1; n <= ROUNDS; n++) {
+      console.log(`[bench] control loop round ${n}/${ROUNDS}: alone, beside a Tether session's hogs, beside plain docker exec's hogs…`);
+      idle.push(await measure(container, iterations));
+
+      const t = await openTerminal(w, c, agentInfo, container.name);
+      if (t.first.type !== 'opened') throw new Error(`the session did not open: ${JSON.stringify(t.first)}`);
+      await t.run(`${HOGS} echo hogs-$((6*7))`, 'hogs-42');
+      await sleep(500);
+      tether.push(await measure(container, iterations));
+      await t.close();
+      await sleep(1000);
+
+      await docker('exec', '-d', '-u', USER, container.id, 'sh', '-c', `${HOGS} wait`);
+      await sleep(500);
+      plainExec.push(await measure(container, iterations).finally(() => killPlainHogs(container)));
+      await sleep(1000);
+    }
+
+    console.log('[bench] control loop: which process the OOM killer takes, the runtime holding more than the hog reaches…');
+    const viaTether = await oomVictim(container, iterations, async () => {
+      const s = await openTerminal(w, c, agentInfo, container.name);
+      if (s.first.type !== 'opened') throw new Error(`the session did not open: ${JSON.stringify(s.first)}`);
+      s.tty.send(Buffer.from(`${MEMORY_HOG}; echo memory-hog-ended-$?\n`));
+      const code = await until(() => /memory-hog-ended-(\d+)/.exec(s.term.output())?.[1], 'the memory hog to end', 120_000);
+      await s.close();
+      return code;
+    });
+    const viaPlainExec = await oomVictim(container, iterations, async () => {
+      const code = await docker('exec', '-u', USER, container.id, 'sh', '-c', `${MEMORY_HOG}; echo $?`).catch((error: unknown) => String((error as { code?: number }).code));
+      return code.trim();
+    });
+    c.close();
+    return {
+      periodMs: PERIOD_US / 1000, workMs: WORK_US / 1000, workIterations: iterations, cyclesPerRun: CYCLES,
+      memoryLimit: MEMORY_LIMIT, residentMb: RESIDENT_MB, hogs: HOGS, user: USER,
+      rounds: ROUNDS, idle: summarize(idle), tether: summarize(tether), plainExec: summarize(plainExec),
+      oom: { runtimeResidentMb: OOM_RESIDENT_MB, tether: viaTether, plainExec: viaPlainExec },
+    };
+  } finally {
+    await agent?.stop();
+    await container.remove();
+  }
+}
+
+/** Prints the three runs side by side. */
+export function printControlLoop(figures: Record<string, unknown>): void {
+  const runs = ['idle', 'tether', 'plainExec'] as const;
+  const row = (key: keyof LoopRun) => `${key.padEnd(15)} ${runs.map((r) => String((figures[r] as LoopRun | undefined)?.[key] ?? 'n/a').padStart(10)).join(' ')}`;
+  console.log(`\ncontrol loop (2 ms tick, 1 ms of work, ${ROUNDS} × ${CYCLES} cycles)  ${runs.map((r) => r.padStart(10)).join(' ')}`);
+  for (const key of ['wakeLateP50Ms', 'wakeLateP99Ms', 'wakeLateMaxMs', 'scanEndP50Ms', 'scanEndP99Ms', 'scanEndMaxMs', 'cycles', 'overruns', 'overrunsPerRound', 'oomKills', 'loadPerRound'] as const) console.log(row(key));
+  console.log(`OOM, runtime ${OOM_RESIDENT_MB} MiB resident: ${JSON.stringify(figures.oom)}`);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const resultsPath = fileURLToPath(new URL('./results.json', import.meta.url));
+  const figures = await measureControlLoop();
+  const results = JSON.parse(readFileSync(resultsPath, 'utf8')) as Record<string, unknown>;
+  results.controlLoop = { ...figures, date: new Date().toISOString() };
+  writeFileSync(resultsPath, `${JSON.stringify(results, null, 2)}\n`);
+  printControlLoop(figures);
+  console.log(`\nwritten to ${resultsPath} (controlLoop)`);
+}
