@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
-import { patchWerift, WERIFT_PATCHES } from '../build.mjs';
+import { assertWeriftPatched, PATCH_DIR, WERIFT_DIR } from '../werift-patches.mjs';
 import { patchedWerift, type Werift } from './support/patched-werift.js';
-
-const weriftBundle = createRequire(import.meta.url).resolve('werift').replace(/webrtc[\\/]src[\\/]index\.js$/, 'index.mjs');
 
 interface InboundStream {
   addChunk(chunk: { tsn: number; flags: number; streamSeqNum: number; streamId: number; protocol: number; userData: Buffer }): void;
@@ -66,15 +66,27 @@ async function connectedPair(w: Werift) {
   return { a, b };
 }
 
-describe('werift bundle-time patches', () => {
-  test('every patch applies once to the installed werift', () => {
-    const patched = patchWerift(readFileSync(weriftBundle, 'utf8'));
-    for (const patch of WERIFT_PATCHES) assert.ok(patched.includes(patch.replace));
-    assert.ok(!patched.includes('stun.l.google.com'));
+describe('werift patches (agent/patches, applied by npm ci)', () => {
+  test('the werift that agent/src imports carries every patch of the series', async () => {
+    const series = assertWeriftPatched();
+    assert.ok(series.length >= 7, `${series.length} patches`);
+    const resolved = fileURLToPath(import.meta.resolve('werift'));
+    assert.equal(resolved, join(WERIFT_DIR, 'lib/index.mjs'), 'source runs, tests and the bundle load this one file');
+    assert.ok(!readFileSync(resolved, 'utf8').includes('stun.l.google.com'));
   });
 
-  test('a patch that does not apply fails the build', () => {
-    assert.throws(() => patchWerift('export const nothing = 1;'), /werift patch not applicable/);
+  test('a werift that lacks a patch, or carries an older one, is refused', () => {
+    const fake = mkdtempSync(join(tmpdir(), 'tether-werift-'));
+    cpSync(join(WERIFT_DIR, 'package.json'), join(fake, 'package.json'));
+    mkdirSync(join(fake, 'lib'));
+    cpSync(join(WERIFT_DIR, 'lib/index.mjs'), join(fake, 'lib/index.mjs'));
+    assert.throws(() => assertWeriftPatched(fake, PATCH_DIR), /carries no patches/);
+    const state = JSON.parse(readFileSync(join(WERIFT_DIR, '.patch-package.json'), 'utf8')) as { patches: { patchContentHash: string }[] };
+    writeFileSync(join(fake, '.patch-package.json'), JSON.stringify({ ...state, patches: state.patches.slice(0, -1) }));
+    assert.throws(() => assertWeriftPatched(fake, PATCH_DIR), /werift lacks/);
+    state.patches[0]!.patchContentHash = '0'.repeat(64);
+    writeFileSync(join(fake, '.patch-package.json'), JSON.stringify(state));
+    assert.throws(() => assertWeriftPatched(fake, PATCH_DIR), /older/);
   });
 
   test('no default STUN server in a peer connection', async () => {

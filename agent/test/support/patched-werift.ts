@@ -1,21 +1,20 @@
-/** Builds the agent bundle and a patched werift (what the bundle ships) for tests to load. */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+/**
+ * werift as the agent runs it: the installed package with Tether's patch series (agent/patches,
+ * applied by `npm ci`), checked before it is handed out. The same module that agent/src imports.
+ */
 import type * as WeriftModule from 'werift';
-import { build, buildWeriftOnly } from '../../build.mjs';
+import { build } from '../../build.mjs';
+import { assertWeriftPatched } from '../../werift-patches.mjs';
 
 export type Werift = typeof WeriftModule;
 
 let loaded: Promise<Werift> | undefined;
 
-/** werift with the agent's bundle-time patches (#706, no STUN fallback, stale TURN nonce). */
+/** The patched werift (throws when the installed werift lacks a patch of the series). */
 export function patchedWerift(): Promise<Werift> {
   loaded ??= (async () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'tether-werift-')), 'werift.mjs');
-    await buildWeriftOnly(file);
-    return (await import(pathToFileURL(file).href)) as Werift;
+    assertWeriftPatched();
+    return (await import('werift')) as Werift;
   })();
   return loaded;
 }
