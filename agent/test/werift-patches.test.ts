@@ -151,6 +151,42 @@ describe('werift patches (agent/patches, applied by npm ci)', () => {
     }
   });
 
+  // Patch 011: a send waited until the whole outbound queue was empty (every pending send woke on
+  // every transmit), and for ever once the association stopped.
+  test('a send resolves once its own message is transmitted, and a pending one when the association stops', async () => {
+    const w = await patchedWerift();
+    const sent: Buffer[] = [];
+    const sctp = establishedSctp(w, sent);
+    const first = sctp.localTsn;
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+    const settled: string[] = [];
+    try {
+      sctp.cwnd = 2 * 1200; // two chunks in flight at most
+      sctp.ssthresh = 2 * 1200;
+      const a = sctp.send(1, 53, Buffer.alloc(1200, 1)).then(() => settled.push('a'));
+      const b = sctp.send(1, 53, Buffer.alloc(1200, 2)).then(() => settled.push('b'));
+      const c = sctp.send(1, 53, Buffer.alloc(1200, 3)).then(() => settled.push('c'));
+      await turn();
+      assert.deepEqual(settled.sort(), ['a', 'b'], 'the first two went out; the third waits for window');
+      assert.equal(sctp.outboundQueue.length, 1);
+      await sctp.receiveSackChunk({ cumulativeTsn: first, gaps: [], advertisedRwnd: 1 << 20, duplicates: [] });
+      await turn();
+      assert.deepEqual(settled.sort(), ['a', 'b', 'c'], 'the third went out once the window opened');
+      await Promise.all([a, b, c]);
+      assert.equal(sent.length, 3, 'three DATA packets');
+
+      sctp.cwnd = 1200;
+      void sctp.send(1, 53, Buffer.alloc(1200, 4));
+      const pending = sctp.send(1, 53, Buffer.alloc(1200, 5)).then(() => 'returned');
+      await turn();
+      await (sctp as unknown as { stop(): Promise<void> }).stop();
+      const outcome = await Promise.race([pending, new Promise((resolve) => setTimeout(() => resolve('still waiting'), 2000))]);
+      assert.equal(outcome, 'returned', 'a send queued when the association stopped returns');
+    } finally {
+      clearTimeout(sctp.timer3Handle);
+    }
+  });
+
   // The held out-of-order TSNs were sorted as strings: across 999999999 → 1000000000 (or the 2^32
   // wrap) the cumulative TSN never advanced again, the console's window closed, and its acks and
   // keystrokes stopped reaching the agent.
