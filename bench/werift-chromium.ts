@@ -37,11 +37,15 @@ interface Connection {
   close(): Promise<void>;
 }
 
-async function connect(browser: Browser): Promise<Connection> {
+async function connect(browser: Browser, reuse?: Connection): Promise<Connection & { connectMs: number }> {
   const say = (s: string) => process.env.TETHER_BENCH_VERBOSE && console.error(`[werift→chromium] ${s}`);
   const execArgv = ['--conditions=source', '--import', 'tsx'];
   if (process.env.TETHER_BENCH_CPU_PROF) execArgv.push('--cpu-prof', '--cpu-prof-dir', process.env.TETHER_BENCH_CPU_PROF);
-  const child = fork(fileURLToPath(new URL('./werift-sender.ts', import.meta.url)), [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = reuse?.child ?? fork(fileURLToPath(new URL('./werift-sender.ts', import.meta.url)), [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  if (reuse) {
+    child.removeAllListeners('message');
+    await reuse.page.context().close();
+  }
   const inbox: Record<string, unknown>[] = [];
   const waiters: Array<{ type: string; resolve: (m: Record<string, unknown>) => void }> = [];
   const page = await (await browser.newContext()).newPage();
@@ -65,9 +69,11 @@ async function connect(browser: Browser): Promise<Connection> {
       const timer = setTimeout(() => reject(new Error(`no ${type} from the werift process`)), 60_000);
       waiters.push({ type, resolve: (m) => (clearTimeout(timer), resolve(m)) });
     });
-  await next('ready');
+  if (!reuse) await next('ready');
   say('werift ready');
-  await page.exposeFunction('sendIce', (c: RTCIceCandidateInit) => child.send({ type: 'ice', candidate: c }));
+  // Chromium's host candidates are `<uuid>.local` names: dropped, as the agent drops them (werift
+  // would resolve them with multicast DNS); werift learns the page's address from its checks.
+  await page.exposeFunction('sendIce', (c: RTCIceCandidateInit) => !/\.local /.test(c.candidate ?? '') && child.send({ type: 'ice', candidate: c }));
   const offer = await page.evaluate(async () => {
     const w = window as unknown as { pc: RTCPeerConnection; dc: RTCDataChannel; received: number; sendIce(c: RTCIceCandidateInit): void };
     w.pc = new RTCPeerConnection();
@@ -79,16 +85,19 @@ async function connect(browser: Browser): Promise<Connection> {
     await w.pc.setLocalDescription(await w.pc.createOffer());
     return w.pc.localDescription!.sdp;
   });
+  const t0 = performance.now();
   child.send({ type: 'offer', sdp: offer });
   const answer = await next('answer');
   say('answered');
   await page.evaluate((sdp) => (window as unknown as { pc: RTCPeerConnection }).pc.setRemoteDescription({ type: 'answer', sdp }), answer.sdp as string);
   for (const c of iceHeld) await addIce(c);
   iceHeld = undefined;
-  await next('channel');
-  say('channel at werift');
-  await page.waitForFunction(() => (window as unknown as { dc: RTCDataChannel }).dc.readyState === 'open', undefined, { timeout: 30_000 });
+  const opened = await next('channel');
+  say(`channel at werift ${JSON.stringify(opened.stages)}`);
+  await page.waitForFunction(() => (window as unknown as { dc: RTCDataChannel }).dc.readyState === 'open', undefined, { timeout: 30_000, polling: 'raf' });
+  const connectMs = performance.now() - t0;
   return {
+    connectMs,
     child,
     page,
     next,
@@ -159,7 +168,31 @@ export async function weriftToChromium(transfers: number, bytes: number, browser
   };
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+/**
+ * From the offer reaching the werift process to the page's channel open, `count` fresh
+ * connections one after another in one werift process (after one to warm it up): ICE, DTLS and
+ * SCTP between werift and Chromium.
+ */
+export async function weriftConnectTimes(count: number, browser?: Browser): Promise<number[]> {
+  const ownBrowser = browser ? undefined : await launchChromium();
+  const times: number[] = [];
+  try {
+    let conn: Connection | undefined;
+    for (let i = 0; i <= count; i++) {
+      conn = await connect(browser ?? ownBrowser!, conn);
+      if (i > 0) times.push(round(conn.connectMs, 1));
+    }
+    await conn?.close();
+  } finally {
+    await ownBrowser?.close();
+  }
+  return times;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1] && process.argv[2] === 'connect') {
+  const times = await weriftConnectTimes(Number(process.argv[3] ?? 10));
+  console.log(JSON.stringify({ connectMs: round(percentile(times, 50), 1), samples: times }));
+} else if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const transfers = Number(process.argv[2] ?? 30);
   const mib = Number(process.argv[3] ?? 8);
   const result = await weriftToChromium(transfers, mib * 1024 * 1024);

@@ -22,20 +22,31 @@ const werift: Werift = process.env.TETHER_BENCH_WERIFT
   ? ((await import(pathToFileURL(process.env.TETHER_BENCH_WERIFT).href)) as Werift)
   : await patchedWerift();
 
-const pc = new werift.RTCPeerConnection({
-  iceAdditionalHostAddresses: ['127.0.0.1'],
-  iceInterfaceAddresses: { udp4: '127.0.0.1' },
-  iceUseIpv6: false,
-});
-pc.onIceCandidate.subscribe((c) => {
-  const json = c?.toJSON();
-  if (json?.candidate) send({ type: 'ice', candidate: { candidate: json.candidate, sdpMid: json.sdpMid, sdpMLineIndex: json.sdpMLineIndex } });
-});
-let channel: ReturnType<typeof pc.createDataChannel> | undefined;
-pc.onDataChannel.subscribe((c) => {
-  channel = c;
-  send({ type: 'channel' });
-});
+type Peer = InstanceType<Werift['RTCPeerConnection']>;
+let pc: Peer;
+let channel: ReturnType<Peer['createDataChannel']> | undefined;
+/** ms from the offer's arrival to each step of the current connection */
+let stages: Record<string, number> = {};
+let offeredAt = 0;
+/** A fresh peer connection for each offer: one process serves several connections in turn. */
+function newPeer(): Peer {
+  const peer = new werift.RTCPeerConnection({
+    iceAdditionalHostAddresses: ['127.0.0.1'],
+    iceInterfaceAddresses: { udp4: '127.0.0.1' },
+    iceUseIpv6: false,
+  });
+  peer.onIceCandidate.subscribe((c) => {
+    const json = c?.toJSON();
+    if (json?.candidate) send({ type: 'ice', candidate: { candidate: json.candidate, sdpMid: json.sdpMid, sdpMLineIndex: json.sdpMLineIndex } });
+  });
+  peer.onDataChannel.subscribe((c) => {
+    channel = c;
+    send({ type: 'channel', stages: { ...stages, channel: performance.now() - offeredAt } });
+  });
+  peer.iceConnectionStateChange.subscribe((s) => s === 'connected' && (stages.ice = performance.now() - offeredAt));
+  peer.connectionStateChange.subscribe((s) => s === 'connected' && (stages.connected = performance.now() - offeredAt));
+  return peer;
+}
 
 /** 64 KiB frames (MAX_FRAME_BYTES), as the agent's output sender, under the same buffer watermarks. */
 async function sendRun(run: number, bytes: number): Promise<void> {
@@ -67,9 +78,16 @@ process.on('message', (order: Order) => {
   void (async () => {
     switch (order.type) {
       case 'offer': {
+        if (pc) await pc.close();
+        channel = undefined;
+        offeredAt = performance.now();
+        stages = {};
+        pc = newPeer();
         await pc.setRemoteDescription({ type: 'offer', sdp: order.sdp });
         if (process.env.TETHER_BENCH_DTLS_SERVER) for (const t of pc.dtlsTransports) t.role = 'server';
         await pc.setLocalDescription(await pc.createAnswer());
+        stages.answered = performance.now() - offeredAt;
+        for (const t of pc.dtlsTransports) t.onStateChange.subscribe((s) => s === 'connected' && (stages.dtls = performance.now() - offeredAt));
         send({ type: 'answer', sdp: pc.localDescription!.sdp });
         break;
       }
@@ -98,7 +116,7 @@ process.on('message', (order: Order) => {
         break;
       }
       case 'quit':
-        await pc.close();
+        await pc?.close();
         process.exit(0);
     }
   })().catch((error: unknown) => send({ type: 'error', message: String(error) }));

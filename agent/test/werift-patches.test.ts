@@ -276,6 +276,40 @@ describe('werift patches (agent/patches, applied by npm ci)', () => {
     client.close();
   });
 
+  // Patch 013: a werift DTLS server lost a ClientHello that arrived before its transport started
+  // (the console, ICE-controlling, often finishes its checks first), and the handshake waited a
+  // second for the retransmission.
+  test('a DTLS server answers a ClientHello that arrived before its transport started', async () => {
+    const w = await patchedWerift();
+    // A ClientHello as werift's client writes it.
+    const flight: Buffer[] = [];
+    const clientSocket = { onData: undefined as ((data: Buffer) => void) | undefined, send: async (buf: Buffer) => void flight.push(buf), close: () => undefined };
+    const DtlsClient = (w as unknown as { DtlsClient: new (options: unknown) => { connect(): Promise<void>; close(): void } }).DtlsClient;
+    const client = new DtlsClient({ transport: clientSocket });
+    client.connect().catch(() => undefined);
+    await until(() => flight.length >= 1, 'a ClientHello');
+    client.close();
+    // A DTLS transport on an ICE connection driven by hand; the ClientHello comes before start().
+    const sent: Buffer[] = [];
+    const Event = (w as unknown as { Event: new () => { execute(...args: unknown[]): void } }).Event;
+    const connection = { onData: new Event(), send: async (data: Buffer) => void sent.push(data), close: () => undefined };
+    const iceTransport = { connection, role: 'controlled', state: 'connected', stop: async () => undefined };
+    const certificate = await (w.RTCDtlsTransport as unknown as { SetupCertificate(): Promise<unknown> }).SetupCertificate();
+    const dtls = new (w.RTCDtlsTransport as unknown as new (...args: unknown[]) => {
+      role: string;
+      setRemoteParams(p: unknown): void;
+      start(): Promise<void>;
+      stop(): Promise<void>;
+    })({}, iceTransport, certificate);
+    dtls.role = 'server';
+    dtls.setRemoteParams({ fingerprints: [{ algorithm: 'sha-256', value: 'AA:BB' }], role: 'client' });
+    connection.onData.execute(flight[0]);
+    void dtls.start().catch(() => undefined);
+    // HelloVerifyRequest: a handshake record (22) whose message type (byte 13) is 3.
+    await until(() => sent.some((d) => d[0] === 22 && d[13] === 3), 'the server to answer the early ClientHello');
+    await dtls.stop();
+  });
+
   test('messages on several channels at once are all delivered', async () => {
     const w = await patchedWerift();
     const { a, b } = await connectedPair(w);
