@@ -35,9 +35,11 @@ interface Connection {
   page: Page;
   next(type: string): Promise<Record<string, unknown>>;
   close(): Promise<void>;
+  /** from the offer to the page's channel open */
+  connectMs: number;
 }
 
-async function connect(browser: Browser, reuse?: Connection): Promise<Connection & { connectMs: number }> {
+async function connect(browser: Browser, reuse?: Connection): Promise<Connection> {
   const say = (s: string) => process.env.TETHER_BENCH_VERBOSE && console.error(`[werift→chromium] ${s}`);
   const execArgv = ['--conditions=source', '--import', 'tsx'];
   if (process.env.TETHER_BENCH_CPU_PROF) execArgv.push('--cpu-prof', '--cpu-prof-dir', process.env.TETHER_BENCH_CPU_PROF);
