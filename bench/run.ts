@@ -35,7 +35,10 @@ const RANDOM_BYTES = 48 * 1024 * 1024;
 const FILE = '/tmp/bench.txt';
 /** the relayed path moves less: 3 MiB of random bytes, 4 MiB as base64 */
 const RELAYED_RANDOM_BYTES = 3 * 1024 * 1024;
-/** raw werift → Chromium transfers counted for stalls (WERIFT-NOTES.md, agent/WERIFT.md) */
+/**
+ * raw werift → Chromium transfers counted for stalls (WERIFT-NOTES.md, agent/WERIFT.md "The
+ * stall"), each on its own connection and ending with close() right after the last send
+ */
 const STALL_TRANSFERS = 30;
 const STALL_TRANSFER_MIB = 8;
 /** sessions of the crowd memory figures (idle and busy) */
@@ -272,7 +275,7 @@ async function main(): Promise<void> {
     Object.assign(results, (await attempt('scale-out', () => measureScaleOut())) ?? {});
 
     console.log(`[bench] raw werift → Chromium: ${STALL_TRANSFERS} transfers of ${STALL_TRANSFER_MIB} MiB, stalls counted…`);
-    const rawWerift = await attempt('werift → Chromium transfers', () => weriftToChromium(STALL_TRANSFERS, STALL_TRANSFER_MIB * 1024 * 1024));
+    const rawWerift = await attempt('werift → Chromium transfers', () => weriftToChromium(STALL_TRANSFERS, STALL_TRANSFER_MIB * 1024 * 1024, undefined, { closeAfter: true }));
     results.weriftChromiumTransfers = rawWerift?.transfers ?? null;
     results.weriftChromiumStalls = rawWerift?.stalls ?? null;
     results.weriftChromiumMBps = rawWerift?.mbps ?? null;

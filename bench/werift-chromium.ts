@@ -5,7 +5,9 @@
  * whose bytes stop arriving for STALL_MS although werift has queued them (WERIFT-NOTES.md,
  * agent/WERIFT.md "The stall"). A stalled connection is replaced before the next transfer.
  *
- *   node --conditions=source --import tsx bench/werift-chromium.ts [transfers] [MiB each]
+ *   node --conditions=source --import tsx bench/werift-chromium.ts [transfers] [MiB each] [close]
+ *     close: werift closes the channel right after each transfer's last send, as a session that
+ *     ends does; a transfer that loses its end is counted as a stall
  *   TETHER_BENCH_WERIFT=/path/to/werift/lib/index.mjs   another werift build (e.g. 0.25.x)
  *   TETHER_BENCH_CPU_PROF=<dir>                          --cpu-prof of the werift process
  */
@@ -112,7 +114,7 @@ async function connect(browser: Browser, reuse?: Connection): Promise<Connection
 }
 
 /** `transfers` transfers of `bytes` each, werift → Chromium; a stall costs its connection. */
-export async function weriftToChromium(transfers: number, bytes: number, browser?: Browser): Promise<WeriftChromiumResult> {
+export async function weriftToChromium(transfers: number, bytes: number, browser?: Browser, options: { closeAfter?: boolean } = {}): Promise<WeriftChromiumResult> {
   const ownBrowser = browser ? undefined : await launchChromium();
   const b = browser ?? ownBrowser!;
   const mbps: number[] = [];
@@ -125,10 +127,10 @@ export async function weriftToChromium(transfers: number, bytes: number, browser
       const before = await (conn.child.send({ type: 'stats' }), conn.next('stats'));
       await conn.page.evaluate(() => void ((window as unknown as { received: number }).received = 0));
       const t0 = performance.now();
-      conn.child.send({ type: 'send', run: transfer, bytes });
+      conn.child.send({ type: 'send', run: transfer, bytes, close: options.closeAfter === true });
       const outcome = await conn.page.evaluate(
         async ({ bytes, stallMs }) => {
-          const w = window as unknown as { received: number };
+          const w = window as unknown as { received: number; dc: RTCDataChannel };
           let last = 0;
           let lastChange = performance.now();
           while (w.received < bytes) {
@@ -136,7 +138,7 @@ export async function weriftToChromium(transfers: number, bytes: number, browser
             if (w.received !== last) {
               last = w.received;
               lastChange = performance.now();
-            } else if (performance.now() - lastChange > stallMs) return { stalled: true, received: w.received };
+            } else if (performance.now() - lastChange > (w.dc.readyState === 'closed' ? 1000 : stallMs)) return { stalled: true, received: w.received };
           }
           return { stalled: false, received: w.received };
         },
@@ -154,6 +156,7 @@ export async function weriftToChromium(transfers: number, bytes: number, browser
       await conn.next('queued');
       mbps.push(bytes / 1e6 / (ms / 1000));
       cpuPerMB.push(((after.cpuMs as number) - (before.cpuMs as number)) / (bytes / 1e6));
+      if (options.closeAfter) conn = await connect(b, conn); // its channel is closed: a new connection
     }
   } finally {
     await conn?.close().catch(() => undefined);
@@ -197,6 +200,6 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1] && pro
 } else if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const transfers = Number(process.argv[2] ?? 30);
   const mib = Number(process.argv[3] ?? 8);
-  const result = await weriftToChromium(transfers, mib * 1024 * 1024);
+  const result = await weriftToChromium(transfers, mib * 1024 * 1024, undefined, { closeAfter: process.argv[4] === 'close' });
   console.log(JSON.stringify(result, null, 2));
 }

@@ -12,7 +12,7 @@ import { patchedWerift, type Werift } from '../agent/test/support/patched-werift
 type Order =
   | { type: 'offer'; sdp: string }
   | { type: 'ice'; candidate: { candidate: string; sdpMid?: string; sdpMLineIndex?: number } }
-  | { type: 'send'; run: number; bytes: number }
+  | { type: 'send'; run: number; bytes: number; close?: boolean }
   | { type: 'stats' }
   | { type: 'quit' };
 
@@ -49,7 +49,7 @@ function newPeer(): Peer {
 }
 
 /** 64 KiB frames (MAX_FRAME_BYTES), as the agent's output sender, under the same buffer watermarks. */
-async function sendRun(run: number, bytes: number): Promise<void> {
+async function sendRun(run: number, bytes: number, close: boolean): Promise<void> {
   const c = channel!;
   const frame = Buffer.alloc(Math.min(MAX_FRAME_BYTES, 64 * 1024), 0x61);
   c.bufferedAmountLowThreshold = CHANNEL_BUFFER_LOW_BYTES;
@@ -70,6 +70,9 @@ async function sendRun(run: number, bytes: number): Promise<void> {
     c.send(n === frame.length ? frame : frame.subarray(0, n));
     sent += n;
   }
+  // As a session that ends: the channel is closed right after the last send (close() must still
+  // deliver what was queued before it).
+  if (close) c.close();
   const cpu = process.cpuUsage(cpu0);
   send({ type: 'queued', run, ms: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000 });
 }
@@ -95,7 +98,7 @@ process.on('message', (order: Order) => {
         await pc.addIceCandidate(order.candidate);
         break;
       case 'send':
-        await sendRun(order.run, order.bytes);
+        await sendRun(order.run, order.bytes, order.close === true);
         break;
       case 'stats': {
         const sctp = (pc.sctpTransport as unknown as { sctp?: Record<string, unknown> } | undefined)?.sctp;

@@ -310,6 +310,33 @@ describe('werift patches (agent/patches, applied by npm ci)', () => {
     await dtls.stop();
   });
 
+  // Patch 014, the werift → Chromium stall: close() right after the last send reset the stream
+  // before the queued messages had TSNs; the peer closed the channel first and dropped them,
+  // acknowledged at SCTP level (agent/WERIFT.md, "The stall").
+  test('a channel closed right after its last send delivers every message first', async () => {
+    const w = await patchedWerift();
+    const { a, b } = await connectedPair(w);
+    const FRAMES = 16;
+    const frame = Buffer.alloc(64 * 1024, 0x61);
+    let received = 0;
+    let receivedWhenClosed = -1;
+    b.onDataChannel.subscribe((channel) => {
+      channel.onMessage.subscribe((data: string | Buffer) => void (received += data.length));
+      channel.stateChanged.subscribe((state) => state === 'closed' && (receivedWhenClosed = received));
+    });
+    const channel = a.createDataChannel('tty:closing');
+    await a.setLocalDescription(await a.createOffer());
+    await b.setRemoteDescription(a.localDescription!);
+    await b.setLocalDescription(await b.createAnswer());
+    await a.setRemoteDescription(b.localDescription!);
+    await new Promise<void>((resolve) => channel.stateChanged.subscribe((s) => s === 'open' && resolve()));
+    for (let i = 0; i < FRAMES; i++) channel.send(frame);
+    channel.close();
+    await until(() => receivedWhenClosed >= 0, 'the receiving channel to close', 20_000);
+    assert.equal(receivedWhenClosed, FRAMES * frame.length, 'every byte sent before close() arrived before the channel closed');
+    await Promise.all([a.close(), b.close()]);
+  });
+
   test('messages on several channels at once are all delivered', async () => {
     const w = await patchedWerift();
     const { a, b } = await connectedPair(w);
