@@ -210,7 +210,7 @@ async function main(): Promise<void> {
     results.xtermVsRawExec = rawMedian && xterm.length > 0 ? round(percentile(xterm, 50) / rawMedian, 3) : null;
     if (rendererJs && rendererJsRunS) {
       const ms = (owner: Owner) => round(rendererJs![owner] / fileMB, 1);
-      results.rendererJsMsPerMB = { tether: ms('tether'), xterm: ms('xterm'), libraries: ms('libraries'), gc: ms('gc'), program: ms('program'), other: ms('other') };
+      results.rendererJsMsPerMB = { tether: ms('tether'), harness: ms('harness'), xterm: ms('xterm'), libraries: ms('libraries'), gc: ms('gc'), program: ms('program'), other: ms('other') };
       results.tetherShareOfRendererCpu = round(rendererJs.tether / (1000 * rendererJsRunS), 3);
     } else {
       results.rendererJsMsPerMB = null;

@@ -49,6 +49,9 @@ export async function sessionMemory(n = 20, crowd = 100): Promise<SessionMemory>
     nodeArgs: ['--expose-gc'], env: { TETHER_AGENT_DEBUG_STATS: '1' },
     extraArgs: ['--label', `tether.benchmem=${runId}`, '--max-sessions-per-container', '0', '--log-level', 'info'],
   });
+  // Peer connections still open when a phase fails: closed on the way out, or their sockets keep
+  // the bench's process alive.
+  const opened: SoakPeer[] = [];
   try {
     const w = await patchedWerift();
     const enrolled = await enrollConsole(cli, stateDir, `http://127.0.0.1:${agent.lanPort}`);
@@ -96,15 +99,23 @@ export async function sessionMemory(n = 20, crowd = 100): Promise<SessionMemory>
     const crowdPeers: SoakPeer[] = [];
     for (let i = 0; i < crowd; i++) {
       if (i % CROWD_TABS_PER_PEER === 0) crowdPeers.push(await SoakPeer.connect(w, enrolled.console, enrolled.agent));
+      opened.push(crowdPeers.at(-1)!);
       terms.push(await open(crowdPeers.at(-1)!));
     }
     await sleep(2000);
     const crowdIdle = await debugStats(agent);
     for (let i = 0; i < terms.length; i += CROWD_TABS_PER_PEER) {
       // ten sessions at a time write their output; the marker is split so that the echoed command does not hold it
-      await Promise.all(
-        terms.slice(i, i + CROWD_TABS_PER_PEER).map((term, j) => term.run(`yes x | head -c ${BUSY_OUTPUT_BYTES}; echo BUSY""DONE${i + j}`, `BUSYDONE${i + j}`, 120_000)),
-      );
+      try {
+        await Promise.all(
+          terms.slice(i, i + CROWD_TABS_PER_PEER).map((term, j) => term.run(`yes x | head -c ${BUSY_OUTPUT_BYTES}; echo BUSY""DONE${i + j}`, `BUSYDONE${i + j}`, 120_000)),
+        );
+      } catch (error) {
+        // what the agent's side of the stuck sessions looked like: output flow and SCTP state
+        const stats = (await debugStats(agent).catch(() => undefined)) as unknown as { figures?: Record<string, unknown> } | undefined;
+        const stuck = Object.entries(stats?.figures ?? {}).filter(([name, f]) => name.startsWith('peer:') || JSON.stringify(f).includes('"paused":true'));
+        throw new Error(`${error instanceof Error ? error.message : String(error)}; agent figures: ${JSON.stringify(stuck).slice(0, 4000)}`, { cause: error });
+      }
     }
     await sleep(2000);
     const crowdBusy = await debugStats(agent);
@@ -126,6 +137,7 @@ export async function sessionMemory(n = 20, crowd = 100): Promise<SessionMemory>
       heapPerSessionCrowdBusyMB: Math.round(((crowdBusy.heapUsedBytes - base3.heapUsedBytes) / crowd / 1e6) * 100) / 100,
     };
   } finally {
+    await Promise.all(opened.map((p) => p.close().catch(() => undefined)));
     await agent.stop();
     await container.remove();
     rmSync(stateDir, { recursive: true, force: true });
