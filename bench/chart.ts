@@ -24,8 +24,8 @@ const escape = (s: string) => s.replaceAll('&', '&amp;').replaceAll('<', '&lt;')
 export function runsForChart(): Run[] {
   const runs: Run[] = readdirSync(historyDir)
     .filter((f) => f.endsWith('.json'))
-    .sort()
-    .map((f) => ({ label: f.replace(/\.json$/, ''), results: JSON.parse(readFileSync(historyDir + f, 'utf8')) as Record<string, unknown> }));
+    .map((f) => ({ label: f.replace(/\.json$/, ''), results: JSON.parse(readFileSync(historyDir + f, 'utf8')) as Record<string, unknown> }))
+    .sort((a, b) => String(a.results.date).localeCompare(String(b.results.date)));
   runs.push({ label: 'latest (bench/results.json)', results: JSON.parse(readFileSync(resultsPath, 'utf8')) as Record<string, unknown> });
   return runs.slice(-COLORS.length);
 }
