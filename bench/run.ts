@@ -18,6 +18,11 @@ import { bytesAfterCtrlC } from './ctrl-c.js';
 import { measureSignalingLoad, type StormFigures } from './signaling-load.js';
 import { measureControlLoop, printControlLoop } from './control-loop.js';
 import { percentile, printTable, round, spread } from './stats.js';
+import { cpuDuring, cpuSeconds, dockerPids, ownRendererPids } from './proc-cpu.js';
+import { RendererProfiler, type Owner } from './renderer-profile.js';
+import { weriftToChromium } from './werift-chromium.js';
+import { evaluateGoals, printGoals } from './goals.js';
+import { writeChart } from './chart.js';
 
 const THROUGHPUT_RUNS = 3;
 const ECHO_SAMPLES = 500;
@@ -34,6 +39,16 @@ const RANDOM_BYTES = 48 * 1024 * 1024;
 const FILE = '/tmp/bench.txt';
 /** the relayed path moves less: 3 MiB of random bytes, 4 MiB as base64 */
 const RELAYED_RANDOM_BYTES = 3 * 1024 * 1024;
+/**
+ * raw werift → Chromium transfers counted for stalls (WERIFT-NOTES.md, agent/WERIFT.md "The
+ * stall"), each on its own connection and ending with close() right after the last send
+ */
+const STALL_TRANSFERS = 30;
+const STALL_TRANSFER_MIB = 8;
+/** sessions of the crowd memory figures (idle and busy) */
+const CROWD_SESSIONS = 100;
+/** V8 flags of the shipped systemd unit (agent/systemd/tether-agent.service) */
+const AGENT_NODE_ARGS = ['--max-semi-space-size=1'];
 
 const resultsPath = fileURLToPath(new URL('./results.json', import.meta.url));
 const repoRoot = new URL('../', import.meta.url);
@@ -92,20 +107,30 @@ async function prepareFile(containerId: string, randomBytes = RANDOM_BYTES): Pro
 
 const mb = (bytes: number) => round(bytes / 1e6, 1);
 
-/** CPU seconds (user + system) a process has used, from /proc (clock ticks of 1/100 s on Linux). */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+/** CPU of the agent, the console's renderer and Docker during one throughput run. */
+interface RunCpu {
+  /** % of one core, over the run */
+  agentPct: number;
+  agentS: number;
+  rendererS: number;
+  dockerS: number;
 }
 
-/** Runs `body` and adds the agent's CPU use during it, in % of one core, to `cpu`. */
-async function withAgentCpu<T>(pid: number, cpu: number[], body: () => Promise<T>): Promise<T> {
-  const cpu0 = cpuSeconds(pid);
+/** Runs `body` and measures the CPU seconds of the agent, Chromium's renderer(s) and Docker meanwhile. */
+async function withCpu<T>(agentPid: number, containerId: string, body: () => Promise<T>): Promise<{ value: T; cpu: RunCpu }> {
+  const agent0 = cpuSeconds(agentPid);
   const t0 = performance.now();
-  const value = await body();
-  cpu.push((100 * (cpuSeconds(pid) - cpu0)) / ((performance.now() - t0) / 1000));
-  return value;
+  let rendererS = 0;
+  const docker = await cpuDuring(
+    () => dockerPids(containerId),
+    async () => {
+      const renderer = await cpuDuring(ownRendererPids, body);
+      rendererS = renderer.cpuS;
+      return renderer.value;
+    },
+  );
+  const agentS = cpuSeconds(agentPid) - agent0;
+  return { value: docker.value, cpu: { agentPct: (100 * agentS) / ((performance.now() - t0) / 1000), agentS, rendererS, dockerS: docker.cpuS } };
 }
 
 async function main(): Promise<void> {
@@ -116,7 +141,8 @@ async function main(): Promise<void> {
     console.log('[bench] starting signaling, agent, Chromium and a container…');
     // Ten fresh connections in a row for time to prompt: each ends its session while the next
     // starts, which the default limit of sessions per container would refuse.
-    stack = await startStack({ name: 'bench', agentArgs: ['--max-sessions-per-container', '0'] });
+    // The agent runs with the V8 flags of the shipped systemd unit (agent/systemd).
+    stack = await startStack({ name: 'bench', agentArgs: ['--max-sessions-per-container', '0'], agentNodeArgs: AGENT_NODE_ARGS });
     const agent = stack.agent;
     const container = await stack.startContainer();
     const [file, ui] = await Promise.all([prepareFile(container.id), stack.openConsole()]);
@@ -142,22 +168,58 @@ async function main(): Promise<void> {
     const xterm: number[] = [];
     const channel: number[] = [];
     const raw: number[] = [];
-    const cpuXterm: number[] = [];
-    const cpuChannel: number[] = [];
+    const cpuXterm: RunCpu[] = [];
+    const cpuChannel: RunCpu[] = [];
+    const fileMB = file.bytes / 1e6;
+    let rendererJs: Record<Owner, number> | undefined;
+    let rendererJsRunS: number | undefined;
     for (let run = 1; run <= THROUGHPUT_RUNS; run++) {
       console.log(`[bench] throughput run ${run}/${THROUGHPUT_RUNS} (${mb(file.bytes)} MB each: xterm, count, raw exec)…`);
-      const x = await attempt(`throughput run ${run}`, () => withAgentCpu(agent.pid, cpuXterm, () => bench.throughput(file, 'xterm')));
-      if (x !== undefined) xterm.push(x);
-      const c = await attempt(`channel throughput run ${run}`, () => withAgentCpu(agent.pid, cpuChannel, () => bench.throughput(file, 'count')));
-      if (c !== undefined) channel.push(c);
+      // The last xterm run is profiled in the page (its figure is kept out of the throughput median:
+      // the profiler costs the page time): where the renderer's JavaScript time goes.
+      const profiled = run === THROUGHPUT_RUNS;
+      const profiler = profiled ? new RendererProfiler(ui.page) : undefined;
+      await profiler?.start();
+      const x = await attempt(`throughput run ${run}`, () => withCpu(agent.pid, container.id, () => bench.throughput(file, 'xterm')));
+      const owners = await profiler?.stop();
+      if (x !== undefined && !profiled) {
+        xterm.push(x.value);
+        cpuXterm.push(x.cpu);
+      }
+      if (x !== undefined && owners) {
+        rendererJs = owners;
+        rendererJsRunS = x.cpu.rendererS;
+      }
+      const c = await attempt(`channel throughput run ${run}`, () => withCpu(agent.pid, container.id, () => bench.throughput(file, 'count')));
+      if (c !== undefined) {
+        channel.push(c.value);
+        cpuChannel.push(c.cpu);
+      }
       const r = await attempt(`raw exec throughput run ${run}`, () => rawExecThroughput(container.id, file.path, file.bytes));
       if (r !== undefined) raw.push(r);
     }
     putSpread('throughputMBps', xterm);
     putSpread('channelThroughputMBps', channel);
     putSpread('rawExecThroughputMBps', raw);
-    results.agentCpuPctThroughput = cpuXterm.length > 0 ? round(percentile(cpuXterm, 50), 0) : null;
-    results.agentCpuPctChannelThroughput = cpuChannel.length > 0 ? round(percentile(cpuChannel, 50), 0) : null;
+    const median = (values: number[], digits = 1) => (values.length > 0 ? round(percentile(values, 50), digits) : null);
+    results.agentCpuPctThroughput = median(cpuXterm.map((c) => c.agentPct), 0);
+    results.agentCpuPctChannelThroughput = median(cpuChannel.map((c) => c.agentPct), 0);
+    results.agentCpuMsPerMB = median(cpuChannel.map((c) => (1000 * c.agentS) / fileMB));
+    results.agentCpuMsPerMBXterm = median(cpuXterm.map((c) => (1000 * c.agentS) / fileMB));
+    results.rendererCpuMsPerMB = median(cpuXterm.map((c) => (1000 * c.rendererS) / fileMB));
+    results.rendererCpuMsPerMBCount = median(cpuChannel.map((c) => (1000 * c.rendererS) / fileMB));
+    results.dockerCpuMsPerMB = median(cpuChannel.map((c) => (1000 * c.dockerS) / fileMB));
+    const rawMedian = raw.length > 0 ? percentile(raw, 50) : undefined;
+    results.channelVsRawExec = rawMedian && channel.length > 0 ? round(percentile(channel, 50) / rawMedian, 3) : null;
+    results.xtermVsRawExec = rawMedian && xterm.length > 0 ? round(percentile(xterm, 50) / rawMedian, 3) : null;
+    if (rendererJs && rendererJsRunS) {
+      const ms = (owner: Owner) => round(rendererJs![owner] / fileMB, 1);
+      results.rendererJsMsPerMB = { tether: ms('tether'), harness: ms('harness'), xterm: ms('xterm'), libraries: ms('libraries'), gc: ms('gc'), program: ms('program'), other: ms('other') };
+      results.tetherShareOfRendererCpu = round(rendererJs.tether / (1000 * rendererJsRunS), 3);
+    } else {
+      results.rendererJsMsPerMB = null;
+      results.tetherShareOfRendererCpu = null;
+    }
 
     console.log(`[bench] keystroke echo, ${ECHO_SAMPLES} samples through the console, then through plain exec…`);
     putPercentiles('echo', (await attempt('echo', () => bench.echo(ECHO_SAMPLES))) ?? []);
@@ -231,13 +293,25 @@ async function main(): Promise<void> {
     console.log('[bench] the control loop beside a debug session: alone, beside a Tether session\'s hogs, beside plain docker exec\'s…');
     results.controlLoop = (await attempt('control loop', () => measureControlLoop())) ?? null;
 
-    console.log(`[bench] agent memory per session: ${MEMORY_SESSIONS} idle sessions on their own agent…`);
-    const memory = await attempt('memory per session', () => sessionMemory(MEMORY_SESSIONS));
+    console.log(`[bench] raw werift → Chromium: ${STALL_TRANSFERS} transfers of ${STALL_TRANSFER_MIB} MiB, stalls counted…`);
+    const rawWerift = await attempt('werift → Chromium transfers', () => weriftToChromium(STALL_TRANSFERS, STALL_TRANSFER_MIB * 1024 * 1024, undefined, { closeAfter: true }));
+    results.weriftChromiumTransfers = rawWerift?.transfers ?? null;
+    results.weriftChromiumStalls = rawWerift?.stalls ?? null;
+    results.weriftChromiumMBps = rawWerift?.mbps ?? null;
+    results.weriftSenderCpuMsPerMB = rawWerift?.senderCpuMsPerMB ?? null;
+    results.weriftChromiumStallDetails = rawWerift?.stallDetails ?? [];
+
+    console.log(`[bench] agent memory per session: ${MEMORY_SESSIONS} idle sessions on their own agent, then ${CROWD_SESSIONS} idle and busy…`);
+    const memory = await attempt('memory per session', () => sessionMemory(MEMORY_SESSIONS, CROWD_SESSIONS));
     results.agentRssPerSessionMB = memory?.rssPerSessionMB ?? null;
     results.agentHeapPerSessionMB = memory?.heapPerSessionMB ?? null;
     results.agentRssPerTabMB = memory?.rssPerTabMB ?? null;
     results.agentHeapPerTabMB = memory?.heapPerTabMB ?? null;
     results.memorySessions = memory?.sessions ?? null;
+    results.crowdSessions = memory?.crowd ?? null;
+    results.agentRssPerSessionCrowdIdleMB = memory?.rssPerSessionCrowdIdleMB ?? null;
+    results.agentRssPerSessionCrowdBusyMB = memory?.rssPerSessionCrowdBusyMB ?? null;
+    results.agentHeapPerSessionCrowdBusyMB = memory?.heapPerSessionCrowdBusyMB ?? null;
   } catch (error) {
     results.errors.push(`bench aborted: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     console.error(`[bench] ABORTED: ${String(error)}`);
@@ -246,7 +320,9 @@ async function main(): Promise<void> {
     clearInterval(rssTimer);
     await stack?.close();
     results.durationS = round((performance.now() - started) / 1000, 1);
+    results.goals = evaluateGoals(results);
     writeFileSync(resultsPath, `${JSON.stringify(results, null, 2)}\n`);
+    writeChart();
   }
   report();
 }
@@ -275,6 +351,15 @@ function report(): void {
     show('resumeReconnectReadyMs', 'ms'),
     show('agentCpuPctThroughput', '% of a core', false),
     show('agentCpuPctChannelThroughput', '% of a core', false),
+    show('agentCpuMsPerMB', 'ms/MB', false),
+    show('agentCpuMsPerMBXterm', 'ms/MB', false),
+    show('rendererCpuMsPerMB', 'ms/MB', false),
+    show('dockerCpuMsPerMB', 'ms/MB', false),
+    show('channelVsRawExec', '× raw exec', false),
+    show('xtermVsRawExec', '× raw exec', false),
+    show('tetherShareOfRendererCpu', 'of the renderer', false),
+    show('weriftChromiumStalls', `of ${String(results.weriftChromiumTransfers)} transfers`, false),
+    show('weriftSenderCpuMsPerMB', 'ms/MB', false),
     show('agentRssIdleMB', 'MB', false),
     show('agentRssPeakMB', 'MB', false),
     show('agentRssAfterMB', 'MB', false),
@@ -282,6 +367,8 @@ function report(): void {
     show('agentHeapPerSessionMB', 'MB', false),
     show('agentRssPerTabMB', 'MB', false),
     show('agentHeapPerTabMB', 'MB', false),
+    show('agentRssPerSessionCrowdIdleMB', 'MB', false),
+    show('agentRssPerSessionCrowdBusyMB', 'MB', false),
     show('relayP50Ms', 'ms', false),
     show('relayP99Ms', 'ms', false),
     show('crossNodeRelayP50Ms', 'ms', false),
@@ -309,6 +396,7 @@ function report(): void {
   }
   console.log(`versions              ${JSON.stringify(versions ?? null)}`);
   if (results.controlLoop) printControlLoop(results.controlLoop as Record<string, unknown>);
+  printGoals(results.goals as ReturnType<typeof evaluateGoals>);
   console.log(`\nwritten to ${resultsPath}`);
   if (results.errors.length > 0) {
     console.log(`\n${results.errors.length} error(s):`);

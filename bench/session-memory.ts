@@ -2,7 +2,8 @@
  * Agent memory per session for `npm run bench`: its own agent (LAN endpoint, debug stats, GC
  * exposed), one container, werift consoles. RSS and heap after a full GC with N idle sessions,
  * minus the same after a warm-up with none, divided by N; once with a peer connection per
- * session (N operators), once with N tabs on one connection (one operator).
+ * session (N operators), once with N tabs on one connection (one operator); then 100 sessions as
+ * ten operators with ten tabs each, idle, and busy once each has written more than its resume log.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -27,9 +28,19 @@ export interface SessionMemory {
   /** per session, all as tabs of one peer connection */
   rssPerTabMB: number;
   heapPerTabMB: number;
+  /** `crowd` sessions, CROWD_TABS_PER_PEER tabs per peer connection: per session, idle and busy */
+  crowd: number;
+  rssPerSessionCrowdIdleMB: number;
+  rssPerSessionCrowdBusyMB: number;
+  heapPerSessionCrowdBusyMB: number;
 }
 
-export async function sessionMemory(n = 20): Promise<SessionMemory> {
+/** Tabs per peer connection when `crowd` sessions are opened (ten operators with ten tabs). */
+const CROWD_TABS_PER_PEER = 10;
+/** Output each busy session writes: more than its resume log (1 MiB) holds. */
+const BUSY_OUTPUT_BYTES = 1_500_000;
+
+export async function sessionMemory(n = 20, crowd = 100): Promise<SessionMemory> {
   const runId = randomBytes(3).toString('hex');
   const stateDir = mkdtempSync(join(tmpdir(), `tether-bench-mem-${runId}-`));
   const container = await startContainer({ namePrefix: `tether-bench-mem-${runId}`, labels: { 'tether.benchmem': runId } });
@@ -38,6 +49,9 @@ export async function sessionMemory(n = 20): Promise<SessionMemory> {
     nodeArgs: ['--expose-gc'], env: { TETHER_AGENT_DEBUG_STATS: '1' },
     extraArgs: ['--label', `tether.benchmem=${runId}`, '--max-sessions-per-container', '0', '--log-level', 'info'],
   });
+  // Peer connections still open when a phase fails: closed on the way out, or their sockets keep
+  // the bench's process alive.
+  const opened: SoakPeer[] = [];
   try {
     const w = await patchedWerift();
     const enrolled = await enrollConsole(cli, stateDir, `http://127.0.0.1:${agent.lanPort}`);
@@ -76,8 +90,37 @@ export async function sessionMemory(n = 20): Promise<SessionMemory> {
     for (let i = 0; i < n; i++) terms.push(await open(one));
     await sleep(2000);
     const loaded2 = await debugStats(agent);
-    for (const t of terms) await t.close();
+    for (const t of terms.splice(0)) await t.close();
     await one.close();
+
+    // `crowd` sessions, idle after their prompt, then busy: each has written more output than
+    // its resume log keeps, acknowledged by its console.
+    const base3 = await idle();
+    const crowdPeers: SoakPeer[] = [];
+    for (let i = 0; i < crowd; i++) {
+      if (i % CROWD_TABS_PER_PEER === 0) crowdPeers.push(await SoakPeer.connect(w, enrolled.console, enrolled.agent));
+      opened.push(crowdPeers.at(-1)!);
+      terms.push(await open(crowdPeers.at(-1)!));
+    }
+    await sleep(2000);
+    const crowdIdle = await debugStats(agent);
+    for (let i = 0; i < terms.length; i += CROWD_TABS_PER_PEER) {
+      // ten sessions at a time write their output; the marker is split so that the echoed command does not hold it
+      try {
+        await Promise.all(
+          terms.slice(i, i + CROWD_TABS_PER_PEER).map((term, j) => term.run(`yes x | head -c ${BUSY_OUTPUT_BYTES}; echo BUSY""DONE${i + j}`, `BUSYDONE${i + j}`, 120_000)),
+        );
+      } catch (error) {
+        // what the agent's side of the stuck sessions looked like: output flow and SCTP state
+        const stats = (await debugStats(agent).catch(() => undefined)) as unknown as { figures?: Record<string, unknown> } | undefined;
+        const stuck = Object.entries(stats?.figures ?? {}).filter(([name, f]) => name.startsWith('peer:') || JSON.stringify(f).includes('"paused":true'));
+        throw new Error(`${error instanceof Error ? error.message : String(error)}; agent figures: ${JSON.stringify(stuck).slice(0, 4000)}`, { cause: error });
+      }
+    }
+    await sleep(2000);
+    const crowdBusy = await debugStats(agent);
+    for (const t of terms) await t.close();
+    for (const p of crowdPeers) await p.close();
     enrolled.console.close();
 
     const per = (loaded: number, base: number) => Math.round(((loaded - base) / n / 1e6) * 100) / 100;
@@ -88,8 +131,13 @@ export async function sessionMemory(n = 20): Promise<SessionMemory> {
       heapPerSessionMB: per(loaded1.heapUsedBytes, base1.heapUsedBytes),
       rssPerTabMB: per(loaded2.rssBytes, base2.rssBytes),
       heapPerTabMB: per(loaded2.heapUsedBytes, base2.heapUsedBytes),
+      crowd,
+      rssPerSessionCrowdIdleMB: Math.round(((crowdIdle.rssBytes - base3.rssBytes) / crowd / 1e6) * 100) / 100,
+      rssPerSessionCrowdBusyMB: Math.round(((crowdBusy.rssBytes - base3.rssBytes) / crowd / 1e6) * 100) / 100,
+      heapPerSessionCrowdBusyMB: Math.round(((crowdBusy.heapUsedBytes - base3.heapUsedBytes) / crowd / 1e6) * 100) / 100,
     };
   } finally {
+    await Promise.all(opened.map((p) => p.close().catch(() => undefined)));
     await agent.stop();
     await container.remove();
     rmSync(stateDir, { recursive: true, force: true });

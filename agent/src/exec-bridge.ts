@@ -13,6 +13,13 @@ const log = createLogger(import.meta.url);
 
 const EXIT_POLLS = 20;
 const EXIT_POLL_MS = 100;
+/**
+ * Between asks for the host pid, which Docker sets a few milliseconds after start: `opened` waits
+ * for it (the kill path needs it), so short sleeps (each ask is itself a round trip to dockerd);
+ * 25 ms sleeps put ~50 ms into every time to prompt. At most PID_POLLS asks, a fraction of a second in all.
+ */
+const PID_POLL_MS = 2;
+const PID_POLLS = 100;
 
 export interface ExecOptions {
   /** Shells to try, in order of preference. */
@@ -71,14 +78,14 @@ export async function chooseShell(container: Docker.Container, shells: string[])
 
 /** The exec's host pid; Docker reports 0 for a moment after start, so ask a few times. */
 async function hostPid(exec: Docker.Exec): Promise<number> {
-  for (let tries = 0; tries < EXIT_POLLS; tries++) {
+  for (let tries = 0; tries < PID_POLLS; tries++) {
     const inspected = await attempt(exec.inspect(), 'EXEC_FAILED', 'inspecting the exec');
     if (!inspected.ok) {
       log.warn('exec started but inspect failed; killing will use the in-container fallback', { error: inspected.error.message });
       return 0;
     }
     if (inspected.value.Pid > 0 || !inspected.value.Running && tries > 0) return inspected.value.Pid;
-    await new Promise((resolve) => setTimeout(resolve, EXIT_POLL_MS / 4));
+    await new Promise((resolve) => setTimeout(resolve, PID_POLL_MS));
   }
   log.warn('exec pid unknown; killing will use the in-container fallback', { execId: exec.id });
   return 0;

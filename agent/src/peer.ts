@@ -105,6 +105,10 @@ export class AgentPeer {
       const sdp = await withDeadline(
         (async () => {
           await pc.setRemoteDescription({ type: 'offer', sdp: offerSdp });
+          // The agent is the DTLS server (a=setup:passive, DESIGN.md): the console's ClientHello
+          // leaves as soon as its own ICE check succeeds, instead of waiting for the agent's ICE
+          // and its ClientHello (werift keeps a ClientHello that comes early: patch 013).
+          for (const transport of pc.dtlsTransports) transport.role = 'server';
           const answer = await pc.createAnswer();
           await pc.setLocalDescription(answer);
           return pc.localDescription?.sdp ?? answer.sdp;

@@ -109,9 +109,11 @@ describe('agent over WebRTC (built CLI, werift console)', () => {
     const pc = new w.RTCPeerConnection(ICE);
     const sessionId = 'negotiation-1';
     const agentCandidates: string[] = [];
+    const answerSetup: string[] = [];
     agentSocket!.on('webrtc:answer', async (msg: { sdp: string }, ack: (r: unknown) => void) => {
       ack({ ok: true });
       agentCandidates.push(...msg.sdp.split(/\r?\n/).filter((line) => line.startsWith('a=candidate:')).map((line) => line.slice(2)));
+      answerSetup.push(...msg.sdp.split(/\r?\n/).filter((line) => line.startsWith('a=setup:')));
       await pc.setRemoteDescription({ type: 'answer', sdp: msg.sdp });
     });
     agentSocket!.on('webrtc:ice', (msg: { candidate: { candidate: string; sdpMid?: string; sdpMLineIndex?: number } | null }, ack: (r: unknown) => void) => {
@@ -143,6 +145,7 @@ describe('agent over WebRTC (built CLI, werift console)', () => {
     const addresses = agentCandidates.map((candidate) => candidate.split(' ')[4]);
     assert.ok(addresses.length > 0, 'the agent sent candidates');
     assert.deepEqual([...new Set(addresses)], ['127.0.0.1'], `the agent's candidates: ${agentCandidates.join(' | ')}`);
+    assert.deepEqual(answerSetup, ['a=setup:passive'], 'the agent answers as the DTLS server');
     control.send(JSON.stringify({ type: 'hello', protocol: 'tether-tty/1', peer: { kind: 'console', version: '0' }, capabilities: [] }));
     control.send(JSON.stringify({ type: 'list-targets' }));
     control.send('{bad');

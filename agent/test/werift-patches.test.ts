@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
-import { patchWerift, WERIFT_PATCHES } from '../build.mjs';
+import { assertWeriftPatched, PATCH_DIR, WERIFT_DIR } from '../werift-patches.mjs';
 import { patchedWerift, type Werift } from './support/patched-werift.js';
-
-const weriftBundle = createRequire(import.meta.url).resolve('werift').replace(/webrtc[\\/]src[\\/]index\.js$/, 'index.mjs');
 
 interface InboundStream {
   addChunk(chunk: { tsn: number; flags: number; streamSeqNum: number; streamId: number; protocol: number; userData: Buffer }): void;
@@ -66,15 +66,27 @@ async function connectedPair(w: Werift) {
   return { a, b };
 }
 
-describe('werift bundle-time patches', () => {
-  test('every patch applies once to the installed werift', () => {
-    const patched = patchWerift(readFileSync(weriftBundle, 'utf8'));
-    for (const patch of WERIFT_PATCHES) assert.ok(patched.includes(patch.replace));
-    assert.ok(!patched.includes('stun.l.google.com'));
+describe('werift patches (agent/patches, applied by npm ci)', () => {
+  test('the werift that agent/src imports carries every patch of the series', async () => {
+    const series = assertWeriftPatched();
+    assert.ok(series.length >= 7, `${series.length} patches`);
+    const resolved = fileURLToPath(import.meta.resolve('werift'));
+    assert.equal(resolved, join(WERIFT_DIR, 'lib/index.mjs'), 'source runs, tests and the bundle load this one file');
+    assert.ok(!readFileSync(resolved, 'utf8').includes('stun.l.google.com'));
   });
 
-  test('a patch that does not apply fails the build', () => {
-    assert.throws(() => patchWerift('export const nothing = 1;'), /werift patch not applicable/);
+  test('a werift that lacks a patch, or carries an older one, is refused', () => {
+    const fake = mkdtempSync(join(tmpdir(), 'tether-werift-'));
+    cpSync(join(WERIFT_DIR, 'package.json'), join(fake, 'package.json'));
+    mkdirSync(join(fake, 'lib'));
+    cpSync(join(WERIFT_DIR, 'lib/index.mjs'), join(fake, 'lib/index.mjs'));
+    assert.throws(() => assertWeriftPatched(fake, PATCH_DIR), /carries no patches/);
+    const state = JSON.parse(readFileSync(join(WERIFT_DIR, '.patch-package.json'), 'utf8')) as { patches: { patchContentHash: string }[] };
+    writeFileSync(join(fake, '.patch-package.json'), JSON.stringify({ ...state, patches: state.patches.slice(0, -1) }));
+    assert.throws(() => assertWeriftPatched(fake, PATCH_DIR), /werift lacks/);
+    state.patches[0]!.patchContentHash = '0'.repeat(64);
+    writeFileSync(join(fake, '.patch-package.json'), JSON.stringify(state));
+    assert.throws(() => assertWeriftPatched(fake, PATCH_DIR), /older/);
   });
 
   test('no default STUN server in a peer connection', async () => {
@@ -134,6 +146,42 @@ describe('werift bundle-time patches', () => {
       await turn();
       assert.equal(sctp.outboundQueue.length, 0, 'a new message goes out, it is not left queued for ever');
       assert.equal(sctp.sentQueue.length, 1);
+    } finally {
+      clearTimeout(sctp.timer3Handle);
+    }
+  });
+
+  // Patch 011: a send waited until the whole outbound queue was empty (every pending send woke on
+  // every transmit), and for ever once the association stopped.
+  test('a send resolves once its own message is transmitted, and a pending one when the association stops', async () => {
+    const w = await patchedWerift();
+    const sent: Buffer[] = [];
+    const sctp = establishedSctp(w, sent);
+    const first = sctp.localTsn;
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+    const settled: string[] = [];
+    try {
+      sctp.cwnd = 2 * 1200; // two chunks in flight at most
+      sctp.ssthresh = 2 * 1200;
+      const a = sctp.send(1, 53, Buffer.alloc(1200, 1)).then(() => settled.push('a'));
+      const b = sctp.send(1, 53, Buffer.alloc(1200, 2)).then(() => settled.push('b'));
+      const c = sctp.send(1, 53, Buffer.alloc(1200, 3)).then(() => settled.push('c'));
+      await turn();
+      assert.deepEqual(settled.sort(), ['a', 'b'], 'the first two went out; the third waits for window');
+      assert.equal(sctp.outboundQueue.length, 1);
+      await sctp.receiveSackChunk({ cumulativeTsn: first, gaps: [], advertisedRwnd: 1 << 20, duplicates: [] });
+      await turn();
+      assert.deepEqual(settled.sort(), ['a', 'b', 'c'], 'the third went out once the window opened');
+      await Promise.all([a, b, c]);
+      assert.equal(sent.length, 3, 'three DATA packets');
+
+      sctp.cwnd = 1200;
+      void sctp.send(1, 53, Buffer.alloc(1200, 4));
+      const pending = sctp.send(1, 53, Buffer.alloc(1200, 5)).then(() => 'returned');
+      await turn();
+      await (sctp as unknown as { stop(): Promise<void> }).stop();
+      const outcome = await Promise.race([pending, new Promise((resolve) => setTimeout(() => resolve('still waiting'), 2000))]);
+      assert.equal(outcome, 'returned', 'a send queued when the association stopped returns');
     } finally {
       clearTimeout(sctp.timer3Handle);
     }
@@ -226,6 +274,67 @@ describe('werift bundle-time patches', () => {
     assert.deepEqual(errors, [], 'no handshake error');
     assert.equal(sent.length, afterCookie, 'nothing sent for the repeat');
     client.close();
+  });
+
+  // Patch 013: a werift DTLS server lost a ClientHello that arrived before its transport started
+  // (the console, ICE-controlling, often finishes its checks first), and the handshake waited a
+  // second for the retransmission.
+  test('a DTLS server answers a ClientHello that arrived before its transport started', async () => {
+    const w = await patchedWerift();
+    // A ClientHello as werift's client writes it.
+    const flight: Buffer[] = [];
+    const clientSocket = { onData: undefined as ((data: Buffer) => void) | undefined, send: async (buf: Buffer) => void flight.push(buf), close: () => undefined };
+    const DtlsClient = (w as unknown as { DtlsClient: new (options: unknown) => { connect(): Promise<void>; close(): void } }).DtlsClient;
+    const client = new DtlsClient({ transport: clientSocket });
+    client.connect().catch(() => undefined);
+    await until(() => flight.length >= 1, 'a ClientHello');
+    client.close();
+    // A DTLS transport on an ICE connection driven by hand; the ClientHello comes before start().
+    const sent: Buffer[] = [];
+    const Event = (w as unknown as { Event: new () => { execute(...args: unknown[]): void } }).Event;
+    const connection = { onData: new Event(), send: async (data: Buffer) => void sent.push(data), close: () => undefined };
+    const iceTransport = { connection, role: 'controlled', state: 'connected', stop: async () => undefined };
+    const certificate = await (w.RTCDtlsTransport as unknown as { SetupCertificate(): Promise<unknown> }).SetupCertificate();
+    const dtls = new (w.RTCDtlsTransport as unknown as new (...args: unknown[]) => {
+      role: string;
+      setRemoteParams(p: unknown): void;
+      start(): Promise<void>;
+      stop(): Promise<void>;
+    })({}, iceTransport, certificate);
+    dtls.role = 'server';
+    dtls.setRemoteParams({ fingerprints: [{ algorithm: 'sha-256', value: 'AA:BB' }], role: 'client' });
+    connection.onData.execute(flight[0]);
+    void dtls.start().catch(() => undefined);
+    // HelloVerifyRequest: a handshake record (22) whose message type (byte 13) is 3.
+    await until(() => sent.some((d) => d[0] === 22 && d[13] === 3), 'the server to answer the early ClientHello');
+    await dtls.stop();
+  });
+
+  // Patch 014, the werift → Chromium stall: close() right after the last send reset the stream
+  // before the queued messages had TSNs; the peer closed the channel first and dropped them,
+  // acknowledged at SCTP level (agent/WERIFT.md, "The stall").
+  test('a channel closed right after its last send delivers every message first', async () => {
+    const w = await patchedWerift();
+    const { a, b } = await connectedPair(w);
+    const FRAMES = 16;
+    const frame = Buffer.alloc(64 * 1024, 0x61);
+    let received = 0;
+    let receivedWhenClosed = -1;
+    b.onDataChannel.subscribe((channel) => {
+      channel.onMessage.subscribe((data: string | Buffer) => void (received += data.length));
+      channel.stateChanged.subscribe((state) => state === 'closed' && (receivedWhenClosed = received));
+    });
+    const channel = a.createDataChannel('tty:closing');
+    await a.setLocalDescription(await a.createOffer());
+    await b.setRemoteDescription(a.localDescription!);
+    await b.setLocalDescription(await b.createAnswer());
+    await a.setRemoteDescription(b.localDescription!);
+    await new Promise<void>((resolve) => channel.stateChanged.subscribe((s) => s === 'open' && resolve()));
+    for (let i = 0; i < FRAMES; i++) channel.send(frame);
+    channel.close();
+    await until(() => receivedWhenClosed >= 0, 'the receiving channel to close', 20_000);
+    assert.equal(receivedWhenClosed, FRAMES * frame.length, 'every byte sent before close() arrived before the channel closed');
+    await Promise.all([a.close(), b.close()]);
   });
 
   test('messages on several channels at once are all delivered', async () => {

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { waitFor } from '../../test/support/wait.js';
-import { patchedWerift, type Werift } from './support/patched-werift.js';
+import { patchedWerift, weriftWithout, type Werift } from './support/patched-werift.js';
 
 const STALE_NONCE_S = 3;
 /** Comfortably past STALE_NONCE_S: coturn counts in whole seconds. */
@@ -140,8 +140,8 @@ describe('werift and coturn stale nonces', () => {
   });
 
   // The proof that the test above tests the patches: without them the same ChannelBind times out.
-  test('the unpatched werift 0.24.4 cannot: its ChannelBind after a stale nonce times out', async () => {
-    const w = (await import('werift')) as Werift;
+  test('werift without the turn-stale-nonce patch cannot: its ChannelBind after a stale nonce times out', async () => {
+    const w = await weriftWithout('turn-stale-nonce');
     const who = `unpatched-${randomBytes(4).toString('hex')}`;
     const turn = await allocate(w, coturn, who);
     try {

@@ -41,6 +41,8 @@ export interface StackOptions {
   name: string;
   /** more flags for the agent, e.g. `--max-sessions-per-container 0` */
   agentArgs?: string[];
+  /** flags for node itself, e.g. the V8 flags of the shipped systemd unit */
+  agentNodeArgs?: string[];
 }
 
 export async function startStack(options: StackOptions): Promise<Stack> {
@@ -80,6 +82,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       agentId: `e2e-${options.name}-${suffix}`,
       name: `agent ${options.name}`,
       extraArgs: options.agentArgs,
+      ...(options.agentNodeArgs ? { nodeArgs: options.agentNodeArgs } : {}),
     });
     cleanups.push(() => agent.stop());
     cleanups.push(async () => {
