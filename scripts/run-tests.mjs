@@ -88,6 +88,14 @@ const result = spawnSync(
     '--conditions=source', '--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-force-exit',
     `--test-timeout=${TEST_TIMEOUT_MS}`, '--test-reporter=spec', ...files,
   ],
-  { stdio: 'inherit' },
+  {
+    stdio: 'inherit',
+    // Sessions at the agent's default standing (SCHED_IDLE, nice 19) get no CPU while anything else
+    // wants it, and two test files with Chromium, Docker and agents keep both cores busy: shells
+    // then answered after tens of seconds. The test agents run sessions at normal priority; the
+    // tests of the standing itself (agent/test/control-loop.test.ts and session-standing.test.ts)
+    // ask for `--session-priority idle`, which wins over this variable.
+    env: { TETHER_AGENT_SESSION_PRIORITY: 'normal', ...process.env },
+  },
 );
 process.exit(result.status ?? 1);

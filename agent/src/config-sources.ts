@@ -65,6 +65,7 @@ export function fromEnv(env: NodeJS.ProcessEnv): ConfigLayer {
     shells: list(e('SHELLS')),
     user: e('USER'),
     logLevel: e('LOG_LEVEL'),
+    sessionPriority: e('SESSION_PRIORITY'),
     // the same variable `tether-agent pair` and `consoles` read, so a service and its commands agree
     stateDir: e('STATE_DIR'),
   });

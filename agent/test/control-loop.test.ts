@@ -109,7 +109,7 @@ describe('a debug session yields to the control loop (built agent, real Docker, 
     const loop = CyclicTask.start(plc, { iterations, cycles: 0, residentMb: RUNTIME_RESIDENT_MB });
     const runtimePid = await waitFor(() => loop.hostPid(), 'the cyclic task to start');
     const stateDir = mkdtempSync(join(tmpdir(), 'tether-loop-state-'));
-    const agent = await AgentProcess.start(stateDir);
+    const agent = await AgentProcess.start(stateDir, ['--session-priority', 'idle']);
     agents.push(agent);
     const { console: c, agentInfo } = await pairedConsole(agent);
     const t = await openTerminal(w, c, agentInfo, plc.name);
@@ -158,7 +158,7 @@ describe('a debug session yields to the control loop (built agent, real Docker, 
 
   test('as an unprivileged agent (the systemd unit): busybox sets nice, idle I/O, oom_score_adj and the CPU; SCHED_IDLE is audited as not applied', async () => {
     const stateDir = unprivilegedStateDir();
-    const agent = await AgentProcess.start(stateDir, [], unprivilegedPrefix());
+    const agent = await AgentProcess.start(stateDir, ['--session-priority', 'idle'], unprivilegedPrefix());
     agents.push(agent);
     const { console: c, agentInfo } = await pairedConsole(agent);
     const t = await openTerminal(w, c, agentInfo, plc.name);
@@ -191,7 +191,7 @@ describe('a debug session yields to the control loop (built agent, real Docker, 
     });
     containers.push(odd);
     const stateDir = mkdtempSync(join(tmpdir(), 'tether-loop-state-'));
-    const agent = await AgentProcess.start(stateDir);
+    const agent = await AgentProcess.start(stateDir, ['--session-priority', 'idle']);
     agents.push(agent);
     const { console: c, agentInfo } = await pairedConsole(agent);
     const t = await openTerminal(w, c, agentInfo, odd.name);

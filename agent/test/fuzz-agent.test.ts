@@ -231,8 +231,8 @@ describe('fuzzing the agent (built CLI, LAN endpoint, data channels, real contai
         const message = parsed?.ok ? parsed.value : undefined;
         // The state rules (protocol/README.md): hello once, with our protocol, before anything but pings.
         if (message?.type === 'hello' && message.protocol !== 'tether-tty/1' && !control.hello) {
-          await until(() => got.slice(before).find((m) => m.type === 'error' && m.code === 'UNSUPPORTED_PROTOCOL' && m.fatal === true), 'UNSUPPORTED_PROTOCOL', 10_000);
-          await until(() => ch.readyState !== 'open', 'the control channel closes after another protocol', 10_000);
+          await until(() => got.slice(before).find((m) => m.type === 'error' && m.code === 'UNSUPPORTED_PROTOCOL' && m.fatal === true), 'UNSUPPORTED_PROTOCOL');
+          await until(() => ch.readyState !== 'open', 'the control channel closes after another protocol');
           return;
         }
         assert.ok(await barrier(ch, got), 'the control channel stays open');

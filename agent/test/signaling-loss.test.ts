@@ -76,7 +76,7 @@ describe('losing signaling with a working peer connection', () => {
     const { c, pc, run } = await terminal();
     await run('before');
     c.socket!.disconnect(); // the server sees the console's signaling connection go
-    await until(() => logs.includes('"msg":"console offline on the signaling path; its working peer connection goes on"') || undefined, 'the agent to hear the server', 10_000);
+    await until(() => logs.includes('"msg":"console offline on the signaling path; its working peer connection goes on"') || undefined, 'the agent to hear the server');
     assert.ok(!/"msg":"peer closed".*"reason":"console: console went offline"/.test(logs), 'the peer was not closed');
     await run('after');
     assert.equal(pc.connectionState, 'connected');
@@ -87,7 +87,7 @@ describe('losing signaling with a working peer connection', () => {
     const { c, pc, run, sessionId } = await terminal();
     await run('first');
     await c.socket!.timeout(5000).emitWithAck('webrtc:disconnect', { sessionId, reason: 'done' });
-    await until(() => new RegExp(`"msg":"peer closed","negotiationId":"${sessionId}"`).test(logs) || undefined, 'the agent to close the peer', 10_000);
+    await until(() => new RegExp(`"msg":"peer closed","negotiationId":"${sessionId}"`).test(logs) || undefined, 'the agent to close the peer');
     await pc.close();
     c.close();
   });

@@ -102,10 +102,10 @@ describe('attacks on the agent trust (issue 11)', () => {
     const relay = await TestConsole.create(); // the relay's own certificate
     const before = audit().length;
     const { pc, control, tty, events } = await victim.connect(w, fingerprint, (sdp) => sdp.replace(/a=fingerprint:sha-256 \S+/, `a=fingerprint:sha-256 ${victim.keys.fingerprint}`), relay.keys);
-    const refused = await until(() => audit().slice(before).find((e) => e.event === 'console.refused' && e.code === 'FINGERPRINT_MISMATCH'), 'the agent audits the mismatch', 30_000);
+    const refused = await until(() => audit().slice(before).find((e) => e.event === 'console.refused' && e.code === 'FINGERPRINT_MISMATCH'), 'the agent audits the mismatch');
     assert.equal(refused.dtlsFingerprint, relay.keys.fingerprint, JSON.stringify(refused));
     assert.equal(refused.fingerprint, victim.keys.fingerprint);
-    await until(() => events.disconnect, 'the agent tells the console why', 10_000);
+    await until(() => events.disconnect, 'the agent tells the console why');
     assert.equal(events.disconnect?.code, 'FINGERPRINT_MISMATCH');
     assert.notEqual(control.readyState, 'open');
     assert.notEqual(tty.readyState, 'open');
@@ -199,7 +199,7 @@ describe('attacks on the agent trust (issue 11)', () => {
     // 3 × 18 offers: the first two connections get 16 each and 2 refused per connection; the
     // third finds the console's 32 taken and every one of its 18 is refused per console.
     const offered = 3 * (MAX_NEGOTIATIONS_PER_CONNECTION + 2);
-    await until(() => refusals.length >= offered - MAX_NEGOTIATIONS_PER_CONSOLE || undefined, 'the refusals', 30_000);
+    await until(() => refusals.length >= offered - MAX_NEGOTIATIONS_PER_CONSOLE || undefined, 'the refusals');
     const count = (pattern: RegExp) => refusals.filter((r) => r.code === 'RATE_LIMITED' && pattern.test(r.reason)).length;
     assert.deepEqual({ perConnection: count(/per signaling connection/), perConsole: count(/per console/) }, { perConnection: 4, perConsole: 18 }, JSON.stringify(refusals.slice(0, 3)));
     // Someone else is still served: the victim opens a terminal over the LAN.

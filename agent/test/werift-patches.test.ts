@@ -332,7 +332,7 @@ describe('werift patches (agent/patches, applied by npm ci)', () => {
     await new Promise<void>((resolve) => channel.stateChanged.subscribe((s) => s === 'open' && resolve()));
     for (let i = 0; i < FRAMES; i++) channel.send(frame);
     channel.close();
-    await until(() => receivedWhenClosed >= 0, 'the receiving channel to close', 20_000);
+    await until(() => receivedWhenClosed >= 0, 'the receiving channel to close');
     assert.equal(receivedWhenClosed, FRAMES * frame.length, 'every byte sent before close() arrived before the channel closed');
     await Promise.all([a.close(), b.close()]);
   });

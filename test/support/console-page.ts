@@ -225,12 +225,13 @@ export class ConsolePage {
 
   /** The agent's connection state in the device list: its stage, failure code and text. */
   async agentState(agentId: string): Promise<{ stage: string; code: string; text: string }> {
+    // One read of all three: read apart, a retry could start between them and mix two states.
     const state = this.page.locator(`[data-testid="agent"][data-agent-id="${agentId}"] [data-testid="connection-state"]`);
-    return {
-      stage: (await state.getAttribute('data-stage')) ?? '',
-      code: (await state.getAttribute('data-code')) ?? '',
-      text: (await state.textContent()) ?? '',
-    };
+    return state.evaluate((node) => ({
+      stage: node.getAttribute('data-stage') ?? '',
+      code: node.getAttribute('data-code') ?? '',
+      text: node.textContent ?? '',
+    }));
   }
 
   /** Waits until the shell in the tab has printed something (its prompt). */
