@@ -68,6 +68,8 @@ describe('LAN endpoint: what a client may make the agent hold before it authenti
     const transports = await attack(url, MAX_LAN_CONNECTIONS_PER_ADDRESS);
     t.after(() => endAttack(transports));
     await Promise.all(transports.map(({ closed }) => closed));
+    // The agent's log comes through a pipe: its lines may arrive after the closes were seen.
+    await until(() => logLines(agent, ENDED).length - before >= MAX_LAN_CONNECTIONS_PER_ADDRESS || undefined, 'an ended line per transport');
     const lines = logLines(agent, ENDED).slice(before);
     assert.equal(lines.length, MAX_LAN_CONNECTIONS_PER_ADDRESS, 'each transport was ended by the bound, not by Socket.IO 45 s later');
     for (const line of lines) assert.match(String(line['reason']), /binary packet/);
