@@ -2,13 +2,13 @@
  * Measurements for `npm run bench` (bench/renderer-bench.ts), taken inside the page so that no
  * Playwright round trip lands inside a timed interval. Installed with the test hooks (`test=1`).
  */
-import type { AgentConnection } from './agent-connection';
-import type { ConnectionStage } from './connection-stage';
+import type { AgentConnection } from './connection/agent-connection';
+import type { ConnectionStage } from './connection/connection-stage';
 import type { ConsoleApp } from './app';
-import type { Disposable } from './emitter';
-import { randomId } from './random-id';
-import type { TerminalTab as Tab } from './terminal-tab';
-import { WebRtcTerminalSession } from './webrtc-terminal-session';
+import type { Disposable } from './base/emitter';
+import { randomId } from './base/random-id';
+import type { TerminalTab as Tab } from './tabs/terminal-tab';
+import { WebRtcTerminalSession } from './session/webrtc-terminal-session';
 
 export interface StreamOptions {
   /** typed into the shell, followed by '\r' */

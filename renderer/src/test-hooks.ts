@@ -1,6 +1,6 @@
 import type { ConsoleApp } from './app';
 import { benchHooks, type BenchHooks } from './bench-hooks';
-import type { SessionError } from './terminal-session';
+import type { SessionError } from './session/terminal-session';
 
 export interface TabSummary {
   id: string;

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { INPUT_TAIL_BYTES, InputLedger, describeKeys } from '../../renderer/src/input-ledger.js';
+import { INPUT_TAIL_BYTES, InputLedger, describeKeys } from '../../renderer/src/session/input-ledger.js';
 
 const text = (s: string) => new TextEncoder().encode(s);
 const decode = (b: Uint8Array) => new TextDecoder().decode(b);

@@ -4,8 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { OutputLedger } from '../../renderer/src/output-ledger.js';
-import { RESUME_BACKOFF_MAX_MS, resumeBackoffMs } from '../../renderer/src/reconnect-policy.js';
+import { OutputLedger } from '../../renderer/src/session/output-ledger.js';
+import { RESUME_BACKOFF_MAX_MS, resumeBackoffMs } from '../../renderer/src/connection/reconnect-policy.js';
 
 const bytes = (n: number) => new Uint8Array(n).fill(0x61);
 

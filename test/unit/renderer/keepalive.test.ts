@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Keepalive } from '../../../renderer/src/keepalive.js';
+import { Keepalive } from '../../../renderer/src/connection/keepalive.js';
 
 function harness(timeoutMs = 15_000) {
   let now = 0;

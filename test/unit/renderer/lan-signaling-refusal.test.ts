@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import { io, type Socket } from 'socket.io-client';
 import { MAX_LAN_CONNECTIONS_PER_ADDRESS } from '@tether/protocol';
 import { buildAgent } from '../../../agent/test/support/patched-werift.js';
-import { LanSignaling } from '../../../renderer/src/lan-signaling.js';
+import { LanSignaling } from '../../../renderer/src/connection/lan-signaling.js';
 import { startAgent, type AgentProcess } from '../../support/agent-process.js';
 
 let agent: AgentProcess;

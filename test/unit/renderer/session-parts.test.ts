@@ -7,10 +7,10 @@
 import { MAX_FRAME_BYTES } from '@tether/protocol';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { PtySize } from '../../../renderer/src/pty-size.js';
-import { SessionInput } from '../../../renderer/src/session-input.js';
-import { stateOnError } from '../../../renderer/src/tab-state.js';
-import type { SessionError } from '../../../renderer/src/terminal-session.js';
+import { PtySize } from '../../../renderer/src/session/pty-size.js';
+import { SessionInput } from '../../../renderer/src/session/session-input.js';
+import { stateOnError } from '../../../renderer/src/tabs/tab-state.js';
+import type { SessionError } from '../../../renderer/src/session/terminal-session.js';
 
 function input(fail = false) {
   const frames: Uint8Array[] = [];

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MAX_SETUP_STAGE_TIMEOUTS, SetupDeadline } from '../../../renderer/src/setup-deadline.js';
+import { MAX_SETUP_STAGE_TIMEOUTS, SetupDeadline } from '../../../renderer/src/connection/setup-deadline.js';
 
 test('a stage that does not end in time fails the setup, saying what it waited for and why', (t) => {
   t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });

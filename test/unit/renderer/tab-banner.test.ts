@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { bannerFor, formatClock, type BannerFacts } from '../../../renderer/src/tab-banner.js';
+import { bannerFor, formatClock, type BannerFacts } from '../../../renderer/src/tabs/tab-banner.js';
 
 const base: BannerFacts = {
   target: 'plc-1',
