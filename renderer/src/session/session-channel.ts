@@ -1,14 +1,14 @@
 import type { ConsoleTtyMessage } from '@tether/protocol';
 import type { Disposable } from '../base/emitter';
 import type { SessionError } from './terminal-session';
-import { TtyChannel, type TtyChannelHandlers } from './tty-channel';
+import { ConsoleTtyChannel, type ConsoleTtyChannelHandlers } from './console-tty-channel';
 
 /**
  * The `tty:` channel a session is on right now, and the timer that waits for the agent's `opened`
  * on it. A session outlives its channels: a loss drops this one, a resume attaches the next.
  */
 export class SessionChannel implements Disposable {
-  private channel: TtyChannel | undefined;
+  private channel: ConsoleTtyChannel | undefined;
   private openTimer: ReturnType<typeof setTimeout> | undefined;
 
   get isOpen(): boolean {
@@ -16,8 +16,8 @@ export class SessionChannel implements Disposable {
   }
 
   /** Takes `raw` as the current channel; `onTimeout` runs if `opened` has not come within `timeoutMs`. */
-  attach(raw: RTCDataChannel, handlers: TtyChannelHandlers, timeoutMs: number, onTimeout: () => void): void {
-    const channel = new TtyChannel(raw, handlers);
+  attach(raw: RTCDataChannel, handlers: ConsoleTtyChannelHandlers, timeoutMs: number, onTimeout: () => void): void {
+    const channel = new ConsoleTtyChannel(raw, handlers);
     this.channel = channel;
     clearTimeout(this.openTimer);
     this.openTimer = setTimeout(() => {

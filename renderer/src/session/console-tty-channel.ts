@@ -8,7 +8,7 @@ import { DisposableStore, type Disposable } from '../base/emitter';
 import type { SessionError } from './terminal-session';
 
 /** What one `tty:` channel hands to its session. */
-export interface TtyChannelHandlers {
+export interface ConsoleTtyChannelHandlers {
   open(): void;
   message(message: AgentTtyMessage): void;
   /** output, a binary frame */
@@ -23,13 +23,13 @@ export interface TtyChannelHandlers {
  * One `tty:` data channel, framing only (tether-tty/1): parses what arrives, encodes what leaves.
  * A session outlives its channels (resume); once disposed, a channel reports nothing more.
  */
-export class TtyChannel implements Disposable {
+export class ConsoleTtyChannel implements Disposable {
   private readonly store = new DisposableStore();
   private disposed = false;
 
   constructor(
     private readonly channel: RTCDataChannel,
-    handlers: TtyChannelHandlers,
+    handlers: ConsoleTtyChannelHandlers,
   ) {
     channel.binaryType = 'arraybuffer';
     this.store.listen(channel, 'open', () => handlers.open());
@@ -77,7 +77,7 @@ export class TtyChannel implements Disposable {
     if (this.channel.readyState !== 'closed') this.channel.close();
   }
 
-  private receive(data: unknown, handlers: TtyChannelHandlers): void {
+  private receive(data: unknown, handlers: ConsoleTtyChannelHandlers): void {
     if (typeof data !== 'string' && !(data instanceof ArrayBuffer)) {
       handlers.invalid({ code: 'BAD_MESSAGE', message: 'the agent sent a frame of an unknown kind; dropped' });
       return;
