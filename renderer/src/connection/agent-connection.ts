@@ -12,7 +12,7 @@ import {
 } from '@tether/protocol';
 import { CandidateExchange } from './candidate-exchange';
 import { SETUP_STAGE_WAITS_FOR, type ConnectionStage } from './connection-stage';
-import { ControlChannel } from './control-channel';
+import { ConsoleControlChannel } from './console-control-channel';
 import { DisposableStore, Emitter, type Disposable } from '../base/emitter';
 import { Keepalive, type KeepaliveOptions } from './keepalive';
 import type { NegotiationTransport } from './negotiation-transport';
@@ -56,7 +56,7 @@ export class AgentConnection implements Disposable {
   private readonly targetsEmitter = new Emitter<Target[]>();
   private readonly errorEmitter = new Emitter<ProtocolError>();
   private readonly pc: RTCPeerConnection;
-  private readonly control: ControlChannel;
+  private readonly control: ConsoleControlChannel;
   private readonly keepalive: Keepalive;
   private pings = 0;
   private currentStage: ConnectionStage = { kind: 'idle' };
@@ -92,7 +92,7 @@ export class AgentConnection implements Disposable {
     // The control channel exists before the offer, so the offer carries the SCTP association and
     // later terminal channels need no renegotiation.
     const controlChannel = this.pc.createDataChannel(CONTROL_CHANNEL_LABEL, { ordered: true, protocol: TTY_PROTOCOL });
-    this.control = new ControlChannel(controlChannel, binding, () => this.checkDtlsCertificate());
+    this.control = new ConsoleControlChannel(controlChannel, binding, () => this.checkDtlsCertificate());
     this.store.add(this.control);
     // ICE can stay up while SCTP delivers nothing: only the agent's messages prove the data path.
     this.keepalive = new Keepalive(

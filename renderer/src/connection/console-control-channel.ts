@@ -20,7 +20,7 @@ export const AUTH_TIMEOUT_MS = 15_000;
  * (`auth` → `auth-ok`) for paired agents, and the agent's target list. Targets are asked for only
  * once the channel is ready: after the agent's hello, and after `auth-ok` when a binding is needed.
  */
-export class ControlChannel implements Disposable {
+export class ConsoleControlChannel implements Disposable {
   private readonly store = new DisposableStore();
   private readonly helloEmitter = new Emitter<HelloMessage>();
   private readonly refusedEmitter = new Emitter<ProtocolError>();
