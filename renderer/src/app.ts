@@ -7,7 +7,7 @@ import { confirmDialog } from './ui/dialog';
 import { DisposableStore, type Disposable } from './base/emitter';
 import type { Settings, SettingsPatch, TetherApi } from './host/host';
 import { commandFor, type Command } from './ui/keybindings';
-import { SignalingClient } from './connection/signaling-client';
+import { CloudSignaling } from './connection/cloud-signaling';
 import { TabSet } from './tabs/tab-set';
 import type { TerminalTab } from './tabs/terminal-tab';
 import type { TerminalViewOptions } from './terminal/terminal-view';
@@ -30,7 +30,7 @@ export class ConsoleApp implements Disposable {
   readonly tabs: TabSet;
   readonly agents: AgentDirectory;
   private readonly store = new DisposableStore();
-  private readonly signaling: SignalingClient | undefined;
+  private readonly signaling: CloudSignaling | undefined;
   private readonly devices: DevicePanel;
   private readonly toolbar: Toolbar;
   /** shells of tabs closed while reconnecting, ended on their agent's next connection */
@@ -44,7 +44,7 @@ export class ConsoleApp implements Disposable {
     private readonly trust: ConsoleTrust,
   ) {
     // Without a signaling server the console reaches its paired agents over the LAN only.
-    this.signaling = config.signalingUrl ? this.store.add(new SignalingClient(config.signalingUrl, config.token)) : undefined;
+    this.signaling = config.signalingUrl ? this.store.add(new CloudSignaling(config.signalingUrl, config.token)) : undefined;
     this.agents = this.store.add(
       new AgentDirectory(this.signaling, host, config.iceServers, trust.identity, trust.paired, (agentId) => this.resumeGraceFor(agentId)),
     );

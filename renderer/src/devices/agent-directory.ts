@@ -14,7 +14,7 @@ import { DisposableStore, Emitter, type Disposable } from '../base/emitter';
 import type { KnownAgent, TetherApi } from '../host/host';
 import { LanPath } from '../connection/lan-path';
 import type { LanSignaling } from '../connection/lan-signaling';
-import type { SignalingClient } from '../connection/signaling-client';
+import type { CloudSignaling } from '../connection/cloud-signaling';
 import type { ConsoleIdentity } from '../trust/console-identity';
 import type { PairedAgentRecord } from '../trust/trust-store';
 import { RESUME_CONNECT_TIMEOUT_MS, type ReconnectState } from '../connection/reconnect-policy';
@@ -49,7 +49,7 @@ export class AgentDirectory implements Disposable {
   readonly onChange = this.changeEmitter.event;
 
   constructor(
-    private readonly signaling: SignalingClient | undefined,
+    private readonly signaling: CloudSignaling | undefined,
     private readonly host: TetherApi,
     private readonly iceServers: RTCIceServer[],
     private readonly identity: ConsoleIdentity,

@@ -1,6 +1,6 @@
 import type { Settings } from '../host/host';
 import { SHORTCUTS } from './keybindings';
-import type { SignalingState } from '../connection/signaling-client';
+import type { CloudSignalingState } from '../connection/cloud-signaling';
 
 export interface ToolbarActions {
   toggleTheme(): void;
@@ -67,7 +67,7 @@ export class Toolbar {
   }
 
   /** `undefined`: no signaling server is configured; paired agents are reached over the LAN. */
-  showSignaling(state: SignalingState | undefined): void {
+  showSignaling(state: CloudSignalingState | undefined): void {
     if (!state) {
       this.status.dataset.state = 'none';
       this.status.classList.remove('error');

@@ -31,7 +31,7 @@ import type { NegotiationHandlers, NegotiationTransport } from './negotiation-tr
 
 export type { NegotiationHandlers } from './negotiation-transport';
 
-export type SignalingState =
+export type CloudSignalingState =
   | { kind: 'connecting' }
   | { kind: 'connected' }
   | { kind: 'disconnected'; reason: string }
@@ -50,14 +50,14 @@ interface UntypedAckEmitter {
  * exponentially with jitter (RECONNECT_*), and a refusal that says `retryAfterMs` (a busy server) is
  * tried again after it, plus a random part.
  */
-export class SignalingClient implements Disposable, NegotiationTransport {
+export class CloudSignaling implements Disposable, NegotiationTransport {
   readonly path = 'cloud' as const;
   private readonly socket: ConsoleSocket;
   private readonly negotiations = new Map<string, NegotiationHandlers>();
   private readonly presenceEmitter = new Emitter<PresenceChange>();
-  private readonly stateEmitter = new Emitter<SignalingState>();
+  private readonly stateEmitter = new Emitter<CloudSignalingState>();
   private readonly presence = new PresenceReplica();
-  private currentState: SignalingState = { kind: 'connecting' };
+  private currentState: CloudSignalingState = { kind: 'connecting' };
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private refusals = 0;
   /** The last TURN credentials issued, and until when they are good by this machine's clock. */
@@ -162,7 +162,7 @@ export class SignalingClient implements Disposable, NegotiationTransport {
     return credentials.value.iceServers.map((server) => ({ ...server, urls: [...server.urls] }));
   }
 
-  get state(): SignalingState {
+  get state(): CloudSignalingState {
     return this.currentState;
   }
 
@@ -239,7 +239,7 @@ export class SignalingClient implements Disposable, NegotiationTransport {
     console.warn(`[signaling] dropped a malformed ${event}: ${error.message}`);
   }
 
-  private setState(state: SignalingState): void {
+  private setState(state: CloudSignalingState): void {
     this.currentState = state;
     this.stateEmitter.fire(state);
   }
