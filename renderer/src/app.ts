@@ -1,6 +1,6 @@
 import { AbandonedSessions } from './session/abandoned-sessions';
 import type { AgentConnection } from './connection/agent-connection';
-import { AgentDirectory } from './devices/agent-directory';
+import { DeviceDirectory } from './devices/device-directory';
 import type { ConsoleConfig } from './config';
 import { DevicePanel } from './devices/device-panel';
 import { confirmDialog } from './ui/dialog';
@@ -28,7 +28,7 @@ export interface ConsoleTrust {
 /** The console page: toolbar, the device panel, and the tabs. */
 export class ConsoleApp implements Disposable {
   readonly tabs: TabSet;
-  readonly agents: AgentDirectory;
+  readonly agents: DeviceDirectory;
   private readonly store = new DisposableStore();
   private readonly signaling: CloudSignaling | undefined;
   private readonly devices: DevicePanel;
@@ -46,7 +46,7 @@ export class ConsoleApp implements Disposable {
     // Without a signaling server the console reaches its paired agents over the LAN only.
     this.signaling = config.signalingUrl ? this.store.add(new CloudSignaling(config.signalingUrl, config.token)) : undefined;
     this.agents = this.store.add(
-      new AgentDirectory(this.signaling, host, config.iceServers, trust.identity, trust.paired, (agentId) => this.resumeGraceFor(agentId)),
+      new DeviceDirectory(this.signaling, host, config.iceServers, trust.identity, trust.paired, (agentId) => this.resumeGraceFor(agentId)),
     );
     this.toolbar = new Toolbar(config.signalingUrl, host.kind, {
       toggleTheme: () => void this.updateSettings({ theme: this.settings.theme === 'dark' ? 'light' : 'dark' }),

@@ -38,7 +38,7 @@ export const KNOWN_AGENTS_SAVE_MS = 5_000;
 /** Refusals that another try cannot fix: the user must act (pair again, check the network). */
 const NO_RETRY = new Set(['NOT_PAIRED', 'FINGERPRINT_MISMATCH', 'PAIRING_INVALID']);
 
-export class AgentDirectory implements Disposable {
+export class DeviceDirectory implements Disposable {
   private readonly records = new Map<string, AgentRecord>();
   /** sockets authenticated by a pairing, waiting for the agent's first connection */
   private readonly adopted = new Map<string, LanSignaling>();
