@@ -44,9 +44,10 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 /**
  * How long an established connection may stay ICE-`disconnected` before it counts as lost. Chromium
  * reports `disconnected` after a few seconds without answers to its consent checks and `failed`
- * only after about 30 s; a terminal should start reconnecting long before that.
+ * only after about 30 s; a terminal should start reconnecting long before that. The console's
+ * 4 s; the agent's own wait on its side of a lost path is longer and has its own name.
  */
-export const DISCONNECTED_GRACE_MS = 4_000;
+export const ICE_DISCONNECTED_LOSS_MS = 4_000;
 
 /** One RTCPeerConnection to one agent, with its control channel; terminals are channels on it. */
 export class AgentConnection implements Disposable {
@@ -158,8 +159,8 @@ export class AgentConnection implements Disposable {
       if (state === 'disconnected' && this.everReady && this.disconnectedTimer === undefined) {
         this.disconnectedTimer = setTimeout(() => {
           this.disconnectedTimer = undefined;
-          if (this.pc.connectionState === 'disconnected') this.fail(`no answer from the agent for ${DISCONNECTED_GRACE_MS / 1000} s: the network path is down`);
-        }, DISCONNECTED_GRACE_MS);
+          if (this.pc.connectionState === 'disconnected') this.fail(`no answer from the agent for ${ICE_DISCONNECTED_LOSS_MS / 1000} s: the network path is down`);
+        }, ICE_DISCONNECTED_LOSS_MS);
       } else if (state !== 'disconnected') {
         clearTimeout(this.disconnectedTimer);
         this.disconnectedTimer = undefined;

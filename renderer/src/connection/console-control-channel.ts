@@ -13,7 +13,7 @@ import { DisposableStore, Emitter, type Disposable } from '../base/emitter';
 import type { ChannelBinding } from '../trust/channel-binding';
 
 /** How long the agent may take to answer `auth` with `auth-ok`. */
-export const AUTH_TIMEOUT_MS = 15_000;
+export const AUTH_OK_TIMEOUT_MS = 15_000;
 
 /**
  * The `control` channel of one peer connection: the hello exchange, the data-channel binding
@@ -168,8 +168,8 @@ export class ConsoleControlChannel implements Disposable {
     if (!answer.value) return this.becomeReady(hello);
     this.send(answer.value);
     this.authTimer = setTimeout(() => {
-      this.refusedEmitter.fire({ code: 'NOT_PAIRED', message: `the agent did not accept this console's binding within ${AUTH_TIMEOUT_MS / 1000} s` });
-    }, AUTH_TIMEOUT_MS);
+      this.refusedEmitter.fire({ code: 'NOT_PAIRED', message: `the agent did not accept this console's binding within ${AUTH_OK_TIMEOUT_MS / 1000} s` });
+    }, AUTH_OK_TIMEOUT_MS);
   }
 
   private becomeReady(hello: HelloMessage): void {

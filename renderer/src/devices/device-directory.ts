@@ -24,7 +24,7 @@ export const TARGET_POLL_MS = 3_000;
 /** How often the network path and round-trip time are read from getStats. */
 export const PATH_POLL_MS = 2_000;
 /** A connection not ready by then is reported as failed (and retried while the agent is online). */
-export const CONNECT_TIMEOUT_MS = 15_000;
+export const CONSOLE_CONNECT_TIMEOUT_MS = 15_000;
 
 /**
  * Agents that come online are connected at once while the server lists at most this many; in a
@@ -119,7 +119,7 @@ export class DeviceDirectory implements Disposable {
     const agent = this.signaling?.agents.get(agentId);
     if (!agent || !this.signaling) throw new Error(`agent ${agentId} is not online`);
     const paired = this.records.get(agentId)?.paired;
-    return new AgentConnection(agent, this.signaling, { iceServers: this.cloudIceServers(), connectTimeoutMs: CONNECT_TIMEOUT_MS, identity: this.identity, ...(paired ? { paired } : {}) });
+    return new AgentConnection(agent, this.signaling, { iceServers: this.cloudIceServers(), connectTimeoutMs: CONSOLE_CONNECT_TIMEOUT_MS, identity: this.identity, ...(paired ? { paired } : {}) });
   }
 
   /**
@@ -254,7 +254,7 @@ export class DeviceDirectory implements Disposable {
    * the agent's own LAN endpoint (paired agents only). Paired agents are pinned on both paths.
    */
   private newConnection(record: AgentRecord, store: DisposableStore): AgentConnection {
-    const connectTimeoutMs = record.reconnect ? RESUME_CONNECT_TIMEOUT_MS : CONNECT_TIMEOUT_MS;
+    const connectTimeoutMs = record.reconnect ? RESUME_CONNECT_TIMEOUT_MS : CONSOLE_CONNECT_TIMEOUT_MS;
     const options = { iceServers: this.cloudIceServers(), connectTimeoutMs, identity: this.identity, ...(record.paired ? { paired: record.paired } : {}) };
     const cloud = record.inPresence ? this.signaling?.agents.get(record.agentId) : undefined;
     if (cloud && this.signaling) return new AgentConnection(cloud, this.signaling, options);

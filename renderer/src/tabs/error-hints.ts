@@ -27,7 +27,7 @@ export function hintFor(error: SessionError): string | undefined {
   return HINTS[error.code];
 }
 
-export function describeError(error: SessionError): string {
+export function sessionErrorText(error: SessionError): string {
   const hint = HINTS[error.code];
   return `[error ${error.code}] ${error.message}${hint ? ` — ${hint}` : ''}`;
 }

@@ -6,7 +6,7 @@ import { WebglAddon } from '@xterm/addon-webgl';
 import { Terminal } from '@xterm/xterm';
 import { AckBatcher } from './ack-batcher';
 import { DisposableStore, type Disposable } from '../base/emitter';
-import { describeError } from '../tabs/error-hints';
+import { sessionErrorText } from '../tabs/error-hints';
 import type { TerminalSession } from '../session/terminal-session';
 import { TERMINAL_THEMES, type ThemeName } from './themes';
 
@@ -120,7 +120,7 @@ export class TerminalView implements Disposable {
       this.term.write(`\r\n\x1b[1m[process exited with code ${code ?? 'unknown'}]\x1b[0m\r\n`);
     }));
     this.binding.add(session.onError((error) => {
-      this.term.write(`\r\n\x1b[1;31m${describeError(error)}\x1b[0m\r\n`);
+      this.term.write(`\r\n\x1b[1;31m${sessionErrorText(error)}\x1b[0m\r\n`);
       if (error.fatal) this.inputOpen = false;
     }));
     this.binding.add(session.onClosed(() => {
