@@ -9,6 +9,8 @@ export interface ConsoleConfig {
   token: string;
   iceServers: RTCIceServer[];
   testHooks: boolean;
+  /** `bench=1`: the bench's measurement hooks beside the test hooks (bench-hooks.ts) */
+  benchHooks: boolean;
 }
 
 export type ConfigResult = { ok: true; config: ConsoleConfig } | { ok: false; missing: string[]; problem?: string };
@@ -38,9 +40,9 @@ export function readConfig(search: string): ConfigResult {
   const missing = [...(signalingUrl ? [] : ['signal']), ...(token ? [] : ['token'])];
   if (typeof iceServers === 'string') return { ok: false, missing, problem: iceServers };
   // `lan=1`: no signaling server; the console reaches the agents it paired with over the LAN.
-  if (params.get('lan') === '1' && !signalingUrl) return { ok: true, config: { signalingUrl: '', token: '', iceServers, testHooks: params.get('test') === '1' } };
+  if (params.get('lan') === '1' && !signalingUrl) return { ok: true, config: { signalingUrl: '', token: '', iceServers, ...hookFlags(params) } };
   if (missing.length > 0) return { ok: false, missing };
-  return { ok: true, config: { signalingUrl, token, iceServers, testHooks: params.get('test') === '1' } };
+  return { ok: true, config: { signalingUrl, token, iceServers, ...hookFlags(params) } };
 }
 
 /**
@@ -124,4 +126,9 @@ export function renderConfigForm(root: HTMLElement, result: Extract<ConfigResult
     );
   });
   root.replaceChildren(form);
+}
+
+/** `test=1` and `bench=1`: which hooks main.ts loads. */
+function hookFlags(params: URLSearchParams): { testHooks: boolean; benchHooks: boolean } {
+  return { testHooks: params.get('test') === '1', benchHooks: params.get('bench') === '1' };
 }

@@ -38,6 +38,8 @@ export interface AgentConnectionOptions {
   paired?: PairedAgentRecord;
   /** how often a ready connection pings the agent, and how long silence may last (keepalive.ts) */
   keepalive?: KeepaliveOptions;
+  /** makes the peer connection: the browser's own unless a test network stands in (test-hooks.ts) */
+  peerConnection?: (config: RTCConfiguration, negotiationId: string) => RTCPeerConnection;
 }
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
@@ -83,7 +85,8 @@ export class AgentConnection implements Disposable {
     private readonly options: AgentConnectionOptions = {},
   ) {
     const certificates = options.identity ? [options.identity.certificate] : [];
-    this.pc = new RTCPeerConnection({ iceServers: options.iceServers ?? [], ...(certificates.length ? { certificates } : {}) });
+    const config: RTCConfiguration = { iceServers: options.iceServers ?? [], ...(certificates.length ? { certificates } : {}) };
+    this.pc = options.peerConnection ? options.peerConnection(config, this.negotiationId) : new RTCPeerConnection(config);
     this.candidates = new CandidateExchange(this.pc, signaling, this.negotiationId, agent.agentId, this.store);
     this.setupDeadline = new SetupDeadline(options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, (reason) => this.fail(reason));
     this.store.add(this.setupDeadline);
@@ -185,14 +188,6 @@ export class AgentConnection implements Disposable {
   /** Whether this connection ever reached `ready`: its failure is then a lost connection, not a failed setup. */
   get wasReady(): boolean {
     return this.everReady;
-  }
-
-  /**
-   * Test hook: the network path dies. The peer connection is closed at once, telling the agent
-   * nothing (no `close`, no `webrtc:disconnect`), and the loss is handled as a detected one.
-   */
-  simulatePathLoss(): void {
-    this.fail('the network path was dropped (test hook)', undefined, false);
   }
 
   get hello(): HelloMessage | undefined {

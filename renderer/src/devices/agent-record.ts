@@ -27,15 +27,13 @@ export interface AgentRecord {
   paired: PairedAgentRecord | undefined;
   /** set while a lost connection with resumable shells is being re-established */
   reconnect: ReconnectState | undefined;
-  /** test hook: attempts before this time fail, as if the network were down */
-  outageUntil: number;
 }
 
 export function newAgentRecord(agentId: string, name: string): AgentRecord {
   return {
     agentId, name, version: undefined, online: false, connection: undefined, connectionStore: undefined,
     targets: [], targetsKnown: false, path: undefined, heldOff: false, failures: 0, retryTimer: undefined,
-    inPresence: false, paired: undefined, reconnect: undefined, outageUntil: 0,
+    inPresence: false, paired: undefined, reconnect: undefined,
   };
 }
 

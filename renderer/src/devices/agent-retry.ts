@@ -60,10 +60,7 @@ export class AgentRetry {
       }
       if (!connectionIsOver(record)) return; // an attempt is under way
       reconnect.attempt += 1;
-      if (Date.now() < record.outageUntil) {
-        reconnect.lastError = 'the network is down (test hook)';
-        this.resumeAttempt(record);
-      } else if (!record.online) {
+      if (!record.online) {
         reconnect.lastError = `${record.name} is offline; waiting for it to come back`;
         this.resumeAttempt(record);
       } else {

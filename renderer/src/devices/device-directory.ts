@@ -5,8 +5,9 @@
  * targets kept live by asking `list-targets` every few seconds (and taking any `targets` the agent
  * pushes), and its network path read from getStats.
  */
-import type { PresenceChange } from '@tether/protocol';
-import { AgentConnection } from '../connection/agent-connection';
+import type { AgentInfo, PresenceChange } from '@tether/protocol';
+import { AgentConnection, type AgentConnectionOptions } from '../connection/agent-connection';
+import type { NegotiationTransport } from '../connection/negotiation-transport';
 import { connectionIsOver, newAgentRecord, type AgentRecord } from './agent-record';
 import { AgentRetry, type ResumeGraceFor } from './agent-retry';
 import type { DeviceEntry } from './device-panel';
@@ -38,6 +39,28 @@ export const KNOWN_AGENTS_SAVE_MS = 5_000;
 /** Refusals that another try cannot fix: the user must act (pair again, check the network). */
 const NO_RETRY = new Set(['NOT_PAIRED', 'FINGERPRINT_MISMATCH', 'PAIRING_INVALID']);
 
+/**
+ * How the directory's connections reach agents. The product uses the browser's peer connection
+ * and the signaling path as chosen; the test hooks put a network in between that can cut a path
+ * (test-hooks.ts).
+ */
+export interface AgentNetwork {
+  peerConnection(config: RTCConfiguration, negotiationId: string): RTCPeerConnection;
+  signalingPath(path: NegotiationTransport): NegotiationTransport;
+}
+
+export interface DeviceDirectoryOptions {
+  /** the cloud signaling server; none in a LAN-only console */
+  signaling: CloudSignaling | undefined;
+  host: TetherApi;
+  /** the ICE servers the user configured */
+  iceServers: RTCIceServer[];
+  identity: ConsoleIdentity;
+  paired: readonly PairedAgentRecord[];
+  resumeGraceFor?: ResumeGraceFor;
+  network?: AgentNetwork;
+}
+
 export class DeviceDirectory implements Disposable {
   private readonly records = new Map<string, AgentRecord>();
   /** sockets authenticated by a pairing, waiting for the agent's first connection */
@@ -48,17 +71,22 @@ export class DeviceDirectory implements Disposable {
   private saveTimer: ReturnType<typeof setTimeout> | undefined;
   readonly onChange = this.changeEmitter.event;
 
-  constructor(
-    private readonly signaling: CloudSignaling | undefined,
-    private readonly host: TetherApi,
-    private readonly iceServers: RTCIceServer[],
-    private readonly identity: ConsoleIdentity,
-    paired: readonly PairedAgentRecord[],
-    resumeGraceFor: ResumeGraceFor = () => 0,
-  ) {
-    this.retries = new AgentRetry({ connect: (agentId) => this.connect(agentId), changed: () => this.changed(), resumeGraceFor });
+  private readonly signaling: CloudSignaling | undefined;
+  private readonly host: TetherApi;
+  private readonly iceServers: RTCIceServer[];
+  private readonly identity: ConsoleIdentity;
+  private readonly network: AgentNetwork | undefined;
+
+  constructor(options: DeviceDirectoryOptions) {
+    const { signaling, host } = options;
+    this.signaling = signaling;
+    this.host = host;
+    this.iceServers = options.iceServers;
+    this.identity = options.identity;
+    this.network = options.network;
+    this.retries = new AgentRetry({ connect: (agentId) => this.connect(agentId), changed: () => this.changed(), resumeGraceFor: options.resumeGraceFor ?? (() => 0) });
     if (signaling) this.store.add(signaling.onPresence((change) => this.presence(change)));
-    for (const agent of paired) this.addPaired(agent);
+    for (const agent of options.paired) this.addPaired(agent);
     const targetTimer = setInterval(() => this.pollTargets(), TARGET_POLL_MS);
     const pathTimer = setInterval(() => void this.pollPaths(), PATH_POLL_MS);
     this.store.add({ dispose: () => (clearInterval(targetTimer), clearInterval(pathTimer)) });
@@ -119,7 +147,7 @@ export class DeviceDirectory implements Disposable {
     const agent = this.signaling?.agents.get(agentId);
     if (!agent || !this.signaling) throw new Error(`agent ${agentId} is not online`);
     const paired = this.records.get(agentId)?.paired;
-    return new AgentConnection(agent, this.signaling, { iceServers: this.cloudIceServers(), connectTimeoutMs: CONSOLE_CONNECT_TIMEOUT_MS, identity: this.identity, ...(paired ? { paired } : {}) });
+    return this.newAgentConnection(agent, this.signaling, { iceServers: this.cloudIceServers(), connectTimeoutMs: CONSOLE_CONNECT_TIMEOUT_MS, identity: this.identity, ...(paired ? { paired } : {}) });
   }
 
   /**
@@ -145,19 +173,6 @@ export class DeviceDirectory implements Disposable {
   reconnectState(agentId: string): ReconnectState | undefined {
     const reconnect = this.records.get(agentId)?.reconnect;
     return reconnect ? { ...reconnect } : undefined;
-  }
-
-  /**
-   * Test hook: the network path to the agent dies now and stays down for `outageMs` (attempts
-   * fail at once until then); the agent is told nothing.
-   */
-  simulatePathLoss(agentId: string, outageMs: number): boolean {
-    const record = this.records.get(agentId);
-    const connection = record?.connection;
-    if (!record || !connection || connection.stage.kind !== 'ready') return false;
-    record.outageUntil = Date.now() + outageMs;
-    connection.simulatePathLoss();
-    return true;
   }
 
   disconnect(agentId: string): void {
@@ -257,14 +272,21 @@ export class DeviceDirectory implements Disposable {
     const connectTimeoutMs = record.reconnect ? RESUME_CONNECT_TIMEOUT_MS : CONSOLE_CONNECT_TIMEOUT_MS;
     const options = { iceServers: this.cloudIceServers(), connectTimeoutMs, identity: this.identity, ...(record.paired ? { paired: record.paired } : {}) };
     const cloud = record.inPresence ? this.signaling?.agents.get(record.agentId) : undefined;
-    if (cloud && this.signaling) return new AgentConnection(cloud, this.signaling, options);
+    if (cloud && this.signaling) return this.newAgentConnection(cloud, this.signaling, options);
     if (!record.paired) throw new Error(`agent ${record.name} is not online`);
     const adopted = this.adopted.get(record.agentId);
     this.adopted.delete(record.agentId);
     const lan = store.add(new LanPath(record.paired, this.identity, adopted));
     const info = { agentId: record.agentId, name: record.name, version: record.version ?? '' };
     // LAN: host candidates only, no STUN or TURN.
-    return new AgentConnection(info, lan, { ...options, iceServers: [] });
+    return this.newAgentConnection(info, lan, { ...options, iceServers: [] });
+  }
+
+  /** A connection over `path`, through the test network where there is one. */
+  private newAgentConnection(agent: AgentInfo, path: NegotiationTransport, options: AgentConnectionOptions): AgentConnection {
+    const network = this.network;
+    if (!network) return new AgentConnection(agent, path, options);
+    return new AgentConnection(agent, network.signalingPath(path), { ...options, peerConnection: (config, id) => network.peerConnection(config, id) });
   }
 
   /** The signaling server's time-limited TURN servers first, then the ones the user configured (`ice`). */

@@ -1,11 +1,10 @@
 import type { AgentConnection } from '../connection/agent-connection';
 import { DisposableStore, type Disposable } from '../base/emitter';
-import { randomId } from '../base/random-id';
-import type { WebRtcTerminalSession } from './webrtc-terminal-session';
+import type { TerminalSession } from './terminal-session';
 
 interface Abandoned {
   agentId: string;
-  session: WebRtcTerminalSession;
+  session: TerminalSession;
   /** when the agent drops the shell by itself: no point in reaching it after that */
   deadline: number;
   store: DisposableStore;
@@ -22,7 +21,7 @@ export class AbandonedSessions implements Disposable {
   private readonly entries = new Set<Abandoned>();
 
   /** Takes over `session`, detached from its closed tab, to end it on the agent's next connection. */
-  add(agentId: string, session: WebRtcTerminalSession): void {
+  add(agentId: string, session: TerminalSession): void {
     const entry: Abandoned = { agentId, session, deadline: Date.now() + session.resumeGraceMs, store: new DisposableStore() };
     entry.store.add(session.onResumed(() => session.close()));
     entry.store.add(session.onClosed(() => this.forget(entry)));
@@ -50,7 +49,7 @@ export class AbandonedSessions implements Disposable {
       const { session } = entry;
       const connection = connectionOf(entry.agentId);
       if (connection?.stage.kind !== 'ready' || !session.detached || session.resuming) continue;
-      session.resume(() => connection.openTerminalChannel(randomId(12)));
+      session.resume(connection);
     }
   }
 

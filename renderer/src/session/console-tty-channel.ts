@@ -17,32 +17,40 @@ export interface ConsoleTtyChannelHandlers {
   invalid(error: SessionError): void;
   /** the channel closed, whoever closed it */
   closed(): void;
+  /** the agent has not answered `open` (with `opened` or an error) within the time given */
+  openTimeout(): void;
 }
 
 /**
- * One `tty:` data channel, framing only (tether-tty/1): parses what arrives, encodes what leaves.
- * A session outlives its channels (resume); once disposed, a channel reports nothing more.
+ * The console's end of one `tty:` data channel (tether-tty/1): parses what arrives, encodes what
+ * leaves, and waits for the agent's answer to `open`. A session outlives its channels (resume);
+ * once disposed, a channel reports nothing more.
  */
 export class ConsoleTtyChannel implements Disposable {
   private readonly store = new DisposableStore();
+  private readonly openTimer: ReturnType<typeof setTimeout>;
   private disposed = false;
 
   constructor(
     private readonly channel: RTCDataChannel,
     handlers: ConsoleTtyChannelHandlers,
+    openTimeoutMs: number,
   ) {
     channel.binaryType = 'arraybuffer';
     this.store.listen(channel, 'open', () => handlers.open());
     this.store.listen(channel, 'message', (event) => this.receive((event as MessageEvent).data, handlers));
     this.store.listen(channel, 'close', () => handlers.closed());
+    this.openTimer = setTimeout(() => handlers.openTimeout(), openTimeoutMs);
+    this.store.add({ dispose: () => clearTimeout(this.openTimer) });
   }
 
   get isOpen(): boolean {
     return !this.disposed && this.channel.readyState === 'open';
   }
 
-  get readyState(): RTCDataChannelState {
-    return this.channel.readyState;
+  /** The agent answered `open` (or refused it): stop waiting. */
+  answered(): void {
+    clearTimeout(this.openTimer);
   }
 
   /** Sends a message; an error (not thrown) when the channel is not open. */
@@ -52,25 +60,14 @@ export class ConsoleTtyChannel implements Disposable {
     return undefined;
   }
 
+  /** Sends one frame of input; an error (not thrown) when the channel is not open. */
   sendBytes(bytes: Uint8Array): SessionError | undefined {
     if (!this.isOpen) return { code: 'CHANNEL_CLOSED', message: 'input not sent: the channel is closed' };
     this.channel.send(bytes as Uint8Array<ArrayBuffer>);
     return undefined;
   }
 
-  /** Sends a frame as is, bypassing the protocol: for tests of the agent's validation. */
-  sendRaw(data: string | Uint8Array): void {
-    if (!this.isOpen) throw new Error('the terminal channel is not open');
-    if (typeof data === 'string') this.channel.send(data);
-    else this.channel.send(data as Uint8Array<ArrayBuffer>);
-  }
-
-  /** Closes the channel while still listening, as a dead path would close it (test hook). */
-  closeAbruptly(): void {
-    this.channel.close();
-  }
-
-  /** Stops listening and closes the channel. */
+  /** Stops listening and waiting, and closes the channel. */
   dispose(): void {
     this.disposed = true;
     this.store.dispose();

@@ -1,17 +1,7 @@
 import { err, ok, type OpenedMessage, type Result } from '@tether/protocol';
-import type { UndeliveredInput } from './input-ledger';
+import type { InputLedger } from './input-ledger';
 import type { OutputLedger } from './output-ledger';
-import type { SessionInput } from './session-input';
-import type { SessionError } from './terminal-session';
-
-/** What `opened.resumed` said, and how many resumes this session has had. */
-export interface ResumeInfo {
-  from: number;
-  lost: number;
-  count: number;
-  /** input sent before the drop that never reached the agent; undefined when none, or an older agent that does not say */
-  undelivered: UndeliveredInput | undefined;
-}
+import type { ResumeInfo, SessionError } from './terminal-session';
 
 /**
  * What the agent said of a session when it opened it and each time it took it back: its id, how
@@ -26,7 +16,7 @@ export class SessionResumes {
 
   constructor(
     private readonly output: OutputLedger,
-    private readonly input: SessionInput,
+    private readonly input: InputLedger,
   ) {}
 
   get sessionId(): string | undefined {

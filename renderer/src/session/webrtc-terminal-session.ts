@@ -1,19 +1,25 @@
-import type { AgentTtyMessage, ConsoleTtyMessage, OpenedMessage } from '@tether/protocol';
-import { DisposableStore } from '../base/emitter';
-import { OPEN_FAILURES } from './open-failures';
+import { MAX_FRAME_BYTES, type AgentTtyMessage, type ConsoleTtyMessage, type OpenedMessage } from '@tether/protocol';
+import { DisposableStore, Emitter } from '../base/emitter';
+import { randomId } from '../base/random-id';
+import { ConsoleTtyChannel } from './console-tty-channel';
+import { InputLedger } from './input-ledger';
 import { OutputLedger } from './output-ledger';
-import { PtySize } from './pty-size';
-import { SessionChannel } from './session-channel';
-import { SessionEvents } from './session-events';
-import { SessionInput } from './session-input';
-import { SessionResumes, type ResumeInfo } from './session-resumes';
-import type { SessionError, TerminalSession } from './terminal-session';
+import { SessionResumes } from './session-resumes';
+import {
+  isOpenFailure,
+  type ResumeInfo,
+  type SessionCarrier,
+  type SessionError,
+  type SessionFactory,
+  type SessionOpened,
+  type TerminalSession,
+} from './terminal-session';
 
 export interface WebRtcTerminalSessionOptions {
   /** the container to open, by name or id */
   target: string;
-  /** makes the `tty:<tab>` channel on the agent's peer connection */
-  openChannel: () => RTCDataChannel;
+  /** the agent's connection: opens the `tty:<tab>` channel */
+  carrier: SessionCarrier;
   /** how long to wait for `opened` after sending `open` */
   openTimeoutMs?: number;
   /** how long `close` waits for the agent's `exit` before closing the channel anyway */
@@ -22,6 +28,11 @@ export interface WebRtcTerminalSessionOptions {
 
 const DEFAULT_OPEN_TIMEOUT_MS = 20_000;
 const DEFAULT_CLOSE_GRACE_MS = 2_000;
+/** Input typed before the first `opened` is held up to this much; a paste larger than that is refused. */
+const MAX_PENDING_INPUT_BYTES = 1024 * 1024;
+
+/** The tabs' session factory in the product: a WebRTC session on the agent's connection. */
+export const webRtcSessions: SessionFactory = (target, carrier) => new WebRtcTerminalSession({ target, carrier });
 
 /**
  * `detached`: the channel died without `close`; the shell goes on on the agent and `resume` may
@@ -36,26 +47,36 @@ type State = 'idle' | 'opening' | 'open' | 'detached' | 'resuming' | 'exited' | 
  */
 export class WebRtcTerminalSession implements TerminalSession {
   private readonly store = new DisposableStore();
-  private readonly events = new SessionEvents();
   private readonly encoder = new TextEncoder();
-  private readonly ledger = new OutputLedger();
-  private readonly channel = new SessionChannel();
-  private readonly input = new SessionInput((bytes) => this.channel.sendBytes(bytes), (error) => this.reportError(error));
-  private readonly resumes = new SessionResumes(this.ledger, this.input);
-  private readonly size = new PtySize();
+  private readonly output = new OutputLedger();
+  private readonly input = new InputLedger();
+  private readonly resumes = new SessionResumes(this.output, this.input);
+  /** the channel the session is on now; none while detached */
+  private channel: ConsoleTtyChannel | undefined;
   private state: State = 'idle';
+  /** the size the user set last, and the one the agent last heard (`open` or `resize`) */
+  private size = { cols: 80, rows: 24 };
+  private sentSize = { cols: 0, rows: 0 };
+  /** input typed before the first `opened`, sent once it comes */
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
 
-  readonly onOutput = this.events.output.event;
-  readonly onOpened = this.events.opened.event;
-  readonly onExit = this.events.exit.event;
-  readonly onError = this.events.error.event;
-  readonly onClosed = this.events.closed.event;
-  /** The channel was lost without `close`; the reason in words. `resume` may take the session back. */
-  readonly onDetached = this.events.detached.event;
-  /** A resume succeeded; output goes on from `from`, `lost` bytes are gone. */
-  readonly onResumed = this.events.resumed.event;
-  /** Keystrokes typed while no channel carries the session, in bytes: dropped, not sent later. */
-  readonly onInputDropped = this.events.inputDropped.event;
+  private readonly outputEmitter = new Emitter<Uint8Array>();
+  private readonly openedEmitter = new Emitter<SessionOpened>();
+  private readonly exitEmitter = new Emitter<number | null>();
+  private readonly errorEmitter = new Emitter<SessionError>();
+  private readonly closedEmitter = new Emitter<void>();
+  private readonly detachedEmitter = new Emitter<string>();
+  private readonly resumedEmitter = new Emitter<ResumeInfo>();
+  private readonly inputDroppedEmitter = new Emitter<number>();
+  readonly onOutput = this.outputEmitter.event;
+  readonly onOpened = this.openedEmitter.event;
+  readonly onExit = this.exitEmitter.event;
+  readonly onError = this.errorEmitter.event;
+  readonly onClosed = this.closedEmitter.event;
+  readonly onDetached = this.detachedEmitter.event;
+  readonly onResumed = this.resumedEmitter.event;
+  readonly onInputDropped = this.inputDroppedEmitter.event;
 
   constructor(private readonly options: WebRtcTerminalSessionOptions) {}
 
@@ -63,12 +84,10 @@ export class WebRtcTerminalSession implements TerminalSession {
     return this.resumes.sessionId;
   }
 
-  /** Output offset taken so far: what a resume sends as `received`. */
   get received(): number {
-    return this.ledger.received;
+    return this.output.received;
   }
 
-  /** How long the agent keeps the session after its channel is lost (0: it does not). */
   get resumeGraceMs(): number {
     return this.resumes.resumeGraceMs;
   }
@@ -77,12 +96,10 @@ export class WebRtcTerminalSession implements TerminalSession {
     return this.resumes.last;
   }
 
-  /** Whether the shell may still be running on the agent, waiting for a resume. */
   get detached(): boolean {
     return this.state === 'detached' || this.state === 'resuming';
   }
 
-  /** A resume is under way: `open {resume}` sent, `opened` not yet back. */
   get resuming(): boolean {
     return this.state === 'resuming';
   }
@@ -91,7 +108,6 @@ export class WebRtcTerminalSession implements TerminalSession {
     return this.state === 'closed';
   }
 
-  /** Whether a lost channel can be resumed: the agent keeps sessions and this one is live. */
   get resumable(): boolean {
     return this.resumeGraceMs > 0 && (this.state === 'open' || this.detached);
   }
@@ -99,7 +115,7 @@ export class WebRtcTerminalSession implements TerminalSession {
   start(): void {
     if (this.state !== 'idle') return;
     this.state = 'opening';
-    this.attachChannel();
+    this.attachChannel(this.options.carrier);
   }
 
   /**
@@ -109,44 +125,43 @@ export class WebRtcTerminalSession implements TerminalSession {
   detach(reason: string): void {
     if (this.state !== 'open' && this.state !== 'resuming') return;
     this.state = 'detached';
-    this.channel.drop();
-    this.events.detached.fire(reason);
+    this.dropChannel();
+    this.detachedEmitter.fire(reason);
   }
 
   /** Takes the detached session back on a new channel (`open {resume: {sessionId, received}}`). */
-  resume(openChannel: () => RTCDataChannel): void {
+  resume(carrier: SessionCarrier): void {
     if (this.state !== 'detached') return;
     this.state = 'resuming';
-    this.attachChannel(openChannel);
+    this.attachChannel(carrier);
   }
 
   write(data: Uint8Array | string): void {
     const bytes = typeof data === 'string' ? this.encoder.encode(data) : data;
     if (bytes.byteLength === 0) return;
     // Never queued while detached: a keystroke held across a reconnect could run twice or out of context.
-    if (this.detached) this.events.inputDropped.fire(bytes.byteLength);
-    else if (this.state === 'opening' || this.state === 'idle') this.input.hold(bytes);
-    else if (this.state === 'open') this.input.send(bytes);
+    if (this.detached) this.inputDroppedEmitter.fire(bytes.byteLength);
+    else if (this.state === 'opening' || this.state === 'idle') this.hold(bytes);
+    else if (this.state === 'open') this.sendInput(bytes);
     else this.reportError({ code: 'NOT_OPEN', message: `input dropped: the session has ${this.state === 'exited' ? 'exited' : 'closed'}` });
   }
 
   resize(cols: number, rows: number): void {
-    this.size.set(cols, rows);
-    if (this.state !== 'open' || !this.size.unsent) return;
-    this.sendMessage({ type: 'resize', ...this.size.markSent() });
+    this.size = { cols, rows };
+    if (this.state === 'open' && this.sizeUnsent()) this.sendMessage({ type: 'resize', ...this.markSizeSent() });
   }
 
   ack(bytes: number): void {
     if (bytes <= 0) return;
     // Counted in every state, so that bytes parsed across a resume are not acknowledged twice.
-    const current = this.ledger.parsedBytes(bytes);
+    const current = this.output.parsedBytes(bytes);
     if (current > 0 && this.state === 'open') this.sendMessage({ type: 'ack', bytes: current });
   }
 
   close(): void {
     if (this.state === 'closing' || this.state === 'closed') return;
     const running = this.state === 'open' || this.state === 'opening' || this.state === 'resuming';
-    if (!this.channel.isOpen || !running) return this.finish();
+    if (!this.channel?.isOpen || !running) return this.finish();
     this.state = 'closing';
     this.sendMessage({ type: 'close' });
     // Let the agent answer `exit` and close its end; close ours after a grace period regardless.
@@ -154,24 +169,14 @@ export class WebRtcTerminalSession implements TerminalSession {
     this.store.add({ dispose: () => clearTimeout(timer) });
   }
 
-  /** Sends a frame as is, bypassing the protocol: for tests of the agent's validation. */
-  sendRaw(data: string | Uint8Array): void {
-    this.channel.sendRaw(data);
-  }
-
-  /** Closes the channel without `close`, as a dead path would (test hook): the agent detaches the session. */
-  dropChannelForTest(): void {
-    this.channel.closeAbruptly();
-  }
-
   dispose(): void {
     this.finish();
   }
 
-  private attachChannel(openChannel = this.options.openChannel): void {
+  private attachChannel(carrier: SessionCarrier): void {
     let raw: RTCDataChannel;
     try {
-      raw = openChannel();
+      raw = carrier.openTerminalChannel(randomId(12));
     } catch (error) {
       if (this.state === 'resuming') return this.detach(`no channel for the resume: ${String(error)}`);
       this.reportError({ code: 'CONNECTION_LOST', message: String(error), fatal: true });
@@ -179,24 +184,34 @@ export class WebRtcTerminalSession implements TerminalSession {
       return;
     }
     const timeout = this.options.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS;
-    this.channel.attach(raw, {
+    this.dropChannel();
+    const channel: ConsoleTtyChannel = new ConsoleTtyChannel(raw, {
       open: () => {
         const resume = this.state === 'resuming' ? this.resumes.request() : {};
-        this.sendMessage({ type: 'open', target: this.options.target, ...this.size.markSent(), ...resume });
+        this.sendMessage({ type: 'open', target: this.options.target, ...this.markSizeSent(), ...resume });
       },
       message: (message) => this.handleMessage(message),
       bytes: (bytes) => {
-        if (this.state === 'open' || this.state === 'exited' || this.state === 'closing') this.output(bytes);
+        if (this.state === 'open' || this.state === 'exited' || this.state === 'closing') this.show(bytes);
         else this.reportError({ code: 'NOT_OPEN', message: 'output before `opened`; dropped' });
       },
       invalid: (error) => this.reportError(error),
       closed: () => this.channelClosed(),
-    }, timeout, () => {
-      if (this.state === 'resuming') return this.detach(`the agent did not answer the resume within ${timeout / 1000} s`);
-      if (this.state !== 'opening') return;
-      this.reportError({ code: 'OPEN_TIMEOUT', message: `the agent did not open the terminal within ${timeout / 1000} s`, fatal: true });
-      this.close();
-    });
+      openTimeout: () => {
+        if (this.channel !== channel) return;
+        if (this.state === 'resuming') return this.detach(`the agent did not answer the resume within ${timeout / 1000} s`);
+        if (this.state !== 'opening') return;
+        this.reportError({ code: 'OPEN_TIMEOUT', message: `the agent did not open the terminal within ${timeout / 1000} s`, fatal: true });
+        this.close();
+      },
+    }, timeout);
+    this.channel = channel;
+  }
+
+  /** Forgets the current channel: no more of its frames are taken, and nothing more is sent on it. */
+  private dropChannel(): void {
+    this.channel?.dispose();
+    this.channel = undefined;
   }
 
   /** An open session whose agent keeps sessions detaches; one still opening, or kept by no one, ends. */
@@ -209,9 +224,47 @@ export class WebRtcTerminalSession implements TerminalSession {
     } else if (this.state !== 'detached') this.finish();
   }
 
-  private output(bytes: Uint8Array): void {
-    const shown = this.ledger.take(bytes);
-    if (shown.byteLength > 0) this.events.output.fire(shown);
+  private show(bytes: Uint8Array): void {
+    const shown = this.output.take(bytes);
+    if (shown.byteLength > 0) this.outputEmitter.fire(shown);
+  }
+
+  /** Before `opened`: keeps `bytes` to send once the terminal is open, unless that goes over the bound. */
+  private hold(bytes: Uint8Array): void {
+    if (this.pendingBytes + bytes.byteLength > MAX_PENDING_INPUT_BYTES) {
+      this.reportError({ code: 'NOT_OPEN', message: 'input dropped: the terminal is not open yet' });
+      return;
+    }
+    this.pending.push(bytes);
+    this.pendingBytes += bytes.byteLength;
+  }
+
+  /** The input held before `opened`, sent now that the terminal is open. */
+  private sendHeld(): void {
+    const held = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    for (const bytes of held) this.write(bytes);
+  }
+
+  /** Sends `bytes` in frames of at most MAX_FRAME_BYTES; each one sent is recorded for a resume. */
+  private sendInput(bytes: Uint8Array): void {
+    for (let offset = 0; offset < bytes.byteLength; offset += MAX_FRAME_BYTES) {
+      const frame = bytes.subarray(offset, Math.min(offset + MAX_FRAME_BYTES, bytes.byteLength));
+      const failed = this.channel ? this.channel.sendBytes(frame) : { code: 'CHANNEL_CLOSED' as const, message: 'input not sent: no channel' };
+      if (failed) this.reportError(failed);
+      else this.input.record(frame);
+    }
+  }
+
+  private sizeUnsent(): boolean {
+    return this.size.cols !== this.sentSize.cols || this.size.rows !== this.sentSize.rows;
+  }
+
+  /** The size set last, now on its way to the agent. */
+  private markSizeSent(): { cols: number; rows: number } {
+    this.sentSize = { ...this.size };
+    return this.sentSize;
   }
 
   private handleMessage(message: AgentTtyMessage): void {
@@ -222,33 +275,33 @@ export class WebRtcTerminalSession implements TerminalSession {
           this.reportError({ code: 'ALREADY_OPEN', message: 'the agent sent `opened` twice; ignored' });
           return;
         }
-        this.channel.answered();
+        this.channel?.answered();
         this.state = 'open';
         this.resumes.started(message);
-        this.events.opened.fire({ sessionId: message.sessionId, target: message.target, shell: message.shell });
-        if (this.size.unsent) this.resize(this.size.cols, this.size.rows);
-        for (const bytes of this.input.takeHeld()) this.write(bytes);
+        this.openedEmitter.fire({ sessionId: message.sessionId, target: message.target, shell: message.shell });
+        if (this.sizeUnsent()) this.resize(this.size.cols, this.size.rows);
+        this.sendHeld();
         break;
       case 'output':
-        this.output(this.encoder.encode(message.data));
+        this.show(this.encoder.encode(message.data));
         break;
       case 'exit':
         if (this.state === 'open' || this.state === 'closing') {
           const closing = this.state === 'closing';
           this.state = 'exited';
-          this.events.exit.fire(message.code);
+          this.exitEmitter.fire(message.code);
           if (closing) this.finish();
         }
         break;
       case 'error':
         this.reportError({ code: message.code, message: message.message, ...(message.fatal ? { fatal: true } : {}) });
         // A refused open or resume ends the session whether or not the agent marks it fatal.
-        if ((this.state === 'opening' || this.state === 'resuming') && (message.fatal || OPEN_FAILURES.has(message.code) || message.code === 'BAD_MESSAGE')) {
-          this.channel.answered();
+        if ((this.state === 'opening' || this.state === 'resuming') && (message.fatal || isOpenFailure(message.code) || message.code === 'BAD_MESSAGE')) {
+          this.channel?.answered();
           const resuming = this.state === 'resuming';
           this.state = 'closing';
           // A refused resume has nothing left to wait for; a refused open waits for the agent's close.
-          if (resuming || !this.channel.isOpen) this.finish();
+          if (resuming || !this.channel?.isOpen) this.finish();
         } else if (message.fatal && this.state === 'open') {
           // The agent ends the session (idle timeout, maximum duration): its channel close is no loss.
           this.state = 'closing';
@@ -263,7 +316,7 @@ export class WebRtcTerminalSession implements TerminalSession {
   }
 
   private resumed(message: OpenedMessage): void {
-    this.channel.answered();
+    this.channel?.answered();
     const resumed = this.resumes.accept(message);
     if (!resumed.ok) {
       this.reportError(resumed.error);
@@ -273,17 +326,18 @@ export class WebRtcTerminalSession implements TerminalSession {
       return;
     }
     this.state = 'open';
-    this.events.resumed.fire(resumed.value);
-    if (this.size.unsent) this.resize(this.size.cols, this.size.rows);
+    this.resumedEmitter.fire(resumed.value);
+    if (this.sizeUnsent()) this.resize(this.size.cols, this.size.rows);
   }
 
+  /** Sends a message on the current channel; an error is reported, not thrown. */
   private sendMessage(message: ConsoleTtyMessage): void {
-    const failed = this.channel.send(message);
+    const failed = this.channel ? this.channel.send(message) : { code: 'CHANNEL_CLOSED' as const, message: `\`${message.type}\` not sent: no channel` };
     if (failed) this.reportError(failed);
   }
 
   private reportError(error: SessionError): void {
-    this.events.error.fire(error);
+    this.errorEmitter.fire(error);
   }
 
   /** The one disposer: closes the channel, clears timers and listeners, fires onClosed once. */
@@ -291,8 +345,9 @@ export class WebRtcTerminalSession implements TerminalSession {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.store.dispose();
-    this.channel.dispose();
-    this.events.closed.fire();
-    this.events.dispose();
+    this.dropChannel();
+    this.closedEmitter.fire();
+    const emitters = [this.outputEmitter, this.openedEmitter, this.exitEmitter, this.errorEmitter, this.closedEmitter, this.detachedEmitter, this.resumedEmitter, this.inputDroppedEmitter];
+    for (const emitter of emitters) emitter.dispose();
   }
 }

@@ -1,17 +1,13 @@
 import type { ErrorCode } from '@tether/protocol';
-import type { AgentConnection } from '../connection/agent-connection';
-import type { Disposable } from '../base/emitter';
+import { Emitter, type Disposable, type Event } from '../base/emitter';
+import type { ConnectionStage } from '../connection/connection-stage';
+import type { SessionCarrier } from '../session/terminal-session';
 import type { TabStage } from './tab-status-view';
 
-/** What a followed connection's stages mean for the tab that follows it. */
-export interface FollowedConnectionHandlers {
-  /** still setting up; `stage` as the tab shows it */
-  connecting(stage: TabStage): void;
-  ready(connection: AgentConnection): void;
-  /** failed or closed; the reason in words, and its code when the agent gave one (AGENT_STOPPED: it stopped) */
-  ended(reason: string, code?: ErrorCode | undefined): void;
-  /** after each stage, whatever it was */
-  changed(): void;
+/** What a tab needs of an agent connection: its stages, and channels for its sessions. */
+export interface FollowableConnection extends SessionCarrier {
+  readonly stage: ConnectionStage;
+  readonly onStage: Event<ConnectionStage>;
 }
 
 /**
@@ -20,12 +16,21 @@ export interface FollowedConnectionHandlers {
  */
 export class FollowedConnection implements Disposable {
   /** the connection followed now; a failed setup moves on to the agent's next one (app.ts) */
-  connection: AgentConnection | undefined;
+  connection: FollowableConnection | undefined;
   private listener: Disposable | undefined;
+  private readonly connectingEmitter = new Emitter<TabStage>();
+  private readonly readyEmitter = new Emitter<FollowableConnection>();
+  private readonly endedEmitter = new Emitter<{ reason: string; code: ErrorCode | undefined }>();
+  private readonly stageEmitter = new Emitter<void>();
+  /** still setting up; the stage as the tab shows it */
+  readonly onConnecting = this.connectingEmitter.event;
+  readonly onReady = this.readyEmitter.event;
+  /** failed or closed; the reason in words, and its code when the agent gave one (AGENT_STOPPED: it stopped) */
+  readonly onEnded = this.endedEmitter.event;
+  /** after each stage, whatever it was (after the events above) */
+  readonly onStage = this.stageEmitter.event;
 
-  constructor(private readonly handlers: FollowedConnectionHandlers) {}
-
-  follow(connection: AgentConnection): void {
+  follow(connection: FollowableConnection): void {
     this.listener?.dispose();
     this.connection = connection;
     const onStage = () => {
@@ -35,18 +40,19 @@ export class FollowedConnection implements Disposable {
         case 'signaling':
         case 'ice':
         case 'secure-channel':
-          this.handlers.connecting(stage.kind === 'idle' ? 'signaling' : stage.kind);
+          this.connectingEmitter.fire(stage.kind === 'idle' ? 'signaling' : stage.kind);
           break;
         case 'ready':
-          this.handlers.ready(connection);
+          this.readyEmitter.fire(connection);
           break;
         case 'failed':
+          this.endedEmitter.fire({ reason: stage.reason, code: stage.code });
+          break;
         case 'closed':
-          if (stage.kind === 'failed') this.handlers.ended(stage.reason, stage.code);
-          else this.handlers.ended('the connection was closed');
+          this.endedEmitter.fire({ reason: 'the connection was closed', code: undefined });
           break;
       }
-      this.handlers.changed();
+      this.stageEmitter.fire();
     };
     this.listener = connection.onStage(onStage);
     onStage();
@@ -54,5 +60,6 @@ export class FollowedConnection implements Disposable {
 
   dispose(): void {
     this.listener?.dispose();
+    for (const emitter of [this.connectingEmitter, this.readyEmitter, this.endedEmitter, this.stageEmitter]) emitter.dispose();
   }
 }

@@ -1,5 +1,6 @@
-import type { Disposable } from '../base/emitter';
+import { DisposableStore, Emitter, type Disposable, type Event } from '../base/emitter';
 import type { NetworkPath } from '../connection/network-path';
+import type { TerminalSession } from '../session/terminal-session';
 import { SearchBar } from '../terminal/search-bar';
 import { bannerFor, formatDuration, type BannerFacts } from './tab-banner';
 import { TabStatusView, type TabStage } from './tab-status-view';
@@ -11,31 +12,49 @@ export interface TabFacts extends BannerFacts {
   path: NetworkPath | undefined;
 }
 
-export interface TabPanelHandlers {
-  /** the banner's button: Reconnect / Open a new session */
-  action(): void;
+/** What a tab draws on: its panel in the page (TabPanel), or a stand-in that records in unit tests. */
+export interface TabSurface extends Disposable {
+  readonly tabId: string;
+  /** the banner's button was pressed: Reconnect / Open a new session */
+  readonly onAction: Event<void>;
   /** output arrived while the panel was hidden (`activity` turned true) */
-  activity(): void;
+  readonly onActivity: Event<void>;
+  /** Draws the tab's facts: stages, banner, status line. */
+  show(facts: TabFacts): void;
+  /** Writes one of the console's own lines into the terminal (not the remote process's output). */
+  notice(line: string): void;
+  /** The terminal shows `session` from now on: its output in, the keys out. */
+  bind(session: TerminalSession): void;
 }
 
 /**
  * A tab's panel in the page: its terminal, its find bar, and its status (stages, banner, status
- * line) drawn from the tab's facts. It knows nothing of sessions or connections: the tab does.
+ * line) drawn from the tab's facts. It knows nothing of connections, and of sessions only what
+ * the terminal binds to: the tab decides.
  */
-export class TabPanel implements Disposable {
+export class TabPanel implements TabSurface {
   readonly element: HTMLElement;
   readonly view: TerminalView;
   /** output arrived while the tab was in the background */
   activity = false;
   private readonly status: TabStatusView;
   private readonly searchBar: SearchBar;
+  private readonly store = new DisposableStore();
+  private readonly actionEmitter = new Emitter<void>();
+  private readonly activityEmitter = new Emitter<void>();
+  readonly onAction = this.actionEmitter.event;
+  readonly onActivity = this.activityEmitter.event;
 
-  constructor(parent: HTMLElement, tabId: string, viewOptions: TerminalViewOptions, handlers: TabPanelHandlers) {
+  constructor(
+    parent: HTMLElement,
+    readonly tabId: string,
+    viewOptions: TerminalViewOptions,
+  ) {
     this.element = document.createElement('section');
     this.element.className = 'tab-panel';
     this.element.dataset.tabId = tabId;
     this.element.setAttribute('role', 'tabpanel');
-    this.status = new TabStatusView(() => handlers.action());
+    this.status = new TabStatusView(() => this.actionEmitter.fire());
     const body = document.createElement('div');
     body.className = 'tab-body';
     this.element.append(this.status.banner, body, this.status.statusLine);
@@ -43,12 +62,20 @@ export class TabPanel implements Disposable {
     this.view = new TerminalView(body, viewOptions);
     this.searchBar = new SearchBar(this.view.search, () => this.view.focus());
     body.append(this.status.progress, this.searchBar.element);
-    this.view.onActivity = () => {
+    this.store.add(this.view.onOutput(() => {
       if (this.element.hidden && !this.activity) {
         this.activity = true;
-        handlers.activity();
+        this.activityEmitter.fire();
       }
-    };
+    }));
+  }
+
+  notice(line: string): void {
+    this.view.notice(line);
+  }
+
+  bind(session: TerminalSession): void {
+    this.view.bind(session);
   }
 
   /** Shows the find bar over the terminal (Ctrl+Shift+F). */
@@ -93,6 +120,9 @@ export class TabPanel implements Disposable {
   }
 
   dispose(): void {
+    this.store.dispose();
+    this.actionEmitter.dispose();
+    this.activityEmitter.dispose();
     this.view.dispose();
     this.element.remove();
   }

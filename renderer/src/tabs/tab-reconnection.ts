@@ -1,71 +1,93 @@
-import type { AgentConnection } from '../connection/agent-connection';
-import type { Disposable } from '../base/emitter';
-import { describeKeys } from '../session/input-ledger';
-import { randomId } from '../base/random-id';
+import { Emitter, type Disposable } from '../base/emitter';
 import { resumeBackoffMs, type ReconnectState } from '../connection/reconnect-policy';
-import type { ResumeInfo } from '../session/session-resumes';
+import { describeKeys } from '../session/input-ledger';
+import type { ResumeInfo, TerminalSession } from '../session/terminal-session';
+import type { FollowableConnection } from './followed-connection';
 import { formatBytes, formatDuration, type BannerFacts } from './tab-banner';
-import type { WebRtcTerminalSession } from '../session/webrtc-terminal-session';
-
-/** Since when a tab's connection is lost, why, and where the agent's reconnection stands. */
-export interface TabLoss {
-  since: number;
-  reason: string;
-  state: ReconnectState | undefined;
-}
 
 /**
- * A tab's reconnection after its channel was lost: the resume attempts with backoff, the input
- * dropped meanwhile, and the notices the terminal shows when the loss starts and when it ends. The
- * tab decides when it is reconnecting; this part keeps the count and the clock.
+ * A tab's reconnection after its channel was lost: since when and why, the resume attempts with
+ * backoff, the input dropped meanwhile, and the notices the terminal shows when a loss starts and
+ * when it ends. It keeps its own state; the tab tells it what happened and listens to `onNotice`
+ * and `onAttempt`.
  */
 export class TabReconnection implements Disposable {
-  /** while reconnecting: since when, why, and the agent's reconnection */
-  lost: TabLoss | undefined;
-  /** resume attempts on the current loss (channel opened with `open {resume}`) */
-  resumeAttempts = 0;
-  /** keystroke bytes dropped while reconnecting, over the tab's life */
-  droppedInput = 0;
-  /** keystrokes sent just before a drop that never reached the shell, as text, one entry per resume */
-  readonly undeliveredInput: string[] = [];
+  /** while reconnecting: since when, why, and where the agent's reconnection stands */
+  private loss: { since: number; reason: string; state: ReconnectState | undefined } | undefined;
+  private attempts = 0;
+  private dropped = 0;
+  private readonly undelivered: string[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
   private lastResumeAt = 0;
+  private readonly noticeEmitter = new Emitter<string>();
+  private readonly attemptEmitter = new Emitter<void>();
+  /** One of the console's own lines for the tab's terminal. */
+  readonly onNotice = this.noticeEmitter.event;
+  /** A resume was sent (the attempt count changed). */
+  readonly onAttempt = this.attemptEmitter.event;
 
-  /** `notice` writes one of the console's own lines into the tab's terminal. */
-  constructor(private readonly notice: (line: string) => void) {}
+  /** Whether a loss is under way: from `begin` to `resumed` or `end`. */
+  get reconnecting(): boolean {
+    return this.loss !== undefined;
+  }
 
-  /** The session detached and the tab starts reconnecting: a new loss, counted from now. */
+  /** the agent's reconnection attempt, while reconnecting and while the agent's connection is being made again */
+  get agentAttempt(): number | undefined {
+    return this.loss?.state?.attempt;
+  }
+
+  /** resume attempts on the current loss (channel opened with `open {resume}`) */
+  get resumeAttempts(): number {
+    return this.attempts;
+  }
+
+  /** keystroke bytes dropped while reconnecting, over the tab's life */
+  get droppedInput(): number {
+    return this.dropped;
+  }
+
+  /** keystrokes sent just before a drop that never reached the shell, as text, one entry per resume */
+  get undeliveredInput(): readonly string[] {
+    return this.undelivered;
+  }
+
+  /** The session detached: a new loss, counted from now. Nothing when a loss is already under way. */
   begin(reason: string): void {
-    this.resumeAttempts = 0;
+    if (this.loss) return;
+    this.attempts = 0;
     this.lastResumeAt = 0;
-    this.lost = { since: Date.now(), reason, state: undefined };
-    this.notice(`[tether: connection lost (${reason}); reconnecting — input is paused]`);
+    this.loss = { since: Date.now(), reason, state: undefined };
+    this.noticeEmitter.fire(`[tether: connection lost (${reason}); reconnecting — input is paused]`);
   }
 
   /**
-   * Resumes `session` on `connection` once the backoff allows (at once on the first attempt).
-   * `stillFollowed` says, when the timer fires, whether the tab still has that session and follows
-   * that connection; `onAttempt` runs after each resume sent.
+   * Resumes `session` on `route`, the connection the tab follows, once the backoff allows (at once on the first attempt). The tab
+   * cancels (`cancel`, `end`) whenever it lets go of that session or that connection.
    */
-  schedule(session: WebRtcTerminalSession, connection: AgentConnection, stillFollowed: () => boolean, onAttempt: () => void): void {
-    if (this.timer !== undefined) return;
-    if (connection.stage.kind !== 'ready' || !session.detached || session.resuming) return;
-    const wait = Math.max(0, this.lastResumeAt + resumeBackoffMs(this.resumeAttempts) - Date.now());
+  schedule(session: TerminalSession, route: FollowableConnection): void {
+    if (this.timer !== undefined || !this.loss) return;
+    if (route.stage.kind !== 'ready' || !session.detached || session.resuming) return;
+    const wait = Math.max(0, this.lastResumeAt + resumeBackoffMs(this.attempts) - Date.now());
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      if (!stillFollowed() || connection.stage.kind !== 'ready') return;
-      this.resumeAttempts += 1;
+      if (!this.loss || route.stage.kind !== 'ready') return;
+      this.attempts += 1;
       this.lastResumeAt = Date.now();
-      session.resume(() => connection.openTerminalChannel(randomId(12)));
-      onAttempt();
-    }, this.resumeAttempts === 0 ? 0 : wait);
+      session.resume(route);
+      this.attemptEmitter.fire();
+    }, this.attempts === 0 ? 0 : wait);
   }
 
-  /** While reconnecting: where the agent's reconnection stands, for the banner; false when not reconnecting. */
+  /** Where the agent's reconnection stands, for the banner; false when not reconnecting. */
   setAgentState(state: ReconnectState | undefined): boolean {
-    if (!this.lost) return false;
-    this.lost.state = state;
+    if (!this.loss) return false;
+    this.loss.state = state;
     return true;
+  }
+
+  /** Keys typed while reconnecting were dropped. */
+  inputDropped(bytes: number): void {
+    this.dropped += bytes;
   }
 
   /** Stops a resume attempt that is waiting for its backoff. */
@@ -74,28 +96,36 @@ export class TabReconnection implements Disposable {
     this.timer = undefined;
   }
 
+  /** The loss ends without a resume (the shell is gone, the tab gave up or starts anew). */
+  end(): void {
+    this.cancel();
+    this.loss = undefined;
+  }
+
   /** The shell was taken back: tells the user after how long, and what was lost on the way. */
   resumed(info: ResumeInfo): void {
-    const after = this.lost ? formatDuration(Date.now() - this.lost.since) : '';
-    this.lost = undefined;
-    this.resumeAttempts = 0;
-    if (info.lost > 0) this.notice(`[tether: ${formatBytes(info.lost)} bytes of output were lost while disconnected]`);
-    this.notice(`[tether: reconnected after ${after}; the same shell goes on]`);
+    const after = this.loss ? formatDuration(Date.now() - this.loss.since) : '';
+    this.end();
+    this.attempts = 0;
+    if (info.lost > 0) this.noticeEmitter.fire(`[tether: ${formatBytes(info.lost)} bytes of output were lost while disconnected]`);
+    this.noticeEmitter.fire(`[tether: reconnected after ${after}; the same shell goes on]`);
     const undelivered = info.undelivered;
     if (undelivered) {
-      this.undeliveredInput.push(new TextDecoder().decode(undelivered.tail));
+      this.undelivered.push(new TextDecoder().decode(undelivered.tail));
       const what = undelivered.bytes === 1 ? '1 byte' : `${formatBytes(undelivered.bytes)} bytes`;
       const was = undelivered.bytes === 1 ? 'was' : 'were';
-      this.notice(`[tether: ${what} typed just before the drop never reached the shell and ${was} not sent again: ${describeKeys(undelivered.tail)}]`);
+      this.noticeEmitter.fire(`[tether: ${what} typed just before the drop never reached the shell and ${was} not sent again: ${describeKeys(undelivered.tail)}]`);
     }
   }
 
   /** What the reconnecting banner shows; undefined when not reconnecting. */
   bannerFacts(graceMs: number): BannerFacts['reconnect'] {
-    return this.lost ? { ...this.lost, graceMs, resumeAttempts: this.resumeAttempts, droppedInput: this.droppedInput } : undefined;
+    return this.loss ? { ...this.loss, graceMs, resumeAttempts: this.attempts, droppedInput: this.dropped } : undefined;
   }
 
   dispose(): void {
     this.cancel();
+    this.noticeEmitter.dispose();
+    this.attemptEmitter.dispose();
   }
 }

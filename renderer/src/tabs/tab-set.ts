@@ -1,20 +1,30 @@
-import { confirmDialog } from '../ui/dialog';
 import { DisposableStore, Emitter, type Disposable } from '../base/emitter';
+import { randomId } from '../base/random-id';
+import type { SessionFactory } from '../session/terminal-session';
+import { confirmDialog } from '../ui/dialog';
+import { TabPanel } from './tab-panel';
 import { TabStrip } from './tab-strip';
 import { TerminalTab, type TabTarget } from './terminal-tab';
 import type { TerminalViewOptions } from '../terminal/terminal-view';
+
+/** A tab in the page: drawn on its panel. */
+export type PageTab = TerminalTab<TabPanel>;
 
 /** The open tabs in their order, the active one, and the strip that shows them. */
 export class TabSet implements Disposable {
   readonly strip: TabStrip;
   readonly panels: HTMLElement;
-  private order: TerminalTab[] = [];
+  private order: PageTab[] = [];
   private readonly stores = new Map<string, DisposableStore>();
   private activeId: string | undefined;
   private readonly changeEmitter = new Emitter<void>();
   readonly onChange = this.changeEmitter.event;
 
-  constructor(private readonly viewOptions: () => TerminalViewOptions) {
+  /** `sessions` makes each tab's sessions (`webRtcSessions` in the product). */
+  constructor(
+    private readonly viewOptions: () => TerminalViewOptions,
+    private readonly sessions: SessionFactory,
+  ) {
     this.strip = new TabStrip({
       activate: (id) => this.activate(id),
       close: (id) => void this.requestClose(id),
@@ -30,28 +40,28 @@ export class TabSet implements Disposable {
   }
 
   /** A new tab, made active; the caller connects it (`tab.follow`). */
-  create(where: TabTarget): TerminalTab {
-    const tab = new TerminalTab(this.panels, where, this.viewOptions());
+  create(where: TabTarget): PageTab {
+    const tab = new TerminalTab(new TabPanel(this.panels, randomId(12), this.viewOptions()), where, this.sessions);
     const store = new DisposableStore();
     store.add(tab.onChange(() => this.changed()));
     this.stores.set(tab.id, store);
     this.order.push(tab);
     this.activate(tab.id);
-    tab.view.attach();
+    tab.panel.view.attach();
     // activate() focused before xterm existed: a new tab takes the keyboard, as in any terminal app.
-    tab.view.focus();
+    tab.panel.view.focus();
     return tab;
   }
 
-  get active(): TerminalTab | undefined {
+  get active(): PageTab | undefined {
     return this.activeId ? this.get(this.activeId) : undefined;
   }
 
-  get(id: string): TerminalTab | undefined {
+  get(id: string): PageTab | undefined {
     return this.order.find((t) => t.id === id);
   }
 
-  list(): TerminalTab[] {
+  list(): PageTab[] {
     return [...this.order];
   }
 
@@ -97,14 +107,8 @@ export class TabSet implements Disposable {
   async requestClose(id: string): Promise<boolean> {
     const tab = this.get(id);
     if (!tab) return false;
-    if (tab.running) {
-      const close = await confirmDialog({
-        title: `Close ${tab.title}?`,
-        message: `The shell in ${tab.target} on ${tab.agentName} is still running. Closing the tab ends it and every program it started.`,
-        accept: 'Close tab',
-      });
-      if (!close) return false;
-    }
+    const question = tab.closeQuestion;
+    if (question && !(await confirmDialog(question))) return false;
     this.close(id);
     return true;
   }

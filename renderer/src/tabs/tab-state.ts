@@ -2,7 +2,7 @@
  * What a tab's state becomes on each thing its session or connection reports, in one place so that
  * the transitions can be read (and tested) apart from the tab that makes them.
  */
-import { isOpenFailure } from '../session/open-failures';
+import { isOpenFailure } from '../session/terminal-session';
 import type { SessionError } from '../session/terminal-session';
 
 /**

@@ -3,6 +3,7 @@
  * close, a dot for output in a background tab. Updated in place so that a rename in progress and
  * the keyboard focus survive output arriving in other tabs.
  */
+import type { TabPanel } from './tab-panel';
 import type { TerminalTab } from './terminal-tab';
 
 export interface TabStripActions {
@@ -25,7 +26,7 @@ export class TabStrip {
     this.element.setAttribute('role', 'tablist');
   }
 
-  sync(tabs: readonly TerminalTab[], activeId: string | undefined): void {
+  sync(tabs: readonly TerminalTab<TabPanel>[], activeId: string | undefined): void {
     const ids = new Set(tabs.map((t) => t.id));
     for (const [id, item] of this.items) {
       if (!ids.has(id)) {
@@ -41,7 +42,7 @@ export class TabStrip {
   }
 
   /** Puts an inline editor on the tab's title; Enter keeps it, Escape cancels, empty restores. */
-  startRename(tab: TerminalTab): void {
+  startRename(tab: TerminalTab<TabPanel>): void {
     const item = this.items.get(tab.id);
     const label = item?.querySelector<HTMLElement>('.tab-label');
     if (!item || !label || this.renaming) return;
@@ -73,7 +74,7 @@ export class TabStrip {
     input.focus();
   }
 
-  private create(tab: TerminalTab): HTMLElement {
+  private create(tab: TerminalTab<TabPanel>): HTMLElement {
     const item = document.createElement('div');
     item.className = 'tab';
     item.setAttribute('role', 'tab');
@@ -128,7 +129,7 @@ export class TabStrip {
     return item;
   }
 
-  private update(item: HTMLElement, tab: TerminalTab, active: boolean): void {
+  private update(item: HTMLElement, tab: TerminalTab<TabPanel>, active: boolean): void {
     item.dataset.state = tab.state;
     item.dataset.activity = String(tab.panel.activity && !active);
     item.classList.toggle('active', active);

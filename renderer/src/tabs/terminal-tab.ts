@@ -1,18 +1,14 @@
 import type { ErrorCode, TargetState } from '@tether/protocol';
-import type { AgentConnection } from '../connection/agent-connection';
 import { DisposableStore, Emitter, type Disposable } from '../base/emitter';
-import { FollowedConnection } from './followed-connection';
 import type { NetworkPath } from '../connection/network-path';
-import { randomId } from '../base/random-id';
 import type { ReconnectState } from '../connection/reconnect-policy';
-import type { ResumeInfo } from '../session/session-resumes';
-import { TabPanel } from './tab-panel';
+import type { ResumeInfo, SessionError, SessionFactory, TerminalSession } from '../session/terminal-session';
+import type { ConfirmOptions } from '../ui/dialog';
+import { FollowedConnection, type FollowableConnection } from './followed-connection';
+import type { TabSurface } from './tab-panel';
 import { TabReconnection } from './tab-reconnection';
 import { isLive, stateOnError, type TabState } from './tab-state';
 import type { TabStage } from './tab-status-view';
-import type { SessionError } from '../session/terminal-session';
-import type { TerminalView, TerminalViewOptions } from '../terminal/terminal-view';
-import { WebRtcTerminalSession } from '../session/webrtc-terminal-session';
 
 export interface TabTarget {
   agentId: string;
@@ -22,41 +18,39 @@ export interface TabTarget {
 }
 
 /**
- * One terminal tab: a panel with its terminal, its connection status and one session at a time.
- * A lost connection is resumed on the agent's next one (same shell, missed output replayed);
- * Reconnect / Open a new session starts a new session in the same tab, below the old output.
- * The tab owns the state; its panel (tab-panel.ts), the connection it follows
- * (followed-connection.ts) and its reconnection (tab-reconnection.ts) each do one part.
+ * One terminal tab: one session at a time on the agent connection it follows, and what it shows
+ * of them on its panel. A lost connection is resumed on the agent's next one (same shell, missed
+ * output replayed); Reconnect / Open a new session starts a new session in the same tab, below the
+ * old output. The tab owns its state; it makes sessions with the factory it is given
+ * (`webRtcSessions` in the product, an in-memory one in unit tests) and draws on its panel
+ * (tab-panel.ts, or a stand-in in unit tests).
  */
-export class TerminalTab implements Disposable {
-  readonly id = randomId(12);
+export class TerminalTab<Panel extends TabSurface = TabSurface> implements Disposable {
+  readonly id: string;
   readonly agentId: string;
   readonly agentName: string;
   readonly target: string;
-  readonly panel: TabPanel;
-  readonly view: TerminalView;
   /** set by the user (rename); the title is derived from target and host otherwise */
   customTitle: string | undefined;
   state: TabState = 'opening';
   stage: TabStage = 'signaling';
-  /** every stage this tab has shown, in order, for the status tests */
-  readonly stageHistory: TabStage[] = [];
   exitCode: number | null | undefined;
   sessionId: string | undefined;
-  errors: SessionError[] = [];
+  readonly errors: SessionError[] = [];
   path: NetworkPath | undefined;
   targetState: TargetState | undefined;
   /** why the connection under the tab ended, when it did and the shell went with it */
   connectionLost: string | undefined;
-  /** while reconnecting: the loss, the resume attempts, the input dropped (test hooks read it) */
-  readonly reconnection: TabReconnection;
-  private current: WebRtcTerminalSession | undefined;
+  /** while reconnecting: the loss, the resume attempts, the input dropped */
+  readonly reconnection = new TabReconnection();
+  private current: TerminalSession | undefined;
   private readonly connection: FollowedConnection;
   private readonly store = new DisposableStore();
   private sessionStore = new DisposableStore();
   private readonly changeEmitter = new Emitter<void>();
   private readonly reconnectEmitter = new Emitter<void>();
-  private readonly abandonEmitter = new Emitter<WebRtcTerminalSession>();
+  private readonly abandonEmitter = new Emitter<TerminalSession>();
+  /** Anything the tab shows changed: state, stage, banner, path. */
   readonly onChange = this.changeEmitter.event;
   /**
    * The tab closed while reconnecting: its shell still runs on the agent and `close` could not be
@@ -66,25 +60,31 @@ export class TerminalTab implements Disposable {
   /** the user asked for a new session (Reconnect / Open a new session) */
   readonly onReconnect = this.reconnectEmitter.event;
 
-  constructor(parent: HTMLElement, where: TabTarget, viewOptions: TerminalViewOptions) {
+  constructor(
+    readonly panel: Panel,
+    where: TabTarget,
+    private readonly sessions: SessionFactory,
+  ) {
+    this.id = panel.tabId;
     this.agentId = where.agentId;
     this.agentName = where.agentName;
     this.target = where.target;
-    this.panel = new TabPanel(parent, this.id, viewOptions, { action: () => this.reconnectEmitter.fire(), activity: () => this.changed() });
-    this.view = this.panel.view;
-    this.reconnection = new TabReconnection((line) => this.view.notice(line));
-    this.connection = new FollowedConnection({
-      connecting: (stage) => {
-        if (this.state === 'opening') this.stage = stage;
-      },
-      ready: (connection) => {
-        if (!this.current && this.state === 'opening') this.startSession(connection);
-        else if (this.state === 'reconnecting') this.tryResume(connection);
-      },
-      ended: (reason, code) => this.connectionEnded(reason, code),
-      changed: () => this.changed(),
-    });
-    this.store.add({ dispose: () => (this.reconnection.dispose(), this.connection.dispose()) });
+    this.store.add(panel.onAction(() => this.reconnectEmitter.fire()));
+    this.store.add(panel.onActivity(() => this.changed()));
+    this.store.add(this.reconnection.onNotice((line) => panel.notice(line)));
+    this.store.add(this.reconnection.onAttempt(() => this.changed()));
+    this.connection = new FollowedConnection();
+    this.store.add(this.connection.onConnecting((stage) => {
+      if (this.state === 'opening') this.stage = stage;
+    }));
+    this.store.add(this.connection.onReady((connection) => {
+      if (!this.current && this.state === 'opening') this.startSession(connection);
+      else if (this.state === 'reconnecting') this.tryResume(connection);
+    }));
+    this.store.add(this.connection.onEnded(({ reason, code }) => this.connectionEnded(reason, code)));
+    this.store.add(this.connection.onStage(() => this.changed()));
+    this.store.add(this.reconnection);
+    this.store.add(this.connection);
     this.render();
   }
 
@@ -93,7 +93,7 @@ export class TerminalTab implements Disposable {
   }
 
   /** The live session; bench and test hooks use it once the tab has opened. */
-  get session(): WebRtcTerminalSession {
+  get session(): TerminalSession {
     if (!this.current) throw new Error(`tab ${this.id} has no session yet (stage ${this.stage})`);
     return this.current;
   }
@@ -118,7 +118,7 @@ export class TerminalTab implements Disposable {
   }
 
   /** the connection the tab follows; a failed setup moves on to the agent's next one (app.ts) */
-  get followed(): AgentConnection | undefined {
+  get followed(): FollowableConnection | undefined {
     return this.connection.connection;
   }
 
@@ -127,25 +127,40 @@ export class TerminalTab implements Disposable {
     return this.state === 'open' || this.state === 'reconnecting';
   }
 
+  /** What to ask before closing the tab; undefined when closing ends nothing that runs. */
+  get closeQuestion(): ConfirmOptions | undefined {
+    if (!this.running) return undefined;
+    return {
+      title: `Close ${this.title}?`,
+      message: `The shell in ${this.target} on ${this.agentName} is still running. Closing the tab ends it and every program it started.`,
+      accept: 'Close tab',
+    };
+  }
+
+  /** Writes one of the console's own lines into the terminal. */
+  notice(line: string): void {
+    this.panel.notice(line);
+  }
+
   /** Follows `connection` through its stages and opens a new session on it once it is ready. */
-  follow(connection: AgentConnection): void {
+  follow(connection: FollowableConnection): void {
     this.sessionStore.dispose();
-    this.reconnection.cancel();
+    this.reconnection.end();
     this.current?.dispose();
     this.current = undefined;
     this.state = 'opening';
     this.exitCode = undefined;
     this.sessionId = undefined;
     this.connectionLost = undefined;
-    this.reconnection.lost = undefined;
     this.connection.follow(connection);
   }
 
   /** While reconnecting: resume the shell on `connection` once it is ready (again, with backoff, if a try fails). */
-  resumeOn(connection: AgentConnection): void {
+  resumeOn(connection: FollowableConnection): void {
     if (this.state !== 'reconnecting') return;
-    if (connection !== this.followed) this.connection.follow(connection);
-    else this.tryResume(connection);
+    if (connection === this.followed) return this.tryResume(connection);
+    this.reconnection.cancel();
+    this.connection.follow(connection);
   }
 
   /** While reconnecting: what the agent's reconnection is doing, for the banner. */
@@ -159,7 +174,7 @@ export class TerminalTab implements Disposable {
     this.current?.dispose();
     this.state = 'failed';
     this.connectionLost = reason;
-    this.reconnection.lost = undefined;
+    this.reconnection.end();
     this.changed();
   }
 
@@ -208,38 +223,34 @@ export class TerminalTab implements Disposable {
    * agent's stop notice (AGENT_STOPPED) ends the tab at once: the agent ended the shell before it
    * closed the connection, so there is nothing to wait for.
    */
-  private connectionEnded(reason: string, code?: ErrorCode): void {
+  private connectionEnded(reason: string, code: ErrorCode | undefined): void {
     this.reconnection.cancel();
-    if (code === 'AGENT_STOPPED' && this.current && isLive(this.state)) return this.agentStopped(reason);
     const session = this.current;
+    if (code === 'AGENT_STOPPED' && session && isLive(this.state)) {
+      this.errors.push({ code: 'AGENT_STOPPED', message: reason, fatal: true });
+      this.reconnection.end();
+      this.state = 'failed';
+      session.dispose();
+      return;
+    }
     if (session?.resumable) return session.detach(reason);
     if (this.connectionLost) return;
     this.connectionLost = reason;
-    this.reconnection.lost = undefined;
+    this.reconnection.end();
     if (isLive(this.state)) this.state = 'failed';
-    if (session) session.dispose();
+    session?.dispose();
   }
 
-  /** The agent stopped and ended this tab's shell (opening, open or waiting on a resume): the tab says so. */
-  private agentStopped(reason: string): void {
-    if (!this.current) return;
-    this.errors.push({ code: 'AGENT_STOPPED', message: reason, fatal: true });
-    this.reconnection.lost = undefined;
-    this.state = 'failed';
-    this.current.dispose();
-  }
-
-  private tryResume(connection: AgentConnection): void {
+  private tryResume(connection: FollowableConnection): void {
     const session = this.current;
-    if (!session || this.state !== 'reconnecting') return;
-    this.reconnection.schedule(session, connection, () => this.current === session && connection === this.followed, () => this.changed());
+    if (session && this.state === 'reconnecting') this.reconnection.schedule(session, connection);
   }
 
-  private startSession(connection: AgentConnection): void {
+  private startSession(connection: FollowableConnection): void {
     this.stage = 'shell';
     this.sessionStore.dispose();
     const store = (this.sessionStore = new DisposableStore());
-    const session = new WebRtcTerminalSession({ target: this.target, openChannel: () => connection.openTerminalChannel(randomId(12)) });
+    const session = this.sessions(this.target, connection);
     this.current = session;
     store.add(session.onOpened((opened) => {
       this.sessionId = opened.sessionId;
@@ -254,25 +265,22 @@ export class TerminalTab implements Disposable {
     }));
     store.add(session.onError((error) => {
       this.errors.push(error);
-      const next = stateOnError(this.state, error);
-      if (next === 'gone' && this.state === 'reconnecting') this.reconnection.lost = undefined;
-      this.state = next;
+      this.state = stateOnError(this.state, error);
+      if (this.state === 'gone') this.reconnection.end();
       this.changed();
     }));
     store.add(session.onClosed(() => {
       if (isLive(this.state)) this.state = 'closed';
-      this.reconnection.lost = undefined;
+      this.reconnection.end();
       this.changed();
     }));
     store.add(session.onDetached((reason) => {
-      if (this.state !== 'reconnecting') {
-        this.state = 'reconnecting';
-        this.reconnection.begin(reason);
-      }
+      this.state = 'reconnecting';
+      this.reconnection.begin(reason);
       this.changed();
       // Only the channel died: the same peer connection can carry the resume.
-      const connection = this.followed;
-      if (connection?.stage.kind === 'ready') this.tryResume(connection);
+      const followed = this.followed;
+      if (followed?.stage.kind === 'ready') this.tryResume(followed);
     }));
     store.add(session.onResumed((info) => {
       this.state = 'open';
@@ -280,10 +288,10 @@ export class TerminalTab implements Disposable {
       this.changed();
     }));
     store.add(session.onInputDropped((bytes) => {
-      this.reconnection.droppedInput += bytes;
+      this.reconnection.inputDropped(bytes);
       this.render();
     }));
-    this.view.bind(session);
+    this.panel.bind(session);
     session.start();
   }
 
@@ -304,8 +312,6 @@ export class TerminalTab implements Disposable {
   }
 
   private changed(): void {
-    const shown = this.state === 'open' ? 'ready' : this.stage;
-    if (this.stageHistory[this.stageHistory.length - 1] !== shown) this.stageHistory.push(shown);
     this.render();
     this.changeEmitter.fire();
   }

@@ -5,7 +5,7 @@ import { WebLinksAddon } from '@xterm/addon-web-links';
 import { WebglAddon } from '@xterm/addon-webgl';
 import { Terminal } from '@xterm/xterm';
 import { AckBatcher } from './ack-batcher';
-import { DisposableStore, type Disposable } from '../base/emitter';
+import { DisposableStore, Emitter, type Disposable } from '../base/emitter';
 import { sessionErrorText } from '../tabs/error-hints';
 import type { TerminalSession } from '../session/terminal-session';
 import { TERMINAL_THEMES, type ThemeName } from './themes';
@@ -42,10 +42,9 @@ export class TerminalView implements Disposable {
   private bound: TerminalSession | undefined;
   private acks: AckBatcher | undefined;
   private inputOpen = false;
-  /** Extra consumers of raw output (the test hooks' capture). */
-  outputTap: ((bytes: Uint8Array) => void) | undefined;
-  /** Output arrived (for the activity badge of background tabs). */
-  onActivity: (() => void) | undefined;
+  private readonly outputEmitter = new Emitter<Uint8Array>();
+  /** Output arrived from the bound session, whichever it is (the activity badge of background tabs). */
+  readonly onOutput = this.outputEmitter.event;
   /**
    * Where output goes: `xterm` (always, in the product), or `count`, for the bench only: output is
    * counted and acknowledged on receipt and never written to xterm, to measure the channel alone.
@@ -187,6 +186,7 @@ export class TerminalView implements Disposable {
   dispose(): void {
     this.binding.dispose();
     this.store.dispose();
+    this.outputEmitter.dispose();
     this.term.dispose();
     this.element.remove();
   }
@@ -223,8 +223,7 @@ export class TerminalView implements Disposable {
 
   private writeOutput(bytes: Uint8Array, acks: AckBatcher): void {
     this.stats.received += bytes.byteLength;
-    this.outputTap?.(bytes);
-    this.onActivity?.();
+    this.outputEmitter.fire(bytes);
     if (this.sink === 'count') {
       this.stats.parsed += bytes.byteLength;
       acks.parsed(bytes.byteLength);
