@@ -1,5 +1,5 @@
 /**
- * The console's input accounting across resumes (renderer/src/input-ledger.ts): what was sent
+ * The console's input accounting across resumes (renderer/src/session/input-ledger.ts): what was sent
  * into a channel that died and never reached the agent, and how the tab names those keys.
  */
 import assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
 /**
- * The console's output accounting across resumes (renderer/src/output-ledger.ts): the offset it
+ * The console's output accounting across resumes (renderer/src/session/output-ledger.ts): the offset it
  * resumes from, lost bytes, and acknowledgements that must not count a byte twice.
  */
 import assert from 'node:assert/strict';

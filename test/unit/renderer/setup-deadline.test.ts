@@ -1,5 +1,5 @@
 /**
- * The console's setup timeout (renderer/src/setup-deadline.ts) on mocked timers: each stage gets
+ * The console's setup timeout (renderer/src/connection/setup-deadline.ts) on mocked timers: each stage gets
  * its own timeout, a setup that keeps advancing gets at most MAX_SETUP_STAGE_TIMEOUTS of them,
  * and the sentence says where it waited.
  */

@@ -1,6 +1,6 @@
 /**
  * What a tab's banner says when its agent is unreachable and when its agent stopped
- * (renderer/src/tab-banner.ts): only what the console knows. The same texts are checked in
+ * (renderer/src/tabs/tab-banner.ts): only what the console knows. The same texts are checked in
  * Chromium against a real agent in test/e2e/console-agent-stop.test.ts.
  */
 import assert from 'node:assert/strict';
