@@ -1,7 +1,7 @@
 /**
  * Measurements for `npm run bench` (bench/renderer-bench.ts), taken inside the page so that no
  * Playwright round trip lands inside a timed interval. Loaded by main.ts only with `bench=1`,
- * with a dynamic import, beside the test hooks (it cuts paths with their `dropPath`).
+ * with a dynamic import, beside the test hooks (main.ts hands it their `dropPath`).
  */
 import type { AgentConnection } from './connection/agent-connection';
 import type { ConnectionStage } from './connection/connection-stage';
@@ -10,7 +10,6 @@ import type { Disposable } from './base/emitter';
 import type { TerminalSession } from './session/terminal-session';
 import { WebRtcTerminalSession } from './session/webrtc-terminal-session';
 import type { PageTab as Tab } from './tabs/tab-set';
-import type { TetherTestHooks } from './test-hooks';
 
 export interface StreamOptions {
   /** typed into the shell, followed by '\r' */
@@ -233,13 +232,13 @@ async function timeToPrompt(app: ConsoleApp, agentId: string, target: string, ti
   }
 }
 
-async function timeToResume(app: ConsoleApp, hooks: TetherTestHooks, tab: Tab, timeoutMs: number): Promise<ResumeTiming> {
+async function timeToResume(app: ConsoleApp, dropPath: DropPath, tab: Tab, timeoutMs: number): Promise<ResumeTiming> {
   const before = tab.resumeInfo?.count ?? 0;
   const old = app.agents.connection(tab.agentId);
   const t0 = performance.now();
   const timing: ResumeTiming = { ok: false };
   try {
-    if (!hooks.dropPath(tab.agentId, 0)) throw new Error('the agent has no ready connection');
+    if (!dropPath(tab.agentId, 0)) throw new Error('the agent has no ready connection');
     await until(() => {
       if (tab.state === 'reconnecting') timing.reconnectingMs ??= performance.now() - t0;
       const current = app.agents.connection(tab.agentId);
@@ -262,8 +261,11 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** Cuts the path to an agent, as the test hooks' `dropPath` does; false when it has no ready connection. */
+export type DropPath = (agentId: string, outageMs: number) => boolean;
+
 /** The bench's hooks, to add to `window.__tetherTest`. */
-export function benchHooks(app: ConsoleApp, hooks: TetherTestHooks): BenchHooks {
+export function benchHooks(app: ConsoleApp, dropPath: DropPath): BenchHooks {
   const tab = (id: string) => {
     const found = app.tabs.get(id);
     if (!found) throw new Error(`no tab ${id}`);
@@ -273,6 +275,6 @@ export function benchHooks(app: ConsoleApp, hooks: TetherTestHooks): BenchHooks 
     stream: (id, options) => stream(tab(id), options),
     echo: (id, samples) => echo(tab(id), samples),
     timeToPrompt: (agentId, target, timeoutMs) => timeToPrompt(app, agentId, target, timeoutMs),
-    timeToResume: (id, timeoutMs) => timeToResume(app, hooks, tab(id), timeoutMs),
+    timeToResume: (id, timeoutMs) => timeToResume(app, dropPath, tab(id), timeoutMs),
   };
 }

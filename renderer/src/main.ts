@@ -26,7 +26,7 @@ async function start(root: HTMLElement): Promise<void> {
   const app = new ConsoleApp(root, result.config, host, settings, trust, transports);
   if (testing && transports) {
     const hooks = testing.installTestHooks(app, transports.network);
-    if (bench) Object.assign(hooks, bench.benchHooks(app, hooks));
+    if (bench) Object.assign(hooks, bench.benchHooks(app, hooks.dropPath));
   }
   window.addEventListener('pagehide', () => app.dispose());
 }

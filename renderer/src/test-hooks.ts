@@ -7,7 +7,6 @@
  */
 import { err, ok, protocolError } from '@tether/protocol';
 import type { ConsoleApp, ConsoleTransports } from './app';
-import type { BenchHooks } from './bench-hooks';
 import type { NegotiationTransport } from './connection/negotiation-transport';
 import type { AgentNetwork } from './devices/device-directory';
 import type { SessionCarrier, SessionError, TerminalSession } from './session/terminal-session';
@@ -57,8 +56,8 @@ export interface CaptureDigest {
   found: boolean;
 }
 
-/** `window.__tetherTest`: what the end-to-end tests read and drive; present only with `test=1` (`bench=1` adds the BenchHooks). */
-export interface TetherTestHooks extends Partial<BenchHooks> {
+/** `window.__tetherTest`: what the end-to-end tests read and drive; present only with `test=1` (`bench=1` adds the bench's). */
+export interface TetherTestHooks {
   tabs(): TabSummary[];
   screen(tabId: string): string;
   size(tabId: string): { cols: number; rows: number };

@@ -2,7 +2,7 @@
  * The words a tab's banner shows for where its session stands: lost and reconnecting, gone,
  * exited, failed. One function of the tab's state, so that the texts live in one place.
  */
-import { hintFor } from './error-hints';
+import { hintFor } from '../terminal/error-hints';
 import type { ReconnectState } from '../connection/reconnect-policy';
 import { isLive, type TabState } from './tab-state';
 import type { BannerContent } from './tab-status-view';

@@ -6,7 +6,7 @@ import { WebglAddon } from '@xterm/addon-webgl';
 import { Terminal } from '@xterm/xterm';
 import { AckBatcher } from './ack-batcher';
 import { DisposableStore, Emitter, type Disposable } from '../base/emitter';
-import { sessionErrorText } from '../tabs/error-hints';
+import { sessionErrorText } from './error-hints';
 import type { TerminalSession } from '../session/terminal-session';
 import { TERMINAL_THEMES, type ThemeName } from './themes';
 
