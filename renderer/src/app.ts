@@ -1,7 +1,7 @@
 import { AbandonedSessions } from './session/abandoned-sessions';
 import type { AgentConnection } from './connection/agent-connection';
 import { DeviceDirectory, type AgentNetwork } from './devices/device-directory';
-import type { ConsoleConfig } from './config';
+import type { ConsoleConfig } from './console-config';
 import { DevicePanel } from './devices/device-panel';
 import { confirmDialog } from './ui/dialog';
 import { DisposableStore, type Disposable } from './base/emitter';

@@ -1,7 +1,7 @@
 import '@xterm/xterm/css/xterm.css';
 import './styles.css';
 import { ConsoleApp } from './app';
-import { renderConfigForm, resolveConfig } from './config';
+import { renderConfigForm, resolveConfig } from './console-config';
 import { getHost } from './host/host';
 import { loadConsoleIdentity } from './trust/console-identity';
 import { TrustStore } from './trust/trust-store';
