@@ -226,11 +226,12 @@ export class ConsolePage {
   /** The agent's connection state in the device list: its stage, failure code and text. */
   async agentState(agentId: string): Promise<{ stage: string; code: string; text: string }> {
     const state = this.page.locator(`[data-testid="agent"][data-agent-id="${agentId}"] [data-testid="connection-state"]`);
-    return {
-      stage: (await state.getAttribute('data-stage')) ?? '',
-      code: (await state.getAttribute('data-code')) ?? '',
-      text: (await state.textContent()) ?? '',
-    };
+    // Read in one go: three reads could straddle a re-render (a failed stage, then the next attempt's code and text).
+    return state.evaluate((element) => ({
+      stage: element.getAttribute('data-stage') ?? '',
+      code: element.getAttribute('data-code') ?? '',
+      text: element.textContent ?? '',
+    }));
   }
 
   /** Waits until the shell in the tab has printed something (its prompt). */
