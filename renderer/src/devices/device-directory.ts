@@ -1,15 +1,14 @@
 /**
  * Every agent the console knows: online ones from presence (applied as the server's diffs say,
  * entry by entry, and connected as soon as they come online while the fleet is small), paired ones (reached over their LAN endpoint when the signaling server does not list
- * them), offline ones remembered through the host API; one peer connection per agent, its
- * targets kept live by asking `list-targets` every few seconds (and taking any `targets` the agent
+ * them), offline ones remembered through the host API; one peer connection per agent, made
+ * again when it fails (quickly while the agent keeps shells of its tabs), its targets kept live by asking `list-targets` every few seconds (and taking any `targets` the agent
  * pushes), and its network path read from getStats.
  */
 import type { AgentInfo, PresenceChange } from '@tether/protocol';
 import { AgentConnection, type AgentConnectionOptions } from '../connection/agent-connection';
 import type { NegotiationTransport } from '../connection/negotiation-transport';
 import { connectionIsOver, newAgentRecord, type AgentRecord } from './agent-record';
-import { AgentRetry, type ResumeGraceFor } from './agent-retry';
 import type { DeviceEntry } from './device-panel';
 import { DisposableStore, Emitter, type Disposable } from '../base/emitter';
 import type { KnownAgent, TetherApi } from '../host/host';
@@ -18,7 +17,7 @@ import type { LanSignaling } from '../connection/lan-signaling';
 import type { CloudSignaling } from '../connection/cloud-signaling';
 import type { ConsoleIdentity } from '../trust/console-identity';
 import type { PairedAgentRecord } from '../trust/trust-store';
-import { RESUME_CONNECT_TIMEOUT_MS, type ReconnectState } from '../connection/reconnect-policy';
+import { RESUME_CONNECT_TIMEOUT_MS, resumeBackoffMs, type ReconnectState } from '../connection/reconnect-policy';
 
 /** How often a connected agent is asked for its targets: the agent does not push changes yet. */
 export const TARGET_POLL_MS = 3_000;
@@ -35,6 +34,9 @@ export const CONSOLE_CONNECT_TIMEOUT_MS = 15_000;
 export const AUTO_CONNECT_MAX_AGENTS = 25;
 /** The known agents are saved to the host at most this often (a fleet's presence changes often). */
 export const KNOWN_AGENTS_SAVE_MS = 5_000;
+
+/** How long tabs on an agent can still resume their shells after a loss (the longest grace), 0 for none. */
+export type ResumeGraceFor = (agentId: string) => number;
 
 /** Refusals that another try cannot fix: the user must act (pair again, check the network). */
 const NO_RETRY = new Set(['NOT_PAIRED', 'FINGERPRINT_MISMATCH', 'PAIRING_INVALID']);
@@ -67,7 +69,6 @@ export class DeviceDirectory implements Disposable {
   private readonly adopted = new Map<string, LanSignaling>();
   private readonly store = new DisposableStore();
   private readonly changeEmitter = new Emitter<void>();
-  private readonly retries: AgentRetry;
   private saveTimer: ReturnType<typeof setTimeout> | undefined;
   readonly onChange = this.changeEmitter.event;
 
@@ -76,6 +77,7 @@ export class DeviceDirectory implements Disposable {
   private readonly iceServers: RTCIceServer[];
   private readonly identity: ConsoleIdentity;
   private readonly network: AgentNetwork | undefined;
+  private readonly resumeGraceFor: ResumeGraceFor;
 
   constructor(options: DeviceDirectoryOptions) {
     const { signaling, host } = options;
@@ -84,7 +86,7 @@ export class DeviceDirectory implements Disposable {
     this.iceServers = options.iceServers;
     this.identity = options.identity;
     this.network = options.network;
-    this.retries = new AgentRetry({ connect: (agentId) => this.connect(agentId), changed: () => this.changed(), resumeGraceFor: options.resumeGraceFor ?? (() => 0) });
+    this.resumeGraceFor = options.resumeGraceFor ?? (() => 0);
     if (signaling) this.store.add(signaling.onPresence((change) => this.presence(change)));
     for (const agent of options.paired) this.addPaired(agent);
     const targetTimer = setInterval(() => this.pollTargets(), TARGET_POLL_MS);
@@ -123,11 +125,11 @@ export class DeviceDirectory implements Disposable {
       }
       if (stage.kind === 'failed' || stage.kind === 'closed') record.path = undefined;
       if (stage.kind === 'failed' && !NO_RETRY.has(stage.code ?? '')) {
-        if (!record.reconnect && connection.wasReady && !record.heldOff) this.retries.startReconnect(record);
+        if (!record.reconnect && connection.wasReady && !record.heldOff) this.startReconnect(record);
         if (record.reconnect) {
           record.reconnect.lastError = stage.reason;
-          this.retries.resumeAttempt(record);
-        } else this.retries.retry(record);
+          this.resumeAttempt(record);
+        } else this.retry(record);
       }
       this.changed();
     }));
@@ -323,6 +325,60 @@ export class DeviceDirectory implements Disposable {
       }
     }
     if (changed) this.changed();
+  }
+
+  // When a failed connection is made again, at two paces: a lost connection whose shells the agent
+  // still keeps is re-established quickly (reconnect-policy.ts) until their grace is over; any other
+  // failure of an online agent is retried 2, 4, 8… up to 30 s later.
+
+  /**
+   * A connection to an online agent that failed is tried again, 2, 4, 8… up to 30 s later: a
+   * restarted agent or a transient ICE failure should not need a click. Tabs keep their error
+   * until the user reconnects them, since their shells are gone.
+   */
+  private retry(record: AgentRecord): void {
+    clearTimeout(record.retryTimer);
+    record.failures += 1;
+    const delay = Math.min(30_000, 1_000 * 2 ** record.failures);
+    record.retryTimer = setTimeout(() => {
+      record.retryTimer = undefined;
+      if (record.online && !record.heldOff && connectionIsOver(record)) this.connect(record.agentId);
+    }, delay);
+  }
+
+  /** The connection was lost with shells the agent keeps: try again quickly until their grace is over. */
+  private startReconnect(record: AgentRecord): void {
+    const grace = this.resumeGraceFor(record.agentId);
+    if (grace <= 0) return;
+    const now = Date.now();
+    record.reconnect = { since: now, deadline: now + grace, attempt: 0, lastError: undefined };
+  }
+
+  /** The next attempt of a reconnection under way, after its backoff. */
+  private resumeAttempt(record: AgentRecord): void {
+    const reconnect = record.reconnect;
+    if (!reconnect) return;
+    clearTimeout(record.retryTimer);
+    record.retryTimer = setTimeout(() => {
+      record.retryTimer = undefined;
+      if (record.reconnect !== reconnect) return;
+      if (Date.now() >= reconnect.deadline) {
+        // The agent has dropped the shells by now; back to the ordinary retry.
+        record.reconnect = undefined;
+        this.retry(record);
+        this.changed();
+        return;
+      }
+      if (!connectionIsOver(record)) return; // an attempt is under way
+      reconnect.attempt += 1;
+      if (!record.online) {
+        reconnect.lastError = `${record.name} is offline; waiting for it to come back`;
+        this.resumeAttempt(record);
+      } else {
+        this.connect(record.agentId);
+      }
+      this.changed();
+    }, resumeBackoffMs(reconnect.attempt + 1));
   }
 
   private changed(): void {
