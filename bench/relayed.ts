@@ -37,7 +37,7 @@ export async function relayedThroughput(runs: number, prepare: (containerId: str
     cleanups.push(() => agent.stop());
     const consoleBrowser: ConsoleBrowser = await launchConsoleIn(net, 'console');
     cleanups.push(() => consoleBrowser.browser.close());
-    const [file, ui] = await Promise.all([prepare(container.id), consoleBrowser.open({ signal: signaling.url, token: consoleToken })]);
+    const [file, ui] = await Promise.all([prepare(container.id), consoleBrowser.open({ signal: signaling.url, token: consoleToken, bench: '1' })]);
     await ui.connectAgent(agent.agentId, 60_000);
     const bench = new RendererBench(ui, agent.agentId, container.name);
     const samples: number[] = [];

@@ -1,6 +1,6 @@
 /**
  * The console page's side of the bench: drives the measurement hooks of renderer/src/bench-hooks.ts
- * (`window.__tetherTest`, page opened with test=1) and verifies what arrived.
+ * (`window.__tetherTest`, page opened with test=1&bench=1) and verifies what arrived.
  */
 import type { ConsolePage } from '../test/support/console-page.js';
 
@@ -56,7 +56,7 @@ export class RendererBench {
       ([hook, hookArgs]) => {
         const hooks = (window as unknown as { __tetherTest?: Record<string, (...a: unknown[]) => unknown> }).__tetherTest;
         const fn = hooks?.[hook as string];
-        if (!fn) throw new Error(`window.__tetherTest.${String(hook)} is missing (was the page opened with test=1?)`);
+        if (!fn) throw new Error(`window.__tetherTest.${String(hook)} is missing (was the page opened with test=1&bench=1?)`);
         return fn(...(hookArgs as unknown[]));
       },
       [name, args] as const,

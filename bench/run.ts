@@ -145,7 +145,7 @@ async function main(): Promise<void> {
     stack = await startStack({ name: 'bench', agentArgs: ['--max-sessions-per-container', '0'], agentNodeArgs: AGENT_NODE_ARGS });
     const agent = stack.agent;
     const container = await stack.startContainer();
-    const [file, ui] = await Promise.all([prepareFile(container.id), stack.openConsole()]);
+    const [file, ui] = await Promise.all([prepareFile(container.id), stack.openConsole({ bench: true })]);
     results.file = file;
     const cpuList = cpus();
     results.versions = {

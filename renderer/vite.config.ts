@@ -13,7 +13,8 @@ export default defineConfig({
     emptyOutDir: true,
     target: 'es2022',
     sourcemap: true,
-    // One bundle (xterm.js and its addons are most of it), loaded from disk or loopback: no split.
+    // One bundle for the product (xterm.js and its addons are most of it), loaded from disk or
+    // loopback; the test and bench hooks are chunks of their own, imported only behind their flags.
     chunkSizeWarningLimit: 1500,
   },
 });

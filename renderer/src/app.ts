@@ -1,20 +1,22 @@
-import { AbandonedSessions } from './abandoned-sessions';
-import type { AgentConnection } from './agent-connection';
-import { AgentDirectory } from './agent-directory';
-import type { ConsoleConfig } from './config';
-import { DevicePanel } from './device-panel';
-import { confirmDialog } from './dialog';
-import { DisposableStore, type Disposable } from './emitter';
+import { AbandonedSessions } from './session/abandoned-sessions';
+import type { AgentConnection } from './connection/agent-connection';
+import { DeviceDirectory, type AgentNetwork } from './devices/device-directory';
+import type { ConsoleConfig } from './console-config';
+import { DevicePanel } from './devices/device-panel';
+import { confirmDialog } from './ui/dialog';
+import { DisposableStore, type Disposable } from './base/emitter';
 import type { Settings, SettingsPatch, TetherApi } from './host/host';
-import { commandFor, type Command } from './keybindings';
-import { SignalingClient } from './signaling-client';
-import { TabSet } from './tab-set';
-import type { TerminalTab } from './terminal-tab';
-import type { TerminalViewOptions } from './terminal-view';
-import { Toolbar } from './toolbar';
-import { openPairingDialog } from './pairing-dialog';
+import { commandFor, type Command } from './ui/keybindings';
+import { CloudSignaling } from './connection/cloud-signaling';
+import { TabSet } from './tabs/tab-set';
+import type { SessionFactory } from './session/terminal-session';
+import { webRtcSessions } from './session/webrtc-terminal-session';
+import type { PageTab } from './tabs/tab-set';
+import type { TerminalViewOptions } from './terminal/terminal-view';
+import { Toolbar } from './ui/toolbar';
+import { openPairingDialog } from './pairing/pairing-dialog';
 import type { ConsoleIdentity } from './trust/console-identity';
-import { pairWithToken } from './trust/pairing';
+import { pairWithToken } from './pairing/pairing';
 import type { PairedAgentRecord, TrustStore } from './trust/trust-store';
 import { err, ok, type ProtocolError, type Result } from '@tether/protocol';
 
@@ -25,12 +27,21 @@ export interface ConsoleTrust {
   paired: PairedAgentRecord[];
 }
 
+/**
+ * How the console reaches agents and makes sessions: WebRTC and the browser's network in the
+ * product; the test hooks wrap both (a test transport) to cut paths and send raw frames.
+ */
+export interface ConsoleTransports {
+  sessions?: SessionFactory;
+  network?: AgentNetwork;
+}
+
 /** The console page: toolbar, the device panel, and the tabs. */
 export class ConsoleApp implements Disposable {
   readonly tabs: TabSet;
-  readonly agents: AgentDirectory;
+  readonly agents: DeviceDirectory;
   private readonly store = new DisposableStore();
-  private readonly signaling: SignalingClient | undefined;
+  private readonly signaling: CloudSignaling | undefined;
   private readonly devices: DevicePanel;
   private readonly toolbar: Toolbar;
   /** shells of tabs closed while reconnecting, ended on their agent's next connection */
@@ -42,11 +53,20 @@ export class ConsoleApp implements Disposable {
     private readonly host: TetherApi,
     private settings: Settings,
     private readonly trust: ConsoleTrust,
+    transports: ConsoleTransports = {},
   ) {
     // Without a signaling server the console reaches its paired agents over the LAN only.
-    this.signaling = config.signalingUrl ? this.store.add(new SignalingClient(config.signalingUrl, config.token)) : undefined;
+    this.signaling = config.signalingUrl ? this.store.add(new CloudSignaling(config.signalingUrl, config.token)) : undefined;
     this.agents = this.store.add(
-      new AgentDirectory(this.signaling, host, config.iceServers, trust.identity, trust.paired, (agentId) => this.resumeGraceFor(agentId)),
+      new DeviceDirectory({
+        signaling: this.signaling,
+        host,
+        iceServers: config.iceServers,
+        identity: trust.identity,
+        paired: trust.paired,
+        resumeGraceFor: (agentId) => this.resumeGraceFor(agentId),
+        ...(transports.network ? { network: transports.network } : {}),
+      }),
     );
     this.toolbar = new Toolbar(config.signalingUrl, host.kind, {
       toggleTheme: () => void this.updateSettings({ theme: this.settings.theme === 'dark' ? 'light' : 'dark' }),
@@ -58,7 +78,7 @@ export class ConsoleApp implements Disposable {
       openTarget: (agentId, target) => this.openTab(agentId, target.name),
       pair: () => void openPairingDialog({ pair: (text) => this.pair(text) }),
     });
-    this.tabs = this.store.add(new TabSet(() => this.viewOptions()));
+    this.tabs = this.store.add(new TabSet(() => this.viewOptions(), transports.sessions ?? webRtcSessions));
     this.abandoned = this.store.add(new AbandonedSessions());
     const sidebar = document.createElement('aside');
     sidebar.className = 'sidebar';
@@ -100,7 +120,7 @@ export class ConsoleApp implements Disposable {
   }
 
   /** Opens a tab on `target` (a container name or id); it connects the agent if needed. */
-  openTab(agentId: string, target: string): TerminalTab {
+  openTab(agentId: string, target: string): PageTab {
     const record = this.agents.get(agentId);
     if (!record?.online) throw new Error(`agent ${agentId} is not online`);
     const tab = this.tabs.create({ agentId, agentName: record.name, target });
@@ -114,13 +134,13 @@ export class ConsoleApp implements Disposable {
   }
 
   /** A new session in the tab: on the agent's live connection, or a new one once the agent is back. */
-  reconnect(tab: TerminalTab): void {
+  reconnect(tab: PageTab): void {
     const record = this.agents.get(tab.agentId);
     if (!record?.online) {
-      tab.view.notice(`[${tab.agentName} is still offline; Reconnect once the agent is back]`);
+      tab.notice(`[${tab.agentName} is still offline; Reconnect once the agent is back]`);
       return;
     }
-    tab.view.notice(`[reconnecting to ${tab.target} on ${tab.agentName}: a new shell starts; the previous one has ended]`);
+    tab.notice(`[reconnecting to ${tab.target} on ${tab.agentName}: a new shell starts; the previous one has ended]`);
     tab.follow(this.agents.connect(tab.agentId));
   }
 
@@ -184,8 +204,8 @@ export class ConsoleApp implements Disposable {
   private applySettings(): void {
     document.documentElement.dataset.theme = this.settings.theme;
     for (const tab of this.tabs.list()) {
-      tab.view.setTheme(this.settings.theme);
-      tab.view.setFontSize(this.settings.fontSize);
+      tab.panel.view.setTheme(this.settings.theme);
+      tab.panel.view.setFontSize(this.settings.fontSize);
     }
     this.toolbar.showSettings(this.settings);
   }
@@ -223,14 +243,14 @@ export class ConsoleApp implements Disposable {
         active?.panel.openSearch();
         return;
       case 'copy': {
-        const text = active?.view.selection();
+        const text = active?.panel.view.selection();
         if (text) void this.host.clipboard.writeText(text).catch((error: unknown) => console.warn(`[clipboard] ${String(error)}`));
         return;
       }
       case 'paste':
         if (active) {
           this.host.clipboard.readText().then(
-            (text) => active.view.paste(text),
+            (text) => active.panel.view.paste(text),
             (error: unknown) => console.warn(`[clipboard] paste failed: ${String(error)}`),
           );
         }

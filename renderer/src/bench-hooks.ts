@@ -1,14 +1,15 @@
 /**
  * Measurements for `npm run bench` (bench/renderer-bench.ts), taken inside the page so that no
- * Playwright round trip lands inside a timed interval. Installed with the test hooks (`test=1`).
+ * Playwright round trip lands inside a timed interval. Loaded by main.ts only with `bench=1`,
+ * with a dynamic import, beside the test hooks (main.ts hands it their `dropPath`).
  */
-import type { AgentConnection } from './agent-connection';
-import type { ConnectionStage } from './connection-stage';
+import type { AgentConnection } from './connection/agent-connection';
+import type { ConnectionStage } from './connection/connection-stage';
 import type { ConsoleApp } from './app';
-import type { Disposable } from './emitter';
-import { randomId } from './random-id';
-import type { TerminalTab as Tab } from './terminal-tab';
-import { WebRtcTerminalSession } from './webrtc-terminal-session';
+import type { Disposable } from './base/emitter';
+import type { TerminalSession } from './session/terminal-session';
+import { WebRtcTerminalSession } from './session/webrtc-terminal-session';
+import type { PageTab as Tab } from './tabs/tab-set';
 
 export interface StreamOptions {
   /** typed into the shell, followed by '\r' */
@@ -99,7 +100,8 @@ async function until(condition: () => boolean, timeoutMs: number, what: string):
 }
 
 async function stream(tab: Tab, options: StreamOptions): Promise<StreamResult> {
-  const { session, view } = tab;
+  const { session } = tab;
+  const view = tab.panel.view;
   const scanner = new MarkerScanner(options.endMarker);
   const before = view.stats.received;
   let lastOutput = performance.now();
@@ -146,7 +148,7 @@ async function stream(tab: Tab, options: StreamOptions): Promise<StreamResult> {
 }
 
 /** Resolves when `session` has sent nothing for `quietMs`. */
-async function quiet(session: WebRtcTerminalSession, quietMs: number): Promise<void> {
+async function quiet(session: TerminalSession, quietMs: number): Promise<void> {
   let last = performance.now();
   const subscription = session.onOutput(() => (last = performance.now()));
   try {
@@ -208,7 +210,7 @@ async function timeToPrompt(app: ConsoleApp, agentId: string, target: string, ti
     });
     void conn.connect();
     await withTimeout(ready, timeoutMs, 'the connection to be ready');
-    const term = (session = new WebRtcTerminalSession({ target, openChannel: () => conn.openTerminalChannel(randomId(12)) }));
+    const term = (session = new WebRtcTerminalSession({ target, carrier: conn }));
     const firstByte = new Promise<void>((resolve, reject) => {
       subscriptions.push(term.onOpened(() => mark('opened')));
       subscriptions.push(term.onOutput(() => resolve(void mark('firstByte'))));
@@ -230,13 +232,13 @@ async function timeToPrompt(app: ConsoleApp, agentId: string, target: string, ti
   }
 }
 
-async function timeToResume(app: ConsoleApp, tab: Tab, timeoutMs: number): Promise<ResumeTiming> {
+async function timeToResume(app: ConsoleApp, dropPath: DropPath, tab: Tab, timeoutMs: number): Promise<ResumeTiming> {
   const before = tab.resumeInfo?.count ?? 0;
   const old = app.agents.connection(tab.agentId);
   const t0 = performance.now();
   const timing: ResumeTiming = { ok: false };
   try {
-    if (!app.agents.simulatePathLoss(tab.agentId, 0)) throw new Error('the agent has no ready connection');
+    if (!dropPath(tab.agentId, 0)) throw new Error('the agent has no ready connection');
     await until(() => {
       if (tab.state === 'reconnecting') timing.reconnectingMs ??= performance.now() - t0;
       const current = app.agents.connection(tab.agentId);
@@ -259,7 +261,11 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-export function benchHooks(app: ConsoleApp): BenchHooks {
+/** Cuts the path to an agent, as the test hooks' `dropPath` does; false when it has no ready connection. */
+export type DropPath = (agentId: string, outageMs: number) => boolean;
+
+/** The bench's hooks, to add to `window.__tetherTest`. */
+export function benchHooks(app: ConsoleApp, dropPath: DropPath): BenchHooks {
   const tab = (id: string) => {
     const found = app.tabs.get(id);
     if (!found) throw new Error(`no tab ${id}`);
@@ -269,6 +275,6 @@ export function benchHooks(app: ConsoleApp): BenchHooks {
     stream: (id, options) => stream(tab(id), options),
     echo: (id, samples) => echo(tab(id), samples),
     timeToPrompt: (agentId, target, timeoutMs) => timeToPrompt(app, agentId, target, timeoutMs),
-    timeToResume: (id, timeoutMs) => timeToResume(app, tab(id), timeoutMs),
+    timeToResume: (id, timeoutMs) => timeToResume(app, dropPath, tab(id), timeoutMs),
   };
 }

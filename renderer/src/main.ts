@@ -1,9 +1,8 @@
 import '@xterm/xterm/css/xterm.css';
 import './styles.css';
 import { ConsoleApp } from './app';
-import { renderConfigForm, resolveConfig } from './config';
+import { renderConfigForm, resolveConfig } from './console-config';
 import { getHost } from './host/host';
-import { installTestHooks } from './test-hooks';
 import { loadConsoleIdentity } from './trust/console-identity';
 import { TrustStore } from './trust/trust-store';
 
@@ -18,8 +17,17 @@ async function start(root: HTMLElement): Promise<void> {
   }
   const trustStore = new TrustStore();
   const [identity, paired] = await Promise.all([loadConsoleIdentity(trustStore), trustStore.pairedAgents()]);
-  const app = new ConsoleApp(root, result.config, host, settings, { identity, store: trustStore, paired });
-  if (result.config.testHooks) installTestHooks(app);
+  const trust = { identity, store: trustStore, paired };
+  const { testHooks, benchHooks } = result.config;
+  // Test and bench hooks stay out of the product's code path: loaded only behind their flag.
+  const testing = testHooks || benchHooks ? await import('./test-hooks') : undefined;
+  const bench = benchHooks ? await import('./bench-hooks') : undefined;
+  const transports = testing?.testTransports();
+  const app = new ConsoleApp(root, result.config, host, settings, trust, transports);
+  if (testing && transports) {
+    const hooks = testing.installTestHooks(app, transports.network);
+    if (bench) Object.assign(hooks, bench.benchHooks(app, hooks.dropPath));
+  }
   window.addEventListener('pagehide', () => app.dispose());
 }
 

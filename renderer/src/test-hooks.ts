@@ -1,6 +1,17 @@
-import type { ConsoleApp } from './app';
-import { benchHooks, type BenchHooks } from './bench-hooks';
-import type { SessionError } from './terminal-session';
+/**
+ * `window.__tetherTest`, for the end-to-end tests: loaded by main.ts only with `test=1`, with a
+ * dynamic import, so the product bundle's own code never calls it. What the hooks need to reach
+ * below the tabs they get as test transports, wrapped around the product's parts rather than
+ * built into them: a network whose paths can be cut (TestNetwork) and sessions whose raw channel
+ * can be written to or closed (TappedSession).
+ */
+import { err, ok, protocolError } from '@tether/protocol';
+import type { ConsoleApp, ConsoleTransports } from './app';
+import type { NegotiationTransport } from './connection/negotiation-transport';
+import type { AgentNetwork } from './devices/device-directory';
+import type { SessionCarrier, SessionError, TerminalSession } from './session/terminal-session';
+import { WebRtcTerminalSession } from './session/webrtc-terminal-session';
+import type { TabStage } from './tabs/tab-status-view';
 
 export interface TabSummary {
   id: string;
@@ -45,8 +56,8 @@ export interface CaptureDigest {
   found: boolean;
 }
 
-/** `window.__tetherTest`: what the end-to-end tests read and drive; present only with `test=1`. */
-export interface TetherTestHooks extends BenchHooks {
+/** `window.__tetherTest`: what the end-to-end tests read and drive; present only with `test=1` (`bench=1` adds the bench's). */
+export interface TetherTestHooks {
   tabs(): TabSummary[];
   screen(tabId: string): string;
   size(tabId: string): { cols: number; rows: number };
@@ -121,8 +132,127 @@ function toBase64(bytes: Uint8Array): string {
   return btoa(binary);
 }
 
-export function installTestHooks(app: ConsoleApp): void {
+/** A peer connection whose path the test network can cut: closed at once and reported failed, as a dead path is. */
+class CuttablePeerConnection extends RTCPeerConnection {
+  private cut = false;
+
+  override get connectionState(): RTCPeerConnectionState {
+    return this.cut ? 'failed' : super.connectionState;
+  }
+
+  cutPath(): void {
+    this.cut = true;
+    this.close();
+    this.dispatchEvent(new Event('connectionstatechange'));
+  }
+}
+
+/**
+ * The network between the console and its agents, as the tests see it: a path to an agent can be
+ * cut (its peer connection dies and the agent is told nothing, no `close` and no
+ * `webrtc:disconnect`), and for a while after that new attempts to reach the agent fail.
+ */
+export class TestNetwork implements AgentNetwork {
+  private readonly peers = new Map<string, CuttablePeerConnection>();
+  /** negotiations whose path was cut: what they would tell the agent goes nowhere */
+  private readonly silenced = new Set<string>();
+  /** agents unreachable until a time (Date.now()) */
+  private readonly outages = new Map<string, number>();
+
+  peerConnection(config: RTCConfiguration, negotiationId: string): RTCPeerConnection {
+    for (const [id, peer] of this.peers) if (peer.connectionState === 'closed') this.peers.delete(id);
+    const peer = new CuttablePeerConnection(config);
+    this.peers.set(negotiationId, peer);
+    return peer;
+  }
+
+  signalingPath(path: NegotiationTransport): NegotiationTransport {
+    return {
+      get path() {
+        return path.path;
+      },
+      register: (negotiationId, handlers) => path.register(negotiationId, handlers),
+      sendOffer: async (msg) => {
+        if (Date.now() >= (this.outages.get(msg.agentId) ?? 0)) return path.sendOffer(msg);
+        this.silenced.add(msg.sessionId);
+        return err(protocolError('AGENT_OFFLINE', 'the network is down (test hook)'));
+      },
+      sendIce: (msg) => path.sendIce(msg),
+      sendDisconnect: async (msg) => (this.silenced.has(msg.sessionId) ? ok(undefined) : path.sendDisconnect(msg)),
+    };
+  }
+
+  /** Cuts the ready connection `negotiationId` to `agentId`; attempts fail for `outageMs`. False when it has no live peer. */
+  cut(agentId: string, negotiationId: string, outageMs: number): boolean {
+    const peer = this.peers.get(negotiationId);
+    if (!peer) return false;
+    this.peers.delete(negotiationId);
+    this.outages.set(agentId, Date.now() + outageMs);
+    this.silenced.add(negotiationId);
+    peer.cutPath();
+    return true;
+  }
+}
+
+/** `carrier`, telling `onChannel` each raw channel it opens. */
+function tap(carrier: SessionCarrier, onChannel: (channel: RTCDataChannel) => void): SessionCarrier {
+  return {
+    openTerminalChannel: (tabId) => {
+      const channel = carrier.openTerminalChannel(tabId);
+      onChannel(channel);
+      return channel;
+    },
+  };
+}
+
+/** The product's session, with the raw `tty:` channel it is on now in reach of the hooks. */
+class TappedSession extends WebRtcTerminalSession {
+  raw: RTCDataChannel | undefined;
+
+  constructor(target: string, carrier: SessionCarrier) {
+    const holder: { session?: TappedSession } = {};
+    super({ target, carrier: tap(carrier, (channel) => holder.session && (holder.session.raw = channel)) });
+    holder.session = this;
+  }
+
+  override resume(carrier: SessionCarrier): void {
+    super.resume(tap(carrier, (channel) => (this.raw = channel)));
+  }
+}
+
+/** The raw channel of a tab's session: sends a frame as is, bypassing the protocol, or closes it as a dead path would. */
+function rawChannel(session: TerminalSession): RTCDataChannel {
+  const channel = session instanceof TappedSession ? session.raw : undefined;
+  if (!channel || channel.readyState !== 'open') throw new Error('the terminal channel is not open');
+  return channel;
+}
+
+/** What the console is built with under test: the test network and the tapped sessions. */
+export function testTransports(): ConsoleTransports & { network: TestNetwork } {
+  return { network: new TestNetwork(), sessions: (target, carrier) => new TappedSession(target, carrier) };
+}
+
+/** Every stage a tab has shown, in order, as the connection status tests read it. */
+function recordStages(app: ConsoleApp): (tabId: string) => TabStage[] {
+  const histories = new Map<string, TabStage[]>();
+  app.tabs.onChange(() => {
+    for (const tab of app.tabs.list()) {
+      if (histories.has(tab.id)) continue;
+      const history: TabStage[] = [];
+      histories.set(tab.id, history);
+      tab.onChange(() => {
+        const shown = tab.state === 'open' ? 'ready' : tab.stage;
+        if (history[history.length - 1] !== shown) history.push(shown);
+      });
+    }
+  });
+  return (tabId) => [...(histories.get(tabId) ?? [])];
+}
+
+export function installTestHooks(app: ConsoleApp, network: TestNetwork): TetherTestHooks {
   const captures = new Map<string, Capture>();
+  const captureSubscriptions = new Map<string, { dispose(): void }>();
+  const stageHistory = recordStages(app);
   const tab = (id: string) => {
     const found = app.tabs.get(id);
     if (!found) throw new Error(`no tab ${id}`);
@@ -138,7 +268,7 @@ export function installTestHooks(app: ConsoleApp): void {
         active: app.tabs.active === t,
         state: t.state,
         stage: t.stage,
-        stageHistory: [...t.stageHistory],
+        stageHistory: stageHistory(t.id),
         exitCode: t.exitCode,
         sessionId: t.sessionId,
         lastError: t.errors[t.errors.length - 1],
@@ -147,26 +277,26 @@ export function installTestHooks(app: ConsoleApp): void {
         rttMs: t.path?.rttMs,
         targetState: t.targetState,
         connectionLost: t.connectionLost,
-        renderer: t.view.renderer,
+        renderer: t.panel.view.renderer,
         sessionReceived: t.received,
         resumeCount: t.resumeInfo?.count ?? 0,
         lastResumed: t.resumeInfo ? { from: t.resumeInfo.from, lost: t.resumeInfo.lost } : undefined,
-        reconnectAttempt: t.reconnection.lost?.state?.attempt,
+        reconnectAttempt: t.reconnection.agentAttempt,
         resumeAttempts: t.reconnection.resumeAttempts,
         droppedInput: t.reconnection.droppedInput,
         undeliveredInput: [...t.reconnection.undeliveredInput],
         resumeGraceMs: t.resumeGraceMs,
       })),
-    screen: (id) => tab(id).view.screenText(),
-    size: (id) => tab(id).view.size,
+    screen: (id) => tab(id).panel.view.screenText(),
+    size: (id) => tab(id).panel.view.size,
     capture: (id, on) => {
-      const view = tab(id).view;
+      const view = tab(id).panel.view;
+      captureSubscriptions.get(id)?.dispose();
+      captureSubscriptions.delete(id);
       if (on) {
         const capture = new Capture();
         captures.set(id, capture);
-        view.outputTap = (bytes) => capture.add(bytes);
-      } else {
-        view.outputTap = undefined;
+        captureSubscriptions.set(id, view.onOutput((bytes) => capture.add(bytes)));
       }
     },
     captured: (id) => toBase64(captures.get(id)?.bytes() ?? new Uint8Array()),
@@ -195,11 +325,13 @@ export function installTestHooks(app: ConsoleApp): void {
       const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', slice));
       return { sha256: [...digest].map((b) => b.toString(16).padStart(2, '0')).join(''), length: slice.length, found };
     },
-    received: (id) => tab(id).view.stats.received,
-    acked: (id) => tab(id).view.stats.acked,
+    received: (id) => tab(id).panel.view.stats.received,
+    acked: (id) => tab(id).panel.view.stats.acked,
     sendRaw: (id, data) => {
       try {
-        tab(id).session.sendRaw(typeof data === 'number' ? new Uint8Array(data).fill(0x61) : data);
+        const channel = rawChannel(tab(id).session);
+        if (typeof data === 'number') channel.send(new Uint8Array(data).fill(0x61));
+        else channel.send(data);
         return { ok: true };
       } catch (error) {
         return { ok: false, error: String(error) };
@@ -210,6 +342,8 @@ export function installTestHooks(app: ConsoleApp): void {
     activate: (id) => app.tabs.activate(id),
     closeTab: (id) => {
       captures.delete(id);
+      captureSubscriptions.get(id)?.dispose();
+      captureSubscriptions.delete(id);
       app.tabs.close(id);
     },
     pairWithToken: async (token) => {
@@ -218,12 +352,19 @@ export function installTestHooks(app: ConsoleApp): void {
     },
     pairedAgents: () => app.agents.pairedAgents().map((a) => ({ agentId: a.agentId, name: a.name, fingerprint: a.fingerprint, consoleId: a.consoleId, endpoints: a.endpoints })),
     consoleFingerprint: () => app.consoleFingerprint,
-    dropPath: (agentId, outageMs) => app.agents.simulatePathLoss(agentId, outageMs),
-    dropChannel: (id) => tab(id).session.dropChannelForTest(),
+    dropPath: (agentId, outageMs) => {
+      const connection = app.agents.connection(agentId);
+      if (connection?.stage.kind !== 'ready') return false;
+      return network.cut(agentId, connection.negotiationId, outageMs);
+    },
+    dropChannel: (id) => {
+      const session = tab(id).session;
+      if (session instanceof TappedSession) session.raw?.close();
+    },
     disconnectAgent: (agentId) => app.disconnectAgent(agentId),
-    notices: (id) => [...tab(id).view.notices],
+    notices: (id) => [...tab(id).panel.view.notices],
     abandonedSessions: () => app.abandoned.size,
-    ...benchHooks(app),
   };
   (window as unknown as { __tetherTest: TetherTestHooks }).__tetherTest = hooks;
+  return hooks;
 }

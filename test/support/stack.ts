@@ -27,8 +27,8 @@ export interface Stack {
   consoleToken: string;
   /** the token the signaling server accepts from agents, for starting more agents */
   agentToken: string;
-  /** Loads the console page (test hooks on) connected to this stack's signaling server. */
-  openConsole(): Promise<ConsolePage>;
+  /** Loads the console page (test hooks on; the bench's too with `bench`) connected to this stack's signaling server. */
+  openConsole(options?: { bench?: boolean }): Promise<ConsolePage>;
   /** Starts a test container that `close()` removes. */
   startContainer(options?: ContainerOptions): Promise<TestContainer>;
   /** Wraps a test body: on failure, saves a screenshot and the logs into test-results/. */
@@ -122,8 +122,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       baseUrl: web.url,
       consoleToken,
       agentToken,
-      async openConsole() {
-        const query = new URLSearchParams({ signal: signaling.url, token: consoleToken, test: '1' });
+      async openConsole({ bench = false } = {}) {
+        const query = new URLSearchParams({ signal: signaling.url, token: consoleToken, test: '1', ...(bench ? { bench: '1' } : {}) });
         await page.goto(`${web.url}/index.html?${query.toString()}`);
         await page.waitForFunction(() => 'window' in globalThis && '__tetherTest' in window, undefined, { timeout: 15_000 });
         return new ConsolePage(page);

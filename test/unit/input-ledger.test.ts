@@ -1,10 +1,10 @@
 /**
- * The console's input accounting across resumes (renderer/src/input-ledger.ts): what was sent
+ * The console's input accounting across resumes (renderer/src/session/input-ledger.ts): what was sent
  * into a channel that died and never reached the agent, and how the tab names those keys.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { INPUT_TAIL_BYTES, InputLedger, describeKeys } from '../../renderer/src/input-ledger.js';
+import { INPUT_TAIL_BYTES, InputLedger, describeKeys } from '../../renderer/src/session/input-ledger.js';
 
 const text = (s: string) => new TextEncoder().encode(s);
 const decode = (b: Uint8Array) => new TextDecoder().decode(b);

@@ -1,11 +1,11 @@
 /**
- * The console's output accounting across resumes (renderer/src/output-ledger.ts): the offset it
+ * The console's output accounting across resumes (renderer/src/session/output-ledger.ts): the offset it
  * resumes from, lost bytes, and acknowledgements that must not count a byte twice.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { OutputLedger } from '../../renderer/src/output-ledger.js';
-import { RESUME_BACKOFF_MAX_MS, resumeBackoffMs } from '../../renderer/src/reconnect-policy.js';
+import { OutputLedger } from '../../renderer/src/session/output-ledger.js';
+import { RESUME_BACKOFF_MAX_MS, resumeBackoffMs } from '../../renderer/src/connection/reconnect-policy.js';
 
 const bytes = (n: number) => new Uint8Array(n).fill(0x61);
 

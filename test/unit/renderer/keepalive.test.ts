@@ -1,11 +1,11 @@
 /**
- * The console's keepalive (renderer/src/keepalive.ts) on a clock the test drives: when silence
+ * The console's keepalive (renderer/src/connection/keepalive.ts) on a clock the test drives: when silence
  * counts as a lost data path, and when it must not. The real data path is exercised by
  * test/e2e/network-faults.test.ts, which stalls SCTP while ICE stays up.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Keepalive } from '../../../renderer/src/keepalive.js';
+import { Keepalive } from '../../../renderer/src/connection/keepalive.js';
 
 function harness(timeoutMs = 15_000) {
   let now = 0;

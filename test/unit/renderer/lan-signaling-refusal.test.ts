@@ -1,5 +1,5 @@
 /**
- * The console's LAN connection (renderer/src/lan-signaling.ts) against the built agent's LAN
+ * The console's LAN connection (renderer/src/connection/lan-signaling.ts) against the built agent's LAN
  * endpoint: a connection the agent refuses keeps the agent's code and words (RATE_LIMITED, "too
  * many connections …") instead of reading as AGENT_OFFLINE, and an address nobody answers on is
  * AGENT_OFFLINE. Node's socket.io-client stands in for Chromium's: the code under test is the same.
@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import { io, type Socket } from 'socket.io-client';
 import { MAX_LAN_CONNECTIONS_PER_ADDRESS } from '@tether/protocol';
 import { buildAgent } from '../../../agent/test/support/patched-werift.js';
-import { LanSignaling } from '../../../renderer/src/lan-signaling.js';
+import { LanSignaling } from '../../../renderer/src/connection/lan-signaling.js';
 import { startAgent, type AgentProcess } from '../../support/agent-process.js';
 
 let agent: AgentProcess;

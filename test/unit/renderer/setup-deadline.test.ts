@@ -1,11 +1,11 @@
 /**
- * The console's setup timeout (renderer/src/setup-deadline.ts) on mocked timers: each stage gets
+ * The console's setup timeout (renderer/src/connection/setup-deadline.ts) on mocked timers: each stage gets
  * its own timeout, a setup that keeps advancing gets at most MAX_SETUP_STAGE_TIMEOUTS of them,
  * and the sentence says where it waited.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { MAX_SETUP_STAGE_TIMEOUTS, SetupDeadline } from '../../../renderer/src/setup-deadline.js';
+import { MAX_SETUP_STAGE_TIMEOUTS, SetupDeadline } from '../../../renderer/src/connection/setup-deadline.js';
 
 test('a stage that does not end in time fails the setup, saying what it waited for and why', (t) => {
   t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });

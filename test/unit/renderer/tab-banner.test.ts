@@ -1,11 +1,11 @@
 /**
  * What a tab's banner says when its agent is unreachable and when its agent stopped
- * (renderer/src/tab-banner.ts): only what the console knows. The same texts are checked in
+ * (renderer/src/tabs/tab-banner.ts): only what the console knows. The same texts are checked in
  * Chromium against a real agent in test/e2e/console-agent-stop.test.ts.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { bannerFor, formatClock, type BannerFacts } from '../../../renderer/src/tab-banner.js';
+import { bannerFor, formatClock, type BannerFacts } from '../../../renderer/src/tabs/tab-banner.js';
 
 const base: BannerFacts = {
   target: 'plc-1',

@@ -1,0 +1,44 @@
+import type { Target } from '@tether/protocol';
+import type { AgentConnection } from '../connection/agent-connection';
+import type { DisposableStore } from '../base/emitter';
+import type { NetworkPath } from '../connection/network-path';
+import type { ReconnectState } from '../connection/reconnect-policy';
+import type { PairedAgentRecord } from '../trust/trust-store';
+
+/** What the console knows of one agent, and its one connection. */
+export interface AgentRecord {
+  agentId: string;
+  name: string;
+  version: string | undefined;
+  online: boolean;
+  connection: AgentConnection | undefined;
+  connectionStore: DisposableStore | undefined;
+  targets: Target[];
+  targetsKnown: boolean;
+  path: NetworkPath | undefined;
+  /** consecutive failed connections, for the retry backoff */
+  failures: number;
+  retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** the user pressed Disconnect: not connected again on presence until they press Connect */
+  heldOff: boolean;
+  /** listed by the signaling server's presence */
+  inPresence: boolean;
+  /** set when this console paired with the agent: pinned, and reachable over the LAN */
+  paired: PairedAgentRecord | undefined;
+  /** set while a lost connection with resumable shells is being re-established */
+  reconnect: ReconnectState | undefined;
+}
+
+export function newAgentRecord(agentId: string, name: string): AgentRecord {
+  return {
+    agentId, name, version: undefined, online: false, connection: undefined, connectionStore: undefined,
+    targets: [], targetsKnown: false, path: undefined, heldOff: false, failures: 0, retryTimer: undefined,
+    inPresence: false, paired: undefined, reconnect: undefined,
+  };
+}
+
+/** Whether the record's connection is missing or over: a new one may be made. */
+export function connectionIsOver(record: AgentRecord): boolean {
+  const stage = record.connection?.stage.kind;
+  return stage === undefined || stage === 'failed' || stage === 'closed';
+}

@@ -1,0 +1,361 @@
+/**
+ * The side panel: every known agent (online ones from presence, offline ones remembered), its
+ * connection stage, and under it the containers it exposes with their state, kept live. Built for
+ * a fleet: the list is virtualized (only the rows in view, and a few around them, are in the DOM,
+ * with @tanstack/virtual-core measuring their heights), filtered by name and state, counted per
+ * state, and rendered at most once a frame; a row is rebuilt only when its own entry changed.
+ */
+import { elementScroll, measureElement, observeElementOffset, observeElementRect, Virtualizer } from '@tanstack/virtual-core';
+import type { Target } from '@tether/protocol';
+import type { ConnectionStage } from '../connection/connection-stage';
+import type { NetworkPath } from '../connection/network-path';
+
+export interface DeviceEntry {
+  agentId: string;
+  name: string;
+  version: string | undefined;
+  online: boolean;
+  stage: ConnectionStage;
+  /** the last list the agent sent; shown as unreachable while the agent is not connected */
+  targets: readonly Target[];
+  targetsKnown: boolean;
+  path: NetworkPath | undefined;
+  openTabs: number;
+  /** this console paired with the agent: its identity is pinned */
+  paired: boolean;
+  /** the signaling path its connection takes: the agent's own LAN endpoint or the cloud server */
+  route: 'lan' | 'cloud' | undefined;
+  /** set while a lost connection is being re-established for the shells of its tabs */
+  reconnectAttempt: number | undefined;
+}
+
+export interface DevicePanelActions {
+  connect(agentId: string): void;
+  disconnect(agentId: string): void;
+  openTarget(agentId: string, target: Target): void;
+  /** opens the pairing dialog */
+  pair(): void;
+}
+
+/** The states the list can be filtered by and counts; an entry may be in several (online and connected). */
+export const DEVICE_STATES = ['online', 'offline', 'connected', 'failed'] as const;
+export type DeviceState = (typeof DEVICE_STATES)[number];
+
+function inState(entry: DeviceEntry, state: DeviceState): boolean {
+  switch (state) {
+    case 'online':
+      return entry.online;
+    case 'offline':
+      return !entry.online;
+    case 'connected':
+      return entry.online && entry.stage.kind === 'ready';
+    case 'failed':
+      return entry.stage.kind === 'failed';
+  }
+}
+
+/** A row's height before it is measured: an agent without containers listed. */
+const ESTIMATED_ROW_PX = 64;
+/** Rows rendered beyond the visible ones on each side, so that scrolling shows no gap. */
+const OVERSCAN_ROWS = 6;
+/** If no animation frame comes (a hidden page), the list is rendered after this long anyway. */
+const RENDER_FALLBACK_MS = 100;
+
+const STAGE_TEXT: Record<ConnectionStage['kind'], string> = {
+  idle: 'not connected',
+  signaling: 'signaling…',
+  ice: 'finding a network path (ICE)…',
+  'secure-channel': 'securing the channel (DTLS/SCTP)…',
+  ready: 'connected',
+  failed: 'failed',
+  closed: 'closed',
+};
+
+export class DevicePanel {
+  readonly element: HTMLElement;
+  private readonly filterInput: HTMLInputElement;
+  private readonly stateSelect: HTMLSelectElement;
+  private readonly counts: HTMLElement;
+  private readonly scroller: HTMLElement;
+  private readonly list: HTMLUListElement;
+  private readonly empty: HTMLElement;
+  private readonly virtualizer: Virtualizer<HTMLElement, HTMLElement>;
+  private readonly unmount: () => void;
+  /** the rows in the DOM, by agentId, with the entry each was built from */
+  private readonly rows = new Map<string, { element: HTMLElement; signature: string }>();
+  private source: () => readonly DeviceEntry[] = () => [];
+  private entries: readonly DeviceEntry[] = [];
+  private shown: DeviceEntry[] = [];
+  private frame: number | undefined;
+  private fallback: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(private readonly actions: DevicePanelActions) {
+    this.element = document.createElement('nav');
+    this.element.className = 'device-panel agent-list';
+    this.element.setAttribute('aria-label', 'Devices and containers');
+    const heading = document.createElement('h2');
+    heading.textContent = 'Devices';
+    const pair = document.createElement('button');
+    pair.type = 'button';
+    pair.className = 'pair-agent';
+    pair.dataset.testid = 'pair-agent';
+    pair.textContent = 'Pair an agent';
+    pair.title = 'pair with an agent from the token or QR code of `tether-agent pair` (works offline, over the LAN)';
+    pair.addEventListener('click', () => this.actions.pair());
+
+    this.filterInput = document.createElement('input');
+    this.filterInput.type = 'search';
+    this.filterInput.placeholder = 'Filter by name or id';
+    this.filterInput.className = 'device-filter';
+    this.filterInput.dataset.testid = 'device-filter';
+    this.filterInput.setAttribute('aria-label', 'Filter devices by name or id');
+    this.stateSelect = document.createElement('select');
+    this.stateSelect.className = 'device-state-filter';
+    this.stateSelect.dataset.testid = 'device-state-filter';
+    this.stateSelect.setAttribute('aria-label', 'Show devices in this state');
+    for (const value of ['all', ...DEVICE_STATES]) {
+      const option = document.createElement('option');
+      option.value = value;
+      option.textContent = value;
+      this.stateSelect.append(option);
+    }
+    this.filterInput.addEventListener('input', () => this.refilter());
+    this.stateSelect.addEventListener('change', () => this.refilter());
+    const filters = document.createElement('div');
+    filters.className = 'device-filters';
+    filters.append(this.filterInput, this.stateSelect);
+
+    this.counts = document.createElement('p');
+    this.counts.className = 'device-counts';
+    this.counts.dataset.testid = 'device-counts';
+    this.empty = document.createElement('p');
+    this.empty.className = 'empty';
+    this.list = document.createElement('ul');
+    this.list.className = 'device-rows';
+    this.scroller = document.createElement('div');
+    this.scroller.className = 'device-scroll';
+    this.scroller.dataset.testid = 'device-list';
+    this.scroller.append(this.list);
+    this.element.append(heading, pair, filters, this.counts, this.empty, this.scroller);
+
+    this.virtualizer = new Virtualizer<HTMLElement, HTMLElement>({
+      count: 0,
+      getScrollElement: () => this.scroller,
+      estimateSize: () => ESTIMATED_ROW_PX,
+      getItemKey: (index) => this.shown[index]?.agentId ?? index,
+      overscan: OVERSCAN_ROWS,
+      scrollToFn: elementScroll,
+      observeElementRect,
+      observeElementOffset,
+      measureElement,
+      indexAttribute: 'data-index',
+      onChange: () => this.paint(),
+    });
+    this.unmount = this.virtualizer._didMount();
+    this.virtualizer._willUpdate();
+    this.refilter();
+  }
+
+  /**
+   * Shows the entries `source` gives, at the next frame: a burst of changes (a fleet's presence,
+   * stages of many connections) costs one render.
+   */
+  render(source: readonly DeviceEntry[] | (() => readonly DeviceEntry[])): void {
+    this.source = typeof source === 'function' ? source : () => source;
+    if (this.frame !== undefined) return;
+    const run = () => {
+      if (this.frame !== undefined) cancelAnimationFrame(this.frame);
+      clearTimeout(this.fallback);
+      this.frame = undefined;
+      this.fallback = undefined;
+      this.entries = this.source();
+      this.refilter();
+    };
+    this.frame = requestAnimationFrame(run);
+    this.fallback = setTimeout(run, RENDER_FALLBACK_MS);
+  }
+
+  /** The agents the filter shows now, in order (tests and the bench). */
+  get shownAgentIds(): string[] {
+    return this.shown.map((entry) => entry.agentId);
+  }
+
+  /** Scrolls the list so that the agent's row is in view; false when the filter hides it. */
+  reveal(agentId: string): boolean {
+    const index = this.shown.findIndex((entry) => entry.agentId === agentId);
+    if (index < 0) return false;
+    this.virtualizer.scrollToIndex(index, { align: 'center' });
+    return true;
+  }
+
+  dispose(): void {
+    if (this.frame !== undefined) cancelAnimationFrame(this.frame);
+    clearTimeout(this.fallback);
+    this.unmount();
+  }
+
+  private refilter(): void {
+    const text = this.filterInput.value.trim().toLowerCase();
+    const state = this.stateSelect.value as DeviceState | 'all';
+    const counts = new Map<DeviceState, number>(DEVICE_STATES.map((s) => [s, 0]));
+    const shown: DeviceEntry[] = [];
+    for (const entry of this.entries) {
+      for (const s of DEVICE_STATES) if (inState(entry, s)) counts.set(s, (counts.get(s) ?? 0) + 1);
+      if (state !== 'all' && !inState(entry, state)) continue;
+      if (text && !entry.name.toLowerCase().includes(text) && !entry.agentId.toLowerCase().includes(text)) continue;
+      shown.push(entry);
+    }
+    this.shown = shown;
+    this.renderCounts(counts, shown.length);
+    if (this.entries.length === 0) this.empty.textContent = 'No agent is known yet; agents appear here when they come online, or pair one.';
+    else this.empty.textContent = shown.length === 0 ? 'No agent matches the filter.' : '';
+    this.empty.hidden = this.empty.textContent === '';
+    this.virtualizer.setOptions({ ...this.virtualizer.options, count: shown.length });
+    this.virtualizer._willUpdate();
+    this.paint();
+  }
+
+  private renderCounts(counts: Map<DeviceState, number>, shown: number): void {
+    const parts: HTMLElement[] = [];
+    const part = (key: string, value: number, text: string) => {
+      const span = document.createElement('span');
+      span.dataset.state = key;
+      span.dataset.count = String(value);
+      span.textContent = `${value.toLocaleString('en')} ${text}`;
+      parts.push(span);
+    };
+    part('all', this.entries.length, this.entries.length === 1 ? 'agent' : 'agents');
+    for (const state of DEVICE_STATES) part(state, counts.get(state) ?? 0, state);
+    if (shown !== this.entries.length) part('shown', shown, 'shown');
+    this.counts.replaceChildren(...parts);
+  }
+
+  /** Puts the rows in view in the DOM, reusing those whose entry did not change. */
+  private paint(): void {
+    const items = this.virtualizer.getVirtualItems();
+    this.list.style.height = `${this.virtualizer.getTotalSize()}px`;
+    const keep = new Set<string>();
+    const ordered: HTMLElement[] = [];
+    for (const item of items) {
+      const entry = this.shown[item.index];
+      if (!entry) continue;
+      keep.add(entry.agentId);
+      const signature = JSON.stringify(entry);
+      let row = this.rows.get(entry.agentId);
+      if (!row || row.signature !== signature) {
+        row = { element: this.renderAgent(entry), signature };
+        this.rows.get(entry.agentId)?.element.remove();
+        this.rows.set(entry.agentId, row);
+      }
+      row.element.dataset.index = String(item.index);
+      row.element.style.transform = `translateY(${item.start}px)`;
+      ordered.push(row.element);
+    }
+    for (const [agentId, row] of this.rows) {
+      if (keep.has(agentId)) continue;
+      row.element.remove();
+      this.rows.delete(agentId);
+    }
+    // Appended in order (moving only what is out of place), then measured: heights vary with the containers listed.
+    ordered.forEach((element, i) => {
+      if (this.list.children[i] !== element) this.list.insertBefore(element, this.list.children[i] ?? null);
+    });
+    for (const element of ordered) this.virtualizer.measureElement(element);
+  }
+
+  private renderAgent(entry: DeviceEntry): HTMLElement {
+    const item = document.createElement('li');
+    item.className = `agent ${entry.online ? 'online' : 'offline'}`;
+    item.dataset.testid = 'agent';
+    item.dataset.agentId = entry.agentId;
+    item.dataset.online = String(entry.online);
+    const header = document.createElement('div');
+    header.className = 'agent-header';
+    const name = document.createElement('span');
+    name.className = 'agent-name';
+    name.textContent = entry.name;
+    name.title = `${entry.agentId}${entry.version ? ` · v${entry.version}` : ''}`;
+    const stage = entry.stage;
+    const state = document.createElement('span');
+    state.className = `connection-state stage-${stage.kind}`;
+    state.dataset.testid = 'connection-state';
+    state.dataset.stage = stage.kind;
+    state.dataset.reconnecting = String(entry.reconnectAttempt !== undefined);
+    if (entry.reconnectAttempt !== undefined && stage.kind !== 'ready') {
+      state.textContent = `connection lost — reconnecting (attempt ${Math.max(1, entry.reconnectAttempt)})…${entry.online ? '' : ' · offline'}`;
+    } else if (!entry.online) state.textContent = 'offline';
+    else if (stage.kind === 'failed') {
+      state.textContent = `failed: ${stage.code ? `${stage.code} — ` : ''}${stage.reason}`;
+      state.dataset.code = stage.code ?? '';
+    }
+    else if (stage.kind === 'ready' && entry.path) {
+      state.textContent = `connected · ${entry.path.kind}${entry.path.rttMs === undefined ? '' : ` · ${entry.path.rttMs.toFixed(1)} ms`}`;
+    } else state.textContent = STAGE_TEXT[stage.kind];
+    header.append(name);
+    item.dataset.paired = String(entry.paired);
+    item.dataset.route = entry.route ?? '';
+    if (entry.paired || entry.route) {
+      const badge = document.createElement('span');
+      badge.className = 'agent-trust';
+      badge.dataset.testid = 'agent-route';
+      badge.textContent = [entry.paired ? 'paired' : '', entry.route === 'lan' ? 'LAN' : entry.route === 'cloud' ? 'cloud' : ''].filter(Boolean).join(' · ');
+      badge.title = entry.paired ? 'paired with this console: its certificate fingerprint is pinned' : 'not paired: trusted through the signaling server';
+      header.append(badge);
+    }
+    const live = stage.kind !== 'idle' && stage.kind !== 'failed' && stage.kind !== 'closed';
+    if (entry.online) {
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = 'agent-action';
+      button.dataset.testid = live ? 'agent-disconnect' : 'agent-connect';
+      button.textContent = live ? 'Disconnect' : 'Connect';
+      button.title = live && entry.openTabs > 0 ? `ends the ${entry.openTabs} open tab(s) on this agent` : '';
+      button.addEventListener('click', () => (live ? this.actions.disconnect(entry.agentId) : this.actions.connect(entry.agentId)));
+      header.append(button);
+    }
+    item.append(header, state, this.renderTargets(entry));
+    return item;
+  }
+
+  private renderTargets(entry: DeviceEntry): HTMLElement {
+    const list = document.createElement('ul');
+    list.className = 'targets';
+    const reachable = entry.online && entry.stage.kind === 'ready';
+    if (entry.targets.length === 0) {
+      if (reachable && entry.targetsKnown) list.append(emptyItem('This agent exposes no container.'));
+      else if (!entry.online) list.append(emptyItem('Offline: its containers cannot be reached.'));
+      return list;
+    }
+    for (const target of entry.targets) {
+      const state = reachable ? target.state : 'unreachable';
+      const item = document.createElement('li');
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.className = `target state-${state}`;
+      button.dataset.testid = 'target';
+      button.dataset.targetName = target.name;
+      button.dataset.state = state;
+      button.disabled = !reachable;
+      const name = document.createElement('span');
+      name.className = 'target-name';
+      name.textContent = target.name;
+      const badge = document.createElement('span');
+      badge.className = 'target-state';
+      badge.dataset.testid = 'target-state';
+      badge.textContent = state;
+      button.append(name, badge);
+      button.title = `${target.image} · ${target.id.slice(0, 12)} — open a terminal`;
+      button.addEventListener('click', () => this.actions.openTarget(entry.agentId, target));
+      item.append(button);
+      list.append(item);
+    }
+    return list;
+  }
+}
+
+function emptyItem(text: string): HTMLElement {
+  const item = document.createElement('li');
+  item.className = 'empty';
+  item.textContent = text;
+  return item;
+}

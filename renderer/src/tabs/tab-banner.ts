@@ -1,0 +1,109 @@
+/**
+ * The words a tab's banner shows for where its session stands: lost and reconnecting, gone,
+ * exited, failed. One function of the tab's state, so that the texts live in one place.
+ */
+import { hintFor } from '../terminal/error-hints';
+import type { ReconnectState } from '../connection/reconnect-policy';
+import { isLive, type TabState } from './tab-state';
+import type { BannerContent } from './tab-status-view';
+import type { SessionError } from '../session/terminal-session';
+
+export interface BannerFacts {
+  target: string;
+  agentName: string;
+  state: TabState;
+  connectionLost: string | undefined;
+  targetState: string | undefined;
+  exitCode: number | null | undefined;
+  lastError: SessionError | undefined;
+  reconnect: { since: number; reason: string; graceMs: number; state: ReconnectState | undefined; resumeAttempts: number; droppedInput: number } | undefined;
+  now: number;
+}
+
+/** A sentence from the agent or the browser, without its final period, to go inside ours. */
+function clause(text: string): string {
+  return text.replace(/[.\s]+$/, '');
+}
+
+/** "12 s", "2 min 5 s" */
+export function formatDuration(ms: number): string {
+  const seconds = Math.max(0, Math.round(ms / 1000));
+  if (seconds < 60) return `${seconds} s`;
+  const minutes = Math.floor(seconds / 60);
+  return seconds % 60 ? `${minutes} min ${seconds % 60} s` : `${minutes} min`;
+}
+
+/** "12 345": thin grouping, as the notice in the terminal shows byte counts. */
+export function formatBytes(bytes: number): string {
+  return String(bytes).replace(/\B(?=(\d{3})+(?!\d))/g, ' ');
+}
+
+/** "14:03:12": the local time of day, as a banner says since when something holds. */
+export function formatClock(ms: number): string {
+  return new Date(ms).toTimeString().slice(0, 8);
+}
+
+export function bannerFor(facts: BannerFacts): BannerContent | undefined {
+  const where = `${facts.target} on ${facts.agentName}`;
+  if (facts.lastError?.code === 'AGENT_STOPPED' && !isLive(facts.state)) {
+    // The agent said so before it went: the shell is ended, not waiting anywhere.
+    return {
+      kind: 'error',
+      title: `The agent ${facts.agentName} stopped; the shell was ended`,
+      detail: `${clause(facts.lastError.message)}. The output above stays readable; open a new session once the agent is back.`,
+      action: 'Open a new session',
+    };
+  }
+  if (facts.state === 'reconnecting' && facts.reconnect) {
+    const r = facts.reconnect;
+    const attempt = Math.max(r.state?.attempt ?? 0, r.resumeAttempts, 1);
+    // What the console knows: since when the agent is unreachable, and how long it would keep the
+    // shell. Not whether the shell runs: the agent may have crashed, or restarted without it.
+    const keeps = r.graceMs > 0 ? `; the agent keeps the shell for up to ${formatDuration(r.since + r.graceMs - facts.now)} more if it is still running` : '';
+    const left = ` ${facts.agentName} unreachable since ${formatClock(r.since)}${keeps}.`;
+    const dropped = r.droppedInput > 0 ? ` (${formatBytes(r.droppedInput)} bytes of input dropped so far)` : '';
+    const last = r.state?.lastError ?? r.reason;
+    return {
+      kind: 'info',
+      title: `Connection lost — reconnecting (attempt ${attempt})… ${formatDuration(facts.now - r.since)}`,
+      detail: `${clause(last)}.${left} Input is paused: keys typed now are dropped, not sent later${dropped}.`,
+    };
+  }
+  if (facts.state === 'gone') {
+    const code = facts.lastError?.code;
+    return code === 'SESSION_FORBIDDEN'
+      ? { kind: 'error', title: `The shell on ${facts.target} belongs to another console`, detail: `${clause(facts.lastError?.message ?? 'another console opened it')}. The output above stays readable.`, action: 'Open a new session' }
+      : {
+          kind: 'error',
+          title: `The shell on ${facts.target} is gone: the agent restarted or the session expired`,
+          detail: `${clause(facts.lastError?.message ?? 'the agent no longer holds this session')}. The output above stays readable.`,
+          action: 'Open a new session',
+        };
+  }
+  if (facts.connectionLost) {
+    return {
+      kind: 'error',
+      title: `Connection to ${facts.agentName} lost`,
+      detail: `${clause(facts.connectionLost)}. Check that the agent is running on its host and reachable, then Reconnect (this opens a new shell: the old one ended with the connection).`,
+      action: 'Reconnect',
+    };
+  }
+  const stopped = facts.targetState !== undefined && facts.targetState !== 'running';
+  if (facts.state === 'exited' || (stopped && facts.state !== 'opening')) {
+    const code = facts.exitCode === undefined ? '' : ` (exit code ${facts.exitCode ?? 'unknown'})`;
+    return stopped
+      ? { kind: 'exit', title: `Container ${facts.target} is ${facts.targetState}`, detail: `The shell ended${code}. Start the container on the host, then open a new session.`, action: 'Open a new session' }
+      : { kind: 'exit', title: `The shell exited${code}`, detail: `The output stays readable here.`, action: 'Open a new session' };
+  }
+  if (facts.state === 'failed' || facts.state === 'closed') {
+    const last = facts.lastError;
+    const hint = last ? hintFor(last) : undefined;
+    return {
+      kind: 'error',
+      title: last ? `Could not open ${where}: ${last.code}` : `The session in ${where} ended`,
+      detail: `${last?.message ?? 'the terminal channel closed'}${hint ? ` — ${hint}` : ''}`,
+      action: 'Reconnect',
+    };
+  }
+  return undefined;
+}

@@ -1,0 +1,118 @@
+/**
+ * What a tab shows about its connection, beside the terminal: the stages while it connects (with a
+ * progress bar), a banner with what failed and what to try (and Reconnect), the exit code, the
+ * container's state, and a status line with the network path and round-trip time.
+ */
+import type { NetworkPath } from '../connection/network-path';
+
+export type TabStage = 'signaling' | 'ice' | 'secure-channel' | 'shell' | 'ready';
+
+const STAGES: readonly [TabStage, string][] = [
+  ['signaling', 'Signaling: sending the offer to the agent'],
+  ['ice', 'ICE: finding a network path'],
+  ['secure-channel', 'Secure channel: DTLS and SCTP'],
+  ['shell', 'Shell: starting a terminal in the container'],
+];
+
+export interface BannerContent {
+  kind: 'error' | 'exit' | 'info';
+  title: string;
+  detail: string;
+  /** the button's text, e.g. "Reconnect" or "Open a new session"; no button when absent */
+  action?: string;
+}
+
+export class TabStatusView {
+  readonly progress: HTMLElement;
+  readonly banner: HTMLElement;
+  readonly statusLine: HTMLElement;
+  private readonly stageList: HTMLOListElement;
+  private readonly bar: HTMLElement;
+  private readonly bannerTitle: HTMLElement;
+  private readonly bannerDetail: HTMLElement;
+  private readonly bannerAction: HTMLButtonElement;
+
+  constructor(onAction: () => void) {
+    this.progress = document.createElement('div');
+    this.progress.className = 'tab-progress';
+    this.progress.dataset.testid = 'tab-connecting';
+    const heading = document.createElement('h3');
+    heading.textContent = 'Connecting…';
+    this.bar = document.createElement('div');
+    this.bar.className = 'progress-bar';
+    this.bar.setAttribute('role', 'progressbar');
+    this.bar.append(document.createElement('span'));
+    this.stageList = document.createElement('ol');
+    for (const [stage, text] of STAGES) {
+      const item = document.createElement('li');
+      item.dataset.stage = stage;
+      item.textContent = text;
+      this.stageList.append(item);
+    }
+    this.progress.append(heading, this.bar, this.stageList);
+
+    this.banner = document.createElement('div');
+    this.banner.className = 'tab-banner';
+    this.banner.dataset.testid = 'tab-banner';
+    this.banner.hidden = true;
+    this.bannerTitle = document.createElement('strong');
+    this.bannerDetail = document.createElement('span');
+    this.bannerAction = document.createElement('button');
+    this.bannerAction.type = 'button';
+    this.bannerAction.dataset.testid = 'tab-reconnect';
+    this.bannerAction.addEventListener('click', onAction);
+    this.banner.append(this.bannerTitle, this.bannerDetail, this.bannerAction);
+
+    this.statusLine = document.createElement('footer');
+    this.statusLine.className = 'tab-status';
+    this.statusLine.dataset.testid = 'tab-status';
+  }
+
+  /** Shows the stage list up to `stage`; `ready` hides it. */
+  showStage(stage: TabStage): void {
+    this.progress.hidden = stage === 'ready';
+    this.progress.dataset.stage = stage;
+    const at = STAGES.findIndex(([s]) => s === stage);
+    this.stageList.querySelectorAll('li').forEach((item, index) => {
+      item.className = index < at ? 'done' : index === at ? 'current' : 'pending';
+    });
+    const fraction = stage === 'ready' ? 1 : (at + 0.5) / STAGES.length;
+    this.bar.setAttribute('aria-valuenow', String(Math.round(fraction * 100)));
+    (this.bar.firstElementChild as HTMLElement).style.width = `${Math.round(fraction * 100)}%`;
+  }
+
+  showBanner(content: BannerContent | undefined): void {
+    this.banner.hidden = !content;
+    if (!content) return;
+    this.banner.dataset.kind = content.kind;
+    this.bannerTitle.textContent = content.title;
+    this.bannerDetail.textContent = content.detail;
+    this.bannerAction.hidden = !content.action;
+    this.bannerAction.textContent = content.action ?? '';
+  }
+
+  showStatus(parts: { target: string; agentName: string; state: string; path: NetworkPath | undefined; size: string; renderer: string }): void {
+    const path = parts.path;
+    const pathText = path ? `${path.kind}${path.rttMs === undefined ? '' : ` · RTT ${path.rttMs.toFixed(1)} ms`}` : 'path: —';
+    const items: [string, string][] = [
+      ['tab-target', `${parts.target} on ${parts.agentName}`],
+      ['tab-state', parts.state],
+      ['tab-path', pathText],
+      ['tab-size', parts.size],
+      ['tab-renderer', parts.renderer],
+    ];
+    this.statusLine.replaceChildren(
+      ...items.map(([testid, text]) => {
+        const span = document.createElement('span');
+        span.dataset.testid = testid;
+        span.textContent = text;
+        return span;
+      }),
+    );
+    const pathSpan = this.statusLine.querySelector<HTMLElement>('[data-testid="tab-path"]');
+    if (pathSpan) {
+      pathSpan.dataset.path = path?.kind ?? '';
+      pathSpan.title = path ? `selected candidate pair: ${path.localType ?? '?'} → ${path.remoteType ?? '?'}` : 'not connected';
+    }
+  }
+}
