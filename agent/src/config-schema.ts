@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { AgentId, DEFAULT_RESUME_GRACE_MS, LanEndpoint } from '@tether/protocol';
 import { LOG_LEVELS } from './log.js';
 import { DEFAULT_EXEC_USER } from './session-rules.js';
+import { DEFAULT_TRANSFER_MAX_BYTES, TRANSFER_MODES } from './transfer/transfer-rules.js';
 import { defaultStateDir } from './trust/state-files.js';
 
 /** A configuration layer before validation: whatever one source gave. */
@@ -65,6 +66,13 @@ export const AgentConfig = z.object({
   auditFailure: z.enum(['closed', 'open']),
   /** Folder for asciicast v2 recordings; none when unset. */
   recordDir: z.string().min(1).optional(),
+  // ---- file transfers (transfer/transfer-rules.ts) ----
+  /** `off`, `download` (downloads only) or `both`, unless a container's rule says otherwise. */
+  transfers: z.enum(TRANSFER_MODES),
+  /** The largest file (or directory archive) moved, in bytes; 0: no limit. */
+  transferMaxBytes: z.number().int().min(0),
+  /** Per container name: its own mode and size limit; wins over the defaults and the container's label. */
+  transferRules: z.record(z.string().min(1), z.strictObject({ mode: z.enum(TRANSFER_MODES).optional(), maxBytes: z.number().int().min(0).optional() })),
 }).refine((c) => c.signalingUrl !== undefined || c.lanListen !== undefined, {
   message: 'give --signaling-url (cloud) or --lan-listen (LAN endpoint), or both',
   path: ['signalingUrl'],
@@ -106,6 +114,9 @@ export function defaults(): ConfigLayer {
     maxSessionMs: 0,
     resumeGraceMs: DEFAULT_RESUME_GRACE_MS,
     auditFailure: 'closed',
+    transfers: 'both',
+    transferMaxBytes: DEFAULT_TRANSFER_MAX_BYTES,
+    transferRules: {},
   };
 }
 
