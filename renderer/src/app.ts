@@ -12,6 +12,7 @@ import { TabSet } from './tab-set';
 import type { TerminalTab } from './terminal-tab';
 import type { TerminalViewOptions } from './terminal-view';
 import { Toolbar } from './toolbar';
+import { openTabMenu } from './transfer/tab-menu';
 import { openPairingDialog } from './pairing-dialog';
 import type { ConsoleIdentity } from './trust/console-identity';
 import { pairWithToken } from './trust/pairing';
@@ -58,7 +59,7 @@ export class ConsoleApp implements Disposable {
       openTarget: (agentId, target) => this.openTab(agentId, target.name),
       pair: () => void openPairingDialog({ pair: (text) => this.pair(text) }),
     });
-    this.tabs = this.store.add(new TabSet(() => this.viewOptions()));
+    this.tabs = this.store.add(new TabSet(() => this.viewOptions(), (tab, at) => openTabMenu(tab.transfers.menuItems(), at)));
     this.abandoned = this.store.add(new AbandonedSessions());
     const sidebar = document.createElement('aside');
     sidebar.className = 'sidebar';

@@ -25,6 +25,8 @@ export interface TabPanelHandlers {
 export class TabPanel implements Disposable {
   readonly element: HTMLElement;
   readonly view: TerminalView;
+  /** the area of the terminal, where overlays (find bar, transfers) go */
+  readonly body: HTMLElement;
   /** output arrived while the tab was in the background */
   activity = false;
   private readonly status: TabStatusView;
@@ -38,6 +40,7 @@ export class TabPanel implements Disposable {
     this.status = new TabStatusView(() => handlers.action());
     const body = document.createElement('div');
     body.className = 'tab-body';
+    this.body = body;
     this.element.append(this.status.banner, body, this.status.statusLine);
     parent.append(this.element);
     this.view = new TerminalView(body, viewOptions);

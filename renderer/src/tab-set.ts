@@ -14,8 +14,16 @@ export class TabSet implements Disposable {
   private readonly changeEmitter = new Emitter<void>();
   readonly onChange = this.changeEmitter.event;
 
-  constructor(private readonly viewOptions: () => TerminalViewOptions) {
+  constructor(
+    private readonly viewOptions: () => TerminalViewOptions,
+    /** the tab's menu was asked for, at `at` */
+    menu: (tab: TerminalTab, at: { x: number; y: number }) => void,
+  ) {
     this.strip = new TabStrip({
+      menu: (id, at) => {
+        const tab = this.get(id);
+        if (tab) menu(tab, at);
+      },
       activate: (id) => this.activate(id),
       close: (id) => void this.requestClose(id),
       rename: (id, title) => this.rename(id, title),

@@ -8,6 +8,7 @@ import type { ReconnectState } from './reconnect-policy';
 import type { ResumeInfo } from './session-resumes';
 import { TabPanel } from './tab-panel';
 import { TabReconnection } from './tab-reconnection';
+import { TabTransfers } from './transfer/tab-transfers';
 import { isLive, stateOnError, type TabState } from './tab-state';
 import type { TabStage } from './tab-status-view';
 import type { SessionError } from './terminal-session';
@@ -50,6 +51,8 @@ export class TerminalTab implements Disposable {
   connectionLost: string | undefined;
   /** while reconnecting: the loss, the resume attempts, the input dropped (test hooks read it) */
   readonly reconnection: TabReconnection;
+  /** files in and out of the tab's container, over the tab's connection */
+  readonly transfers: TabTransfers;
   private current: WebRtcTerminalSession | undefined;
   private readonly connection: FollowedConnection;
   private readonly store = new DisposableStore();
@@ -84,7 +87,12 @@ export class TerminalTab implements Disposable {
       ended: (reason, code) => this.connectionEnded(reason, code),
       changed: () => this.changed(),
     });
-    this.store.add({ dispose: () => (this.reconnection.dispose(), this.connection.dispose()) });
+    this.transfers = new TabTransfers(this.panel.body, this.target, () => {
+      const connection = this.followed;
+      if (this.state !== 'open' || !this.sessionId || connection?.stage.kind !== 'ready') return undefined;
+      return { sessionId: this.sessionId, openChannel: (id) => connection.openFileChannel(id), supported: connection.transfersSupported };
+    });
+    this.store.add({ dispose: () => (this.transfers.dispose(), this.reconnection.dispose(), this.connection.dispose()) });
     this.render();
   }
 

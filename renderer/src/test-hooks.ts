@@ -1,6 +1,7 @@
 import type { ConsoleApp } from './app';
 import { benchHooks, type BenchHooks } from './bench-hooks';
 import type { SessionError } from './terminal-session';
+import type { TransferFacts } from './transfer/file-transfer';
 
 export interface TabSummary {
   id: string;
@@ -80,6 +81,8 @@ export interface TetherTestHooks extends BenchHooks {
   notices(tabId: string): string[];
   /** Shells of tabs closed while reconnecting that the console has yet to end on the agent. */
   abandonedSessions(): number;
+  /** The tab's file transfers, finished ones until dismissed. */
+  transfers(tabId: string): TransferFacts[];
 }
 
 class Capture {
@@ -223,6 +226,7 @@ export function installTestHooks(app: ConsoleApp): void {
     disconnectAgent: (agentId) => app.disconnectAgent(agentId),
     notices: (id) => [...tab(id).view.notices],
     abandonedSessions: () => app.abandoned.size,
+    transfers: (id) => tab(id).transfers.list(),
     ...benchHooks(app),
   };
   (window as unknown as { __tetherTest: TetherTestHooks }).__tetherTest = hooks;

@@ -186,10 +186,11 @@ export class AgentFileChannel {
     const session = this.options.registry.get(sessionId);
     if (!session) return { ok: false, error: protocolError('SESSION_NOT_FOUND', `Session ${sessionId} is not on this agent (it ended, or the agent restarted): files move only within a live session.`) };
     if (session.owner !== this.options.owner) return { ok: false, error: protocolError('SESSION_FORBIDDEN', `Session ${sessionId} belongs to another console.`) };
+    const files: FileSession = { container: session.target.container, user: session.user, sessionId: session.sessionId, hostPid: session.hostPid };
+    this.place = { session, files };
     const rules = this.options.rules;
     const allowance = rules?.allowanceFor(session.target.name, session.target.labels) ?? { mode: 'off' as const, upload: false, download: false, maxBytes: 0 };
     if (!allowance.download) return { ok: false, error: protocolError('TRANSFER_NOT_ALLOWED', `The agent's rules allow no file transfers in ${session.target.name}.`) };
-    const files: FileSession = { container: session.target.container, user: session.user, sessionId: session.sessionId, hostPid: session.hostPid };
     return { ok: true, value: { session, files, allowance } };
   }
 
@@ -207,7 +208,6 @@ export class AgentFileChannel {
     const checked = await this.checkSession(offer.sessionId);
     if (!checked.ok) return this.refuse(checked.error);
     const { session, files, allowance } = checked.value;
-    this.place = { session, files };
     if (offer.direction === 'upload' && !allowance.upload) {
       return this.refuse(protocolError('TRANSFER_NOT_ALLOWED', `The agent's rules allow downloads only in ${session.target.name}.`));
     }
