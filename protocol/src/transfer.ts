@@ -133,8 +133,8 @@ export const ListingMessage = z.object({
   type: z.literal('listing'),
   /** the directory listed, resolved */
   path: z.string().max(MAX_FILE_PATH_BYTES),
-  /** the shell's working directory, which relative paths start from */
-  cwd: z.string().max(MAX_FILE_PATH_BYTES),
+  /** the shell's working directory, which relative paths start from; absent when the agent could not read it */
+  cwd: z.string().max(MAX_FILE_PATH_BYTES).optional(),
   entries: z.array(ListingEntry).max(4096),
   /** more entries matched than fit in one frame */
   truncated: z.boolean(),

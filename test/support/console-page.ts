@@ -47,6 +47,7 @@ export interface TransferFacts {
   path: string | undefined;
   sha256: string | undefined;
   error: { code: string; message: string } | undefined;
+  elapsedMs: number;
 }
 
 export interface CaptureDigest {

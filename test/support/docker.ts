@@ -63,6 +63,8 @@ export interface ContainerOptions {
   /** Docker labels; `tether.vplc=true` unless given */
   labels?: Record<string, string>;
   namePrefix?: string;
+  /** more `docker run` options, e.g. `--tmpfs /small:size=1m` */
+  runArgs?: string[];
 }
 
 /**
@@ -77,7 +79,7 @@ export async function startContainer(options: ContainerOptions = {}): Promise<Te
   const labelArgs = Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
   const id = await docker(
     'run', '-d', '--init', '--network', 'none', '--name', name, '--label', 'tether.test=true',
-    ...labelArgs, options.image ?? TEST_IMAGE_BASH,
+    ...labelArgs, ...(options.runArgs ?? []), options.image ?? TEST_IMAGE_BASH,
   );
   return {
     id,

@@ -33,6 +33,8 @@ export class DownloadSender {
   private ending = false;
   /** set once `done` was sent: the console's answer is awaited */
   private digest: string | undefined;
+  /** the command's exit code, once it ended well; `done` follows once everything pending is sent */
+  private exitCode: number | undefined;
   private readonly unsubscribe: Unsubscribe;
 
   constructor(
@@ -46,11 +48,18 @@ export class DownloadSender {
     source.command.onStdout((chunk) => this.take(chunk));
     void source.command.exited().then((exit) => {
       if (this.ending) return;
-      this.flush();
       if (exit.code !== 0) return void this.fail(commandError(exit, 'read', { file: path }));
-      this.digest = this.hash.digest('hex');
-      this.link.send({ type: 'done', bytes: this.sent, sha256: this.digest });
+      this.exitCode = exit.code;
+      this.flush();
+      this.finishIfSent();
     });
+  }
+
+  /** The command ended and every byte has been sent: `done`, with the count and SHA-256. */
+  private finishIfSent(): void {
+    if (this.ending || this.digest !== undefined || this.pendingBytes > 0) return;
+    this.digest = this.hash.digest('hex');
+    this.link.send({ type: 'done', bytes: this.sent, sha256: this.digest });
   }
 
   /** Starts sending: the bytes that came with the command's prelude first, then the rest as credit allows. */
@@ -63,10 +72,12 @@ export class DownloadSender {
     return this.sent;
   }
 
-  /** The console consumed `bytes` more bytes. */
+  /** The console consumed `bytes` more bytes: what waited for credit goes, and reading goes on. */
   ack(bytes: number): void {
     this.acked = Math.min(this.sent, this.acked + bytes);
+    this.flush();
     this.updateReading();
+    if (this.exitCode !== undefined) this.finishIfSent();
   }
 
   /** The console's answer to `done`: the download is over, intact or not. */
@@ -112,12 +123,18 @@ export class DownloadSender {
     this.updateReading();
   }
 
-  /** Sends what is pending; with `fullOnly`, whole frames only. */
+  /**
+   * Sends what is pending, as far as the credit goes (never more than the window unacknowledged,
+   * whatever the command still delivered after reading stopped); with `fullOnly`, whole frames only.
+   */
   private flush(fullOnly = false): void {
     if (this.ending || this.pendingBytes === 0) return;
     let all = Buffer.concat(this.pendingChunks, this.pendingBytes);
-    while (all.length >= TRANSFER_CHUNK_BYTES || (!fullOnly && all.length > 0)) {
-      const frame = all.subarray(0, TRANSFER_CHUNK_BYTES);
+    for (;;) {
+      const credit = this.acked + TRANSFER_WINDOW_BYTES - this.sent;
+      const size = Math.min(TRANSFER_CHUNK_BYTES, credit, all.length);
+      if (size <= 0 || (fullOnly && size < TRANSFER_CHUNK_BYTES)) break;
+      const frame = all.subarray(0, size);
       all = all.subarray(frame.length);
       this.hash.update(frame);
       this.sent += frame.length;

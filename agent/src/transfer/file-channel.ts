@@ -318,16 +318,18 @@ export class AgentFileChannel {
     const checked = await this.checkSession(message.sessionId);
     if (!checked.ok) return fail(checked.error);
     const { files, allowance } = checked.value;
+    // The working directory is needed for a relative path; for an absolute one it is only reported.
     const cwd = await shellCwd(files, this.transferId);
-    if (!cwd.ok) return fail(cwd.error);
-    const dir = message.path === undefined ? cwd : resolvePath(cwd.value, message.path);
+    const absolute = message.path !== undefined && isAbsolute(message.path);
+    if (!cwd.ok && !absolute) return fail(cwd.error);
+    const dir = absolute ? resolvePath('/', message.path!) : message.path === undefined ? cwd : resolvePath(cwd.ok ? cwd.value : '/', message.path!);
     if (!dir.ok) return fail(dir.error);
     const listing = await listDirectory(files, this.transferId, dir.value);
     if (!listing.ok) return fail(listing.error);
     const prefix = message.prefix ?? '';
     const matching = listing.value.entries.filter((e) => e.name.startsWith(prefix)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const allowed = { upload: allowance.upload, download: allowance.download, maxBytes: allowance.maxBytes };
-    const base = { type: 'listing' as const, path: listing.value.path, cwd: cwd.value, allowed };
+    const base = { type: 'listing' as const, path: listing.value.path, ...(cwd.ok ? { cwd: cwd.value } : {}), allowed };
     // One frame: as many entries as fit, in name order.
     let size = Buffer.byteLength(encodeMessage({ ...base, entries: [], truncated: true }));
     let count = 0;

@@ -39,6 +39,8 @@ export interface TransferFacts {
   path: string | undefined;
   sha256: string | undefined;
   error: TransferError | undefined;
+  /** from opening the channel to the end (or now, while it runs), in ms */
+  elapsedMs: number;
 }
 
 const finished = (state: TransferState) => state === 'done' || state === 'failed' || state === 'cancelled' || state === 'interrupted';
@@ -58,6 +60,8 @@ export abstract class FileTransfer implements Disposable {
   protected channel: ConsoleFileChannel | undefined;
   private acceptTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly rateSamples: { at: number; bytes: number }[] = [];
+  private startedAt = 0;
+  private endedAt: number | undefined;
   private readonly changeEmitter = new Emitter<void>();
   private settle!: (state: TransferState) => void;
   readonly onChange = this.changeEmitter.event;
@@ -71,6 +75,7 @@ export abstract class FileTransfer implements Disposable {
 
   /** Opens the channel (`file:<id>`) and offers the transfer once it is open. */
   start(openChannel: (id: string) => RTCDataChannel): void {
+    this.startedAt = performance.now();
     let raw: RTCDataChannel;
     try {
       raw = openChannel(this.id);
@@ -94,7 +99,7 @@ export abstract class FileTransfer implements Disposable {
   get facts(): TransferFacts {
     return {
       id: this.id, direction: this.direction, name: this.name, state: this.state, bytes: this.bytes, total: this.total,
-      rate: this.rate, path: this.path, sha256: this.sha256, error: this.error,
+      rate: this.rate, path: this.path, sha256: this.sha256, error: this.error, elapsedMs: (this.endedAt ?? performance.now()) - this.startedAt,
     };
   }
 
@@ -152,6 +157,7 @@ export abstract class FileTransfer implements Disposable {
   protected end(state: TransferState, error: TransferError | undefined): void {
     if (this.isFinished) return;
     clearTimeout(this.acceptTimer);
+    this.endedAt = performance.now();
     this.state = state;
     this.error = error;
     this.channel?.dispose();
