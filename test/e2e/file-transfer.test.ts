@@ -102,7 +102,8 @@ async function dropFiles(tab: string, files: { name: string; text: string }[]): 
 
 test('a 50 MB upload from the menu lands in the shell\'s directory, owned by the exec user, with the same SHA-256; typing still echoes meanwhile', async () => {
   const [id] = await uploadByDialog(tabId, [big.path]);
-  await waitFor(async () => ((await ui.transfers(tabId)).find((t) => t.id === id)?.bytes ?? 0) > 0, 'the upload to move bytes');
+  await waitFor(async () => ((await ui.transfers(tabId)).find((t) => t.id === id)?.rate ?? 0) > 0, 'the upload to show a rate');
+  await ui.screenshot('console-transfer-progress');
   // The terminal answers while the transfer runs: the echo of a command arrives.
   await ui.typeLine(tabId, 'echo typed""-during-upload');
   await ui.waitForLine(tabId, 'typed-during-upload', 60_000);
@@ -115,7 +116,6 @@ test('a 50 MB upload from the menu lands in the shell\'s directory, owned by the
   assert.equal(sum, big.sha256, 'the file in the container has the SHA-256 of the file on the host');
   assert.equal(await inContainer(container, `stat -c %u:%g ${HOME}/big.bin`), '1000:1000');
   assert.equal(await inContainer(container, `ls -a ${HOME} | grep -c tether-upload || true`), '0', 'no temporary file is left');
-  await ui.screenshot('console-transfer');
 });
 
 test('a 50 MB download from the menu, with the path completed from a listing, is saved with the same SHA-256; typing still echoes meanwhile', async () => {
@@ -125,6 +125,7 @@ test('a 50 MB download from the menu, with the path completed from a listing, is
   await input.fill('bi');
   // The listing of the shell's directory offers the file; Tab completes its name.
   await dialog.locator('[data-testid="download-entry"][data-name="big.bin"]').waitFor();
+  await ui.screenshot('console-transfer-download');
   await input.press('Tab');
   await waitFor(async () => (await input.inputValue()) === 'big.bin', 'Tab to complete big.bin');
   const saved = ui.page.waitForEvent('download', { timeout: 180_000 });

@@ -73,8 +73,9 @@ export class Upload extends FileTransfer {
     this.end('done', undefined);
   }
 
-  override cancel(): void {
-    super.cancel();
+  /** However it ends (cancel, an error from the agent, a lost channel), a pump waiting for credit stops. */
+  protected override end(...args: Parameters<FileTransfer['end']>): void {
+    super.end(...args);
     this.wakeUp();
   }
 
