@@ -216,6 +216,26 @@ test('Cancel during an upload leaves no file, partial or temporary', async () =>
   await waitFor(async () => (await inContainer(container, `ls -a ${HOME}/cancel | grep -v -e '^\\.$' -e '^\\.\\.$' | wc -l`)) === '0', 'the cancelled upload to leave nothing');
 });
 
+test('a connection lost mid-upload says how far the upload got and keeps nothing; Retry on the resumed tab starts it again and completes it', async () => {
+  await inContainer(container, `mkdir -p ${HOME}/retry`);
+  const [id] = await uploadByDialog(tabId, [big.path], `${HOME}/retry`);
+  await waitFor(async () => ((await ui.transfers(tabId)).find((t) => t.id === id)?.bytes ?? 0) > 1024 * 1024, 'a megabyte to arrive');
+  assert.equal(await ui.dropPath(stack.agent.agentId, 0), true);
+  const lost = await finished(tabId, id!);
+  expected.push({ direction: 'upload', result: 'interrupted' });
+  assert.equal(lost.state, 'interrupted');
+  assert.match(lost.error?.message ?? '', /^interrupted after \d+ of 52428800 bytes/);
+  await waitFor(async () => (await inContainer(container, `ls -a ${HOME}/retry | grep -v -e '^\\.$' -e '^\\.\\.$' | wc -l`)) === '0', 'the interrupted upload to leave nothing');
+  // The tab takes its shell back on a new connection; the row's Retry sends the file again from the start.
+  await waitFor(async () => (await ui.tab(tabId)).state === 'open' && (await ui.tab(tabId)).resumeCount > 0, 'the tab to resume', 60_000);
+  await ui.page.locator(`[data-testid="transfer"][data-transfer-id="${id}"] [data-testid="transfer-retry"]`).click();
+  const retried = await waitFor(async () => (await ui.transfers(tabId)).find((t) => t.name === 'big.bin' && t.id !== id && t.path === `${HOME}/retry/big.bin`), 'the retried upload');
+  const facts = await finished(tabId, retried.id);
+  expected.push({ direction: 'upload', result: 'ok' });
+  assert.equal(facts.state, 'done', JSON.stringify(facts.error));
+  assert.equal((await inContainer(container, `sha256sum ${HOME}/retry/big.bin`)).split(/\s+/)[0], big.sha256);
+});
+
 test('a directory downloads as a tar archive that unpacks to the same tree', async () => {
   await inContainer(container, [
     `mkdir -p ${HOME}/tree/logs/old ${HOME}/tree/empty`,
