@@ -7,6 +7,7 @@
  * be there, never a temporary file) and the one audit record it wrote.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -294,6 +295,28 @@ line" && ln -sf sub ${HOME}/list/to-sub`);
   filtered.port.deliver({ type: 'list', sessionId: 'session-a', path: `${HOME}/list`, prefix: 'p' });
   await filtered.port.until(() => filtered.port.messages().some((m) => m.type === 'listing'), 'a filtered listing');
   assert.deepEqual((filtered.port.messages().find((m) => m.type === "listing") as unknown as { entries: unknown[] }).entries, [{ name: 'plain', kind: 'file' }]);
+});
+
+test('a directory downloads as a tar of ./<name>; through a symbolic link, the directory it points to', async () => {
+  await sh(container, `mkdir -p ${HOME}/real/inner && echo hi > ${HOME}/real/inner/a.txt && ln -sfn real ${HOME}/alias`);
+  const { port } = channel();
+  port.deliver({ type: 'offer', direction: 'download', sessionId: 'session-a', path: `${HOME}/alias` });
+  const accept = await accepted(port);
+  assert.equal(accept.kind, 'directory');
+  assert.equal(accept.name, 'real.tar');
+  let acked = 0;
+  await port.until(() => {
+    const got = port.outputBytes();
+    if (got > acked) {
+      port.deliver({ type: 'ack', bytes: got - acked });
+      acked = got;
+    }
+    return port.messages().some((m) => m.type === 'done');
+  }, 'the archive');
+  const archive = Buffer.concat(port.sent.filter((f): f is Buffer => typeof f !== 'string'));
+  const listing = execFileSync('tar', ['-tf', '-'], { input: archive }).toString().split('\n').filter(Boolean).sort();
+  assert.deepEqual(listing, ['./real/', './real/inner/', './real/inner/a.txt']);
+  port.deliver({ type: 'done', bytes: archive.length, sha256: sha256(archive) });
 });
 
 test('without the host\'s /proc, the shell\'s working directory is read inside the container as the session\'s user', async () => {

@@ -51,18 +51,20 @@ export const COMMIT_SCRIPT = [
 export const REMOVE_SCRIPT = 'cd -- "$1" 2>/dev/null && rm -f -- "$2"';
 
 /**
- * $1 path, $2 its parent directory, $3 its last component. A file: READY file <size or -> on
- * stderr, then its bytes on stdout. A directory: READY directory - then a tar archive of it.
+ * $1 path. A file: READY file <size or -> on stderr, then its bytes on stdout. A directory:
+ * READY directory - <its name> then a tar archive of `./<its name>`, taken from its physical path
+ * (a symbolic link to a directory sends the directory, not the link).
  */
 export const DOWNLOAD_SCRIPT = [
   'p=$1',
   '[ -e "$p" ] || [ -L "$p" ] || exit 3',
   'if [ -d "$p" ]; then',
   '  cd -- "$p" 2>/dev/null && [ -r . ] || exit 5',
-  '  cd -- "$2" 2>/dev/null || exit 5',
+  '  r=$(pwd -P); b=${r##*/}; d=${r%/*}; [ -n "$d" ] || d=/; [ -n "$b" ] || b=.',
+  '  cd -- "$d" 2>/dev/null || exit 5',
   '  command -v tar >/dev/null 2>&1 || exit 10',
-  `  printf '${READY} directory -\\n' >&2`,
-  '  exec tar -cf - "./$3"',
+  `  printf '${READY} directory - %s\\n' "$b" >&2`,
+  '  exec tar -cf - "./$b"',
   'fi',
   '[ -f "$p" ] || exit 9',
   '[ -r "$p" ] || exit 5',
@@ -247,14 +249,16 @@ export interface DownloadSource {
   command: ContainerCommand;
   kind: 'file' | 'directory';
   size: number | null;
+  /** a directory's own name (its physical path's last component), which its archive holds */
+  directoryName: string | undefined;
   /** stdout that arrived with the prelude, before the caller took the output: the first bytes */
   held: Buffer[];
 }
 
-/** Starts reading `path` (with its parent and last component): a file's bytes, or a directory as tar. */
-export async function startDownload(session: FileSession, transferId: string, path: string, parent: string, base: string): Promise<Result<DownloadSource>> {
+/** Starts reading `path`: a file's bytes, or a directory as tar. */
+export async function startDownload(session: FileSession, transferId: string, path: string): Promise<Result<DownloadSource>> {
   const started = await ContainerCommand.start(session.container, {
-    script: DOWNLOAD_SCRIPT, args: [path, parent, base], user: session.user, transferId, stdin: false,
+    script: DOWNLOAD_SCRIPT, args: [path], user: session.user, transferId, stdin: false,
   });
   if (!started.ok) return started;
   const command = started.value;
@@ -279,9 +283,10 @@ export async function startDownload(session: FileSession, transferId: string, pa
     const exit = await command.exited();
     return err(commandError(exit, 'read', { file: path }));
   }
-  const [kind, size] = prelude.split(' ');
+  const [kind, size, ...name] = prelude.split(' ');
   const bytes = size !== undefined && /^\d+$/.test(size) ? Number(size) : null;
-  return ok({ command, kind: kind === 'directory' ? 'directory' : 'file', size: kind === 'directory' ? null : bytes, held });
+  const directory = kind === 'directory';
+  return ok({ command, kind: directory ? 'directory' : 'file', size: directory ? null : bytes, directoryName: directory ? name.join(' ') : undefined, held });
 }
 
 export function joinPath(dir: string, name: string): string {

@@ -249,14 +249,14 @@ export class AgentFileChannel {
     const path = await this.resolve(files, offer.path);
     if (!path.ok) return path;
     this.pathForAudit = path.value;
-    const { parent, base } = splitPath(path.value);
-    const source = await startDownload(files, this.transferId, path.value, parent, base);
+    const source = await startDownload(files, this.transferId, path.value);
     if (!source.ok) return source;
     if (maxBytes > 0 && source.value.size !== null && source.value.size > maxBytes) {
       await source.value.command.kill();
       return { ok: false, error: protocolError('FILE_TOO_LARGE', `${path.value} (${source.value.size} bytes) is over the agent's limit of ${maxBytes} bytes for this container.`) };
     }
     this.download = new DownloadSender(this.link(), source.value, path.value, maxBytes);
+    const base = source.value.directoryName ?? splitPath(path.value).base;
     const name = base === '.' || base === '' ? 'root' : base;
     return {
       ok: true,
