@@ -13,6 +13,7 @@ import type { TerminalTab } from './terminal-tab';
 import type { TerminalViewOptions } from './terminal-view';
 import { Toolbar } from './toolbar';
 import { openTabMenu } from './transfer/tab-menu';
+import { refuseStrayDrops } from './transfer/tab-transfers';
 import { openPairingDialog } from './pairing-dialog';
 import type { ConsoleIdentity } from './trust/console-identity';
 import { pairWithToken } from './trust/pairing';
@@ -77,6 +78,7 @@ export class ConsoleApp implements Disposable {
     this.store.add(this.tabs.onChange(() => this.renderDevices()));
     // Capture phase: before xterm's textarea sends the keys to the shell.
     this.store.listen(window, 'keydown', (event) => this.onKey(event as KeyboardEvent), true);
+    this.store.add(refuseStrayDrops(window));
     // The reconnecting banners show elapsed time, and resumes wait on the agent's reconnection.
     const ticker = setInterval(() => {
       if (this.abandoned.size > 0 || this.tabs.list().some((t) => t.state === 'reconnecting')) this.refresh();

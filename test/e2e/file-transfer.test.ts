@@ -164,6 +164,16 @@ test('files dropped on the tab upload to the working directory; names that are p
   }
   expected.push({ direction: 'upload', result: 'ok' }, { direction: 'upload', result: 'refused', code: 'BAD_PATH' }, { direction: 'upload', result: 'refused', code: 'BAD_PATH' });
   assert.equal(await inContainer(container, 'ls /home/escape.txt /tmp/absolute.txt 2>/dev/null | wc -l'), '0', 'nothing was written outside the directory');
+  // A file dropped beside the terminals is refused, not opened in place of the console.
+  const prevented = await ui.page.evaluate(() => {
+    const data = new DataTransfer();
+    data.items.add(new File(['x'], 'stray.txt'));
+    const sidebar = document.querySelector('.sidebar');
+    if (!sidebar) throw new Error('no sidebar');
+    return !sidebar.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
+  });
+  assert.equal(prevented, true, 'the browser\'s default (open the file) was prevented');
+  assert.equal((await ui.transfers(tabId)).length, before + 3, 'and nothing was uploaded');
 });
 
 test('an upload into a directory the exec user may not write is refused with PERMISSION_DENIED, and nothing is written there', async () => {

@@ -189,3 +189,20 @@ export class TabTransfers implements Disposable {
     });
   }
 }
+
+/**
+ * Files dropped anywhere but on a terminal are refused: a browser would otherwise open the file in
+ * place of the console, and every terminal with it. Drops a tab took are left alone.
+ */
+export function refuseStrayDrops(target: Window): Disposable {
+  const store = new DisposableStore();
+  const refuse = (event: Event) => {
+    const drag = event as DragEvent;
+    if (event.defaultPrevented || !drag.dataTransfer?.types.includes('Files')) return;
+    event.preventDefault();
+    drag.dataTransfer.dropEffect = 'none';
+  };
+  store.listen(target, 'dragover', refuse);
+  store.listen(target, 'drop', refuse);
+  return store;
+}
