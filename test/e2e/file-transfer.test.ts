@@ -144,6 +144,32 @@ test('a 50 MB download from the menu, with the path completed from a listing, is
   assert.equal(sha256(readFileSync(path)), big.sha256, 'the saved file has the SHA-256 of the original');
 });
 
+test('several transfers at once: two uploads and a download run together, each intact', async () => {
+  const files = [0, 1].map((i) => {
+    const bytes = randomBytes(5 * 1024 * 1024 + i);
+    const path = join(work, `parallel-${i}.bin`);
+    writeFileSync(path, bytes);
+    return { path, sha256: sha256(bytes), name: `parallel-${i}.bin` };
+  });
+  const saved = ui.page.waitForEvent('download', { timeout: 180_000 });
+  await menu(tabId, 'menu-download');
+  const dialog = ui.page.locator('[data-testid="download-dialog"]');
+  await dialog.locator('[data-testid="download-path"]').fill(`${HOME}/big.bin`);
+  await dialog.locator('[data-testid="download-dialog-accept"]').click();
+  const ids = await uploadByDialog(tabId, files.map((f) => f.path));
+  const running = (await ui.transfers(tabId)).filter((t) => !['done', 'failed', 'cancelled', 'interrupted'].includes(t.state));
+  const all = await Promise.all([...ids, ...running.filter((t) => t.direction === 'download').map((t) => t.id)].map((id) => finished(tabId, id)));
+  expected.push({ direction: 'upload', result: 'ok' }, { direction: 'upload', result: 'ok' }, { direction: 'download', result: 'ok' });
+  for (const facts of all) assert.equal(facts.state, 'done', `${facts.name}: ${JSON.stringify(facts.error)}`);
+  for (const file of files) {
+    assert.equal((await inContainer(container, `sha256sum ${HOME}/${file.name}`)).split(/\s+/)[0], file.sha256, file.name);
+  }
+  const download = await saved;
+  const path = join(work, 'parallel-download.bin');
+  await download.saveAs(path);
+  assert.equal(sha256(readFileSync(path)), big.sha256);
+});
+
 test('files dropped on the tab upload to the working directory; names that are paths (../, absolute) are refused with BAD_PATH and write nothing', async () => {
   const before = (await ui.transfers(tabId)).length;
   await dropFiles(tabId, [
