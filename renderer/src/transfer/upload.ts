@@ -85,12 +85,14 @@ export class Upload extends FileTransfer {
     wake?.();
   }
 
-  /** Resolves once the credit and the channel's buffer allow another frame, or the transfer ended. */
-  private room(): Promise<void> {
-    if (this.isFinished) return Promise.resolve();
-    const blocked = this.sent - this.acked + TRANSFER_CHUNK_BYTES > TRANSFER_WINDOW_BYTES || (this.channel?.bufferedAmount ?? 0) > CHANNEL_BUFFER_HIGH_BYTES;
-    if (!blocked) return Promise.resolve();
-    return new Promise((resolve) => (this.wake = resolve));
+  /**
+   * Resolves once the credit and the channel's buffer both allow another frame, or the transfer
+   * ended. Checked again after every wake-up: the buffer draining says nothing of the credit.
+   */
+  private async room(): Promise<void> {
+    while (!this.isFinished && (this.sent - this.acked + TRANSFER_CHUNK_BYTES > TRANSFER_WINDOW_BYTES || (this.channel?.bufferedAmount ?? 0) > CHANNEL_BUFFER_HIGH_BYTES)) {
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
   }
 
   private async pump(): Promise<void> {
