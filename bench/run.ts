@@ -209,6 +209,8 @@ async function main(): Promise<void> {
     putSpread('dockerCpUploadMBps', transfers?.dockerCpUpload ?? []);
     putSpread('dockerCpDownloadMBps', transfers?.dockerCpDownload ?? []);
     results.transferFileBytes = transfers?.fileBytes ?? null;
+    putPercentiles('echoDuringUpload', transfers?.echoDuringUpload ?? []);
+    putPercentiles('echoDuringDownload', transfers?.echoDuringDownload ?? []);
 
     clearInterval(rssTimer);
     results.agentRssPeakMB = mb(Math.max(rssPeak, agent.rssBytes()));
@@ -273,6 +275,10 @@ function report(): void {
     show('dockerCpDownloadMBps', 'MB/s'),
     show('echoP50Ms', 'ms', false),
     show('echoP99Ms', 'ms', false),
+    show('echoDuringUploadP50Ms', 'ms', false),
+    show('echoDuringUploadP99Ms', 'ms', false),
+    show('echoDuringDownloadP50Ms', 'ms', false),
+    show('echoDuringDownloadP99Ms', 'ms', false),
     show('rawExecEchoP50Ms', 'ms', false),
     show('rawExecEchoP99Ms', 'ms', false),
     show('timeToPromptMs', 'ms'),

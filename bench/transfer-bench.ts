@@ -27,8 +27,14 @@ export interface TransferFigures {
   download: number[];
   dockerCpUpload: number[];
   dockerCpDownload: number[];
+  /** keystroke round trips (ms) in the same tab while an upload / a download of the file runs */
+  echoDuringUpload: number[];
+  echoDuringDownload: number[];
   fileBytes: number;
 }
+
+/** Keystrokes timed while one upload and one download run. */
+const ECHO_DURING_SAMPLES = 100;
 
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
@@ -74,6 +80,26 @@ async function downloadOnce(ui: ConsolePage, tabId: string, name: string, expect
   return facts.bytes / 1e6 / (facts.elapsedMs / 1000);
 }
 
+/**
+ * Starts `transfer`, and once it moves bytes times ECHO_DURING_SAMPLES keystrokes in the same tab
+ * (the bench hook `echo`: `cat`, one key at a time); the samples count only if the transfer was
+ * still running after the last one.
+ */
+async function echoDuring(ui: ConsolePage, tabId: string, transfer: () => Promise<number>): Promise<number[]> {
+  const before = new Set((await ui.transfers(tabId)).map((t) => t.id));
+  const done = transfer();
+  const moving = await waitFor(async () => (await ui.transfers(tabId)).find((t) => !before.has(t.id) && t.bytes > 0), 'the transfer to move bytes');
+  const echo = await ui.page.evaluate(
+    ([id, n]) => (window as unknown as { __tetherTest: { echo(id: string, n: number): Promise<{ samples: number[]; error?: string }> } }).__tetherTest.echo(id, n),
+    [tabId, ECHO_DURING_SAMPLES] as const,
+  );
+  const still = (await ui.transfers(tabId)).find((t) => t.id === moving.id);
+  await done;
+  if (echo.error) throw new Error(`echo during a transfer: ${echo.error}`);
+  if (still?.state !== 'running') throw new Error(`the transfer ended (${still?.state}) before the ${ECHO_DURING_SAMPLES} keystrokes did`);
+  return echo.samples;
+}
+
 async function timed(body: () => Promise<unknown>): Promise<number> {
   const t0 = performance.now();
   await body();
@@ -86,7 +112,7 @@ async function timed(body: () => Promise<unknown>): Promise<number> {
  */
 export async function measureTransfers(ui: ConsolePage, agentId: string, container: TestContainer, runs: number): Promise<TransferFigures> {
   const work = mkdtempSync(join(tmpdir(), 'tether-transfer-bench-'));
-  const figures: TransferFigures = { upload: [], download: [], dockerCpUpload: [], dockerCpDownload: [], fileBytes: TRANSFER_FILE_BYTES };
+  const figures: TransferFigures = { upload: [], download: [], dockerCpUpload: [], dockerCpDownload: [], echoDuringUpload: [], echoDuringDownload: [], fileBytes: TRANSFER_FILE_BYTES };
   const tabId = await ui.openTab(agentId, container.name);
   try {
     const bytes = randomBytes(TRANSFER_FILE_BYTES);
@@ -112,6 +138,9 @@ export async function measureTransfers(ui: ConsolePage, agentId: string, contain
       rmSync(out);
       figures.dockerCpDownload.push(TRANSFER_FILE_BYTES / 1e6 / (cpOut / 1000));
     }
+    await docker('exec', container.id, 'rm', '-f', `${DIR}/bench.bin`);
+    figures.echoDuringUpload = await echoDuring(ui, tabId, () => uploadOnce(ui, tabId, file, expected));
+    figures.echoDuringDownload = await echoDuring(ui, tabId, () => downloadOnce(ui, tabId, 'bench.bin', expected, join(work, 'down-echo.bin')));
     return figures;
   } finally {
     await ui.page.evaluate((id) => (window as unknown as { __tetherTest: { closeTab(id: string): void } }).__tetherTest.closeTab(id), tabId);
