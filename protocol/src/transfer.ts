@@ -23,12 +23,23 @@ export const TRANSFER_CHUNK_BYTES = MAX_FRAME_BYTES;
  * what it has consumed (written to the file, or taken by the console's save path). Invariants,
  * checked in protocol/test/transfer.test.ts: TRANSFER_ACK_BYTES ≤ TRANSFER_WINDOW_BYTES / 2, so
  * that an ack arrives before the sender runs dry; TRANSFER_CHUNK_BYTES ≤ TRANSFER_ACK_BYTES; and
- * the window is a few dozen chunks at most (werift's send cost grows with its queue).
+ * the window is a few dozen chunks at most (werift's send cost grows with its queue). Smaller than a
+ * terminal's high watermark on purpose: a terminal's keystrokes and echo wait behind what a transfer
+ * has in flight on the same association (protocol/README.md, "The credit rule").
  */
-export const TRANSFER_WINDOW_BYTES = 1024 * 1024;
+export const TRANSFER_WINDOW_BYTES = 256 * 1024;
+
+/**
+ * The agent stops reading a download's source while the channel holds more than this unsent, and
+ * reads again at TRANSFER_BUFFER_LOW_BYTES: werift sends the messages of every channel from one
+ * queue, in order, so what a transfer queues is what a terminal's output waits behind. Kept to
+ * about one frame, where the terminals keep CHANNEL_BUFFER_HIGH_BYTES.
+ */
+export const TRANSFER_BUFFER_HIGH_BYTES = 64 * 1024;
+export const TRANSFER_BUFFER_LOW_BYTES = 16 * 1024;
 
 /** The receiver acks once it has consumed this many bytes since its last ack, and the rest after ACK_IDLE_MS. */
-export const TRANSFER_ACK_BYTES = 128 * 1024;
+export const TRANSFER_ACK_BYTES = 64 * 1024;
 
 /**
  * While the agent waits on the console in a transfer (bytes, an ack, its `done`), this long

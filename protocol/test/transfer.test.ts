@@ -7,6 +7,8 @@ import {
   parseAgentFileFrame,
   parseConsoleFileFrame,
   TRANSFER_ACK_BYTES,
+  TRANSFER_BUFFER_HIGH_BYTES,
+  TRANSFER_BUFFER_LOW_BYTES,
   TRANSFER_CHUNK_BYTES,
   TRANSFER_WINDOW_BYTES,
 } from '@tether/protocol';
@@ -18,6 +20,8 @@ test('transfer credit: an ack comes before the sender runs dry, a chunk fits a f
   assert.ok(TRANSFER_CHUNK_BYTES <= MAX_FRAME_BYTES);
   assert.ok(TRANSFER_CHUNK_BYTES <= TRANSFER_ACK_BYTES);
   assert.ok(TRANSFER_WINDOW_BYTES / TRANSFER_CHUNK_BYTES <= 32);
+  assert.ok(TRANSFER_BUFFER_LOW_BYTES < TRANSFER_BUFFER_HIGH_BYTES);
+  assert.ok(TRANSFER_BUFFER_HIGH_BYTES <= TRANSFER_WINDOW_BYTES);
 });
 
 test('file channels have their own label prefix', () => {

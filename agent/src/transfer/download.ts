@@ -2,15 +2,17 @@
  * The agent's end of a download: the container's `cat` (or `tar`) output goes to the console in
  * binary frames of at most TRANSFER_CHUNK_BYTES, hashed on the way, under the same two rules as
  * terminal output: reading stops while TRANSFER_WINDOW_BYTES are unacknowledged or while the
- * channel's own buffer is above CHANNEL_BUFFER_HIGH_BYTES, and goes on once neither holds. Once
+ * channel's own buffer is above TRANSFER_BUFFER_HIGH_BYTES (lower than a terminal's, so that
+ * terminal output does not wait behind it in werift's one send queue), and goes on once neither
+ * holds. Once
  * the command has ended, `done` carries the byte count and SHA-256, and the console answers with
  * its own.
  */
 import { createHash } from 'node:crypto';
 import {
-  CHANNEL_BUFFER_HIGH_BYTES,
-  CHANNEL_BUFFER_LOW_BYTES,
   protocolError,
+  TRANSFER_BUFFER_HIGH_BYTES,
+  TRANSFER_BUFFER_LOW_BYTES,
   TRANSFER_CHUNK_BYTES,
   TRANSFER_WINDOW_BYTES,
   type DoneMessage,
@@ -44,7 +46,11 @@ export class DownloadSender {
     /** bytes; 0: no limit */
     private readonly maxBytes: number,
   ) {
-    this.unsubscribe = link.port.onBufferedAmountLow(CHANNEL_BUFFER_LOW_BYTES, () => this.updateReading());
+    this.unsubscribe = link.port.onBufferedAmountLow(TRANSFER_BUFFER_LOW_BYTES, () => {
+      this.flush();
+      this.updateReading();
+      if (this.exitCode !== undefined) this.finishIfSent();
+    });
     source.command.onStdout((chunk) => this.take(chunk));
     void source.command.exited().then((exit) => {
       if (this.ending) return;
@@ -125,7 +131,8 @@ export class DownloadSender {
 
   /**
    * Sends what is pending, as far as the credit goes (never more than the window unacknowledged,
-   * whatever the command still delivered after reading stopped); with `fullOnly`, whole frames only.
+   * whatever the command still delivered after reading stopped) and while the channel's buffer is
+   * at most TRANSFER_BUFFER_HIGH_BYTES; with `fullOnly`, whole frames only.
    */
   private flush(fullOnly = false): void {
     if (this.ending || this.pendingBytes === 0) return;
@@ -133,7 +140,7 @@ export class DownloadSender {
     for (;;) {
       const credit = this.acked + TRANSFER_WINDOW_BYTES - this.sent;
       const size = Math.min(TRANSFER_CHUNK_BYTES, credit, all.length);
-      if (size <= 0 || (fullOnly && size < TRANSFER_CHUNK_BYTES)) break;
+      if (size <= 0 || (fullOnly && size < TRANSFER_CHUNK_BYTES) || this.link.port.bufferedAmount > TRANSFER_BUFFER_HIGH_BYTES) break;
       const frame = all.subarray(0, size);
       all = all.subarray(frame.length);
       this.hash.update(frame);
@@ -148,7 +155,7 @@ export class DownloadSender {
   private updateReading(): void {
     if (this.ending) return;
     const overWindow = this.sent + this.pendingBytes - this.acked >= TRANSFER_WINDOW_BYTES;
-    const overBuffer = this.link.port.bufferedAmount > CHANNEL_BUFFER_HIGH_BYTES;
+    const overBuffer = this.link.port.bufferedAmount > TRANSFER_BUFFER_HIGH_BYTES;
     const pause = overWindow || overBuffer;
     if (pause === this.paused) return;
     this.paused = pause;

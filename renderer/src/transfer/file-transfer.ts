@@ -1,5 +1,5 @@
 import {
-  CHANNEL_BUFFER_LOW_BYTES,
+  TRANSFER_BUFFER_LOW_BYTES,
   type AcceptMessage,
   type AgentFileMessage,
   type ConsoleFileMessage,
@@ -93,7 +93,7 @@ export abstract class FileTransfer implements Disposable {
       invalid: (error) => console.warn(`[transfer ${this.id}] ${error.code} from the agent, dropped: ${error.message}`),
       closed: () => this.closed(),
       drained: () => this.onDrained(),
-    }, CHANNEL_BUFFER_LOW_BYTES);
+    }, TRANSFER_BUFFER_LOW_BYTES);
   }
 
   get facts(): TransferFacts {

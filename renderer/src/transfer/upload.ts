@@ -1,7 +1,7 @@
 import { sha256 } from '@noble/hashes/sha2';
 import { bytesToHex } from '@noble/hashes/utils';
 import {
-  CHANNEL_BUFFER_HIGH_BYTES,
+  TRANSFER_BUFFER_HIGH_BYTES,
   TRANSFER_CHUNK_BYTES,
   TRANSFER_WINDOW_BYTES,
   type AcceptMessage,
@@ -25,7 +25,7 @@ export interface UploadRequest {
 /**
  * An upload: the file is read in slices, hashed as it goes (SHA-256, incremental), and sent in
  * frames while the agent's credit allows (at most TRANSFER_WINDOW_BYTES unacknowledged) and the
- * channel's buffer is below CHANNEL_BUFFER_HIGH_BYTES; then `done` with the digest, and the agent's
+ * channel's buffer is below TRANSFER_BUFFER_HIGH_BYTES; then `done` with the digest, and the agent's
  * `done` says where the file now is.
  */
 export class Upload extends FileTransfer {
@@ -90,7 +90,7 @@ export class Upload extends FileTransfer {
    * ended. Checked again after every wake-up: the buffer draining says nothing of the credit.
    */
   private async room(): Promise<void> {
-    while (!this.isFinished && (this.sent - this.acked + TRANSFER_CHUNK_BYTES > TRANSFER_WINDOW_BYTES || (this.channel?.bufferedAmount ?? 0) > CHANNEL_BUFFER_HIGH_BYTES)) {
+    while (!this.isFinished && (this.sent - this.acked + TRANSFER_CHUNK_BYTES > TRANSFER_WINDOW_BYTES || (this.channel?.bufferedAmount ?? 0) > TRANSFER_BUFFER_HIGH_BYTES)) {
       await new Promise<void>((resolve) => (this.wake = resolve));
     }
   }
@@ -106,11 +106,12 @@ export class Upload extends FileTransfer {
         this.fail('READ_FAILED', `the file could not be read: ${error instanceof Error ? error.message : String(error)}`);
         return;
       }
-      this.hash.update(slice);
       for (let at = 0; at < slice.length && !this.isFinished; ) {
         await this.room();
         if (this.isFinished) return;
         const frame = slice.subarray(at, at + TRANSFER_CHUNK_BYTES);
+        // Hashed a frame at a time: the page's thread, which also draws the terminals, is never held long.
+        this.hash.update(frame);
         if (!this.channel?.sendBytes(frame)) return; // closed: `closed` reports the interruption
         at += frame.length;
         this.sent += frame.length;
