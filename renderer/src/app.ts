@@ -15,6 +15,8 @@ import type { PageTab } from './tabs/tab-set';
 import type { TerminalViewOptions } from './terminal/terminal-view';
 import { Toolbar } from './ui/toolbar';
 import { openPairingDialog } from './pairing/pairing-dialog';
+import { openTabMenu } from './transfer/tab-menu';
+import { refuseStrayDrops } from './transfer/tab-transfers';
 import type { ConsoleIdentity } from './trust/console-identity';
 import { pairWithToken } from './pairing/pairing';
 import type { PairedAgentRecord, TrustStore } from './trust/trust-store';
@@ -78,7 +80,7 @@ export class ConsoleApp implements Disposable {
       openTarget: (agentId, target) => this.openTab(agentId, target.name),
       pair: () => void openPairingDialog({ pair: (text) => this.pair(text) }),
     });
-    this.tabs = this.store.add(new TabSet(() => this.viewOptions(), transports.sessions ?? webRtcSessions));
+    this.tabs = this.store.add(new TabSet(() => this.viewOptions(), transports.sessions ?? webRtcSessions, (tab, at) => openTabMenu(this.tabs.transfersOf(tab.id)?.menuItems() ?? [], at)));
     this.abandoned = this.store.add(new AbandonedSessions());
     const sidebar = document.createElement('aside');
     sidebar.className = 'sidebar';
@@ -96,6 +98,7 @@ export class ConsoleApp implements Disposable {
     this.store.add(this.tabs.onChange(() => this.renderDevices()));
     // Capture phase: before xterm's textarea sends the keys to the shell.
     this.store.listen(window, 'keydown', (event) => this.onKey(event as KeyboardEvent), true);
+    this.store.add(refuseStrayDrops(window));
     // The reconnecting banners show elapsed time, and resumes wait on the agent's reconnection.
     const ticker = setInterval(() => {
       if (this.abandoned.size > 0 || this.tabs.list().some((t) => t.state === 'reconnecting')) this.refresh();
