@@ -1,5 +1,6 @@
 import '@xterm/xterm/css/xterm.css';
 import './styles.css';
+import './transfer/transfer.css';
 import { ConsoleApp } from './app';
 import { renderConfigForm, resolveConfig } from './console-config';
 import { getHost } from './host/host';

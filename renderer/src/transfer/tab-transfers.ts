@@ -1,4 +1,3 @@
-import './transfer.css';
 import type { ListingMessage, Result } from '@tether/protocol';
 import { confirmDialog } from '../ui/dialog';
 import { DisposableStore, type Disposable } from '../base/emitter';
