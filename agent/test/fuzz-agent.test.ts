@@ -323,7 +323,7 @@ describe('fuzzing the agent (built CLI, LAN endpoint, data channels, real contai
     }
     await sendUntil(() => ch.send(Buffer.from('echo inter-$((6*7))\n')), () => got.output().includes('inter-42'), 'echo after the storms');
     // A flood on a fresh control channel (20/s, bursts of 100): the exact tty counts are in
-    // channel-guard.test.ts, as werift, the test console, cannot send small frames faster than
+    // channel-bounds.test.ts, as werift, the test console, cannot send small frames faster than
     // the tty rate.
     const control = await channel(pc, 'control');
     for (let i = 0; i < CONTROL_FRAME_BURST * 3; i++) control.ch.send(JSON.stringify({ type: 'ping', id: 1_000_000 + i }));
