@@ -14,8 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
 import { parsePairingToken } from '@tether/protocol';
 import { PairingStore } from '../src/trust/pairings.js';
-import { AgentProcess } from './support/agent-process.js';
-import { TestConsole, until } from './support/werift-console.js';
+import { AgentProcess } from '../../harness/lan-agent.js';
+import { TestConsole, until } from '../../harness/werift-console.js';
 
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'tether-commands-'));

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import Docker from 'dockerode';
 import { DockerTargets } from '../src/docker-targets.js';
 import { startExec, type ExecHandle } from '../src/exec-handle.js';
-import { ensureDocker, startContainer, TEST_IMAGE_SH, type TestContainer } from '../../test/support/docker.js';
+import { ensureDocker, startContainer, TEST_IMAGE_SH, type TestContainer } from '../../harness/docker.js';
 
 async function readUntil(handle: ExecHandle, pattern: RegExp): Promise<string> {
   let text = '';

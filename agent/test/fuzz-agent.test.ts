@@ -17,13 +17,13 @@ import {
   ERROR_CODES, LanAuthAck, MAX_CHANNELS_PER_PEER, MAX_FRAME_BYTES, MAX_NEGOTIATIONS_PER_LAN_CONNECTION, MAX_QUEUED_INPUT_BYTES,
   parseConsoleControl, parseConsoleTtyFrame, SignalingAck, CONTROL_FRAME_BURST, type PairedAgent,
 } from '@tether/protocol';
-import { ensureDocker, startContainer, type TestContainer } from '../../test/support/docker.js';
-import { fuzzParameters, payloadFor, rawSocketIoPacket, RESERVED_EVENTS, rssBytes, sendRawPacket } from '../../test/support/fuzz.js';
+import { ensureDocker, startContainer, type TestContainer } from '../../harness/docker.js';
+import { fuzzParameters, payloadFor, rawSocketIoPacket, RESERVED_EVENTS, rssBytes, sendRawPacket } from '../../harness/fuzz.js';
 import { LAN_EVENTS } from '../src/lan-endpoint.js';
-import { AgentProcess, openTerminal, pairedConsole } from './support/agent-process.js';
-import { buildAgent, patchedWerift, type Werift } from './support/patched-werift.js';
+import { AgentProcess, openTerminal, pairedConsole } from '../../harness/lan-agent.js';
+import { buildAgent, patchedWerift, type Werift } from '../../harness/patched-werift.js';
 import { FAILURES_PER_ADDRESS } from '../src/trust/attempt-limiter.js';
-import { collect, opened, TestConsole, until } from './support/werift-console.js';
+import { collect, opened, TestConsole, until } from '../../harness/werift-console.js';
 
 type Pc = InstanceType<Werift['RTCPeerConnection']>;
 type Channel = ReturnType<Pc['createDataChannel']>;

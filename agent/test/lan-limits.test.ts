@@ -11,10 +11,10 @@ import type { Socket as NetSocket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { io, type Socket } from 'socket.io-client';
 import { MAX_LAN_CONNECTIONS_PER_ADDRESS, MAX_LAN_QUEUED_OUTBOUND_BYTES, parsePairingToken, SignalingErrorPayload } from '@tether/protocol';
-import { startAgent, type AgentProcess } from '../../test/support/agent-process.js';
-import { cli } from './support/agent-process.js';
-import { buildAgent, patchedWerift, type Werift } from './support/patched-werift.js';
-import { TestConsole, until } from './support/werift-console.js';
+import { startAgent, type AgentProcess } from '../../harness/agent-process.js';
+import { cli } from '../../harness/lan-agent.js';
+import { buildAgent, patchedWerift, type Werift } from '../../harness/patched-werift.js';
+import { TestConsole, until } from '../../harness/werift-console.js';
 
 const MB = 1024 * 1024;
 const ENDED = '"msg":"lan connection ended: it does not read what the agent sends"';

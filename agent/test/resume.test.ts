@@ -12,7 +12,7 @@ import { setLogLevel } from '../src/log.js';
 import { SessionRegistry } from '../src/session-registry.js';
 import { DEFAULT_EXEC_USER, SessionRules } from '../src/session-rules.js';
 import { AgentTtyChannel } from '../src/tty-channel.js';
-import { ensureDocker, startContainer, type TestContainer } from '../../test/support/docker.js';
+import { ensureDocker, startContainer, type TestContainer } from '../../harness/docker.js';
 import { FakeChannel } from './support/fake-channel.js';
 
 setLogLevel(process.env['TEST_LOG'] === 'debug' ? 'debug' : 'warn');

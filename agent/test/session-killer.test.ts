@@ -4,7 +4,7 @@ import Docker from 'dockerode';
 import { DockerTargets } from '../src/docker-targets.js';
 import { startExec } from '../src/exec-handle.js';
 import { hostSeesProcess, killSession } from '../src/session-killer.js';
-import { ensureDocker, startContainer, TEST_IMAGE_SH, type TestContainer } from '../../test/support/docker.js';
+import { ensureDocker, startContainer, TEST_IMAGE_SH, type TestContainer } from '../../harness/docker.js';
 
 async function waitForPid(currentPid: () => Promise<number>): Promise<number> {
   const deadline = Date.now() + 15_000;

@@ -16,8 +16,8 @@ import { DEFAULT_EXEC_USER, SessionRules, type SessionRulesConfig } from '../src
 import {
   assessStanding, cpuSet, parseMemorySize, parseStandingReport, readStandingReport, standingCommand, standingNotice, type SessionResources, type Standing,
 } from '../src/session-standing.js';
-import { ensureDocker, startContainer, TEST_IMAGE_BASH, TEST_IMAGE_SH, type TestContainer } from '../../test/support/docker.js';
-import { hostProcessFacts, ioClass } from '../../test/support/control-loop.js';
+import { ensureDocker, startContainer, TEST_IMAGE_BASH, TEST_IMAGE_SH, type TestContainer } from '../../harness/docker.js';
+import { hostProcessFacts, ioClass } from '../../harness/control-loop.js';
 
 setLogLevel(process.env['TEST_LOG'] === 'debug' ? 'debug' : 'warn');
 

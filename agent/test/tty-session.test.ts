@@ -6,7 +6,7 @@ import { DockerTargets } from '../src/docker-targets.js';
 import { setLogLevel } from '../src/log.js';
 import { SessionRegistry } from '../src/session-registry.js';
 import { AgentTtyChannel } from '../src/tty-channel.js';
-import { ensureDocker, startContainer, TEST_IMAGE_SH, type TestContainer } from '../../test/support/docker.js';
+import { ensureDocker, startContainer, TEST_IMAGE_SH, type TestContainer } from '../../harness/docker.js';
 import { FakeChannel } from './support/fake-channel.js';
 
 setLogLevel('warn');

@@ -6,8 +6,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import { parsePairingToken, type PairedAgent } from '@tether/protocol';
-import type { Werift } from '../../agent/test/support/patched-werift.js';
-import { opened, TestConsole, until } from '../../agent/test/support/werift-console.js';
+import type { Werift } from '../../harness/patched-werift.js';
+import { opened, TestConsole, until } from '../../harness/werift-console.js';
 import { ACK_BATCH_BYTES, ACK_IDLE_MS } from '@tether/protocol';
 
 type Pc = InstanceType<Werift['RTCPeerConnection']>;

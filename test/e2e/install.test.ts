@@ -16,8 +16,8 @@ import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { ensureAgentBuilt, startAgent, type AgentProcess } from '../support/agent-process.js';
-import { startStack, type Stack } from '../support/stack.js';
+import { ensureAgentBuilt, startAgent, type AgentProcess } from '../../harness/agent-process.js';
+import { startStack, type Stack } from '../../harness/stack.js';
 
 const run = promisify(execFile);
 const agentDir = fileURLToPath(new URL('../../agent/', import.meta.url));

@@ -10,7 +10,7 @@ import { parsePairingToken, type PairedAgent } from '@tether/protocol';
 import type { Werift } from './patched-werift.js';
 import { collect, opened, TestConsole, until } from './werift-console.js';
 
-export const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+export const cli = fileURLToPath(new URL('../agent/dist/cli.js', import.meta.url));
 
 export class AgentProcess {
   logs = '';

@@ -12,7 +12,7 @@ import type { Page } from 'playwright-core';
 import { startAgent, type AgentProcess } from './agent-process.js';
 import { ConsolePage } from './console-page.js';
 
-const cli = fileURLToPath(new URL('../../agent/dist/cli.js', import.meta.url));
+const cli = fileURLToPath(new URL('../agent/dist/cli.js', import.meta.url));
 
 /** A loopback TCP port that was free a moment ago (the agent must keep one port across restarts). */
 export function freePort(): Promise<number> {

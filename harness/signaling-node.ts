@@ -7,8 +7,8 @@ import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-const cli = fileURLToPath(new URL('../../signaling/dist/cli.js', import.meta.url));
+const repoRoot = fileURLToPath(new URL('../', import.meta.url));
+const cli = fileURLToPath(new URL('../signaling/dist/cli.js', import.meta.url));
 
 export interface SignalingNode {
   readonly name: string;

@@ -5,8 +5,8 @@ import type { Page } from 'playwright-core';
 import { waitFor } from './wait.js';
 
 /** Screenshots the tests keep as artifacts; the README links them. */
-export const SCREENSHOTS_DIR = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
-const RESULTS_SCREENSHOTS_DIR = fileURLToPath(new URL('../../test-results/screenshots/', import.meta.url));
+export const SCREENSHOTS_DIR = fileURLToPath(new URL('../docs/screenshots/', import.meta.url));
+const RESULTS_SCREENSHOTS_DIR = fileURLToPath(new URL('../test-results/screenshots/', import.meta.url));
 
 export interface TabSummary {
   id: string;
