@@ -12,6 +12,10 @@ import { z } from 'zod';
 export const Theme = z.enum(['dark', 'light']);
 export type Theme = z.infer<typeof Theme>;
 
+/** The terminal's font: one of the two bundled with the console, or the system's monospace. */
+export const TerminalFont = z.enum(['jetbrains-mono', 'dejavu-mono', 'system']);
+export type TerminalFont = z.infer<typeof TerminalFont>;
+
 export const MIN_FONT_SIZE = 8;
 export const MAX_FONT_SIZE = 32;
 
@@ -19,13 +23,14 @@ export const MAX_FONT_SIZE = 32;
 export const Settings = z.object({
   theme: Theme,
   fontSize: z.number().int().min(MIN_FONT_SIZE).max(MAX_FONT_SIZE),
+  fontFamily: TerminalFont,
   copyOnSelect: z.boolean(),
   /** the signaling server the console last used; its token is a credential */
   signalingUrl: z.string().max(2048),
 });
 export type Settings = z.infer<typeof Settings>;
 
-export const DEFAULT_SETTINGS: Settings = { theme: 'dark', fontSize: 14, copyOnSelect: true, signalingUrl: '' };
+export const DEFAULT_SETTINGS: Settings = { theme: 'dark', fontSize: 14, fontFamily: 'jetbrains-mono', copyOnSelect: true, signalingUrl: '' };
 
 export const SettingsPatch = Settings.partial().strict();
 export type SettingsPatch = z.infer<typeof SettingsPatch>;

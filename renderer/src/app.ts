@@ -14,6 +14,9 @@ import { webRtcSessions } from './session/webrtc-terminal-session';
 import type { PageTab } from './tabs/tab-set';
 import type { TerminalViewOptions } from './terminal/terminal-view';
 import { Toolbar } from './ui/toolbar';
+import { SettingsScreen, type ConnectionSettings } from './settings/settings-screen';
+import { ICE_CREDENTIAL, TOKEN_CREDENTIAL } from './console-config';
+import { loadTerminalFont } from './terminal/fonts';
 import { openPairingDialog } from './pairing/pairing-dialog';
 import type { ConsoleIdentity } from './trust/console-identity';
 import { pairWithToken } from './pairing/pairing';
@@ -71,6 +74,7 @@ export class ConsoleApp implements Disposable {
     this.toolbar = new Toolbar(config.signalingUrl, host.kind, {
       toggleTheme: () => void this.updateSettings({ theme: this.settings.theme === 'dark' ? 'light' : 'dark' }),
       zoom: (step) => this.zoom(step),
+      openSettings: () => void this.openSettings(),
     });
     this.devices = new DevicePanel({
       connect: (agentId) => this.agents.connect(agentId),
@@ -164,6 +168,7 @@ export class ConsoleApp implements Disposable {
   }
 
   async updateSettings(patch: SettingsPatch): Promise<void> {
+    if (patch.fontFamily && patch.fontFamily !== this.settings.fontFamily) await loadTerminalFont(patch.fontFamily, patch.fontSize ?? this.settings.fontSize);
     this.settings = { ...this.settings, ...patch };
     this.applySettings();
     try {
@@ -173,14 +178,57 @@ export class ConsoleApp implements Disposable {
     }
   }
 
+  /** The settings screen; closing it gives the keyboard back to the active terminal. */
+  async openSettings(): Promise<void> {
+    if (document.querySelector('.settings')) return;
+    const credentials = await this.host.credentials.status().catch((error: unknown) => ({ encrypted: false, description: `of unknown safety (${String(error)})` }));
+    const screen = new SettingsScreen({
+      appearance: { theme: this.settings.theme, fontSize: this.settings.fontSize, fontFamily: this.settings.fontFamily, copyOnSelect: this.settings.copyOnSelect },
+      connection: { signalingUrl: this.config.signalingUrl, token: this.config.token, iceServers: this.config.iceServers },
+      credentials,
+      minFontSize: 8,
+      maxFontSize: 32,
+    });
+    screen.onAppearance((patch) => void this.updateSettings(patch));
+    screen.onSaveConnection((connection) => void this.saveConnection(connection));
+    screen.onClosed(() => this.focusTerminal());
+  }
+
+  /** Gives the keyboard back to the active terminal, after any action that took it (a button, a dialog). */
+  focusTerminal(): void {
+    this.tabs.active?.panel.view.focus();
+  }
+
   dispose(): void {
     this.store.dispose();
+  }
+
+  /**
+   * Stores the connection settings and reloads the page on them: the signaling URL in settings, the
+   * token and the ICE servers (TURN passwords) as credentials. Open tabs come back and resume.
+   */
+  private async saveConnection(connection: ConnectionSettings): Promise<void> {
+    try {
+      await this.host.settings.set({ signalingUrl: connection.signalingUrl });
+      if (connection.token) await this.host.credentials.set(TOKEN_CREDENTIAL, connection.token);
+      else await this.host.credentials.delete(TOKEN_CREDENTIAL);
+      if (connection.iceServers.length > 0) await this.host.credentials.set(ICE_CREDENTIAL, JSON.stringify(connection.iceServers));
+      else await this.host.credentials.delete(ICE_CREDENTIAL);
+    } catch (error) {
+      await confirmDialog({ title: 'The settings were not saved', message: String(error), accept: 'OK' });
+      return;
+    }
+    const params = new URLSearchParams(location.search);
+    for (const name of ['signal', 'token', 'ice', 'lan']) params.delete(name);
+    if (!connection.signalingUrl) params.set('lan', '1');
+    location.search = params.toString();
   }
 
   private viewOptions(): TerminalViewOptions {
     return {
       theme: this.settings.theme,
       fontSize: this.settings.fontSize,
+      fontFamily: this.settings.fontFamily,
       confirmPaste: (text) => {
         const lines = text.replace(/[\r\n]+$/, '').split(/\r\n|\r|\n/).length;
         const tab = this.tabs.active;
@@ -205,6 +253,7 @@ export class ConsoleApp implements Disposable {
     document.documentElement.dataset.theme = this.settings.theme;
     for (const tab of this.tabs.list()) {
       tab.panel.view.setTheme(this.settings.theme);
+      tab.panel.view.setFontFamily(this.settings.fontFamily);
       tab.panel.view.setFontSize(this.settings.fontSize);
     }
     this.toolbar.showSettings(this.settings);
@@ -261,6 +310,8 @@ export class ConsoleApp implements Disposable {
         return this.zoom(-1);
       case 'zoom-reset':
         return this.zoom(0);
+      case 'settings':
+        return void this.openSettings();
     }
   }
 

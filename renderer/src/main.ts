@@ -5,6 +5,7 @@ import { renderConfigForm, resolveConfig } from './console-config';
 import { getHost } from './host/host';
 import { loadConsoleIdentity } from './trust/console-identity';
 import { TrustStore } from './trust/trust-store';
+import { loadTerminalFont } from './terminal/fonts';
 
 async function start(root: HTMLElement): Promise<void> {
   const host = getHost();
@@ -18,6 +19,7 @@ async function start(root: HTMLElement): Promise<void> {
   const trustStore = new TrustStore();
   const [identity, paired] = await Promise.all([loadConsoleIdentity(trustStore), trustStore.pairedAgents()]);
   const trust = { identity, store: trustStore, paired };
+  await loadTerminalFont(settings.fontFamily, settings.fontSize);
   const { testHooks, benchHooks } = result.config;
   // Test and bench hooks stay out of the product's code path: loaded only behind their flag.
   const testing = testHooks || benchHooks ? await import('./test-hooks') : undefined;

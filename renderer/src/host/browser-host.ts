@@ -11,7 +11,7 @@ type TetherApi = NonNullable<Window['tether']>;
 type Settings = Awaited<ReturnType<TetherApi['settings']['get']>>;
 type KnownAgent = Awaited<ReturnType<TetherApi['knownAgents']['list']>>[number];
 
-const DEFAULTS: Settings = { theme: 'dark', fontSize: 14, copyOnSelect: true, signalingUrl: '' };
+const DEFAULTS: Settings = { theme: 'dark', fontSize: 14, fontFamily: 'jetbrains-mono', copyOnSelect: true, signalingUrl: '' };
 
 export function createBrowserHost(dbName = 'tether-console'): TetherApi {
   const store = new IdbStore(dbName, 'kv');

@@ -3,6 +3,7 @@ import { createBrowserHost } from './browser-host';
 export type TetherApi = NonNullable<Window['tether']>;
 export type Settings = Awaited<ReturnType<TetherApi['settings']['get']>>;
 export type SettingsPatch = Parameters<TetherApi['settings']['set']>[0];
+export type CredentialStatus = Awaited<ReturnType<TetherApi['credentials']['status']>>;
 export type KnownAgent = Awaited<ReturnType<TetherApi['knownAgents']['list']>>[number];
 
 /** The host API: Electron's preload when present, else the browser implementation. */

@@ -9,6 +9,7 @@ import { DisposableStore, Emitter, type Disposable } from '../base/emitter';
 import { sessionErrorText } from './error-hints';
 import type { TerminalSession } from '../session/terminal-session';
 import { TERMINAL_THEMES, type ThemeName } from './themes';
+import { fontFamilyFor, TERMINAL_LINE_HEIGHT, type TerminalFontId } from './fonts';
 
 /** Counters a tab keeps about its output, for the status line and the test hooks. */
 export interface OutputStats {
@@ -20,6 +21,7 @@ export interface OutputStats {
 export interface TerminalViewOptions {
   theme: ThemeName;
   fontSize: number;
+  fontFamily: TerminalFontId;
   /** asked before a paste of more than one line is sent; resolves true to send it */
   confirmPaste(text: string): Promise<boolean>;
   onSelection(text: string): void;
@@ -61,8 +63,9 @@ export class TerminalView implements Disposable {
     parent.append(this.element);
     this.term = new Terminal({
       cursorBlink: true,
-      fontFamily: 'ui-monospace, "DejaVu Sans Mono", monospace',
+      fontFamily: fontFamilyFor(options.fontFamily),
       fontSize: options.fontSize,
+      lineHeight: TERMINAL_LINE_HEIGHT,
       scrollback: 10_000,
       allowProposedApi: true, // unicode11 sets the proposed `unicode.activeVersion`
       theme: TERMINAL_THEMES[options.theme],
@@ -147,7 +150,15 @@ export class TerminalView implements Disposable {
   }
 
   setFontSize(size: number): void {
+    if (this.term.options.fontSize === size) return;
     this.term.options.fontSize = size;
+    this.fit();
+  }
+
+  setFontFamily(font: TerminalFontId): void {
+    const family = fontFamilyFor(font);
+    if (this.term.options.fontFamily === family) return;
+    this.term.options.fontFamily = family;
     this.fit();
   }
 

@@ -10,7 +10,8 @@ export type Command =
   | { kind: 'paste' }
   | { kind: 'zoom-in' }
   | { kind: 'zoom-out' }
-  | { kind: 'zoom-reset' };
+  | { kind: 'zoom-reset' }
+  | { kind: 'settings' };
 
 /** For the README and the help tooltip: what each shortcut does. */
 export const SHORTCUTS: readonly [keys: string, what: string][] = [
@@ -22,6 +23,7 @@ export const SHORTCUTS: readonly [keys: string, what: string][] = [
   ['Ctrl+Shift+F', 'find in scrollback'],
   ['Ctrl+Shift+C / Ctrl+Shift+V', 'copy / paste'],
   ['Ctrl+= / Ctrl+- / Ctrl+0', 'font size larger / smaller / default'],
+  ['Ctrl+,', 'settings'],
 ];
 
 /** The command for a key press, or undefined to let the terminal have the key. */
@@ -49,6 +51,7 @@ export function commandFor(event: KeyboardEvent): Command | undefined {
     if (key === '=' || key === '+') return { kind: 'zoom-in' };
     if (key === '-' || key === '_') return { kind: 'zoom-out' };
     if (key === '0') return { kind: 'zoom-reset' };
+    if (key === ',' && !event.shiftKey) return { kind: 'settings' };
   }
   return undefined;
 }
