@@ -17,6 +17,8 @@ import { Toolbar } from './ui/toolbar';
 import { SettingsScreen, type ConnectionSettings } from './settings/settings-screen';
 import { ICE_CREDENTIAL, TOKEN_CREDENTIAL } from './console-config';
 import { loadTerminalFont } from './terminal/fonts';
+import { OpenTabsMemory } from './workspace/open-tabs-memory';
+import type { SavedTab } from './host/host';
 import { openPairingDialog } from './pairing/pairing-dialog';
 import type { ConsoleIdentity } from './trust/console-identity';
 import { pairWithToken } from './pairing/pairing';
@@ -49,6 +51,8 @@ export class ConsoleApp implements Disposable {
   private readonly toolbar: Toolbar;
   /** shells of tabs closed while reconnecting, ended on their agent's next connection */
   readonly abandoned: AbandonedSessions;
+  /** the open tabs, saved for the next run */
+  private readonly openTabs: OpenTabsMemory;
 
   constructor(
     root: HTMLElement,
@@ -84,6 +88,7 @@ export class ConsoleApp implements Disposable {
     });
     this.tabs = this.store.add(new TabSet(() => this.viewOptions(), transports.sessions ?? webRtcSessions));
     this.abandoned = this.store.add(new AbandonedSessions());
+    this.openTabs = this.store.add(new OpenTabsMemory(host, this.tabs, () => []));
     const sidebar = document.createElement('aside');
     sidebar.className = 'sidebar';
     sidebar.append(this.toolbar.status, this.devices.element);
@@ -100,6 +105,13 @@ export class ConsoleApp implements Disposable {
     this.store.add(this.tabs.onChange(() => this.renderDevices()));
     // Capture phase: before xterm's textarea sends the keys to the shell.
     this.store.listen(window, 'keydown', (event) => this.onKey(event as KeyboardEvent), true);
+    // Closing or reloading asks while shells run (the browser's own question; Electron asks in main).
+    // The shells are not ended: the agents keep them, and the next run takes them back.
+    this.store.listen(window, 'beforeunload', (event) => {
+      if (!this.tabs.list().some((t) => t.running)) return;
+      event.preventDefault();
+      (event as BeforeUnloadEvent).returnValue = '';
+    });
     // The reconnecting banners show elapsed time, and resumes wait on the agent's reconnection.
     const ticker = setInterval(() => {
       if (this.abandoned.size > 0 || this.tabs.list().some((t) => t.state === 'reconnecting')) this.refresh();
@@ -127,13 +139,53 @@ export class ConsoleApp implements Disposable {
   openTab(agentId: string, target: string): PageTab {
     const record = this.agents.get(agentId);
     if (!record?.online) throw new Error(`agent ${agentId} is not online`);
-    const tab = this.tabs.create({ agentId, agentName: record.name, target });
+    const tab = this.newTab({ agentId, agentName: record.name, target });
+    tab.follow(this.agents.connect(agentId));
+    return tab;
+  }
+
+  /**
+   * Reopens the tabs of the last run (a reload, a restart): each takes its shell back once its
+   * agent is connected, while the agent keeps it; a tab without one opens a new shell. From then
+   * on the open tabs are saved for the next run.
+   */
+  async restoreTabs(): Promise<void> {
+    const saved = await this.openTabs.load();
+    const tabs = saved.tabs.map((entry) => this.restoreTab(entry));
+    const active = tabs[saved.active ?? -1];
+    if (active) this.tabs.activate(active.id);
+    this.openTabs.start();
+    this.refresh();
+  }
+
+  /** Saves what must outlive the page, which is going away; its shells are left to the agents to keep. */
+  unload(): void {
+    this.openTabs.flush();
+  }
+
+  private restoreTab(saved: SavedTab): PageTab {
+    const tab = this.newTab({ agentId: saved.agentId, agentName: saved.agentName, target: saved.target });
+    if (saved.title) this.tabs.rename(tab.id, saved.title);
+    if (saved.sessionId && saved.resumeGraceMs) tab.restore({ sessionId: saved.sessionId, resumeGraceMs: saved.resumeGraceMs }, saved.savedAt);
+    const record = this.agents.get(saved.agentId);
+    if (record?.online) this.startRestored(tab);
+    return tab;
+  }
+
+  /** A reopened tab waiting for its agent: connects it, to take the shell back or open a new one. */
+  private startRestored(tab: PageTab): void {
+    const connection = this.agents.connect(tab.agentId);
+    if (tab.state === 'reconnecting') tab.resumeOn(connection);
+    else if (tab.state === 'opening' && !tab.followed) tab.follow(connection);
+  }
+
+  private newTab(where: { agentId: string; agentName: string; target: string }): PageTab {
+    const tab = this.tabs.create(where);
     tab.onReconnect(() => this.reconnect(tab));
     tab.onAbandon((session) => {
-      this.abandoned.add(agentId, session);
+      this.abandoned.add(where.agentId, session);
       this.refresh();
     });
-    tab.follow(this.agents.connect(agentId));
     return tab;
   }
 
@@ -183,7 +235,7 @@ export class ConsoleApp implements Disposable {
     if (document.querySelector('.settings')) return;
     const credentials = await this.host.credentials.status().catch((error: unknown) => ({ encrypted: false, description: `of unknown safety (${String(error)})` }));
     const screen = new SettingsScreen({
-      appearance: { theme: this.settings.theme, fontSize: this.settings.fontSize, fontFamily: this.settings.fontFamily, copyOnSelect: this.settings.copyOnSelect },
+      appearance: { theme: this.settings.theme, fontSize: this.settings.fontSize, fontFamily: this.settings.fontFamily ?? 'jetbrains-mono', copyOnSelect: this.settings.copyOnSelect },
       connection: { signalingUrl: this.config.signalingUrl, token: this.config.token, iceServers: this.config.iceServers },
       credentials,
       minFontSize: 8,
@@ -326,12 +378,17 @@ export class ConsoleApp implements Disposable {
     for (const tab of this.tabs.list()) {
       const record = this.agents.get(tab.agentId);
       const connection = this.agents.connection(tab.agentId);
+      // A reopened tab whose agent has just come online (or is connected by no one yet).
+      if (record?.online && ((tab.state === 'opening' && !tab.followed) || (tab.awaitingRestore && !connection))) {
+        this.startRestored(tab);
+        continue;
+      }
       if (tab.state === 'reconnecting') {
         const reconnect = this.agents.reconnectState(tab.agentId);
         const live = connection && connection.stage.kind !== 'failed' && connection.stage.kind !== 'closed';
         tab.setReconnect(reconnect);
         if (live) tab.resumeOn(connection);
-        else if (!reconnect) tab.giveUp(`${tab.agentName} could not be reached again before it dropped the shell`);
+        else if (!reconnect && !tab.awaitingRestore) tab.giveUp(`${tab.agentName} could not be reached again before it dropped the shell`);
         tab.tick();
       }
       // A tab whose connection failed while being set up follows the directory's retry on its own.

@@ -1,5 +1,10 @@
 import '@xterm/xterm/css/xterm.css';
 import './styles.css';
+// The terminal's bundled fonts (terminal/fonts.ts): files of the app, no network.
+import '@fontsource/jetbrains-mono/400.css';
+import '@fontsource/jetbrains-mono/700.css';
+import '@fontsource/dejavu-mono/400.css';
+import '@fontsource/dejavu-mono/700.css';
 import { ConsoleApp } from './app';
 import { renderConfigForm, resolveConfig } from './console-config';
 import { getHost } from './host/host';
@@ -30,7 +35,9 @@ async function start(root: HTMLElement): Promise<void> {
     const hooks = testing.installTestHooks(app, transports.network);
     if (bench) Object.assign(hooks, bench.benchHooks(app, hooks.dropPath));
   }
-  window.addEventListener('pagehide', () => app.dispose());
+  // A reload or a closing window keeps the shells: the agents hold them, and the next run takes them back.
+  window.addEventListener('pagehide', () => app.unload());
+  await app.restoreTabs();
 }
 
 const root = document.getElementById('app');

@@ -5,10 +5,7 @@
  * JetBrains Mono ships Latin, Greek and Cyrillic only), then Noto CJK for Chinese, Japanese and
  * Korean and Noto Color Emoji (system fonts: Debian's fonts-noto-cjk and fonts-noto-color-emoji).
  */
-import '@fontsource/jetbrains-mono/400.css';
-import '@fontsource/jetbrains-mono/700.css';
-import '@fontsource/dejavu-mono/400.css';
-import '@fontsource/dejavu-mono/700.css';
+// The faces themselves are imported by main.ts (their CSS and files are the page's, not this module's).
 
 export type TerminalFontId = 'jetbrains-mono' | 'dejavu-mono' | 'system';
 
@@ -27,7 +24,7 @@ const FALLBACK = '"DejaVu Mono", "Noto Sans Mono CJK JP", "Noto Sans CJK JP", "N
  */
 export const TERMINAL_LINE_HEIGHT = 1.2;
 
-export function fontFamilyFor(id: TerminalFontId): string {
+export function fontFamilyFor(id: TerminalFontId | undefined): string {
   const font = TERMINAL_FONTS.find((f) => f.id === id) ?? TERMINAL_FONTS[0]!;
   return `${font.family}, ${FALLBACK}`;
 }
@@ -36,11 +33,11 @@ export function fontFamilyFor(id: TerminalFontId): string {
  * Loads the font's faces before a terminal measures its cells: xterm.js measures once, and a
  * font that arrives later leaves the cells sized for the fallback.
  */
-export async function loadTerminalFont(id: TerminalFontId, size: number): Promise<void> {
+export async function loadTerminalFont(id: TerminalFontId | undefined, size: number): Promise<void> {
   const family = fontFamilyFor(id);
   try {
     await Promise.all([document.fonts.load(`${size}px ${family}`, 'A_█'), document.fonts.load(`bold ${size}px ${family}`, 'A_█')]);
   } catch (error) {
-    console.warn(`[terminal] font ${id} not loaded: ${String(error)}`);
+    console.warn(`[terminal] font ${id ?? "default"} not loaded: ${String(error)}`);
   }
 }

@@ -21,7 +21,8 @@ export interface OutputStats {
 export interface TerminalViewOptions {
   theme: ThemeName;
   fontSize: number;
-  fontFamily: TerminalFontId;
+  /** absent: the default font */
+  fontFamily: TerminalFontId | undefined;
   /** asked before a paste of more than one line is sent; resolves true to send it */
   confirmPaste(text: string): Promise<boolean>;
   onSelection(text: string): void;
@@ -155,7 +156,7 @@ export class TerminalView implements Disposable {
     this.fit();
   }
 
-  setFontFamily(font: TerminalFontId): void {
+  setFontFamily(font: TerminalFontId | undefined): void {
     const family = fontFamilyFor(font);
     if (this.term.options.fontFamily === family) return;
     this.term.options.fontFamily = family;
