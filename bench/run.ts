@@ -23,6 +23,7 @@ import { RendererProfiler, type Owner } from './renderer-profile.js';
 import { weriftToChromium } from './werift-chromium.js';
 import { evaluateGoals, printGoals } from './goals.js';
 import { writeChart } from './chart.js';
+import { measureTransfers } from './transfer-bench.js';
 
 const THROUGHPUT_RUNS = 3;
 const ECHO_SAMPLES = 500;
@@ -32,6 +33,8 @@ const PROMPT_SAMPLES = 10;
 const MEMORY_SESSIONS = 16;
 /** path drops in one tab, each resumed before the next (console side: dropPath with no outage) */
 const RESUME_SAMPLES = 5;
+/** uploads and downloads of one 50 MiB file through the console, each beside a `docker cp` of it */
+const TRANSFER_RUNS = 3;
 /** time-to-prompt stops early, with fewer samples, once it has taken this long */
 const PROMPT_BUDGET_MS = 100_000;
 /** 48 MiB of random bytes, as base64 with a newline every 76 characters: 64 MiB plus newlines */
@@ -263,6 +266,16 @@ async function main(): Promise<void> {
     putSpread('timeToResumeMs', (resumes ?? []).flatMap((t) => (t.resumedMs === undefined ? [] : [t.resumedMs])), 1);
     putSpread('resumeReconnectReadyMs', (resumes ?? []).flatMap((t) => (t.readyMs === undefined ? [] : [t.readyMs])), 1);
 
+    console.log(`[bench] file transfers: ${TRANSFER_RUNS} uploads and downloads of 50 MiB through the console, and docker cp of the same file…`);
+    const transfers = await attempt('file transfers', () => measureTransfers(ui, agent.agentId, container, TRANSFER_RUNS));
+    putSpread('uploadMBps', transfers?.upload ?? []);
+    putSpread('downloadMBps', transfers?.download ?? []);
+    putSpread('dockerCpUploadMBps', transfers?.dockerCpUpload ?? []);
+    putSpread('dockerCpDownloadMBps', transfers?.dockerCpDownload ?? []);
+    results.transferFileBytes = transfers?.fileBytes ?? null;
+    putPercentiles('echoDuringUpload', transfers?.echoDuringUpload ?? []);
+    putPercentiles('echoDuringDownload', transfers?.echoDuringDownload ?? []);
+
     clearInterval(rssTimer);
     results.agentRssPeakMB = mb(Math.max(rssPeak, agent.rssBytes()));
     results.agentRssAfterMB = mb(agent.rssBytes());
@@ -341,8 +354,16 @@ function report(): void {
     show('channelThroughputMBps', 'MB/s'),
     show('rawExecThroughputMBps', 'MB/s'),
     show('relayedThroughputMBps', 'MB/s'),
+    show('uploadMBps', 'MB/s'),
+    show('downloadMBps', 'MB/s'),
+    show('dockerCpUploadMBps', 'MB/s'),
+    show('dockerCpDownloadMBps', 'MB/s'),
     show('echoP50Ms', 'ms', false),
     show('echoP99Ms', 'ms', false),
+    show('echoDuringUploadP50Ms', 'ms', false),
+    show('echoDuringUploadP99Ms', 'ms', false),
+    show('echoDuringDownloadP50Ms', 'ms', false),
+    show('echoDuringDownloadP99Ms', 'ms', false),
     show('rawExecEchoP50Ms', 'ms', false),
     show('rawExecEchoP99Ms', 'ms', false),
     show('timeToPromptMs', 'ms'),

@@ -25,6 +25,7 @@ import { agentTag } from './session-killer.js';
 import { SessionRegistry } from './session-registry.js';
 import { SessionRules } from './session-rules.js';
 import { SignalingClient } from './signaling-client.js';
+import { TransferRules } from './transfer/transfer-rules.js';
 import { TargetWatcher } from './target-events.js';
 import { ConsoleRegistry } from './trust/consoles.js';
 import { loadIdentity, type AgentKeys } from './trust/identity.js';
@@ -152,6 +153,7 @@ export class Agent {
     const audit = new AuditLog(config.auditLog ?? join(config.stateDir, 'audit.jsonl'), { failure: config.auditFailure });
     this.audit = audit;
     const tag = agentTag(keys.value.fingerprint);
+    const transfers = new TransferRules({ mode: config.transfers, maxBytes: config.transferMaxBytes, containers: config.transferRules });
     const rules = new SessionRules({
       shells: config.shells, user: config.user, users: config.users, maxSessionsPerContainer: config.maxSessionsPerContainer,
       idleTimeoutMs: config.idleTimeoutMs, maxSessionMs: config.maxSessionMs, recordDir: config.recordDir,
@@ -177,6 +179,7 @@ export class Agent {
       watcher: this.watcher,
       identity: this.identity,
       rules,
+      transfers,
       registry: this.sessions,
     });
     this.negotiator = negotiator;

@@ -28,6 +28,7 @@ export type AuditEvent =
   | 'console.revoked'
   | 'pairing.enrolled'
   | 'pairing.refused'
+  | 'transfer'
   | 'audit.gap';
 
 /** What the agent does while its audit log cannot be written: refuse new sessions, or let them start. */

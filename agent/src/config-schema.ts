@@ -7,6 +7,7 @@ import { AgentId, DEFAULT_RESUME_GRACE_MS, LanEndpoint } from '@tether/protocol'
 import { LOG_LEVELS } from './log.js';
 import { DEFAULT_EXEC_USER } from './session-rules.js';
 import { cpuSet, MIN_SESSION_MEMORY_BYTES, parseMemorySize, SESSION_PRIORITIES } from './session-standing.js';
+import { DEFAULT_TRANSFER_MAX_BYTES, TRANSFER_MODES } from './transfer/transfer-rules.js';
 import { defaultStateDir } from './trust/state-files.js';
 
 /** A configuration layer before validation: whatever one source gave. */
@@ -101,6 +102,13 @@ export const AgentConfig = z.object({
   sessionProcesses: ProcessCount.optional(),
   /** Per container name, its sessions' standing. */
   sessionRules: z.record(z.string().min(1), StandingRuleConfig),
+  // ---- file transfers (transfer/transfer-rules.ts) ----
+  /** `off`, `download` (downloads only) or `both`, unless a container's rule says otherwise. */
+  transfers: z.enum(TRANSFER_MODES),
+  /** The largest file (or directory archive) moved, in bytes; 0: no limit. */
+  transferMaxBytes: z.number().int().min(0),
+  /** Per container name: its own mode and size limit; wins over the defaults and the container's label. */
+  transferRules: z.record(z.string().min(1), z.strictObject({ mode: z.enum(TRANSFER_MODES).optional(), maxBytes: z.number().int().min(0).optional() })),
 }).refine((c) => c.signalingUrl !== undefined || c.lanListen !== undefined, {
   message: 'give --signaling-url (cloud) or --lan-listen (LAN endpoint), or both',
   path: ['signalingUrl'],
@@ -146,6 +154,9 @@ export function defaults(): ConfigLayer {
     recordInput: false,
     sessionPriority: 'idle',
     sessionRules: {},
+    transfers: 'both',
+    transferMaxBytes: DEFAULT_TRANSFER_MAX_BYTES,
+    transferRules: {},
   };
 }
 

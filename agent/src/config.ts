@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { err, ok, type Result } from '@tether/protocol';
 import { AgentConfig, defaults, type ConfigLayer } from './config-schema.js';
 import { defined, duration, fromEnv, fromFile, num, parseIceServer, parseLabels } from './config-sources.js';
+import { byteSize } from './transfer/transfer-rules.js';
 
 export { AgentConfig, DEFAULT_LABELS, DEFAULT_SHELLS, IceServerConfig, sanitizeAgentId, type ConfigLayer } from './config-schema.js';
 export { duration } from './config-sources.js';
@@ -62,6 +63,9 @@ Options (environment variable in brackets; flags > environment > config file > d
   --session-processes <n>  processes the exec user may have (RLIMIT_NPROC) (default: no cap)
                            Per container: "sessionRules" in the config file, or the container's
                            tether.session-{priority,cpus,memory,processes} labels
+  --transfers <mode>       file transfers: off, download (downloads only) or both (default: both);
+                           per container: "transferRules" in the config file
+  --transfer-max-size <n>  largest file moved, e.g. 500M or 2G; 0: no limit (default: 1G)
   --log-level <level>      debug, info, warn, error or silent [TETHER_AGENT_LOG_LEVEL] (default: info)
   --config <file.json>     JSON config file with the same keys as the schema, e.g.
                            {"signalingUrl": "...", "labels": {"tether.vplc": "true"}} [TETHER_AGENT_CONFIG]
@@ -129,6 +133,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Result<CliRe
         'session-cpus': { type: 'string' },
         'session-memory': { type: 'string' },
         'session-processes': { type: 'string' },
+        transfers: { type: 'string' },
+        'transfer-max-size': { type: 'string' },
         config: { type: 'string' },
         help: { type: 'boolean' },
         version: { type: 'boolean' },
@@ -174,6 +180,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv): Result<CliRe
     sessionCpus: str('session-cpus'),
     sessionMemory: str('session-memory'),
     sessionProcesses: num(str('session-processes')),
+    transfers: str('transfers'),
+    transferMaxBytes: byteSize(str('transfer-max-size')),
   });
   const configPath = str('config') ?? env.TETHER_AGENT_CONFIG;
   let file: ConfigLayer = {};

@@ -1,5 +1,5 @@
 /** The `control` channel: hello, the list of exposed containers, ping. Text JSON only. */
-import { encodeMessage, parseConsoleControl, TTY_PROTOCOL, type AgentControlMessage, type ErrorCode } from '@tether/protocol';
+import { encodeMessage, parseConsoleControl, TRANSFER_CAPABILITY, TTY_PROTOCOL, type AgentControlMessage, type ErrorCode } from '@tether/protocol';
 import { answerError, answerPing, closeWhenDrained, type DataChannelPort, type InboundFrame, type Unsubscribe } from './data-channel.js';
 import type { DockerTargets } from './docker-targets.js';
 import { createLogger } from './log.js';
@@ -84,7 +84,7 @@ export class ControlChannel {
           type: 'hello',
           protocol: TTY_PROTOCOL,
           peer: { kind: 'agent', id: this.identity.id, name: this.identity.name, version: this.identity.version },
-          capabilities: [],
+          capabilities: [TRANSFER_CAPABILITY],
           ...(this.trust ? this.trust.helloFields(message) : {}),
         });
         return;

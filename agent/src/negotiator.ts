@@ -16,6 +16,7 @@ import type { AgentKeys } from './trust/identity.js';
 import { PeerTrust } from './trust/peer-trust.js';
 import type { SessionRegistry } from './session-registry.js';
 import type { SessionRules } from './session-rules.js';
+import type { TransferRules } from './transfer/transfer-rules.js';
 import type { TargetWatcher } from './target-events.js';
 
 const log = createLogger(import.meta.url);
@@ -53,6 +54,8 @@ export interface NegotiatorOptions {
   targets: DockerTargets;
   watcher?: TargetWatcher | undefined;
   rules: SessionRules;
+  /** what file transfers the agent allows; none when absent */
+  transfers?: TransferRules | undefined;
   registry: SessionRegistry;
   identity: AgentIdentity;
 }
@@ -171,6 +174,7 @@ export class Negotiator {
       targets: this.options.targets,
       watcher: this.options.watcher,
       rules: this.options.rules,
+      transfers: this.options.transfers,
       registry: this.options.registry,
       audit: this.options.audit,
       who,

@@ -8,6 +8,7 @@ import {
   CONTROL_CHANNEL_LABEL,
   encodeMessage,
   err,
+  FILE_CHANNEL_PREFIX,
   MAX_CHANNELS_PER_PEER,
   ok,
   protocolError,
@@ -29,6 +30,8 @@ import type { PeerTrust } from './trust/peer-trust.js';
 import type { SessionRegistry } from './session-registry.js';
 import { TtyChannel } from './tty-channel.js';
 import { closeWhenDrained, type DataChannelPort } from './data-channel.js';
+import { AgentFileChannel } from './transfer/file-channel.js';
+import type { TransferRules } from './transfer/transfer-rules.js';
 import { weriftChannel } from './werift-channel.js';
 
 const log = createLogger(import.meta.url);
@@ -52,6 +55,8 @@ export interface PeerOptions {
   /** pushes the targets list on changes; none in unit tests */
   watcher?: TargetWatcher | undefined;
   rules: SessionRules;
+  /** what file transfers the agent allows; none when absent */
+  transfers?: TransferRules | undefined;
   /** the agent's sessions, which outlive this peer connection for their grace period */
   registry: SessionRegistry;
   audit: AuditLog;
@@ -69,6 +74,7 @@ export interface PeerOptions {
 export class AgentPeer {
   private readonly ttys = new Set<TtyChannel>();
   private readonly controls = new Set<ControlChannel>();
+  private readonly files = new Set<AgentFileChannel>();
   private disconnectedTimer: NodeJS.Timeout | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
   private channels = 0;
@@ -218,6 +224,20 @@ export class AgentPeer {
       void tty.done.then(() => this.ttys.delete(tty));
       return;
     }
+    if (port.label.startsWith(FILE_CHANNEL_PREFIX)) {
+      const file = new AgentFileChannel(new ChannelGuard(port, { kind: 'file', negotiationId }), {
+        registry: this.options.registry,
+        rules: this.options.transfers,
+        audit: this.options.audit,
+        who: this.options.who,
+        owner: sessionOwner(this.options.who),
+        peerId,
+        authorize: () => this.options.trust.authorized(),
+      });
+      this.files.add(file);
+      void file.done.then(() => this.files.delete(file));
+      return;
+    }
     log.warn('unknown data channel closed', { negotiationId, label: port.label.slice(0, 64) });
     refuseChannel(port, 'BAD_MESSAGE', `unknown channel label "${port.label.slice(0, 64)}"`);
   }
@@ -271,6 +291,11 @@ export class AgentPeer {
       // The sessions are detached, not ended: the console may come back and resume them.
       for (const tty of this.ttys) tty.gone(`peer closed: ${reason}`, true);
       this.ttys.clear();
+      // Transfers are interrupted, their temporary files removed, before the agent may exit.
+      await Promise.all([...this.files].map((file) => withDeadline(file.gone(`peer closed: ${reason}`), 10_000, 'ending a transfer').catch((cause: unknown) => {
+        log.warn('a transfer did not end in time', { negotiationId: this.options.negotiationId, error: describeError(cause) });
+      })));
+      this.files.clear();
       try {
         await withDeadline(this.pc.close(), 5000, 'closing the peer connection');
       } catch (cause) {

@@ -34,6 +34,16 @@ export const ERROR_CODES = [
   'SESSION_LIMIT', // the container already has the most sessions the agent allows
   'IDLE_TIMEOUT', // the session ended after the agent's idle timeout
   'SESSION_EXPIRED', // the session reached the agent's maximum duration
+  // file transfers (protocol/README.md, "File transfers")
+  'TRANSFER_NOT_ALLOWED', // the agent's rules for this container allow no transfers, or downloads only
+  'FILE_TOO_LARGE', // the file is over the agent's size limit for this container
+  'BAD_PATH', // not one file name (`/`, `..`, `.`, too long), or not a regular file or directory
+  'FILE_NOT_FOUND', // the file or directory does not exist in the container
+  'FILE_EXISTS', // an upload's name exists and `overwrite` was false
+  'PERMISSION_DENIED', // the session's user may not read or write there
+  'NO_SPACE', // the container's filesystem is full; nothing was left under the final name
+  'DIGEST_MISMATCH', // the SHA-256 (or the byte count) differs between the two ends; the file was not kept
+  'TRANSFER_FAILED', // the command in the container failed otherwise; the message says how
   // the agent's own state
   'AUDIT_UNAVAILABLE', // `open` refused: the audit log cannot be written and the agent runs with --audit-failure closed
   'AGENT_STOPPED', // the agent is stopping: it ended the session (its processes are killed) after sending all its output

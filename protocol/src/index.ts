@@ -1,6 +1,7 @@
 export * from './errors.js';
 export * from './flow-control.js';
 export * from './tty.js';
+export * from './transfer.js';
 export * from './parse.js';
 export * from './signaling.js';
 export * from './encoding.js';

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { err, ok, protocolError, type Result } from './errors.js';
 import { MAX_FRAME_BYTES } from './flow-control.js';
+import { AgentFileMessage, ConsoleFileMessage } from './transfer.js';
 import { AgentControlMessage, AgentTtyMessage, ConsoleControlMessage, ConsoleTtyMessage } from './tty.js';
 
 /** What a data channel delivered: a text frame or a binary one. */
@@ -81,6 +82,10 @@ function parseFrame<S extends z.ZodType>(schema: S, frame: Frame): Result<Parsed
 export const parseConsoleTtyFrame = (frame: Frame) => parseFrame(ConsoleTtyMessage, frame);
 /** The console's parser for what an agent sends on a tty channel. */
 export const parseAgentTtyFrame = (frame: Frame) => parseFrame(AgentTtyMessage, frame);
+/** The agent's parser for what a console sends on a `file:` channel: messages, or upload bytes. */
+export const parseConsoleFileFrame = (frame: Frame) => parseFrame(ConsoleFileMessage, frame);
+/** The console's parser for what an agent sends on a `file:` channel: messages, or download bytes. */
+export const parseAgentFileFrame = (frame: Frame) => parseFrame(AgentFileMessage, frame);
 /** The agent's parser for the console's control channel; binary frames are not allowed there. */
 export const parseConsoleControl = (text: string) => parseJson(ConsoleControlMessage, text);
 /** The console's parser for the agent's control channel. */

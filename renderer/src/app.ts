@@ -20,6 +20,8 @@ import { loadTerminalFont } from './terminal/fonts';
 import { OpenTabsMemory } from './workspace/open-tabs-memory';
 import type { SavedTab } from './host/host';
 import { openPairingDialog } from './pairing/pairing-dialog';
+import { openTabMenu } from './transfer/tab-menu';
+import { refuseStrayDrops } from './transfer/tab-transfers';
 import type { ConsoleIdentity } from './trust/console-identity';
 import { pairWithToken } from './pairing/pairing';
 import type { PairedAgentRecord, TrustStore } from './trust/trust-store';
@@ -86,7 +88,7 @@ export class ConsoleApp implements Disposable {
       openTarget: (agentId, target) => this.openTab(agentId, target.name),
       pair: () => void openPairingDialog({ pair: (text) => this.pair(text) }),
     });
-    this.tabs = this.store.add(new TabSet(() => this.viewOptions(), transports.sessions ?? webRtcSessions));
+    this.tabs = this.store.add(new TabSet(() => this.viewOptions(), transports.sessions ?? webRtcSessions, (tab, at) => openTabMenu(this.tabs.transfersOf(tab.id)?.menuItems() ?? [], at)));
     this.abandoned = this.store.add(new AbandonedSessions());
     this.openTabs = this.store.add(new OpenTabsMemory(host, this.tabs, () => []));
     const sidebar = document.createElement('aside');
@@ -112,6 +114,7 @@ export class ConsoleApp implements Disposable {
       event.preventDefault();
       (event as BeforeUnloadEvent).returnValue = '';
     });
+    this.store.add(refuseStrayDrops(window));
     // The reconnecting banners show elapsed time, and resumes wait on the agent's reconnection.
     const ticker = setInterval(() => {
       if (this.abandoned.size > 0 || this.tabs.list().some((t) => t.state === 'reconnecting')) this.refresh();

@@ -12,6 +12,7 @@ import type { AgentNetwork } from './devices/device-directory';
 import type { RestoredSession, SessionCarrier, SessionError, TerminalSession } from './session/terminal-session';
 import { WebRtcTerminalSession } from './session/webrtc-terminal-session';
 import type { TabStage } from './tabs/tab-status-view';
+import type { TransferFacts } from './transfer/file-transfer';
 
 export interface TabSummary {
   id: string;
@@ -91,6 +92,8 @@ export interface TetherTestHooks {
   notices(tabId: string): string[];
   /** Shells of tabs closed while reconnecting that the console has yet to end on the agent. */
   abandonedSessions(): number;
+  /** The tab's file transfers, finished ones until dismissed. */
+  transfers(tabId: string): TransferFacts[];
 }
 
 class Capture {
@@ -364,6 +367,7 @@ export function installTestHooks(app: ConsoleApp, network: TestNetwork): TetherT
     disconnectAgent: (agentId) => app.disconnectAgent(agentId),
     notices: (id) => [...tab(id).panel.view.notices],
     abandonedSessions: () => app.abandoned.size,
+    transfers: (id) => app.tabs.transfersOf(id)?.list() ?? [],
   };
   (window as unknown as { __tetherTest: TetherTestHooks }).__tetherTest = hooks;
   return hooks;

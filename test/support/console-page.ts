@@ -36,6 +36,20 @@ export interface TabSummary {
   resumeGraceMs: number;
 }
 
+export interface TransferFacts {
+  id: string;
+  direction: 'upload' | 'download';
+  name: string;
+  state: 'starting' | 'running' | 'verifying' | 'done' | 'failed' | 'cancelled' | 'interrupted';
+  bytes: number;
+  total: number | null;
+  rate: number;
+  path: string | undefined;
+  sha256: string | undefined;
+  error: { code: string; message: string } | undefined;
+  elapsedMs: number;
+}
+
 export interface CaptureDigest {
   sha256: string;
   length: number;
@@ -82,6 +96,8 @@ export class ConsolePage {
   notices = (tabId: string) => this.call<string[]>('notices', tabId);
   /** Shells of tabs closed while reconnecting that the console has yet to end on the agent. */
   abandonedSessions = () => this.call<number>('abandonedSessions');
+  /** The tab's file transfers (renderer/src/transfer), finished ones until dismissed. */
+  transfers = (tabId: string) => this.call<TransferFacts[]>('transfers', tabId);
 
   async tab(tabId: string): Promise<TabSummary> {
     const tab = (await this.tabs()).find((t) => t.id === tabId);

@@ -1,5 +1,7 @@
 import {
   CONTROL_CHANNEL_LABEL,
+  FILE_CHANNEL_PREFIX,
+  TRANSFER_CAPABILITY,
   TTY_CHANNEL_PREFIX,
   TTY_PROTOCOL,
   type AgentInfo,
@@ -231,6 +233,22 @@ export class AgentConnection implements Disposable {
     const channel = this.pc.createDataChannel(`${TTY_CHANNEL_PREFIX}${tabId}`, { ordered: true, protocol: TTY_PROTOCOL });
     channel.binaryType = 'arraybuffer';
     // Terminal output proves the data path as well as a pong does.
+    channel.addEventListener('message', () => this.keepalive.heard());
+    return channel;
+  }
+
+  /** Whether the agent said (in its `hello`) that it moves files. */
+  get transfersSupported(): boolean {
+    return this.agentHello?.capabilities.includes(TRANSFER_CAPABILITY) === true;
+  }
+
+  /** A new channel for one file transfer or listing (`file:<id>`), on the same pinned peer connection. */
+  openFileChannel(id: string): RTCDataChannel {
+    if (this.currentStage.kind !== 'ready') {
+      throw new Error(`the connection to ${this.agent.name} is not ready (${this.currentStage.kind})`);
+    }
+    const channel = this.pc.createDataChannel(`${FILE_CHANNEL_PREFIX}${id}`, { ordered: true, protocol: TTY_PROTOCOL });
+    channel.binaryType = 'arraybuffer';
     channel.addEventListener('message', () => this.keepalive.heard());
     return channel;
   }

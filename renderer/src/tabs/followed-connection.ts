@@ -8,6 +8,10 @@ import type { TabStage } from './tab-status-view';
 export interface FollowableConnection extends SessionCarrier {
   readonly stage: ConnectionStage;
   readonly onStage: Event<ConnectionStage>;
+  /** a new `file:<id>` channel for one of the tab's transfers (transfer/); absent where none can be opened */
+  openFileChannel?(id: string): RTCDataChannel;
+  /** whether the agent's `hello` offered file transfers */
+  readonly transfersSupported?: boolean;
 }
 
 /**

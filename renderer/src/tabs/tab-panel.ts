@@ -35,6 +35,8 @@ export interface TabSurface extends Disposable {
 export class TabPanel implements TabSurface {
   readonly element: HTMLElement;
   readonly view: TerminalView;
+  /** the area of the terminal, where overlays (find bar, transfers) go */
+  readonly body: HTMLElement;
   /** output arrived while the tab was in the background */
   activity = false;
   private readonly status: TabStatusView;
@@ -57,6 +59,7 @@ export class TabPanel implements TabSurface {
     this.status = new TabStatusView(() => this.actionEmitter.fire());
     const body = document.createElement('div');
     body.className = 'tab-body';
+    this.body = body;
     this.element.append(this.status.banner, body, this.status.statusLine);
     parent.append(this.element);
     this.view = new TerminalView(body, viewOptions);

@@ -4,6 +4,7 @@ import type { SessionFactory } from '../session/terminal-session';
 import { confirmDialog } from '../ui/dialog';
 import { TabPanel } from './tab-panel';
 import { TabStrip } from './tab-strip';
+import { TabTransfers } from '../transfer/tab-transfers';
 import { TerminalTab, type TabTarget } from './terminal-tab';
 import type { TerminalViewOptions } from '../terminal/terminal-view';
 
@@ -16,16 +17,25 @@ export class TabSet implements Disposable {
   readonly panels: HTMLElement;
   private order: PageTab[] = [];
   private readonly stores = new Map<string, DisposableStore>();
+  private readonly transfers = new Map<string, TabTransfers>();
   private activeId: string | undefined;
   private readonly changeEmitter = new Emitter<void>();
   readonly onChange = this.changeEmitter.event;
 
-  /** `sessions` makes each tab's sessions (`webRtcSessions` in the product). */
+  /**
+   * `sessions` makes each tab's sessions (`webRtcSessions` in the product); `menu` is called when a
+   * tab's menu is asked for (right-click, or its ⋯ button), at `at`.
+   */
   constructor(
     private readonly viewOptions: () => TerminalViewOptions,
     private readonly sessions: SessionFactory,
+    menu: (tab: PageTab, at: { x: number; y: number }) => void = () => undefined,
   ) {
     this.strip = new TabStrip({
+      menu: (id, at) => {
+        const tab = this.get(id);
+        if (tab) menu(tab, at);
+      },
       activate: (id) => this.activate(id),
       close: (id) => void this.requestClose(id),
       rename: (id, title) => this.rename(id, title),
@@ -44,6 +54,9 @@ export class TabSet implements Disposable {
     const tab = new TerminalTab(new TabPanel(this.panels, randomId(12), this.viewOptions()), where, this.sessions);
     const store = new DisposableStore();
     store.add(tab.onChange(() => this.changed()));
+    // The tab's files: dropped on its terminal or chosen from its menu, over its connection.
+    const transfers = store.add(new TabTransfers(tab.panel.body, where.target, () => tab.transferContext()));
+    this.transfers.set(tab.id, transfers);
     this.stores.set(tab.id, store);
     this.order.push(tab);
     this.activate(tab.id);
@@ -55,6 +68,11 @@ export class TabSet implements Disposable {
 
   get active(): PageTab | undefined {
     return this.activeId ? this.get(this.activeId) : undefined;
+  }
+
+  /** The file transfers of tab `id`. */
+  transfersOf(id: string): TabTransfers | undefined {
+    return this.transfers.get(id);
   }
 
   get(id: string): PageTab | undefined {
@@ -121,6 +139,7 @@ export class TabSet implements Disposable {
     this.order.splice(at, 1);
     this.stores.get(id)?.dispose();
     this.stores.delete(id);
+    this.transfers.delete(id);
     tab.dispose();
     if (this.activeId === id) {
       this.activeId = undefined;

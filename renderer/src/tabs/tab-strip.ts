@@ -11,6 +11,8 @@ export interface TabStripActions {
   close(id: string): void;
   rename(id: string, title: string | undefined): void;
   move(id: string, toIndex: number): void;
+  /** the tab's menu (right-click, or its ⋯ button), opened at `at` */
+  menu(id: string, at: { x: number; y: number }): void;
 }
 
 const DRAG_TYPE = 'application/x-tether-tab';
@@ -100,6 +102,21 @@ export class TabStrip {
       event.stopPropagation();
       this.actions.close(tab.id);
     });
+    const menu = document.createElement('button');
+    menu.type = 'button';
+    menu.className = 'tab-menu-button';
+    menu.dataset.testid = 'tab-menu-button';
+    menu.textContent = '⋯';
+    menu.setAttribute('aria-haspopup', 'menu');
+    menu.addEventListener('click', (event) => {
+      event.stopPropagation();
+      const box = menu.getBoundingClientRect();
+      this.actions.menu(tab.id, { x: box.left, y: box.bottom });
+    });
+    item.addEventListener('contextmenu', (event) => {
+      event.preventDefault();
+      this.actions.menu(tab.id, { x: event.clientX, y: event.clientY });
+    });
     item.addEventListener('auxclick', (event) => {
       if (event.button === 1) this.actions.close(tab.id);
     });
@@ -124,7 +141,7 @@ export class TabStrip {
       const at = [...this.element.children].filter((c) => c !== this.items.get(dragged)).indexOf(item);
       this.actions.move(dragged, Math.min(order.length, at + (after ? 1 : 0)));
     });
-    item.append(badge, label, close);
+    item.append(badge, label, menu, close);
     this.items.set(tab.id, item);
     return item;
   }
@@ -138,5 +155,6 @@ export class TabStrip {
     const label = item.querySelector<HTMLElement>('.tab-label');
     if (label && this.renaming !== tab.id) label.textContent = tab.title;
     item.querySelector('.tab-close')?.setAttribute('aria-label', `Close ${tab.title}`);
+    item.querySelector('.tab-menu-button')?.setAttribute('aria-label', `Menu of ${tab.title}`);
   }
 }

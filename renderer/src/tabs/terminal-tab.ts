@@ -4,6 +4,7 @@ import type { NetworkPath } from '../connection/network-path';
 import type { ReconnectState } from '../connection/reconnect-policy';
 import type { RestoredSession, ResumeInfo, SessionError, SessionFactory, TerminalSession } from '../session/terminal-session';
 import type { ConfirmOptions } from '../ui/dialog';
+import type { TransferContext } from '../transfer/tab-transfers';
 import { FollowedConnection, type FollowableConnection } from './followed-connection';
 import type { TabSurface } from './tab-panel';
 import { TabReconnection } from './tab-reconnection';
@@ -155,6 +156,17 @@ export class TerminalTab<Panel extends TabSurface = TabSurface> implements Dispo
   }
 
   /** the connection the tab follows; a failed setup moves on to the agent's next one (app.ts) */
+  /**
+   * What the tab's file transfers need while its shell is open (transfer/tab-transfers.ts): the
+   * session they belong to and a way to open their channels on the tab's connection.
+   */
+  transferContext(): TransferContext | undefined {
+    const connection = this.followed;
+    if (this.state !== 'open' || !this.sessionId || connection?.stage.kind !== 'ready' || !connection.openFileChannel) return undefined;
+    const open = connection.openFileChannel.bind(connection);
+    return { sessionId: this.sessionId, openChannel: (id) => open(id), supported: connection.transfersSupported === true };
+  }
+
   get followed(): FollowableConnection | undefined {
     return this.connection.connection;
   }
