@@ -18,9 +18,12 @@ import { SettingsScreen, type ConnectionSettings } from './settings/settings-scr
 import { ICE_CREDENTIAL, TOKEN_CREDENTIAL } from './console-config';
 import { loadTerminalFont } from './terminal/fonts';
 import { OpenTabsMemory } from './workspace/open-tabs-memory';
-import type { SavedTab } from './host/host';
+import { Workspaces } from './workspace/workspaces';
+import { openPopupMenu, type MenuEntry } from './ui/popup-menu';
+import { promptDialog } from './ui/dialog';
+import type { SplitDirection } from './tabs/pane-layout';
+import type { SavedTab, Workspace } from './host/host';
 import { openPairingDialog } from './pairing/pairing-dialog';
-import { openTabMenu } from './transfer/tab-menu';
 import { refuseStrayDrops } from './transfer/tab-transfers';
 import type { ConsoleIdentity } from './trust/console-identity';
 import { pairWithToken } from './pairing/pairing';
@@ -55,6 +58,7 @@ export class ConsoleApp implements Disposable {
   readonly abandoned: AbandonedSessions;
   /** the open tabs, saved for the next run */
   private readonly openTabs: OpenTabsMemory;
+  readonly workspaces: Workspaces;
 
   constructor(
     root: HTMLElement,
@@ -81,6 +85,7 @@ export class ConsoleApp implements Disposable {
       toggleTheme: () => void this.updateSettings({ theme: this.settings.theme === 'dark' ? 'light' : 'dark' }),
       zoom: (step) => this.zoom(step),
       openSettings: () => void this.openSettings(),
+      openWorkspaces: (button) => void this.openWorkspacesMenu(button),
     });
     this.devices = new DevicePanel({
       connect: (agentId) => this.agents.connect(agentId),
@@ -88,9 +93,13 @@ export class ConsoleApp implements Disposable {
       openTarget: (agentId, target) => this.openTab(agentId, target.name),
       pair: () => void openPairingDialog({ pair: (text) => this.pair(text) }),
     });
-    this.tabs = this.store.add(new TabSet(() => this.viewOptions(), transports.sessions ?? webRtcSessions, (tab, at) => openTabMenu(this.tabs.transfersOf(tab.id)?.menuItems() ?? [], at)));
+    this.tabs = this.store.add(new TabSet(() => this.viewOptions(), transports.sessions ?? webRtcSessions));
     this.abandoned = this.store.add(new AbandonedSessions());
-    this.openTabs = this.store.add(new OpenTabsMemory(host, this.tabs, () => []));
+    this.openTabs = this.store.add(new OpenTabsMemory(host, this.tabs, (tabs) => this.tabs.panes.save(tabs.map((t) => t.id))));
+    this.workspaces = this.store.add(new Workspaces(host));
+    // One tab menu: the console's entries, then the tab's file transfers.
+    this.store.add(this.tabs.menu.add((tab) => this.tabMenuEntries(tab)));
+    this.store.add(this.tabs.menu.add((tab) => this.tabs.transfersOf(tab.id)?.menuItems() ?? []));
     const sidebar = document.createElement('aside');
     sidebar.className = 'sidebar';
     sidebar.append(this.toolbar.status, this.devices.element);
@@ -155,10 +164,50 @@ export class ConsoleApp implements Disposable {
   async restoreTabs(): Promise<void> {
     const saved = await this.openTabs.load();
     const tabs = saved.tabs.map((entry) => this.restoreTab(entry));
+    this.tabs.panes.load(saved.panes ?? [], tabs.map((t) => t.id));
     const active = tabs[saved.active ?? -1];
     if (active) this.tabs.activate(active.id);
     this.openTabs.start();
     this.refresh();
+  }
+
+  /** A new session on the active tab's container, shown beside it (`row`) or below it (`column`). */
+  split(direction: SplitDirection, beside = this.tabs.active): PageTab | undefined {
+    if (!beside) return undefined;
+    if (!this.agents.get(beside.agentId)?.online) {
+      beside.notice(`[${beside.agentName} is offline; a split opens a new session there once it is back]`);
+      return undefined;
+    }
+    const tab = this.openTab(beside.agentId, beside.target);
+    this.tabs.split(tab, beside, direction);
+    return tab;
+  }
+
+  /** Saves the open tabs and their panes under `name` (replacing a workspace of that name). */
+  async saveWorkspace(name: string): Promise<void> {
+    const tabs = this.tabs.list();
+    if (tabs.length === 0) return;
+    await this.workspaces.save({
+      name,
+      tabs: tabs.map((t) => ({ agentId: t.agentId, agentName: t.agentName, target: t.target, ...(t.customTitle ? { title: t.customTitle } : {}) })),
+      panes: this.tabs.panes.save(tabs.map((t) => t.id)),
+    });
+  }
+
+  /** Opens every tab of the workspace, each with a new shell, in its panes; tabs of offline agents are said, not opened. */
+  openWorkspace(workspace: Workspace): PageTab[] {
+    const opened = workspace.tabs.map((saved) => {
+      if (!this.agents.get(saved.agentId)?.online) return undefined;
+      const tab = this.openTab(saved.agentId, saved.target);
+      if (saved.title) this.tabs.rename(tab.id, saved.title);
+      return tab;
+    });
+    this.tabs.panes.load(workspace.panes ?? [], opened.map((t) => t?.id));
+    const first = opened.find((t) => t !== undefined);
+    if (first) this.tabs.activate(first.id);
+    const missing = workspace.tabs.filter((_, i) => !opened[i]).map((t) => `${t.target} on ${t.agentName}`);
+    if (missing.length > 0 && first) first.notice(`[workspace ${workspace.name}: not opened, their agents are offline: ${missing.join(', ')}]`);
+    return opened.filter((t): t is PageTab => t !== undefined);
   }
 
   /** Saves what must outlive the page, which is going away; its shells are left to the agents to keep. */
@@ -249,6 +298,47 @@ export class ConsoleApp implements Disposable {
     screen.onClosed(() => this.focusTerminal());
   }
 
+  /** The console's own entries of the tab menu; other features add theirs with `tabs.menu.add`. */
+  private tabMenuEntries(tab: PageTab): MenuEntry[] {
+    return [
+      { label: 'Split right', note: 'Alt+Shift+=', testid: 'tab-menu-split-right', action: () => void this.split('row', tab) },
+      { label: 'Split down', note: 'Alt+Shift+-', testid: 'tab-menu-split-down', action: () => void this.split('column', tab) },
+      { label: 'Broadcast input to this tab', note: 'Ctrl+Shift+B', checked: this.tabs.broadcast.has(tab.id), testid: 'tab-menu-broadcast', action: () => this.tabs.broadcast.toggle(tab) },
+      { label: 'Rename…', note: 'F2', testid: 'tab-menu-rename', action: () => this.tabs.strip.startRename(tab) },
+      { label: 'Close', note: 'Ctrl+Shift+W', testid: 'tab-menu-close', action: () => void this.tabs.requestClose(tab.id).then(() => this.focusTerminal()) },
+    ];
+  }
+
+  private async openWorkspacesMenu(button: HTMLElement): Promise<void> {
+    const entries: MenuEntry[] = [
+      {
+        label: 'Save the open tabs as a workspace…',
+        testid: 'workspace-save',
+        disabled: this.tabs.list().length === 0,
+        action: () => void this.askWorkspaceName(),
+      },
+    ];
+    const saved = this.workspaces.list();
+    if (saved.length > 0) entries.push('separator');
+    for (const workspace of saved) {
+      entries.push({
+        label: workspace.name,
+        note: `${workspace.tabs.length} tab${workspace.tabs.length === 1 ? '' : 's'}`,
+        testid: 'workspace-item',
+        data: { name: workspace.name },
+        action: () => void this.openWorkspace(workspace),
+      });
+    }
+    await openPopupMenu(entries, button, { testid: 'workspaces-menu', label: 'Workspaces' });
+    if (!document.querySelector('.dialog-backdrop')) this.focusTerminal();
+  }
+
+  private async askWorkspaceName(): Promise<void> {
+    const name = await promptDialog({ title: 'Save a workspace', message: 'Name', accept: 'Save', testid: 'workspace-name-dialog' });
+    if (name) await this.saveWorkspace(name.slice(0, 80));
+    this.focusTerminal();
+  }
+
   /** Gives the keyboard back to the active terminal, after any action that took it (a button, a dialog). */
   focusTerminal(): void {
     this.tabs.active?.panel.view.focus();
@@ -323,6 +413,8 @@ export class ConsoleApp implements Disposable {
     if ((event.target as HTMLElement | null)?.closest?.('input, textarea:not(.xterm-helper-textarea), .dialog')) return;
     const command = commandFor(event);
     if (!command) return;
+    // Alt+arrows move between panes only in a split; elsewhere they are the shell's.
+    if (command.kind === 'focus-pane' && !(this.tabs.active && this.tabs.panes.groupOf(this.tabs.active.id))) return;
     event.preventDefault();
     event.stopPropagation();
     this.run(command);
@@ -367,6 +459,18 @@ export class ConsoleApp implements Disposable {
         return this.zoom(0);
       case 'settings':
         return void this.openSettings();
+      case 'split':
+        return void this.split(command.direction);
+      case 'focus-pane':
+        return this.tabs.focusPane(command.direction);
+      case 'broadcast':
+        if (active) this.tabs.broadcast.toggle(active);
+        return;
+      case 'tab-menu': {
+        const item = active && document.querySelector<HTMLElement>(`[data-testid="tab"][data-tab-id="${active.id}"]`);
+        if (active && item) void this.tabs.menu.open(active, item);
+        return;
+      }
     }
   }
 

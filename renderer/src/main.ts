@@ -6,6 +6,7 @@ import '@fontsource/jetbrains-mono/700.css';
 import '@fontsource/dejavu-mono/400.css';
 import '@fontsource/dejavu-mono/700.css';
 import './transfer/transfer.css';
+import './tabs/tabs.css';
 import { ConsoleApp } from './app';
 import { renderConfigForm, resolveConfig } from './console-config';
 import { getHost } from './host/host';

@@ -48,6 +48,9 @@ export class TerminalView implements Disposable {
   private readonly outputEmitter = new Emitter<Uint8Array>();
   /** Output arrived from the bound session, whichever it is (the activity badge of background tabs). */
   readonly onOutput = this.outputEmitter.event;
+  private readonly inputEmitter = new Emitter<string | Uint8Array>();
+  /** The user typed (or pasted) into this terminal and it went to the session (broadcast input). */
+  readonly onInput = this.inputEmitter.event;
   /**
    * Where output goes: `xterm` (always, in the product), or `count`, for the bench only: output is
    * counted and acknowledged on receipt and never written to xterm, to measure the channel alone.
@@ -202,13 +205,21 @@ export class TerminalView implements Disposable {
     this.binding.dispose();
     this.store.dispose();
     this.outputEmitter.dispose();
+    this.inputEmitter.dispose();
     this.term.dispose();
     this.element.remove();
+  }
+
+  /** Input from another terminal (broadcast): sent to this one's session as if typed here, not broadcast again. */
+  type(data: string | Uint8Array): void {
+    if (!this.inputOpen || !this.bound) return;
+    this.bound.write(data);
   }
 
   private input(data: string | Uint8Array): void {
     if (!this.inputOpen || !this.bound) return;
     this.bound.write(data);
+    this.inputEmitter.fire(data);
   }
 
   private loadWebgl(): void {

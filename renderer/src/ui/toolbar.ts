@@ -6,6 +6,8 @@ export interface ToolbarActions {
   toggleTheme(): void;
   zoom(step: -1 | 0 | 1): void;
   openSettings(): void;
+  /** the workspaces menu, under its button */
+  openWorkspaces(button: HTMLElement): void;
 }
 
 /** The top bar: the signaling server's state, theme, font size, and the keyboard shortcuts. */
@@ -45,6 +47,7 @@ export class Toolbar {
     this.fontSize = document.createElement('span');
     this.fontSize.className = 'font-size';
     this.fontSize.dataset.testid = 'font-size';
+    const workspaces: HTMLButtonElement = button('Workspaces ▾', 'workspaces-open', 'save the open tabs as a workspace, or reopen one', () => actions.openWorkspaces(workspaces));
     const settings = button('⚙ Settings', 'settings-open', 'settings: connection, font, theme, keyboard shortcuts (Ctrl+,)', () => actions.openSettings());
     settings.title = `Settings (Ctrl+,)\n\nKeyboard shortcuts:\n${SHORTCUTS.map(([keys, what]) => `${keys}: ${what}`).join('\n')}`;
     this.element.append(brand);
@@ -58,6 +61,7 @@ export class Toolbar {
     }
     this.element.append(
       spacer,
+      workspaces,
       button('A−', 'zoom-out', 'smaller font (Ctrl+-)', () => actions.zoom(-1)),
       this.fontSize,
       button('A+', 'zoom-in', 'larger font (Ctrl+=)', () => actions.zoom(1)),
