@@ -28,6 +28,11 @@ export const Settings = z.object({
   copyOnSelect: z.boolean(),
   /** the signaling server the console last used; its token is a credential */
   signalingUrl: z.string().max(2048),
+  /** a host's tab colour chosen by the user, by agent id; absent: derived from the id */
+  hostColours: z
+    .record(z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/), z.string().regex(/^#[0-9a-f]{6}$/i))
+    .refine((colours) => Object.keys(colours).length <= 1000, 'at most 1000 host colours')
+    .optional(),
 });
 export type Settings = z.infer<typeof Settings>;
 

@@ -19,6 +19,7 @@ import { ICE_CREDENTIAL, TOKEN_CREDENTIAL } from './console-config';
 import { loadTerminalFont } from './terminal/fonts';
 import { OpenTabsMemory } from './workspace/open-tabs-memory';
 import { Workspaces } from './workspace/workspaces';
+import { HOST_PALETTE, derivedHostColour, hostColour, hostColourChosen, setChosenHostColours } from './tabs/host-colour';
 import { openPopupMenu, type MenuEntry } from './ui/popup-menu';
 import { promptDialog } from './ui/dialog';
 import type { SplitDirection } from './tabs/pane-layout';
@@ -304,9 +305,28 @@ export class ConsoleApp implements Disposable {
       { label: 'Split right', note: 'Alt+Shift+=', testid: 'tab-menu-split-right', action: () => void this.split('row', tab) },
       { label: 'Split down', note: 'Alt+Shift+-', testid: 'tab-menu-split-down', action: () => void this.split('column', tab) },
       { label: 'Broadcast input to this tab', note: 'Ctrl+Shift+B', checked: this.tabs.broadcast.has(tab.id), testid: 'tab-menu-broadcast', action: () => this.tabs.broadcast.toggle(tab) },
+      { label: 'Host colour…', swatch: hostColour(tab.agentId), testid: 'tab-menu-colour', action: () => void this.chooseHostColour(tab) },
       { label: 'Rename…', note: 'F2', testid: 'tab-menu-rename', action: () => this.tabs.strip.startRename(tab) },
       { label: 'Close', note: 'Ctrl+Shift+W', testid: 'tab-menu-close', action: () => void this.tabs.requestClose(tab.id).then(() => this.focusTerminal()) },
     ];
+  }
+
+  /** The colour of the tab's host, from the palette, or back to the one derived from its id. */
+  private async chooseHostColour(tab: PageTab): Promise<void> {
+    const current = hostColour(tab.agentId);
+    const chosen = hostColourChosen(tab.agentId);
+    const choose = (colour: string | undefined) => {
+      const { [tab.agentId]: _old, ...rest } = this.settings.hostColours ?? {};
+      void this.updateSettings({ hostColours: colour ? { ...rest, [tab.agentId]: colour } : rest });
+    };
+    const entries: MenuEntry[] = [
+      { label: 'Automatic (from the host id)', swatch: derivedHostColour(tab.agentId), checked: !chosen, testid: 'host-colour-auto', action: () => choose(undefined) },
+      'separator',
+      ...HOST_PALETTE.map(({ name, colour }) => ({ label: name, swatch: colour, checked: chosen && current === colour, testid: 'host-colour', data: { colour }, action: () => choose(colour) })),
+    ];
+    const button = document.querySelector<HTMLElement>(`[data-testid="tab"][data-tab-id="${tab.id}"]`);
+    await openPopupMenu(entries, button ?? { x: 100, y: 40 }, { testid: 'host-colour-menu', label: `Colour of ${tab.agentName}` });
+    this.focusTerminal();
   }
 
   private async openWorkspacesMenu(button: HTMLElement): Promise<void> {
@@ -396,6 +416,8 @@ export class ConsoleApp implements Disposable {
 
   private applySettings(): void {
     document.documentElement.dataset.theme = this.settings.theme;
+    setChosenHostColours(this.settings.hostColours);
+    this.tabs.refresh();
     for (const tab of this.tabs.list()) {
       tab.panel.view.setTheme(this.settings.theme);
       tab.panel.view.setFontFamily(this.settings.fontFamily);
@@ -468,7 +490,7 @@ export class ConsoleApp implements Disposable {
         return;
       case 'tab-menu': {
         const item = active && document.querySelector<HTMLElement>(`[data-testid="tab"][data-tab-id="${active.id}"]`);
-        if (active && item) void this.tabs.menu.open(active, item);
+        if (active && item) void this.tabs.menu.open(active, item).then(() => this.tabs.keepFocus());
         return;
       }
     }

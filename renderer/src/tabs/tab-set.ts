@@ -51,9 +51,9 @@ export class TabSet implements Disposable {
       move: (id, toIndex) => this.move(id, toIndex),
       menu: (id, at) => {
         const tab = this.get(id);
-        if (tab) void this.menu.open(tab, at);
+        if (tab) void this.menu.open(tab, at).then(() => this.keepFocus());
       },
-      overflow: (button) => void this.openOverflow(button),
+      overflow: (button) => void this.openOverflow(button).then(() => this.keepFocus()),
     });
     this.panels = document.createElement('div');
     this.panels.className = 'tab-panels';
@@ -186,6 +186,17 @@ export class TabSet implements Disposable {
     for (const tab of [...this.order]) this.close(tab.id);
     this.store.dispose();
     this.changeEmitter.dispose();
+  }
+
+  /** Redraws the strip (a host's colour changed). */
+  refresh(): void {
+    this.changed();
+  }
+
+  /** After a menu closed: the keyboard goes back to the active terminal unless the menu's action took it (rename, a dialog). */
+  keepFocus(): void {
+    const focused = document.activeElement;
+    if (!focused || focused === document.body) this.active?.panel.view.focus();
   }
 
   /** Every tab in a menu, with its host's colour and state: the strip may not show them all. */

@@ -142,7 +142,6 @@ export class TabStrip {
     item.dataset.testid = 'tab';
     item.dataset.tabId = tab.id;
     item.draggable = true;
-    item.style.setProperty('--host-colour', hostColour(tab.agentId));
     const number = document.createElement('span');
     number.className = 'tab-index';
     number.dataset.testid = 'tab-index';
@@ -219,6 +218,9 @@ export class TabStrip {
   private update(item: HTMLElement, tab: TerminalTab<TabPanel>, shown: { active: boolean; index: number; duplicate: number | undefined; broadcast: boolean; split: boolean }): void {
     const { active } = shown;
     item.dataset.state = tab.state;
+    const colour = hostColour(tab.agentId);
+    item.style.setProperty('--host-colour', colour);
+    item.dataset.hostColour = colour;
     item.dataset.activity = String(tab.panel.activity && !active);
     item.dataset.broadcast = String(shown.broadcast);
     item.dataset.split = String(shown.split);

@@ -1,0 +1,145 @@
+/**
+ * Tabs at scale, end to end on the real stack (two agents, two containers, Chromium): nine tabs that
+ * can be told apart (numbers, duplicate numbering, a colour per host that can be chosen, the full
+ * title and state on hover), the list of every tab, the active tab always scrolled into view, and
+ * broadcast input reaching exactly the chosen tabs' shells. Keys typed after each action reach the
+ * active terminal.
+ */
+import assert from 'node:assert/strict';
+import { after, before, it } from 'node:test';
+import { startAgent, type AgentProcess } from '../support/agent-process.js';
+import type { ConsolePage } from '../support/console-page.js';
+import type { TestContainer } from '../support/docker.js';
+import { startStack, type Stack } from '../support/stack.js';
+import { waitFor } from '../support/wait.js';
+
+let stack: Stack;
+let ui: ConsolePage;
+let second: AgentProcess;
+let press: TestContainer;
+let packaging: TestContainer;
+let line2: TestContainer;
+/** tabs on host A (3 on press, 2 on line2), then on host B (4 on packaging); an agent allows 4 shells per container */
+const onA: string[] = [];
+const onB: string[] = [];
+
+before(async () => {
+  stack = await startStack({ name: 'console-tabs-scale' });
+  [press, line2, packaging] = await Promise.all([
+    stack.startContainer({ namePrefix: 'line-1' }),
+    stack.startContainer({ namePrefix: 'line-2' }),
+    stack.startContainer({ namePrefix: 'packaging' }),
+  ]);
+  second = await startAgent({ signalingUrl: stack.signaling.url, token: stack.agentToken, agentId: `${stack.agent.agentId}-b`, name: 'host B' });
+  ui = await stack.openConsole();
+  await ui.page.setViewportSize({ width: 1400, height: 900 });
+});
+
+after(async () => {
+  await second?.stop();
+  await stack?.close();
+});
+
+const test = (name: string, body: () => Promise<void>) => it(name, () => stack.guarded(name, body)());
+const active = async () => (await ui.tabs()).find((t) => t.active)?.id;
+const attr = (tabId: string, name: string) => ui.tabButton(tabId).getAttribute(name);
+
+/** Whether the tab's button lies wholly inside the visible part of the strip. */
+async function visibleInStrip(tabId: string): Promise<boolean> {
+  return ui.page.evaluate((id) => {
+    const strip = document.querySelector('.tab-strip')!.getBoundingClientRect();
+    const tab = document.querySelector(`[data-testid="tab"][data-tab-id="${id}"]`)!.getBoundingClientRect();
+    return tab.width > 0 && tab.left >= strip.left - 1 && tab.right <= strip.right + 1;
+  }, tabId);
+}
+
+/** Types a line into the active terminal with the real keyboard, without clicking anything first. */
+async function typeHere(line: string): Promise<void> {
+  await ui.page.keyboard.type(line);
+  await ui.page.keyboard.press('Enter');
+}
+
+test('nine tabs on two hosts: numbered, duplicates numbered, coloured by host, full title and state on hover', async () => {
+  for (let i = 0; i < 3; i++) onA.push(await ui.openTargetByClick(stack.agent.agentId, press.name, 45_000));
+  for (let i = 0; i < 2; i++) onA.push(await ui.openTargetByClick(stack.agent.agentId, line2.name, 45_000));
+  for (let i = 0; i < 4; i++) onB.push(await ui.openTargetByClick(second.agentId, packaging.name, 45_000));
+  const all = [...onA, ...onB];
+  for (const id of all) await ui.waitForPrompt(id);
+  assert.deepEqual(await ui.page.locator('[data-testid="tab-index"]').allTextContents(), ['1', '2', '3', '4', '5', '6', '7', '8', '9']);
+  assert.deepEqual(await ui.page.locator('[data-testid="tab-duplicate"]').allTextContents(), ['(1)', '(2)', '(3)', '(1)', '(2)', '(1)', '(2)', '(3)', '(4)']);
+  // one colour per host: every tab of a host has it
+  const colourA = await attr(onA[0]!, 'data-host-colour');
+  const colourB = await attr(onB[0]!, 'data-host-colour');
+  assert.match(colourA ?? '', /^#[0-9a-f]{6}$/);
+  for (const id of onA) assert.equal(await attr(id, 'data-host-colour'), colourA);
+  for (const id of onB) assert.equal(await attr(id, 'data-host-colour'), colourB);
+  // hover: the full title with its number, where it runs, and the connection state in words
+  const hover = (await attr(onA[1]!, 'title')) ?? '';
+  assert.equal(hover.split('\n')[0], `${press.name} @ agent console-tabs-scale (2)`);
+  assert.match(hover, new RegExp(`${press.name} on agent console-tabs-scale`));
+  assert.match(hover, /^connected$/m);
+  // the newest tab is the active one and can be seen
+  assert.equal(await active(), onB[3]);
+  assert.ok(await visibleInStrip(onB[3]!), 'the new tab is visible in the strip');
+  await ui.screenshot('console-many-tabs');
+});
+
+test('a host colour can be chosen from the tab menu: all its tabs take it, the other host keeps its own, the keyboard stays in the terminal', async () => {
+  const colourA = await attr(onA[0]!, 'data-host-colour');
+  const colourB = await attr(onB[0]!, 'data-host-colour');
+  await ui.tabButton(onB[2]!).click({ button: 'right' });
+  await ui.page.locator('[data-testid="tab-menu"] [data-testid="tab-menu-colour"]').click();
+  const menu = ui.page.locator('[data-testid="host-colour-menu"]');
+  await menu.waitFor();
+  // a colour neither host has now
+  const choices = await menu.locator('[data-testid="host-colour"]').evaluateAll((nodes) => nodes.map((n) => (n as HTMLElement).dataset.colour ?? ''));
+  const pick = choices.find((c) => c !== colourA && c !== colourB)!;
+  await menu.locator(`[data-testid="host-colour"][data-colour="${pick}"]`).click();
+  await waitFor(async () => (await attr(onB[0]!, 'data-host-colour')) === pick, 'host B tabs to take the chosen colour');
+  for (const id of onB) assert.equal(await attr(id, 'data-host-colour'), pick);
+  for (const id of onA) assert.equal(await attr(id, 'data-host-colour'), colourA);
+  assert.equal((await ui.page.evaluate(() => document.activeElement?.className)) ?? '', 'xterm-helper-textarea');
+  const target = (await active())!;
+  await typeHere('echo after""-colour');
+  await ui.waitForLine(target, 'after-colour');
+});
+
+test('the list of every tab shows all nine with their state; choosing one shows it, scrolls it into view and gives it the keyboard', async () => {
+  await ui.page.locator('[data-testid="tab-overflow"]').click();
+  const items = ui.page.locator('[data-testid="tab-overflow-menu"] [data-testid="tab-overflow-item"]');
+  await items.first().waitFor();
+  assert.equal(await items.count(), 9);
+  const labels = await items.locator('.menu-label').allTextContents();
+  assert.deepEqual(labels, [
+    ...[1, 2, 3].map((n) => `${n}  ${press.name} @ agent console-tabs-scale (${n})`),
+    ...[1, 2].map((n) => `${n + 3}  ${line2.name} @ agent console-tabs-scale (${n})`),
+    ...onB.map((_, i) => `${i + 6}  ${packaging.name} @ host B (${i + 1})`),
+  ]);
+  assert.deepEqual(await items.locator('.menu-note').allTextContents(), Array(9).fill('open'));
+  await items.nth(1).click();
+  assert.equal(await active(), onA[1]);
+  await typeHere('echo chosen""-from-list');
+  await ui.waitForLine(onA[1]!, 'chosen-from-list');
+});
+
+test('in a narrow window the strip scrolls, and the active tab (switched to, or new) is always scrolled into view', async () => {
+  await ui.page.setViewportSize({ width: 800, height: 700 });
+  const overflowing = await ui.page.evaluate(() => {
+    const strip = document.querySelector('.tab-strip')!;
+    return strip.scrollWidth > strip.clientWidth;
+  });
+  assert.ok(overflowing, 'nine tabs do not fit in 800 px: the strip scrolls');
+  await ui.page.keyboard.press('Alt+9');
+  assert.equal(await active(), onB[3]);
+  await waitFor(() => visibleInStrip(onB[3]!), 'the last tab scrolled into view');
+  await ui.page.locator('[data-testid="tab-overflow"]').click();
+  await ui.page.locator('[data-testid="tab-overflow-item"]').first().click();
+  assert.equal(await active(), onA[0]);
+  await waitFor(() => visibleInStrip(onA[0]!), 'the first tab scrolled into view');
+  // a new tab opens at the end of the strip, and is shown
+  const fresh = await ui.openTargetByClick(second.agentId, line2.name, 45_000);
+  await waitFor(() => visibleInStrip(fresh), 'the new tab scrolled into view');
+  await ui.waitForPrompt(fresh);
+  await ui.closeByClick(fresh);
+  await ui.page.setViewportSize({ width: 1400, height: 900 });
+});
