@@ -143,3 +143,61 @@ test('in a narrow window the strip scrolls, and the active tab (switched to, or 
   await ui.closeByClick(fresh);
   await ui.page.setViewportSize({ width: 1400, height: 900 });
 });
+
+test('broadcast input: typing reaches exactly the chosen tabs, each marked, on both hosts; the others get nothing', async () => {
+  const [x, y] = [onA[0]!, onB[0]!];
+  const others = [...onA, ...onB].filter((id) => id !== x && id !== y);
+  const pid = async (id: string) => {
+    await ui.typeLine(id, `echo pid""-$$`);
+    const screen = await ui.waitForLine(id, /^pid-\d+$/);
+    return /^pid-(\d+)$/m.exec(screen)![1]!;
+  };
+  const [pidX, pidY] = [await pid(x), await pid(y)];
+  // x by the keyboard, y from its tab menu (right-click: x stays active, and keeps the keyboard)
+  await ui.focus(x);
+  await ui.page.keyboard.press('Control+Shift+B');
+  await ui.tabButton(y).click({ button: 'right' });
+  await ui.page.locator('[data-testid="tab-menu"] [data-testid="tab-menu-broadcast"]').click();
+  await waitFor(async () => (await attr(y, 'data-broadcast')) === 'true', 'y to join the broadcast');
+  for (const id of [x, y]) {
+    assert.equal(await attr(id, 'data-broadcast'), 'true');
+    assert.equal(await ui.tabButton(id).locator('[data-testid="tab-broadcast-mark"]').isVisible(), true);
+    const label = ui.panel(id).locator('[data-testid="tab-broadcast"]');
+    assert.equal(await label.getAttribute('hidden'), null);
+    assert.match((await label.textContent()) ?? '', /BROADCAST.*2 tabs/);
+  }
+  for (const id of others) {
+    assert.equal(await attr(id, 'data-broadcast'), 'false');
+    assert.equal(await ui.panel(id).locator('[data-testid="tab-broadcast"]').getAttribute('hidden'), '');
+  }
+  assert.equal(await active(), x);
+  await ui.screenshot('console-broadcast');
+  await typeHere('echo bc""-$(cat /proc/sys/kernel/hostname)-$$');
+  await ui.waitForLine(x, `bc-${press.id.slice(0, 12)}-${pidX}`);
+  await ui.waitForLine(y, `bc-${packaging.id.slice(0, 12)}-${pidY}`);
+  // what went to y ran in y's own shell; nothing reached the others (each answers a later line first)
+  for (const id of others) {
+    await ui.typeLine(id, 'echo after""-broadcast');
+    const screen = await ui.waitForLine(id, 'after-broadcast');
+    assert.doesNotMatch(screen, /echo bc|^bc-/m, `tab ${id} is not in the broadcast`);
+  }
+  // typing in y reaches x too
+  await ui.typeLine(y, 'echo from""-y-$$');
+  await ui.waitForLine(x, `from-y-${pidX}`);
+  await ui.waitForLine(y, `from-y-${pidY}`);
+  // x leaves (Ctrl+Shift+B again): its keys stay its own, and y says it is alone
+  await ui.focus(x);
+  await ui.page.keyboard.press('Control+Shift+B');
+  assert.equal(await attr(x, 'data-broadcast'), 'false');
+  assert.match((await ui.panel(y).locator('[data-testid="tab-broadcast"]').textContent()) ?? '', /this tab only/);
+  await typeHere('echo only""-x');
+  await ui.waitForLine(x, 'only-x');
+  await ui.typeLine(y, 'echo y""-alone');
+  const yScreen = await ui.waitForLine(y, 'y-alone');
+  assert.doesNotMatch(yScreen, /only-x|only""-x/);
+  // and y leaves from its menu: no mark anywhere
+  await ui.tabButton(y).click({ button: 'right' });
+  await ui.page.locator('[data-testid="tab-menu"] [data-testid="tab-menu-broadcast"]').click();
+  await waitFor(async () => (await ui.page.locator('[data-testid="tab"][data-broadcast="true"]').count()) === 0, 'no tab to broadcast');
+});
+

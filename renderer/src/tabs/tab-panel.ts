@@ -122,7 +122,7 @@ export class TabPanel implements TabSurface {
   showBroadcast(members: number | undefined): void {
     this.element.classList.toggle('broadcasting', members !== undefined);
     this.broadcastLabel.hidden = members === undefined;
-    this.broadcastLabel.textContent = members === undefined ? '' : `📡 BROADCAST — what you type here goes to ${members} tabs`;
+    this.broadcastLabel.textContent = members === undefined ? '' : `📡 BROADCAST — what you type here goes to ${members === 1 ? 'this tab only (the others left)' : `${members} tabs`}`;
   }
 
   show(facts: TabFacts): void {
