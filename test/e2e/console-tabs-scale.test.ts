@@ -201,3 +201,82 @@ test('broadcast input: typing reaches exactly the chosen tabs, each marked, on b
   await waitFor(async () => (await ui.page.locator('[data-testid="tab"][data-broadcast="true"]').count()) === 0, 'no tab to broadcast');
 });
 
+/** The panel's place on the page, and whether its terminal's drawn screen fits inside it. */
+async function paneBox(tabId: string): Promise<{ left: number; top: number; width: number; height: number; fits: boolean; hidden: boolean }> {
+  return ui.panel(tabId).evaluate((panel) => {
+    const box = panel.getBoundingClientRect();
+    const body = panel.querySelector('.tab-body')!.getBoundingClientRect();
+    const screen = panel.querySelector('.xterm-screen')!.getBoundingClientRect();
+    // fits: inside the pane, and not more than two cells short of filling it
+    const fits = screen.width <= body.width && screen.height <= body.height && screen.width > body.width - 40 && screen.height > body.height - 50;
+    return { left: box.left, top: box.top, width: box.width, height: box.height, fits, hidden: (panel as HTMLElement).hidden };
+  });
+}
+
+/** The size the shell's terminal has (`stty size`), which the agent set from the console's resize. */
+async function sttySize(tabId: string): Promise<{ rows: number; cols: number }> {
+  await ui.typeLine(tabId, 'echo size""-$(stty size | tr " " x)');
+  const screen = await ui.waitForLine(tabId, /^size-\d+x\d+$/);
+  const [, rows, cols] = /^size-(\d+)x(\d+)$/m.exec([...screen.split('\n')].reverse().join('\n'))!;
+  return { rows: Number(rows), cols: Number(cols) };
+}
+
+test('split panes: Alt+Shift+= splits right, Alt+Shift+- splits down, Alt+arrows move between panes; each terminal fits its pane and its shell knows the size', async () => {
+  const left = onA[3]!;
+  const whole = await ui.size(left);
+  await ui.focus(left);
+  const before = new Set((await ui.tabs()).map((t) => t.id));
+  await ui.page.keyboard.press('Alt+Shift+Equal');
+  const right = await waitFor(async () => (await ui.tabs()).find((t) => !before.has(t.id))?.id, 'the new pane');
+  await ui.waitOpened(right);
+  await ui.waitForPrompt(right);
+  assert.equal(await active(), right, 'the new pane is active');
+  // the keyboard is in the new pane
+  await typeHere('echo in""-right');
+  await ui.waitForLine(right, 'in-right');
+  const [l, r] = [await paneBox(left), await paneBox(right)];
+  assert.ok(!l.hidden && !r.hidden, 'both panes are shown');
+  assert.ok(Math.abs(l.width - r.width) < 2 && Math.abs(l.top - r.top) < 1 && r.left >= l.left + l.width - 1, 'side by side, even halves');
+  assert.ok(l.fits && r.fits, 'each terminal fills its pane and stays inside it');
+  const half = await ui.size(right);
+  assert.ok(half.cols < whole.cols * 0.55 && half.cols > whole.cols * 0.4, `half the columns (${half.cols} of ${whole.cols})`);
+  assert.deepEqual(await sttySize(right), { rows: half.rows, cols: half.cols });
+  assert.equal(await attr(left, 'data-split'), 'true');
+  // Alt+Left: back to the left pane, which takes the keys
+  await ui.focus(right);
+  await ui.page.keyboard.press('Alt+ArrowLeft');
+  assert.equal(await active(), left);
+  await typeHere('echo in""-left');
+  await ui.waitForLine(left, 'in-left');
+  // Alt+Shift+-: the left pane splits down
+  const before2 = new Set((await ui.tabs()).map((t) => t.id));
+  await ui.page.keyboard.press('Alt+Shift+Minus');
+  const below = await waitFor(async () => (await ui.tabs()).find((t) => !before2.has(t.id))?.id, 'the pane below');
+  await ui.waitOpened(below);
+  await ui.waitForPrompt(below);
+  const [top, bottom] = [await paneBox(left), await paneBox(below)];
+  assert.ok(Math.abs(top.left - bottom.left) < 1 && bottom.top >= top.top + top.height - 1 && Math.abs(top.height - bottom.height) < 2, 'stacked, even halves');
+  assert.ok(top.fits && bottom.fits && (await paneBox(right)).fits, 'three panes, each terminal fitting its own');
+  const quarter = await ui.size(below);
+  assert.ok(quarter.rows < whole.rows * 0.55, `half the rows (${quarter.rows} of ${whole.rows})`);
+  assert.deepEqual(await sttySize(below), quarter);
+  await ui.screenshot('console-split-panes');
+  // Alt+Up, then Alt+Right: from the bottom pane to the top one, then to the right one
+  await ui.focus(below);
+  await ui.page.keyboard.press('Alt+ArrowUp');
+  assert.equal(await active(), left);
+  await ui.page.keyboard.press('Alt+ArrowRight');
+  assert.equal(await active(), right);
+  await typeHere('echo keys""-right');
+  await ui.waitForLine(right, 'keys-right');
+  // another tab hides the group; coming back shows all three
+  await ui.activate(onA[0]!);
+  assert.ok((await paneBox(left)).hidden && (await paneBox(right)).hidden && (await paneBox(below)).hidden);
+  await ui.page.keyboard.press('Alt+4');
+  assert.equal(await active(), left);
+  assert.ok(!(await paneBox(below)).hidden && !(await paneBox(right)).hidden);
+  // closing the bottom pane gives its room back: the top pane fits the whole height again
+  await ui.closeByClick(below);
+  await waitFor(async () => (await ui.size(left)).rows === whole.rows, 'the left pane to take the whole height again');
+  assert.ok((await paneBox(left)).fits);
+});
