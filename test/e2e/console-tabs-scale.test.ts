@@ -22,6 +22,8 @@ let line2: TestContainer;
 /** tabs on host A (3 on press, 2 on line2), then on host B (4 on packaging); an agent allows 4 shells per container */
 const onA: string[] = [];
 const onB: string[] = [];
+/** the colour chosen for host B */
+let chosenB = '';
 
 before(async () => {
   stack = await startStack({ name: 'console-tabs-scale' });
@@ -94,6 +96,7 @@ test('a host colour can be chosen from the tab menu: all its tabs take it, the o
   // a colour neither host has now
   const choices = await menu.locator('[data-testid="host-colour"]').evaluateAll((nodes) => nodes.map((n) => (n as HTMLElement).dataset.colour ?? ''));
   const pick = choices.find((c) => c !== colourA && c !== colourB)!;
+  chosenB = pick;
   await menu.locator(`[data-testid="host-colour"][data-colour="${pick}"]`).click();
   await waitFor(async () => (await attr(onB[0]!, 'data-host-colour')) === pick, 'host B tabs to take the chosen colour');
   for (const id of onB) assert.equal(await attr(id, 'data-host-colour'), pick);
@@ -279,4 +282,58 @@ test('split panes: Alt+Shift+= splits right, Alt+Shift+- splits down, Alt+arrows
   await ui.closeByClick(below);
   await waitFor(async () => (await ui.size(left)).rows === whole.rows, 'the left pane to take the whole height again');
   assert.ok((await paneBox(left)).fits);
+});
+
+test('saved workspaces: the open tabs and panes saved under a name, and reopened with one action after a reload, each with a new shell', async () => {
+  // one tab gets a title of its own, from its menu
+  await ui.tabButton(onB[1]!).click({ button: 'right' });
+  await ui.page.locator('[data-testid="tab-menu"] [data-testid="tab-menu-rename"]').click();
+  await ui.page.locator('[data-testid="tab-rename"]').fill('packer');
+  await ui.page.locator('[data-testid="tab-rename"]').press('Enter');
+  const saved = await ui.tabs();
+  const splitIds = saved.map((t) => t.id);
+  const inSplit = await Promise.all(splitIds.map(async (id) => (await attr(id, 'data-split')) === 'true'));
+  assert.equal(inSplit.filter(Boolean).length, 2, 'two tabs in a split');
+  await ui.page.locator('[data-testid="workspaces-open"]').click();
+  await ui.page.locator('[data-testid="workspaces-menu"] [data-testid="workspace-save"]').click();
+  const dialog = ui.page.locator('[data-testid="workspace-name-dialog"]');
+  await dialog.locator('[data-testid="prompt-value"]').fill('line shift');
+  await dialog.locator('[data-testid="prompt-accept"]').click();
+  await dialog.waitFor({ state: 'detached' });
+  // every tab closed, and the page reloaded: nothing is left but the saved workspace
+  await ui.page.evaluate((ids) => {
+    const hooks = (window as unknown as { __tetherTest: { closeTab(id: string): void } }).__tetherTest;
+    for (const id of ids) hooks.closeTab(id);
+  }, splitIds);
+  assert.equal((await ui.tabs()).length, 0);
+  ui = await stack.openConsole();
+  await ui.page.setViewportSize({ width: 1400, height: 900 });
+  for (const agentId of [stack.agent.agentId, second.agentId]) await ui.page.locator(`[data-testid="agent"][data-agent-id="${agentId}"][data-online="true"]`).waitFor();
+  assert.equal((await ui.tabs()).length, 0);
+  await ui.page.locator('[data-testid="workspaces-open"]').click();
+  const item = ui.page.locator('[data-testid="workspaces-menu"] [data-testid="workspace-item"][data-name="line shift"]');
+  assert.equal(await item.locator('.menu-note').textContent(), `${saved.length} tabs`);
+  await item.click();
+  const reopened = await waitFor(async () => {
+    const tabs = await ui.tabs();
+    return tabs.length === saved.length ? tabs : undefined;
+  }, 'every tab of the workspace');
+  for (const tab of reopened) await ui.waitOpened(tab.id, 45_000);
+  const now = await ui.tabs();
+  // one action, and the first tab is shown with the keyboard
+  assert.equal(await active(), now[0]!.id);
+  await ui.waitForPrompt(now[0]!.id);
+  await typeHere('echo workspace""-back');
+  await ui.waitForLine(now[0]!.id, 'workspace-back');
+  assert.deepEqual(now.map((t) => [t.agentId, t.target, t.title]), saved.map((t) => [t.agentId, t.target, t.title]));
+  assert.equal(now.filter((t) => saved.some((s) => s.sessionId === t.sessionId)).length, 0, 'each tab has a new shell');
+  // the split came back: the same two places in the order, shown together
+  // the colour chosen for host B is a setting: it outlived the reload
+  for (const tab of now.filter((t) => t.agentId === second.agentId)) assert.equal(await attr(tab.id, 'data-host-colour'), chosenB);
+  const splitAgain = await Promise.all(now.map(async (t) => (await attr(t.id, 'data-split')) === 'true'));
+  assert.deepEqual(splitAgain, inSplit);
+  const pair = now.filter((_, i) => splitAgain[i]);
+  await ui.activate(pair[0]!.id);
+  assert.ok(!(await paneBox(pair[0]!.id)).hidden && !(await paneBox(pair[1]!.id)).hidden, 'both panes shown');
+  assert.ok((await paneBox(pair[0]!.id)).fits && (await paneBox(pair[1]!.id)).fits);
 });
