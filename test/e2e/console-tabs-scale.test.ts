@@ -101,6 +101,10 @@ test('a host colour can be chosen from the tab menu: all its tabs take it, the o
   await waitFor(async () => (await attr(onB[0]!, 'data-host-colour')) === pick, 'host B tabs to take the chosen colour');
   for (const id of onB) assert.equal(await attr(id, 'data-host-colour'), pick);
   for (const id of onA) assert.equal(await attr(id, 'data-host-colour'), colourA);
+  // the device list shows the same colours
+  const agentColour = (agentId: string) => ui.page.locator(`[data-testid="agent"][data-agent-id="${agentId}"]`).getAttribute('data-host-colour');
+  await waitFor(async () => (await agentColour(second.agentId)) === pick, 'host B in the device list to take the chosen colour');
+  assert.equal(await agentColour(stack.agent.agentId), colourA);
   assert.equal((await ui.page.evaluate(() => document.activeElement?.className)) ?? '', 'xterm-helper-textarea');
   const target = (await active())!;
   await typeHere('echo after""-colour');
@@ -204,6 +208,22 @@ test('broadcast input: typing reaches exactly the chosen tabs, each marked, on b
   await waitFor(async () => (await ui.page.locator('[data-testid="tab"][data-broadcast="true"]').count()) === 0, 'no tab to broadcast');
 });
 
+test('the tab menu from the keyboard: Shift+F10 opens the menu of the active tab on its first item, arrows move, Escape gives the keys back to the terminal', async () => {
+  await ui.focus(onA[2]!);
+  await ui.page.keyboard.press('Shift+F10');
+  const menu = ui.page.locator('[data-testid="tab-menu"]');
+  await menu.waitFor();
+  const focused = () => ui.page.evaluate(() => (document.activeElement as HTMLElement | null)?.dataset.testid ?? '');
+  assert.equal(await focused(), 'tab-menu-split-right');
+  await ui.page.keyboard.press('ArrowDown');
+  assert.equal(await focused(), 'tab-menu-split-down');
+  assert.deepEqual(await menu.locator('[data-testid="menu-upload"], [data-testid="menu-download"]').allTextContents(), ['Upload…', 'Download…'], "file transfer's entries are in the same menu");
+  await ui.page.keyboard.press('Escape');
+  await menu.waitFor({ state: 'detached' });
+  await typeHere('echo menu""-closed');
+  await ui.waitForLine(onA[2]!, 'menu-closed');
+});
+
 /** The panel's place on the page, and whether its terminal's drawn screen fits inside it. */
 async function paneBox(tabId: string): Promise<{ left: number; top: number; width: number; height: number; fits: boolean; hidden: boolean }> {
   return ui.panel(tabId).evaluate((panel) => {
@@ -300,6 +320,10 @@ test('saved workspaces: the open tabs and panes saved under a name, and reopened
   await dialog.locator('[data-testid="prompt-value"]').fill('line shift');
   await dialog.locator('[data-testid="prompt-accept"]').click();
   await dialog.waitFor({ state: 'detached' });
+  // the keyboard is back in the active terminal
+  const activeNow = (await active())!;
+  await typeHere('echo saved""-here');
+  await ui.waitForLine(activeNow, 'saved-here');
   // every tab closed, and the page reloaded: nothing is left but the saved workspace
   await ui.page.evaluate((ids) => {
     const hooks = (window as unknown as { __tetherTest: { closeTab(id: string): void } }).__tetherTest;
