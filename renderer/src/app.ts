@@ -19,7 +19,7 @@ import { ICE_CREDENTIAL, TOKEN_CREDENTIAL } from './console-config';
 import { loadTerminalFont } from './terminal/fonts';
 import { OpenTabsMemory } from './workspace/open-tabs-memory';
 import { Workspaces } from './workspace/workspaces';
-import { HOST_PALETTE, derivedHostColour, hostColour, hostColourChosen, setChosenHostColours } from './tabs/host-colour';
+import { HOST_PALETTE, derivedHostColour, hostColour, hostColourChosen, setChosenHostColours } from './devices/host-colour';
 import { openPopupMenu, type MenuEntry } from './ui/popup-menu';
 import { promptDialog } from './ui/dialog';
 import type { SplitDirection } from './tabs/pane-layout';

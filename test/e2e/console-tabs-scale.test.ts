@@ -361,3 +361,43 @@ test('saved workspaces: the open tabs and panes saved under a name, and reopened
   assert.ok(!(await paneBox(pair[0]!.id)).hidden && !(await paneBox(pair[1]!.id)).hidden, 'both panes shown');
   assert.ok((await paneBox(pair[0]!.id)).fits && (await paneBox(pair[1]!.id)).fits);
 });
+
+test('a console restart keeps the split: after a reload the two panes come back together, each with the same shell', async () => {
+  const tabs = await ui.tabs();
+  const inSplit = await Promise.all(tabs.map(async (t) => (await attr(t.id, 'data-split')) === 'true'));
+  const pair = tabs.filter((_, i) => inSplit[i]);
+  assert.equal(pair.length, 2);
+  const pid = async (id: string, tag: string) => {
+    await ui.typeLine(id, `echo ${tag}""-$$`);
+    return /-(\d+)$/m.exec((await ui.waitForLine(id, new RegExp(`^${tag}-\\d+$`))).split('\n').reverse().join('\n'))![1];
+  };
+  const before = [await pid(pair[0]!.id, 'p0'), await pid(pair[1]!.id, 'p1')];
+  ui = await stack.openConsole();
+  const back = await waitFor(async () => {
+    const now = await ui.tabs();
+    return now.length === tabs.length ? now : undefined;
+  }, 'every tab back after the reload');
+  for (const tab of back) await ui.waitOpened(tab.id, 45_000);
+  const splitAgain = await Promise.all(back.map(async (t) => (await attr(t.id, 'data-split')) === 'true'));
+  assert.deepEqual(splitAgain, inSplit, 'the same tabs in a split');
+  const pairAgain = back.filter((_, i) => splitAgain[i]);
+  await ui.activate(pairAgain[1]!.id);
+  assert.ok(!(await paneBox(pairAgain[0]!.id)).hidden && !(await paneBox(pairAgain[1]!.id)).hidden, 'shown together');
+  assert.deepEqual([await pid(pairAgain[0]!.id, 'q0'), await pid(pairAgain[1]!.id, 'q1')], before, 'the same shells');
+});
+
+test('a workspace with tabs on an agent that is offline opens the others and names the missing ones', async () => {
+  for (const tab of await ui.tabs()) await ui.page.evaluate((id) => (window as unknown as { __tetherTest: { closeTab(id: string): void } }).__tetherTest.closeTab(id), tab.id);
+  await second.stop();
+  await ui.page.locator(`[data-testid="agent"][data-agent-id="${second.agentId}"][data-online="false"]`).waitFor({ timeout: 45_000 });
+  await ui.page.locator('[data-testid="workspaces-open"]').click();
+  await ui.page.locator('[data-testid="workspaces-menu"] [data-testid="workspace-item"][data-name="line shift"]').click();
+  const opened = await waitFor(async () => {
+    const tabs = await ui.tabs();
+    return tabs.length > 0 ? tabs : undefined;
+  }, 'the tabs of the online agent');
+  assert.ok(opened.every((t) => t.agentId === stack.agent.agentId), 'only the online agent');
+  assert.equal(opened.length, onA.length + 1, "host A's five tabs and the split's second pane");
+  const notices = await ui.notices(opened[0]!.id);
+  assert.ok(notices.some((n) => n.includes('workspace line shift: not opened, their agents are offline') && n.includes(`${packaging.name} on host B`)), notices.join('\n'));
+});

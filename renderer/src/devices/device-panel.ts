@@ -9,7 +9,7 @@ import { elementScroll, measureElement, observeElementOffset, observeElementRect
 import type { Target } from '@tether/protocol';
 import type { ConnectionStage } from '../connection/connection-stage';
 import type { NetworkPath } from '../connection/network-path';
-import { hostColour } from '../tabs/host-colour';
+import { hostColour } from './host-colour';
 
 export interface DeviceEntry {
   agentId: string;

@@ -4,7 +4,7 @@ import type { SessionFactory } from '../session/terminal-session';
 import { confirmDialog } from '../ui/dialog';
 import { openPopupMenu } from '../ui/popup-menu';
 import { Broadcast } from './broadcast';
-import { hostColour } from './host-colour';
+import { hostColour } from '../devices/host-colour';
 import { PaneLayout, type PaneDirection, type SplitDirection } from './pane-layout';
 import { TabMenu } from './tab-menu';
 import { TabPanel } from './tab-panel';

@@ -6,7 +6,7 @@
  * one is always scrolled into view, and a menu at the end lists every tab. Updated in place so
  * that a rename in progress and the keyboard focus survive output arriving in other tabs.
  */
-import { hostColour } from './host-colour';
+import { hostColour } from '../devices/host-colour';
 import type { TabPanel } from './tab-panel';
 import type { TerminalTab } from './terminal-tab';
 
