@@ -178,7 +178,6 @@ test('broadcast input: typing reaches exactly the chosen tabs, each marked, on b
     assert.equal(await ui.panel(id).locator('[data-testid="tab-broadcast"]').getAttribute('hidden'), '');
   }
   assert.equal(await active(), x);
-  await ui.screenshot('console-broadcast');
   await typeHere('echo bc""-$(cat /proc/sys/kernel/hostname)-$$');
   await ui.waitForLine(x, `bc-${press.id.slice(0, 12)}-${pidX}`);
   await ui.waitForLine(y, `bc-${packaging.id.slice(0, 12)}-${pidY}`);
@@ -284,6 +283,22 @@ test('split panes: Alt+Shift+= splits right, Alt+Shift+- splits down, Alt+arrows
   assert.ok(quarter.rows < whole.rows * 0.55, `half the rows (${quarter.rows} of ${whole.rows})`);
   assert.deepEqual(await sttySize(below), quarter);
   await ui.screenshot('console-split-panes');
+  // broadcast across panes: the top and right panes get the keys, the bottom one does not
+  for (const id of [left, right]) {
+    await ui.focus(id);
+    await ui.page.keyboard.press('Control+Shift+B');
+  }
+  await typeHere('echo both""-panes');
+  await ui.waitForLine(left, 'both-panes');
+  await ui.waitForLine(right, 'both-panes');
+  await ui.screenshot('console-broadcast');
+  await ui.typeLine(below, 'echo below""-alone');
+  assert.doesNotMatch(await ui.waitForLine(below, 'below-alone'), /both/);
+  for (const id of [left, right]) {
+    await ui.focus(id);
+    await ui.page.keyboard.press('Control+Shift+B');
+  }
+  assert.equal(await ui.page.locator('[data-testid="tab"][data-broadcast="true"]').count(), 0);
   // Alt+Up, then Alt+Right: from the bottom pane to the top one, then to the right one
   await ui.focus(below);
   await ui.page.keyboard.press('Alt+ArrowUp');

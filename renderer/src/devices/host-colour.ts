@@ -13,7 +13,7 @@ export const HOST_PALETTE: readonly { name: string; colour: string }[] = [
   { name: 'blue', colour: '#0090ff' },
   { name: 'violet', colour: '#6e56cf' },
   { name: 'pink', colour: '#d6409f' },
-  { name: 'grey', colour: '#8d8d8d' },
+  { name: 'lime', colour: '#7cb518' },
   { name: 'brown', colour: '#a18072' },
 ];
 
