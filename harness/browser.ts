@@ -21,10 +21,26 @@ export function launchChromium(extraArgs: readonly string[] = [], executablePath
   return chromium.launch({ executablePath, headless: true, args: [...CHROMIUM_ARGS, ...extraArgs] });
 }
 
-/** A page whose console output and errors are kept for the failure dump. */
+/** How many times each page asked before unloading (the console asks while shells run). */
+const unloadQuestions = new WeakMap<Page, number>();
+
+export function beforeUnloadQuestions(page: Page): number {
+  return unloadQuestions.get(page) ?? 0;
+}
+
+/**
+ * A page whose console output and errors are kept for the failure dump. The console asks before a
+ * reload or navigation while shells run; the tests answer yes (and count the questions), as the
+ * tests' navigations did before the console asked.
+ */
 export async function newLoggedPage(browser: Browser, log: string[]): Promise<Page> {
   const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
   const page = await context.newPage();
+  page.on('dialog', (dialog) => {
+    log.push(`[page dialog ${dialog.type()}] ${dialog.message()}`);
+    if (dialog.type() === 'beforeunload') unloadQuestions.set(page, beforeUnloadQuestions(page) + 1);
+    (dialog.type() === 'beforeunload' ? dialog.accept() : dialog.dismiss()).catch((error: unknown) => log.push(`[page dialog] ${String(error)}`));
+  });
   page.on('console', (msg) => log.push(`[page ${msg.type()}] ${msg.text()}`));
   page.on('pageerror', (error) => log.push(`[page error] ${error.stack ?? error.message}`));
   page.on('crash', () => log.push('[page crashed]'));

@@ -234,6 +234,20 @@ export class ConsolePage {
     return this.pairingOutcome();
   }
 
+  /** The settings screen, opened with the toolbar's Settings button when it is not open. */
+  async openSettings() {
+    const settings = this.page.locator('[data-testid="settings"]');
+    if (!(await settings.count())) await this.page.locator('[data-testid="settings-open"]').click();
+    await settings.waitFor();
+    return settings;
+  }
+
+  async closeSettings(): Promise<void> {
+    const settings = this.page.locator('[data-testid="settings"]');
+    if (await settings.count()) await settings.locator('[data-testid="settings-close"]').click();
+    await settings.waitFor({ state: 'detached' });
+  }
+
   async closePairingDialog(): Promise<void> {
     const dialog = this.page.locator('[data-testid="pairing-dialog"]');
     if (await dialog.count()) await dialog.locator('[data-testid="pairing-cancel"]').click();

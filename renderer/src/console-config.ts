@@ -2,6 +2,8 @@ import type { TetherApi } from './host/host';
 
 /** The credential under which the console token is kept (encrypted in Electron). */
 export const TOKEN_CREDENTIAL = 'signaling-token';
+/** The credential under which the ICE servers are kept as JSON: TURN servers carry passwords. */
+export const ICE_CREDENTIAL = 'ice-servers';
 
 /** Where the console connects, read from the page's query string or asked for in a form. */
 export interface ConsoleConfig {
@@ -55,6 +57,10 @@ export async function resolveConfig(search: string, host: TetherApi): Promise<Co
   const params = new URLSearchParams(search);
   const signalingUrl = params.get('signal') || (await host.settings.get()).signalingUrl;
   const token = params.get('token') || ((await host.credentials.get(TOKEN_CREDENTIAL)) ?? '');
+  if (!params.get('ice')) {
+    const ice = await host.credentials.get(ICE_CREDENTIAL).catch((error: unknown) => (console.warn(`[config] stored ICE servers not read: ${String(error)}`), null));
+    if (ice) params.set('ice', ice);
+  }
   if (!signalingUrl || !token) return fromQuery;
   params.set('signal', signalingUrl);
   params.set('token', token);

@@ -9,6 +9,7 @@ import { elementScroll, measureElement, observeElementOffset, observeElementRect
 import type { Target } from '@tether/protocol';
 import type { ConnectionStage } from '../connection/connection-stage';
 import type { NetworkPath } from '../connection/network-path';
+import { hostColour } from './host-colour';
 
 export interface DeviceEntry {
   agentId: string;
@@ -240,7 +241,7 @@ export class DevicePanel {
       const entry = this.shown[item.index];
       if (!entry) continue;
       keep.add(entry.agentId);
-      const signature = JSON.stringify(entry);
+      const signature = `${JSON.stringify(entry)} ${hostColour(entry.agentId)}`;
       let row = this.rows.get(entry.agentId);
       if (!row || row.signature !== signature) {
         row = { element: this.renderAgent(entry), signature };
@@ -269,6 +270,9 @@ export class DevicePanel {
     item.dataset.testid = 'agent';
     item.dataset.agentId = entry.agentId;
     item.dataset.online = String(entry.online);
+    // the host's colour, as on its tabs
+    item.dataset.hostColour = hostColour(entry.agentId);
+    item.style.setProperty('--host-colour', item.dataset.hostColour);
     const header = document.createElement('div');
     header.className = 'agent-header';
     const name = document.createElement('span');
