@@ -72,9 +72,13 @@ export function encodePairingToken(token: PairingToken): string {
   return PAIRING_TOKEN_PREFIX + toBase64Url(utf8Encode(JSON.stringify(wire)));
 }
 
-/** Parses pasted or scanned token text (surrounding white space ignored). */
+/**
+ * Parses pasted or scanned token text. White space anywhere is ignored: a token copied from a
+ * terminal that wrapped it (tmux, a serial console) arrives with line breaks and indentation, and
+ * neither base64url nor the prefix contains white space, so nothing a token pins is weakened.
+ */
 export function parsePairingToken(text: string): Result<PairingToken> {
-  const trimmed = text.trim();
+  const trimmed = text.replace(/\s+/g, '');
   if (!trimmed.startsWith(PAIRING_TOKEN_PREFIX)) {
     const version = /^tether(\d+):/.exec(trimmed)?.[1];
     return err(protocolError('PAIRING_INVALID', version ? `pairing token version ${version} is not supported` : 'not a Tether pairing token'));

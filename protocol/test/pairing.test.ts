@@ -31,6 +31,15 @@ describe('pairing token', () => {
     assert.deepEqual(parsed.value, token);
   });
 
+  test('white space anywhere is ignored: a token wrapped over lines, as a terminal copies it, parses', () => {
+    const text = encodePairingToken(token);
+    const wrapped = `  ${text.match(/.{1,37}/g)!.join('\r\n    ')} \t\n`;
+    assert.notEqual(wrapped.replace(/\s/g, '').length, wrapped.length);
+    const parsed = parsePairingToken(wrapped);
+    assert.ok(parsed.ok, parsed.ok ? '' : parsed.error.message);
+    assert.deepEqual(parsed.value, token);
+  });
+
   test('a typing error, another version or garbage is PAIRING_INVALID', () => {
     const text = encodePairingToken(token);
     for (const bad of [text.slice(0, -5), 'tether2:abc', 'hello', text.replace('tether1:', 'tether1:!')]) {

@@ -88,6 +88,10 @@ export class DevicePanel {
   private shown: DeviceEntry[] = [];
   private frame: number | undefined;
   private fallback: ReturnType<typeof setTimeout> | undefined;
+  /** the agent the user chose last (a new pairing selects its agent), highlighted in the list */
+  private selected: string | undefined;
+  /** brought into view (and given the keyboard, if asked) once its row is listed */
+  private pendingReveal: { agentId: string; focus: boolean } | undefined;
 
   constructor(private readonly actions: DevicePanelActions) {
     this.element = document.createElement('nav');
@@ -188,6 +192,20 @@ export class DevicePanel {
     return true;
   }
 
+  /**
+   * Selects the agent: its row is highlighted and scrolled into view as soon as it is listed (a
+   * newly paired agent appears at the next render), and takes the keyboard when `focus` is set.
+   */
+  select(agentId: string, options: { focus: boolean }): void {
+    this.selected = agentId;
+    this.pendingReveal = { agentId, ...options };
+    this.refilter();
+  }
+
+  get selectedAgentId(): string | undefined {
+    return this.selected;
+  }
+
   dispose(): void {
     if (this.frame !== undefined) cancelAnimationFrame(this.frame);
     clearTimeout(this.fallback);
@@ -213,6 +231,15 @@ export class DevicePanel {
     this.virtualizer.setOptions({ ...this.virtualizer.options, count: shown.length });
     this.virtualizer._willUpdate();
     this.paint();
+    const pending = this.pendingReveal;
+    if (pending && this.reveal(pending.agentId)) {
+      this.pendingReveal = undefined;
+      this.paint();
+      if (pending.focus) {
+        const row = this.rows.get(pending.agentId)?.element;
+        (row?.querySelector<HTMLElement>('.agent-action') ?? row)?.focus();
+      }
+    }
   }
 
   private renderCounts(counts: Map<DeviceState, number>, shown: number): void {
@@ -240,7 +267,7 @@ export class DevicePanel {
       const entry = this.shown[item.index];
       if (!entry) continue;
       keep.add(entry.agentId);
-      const signature = JSON.stringify(entry);
+      const signature = `${entry.agentId === this.selected ? '*' : ''}${JSON.stringify(entry)}`;
       let row = this.rows.get(entry.agentId);
       if (!row || row.signature !== signature) {
         row = { element: this.renderAgent(entry), signature };
@@ -269,6 +296,10 @@ export class DevicePanel {
     item.dataset.testid = 'agent';
     item.dataset.agentId = entry.agentId;
     item.dataset.online = String(entry.online);
+    item.dataset.dot = dotOf(entry);
+    item.dataset.selected = String(entry.agentId === this.selected);
+    item.tabIndex = -1;
+    if (entry.agentId === this.selected) item.setAttribute('aria-current', 'true');
     const header = document.createElement('div');
     header.className = 'agent-header';
     const name = document.createElement('span');
@@ -351,6 +382,15 @@ export class DevicePanel {
     }
     return list;
   }
+}
+
+/** The agent's dot, the same state its tabs show: reconnecting (amber) and failed (red) are never green. */
+export function dotOf(entry: DeviceEntry): 'offline' | 'reconnecting' | 'failed' | 'connecting' | 'connected' | 'online' {
+  if (entry.reconnectAttempt !== undefined && entry.stage.kind !== 'ready') return 'reconnecting';
+  if (!entry.online) return 'offline';
+  if (entry.stage.kind === 'failed') return 'failed';
+  if (entry.stage.kind === 'ready') return 'connected';
+  return entry.stage.kind === 'idle' || entry.stage.kind === 'closed' ? 'online' : 'connecting';
 }
 
 function emptyItem(text: string): HTMLElement {

@@ -30,6 +30,7 @@ export class TabStatusView {
   private readonly bar: HTMLElement;
   private readonly bannerTitle: HTMLElement;
   private readonly bannerDetail: HTMLElement;
+  private readonly bannerMore: HTMLButtonElement;
   private readonly bannerAction: HTMLButtonElement;
 
   constructor(onAction: () => void) {
@@ -55,14 +56,26 @@ export class TabStatusView {
     this.banner.className = 'tab-banner';
     this.banner.dataset.testid = 'tab-banner';
     this.banner.hidden = true;
+    // One short line over the terminal (it never moves the layout); the rest on demand.
     this.bannerTitle = document.createElement('strong');
+    this.bannerTitle.dataset.testid = 'tab-banner-title';
     this.bannerDetail = document.createElement('span');
+    this.bannerDetail.className = 'tab-banner-detail';
+    this.bannerDetail.dataset.testid = 'tab-banner-detail';
+    this.bannerDetail.hidden = true;
+    this.bannerMore = document.createElement('button');
+    this.bannerMore.type = 'button';
+    this.bannerMore.className = 'tab-banner-more';
+    this.bannerMore.dataset.testid = 'tab-banner-details';
+    this.bannerMore.setAttribute('aria-expanded', 'false');
+    this.bannerMore.addEventListener('click', () => this.toggleDetail());
     this.bannerAction = document.createElement('button');
     this.bannerAction.type = 'button';
     this.bannerAction.dataset.testid = 'tab-reconnect';
     this.bannerAction.addEventListener('click', onAction);
-    this.banner.append(this.bannerTitle, this.bannerDetail, this.bannerAction);
+    this.banner.append(this.bannerTitle, this.bannerMore, this.bannerAction, this.bannerDetail);
 
+    this.toggleDetail(false);
     this.statusLine = document.createElement('footer');
     this.statusLine.className = 'tab-status';
     this.statusLine.dataset.testid = 'tab-status';
@@ -83,12 +96,24 @@ export class TabStatusView {
 
   showBanner(content: BannerContent | undefined): void {
     this.banner.hidden = !content;
-    if (!content) return;
+    if (!content) {
+      this.toggleDetail(false);
+      return;
+    }
     this.banner.dataset.kind = content.kind;
     this.bannerTitle.textContent = content.title;
+    this.bannerTitle.title = content.title;
     this.bannerDetail.textContent = content.detail;
+    this.bannerMore.hidden = !content.detail;
     this.bannerAction.hidden = !content.action;
     this.bannerAction.textContent = content.action ?? '';
+  }
+
+  /** Shows or hides the banner's details (the button's toggle); they stay open while the banner shows. */
+  private toggleDetail(open = this.bannerDetail.hidden): void {
+    this.bannerDetail.hidden = !open;
+    this.bannerMore.textContent = open ? 'Less' : 'Details';
+    this.bannerMore.setAttribute('aria-expanded', String(open));
   }
 
   showStatus(parts: { target: string; agentName: string; state: string; path: NetworkPath | undefined; size: string; renderer: string }): void {
