@@ -431,7 +431,10 @@ export class ConsoleApp implements Disposable {
   }
 
   private renderDevices(): void {
-    const open = (agentId: string) => this.tabs.list().filter((t) => t.agentId === agentId && t.running).length;
+    const open = (agentId: string) => {
+      const tabs = this.tabs.list().filter((t) => t.agentId === agentId);
+      return { running: tabs.filter((t) => t.running).length, targets: tabs.map((t) => t.target) };
+    };
     this.devices.render(() => this.agents.entries(open));
   }
 }

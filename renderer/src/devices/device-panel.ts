@@ -20,7 +20,10 @@ export interface DeviceEntry {
   targets: readonly Target[];
   targetsKnown: boolean;
   path: NetworkPath | undefined;
+  /** tabs whose shell runs on this agent */
   openTabs: number;
+  /** the targets (name or id, as opened) that have a tab in this console, running or not */
+  openTargets: readonly string[];
   /** this console paired with the agent: its identity is pinned */
   paired: boolean;
   /** the signaling path its connection takes: the agent's own LAN endpoint or the cloud server */
@@ -305,7 +308,7 @@ export class DevicePanel {
     const name = document.createElement('span');
     name.className = 'agent-name';
     name.textContent = entry.name;
-    name.title = `${entry.agentId}${entry.version ? ` · v${entry.version}` : ''}`;
+    name.title = `${entry.name} · ${entry.agentId}${entry.version ? ` · v${entry.version}` : ''}`;
     const stage = entry.stage;
     const state = document.createElement('span');
     state.className = `connection-state stage-${stage.kind}`;
@@ -374,8 +377,18 @@ export class DevicePanel {
       badge.className = 'target-state';
       badge.dataset.testid = 'target-state';
       badge.textContent = state;
-      button.append(name, badge);
-      button.title = `${target.image} · ${target.id.slice(0, 12)} — open a terminal`;
+      const tabs = entry.openTargets.filter((t) => t === target.name || t === target.id || (t.length >= 12 && target.id.startsWith(t))).length;
+      button.dataset.openTabs = String(tabs);
+      button.append(name);
+      if (tabs > 0) {
+        const mark = document.createElement('span');
+        mark.className = 'target-tabs';
+        mark.dataset.testid = 'target-tabs';
+        mark.textContent = tabs === 1 ? '1 tab' : `${tabs} tabs`;
+        button.append(mark);
+      }
+      button.append(badge);
+      button.title = `${target.name} · ${target.image} · ${target.id.slice(0, 12)} — open a terminal${tabs > 0 ? ` (${tabs} open already)` : ''}`;
       button.addEventListener('click', () => this.actions.openTarget(entry.agentId, target));
       item.append(button);
       list.append(item);

@@ -116,15 +116,19 @@ export class TabStatusView {
     this.bannerMore.setAttribute('aria-expanded', String(open));
   }
 
-  showStatus(parts: { target: string; agentName: string; state: string; path: NetworkPath | undefined; size: string; renderer: string }): void {
+  /**
+   * The status line in plain words: where, the state, the network path once there is one (nothing
+   * while there is none), and the terminal's current size; how it is drawn (WebGL or DOM) is a
+   * detail on the size, not a word on the line.
+   */
+  showStatus(parts: { target: string; agentName: string; state: string; path: NetworkPath | undefined; size: { cols: number; rows: number }; renderer: string }): void {
     const path = parts.path;
-    const pathText = path ? `${path.kind}${path.rttMs === undefined ? '' : ` · RTT ${path.rttMs.toFixed(1)} ms`}` : 'path: —';
+    const pathText = path ? `${path.kind}${path.rttMs === undefined ? '' : ` · RTT ${path.rttMs.toFixed(1)} ms`}` : '';
     const items: [string, string][] = [
       ['tab-target', `${parts.target} on ${parts.agentName}`],
       ['tab-state', parts.state],
       ['tab-path', pathText],
-      ['tab-size', parts.size],
-      ['tab-renderer', parts.renderer],
+      ['tab-size', ''],
     ];
     this.statusLine.replaceChildren(
       ...items.map(([testid, text]) => {
@@ -137,7 +141,19 @@ export class TabStatusView {
     const pathSpan = this.statusLine.querySelector<HTMLElement>('[data-testid="tab-path"]');
     if (pathSpan) {
       pathSpan.dataset.path = path?.kind ?? '';
-      pathSpan.title = path ? `selected candidate pair: ${path.localType ?? '?'} → ${path.remoteType ?? '?'}` : 'not connected';
+      pathSpan.hidden = !path;
+      pathSpan.title = path ? `selected candidate pair: ${path.localType ?? '?'} → ${path.remoteType ?? '?'}` : '';
     }
+    const sizeSpan = this.statusLine.querySelector<HTMLElement>('[data-testid="tab-size"]');
+    if (sizeSpan) sizeSpan.dataset.renderer = parts.renderer;
+    this.showSize(parts.size);
+  }
+
+  /** The terminal's size as it is now: called on every resize, not only when the tab's facts change. */
+  showSize(size: { cols: number; rows: number }): void {
+    const span = this.statusLine.querySelector<HTMLElement>('[data-testid="tab-size"]');
+    if (!span) return;
+    span.textContent = `${size.cols}×${size.rows}`;
+    span.title = `${size.cols} columns × ${size.rows} rows · drawn with ${span.dataset.renderer === 'webgl' ? 'WebGL' : 'the DOM renderer (no WebGL)'}`;
   }
 }

@@ -48,6 +48,9 @@ export class TerminalView implements Disposable {
   private readonly outputEmitter = new Emitter<Uint8Array>();
   /** Output arrived from the bound session, whichever it is (the activity badge of background tabs). */
   readonly onOutput = this.outputEmitter.event;
+  private readonly resizeEmitter = new Emitter<{ cols: number; rows: number }>();
+  /** The terminal's size in cells changed (a fit after the window, the panel or the font changed). */
+  readonly onResize = this.resizeEmitter.event;
   /**
    * Where output goes: `xterm` (always, in the product), or `count`, for the bench only: output is
    * counted and acknowledged on receipt and never written to xterm, to measure the channel alone.
@@ -82,7 +85,10 @@ export class TerminalView implements Disposable {
       for (let i = 0; i < data.length; i++) bytes[i] = data.charCodeAt(i) & 0xff;
       this.input(bytes);
     }));
-    this.store.add(this.term.onResize(({ cols, rows }) => this.bound?.resize(cols, rows)));
+    this.store.add(this.term.onResize(({ cols, rows }) => {
+      this.bound?.resize(cols, rows);
+      this.resizeEmitter.fire({ cols, rows });
+    }));
     this.store.add(this.term.onSelectionChange(() => {
       const selection = this.term.getSelection();
       if (selection) options.onSelection(selection);
@@ -202,6 +208,7 @@ export class TerminalView implements Disposable {
     this.binding.dispose();
     this.store.dispose();
     this.outputEmitter.dispose();
+    this.resizeEmitter.dispose();
     this.term.dispose();
     this.element.remove();
   }
