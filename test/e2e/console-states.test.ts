@@ -4,7 +4,7 @@
  * status line stays where it was, the page grows no scrollbar), they are one short line with the
  * details on demand, the agent's dot is not green while its tabs reconnect, and the keyboard goes
  * back to the active terminal after "Open a new session", A+, A−, the theme button and closing a
- * dialog.
+ * dialog. Saves docs/screenshots/console-reconnecting-tab.png (1400×900).
  */
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
@@ -19,6 +19,7 @@ let container: TestContainer;
 
 before(async () => {
   stack = await startStack({ name: 'console-states' });
+  await stack.page.setViewportSize({ width: 1400, height: 900 });
   container = await stack.startContainer({ namePrefix: 'states-plc' });
   ui = await stack.openConsole();
 });
@@ -116,6 +117,8 @@ test('focus returns to the active terminal after A+, A−, the theme button, clo
 test('the reconnecting, error and stopped banners lie over the terminal: the status line does not move, details on demand, the dot is not green while reconnecting', async () => {
   const tabId = await ui.openTargetByClick(stack.agent.agentId, container.name, 45_000);
   await ui.waitForPrompt(tabId);
+  await ui.typeLine(tabId, 'cd /; ls -l; echo listed""-done');
+  await ui.waitForLine(tabId, 'listed-done');
   const before = await layout(tabId);
   assert.equal(before.pageScrolls, false);
   assert.equal(await agentItem().getAttribute('data-dot'), 'connected');
@@ -133,6 +136,8 @@ test('the reconnecting, error and stopped banners lie over the terminal: the sta
   assert.equal((await bannerShape(tabId)).detailShown, true);
   assert.match((await banner.locator('[data-testid="tab-banner-detail"]').textContent()) ?? '', /Input is paused/);
   assert.deepEqual(await layout(tabId), before, 'the details open over the terminal too');
+  await banner.locator('[data-testid="tab-banner-details"]').click();
+  if ((await ui.tab(tabId)).state === 'reconnecting') await ui.screenshot('console-reconnecting-tab');
   await waitFor(async () => (await agentItem().getAttribute('data-dot')) === 'reconnecting' || (await ui.tab(tabId)).state !== 'reconnecting', 'the dot to say reconnecting');
   if ((await ui.tab(tabId)).state === 'reconnecting') {
     const colours = await agentItem().evaluate((node) => {
