@@ -53,18 +53,19 @@ test('agents are sorted by state, the filter finds them by name, and a container
   const gone = await more(`${stack.agent.agentId}-gone`, 'aac line 7 (decommissioned)');
   await agentItem(gone.agentId).waitFor();
   await gone.stop();
-  await waitFor(async () => (await agentItem(gone.agentId).getAttribute('data-dot')) === 'offline', 'the stopped agent to be offline');
+  await waitFor(async () => (await agentItem(gone.agentId).getAttribute('data-online')) === 'false', 'the stopped agent to be offline');
   const connected = await more(`${stack.agent.agentId}-other`, 'aaa line 2 press controller');
-  await waitFor(async () => (await agentItem(connected.agentId).getAttribute('data-dot')) === 'connected', 'the second agent to connect on its own', 45_000);
+  const stage = (agentId: string) => agentItem(agentId).locator('[data-testid="connection-state"]').getAttribute('data-stage');
+  await waitFor(async () => (await stage(connected.agentId)) === 'ready', 'the second agent to connect on its own', 45_000);
   const hung = await more(`${stack.agent.agentId}-hung`, 'aab line 4 (hung)');
   hung.pause();
   await agentItem(hung.agentId).waitFor();
-  if ((await agentItem(hung.agentId).getAttribute('data-dot')) === 'connected') {
+  if ((await stage(hung.agentId)) === 'ready') {
     // It connected before it froze: Disconnect and Connect again, which it cannot answer now.
     await agentItem(hung.agentId).locator('[data-testid="agent-disconnect"]').click();
     await agentItem(hung.agentId).locator('[data-testid="agent-connect"]').click();
   }
-  await waitFor(async () => (await agentItem(hung.agentId).getAttribute('data-dot')) !== 'connected', 'the hung agent not to be connected');
+  await waitFor(async () => (await stage(hung.agentId)) !== 'ready', 'the hung agent not to be connected');
 
   const expected = [connected.agentId, stack.agent.agentId, hung.agentId, gone.agentId];
   await waitFor(async () => JSON.stringify((await listed()).map((r) => r.agentId)) === JSON.stringify(expected), `the order ${expected.join(', ')}`);

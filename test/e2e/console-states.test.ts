@@ -121,24 +121,23 @@ test('the reconnecting, error and stopped banners lie over the terminal: the sta
   await ui.waitForLine(tabId, 'listed-done');
   const before = await layout(tabId);
   assert.equal(before.pageScrolls, false);
-  assert.equal(await agentItem().getAttribute('data-dot'), 'connected');
 
   // Reconnecting: the path is cut for a while.
+  const banner = ui.panel(tabId).locator('[data-testid="tab-banner"]');
   assert.equal(await ui.dropPath(stack.agent.agentId, 5_000), true);
-  await waitFor(async () => (await ui.tab(tabId)).state === 'reconnecting' && (await bannerShape(tabId)).visible, 'the reconnecting banner');
+  await waitFor(async () => (await ui.tab(tabId)).state === 'reconnecting' && (await banner.isVisible()), 'the reconnecting banner');
   assert.deepEqual(await layout(tabId), before, 'the reconnecting banner moves nothing');
   const shape = await bannerShape(tabId);
   assert.equal(shape.position, 'absolute');
   assert.equal(shape.titleLines, 1, 'one short line');
   assert.equal(shape.detailShown, false, 'the details wait until asked for');
-  const banner = ui.panel(tabId).locator('[data-testid="tab-banner"]');
   await banner.locator('[data-testid="tab-banner-details"]').click();
   assert.equal((await bannerShape(tabId)).detailShown, true);
   assert.match((await banner.locator('[data-testid="tab-banner-detail"]').textContent()) ?? '', /Input is paused/);
   assert.deepEqual(await layout(tabId), before, 'the details open over the terminal too');
   await banner.locator('[data-testid="tab-banner-details"]').click();
   if ((await ui.tab(tabId)).state === 'reconnecting') await ui.screenshot('console-reconnecting-tab');
-  await waitFor(async () => (await agentItem().getAttribute('data-dot')) === 'reconnecting' || (await ui.tab(tabId)).state !== 'reconnecting', 'the dot to say reconnecting');
+  await waitFor(async () => (await agentItem().getAttribute('data-dot')) === 'reconnecting' || (await ui.tab(tabId)).state !== 'reconnecting', 'the dot to say reconnecting', 10_000);
   if ((await ui.tab(tabId)).state === 'reconnecting') {
     const colours = await agentItem().evaluate((node) => {
       const name = node.querySelector('.agent-name')!;
