@@ -34,7 +34,7 @@ export function openPairingDialog(options: PairingDialogOptions): Promise<Paired
     const title = element('h2', { textContent: 'Pair an agent' });
     const help = element('p', { textContent: 'On the agent\'s host, run "tether-agent pair". Paste the token it prints, or scan its QR code. Pairing needs no internet: the console talks to the agent over the LAN.' });
     const label = element('label', { textContent: 'Pairing token' });
-    const field = element('textarea', { rows: 3, spellcheck: false, placeholder: 'tether1:…' }, 'pairing-token');
+    const field = element('textarea', { rows: 3, spellcheck: false, placeholder: 'tether2:…' }, 'pairing-token');
     label.append(field);
     const video = element('video', { className: 'pairing-camera', hidden: true }, 'pairing-camera');
     const status = element('p', { className: 'pairing-status' }, 'pairing-status');
