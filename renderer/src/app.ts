@@ -263,7 +263,7 @@ export class ConsoleApp implements Disposable {
   /** The settings screen; closing it gives the keyboard back to the active terminal. */
   async openSettings(): Promise<void> {
     if (document.querySelector('.settings')) return;
-    const credentials = await this.host.credentials.status().catch((error: unknown) => ({ encrypted: false, description: `of unknown safety (${String(error)})` }));
+    const credentials = await this.host.credentials.status().catch((error: unknown) => ({ encrypted: false, description: `kept in a store of unknown safety (${String(error)})` }));
     const screen = new SettingsScreen({
       appearance: { theme: this.settings.theme, fontSize: this.settings.fontSize, fontFamily: this.settings.fontFamily ?? 'jetbrains-mono', copyOnSelect: this.settings.copyOnSelect },
       connection: { signalingUrl: this.config.signalingUrl, token: this.config.token, iceServers: this.config.iceServers },

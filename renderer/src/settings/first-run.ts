@@ -43,7 +43,7 @@ export async function renderFirstRun(root: HTMLElement, result: Extract<ConfigRe
   const ice = new IceServerFields([], 'first-run-ice');
   const problem = element('p', { className: 'error', hidden: true }, 'first-run-problem');
   const storage = element('p', { className: credentials.encrypted ? 'settings-hint' : 'credential-warning' }, 'first-run-credential-status');
-  storage.textContent = credentials.encrypted ? `The token and TURN passwords will be ${credentials.description}.` : `Warning: the token and TURN passwords will be ${credentials.description}.`;
+  storage.textContent = `${credentials.encrypted ? 'The' : 'Warning: the'} token and TURN passwords: ${credentials.description}.`;
   const connect = element('button', { type: 'submit', className: 'primary', textContent: 'Sign in and connect' }, 'first-run-connect');
   cloud.append(
     element('h2', { textContent: '1. Sign in to a signaling server' }),

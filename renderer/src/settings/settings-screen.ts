@@ -118,9 +118,9 @@ export class SettingsScreen implements Disposable {
       this.connectionEmitter.fire({ signalingUrl, token: token.value.trim(), iceServers: ice.servers });
     });
     const storage = element('p', { className: options.credentials.encrypted ? 'settings-hint' : 'credential-warning' }, 'settings-credential-status');
-    storage.textContent = options.credentials.encrypted
-      ? `The token and TURN passwords are ${options.credentials.description}.`
-      : `Warning: the token and TURN passwords are ${options.credentials.description}.`;
+    // The host's description is a phrase ("encrypted with …", "stored unencrypted in …") or, in
+    // Electron without a keyring, a sentence of its own: it follows a colon either way.
+    storage.textContent = `${options.credentials.encrypted ? 'The' : 'Warning: the'} token and TURN passwords: ${options.credentials.description}.`;
     connection.append(
       field('Signaling server', url, 'Leave empty to reach only the agents you paired with, over the local network.'),
       field('Console token', token),
