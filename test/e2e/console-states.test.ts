@@ -149,6 +149,10 @@ test('the reconnecting, error and stopped banners lie over the terminal: the sta
       return { dot: getComputedStyle(name, '::before').color, ok };
     });
     assert.notEqual(colours.dot, colours.ok, 'a reconnecting agent is not green');
+    // The counts say the same as the dot: reconnecting, not failed.
+    const counts = ui.page.locator('[data-testid="device-counts"]');
+    assert.equal(await counts.locator('[data-state="reconnecting"]').getAttribute('data-count'), '1');
+    assert.equal(await counts.locator('[data-state="failed"]').getAttribute('data-count'), '0');
   }
   await waitFor(async () => (await ui.tab(tabId)).state === 'open', 'the tab to resume', 60_000);
 

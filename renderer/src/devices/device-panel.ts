@@ -41,7 +41,7 @@ export interface DevicePanelActions {
 }
 
 /** The states the list can be filtered by and counts; an entry may be in several (online and connected). */
-export const DEVICE_STATES = ['online', 'offline', 'connected', 'failed'] as const;
+export const DEVICE_STATES = ['online', 'offline', 'connected', 'reconnecting', 'failed'] as const;
 export type DeviceState = (typeof DEVICE_STATES)[number];
 
 function inState(entry: DeviceEntry, state: DeviceState): boolean {
@@ -52,8 +52,11 @@ function inState(entry: DeviceEntry, state: DeviceState): boolean {
       return !entry.online;
     case 'connected':
       return entry.online && entry.stage.kind === 'ready';
+    // The same state the dot shows: a connection being re-established for its tabs is reconnecting, not failed.
+    case 'reconnecting':
+      return dotOf(entry) === 'reconnecting';
     case 'failed':
-      return entry.stage.kind === 'failed';
+      return dotOf(entry) === 'failed';
   }
 }
 
