@@ -175,5 +175,6 @@ test('a revoked console is refused with NOT_PAIRED, shown clearly', async () => 
   const state = await ui.agentState(agentId);
   assert.match(state.text, /NOT_PAIRED/);
   assert.match(state.text, /revoked/);
+  assert.doesNotMatch(state.text, /`/, 'no literal backticks');
   await ui.screenshot('pairing-revoked');
 });

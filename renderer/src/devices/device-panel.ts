@@ -110,7 +110,7 @@ export class DevicePanel {
     pair.className = 'pair-agent';
     pair.dataset.testid = 'pair-agent';
     pair.textContent = 'Pair an agent';
-    pair.title = 'pair with an agent from the token or QR code of `tether-agent pair` (works offline, over the LAN)';
+    pair.title = 'pair with an agent from the token or QR code of "tether-agent pair" (works offline, over the LAN)';
     pair.addEventListener('click', () => this.actions.pair());
 
     this.filterInput = document.createElement('input');
