@@ -47,7 +47,7 @@ export class AgentProcess {
 export async function pairedConsole(agent: AgentProcess): Promise<{ console: TestConsole; agentInfo: PairedAgent }> {
   const command = [...agent.prefix, process.execPath];
   const out = execFileSync(command[0]!, [...command.slice(1), cli, 'pair', '--no-qr', '--state-dir', agent.stateDir], { encoding: 'utf8' });
-  const token = parsePairingToken(/tether1:[A-Za-z0-9_-]+/.exec(out)?.[0] ?? '');
+  const token = parsePairingToken(/tether\d+:[A-Za-z0-9_-]+/.exec(out)?.[0] ?? '');
   assert.ok(token.ok, out);
   const c = await TestConsole.create();
   await c.open(agent.url);

@@ -49,7 +49,7 @@ describe('LAN endpoint: connections per address and the outbound queue (built CL
     agent = await startAgent({ lanListen: '127.0.0.1:0', agentId: 'lan-limits', name: 'LAN limits', nodeArgs: ['--expose-gc'], env: { TETHER_AGENT_DEBUG_STATS: '1' } });
     url = `http://127.0.0.1:${agent.lanPort}`;
     const out = execFileSync(process.execPath, [cli, 'pair', '--no-qr', '--state-dir', agent.stateDir], { encoding: 'utf8' });
-    const token = parsePairingToken(/tether1:[A-Za-z0-9_-]+/.exec(out)?.[0] ?? '');
+    const token = parsePairingToken(/tether\d+:[A-Za-z0-9_-]+/.exec(out)?.[0] ?? '');
     assert.ok(token.ok, out);
     paired = await TestConsole.create();
     await paired.open(url);

@@ -47,7 +47,7 @@ describe('pairing and trust over the LAN endpoint (no signaling server)', () => 
 
   function pair(...args: string[]): PairingToken {
     const out = execFileSync(process.execPath, [cli, 'pair', '--state-dir', stateDir, ...args], { encoding: 'utf8' });
-    const text = /tether1:[A-Za-z0-9_-]+/.exec(out)?.[0];
+    const text = /tether\d+:[A-Za-z0-9_-]+/.exec(out)?.[0];
     assert.ok(text, out);
     const token = parsePairingToken(text);
     assert.ok(token.ok);

@@ -41,7 +41,7 @@ describe('attacks on the agent trust (issue 11)', () => {
 
   function pair(): PairingToken {
     const out = execFileSync(process.execPath, [cli, 'pair', '--state-dir', stateDir, '--no-qr', '--lan-endpoint', url.replace('http://', '')], { encoding: 'utf8' });
-    const token = parsePairingToken(/tether1:[A-Za-z0-9_-]+/.exec(out)?.[0] ?? '');
+    const token = parsePairingToken(/tether\d+:[A-Za-z0-9_-]+/.exec(out)?.[0] ?? '');
     assert.ok(token.ok, out);
     return token.value;
   }

@@ -102,5 +102,5 @@ test('the status line shows the renderer in use: WebGL on a GPU, the DOM rendere
   });
   const expected = webgl === 'none' || /swiftshader|llvmpipe|softpipe|software/i.test(webgl) ? 'dom' : 'webgl';
   assert.equal(tab.renderer, expected, `renderer with WebGL "${webgl}"`);
-  assert.equal(await ui.panel(tabId).locator('[data-testid="tab-renderer"]').textContent(), tab.renderer);
+  assert.equal(await ui.panel(tabId).locator('[data-testid="tab-size"]').getAttribute('data-renderer'), tab.renderer);
 });

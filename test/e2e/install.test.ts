@@ -179,7 +179,7 @@ test('install-service into a temporary root: user, state folder, a unit that ver
 
   // pair, as root, goes through the running service: every file in its folder stays the service's.
   const paired = await run(node, [cli, 'pair', '--no-qr', '--state-dir', state], { cwd: work });
-  assert.match(paired.stdout, /tether1:[A-Za-z0-9_-]+/);
+  assert.match(paired.stdout, /tether\d+:[A-Za-z0-9_-]+/);
   assert.equal(paired.stderr, '', 'no warning: the service listens on its LAN endpoint');
   for (const file of readdirSync(state)) assert.deepEqual([file, statSync(join(state, file)).uid], [file, uid]);
   assert.match(log, /"msg":"control request","op":"pair","ok":true/);

@@ -55,11 +55,8 @@ it('Scan QR code reads the printed token from the camera, pairs, and a terminal 
     await dialog.locator('[data-testid="pairing-scan"]').click();
     const outcome = await ui.pairingOutcome(30_000);
     assert.equal(outcome.kind, 'ok', outcome.text);
-    assert.equal(await dialog.locator('[data-testid="pairing-token"]').inputValue(), token, 'the scanned text is the printed token');
-    assert.equal(await dialog.locator('[data-testid="pairing-camera"]').isHidden(), true, 'the camera stopped after the hit');
-    const tracks = await ui.page.evaluate(() => (document.querySelector('[data-testid="pairing-camera"]') as HTMLVideoElement).srcObject);
-    assert.equal(tracks, null);
-    await ui.closePairingDialog();
+    assert.equal(outcome.agentId, agentId, 'the dialog closed on success and the new agent is selected');
+    assert.equal(await ui.page.locator('[data-testid="pairing-camera"]').count(), 0, 'the camera went with the dialog');
     assert.equal((await ui.pairedAgents())[0]?.fingerprint, agent.fingerprint);
     const tab = await ui.openTargetByClick(agentId, container.name, 45_000);
     await ui.waitForPrompt(tab);
