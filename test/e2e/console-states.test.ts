@@ -124,7 +124,8 @@ test('the reconnecting, error and stopped banners lie over the terminal: the sta
 
   // Reconnecting: the path is cut for a while.
   const banner = ui.panel(tabId).locator('[data-testid="tab-banner"]');
-  assert.equal(await ui.dropPath(stack.agent.agentId, 5_000), true);
+  // Long enough an outage that everything below is read while the tab still reconnects.
+  assert.equal(await ui.dropPath(stack.agent.agentId, 12_000), true);
   await waitFor(async () => (await ui.tab(tabId)).state === 'reconnecting' && (await banner.isVisible()), 'the reconnecting banner');
   assert.deepEqual(await layout(tabId), before, 'the reconnecting banner moves nothing');
   const shape = await bannerShape(tabId);
@@ -136,9 +137,10 @@ test('the reconnecting, error and stopped banners lie over the terminal: the sta
   assert.match((await banner.locator('[data-testid="tab-banner-detail"]').textContent()) ?? '', /Input is paused/);
   assert.deepEqual(await layout(tabId), before, 'the details open over the terminal too');
   await banner.locator('[data-testid="tab-banner-details"]').click();
-  if ((await ui.tab(tabId)).state === 'reconnecting') await ui.screenshot('console-reconnecting-tab');
-  await waitFor(async () => (await agentItem().getAttribute('data-dot')) === 'reconnecting' || (await ui.tab(tabId)).state !== 'reconnecting', 'the dot to say reconnecting', 10_000);
-  if ((await ui.tab(tabId)).state === 'reconnecting') {
+  await ui.screenshot('console-reconnecting-tab');
+  await waitFor(async () => (await agentItem().getAttribute('data-dot')) === 'reconnecting', 'the dot to say reconnecting', 10_000);
+  assert.equal((await ui.tab(tabId)).state, 'reconnecting', 'read while the tab reconnects');
+  {
     const colours = await agentItem().evaluate((node) => {
       const name = node.querySelector('.agent-name')!;
       const probe = document.createElement('span');
