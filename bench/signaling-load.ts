@@ -61,6 +61,8 @@ export interface StormFigures {
   benchEventLoopDelayP99Ms: number;
   /** CPU of the node(s), summed, and of Redis, in % of one core over the storm */
   serverCpuPct: number;
+  /** the nodes' CPU time over the storm divided by the agents */
+  serverCpuMsPerAgent: number;
   redisCpuPct: number | null;
   /** the nodes' RSS growth over the storm divided by the agents */
   serverKBPerConnection: number;
@@ -81,6 +83,8 @@ export interface DepartureFigures {
   eventLoopDelayMaxMs: number;
   /** the slowest /healthz answer meanwhile */
   healthzMaxMs: number;
+  /** CPU time the nodes used (summed) from the departure until every console listed the rest: less sensitive to a shared machine than the delays */
+  serverCpuMs: number;
   /** until every console listed the agents that were left */
   consolesSeeDepartureMs: number;
   presenceBytesPerConsole: number;
@@ -301,12 +305,14 @@ async function storm(agents: number, nodeCount: 1 | 2, chromium: boolean): Promi
     if (agents >= DEPARTING) {
       for (const c of consoles) Object.assign(c, { bytes: 0, messages: 0 });
       const health = watchHealth(nodes);
+      const departureCpuBefore = nodes.reduce((sum, node) => sum + cpuSeconds(node.pid), 0);
       const departed = performance.now();
       // For a profile of the nodes (TETHER_BENCH_NODE_PROFILE_DIR): when the departure began, in the profile's clock.
       if (process.env['TETHER_BENCH_NODE_PROFILE_DIR']) console.log(`[bench] departure at ${process.hrtime.bigint() / 1000n} µs (monotonic)`);
       await swarm.disconnect(DEPARTING);
       await allSee(consoles, agents + 1 - DEPARTING);
       const consolesSeeDepartureMs = performance.now() - departed;
+      const departureCpuMs = 1000 * (nodes.reduce((sum, node) => sum + cpuSeconds(node.pid), 0) - departureCpuBefore);
       await new Promise((resolve) => setTimeout(resolve, 1000)); // the windows that cover the end of it
       const { p99, max, healthzMax } = await health.stop();
       departure = {
@@ -314,6 +320,7 @@ async function storm(agents: number, nodeCount: 1 | 2, chromium: boolean): Promi
         eventLoopDelayP99Ms: round(p99, 1),
         eventLoopDelayMaxMs: round(max, 1),
         healthzMaxMs: round(healthzMax, 1),
+        serverCpuMs: round(departureCpuMs, 0),
         consolesSeeDepartureMs: round(consolesSeeDepartureMs, 0),
         presenceBytesPerConsole: consoles.reduce((a, b) => Math.max(a, b.bytes), 0),
       };
@@ -337,6 +344,7 @@ async function storm(agents: number, nodeCount: 1 | 2, chromium: boolean): Promi
       stormEventLoopDelayP99Ms: round(stormDelay.p99, 1),
       benchEventLoopDelayP99Ms: round(benchDelay.percentile(99) / 1e6, 1),
       serverCpuPct: round((100 * serverCpu) / elapsedS, 0),
+      serverCpuMsPerAgent: round((1000 * serverCpu) / agents, 3),
       redisCpuPct: redisCpu === undefined ? null : round((100 * redisCpu) / elapsedS, 0),
       serverKBPerConnection: round((rssAfter - rssBefore) / agents, 1),
       consolesCut: consoles.filter((c) => c.cut).length,
