@@ -1,7 +1,7 @@
 /**
  * The signaling tier under a fleet (issue 20), for `npm run bench`, on loopback: `tether-signaling`
  * nodes from the built CLI (one, or two sharing a real redis-server), simulated agents in a child
- * process of their own (test/support/agent-swarm.ts), ten consoles in this process that keep
+ * process of their own (harness/agent-swarm.ts), ten consoles in this process that keep
  * presence as a console does (snapshot and diffs), and one real console in headless Chromium.
  *
  * For each fleet size and topology: a reconnect storm (every agent connecting at once, ten consoles
@@ -15,13 +15,13 @@ import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Page } from 'playwright-core';
 import { io, type Socket } from 'socket.io-client';
-import { startAgentSwarm } from '../test/support/agent-swarm.js';
-import { launchChromium, newLoggedPage } from '../test/support/browser.js';
-import { presenceOf } from '../test/support/presence-watch.js';
-import { startRedisServer, type RedisServer } from '../test/support/redis-server.js';
-import { ensureRendererBuilt } from '../test/support/renderer-build.js';
-import { startSignalingNode, type SignalingNode } from '../test/support/signaling-node.js';
-import { serveDirectory } from '../test/support/static-server.js';
+import { startAgentSwarm } from '../harness/agent-swarm.js';
+import { launchChromium, newLoggedPage } from '../harness/browser.js';
+import { presenceOf } from '../harness/presence-watch.js';
+import { startRedisServer, type RedisServer } from '../harness/redis-server.js';
+import { ensureRendererBuilt } from '../harness/renderer-build.js';
+import { startSignalingNode, type SignalingNode } from '../harness/signaling-node.js';
+import { serveDirectory } from '../harness/static-server.js';
 import { percentile, round } from './stats.js';
 
 const CONSOLE_TOKEN = 'load-console-token-0123456789';

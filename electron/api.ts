@@ -12,6 +12,10 @@ import { z } from 'zod';
 export const Theme = z.enum(['dark', 'light']);
 export type Theme = z.infer<typeof Theme>;
 
+/** The terminal's font: one of the two bundled with the console, or the system's monospace. */
+export const TerminalFont = z.enum(['jetbrains-mono', 'dejavu-mono', 'system']);
+export type TerminalFont = z.infer<typeof TerminalFont>;
+
 export const MIN_FONT_SIZE = 8;
 export const MAX_FONT_SIZE = 32;
 
@@ -19,9 +23,16 @@ export const MAX_FONT_SIZE = 32;
 export const Settings = z.object({
   theme: Theme,
   fontSize: z.number().int().min(MIN_FONT_SIZE).max(MAX_FONT_SIZE),
+  /** absent: the default, JetBrains Mono */
+  fontFamily: TerminalFont.optional(),
   copyOnSelect: z.boolean(),
   /** the signaling server the console last used; its token is a credential */
   signalingUrl: z.string().max(2048),
+  /** a host's tab colour chosen by the user, by agent id; absent: derived from the id */
+  hostColours: z
+    .record(z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/), z.string().regex(/^#[0-9a-f]{6}$/i))
+    .refine((colours) => Object.keys(colours).length <= 1000, 'at most 1000 host colours')
+    .optional(),
 });
 export type Settings = z.infer<typeof Settings>;
 
@@ -41,6 +52,48 @@ export const KnownAgent = z.object({
   lastSeen: z.number().int().nonnegative(),
 });
 export type KnownAgent = z.infer<typeof KnownAgent>;
+
+/** A terminal the console reopens: where it runs, and the agent's session to take back, if any. */
+export const SavedTab = z.object({
+  agentId: KnownAgent.shape.agentId,
+  agentName: z.string().min(1).max(128),
+  /** the container, by name or id */
+  target: z.string().min(1).max(256),
+  /** the title the user gave it */
+  title: z.string().max(80).optional(),
+  /** the agent's session id, to resume the same shell; absent: a new session is opened */
+  sessionId: z.string().min(1).max(128).optional(),
+  /** output bytes the console had taken of that session when it was saved */
+  received: z.number().int().nonnegative().optional(),
+  /** how long the agent keeps the shell after its channel is lost, from `savedAt` */
+  resumeGraceMs: z.number().int().nonnegative().max(7 * 24 * 3600 * 1000).optional(),
+  savedAt: z.number().int().nonnegative(),
+});
+export type SavedTab = z.infer<typeof SavedTab>;
+
+/** Split panes: a leaf is a tab (its index in the saved list), a split two halves side by side (`row`) or stacked (`column`). */
+export type PaneNode = { tab: number } | { split: 'row' | 'column'; children: [PaneNode, PaneNode] };
+export const PaneNode: z.ZodType<PaneNode> = z.lazy(() =>
+  z.union([z.object({ tab: z.number().int().nonnegative().max(199) }).strict(), z.object({ split: z.enum(['row', 'column']), children: z.tuple([PaneNode, PaneNode]) }).strict()]),
+);
+
+/** The tabs open when the console last closed (or reloaded), in strip order, with their split panes. */
+export const OpenTabs = z.object({
+  tabs: SavedTab.array().max(200),
+  /** index of the active tab */
+  active: z.number().int().nonnegative().optional(),
+  /** each group of split panes; a tab in none stands alone */
+  panes: PaneNode.array().max(100).optional(),
+});
+export type OpenTabs = z.infer<typeof OpenTabs>;
+
+/** A named set of tabs and panes, reopened with one action (new sessions). */
+export const Workspace = z.object({
+  name: z.string().min(1).max(80),
+  tabs: SavedTab.pick({ agentId: true, agentName: true, target: true, title: true }).array().min(1).max(200),
+  panes: PaneNode.array().max(100).optional(),
+});
+export type Workspace = z.infer<typeof Workspace>;
 
 export const ExternalUrl = z
   .string()
@@ -74,6 +127,15 @@ export interface TetherApi {
   knownAgents: {
     list(): Promise<KnownAgent[]>;
     save(agents: KnownAgent[]): Promise<void>;
+  };
+  /** The tabs to reopen after a restart: saved as they change, loaded once at start. */
+  openTabs: {
+    load(): Promise<OpenTabs>;
+    save(tabs: OpenTabs): Promise<void>;
+  };
+  workspaces: {
+    list(): Promise<Workspace[]>;
+    save(workspaces: Workspace[]): Promise<void>;
   };
   clipboard: {
     readText(): Promise<string>;

@@ -9,10 +9,11 @@ export DEBIAN_FRONTEND=noninteractive
 
 # The Docker engine, Chromium for the renderer tests, busybox-static for the test vPLC images,
 # coturn and Redis for the network tests, iproute2 and iptables for network namespaces, gcc with
-# libnetfilter-queue-dev for the tests' packet delayer (test/support/nfq-delay.c; the kernel may lack
+# libnetfilter-queue-dev for the tests' packet delayer (harness/nfq-delay.c; the kernel may lack
 # netem), systemd for `systemd-analyze verify` of the agent's unit (nothing is started with it), and
-# asciinema to play the agent's recordings in its tests.
-packages=(docker.io chromium busybox-static coturn redis-server iproute2 iptables gcc libc6-dev libnetfilter-queue-dev procps ca-certificates file systemd asciinema)
+# asciinema to play the agent's recordings in its tests, and the Noto CJK and colour emoji fonts that
+# the console's terminal falls back to for Japanese, Chinese, Korean and emoji (test/e2e/console-readable).
+packages=(docker.io chromium busybox-static coturn redis-server iproute2 iptables gcc libc6-dev libnetfilter-queue-dev procps ca-certificates file systemd asciinema fonts-noto-cjk fonts-noto-color-emoji)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

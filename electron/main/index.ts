@@ -4,11 +4,11 @@
  */
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { BrowserWindow, app, clipboard, ipcMain, safeStorage, shell } from 'electron';
+import { BrowserWindow, app, clipboard, dialog, ipcMain, safeStorage, shell } from 'electron';
 import { CredentialStore } from './credential-store.js';
 import { ipcHandlers, registerIpc } from './ipc.js';
 import { SettingsStore } from './settings-store.js';
-import { createMainWindow } from './window.js';
+import { CLOSE_QUESTION, createMainWindow } from './window.js';
 
 // Bundled to electron/dist/main.cjs; the preload and the built renderer sit at fixed places from it.
 const preloadPath = join(__dirname, 'preload.cjs');
@@ -49,7 +49,13 @@ void app.whenReady().then(() => {
     { webContentsId: () => window?.webContents.id, rendererUrl: pathToFileURL(rendererIndex).href },
   );
   const query = queryFromArgs(process.argv);
-  const created = createMainWindow({ BrowserWindow, preloadPath, rendererIndex, ...(Object.keys(query).length ? { query } : {}) });
+  const created = createMainWindow({
+    BrowserWindow,
+    preloadPath,
+    rendererIndex,
+    confirmClose: (parent) => dialog.showMessageBoxSync(parent, CLOSE_QUESTION) === 0,
+    ...(Object.keys(query).length ? { query } : {}),
+  });
   window = created;
   created.on('closed', () => (window = undefined));
 });

@@ -3,7 +3,7 @@
  * console's own window and page) and parsing its arguments by schema before anything runs.
  */
 import { z } from 'zod';
-import { ClipboardText, CredentialKey, CredentialValue, ExternalUrl, IPC, KnownAgent, SettingsPatch, type IpcChannel } from '../api.js';
+import { ClipboardText, CredentialKey, CredentialValue, ExternalUrl, IPC, KnownAgent, OpenTabs, SettingsPatch, Workspace, type IpcChannel } from '../api.js';
 import type { CredentialStore } from './credential-store.js';
 import type { SettingsStore } from './settings-store.js';
 
@@ -64,6 +64,10 @@ export function ipcHandlers(deps: IpcDeps): Record<IpcChannel, (args: unknown[])
     [IPC.credentialStatus]: typed(NoArgs, () => deps.credentials.status()),
     [IPC.knownAgentsList]: typed(NoArgs, () => deps.settings.knownAgents),
     [IPC.knownAgentsSave]: typed(z.tuple([KnownAgent.array().max(500)]), (agents) => deps.settings.saveKnownAgents(agents)),
+    [IPC.openTabsLoad]: typed(NoArgs, () => deps.settings.openTabs),
+    [IPC.openTabsSave]: typed(z.tuple([OpenTabs]), (tabs) => deps.settings.saveOpenTabs(tabs)),
+    [IPC.workspacesList]: typed(NoArgs, () => deps.settings.workspaces),
+    [IPC.workspacesSave]: typed(z.tuple([Workspace.array().max(100)]), (workspaces) => deps.settings.saveWorkspaces(workspaces)),
     [IPC.clipboardRead]: typed(NoArgs, () => deps.clipboard.readText()),
     [IPC.clipboardWrite]: typed(z.tuple([ClipboardText]), (text) => deps.clipboard.writeText(text)),
     [IPC.openExternal]: typed(z.tuple([ExternalUrl]), (url) => deps.openExternal(url)),

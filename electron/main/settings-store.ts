@@ -1,12 +1,17 @@
 /** The console's settings in a JSON file in the user-data folder; every write is parsed by schema first. */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { DEFAULT_SETTINGS, KnownAgent, Settings, type SettingsPatch } from '../api.js';
+import { DEFAULT_SETTINGS, KnownAgent, OpenTabs, Settings, Workspace, type SettingsPatch } from '../api.js';
 
 interface StoredFile {
   settings: Settings;
   knownAgents: KnownAgent[];
+  /** the tabs to reopen after a restart */
+  openTabs: OpenTabs;
+  workspaces: Workspace[];
 }
+
+const NO_TABS: OpenTabs = { tabs: [] };
 
 export class SettingsStore {
   private data: StoredFile;
@@ -38,26 +43,50 @@ export class SettingsStore {
     this.save();
   }
 
+  get openTabs(): OpenTabs {
+    return structuredClone(this.data.openTabs);
+  }
+
+  saveOpenTabs(tabs: OpenTabs): void {
+    this.data = { ...this.data, openTabs: tabs };
+    this.save();
+  }
+
+  get workspaces(): Workspace[] {
+    return structuredClone(this.data.workspaces);
+  }
+
+  saveWorkspaces(workspaces: Workspace[]): void {
+    this.data = { ...this.data, workspaces: workspaces.slice(0, 100) };
+    this.save();
+  }
+
   private load(): StoredFile {
     let raw: string;
     try {
       raw = readFileSync(this.file, 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.log(`cannot read ${this.file}: ${String(error)}; using defaults`);
-      return { settings: { ...DEFAULT_SETTINGS }, knownAgents: [] };
+      return { settings: { ...DEFAULT_SETTINGS }, knownAgents: [], openTabs: NO_TABS, workspaces: [] };
     }
     try {
-      const value = JSON.parse(raw) as { settings?: unknown; knownAgents?: unknown };
+      const value = JSON.parse(raw) as { settings?: unknown; knownAgents?: unknown; openTabs?: unknown; workspaces?: unknown };
       const settings = Settings.partial().safeParse(value.settings ?? {});
       const agents = KnownAgent.array().safeParse(value.knownAgents ?? []);
+      // Tabs and workspaces that do not parse are dropped quietly beside a log line: nothing to restore is no error.
+      const openTabs = OpenTabs.safeParse(value.openTabs ?? NO_TABS);
+      const workspaces = Workspace.array().safeParse(value.workspaces ?? []);
+      if (!openTabs.success || !workspaces.success) this.log(`the saved tabs or workspaces in ${this.file} are invalid; they were reset`);
       if (!settings.success || !agents.success) this.log(`parts of ${this.file} are invalid; they were reset`);
       return {
         settings: { ...DEFAULT_SETTINGS, ...(settings.success ? settings.data : {}) },
         knownAgents: agents.success ? agents.data : [],
+        openTabs: openTabs.success ? openTabs.data : NO_TABS,
+        workspaces: workspaces.success ? workspaces.data : [],
       };
     } catch (error) {
       this.log(`${this.file} is not JSON (${String(error)}); using defaults`);
-      return { settings: { ...DEFAULT_SETTINGS }, knownAgents: [] };
+      return { settings: { ...DEFAULT_SETTINGS }, knownAgents: [], openTabs: NO_TABS, workspaces: [] };
     }
   }
 

@@ -79,7 +79,23 @@ export interface WindowDeps {
   query?: Record<string, string>;
   /** where rejected navigations are reported */
   log?: (message: string) => void;
+  /**
+   * Asked when the page refuses to unload (its `beforeunload`: shells still run) as the window
+   * closes or reloads; true to close anyway. Electron shows no question of its own for that.
+   */
+  confirmClose?: (window: BrowserWindow) => boolean;
 }
+
+/** The words of the question before closing while shells run: they are kept, not ended. */
+export const CLOSE_QUESTION = {
+  type: 'question' as const,
+  buttons: ['Close', 'Cancel'],
+  defaultId: 1,
+  cancelId: 1,
+  title: 'Close the console?',
+  message: 'Shells are still running in open tabs.',
+  detail: 'The agents keep them for a few minutes: open the console again to take them back, with what they printed meanwhile.',
+};
 
 export function windowOptions(preloadPath: string): BrowserWindowConstructorOptions {
   return {
@@ -110,6 +126,10 @@ export function createMainWindow(deps: WindowDeps): BrowserWindow {
   contents.on('will-attach-webview', (event) => {
     event.preventDefault();
     log('webview denied');
+  });
+  // The renderer refuses to unload while shells run; Electron would then neither close nor ask.
+  contents.on('will-prevent-unload', (event) => {
+    if (deps.confirmClose?.(window)) event.preventDefault();
   });
   contents.setWindowOpenHandler(({ url }) => {
     log(`new window for ${url} denied (links open through tether.openExternal)`);

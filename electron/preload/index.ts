@@ -23,6 +23,14 @@ const api: TetherApi = {
     list: () => ipcRenderer.invoke(IPC.knownAgentsList),
     save: (agents) => ipcRenderer.invoke(IPC.knownAgentsSave, agents),
   },
+  openTabs: {
+    load: () => ipcRenderer.invoke(IPC.openTabsLoad),
+    save: (tabs) => ipcRenderer.invoke(IPC.openTabsSave, tabs),
+  },
+  workspaces: {
+    list: () => ipcRenderer.invoke(IPC.workspacesList),
+    save: (workspaces) => ipcRenderer.invoke(IPC.workspacesSave, workspaces),
+  },
   clipboard: {
     readText: () => ipcRenderer.invoke(IPC.clipboardRead),
     writeText: (text) => ipcRenderer.invoke(IPC.clipboardWrite, text),

@@ -14,8 +14,17 @@ import { webRtcSessions } from './session/webrtc-terminal-session';
 import type { PageTab } from './tabs/tab-set';
 import type { TerminalViewOptions } from './terminal/terminal-view';
 import { Toolbar } from './ui/toolbar';
+import { SettingsScreen, type ConnectionSettings } from './settings/settings-screen';
+import { ICE_CREDENTIAL, TOKEN_CREDENTIAL } from './console-config';
+import { loadTerminalFont } from './terminal/fonts';
+import { OpenTabsMemory } from './workspace/open-tabs-memory';
+import { Workspaces } from './workspace/workspaces';
+import { HOST_PALETTE, derivedHostColour, hostColour, hostColourChosen, setChosenHostColours } from './devices/host-colour';
+import { openPopupMenu, type MenuEntry } from './ui/popup-menu';
+import { promptDialog } from './ui/dialog';
+import type { SplitDirection } from './tabs/pane-layout';
+import type { SavedTab, Workspace } from './host/host';
 import { openPairingDialog } from './pairing/pairing-dialog';
-import { openTabMenu } from './transfer/tab-menu';
 import { refuseStrayDrops } from './transfer/tab-transfers';
 import type { ConsoleIdentity } from './trust/console-identity';
 import { pairWithToken } from './pairing/pairing';
@@ -48,6 +57,9 @@ export class ConsoleApp implements Disposable {
   private readonly toolbar: Toolbar;
   /** shells of tabs closed while reconnecting, ended on their agent's next connection */
   readonly abandoned: AbandonedSessions;
+  /** the open tabs, saved for the next run */
+  private readonly openTabs: OpenTabsMemory;
+  readonly workspaces: Workspaces;
 
   constructor(
     root: HTMLElement,
@@ -71,17 +83,31 @@ export class ConsoleApp implements Disposable {
       }),
     );
     this.toolbar = new Toolbar(config.signalingUrl, host.kind, {
-      toggleTheme: () => void this.updateSettings({ theme: this.settings.theme === 'dark' ? 'light' : 'dark' }),
-      zoom: (step) => this.zoom(step),
+      // A toolbar button gives the keyboard back to the terminal at once: typing goes on.
+      toggleTheme: () => {
+        void this.updateSettings({ theme: this.settings.theme === 'dark' ? 'light' : 'dark' });
+        this.focusTerminal();
+      },
+      zoom: (step) => {
+        this.zoom(step);
+        this.focusTerminal();
+      },
+      openSettings: () => void this.openSettings(),
+      openWorkspaces: (button) => void this.openWorkspacesMenu(button),
     });
     this.devices = new DevicePanel({
       connect: (agentId) => this.agents.connect(agentId),
       disconnect: (agentId) => void this.disconnectAgent(agentId),
       openTarget: (agentId, target) => this.openTab(agentId, target.name),
-      pair: () => void openPairingDialog({ pair: (text) => this.pair(text) }),
+      pair: () => void this.openPairing(),
     });
-    this.tabs = this.store.add(new TabSet(() => this.viewOptions(), transports.sessions ?? webRtcSessions, (tab, at) => openTabMenu(this.tabs.transfersOf(tab.id)?.menuItems() ?? [], at)));
+    this.tabs = this.store.add(new TabSet(() => this.viewOptions(), transports.sessions ?? webRtcSessions));
     this.abandoned = this.store.add(new AbandonedSessions());
+    this.openTabs = this.store.add(new OpenTabsMemory(host, this.tabs, (tabs) => this.tabs.panes.save(tabs.map((t) => t.id))));
+    this.workspaces = this.store.add(new Workspaces(host));
+    // One tab menu: the console's entries, then the tab's file transfers.
+    this.store.add(this.tabs.menu.add((tab) => this.tabMenuEntries(tab)));
+    this.store.add(this.tabs.menu.add((tab) => this.tabs.transfersOf(tab.id)?.menuItems() ?? []));
     const sidebar = document.createElement('aside');
     sidebar.className = 'sidebar';
     sidebar.append(this.toolbar.status, this.devices.element);
@@ -98,7 +124,25 @@ export class ConsoleApp implements Disposable {
     this.store.add(this.tabs.onChange(() => this.renderDevices()));
     // Capture phase: before xterm's textarea sends the keys to the shell.
     this.store.listen(window, 'keydown', (event) => this.onKey(event as KeyboardEvent), true);
+    // Closing or reloading asks while shells run (the browser's own question; Electron asks in main).
+    // The shells are not ended: the agents keep them, and the next run takes them back.
+    this.store.listen(window, 'beforeunload', (event) => {
+      if (!this.tabs.list().some((t) => t.running)) return;
+      event.preventDefault();
+      (event as BeforeUnloadEvent).returnValue = '';
+    });
     this.store.add(refuseStrayDrops(window));
+    // Whatever dialog closes (a question, a transfer's, the pairing one), the keyboard goes back to
+    // the active terminal, not to the button that opened it; a text field outside the terminal
+    // keeps it (a rename in progress).
+    const dialogs = new MutationObserver((records) => {
+      const closed = records.some((r) => [...r.removedNodes].some((n) => n instanceof HTMLElement && n.classList.contains('dialog-backdrop')));
+      if (!closed || document.querySelector('.dialog-backdrop')) return;
+      if (document.activeElement?.closest('input, textarea:not(.xterm-helper-textarea), select')) return;
+      this.focusTerminal();
+    });
+    dialogs.observe(document.body, { childList: true });
+    this.store.add({ dispose: () => dialogs.disconnect() });
     // The reconnecting banners show elapsed time, and resumes wait on the agent's reconnection.
     const ticker = setInterval(() => {
       if (this.abandoned.size > 0 || this.tabs.list().some((t) => t.state === 'reconnecting')) this.refresh();
@@ -118,6 +162,13 @@ export class ConsoleApp implements Disposable {
     return ok({ name: paired.value.record.name, agentId: paired.value.record.agentId });
   }
 
+  /** The pairing dialog; a new agent is selected in the list, and the keyboard goes back to the terminal. */
+  private async openPairing(): Promise<void> {
+    const paired = await openPairingDialog({ pair: (text) => this.pair(text) });
+    if (paired) this.devices.select(paired.agentId, { focus: !this.tabs.active });
+    this.focusTerminal();
+  }
+
   get consoleFingerprint(): string {
     return this.trust.identity.fingerprint;
   }
@@ -126,13 +177,93 @@ export class ConsoleApp implements Disposable {
   openTab(agentId: string, target: string): PageTab {
     const record = this.agents.get(agentId);
     if (!record?.online) throw new Error(`agent ${agentId} is not online`);
-    const tab = this.tabs.create({ agentId, agentName: record.name, target });
+    const tab = this.newTab({ agentId, agentName: record.name, target });
+    tab.follow(this.agents.connect(agentId));
+    return tab;
+  }
+
+  /**
+   * Reopens the tabs of the last run (a reload, a restart): each takes its shell back once its
+   * agent is connected, while the agent keeps it; a tab without one opens a new shell. From then
+   * on the open tabs are saved for the next run.
+   */
+  async restoreTabs(): Promise<void> {
+    const saved = await this.openTabs.load();
+    const tabs = saved.tabs.map((entry) => this.restoreTab(entry));
+    this.tabs.panes.load(saved.panes ?? [], tabs.map((t) => t.id));
+    const active = tabs[saved.active ?? -1];
+    if (active) this.tabs.activate(active.id);
+    this.openTabs.start();
+    this.refresh();
+  }
+
+  /** A new session on the active tab's container, shown beside it (`row`) or below it (`column`). */
+  split(direction: SplitDirection, beside = this.tabs.active): PageTab | undefined {
+    if (!beside) return undefined;
+    if (!this.agents.get(beside.agentId)?.online) {
+      beside.notice(`[${beside.agentName} is offline; a split opens a new session there once it is back]`);
+      return undefined;
+    }
+    const tab = this.openTab(beside.agentId, beside.target);
+    this.tabs.split(tab, beside, direction);
+    return tab;
+  }
+
+  /** Saves the open tabs and their panes under `name` (replacing a workspace of that name). */
+  async saveWorkspace(name: string): Promise<void> {
+    const tabs = this.tabs.list();
+    if (tabs.length === 0) return;
+    await this.workspaces.save({
+      name,
+      tabs: tabs.map((t) => ({ agentId: t.agentId, agentName: t.agentName, target: t.target, ...(t.customTitle ? { title: t.customTitle } : {}) })),
+      panes: this.tabs.panes.save(tabs.map((t) => t.id)),
+    });
+  }
+
+  /** Opens every tab of the workspace, each with a new shell, in its panes; tabs of offline agents are said, not opened. */
+  openWorkspace(workspace: Workspace): PageTab[] {
+    const opened = workspace.tabs.map((saved) => {
+      if (!this.agents.get(saved.agentId)?.online) return undefined;
+      const tab = this.openTab(saved.agentId, saved.target);
+      if (saved.title) this.tabs.rename(tab.id, saved.title);
+      return tab;
+    });
+    this.tabs.panes.load(workspace.panes ?? [], opened.map((t) => t?.id));
+    const first = opened.find((t) => t !== undefined);
+    if (first) this.tabs.activate(first.id);
+    const missing = workspace.tabs.filter((_, i) => !opened[i]).map((t) => `${t.target} on ${t.agentName}`);
+    if (missing.length > 0 && first) first.notice(`[workspace ${workspace.name}: not opened, their agents are offline: ${missing.join(', ')}]`);
+    return opened.filter((t): t is PageTab => t !== undefined);
+  }
+
+  /** Saves what must outlive the page, which is going away; its shells are left to the agents to keep. */
+  unload(): void {
+    this.openTabs.flush();
+  }
+
+  private restoreTab(saved: SavedTab): PageTab {
+    const tab = this.newTab({ agentId: saved.agentId, agentName: saved.agentName, target: saved.target });
+    if (saved.title) this.tabs.rename(tab.id, saved.title);
+    if (saved.sessionId && saved.resumeGraceMs) tab.restore({ sessionId: saved.sessionId, resumeGraceMs: saved.resumeGraceMs }, saved.savedAt);
+    const record = this.agents.get(saved.agentId);
+    if (record?.online) this.startRestored(tab);
+    return tab;
+  }
+
+  /** A reopened tab waiting for its agent: connects it, to take the shell back or open a new one. */
+  private startRestored(tab: PageTab): void {
+    const connection = this.agents.connect(tab.agentId);
+    if (tab.state === 'reconnecting') tab.resumeOn(connection);
+    else if (tab.state === 'opening' && !tab.followed) tab.follow(connection);
+  }
+
+  private newTab(where: { agentId: string; agentName: string; target: string }): PageTab {
+    const tab = this.tabs.create(where);
     tab.onReconnect(() => this.reconnect(tab));
     tab.onAbandon((session) => {
-      this.abandoned.add(agentId, session);
+      this.abandoned.add(where.agentId, session);
       this.refresh();
     });
-    tab.follow(this.agents.connect(agentId));
     return tab;
   }
 
@@ -145,6 +276,8 @@ export class ConsoleApp implements Disposable {
     }
     tab.notice(`[reconnecting to ${tab.target} on ${tab.agentName}: a new shell starts; the previous one has ended]`);
     tab.follow(this.agents.connect(tab.agentId));
+    // The banner's button that asked for this goes away with the banner: the keyboard goes to the shell.
+    if (this.tabs.active === tab) this.focusTerminal();
   }
 
   /**
@@ -167,6 +300,7 @@ export class ConsoleApp implements Disposable {
   }
 
   async updateSettings(patch: SettingsPatch): Promise<void> {
+    if (patch.fontFamily && patch.fontFamily !== this.settings.fontFamily) await loadTerminalFont(patch.fontFamily, patch.fontSize ?? this.settings.fontSize);
     this.settings = { ...this.settings, ...patch };
     this.applySettings();
     try {
@@ -176,14 +310,117 @@ export class ConsoleApp implements Disposable {
     }
   }
 
+  /** The settings screen; closing it gives the keyboard back to the active terminal. */
+  async openSettings(): Promise<void> {
+    if (document.querySelector('.settings')) return;
+    const credentials = await this.host.credentials.status().catch((error: unknown) => ({ encrypted: false, description: `kept in a store of unknown safety (${String(error)})` }));
+    const screen = new SettingsScreen({
+      appearance: { theme: this.settings.theme, fontSize: this.settings.fontSize, fontFamily: this.settings.fontFamily ?? 'jetbrains-mono', copyOnSelect: this.settings.copyOnSelect },
+      connection: { signalingUrl: this.config.signalingUrl, token: this.config.token, iceServers: this.config.iceServers },
+      credentials,
+      minFontSize: 8,
+      maxFontSize: 32,
+    });
+    screen.onAppearance((patch) => void this.updateSettings(patch));
+    screen.onSaveConnection((connection) => void this.saveConnection(connection));
+    screen.onClosed(() => this.focusTerminal());
+  }
+
+  /** The console's own entries of the tab menu; other features add theirs with `tabs.menu.add`. */
+  private tabMenuEntries(tab: PageTab): MenuEntry[] {
+    return [
+      { label: 'Split right', note: 'Alt+Shift+=', testid: 'tab-menu-split-right', action: () => void this.split('row', tab) },
+      { label: 'Split down', note: 'Alt+Shift+-', testid: 'tab-menu-split-down', action: () => void this.split('column', tab) },
+      { label: 'Broadcast input to this tab', note: 'Ctrl+Shift+B', checked: this.tabs.broadcast.has(tab.id), testid: 'tab-menu-broadcast', action: () => this.tabs.broadcast.toggle(tab) },
+      { label: 'Host colour…', swatch: hostColour(tab.agentId), testid: 'tab-menu-colour', action: () => void this.chooseHostColour(tab) },
+      { label: 'Rename…', note: 'F2', testid: 'tab-menu-rename', action: () => this.tabs.strip.startRename(tab) },
+      { label: 'Close', note: 'Ctrl+Shift+W', testid: 'tab-menu-close', action: () => void this.tabs.requestClose(tab.id).then(() => this.focusTerminal()) },
+    ];
+  }
+
+  /** The colour of the tab's host, from the palette, or back to the one derived from its id. */
+  private async chooseHostColour(tab: PageTab): Promise<void> {
+    const current = hostColour(tab.agentId);
+    const chosen = hostColourChosen(tab.agentId);
+    const choose = (colour: string | undefined) => {
+      const { [tab.agentId]: _old, ...rest } = this.settings.hostColours ?? {};
+      void this.updateSettings({ hostColours: colour ? { ...rest, [tab.agentId]: colour } : rest });
+    };
+    const entries: MenuEntry[] = [
+      { label: 'Automatic (from the host id)', swatch: derivedHostColour(tab.agentId), checked: !chosen, testid: 'host-colour-auto', action: () => choose(undefined) },
+      'separator',
+      ...HOST_PALETTE.map(({ name, colour }) => ({ label: name, swatch: colour, checked: chosen && current === colour, testid: 'host-colour', data: { colour }, action: () => choose(colour) })),
+    ];
+    const button = document.querySelector<HTMLElement>(`[data-testid="tab"][data-tab-id="${tab.id}"]`);
+    await openPopupMenu(entries, button ?? { x: 100, y: 40 }, { testid: 'host-colour-menu', label: `Colour of ${tab.agentName}` });
+    this.focusTerminal();
+  }
+
+  private async openWorkspacesMenu(button: HTMLElement): Promise<void> {
+    const entries: MenuEntry[] = [
+      {
+        label: 'Save the open tabs as a workspace…',
+        testid: 'workspace-save',
+        disabled: this.tabs.list().length === 0,
+        action: () => void this.askWorkspaceName(),
+      },
+    ];
+    const saved = this.workspaces.list();
+    if (saved.length > 0) entries.push('separator');
+    for (const workspace of saved) {
+      entries.push({
+        label: workspace.name,
+        note: `${workspace.tabs.length} tab${workspace.tabs.length === 1 ? '' : 's'}`,
+        testid: 'workspace-item',
+        data: { name: workspace.name },
+        action: () => void this.openWorkspace(workspace),
+      });
+    }
+    await openPopupMenu(entries, button, { testid: 'workspaces-menu', label: 'Workspaces' });
+    if (!document.querySelector('.dialog-backdrop')) this.focusTerminal();
+  }
+
+  private async askWorkspaceName(): Promise<void> {
+    const name = await promptDialog({ title: 'Save a workspace', message: 'Name', accept: 'Save', testid: 'workspace-name-dialog' });
+    if (name) await this.saveWorkspace(name.slice(0, 80));
+    this.focusTerminal();
+  }
+
+  /** Gives the keyboard back to the active terminal, after any action that took it (a button, a dialog). */
+  focusTerminal(): void {
+    this.tabs.active?.panel.view.focus();
+  }
+
   dispose(): void {
     this.store.dispose();
+  }
+
+  /**
+   * Stores the connection settings and reloads the page on them: the signaling URL in settings, the
+   * token and the ICE servers (TURN passwords) as credentials. Open tabs come back and resume.
+   */
+  private async saveConnection(connection: ConnectionSettings): Promise<void> {
+    try {
+      await this.host.settings.set({ signalingUrl: connection.signalingUrl });
+      if (connection.token) await this.host.credentials.set(TOKEN_CREDENTIAL, connection.token);
+      else await this.host.credentials.delete(TOKEN_CREDENTIAL);
+      if (connection.iceServers.length > 0) await this.host.credentials.set(ICE_CREDENTIAL, JSON.stringify(connection.iceServers));
+      else await this.host.credentials.delete(ICE_CREDENTIAL);
+    } catch (error) {
+      await confirmDialog({ title: 'The settings were not saved', message: String(error), accept: 'OK' });
+      return;
+    }
+    const params = new URLSearchParams(location.search);
+    for (const name of ['signal', 'token', 'ice', 'lan']) params.delete(name);
+    if (!connection.signalingUrl) params.set('lan', '1');
+    location.search = params.toString();
   }
 
   private viewOptions(): TerminalViewOptions {
     return {
       theme: this.settings.theme,
       fontSize: this.settings.fontSize,
+      fontFamily: this.settings.fontFamily,
       confirmPaste: (text) => {
         const lines = text.replace(/[\r\n]+$/, '').split(/\r\n|\r|\n/).length;
         const tab = this.tabs.active;
@@ -206,8 +443,11 @@ export class ConsoleApp implements Disposable {
 
   private applySettings(): void {
     document.documentElement.dataset.theme = this.settings.theme;
+    setChosenHostColours(this.settings.hostColours);
+    this.tabs.refresh();
     for (const tab of this.tabs.list()) {
       tab.panel.view.setTheme(this.settings.theme);
+      tab.panel.view.setFontFamily(this.settings.fontFamily);
       tab.panel.view.setFontSize(this.settings.fontSize);
     }
     this.toolbar.showSettings(this.settings);
@@ -222,6 +462,8 @@ export class ConsoleApp implements Disposable {
     if ((event.target as HTMLElement | null)?.closest?.('input, textarea:not(.xterm-helper-textarea), .dialog')) return;
     const command = commandFor(event);
     if (!command) return;
+    // Alt+arrows move between panes only in a split; elsewhere they are the shell's.
+    if (command.kind === 'focus-pane' && !(this.tabs.active && this.tabs.panes.groupOf(this.tabs.active.id))) return;
     event.preventDefault();
     event.stopPropagation();
     this.run(command);
@@ -264,6 +506,20 @@ export class ConsoleApp implements Disposable {
         return this.zoom(-1);
       case 'zoom-reset':
         return this.zoom(0);
+      case 'settings':
+        return void this.openSettings();
+      case 'split':
+        return void this.split(command.direction);
+      case 'focus-pane':
+        return this.tabs.focusPane(command.direction);
+      case 'broadcast':
+        if (active) this.tabs.broadcast.toggle(active);
+        return;
+      case 'tab-menu': {
+        const item = active && document.querySelector<HTMLElement>(`[data-testid="tab"][data-tab-id="${active.id}"]`);
+        if (active && item) void this.tabs.menu.open(active, item).then(() => this.tabs.keepFocus());
+        return;
+      }
     }
   }
 
@@ -278,12 +534,17 @@ export class ConsoleApp implements Disposable {
     for (const tab of this.tabs.list()) {
       const record = this.agents.get(tab.agentId);
       const connection = this.agents.connection(tab.agentId);
+      // A reopened tab whose agent has just come online (or is connected by no one yet).
+      if (record?.online && ((tab.state === 'opening' && !tab.followed) || (tab.awaitingRestore && !connection))) {
+        this.startRestored(tab);
+        continue;
+      }
       if (tab.state === 'reconnecting') {
         const reconnect = this.agents.reconnectState(tab.agentId);
         const live = connection && connection.stage.kind !== 'failed' && connection.stage.kind !== 'closed';
         tab.setReconnect(reconnect);
         if (live) tab.resumeOn(connection);
-        else if (!reconnect) tab.giveUp(`${tab.agentName} could not be reached again before it dropped the shell`);
+        else if (!reconnect && !tab.awaitingRestore) tab.giveUp(`${tab.agentName} could not be reached again before it dropped the shell`);
         tab.tick();
       }
       // A tab whose connection failed while being set up follows the directory's retry on its own.
@@ -296,7 +557,10 @@ export class ConsoleApp implements Disposable {
   }
 
   private renderDevices(): void {
-    const open = (agentId: string) => this.tabs.list().filter((t) => t.agentId === agentId && t.running).length;
+    const open = (agentId: string) => {
+      const tabs = this.tabs.list().filter((t) => t.agentId === agentId);
+      return { running: tabs.filter((t) => t.running).length, targets: tabs.map((t) => t.target) };
+    };
     this.devices.render(() => this.agents.entries(open));
   }
 }

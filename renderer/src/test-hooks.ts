@@ -9,7 +9,7 @@ import { err, ok, protocolError } from '@tether/protocol';
 import type { ConsoleApp, ConsoleTransports } from './app';
 import type { NegotiationTransport } from './connection/negotiation-transport';
 import type { AgentNetwork } from './devices/device-directory';
-import type { SessionCarrier, SessionError, TerminalSession } from './session/terminal-session';
+import type { RestoredSession, SessionCarrier, SessionError, TerminalSession } from './session/terminal-session';
 import { WebRtcTerminalSession } from './session/webrtc-terminal-session';
 import type { TabStage } from './tabs/tab-status-view';
 import type { TransferFacts } from './transfer/file-transfer';
@@ -212,9 +212,9 @@ function tap(carrier: SessionCarrier, onChannel: (channel: RTCDataChannel) => vo
 class TappedSession extends WebRtcTerminalSession {
   raw: RTCDataChannel | undefined;
 
-  constructor(target: string, carrier: SessionCarrier) {
+  constructor(target: string, carrier: SessionCarrier, restored?: RestoredSession) {
     const holder: { session?: TappedSession } = {};
-    super({ target, carrier: tap(carrier, (channel) => holder.session && (holder.session.raw = channel)) });
+    super({ target, carrier: tap(carrier, (channel) => holder.session && (holder.session.raw = channel)), ...(restored ? { restored } : {}) });
     holder.session = this;
   }
 
@@ -232,7 +232,7 @@ function rawChannel(session: TerminalSession): RTCDataChannel {
 
 /** What the console is built with under test: the test network and the tapped sessions. */
 export function testTransports(): ConsoleTransports & { network: TestNetwork } {
-  return { network: new TestNetwork(), sessions: (target, carrier) => new TappedSession(target, carrier) };
+  return { network: new TestNetwork(), sessions: (target, carrier, restored) => new TappedSession(target, carrier, restored) };
 }
 
 /** Every stage a tab has shown, in order, as the connection status tests read it. */

@@ -11,6 +11,9 @@ type TetherApi = NonNullable<Window['tether']>;
 type Settings = Awaited<ReturnType<TetherApi['settings']['get']>>;
 type KnownAgent = Awaited<ReturnType<TetherApi['knownAgents']['list']>>[number];
 
+type OpenTabs = Awaited<ReturnType<TetherApi['openTabs']['load']>>;
+type Workspace = Awaited<ReturnType<TetherApi['workspaces']['list']>>[number];
+
 const DEFAULTS: Settings = { theme: 'dark', fontSize: 14, copyOnSelect: true, signalingUrl: '' };
 
 export function createBrowserHost(dbName = 'tether-console'): TetherApi {
@@ -39,6 +42,19 @@ export function createBrowserHost(dbName = 'tether-console'): TetherApi {
     knownAgents: {
       list: async () => (await store.get<KnownAgent[]>('known-agents')) ?? [],
       save: (agents) => store.put('known-agents', agents),
+    },
+    // In localStorage, not IndexedDB: it is written at once, so the save a closing page makes
+    // (pagehide) is there for the next run; an IndexedDB transaction begun then may never commit.
+    openTabs: {
+      load: async () => {
+        const raw = localStorage.getItem(`${dbName}:open-tabs`);
+        return raw ? (JSON.parse(raw) as OpenTabs) : { tabs: [] };
+      },
+      save: async (tabs) => localStorage.setItem(`${dbName}:open-tabs`, JSON.stringify(tabs)),
+    },
+    workspaces: {
+      list: async () => (await store.get<Workspace[]>('workspaces')) ?? [],
+      save: (workspaces) => store.put('workspaces', workspaces),
     },
     clipboard: {
       readText: () => navigator.clipboard.readText(),

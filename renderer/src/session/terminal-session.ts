@@ -27,6 +27,17 @@ export interface ResumeInfo {
   count: number;
   /** input sent before the drop that never reached the agent; undefined when none, or an older agent that does not say */
   undelivered: UndeliveredInput | undefined;
+  /**
+   * The session was taken back by a console that restarted (a reload, an Electron restart): the
+   * agent replayed all the output it still holds, so `lost` is what it no longer holds.
+   */
+  restored: boolean;
+}
+
+/** A session of an earlier run of the console, to take back with `resume` (the tabs reopened after a restart). */
+export interface RestoredSession {
+  sessionId: string;
+  resumeGraceMs: number;
 }
 
 /**
@@ -37,8 +48,11 @@ export interface SessionCarrier {
   openTerminalChannel(tabId: string): RTCDataChannel;
 }
 
-/** Makes the session of a tab: a terminal on `target` (a container name or id), carried by `carrier`. */
-export type SessionFactory = (target: string, carrier: SessionCarrier) => TerminalSession;
+/**
+ * Makes the session of a tab: a terminal on `target` (a container name or id), carried by `carrier`;
+ * with `restored`, the session starts detached, to be taken back with `resume` rather than `start`.
+ */
+export type SessionFactory = (target: string, carrier: SessionCarrier, restored?: RestoredSession) => TerminalSession;
 
 /**
  * Everything a terminal tab uses of its session (Tabby's BaseSession): the WebRTC session

@@ -12,6 +12,7 @@ import {
   type SessionError,
   type SessionFactory,
   type SessionOpened,
+  type RestoredSession,
   type TerminalSession,
 } from './terminal-session';
 
@@ -24,6 +25,8 @@ export interface WebRtcTerminalSessionOptions {
   openTimeoutMs?: number;
   /** how long `close` waits for the agent's `exit` before closing the channel anyway */
   closeGraceMs?: number;
+  /** a session of an earlier run of the console: the session starts detached, for `resume` */
+  restored?: RestoredSession;
 }
 
 const DEFAULT_OPEN_TIMEOUT_MS = 20_000;
@@ -32,7 +35,7 @@ const DEFAULT_CLOSE_GRACE_MS = 2_000;
 const MAX_PENDING_INPUT_BYTES = 1024 * 1024;
 
 /** The tabs' session factory in the product: a WebRTC session on the agent's connection. */
-export const webRtcSessions: SessionFactory = (target, carrier) => new WebRtcTerminalSession({ target, carrier });
+export const webRtcSessions: SessionFactory = (target, carrier, restored) => new WebRtcTerminalSession({ target, carrier, ...(restored ? { restored } : {}) });
 
 /**
  * `detached`: the channel died without `close`; the shell goes on on the agent and `resume` may
@@ -78,7 +81,12 @@ export class WebRtcTerminalSession implements TerminalSession {
   readonly onResumed = this.resumedEmitter.event;
   readonly onInputDropped = this.inputDroppedEmitter.event;
 
-  constructor(private readonly options: WebRtcTerminalSessionOptions) {}
+  constructor(private readonly options: WebRtcTerminalSessionOptions) {
+    if (options.restored) {
+      this.resumes.restore(options.restored);
+      this.state = 'detached';
+    }
+  }
 
   get sessionId(): string | undefined {
     return this.resumes.sessionId;

@@ -5,6 +5,7 @@ import { SearchBar } from '../terminal/search-bar';
 import { bannerFor, formatDuration, type BannerFacts } from './tab-banner';
 import { TabStatusView, type TabStage } from './tab-status-view';
 import { TerminalView, type TerminalViewOptions } from '../terminal/terminal-view';
+import type { PaneRect } from './pane-layout';
 
 /** What the panel shows of its tab: the banner's facts, the stage while connecting, the network path. */
 export interface TabFacts extends BannerFacts {
@@ -41,6 +42,8 @@ export class TabPanel implements TabSurface {
   activity = false;
   private readonly status: TabStatusView;
   private readonly searchBar: SearchBar;
+  private readonly broadcastLabel: HTMLElement;
+  private lastFacts: TabFacts | undefined;
   private readonly store = new DisposableStore();
   private readonly actionEmitter = new Emitter<void>();
   private readonly activityEmitter = new Emitter<void>();
@@ -60,11 +63,16 @@ export class TabPanel implements TabSurface {
     const body = document.createElement('div');
     body.className = 'tab-body';
     this.body = body;
+    this.broadcastLabel = document.createElement('div');
+    this.broadcastLabel.className = 'tab-broadcast';
+    this.broadcastLabel.dataset.testid = 'tab-broadcast';
+    this.broadcastLabel.hidden = true;
     this.element.append(this.status.banner, body, this.status.statusLine);
     parent.append(this.element);
     this.view = new TerminalView(body, viewOptions);
     this.searchBar = new SearchBar(this.view.search, () => this.view.focus());
-    body.append(this.status.progress, this.searchBar.element);
+    body.append(this.broadcastLabel, this.status.progress, this.searchBar.element);
+    this.store.add(this.view.onResize((size) => this.status.showSize(size)));
     this.store.add(this.view.onOutput(() => {
       if (this.element.hidden && !this.activity) {
         this.activity = true;
@@ -87,15 +95,39 @@ export class TabPanel implements TabSurface {
   }
 
   setActive(active: boolean): void {
-    this.element.hidden = !active;
-    if (active) {
-      this.activity = false;
-      this.view.fit();
-      this.view.focus();
-    }
+    this.place(active ? { left: 0, top: 0, width: 1, height: 1 } : undefined, active);
+  }
+
+  /**
+   * Shows the panel at `rect` of the panels' area (a pane of a split, or all of it), or hides it;
+   * the focused one takes the keyboard.
+   */
+  place(rect: PaneRect | undefined, focused: boolean): void {
+    this.element.hidden = !rect;
+    if (!rect) return;
+    const whole = rect.width === 1 && rect.height === 1;
+    this.element.classList.toggle('in-split', !whole);
+    this.element.classList.toggle('focused-pane', !whole && focused);
+    Object.assign(this.element.style, whole ? { left: '', top: '', width: '', height: '' } : {
+      left: `${rect.left * 100}%`,
+      top: `${rect.top * 100}%`,
+      width: `${rect.width * 100}%`,
+      height: `${rect.height * 100}%`,
+    });
+    this.activity = false;
+    this.view.fit();
+    if (focused) this.view.focus();
+  }
+
+  /** Marks the panel as one of the tabs that broadcast input: `members` is how many there are. */
+  showBroadcast(members: number | undefined): void {
+    this.element.classList.toggle('broadcasting', members !== undefined);
+    this.broadcastLabel.hidden = members === undefined;
+    this.broadcastLabel.textContent = members === undefined ? '' : `📡 BROADCAST — what you type here goes to ${members === 1 ? 'this tab only (the others left)' : `${members} tabs`}`;
   }
 
   show(facts: TabFacts): void {
+    this.lastFacts = facts;
     const now = facts.now;
     this.status.showStage(facts.state === 'opening' && !facts.connectionLost ? facts.stage : 'ready');
     this.status.showBanner(bannerFor(facts));
@@ -116,7 +148,7 @@ export class TabPanel implements TabSurface {
       agentName: facts.agentName,
       state: facts.targetState && facts.targetState !== 'running' ? `${stateText} · container ${facts.targetState}` : stateText,
       path: facts.state === 'open' ? facts.path : undefined,
-      size: `${size.cols}×${size.rows}`,
+      size,
       renderer: this.view.renderer,
     });
     this.element.dataset.state = facts.state;

@@ -26,6 +26,11 @@ export class TabReconnection implements Disposable {
   /** A resume was sent (the attempt count changed). */
   readonly onAttempt = this.attemptEmitter.event;
 
+  /** since when the current loss lasts; undefined when none is under way */
+  get since(): number | undefined {
+    return this.loss?.since;
+  }
+
   /** Whether a loss is under way: from `begin` to `resumed` or `end`. */
   get reconnecting(): boolean {
     return this.loss !== undefined;
@@ -51,13 +56,16 @@ export class TabReconnection implements Disposable {
     return this.undelivered;
   }
 
-  /** The session detached: a new loss, counted from now. Nothing when a loss is already under way. */
-  begin(reason: string): void {
+  /**
+   * The session detached: a new loss, counted from now (or `since`). Nothing when a loss is already
+   * under way. `restart`: the console itself restarted and reopens the tab.
+   */
+  begin(reason: string, options: { since?: number; restart?: boolean } = {}): void {
     if (this.loss) return;
     this.attempts = 0;
     this.lastResumeAt = 0;
-    this.loss = { since: Date.now(), reason, state: undefined };
-    this.noticeEmitter.fire(`[tether: connection lost (${reason}); reconnecting — input is paused]`);
+    this.loss = { since: options.since ?? Date.now(), reason, state: undefined };
+    this.noticeEmitter.fire(options.restart ? '[tether: the console restarted; taking the shell back — input is paused]' : `[tether: connection lost (${reason}); reconnecting — input is paused]`);
   }
 
   /**
@@ -107,6 +115,12 @@ export class TabReconnection implements Disposable {
     const after = this.loss ? formatDuration(Date.now() - this.loss.since) : '';
     this.end();
     this.attempts = 0;
+    if (info.restored) {
+      // The agent replayed what it holds: the output before the restart and what came while the console was closed.
+      const older = info.lost > 0 ? `; older output (${formatBytes(info.lost)} bytes) is no longer held by the agent` : '';
+      this.noticeEmitter.fire(`[tether: the console restarted ${after} ago; the same shell goes on — above, its output as the agent kept it${older}]`);
+      return;
+    }
     if (info.lost > 0) this.noticeEmitter.fire(`[tether: ${formatBytes(info.lost)} bytes of output were lost while disconnected]`);
     this.noticeEmitter.fire(`[tether: reconnected after ${after}; the same shell goes on]`);
     const undelivered = info.undelivered;

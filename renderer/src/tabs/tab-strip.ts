@@ -1,8 +1,12 @@
 /**
  * The row of tab buttons: click to switch, double-click or F2 to rename, drag to reorder, × to
- * close, a dot for output in a background tab. Updated in place so that a rename in progress and
- * the keyboard focus survive output arriving in other tabs.
+ * close, right-click for the tab menu, a dot for output in a background tab. Built for many tabs:
+ * each starts with its number (Alt+1…9) and its host's colour, tabs with the same title are
+ * numbered, hovering shows the full title and state, tabs shrink before they scroll, the active
+ * one is always scrolled into view, and a menu at the end lists every tab. Updated in place so
+ * that a rename in progress and the keyboard focus survive output arriving in other tabs.
  */
+import { hostColour } from '../devices/host-colour';
 import type { TabPanel } from './tab-panel';
 import type { TerminalTab } from './terminal-tab';
 
@@ -11,24 +15,62 @@ export interface TabStripActions {
   close(id: string): void;
   rename(id: string, title: string | undefined): void;
   move(id: string, toIndex: number): void;
-  /** the tab's menu (right-click, or its ⋯ button), opened at `at` */
-  menu(id: string, at: { x: number; y: number }): void;
+  /** the tab's menu (right-click, or its ⋯ button), opened at `at` or under the button */
+  menu(id: string, at: { x: number; y: number } | HTMLElement): void;
+  /** the list of every tab, under its button */
+  overflow(button: HTMLElement): void;
 }
+
+/** What else a tab's button shows: whether it broadcasts input, whether it is in a split. */
+export interface TabMarks {
+  broadcast(id: string): boolean;
+  split(id: string): boolean;
+}
+
+const STATE_WORDS: Record<string, string> = {
+  opening: 'connecting',
+  open: 'connected',
+  reconnecting: 'reconnecting — input paused',
+  gone: 'the shell is gone',
+  exited: 'the shell exited',
+  failed: 'failed',
+  closed: 'closed',
+};
 
 const DRAG_TYPE = 'application/x-tether-tab';
 
 export class TabStrip {
+  /** the strip: the scrolling row of tabs and the button of the list of every tab */
   readonly element: HTMLElement;
+  private readonly row: HTMLElement;
+  private readonly overflowButton: HTMLButtonElement;
   private readonly items = new Map<string, HTMLElement>();
+  private readonly shownLabels = new Map<string, string>();
   private renaming: string | undefined;
+  private shownActive: string | undefined;
 
   constructor(private readonly actions: TabStripActions) {
     this.element = document.createElement('div');
-    this.element.className = 'tab-strip';
-    this.element.setAttribute('role', 'tablist');
+    this.element.className = 'tab-bar';
+    this.row = document.createElement('div');
+    this.row.className = 'tab-strip';
+    this.row.setAttribute('role', 'tablist');
+    this.overflowButton = document.createElement('button');
+    this.overflowButton.type = 'button';
+    this.overflowButton.className = 'tab-overflow';
+    this.overflowButton.dataset.testid = 'tab-overflow';
+    this.overflowButton.title = 'every open tab';
+    this.overflowButton.setAttribute('aria-label', 'List every open tab');
+    this.overflowButton.addEventListener('click', () => this.actions.overflow(this.overflowButton));
+    this.element.append(this.row, this.overflowButton);
   }
 
-  sync(tabs: readonly TerminalTab<TabPanel>[], activeId: string | undefined): void {
+  /** Each tab's title as the strip shows it, numbered when another tab has the same title. */
+  labels(): Map<string, string> {
+    return new Map(this.shownLabels);
+  }
+
+  sync(tabs: readonly TerminalTab<TabPanel>[], activeId: string | undefined, marks: TabMarks): void {
     const ids = new Set(tabs.map((t) => t.id));
     for (const [id, item] of this.items) {
       if (!ids.has(id)) {
@@ -36,11 +78,28 @@ export class TabStrip {
         this.items.delete(id);
       }
     }
+    // Tabs with the same title get (1), (2)… in strip order.
+    const seen = new Map<string, number>();
+    const total = new Map<string, number>();
+    for (const tab of tabs) total.set(tab.title, (total.get(tab.title) ?? 0) + 1);
+    this.shownLabels.clear();
     tabs.forEach((tab, index) => {
       const item = this.items.get(tab.id) ?? this.create(tab);
-      if (this.element.children[index] !== item) this.element.insertBefore(item, this.element.children[index] ?? null);
-      this.update(item, tab, tab.id === activeId);
+      if (this.row.children[index] !== item) this.row.insertBefore(item, this.row.children[index] ?? null);
+      const nth = (seen.get(tab.title) ?? 0) + 1;
+      seen.set(tab.title, nth);
+      const duplicate = (total.get(tab.title) ?? 0) > 1 ? nth : undefined;
+      this.shownLabels.set(tab.id, duplicate ? `${tab.title} (${duplicate})` : tab.title);
+      this.update(item, tab, { active: tab.id === activeId, index, duplicate, broadcast: marks.broadcast(tab.id), split: marks.split(tab.id) });
     });
+    this.overflowButton.textContent = `▾ ${tabs.length}`;
+    this.overflowButton.hidden = tabs.length === 0;
+    // A tab that becomes active (a new one, a switch) is scrolled into view, once.
+    if (activeId !== this.shownActive) {
+      this.shownActive = activeId;
+      const item = activeId ? this.items.get(activeId) : undefined;
+      item?.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+    }
   }
 
   /** Puts an inline editor on the tab's title; Enter keeps it, Escape cancels, empty restores. */
@@ -83,10 +142,21 @@ export class TabStrip {
     item.dataset.testid = 'tab';
     item.dataset.tabId = tab.id;
     item.draggable = true;
+    const number = document.createElement('span');
+    number.className = 'tab-index';
+    number.dataset.testid = 'tab-index';
     const badge = document.createElement('span');
     badge.className = 'tab-activity';
     badge.dataset.testid = 'tab-activity';
     badge.setAttribute('aria-label', 'new output');
+    const duplicate = document.createElement('span');
+    duplicate.className = 'tab-duplicate';
+    duplicate.dataset.testid = 'tab-duplicate';
+    const broadcast = document.createElement('span');
+    broadcast.className = 'tab-broadcast-mark';
+    broadcast.dataset.testid = 'tab-broadcast-mark';
+    broadcast.textContent = '📡';
+    broadcast.title = 'broadcast: input typed in any of these tabs goes to all of them';
     const label = document.createElement('button');
     label.type = 'button';
     label.className = 'tab-label';
@@ -110,15 +180,14 @@ export class TabStrip {
     menu.setAttribute('aria-haspopup', 'menu');
     menu.addEventListener('click', (event) => {
       event.stopPropagation();
-      const box = menu.getBoundingClientRect();
-      this.actions.menu(tab.id, { x: box.left, y: box.bottom });
+      this.actions.menu(tab.id, menu);
+    });
+    item.addEventListener('auxclick', (event) => {
+      if (event.button === 1) this.actions.close(tab.id);
     });
     item.addEventListener('contextmenu', (event) => {
       event.preventDefault();
       this.actions.menu(tab.id, { x: event.clientX, y: event.clientY });
-    });
-    item.addEventListener('auxclick', (event) => {
-      if (event.button === 1) this.actions.close(tab.id);
     });
     item.addEventListener('dragstart', (event) => {
       event.dataTransfer?.setData(DRAG_TYPE, tab.id);
@@ -138,23 +207,41 @@ export class TabStrip {
       const box = item.getBoundingClientRect();
       const after = event.clientX > box.left + box.width / 2;
       const order = [...this.items.keys()].filter((id) => id !== dragged);
-      const at = [...this.element.children].filter((c) => c !== this.items.get(dragged)).indexOf(item);
+      const at = [...this.row.children].filter((c) => c !== this.items.get(dragged)).indexOf(item);
       this.actions.move(dragged, Math.min(order.length, at + (after ? 1 : 0)));
     });
-    item.append(badge, label, menu, close);
+    item.append(number, badge, label, duplicate, broadcast, menu, close);
     this.items.set(tab.id, item);
     return item;
   }
 
-  private update(item: HTMLElement, tab: TerminalTab<TabPanel>, active: boolean): void {
+  private update(item: HTMLElement, tab: TerminalTab<TabPanel>, shown: { active: boolean; index: number; duplicate: number | undefined; broadcast: boolean; split: boolean }): void {
+    const { active } = shown;
     item.dataset.state = tab.state;
+    const colour = hostColour(tab.agentId);
+    item.style.setProperty('--host-colour', colour);
+    item.dataset.hostColour = colour;
     item.dataset.activity = String(tab.panel.activity && !active);
+    item.dataset.broadcast = String(shown.broadcast);
+    item.dataset.split = String(shown.split);
     item.classList.toggle('active', active);
     item.setAttribute('aria-selected', String(active));
-    item.title = `${tab.target} on ${tab.agentName} — ${tab.state}`;
+    const state = STATE_WORDS[tab.state] ?? tab.state;
+    const title = shown.duplicate ? `${tab.title} (${shown.duplicate})` : tab.title;
+    item.title = [
+      title,
+      `${tab.target} on ${tab.agentName}`,
+      state,
+      shown.broadcast ? 'broadcast: input goes to every tab marked 📡' : '',
+      shown.split ? 'in a split (Alt+arrows move between panes)' : '',
+    ].filter(Boolean).join('\n');
+    const number = item.querySelector<HTMLElement>('.tab-index');
+    if (number) number.textContent = String(shown.index + 1);
+    const duplicate = item.querySelector<HTMLElement>('.tab-duplicate');
+    if (duplicate) duplicate.textContent = shown.duplicate ? `(${shown.duplicate})` : '';
     const label = item.querySelector<HTMLElement>('.tab-label');
     if (label && this.renaming !== tab.id) label.textContent = tab.title;
-    item.querySelector('.tab-close')?.setAttribute('aria-label', `Close ${tab.title}`);
-    item.querySelector('.tab-menu-button')?.setAttribute('aria-label', `Menu of ${tab.title}`);
+    item.querySelector('.tab-close')?.setAttribute('aria-label', `Close ${title}`);
+    item.querySelector('.tab-menu-button')?.setAttribute('aria-label', `Menu of ${title}`);
   }
 }

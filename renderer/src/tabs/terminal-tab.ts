@@ -2,7 +2,7 @@ import type { ErrorCode, TargetState } from '@tether/protocol';
 import { DisposableStore, Emitter, type Disposable } from '../base/emitter';
 import type { NetworkPath } from '../connection/network-path';
 import type { ReconnectState } from '../connection/reconnect-policy';
-import type { ResumeInfo, SessionError, SessionFactory, TerminalSession } from '../session/terminal-session';
+import type { RestoredSession, ResumeInfo, SessionError, SessionFactory, TerminalSession } from '../session/terminal-session';
 import type { ConfirmOptions } from '../ui/dialog';
 import type { TransferContext } from '../transfer/tab-transfers';
 import { FollowedConnection, type FollowableConnection } from './followed-connection';
@@ -45,6 +45,8 @@ export class TerminalTab<Panel extends TabSurface = TabSurface> implements Dispo
   /** while reconnecting: the loss, the resume attempts, the input dropped */
   readonly reconnection = new TabReconnection();
   private current: TerminalSession | undefined;
+  /** a session an earlier run of the console saved, taken back once the agent's connection is ready; until `deadline` */
+  private restoring: { session: RestoredSession; deadline: number } | undefined;
   private readonly connection: FollowedConnection;
   private readonly store = new DisposableStore();
   private sessionStore = new DisposableStore();
@@ -80,6 +82,7 @@ export class TerminalTab<Panel extends TabSurface = TabSurface> implements Dispo
     }));
     this.store.add(this.connection.onReady((connection) => {
       if (!this.current && this.state === 'opening') this.startSession(connection);
+      else if (this.state === 'reconnecting' && !this.current && this.restoring) this.startSession(connection, this.restoring.session);
       else if (this.state === 'reconnecting') this.tryResume(connection);
     }));
     this.store.add(this.connection.onEnded(({ reason, code }) => this.connectionEnded(reason, code)));
@@ -110,7 +113,41 @@ export class TerminalTab<Panel extends TabSurface = TabSurface> implements Dispo
 
   /** How long the agent keeps this tab's shell after a loss; 0 when it cannot be resumed. */
   get resumeGraceMs(): number {
-    return this.current?.resumable ? this.current.resumeGraceMs : 0;
+    if (this.current) return this.current.resumable ? this.current.resumeGraceMs : 0;
+    return this.awaitingRestore ? this.restoring!.session.resumeGraceMs : 0;
+  }
+
+  /**
+   * The shell a restarted console could take back, with since when the agent keeps it (now while
+   * the session is open; since the loss while reconnecting); undefined when there is none.
+   */
+  get restorableSession(): (RestoredSession & { savedAt: number }) | undefined {
+    const session = this.current;
+    if (session) {
+      if (!session.sessionId || !session.resumable) return undefined;
+      const savedAt = this.state === 'reconnecting' ? (this.reconnection.since ?? Date.now()) : Date.now();
+      return { sessionId: session.sessionId, resumeGraceMs: session.resumeGraceMs, savedAt };
+    }
+    const restoring = this.restoring;
+    return restoring ? { ...restoring.session, savedAt: restoring.deadline - restoring.session.resumeGraceMs } : undefined;
+  }
+
+  /** Reopened after a console restart, the tab waits for its agent to take its shell back, while the agent may keep it. */
+  get awaitingRestore(): boolean {
+    return this.restoring !== undefined && Date.now() < this.restoring.deadline;
+  }
+
+  /**
+   * The tab reopens a shell of an earlier run of the console (a reload, an Electron restart): it
+   * waits, reconnecting, for the agent's connection, then takes the shell back with a resume;
+   * the agent replays the output it holds. `savedAt`: when the earlier run last saw the shell.
+   */
+  restore(session: RestoredSession, savedAt: number): void {
+    if (this.current || this.state !== 'opening') return;
+    this.restoring = { session, deadline: savedAt + session.resumeGraceMs };
+    this.state = 'reconnecting';
+    this.reconnection.begin('the console restarted', { since: savedAt, restart: true });
+    this.changed();
   }
 
   /** The connection failed before this tab had a shell: nothing was lost, so a retry may carry it on. */
@@ -183,6 +220,7 @@ export class TerminalTab<Panel extends TabSurface = TabSurface> implements Dispo
   /** The agent could not be reached before it dropped the shell: the tab ends as a lost connection. */
   giveUp(reason: string): void {
     if (this.state !== 'reconnecting') return;
+    this.restoring = undefined;
     this.current?.dispose();
     this.state = 'failed';
     this.connectionLost = reason;
@@ -238,6 +276,8 @@ export class TerminalTab<Panel extends TabSurface = TabSurface> implements Dispo
   private connectionEnded(reason: string, code: ErrorCode | undefined): void {
     this.reconnection.cancel();
     const session = this.current;
+    // Still waiting to take back a shell of the console's earlier run: the next connection may.
+    if (!session && this.awaitingRestore && code !== 'AGENT_STOPPED') return;
     if (code === 'AGENT_STOPPED' && session && isLive(this.state)) {
       this.errors.push({ code: 'AGENT_STOPPED', message: reason, fatal: true });
       this.reconnection.end();
@@ -258,11 +298,11 @@ export class TerminalTab<Panel extends TabSurface = TabSurface> implements Dispo
     if (session && this.state === 'reconnecting') this.reconnection.schedule(session, connection);
   }
 
-  private startSession(connection: FollowableConnection): void {
-    this.stage = 'shell';
+  private startSession(connection: FollowableConnection, restored?: RestoredSession): void {
+    if (!restored) this.stage = 'shell';
     this.sessionStore.dispose();
     const store = (this.sessionStore = new DisposableStore());
-    const session = this.sessions(this.target, connection);
+    const session = this.sessions(this.target, connection, restored);
     this.current = session;
     store.add(session.onOpened((opened) => {
       // The agent's notices (typing is recorded; what it could not apply to the shell): shown, not missed.
@@ -297,6 +337,7 @@ export class TerminalTab<Panel extends TabSurface = TabSurface> implements Dispo
       if (followed?.stage.kind === 'ready') this.tryResume(followed);
     }));
     store.add(session.onResumed((info) => {
+      this.sessionId = session.sessionId;
       this.state = 'open';
       this.reconnection.resumed(info);
       this.changed();
@@ -306,7 +347,9 @@ export class TerminalTab<Panel extends TabSurface = TabSurface> implements Dispo
       this.render();
     }));
     this.panel.bind(session);
-    session.start();
+    if (!restored) return session.start();
+    this.restoring = undefined;
+    this.tryResume(connection);
   }
 
   private render(): void {

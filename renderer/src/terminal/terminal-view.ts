@@ -9,6 +9,7 @@ import { DisposableStore, Emitter, type Disposable } from '../base/emitter';
 import { sessionErrorText } from './error-hints';
 import type { TerminalSession } from '../session/terminal-session';
 import { TERMINAL_THEMES, type ThemeName } from './themes';
+import { fontFamilyFor, TERMINAL_LINE_HEIGHT, type TerminalFontId } from './fonts';
 
 /** Counters a tab keeps about its output, for the status line and the test hooks. */
 export interface OutputStats {
@@ -20,6 +21,8 @@ export interface OutputStats {
 export interface TerminalViewOptions {
   theme: ThemeName;
   fontSize: number;
+  /** absent: the default font */
+  fontFamily: TerminalFontId | undefined;
   /** asked before a paste of more than one line is sent; resolves true to send it */
   confirmPaste(text: string): Promise<boolean>;
   onSelection(text: string): void;
@@ -45,6 +48,12 @@ export class TerminalView implements Disposable {
   private readonly outputEmitter = new Emitter<Uint8Array>();
   /** Output arrived from the bound session, whichever it is (the activity badge of background tabs). */
   readonly onOutput = this.outputEmitter.event;
+  private readonly inputEmitter = new Emitter<string | Uint8Array>();
+  /** The user typed (or pasted) into this terminal and it went to the session (broadcast input). */
+  readonly onInput = this.inputEmitter.event;
+  private readonly resizeEmitter = new Emitter<{ cols: number; rows: number }>();
+  /** The terminal's size in cells changed (a fit after the window, the panel or the font changed). */
+  readonly onResize = this.resizeEmitter.event;
   /**
    * Where output goes: `xterm` (always, in the product), or `count`, for the bench only: output is
    * counted and acknowledged on receipt and never written to xterm, to measure the channel alone.
@@ -61,8 +70,9 @@ export class TerminalView implements Disposable {
     parent.append(this.element);
     this.term = new Terminal({
       cursorBlink: true,
-      fontFamily: 'ui-monospace, "DejaVu Sans Mono", monospace',
+      fontFamily: fontFamilyFor(options.fontFamily),
       fontSize: options.fontSize,
+      lineHeight: TERMINAL_LINE_HEIGHT,
       scrollback: 10_000,
       allowProposedApi: true, // unicode11 sets the proposed `unicode.activeVersion`
       theme: TERMINAL_THEMES[options.theme],
@@ -78,7 +88,10 @@ export class TerminalView implements Disposable {
       for (let i = 0; i < data.length; i++) bytes[i] = data.charCodeAt(i) & 0xff;
       this.input(bytes);
     }));
-    this.store.add(this.term.onResize(({ cols, rows }) => this.bound?.resize(cols, rows)));
+    this.store.add(this.term.onResize(({ cols, rows }) => {
+      this.bound?.resize(cols, rows);
+      this.resizeEmitter.fire({ cols, rows });
+    }));
     this.store.add(this.term.onSelectionChange(() => {
       const selection = this.term.getSelection();
       if (selection) options.onSelection(selection);
@@ -147,7 +160,15 @@ export class TerminalView implements Disposable {
   }
 
   setFontSize(size: number): void {
+    if (this.term.options.fontSize === size) return;
     this.term.options.fontSize = size;
+    this.fit();
+  }
+
+  setFontFamily(font: TerminalFontId | undefined): void {
+    const family = fontFamilyFor(font);
+    if (this.term.options.fontFamily === family) return;
+    this.term.options.fontFamily = family;
     this.fit();
   }
 
@@ -190,13 +211,22 @@ export class TerminalView implements Disposable {
     this.binding.dispose();
     this.store.dispose();
     this.outputEmitter.dispose();
+    this.inputEmitter.dispose();
+    this.resizeEmitter.dispose();
     this.term.dispose();
     this.element.remove();
+  }
+
+  /** Input from another terminal (broadcast): sent to this one's session as if typed here, not broadcast again. */
+  type(data: string | Uint8Array): void {
+    if (!this.inputOpen || !this.bound) return;
+    this.bound.write(data);
   }
 
   private input(data: string | Uint8Array): void {
     if (!this.inputOpen || !this.bound) return;
     this.bound.write(data);
+    this.inputEmitter.fire(data);
   }
 
   private loadWebgl(): void {

@@ -4,7 +4,7 @@ import { DisposableStore, type Disposable } from '../base/emitter';
 import { Download } from './download';
 import type { FileTransfer, TransferError, TransferFacts } from './file-transfer';
 import { listDirectory } from './listing';
-import type { MenuItem } from './tab-menu';
+import type { MenuItem } from '../ui/popup-menu';
 import { downloadDialog, uploadDialog } from './transfer-dialogs';
 import { TransferListView } from './transfer-list-view';
 import { Upload } from './upload';
@@ -57,8 +57,8 @@ export class TabTransfers implements Disposable {
     const why = this.unavailable;
     const state = why ? { disabled: true, title: why } : {};
     return [
-      { label: 'Upload…', testid: 'menu-upload', ...state, run: () => void this.openUploadDialog() },
-      { label: 'Download…', testid: 'menu-download', ...state, run: () => void this.openDownloadDialog() },
+      { label: 'Upload…', testid: 'menu-upload', ...state, action: () => void this.openUploadDialog() },
+      { label: 'Download…', testid: 'menu-download', ...state, action: () => void this.openDownloadDialog() },
     ];
   }
 

@@ -68,3 +68,58 @@ export function confirmDialog(options: ConfirmOptions): Promise<boolean> {
     accept.focus();
   });
 }
+
+/** Asks for a line of text (a workspace's name); resolves undefined on Cancel or Escape. */
+export function promptDialog(options: { title: string; message: string; value?: string; accept: string; testid?: string }): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const backdrop = document.createElement('div');
+    backdrop.className = 'dialog-backdrop';
+    const dialog = document.createElement('form');
+    dialog.className = 'dialog';
+    dialog.setAttribute('role', 'dialog');
+    dialog.setAttribute('aria-modal', 'true');
+    dialog.dataset.testid = options.testid ?? 'prompt-dialog';
+    const title = document.createElement('h2');
+    title.textContent = options.title;
+    const label = document.createElement('label');
+    label.className = 'dialog-field';
+    label.textContent = options.message;
+    const input = document.createElement('input');
+    input.value = options.value ?? '';
+    input.required = true;
+    input.dataset.testid = 'prompt-value';
+    label.append(input);
+    const buttons = document.createElement('div');
+    buttons.className = 'dialog-buttons';
+    const cancel = Object.assign(document.createElement('button'), { type: 'button', textContent: 'Cancel' });
+    cancel.dataset.testid = 'prompt-cancel';
+    const accept = Object.assign(document.createElement('button'), { type: 'submit', textContent: options.accept, className: 'primary' });
+    accept.dataset.testid = 'prompt-accept';
+    buttons.append(cancel, accept);
+    dialog.append(title, label, buttons);
+    backdrop.append(dialog);
+    const previousFocus = document.activeElement as HTMLElement | null;
+    const finish = (value: string | undefined) => {
+      document.removeEventListener('keydown', onKey, true);
+      backdrop.remove();
+      previousFocus?.focus();
+      resolve(value);
+    };
+    const onKey = (event: KeyboardEvent) => {
+      if (event.key !== 'Escape') return;
+      event.preventDefault();
+      event.stopPropagation();
+      finish(undefined);
+    };
+    dialog.addEventListener('submit', (event) => {
+      event.preventDefault();
+      const value = input.value.trim();
+      if (value) finish(value);
+    });
+    cancel.addEventListener('click', () => finish(undefined));
+    document.addEventListener('keydown', onKey, true);
+    document.body.append(backdrop);
+    input.select();
+    input.focus();
+  });
+}

@@ -10,7 +10,12 @@ export type Command =
   | { kind: 'paste' }
   | { kind: 'zoom-in' }
   | { kind: 'zoom-out' }
-  | { kind: 'zoom-reset' };
+  | { kind: 'zoom-reset' }
+  | { kind: 'settings' }
+  | { kind: 'split'; direction: 'row' | 'column' }
+  | { kind: 'focus-pane'; direction: 'left' | 'right' | 'up' | 'down' }
+  | { kind: 'broadcast' }
+  | { kind: 'tab-menu' };
 
 /** For the README and the help tooltip: what each shortcut does. */
 export const SHORTCUTS: readonly [keys: string, what: string][] = [
@@ -22,6 +27,11 @@ export const SHORTCUTS: readonly [keys: string, what: string][] = [
   ['Ctrl+Shift+F', 'find in scrollback'],
   ['Ctrl+Shift+C / Ctrl+Shift+V', 'copy / paste'],
   ['Ctrl+= / Ctrl+- / Ctrl+0', 'font size larger / smaller / default'],
+  ['Alt+Shift+= / Alt+Shift+-', 'split: a new session beside / below the active tab'],
+  ['Alt+← → ↑ ↓', 'move between split panes'],
+  ['Ctrl+Shift+B', 'broadcast input: add the active tab to the tabs that get what is typed, or take it out'],
+  ['Shift+F10 (or right-click a tab)', 'tab menu'],
+  ['Ctrl+,', 'settings'],
 ];
 
 /** The command for a key press, or undefined to let the terminal have the key. */
@@ -33,6 +43,13 @@ export function commandFor(event: KeyboardEvent): Command | undefined {
   if (ctrl && !event.shiftKey && key === 'PageUp') return { kind: 'previous-tab' };
   if (event.altKey && !ctrl && /^Digit[1-9]$/.test(event.code)) return { kind: 'select-tab', index: Number(event.code.slice(5)) - 1 };
   if (key === 'F2' && !ctrl && !event.altKey) return { kind: 'rename-tab' };
+  if (event.altKey && event.shiftKey && !ctrl && event.code === 'Equal') return { kind: 'split', direction: 'row' };
+  if (event.altKey && event.shiftKey && !ctrl && event.code === 'Minus') return { kind: 'split', direction: 'column' };
+  if (event.altKey && !event.shiftKey && !ctrl) {
+    const direction = ({ ArrowLeft: 'left', ArrowRight: 'right', ArrowUp: 'up', ArrowDown: 'down' } as const)[key as 'ArrowLeft'];
+    if (direction) return { kind: 'focus-pane', direction };
+  }
+  if ((key === 'F10' && event.shiftKey && !ctrl && !event.altKey) || key === 'ContextMenu') return { kind: 'tab-menu' };
   if (ctrl && event.shiftKey) {
     switch (event.code) {
       case 'KeyW':
@@ -43,12 +60,15 @@ export function commandFor(event: KeyboardEvent): Command | undefined {
         return { kind: 'copy' };
       case 'KeyV':
         return { kind: 'paste' };
+      case 'KeyB':
+        return { kind: 'broadcast' };
     }
   }
   if (ctrl && !event.altKey) {
     if (key === '=' || key === '+') return { kind: 'zoom-in' };
     if (key === '-' || key === '_') return { kind: 'zoom-out' };
     if (key === '0') return { kind: 'zoom-reset' };
+    if (key === ',' && !event.shiftKey) return { kind: 'settings' };
   }
   return undefined;
 }

@@ -5,6 +5,9 @@ import type { CloudSignalingState } from '../connection/cloud-signaling';
 export interface ToolbarActions {
   toggleTheme(): void;
   zoom(step: -1 | 0 | 1): void;
+  openSettings(): void;
+  /** the workspaces menu, under its button */
+  openWorkspaces(button: HTMLElement): void;
 }
 
 /** The top bar: the signaling server's state, theme, font size, and the keyboard shortcuts. */
@@ -24,7 +27,7 @@ export class Toolbar {
     const brand = document.createElement('span');
     brand.className = 'brand';
     brand.textContent = 'Tether';
-    brand.title = hostKind === 'electron' ? 'desktop console' : 'web console (credentials are not encrypted in a browser)';
+    brand.title = hostKind === 'electron' ? 'desktop console' : 'web console';
     this.status = document.createElement('p');
     this.status.className = 'signaling-state';
     this.status.dataset.testid = 'signaling-state';
@@ -44,20 +47,26 @@ export class Toolbar {
     this.fontSize = document.createElement('span');
     this.fontSize.className = 'font-size';
     this.fontSize.dataset.testid = 'font-size';
-    const help = document.createElement('span');
-    help.className = 'shortcuts';
-    help.textContent = '⌨';
-    help.tabIndex = 0;
-    help.title = SHORTCUTS.map(([keys, what]) => `${keys}: ${what}`).join('\n');
-    help.setAttribute('aria-label', `Keyboard shortcuts: ${help.title}`);
+    const workspaces: HTMLButtonElement = button('Workspaces ▾', 'workspaces-open', 'save the open tabs as a workspace, or reopen one', () => actions.openWorkspaces(workspaces));
+    const settings = button('⚙ Settings', 'settings-open', 'settings: connection, font, theme, keyboard shortcuts (Ctrl+,)', () => actions.openSettings());
+    settings.title = `Settings (Ctrl+,)\n\nKeyboard shortcuts:\n${SHORTCUTS.map(([keys, what]) => `${keys}: ${what}`).join('\n')}`;
+    this.element.append(brand);
+    if (hostKind === 'browser') {
+      // Said in words on the page, not in a tooltip: whoever uses this browser profile can read them.
+      const warning = document.createElement('span');
+      warning.className = 'credential-warning';
+      warning.dataset.testid = 'credential-warning';
+      warning.textContent = '⚠ Web console: the console token is stored unencrypted in this browser';
+      this.element.append(warning);
+    }
     this.element.append(
-      brand,
       spacer,
+      workspaces,
       button('A−', 'zoom-out', 'smaller font (Ctrl+-)', () => actions.zoom(-1)),
       this.fontSize,
       button('A+', 'zoom-in', 'larger font (Ctrl+=)', () => actions.zoom(1)),
       this.themeButton,
-      help,
+      settings,
     );
   }
 
@@ -72,6 +81,7 @@ export class Toolbar {
       this.status.dataset.state = 'none';
       this.status.classList.remove('error');
       this.status.textContent = 'No signaling server: paired agents over the LAN only';
+      this.status.title = this.status.textContent;
       return;
     }
     this.status.dataset.state = state.kind;
@@ -90,5 +100,7 @@ export class Toolbar {
         this.status.textContent = `Signaling refused the console: ${state.error.code} — ${state.error.message}`;
         break;
     }
+    // Shown on one line with an ellipsis; the whole text on hover.
+    this.status.title = this.status.textContent;
   }
 }

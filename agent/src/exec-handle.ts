@@ -1,0 +1,165 @@
+/**
+ * One `docker exec` with a TTY: picks the shell, starts it at the console's size and hands back
+ * the raw hijacked stream. With `Tty: true` the stream carries raw bytes, no multiplexing header.
+ */
+import type { Duplex } from 'node:stream';
+import type Docker from 'dockerode';
+import { err, ok, protocolError, type Result } from '@tether/protocol';
+import { attempt, describeError, withDeadline, DOCKER_REQUEST_TIMEOUT_MS } from './deadline.js';
+import type { ResolvedTarget } from './docker-targets.js';
+import { createLogger } from './log.js';
+
+const log = createLogger(import.meta.url);
+
+const EXIT_POLLS = 20;
+const EXIT_POLL_MS = 100;
+/**
+ * Between asks for the host pid, which Docker sets a few milliseconds after start: `opened` waits
+ * for it (the kill path needs it), so short sleeps (each ask is itself a round trip to dockerd);
+ * 25 ms sleeps put ~50 ms into every time to prompt. At most PID_POLLS asks, a fraction of a second in all.
+ */
+const PID_POLL_MS = 2;
+const PID_POLLS = 100;
+
+export interface ExecOptions {
+  /** Shells to try, in order of preference. */
+  shells: string[];
+  cols: number;
+  rows: number;
+  /** Extra `NAME=value` entries for the process environment. */
+  env: string[];
+  user?: string | undefined;
+  /** The command that runs the chosen shell (session-standing.ts); the shell alone when absent. */
+  command?: ((shell: string) => string[]) | undefined;
+}
+
+export interface ExecHandle {
+  readonly shell: string;
+  /** The raw terminal stream: write input, read output. Ending it does not end the process. */
+  readonly stream: Duplex;
+  /** The process id on the host (exec inspect `Pid`), 0 when Docker did not say. */
+  readonly pid: number;
+  /** `pid`, or when Docker had not said yet at start (a busy engine), asks again; 0 when it still cannot tell. */
+  currentPid(): Promise<number>;
+  readonly execId: string;
+  /** Resizes the PTY; an error after the process ended is logged at debug level, not surfaced. */
+  resize(cols: number, rows: number): Promise<void>;
+  /** The exit code once the process ended; null when Docker cannot tell. */
+  exitCode(): Promise<number | null>;
+  /**
+   * Whether Docker says the process still runs: after the stream ended, it means the engine cut the
+   * stream (a restart with live-restore), not that the shell exited. False when Docker cannot tell.
+   */
+  isRunning(): Promise<boolean>;
+}
+
+async function exists(container: Docker.Container, path: string): Promise<Result<boolean>> {
+  try {
+    const response = (await withDeadline(container.infoArchive({ path }), DOCKER_REQUEST_TIMEOUT_MS, `checking ${path}`)) as unknown;
+    // The HEAD response is a stream: left unread, it holds its socket open.
+    (response as { destroy?: () => void }).destroy?.();
+    return ok(true);
+  } catch (cause) {
+    const status = (cause as { statusCode?: number }).statusCode;
+    if (status === 404) return ok(false);
+    return err(protocolError('EXEC_FAILED', `Could not look for ${path} in the container: ${describeError(cause)}`));
+  }
+}
+
+/** The first shell of `shells` that exists in the container. */
+export async function chooseShell(container: Docker.Container, shells: string[]): Promise<Result<string>> {
+  for (const shell of shells) {
+    const found = await exists(container, shell);
+    if (!found.ok) return found;
+    if (found.value) return ok(shell);
+  }
+  return err(protocolError('NO_SHELL', `None of ${shells.join(', ')} exists in the container.`));
+}
+
+/** The exec's host pid; Docker reports 0 for a moment after start, so ask a few times. */
+async function hostPid(exec: Docker.Exec): Promise<number> {
+  for (let tries = 0; tries < PID_POLLS; tries++) {
+    const inspected = await attempt(exec.inspect(), 'EXEC_FAILED', 'inspecting the exec');
+    if (!inspected.ok) {
+      log.warn('exec started but inspect failed; killing will use the in-container fallback', { error: inspected.error.message });
+      return 0;
+    }
+    if (inspected.value.Pid > 0 || !inspected.value.Running && tries > 0) return inspected.value.Pid;
+    await new Promise((resolve) => setTimeout(resolve, PID_POLL_MS));
+  }
+  log.warn('exec pid unknown; killing will use the in-container fallback', { execId: exec.id });
+  return 0;
+}
+
+export async function startExec(target: ResolvedTarget, options: ExecOptions): Promise<Result<ExecHandle>> {
+  const shell = await chooseShell(target.container, options.shells);
+  if (!shell.ok) return shell;
+  const size: [number, number] = [options.rows, options.cols];
+  const created = await attempt(
+    target.container.exec({
+      Cmd: options.command ? options.command(shell.value) : [shell.value],
+      AttachStdin: true,
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: true,
+      Env: ['TERM=xterm-256color', ...options.env],
+      // Honoured from Docker API 1.42; older engines get the resize right after start below.
+      ConsoleSize: size,
+      ...(options.user ? { User: options.user } : {}),
+    }),
+    'EXEC_FAILED',
+    'creating the exec',
+  );
+  if (!created.ok) return created;
+  const exec = created.value;
+  const startOptions = { hijack: true, stdin: true, Tty: true, ConsoleSize: size } as Docker.ExecStartOptions;
+  const started = await attempt(exec.start(startOptions) as Promise<Duplex>, 'EXEC_FAILED', 'starting the exec');
+  if (!started.ok) return started;
+  const stream = started.value;
+  const pid = await hostPid(exec);
+
+  let ended = false;
+  stream.once('close', () => {
+    ended = true;
+  });
+  const resize = async (cols: number, rows: number) => {
+    try {
+      await withDeadline(exec.resize({ w: cols, h: rows }), DOCKER_REQUEST_TIMEOUT_MS, 'resizing the exec');
+    } catch (cause) {
+      const fields = { execId: exec.id, cols, rows, error: describeError(cause) };
+      if (ended) log.debug('resize after exit ignored', fields);
+      else log.warn('resize failed', fields);
+    }
+  };
+  await resize(options.cols, options.rows);
+  return ok({
+    shell: shell.value,
+    stream,
+    pid,
+    execId: exec.id,
+    resize,
+    async currentPid() {
+      if (pid > 0) return pid;
+      const info = await attempt(exec.inspect(), 'EXEC_FAILED', 'inspecting the exec');
+      return info.ok ? info.value.Pid : 0;
+    },
+    async exitCode() {
+      // The stream can end a moment before Docker records the exit: ask a few times.
+      for (let tries = 0; tries < EXIT_POLLS; tries++) {
+        const info = await attempt(exec.inspect(), 'EXEC_FAILED', 'reading the exit code');
+        if (!info.ok) {
+          log.warn('exit code unknown', { execId: exec.id, error: info.error.message });
+          return null;
+        }
+        if (!info.value.Running) return info.value.ExitCode;
+        await new Promise((resolve) => setTimeout(resolve, EXIT_POLL_MS));
+      }
+      log.warn('exec still running after its stream ended', { execId: exec.id });
+      return null;
+    },
+    async isRunning() {
+      const info = await attempt(exec.inspect(), 'EXEC_FAILED', 'inspecting the exec');
+      return info.ok && info.value.Running;
+    },
+  });
+}
