@@ -5,7 +5,8 @@
  * up, its tab button and its device-list dot are marked, and nothing on the page moves. An agent
  * that goes on (SIGCONT) before the connection is given up clears the sign at once and keeps the
  * same connection and shell; one that stays frozen turns the tab to reconnecting as before, the
- * sign giving way to the reconnecting banner, and the shell resumes once it goes on.
+ * sign giving way to the reconnecting banner, and the shell resumes once it goes on. Saves
+ * docs/screenshots/console-unanswered.png.
  */
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
@@ -72,10 +73,11 @@ test('a frozen agent: the sign shows while the tab is still connected, on the ta
   stack.agent.pause();
   let seen;
   try {
-    // Whichever comes first: the sign, or (which must not happen first) the tab reconnecting.
+    // Whichever comes first: the sign (on the tab, and on the dot: the device list draws at the
+    // next frame), or (which must not happen first) the tab reconnecting.
     seen = await waitFor(async () => {
       const now = await signs(tabId, agentId);
-      return now.shown || now.state !== 'open' ? now : undefined;
+      return (now.shown && now.dotMarked) || now.state !== 'open' ? now : undefined;
     }, 'the sign of the unanswered ping', 30_000);
   } finally {
     stack.agent.resume();
@@ -122,7 +124,10 @@ test('an agent that stays frozen: the sign counts up, then gives way to reconnec
       const now = await signs(tabId, agentId);
       return (now.shown && seconds(now.text) > seconds(first.text)) || now.state !== 'open' ? now : undefined;
     }, 'the count to go up', 30_000);
-    if (later.state === 'open') assert.ok(seconds(later.text) > seconds(first.text), `${first.text} → ${later.text}`);
+    if (later.state === 'open') {
+      assert.ok(seconds(later.text) > seconds(first.text), `${first.text} → ${later.text}`);
+      await ui.screenshot('console-unanswered');
+    }
     const lost = await waitFor(async () => {
       const now = await signs(tabId, agentId);
       return now.state === 'reconnecting' ? now : undefined;
