@@ -25,9 +25,43 @@ export function moduleName(fileUrl: string): string {
   return `signaling:${file.replace(/\.[cm]?[jt]s$/, '')}`;
 }
 
+/**
+ * Lines for stdout, written together once per turn of the event loop (and at exit). Node writes to
+ * a pipe synchronously, a system call per write: a line per connection cost a reconnect storm or a
+ * mass departure a system call per client, in the middle of the burst, and a reader slower than the
+ * node blocked the node on each. The lines keep their order; at most one turn's worth of them is
+ * lost if the process is killed outright.
+ */
+class BatchedStdout {
+  #lines: string[] = [];
+  #scheduled = false;
+
+  constructor() {
+    process.on('exit', () => this.flush());
+  }
+
+  write(line: string): void {
+    this.#lines.push(line);
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  flush(): void {
+    this.#scheduled = false;
+    if (this.#lines.length === 0) return;
+    const text = this.#lines.join('\n') + '\n';
+    this.#lines = [];
+    process.stdout.write(text);
+  }
+}
+
+let stdout: BatchedStdout | undefined;
+const writeStdout = (line: string) => (stdout ??= new BatchedStdout()).write(line);
+
 export function createJsonLogger(options: JsonLoggerOptions = {}): Logger {
   const level = options.level ?? 'info';
-  const write = options.write ?? ((line: string) => process.stdout.write(line + '\n'));
+  const write = options.write ?? writeStdout;
   // The server's lines keep error stacks: an operator reads them, no console does.
   const make = (module: string): Logger => ({ ...levelledLogger(module, () => level, write, true), child: (name) => make(name) });
   return make(options.module ?? 'signaling');
