@@ -51,7 +51,12 @@ const signs = (tabId: string, agentId: string) =>
         tabTitle: button.title,
         dotMarked: agent?.dataset['unanswered'] === 'true',
         dot: agent?.dataset['dot'],
-        layout: { statusTop: status.top, statusLeft: status.left, tabHeight: button.getBoundingClientRect().height, pageScrolls: root.scrollHeight > root.clientHeight },
+        layout: {
+          statusTop: status.top,
+          statusLeft: status.left,
+          tabHeight: button.getBoundingClientRect().height,
+          pageScrolls: root.scrollHeight > root.clientHeight,
+        },
       };
     },
     { tabId, agentId },
@@ -75,10 +80,14 @@ test('a frozen agent: the sign shows while the tab is still connected, on the ta
   try {
     // Whichever comes first: the sign (on the tab, and on the dot: the device list draws at the
     // next frame), or (which must not happen first) the tab reconnecting.
-    seen = await waitFor(async () => {
-      const now = await signs(tabId, agentId);
-      return (now.shown && now.dotMarked) || now.state !== 'open' ? now : undefined;
-    }, 'the sign of the unanswered ping', 30_000);
+    seen = await waitFor(
+      async () => {
+        const now = await signs(tabId, agentId);
+        return (now.shown && now.dotMarked) || now.state !== 'open' ? now : undefined;
+      },
+      'the sign of the unanswered ping',
+      30_000,
+    );
   } finally {
     stack.agent.resume();
   }
@@ -94,10 +103,14 @@ test('a frozen agent: the sign shows while the tab is still connected, on the ta
   assert.deepEqual(seen.layout, before.layout, 'the sign moves nothing');
 
   // Going on, the agent answers the pings it missed: the sign goes, the connection and the shell stay.
-  const cleared = await waitFor(async () => {
-    const now = await signs(tabId, agentId);
-    return !now.shown ? now : undefined;
-  }, 'the sign to go once the agent answers', 20_000);
+  const cleared = await waitFor(
+    async () => {
+      const now = await signs(tabId, agentId);
+      return !now.shown ? now : undefined;
+    },
+    'the sign to go once the agent answers',
+    20_000,
+  );
   assert.equal(cleared.state, 'open', 'no reconnection: the agent answered in time');
   assert.equal(cleared.tabMarked, false);
   await waitFor(async () => !(await signs(tabId, agentId)).dotMarked, 'the dot to lose the sign', 10_000);
@@ -115,23 +128,35 @@ test('an agent that stays frozen: the sign counts up, then gives way to reconnec
   const frozenAt = Date.now();
   stack.agent.pause();
   try {
-    const first = await waitFor(async () => {
-      const now = await signs(tabId, agentId);
-      return now.shown || now.state !== 'open' ? now : undefined;
-    }, 'the sign of the unanswered ping', 30_000);
+    const first = await waitFor(
+      async () => {
+        const now = await signs(tabId, agentId);
+        return now.shown || now.state !== 'open' ? now : undefined;
+      },
+      'the sign of the unanswered ping',
+      30_000,
+    );
     assert.equal(first.state, 'open', 'the sign comes before the tab reconnects');
-    const later = await waitFor(async () => {
-      const now = await signs(tabId, agentId);
-      return (now.shown && seconds(now.text) > seconds(first.text)) || now.state !== 'open' ? now : undefined;
-    }, 'the count to go up', 30_000);
+    const later = await waitFor(
+      async () => {
+        const now = await signs(tabId, agentId);
+        return (now.shown && seconds(now.text) > seconds(first.text)) || now.state !== 'open' ? now : undefined;
+      },
+      'the count to go up',
+      30_000,
+    );
     if (later.state === 'open') {
       assert.ok(seconds(later.text) > seconds(first.text), `${first.text} → ${later.text}`);
       await ui.screenshot('console-unanswered');
     }
-    const lost = await waitFor(async () => {
-      const now = await signs(tabId, agentId);
-      return now.state === 'reconnecting' ? now : undefined;
-    }, 'the tab to reconnect, as before', 45_000);
+    const lost = await waitFor(
+      async () => {
+        const now = await signs(tabId, agentId);
+        return now.state === 'reconnecting' ? now : undefined;
+      },
+      'the tab to reconnect, as before',
+      45_000,
+    );
     console.log(`sign after ${first.text}; reconnecting ${Date.now() - frozenAt} ms after the freeze`);
     assert.equal(lost.shown, false, 'the reconnecting banner replaces the sign');
     assert.equal(lost.tabMarked, false);

@@ -80,6 +80,7 @@ export class FollowedConnection implements Disposable {
   dispose(): void {
     this.listener?.dispose();
     this.unansweredListener?.dispose();
-    for (const emitter of [this.connectingEmitter, this.readyEmitter, this.endedEmitter, this.stageEmitter, this.unansweredEmitter]) emitter.dispose();
+    for (const emitter of [this.connectingEmitter, this.readyEmitter, this.endedEmitter, this.stageEmitter, this.unansweredEmitter])
+      emitter.dispose();
   }
 }

@@ -91,7 +91,13 @@ export class TabStrip {
       seen.set(tab.title, nth);
       const duplicate = (total.get(tab.title) ?? 0) > 1 ? nth : undefined;
       this.shownLabels.set(tab.id, duplicate ? `${tab.title} (${duplicate})` : tab.title);
-      this.update(item, tab, { active: tab.id === activeId, index, duplicate, broadcast: marks.broadcast(tab.id), split: marks.split(tab.id) });
+      this.update(item, tab, {
+        active: tab.id === activeId,
+        index,
+        duplicate,
+        broadcast: marks.broadcast(tab.id),
+        split: marks.split(tab.id),
+      });
     });
     this.overflowButton.textContent = `▾ ${tabs.length}`;
     this.overflowButton.hidden = tabs.length === 0;
@@ -216,7 +222,11 @@ export class TabStrip {
     return item;
   }
 
-  private update(item: HTMLElement, tab: TerminalTab<TabPanel>, shown: { active: boolean; index: number; duplicate: number | undefined; broadcast: boolean; split: boolean }): void {
+  private update(
+    item: HTMLElement,
+    tab: TerminalTab<TabPanel>,
+    shown: { active: boolean; index: number; duplicate: number | undefined; broadcast: boolean; split: boolean },
+  ): void {
     const { active } = shown;
     item.dataset.state = tab.state;
     const colour = hostColour(tab.agentId);
@@ -237,7 +247,9 @@ export class TabStrip {
       unanswered === undefined ? state : `${state} · ${unansweredText(unanswered)}`,
       shown.broadcast ? 'broadcast: input goes to every tab marked 📡' : '',
       shown.split ? 'in a split (Alt+arrows move between panes)' : '',
-    ].filter(Boolean).join('\n');
+    ]
+      .filter(Boolean)
+      .join('\n');
     const number = item.querySelector<HTMLElement>('.tab-index');
     if (number) number.textContent = String(shown.index + 1);
     const duplicate = item.querySelector<HTMLElement>('.tab-duplicate');

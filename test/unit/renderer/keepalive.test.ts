@@ -13,7 +13,11 @@ function harness(t: TestContext, timeoutMs = 15_000) {
   let now = 0;
   const pings: number[] = [];
   const silences: number[] = [];
-  const keepalive = new Keepalive(() => pings.push(now), (ms) => silences.push(ms), { intervalMs: 5_000, timeoutMs, now: () => now });
+  const keepalive = new Keepalive(
+    () => pings.push(now),
+    (ms) => silences.push(ms),
+    { intervalMs: 5_000, timeoutMs, now: () => now },
+  );
   const at = (t: number) => {
     now = t;
     keepalive.tick();
@@ -74,7 +78,11 @@ test('a throttled page that pings late does not take its own late ping for silen
 test('start runs ticks on the interval, once however often it is called, and dispose stops them', (t) => {
   t.mock.timers.enable({ apis: ['setInterval'] });
   let pings = 0;
-  const keepalive = new Keepalive(() => pings++, () => assert.fail('not silent'), { intervalMs: 5_000, timeoutMs: 15_000 });
+  const keepalive = new Keepalive(
+    () => pings++,
+    () => assert.fail('not silent'),
+    { intervalMs: 5_000, timeoutMs: 15_000 },
+  );
   keepalive.start();
   keepalive.start();
   t.mock.timers.tick(5_000);
@@ -96,7 +104,11 @@ function running(t: TestContext) {
   t.mock.timers.enable({ apis: ['setInterval', 'setTimeout'] });
   let now = 0;
   const log: string[] = [];
-  const keepalive = new Keepalive(() => log.push(`ping@${now}`), (ms) => log.push(`silent ${ms}`), { intervalMs: 5_000, timeoutMs: 15_000, now: () => now });
+  const keepalive = new Keepalive(
+    () => log.push(`ping@${now}`),
+    (ms) => log.push(`silent ${ms}`),
+    { intervalMs: 5_000, timeoutMs: 15_000, now: () => now },
+  );
   keepalive.onUnanswered((ms) => log.push(ms === undefined ? `answered@${now}` : `unanswered ${ms}`));
   const advance = (to: number) => {
     while (now < to) {
@@ -119,7 +131,11 @@ test('a ping unanswered for 3 s is reported, again each second, and the report e
   assert.deepEqual(log, ['ping@5000'], 'not yet: 2.9 s since the ping');
   assert.equal(keepalive.unansweredMs, undefined);
   advance(10_000);
-  assert.deepEqual(log, ['ping@5000', 'unanswered 3000', 'unanswered 4000', 'ping@10000', 'unanswered 5000'], 'counted from the first unanswered ping, not the last');
+  assert.deepEqual(
+    log,
+    ['ping@5000', 'unanswered 3000', 'unanswered 4000', 'ping@10000', 'unanswered 5000'],
+    'counted from the first unanswered ping, not the last',
+  );
   assert.equal(keepalive.unansweredMs, 5_000);
   advance(10_500);
   keepalive.heard();
@@ -141,7 +157,10 @@ test('an agent that answers each ping within the notice is never reported', (t) 
     keepalive.heard();
   }
   advance(64_900);
-  assert.ok(log.every((entry) => entry.startsWith('ping@')), log.join(', '));
+  assert.ok(
+    log.every((entry) => entry.startsWith('ping@')),
+    log.join(', '),
+  );
 });
 
 test('an agent that never answers: the report counts up to the timeout, then ends just before the silence', (t) => {
@@ -153,7 +172,10 @@ test('an agent that never answers: the report counts up to the timeout, then end
     [...counts, 'answered@20000', 'silent 15000'],
     'the sign gives way to the lost connection; the timeout is the same as without it',
   );
-  assert.deepEqual(log.filter((entry) => entry.startsWith('ping@')), ['ping@5000', 'ping@10000', 'ping@15000']);
+  assert.deepEqual(
+    log.filter((entry) => entry.startsWith('ping@')),
+    ['ping@5000', 'ping@10000', 'ping@15000'],
+  );
 });
 
 test('dispose ends a report and its timer', (t) => {
