@@ -11,6 +11,7 @@ import { after, before, it } from 'node:test';
 import { ConsolePage } from '../../harness/console-page.js';
 import { startStack, type Stack } from '../../harness/stack.js';
 import { waitFor } from '../../harness/wait.js';
+import { SHORTCUTS } from '../../renderer/src/ui/keybindings.js';
 
 let stack: Stack;
 let ui: ConsolePage;
@@ -77,6 +78,23 @@ test('the settings screen shows and changes the connection (ICE/TURN as fields),
   const shortcuts = (await settings.locator('[data-testid="settings-shortcuts"]').innerText()).replace(/\s+/g, ' ');
   for (const keys of ['Ctrl+Tab', 'Ctrl+Shift+W', 'F2', 'Ctrl+Shift+F', 'Ctrl+Shift+C', 'Ctrl+,'])
     assert.ok(shortcuts.includes(keys), `${keys} in the shortcuts list: ${shortcuts}`);
+  // Read-only, and generated from the console's own key bindings: every one of them, nothing else.
+  const rows = await settings
+    .locator('[data-testid="settings-shortcuts"] tr')
+    .evaluateAll((trs) => trs.map((tr) => Array.from(tr.querySelectorAll('td'), (td) => td.textContent ?? '')));
+  assert.deepEqual(
+    rows,
+    SHORTCUTS.map(([keys, what]) => [keys, what]),
+  );
+  assert.equal(
+    await settings.locator('[data-testid="settings-shortcuts"] :is(input, select, textarea, button)').count(),
+    0,
+    'a list, nothing to edit',
+  );
+  const does = (keys: string) => rows.find(([combo]) => combo === keys)?.[1] ?? `no row for ${keys}`;
+  assert.match(does('Ctrl+Shift+B'), /^broadcast input/);
+  assert.match(does('Alt+Shift+= / Alt+Shift+-'), /^split: a new session beside \/ below/);
+  assert.match(does('Alt+← → ↑ ↓'), /split panes/);
   assert.match((await settings.locator('[data-testid="settings-credential-status"]').innerText()) ?? '', /unencrypted/);
   await ui.screenshot('console-settings');
 

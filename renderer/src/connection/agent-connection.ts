@@ -60,6 +60,7 @@ export class AgentConnection implements Disposable {
   private readonly stageEmitter = new Emitter<ConnectionStage>();
   private readonly targetsEmitter = new Emitter<Target[]>();
   private readonly errorEmitter = new Emitter<ProtocolError>();
+  private readonly unansweredEmitter = new Emitter<number | undefined>();
   private readonly pc: RTCPeerConnection;
   private readonly control: ConsoleControlChannel;
   private readonly keepalive: Keepalive;
@@ -80,6 +81,11 @@ export class AgentConnection implements Disposable {
   readonly onTargets = this.targetsEmitter.event;
   /** Errors the agent reported on `control`, or frames from it that did not parse. */
   readonly onError = this.errorEmitter.event;
+  /**
+   * While ready: milliseconds a ping has gone unanswered, once past the keepalive's notice and again
+   * every second; `undefined` the moment anything is heard (or the connection ends).
+   */
+  readonly onUnanswered = this.unansweredEmitter.event;
 
   constructor(
     readonly agent: AgentInfo,
@@ -115,6 +121,7 @@ export class AgentConnection implements Disposable {
       options.keepalive,
     );
     this.store.add(this.keepalive);
+    this.store.add(this.keepalive.onUnanswered((ms) => this.unansweredEmitter.fire(ms)));
     this.store.listen(controlChannel, 'message', () => this.keepalive.heard());
     this.store.add(
       this.control.onReady((hello) => {
@@ -207,6 +214,11 @@ export class AgentConnection implements Disposable {
     return this.everReady;
   }
 
+  /** How long a ping has gone unanswered, once past the keepalive's notice; undefined otherwise. */
+  get unansweredMs(): number | undefined {
+    return this.currentStage.kind === 'ready' ? this.keepalive.unansweredMs : undefined;
+  }
+
   get hello(): HelloMessage | undefined {
     return this.agentHello;
   }
@@ -280,6 +292,7 @@ export class AgentConnection implements Disposable {
     this.stageEmitter.dispose();
     this.targetsEmitter.dispose();
     this.errorEmitter.dispose();
+    this.unansweredEmitter.dispose();
   }
 
   private async applyAnswer(sdp: string): Promise<void> {

@@ -1,4 +1,4 @@
-import type { Disposable } from '../base/emitter';
+import { Emitter, type Disposable } from '../base/emitter';
 
 /** How often a ready connection pings the agent on `control`. */
 export const KEEPALIVE_INTERVAL_MS = 5_000;
@@ -10,17 +10,35 @@ export const KEEPALIVE_INTERVAL_MS = 5_000;
  * retransmissions can hold a message back for several seconds; this is well above that.
  */
 export const KEEPALIVE_TIMEOUT_MS = 15_000;
+/**
+ * How long a ping may go unanswered before the console says so (a quiet sign on the agent's tabs
+ * and dot), long before it gives up at `KEEPALIVE_TIMEOUT_MS`. A pong takes one round trip, well
+ * under a second on any link a terminal is usable over; 3 s leaves room for an SCTP retransmission
+ * on a lossy link and still shows a frozen agent within 3–8 s (pings go every 5 s), not 15.
+ */
+export const KEEPALIVE_UNANSWERED_NOTICE_MS = 3_000;
+/** While a ping stays unanswered past the notice, how often the time so far is reported again. */
+export const KEEPALIVE_UNANSWERED_STEP_MS = 1_000;
+
+/** The words of the sign an agent's tabs and dot show while a ping waits past the notice. */
+export function unansweredText(ms: number): string {
+  return `no answer from the agent for ${Math.floor(ms / 1000)} s`;
+}
 
 export interface KeepaliveOptions {
   intervalMs?: number;
   timeoutMs?: number;
+  /** how long a ping may go unanswered before `onUnanswered` says so */
+  noticeMs?: number;
   now?: () => number;
 }
 
 /**
  * Pings at an interval and calls `onSilent` once when a ping has gone unanswered for `timeoutMs`:
  * "answered" is anything heard from the agent after the ping was sent (`heard()`), so a busy
- * terminal needs no pong to count as alive.
+ * terminal needs no pong to count as alive. Before that, once a ping has gone unanswered for
+ * `noticeMs`, `onUnanswered` reports how long, every second, and `undefined` the moment anything
+ * is heard: the console shows the agent's silence while it still waits for it.
  *
  * The clock starts at the first unanswered ping, not at the last message heard: a page whose
  * timers were throttled (a hidden window) pings late, and must not take its own late ping for
@@ -29,8 +47,16 @@ export interface KeepaliveOptions {
 export class Keepalive implements Disposable {
   private readonly intervalMs: number;
   private readonly timeoutMs: number;
+  private readonly noticeMs: number;
   private readonly now: () => number;
   private timer: ReturnType<typeof setInterval> | undefined;
+  /** the next report of an unanswered ping: the first after `noticeMs`, then every second */
+  private noticeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** how long the oldest unanswered ping has waited, as last reported; undefined when none is */
+  private reported: number | undefined;
+  private readonly unansweredEmitter = new Emitter<number | undefined>();
+  /** Milliseconds a ping has gone unanswered (past `noticeMs`), again every second; `undefined` once answered. */
+  readonly onUnanswered = this.unansweredEmitter.event;
   /** when the oldest ping that nothing has been heard since was sent */
   private unansweredSince: number | undefined;
   private stopped = false;
@@ -42,6 +68,7 @@ export class Keepalive implements Disposable {
   ) {
     this.intervalMs = options.intervalMs ?? KEEPALIVE_INTERVAL_MS;
     this.timeoutMs = options.timeoutMs ?? KEEPALIVE_TIMEOUT_MS;
+    this.noticeMs = options.noticeMs ?? KEEPALIVE_UNANSWERED_NOTICE_MS;
     this.now = options.now ?? Date.now;
   }
 
@@ -53,6 +80,19 @@ export class Keepalive implements Disposable {
   /** Something arrived from the agent: every ping sent so far counts as answered. */
   heard(): void {
     this.unansweredSince = undefined;
+    if (this.noticeTimer !== undefined) {
+      clearTimeout(this.noticeTimer);
+      this.noticeTimer = undefined;
+    }
+    if (this.reported !== undefined) {
+      this.reported = undefined;
+      this.unansweredEmitter.fire(undefined);
+    }
+  }
+
+  /** How long the oldest unanswered ping has waited, as last reported; undefined when none has for `noticeMs`. */
+  get unansweredMs(): number | undefined {
+    return this.reported;
   }
 
   /** One interval: judge the silence so far, then ping. Public for tests. */
@@ -64,13 +104,42 @@ export class Keepalive implements Disposable {
       this.onSilent(now - this.unansweredSince);
       return;
     }
-    this.unansweredSince ??= now;
+    if (this.unansweredSince === undefined) {
+      this.unansweredSince = now;
+      this.scheduleNotice(this.noticeMs);
+    }
     this.sendPing();
   }
 
   dispose(): void {
     this.stopped = true;
     clearInterval(this.timer);
+    clearTimeout(this.noticeTimer);
     this.timer = undefined;
+    this.noticeTimer = undefined;
+    // Whatever comes next (a lost connection, a closed one) replaces the sign: it goes first.
+    if (this.reported !== undefined) {
+      this.reported = undefined;
+      this.unansweredEmitter.fire(undefined);
+    }
+    this.unansweredEmitter.dispose();
+  }
+
+  private scheduleNotice(delayMs: number): void {
+    clearTimeout(this.noticeTimer);
+    this.noticeTimer = setTimeout(() => this.notice(), delayMs);
+  }
+
+  /** Reports the unanswered ping's wait, and plans the next report at the next whole second of it. */
+  private notice(): void {
+    this.noticeTimer = undefined;
+    if (this.stopped || this.unansweredSince === undefined) return;
+    const waited = this.now() - this.unansweredSince;
+    // A timer can run a little early against the clock: report only a wait that has reached the notice.
+    if (waited < this.noticeMs) return this.scheduleNotice(this.noticeMs - waited);
+    this.reported = waited;
+    this.unansweredEmitter.fire(waited);
+    const step = KEEPALIVE_UNANSWERED_STEP_MS;
+    this.scheduleNotice(step - (waited % step));
   }
 }

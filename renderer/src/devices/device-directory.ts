@@ -145,6 +145,7 @@ export class DeviceDirectory implements Disposable {
         this.changed();
       }),
     );
+    store.add(connection.onUnanswered(() => this.changed()));
     store.add(connection.onError((error) => console.warn(`[agent ${agentId}] ${error.code}: ${error.message}`)));
     void connection.connect();
     this.changed();
@@ -227,6 +228,7 @@ export class DeviceDirectory implements Disposable {
           paired: r.paired !== undefined,
           route: r.connection?.path ?? (r.inPresence ? 'cloud' : r.paired?.endpoints.length ? 'lan' : undefined),
           reconnectAttempt: r.reconnect?.attempt,
+          unansweredMs: r.connection?.unansweredMs,
         };
       })
       .map((entry) => ({ entry, key: `${STATE_ORDER.indexOf(dotOf(entry))}${entry.name.toLowerCase()}\u0000${entry.agentId}` }))

@@ -10,6 +10,7 @@ import type { Target } from '@tether/protocol';
 import type { ConnectionStage } from '../connection/connection-stage';
 import type { NetworkPath } from '../connection/network-path';
 import { hostColour } from './host-colour';
+import { unansweredText } from '../connection/keepalive';
 
 export interface DeviceEntry {
   agentId: string;
@@ -31,6 +32,8 @@ export interface DeviceEntry {
   route: 'lan' | 'cloud' | undefined;
   /** set while a lost connection is being re-established for the shells of its tabs */
   reconnectAttempt: number | undefined;
+  /** how long a ping to the agent has gone unanswered, once past the keepalive's notice (its dot says so) */
+  unansweredMs: number | undefined;
 }
 
 export interface DevicePanelActions {
@@ -307,6 +310,7 @@ export class DevicePanel {
     item.dataset.hostColour = hostColour(entry.agentId);
     item.style.setProperty('--host-colour', item.dataset.hostColour);
     item.dataset.dot = dotOf(entry);
+    item.dataset.unanswered = String(entry.unansweredMs !== undefined);
     item.dataset.selected = String(entry.agentId === this.selected);
     item.tabIndex = -1;
     if (entry.agentId === this.selected) item.setAttribute('aria-current', 'true');
@@ -315,7 +319,7 @@ export class DevicePanel {
     const name = document.createElement('span');
     name.className = 'agent-name';
     name.textContent = entry.name;
-    name.title = `${entry.name} · ${entry.agentId}${entry.version ? ` · v${entry.version}` : ''}`;
+    name.title = `${entry.name} · ${entry.agentId}${entry.version ? ` · v${entry.version}` : ''}${entry.unansweredMs === undefined ? '' : ` · ${unansweredText(entry.unansweredMs)}`}`;
     const stage = entry.stage;
     const state = document.createElement('span');
     state.className = `connection-state stage-${stage.kind}`;

@@ -12,6 +12,9 @@ export interface FollowableConnection extends SessionCarrier {
   openFileChannel?(id: string): RTCDataChannel;
   /** whether the agent's `hello` offered file transfers */
   readonly transfersSupported?: boolean;
+  /** how long a ping to the agent has gone unanswered, once past the keepalive's notice (connection/keepalive.ts) */
+  readonly unansweredMs?: number | undefined;
+  readonly onUnanswered?: Event<number | undefined>;
 }
 
 /**
@@ -22,10 +25,12 @@ export class FollowedConnection implements Disposable {
   /** the connection followed now; a failed setup moves on to the agent's next one (app.ts) */
   connection: FollowableConnection | undefined;
   private listener: Disposable | undefined;
+  private unansweredListener: Disposable | undefined;
   private readonly connectingEmitter = new Emitter<TabStage>();
   private readonly readyEmitter = new Emitter<FollowableConnection>();
   private readonly endedEmitter = new Emitter<{ reason: string; code: ErrorCode | undefined }>();
   private readonly stageEmitter = new Emitter<void>();
+  private readonly unansweredEmitter = new Emitter<void>();
   /** still setting up; the stage as the tab shows it */
   readonly onConnecting = this.connectingEmitter.event;
   readonly onReady = this.readyEmitter.event;
@@ -33,10 +38,20 @@ export class FollowedConnection implements Disposable {
   readonly onEnded = this.endedEmitter.event;
   /** after each stage, whatever it was (after the events above) */
   readonly onStage = this.stageEmitter.event;
+  /** the time a ping to the followed agent has gone unanswered changed (`unansweredMs`) */
+  readonly onUnanswered = this.unansweredEmitter.event;
+
+  /** How long a ping to the followed agent has gone unanswered, while it is ready and past the notice. */
+  get unansweredMs(): number | undefined {
+    const connection = this.connection;
+    return connection?.stage.kind === 'ready' ? connection.unansweredMs : undefined;
+  }
 
   follow(connection: FollowableConnection): void {
     this.listener?.dispose();
+    this.unansweredListener?.dispose();
     this.connection = connection;
+    this.unansweredListener = connection.onUnanswered?.(() => this.unansweredEmitter.fire());
     const onStage = () => {
       const stage = connection.stage;
       switch (stage.kind) {
@@ -64,6 +79,8 @@ export class FollowedConnection implements Disposable {
 
   dispose(): void {
     this.listener?.dispose();
-    for (const emitter of [this.connectingEmitter, this.readyEmitter, this.endedEmitter, this.stageEmitter]) emitter.dispose();
+    this.unansweredListener?.dispose();
+    for (const emitter of [this.connectingEmitter, this.readyEmitter, this.endedEmitter, this.stageEmitter, this.unansweredEmitter])
+      emitter.dispose();
   }
 }

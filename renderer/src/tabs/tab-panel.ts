@@ -2,6 +2,7 @@ import { DisposableStore, Emitter, type Disposable, type Event } from '../base/e
 import type { NetworkPath } from '../connection/network-path';
 import type { TerminalSession } from '../session/terminal-session';
 import { SearchBar } from '../terminal/search-bar';
+import { unansweredText } from '../connection/keepalive';
 import { bannerFor, formatDuration, type BannerFacts } from './tab-banner';
 import { TabStatusView, type TabStage } from './tab-status-view';
 import { TerminalView, type TerminalViewOptions } from '../terminal/terminal-view';
@@ -11,6 +12,8 @@ import type { PaneRect } from './pane-layout';
 export interface TabFacts extends BannerFacts {
   stage: TabStage;
   path: NetworkPath | undefined;
+  /** how long a ping to the agent has gone unanswered, once past the keepalive's notice */
+  unansweredMs: number | undefined;
 }
 
 /** What a tab draws on: its panel in the page (TabPanel), or a stand-in that records in unit tests. */
@@ -43,6 +46,7 @@ export class TabPanel implements TabSurface {
   private readonly status: TabStatusView;
   private readonly searchBar: SearchBar;
   private readonly broadcastLabel: HTMLElement;
+  private readonly unansweredLabel: HTMLElement;
   private lastFacts: TabFacts | undefined;
   private readonly store = new DisposableStore();
   private readonly actionEmitter = new Emitter<void>();
@@ -67,11 +71,17 @@ export class TabPanel implements TabSurface {
     this.broadcastLabel.className = 'tab-broadcast';
     this.broadcastLabel.dataset.testid = 'tab-broadcast';
     this.broadcastLabel.hidden = true;
+    // In a corner over the terminal, like the find bar: it comes and goes without moving anything.
+    this.unansweredLabel = document.createElement('div');
+    this.unansweredLabel.className = 'tab-unanswered';
+    this.unansweredLabel.dataset.testid = 'tab-unanswered';
+    this.unansweredLabel.setAttribute('role', 'status');
+    this.unansweredLabel.hidden = true;
     this.element.append(this.status.banner, body, this.status.statusLine);
     parent.append(this.element);
     this.view = new TerminalView(body, viewOptions);
     this.searchBar = new SearchBar(this.view.search, () => this.view.focus());
-    body.append(this.broadcastLabel, this.status.progress, this.searchBar.element);
+    body.append(this.broadcastLabel, this.unansweredLabel, this.status.progress, this.searchBar.element);
     this.store.add(this.view.onResize((size) => this.status.showSize(size)));
     this.store.add(
       this.view.onOutput(() => {
@@ -141,6 +151,13 @@ export class TabPanel implements TabSurface {
     const now = facts.now;
     this.status.showStage(facts.state === 'opening' && !facts.connectionLost ? facts.stage : 'ready');
     this.status.showBanner(bannerFor(facts));
+    const unanswered = facts.unansweredMs;
+    this.unansweredLabel.hidden = unanswered === undefined;
+    this.unansweredLabel.textContent = unanswered === undefined ? '' : `⏳ ${unansweredText(unanswered)}`;
+    this.unansweredLabel.title =
+      unanswered === undefined
+        ? ''
+        : 'The agent may be frozen or its link stalled. Anything it sends ends this; with no answer at all, the console reconnects.';
     const size = this.view.size;
     const stateText = facts.connectionLost
       ? 'connection lost'

@@ -7,6 +7,7 @@
  * that a rename in progress and the keyboard focus survive output arriving in other tabs.
  */
 import { hostColour } from '../devices/host-colour';
+import { unansweredText } from '../connection/keepalive';
 import type { TabPanel } from './tab-panel';
 import type { TerminalTab } from './terminal-tab';
 
@@ -234,6 +235,8 @@ export class TabStrip {
     item.dataset.activity = String(tab.panel.activity && !active);
     item.dataset.broadcast = String(shown.broadcast);
     item.dataset.split = String(shown.split);
+    const unanswered = tab.unansweredMs;
+    item.dataset.unanswered = String(unanswered !== undefined);
     item.classList.toggle('active', active);
     item.setAttribute('aria-selected', String(active));
     const state = STATE_WORDS[tab.state] ?? tab.state;
@@ -241,7 +244,7 @@ export class TabStrip {
     item.title = [
       title,
       `${tab.target} on ${tab.agentName}`,
-      state,
+      unanswered === undefined ? state : `${state} · ${unansweredText(unanswered)}`,
       shown.broadcast ? 'broadcast: input goes to every tab marked 📡' : '',
       shown.split ? 'in a split (Alt+arrows move between panes)' : '',
     ]

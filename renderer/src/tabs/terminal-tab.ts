@@ -91,6 +91,7 @@ export class TerminalTab<Panel extends TabSurface = TabSurface> implements Dispo
     );
     this.store.add(this.connection.onEnded(({ reason, code }) => this.connectionEnded(reason, code)));
     this.store.add(this.connection.onStage(() => this.changed()));
+    this.store.add(this.connection.onUnanswered(() => this.changed()));
     this.store.add(this.reconnection);
     this.store.add(this.connection);
     this.render();
@@ -173,6 +174,15 @@ export class TerminalTab<Panel extends TabSurface = TabSurface> implements Dispo
 
   get followed(): FollowableConnection | undefined {
     return this.connection.connection;
+  }
+
+  /**
+   * How long a ping to the agent under the open shell has gone unanswered, once past the
+   * keepalive's notice: the agent may be frozen, and the tab says so before the connection counts
+   * as lost. Undefined otherwise.
+   */
+  get unansweredMs(): number | undefined {
+    return this.state === 'open' ? this.connection.unansweredMs : undefined;
   }
 
   /** Whether closing the tab would end a running process (asks first). */
@@ -382,6 +392,7 @@ export class TerminalTab<Panel extends TabSurface = TabSurface> implements Dispo
       lastError: this.errors[this.errors.length - 1],
       reconnect: this.reconnection.bannerFacts(this.current?.resumeGraceMs ?? 0),
       path: this.path,
+      unansweredMs: this.unansweredMs,
       now: Date.now(),
     });
   }

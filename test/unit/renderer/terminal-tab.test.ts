@@ -205,3 +205,30 @@ test('SESSION_LIMIT: the banner says to close another session and offers no Reco
   assert.equal(banner?.title, 'plc-1 has as many sessions as its agent allows');
   assert.match(banner?.detail ?? '', /Close another session on plc-1/);
 });
+
+test('an agent that leaves a ping unanswered: the open tab shows for how long, and stops the moment it answers', () => {
+  const { tab, panel, connection } = openTab();
+  let changes = 0;
+  tab.onChange(() => changes++);
+  assert.equal(panel.facts?.unansweredMs, undefined);
+  connection.unanswered(3_000);
+  assert.equal(tab.unansweredMs, 3_000);
+  assert.equal(panel.facts?.unansweredMs, 3_000, 'drawn at once');
+  connection.unanswered(4_000);
+  assert.equal(panel.facts?.unansweredMs, 4_000, 'counted up');
+  assert.equal(changes, 2, 'the tab strip hears of each step');
+  assert.equal(panel.banner(), undefined, 'a quiet sign, not a banner: the connection is not lost');
+  connection.unanswered(undefined);
+  assert.equal(panel.facts?.unansweredMs, undefined);
+  assert.equal(tab.state, 'open');
+});
+
+test('a tab that is not open shows no unanswered ping: the reconnecting banner says what there is to say', () => {
+  const { tab, panel, connection } = openTab();
+  connection.unanswered(14_000);
+  connection.set({ kind: 'failed', reason: 'no answer from the agent on the data channels for 15 s' });
+  assert.equal(tab.state, 'reconnecting');
+  assert.equal(tab.unansweredMs, undefined);
+  assert.equal(panel.facts?.unansweredMs, undefined);
+  assert.equal(panel.banner()?.kind, 'info');
+});

@@ -50,8 +50,17 @@ export class FakeTabPanel implements TabSurface {
 /** An agent connection that goes through the stages a test gives it; it opens no channel itself. */
 export class FakeConnection implements FollowableConnection {
   stage: ConnectionStage = { kind: 'idle' };
+  unansweredMs: number | undefined;
   private readonly stageEmitter = new Emitter<ConnectionStage>();
+  private readonly unansweredEmitter = new Emitter<number | undefined>();
   readonly onStage = this.stageEmitter.event;
+  readonly onUnanswered = this.unansweredEmitter.event;
+
+  /** The keepalive reports a ping unanswered for `ms` (undefined: answered), as AgentConnection passes it on. */
+  unanswered(ms: number | undefined): void {
+    this.unansweredMs = ms;
+    this.unansweredEmitter.fire(ms);
+  }
 
   set(stage: ConnectionStage): void {
     this.stage = stage;
