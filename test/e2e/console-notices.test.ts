@@ -42,10 +42,15 @@ test('an agent that records input: the tab says so as it opens, and what is type
       const text = readdirSync(recordDir)
         .map((name) => readFileSync(join(recordDir, name), 'utf8'))
         .join('');
+      // Events are [time, kind, text] after the header line; an output event whose text is "i"
+      // holds '"i"' too, so the kind is read, not searched for. What follows the last newline is
+      // empty or a line still being written.
       const inputs = text
         .split('\n')
-        .filter((line) => line.includes('"i"'))
-        .map((line) => (JSON.parse(line) as [number, string, string])[2])
+        .slice(1, -1)
+        .map((line) => JSON.parse(line) as [number, string, string])
+        .filter(([, kind]) => kind === 'i')
+        .map(([, , typed]) => typed)
         .join('');
       return inputs.includes('echo typed""-in-the-page\r') ? inputs : undefined;
     },
