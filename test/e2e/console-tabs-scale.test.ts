@@ -415,4 +415,16 @@ test('a workspace with tabs on an agent that is offline opens the others and nam
   assert.equal(opened.length, onA.length + 1, "host A's five tabs and the split's second pane");
   const notices = await ui.notices(opened[0]!.id);
   assert.ok(notices.some((n) => n.includes('workspace line shift: not opened, their agents are offline') && n.includes(`${packaging.name} on host B`)), notices.join('\n'));
+  // and a workspace can be deleted, after a question
+  await ui.page.locator('[data-testid="workspaces-open"]').click();
+  await ui.page.locator('[data-testid="workspaces-menu"] [data-testid="workspace-delete"]').click();
+  await ui.page.locator('[data-testid="workspaces-delete-menu"] [data-testid="workspace-delete-item"][data-name="line shift"]').click();
+  await ui.page.locator('[data-testid="confirm-accept"]').click();
+  await ui.page.locator('[data-testid="confirm-dialog"]').waitFor({ state: 'detached' });
+  await ui.page.locator('[data-testid="workspaces-open"]').click();
+  await ui.page.locator('[data-testid="workspaces-menu"]').waitFor();
+  assert.equal(await ui.page.locator('[data-testid="workspace-item"]').count(), 0);
+  await ui.page.keyboard.press('Escape');
+  await typeHere('echo deleted""-and-back');
+  await ui.waitForLine((await active())!, 'deleted-and-back');
 });
