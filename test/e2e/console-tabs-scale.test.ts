@@ -80,6 +80,10 @@ test('nine tabs on two hosts: numbered, duplicates numbered, coloured by host, f
   assert.equal(hover.split('\n')[0], `${press.name} @ agent console-tabs-scale (2)`);
   assert.match(hover, new RegExp(`${press.name} on agent console-tabs-scale`));
   assert.match(hover, /^connected$/m);
+  // nine tabs crowd the strip: the labels leave the host out (the colour says it), the container gets the room
+  assert.equal(await ui.page.locator('.tab-bar').getAttribute('data-crowded'), 'true');
+  assert.equal(await ui.tabButton(onA[0]!).locator('[data-testid="tab-label"]').innerText(), press.name);
+  assert.equal(await ui.tabButton(onB[0]!).locator('[data-testid="tab-label"]').innerText(), packaging.name);
   // the newest tab is the active one and can be seen
   assert.equal(await active(), onB[3]);
   assert.ok(await visibleInStrip(onB[3]!), 'the new tab is visible in the strip');
@@ -129,7 +133,7 @@ test('the list of every tab shows all nine with their state; choosing one shows 
   await ui.waitForLine(onA[1]!, 'chosen-from-list');
 });
 
-test('in a narrow window the strip scrolls, and the active tab (switched to, or new) is always scrolled into view', async () => {
+test('regression: a new tab opened off screen in a full strip; now the active tab (switched to, or new) is always scrolled into view', async () => {
   await ui.page.setViewportSize({ width: 800, height: 700 });
   const overflowing = await ui.page.evaluate(() => {
     const strip = document.querySelector('.tab-strip')!;
