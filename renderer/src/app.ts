@@ -359,7 +359,13 @@ export class ConsoleApp implements Disposable {
     const name = (await promptDialog({ title: 'Save a workspace', message: 'Name', accept: 'Save', testid: 'workspace-name-dialog' }))?.slice(0, 80);
     const replaces = name ? this.workspaces.get(name) : undefined;
     const keep = replaces && !(await confirmDialog({ title: `Replace ${replaces.name}?`, message: `A workspace named ${replaces.name} (${replaces.tabs.length} tabs) exists. Replace it with the open tabs?`, accept: 'Replace' }));
-    if (name && !keep) await this.saveWorkspace(name);
+    if (name && !keep) {
+      await this.saveWorkspace(name).catch((error: unknown) => {
+        const why = error instanceof Error ? error.message : String(error);
+        console.warn(`[workspaces] ${name} not saved: ${why}`);
+        this.tabs.active?.panel.notice(`[workspace ${name} not saved: ${why}]`, 'warning');
+      });
+    }
     this.focusTerminal();
   }
 
@@ -368,7 +374,14 @@ export class ConsoleApp implements Disposable {
     let chosen: string | undefined;
     const entries: MenuEntry[] = this.workspaces.list().map((w) => ({ label: w.name, testid: 'workspace-delete-item', data: { name: w.name }, action: () => void (chosen = w.name) }));
     await openPopupMenu(entries, button, { testid: 'workspaces-delete-menu', label: 'Delete a workspace' });
-    if (chosen && (await confirmDialog({ title: `Delete ${chosen}?`, message: `The workspace ${chosen} is forgotten; open tabs stay open.`, accept: 'Delete' }))) await this.workspaces.remove(chosen);
+    if (chosen && (await confirmDialog({ title: `Delete ${chosen}?`, message: `The workspace ${chosen} is forgotten; open tabs stay open.`, accept: 'Delete' }))) {
+      const name = chosen;
+      await this.workspaces.remove(name).catch((error: unknown) => {
+        const why = error instanceof Error ? error.message : String(error);
+        console.warn(`[workspaces] ${name} not deleted: ${why}`);
+        this.tabs.active?.panel.notice(`[workspace ${name} not deleted: ${why}]`, 'warning');
+      });
+    }
     this.focusTerminal();
   }
 
