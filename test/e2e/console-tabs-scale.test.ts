@@ -225,6 +225,14 @@ test('the tab menu from the keyboard: Shift+F10 opens the menu of the active tab
   await menu.waitFor({ state: 'detached' });
   await typeHere('echo menu""-closed');
   await ui.waitForLine(onA[2]!, 'menu-closed');
+  // the same menu from the ⋯ of the active tab, with the mouse
+  await ui.tabButton(onA[2]!).locator('[data-testid="tab-menu-button"]').click();
+  await menu.waitFor();
+  assert.equal(await menu.getAttribute('aria-label'), `Tab ${(await ui.tab(onA[2]!)).title}`);
+  await ui.page.keyboard.press('Escape');
+  await menu.waitFor({ state: 'detached' });
+  await typeHere('echo dots""-closed');
+  await ui.waitForLine(onA[2]!, 'dots-closed');
 });
 
 /** The panel's place on the page, and whether its terminal's drawn screen fits inside it. */
