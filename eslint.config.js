@@ -119,7 +119,7 @@ export default tseslint.config(
     rules: boundary([...otherPackages('agent', 'signaling', 'socket-bounds', 'renderer'), protocolByPath]),
   },
   {
-    files: ['**/test/**/*.ts', 'bench/**/*.ts', 'scripts/**'],
+    files: ['**/test/**/*.ts', 'harness/**/*.ts', 'bench/**/*.ts', 'scripts/**'],
     languageOptions: { globals: { ...globals.node, ...globals.browser } },
   },
 );

@@ -1,6 +1,6 @@
 /**
  * The control loop beside a debug session, for `npm run bench` (issue 17): a cyclic task in a test
- * container (test/support/cyclic-task.c: a 2 ms tick, 1 ms of work, as a PLC scan at 50 % load)
+ * container (harness/cyclic-task.c: a 2 ms tick, 1 ms of work, as a PLC scan at 50 % load)
  * measured three ways, 2500 cycles each: alone; while a Tether session (the built agent, a werift
  * console, the agent's default standing) runs two CPU hogs, an I/O hog and a memory hog; and while
  * plain `docker exec` runs the same hogs as the same user; three rounds of the three, and each
@@ -14,13 +14,13 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AgentProcess, openTerminal, pairedConsole } from '../agent/test/support/agent-process.js';
-import { buildAgent, patchedWerift } from '../agent/test/support/patched-werift.js';
-import { until } from '../agent/test/support/werift-console.js';
+import { AgentProcess, openTerminal, pairedConsole } from '../harness/lan-agent.js';
+import { buildAgent, patchedWerift } from '../harness/patched-werift.js';
+import { until } from '../harness/werift-console.js';
 import {
   calibrate, CPU_HOG, CyclicTask, IO_HOG, MEMORY_HOG, oomKills, PERIOD_US, startLoopContainer, WORK_US, type CyclicRun,
-} from '../test/support/control-loop.js';
-import { docker, type TestContainer } from '../test/support/docker.js';
+} from '../harness/control-loop.js';
+import { docker, type TestContainer } from '../harness/docker.js';
 import { percentile, round } from './stats.js';
 
 const CYCLES = 2500;

@@ -5,8 +5,8 @@
  * is the node's RSS growth: its peak while the attack runs, and once every transport is closed.
  */
 import { readFileSync } from 'node:fs';
-import { attack, endAttack } from '../test/support/pre-auth-attack.js';
-import { startSignalingNode } from '../test/support/signaling-node.js';
+import { attack, endAttack } from '../harness/pre-auth-attack.js';
+import { startSignalingNode } from '../harness/signaling-node.js';
 import { round } from './stats.js';
 
 export const PRE_AUTH_TRANSPORTS = 400;

@@ -4,10 +4,10 @@
  * and `cat` of a few MB through the relay, counted on arrival in the console.
  */
 import { randomBytes } from 'node:crypto';
-import { startAgent, type AgentProcess } from '../test/support/agent-process.js';
-import { startContainer, type TestContainer } from '../test/support/docker.js';
-import { launchConsoleIn, startCoturn, startSignaling, type ConsoleBrowser } from '../test/support/net-services.js';
-import { TestNetwork } from '../test/support/netns.js';
+import { startAgent, type AgentProcess } from '../harness/agent-process.js';
+import { startContainer, type TestContainer } from '../harness/docker.js';
+import { launchConsoleIn, startCoturn, startSignaling, type ConsoleBrowser } from '../harness/net-services.js';
+import { TestNetwork } from '../harness/netns.js';
 import { RendererBench, type BenchFile } from './renderer-bench.js';
 
 export interface RelayedRun {

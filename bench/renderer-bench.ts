@@ -2,7 +2,7 @@
  * The console page's side of the bench: drives the measurement hooks of renderer/src/bench-hooks.ts
  * (`window.__tetherTest`, page opened with test=1&bench=1) and verifies what arrived.
  */
-import type { ConsolePage } from '../test/support/console-page.js';
+import type { ConsolePage } from '../harness/console-page.js';
 
 /** The file that the throughput runs `cat`, as the container measured it. */
 export interface BenchFile {

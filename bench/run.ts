@@ -6,8 +6,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { docker } from '../test/support/docker.js';
-import { startStack, type Stack } from '../test/support/stack.js';
+import { docker } from '../harness/docker.js';
+import { startStack, type Stack } from '../harness/stack.js';
 import { RendererBench, type BenchFile, type PromptTiming, type ResumeTiming } from './renderer-bench.js';
 import { rawExecEcho, rawExecThroughput } from './raw-exec.js';
 import { sessionMemory } from './session-memory.js';

@@ -6,10 +6,10 @@
  */
 import { issueToken, startSignalingServer, type SignalingServer } from '@tether/signaling';
 import { io, type Socket } from 'socket.io-client';
-import { presenceOf } from '../test/support/presence-watch.js';
-import { startRedisServer } from '../test/support/redis-server.js';
-import { startSignalingNode } from '../test/support/signaling-node.js';
-import { startTcpFront } from '../test/support/tcp-front.js';
+import { presenceOf } from '../harness/presence-watch.js';
+import { startRedisServer } from '../harness/redis-server.js';
+import { startSignalingNode } from '../harness/signaling-node.js';
+import { startTcpFront } from '../harness/tcp-front.js';
 import { percentile, round } from './stats.js';
 
 const SECRET = 'bench-scale-out-secret-0123456789abcdef';

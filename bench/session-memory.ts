@@ -10,9 +10,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { patchedWerift } from '../agent/test/support/patched-werift.js';
-import { startAgent } from '../test/support/agent-process.js';
-import { startContainer } from '../test/support/docker.js';
+import { patchedWerift } from '../harness/patched-werift.js';
+import { startAgent } from '../harness/agent-process.js';
+import { startContainer } from '../harness/docker.js';
 import { debugStats } from './soak/probes.js';
 import { enrollConsole, SoakPeer, type SoakTerminal } from './soak/soak-console.js';
 

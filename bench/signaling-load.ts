@@ -1,7 +1,7 @@
 /**
  * The signaling tier under a fleet (issue 20), for `npm run bench`, on loopback: `tether-signaling`
  * nodes from the built CLI (one, or two sharing a real redis-server), simulated agents in a child
- * process of their own (test/support/agent-swarm.ts), ten consoles in this process that keep
+ * process of their own (harness/agent-swarm.ts), ten consoles in this process that keep
  * presence as a console does (snapshot and diffs), and one real console in headless Chromium.
  *
  * For each fleet size and topology: a reconnect storm (every agent connecting at once, ten consoles
@@ -12,15 +12,16 @@
  * The figures go to bench/results.json under `signalingLoad`; bench/README.md says what each is.
  */
 import { readFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { Page } from 'playwright-core';
 import { io, type Socket } from 'socket.io-client';
-import { startAgentSwarm } from '../test/support/agent-swarm.js';
-import { launchChromium, newLoggedPage } from '../test/support/browser.js';
-import { presenceOf } from '../test/support/presence-watch.js';
-import { startRedisServer, type RedisServer } from '../test/support/redis-server.js';
-import { ensureRendererBuilt } from '../test/support/renderer-build.js';
-import { startSignalingNode, type SignalingNode } from '../test/support/signaling-node.js';
-import { serveDirectory } from '../test/support/static-server.js';
+import { startAgentSwarm } from '../harness/agent-swarm.js';
+import { launchChromium, newLoggedPage } from '../harness/browser.js';
+import { presenceOf } from '../harness/presence-watch.js';
+import { startRedisServer, type RedisServer } from '../harness/redis-server.js';
+import { ensureRendererBuilt } from '../harness/renderer-build.js';
+import { startSignalingNode, type SignalingNode } from '../harness/signaling-node.js';
+import { serveDirectory } from '../harness/static-server.js';
 import { percentile, round } from './stats.js';
 
 const CONSOLE_TOKEN = 'load-console-token-0123456789';
@@ -54,8 +55,14 @@ export interface StormFigures {
   relayP50Ms: number | null;
   relayP99Ms: number | null;
   relaySamples: number;
+  /** the highest event-loop delay p99 a node reported in /healthz during the storm (where a relay's wait can come from) */
+  stormEventLoopDelayP99Ms: number;
+  /** the event-loop delay p99 of this process (the probe's console and agent live in it) during the storm */
+  benchEventLoopDelayP99Ms: number;
   /** CPU of the node(s), summed, and of Redis, in % of one core over the storm */
   serverCpuPct: number;
+  /** the nodes' CPU time over the storm divided by the agents */
+  serverCpuMsPerAgent: number;
   redisCpuPct: number | null;
   /** the nodes' RSS growth over the storm divided by the agents */
   serverKBPerConnection: number;
@@ -76,6 +83,8 @@ export interface DepartureFigures {
   eventLoopDelayMaxMs: number;
   /** the slowest /healthz answer meanwhile */
   healthzMaxMs: number;
+  /** CPU time the nodes used (summed) from the departure until every console listed the rest: less sensitive to a shared machine than the delays */
+  serverCpuMs: number;
   /** until every console listed the agents that were left */
   consolesSeeDepartureMs: number;
   presenceBytesPerConsole: number;
@@ -89,6 +98,31 @@ function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Polls every node's /healthz every 100 ms until stopped: the highest event-loop delay p99 and max reported, the slowest answer. */
+function watchHealth(nodes: SignalingNode[]): { stop(): Promise<{ p99: number; max: number; healthzMax: number }> } {
+  const seen = { p99: 0, max: 0, healthzMax: 0 };
+  let polling = true;
+  const poll = (async () => {
+    while (polling) {
+      for (const node of nodes) {
+        const t0 = performance.now();
+        const health = (await (await fetch(`${node.url}/healthz`)).json()) as { eventLoopDelayP99Ms?: number; eventLoopDelayMaxMs?: number };
+        seen.healthzMax = Math.max(seen.healthzMax, performance.now() - t0);
+        seen.p99 = Math.max(seen.p99, health.eventLoopDelayP99Ms ?? 0);
+        seen.max = Math.max(seen.max, health.eventLoopDelayMaxMs ?? 0);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  })();
+  return {
+    async stop() {
+      polling = false;
+      await poll;
+      return seen;
+    },
+  };
 }
 
 /** A console of the bench: its presence, and the presence bytes and messages it received. */
@@ -232,7 +266,11 @@ async function storm(agents: number, nodeCount: 1 | 2, chromium: boolean): Promi
     const redisPid = redis?.pid();
     const redisCpuBefore = redisPid ? cpuSeconds(redisPid) : 0;
     const probe = relayProbe(probeConsole, probeAgent);
+    const stormHealth = watchHealth(nodes);
+    const benchDelay = monitorEventLoopDelay({ resolution: 10 });
+    benchDelay.enable();
     const started = performance.now();
+    if (process.env['TETHER_BENCH_NODE_PROFILE_DIR']) console.log(`[bench] storm at ${process.hrtime.bigint() / 1000n} µs (monotonic)`);
     const connected = swarm.connect({ urls, token: AGENT_TOKEN, prefix: 'swarm-', count: agents });
     let chromiumSeeAll: Promise<number | null> = Promise.resolve(null);
     if (page) {
@@ -248,6 +286,8 @@ async function storm(agents: number, nodeCount: 1 | 2, chromium: boolean): Promi
     const { ms: connectMs, refusals } = await connected;
     const seeAll = await allSee(consoles, agents + 1);
     const relay = probe.stop();
+    benchDelay.disable();
+    const stormDelay = await stormHealth.stop();
     const elapsedS = (performance.now() - started) / 1000;
     const serverCpu = nodes.reduce((sum, node) => sum + cpuSeconds(node.pid), 0) - cpuBefore;
     const redisCpu = redisPid ? cpuSeconds(redisPid) - redisCpuBefore : undefined;
@@ -264,34 +304,26 @@ async function storm(agents: number, nodeCount: 1 | 2, chromium: boolean): Promi
     let departure: DepartureFigures | null = null;
     if (agents >= DEPARTING) {
       for (const c of consoles) Object.assign(c, { bytes: 0, messages: 0 });
-      let p99 = 0;
-      let max = 0;
-      let healthzMax = 0;
-      let polling = true;
-      const poll = (async () => {
-        while (polling) {
-          for (const node of nodes) {
-            const t0 = performance.now();
-            const health = (await (await fetch(`${node.url}/healthz`)).json()) as { eventLoopDelayP99Ms?: number; eventLoopDelayMaxMs?: number };
-            healthzMax = Math.max(healthzMax, performance.now() - t0);
-            p99 = Math.max(p99, health.eventLoopDelayP99Ms ?? 0);
-            max = Math.max(max, health.eventLoopDelayMaxMs ?? 0);
-          }
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
-      })();
+      const health = watchHealth(nodes);
+      const departureCpuBefore = nodes.reduce((sum, node) => sum + cpuSeconds(node.pid), 0);
       const departed = performance.now();
+      // For a profile of the nodes (TETHER_BENCH_NODE_PROFILE_DIR): when the departure began, in the profile's clock.
+      if (process.env['TETHER_BENCH_NODE_PROFILE_DIR']) console.log(`[bench] departure at ${process.hrtime.bigint() / 1000n} µs (monotonic)`);
       await swarm.disconnect(DEPARTING);
       await allSee(consoles, agents + 1 - DEPARTING);
       const consolesSeeDepartureMs = performance.now() - departed;
-      await new Promise((resolve) => setTimeout(resolve, 1000)); // the windows that cover the end of it
-      polling = false;
-      await poll;
+      const departureCpuMs = 1000 * (nodes.reduce((sum, node) => sum + cpuSeconds(node.pid), 0) - departureCpuBefore);
+      // The windows that cover the end of it: /healthz reports the last whole 1 s window, and the
+      // sample of a stall is recorded when it ends, possibly into the window after; one second
+      // was not always enough to see it.
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      const { p99, max, healthzMax } = await health.stop();
       departure = {
         agents: DEPARTING,
         eventLoopDelayP99Ms: round(p99, 1),
         eventLoopDelayMaxMs: round(max, 1),
         healthzMaxMs: round(healthzMax, 1),
+        serverCpuMs: round(departureCpuMs, 0),
         consolesSeeDepartureMs: round(consolesSeeDepartureMs, 0),
         presenceBytesPerConsole: consoles.reduce((a, b) => Math.max(a, b.bytes), 0),
       };
@@ -312,7 +344,10 @@ async function storm(agents: number, nodeCount: 1 | 2, chromium: boolean): Promi
       relayP50Ms: relay.length > 0 ? round(percentile(relay, 50), 2) : null,
       relayP99Ms: relay.length > 0 ? round(percentile(relay, 99), 2) : null,
       relaySamples: relay.length,
+      stormEventLoopDelayP99Ms: round(stormDelay.p99, 1),
+      benchEventLoopDelayP99Ms: round(benchDelay.percentile(99) / 1e6, 1),
       serverCpuPct: round((100 * serverCpu) / elapsedS, 0),
+      serverCpuMsPerAgent: round((1000 * serverCpu) / agents, 3),
       redisCpuPct: redisCpu === undefined ? null : round((100 * redisCpu) / elapsedS, 0),
       serverKBPerConnection: round((rssAfter - rssBefore) / agents, 1),
       consolesCut: consoles.filter((c) => c.cut).length,

@@ -11,9 +11,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { ConsolePage, TransferFacts } from '../test/support/console-page.js';
-import { docker, type TestContainer } from '../test/support/docker.js';
-import { waitFor } from '../test/support/wait.js';
+import type { ConsolePage, TransferFacts } from '../harness/console-page.js';
+import { docker, type TestContainer } from '../harness/docker.js';
+import { waitFor } from '../harness/wait.js';
 
 const run = promisify(execFile);
 

@@ -14,7 +14,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from '../test/support/browser.js';
+import { launchChromium } from '../harness/browser.js';
 import { percentile, round } from './stats.js';
 
 /** No byte for this long while werift still had some to deliver: a stall. */

@@ -7,7 +7,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { CHANNEL_BUFFER_HIGH_BYTES, CHANNEL_BUFFER_LOW_BYTES, MAX_FRAME_BYTES } from '@tether/protocol';
-import { patchedWerift, type Werift } from '../agent/test/support/patched-werift.js';
+import { patchedWerift, type Werift } from '../harness/patched-werift.js';
 
 type Order =
   | { type: 'offer'; sdp: string }

@@ -17,10 +17,10 @@ import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { createJsonLogger, startSignalingServer } from '@tether/signaling';
-import { startAgent } from '../test/support/agent-process.js';
-import { docker, ensureDocker, TEST_IMAGE_BASH, TEST_IMAGE_SH } from '../test/support/docker.js';
-import { ensureRendererBuilt } from '../test/support/renderer-build.js';
-import { serveDirectory } from '../test/support/static-server.js';
+import { startAgent } from '../harness/agent-process.js';
+import { docker, ensureDocker, TEST_IMAGE_BASH, TEST_IMAGE_SH } from '../harness/docker.js';
+import { ensureRendererBuilt } from '../harness/renderer-build.js';
+import { serveDirectory } from '../harness/static-server.js';
 
 const runId = randomBytes(3).toString('hex');
 const logDir = join('.tether-demo', runId);

@@ -72,7 +72,7 @@ if (bundled.status !== 0) process.exit(bundled.status ?? 1);
 if (files.length > 1 && concurrency > 1) {
   const prepared = spawnSync(
     process.execPath,
-    ['--conditions=source', '--import', 'tsx', '--input-type=module', '-e', "await (await import('./test/support/docker.ts')).ensureDocker()"],
+    ['--conditions=source', '--import', 'tsx', '--input-type=module', '-e', "await (await import('./harness/docker.ts')).ensureDocker()"],
     { stdio: 'inherit' },
   );
   if (prepared.status !== 0) {

@@ -9,7 +9,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 # The Docker engine, Chromium for the renderer tests, busybox-static for the test vPLC images,
 # coturn and Redis for the network tests, iproute2 and iptables for network namespaces, gcc with
-# libnetfilter-queue-dev for the tests' packet delayer (test/support/nfq-delay.c; the kernel may lack
+# libnetfilter-queue-dev for the tests' packet delayer (harness/nfq-delay.c; the kernel may lack
 # netem), systemd for `systemd-analyze verify` of the agent's unit (nothing is started with it), and
 # asciinema to play the agent's recordings in its tests, and the Noto CJK and colour emoji fonts that
 # the console's terminal falls back to for Japanese, Chinese, Korean and emoji (test/e2e/console-readable).

@@ -24,7 +24,7 @@ import { SessionJournal } from './session-journal.js';
 import { agentTag } from './session-killer.js';
 import { SessionRegistry } from './session-registry.js';
 import { SessionRules } from './session-rules.js';
-import { SignalingClient } from './signaling-client.js';
+import { AgentSignalingClient } from './signaling-client.js';
 import { TransferRules } from './transfer/transfer-rules.js';
 import { TargetWatcher } from './target-events.js';
 import { ConsoleRegistry } from './trust/consoles.js';
@@ -105,7 +105,7 @@ export class Agent {
   private lock: StateLock | undefined;
   private stopWatchingConsoles: (() => void) | undefined;
   private negotiator: Negotiator | undefined;
-  private signaling: SignalingClient | undefined;
+  private signaling: AgentSignalingClient | undefined;
   private lan: LanEndpoint | undefined;
   /** agent.sock: how `tether-agent pair` and `consoles` reach this agent */
   private control: ControlSocket | undefined;
@@ -201,7 +201,7 @@ export class Agent {
       if (!config.signalingUrl) log.info('agent ready', { ...ready, lanPort: this.lanPort });
     }
     if (config.signalingUrl && config.token) {
-      const client = new SignalingClient(
+      const client = new AgentSignalingClient(
         config.signalingUrl,
         { role: 'agent', token: config.token, agentId: config.agentId, name: config.name, version: AGENT_VERSION },
         {

@@ -14,7 +14,7 @@ export interface AgentIdentity {
   version: string;
 }
 
-export class ControlChannel {
+export class AgentControlChannel {
   private readonly unsubscribe: Unsubscribe[] = [];
   private helloSeen = false;
 

@@ -21,7 +21,7 @@ export interface DataChannelPort {
   send(frame: string | Buffer): boolean;
   /**
    * Sends a frame that only answers one the console sent (an error, a pong). A guarded channel
-   * drops it while the console does not read (channel-guard.ts); false then.
+   * drops it while the console does not read (channel-bounds.ts); false then.
    */
   answer(frame: string): boolean;
   close(): void;

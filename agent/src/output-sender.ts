@@ -3,7 +3,8 @@
  * one data channel attached to it, no faster than its console acknowledges parsing, and pauses
  * reading the exec stream while the console is behind (DESIGN.md "Flow control"). The session
  * decides when a channel attaches or is lost and when the session ends; this holds how far the
- * attached channel got.
+ * attached channel got, and says when that channel has every byte (`onCaughtUp`). It never calls
+ * back into the session while it pumps: that news is given once the pump has returned.
  */
 import {
   CHANNEL_BUFFER_HIGH_BYTES,
@@ -44,16 +45,22 @@ export class OutputSender {
   pauses = 0;
   private pumpTimer: NodeJS.Immediate | undefined;
   private stopped = false;
+  private readonly caughtUpListeners = new Set<() => void>();
+  private caughtUpQueued = false;
 
-  /**
-   * `onCaughtUp` runs whenever the attached channel has every byte of the output; it returns true
-   * when that ended the session (the process had exited), so that nothing more is done here.
-   */
   constructor(
     private readonly output: OutputLog,
     private readonly source: PausableSource,
-    private readonly onCaughtUp: () => boolean,
   ) {}
+
+  /**
+   * `listener` runs whenever a pump leaves the attached channel with every byte of the output: on
+   * a later microtask, after the pump has returned, so it may stop or end the session freely.
+   */
+  onCaughtUp(listener: () => void): Unsubscribe {
+    this.caughtUpListeners.add(listener);
+    return () => this.caughtUpListeners.delete(listener);
+  }
 
   get isAttached(): boolean {
     return this.attachment !== undefined;
@@ -124,8 +131,19 @@ export class OutputSender {
       if (!channel.send(frame)) break;
       attachment.sent += frame.length;
     }
-    if (attachment.sent === this.output.end && this.onCaughtUp()) return;
     this.updateReading();
+    if (attachment.sent === this.output.end) this.reportCaughtUp();
+  }
+
+  private reportCaughtUp(): void {
+    if (this.caughtUpQueued) return;
+    this.caughtUpQueued = true;
+    queueMicrotask(() => {
+      this.caughtUpQueued = false;
+      // Still so when the news is given: nothing came in or went away meanwhile.
+      if (this.stopped || !this.attachment || this.attachment.sent !== this.output.end) return;
+      for (const listener of this.caughtUpListeners) listener();
+    });
   }
 
   /** Sends what the console lacks whatever the watermarks say: the session is over. */

@@ -19,8 +19,8 @@ import {
 } from '@tether/protocol';
 import type { AuditLog, AuditPeer } from './audit.js';
 import { addDebugFigures, sctpFigures } from './debug-stats.js';
-import { ChannelGuard } from './channel-guard.js';
-import { ControlChannel, type AgentIdentity } from './control-channel.js';
+import { ChannelBounds, type ChannelKind } from './channel-bounds.js';
+import { AgentControlChannel, type AgentIdentity } from './control-channel.js';
 import { describeError, withDeadline } from './deadline.js';
 import type { DockerTargets } from './docker-targets.js';
 import { createLogger } from './log.js';
@@ -28,7 +28,7 @@ import type { SessionRules } from './session-rules.js';
 import type { TargetWatcher } from './target-events.js';
 import type { PeerTrust } from './trust/peer-trust.js';
 import type { SessionRegistry } from './session-registry.js';
-import { TtyChannel } from './tty-channel.js';
+import { AgentTtyChannel } from './tty-channel.js';
 import { closeWhenDrained, type DataChannelPort } from './data-channel.js';
 import { AgentFileChannel } from './transfer/file-channel.js';
 import type { TransferRules } from './transfer/transfer-rules.js';
@@ -39,7 +39,7 @@ const log = createLogger(import.meta.url);
 /** How long answering an offer may take (werift generates keys on the first connection). */
 export const ANSWER_TIMEOUT_MS = 15_000;
 /** A connection that stays `disconnected` this long is treated as gone. */
-export const DISCONNECTED_GRACE_MS = 20_000;
+export const PEER_DISCONNECTED_CLOSE_MS = 20_000;
 /**
  * A peer connection that has not connected this long after its answer is closed: without it, an
  * offer whose console never completes ICE (gone, or never meant to) held a peer and its sockets
@@ -72,8 +72,8 @@ export interface PeerOptions {
 }
 
 export class AgentPeer {
-  private readonly ttys = new Set<TtyChannel>();
-  private readonly controls = new Set<ControlChannel>();
+  private readonly ttys = new Set<AgentTtyChannel>();
+  private readonly controls = new Set<AgentControlChannel>();
   private readonly files = new Set<AgentFileChannel>();
   private disconnectedTimer: NodeJS.Timeout | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
@@ -183,7 +183,8 @@ export class AgentPeer {
     // A channel came over SCTP, so the path works whatever werift's connection state says yet:
     // the connect timeout is for peers that never connect.
     clearTimeout(this.connectTimer);
-    const port = weriftChannel(raw);
+    const kind = channelKind(raw.label);
+    const port = weriftChannel(raw, kind && new ChannelBounds({ kind, negotiationId: this.options.negotiationId }));
     if (!this.checkDtlsCertificate()) {
       // Nothing on any channel is acted on before the DTLS certificate is known to be the pinned one.
       log.warn('data channel refused: the DTLS certificate is not the pinned one', { negotiationId: this.options.negotiationId, label: port.label.slice(0, 64) });
@@ -199,17 +200,14 @@ export class AgentPeer {
     }
     this.channels++;
     port.onClose(() => this.channels--);
-    const negotiationId = this.options.negotiationId;
     if (port.label === CONTROL_CHANNEL_LABEL) {
-      const channel = new ChannelGuard(port, { kind: 'control', negotiationId });
-      const control = new ControlChannel(channel, this.options.targets, this.options.identity, peerId, this.options.trust, this.options.watcher);
+      const control = new AgentControlChannel(port, this.options.targets, this.options.identity, peerId, this.options.trust, this.options.watcher);
       this.controls.add(control);
-      channel.onClose(() => this.controls.delete(control));
+      port.onClose(() => this.controls.delete(control));
       return;
     }
     if (port.label.startsWith(TTY_CHANNEL_PREFIX)) {
-      const channel = new ChannelGuard(port, { kind: 'tty', negotiationId });
-      const tty = new TtyChannel(channel, {
+      const tty = new AgentTtyChannel(port, {
         targets: this.options.targets,
         shells: this.options.rules.shells,
         rules: this.options.rules,
@@ -225,7 +223,7 @@ export class AgentPeer {
       return;
     }
     if (port.label.startsWith(FILE_CHANNEL_PREFIX)) {
-      const file = new AgentFileChannel(new ChannelGuard(port, { kind: 'file', negotiationId }), {
+      const file = new AgentFileChannel(port, {
         registry: this.options.registry,
         rules: this.options.transfers,
         audit: this.options.audit,
@@ -238,7 +236,7 @@ export class AgentPeer {
       void file.done.then(() => this.files.delete(file));
       return;
     }
-    log.warn('unknown data channel closed', { negotiationId, label: port.label.slice(0, 64) });
+    log.warn('unknown data channel closed', { negotiationId: this.options.negotiationId, label: port.label.slice(0, 64) });
     refuseChannel(port, 'BAD_MESSAGE', `unknown channel label "${port.label.slice(0, 64)}"`);
   }
 
@@ -256,7 +254,7 @@ export class AgentPeer {
       this.disconnectedTimer = undefined;
       log.info('peer connected', { negotiationId: this.options.negotiationId, console: this.options.consoleId, path: selectedPath(this.pc) });
     } else if (state === 'disconnected') {
-      this.disconnectedTimer ??= setTimeout(() => void this.close('disconnected too long'), DISCONNECTED_GRACE_MS);
+      this.disconnectedTimer ??= setTimeout(() => void this.close('disconnected too long'), PEER_DISCONNECTED_CLOSE_MS);
     } else if (state === 'failed' || state === 'closed') {
       void this.close(`connection ${state}`);
     }
@@ -339,6 +337,14 @@ export function selectedPath(pc: RTCPeerConnection): SelectedPath | undefined {
  * Deferred: werift announces a channel before it marks it open and acknowledges it, and a frame
  * sent or a close made before then never reaches the console.
  */
+/** The bounds a channel's label calls for; none for a label no channel answers to (refused). */
+function channelKind(label: string): ChannelKind | undefined {
+  if (label === CONTROL_CHANNEL_LABEL) return 'control';
+  if (label.startsWith(TTY_CHANNEL_PREFIX)) return 'tty';
+  if (label.startsWith(FILE_CHANNEL_PREFIX)) return 'file';
+  return undefined;
+}
+
 function refuseChannel(port: DataChannelPort, code: ErrorCode, message: string): void {
   setImmediate(() => {
     port.send(encodeMessage({ type: 'error', code, message, fatal: true }));

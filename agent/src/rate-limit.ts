@@ -4,37 +4,17 @@
  * NOTICE_INTERVAL_MS instead of one per message, so that refusing cannot itself grow a send buffer.
  */
 
+import { TokenBucket } from '@tether/protocol';
+
+// The bucket is the protocol's (one for the whole repository); re-exported for the agent's callers.
+export { TokenBucket };
+
 /** At most one RATE_LIMITED answer per this long on one channel or connection; the rest are dropped. */
 export const NOTICE_INTERVAL_MS = 1000;
 
-/** A token bucket; refills from the clock on each call, so it needs no timer. */
-export class TokenBucket {
-  private tokens: number;
-  private last: number;
-
-  constructor(
-    private readonly rate: number,
-    private readonly burst: number,
-    private readonly now: () => number = () => performance.now(),
-  ) {
-    this.tokens = burst;
-    this.last = now();
-  }
-
-  /** Takes one token; false when the bucket is empty. */
-  take(): boolean {
-    const now = this.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) / 1000) * this.rate);
-    this.last = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
-  }
-}
-
 /**
  * True at most once per NOTICE_INTERVAL_MS: whether a refusal may be answered, or only dropped.
- * The over-rate frames of RateGate and the input TtyChannel refuses both answer through one.
+ * The over-rate frames of RateGate and the input AgentTtyChannel refuses both answer through one.
  */
 export class NoticeGate {
   private last = Number.NEGATIVE_INFINITY;

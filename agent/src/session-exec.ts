@@ -11,7 +11,7 @@
  */
 import { ok, type Result } from '@tether/protocol';
 import type { DockerTargets, ResolvedTarget } from './docker-targets.js';
-import { startExec, type ExecBridge } from './exec-bridge.js';
+import { startExec, type ExecHandle } from './exec-handle.js';
 import { hostSeesProcess, killSession, pidNamespaceOf, sessionMarkers, type KillResult } from './session-killer.js';
 import { SessionRecorder } from './session-recorder.js';
 import type { SessionRules } from './session-rules.js';
@@ -37,7 +37,7 @@ export class SessionExec {
   private constructor(
     readonly sessionId: string,
     readonly target: ResolvedTarget,
-    readonly bridge: ExecBridge,
+    readonly handle: ExecHandle,
     /** The exec's host pid (Docker's; asked again after start when it had not said); 0 when unknown. */
     readonly hostPid: number,
     /** Whether the host sees the exec's processes, so that they are killed from the host. */
@@ -64,7 +64,7 @@ export class SessionExec {
       releaseSlot = slot.value;
     }
     const resolved = rules?.standingFor(target.value.name, target.value.labels);
-    const bridge = await startExec(target.value, {
+    const handle = await startExec(target.value, {
       shells: options.shells,
       cols: request.cols,
       rows: request.rows,
@@ -72,14 +72,14 @@ export class SessionExec {
       user,
       command: resolved ? (shell) => standingCommand(shell, resolved.resources) : undefined,
     });
-    if (!bridge.ok) {
+    if (!handle.ok) {
       releaseSlot?.();
-      return bridge;
+      return handle;
     }
     // The standing report first: once the script has written it, the exec runs and a busy Docker
     // engine that had not told its pid at start does.
-    const report = resolved ? await readStandingReport(bridge.value.stream) : undefined;
-    const hostPid = await bridge.value.currentPid();
+    const report = resolved ? await readStandingReport(handle.value.stream) : undefined;
+    const hostPid = await handle.value.currentPid();
     const hostVisible = await hostSeesProcess(hostPid, sessionId);
     const pidNamespace = hostVisible ? await pidNamespaceOf(hostPid) : undefined;
     let standing: StandingOutcome | undefined;
@@ -87,7 +87,7 @@ export class SessionExec {
       const settled = await settleStanding(report, sessionId, hostPid, resolved, pidNamespace);
       if (!settled.ok) {
         await killSession(target.value.container, hostPid, sessionId, hostVisible, { user, pidNamespace });
-        bridge.value.stream.destroy();
+        handle.value.stream.destroy();
         releaseSlot?.();
         return settled;
       }
@@ -96,10 +96,10 @@ export class SessionExec {
     const recordDir = rules?.config.recordDir;
     const recorder = recordDir
       ? SessionRecorder.start(recordDir, {
-        sessionId, container: target.value.name, shell: bridge.value.shell, cols: request.cols, rows: request.rows, input: rules?.config.recordInput === true,
+        sessionId, container: target.value.name, shell: handle.value.shell, cols: request.cols, rows: request.rows, input: rules?.config.recordInput === true,
       })
       : undefined;
-    return ok(new SessionExec(sessionId, target.value, bridge.value, hostPid, hostVisible, pidNamespace, user, releaseSlot, recorder, standing));
+    return ok(new SessionExec(sessionId, target.value, handle.value, hostPid, hostVisible, pidNamespace, user, releaseSlot, recorder, standing));
   }
 
   /**
@@ -107,17 +107,17 @@ export class SessionExec {
    * first unless `keepStream`: a stopping agent reads the output the processes write until they die.
    */
   kill(keepStream = false): Promise<KillResult> {
-    if (!keepStream) this.bridge.stream.destroy();
-    const bridge = this.bridge;
+    if (!keepStream) this.handle.stream.destroy();
+    const handle = this.handle;
     return killSession(this.target.container, this.hostPid, this.sessionId, this.hostVisible, {
-      user: this.user, resolvePid: () => bridge.currentPid(), pidNamespace: this.pidNamespace,
+      user: this.user, resolvePid: () => handle.currentPid(), pidNamespace: this.pidNamespace,
     });
   }
 
   /** After `kill`: finishes the recording and gives the session slot back to the rules. Idempotent. */
   release(): Promise<void> {
     this.releasing ??= (async () => {
-      this.bridge.stream.destroy();
+      this.handle.stream.destroy();
       await this.recorder?.close();
       this.releaseSlot?.();
     })();

@@ -10,19 +10,15 @@
 import { io, type Socket } from 'socket.io-client';
 import {
   Disconnect,
-  err,
+  emitSignaling,
   Ice,
   OfferToAgent,
-  ok,
   parseValue,
-  protocolError,
   RECONNECT_FIRST_MS,
   RECONNECT_JITTER,
   RECONNECT_MAX_MS,
   reconnectDelayMs,
-  SignalingAck,
   SignalingErrorPayload,
-  SIGNALING_ACK_TIMEOUT_MS,
   TurnCredentials,
   type AgentToServerEvents,
   type Answer,
@@ -46,7 +42,7 @@ export interface SignalingHandlers {
 
 type AgentSocket = Socket<ServerToAgentEvents, AgentToServerEvents>;
 
-export class SignalingClient {
+export class AgentSignalingClient {
   private readonly socket: AgentSocket;
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -125,28 +121,11 @@ export class SignalingClient {
   }
 
   private async emit<E extends keyof AgentToServerEvents>(event: E, payload: Parameters<AgentToServerEvents[E]>[0]): Promise<Result<void>> {
-    let reply: unknown;
-    try {
-      // The event maps type the ack's argument; it is parsed below like every other payload.
-      const emitter = this.socket.timeout(SIGNALING_ACK_TIMEOUT_MS) as unknown as {
-        emitWithAck(event: string, payload: unknown): Promise<unknown>;
-      };
-      reply = await emitter.emitWithAck(event, payload);
-    } catch (cause) {
-      log.warn('signaling message not acknowledged', { event, error: describeError(cause) });
-      return err(protocolError('INTERNAL', `${event} not acknowledged: ${describeError(cause)}`));
-    }
-    const ack = parseValue(SignalingAck, reply);
-    if (!ack.ok) {
-      log.warn('bad signaling acknowledgement', { event, reason: ack.error.message });
-      return err(ack.error);
-    }
-    if (!ack.value.ok) {
-      log.warn('signaling server refused a message', { event, code: ack.value.error.code, reason: ack.value.error.message });
-      return err({ code: ack.value.error.code, message: ack.value.error.message });
-    }
-    return ok(undefined);
+    const sent = await emitSignaling(this.socket, event, payload, { unansweredCode: 'INTERNAL', bufferWhileDisconnected: true });
+    if (!sent.ok) log.warn('signaling message not acknowledged or refused', { event, code: sent.error.code, reason: sent.error.message });
+    return sent;
   }
+
 
   close(): void {
     this.closed = true;

@@ -3,7 +3,7 @@
  * agent holds (protocol/README.md, "Resume"), then passes input, resizes and acks to it. The
  * channel closing without `close` detaches the session rather than ending it. Input that waits for
  * the session to open is bounded here (MAX_QUEUED_INPUT_BYTES), as only this channel knows when it
- * opened; frame rates are ChannelGuard's.
+ * opened; frame rates are ChannelBounds'.
  */
 import {
   encodeMessage,
@@ -23,7 +23,7 @@ import { TtySession, type TtySessionOptions } from './tty-session.js';
 
 const log = createLogger(import.meta.url);
 
-export interface TtyChannelOptions extends TtySessionOptions {
+export interface AgentTtyChannelOptions extends TtySessionOptions {
   /** where sessions are kept between channels; a private one when absent (unit tests) */
   registry?: SessionRegistry;
   /** Resolves once the peer may open terminals (the data-channel binding checked); ok when absent. */
@@ -34,7 +34,7 @@ export interface TtyChannelOptions extends TtySessionOptions {
 
 type State = 'awaiting-open' | 'opening' | 'attached' | 'done';
 
-export class TtyChannel {
+export class AgentTtyChannel {
   private state: State = 'awaiting-open';
   private session: TtySession | undefined;
   private queuedInput: Buffer[] = [];
@@ -50,7 +50,7 @@ export class TtyChannel {
 
   constructor(
     private readonly channel: DataChannelPort,
-    private readonly options: TtyChannelOptions,
+    private readonly options: AgentTtyChannelOptions,
   ) {
     this.registry = options.registry ?? new SessionRegistry();
     this.inputRefusals = new NoticeGate(options.now);

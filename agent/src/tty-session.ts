@@ -77,8 +77,9 @@ export class TtySession {
     private readonly options: TtySessionOptions,
   ) {
     this.ended = new Promise((resolve) => (this.markEnded = resolve));
-    const stream = exec.bridge.stream;
-    this.sender = new OutputSender(this.output, stream, () => this.finishIfExited());
+    const stream = exec.handle.stream;
+    this.sender = new OutputSender(this.output, stream);
+    this.sender.onCaughtUp(() => this.finishIfExited());
     const rules = options.rules?.config;
     this.limits = new SessionLimits(rules?.idleTimeoutMs ?? 0, rules?.maxSessionMs ?? 0, (code, message) => this.limitReached(code, message));
     const onData = (chunk: Buffer) => this.take(chunk);
@@ -106,11 +107,11 @@ export class TtySession {
     const sessionId = newSessionId();
     const exec = await SessionExec.start(sessionId, request, options);
     if (!exec.ok) return exec;
-    const { target, bridge, user, recorder, hostVisible, standing } = exec.value;
+    const { target, handle, user, recorder, hostVisible, standing } = exec.value;
     const session = new TtySession(exec.value, options);
     const recorded = audit?.record('session.start', {
       ...options.who, sessionId, container: target.name, containerId: target.id.slice(0, 12),
-      user: user ?? null, shell: bridge.shell, ...(recorder ? { recording: recorder.path } : {}),
+      user: user ?? null, shell: handle.shell, ...(recorder ? { recording: recorder.path } : {}),
       inputRecorded: recorder?.recordsInput === true, ...(standing ? { standing: standingRecord(standing) } : {}),
     });
     if (audit && recorded === false && audit.failure === 'closed') {
@@ -121,7 +122,7 @@ export class TtySession {
     }
     log.info('session opened', {
       sessionId, peer: options.peerId, container: target.name, containerId: target.id.slice(0, 12),
-      shell: bridge.shell, cols: request.cols, rows: request.rows, kill: hostVisible ? 'host-proc' : 'container-exec',
+      shell: handle.shell, cols: request.cols, rows: request.rows, kill: hostVisible ? 'host-proc' : 'container-exec',
       ...(standing ? { standing: standing.standing ?? null, notApplied: standing.missing.map((m) => m.what) } : {}),
     });
     return ok(session);
@@ -140,7 +141,7 @@ export class TtySession {
   }
 
   get shell(): string {
-    return this.exec.bridge.shell;
+    return this.exec.handle.shell;
   }
 
   /** What the tab must tell its user when it opens: that typing is recorded, what the session's standing lacks. */
@@ -230,7 +231,7 @@ export class TtySession {
   input(bytes: Buffer): boolean {
     this.inputBytesReceived += bytes.length;
     if (this.ending || this.exitCode !== undefined) return true;
-    const stream = this.exec.bridge.stream;
+    const stream = this.exec.handle.stream;
     if (bytes.length > MAX_ALWAYS_WRITTEN_INPUT_BYTES && stream.writableLength > MAX_PENDING_INPUT_BYTES) return false;
     this.limits.touch();
     this.bytesIn += bytes.length;
@@ -243,7 +244,7 @@ export class TtySession {
     if (this.ending || this.exitCode !== undefined) return;
     this.limits.touch();
     this.exec.recorder?.resize(cols, rows);
-    void this.exec.bridge.resize(cols, rows);
+    void this.exec.handle.resize(cols, rows);
   }
 
   /** The console has parsed `bytes` more bytes; an ack beyond what was sent is capped. */
@@ -258,11 +259,10 @@ export class TtySession {
   }
 
   /** The attached channel has all the output: after an exit, it gets `exit` and the session ends. */
-  private finishIfExited(): boolean {
-    if (this.exitCode === undefined) return false;
+  private finishIfExited(): void {
+    if (this.exitCode === undefined || this.ending) return;
     this.sender.send({ type: 'exit', code: this.exitCode });
     void this.dispose('process exited', this.exitCode);
-    return true;
   }
 
   private limitReached(code: ErrorCode, message: string): void {
@@ -276,9 +276,9 @@ export class TtySession {
   /** The process ended on its own: the console gets the rest of the output, then `exit`. */
   private async exited(): Promise<void> {
     if (this.exitCode !== undefined || this.ending) return;
-    const code = await this.exec.bridge.exitCode();
+    const code = await this.exec.handle.exitCode();
     if (this.ending) return;
-    if (code === null && (await this.exec.bridge.isRunning())) return this.streamCut();
+    if (code === null && (await this.exec.handle.isRunning())) return this.streamCut();
     this.exitCode = code;
     log.debug('process exited', { sessionId: this.sessionId, code, attached: this.isAttached });
     // Detached, the session waits out its grace period so that a resume still gets the end.
@@ -311,7 +311,7 @@ export class TtySession {
       clearTimeout(this.graceTimer);
       let killed: KillResult;
       if (notice) {
-        const stream = this.exec.bridge.stream;
+        const stream = this.exec.handle.stream;
         const streamEnded = new Promise<void>((resolve) => {
           if (stream.readableEnded || stream.destroyed) return resolve();
           stream.once('end', () => resolve());
@@ -353,7 +353,7 @@ export class TtySession {
 
   /** Input bytes written and not yet taken by Docker (at most MAX_PENDING_INPUT_BYTES and a frame); for tests and logs. */
   get pendingInput(): number {
-    return this.exec.bridge.stream.writableLength;
+    return this.exec.handle.stream.writableLength;
   }
 
   /** Input bytes that reached the session from any channel, written or refused: `opened.resumed.inputReceived`. */
@@ -365,7 +365,7 @@ export class TtySession {
   private figures(): Record<string, unknown> {
     return {
       ...this.sender.figures(),
-      inputReceived: this.inputBytesReceived, pendingInput: this.pendingInput, readableFlowing: this.exec.bridge.stream.readableFlowing,
+      inputReceived: this.inputBytesReceived, pendingInput: this.pendingInput, readableFlowing: this.exec.handle.stream.readableFlowing,
     };
   }
 

@@ -1,12 +1,17 @@
-/** DataChannelPort over werift's RTCDataChannel. */
+/**
+ * DataChannelPort over werift's RTCDataChannel, with the channel's bounds (channel-bounds.ts)
+ * applied where frames come in and answers go out.
+ */
 import type { RTCDataChannel } from 'werift';
+import type { ChannelBounds } from './channel-bounds.js';
 import { describeError } from './deadline.js';
 import type { DataChannelPort, InboundFrame, Unsubscribe } from './data-channel.js';
 import { createLogger } from './log.js';
 
 const log = createLogger(import.meta.url);
 
-export function weriftChannel(channel: RTCDataChannel): DataChannelPort {
+/** `bounds`: none only for a channel that is refused at once (its frames are never read). */
+export function weriftChannel(channel: RTCDataChannel, bounds?: ChannelBounds): DataChannelPort {
   const send = (frame: string | Buffer): boolean => {
     if (channel.readyState !== 'open') return false;
     try {
@@ -17,7 +22,8 @@ export function weriftChannel(channel: RTCDataChannel): DataChannelPort {
       return false;
     }
   };
-  return {
+  const listeners = new Set<(frame: InboundFrame) => void>();
+  const port: DataChannelPort = {
     get label() {
       return channel.label;
     },
@@ -28,14 +34,16 @@ export function weriftChannel(channel: RTCDataChannel): DataChannelPort {
       return channel.readyState === 'open';
     },
     send,
-    // Dropping answers while the console does not read is ChannelGuard's job, not this one's.
-    answer: send,
+    answer(frame: string): boolean {
+      if (bounds && !bounds.mayAnswer(channel.label, channel.bufferedAmount)) return false;
+      return send(frame);
+    },
     close() {
       channel.close();
     },
     onMessage(listener: (frame: InboundFrame) => void): Unsubscribe {
-      const { unSubscribe } = channel.onMessage.subscribe((data: string | Buffer) => listener(data));
-      return unSubscribe;
+      listeners.add(listener);
+      return () => listeners.delete(listener);
     },
     onClose(listener: () => void): Unsubscribe {
       if (channel.readyState === 'closed') {
@@ -53,4 +61,17 @@ export function weriftChannel(channel: RTCDataChannel): DataChannelPort {
       return unSubscribe;
     },
   };
+  // One subscription, so that each frame counts once against the rate whoever listens.
+  const { unSubscribe } = channel.onMessage.subscribe((data: string | Buffer) => {
+    const deliver = (frame: InboundFrame) => {
+      for (const listener of listeners) listener(frame);
+    };
+    if (bounds) bounds.receive(port, data, deliver);
+    else deliver(data);
+  });
+  port.onClose(() => {
+    unSubscribe();
+    listeners.clear();
+  });
+  return port;
 }

@@ -13,9 +13,9 @@ import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
-import { cli } from './support/agent-process.js';
-import { buildAgent } from './support/patched-werift.js';
-import { until } from './support/werift-console.js';
+import { cli } from '../../harness/lan-agent.js';
+import { buildAgent } from '../../harness/patched-werift.js';
+import { until } from '../../harness/werift-console.js';
 
 before(() => buildAgent());
 

@@ -11,10 +11,10 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { ensureDocker, startContainer, type TestContainer } from '../../test/support/docker.js';
-import { AgentProcess, openTerminal, pairedConsole } from './support/agent-process.js';
-import { buildAgent, patchedWerift, type Werift } from './support/patched-werift.js';
-import { collect, opened, until } from './support/werift-console.js';
+import { ensureDocker, startContainer, type TestContainer } from '../../harness/docker.js';
+import { AgentProcess, openTerminal, pairedConsole } from '../../harness/lan-agent.js';
+import { buildAgent, patchedWerift, type Werift } from '../../harness/patched-werift.js';
+import { collect, opened, until } from '../../harness/werift-console.js';
 
 let w: Werift;
 let container: TestContainer;

@@ -10,8 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { Server, type Socket } from 'socket.io';
-import { ensureDocker, startContainer, type TestContainer } from '../../test/support/docker.js';
-import { buildAgent, patchedWerift, type Werift } from './support/patched-werift.js';
+import { ensureDocker, startContainer, type TestContainer } from '../../harness/docker.js';
+import { buildAgent, patchedWerift, type Werift } from '../../harness/patched-werift.js';
 
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const ICE = { iceAdditionalHostAddresses: ['127.0.0.1'], iceInterfaceAddresses: { udp4: '127.0.0.1' }, iceUseIpv6: false };

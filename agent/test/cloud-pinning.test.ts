@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { PairedAgent } from '@tether/protocol';
 import { issueToken, startSignalingServer, type SignalingServer } from '@tether/signaling';
-import { ensureDocker, startContainer, type TestContainer } from '../../test/support/docker.js';
-import { AgentProcess, openTerminal, pairedConsole } from './support/agent-process.js';
-import { buildAgent, patchedWerift, type Werift } from './support/patched-werift.js';
-import { TestConsole, until } from './support/werift-console.js';
+import { ensureDocker, startContainer, type TestContainer } from '../../harness/docker.js';
+import { AgentProcess, openTerminal, pairedConsole } from '../../harness/lan-agent.js';
+import { buildAgent, patchedWerift, type Werift } from '../../harness/patched-werift.js';
+import { TestConsole, until } from '../../harness/werift-console.js';
 
 const SECRET = 'cloud-pinning-secret-0123456789abcdef-0123';
 const token = (role: 'agent' | 'console', subject: string) => {

@@ -14,8 +14,8 @@ import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
 import { parsePairingToken } from '@tether/protocol';
 import { PairingStore } from '../src/trust/pairings.js';
-import { AgentProcess } from './support/agent-process.js';
-import { TestConsole, until } from './support/werift-console.js';
+import { AgentProcess } from '../../harness/lan-agent.js';
+import { TestConsole, until } from '../../harness/werift-console.js';
 
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'tether-commands-'));
@@ -101,7 +101,7 @@ test('with an agent running, pair and consoles revoke act through it: it writes 
     const paired = cliRun(['pair', '--no-qr', '--state-dir', dir]);
     assert.equal(paired.status, 0, paired.stderr);
     assert.equal(paired.stderr, '', 'no warning: the agent listens on its LAN endpoint');
-    const token = parsePairingToken(/tether1:[A-Za-z0-9_-]+/.exec(paired.stdout)?.[0] ?? '');
+    const token = parsePairingToken(/tether\d+:[A-Za-z0-9_-]+/.exec(paired.stdout)?.[0] ?? '');
     assert.ok(token.ok, paired.stdout);
     assert.deepEqual(token.value.endpoints, [agent.url.replace('http://', '')], 'the endpoint the agent listens on');
     assert.equal(token.value.agentId, 'rules-agent');
@@ -141,7 +141,7 @@ test('pair warns when the running agent has no LAN endpoint to pair through', as
     const paired = cliRun(['pair', '--no-qr', '--state-dir', dir]);
     assert.equal(paired.status, 0, paired.stderr);
     assert.match(paired.stderr, /warning: the agent is not listening on a LAN endpoint/);
-    assert.match(paired.stdout, /tether1:/);
+    assert.match(paired.stdout, /tether2:/);
   } finally {
     child.kill('SIGTERM');
     await once(child, 'exit');

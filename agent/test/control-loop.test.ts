@@ -18,14 +18,14 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ensureDocker, type TestContainer } from '../../test/support/docker.js';
+import { ensureDocker, type TestContainer } from '../../harness/docker.js';
 import {
   calibrate, CPU_HOG, CyclicTask, ensureCyclicTaskBuilt, hostProcessFacts, IO_HOG, ioClass, MEMORY_HOG, oomKills,
   sessionProcesses, startLoopContainer, type HostProcessFacts,
-} from '../../test/support/control-loop.js';
-import { AgentProcess, openTerminal, pairedConsole } from './support/agent-process.js';
-import { buildAgent, patchedWerift, type Werift } from './support/patched-werift.js';
-import { until } from './support/werift-console.js';
+} from '../../harness/control-loop.js';
+import { AgentProcess, openTerminal, pairedConsole } from '../../harness/lan-agent.js';
+import { buildAgent, patchedWerift, type Werift } from '../../harness/patched-werift.js';
+import { until } from '../../harness/werift-console.js';
 
 type AuditLine = { event: string; sessionId?: string; [k: string]: unknown };
 const auditOf = (stateDir: string): AuditLine[] =>

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import Docker from 'dockerode';
 import { DockerTargets, isExposed } from '../src/docker-targets.js';
-import { ensureDocker, startContainer, type TestContainer } from '../../test/support/docker.js';
+import { ensureDocker, startContainer, type TestContainer } from '../../harness/docker.js';
 
 describe('docker targets', () => {
   const docker = new Docker();

@@ -21,11 +21,11 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { ensureDocker, startContainer, type TestContainer } from '../../test/support/docker.js';
-import { AgentProcess, cli, openTerminal, pairedConsole } from './support/agent-process.js';
-import { buildAgent, patchedWerift, type Werift } from './support/patched-werift.js';
+import { ensureDocker, startContainer, type TestContainer } from '../../harness/docker.js';
+import { AgentProcess, cli, openTerminal, pairedConsole } from '../../harness/lan-agent.js';
+import { buildAgent, patchedWerift, type Werift } from '../../harness/patched-werift.js';
 import { SmallDisk } from './support/small-disk.js';
-import { until } from './support/werift-console.js';
+import { until } from '../../harness/werift-console.js';
 
 type Record = { event: string; sessionId?: string; [k: string]: unknown };
 

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import Docker from 'dockerode';
 import { TRANSFER_WINDOW_BYTES } from '@tether/protocol';
-import { docker, ensureDocker, startContainer, TEST_IMAGE_SH, type TestContainer } from '../../test/support/docker.js';
+import { docker, ensureDocker, startContainer, TEST_IMAGE_SH, type TestContainer } from '../../harness/docker.js';
 import { AuditLog } from '../src/audit.js';
 import { SessionRegistry } from '../src/session-registry.js';
 import { containerCwd } from '../src/transfer/container-files.js';

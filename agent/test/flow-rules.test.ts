@@ -11,10 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { HIGH_WATERMARK_BYTES, LOW_WATERMARK_BYTES, OUTPUT_BATCH_BYTES } from '@tether/protocol';
-import { ensureDocker, startContainer, type TestContainer } from '../../test/support/docker.js';
-import { AgentProcess, openTerminal, pairedConsole } from './support/agent-process.js';
-import { buildAgent, patchedWerift, type Werift } from './support/patched-werift.js';
-import { until, type TestConsole } from './support/werift-console.js';
+import { ensureDocker, startContainer, type TestContainer } from '../../harness/docker.js';
+import { AgentProcess, openTerminal, pairedConsole } from '../../harness/lan-agent.js';
+import { buildAgent, patchedWerift, type Werift } from '../../harness/patched-werift.js';
+import { until, type TestConsole } from '../../harness/werift-console.js';
 
 interface Flow {
   produced: number;

@@ -11,10 +11,10 @@ import type { Socket as NetSocket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { io, type Socket } from 'socket.io-client';
 import { MAX_LAN_CONNECTIONS_PER_ADDRESS, MAX_LAN_QUEUED_OUTBOUND_BYTES, parsePairingToken, SignalingErrorPayload } from '@tether/protocol';
-import { startAgent, type AgentProcess } from '../../test/support/agent-process.js';
-import { cli } from './support/agent-process.js';
-import { buildAgent, patchedWerift, type Werift } from './support/patched-werift.js';
-import { TestConsole, until } from './support/werift-console.js';
+import { startAgent, type AgentProcess } from '../../harness/agent-process.js';
+import { cli } from '../../harness/lan-agent.js';
+import { buildAgent, patchedWerift, type Werift } from '../../harness/patched-werift.js';
+import { TestConsole, until } from '../../harness/werift-console.js';
 
 const MB = 1024 * 1024;
 const ENDED = '"msg":"lan connection ended: it does not read what the agent sends"';
@@ -49,7 +49,7 @@ describe('LAN endpoint: connections per address and the outbound queue (built CL
     agent = await startAgent({ lanListen: '127.0.0.1:0', agentId: 'lan-limits', name: 'LAN limits', nodeArgs: ['--expose-gc'], env: { TETHER_AGENT_DEBUG_STATS: '1' } });
     url = `http://127.0.0.1:${agent.lanPort}`;
     const out = execFileSync(process.execPath, [cli, 'pair', '--no-qr', '--state-dir', agent.stateDir], { encoding: 'utf8' });
-    const token = parsePairingToken(/tether1:[A-Za-z0-9_-]+/.exec(out)?.[0] ?? '');
+    const token = parsePairingToken(/tether\d+:[A-Za-z0-9_-]+/.exec(out)?.[0] ?? '');
     assert.ok(token.ok, out);
     paired = await TestConsole.create();
     await paired.open(url);

@@ -10,10 +10,10 @@ import { after, before, describe, test } from 'node:test';
 import { io } from 'socket.io-client';
 import WebSocket from 'ws';
 import { MAX_LAN_CONNECTIONS_PER_ADDRESS } from '@tether/protocol';
-import { startAgent, type AgentProcess } from '../../test/support/agent-process.js';
-import { attack, ATTACHMENT_BYTES, binaryEventHeader, endAttack, SENT_ATTACHMENTS, transportUrl } from '../../test/support/pre-auth-attack.js';
-import { buildAgent } from './support/patched-werift.js';
-import { until } from './support/werift-console.js';
+import { startAgent, type AgentProcess } from '../../harness/agent-process.js';
+import { attack, ATTACHMENT_BYTES, binaryEventHeader, endAttack, SENT_ATTACHMENTS, transportUrl } from '../../harness/pre-auth-attack.js';
+import { buildAgent } from '../../harness/patched-werift.js';
+import { until } from '../../harness/werift-console.js';
 
 const ENDED = '"msg":"lan transport ended: it sent what the agent does not hold"';
 const REFUSED = '"msg":"lan transport refused: too many handshakes from one address"';

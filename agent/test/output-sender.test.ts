@@ -40,7 +40,7 @@ function fakeChannel() {
 function setup() {
   const log = new OutputLog(RESUME_BUFFER_BYTES);
   const source = { paused: false, pause() { source.paused = true; }, resume() { source.paused = false; } };
-  const sender = new OutputSender(log, source, () => false);
+  const sender = new OutputSender(log, source);
   const channel = fakeChannel();
   sender.attach(channel as unknown as DataChannelPort, 0);
   /** The exec stream delivers one chunk, as it does while reading is not paused. */

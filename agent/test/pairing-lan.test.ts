@@ -12,9 +12,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { parsePairingToken, type PairedAgent, type PairingToken } from '@tether/protocol';
-import { ensureDocker, startContainer, type TestContainer } from '../../test/support/docker.js';
-import { buildAgent, patchedWerift, type Werift } from './support/patched-werift.js';
-import { collect, opened, TestConsole, until } from './support/werift-console.js';
+import { ensureDocker, startContainer, type TestContainer } from '../../harness/docker.js';
+import { buildAgent, patchedWerift, type Werift } from '../../harness/patched-werift.js';
+import { collect, opened, TestConsole, until } from '../../harness/werift-console.js';
 
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 
@@ -47,7 +47,7 @@ describe('pairing and trust over the LAN endpoint (no signaling server)', () => 
 
   function pair(...args: string[]): PairingToken {
     const out = execFileSync(process.execPath, [cli, 'pair', '--state-dir', stateDir, ...args], { encoding: 'utf8' });
-    const text = /tether1:[A-Za-z0-9_-]+/.exec(out)?.[0];
+    const text = /tether\d+:[A-Za-z0-9_-]+/.exec(out)?.[0];
     assert.ok(text, out);
     const token = parsePairingToken(text);
     assert.ok(token.ok);

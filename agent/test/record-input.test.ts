@@ -11,11 +11,11 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ensureDocker, startContainer, type TestContainer } from '../../test/support/docker.js';
+import { ensureDocker, startContainer, type TestContainer } from '../../harness/docker.js';
 import { INPUT_RECORDED_NOTICE } from '../src/tty-session.js';
-import { AgentProcess, openTerminal, pairedConsole } from './support/agent-process.js';
-import { buildAgent, patchedWerift, type Werift } from './support/patched-werift.js';
-import { until } from './support/werift-console.js';
+import { AgentProcess, openTerminal, pairedConsole } from '../../harness/lan-agent.js';
+import { buildAgent, patchedWerift, type Werift } from '../../harness/patched-werift.js';
+import { until } from '../../harness/werift-console.js';
 
 type AuditLine = { event: string; sessionId?: string; [k: string]: unknown };
 const auditOf = (stateDir: string): AuditLine[] =>

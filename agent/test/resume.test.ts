@@ -11,8 +11,8 @@ import { DockerTargets } from '../src/docker-targets.js';
 import { setLogLevel } from '../src/log.js';
 import { SessionRegistry } from '../src/session-registry.js';
 import { DEFAULT_EXEC_USER, SessionRules } from '../src/session-rules.js';
-import { TtyChannel } from '../src/tty-channel.js';
-import { ensureDocker, startContainer, type TestContainer } from '../../test/support/docker.js';
+import { AgentTtyChannel } from '../src/tty-channel.js';
+import { ensureDocker, startContainer, type TestContainer } from '../../harness/docker.js';
 import { FakeChannel } from './support/fake-channel.js';
 
 setLogLevel(process.env['TEST_LOG'] === 'debug' ? 'debug' : 'warn');
@@ -41,9 +41,9 @@ describe('resume', () => {
     await bash?.remove();
   });
 
-  function front(owner = 'console:a', grace = 60_000): { channel: FakeChannel; tty: TtyChannel } {
+  function front(owner = 'console:a', grace = 60_000): { channel: FakeChannel; tty: AgentTtyChannel } {
     const channel = new FakeChannel();
-    const tty = new TtyChannel(channel, { targets, shells: ['/bin/bash'], peerId: 'test', owner, registry, rules: rules(grace) });
+    const tty = new AgentTtyChannel(channel, { targets, shells: ['/bin/bash'], peerId: 'test', owner, registry, rules: rules(grace) });
     return { channel, tty };
   }
 
@@ -182,7 +182,7 @@ describe('resume', () => {
     const first = await open('console:a', 0);
     first.channel.deliver(Buffer.from('echo one\n'));
     await first.channel.until(() => first.channel.output().includes('one'), 'output');
-    // The fake reports its close at once: the old channel's TtyChannel sees it during the takeover.
+    // The fake reports its close at once: the old channel's AgentTtyChannel sees it during the takeover.
     const second = await resume(first.sessionId, first.channel.outputBytes());
     assert.equal(second.reply.type, 'opened');
     assert.ok(!first.channel.isOpen, 'the old channel was closed');
@@ -253,7 +253,7 @@ describe('resume', () => {
     const limited = rules(60_000, 1);
     const openWith = async (owner: string) => {
       const channel = new FakeChannel();
-      const tty = new TtyChannel(channel, { targets, shells: ['/bin/bash'], peerId: 'test', owner, registry, rules: limited });
+      const tty = new AgentTtyChannel(channel, { targets, shells: ['/bin/bash'], peerId: 'test', owner, registry, rules: limited });
       channel.deliver({ type: 'open', target: bash.name, cols: 80, rows: 24 });
       await channel.until(() => channel.messages().some((m) => m.type === 'opened' || m.type === 'error'), 'answer');
       return { channel, tty, reply: channel.messages()[0]! };

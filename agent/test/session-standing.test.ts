@@ -16,8 +16,8 @@ import { DEFAULT_EXEC_USER, SessionRules, type SessionRulesConfig } from '../src
 import {
   assessStanding, cpuSet, parseMemorySize, parseStandingReport, readStandingReport, standingCommand, standingNotice, type SessionResources, type Standing,
 } from '../src/session-standing.js';
-import { ensureDocker, startContainer, TEST_IMAGE_BASH, TEST_IMAGE_SH, type TestContainer } from '../../test/support/docker.js';
-import { hostProcessFacts, ioClass } from '../../test/support/control-loop.js';
+import { ensureDocker, startContainer, TEST_IMAGE_BASH, TEST_IMAGE_SH, type TestContainer } from '../../harness/docker.js';
+import { hostProcessFacts, ioClass } from '../../harness/control-loop.js';
 
 setLogLevel(process.env['TEST_LOG'] === 'debug' ? 'debug' : 'warn');
 
@@ -160,8 +160,8 @@ describe('session standing: real execs (root, so the host completes what busybox
     assert.ok(started.ok, JSON.stringify(started));
     const exec = started.value;
     let output = '';
-    exec.bridge.stream.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    exec.bridge.stream.write(`${command}\n`);
+    exec.handle.stream.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    exec.handle.stream.write(`${command}\n`);
     const deadline = Date.now() + 30_000;
     while (!marker.test(output) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
     assert.match(output, marker);
@@ -182,7 +182,7 @@ describe('session standing: real execs (root, so the host completes what busybox
     assert.match(s.output, /child-oom-1000/);
     assert.deepEqual(s.exec.standing?.missing, []);
     assert.deepEqual(s.exec.standing?.hostSteps, ['SCHED_IDLE']);
-    const shell = await hostProcessFacts(s.exec.bridge.pid);
+    const shell = await hostProcessFacts(s.exec.handle.pid);
     assert.deepEqual([shell?.nice, shell?.policy, shell?.oomScoreAdj], [19, 5, 1000]);
     const sleeper = (await sh.processes()).find((p) => p.includes('sleep 3301'));
     const sleeperPid = Number(sleeper?.split(/\s+/)[0]);
@@ -193,9 +193,9 @@ describe('session standing: real execs (root, so the host completes what busybox
 
   test('idle in bash: the same, with bash running the script', async () => {
     const s = await inSession(bash, rules(), 'echo shell-$BASH_VERSINFO-$(cat /proc/$$/oom_score_adj)', /shell-\d+-1000/);
-    assert.equal(s.exec.bridge.shell, '/bin/bash');
+    assert.equal(s.exec.handle.shell, '/bin/bash');
     assert.deepEqual(s.exec.standing?.missing, []);
-    const shell = await hostProcessFacts(s.exec.bridge.pid);
+    const shell = await hostProcessFacts(s.exec.handle.pid);
     assert.deepEqual([shell?.comm, shell?.nice, shell?.policy], ['bash', 19, 5]);
     await s.end();
   });
@@ -215,7 +215,7 @@ describe('session standing: real execs (root, so the host completes what busybox
     assert.match(s.output, /error setting limit: Operation not permitted\r\n65536\r\n8\r\n/, 'the user cannot lift the cap');
     assert.match(s.output, /tail-ended-1/, 'tail found no memory and said so (exit 1), rather than being killed (137)');
     // ash gives up the command line at the first fork that fails: the marker comes on its own line.
-    s.exec.bridge.stream.write('for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 3302 & done 2>/dev/null\necho forked-$((6*7))\n');
+    s.exec.handle.stream.write('for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 3302 & done 2>/dev/null\necho forked-$((6*7))\n');
     const deadline = Date.now() + 30_000;
     while (!s.current().includes('forked-42') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
     assert.match(s.current(), /forked-42/);

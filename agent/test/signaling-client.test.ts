@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { io } from 'socket.io-client';
 import { createJsonLogger, startSignalingServer } from '@tether/signaling';
-import { SignalingClient } from '../src/signaling-client.js';
+import { AgentSignalingClient } from '../src/signaling-client.js';
 
 const CONSOLE_TOKEN = 'console-token-0123456789abcdef';
 const AGENT_TOKEN = 'agent-token-0123456789abcdef';
@@ -29,7 +29,7 @@ test('a refused handshake is tried again with backoff until the server takes it'
   await new Promise<void>((resolve, reject) => (holder.once('connect', () => resolve()), holder.once('connect_error', reject)));
 
   let connected = 0;
-  const client = new SignalingClient(server.url, { role: 'agent', token: AGENT_TOKEN, agentId: 'plc-1', name: 'plc 1', version: '1' }, {
+  const client = new AgentSignalingClient(server.url, { role: 'agent', token: AGENT_TOKEN, agentId: 'plc-1', name: 'plc 1', version: '1' }, {
     onConnected: () => connected++,
     onOffer: () => undefined,
     onIce: () => undefined,

@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { createJsonLogger, startSignalingServer } from '@tether/signaling';
-import { ensureDocker, startContainer, type TestContainer } from '../../test/support/docker.js';
-import { buildAgent, patchedWerift, type Werift } from './support/patched-werift.js';
-import { collect, opened, TestConsole, until } from './support/werift-console.js';
+import { ensureDocker, startContainer, type TestContainer } from '../../harness/docker.js';
+import { buildAgent, patchedWerift, type Werift } from '../../harness/patched-werift.js';
+import { collect, opened, TestConsole, until } from '../../harness/werift-console.js';
 
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const consoleToken = 'console-signaling-loss-0123456789';

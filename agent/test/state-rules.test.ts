@@ -8,10 +8,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ensureDocker, startContainer, type TestContainer } from '../../test/support/docker.js';
-import { AgentProcess, openTerminal, pairedConsole } from './support/agent-process.js';
-import { buildAgent, patchedWerift, type Werift } from './support/patched-werift.js';
-import { collect, opened, until, type TestConsole } from './support/werift-console.js';
+import { ensureDocker, startContainer, type TestContainer } from '../../harness/docker.js';
+import { AgentProcess, openTerminal, pairedConsole } from '../../harness/lan-agent.js';
+import { buildAgent, patchedWerift, type Werift } from '../../harness/patched-werift.js';
+import { collect, opened, until, type TestConsole } from '../../harness/werift-console.js';
 
 describe('state rules on the real agent', () => {
   let agent: AgentProcess;

@@ -15,9 +15,9 @@ import { chmodSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { ensureDocker, startContainer, type TestContainer } from '../../test/support/docker.js';
-import { AgentProcess, openTerminal, pairedConsole } from './support/agent-process.js';
-import { buildAgent, patchedWerift, type Werift } from './support/patched-werift.js';
+import { ensureDocker, startContainer, type TestContainer } from '../../harness/docker.js';
+import { AgentProcess, openTerminal, pairedConsole } from '../../harness/lan-agent.js';
+import { buildAgent, patchedWerift, type Werift } from '../../harness/patched-werift.js';
 
 const ESCAPES = 'setsid sleep 3201 & nohup sleep 3202 & (sleep 3203 &); sleep 3204 & echo started-$((40+2))';
 const STRAYS = /sleep 320[1-4]|bash$/;

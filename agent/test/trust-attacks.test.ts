@@ -16,10 +16,10 @@ import { after, before, describe, test } from 'node:test';
 import { MAX_NEGOTIATIONS_PER_CONNECTION, MAX_NEGOTIATIONS_PER_CONSOLE, parsePairingToken, type PairedAgent, type PairingToken } from '@tether/protocol';
 import { createJsonLogger, startSignalingServer } from '@tether/signaling';
 import { io } from 'socket.io-client';
-import { ensureDocker, startContainer, type TestContainer } from '../../test/support/docker.js';
+import { ensureDocker, startContainer, type TestContainer } from '../../harness/docker.js';
 import { FAILURES_PER_ADDRESS } from '../src/trust/attempt-limiter.js';
-import { buildAgent, patchedWerift, type Werift } from './support/patched-werift.js';
-import { collect, opened, TestConsole, until } from './support/werift-console.js';
+import { buildAgent, patchedWerift, type Werift } from '../../harness/patched-werift.js';
+import { collect, opened, TestConsole, until } from '../../harness/werift-console.js';
 
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const consoleToken = 'console-trust-attacks-0123456789';
@@ -41,7 +41,7 @@ describe('attacks on the agent trust (issue 11)', () => {
 
   function pair(): PairingToken {
     const out = execFileSync(process.execPath, [cli, 'pair', '--state-dir', stateDir, '--no-qr', '--lan-endpoint', url.replace('http://', '')], { encoding: 'utf8' });
-    const token = parsePairingToken(/tether1:[A-Za-z0-9_-]+/.exec(out)?.[0] ?? '');
+    const token = parsePairingToken(/tether\d+:[A-Za-z0-9_-]+/.exec(out)?.[0] ?? '');
     assert.ok(token.ok, out);
     return token.value;
   }

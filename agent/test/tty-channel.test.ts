@@ -1,6 +1,6 @@
 /**
  * The terminal channel's own bound (agent/src/tty-channel.ts): input sent after `open` waits for
- * the exec to start, at most MAX_QUEUED_INPUT_BYTES of it. A real TtyChannel on a real container;
+ * the exec to start, at most MAX_QUEUED_INPUT_BYTES of it. A real AgentTtyChannel on a real container;
  * only the data channel is in memory, with a clock the test moves for the once-a-second answer.
  */
 import assert from 'node:assert/strict';
@@ -11,8 +11,8 @@ import { DockerTargets } from '../src/docker-targets.js';
 import { setLogLevel } from '../src/log.js';
 import { NOTICE_INTERVAL_MS } from '../src/rate-limit.js';
 import { SessionRegistry } from '../src/session-registry.js';
-import { TtyChannel } from '../src/tty-channel.js';
-import { ensureDocker, startContainer, type TestContainer } from '../../test/support/docker.js';
+import { AgentTtyChannel } from '../src/tty-channel.js';
+import { ensureDocker, startContainer, type TestContainer } from '../../harness/docker.js';
 import { FakeChannel } from './support/fake-channel.js';
 
 setLogLevel('error');
@@ -53,7 +53,7 @@ describe('tty channel', () => {
   test('input over the bound before opened is refused once a second and not written; input after opened is not bounded', async () => {
     let now = 0;
     const channel = new FakeChannel();
-    new TtyChannel(channel, { targets, shells: ['/bin/bash'], peerId: 'test', owner: 'console:test', registry, now: () => now });
+    new AgentTtyChannel(channel, { targets, shells: ['/bin/bash'], peerId: 'test', owner: 'console:test', registry, now: () => now });
     const rateLimited = () => channel.messages().filter((m) => m.code === 'RATE_LIMITED');
 
     // Everything up to `opened` below is delivered in one turn of the event loop, so the exec is

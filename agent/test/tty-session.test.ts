@@ -5,8 +5,8 @@ import { HIGH_WATERMARK_BYTES, MAX_PENDING_INPUT_BYTES, OUTPUT_BATCH_BYTES } fro
 import { DockerTargets } from '../src/docker-targets.js';
 import { setLogLevel } from '../src/log.js';
 import { SessionRegistry } from '../src/session-registry.js';
-import { TtyChannel } from '../src/tty-channel.js';
-import { ensureDocker, startContainer, TEST_IMAGE_SH, type TestContainer } from '../../test/support/docker.js';
+import { AgentTtyChannel } from '../src/tty-channel.js';
+import { ensureDocker, startContainer, TEST_IMAGE_SH, type TestContainer } from '../../harness/docker.js';
 import { FakeChannel } from './support/fake-channel.js';
 
 setLogLevel('warn');
@@ -17,7 +17,7 @@ describe('tty session', () => {
   let sh: TestContainer;
   let hidden: TestContainer;
   let stopped: TestContainer;
-  const sessions: TtyChannel[] = [];
+  const sessions: AgentTtyChannel[] = [];
   const registry = new SessionRegistry();
 
   before(async () => {
@@ -37,9 +37,9 @@ describe('tty session', () => {
   });
 
   /** A channel with its front; no rules, so no resume grace: a lost channel ends the session. */
-  function session(): { channel: FakeChannel; session: TtyChannel } {
+  function session(): { channel: FakeChannel; session: AgentTtyChannel } {
     const channel = new FakeChannel();
-    const s = new TtyChannel(channel, { targets, shells: ['/bin/bash', '/bin/sh'], peerId: 'test', owner: 'console:test', registry });
+    const s = new AgentTtyChannel(channel, { targets, shells: ['/bin/bash', '/bin/sh'], peerId: 'test', owner: 'console:test', registry });
     sessions.push(s);
     return { channel, session: s };
   }
@@ -107,7 +107,7 @@ describe('tty session', () => {
     while (!(await bash.processes()).some((p) => p.includes('sleep 1005')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     const running = s.current!;
     // What an engine restart with live-restore does: the exec's stream ends, its process runs on.
-    (running as unknown as { exec: { bridge: { stream: { push(chunk: null): void } } } }).exec.bridge.stream.push(null);
+    (running as unknown as { exec: { handle: { stream: { push(chunk: null): void } } } }).exec.handle.stream.push(null);
     await running.ended;
     const error = channel.messages().find((m) => m.type === 'error');
     assert.equal(error?.code, 'DOCKER_UNAVAILABLE', JSON.stringify(channel.messages()));

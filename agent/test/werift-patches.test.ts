@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { assertWeriftPatched, PATCH_DIR, WERIFT_DIR } from '../werift-patches.mjs';
-import { patchedWerift, type Werift } from './support/patched-werift.js';
+import { patchedWerift, type Werift } from '../../harness/patched-werift.js';
 
 interface InboundStream {
   addChunk(chunk: { tsn: number; flags: number; streamSeqNum: number; streamId: number; protocol: number; userData: Buffer }): void;

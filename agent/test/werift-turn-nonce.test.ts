@@ -16,8 +16,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
-import { waitFor } from '../../test/support/wait.js';
-import { patchedWerift, weriftWithout, type Werift } from './support/patched-werift.js';
+import { waitFor } from '../../harness/wait.js';
+import { patchedWerift, weriftWithout, type Werift } from '../../harness/patched-werift.js';
 
 const STALE_NONCE_S = 3;
 /** Comfortably past STALE_NONCE_S: coturn counts in whole seconds. */

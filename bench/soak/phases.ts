@@ -3,8 +3,8 @@
  * afterwards. Consoles send `close` for every terminal, as the console does, except in `drop`.
  */
 import type { PairedAgent } from '@tether/protocol';
-import type { Werift } from '../../agent/test/support/patched-werift.js';
-import type { TestConsole } from '../../agent/test/support/werift-console.js';
+import type { Werift } from '../../harness/patched-werift.js';
+import type { TestConsole } from '../../harness/werift-console.js';
 import { SoakPeer, type SoakTerminal } from './soak-console.js';
 
 export interface Enrolled {

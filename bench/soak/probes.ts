@@ -6,8 +6,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, renameSync } from 'node:fs';
-import type { AgentProcess } from '../../test/support/agent-process.js';
-import type { TestContainer } from '../../test/support/docker.js';
+import type { AgentProcess } from '../../harness/agent-process.js';
+import type { TestContainer } from '../../harness/docker.js';
 import { memoryMap, type MemoryMap } from './memory-map.js';
 
 export interface Tolerance {

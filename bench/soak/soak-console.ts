@@ -6,8 +6,8 @@
  */
 import { execFileSync } from 'node:child_process';
 import { parsePairingToken, type PairedAgent } from '@tether/protocol';
-import type { Werift } from '../../agent/test/support/patched-werift.js';
-import { opened, TestConsole, until } from '../../agent/test/support/werift-console.js';
+import type { Werift } from '../../harness/patched-werift.js';
+import { opened, TestConsole, until } from '../../harness/werift-console.js';
 import { ACK_BATCH_BYTES, ACK_IDLE_MS } from '@tether/protocol';
 
 type Pc = InstanceType<Werift['RTCPeerConnection']>;
@@ -22,7 +22,7 @@ export class SoakError extends Error {}
 /** A console identity enrolled with the agent (one `tether-agent pair` token each). */
 export async function enrollConsole(cli: string, stateDir: string, url: string): Promise<{ console: TestConsole; agent: PairedAgent }> {
   const out = execFileSync(process.execPath, [cli, 'pair', '--no-qr', '--state-dir', stateDir], { encoding: 'utf8' });
-  const token = parsePairingToken(/tether1:[A-Za-z0-9_-]+/.exec(out)?.[0] ?? '');
+  const token = parsePairingToken(/tether\d+:[A-Za-z0-9_-]+/.exec(out)?.[0] ?? '');
   if (!token.ok) throw new SoakError(`tether-agent pair printed no token: ${out}`);
   const c = await TestConsole.create();
   await c.open(url);

@@ -9,3 +9,5 @@ export * from './pairing.js';
 export * from './lan.js';
 export * from './limits.js';
 export * from './presence.js';
+export * from './acknowledged.js';
+export * from './token-bucket.js';

@@ -9,8 +9,15 @@ import { AgentId } from './signaling.js';
  * ECDSA P-256) runs on each side: WebCrypto in the console, node:crypto in the agent.
  */
 
-/** Every pairing token starts with this; the digit is the token format's version. */
+/** The first token format: `tether1:` + base64url of compact JSON. Still accepted. */
 export const PAIRING_TOKEN_PREFIX = 'tether1:';
+
+/**
+ * The token format `tether-agent pair` prints: `tether2:` + base64url of the same fields packed as
+ * bytes (about 140 characters instead of 250). The fingerprint (32 bytes) and the secret (16) are
+ * carried whole, as in `tether1:`: only the JSON and its text encodings are gone.
+ */
+export const PAIRING_TOKEN_PREFIX_V2 = 'tether2:';
 
 /** Default lifetime of a pairing token. */
 export const PAIRING_TTL_MS = 10 * 60 * 1000;
@@ -62,8 +69,8 @@ const WireToken = z.object({
   x: z.number(),
 });
 
-/** `tether1:` + base64url(UTF-8 JSON {v,i,a,n,e,f (fingerprint bytes, base64url),s,x (seconds)}). */
-export function encodePairingToken(token: PairingToken): string {
+/** `tether1:` + base64url(UTF-8 JSON {v,i,a,n,e,f (fingerprint bytes, base64url),s,x (seconds)}): the first format, for old agents' tokens and the test vectors. */
+export function encodePairingTokenV1(token: PairingToken): string {
   const fingerprint = fromColonHex(token.fingerprint)!;
   const wire = {
     v: 1, i: token.pairingId, a: token.agentId, n: token.name, e: token.endpoints,
@@ -72,29 +79,137 @@ export function encodePairingToken(token: PairingToken): string {
   return PAIRING_TOKEN_PREFIX + toBase64Url(utf8Encode(JSON.stringify(wire)));
 }
 
-/** Parses pasted or scanned token text (surrounding white space ignored). */
+/** The bytes of base64url text that encodes them canonically (what the agent generates); undefined otherwise. */
+function canonicalBytes(text: string): Uint8Array | undefined {
+  const bytes = fromBase64Url(text);
+  return bytes && toBase64Url(bytes) === text ? bytes : undefined;
+}
+
+/**
+ * The token as `tether-agent pair` prints it: `tether2:` + base64url of
+ * `[len][pairingId bytes] [len][agentId UTF-8] [len][name UTF-8] [count] endpoints
+ * [32 fingerprint bytes] [len][secret bytes] [expiry, Unix seconds, uint32 big-endian]`, each
+ * endpoint `4` + 4 address bytes + 2 port bytes for IPv4, else `0` + [len][UTF-8 host:port].
+ * pairingId and secret travel as their bytes, so they must be canonical base64url (as the agent
+ * makes them). Fields that do not fit this layout (a host name over 255 bytes, a hand-made id)
+ * get the `tether1:` form instead, which every console reads.
+ */
+export function encodePairingToken(token: PairingToken): string {
+  return encodePairingTokenV2(token) ?? encodePairingTokenV1(token);
+}
+
+function encodePairingTokenV2(token: PairingToken): string | undefined {
+  const out: number[] = [];
+  let fits = true;
+  const bytes = (b: Uint8Array) => {
+    if (b.length > 255) fits = false;
+    out.push(b.length & 0xff, ...b);
+  };
+  const pairingId = canonicalBytes(token.pairingId);
+  const secret = canonicalBytes(token.secret);
+  const fingerprint = fromColonHex(token.fingerprint);
+  if (!pairingId || !secret || fingerprint?.length !== 32 || token.endpoints.length > 255) return undefined;
+  bytes(pairingId);
+  bytes(utf8Encode(token.agentId));
+  bytes(utf8Encode(token.name));
+  out.push(token.endpoints.length);
+  for (const endpoint of token.endpoints) {
+    const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3}):(\d{1,5})$/.exec(endpoint);
+    const parts = v4?.slice(1).map(Number);
+    const canonical = parts && parts.slice(0, 4).every((n) => n <= 255) && parts[4]! <= 65535 && `${parts.slice(0, 4).join('.')}:${parts[4]}` === endpoint;
+    if (canonical) out.push(4, ...parts.slice(0, 4), parts[4]! >> 8, parts[4]! & 0xff);
+    else {
+      out.push(0);
+      bytes(utf8Encode(endpoint));
+    }
+  }
+  out.push(...fingerprint);
+  bytes(secret);
+  const seconds = Math.ceil(token.expiresAt / 1000);
+  if (!fits || seconds > 0xffffffff) return undefined;
+  out.push((seconds >>> 24) & 0xff, (seconds >>> 16) & 0xff, (seconds >>> 8) & 0xff, seconds & 0xff);
+  return PAIRING_TOKEN_PREFIX_V2 + toBase64Url(Uint8Array.from(out));
+}
+
+const DAMAGED = 'pairing token is damaged (check for a typing error)';
+
+/** The fields of a `tether2:` body, or undefined when the bytes do not have its layout exactly. */
+function unpackV2(body: Uint8Array): Record<string, unknown> | undefined {
+  let at = 0;
+  const take = (n: number): Uint8Array | undefined => (at + n <= body.length ? body.subarray(at, (at += n)) : undefined);
+  const field = () => {
+    const length = take(1)?.[0];
+    return length === undefined ? undefined : take(length);
+  };
+  const pairingId = field();
+  const agentId = field();
+  const name = field();
+  const count = take(1)?.[0];
+  if (!pairingId || !agentId || !name || count === undefined || count > 8) return undefined;
+  const endpoints: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const kind = take(1)?.[0];
+    if (kind === 4) {
+      const v4 = take(6);
+      if (!v4) return undefined;
+      endpoints.push(`${v4[0]}.${v4[1]}.${v4[2]}.${v4[3]}:${(v4[4]! << 8) | v4[5]!}`);
+    } else if (kind === 0) {
+      const text = field();
+      const host = text && utf8Decode(text);
+      if (host === undefined) return undefined;
+      endpoints.push(host);
+    } else return undefined;
+  }
+  const fingerprint = take(32);
+  const secret = field();
+  const expiry = take(4);
+  if (!fingerprint || !secret || !expiry || at !== body.length) return undefined;
+  const agent = utf8Decode(agentId);
+  const label = utf8Decode(name);
+  if (agent === undefined || label === undefined) return undefined;
+  return {
+    version: 1, pairingId: toBase64Url(pairingId), agentId: agent, name: label, endpoints,
+    fingerprint: toColonHex(fingerprint), secret: toBase64Url(secret),
+    expiresAt: (((expiry[0]! << 24) >>> 0) + ((expiry[1]! << 16) | (expiry[2]! << 8) | expiry[3]!)) * 1000,
+  };
+}
+
+/**
+ * Parses pasted or scanned token text, `tether2:` or the older `tether1:`. White space anywhere is
+ * ignored: a token copied from a terminal that wrapped it (tmux, a serial console) arrives with
+ * line breaks and indentation, and neither base64url nor the prefix contains white space, so
+ * nothing a token pins is weakened.
+ */
 export function parsePairingToken(text: string): Result<PairingToken> {
-  const trimmed = text.trim();
-  if (!trimmed.startsWith(PAIRING_TOKEN_PREFIX)) {
+  const trimmed = text.replace(/\s+/g, '');
+  const v2 = trimmed.startsWith(PAIRING_TOKEN_PREFIX_V2);
+  if (!v2 && !trimmed.startsWith(PAIRING_TOKEN_PREFIX)) {
     const version = /^tether(\d+):/.exec(trimmed)?.[1];
     return err(protocolError('PAIRING_INVALID', version ? `pairing token version ${version} is not supported` : 'not a Tether pairing token'));
   }
   if (trimmed.length > 2048) return err(protocolError('PAIRING_INVALID', 'pairing token too long'));
-  const bytes = fromBase64Url(trimmed.slice(PAIRING_TOKEN_PREFIX.length));
-  const json = bytes && utf8Decode(bytes);
-  let value: unknown;
-  try {
-    value = json === undefined ? undefined : JSON.parse(json);
-  } catch {
-    value = undefined;
+  const bytes = fromBase64Url(trimmed.slice((v2 ? PAIRING_TOKEN_PREFIX_V2 : PAIRING_TOKEN_PREFIX).length));
+  let fields: Record<string, unknown> | undefined;
+  if (v2) fields = bytes && unpackV2(bytes);
+  else {
+    const json = bytes && utf8Decode(bytes);
+    let value: unknown;
+    try {
+      value = json === undefined ? undefined : JSON.parse(json);
+    } catch {
+      value = undefined;
+    }
+    const wire = WireToken.safeParse(value);
+    if (wire.success) {
+      const fp = fromBase64Url(wire.data.f);
+      fields = {
+        version: wire.data.v, pairingId: wire.data.i, agentId: wire.data.a, name: wire.data.n, endpoints: wire.data.e,
+        fingerprint: fp && fp.length === 32 ? toColonHex(fp) : '', secret: wire.data.s, expiresAt: wire.data.x * 1000,
+      };
+    }
   }
-  const wire = WireToken.safeParse(value);
-  if (!wire.success) return err(protocolError('PAIRING_INVALID', 'pairing token is damaged (check for a typing error)'));
-  const fp = fromBase64Url(wire.data.f);
-  const token = PairingToken.safeParse({
-    version: wire.data.v, pairingId: wire.data.i, agentId: wire.data.a, name: wire.data.n, endpoints: wire.data.e,
-    fingerprint: fp && fp.length === 32 ? toColonHex(fp) : '', secret: wire.data.s, expiresAt: wire.data.x * 1000,
-  });
+  if (!fields) return err(protocolError('PAIRING_INVALID', DAMAGED));
+  const token = PairingToken.safeParse(fields);
   if (!token.success) return err(protocolError('PAIRING_INVALID', `pairing token is not valid (${token.error.issues[0]?.path.join('.')})`));
   return ok(token.data);
 }

@@ -4,6 +4,7 @@ import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import {
   encodePairingToken,
+  encodePairingTokenV1,
   fromBase64Url,
   pairingProofInput,
   parsePairingToken,
@@ -22,18 +23,75 @@ const token: PairingToken = {
 };
 
 describe('pairing token', () => {
-  test('round-trips and stays short enough for a QR code', () => {
+  test('round-trips and is short: tether2 is well under the tether1 length, with the fingerprint and secret whole', () => {
     const text = encodePairingToken(token);
-    assert.match(text, /^tether1:[A-Za-z0-9_-]+$/);
-    assert.ok(text.length < 340, `${text.length} characters`);
+    assert.match(text, /^tether2:[A-Za-z0-9_-]+$/);
+    const old = encodePairingTokenV1(token);
+    assert.ok(text.length < 0.65 * old.length, `${text.length} characters, tether1 ${old.length}`);
     const parsed = parsePairingToken(`  ${text}\n`);
+    assert.ok(parsed.ok, parsed.ok ? '' : parsed.error.message);
+    assert.deepEqual(parsed.value, token);
+    // What the token pins travels whole: 32 fingerprint bytes, 16 secret bytes.
+    const body = fromBase64Url(text.slice('tether2:'.length))!;
+    const fingerprintBytes = Uint8Array.from(fp.split(':').map((h) => parseInt(h, 16)));
+    assert.ok(Buffer.from(body).includes(Buffer.from(fingerprintBytes)));
+    assert.ok(Buffer.from(body).includes(Buffer.from(fromBase64Url(token.secret)!)));
+  });
+
+  test('fields that do not fit the packed layout are written as tether1, never refused', () => {
+    const long = `${'h'.repeat(250)}.local:7301`;
+    // AAECAwQFBgd: base64url whose last character carries bits past the 8 bytes (not canonical).
+    for (const fields of [{ ...token, endpoints: [long] }, { ...token, pairingId: 'AAECAwQFBgd' }]) {
+      const text = encodePairingToken(fields);
+      assert.match(text, /^tether1:/);
+      const parsed = parsePairingToken(text);
+      assert.ok(parsed.ok);
+      assert.deepEqual(parsed.value, fields);
+    }
+  });
+
+  test('a tether1 token (agents before tether2) is still accepted', () => {
+    const old = encodePairingTokenV1(token);
+    assert.match(old, /^tether1:[A-Za-z0-9_-]+$/);
+    const parsed = parsePairingToken(old);
     assert.ok(parsed.ok);
+    assert.deepEqual(parsed.value, token);
+  });
+
+  test('tether2 round-trips whatever the fields', () => {
+    const endpoint = fc.oneof(
+      fc.tuple(fc.nat(255), fc.nat(255), fc.nat(255), fc.nat(255), fc.integer({ min: 0, max: 65535 })).map(([a, b, c, d, p]) => `${a}.${b}.${c}.${d}:${p}`),
+      fc.constantFrom('[fe80::1]:7301', 'plc-host-1.local:7301', '010.1.1.1:80', '10.0.0.1:007'),
+    );
+    fc.assert(fc.property(
+      fc.uint8Array({ minLength: 8, maxLength: 24 }), fc.uint8Array({ minLength: 16, maxLength: 48 }), fc.string({ minLength: 1, maxLength: 64 }),
+      fc.array(endpoint, { maxLength: 8 }), fc.integer({ min: 1, max: 0xffffffff }),
+      (id, secret, name, endpoints, seconds) => {
+        const fields: PairingToken = { ...token, pairingId: toBase64Url(id), secret: toBase64Url(secret), name, endpoints, expiresAt: seconds * 1000 };
+        const parsed = parsePairingToken(encodePairingToken(fields));
+        if (!parsed.ok) {
+          // Only what the schema refuses either way (a name of white space, an endpoint out of form).
+          assert.ok(!parsePairingToken(encodePairingTokenV1(fields)).ok, parsed.error.message);
+          return;
+        }
+        assert.deepEqual(parsed.value, fields);
+      },
+    ), { numRuns: 2000 });
+  });
+
+  test('white space anywhere is ignored: a token wrapped over lines, as a terminal copies it, parses', () => {
+    const text = encodePairingToken(token);
+    const wrapped = `  ${text.match(/.{1,37}/g)!.join('\r\n    ')} \t\n`;
+    assert.notEqual(wrapped.replace(/\s/g, '').length, wrapped.length);
+    const parsed = parsePairingToken(wrapped);
+    assert.ok(parsed.ok, parsed.ok ? '' : parsed.error.message);
     assert.deepEqual(parsed.value, token);
   });
 
   test('a typing error, another version or garbage is PAIRING_INVALID', () => {
     const text = encodePairingToken(token);
-    for (const bad of [text.slice(0, -5), 'tether2:abc', 'hello', text.replace('tether1:', 'tether1:!')]) {
+    const old = encodePairingTokenV1(token);
+    for (const bad of [text.slice(0, -5), text.slice(0, -1), `${text}AA`, old.slice(0, -5), 'tether2:abc', 'tether3:abc', 'hello', text.replace('tether2:', 'tether2:!'), old.replace('tether1:', 'tether1:!')]) {
       const parsed = parsePairingToken(bad);
       assert.ok(!parsed.ok && parsed.error.code === 'PAIRING_INVALID', bad);
     }
@@ -65,10 +123,22 @@ describe('pairing token', () => {
       const result = parsePairingToken(`tether1:${body}`);
       assert.ok(result.ok || result.error.code === 'PAIRING_INVALID');
     }), { numRuns: 5000 });
-    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
-      const result = parsePairingToken(`tether1:${toBase64Url(bytes)}`);
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), fc.constantFrom('tether1:', 'tether2:'), (bytes, prefix) => {
+      const result = parsePairingToken(`${prefix}${toBase64Url(bytes)}`);
       assert.ok(result.ok || result.error.code === 'PAIRING_INVALID');
     }), { numRuns: 5000 });
+    // Every truncation and every one-byte change of a real tether2 body: refused, never thrown.
+    const body = fromBase64Url(encodePairingToken(token).slice(8))!;
+    for (let cut = 0; cut < body.length; cut++) {
+      const result = parsePairingToken(`tether2:${toBase64Url(body.subarray(0, cut))}`);
+      assert.ok(!result.ok && result.error.code === 'PAIRING_INVALID', `cut at ${cut}`);
+    }
+    fc.assert(fc.property(fc.nat(body.length - 1), fc.nat(255), (at, value) => {
+      const changed = Uint8Array.from(body);
+      changed[at] = value;
+      const result = parsePairingToken(`tether2:${toBase64Url(changed)}`);
+      assert.ok(result.ok || result.error.code === 'PAIRING_INVALID');
+    }), { numRuns: 3000 });
   });
 
   test('UTF-8 decoding refuses what Node would replace: overlong forms, surrogates, code points above U+10FFFF', () => {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createHash, createHmac, createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { bindingInput, encodePairingToken, fromBase64Url, lanAuthInput, pairingProofInput, parsePairingToken, toBase64Url, toColonHex, type PairingToken } from '@tether/protocol';
+import { bindingInput, encodePairingToken, encodePairingTokenV1, fromBase64Url, lanAuthInput, pairingProofInput, parsePairingToken, toBase64Url, toColonHex, type PairingToken } from '@tether/protocol';
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 const block = /<!-- test-vectors:begin -->\s*```json\n([\s\S]*?)```\s*<!-- test-vectors:end -->/.exec(readme)?.[1];
@@ -22,7 +22,7 @@ interface Vectors {
   agent: Party;
   console: Party;
   consoleId: string;
-  pairingToken: { fields: PairingToken; text: string };
+  pairingToken: { fields: PairingToken; text: string; textV1: string };
   pairingProof: { secret: string; input: string; proof: string };
   lanAuth: { nonce: string; input: string; signature: string };
   binding: {
@@ -57,11 +57,14 @@ test('fingerprints and consoleId', () => {
   for (const party of [v.agent, v.console]) assert.ok(bytes(party.certificateDer).includes(bytes(party.publicKeySpki)));
 });
 
-test('the pairing token text', () => {
+test('the pairing token text, tether2 as agents print it and tether1 as older agents did', () => {
   assert.equal(encodePairingToken(v.pairingToken.fields), v.pairingToken.text);
-  const parsed = parsePairingToken(v.pairingToken.text);
-  assert.ok(parsed.ok);
-  assert.deepEqual(parsed.value, v.pairingToken.fields);
+  assert.equal(encodePairingTokenV1(v.pairingToken.fields), v.pairingToken.textV1);
+  for (const text of [v.pairingToken.text, v.pairingToken.textV1]) {
+    const parsed = parsePairingToken(text);
+    assert.ok(parsed.ok);
+    assert.deepEqual(parsed.value, v.pairingToken.fields);
+  }
 });
 
 test('the pairing proof: input byte for byte, and the HMAC', () => {

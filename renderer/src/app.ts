@@ -82,8 +82,15 @@ export class ConsoleApp implements Disposable {
       }),
     );
     this.toolbar = new Toolbar(config.signalingUrl, host.kind, {
-      toggleTheme: () => void this.updateSettings({ theme: this.settings.theme === 'dark' ? 'light' : 'dark' }),
-      zoom: (step) => this.zoom(step),
+      // A toolbar button gives the keyboard back to the terminal at once: typing goes on.
+      toggleTheme: () => {
+        void this.updateSettings({ theme: this.settings.theme === 'dark' ? 'light' : 'dark' });
+        this.focusTerminal();
+      },
+      zoom: (step) => {
+        this.zoom(step);
+        this.focusTerminal();
+      },
       openSettings: () => void this.openSettings(),
       openWorkspaces: (button) => void this.openWorkspacesMenu(button),
     });
@@ -91,7 +98,7 @@ export class ConsoleApp implements Disposable {
       connect: (agentId) => this.agents.connect(agentId),
       disconnect: (agentId) => void this.disconnectAgent(agentId),
       openTarget: (agentId, target) => this.openTab(agentId, target.name),
-      pair: () => void openPairingDialog({ pair: (text) => this.pair(text) }),
+      pair: () => void this.openPairing(),
     });
     this.tabs = this.store.add(new TabSet(() => this.viewOptions(), transports.sessions ?? webRtcSessions));
     this.abandoned = this.store.add(new AbandonedSessions());
@@ -124,6 +131,17 @@ export class ConsoleApp implements Disposable {
       (event as BeforeUnloadEvent).returnValue = '';
     });
     this.store.add(refuseStrayDrops(window));
+    // Whatever dialog closes (a question, a transfer's, the pairing one), the keyboard goes back to
+    // the active terminal, not to the button that opened it; a text field outside the terminal
+    // keeps it (a rename in progress).
+    const dialogs = new MutationObserver((records) => {
+      const closed = records.some((r) => [...r.removedNodes].some((n) => n instanceof HTMLElement && n.classList.contains('dialog-backdrop')));
+      if (!closed || document.querySelector('.dialog-backdrop')) return;
+      if (document.activeElement?.closest('input, textarea:not(.xterm-helper-textarea), select')) return;
+      this.focusTerminal();
+    });
+    dialogs.observe(document.body, { childList: true });
+    this.store.add({ dispose: () => dialogs.disconnect() });
     // The reconnecting banners show elapsed time, and resumes wait on the agent's reconnection.
     const ticker = setInterval(() => {
       if (this.abandoned.size > 0 || this.tabs.list().some((t) => t.state === 'reconnecting')) this.refresh();
@@ -141,6 +159,13 @@ export class ConsoleApp implements Disposable {
     if (!paired.ok) return err(paired.error);
     this.agents.addPaired(paired.value.record, paired.value.signaling);
     return ok({ name: paired.value.record.name, agentId: paired.value.record.agentId });
+  }
+
+  /** The pairing dialog; a new agent is selected in the list, and the keyboard goes back to the terminal. */
+  private async openPairing(): Promise<void> {
+    const paired = await openPairingDialog({ pair: (text) => this.pair(text) });
+    if (paired) this.devices.select(paired.agentId, { focus: !this.tabs.active });
+    this.focusTerminal();
   }
 
   get consoleFingerprint(): string {
@@ -250,6 +275,8 @@ export class ConsoleApp implements Disposable {
     }
     tab.notice(`[reconnecting to ${tab.target} on ${tab.agentName}: a new shell starts; the previous one has ended]`);
     tab.follow(this.agents.connect(tab.agentId));
+    // The banner's button that asked for this goes away with the banner: the keyboard goes to the shell.
+    if (this.tabs.active === tab) this.focusTerminal();
   }
 
   /**
@@ -285,7 +312,7 @@ export class ConsoleApp implements Disposable {
   /** The settings screen; closing it gives the keyboard back to the active terminal. */
   async openSettings(): Promise<void> {
     if (document.querySelector('.settings')) return;
-    const credentials = await this.host.credentials.status().catch((error: unknown) => ({ encrypted: false, description: `of unknown safety (${String(error)})` }));
+    const credentials = await this.host.credentials.status().catch((error: unknown) => ({ encrypted: false, description: `kept in a store of unknown safety (${String(error)})` }));
     const screen = new SettingsScreen({
       appearance: { theme: this.settings.theme, fontSize: this.settings.fontSize, fontFamily: this.settings.fontFamily ?? 'jetbrains-mono', copyOnSelect: this.settings.copyOnSelect },
       connection: { signalingUrl: this.config.signalingUrl, token: this.config.token, iceServers: this.config.iceServers },
@@ -556,7 +583,10 @@ export class ConsoleApp implements Disposable {
   }
 
   private renderDevices(): void {
-    const open = (agentId: string) => this.tabs.list().filter((t) => t.agentId === agentId && t.running).length;
+    const open = (agentId: string) => {
+      const tabs = this.tabs.list().filter((t) => t.agentId === agentId);
+      return { running: tabs.filter((t) => t.running).length, targets: tabs.map((t) => t.target) };
+    };
     this.devices.render(() => this.agents.entries(open));
   }
 }

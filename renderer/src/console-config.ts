@@ -23,13 +23,13 @@ function parseIceServers(raw: string | null): RTCIceServer[] | string {
   try {
     value = JSON.parse(raw);
   } catch {
-    return '`ice` is not valid JSON';
+    return 'The "ice" parameter in the address is not valid JSON.';
   }
-  if (!Array.isArray(value)) return '`ice` must be a JSON array of ICE servers';
+  if (!Array.isArray(value)) return 'The "ice" parameter in the address must be a JSON list of ICE servers.';
   for (const server of value) {
     const urls = (server as { urls?: unknown } | null)?.urls;
     const valid = typeof urls === 'string' || (Array.isArray(urls) && urls.every((u) => typeof u === 'string'));
-    if (!valid) return 'every ICE server needs `urls` (a string or a list of strings)';
+    if (!valid) return 'Every ICE server in the "ice" parameter needs "urls" (a text or a list of texts).';
   }
   return value as RTCIceServer[];
 }
@@ -65,73 +65,6 @@ export async function resolveConfig(search: string, host: TetherApi): Promise<Co
   params.set('signal', signalingUrl);
   params.set('token', token);
   return readConfig(`?${params.toString()}`);
-}
-
-/**
- * A small form for the missing settings; submitting stores the URL in settings and the token as a
- * credential through the host API, then reloads the page without them in the query.
- */
-export function renderConfigForm(root: HTMLElement, result: Extract<ConfigResult, { ok: false }>, host: TetherApi): void {
-  const params = new URLSearchParams(location.search);
-  const form = document.createElement('form');
-  form.className = 'config-form';
-  form.dataset.testid = 'config-form';
-  const heading = document.createElement('h1');
-  heading.textContent = 'Connect to a signaling server';
-  form.append(heading);
-  if (result.problem) {
-    const problem = document.createElement('p');
-    problem.className = 'error';
-    problem.textContent = result.problem;
-    form.append(problem);
-  }
-  const fields: [name: string, label: string, type: string][] = [
-    ['signal', 'Signaling URL', 'url'],
-    ['token', 'Console token', 'password'],
-    ['ice', 'ICE servers (JSON, optional)', 'text'],
-  ];
-  for (const [name, text, type] of fields) {
-    const label = document.createElement('label');
-    label.textContent = text;
-    const input = document.createElement('input');
-    input.name = name;
-    input.type = type;
-    input.value = params.get(name) ?? '';
-    input.required = name !== 'ice';
-    label.append(input);
-    form.append(label);
-  }
-  const submit = document.createElement('button');
-  submit.type = 'submit';
-  submit.textContent = 'Connect';
-  const offline = document.createElement('button');
-  offline.type = 'button';
-  offline.dataset.testid = 'config-offline';
-  offline.textContent = 'Continue without a signaling server';
-  offline.title = 'reach the agents this console paired with over the LAN only';
-  offline.addEventListener('click', () => {
-    params.set('lan', '1');
-    location.search = params.toString();
-  });
-  form.append(submit, offline);
-  form.addEventListener('submit', (event) => {
-    event.preventDefault();
-    const data = new FormData(form);
-    const value = (name: string) => String(data.get(name) ?? '').trim();
-    for (const name of ['signal', 'token']) params.delete(name);
-    if (value('ice')) params.set('ice', value('ice'));
-    else params.delete('ice');
-    Promise.all([host.settings.set({ signalingUrl: value('signal') }), host.credentials.set(TOKEN_CREDENTIAL, value('token'))]).then(
-      () => (location.search = params.toString()),
-      (error: unknown) => {
-        const problem = document.createElement('p');
-        problem.className = 'error';
-        problem.textContent = `Could not store the settings: ${String(error)}`;
-        form.append(problem);
-      },
-    );
-  });
-  root.replaceChildren(form);
 }
 
 /** `test=1` and `bench=1`: which hooks main.ts loads. */

@@ -8,7 +8,8 @@ import '@fontsource/dejavu-mono/700.css';
 import './transfer/transfer.css';
 import './tabs/tabs.css';
 import { ConsoleApp } from './app';
-import { renderConfigForm, resolveConfig } from './console-config';
+import { resolveConfig } from './console-config';
+import { renderFirstRun } from './settings/first-run';
 import { getHost } from './host/host';
 import { loadConsoleIdentity } from './trust/console-identity';
 import { TrustStore } from './trust/trust-store';
@@ -20,7 +21,7 @@ async function start(root: HTMLElement): Promise<void> {
   document.documentElement.dataset.theme = settings.theme;
   const result = await resolveConfig(location.search, host);
   if (!result.ok) {
-    renderConfigForm(root, result, host);
+    await renderFirstRun(root, result, host);
     return;
   }
   const trustStore = new TrustStore();

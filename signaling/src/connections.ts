@@ -1,5 +1,6 @@
 import { err, ok, PRESENCE_RESYNC_INTERVAL_MS, PresenceResync, protocolError } from '@tether/protocol';
 import type { Cluster } from './cluster.js';
+import type { DeferredWork } from './deferred-work.js';
 import { handle } from './inbound.js';
 import { consolesRoom, type SignalingIo, type SignalingSocket } from './io-types.js';
 import type { Logger } from './log.js';
@@ -11,7 +12,8 @@ import type { SerialQueues } from './serial-queues.js';
  * The life of one authenticated connection: a console joins its organisation's room and gets its
  * presence snapshot, then the diffs sent to that room; an agent is registered in the shared state (replacing an older connection with its
  * agentId, on whichever node) and the organisation's consoles are told. Registration and cleanup
- * run in the connection's queue, so that a cleanup never overtakes its registration.
+ * run in the connection's queue, so that a cleanup never overtakes its registration. A closed
+ * connection's cleanup is deferred (`DeferredWork`): a burst of closes is cleaned up in chunks.
  */
 export class Connections {
   constructor(
@@ -23,6 +25,8 @@ export class Connections {
     private readonly log: Logger,
     /** true while ending connections should tell the other ends (not while this node goes away) */
     private readonly notifyPeers: () => boolean,
+    /** where a closed connection's cleanup waits: a burst of departures is handled in chunks */
+    private readonly deferred: DeferredWork,
   ) {}
 
   accept(socket: SignalingSocket): void {
@@ -48,11 +52,13 @@ export class Connections {
     });
     this.#run(socket, 'register console', () => this.cluster().connectionOpened(socket.id));
     socket.on('disconnect', (reason) => {
-      this.log.info('console disconnected', { socketId: socket.id, reason });
       const notify = this.notifyPeers();
-      this.#run(socket, 'forget console', async () => {
-        await this.relay.consoleGone(socket.id, notify);
-        await this.cluster().connectionClosed(socket.id);
+      this.deferred.push(() => {
+        this.log.info('console disconnected', { socketId: socket.id, reason });
+        this.#run(socket, 'forget console', async () => {
+          await this.relay.consoleGone(socket.id, notify);
+          await this.cluster().connectionClosed(socket.id);
+        });
       });
     });
   }
@@ -75,13 +81,15 @@ export class Connections {
       }
     });
     socket.on('disconnect', (reason) => {
-      this.log.info('agent disconnected', { socketId: socket.id, agentId, org, reason });
       const notify = this.notifyPeers();
-      this.#run(socket, 'forget agent', async () => {
-        const cluster = this.cluster();
-        await cluster.state.removeAgent(socket, org, agentId);
-        await this.relay.agentGone(socket.id, notify);
-        await cluster.connectionClosed(socket.id);
+      this.deferred.push(() => {
+        this.log.info('agent disconnected', { socketId: socket.id, agentId, org, reason });
+        this.#run(socket, 'forget agent', async () => {
+          const cluster = this.cluster();
+          await cluster.state.removeAgent(socket, org, agentId);
+          await this.relay.agentGone(socket.id, notify);
+          await cluster.connectionClosed(socket.id);
+        });
       });
     });
   }

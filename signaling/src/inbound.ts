@@ -11,7 +11,7 @@ import {
 import type { z } from 'zod';
 import type { SignalingSocket } from './io-types.js';
 import type { Logger } from './log.js';
-import { TokenBucket } from './rate-limit.js';
+import { MESSAGE_BURST, MESSAGES_PER_SECOND, TokenBucket } from './rate-limit.js';
 import type { SerialQueues } from './serial-queues.js';
 
 type EventName = keyof ClientToServerEvents;
@@ -106,7 +106,7 @@ export const RATE_LIMIT_LOG_INTERVAL_MS = 1000;
  */
 export function guardInbound(socket: SignalingSocket, role: 'console' | 'agent', log: Logger): void {
   const allowed: readonly string[] = EVENTS_BY_ROLE[role];
-  const bucket = new TokenBucket();
+  const bucket = new TokenBucket(MESSAGES_PER_SECOND, MESSAGE_BURST);
   // A flood must not flood the log too: one line per second per socket, with the count.
   let refused = 0;
   let loggedAt = Number.NEGATIVE_INFINITY;

@@ -11,6 +11,7 @@ import { DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, handshakesPerAddress, INBOUND_WORD
 import { Connections } from './connections.js';
 import type { SignalingIo, SignalingSocket } from './io-types.js';
 import { createJsonLogger, isLogLevel, moduleName, type Logger } from './log.js';
+import { DeferredWork } from './deferred-work.js';
 import { readDescriptorLimit } from './descriptor-limit.js';
 import { LoadShedder, SHED_RETRY_AFTER_MS } from './load-shedder.js';
 import { PresenceFeed } from './presence-feed.js';
@@ -250,7 +251,9 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
   const revoked = revocations.value;
   const authenticate = createAuthenticator({ ...tokens, isRevoked: (jti) => revoked.has(jti) || joined.isRevoked(jti) });
   const relay = new Relay(io, state, queues, root);
-  const connections = new Connections(io, () => joined, relay, queues, feed, root.child(moduleName('connections.ts')), () => !closing && joined.ready);
+  const connectionsLog = root.child(moduleName('connections.ts'));
+  const deferred = new DeferredWork((error) => connectionsLog.error('deferred cleanup failed', { error }));
+  const connections = new Connections(io, () => joined, relay, queues, feed, connectionsLog, () => !closing && joined.ready, deferred);
 
   /** A signed token's connection ends when the token expires. */
   const watchExpiry = (socket: SignalingSocket) => {
@@ -330,6 +333,7 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
       httpServer.closeAllConnections();
       await httpClosed;
       // The disconnects' cleanup still needs the shared state.
+      await deferred.idle();
       await queues.idle();
       feed.close();
       shedder.close();

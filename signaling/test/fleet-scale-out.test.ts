@@ -10,10 +10,10 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { io, type Socket } from 'socket.io-client';
-import { startAgentSwarm, type AgentSwarm } from '../../test/support/agent-swarm.js';
-import { presenceOf } from '../../test/support/presence-watch.js';
-import { startRedisServer, type RedisServer } from '../../test/support/redis-server.js';
-import { startSignalingNode, type SignalingNode } from '../../test/support/signaling-node.js';
+import { startAgentSwarm, type AgentSwarm } from '../../harness/agent-swarm.js';
+import { presenceOf } from '../../harness/presence-watch.js';
+import { startRedisServer, type RedisServer } from '../../harness/redis-server.js';
+import { startSignalingNode, type SignalingNode } from '../../harness/signaling-node.js';
 
 const CONSOLE_TOKEN = 'fleet-console-token-0123456789';
 const AGENT_TOKEN = 'fleet-agent-token-0123456789';

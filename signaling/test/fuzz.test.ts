@@ -3,7 +3,7 @@
  * event, from both roles, through real socket.io-client sockets, then raw Socket.IO packets that
  * are not even valid Socket.IO. Every message is answered with a valid code, the server never
  * accepts what its schema refuses, it keeps serving a well-behaved console and agent, and its heap
- * does not grow with the number of cases. Fixed seed and run counts (test/support/fuzz.ts).
+ * does not grow with the number of cases. Fixed seed and run counts (harness/fuzz.ts).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import type { Socket } from 'socket.io-client';
 import type { z } from 'zod';
 import { Answer, Disconnect, ERROR_CODES, Ice, OfferToServer, SignalingAck, type SignalingAck as Ack } from '@tether/protocol';
-import { fuzzParameters, overJson, payloadFor, rawSocketIoPacket, RESERVED_EVENTS, sendRawPacket } from '../../test/support/fuzz.js';
+import { fuzzParameters, overJson, payloadFor, rawSocketIoPacket, RESERVED_EVENTS, sendRawPacket } from '../../harness/fuzz.js';
 import { AGENT_TOKEN, connect, emitAck, Fixture, SDP_ANSWER, SDP_OFFER, sid, wellBehaved } from './support.js';
 
 setFlagsFromString('--expose-gc');

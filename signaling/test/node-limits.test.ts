@@ -13,8 +13,8 @@ import WebSocket from 'ws';
 import { SignalingErrorPayload } from '@tether/protocol';
 import { readDescriptorLimit, RESERVED_DESCRIPTORS } from '../src/descriptor-limit.js';
 import { SHED_RETRY_AFTER_MS } from '../src/load-shedder.js';
-import { startSignalingNode } from '../../test/support/signaling-node.js';
-import { transportUrl } from '../../test/support/pre-auth-attack.js';
+import { startSignalingNode } from '../../harness/signaling-node.js';
+import { transportUrl } from '../../harness/pre-auth-attack.js';
 import { connect, CONSOLE_TOKEN, Fixture } from './support.js';
 
 const DESCRIPTORS = 256;

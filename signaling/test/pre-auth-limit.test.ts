@@ -14,7 +14,7 @@ import { runInNewContext } from 'node:vm';
 import WebSocket from 'ws';
 import { HANDSHAKE_TIMEOUT_MS, MAX_INBOUND_BYTES_BEFORE_AUTH } from '@tether/protocol';
 import { MAX_HANDSHAKES_PER_ADDRESS } from '../src/connection-bounds.js';
-import { attack, ATTACHMENT_BYTES, endAttack, SENT_ATTACHMENTS, transportUrl } from '../../test/support/pre-auth-attack.js';
+import { attack, ATTACHMENT_BYTES, endAttack, SENT_ATTACHMENTS, transportUrl } from '../../harness/pre-auth-attack.js';
 import { connect, CONSOLE_TOKEN, Fixture, nextEvent, wellBehaved } from './support.js';
 
 setFlagsFromString('--expose-gc');

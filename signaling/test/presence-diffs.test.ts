@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { PresenceReplica, type AgentInfo, type PresenceDiff } from '@tether/protocol';
 import type { SignalingIo } from '../src/io-types.js';
 import { PresenceFeed } from '../src/presence-feed.js';
-import { fuzzParameters } from '../../test/support/fuzz.js';
+import { fuzzParameters } from '../../harness/fuzz.js';
 
 const ORG = 'acme';
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { PresenceDiff } from '@tether/protocol';
+import type { Socket } from 'socket.io-client';
 import { AGENT_TOKEN, connect, emitAck, Fixture, nextEvent, noEvent, presenceOf, SDP_OFFER, sid } from './support.js';
 
 const line1 = { agentId: 'plc-1', name: 'Line 1 PLC', version: '0.1.0' };
@@ -70,6 +71,46 @@ test("a console that misses a diff sees the gap, asks, and ends with the server'
   await fixture.agent('plc-3');
   assert.deepEqual(await watch.until((ids) => ids.length === 3), ['plc-1', 'plc-2', 'plc-3']);
   assert.equal(watch.gaps, 1);
+});
+
+/** Connects as the real clients do: a handshake the busy node sheds is tried again after its retryAfterMs. */
+async function patiently<T>(connect: () => Promise<T>): Promise<T> {
+  for (;;) {
+    try {
+      return await connect();
+    } catch (error) {
+      const data = (error as { data?: { code?: string; retryAfterMs?: number } }).data;
+      if (data?.code !== 'RATE_LIMITED' || data.retryAfterMs === undefined) throw error;
+      await new Promise((resolve) => setTimeout(resolve, data.retryAfterMs));
+    }
+  }
+}
+const patientAgent = (fixture: Fixture, agentId: string): Promise<Socket> => patiently(() => fixture.agent(agentId));
+
+test("a burst of departures, cleaned up in chunks, leaves every console with exactly the server's list", async (t) => {
+  const fixture = await Fixture.start(t);
+  const { socket: early } = await fixture.console();
+  const watch = presenceOf(early);
+  // More agents than one chunk of deferred cleanup (DEFERRED_CHUNK, 256) leave at once.
+  const agents: Socket[] = [];
+  for (let i = 0; i < 700; i += 50) agents.push(...(await Promise.all(Array.from({ length: 50 }, (_, j) => patientAgent(fixture, `plc-${i + j}`)))));
+  await watch.until((ids) => ids.length === 700, 30_000);
+  const leaving = agents.slice(0, 600);
+  // Their transports closed without a goodbye, as a site losing its uplink looks to the server.
+  for (const socket of leaving) socket.io.engine.close();
+  // One of them comes back at once, on a new connection: the old connection's cleanup, deferred
+  // behind the burst, must not take the new one's entry away.
+  const back = await patientAgent(fixture, 'plc-7');
+  const expected = ['plc-7', ...Array.from({ length: 100 }, (_, i) => `plc-${600 + i}`)].sort();
+  assert.deepEqual(await watch.until((ids) => ids.length === expected.length && !ids.includes('plc-0'), 30_000), expected);
+  // A console that connects afterwards gets the server's list as its snapshot: the same.
+  const { presence: late } = await patiently(() => fixture.console());
+  assert.deepEqual(late.agents.map((agent) => agent.agentId).sort(), expected);
+  // And the agent that came back is reachable: its entry holds its new connection.
+  const offered = nextEvent(back, 'webrtc:offer');
+  assert.deepEqual(await emitAck(early, 'webrtc:offer', { sessionId: sid('back'), agentId: 'plc-7', sdp: SDP_OFFER }), { ok: true });
+  await offered;
+  assert.equal(watch.gaps, 0);
 });
 
 test('agents get no presence list', async (t) => {

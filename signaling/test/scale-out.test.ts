@@ -12,9 +12,9 @@ import { after, before, test, type TestContext } from 'node:test';
 import { Redis } from 'ioredis';
 import { io, type Socket } from 'socket.io-client';
 import { appendRevocation, issueToken, startSignalingServer, type SignalingServer } from '@tether/signaling';
-import { startRedisServer, type RedisServer } from '../../test/support/redis-server.js';
-import { startSignalingNode, type SignalingNode } from '../../test/support/signaling-node.js';
-import { startTcpFront } from '../../test/support/tcp-front.js';
+import { startRedisServer, type RedisServer } from '../../harness/redis-server.js';
+import { startSignalingNode, type SignalingNode } from '../../harness/signaling-node.js';
+import { startTcpFront } from '../../harness/tcp-front.js';
 import { createJsonLogger } from '../src/log.js';
 import { connect, emitAck, nextEvent, noEvent, presenceOf, SDP_ANSWER, SDP_OFFER, sid } from './support.js';
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import { io, type Socket } from 'socket.io-client';
 import { PresenceSnapshot } from '@tether/protocol';
-import { presenceOf } from '../../test/support/presence-watch.js';
+import { presenceOf } from '../../harness/presence-watch.js';
 import { startSignalingServer, type SignalingServer, type SignalingServerOptions } from '@tether/signaling';
 import { createJsonLogger } from '../src/log.js';
 
@@ -131,4 +131,4 @@ export async function wellBehaved(fixture: Fixture, agentId: string): Promise<vo
   console1.disconnect();
 }
 
-export { PresenceWatch, presenceOf } from '../../test/support/presence-watch.js';
+export { PresenceWatch, presenceOf } from '../../harness/presence-watch.js';

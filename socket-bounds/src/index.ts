@@ -8,3 +8,4 @@ export { ConnectionsPerAddress, type ConnectionsPerAddressOptions, type PerAddre
 export { InboundLimit, type InboundLimitOptions, type InboundWords } from './inbound-limit.js';
 export type { BoundsLogFields, BoundsLogger } from './logger.js';
 export { OutboundLimit, type EngineConnection, type OutboundLimitOptions, type OutboundWords } from './outbound-limit.js';
+export { isLogLevel, levelledLogger, LOG_LEVELS, LOG_RANK, logLine, type LogFields, type Logger, type LogLevel } from './json-log.js';

@@ -5,11 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
-import { startAgent, type AgentProcess } from '../support/agent-process.js';
-import type { ConsolePage } from '../support/console-page.js';
-import type { TestContainer } from '../support/docker.js';
-import { startStack, type Stack } from '../support/stack.js';
-import { waitFor } from '../support/wait.js';
+import { startAgent, type AgentProcess } from '../../harness/agent-process.js';
+import type { ConsolePage } from '../../harness/console-page.js';
+import type { TestContainer } from '../../harness/docker.js';
+import { startStack, type Stack } from '../../harness/stack.js';
+import { waitFor } from '../../harness/wait.js';
 
 let stack: Stack;
 let ui: ConsolePage;

@@ -5,10 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
-import type { ConsolePage } from '../support/console-page.js';
-import type { TestContainer } from '../support/docker.js';
-import { startStack, type Stack } from '../support/stack.js';
-import { waitFor } from '../support/wait.js';
+import type { ConsolePage } from '../../harness/console-page.js';
+import type { TestContainer } from '../../harness/docker.js';
+import { startStack, type Stack } from '../../harness/stack.js';
+import { waitFor } from '../../harness/wait.js';
 
 let stack: Stack;
 let ui: ConsolePage;
@@ -102,5 +102,5 @@ test('the status line shows the renderer in use: WebGL on a GPU, the DOM rendere
   });
   const expected = webgl === 'none' || /swiftshader|llvmpipe|softpipe|software/i.test(webgl) ? 'dom' : 'webgl';
   assert.equal(tab.renderer, expected, `renderer with WebGL "${webgl}"`);
-  assert.equal(await ui.panel(tabId).locator('[data-testid="tab-renderer"]').textContent(), tab.renderer);
+  assert.equal(await ui.panel(tabId).locator('[data-testid="tab-size"]').getAttribute('data-renderer'), tab.renderer);
 });

@@ -12,10 +12,10 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
-import { launchChromium, newLoggedPage } from '../support/browser.js';
-import { ConsolePage } from '../support/console-page.js';
-import { docker, ensureDocker, startContainer, type TestContainer } from '../support/docker.js';
-import { waitFor } from '../support/wait.js';
+import { launchChromium, newLoggedPage } from '../../harness/browser.js';
+import { ConsolePage } from '../../harness/console-page.js';
+import { docker, ensureDocker, startContainer, type TestContainer } from '../../harness/docker.js';
+import { waitFor } from '../../harness/wait.js';
 
 const repo = fileURLToPath(new URL('../../', import.meta.url));
 

@@ -1,6 +1,6 @@
 /**
  * The console with a fleet (issue 20): the real signaling server on port 0, 10,000 simulated agents
- * (test/support/agent-swarm.ts, a child process) and the console in headless Chromium. The device
+ * (harness/agent-swarm.ts, a child process) and the console in headless Chromium. The device
  * list counts every agent, keeps its DOM bounded (virtualized), finds any agent with its filter,
  * and follows a mass departure by its diffs.
  */
@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { startSignalingServer, type SignalingServer } from '@tether/signaling';
-import { startAgentSwarm, type AgentSwarm } from '../support/agent-swarm.js';
-import { launchChromium, newLoggedPage } from '../support/browser.js';
-import { ensureRendererBuilt } from '../support/renderer-build.js';
-import { serveDirectory, type StaticServer } from '../support/static-server.js';
+import { startAgentSwarm, type AgentSwarm } from '../../harness/agent-swarm.js';
+import { launchChromium, newLoggedPage } from '../../harness/browser.js';
+import { ensureRendererBuilt } from '../../harness/renderer-build.js';
+import { serveDirectory, type StaticServer } from '../../harness/static-server.js';
 
 const CONSOLE_TOKEN = 'fleet-console-token-0123456789';
 const AGENT_TOKEN = 'fleet-agent-token-0123456789';

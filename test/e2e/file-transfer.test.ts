@@ -13,11 +13,11 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileS
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, it } from 'node:test';
-import type { ConsolePage, TransferFacts } from '../support/console-page.js';
-import { docker, type TestContainer } from '../support/docker.js';
-import { auditEntries } from '../support/lan-pairing.js';
-import { startStack, type Stack } from '../support/stack.js';
-import { waitFor } from '../support/wait.js';
+import type { ConsolePage, TransferFacts } from '../../harness/console-page.js';
+import { docker, type TestContainer } from '../../harness/docker.js';
+import { auditEntries } from '../../harness/lan-pairing.js';
+import { startStack, type Stack } from '../../harness/stack.js';
+import { waitFor } from '../../harness/wait.js';
 
 const BIG_BYTES = 50 * 1024 * 1024;
 const HOME = '/home/plc';

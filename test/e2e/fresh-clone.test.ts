@@ -21,8 +21,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { docker } from '../support/docker.js';
-import { waitFor } from '../support/wait.js';
+import { docker } from '../../harness/docker.js';
+import { waitFor } from '../../harness/wait.js';
 
 const run = promisify(execFile);
 const repo = fileURLToPath(new URL('../../', import.meta.url));

@@ -16,8 +16,8 @@ import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { ensureAgentBuilt, startAgent, type AgentProcess } from '../support/agent-process.js';
-import { startStack, type Stack } from '../support/stack.js';
+import { ensureAgentBuilt, startAgent, type AgentProcess } from '../../harness/agent-process.js';
+import { startStack, type Stack } from '../../harness/stack.js';
 
 const run = promisify(execFile);
 const agentDir = fileURLToPath(new URL('../../agent/', import.meta.url));
@@ -179,7 +179,7 @@ test('install-service into a temporary root: user, state folder, a unit that ver
 
   // pair, as root, goes through the running service: every file in its folder stays the service's.
   const paired = await run(node, [cli, 'pair', '--no-qr', '--state-dir', state], { cwd: work });
-  assert.match(paired.stdout, /tether1:[A-Za-z0-9_-]+/);
+  assert.match(paired.stdout, /tether\d+:[A-Za-z0-9_-]+/);
   assert.equal(paired.stderr, '', 'no warning: the service listens on its LAN endpoint');
   for (const file of readdirSync(state)) assert.deepEqual([file, statSync(join(state, file)).uid], [file, uid]);
   assert.match(log, /"msg":"control request","op":"pair","ok":true/);
@@ -197,7 +197,8 @@ test('install-service into a temporary root: user, state folder, a unit that ver
   while ((await container.processes()).some((p) => !/sleep 2147483$/.test(p))) {
     await new Promise((r) => setTimeout(r, 250));
   }
-  assert.match(log, /"msg":"session closed"/);
+  // The agent logs the close once its cleanup is done, which may be after the processes are gone.
+  while (!/"msg":"session closed"/.test(log)) await new Promise((r) => setTimeout(r, 100));
   service.kill('SIGTERM');
   await once(service, 'exit');
 

@@ -1,5 +1,5 @@
 /**
- * What field networks do, on a network the test builds (test/support/netns.ts): the console, the
+ * What field networks do, on a network the test builds (harness/netns.ts): the console, the
  * agent and the signaling server each in a namespace of their own, joined by a router, with a
  * direct path between console and agent.
  *
@@ -18,13 +18,13 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before } from 'node:test';
-import { startAgent, type AgentProcess } from '../support/agent-process.js';
-import type { ConsolePage } from '../support/console-page.js';
-import { startContainer, type TestContainer } from '../support/docker.js';
-import { auditEntries } from '../support/lan-pairing.js';
-import { launchConsoleIn, networkTest, startSignaling, type ConsoleBrowser, type SignalingInNetwork } from '../support/net-services.js';
-import { TestNetwork } from '../support/netns.js';
-import { waitFor } from '../support/wait.js';
+import { startAgent, type AgentProcess } from '../../harness/agent-process.js';
+import type { ConsolePage } from '../../harness/console-page.js';
+import { startContainer, type TestContainer } from '../../harness/docker.js';
+import { auditEntries } from '../../harness/lan-pairing.js';
+import { launchConsoleIn, networkTest, startSignaling, type ConsoleBrowser, type SignalingInNetwork } from '../../harness/net-services.js';
+import { TestNetwork } from '../../harness/netns.js';
+import { waitFor } from '../../harness/wait.js';
 
 const CONSOLE_TOKEN = `console-${randomBytes(12).toString('hex')}`;
 const AGENT_TOKEN = `agent-${randomBytes(12).toString('hex')}`;

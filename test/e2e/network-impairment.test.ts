@@ -2,15 +2,15 @@
  * The test network itself, so that tests built on it can trust it: NAT separates the hosts behind
  * it, a cut link passes nothing and comes back, loss drops about the share asked for, and the delay
  * holds every packet at least as long as asked (a lower bound the delayer guarantees, not a timing
- * of the machine). UDP probes run inside the namespaces (test/support/udp-probe.mjs).
+ * of the machine). UDP probes run inside the namespaces (harness/udp-probe.mjs).
  */
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { after, before, it } from 'node:test';
-import { startInNetwork } from '../support/net-process.js';
-import { TestNetwork } from '../support/netns.js';
+import { startInNetwork } from '../../harness/net-process.js';
+import { TestNetwork } from '../../harness/netns.js';
 
-const probeScript = fileURLToPath(new URL('../support/udp-probe.mjs', import.meta.url));
+const probeScript = fileURLToPath(new URL('../../harness/udp-probe.mjs', import.meta.url));
 const ECHO_PORT = 40_000;
 
 interface ProbeResult {

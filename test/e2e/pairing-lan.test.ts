@@ -3,7 +3,9 @@
  * from the token `tether-agent pair` printed (pasted into the dialog), lists it, and opens a
  * terminal over the agent's LAN endpoint; wrong, replayed and expired tokens are refused with the
  * agent's reason; a revoked console is refused; the agent keeps its fingerprint across a restart
- * and the paired console reconnects.
+ * and the paired console reconnects. Pairing forgives (issue 15): a token wrapped over lines pairs,
+ * the dialog closes on success with the new agent selected, and a refusal is one plain sentence
+ * (no repetition, no backticks) with the code and the agent's words as details.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
@@ -12,14 +14,14 @@ import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { parsePairingToken, encodePairingToken, toBase64Url } from '@tether/protocol';
 import type { Browser, Page } from 'playwright-core';
-import type { AgentProcess } from '../support/agent-process.js';
-import { launchChromium, newLoggedPage } from '../support/browser.js';
-import type { ConsolePage } from '../support/console-page.js';
-import { ensureDocker, startContainer, type TestContainer } from '../support/docker.js';
-import { auditEntries, freePort, openLanConsole, printPairingToken, revokeConsole, startLanAgent } from '../support/lan-pairing.js';
-import { ensureRendererBuilt } from '../support/renderer-build.js';
-import { serveDirectory, type StaticServer } from '../support/static-server.js';
-import { waitFor } from '../support/wait.js';
+import type { AgentProcess } from '../../harness/agent-process.js';
+import { launchChromium, newLoggedPage } from '../../harness/browser.js';
+import type { ConsolePage } from '../../harness/console-page.js';
+import { ensureDocker, startContainer, type TestContainer } from '../../harness/docker.js';
+import { auditEntries, freePort, openLanConsole, printPairingToken, revokeConsole, startLanAgent } from '../../harness/lan-pairing.js';
+import { ensureRendererBuilt } from '../../harness/renderer-build.js';
+import { serveDirectory, type StaticServer } from '../../harness/static-server.js';
+import { waitFor } from '../../harness/wait.js';
 
 const stateDir = mkdtempSync(join(tmpdir(), 'tether-pairing-lan-'));
 const agentId = 'pairing-lan-agent';
@@ -88,7 +90,18 @@ test('a wrong token (altered secret) is refused with PAIRING_INVALID', async () 
   assert.equal(outcome.kind, 'error');
   assert.equal(outcome.code, 'PAIRING_INVALID');
   assert.match(outcome.text, /not valid for this agent/);
+  assertPlainRefusal(outcome);
 });
+
+/** One sentence or two that neither repeat each other nor show markdown; the code in the details. */
+function assertPlainRefusal(outcome: { code: string; text: string; detail: string }): void {
+  assert.doesNotMatch(outcome.text, /`/, 'no literal backticks');
+  assert.doesNotMatch(outcome.text, new RegExp(outcome.code), 'the code is a detail, not the message');
+  assert.match(outcome.detail, new RegExp(`^${outcome.code}: `));
+  const words: string[] = outcome.text.toLowerCase().match(/[a-z]{5,}/g) ?? [];
+  const repeated = words.filter((word, i) => words.indexOf(word) !== i && !['agent', 'token'].includes(word));
+  assert.deepEqual(repeated, [], `no repeated wording in "${outcome.text}"`);
+}
 
 test('an expired token is refused with PAIRING_EXPIRED', async () => {
   const token = printPairingToken(stateDir, port, '--ttl', '1s');
@@ -96,13 +109,19 @@ test('an expired token is refused with PAIRING_EXPIRED', async () => {
   const outcome = await ui.pairByPaste(token);
   assert.equal(outcome.code, 'PAIRING_EXPIRED');
   assert.match(outcome.text, /expired/);
+  assert.equal(outcome.text.match(/expired/g)?.length, 1, outcome.text);
+  assertPlainRefusal(outcome);
 });
 
-test('pasting the printed token pairs; the agent is listed as paired over the LAN and a terminal works', async () => {
+test('a pasted token wrapped over lines pairs; the dialog closes, the agent is selected, listed as paired over the LAN, and a terminal works', async () => {
   const token = printPairingToken(stateDir, port);
-  const outcome = await ui.pairByPaste(token);
+  // As tmux or a serial console copies a long line: broken every 60 columns, indented, CRLF.
+  const wrapped = `  ${token.match(/.{1,60}/g)!.join('\r\n  ')}\n`;
+  assert.ok(wrapped.split('\n').length >= 4, 'the token spans several lines');
+  const outcome = await ui.pairByPaste(wrapped);
   assert.equal(outcome.kind, 'ok', outcome.text);
-  await ui.closePairingDialog();
+  assert.equal(outcome.agentId, agentId, 'the new agent is selected');
+  assert.equal(await ui.page.locator('[data-testid="pairing-dialog"]').count(), 0, 'the dialog closed on success');
   const paired = await ui.pairedAgents();
   assert.equal(paired.length, 1);
   assert.equal(paired[0]!.agentId, agentId);
@@ -119,6 +138,7 @@ test('pasting the printed token pairs; the agent is listed as paired over the LA
   const replay = await ui.pairByPaste(token);
   assert.equal(replay.code, 'PAIRING_SPENT', 'the same token a second time');
   assert.match(replay.text, /already used/);
+  assertPlainRefusal(replay);
   await ui.closePairingDialog();
 });
 
@@ -155,5 +175,6 @@ test('a revoked console is refused with NOT_PAIRED, shown clearly', async () => 
   const state = await ui.agentState(agentId);
   assert.match(state.text, /NOT_PAIRED/);
   assert.match(state.text, /revoked/);
+  assert.doesNotMatch(state.text, /`/, 'no literal backticks');
   await ui.screenshot('pairing-revoked');
 });

@@ -13,9 +13,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
 import { createJsonLogger, startSignalingServer } from '@tether/signaling';
-import { startAgent, type AgentProcess } from '../support/agent-process.js';
-import { startContainer, type TestContainer } from '../support/docker.js';
-import { printPairingToken } from '../support/lan-pairing.js';
+import { startAgent, type AgentProcess } from '../../harness/agent-process.js';
+import { startContainer, type TestContainer } from '../../harness/docker.js';
+import { printPairingToken } from '../../harness/lan-pairing.js';
 
 const execCli = fileURLToPath(new URL('../../agent/dist/tether-exec.js', import.meta.url));
 const consoleToken = 'console-tether-exec-0123456789';

@@ -17,14 +17,14 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { after, before } from 'node:test';
 import { issueTurnCredentials } from '@tether/signaling';
-import { startAgent, type AgentProcess } from '../support/agent-process.js';
-import type { ConsolePage } from '../support/console-page.js';
-import { startContainer, type TestContainer } from '../support/docker.js';
-import { launchConsoleIn, networkTest, startCoturn, startSignaling, type ConsoleBrowser, type Coturn, type SignalingInNetwork } from '../support/net-services.js';
-import { TestNetwork } from '../support/netns.js';
-import { waitFor } from '../support/wait.js';
+import { startAgent, type AgentProcess } from '../../harness/agent-process.js';
+import type { ConsolePage } from '../../harness/console-page.js';
+import { startContainer, type TestContainer } from '../../harness/docker.js';
+import { launchConsoleIn, networkTest, startCoturn, startSignaling, type ConsoleBrowser, type Coturn, type SignalingInNetwork } from '../../harness/net-services.js';
+import { TestNetwork } from '../../harness/netns.js';
+import { waitFor } from '../../harness/wait.js';
 
-const refreshProbe = fileURLToPath(new URL('../support/turn-refresh-probe.mjs', import.meta.url));
+const refreshProbe = fileURLToPath(new URL('../../harness/turn-refresh-probe.mjs', import.meta.url));
 
 const TURN_SECRET = `turn-${randomBytes(12).toString('hex')}`;
 const CONSOLE_TOKEN = `console-${randomBytes(12).toString('hex')}`;

@@ -5,7 +5,7 @@
 #   tether-test-vplc:bash  the same plus the host's /bin/bash and the libraries it links
 # Both have `nohup` (busybox-static lacks it; a small script: ignore SIGHUP, then exec), so that
 # tests can start what an operator would to escape a session. Containers get their init from
-# `docker run --init` (test/support/docker.ts), which reaps what a killed session leaves orphaned.
+# `docker run --init` (harness/docker.ts), which reaps what a killed session leaves orphaned.
 # Usage: test/image/build.sh [--force]. Needs a running Docker engine and /bin/busybox or
 # /usr/bin/busybox (Debian: busybox-static). Images of an older IMAGE_VERSION are rebuilt.
 set -euo pipefail

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import jsQRModule from 'jsqr';
-import { FRAME_HEIGHT, FRAME_WIDTH, qrLumaFrame, writeQrVideo } from '../support/fake-camera.js';
+import { FRAME_HEIGHT, FRAME_WIDTH, qrLumaFrame, writeQrVideo } from '../../harness/fake-camera.js';
 
 // jsqr is CommonJS with an `exports.default`: under Node's ESM the function is the module itself.
 const jsQR = jsQRModule.default;

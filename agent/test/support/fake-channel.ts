@@ -1,4 +1,5 @@
 /** An in-memory DataChannelPort: records what the agent sends, lets a test deliver frames. */
+import type { ChannelBounds } from '../../src/channel-bounds.js';
 import type { DataChannelPort, InboundFrame, Unsubscribe } from '../../src/data-channel.js';
 
 export class FakeChannel implements DataChannelPort {
@@ -9,7 +10,11 @@ export class FakeChannel implements DataChannelPort {
   private readonly closeListeners = new Set<() => void>();
   private readonly waiters: (() => void)[] = [];
 
-  constructor(readonly label = 'tty:test') {}
+  /** `bounds`: applied as the werift port applies them (werift-channel.ts). */
+  constructor(
+    readonly label = 'tty:test',
+    private readonly bounds?: ChannelBounds,
+  ) {}
 
   send(frame: string | Buffer): boolean {
     if (!this.isOpen) return false;
@@ -19,6 +24,7 @@ export class FakeChannel implements DataChannelPort {
   }
 
   answer(frame: string): boolean {
+    if (this.bounds && !this.bounds.mayAnswer(this.label, this.bufferedAmount)) return false;
     return this.send(frame);
   }
 
@@ -64,7 +70,11 @@ export class FakeChannel implements DataChannelPort {
 
   deliver(frame: InboundFrame | object): void {
     const data = typeof frame === 'string' || Buffer.isBuffer(frame) ? frame : JSON.stringify(frame);
-    for (const listener of this.messageListeners) listener(data);
+    const hand = (f: InboundFrame) => {
+      for (const listener of this.messageListeners) listener(f);
+    };
+    if (this.bounds) this.bounds.receive(this, data, hand);
+    else hand(data);
   }
 
   /** JSON messages sent so far. */

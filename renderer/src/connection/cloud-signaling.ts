@@ -1,18 +1,14 @@
 import {
   Answer,
   Disconnect,
+  emitSignaling,
   Ice,
   PresenceDiff,
   PresenceReplica,
   PresenceSnapshot,
-  SIGNALING_ACK_TIMEOUT_MS,
-  SignalingAck,
   SignalingErrorPayload,
   TurnCredentials,
-  err,
-  ok,
   parseValue,
-  protocolError,
   RECONNECT_FIRST_MS,
   RECONNECT_JITTER,
   RECONNECT_MAX_MS,
@@ -39,9 +35,6 @@ export type CloudSignalingState =
 
 type ConsoleSocket = Socket<ServerToConsoleEvents, ConsoleToServerEvents>;
 
-interface UntypedAckEmitter {
-  emit(event: string, payload: unknown, ack: (timeout: Error | null, reply: unknown) => void): void;
-}
 
 /**
  * The console's Socket.IO connection to a signaling server: presence and negotiation routing.
@@ -197,28 +190,10 @@ export class CloudSignaling implements Disposable, NegotiationTransport {
     this.socket.disconnect();
   }
 
-  private emitWithAck<E extends keyof ConsoleToServerEvents>(
-    event: E,
-    msg: Parameters<ConsoleToServerEvents[E]>[0],
-  ): Promise<Result<void>> {
-    if (!this.socket.connected) {
-      return Promise.resolve(err(protocolError('AGENT_OFFLINE', 'not connected to the signaling server')));
-    }
-    return new Promise((resolve) => {
-      // The reply is parsed as `unknown`, so the ack is typed loosely on purpose.
-      const timed = this.socket.timeout(SIGNALING_ACK_TIMEOUT_MS) as unknown as UntypedAckEmitter;
-      timed.emit(event, msg, (timeout, reply) => {
-        if (timeout) {
-          resolve(err(protocolError('INTERNAL', `the signaling server did not acknowledge ${event} within ${SIGNALING_ACK_TIMEOUT_MS} ms`)));
-          return;
-        }
-        const parsed = parseValue(SignalingAck, reply);
-        if (!parsed.ok) resolve(err(protocolError('BAD_MESSAGE', `bad acknowledgement of ${event}: ${parsed.error.message}`)));
-        else if (parsed.value.ok) resolve(ok(undefined));
-        else resolve(err({ code: parsed.value.error.code, message: parsed.value.error.message }));
-      });
-    });
+  private emitWithAck<E extends keyof ConsoleToServerEvents>(event: E, msg: Parameters<ConsoleToServerEvents[E]>[0]): Promise<Result<void>> {
+    return emitSignaling(this.socket, event, msg, { unansweredCode: 'INTERNAL' });
   }
+
 
   /** A diff is missing: diffs are dropped until a fresh snapshot comes. */
   private resync(expected: number, got: number): void {

@@ -4,7 +4,7 @@
  * events as the cloud path, so an AgentConnection negotiates through it unchanged.
  */
 import {
-  Answer, Disconnect, Ice, LanAuthAck, LanHello, SIGNALING_ACK_TIMEOUT_MS, SignalingAck, SignalingErrorPayload,
+  Answer, Disconnect, emitSignaling, emitWithAck, Ice, LanAuthAck, LanHello, SignalingErrorPayload,
   err, lanAuthInput, ok, parseValue, protocolError,
   type ConsoleToLanEvents, type LanToConsoleEvents, type OfferToServer, type PairEnroll, type PairedAgent,
   type ProtocolError, type Result,
@@ -19,9 +19,6 @@ import type { ConsoleIdentity } from '../trust/console-identity';
 export const LAN_CONNECT_TIMEOUT_MS = 8_000;
 
 type LanSocket = Socket<LanToConsoleEvents, ConsoleToLanEvents>;
-interface UntypedAckEmitter {
-  emit(event: string, payload: unknown, ack: (timeout: Error | null, reply: unknown) => void): void;
-}
 
 /** What `pair:enroll` and `lan:auth` return on success. */
 export interface LanAuthenticated {
@@ -139,22 +136,12 @@ export class LanSignaling implements NegotiationTransport, Disposable {
     return ok({ consoleId: parsed.value.consoleId, agent: parsed.value.agent });
   }
 
-  private async signalingAck(event: keyof ConsoleToLanEvents, payload: unknown): Promise<Result<void>> {
-    const reply = await this.emitWithAck(event, payload);
-    if (!reply.ok) return reply;
-    const parsed = parseValue(SignalingAck, reply.value);
-    if (!parsed.ok) return err(protocolError('BAD_MESSAGE', `bad acknowledgement of ${event}: ${parsed.error.message}`));
-    return parsed.value.ok ? ok(undefined) : err({ code: parsed.value.error.code, message: parsed.value.error.message });
+  private signalingAck(event: keyof ConsoleToLanEvents, payload: unknown): Promise<Result<void>> {
+    return emitSignaling(this.socket, event, payload, { peer: `the agent's LAN endpoint ${this.endpoint}` });
   }
 
   private emitWithAck(event: keyof ConsoleToLanEvents, payload: unknown): Promise<Result<unknown, ProtocolError>> {
-    if (!this.socket.connected) return Promise.resolve(err(protocolError('AGENT_OFFLINE', `not connected to the agent's LAN endpoint ${this.endpoint}`)));
-    return new Promise((resolve) => {
-      const timed = this.socket.timeout(SIGNALING_ACK_TIMEOUT_MS) as unknown as UntypedAckEmitter;
-      timed.emit(event, payload, (timeout, reply) => {
-        if (timeout) resolve(err(protocolError('AGENT_OFFLINE', `the agent did not acknowledge ${event} within ${SIGNALING_ACK_TIMEOUT_MS / 1000} s`)));
-        else resolve(ok(reply));
-      });
-    });
+    return emitWithAck(this.socket, event, payload, { peer: `the agent's LAN endpoint ${this.endpoint}` });
   }
+
 }

@@ -9,7 +9,10 @@ import type { AgentInfo, PresenceChange } from '@tether/protocol';
 import { AgentConnection, type AgentConnectionOptions } from '../connection/agent-connection';
 import type { NegotiationTransport } from '../connection/negotiation-transport';
 import { connectionIsOver, newAgentRecord, type AgentRecord } from './agent-record';
-import type { DeviceEntry } from './device-panel';
+import { dotOf, type DeviceEntry } from './device-panel';
+
+/** The order of the side panel: what is in use first, then what needs a look, then the rest. */
+const STATE_ORDER: readonly ReturnType<typeof dotOf>[] = ['connected', 'reconnecting', 'connecting', 'failed', 'online', 'offline'];
 import { DisposableStore, Emitter, type Disposable } from '../base/emitter';
 import type { KnownAgent, TetherApi } from '../host/host';
 import { LanPath } from '../connection/lan-path';
@@ -192,24 +195,34 @@ export class DeviceDirectory implements Disposable {
   }
 
   /** Every known agent for the device list: online first, then by name (a plain comparison: a fleet's list is sorted at each render). */
-  entries(openTabs: (agentId: string) => number): DeviceEntry[] {
+  /**
+   * The list as the side panel shows it, sorted by state (connected, reconnecting, connecting,
+   * failed, online, offline; by name within each), with the tabs open on each agent: `openTabs`
+   * gives the targets (name or id, as the tab was opened) of its tabs and how many of them run.
+   */
+  entries(openTabs: (agentId: string) => { running: number; targets: readonly string[] }): DeviceEntry[] {
     return [...this.records.values()]
-      .map((record) => ({ record, key: `${record.online ? 0 : 1}${record.name.toLowerCase()}\u0000${record.agentId}` }))
+      .map((r): DeviceEntry => {
+        const open = openTabs(r.agentId);
+        return {
+          agentId: r.agentId,
+          name: r.name,
+          version: r.version,
+          online: r.online,
+          stage: r.connection?.stage ?? { kind: 'idle' },
+          targets: r.targets,
+          targetsKnown: r.targetsKnown,
+          path: r.path,
+          openTabs: open.running,
+          openTargets: open.targets,
+          paired: r.paired !== undefined,
+          route: r.connection?.path ?? (r.inPresence ? 'cloud' : r.paired?.endpoints.length ? 'lan' : undefined),
+          reconnectAttempt: r.reconnect?.attempt,
+        };
+      })
+      .map((entry) => ({ entry, key: `${STATE_ORDER.indexOf(dotOf(entry))}${entry.name.toLowerCase()}\u0000${entry.agentId}` }))
       .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-      .map(({ record: r }) => ({
-        agentId: r.agentId,
-        name: r.name,
-        version: r.version,
-        online: r.online,
-        stage: r.connection?.stage ?? { kind: 'idle' },
-        targets: r.targets,
-        targetsKnown: r.targetsKnown,
-        path: r.path,
-        openTabs: openTabs(r.agentId),
-        paired: r.paired !== undefined,
-        route: r.connection?.path ?? (r.inPresence ? 'cloud' : r.paired?.endpoints.length ? 'lan' : undefined),
-        reconnectAttempt: r.reconnect?.attempt,
-      }));
+      .map(({ entry }) => entry);
   }
 
   dispose(): void {

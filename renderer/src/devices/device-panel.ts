@@ -21,7 +21,10 @@ export interface DeviceEntry {
   targets: readonly Target[];
   targetsKnown: boolean;
   path: NetworkPath | undefined;
+  /** tabs whose shell runs on this agent */
   openTabs: number;
+  /** the targets (name or id, as opened) that have a tab in this console, running or not */
+  openTargets: readonly string[];
   /** this console paired with the agent: its identity is pinned */
   paired: boolean;
   /** the signaling path its connection takes: the agent's own LAN endpoint or the cloud server */
@@ -39,7 +42,7 @@ export interface DevicePanelActions {
 }
 
 /** The states the list can be filtered by and counts; an entry may be in several (online and connected). */
-export const DEVICE_STATES = ['online', 'offline', 'connected', 'failed'] as const;
+export const DEVICE_STATES = ['online', 'offline', 'connected', 'reconnecting', 'failed'] as const;
 export type DeviceState = (typeof DEVICE_STATES)[number];
 
 function inState(entry: DeviceEntry, state: DeviceState): boolean {
@@ -50,8 +53,11 @@ function inState(entry: DeviceEntry, state: DeviceState): boolean {
       return !entry.online;
     case 'connected':
       return entry.online && entry.stage.kind === 'ready';
+    // The same state the dot shows: a connection being re-established for its tabs is reconnecting, not failed.
+    case 'reconnecting':
+      return dotOf(entry) === 'reconnecting';
     case 'failed':
-      return entry.stage.kind === 'failed';
+      return dotOf(entry) === 'failed';
   }
 }
 
@@ -89,6 +95,10 @@ export class DevicePanel {
   private shown: DeviceEntry[] = [];
   private frame: number | undefined;
   private fallback: ReturnType<typeof setTimeout> | undefined;
+  /** the agent the user chose last (a new pairing selects its agent), highlighted in the list */
+  private selected: string | undefined;
+  /** brought into view (and given the keyboard, if asked) once its row is listed */
+  private pendingReveal: { agentId: string; focus: boolean } | undefined;
 
   constructor(private readonly actions: DevicePanelActions) {
     this.element = document.createElement('nav');
@@ -101,7 +111,7 @@ export class DevicePanel {
     pair.className = 'pair-agent';
     pair.dataset.testid = 'pair-agent';
     pair.textContent = 'Pair an agent';
-    pair.title = 'pair with an agent from the token or QR code of `tether-agent pair` (works offline, over the LAN)';
+    pair.title = 'pair with an agent from the token or QR code of "tether-agent pair" (works offline, over the LAN)';
     pair.addEventListener('click', () => this.actions.pair());
 
     this.filterInput = document.createElement('input');
@@ -189,6 +199,20 @@ export class DevicePanel {
     return true;
   }
 
+  /**
+   * Selects the agent: its row is highlighted and scrolled into view as soon as it is listed (a
+   * newly paired agent appears at the next render), and takes the keyboard when `focus` is set.
+   */
+  select(agentId: string, options: { focus: boolean }): void {
+    this.selected = agentId;
+    this.pendingReveal = { agentId, ...options };
+    this.refilter();
+  }
+
+  get selectedAgentId(): string | undefined {
+    return this.selected;
+  }
+
   dispose(): void {
     if (this.frame !== undefined) cancelAnimationFrame(this.frame);
     clearTimeout(this.fallback);
@@ -214,6 +238,15 @@ export class DevicePanel {
     this.virtualizer.setOptions({ ...this.virtualizer.options, count: shown.length });
     this.virtualizer._willUpdate();
     this.paint();
+    const pending = this.pendingReveal;
+    if (pending && this.reveal(pending.agentId)) {
+      this.pendingReveal = undefined;
+      this.paint();
+      if (pending.focus) {
+        const row = this.rows.get(pending.agentId)?.element;
+        (row?.querySelector<HTMLElement>('.agent-action') ?? row)?.focus();
+      }
+    }
   }
 
   private renderCounts(counts: Map<DeviceState, number>, shown: number): void {
@@ -241,7 +274,7 @@ export class DevicePanel {
       const entry = this.shown[item.index];
       if (!entry) continue;
       keep.add(entry.agentId);
-      const signature = `${JSON.stringify(entry)} ${hostColour(entry.agentId)}`;
+      const signature = `${entry.agentId === this.selected ? '*' : ''}${JSON.stringify(entry)} ${hostColour(entry.agentId)}`;
       let row = this.rows.get(entry.agentId);
       if (!row || row.signature !== signature) {
         row = { element: this.renderAgent(entry), signature };
@@ -273,12 +306,16 @@ export class DevicePanel {
     // the host's colour, as on its tabs
     item.dataset.hostColour = hostColour(entry.agentId);
     item.style.setProperty('--host-colour', item.dataset.hostColour);
+    item.dataset.dot = dotOf(entry);
+    item.dataset.selected = String(entry.agentId === this.selected);
+    item.tabIndex = -1;
+    if (entry.agentId === this.selected) item.setAttribute('aria-current', 'true');
     const header = document.createElement('div');
     header.className = 'agent-header';
     const name = document.createElement('span');
     name.className = 'agent-name';
     name.textContent = entry.name;
-    name.title = `${entry.agentId}${entry.version ? ` · v${entry.version}` : ''}`;
+    name.title = `${entry.name} · ${entry.agentId}${entry.version ? ` · v${entry.version}` : ''}`;
     const stage = entry.stage;
     const state = document.createElement('span');
     state.className = `connection-state stage-${stage.kind}`;
@@ -347,14 +384,33 @@ export class DevicePanel {
       badge.className = 'target-state';
       badge.dataset.testid = 'target-state';
       badge.textContent = state;
-      button.append(name, badge);
-      button.title = `${target.image} · ${target.id.slice(0, 12)} — open a terminal`;
+      const tabs = entry.openTargets.filter((t) => t === target.name || t === target.id || (t.length >= 12 && target.id.startsWith(t))).length;
+      button.dataset.openTabs = String(tabs);
+      button.append(name);
+      if (tabs > 0) {
+        const mark = document.createElement('span');
+        mark.className = 'target-tabs';
+        mark.dataset.testid = 'target-tabs';
+        mark.textContent = tabs === 1 ? '1 tab' : `${tabs} tabs`;
+        button.append(mark);
+      }
+      button.append(badge);
+      button.title = `${target.name} · ${target.image} · ${target.id.slice(0, 12)} — open a terminal${tabs > 0 ? ` (${tabs} open already)` : ''}`;
       button.addEventListener('click', () => this.actions.openTarget(entry.agentId, target));
       item.append(button);
       list.append(item);
     }
     return list;
   }
+}
+
+/** The agent's dot, the same state its tabs show: reconnecting (amber) and failed (red) are never green. */
+export function dotOf(entry: DeviceEntry): 'offline' | 'reconnecting' | 'failed' | 'connecting' | 'connected' | 'online' {
+  if (entry.reconnectAttempt !== undefined && entry.stage.kind !== 'ready') return 'reconnecting';
+  if (!entry.online) return 'offline';
+  if (entry.stage.kind === 'failed') return 'failed';
+  if (entry.stage.kind === 'ready') return 'connected';
+  return entry.stage.kind === 'idle' || entry.stage.kind === 'closed' ? 'online' : 'connecting';
 }
 
 function emptyItem(text: string): HTMLElement {

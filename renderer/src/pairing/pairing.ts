@@ -18,19 +18,26 @@ export interface Paired {
   signaling: LanSignaling;
 }
 
-/** What each refusal means to the person pairing. */
+/** What each refusal means to the person pairing, in one plain sentence or two. */
 export const PAIRING_HINTS: Partial<Record<ProtocolError['code'], string>> = {
-  PAIRING_INVALID: 'the token is not valid for this agent, or it was mistyped: check it, or run `tether-agent pair` again',
-  PAIRING_EXPIRED: 'the token has expired: run `tether-agent pair` on the agent again and use the new token',
-  PAIRING_SPENT: 'the token was already used: each token pairs one console; run `tether-agent pair` for a new one',
-  RATE_LIMITED: 'too many failed attempts: wait a minute before trying again',
-  FINGERPRINT_MISMATCH: 'the agent that answered is not the one that printed the token — possible interception; do not use this network path',
-  AGENT_OFFLINE: 'check that the agent runs with --lan-listen and that this computer can reach the address in the token',
+  PAIRING_INVALID: 'This token is not valid for this agent, or it was mistyped. Check it, or run "tether-agent pair" on the agent for a new one.',
+  PAIRING_EXPIRED: 'This token has expired. Run "tether-agent pair" on the agent again and paste the new token.',
+  PAIRING_SPENT: 'This token was already used: each token pairs one console. Run "tether-agent pair" on the agent for a new one.',
+  RATE_LIMITED: 'Too many failed attempts. Wait a minute, then try again.',
+  FINGERPRINT_MISMATCH: 'The agent that answered is not the one that printed the token: possible interception. Do not use this network path.',
+  AGENT_OFFLINE: 'The agent could not be reached. Check that it runs with --lan-listen and that this computer can reach the address in the token.',
 };
 
-export function describePairingError(error: ProtocolError): string {
+/**
+ * A refusal as the dialog shows it: one sentence that says what to do (the hint of its code, else
+ * the message), and the code with the exact message as details on demand, so that neither repeats
+ * the other on screen.
+ */
+export function describePairingError(error: ProtocolError): { summary: string; detail: string } {
+  const plain = (text: string) => text.replaceAll('`', '"');
+  const message = plain(error.message);
   const hint = PAIRING_HINTS[error.code];
-  return `${error.code}: ${error.message}${hint ? ` — ${hint}` : ''}`;
+  return { summary: hint ?? `${message.charAt(0).toUpperCase()}${message.slice(1)}.`, detail: `${error.code}: ${message}` };
 }
 
 /** Checks the enrolled agent against the token: its certificate hashes to the token's fingerprint and holds its identity key. */

@@ -10,7 +10,7 @@ import { Emitter, type Disposable } from '../base/emitter';
 import { TERMINAL_FONTS, type TerminalFontId } from '../terminal/fonts';
 import type { ThemeName } from '../terminal/themes';
 import { SHORTCUTS } from '../ui/keybindings';
-import { parseIceServerRows, type IceServerRow } from './ice-servers';
+import { IceServerFields } from './ice-server-fields';
 
 export interface AppearanceSettings {
   theme: ThemeName;
@@ -57,7 +57,7 @@ export class SettingsScreen implements Disposable {
   /** "Save and reconnect": the connection settings, checked. */
   readonly onSaveConnection = this.connectionEmitter.event;
   readonly onClosed = this.closedEmitter.event;
-  private readonly iceRows: HTMLElement;
+  private readonly ice: IceServerFields;
   private readonly problem: HTMLElement;
   private readonly onKey = (event: KeyboardEvent) => {
     if (event.key !== 'Escape') return;
@@ -105,19 +105,11 @@ export class SettingsScreen implements Disposable {
     connection.append(element('legend', { textContent: 'Connection' }));
     const url = element('input', { type: 'url', value: options.connection.signalingUrl, placeholder: 'https://signaling.example.com' }, 'settings-signal');
     const token = element('input', { type: 'password', value: options.connection.token, autocomplete: 'off' }, 'settings-token');
-    this.iceRows = element('div', { className: 'ice-rows' }, 'settings-ice');
-    for (const server of options.connection.iceServers) this.addIceRow(server);
-    const addIce = element('button', { type: 'button', textContent: 'Add a STUN or TURN server' }, 'settings-ice-add');
-    addIce.addEventListener('click', () => this.addIceRow());
+    this.ice = new IceServerFields(options.connection.iceServers, 'settings-ice');
     this.problem = element('p', { className: 'error', hidden: true }, 'settings-problem');
     const save = element('button', { type: 'button', className: 'primary', textContent: 'Save and reconnect' }, 'settings-save-connection');
     save.addEventListener('click', () => {
-      const rows = [...this.iceRows.querySelectorAll<HTMLElement>('.ice-row')].map((row): IceServerRow => ({
-        urls: row.querySelector<HTMLInputElement>('[name="urls"]')!.value,
-        username: row.querySelector<HTMLInputElement>('[name="username"]')!.value,
-        credential: row.querySelector<HTMLInputElement>('[name="credential"]')!.value,
-      }));
-      const ice = parseIceServerRows(rows);
+      const ice = this.ice.read();
       const signalingUrl = url.value.trim();
       const problem = !ice.ok ? ice.problem : signalingUrl && !/^https?:\/\//i.test(signalingUrl) ? 'The signaling server address starts with http:// or https://.' : signalingUrl && !token.value.trim() ? 'A signaling server needs the console token its operator gave you.' : undefined;
       this.problem.hidden = !problem;
@@ -126,15 +118,14 @@ export class SettingsScreen implements Disposable {
       this.connectionEmitter.fire({ signalingUrl, token: token.value.trim(), iceServers: ice.servers });
     });
     const storage = element('p', { className: options.credentials.encrypted ? 'settings-hint' : 'credential-warning' }, 'settings-credential-status');
-    storage.textContent = options.credentials.encrypted
-      ? `The token and TURN passwords are ${options.credentials.description}.`
-      : `Warning: the token and TURN passwords are ${options.credentials.description}.`;
+    // The host's description is a phrase ("encrypted with …", "stored unencrypted in …") or, in
+    // Electron without a keyring, a sentence of its own: it follows a colon either way.
+    storage.textContent = `${options.credentials.encrypted ? 'The' : 'Warning: the'} token and TURN passwords: ${options.credentials.description}.`;
     connection.append(
       field('Signaling server', url, 'Leave empty to reach only the agents you paired with, over the local network.'),
       field('Console token', token),
       element('span', { className: 'settings-label', textContent: 'STUN and TURN servers' }),
-      this.iceRows,
-      addIce,
+      this.ice.element,
       storage,
       this.problem,
       save,
@@ -172,24 +163,5 @@ export class SettingsScreen implements Disposable {
     this.appearanceEmitter.dispose();
     this.connectionEmitter.dispose();
     this.closedEmitter.dispose();
-  }
-
-  private addIceRow(server?: RTCIceServer): void {
-    const row = element('div', { className: 'ice-row' });
-    const urls = Array.isArray(server?.urls) ? server.urls.join(', ') : (server?.urls ?? '');
-    const input = (name: string, placeholder: string, value: string, type = 'text') => {
-      const node = element('input', { name, placeholder, value, type, autocomplete: 'off' });
-      node.setAttribute('aria-label', placeholder);
-      return node;
-    };
-    const remove = element('button', { type: 'button', textContent: 'Remove', className: 'ice-remove' });
-    remove.addEventListener('click', () => row.remove());
-    row.append(
-      input('urls', 'turn:turn.example.com:3478', urls),
-      input('username', 'user name (TURN)', server?.username ?? ''),
-      input('credential', 'password (TURN)', typeof server?.credential === 'string' ? server.credential : '', 'password'),
-      remove,
-    );
-    this.iceRows.append(row);
   }
 }

@@ -95,6 +95,14 @@ export function bannerFor(facts: BannerFacts): BannerContent | undefined {
       ? { kind: 'exit', title: `Container ${facts.target} is ${facts.targetState}`, detail: `The shell ended${code}. Start the container on the host, then open a new session.`, action: 'Open a new session' }
       : { kind: 'exit', title: `The shell exited${code}`, detail: `The output stays readable here.`, action: 'Open a new session' };
   }
+  if ((facts.state === 'failed' || facts.state === 'closed') && facts.lastError?.code === 'SESSION_LIMIT') {
+    // Reconnecting would be refused the same way: what helps is closing another of its sessions.
+    return {
+      kind: 'error',
+      title: `${facts.target} has as many sessions as its agent allows`,
+      detail: `${clause(facts.lastError.message)}. Close another session on ${facts.target}, then open a new one from the device list.`,
+    };
+  }
   if (facts.state === 'failed' || facts.state === 'closed') {
     const last = facts.lastError;
     const hint = last ? hintFor(last) : undefined;

@@ -72,6 +72,7 @@ export class TabPanel implements TabSurface {
     this.view = new TerminalView(body, viewOptions);
     this.searchBar = new SearchBar(this.view.search, () => this.view.focus());
     body.append(this.broadcastLabel, this.status.progress, this.searchBar.element);
+    this.store.add(this.view.onResize((size) => this.status.showSize(size)));
     this.store.add(this.view.onOutput(() => {
       if (this.element.hidden && !this.activity) {
         this.activity = true;
@@ -147,7 +148,7 @@ export class TabPanel implements TabSurface {
       agentName: facts.agentName,
       state: facts.targetState && facts.targetState !== 'running' ? `${stateText} · container ${facts.targetState}` : stateText,
       path: facts.state === 'open' ? facts.path : undefined,
-      size: `${size.cols}×${size.rows}`,
+      size,
       renderer: this.view.renderer,
     });
     this.element.dataset.state = facts.state;

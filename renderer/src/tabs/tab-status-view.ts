@@ -30,6 +30,7 @@ export class TabStatusView {
   private readonly bar: HTMLElement;
   private readonly bannerTitle: HTMLElement;
   private readonly bannerDetail: HTMLElement;
+  private readonly bannerMore: HTMLButtonElement;
   private readonly bannerAction: HTMLButtonElement;
 
   constructor(onAction: () => void) {
@@ -55,14 +56,26 @@ export class TabStatusView {
     this.banner.className = 'tab-banner';
     this.banner.dataset.testid = 'tab-banner';
     this.banner.hidden = true;
+    // One short line over the terminal (it never moves the layout); the rest on demand.
     this.bannerTitle = document.createElement('strong');
+    this.bannerTitle.dataset.testid = 'tab-banner-title';
     this.bannerDetail = document.createElement('span');
+    this.bannerDetail.className = 'tab-banner-detail';
+    this.bannerDetail.dataset.testid = 'tab-banner-detail';
+    this.bannerDetail.hidden = true;
+    this.bannerMore = document.createElement('button');
+    this.bannerMore.type = 'button';
+    this.bannerMore.className = 'tab-banner-more';
+    this.bannerMore.dataset.testid = 'tab-banner-details';
+    this.bannerMore.setAttribute('aria-expanded', 'false');
+    this.bannerMore.addEventListener('click', () => this.toggleDetail());
     this.bannerAction = document.createElement('button');
     this.bannerAction.type = 'button';
     this.bannerAction.dataset.testid = 'tab-reconnect';
     this.bannerAction.addEventListener('click', onAction);
-    this.banner.append(this.bannerTitle, this.bannerDetail, this.bannerAction);
+    this.banner.append(this.bannerTitle, this.bannerMore, this.bannerAction, this.bannerDetail);
 
+    this.toggleDetail(false);
     this.statusLine = document.createElement('footer');
     this.statusLine.className = 'tab-status';
     this.statusLine.dataset.testid = 'tab-status';
@@ -83,23 +96,39 @@ export class TabStatusView {
 
   showBanner(content: BannerContent | undefined): void {
     this.banner.hidden = !content;
-    if (!content) return;
+    if (!content) {
+      this.toggleDetail(false);
+      return;
+    }
     this.banner.dataset.kind = content.kind;
     this.bannerTitle.textContent = content.title;
+    this.bannerTitle.title = content.title;
     this.bannerDetail.textContent = content.detail;
+    this.bannerMore.hidden = !content.detail;
     this.bannerAction.hidden = !content.action;
     this.bannerAction.textContent = content.action ?? '';
   }
 
-  showStatus(parts: { target: string; agentName: string; state: string; path: NetworkPath | undefined; size: string; renderer: string }): void {
+  /** Shows or hides the banner's details (the button's toggle); they stay open while the banner shows. */
+  private toggleDetail(open = this.bannerDetail.hidden): void {
+    this.bannerDetail.hidden = !open;
+    this.bannerMore.textContent = open ? 'Less' : 'Details';
+    this.bannerMore.setAttribute('aria-expanded', String(open));
+  }
+
+  /**
+   * The status line in plain words: where, the state, the network path once there is one (nothing
+   * while there is none), and the terminal's current size; how it is drawn (WebGL or DOM) is a
+   * detail on the size, not a word on the line.
+   */
+  showStatus(parts: { target: string; agentName: string; state: string; path: NetworkPath | undefined; size: { cols: number; rows: number }; renderer: string }): void {
     const path = parts.path;
-    const pathText = path ? `${path.kind}${path.rttMs === undefined ? '' : ` · RTT ${path.rttMs.toFixed(1)} ms`}` : 'path: —';
+    const pathText = path ? `${path.kind}${path.rttMs === undefined ? '' : ` · RTT ${path.rttMs.toFixed(1)} ms`}` : '';
     const items: [string, string][] = [
       ['tab-target', `${parts.target} on ${parts.agentName}`],
       ['tab-state', parts.state],
       ['tab-path', pathText],
-      ['tab-size', parts.size],
-      ['tab-renderer', parts.renderer],
+      ['tab-size', ''],
     ];
     this.statusLine.replaceChildren(
       ...items.map(([testid, text]) => {
@@ -112,7 +141,19 @@ export class TabStatusView {
     const pathSpan = this.statusLine.querySelector<HTMLElement>('[data-testid="tab-path"]');
     if (pathSpan) {
       pathSpan.dataset.path = path?.kind ?? '';
-      pathSpan.title = path ? `selected candidate pair: ${path.localType ?? '?'} → ${path.remoteType ?? '?'}` : 'not connected';
+      pathSpan.hidden = !path;
+      pathSpan.title = path ? `selected candidate pair: ${path.localType ?? '?'} → ${path.remoteType ?? '?'}` : '';
     }
+    const sizeSpan = this.statusLine.querySelector<HTMLElement>('[data-testid="tab-size"]');
+    if (sizeSpan) sizeSpan.dataset.renderer = parts.renderer;
+    this.showSize(parts.size);
+  }
+
+  /** The terminal's size as it is now: called on every resize, not only when the tab's facts change. */
+  showSize(size: { cols: number; rows: number }): void {
+    const span = this.statusLine.querySelector<HTMLElement>('[data-testid="tab-size"]');
+    if (!span) return;
+    span.textContent = `${size.cols}×${size.rows}`;
+    span.title = `${size.cols} columns × ${size.rows} rows · drawn with ${span.dataset.renderer === 'webgl' ? 'WebGL' : 'the DOM renderer (no WebGL)'}`;
   }
 }

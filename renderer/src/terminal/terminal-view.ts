@@ -51,6 +51,9 @@ export class TerminalView implements Disposable {
   private readonly inputEmitter = new Emitter<string | Uint8Array>();
   /** The user typed (or pasted) into this terminal and it went to the session (broadcast input). */
   readonly onInput = this.inputEmitter.event;
+  private readonly resizeEmitter = new Emitter<{ cols: number; rows: number }>();
+  /** The terminal's size in cells changed (a fit after the window, the panel or the font changed). */
+  readonly onResize = this.resizeEmitter.event;
   /**
    * Where output goes: `xterm` (always, in the product), or `count`, for the bench only: output is
    * counted and acknowledged on receipt and never written to xterm, to measure the channel alone.
@@ -85,7 +88,10 @@ export class TerminalView implements Disposable {
       for (let i = 0; i < data.length; i++) bytes[i] = data.charCodeAt(i) & 0xff;
       this.input(bytes);
     }));
-    this.store.add(this.term.onResize(({ cols, rows }) => this.bound?.resize(cols, rows)));
+    this.store.add(this.term.onResize(({ cols, rows }) => {
+      this.bound?.resize(cols, rows);
+      this.resizeEmitter.fire({ cols, rows });
+    }));
     this.store.add(this.term.onSelectionChange(() => {
       const selection = this.term.getSelection();
       if (selection) options.onSelection(selection);
@@ -206,6 +212,7 @@ export class TerminalView implements Disposable {
     this.store.dispose();
     this.outputEmitter.dispose();
     this.inputEmitter.dispose();
+    this.resizeEmitter.dispose();
     this.term.dispose();
     this.element.remove();
   }

@@ -6,7 +6,7 @@ export function refusalText(code: ProtocolError['code'], detail: string): string
     case 'FINGERPRINT_MISMATCH':
       return `fingerprint mismatch: this is not the agent you paired with — possible interception (${detail})`;
     case 'NOT_PAIRED':
-      return `not paired: this console is not (or no longer) paired with the agent — it may have been revoked there; pair again with a new token from \`tether-agent pair\` (${detail})`;
+      return `not paired: this console is not (or no longer) paired with the agent — it may have been revoked there; pair again with a new token from "tether-agent pair" (${detail})`;
     case 'RATE_LIMITED':
       return `the agent refuses for now after too many failed attempts; wait a minute (${detail})`;
     default:

@@ -81,6 +81,7 @@ export class Toolbar {
       this.status.dataset.state = 'none';
       this.status.classList.remove('error');
       this.status.textContent = 'No signaling server: paired agents over the LAN only';
+      this.status.title = this.status.textContent;
       return;
     }
     this.status.dataset.state = state.kind;
@@ -99,5 +100,7 @@ export class Toolbar {
         this.status.textContent = `Signaling refused the console: ${state.error.code} — ${state.error.message}`;
         break;
     }
+    // Shown on one line with an ellipsis; the whole text on hover.
+    this.status.title = this.status.textContent;
   }
 }

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import type { Browser, Page } from 'playwright-core';
 import { after, before, test } from 'node:test';
-import { launchChromium } from '../../support/browser.js';
+import { launchChromium } from '../../../harness/browser.js';
 
 const entry = `
 import { TabSet } from '../../../renderer/src/tabs/tab-set';

@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { io, type Socket } from 'socket.io-client';
 import { MAX_LAN_CONNECTIONS_PER_ADDRESS } from '@tether/protocol';
-import { buildAgent } from '../../../agent/test/support/patched-werift.js';
+import { buildAgent } from '../../../harness/patched-werift.js';
 import { LanSignaling } from '../../../renderer/src/connection/lan-signaling.js';
-import { startAgent, type AgentProcess } from '../../support/agent-process.js';
+import { startAgent, type AgentProcess } from '../../../harness/agent-process.js';
 
 let agent: AgentProcess;
 const sockets: Socket[] = [];

@@ -174,3 +174,19 @@ test('a second resume waits for the backoff, and giving up ends the tab as a los
   assert.equal(tab.state, 'failed');
   assert.equal(panel.banner()?.title, 'Connection to line 3 lost');
 });
+
+test('SESSION_LIMIT: the banner says to close another session and offers no Reconnect, which would be refused the same way', () => {
+  const panel = new FakeTabPanel();
+  const sessions = fakeSessions();
+  const tab = new TerminalTab(panel, { agentId: 'a1', agentName: 'line 3', target: 'plc-1' }, sessions.factory);
+  const connection = new FakeConnection();
+  tab.follow(connection);
+  connection.set({ kind: 'ready' });
+  sessions.last().error({ code: 'SESSION_LIMIT', message: 'Container "plc-1" already has 4 session(s), the most this agent allows; close one first.', fatal: true });
+  assert.ok(tab.state === 'failed' || tab.state === 'closed', tab.state);
+  const banner = panel.banner();
+  assert.equal(banner?.kind, 'error');
+  assert.equal(banner?.action, undefined, 'no Reconnect');
+  assert.equal(banner?.title, 'plc-1 has as many sessions as its agent allows');
+  assert.match(banner?.detail ?? '', /Close another session on plc-1/);
+});

@@ -8,7 +8,7 @@
  * scan does. `--calibrate` prints the iterations that take `--work-us` on an idle core (the fastest
  * of several runs); the measuring runs take that number with `--work-iterations`.
  *
- * Built statically (test/support/control-loop.ts) and copied into a test container, which has
+ * Built statically (harness/control-loop.ts) and copied into a test container, which has
  * only busybox. Usage:
  *   cyclic-task --calibrate [--work-us 1000]
  *   cyclic-task [--period-us 2000] [--work-iterations N] [--cycles N (0: until SIGTERM)]

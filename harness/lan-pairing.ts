@@ -12,7 +12,7 @@ import type { Page } from 'playwright-core';
 import { startAgent, type AgentProcess } from './agent-process.js';
 import { ConsolePage } from './console-page.js';
 
-const cli = fileURLToPath(new URL('../../agent/dist/cli.js', import.meta.url));
+const cli = fileURLToPath(new URL('../agent/dist/cli.js', import.meta.url));
 
 /** A loopback TCP port that was free a moment ago (the agent must keep one port across restarts). */
 export function freePort(): Promise<number> {
@@ -38,7 +38,7 @@ export function startLanAgent(options: { stateDir?: string; port: number; agentI
 /** Runs `tether-agent pair --no-qr` on the agent's state folder and returns the token it printed. */
 export function printPairingToken(stateDir: string, port: number, ...extra: string[]): string {
   const out = execFileSync(process.execPath, [cli, 'pair', '--state-dir', stateDir, '--lan-endpoint', `127.0.0.1:${port}`, '--no-qr', ...extra], { encoding: 'utf8' });
-  const token = /tether1:[A-Za-z0-9_-]+/.exec(out)?.[0];
+  const token = /tether\d+:[A-Za-z0-9_-]+/.exec(out)?.[0];
   if (!token) throw new Error(`tether-agent pair printed no token:\n${out}`);
   return token;
 }

@@ -1,5 +1,5 @@
 /**
- * The per-channel bounds (agent/src/channel-guard.ts) and the rate gate, on an in-memory channel
+ * The per-channel bounds (agent/src/channel-bounds.ts) and the rate gate, on an in-memory channel
  * with a clock the test moves: frames over the rate, answers to a console that does not read. The
  * same bounds on real channels: fuzz-agent.test.ts. Input waiting for `opened` is bounded by the
  * terminal channel: tty-channel.test.ts.
@@ -13,25 +13,24 @@ import {
   TTY_FRAME_BURST,
   TTY_FRAMES_PER_SECOND,
 } from '@tether/protocol';
-import { ChannelGuard } from '../src/channel-guard.js';
-import { ControlChannel } from '../src/control-channel.js';
+import { ChannelBounds } from '../src/channel-bounds.js';
+import { AgentControlChannel } from '../src/control-channel.js';
 import type { InboundFrame } from '../src/data-channel.js';
 import { DockerTargets } from '../src/docker-targets.js';
 import { setLogLevel } from '../src/log.js';
 import { NOTICE_INTERVAL_MS, RateGate } from '../src/rate-limit.js';
 import { AttemptLimiter, FAILURES_PER_ADDRESS, MAX_TRACKED, WINDOW_MS } from '../src/trust/attempt-limiter.js';
-import { TtyChannel } from '../src/tty-channel.js';
+import { AgentTtyChannel } from '../src/tty-channel.js';
 import { FakeChannel } from './support/fake-channel.js';
 
 setLogLevel('error');
 
 function guarded(kind: 'tty' | 'control') {
   let now = 0;
-  const channel = new FakeChannel(kind === 'tty' ? 'tty:1' : 'control');
-  const guard = new ChannelGuard(channel, { kind, negotiationId: 'neg-test', now: () => now });
+  const channel = new FakeChannel(kind === 'tty' ? 'tty:1' : 'control', new ChannelBounds({ kind, negotiationId: 'neg-test', now: () => now }));
   const seen: InboundFrame[] = [];
-  guard.onMessage((frame) => seen.push(frame));
-  return { channel, guard, seen, advance: (ms: number) => (now += ms) };
+  channel.onMessage((frame) => seen.push(frame));
+  return { channel, seen, advance: (ms: number) => (now += ms) };
 }
 
 const rateLimited = (channel: FakeChannel) => channel.messages().filter((m) => m.type === 'error' && m.code === 'RATE_LIMITED');
@@ -68,24 +67,24 @@ test('the control channel has its own, lower rate', () => {
 });
 
 test('answers are dropped while the console does not read, other frames are not', () => {
-  const { channel, guard } = guarded('tty');
+  const { channel } = guarded('tty');
   channel.bufferedAmount = MAX_UNREAD_REPLY_BYTES + 1;
-  assert.equal(guard.answer(JSON.stringify({ type: 'pong' })), false);
-  assert.equal(guard.answer(JSON.stringify({ type: 'error', code: 'BAD_MESSAGE', message: 'x' })), false);
+  assert.equal(channel.answer(JSON.stringify({ type: 'pong' })), false);
+  assert.equal(channel.answer(JSON.stringify({ type: 'error', code: 'BAD_MESSAGE', message: 'x' })), false);
   for (let i = 0; i < TTY_FRAME_BURST + 1; i++) channel.deliver(Buffer.from('x'));
-  assert.equal(rateLimited(channel).length, 0, 'the guard’s own RATE_LIMITED is an answer too');
-  assert.equal(guard.send(JSON.stringify({ type: 'exit', code: 0 })), true);
-  assert.equal(guard.send(Buffer.from('output')), true);
+  assert.equal(rateLimited(channel).length, 0, 'the bounds’ own RATE_LIMITED is an answer too');
+  assert.equal(channel.send(JSON.stringify({ type: 'exit', code: 0 })), true);
+  assert.equal(channel.send(Buffer.from('output')), true);
   channel.bufferedAmount = 0;
-  assert.equal(guard.answer(JSON.stringify({ type: 'pong' })), true);
+  assert.equal(channel.answer(JSON.stringify({ type: 'pong' })), true);
 });
 
-test('both channel types answer pings and bad frames through the guard, so a console that does not read gets none', () => {
+test('both channel types answer pings and bad frames through the bounds, so a console that does not read gets none', () => {
   const targets = new DockerTargets(new Docker(), { 'tether.vplc': 'true' });
   const tty = guarded('tty');
-  new TtyChannel(tty.guard, { targets, shells: ['/bin/sh'], peerId: 'test', owner: 'console:test' });
+  new AgentTtyChannel(tty.channel, { targets, shells: ['/bin/sh'], peerId: 'test', owner: 'console:test' });
   const control = guarded('control');
-  new ControlChannel(control.guard, targets, { id: 'agent', name: 'agent', version: '0' }, 'test');
+  new AgentControlChannel(control.channel, targets, { id: 'agent', name: 'agent', version: '0' }, 'test');
   for (const { channel } of [tty, control]) {
     channel.bufferedAmount = MAX_UNREAD_REPLY_BYTES + 1;
     channel.deliver({ type: 'ping', id: 1 });
@@ -96,13 +95,6 @@ test('both channel types answer pings and bad frames through the guard, so a con
     channel.deliver('not json');
     assert.deepEqual(channel.messages().map((m) => m.type === 'pong' ? `pong ${m.id}` : m.code), ['pong 2', 'BAD_MESSAGE'], channel.label);
   }
-});
-
-test('a closed channel lets go of its listeners', () => {
-  const { channel, seen } = guarded('tty');
-  channel.close();
-  channel.deliver('{"type":"ping"}');
-  assert.equal(seen.length, 0);
 });
 
 test('the pairing limiter forgets addresses whose failures are older than the window', () => {

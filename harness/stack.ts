@@ -15,7 +15,7 @@ import { startContainer, type ContainerOptions, type TestContainer } from './doc
 import { ensureRendererBuilt } from './renderer-build.js';
 import { serveDirectory, type StaticServer } from './static-server.js';
 
-const resultsDir = fileURLToPath(new URL('../../test-results/', import.meta.url));
+const resultsDir = fileURLToPath(new URL('../test-results/', import.meta.url));
 
 export interface Stack {
   signaling: { url: string; port: number; logs(): string[] };

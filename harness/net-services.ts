@@ -15,7 +15,7 @@ import { startInNetwork, type NetProcess } from './net-process.js';
 import type { TestNetwork } from './netns.js';
 import { ensureRendererBuilt } from './renderer-build.js';
 
-const signalingCli = fileURLToPath(new URL('../../signaling/src/cli.ts', import.meta.url));
+const signalingCli = fileURLToPath(new URL('../signaling/src/cli.ts', import.meta.url));
 
 export const TURN_PORT = 3478;
 export const TURN_REALM = 'tether.test';
@@ -137,7 +137,7 @@ export async function launchConsoleIn(net: TestNetwork, host: string): Promise<C
   }
 }
 
-const resultsDir = fileURLToPath(new URL('../../test-results/', import.meta.url));
+const resultsDir = fileURLToPath(new URL('../test-results/', import.meta.url));
 
 /**
  * `it` for tests on a test network: on failure, a screenshot of `page()` and the last lines of each

@@ -10,7 +10,7 @@ import { parsePairingToken, type PairedAgent } from '@tether/protocol';
 import type { Werift } from './patched-werift.js';
 import { collect, opened, TestConsole, until } from './werift-console.js';
 
-export const cli = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+export const cli = fileURLToPath(new URL('../agent/dist/cli.js', import.meta.url));
 
 export class AgentProcess {
   logs = '';
@@ -47,7 +47,7 @@ export class AgentProcess {
 export async function pairedConsole(agent: AgentProcess): Promise<{ console: TestConsole; agentInfo: PairedAgent }> {
   const command = [...agent.prefix, process.execPath];
   const out = execFileSync(command[0]!, [...command.slice(1), cli, 'pair', '--no-qr', '--state-dir', agent.stateDir], { encoding: 'utf8' });
-  const token = parsePairingToken(/tether1:[A-Za-z0-9_-]+/.exec(out)?.[0] ?? '');
+  const token = parsePairingToken(/tether\d+:[A-Za-z0-9_-]+/.exec(out)?.[0] ?? '');
   assert.ok(token.ok, out);
   const c = await TestConsole.create();
   await c.open(agent.url);

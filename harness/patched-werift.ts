@@ -7,9 +7,10 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type * as WeriftModule from 'werift';
-import { buildIfStale } from '../../build.mjs';
-import { assertWeriftPatched, PATCH_DIR, WERIFT_DIR } from '../../werift-patches.mjs';
+// werift is the agent's dependency (agent/node_modules), not the repository root's.
+import type * as WeriftModule from '../agent/node_modules/werift/lib/webrtc/src/index.js';
+import { buildIfStale } from '../agent/build.mjs';
+import { assertWeriftPatched, PATCH_DIR, WERIFT_DIR } from '../agent/werift-patches.mjs';
 
 export type Werift = typeof WeriftModule;
 
@@ -19,7 +20,7 @@ let loaded: Promise<Werift> | undefined;
 export function patchedWerift(): Promise<Werift> {
   loaded ??= (async () => {
     assertWeriftPatched();
-    return (await import('werift')) as Werift;
+    return (await import(pathToFileURL(join(WERIFT_DIR, 'lib/index.mjs')).href)) as Werift;
   })();
   return loaded;
 }

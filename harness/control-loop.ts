@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { docker, startContainer, TEST_IMAGE_SH, type TestContainer } from './docker.js';
 
 const source = fileURLToPath(new URL('./cyclic-task.c', import.meta.url));
-const buildDir = fileURLToPath(new URL('../../test-results/bin/', import.meta.url));
+const buildDir = fileURLToPath(new URL('../test-results/bin/', import.meta.url));
 const binary = `${buildDir}cyclic-task`;
 
 /** The loop of a PLC scan at 50 % load: a 2 ms tick, 1 ms of work. */

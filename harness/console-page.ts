@@ -5,8 +5,8 @@ import type { Page } from 'playwright-core';
 import { waitFor } from './wait.js';
 
 /** Screenshots the tests keep as artifacts; the README links them. */
-export const SCREENSHOTS_DIR = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
-const RESULTS_SCREENSHOTS_DIR = fileURLToPath(new URL('../../test-results/screenshots/', import.meta.url));
+export const SCREENSHOTS_DIR = fileURLToPath(new URL('../docs/screenshots/', import.meta.url));
+const RESULTS_SCREENSHOTS_DIR = fileURLToPath(new URL('../test-results/screenshots/', import.meta.url));
 
 export interface TabSummary {
   id: string;
@@ -215,18 +215,35 @@ export class ConsolePage {
     return dialog;
   }
 
-  /** Waits for the pairing dialog's outcome: `ok`, or `error` with the refusal's code and text. */
-  async pairingOutcome(timeoutMs = 30_000): Promise<{ kind: string; code: string; text: string }> {
-    const status = this.page.locator('[data-testid="pairing-status"]');
+  /**
+   * Waits for the pairing dialog's outcome: `error` with the refusal's code, its one-line text and
+   * its details; or `ok` once the dialog has closed and an agent is selected in the device list
+   * (`agentId`: the selected one).
+   */
+  async pairingOutcome(timeoutMs = 30_000): Promise<{ kind: string; code: string; text: string; detail: string; agentId: string }> {
     return waitFor(async () => {
-      const kind = (await status.getAttribute('data-kind')) ?? '';
-      if (kind !== 'ok' && kind !== 'error') return undefined;
-      return { kind, code: (await status.getAttribute('data-code')) ?? '', text: (await status.textContent()) ?? '' };
+      // One read of the page: the dialog may close, and the list rebuild its rows, between two.
+      const seen = await this.page.evaluate(() => {
+        // No named inner functions here: the test's compiler would wrap them in a helper the page lacks.
+        const dialog = document.querySelector('[data-testid="pairing-dialog"]');
+        const status = dialog?.querySelector<HTMLElement>('[data-testid="pairing-status"]');
+        return {
+          open: dialog !== null,
+          kind: status?.dataset['kind'] ?? '',
+          code: status?.dataset['code'] ?? '',
+          text: status?.textContent ?? '',
+          detail: dialog?.querySelector('[data-testid="pairing-detail"]')?.textContent ?? '',
+          selected: document.querySelector<HTMLElement>('[data-testid="agent"][data-selected="true"]')?.dataset['agentId'] ?? '',
+        };
+      });
+      if (!seen.open) return seen.selected ? { kind: 'ok', code: '', text: '', detail: '', agentId: seen.selected } : undefined;
+      if (seen.kind !== 'error') return undefined;
+      return { kind: seen.kind, code: seen.code, text: seen.text, detail: seen.detail, agentId: '' };
     }, 'the pairing outcome', timeoutMs);
   }
 
   /** Pastes the token into the pairing dialog and clicks Pair, as a person would; returns the outcome. */
-  async pairByPaste(token: string): Promise<{ kind: string; code: string; text: string }> {
+  async pairByPaste(token: string): Promise<{ kind: string; code: string; text: string; detail: string; agentId: string }> {
     const dialog = await this.openPairingDialog();
     await dialog.locator('[data-testid="pairing-status"]').evaluate((node) => node.removeAttribute('data-kind'));
     await dialog.locator('[data-testid="pairing-token"]').fill(token);

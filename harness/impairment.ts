@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { sh, type TestNetwork } from './netns.js';
 
 const source = fileURLToPath(new URL('./nfq-delay.c', import.meta.url));
-const buildDir = fileURLToPath(new URL('../../test-results/bin/', import.meta.url));
+const buildDir = fileURLToPath(new URL('../test-results/bin/', import.meta.url));
 const binary = `${buildDir}nfq-delay`;
 
 export interface Impairment {

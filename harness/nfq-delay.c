@@ -1,7 +1,7 @@
 /*
  * nfq-delay: holds every packet of one netfilter queue for a fixed time, then accepts it, in
  * arrival order. The test network's stand-in for `tc qdisc ... netem delay`, which this kernel
- * lacks (no sch_netem). Built at test time against libnetfilter-queue (test/support/impairment.ts).
+ * lacks (no sch_netem). Built at test time against libnetfilter-queue (harness/impairment.ts).
  *
  *   nfq-delay <queue-num> <delay-ms>      prints "ready" once bound; runs until killed
  */

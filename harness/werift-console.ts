@@ -12,7 +12,7 @@ import {
   bindingInput, fromBase64Url, lanAuthInput, pairingProofInput, sdpFingerprint, toBase64Url,
   type LanAuthAck, type LanHello, type PairingToken,
 } from '@tether/protocol';
-import { loadIdentity, type AgentKeys } from '../../src/trust/identity.js';
+import { loadIdentity, type AgentKeys } from '../agent/src/trust/identity.js';
 import type { Werift } from './patched-werift.js';
 
 const ICE = { iceAdditionalHostAddresses: ['127.0.0.1'], iceInterfaceAddresses: { udp4: '127.0.0.1' }, iceUseIpv6: false };

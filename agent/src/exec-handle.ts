@@ -33,7 +33,7 @@ export interface ExecOptions {
   command?: ((shell: string) => string[]) | undefined;
 }
 
-export interface ExecBridge {
+export interface ExecHandle {
   readonly shell: string;
   /** The raw terminal stream: write input, read output. Ending it does not end the process. */
   readonly stream: Duplex;
@@ -91,7 +91,7 @@ async function hostPid(exec: Docker.Exec): Promise<number> {
   return 0;
 }
 
-export async function startExec(target: ResolvedTarget, options: ExecOptions): Promise<Result<ExecBridge>> {
+export async function startExec(target: ResolvedTarget, options: ExecOptions): Promise<Result<ExecHandle>> {
   const shell = await chooseShell(target.container, options.shells);
   if (!shell.ok) return shell;
   const size: [number, number] = [options.rows, options.cols];

@@ -7,8 +7,8 @@ import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-const cli = fileURLToPath(new URL('../../signaling/dist/cli.js', import.meta.url));
+const repoRoot = fileURLToPath(new URL('../', import.meta.url));
+const cli = fileURLToPath(new URL('../signaling/dist/cli.js', import.meta.url));
 
 export interface SignalingNode {
   readonly name: string;
@@ -38,7 +38,12 @@ export interface SignalingNodeOptions {
 
 export async function startSignalingNode(name: string, env: Record<string, string>, options: SignalingNodeOptions = {}): Promise<SignalingNode> {
   ensureSignalingBuilt();
-  const command = [...(options.wrapper ?? []), process.execPath, cli, '--port', '0', '--host', '127.0.0.1', '--log-level', options.logLevel ?? 'debug'];
+  // For profiling a bench: TETHER_BENCH_NODE_PROFILE_DIR=<dir> runs each node with --cpu-prof into it.
+  const profileDir = process.env['TETHER_BENCH_NODE_PROFILE_DIR'];
+  const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  // TETHER_BENCH_NODE_FLAGS: more flags for node itself (e.g. V8's heap sizes), space-separated.
+  profile.push(...(process.env['TETHER_BENCH_NODE_FLAGS']?.split(' ').filter(Boolean) ?? []));
+  const command = [...(options.wrapper ?? []), process.execPath, ...profile, cli, '--port', '0', '--host', '127.0.0.1', '--log-level', options.logLevel ?? 'debug'];
   const child: ChildProcess = spawn(command[0]!, command.slice(1), {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -60,7 +65,8 @@ export async function startSignalingNode(name: string, env: Record<string, strin
     url: `http://127.0.0.1:${port}`,
     logs: () => [...lines],
     kill: async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      // A profiled node is stopped with SIGTERM, so that it exits and writes its profile.
+      if (child.exitCode === null && child.signalCode === null) child.kill(profileDir ? 'SIGTERM' : 'SIGKILL');
       await exited;
     },
   };

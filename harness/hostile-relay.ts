@@ -16,7 +16,7 @@ import type { AddressInfo } from 'node:net';
 import * as x509 from '@peculiar/x509';
 import { Server, type Socket as ServerSocket } from 'socket.io';
 import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
-import { patchedWerift, type Werift } from '../../agent/test/support/patched-werift.js';
+import { patchedWerift, type Werift } from './patched-werift.js';
 
 /** How the relay writes the fingerprint lines of each SDP it forges. */
 export type FingerprintTrick =

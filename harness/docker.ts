@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
-const imageScript = fileURLToPath(new URL('../image/build.sh', import.meta.url));
+const imageScript = fileURLToPath(new URL('../test/image/build.sh', import.meta.url));
 
 export const TEST_IMAGE_SH = 'tether-test-vplc:sh';
 export const TEST_IMAGE_BASH = 'tether-test-vplc:bash';

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-const cli = fileURLToPath(new URL('../../agent/dist/cli.js', import.meta.url));
+const repoRoot = fileURLToPath(new URL('../', import.meta.url));
+const cli = fileURLToPath(new URL('../agent/dist/cli.js', import.meta.url));
 
 export interface AgentProcessOptions {
   /** omitted (with `token`): a LAN-only agent, which needs `lanListen` */

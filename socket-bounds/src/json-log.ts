@@ -1,0 +1,53 @@
+/**
+ * The JSON-lines log both Node servers write (the agent and `tether-signaling`): one object per
+ * line, `{time, level, module, msg, ...fields}`. Each server decides where lines go and at what
+ * level, and how a module gets its name; the shape of a line, the levels and their order are here,
+ * once. No Node at run time: the caller passes the writer.
+ */
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export type LogFields = Record<string, unknown>;
+
+export interface Logger {
+  debug(msg: string, fields?: LogFields): void;
+  info(msg: string, fields?: LogFields): void;
+  warn(msg: string, fields?: LogFields): void;
+  error(msg: string, fields?: LogFields): void;
+}
+
+/** Each level's rank: a line is written when its rank is at least the threshold's. */
+export const LOG_RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
+
+export function isLogLevel(value: unknown): value is LogLevel {
+  return typeof value === 'string' && (LOG_LEVELS as readonly string[]).includes(value);
+}
+
+/** The keys every line has; a field of the same name is written as `field.<name>` so it cannot overwrite them. */
+const RESERVED = new Set(['time', 'level', 'module', 'msg']);
+
+function serialize(value: unknown, stacks: boolean): unknown {
+  if (value instanceof Error) return stacks ? { name: value.name, message: value.message, stack: value.stack } : { name: value.name, message: value.message };
+  return value;
+}
+
+/** One log line (without its newline). `stacks`: errors among the fields keep their stack. */
+export function logLine(level: Exclude<LogLevel, 'silent'>, module: string, msg: string, fields?: LogFields, stacks = false): string {
+  const line: LogFields = { time: new Date().toISOString(), level, module, msg };
+  for (const [key, value] of Object.entries(fields ?? {})) line[RESERVED.has(key) ? `field.${key}` : key] = serialize(value, stacks);
+  return JSON.stringify(line);
+}
+
+/** A logger over `write`, with a threshold read at each line (so a caller may change it later). */
+export function levelledLogger(module: string, threshold: () => LogLevel, write: (line: string) => void, stacks = false): Logger {
+  const log = (level: Exclude<LogLevel, 'silent'>, msg: string, fields?: LogFields) => {
+    if (LOG_RANK[level] < LOG_RANK[threshold()]) return;
+    write(logLine(level, module, msg, fields, stacks));
+  };
+  return {
+    debug: (msg, fields) => log('debug', msg, fields),
+    info: (msg, fields) => log('info', msg, fields),
+    warn: (msg, fields) => log('warn', msg, fields),
+    error: (msg, fields) => log('error', msg, fields),
+  };
+}
