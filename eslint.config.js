@@ -32,7 +32,20 @@ const boundary = (patterns, paths = []) => ({
 });
 
 const nodeModuleNames = [
-  'fs', 'path', 'os', 'child_process', 'net', 'http', 'https', 'crypto', 'stream', 'util', 'events', 'dgram', 'tls', 'zlib',
+  'fs',
+  'path',
+  'os',
+  'child_process',
+  'net',
+  'http',
+  'https',
+  'crypto',
+  'stream',
+  'util',
+  'events',
+  'dgram',
+  'tls',
+  'zlib',
 ];
 
 export default tseslint.config(
@@ -72,20 +85,23 @@ export default tseslint.config(
     files: ['socket-bounds/src/**/*.ts'],
     languageOptions: { globals: { ...globals.node } },
     rules: {
-      '@typescript-eslint/no-restricted-imports': ['error', {
-        patterns: [
-          ...otherPackages('agent', 'signaling', 'renderer', 'electron'),
-          protocolByPath,
-          { group: ['node:*'], allowTypeImports: true, message: 'the bounds use Node only as types.' },
-        ],
-        paths: [
-          ...nodeModuleNames.map((name) => ({ name, allowTypeImports: true, message: 'the bounds use Node only as types.' })),
-          { name: 'socket.io', allowTypeImports: true, message: 'the bounds use Socket.IO only as types: the server is the caller’s.' },
-          { name: 'engine.io', allowTypeImports: true, message: 'the bounds use engine.io only as types.' },
-          { name: 'werift', message: 'the bounds never touch WebRTC.' },
-          { name: 'dockerode', message: 'the bounds never touch Docker.' },
-        ],
-      }],
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            ...otherPackages('agent', 'signaling', 'renderer', 'electron'),
+            protocolByPath,
+            { group: ['node:*'], allowTypeImports: true, message: 'the bounds use Node only as types.' },
+          ],
+          paths: [
+            ...nodeModuleNames.map((name) => ({ name, allowTypeImports: true, message: 'the bounds use Node only as types.' })),
+            { name: 'socket.io', allowTypeImports: true, message: 'the bounds use Socket.IO only as types: the server is the caller’s.' },
+            { name: 'engine.io', allowTypeImports: true, message: 'the bounds use engine.io only as types.' },
+            { name: 'werift', message: 'the bounds never touch WebRTC.' },
+            { name: 'dockerode', message: 'the bounds never touch Docker.' },
+          ],
+        },
+      ],
     },
   },
   {
@@ -96,10 +112,13 @@ export default tseslint.config(
   {
     files: ['signaling/src/**/*.ts'],
     languageOptions: { globals: { ...globals.node } },
-    rules: boundary([...otherPackages('agent', 'renderer', 'electron'), protocolByPath, socketBoundsByPath], [
-      { name: 'werift', message: 'the signaling server never touches WebRTC media or data.' },
-      { name: 'dockerode', message: 'the signaling server never touches Docker.' },
-    ]),
+    rules: boundary(
+      [...otherPackages('agent', 'renderer', 'electron'), protocolByPath, socketBoundsByPath],
+      [
+        { name: 'werift', message: 'the signaling server never touches WebRTC media or data.' },
+        { name: 'dockerode', message: 'the signaling server never touches Docker.' },
+      ],
+    ),
   },
   {
     files: ['renderer/src/**/*.ts'],

@@ -15,7 +15,9 @@ export const WERIFT_DIR = join(here, 'node_modules/werift');
 /** The patch series for the installed werift version, in the order patch-package applies it. */
 export function weriftPatchSeries(weriftDir = WERIFT_DIR, patchDir = PATCH_DIR) {
   const { version } = JSON.parse(readFileSync(join(weriftDir, 'package.json'), 'utf8'));
-  const files = readdirSync(patchDir).filter((f) => f.startsWith('werift+') && f.endsWith('.patch')).sort();
+  const files = readdirSync(patchDir)
+    .filter((f) => f.startsWith('werift+') && f.endsWith('.patch'))
+    .sort();
   const stale = files.filter((f) => !f.startsWith(`werift+${version}+`));
   if (stale.length > 0) throw new Error(`werift ${version} is installed but patches are written for another version: ${stale.join(', ')}`);
   return files.map((file) => {
@@ -37,7 +39,8 @@ export function assertWeriftPatched(weriftDir = WERIFT_DIR, patchDir = PATCH_DIR
   for (const patch of series) {
     const hash = applied.get(patch.file);
     if (hash === undefined) throw new Error(`werift lacks ${patch.file}: run \`cd agent && npx patch-package\``);
-    if (hash !== patch.sha256) throw new Error(`werift carries an older ${patch.file}: reinstall it (rm -rf agent/node_modules/werift && npm ci)`);
+    if (hash !== patch.sha256)
+      throw new Error(`werift carries an older ${patch.file}: reinstall it (rm -rf agent/node_modules/werift && npm ci)`);
   }
   if (readFileSync(join(weriftDir, 'lib/index.mjs'), 'utf8').includes('stun.l.google.com')) {
     throw new Error('the installed werift still falls back to stun.l.google.com');

@@ -45,7 +45,9 @@ export function renderChart(runs: Run[]): string {
     `<text x="10" y="20" font-size="14" font-weight="bold">npm run bench against the goals of issue 18 (bar = figure / goal; the line is the goal; shorter is better)</text>`,
   ];
   runs.forEach((run, i) => {
-    out.push(`<rect x="10" y="${30 + 16 * i}" width="10" height="10" fill="${COLORS[i]}"/><text x="26" y="${39 + 16 * i}">${escape(run.label)}</text>`);
+    out.push(
+      `<rect x="10" y="${30 + 16 * i}" width="10" height="10" fill="${COLORS[i]}"/><text x="26" y="${39 + 16 * i}">${escape(run.label)}</text>`,
+    );
   });
   GOALS.forEach((goal, g) => {
     const y = top + g * rowH;
@@ -58,14 +60,17 @@ export function renderChart(runs: Run[]): string {
         out.push(`<text x="${left}" y="${by + 10}" fill="#999">not measured</text>`);
         return;
       }
-      const ratio = goal.goal === 0 ? (value === 0 ? 0 : maxRatio) : goal.kind === 'max' ? value / goal.goal : value > 0 ? goal.goal / value : maxRatio;
+      const ratio =
+        goal.goal === 0 ? (value === 0 ? 0 : maxRatio) : goal.kind === 'max' ? value / goal.goal : value > 0 ? goal.goal / value : maxRatio;
       const w = Math.max(1, (Math.min(ratio, maxRatio) / maxRatio) * barW);
       out.push(`<rect x="${left}" y="${by}" width="${w.toFixed(1)}" height="11" fill="${COLORS[i]}"/>`);
       out.push(`<text x="${left + w + 4}" y="${by + 10}">${value} ${escape(goal.unit)}${ratio > maxRatio ? ' (off scale)' : ''}</text>`);
     });
     out.push(`<line x1="${x1}" y1="${y}" x2="${x1}" y2="${y + rowH - 6}" stroke="#e74c3c" stroke-width="1.5"/>`);
   });
-  out.push(`<text x="10" y="${height - 10}" fill="#666">bench/README.md says how each figure is measured; bench/results.json holds them with the goals.</text>`);
+  out.push(
+    `<text x="10" y="${height - 10}" fill="#666">bench/README.md says how each figure is measured; bench/results.json holds them with the goals.</text>`,
+  );
   out.push('</svg>');
   return `${out.join('\n')}\n`;
 }

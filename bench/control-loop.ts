@@ -18,7 +18,16 @@ import { AgentProcess, openTerminal, pairedConsole } from '../harness/lan-agent.
 import { buildAgent, patchedWerift } from '../harness/patched-werift.js';
 import { until } from '../harness/werift-console.js';
 import {
-  calibrate, CPU_HOG, CyclicTask, IO_HOG, MEMORY_HOG, oomKills, PERIOD_US, startLoopContainer, WORK_US, type CyclicRun,
+  calibrate,
+  CPU_HOG,
+  CyclicTask,
+  IO_HOG,
+  MEMORY_HOG,
+  oomKills,
+  PERIOD_US,
+  startLoopContainer,
+  WORK_US,
+  type CyclicRun,
 } from '../harness/control-loop.js';
 import { docker, type TestContainer } from '../harness/docker.js';
 import { percentile, round } from './stats.js';
@@ -99,7 +108,11 @@ async function killPlainHogs(container: TestContainer): Promise<void> {
 }
 
 /** Whether the runtime survives a memory hog typed `how`; the hog's exit status. */
-async function oomVictim(container: TestContainer, iterations: number, runHog: () => Promise<string>): Promise<{ runtimeSurvived: boolean; hogExit: string }> {
+async function oomVictim(
+  container: TestContainer,
+  iterations: number,
+  runHog: () => Promise<string>,
+): Promise<{ runtimeSurvived: boolean; hogExit: string }> {
   const task = CyclicTask.start(container, { iterations, cycles: 0, residentMb: OOM_RESIDENT_MB });
   let pid: number | undefined;
   for (let i = 0; i < 100 && pid === undefined; i++) {
@@ -157,14 +170,25 @@ export async function measureControlLoop(): Promise<Record<string, unknown>> {
       return code;
     });
     const viaPlainExec = await oomVictim(container, iterations, async () => {
-      const code = await docker('exec', '-u', USER, container.id, 'sh', '-c', `${MEMORY_HOG}; echo $?`).catch((error: unknown) => String((error as { code?: number }).code));
+      const code = await docker('exec', '-u', USER, container.id, 'sh', '-c', `${MEMORY_HOG}; echo $?`).catch((error: unknown) =>
+        String((error as { code?: number }).code),
+      );
       return code.trim();
     });
     c.close();
     return {
-      periodMs: PERIOD_US / 1000, workMs: WORK_US / 1000, workIterations: iterations, cyclesPerRun: CYCLES,
-      memoryLimit: MEMORY_LIMIT, residentMb: RESIDENT_MB, hogs: HOGS, user: USER,
-      rounds: ROUNDS, idle: summarize(idle), tether: summarize(tether), plainExec: summarize(plainExec),
+      periodMs: PERIOD_US / 1000,
+      workMs: WORK_US / 1000,
+      workIterations: iterations,
+      cyclesPerRun: CYCLES,
+      memoryLimit: MEMORY_LIMIT,
+      residentMb: RESIDENT_MB,
+      hogs: HOGS,
+      user: USER,
+      rounds: ROUNDS,
+      idle: summarize(idle),
+      tether: summarize(tether),
+      plainExec: summarize(plainExec),
       oom: { runtimeResidentMb: OOM_RESIDENT_MB, tether: viaTether, plainExec: viaPlainExec },
     };
   } finally {
@@ -176,9 +200,23 @@ export async function measureControlLoop(): Promise<Record<string, unknown>> {
 /** Prints the three runs side by side. */
 export function printControlLoop(figures: Record<string, unknown>): void {
   const runs = ['idle', 'tether', 'plainExec'] as const;
-  const row = (key: keyof LoopRun) => `${key.padEnd(15)} ${runs.map((r) => String((figures[r] as LoopRun | undefined)?.[key] ?? 'n/a').padStart(10)).join(' ')}`;
+  const row = (key: keyof LoopRun) =>
+    `${key.padEnd(15)} ${runs.map((r) => String((figures[r] as LoopRun | undefined)?.[key] ?? 'n/a').padStart(10)).join(' ')}`;
   console.log(`\ncontrol loop (2 ms tick, 1 ms of work, ${ROUNDS} × ${CYCLES} cycles)  ${runs.map((r) => r.padStart(10)).join(' ')}`);
-  for (const key of ['wakeLateP50Ms', 'wakeLateP99Ms', 'wakeLateMaxMs', 'scanEndP50Ms', 'scanEndP99Ms', 'scanEndMaxMs', 'cycles', 'overruns', 'overrunsPerRound', 'oomKills', 'loadPerRound'] as const) console.log(row(key));
+  for (const key of [
+    'wakeLateP50Ms',
+    'wakeLateP99Ms',
+    'wakeLateMaxMs',
+    'scanEndP50Ms',
+    'scanEndP99Ms',
+    'scanEndMaxMs',
+    'cycles',
+    'overruns',
+    'overrunsPerRound',
+    'oomKills',
+    'loadPerRound',
+  ] as const)
+    console.log(row(key));
   console.log(`OOM, runtime ${OOM_RESIDENT_MB} MiB resident: ${JSON.stringify(figures.oom)}`);
 }
 

@@ -36,7 +36,10 @@ export async function bytesAfterCtrlC(runs = 5): Promise<BytesAfterCtrlC> {
   const stateDir = mkdtempSync(join(tmpdir(), `tether-bench-ctrlc-${runId}-`));
   const container = await startContainer({ namePrefix: `tether-bench-ctrlc-${runId}`, labels: { 'tether.benchctrlc': runId } });
   const agent = await startAgent({
-    lanListen: '127.0.0.1:0', agentId: `bench-ctrlc-${runId}`, name: 'bench Ctrl-C agent', stateDir,
+    lanListen: '127.0.0.1:0',
+    agentId: `bench-ctrlc-${runId}`,
+    name: 'bench Ctrl-C agent',
+    stateDir,
     extraArgs: ['--label', `tether.benchctrlc=${runId}`, '--log-level', 'info'],
   });
   try {

@@ -26,7 +26,10 @@ function rssMB(pid: number): number {
 }
 
 export async function measurePreAuthMemory(): Promise<PreAuthFigures> {
-  const node = await startSignalingNode('pre-auth', { TETHER_SIGNALING_CONSOLE_TOKENS: 'bench-console-0123456789', TETHER_SIGNALING_AGENT_TOKENS: 'bench-agent-0123456789' });
+  const node = await startSignalingNode('pre-auth', {
+    TETHER_SIGNALING_CONSOLE_TOKENS: 'bench-console-0123456789',
+    TETHER_SIGNALING_AGENT_TOKENS: 'bench-agent-0123456789',
+  });
   try {
     await new Promise((resolve) => setTimeout(resolve, 1000)); // past its start-up allocations
     const baseline = rssMB(node.pid);
@@ -44,7 +47,8 @@ export async function measurePreAuthMemory(): Promise<PreAuthFigures> {
     return {
       preAuthAttackRssPeakGrowthMB: round(Math.max(peak, after) - baseline, 1),
       preAuthAttackRssGrowthMB: round(after - baseline, 1),
-      preAuthAttackEnded: node.logs().filter((line) => line.includes('"msg":"transport ended: it sent what the server does not hold"')).length,
+      preAuthAttackEnded: node.logs().filter((line) => line.includes('"msg":"transport ended: it sent what the server does not hold"'))
+        .length,
       preAuthAttackTransports: PRE_AUTH_TRANSPORTS,
     };
   } finally {

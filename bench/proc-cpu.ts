@@ -53,7 +53,9 @@ export function ownRendererPids(): number[] {
  */
 export function dockerPids(containerId: string): number[] {
   return processes()
-    .filter((p) => p.comm === 'dockerd' || p.comm === 'containerd' || (p.comm.startsWith('containerd-shim') && p.cmdline.includes(containerId)))
+    .filter(
+      (p) => p.comm === 'dockerd' || p.comm === 'containerd' || (p.comm.startsWith('containerd-shim') && p.cmdline.includes(containerId)),
+    )
     .map((p) => p.pid);
 }
 

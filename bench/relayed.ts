@@ -29,24 +29,47 @@ export async function relayedThroughput(runs: number, prepare: (containerId: str
     const agentToken = `agent-${randomBytes(12).toString('hex')}`;
     const coturn = await startCoturn(net, 'cloud', secret);
     cleanups.push(() => coturn.stop());
-    const signaling = await startSignaling(net, 'cloud', 7300, ['--console-token', consoleToken, '--agent-token', agentToken, '--turn-url', coturn.url, '--turn-secret', secret, '--log-level', 'info']);
+    const signaling = await startSignaling(net, 'cloud', 7300, [
+      '--console-token',
+      consoleToken,
+      '--agent-token',
+      agentToken,
+      '--turn-url',
+      coturn.url,
+      '--turn-secret',
+      secret,
+      '--log-level',
+      'info',
+    ]);
     cleanups.push(() => signaling.stop());
     const container: TestContainer = await startContainer({ namePrefix: 'bench-relay' });
     cleanups.push(() => container.remove());
-    const agent: AgentProcess = await startAgent({ netns: net.host('agent').ns, signalingUrl: signaling.url, token: agentToken, agentId: `bench-relay-${net.runId}`, name: 'bench relayed', extraArgs: ['--log-level', 'info'] });
+    const agent: AgentProcess = await startAgent({
+      netns: net.host('agent').ns,
+      signalingUrl: signaling.url,
+      token: agentToken,
+      agentId: `bench-relay-${net.runId}`,
+      name: 'bench relayed',
+      extraArgs: ['--log-level', 'info'],
+    });
     cleanups.push(() => agent.stop());
     const consoleBrowser: ConsoleBrowser = await launchConsoleIn(net, 'console');
     cleanups.push(() => consoleBrowser.browser.close());
-    const [file, ui] = await Promise.all([prepare(container.id), consoleBrowser.open({ signal: signaling.url, token: consoleToken, bench: '1' })]);
+    const [file, ui] = await Promise.all([
+      prepare(container.id),
+      consoleBrowser.open({ signal: signaling.url, token: consoleToken, bench: '1' }),
+    ]);
     await ui.connectAgent(agent.agentId, 60_000);
     const bench = new RendererBench(ui, agent.agentId, container.name);
     const samples: number[] = [];
     for (let run = 0; run < runs; run++) samples.push(await bench.throughput(file, 'count'));
     const connected = agent.logs().find((line) => line.includes('"msg":"peer connected"'));
     const agentPath = connected ? (JSON.parse(connected) as { path?: unknown }).path : undefined;
-    if ((agentPath as { kind?: string } | undefined)?.kind !== 'relayed') throw new Error(`the path was not relayed: ${JSON.stringify(agentPath)}`);
+    if ((agentPath as { kind?: string } | undefined)?.kind !== 'relayed')
+      throw new Error(`the path was not relayed: ${JSON.stringify(agentPath)}`);
     return { samples, agentPath, fileBytes: file.bytes };
   } finally {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => console.error(`[bench] relayed teardown: ${String(error)}`));
+    for (const cleanup of cleanups.reverse())
+      await cleanup().catch((error: unknown) => console.error(`[bench] relayed teardown: ${String(error)}`));
   }
 }

@@ -99,7 +99,10 @@ function readVersion(...candidates: string[]): string | null {
 
 async function prepareFile(containerId: string, randomBytes = RANDOM_BYTES): Promise<BenchFile> {
   const out = await docker(
-    'exec', containerId, 'sh', '-c',
+    'exec',
+    containerId,
+    'sh',
+    '-c',
     `head -c ${randomBytes} /dev/urandom | base64 > ${FILE} && chmod 644 ${FILE} && wc -c < ${FILE} && sha256sum ${FILE}`,
   );
   const [size, hashLine] = out.split('\n').map((l) => l.trim());
@@ -133,7 +136,10 @@ async function withCpu<T>(agentPid: number, containerId: string, body: () => Pro
     },
   );
   const agentS = cpuSeconds(agentPid) - agent0;
-  return { value: docker.value, cpu: { agentPct: (100 * agentS) / ((performance.now() - t0) / 1000), agentS, rendererS, dockerS: docker.cpuS } };
+  return {
+    value: docker.value,
+    cpu: { agentPct: (100 * agentS) / ((performance.now() - t0) / 1000), agentS, rendererS, dockerS: docker.cpuS },
+  };
 }
 
 async function main(): Promise<void> {
@@ -193,7 +199,9 @@ async function main(): Promise<void> {
         rendererJs = owners;
         rendererJsRunS = x.cpu.rendererS;
       }
-      const c = await attempt(`channel throughput run ${run}`, () => withCpu(agent.pid, container.id, () => bench.throughput(file, 'count')));
+      const c = await attempt(`channel throughput run ${run}`, () =>
+        withCpu(agent.pid, container.id, () => bench.throughput(file, 'count')),
+      );
       if (c !== undefined) {
         channel.push(c.value);
         cpuChannel.push(c.cpu);
@@ -205,8 +213,14 @@ async function main(): Promise<void> {
     putSpread('channelThroughputMBps', channel);
     putSpread('rawExecThroughputMBps', raw);
     const median = (values: number[], digits = 1) => (values.length > 0 ? round(percentile(values, 50), digits) : null);
-    results.agentCpuPctThroughput = median(cpuXterm.map((c) => c.agentPct), 0);
-    results.agentCpuPctChannelThroughput = median(cpuChannel.map((c) => c.agentPct), 0);
+    results.agentCpuPctThroughput = median(
+      cpuXterm.map((c) => c.agentPct),
+      0,
+    );
+    results.agentCpuPctChannelThroughput = median(
+      cpuChannel.map((c) => c.agentPct),
+      0,
+    );
     results.agentCpuMsPerMB = median(cpuChannel.map((c) => (1000 * c.agentS) / fileMB));
     results.agentCpuMsPerMBXterm = median(cpuXterm.map((c) => (1000 * c.agentS) / fileMB));
     results.rendererCpuMsPerMB = median(cpuXterm.map((c) => (1000 * c.rendererS) / fileMB));
@@ -217,7 +231,15 @@ async function main(): Promise<void> {
     results.xtermVsRawExec = rawMedian && xterm.length > 0 ? round(percentile(xterm, 50) / rawMedian, 3) : null;
     if (rendererJs && rendererJsRunS) {
       const ms = (owner: Owner) => round(rendererJs![owner] / fileMB, 1);
-      results.rendererJsMsPerMB = { tether: ms('tether'), harness: ms('harness'), xterm: ms('xterm'), libraries: ms('libraries'), gc: ms('gc'), program: ms('program'), other: ms('other') };
+      results.rendererJsMsPerMB = {
+        tether: ms('tether'),
+        harness: ms('harness'),
+        xterm: ms('xterm'),
+        libraries: ms('libraries'),
+        gc: ms('gc'),
+        program: ms('program'),
+        other: ms('other'),
+      };
       results.tetherShareOfRendererCpu = round(rendererJs.tether / (1000 * rendererJsRunS), 3);
     } else {
       results.rendererJsMsPerMB = null;
@@ -239,7 +261,11 @@ async function main(): Promise<void> {
       });
       if (timing) prompts.push(timing);
     }
-    putSpread('timeToPromptMs', prompts.flatMap((p) => (p.stages.firstByte === undefined ? [] : [p.stages.firstByte])), 1);
+    putSpread(
+      'timeToPromptMs',
+      prompts.flatMap((p) => (p.stages.firstByte === undefined ? [] : [p.stages.firstByte])),
+      1,
+    );
     const stageNames = ['ice', 'secure-channel', 'ready', 'opened', 'firstByte'];
     results.timeToPromptStagesMs = Object.fromEntries(
       stageNames.map((name) => {
@@ -263,10 +289,20 @@ async function main(): Promise<void> {
       }
       return timings;
     });
-    putSpread('timeToResumeMs', (resumes ?? []).flatMap((t) => (t.resumedMs === undefined ? [] : [t.resumedMs])), 1);
-    putSpread('resumeReconnectReadyMs', (resumes ?? []).flatMap((t) => (t.readyMs === undefined ? [] : [t.readyMs])), 1);
+    putSpread(
+      'timeToResumeMs',
+      (resumes ?? []).flatMap((t) => (t.resumedMs === undefined ? [] : [t.resumedMs])),
+      1,
+    );
+    putSpread(
+      'resumeReconnectReadyMs',
+      (resumes ?? []).flatMap((t) => (t.readyMs === undefined ? [] : [t.readyMs])),
+      1,
+    );
 
-    console.log(`[bench] file transfers: ${TRANSFER_RUNS} uploads and downloads of 50 MiB through the console, and docker cp of the same file…`);
+    console.log(
+      `[bench] file transfers: ${TRANSFER_RUNS} uploads and downloads of 50 MiB through the console, and docker cp of the same file…`,
+    );
     const transfers = await attempt('file transfers', () => measureTransfers(ui, agent.agentId, container, TRANSFER_RUNS));
     putSpread('uploadMBps', transfers?.upload ?? []);
     putSpread('downloadMBps', transfers?.download ?? []);
@@ -283,7 +319,9 @@ async function main(): Promise<void> {
     stack = undefined;
 
     console.log(`[bench] relayed throughput: console and agent behind NAT, through coturn, ${THROUGHPUT_RUNS} runs…`);
-    const relayed = await attempt('relayed throughput', () => relayedThroughput(THROUGHPUT_RUNS, (id) => prepareFile(id, RELAYED_RANDOM_BYTES)));
+    const relayed = await attempt('relayed throughput', () =>
+      relayedThroughput(THROUGHPUT_RUNS, (id) => prepareFile(id, RELAYED_RANDOM_BYTES)),
+    );
     putSpread('relayedThroughputMBps', relayed?.samples ?? []);
     results.relayedFileBytes = relayed?.fileBytes ?? null;
     results.relayedAgentPath = relayed?.agentPath ?? null;
@@ -303,18 +341,22 @@ async function main(): Promise<void> {
       results.errors.push(message);
       console.error(`[bench] ERROR ${message}`);
     });
-    console.log('[bench] the control loop beside a debug session: alone, beside a Tether session\'s hogs, beside plain docker exec\'s…');
+    console.log("[bench] the control loop beside a debug session: alone, beside a Tether session's hogs, beside plain docker exec's…");
     results.controlLoop = (await attempt('control loop', () => measureControlLoop())) ?? null;
 
     console.log(`[bench] raw werift → Chromium: ${STALL_TRANSFERS} transfers of ${STALL_TRANSFER_MIB} MiB, stalls counted…`);
-    const rawWerift = await attempt('werift → Chromium transfers', () => weriftToChromium(STALL_TRANSFERS, STALL_TRANSFER_MIB * 1024 * 1024, undefined, { closeAfter: true }));
+    const rawWerift = await attempt('werift → Chromium transfers', () =>
+      weriftToChromium(STALL_TRANSFERS, STALL_TRANSFER_MIB * 1024 * 1024, undefined, { closeAfter: true }),
+    );
     results.weriftChromiumTransfers = rawWerift?.transfers ?? null;
     results.weriftChromiumStalls = rawWerift?.stalls ?? null;
     results.weriftChromiumMBps = rawWerift?.mbps ?? null;
     results.weriftSenderCpuMsPerMB = rawWerift?.senderCpuMsPerMB ?? null;
     results.weriftChromiumStallDetails = rawWerift?.stallDetails ?? [];
 
-    console.log(`[bench] agent memory per session: ${MEMORY_SESSIONS} idle sessions on their own agent, then ${CROWD_SESSIONS} idle and busy…`);
+    console.log(
+      `[bench] agent memory per session: ${MEMORY_SESSIONS} idle sessions on their own agent, then ${CROWD_SESSIONS} idle and busy…`,
+    );
     const memory = await attempt('memory per session', () => sessionMemory(MEMORY_SESSIONS, CROWD_SESSIONS));
     results.agentRssPerSessionMB = memory?.rssPerSessionMB ?? null;
     results.agentHeapPerSessionMB = memory?.heapPerSessionMB ?? null;
@@ -407,7 +449,9 @@ function report(): void {
   console.log(`\ntimeToPromptStagesMs  ${JSON.stringify(results.timeToPromptStagesMs ?? null)}`);
   const storms = (results.signalingLoad ?? []) as StormFigures[];
   if (storms.length > 0) {
-    console.log('\nsignaling storms (10 consoles): agents, nodes, connects/s, consoles see all (ratio), presence bytes per console (× snapshot), relay p99, server CPU, departure event-loop delay p99');
+    console.log(
+      '\nsignaling storms (10 consoles): agents, nodes, connects/s, consoles see all (ratio), presence bytes per console (× snapshot), relay p99, server CPU, departure event-loop delay p99',
+    );
     for (const s of storms) {
       console.log(
         `  ${s.agents} × ${s.nodes}: ${s.connectsPerSecond}/s, ${s.consolesSeeAllMs} ms (${s.seeAllRatio}), ${s.presenceBytesPerConsole} B (${s.bytesRatio}), ${s.relayP99Ms} ms, ${s.serverCpuPct} %` +

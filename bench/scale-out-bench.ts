@@ -34,7 +34,14 @@ const token = (role: 'console' | 'agent', subject: string) => {
 };
 
 function client(url: string, auth: Record<string, unknown>, reconnection = false): Promise<Socket> {
-  const socket = io(url, { auth, transports: ['websocket'], forceNew: true, reconnection, reconnectionDelay: 100, reconnectionDelayMax: 500 });
+  const socket = io(url, {
+    auth,
+    transports: ['websocket'],
+    forceNew: true,
+    reconnection,
+    reconnectionDelay: 100,
+    reconnectionDelayMax: 500,
+  });
   if (auth['role'] === 'console') presenceOf(socket); // before its snapshot arrives
   return new Promise((resolve, reject) => {
     socket.once('connect', () => resolve(socket));
@@ -115,7 +122,11 @@ export async function measureScaleOut(): Promise<ScaleOutFigures> {
     servers.push(a, b);
     const crossNode = await relayLatency(a.url, b.url);
 
-    const env = { TETHER_SIGNALING_TOKEN_SECRET: SECRET, TETHER_SIGNALING_REDIS_URL: redis.url, TETHER_SIGNALING_REDIS_PREFIX: 'bench-kill:' };
+    const env = {
+      TETHER_SIGNALING_TOKEN_SECRET: SECRET,
+      TETHER_SIGNALING_REDIS_URL: redis.url,
+      TETHER_SIGNALING_REDIS_PREFIX: 'bench-kill:',
+    };
     const nodes = [await startSignalingNode('bench0', env), await startSignalingNode('bench1', env)];
     cleanups.push(() => Promise.all(nodes.map((node) => node.kill())));
     const front = await startTcpFront(nodes.map((node) => ({ host: '127.0.0.1', port: node.port })));
@@ -144,7 +155,8 @@ export async function measureScaleOut(): Promise<ScaleOutFigures> {
       nodeDeathToGhostGoneMs: round((await ghostGone) - killedAt, 0),
     };
   } finally {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => console.error(`[bench] scale-out cleanup: ${String(error)}`));
+    for (const cleanup of cleanups.reverse())
+      await cleanup().catch((error: unknown) => console.error(`[bench] scale-out cleanup: ${String(error)}`));
     await Promise.all(servers.map((server) => server.close()));
     await redis.stop();
   }

@@ -45,8 +45,12 @@ export async function sessionMemory(n = 20, crowd = 100): Promise<SessionMemory>
   const stateDir = mkdtempSync(join(tmpdir(), `tether-bench-mem-${runId}-`));
   const container = await startContainer({ namePrefix: `tether-bench-mem-${runId}`, labels: { 'tether.benchmem': runId } });
   const agent = await startAgent({
-    lanListen: '127.0.0.1:0', agentId: `bench-mem-${runId}`, name: 'bench memory agent', stateDir,
-    nodeArgs: ['--expose-gc'], env: { TETHER_AGENT_DEBUG_STATS: '1' },
+    lanListen: '127.0.0.1:0',
+    agentId: `bench-mem-${runId}`,
+    name: 'bench memory agent',
+    stateDir,
+    nodeArgs: ['--expose-gc'],
+    env: { TETHER_AGENT_DEBUG_STATS: '1' },
     extraArgs: ['--label', `tether.benchmem=${runId}`, '--max-sessions-per-container', '0', '--log-level', 'info'],
   });
   // Peer connections still open when a phase fails: closed on the way out, or their sockets keep
@@ -108,13 +112,20 @@ export async function sessionMemory(n = 20, crowd = 100): Promise<SessionMemory>
       // ten sessions at a time write their output; the marker is split so that the echoed command does not hold it
       try {
         await Promise.all(
-          terms.slice(i, i + CROWD_TABS_PER_PEER).map((term, j) => term.run(`yes x | head -c ${BUSY_OUTPUT_BYTES}; echo BUSY""DONE${i + j}`, `BUSYDONE${i + j}`, 120_000)),
+          terms
+            .slice(i, i + CROWD_TABS_PER_PEER)
+            .map((term, j) => term.run(`yes x | head -c ${BUSY_OUTPUT_BYTES}; echo BUSY""DONE${i + j}`, `BUSYDONE${i + j}`, 120_000)),
         );
       } catch (error) {
         // what the agent's side of the stuck sessions looked like: output flow and SCTP state
         const stats = (await debugStats(agent).catch(() => undefined)) as unknown as { figures?: Record<string, unknown> } | undefined;
-        const stuck = Object.entries(stats?.figures ?? {}).filter(([name, f]) => name.startsWith('peer:') || JSON.stringify(f).includes('"paused":true'));
-        throw new Error(`${error instanceof Error ? error.message : String(error)}; agent figures: ${JSON.stringify(stuck).slice(0, 4000)}`, { cause: error });
+        const stuck = Object.entries(stats?.figures ?? {}).filter(
+          ([name, f]) => name.startsWith('peer:') || JSON.stringify(f).includes('"paused":true'),
+        );
+        throw new Error(
+          `${error instanceof Error ? error.message : String(error)}; agent figures: ${JSON.stringify(stuck).slice(0, 4000)}`,
+          { cause: error },
+        );
       }
     }
     await sleep(2000);

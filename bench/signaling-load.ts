@@ -108,7 +108,10 @@ function watchHealth(nodes: SignalingNode[]): { stop(): Promise<{ p99: number; m
     while (polling) {
       for (const node of nodes) {
         const t0 = performance.now();
-        const health = (await (await fetch(`${node.url}/healthz`)).json()) as { eventLoopDelayP99Ms?: number; eventLoopDelayMaxMs?: number };
+        const health = (await (await fetch(`${node.url}/healthz`)).json()) as {
+          eventLoopDelayP99Ms?: number;
+          eventLoopDelayMaxMs?: number;
+        };
         seen.healthzMax = Math.max(seen.healthzMax, performance.now() - t0);
         seen.p99 = Math.max(seen.p99, health.eventLoopDelayP99Ms ?? 0);
         seen.max = Math.max(seen.max, health.eventLoopDelayMaxMs ?? 0);
@@ -134,7 +137,13 @@ interface LoadConsole {
 }
 
 async function connectConsole(url: string): Promise<LoadConsole> {
-  const socket = io(url, { auth: { role: 'console', token: CONSOLE_TOKEN }, transports: ['websocket'], forceNew: true, reconnection: false, autoConnect: false });
+  const socket = io(url, {
+    auth: { role: 'console', token: CONSOLE_TOKEN },
+    transports: ['websocket'],
+    forceNew: true,
+    reconnection: false,
+    autoConnect: false,
+  });
   presenceOf(socket);
   const load: LoadConsole = { socket, bytes: 0, messages: 0, cut: false };
   socket.io.on('open', () => {
@@ -156,10 +165,12 @@ async function connectConsole(url: string): Promise<LoadConsole> {
 
 /** Waits until every console lists `count` agents; resolves with the time (performance.now()) the last one did. */
 async function allSee(consoles: LoadConsole[], count: number): Promise<number> {
-  const times = await Promise.all(consoles.map(async ({ socket }) => {
-    await presenceOf(socket).until((ids) => ids.length === count, STORM_LIMIT_MS);
-    return performance.now();
-  }));
+  const times = await Promise.all(
+    consoles.map(async ({ socket }) => {
+      await presenceOf(socket).until((ids) => ids.length === count, STORM_LIMIT_MS);
+      return performance.now();
+    }),
+  );
   return Math.max(...times);
 }
 
@@ -220,7 +231,9 @@ async function storm(agents: number, nodeCount: 1 | 2, chromium: boolean): Promi
       // Every simulated client comes from 127.0.0.1.
       TETHER_SIGNALING_MAX_CONNECTIONS_PER_ADDRESS: '0',
       // For docs/scale-out.md's comparison of the adapters; the default otherwise.
-      ...(process.env['TETHER_SIGNALING_REDIS_ADAPTER'] ? { TETHER_SIGNALING_REDIS_ADAPTER: process.env['TETHER_SIGNALING_REDIS_ADAPTER'] } : {}),
+      ...(process.env['TETHER_SIGNALING_REDIS_ADAPTER']
+        ? { TETHER_SIGNALING_REDIS_ADAPTER: process.env['TETHER_SIGNALING_REDIS_ADAPTER'] }
+        : {}),
     };
     if (nodeCount === 2) {
       redis = await startRedisServer();
@@ -237,12 +250,19 @@ async function storm(agents: number, nodeCount: 1 | 2, chromium: boolean): Promi
     for (let i = 0; i < CONSOLES; i++) consoles.push(await connectConsole(urls[i % urls.length]!));
     cleanups.push(async () => consoles.forEach(({ socket }) => socket.disconnect()));
     // The relay probe: a console on the first node, an agent on the last (across Redis with two).
-    const probeAgent = io(urls.at(-1)!, { auth: { role: 'agent', token: AGENT_TOKEN, agentId: 'load-probe', name: 'probe', version: 'bench' }, transports: ['websocket'], forceNew: true, reconnection: false });
+    const probeAgent = io(urls.at(-1)!, {
+      auth: { role: 'agent', token: AGENT_TOKEN, agentId: 'load-probe', name: 'probe', version: 'bench' },
+      transports: ['websocket'],
+      forceNew: true,
+      reconnection: false,
+    });
     cleanups.push(async () => probeAgent.disconnect());
     await new Promise<void>((resolve, reject) => (probeAgent.once('connect', () => resolve()), probeAgent.once('connect_error', reject)));
     const probeConsole = consoles[0]!.socket;
     await allSee(consoles, 1);
-    const offered = await probeConsole.timeout(10_000).emitWithAck('webrtc:offer', { sessionId: 'load-probe-0001', agentId: 'load-probe', sdp: 'v=0\r\n' });
+    const offered = await probeConsole
+      .timeout(10_000)
+      .emitWithAck('webrtc:offer', { sessionId: 'load-probe-0001', agentId: 'load-probe', sdp: 'v=0\r\n' });
     if (!(offered as { ok: boolean }).ok) throw new Error(`probe offer refused: ${JSON.stringify(offered)}`);
 
     let page: Page | undefined;
@@ -299,7 +319,10 @@ async function storm(agents: number, nodeCount: 1 | 2, chromium: boolean): Promi
     const stormMessages = busiest.messages;
     const snapshot = presenceOf(consoles[0]!.socket);
     const snapshotBytes = `2${JSON.stringify(['presence:snapshot', { seq: snapshot.replica.seq ?? 0, agents: snapshot.agents() }])}`.length;
-    const ended = nodes.reduce((sum, node) => sum + node.logs().filter((line) => line.includes('it does not read what the server sends')).length, 0);
+    const ended = nodes.reduce(
+      (sum, node) => sum + node.logs().filter((line) => line.includes('it does not read what the server sends')).length,
+      0,
+    );
 
     let departure: DepartureFigures | null = null;
     if (agents >= DEPARTING) {
@@ -308,7 +331,8 @@ async function storm(agents: number, nodeCount: 1 | 2, chromium: boolean): Promi
       const departureCpuBefore = nodes.reduce((sum, node) => sum + cpuSeconds(node.pid), 0);
       const departed = performance.now();
       // For a profile of the nodes (TETHER_BENCH_NODE_PROFILE_DIR): when the departure began, in the profile's clock.
-      if (process.env['TETHER_BENCH_NODE_PROFILE_DIR']) console.log(`[bench] departure at ${process.hrtime.bigint() / 1000n} µs (monotonic)`);
+      if (process.env['TETHER_BENCH_NODE_PROFILE_DIR'])
+        console.log(`[bench] departure at ${process.hrtime.bigint() / 1000n} µs (monotonic)`);
       await swarm.disconnect(DEPARTING);
       await allSee(consoles, agents + 1 - DEPARTING);
       const consolesSeeDepartureMs = performance.now() - departed;
@@ -357,7 +381,8 @@ async function storm(agents: number, nodeCount: 1 | 2, chromium: boolean): Promi
       departure,
     };
   } finally {
-    for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => console.error(`[bench] signaling load cleanup: ${String(error)}`));
+    for (const cleanup of cleanups.reverse())
+      await cleanup().catch((error: unknown) => console.error(`[bench] signaling load cleanup: ${String(error)}`));
   }
 }
 
@@ -388,6 +413,10 @@ if (process.argv[1]?.endsWith('signaling-load.ts')) {
   const nodesAt = args.indexOf('--nodes');
   const topologies = nodesAt >= 0 ? [Number(args.splice(nodesAt, 2)[1]) as 1 | 2] : ([1, 2] as const);
   const sizes = args.map(Number).filter((n) => n > 0);
-  const figures = await measureSignalingLoad(sizes.length > 0 ? sizes : FLEET_SIZES, (label, error) => console.error(`[bench] ERROR ${label}: ${String(error)}`), topologies);
+  const figures = await measureSignalingLoad(
+    sizes.length > 0 ? sizes : FLEET_SIZES,
+    (label, error) => console.error(`[bench] ERROR ${label}: ${String(error)}`),
+    topologies,
+  );
   console.log(JSON.stringify(figures, null, 2));
 }

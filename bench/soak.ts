@@ -51,8 +51,26 @@ const ms = (text: string): number => {
   return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms'];
 };
 
-const names = ['cycles', 'concurrency', 'cycles-per-peer', 'sessions', 'peers', 'duration', 'interval', 'dropped', 'resume-grace', 'settle', 'phases', 'agent-env', 'out'];
-const options: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' }, trim: { type: 'boolean' }, 'heap-snapshots': { type: 'boolean' } };
+const names = [
+  'cycles',
+  'concurrency',
+  'cycles-per-peer',
+  'sessions',
+  'peers',
+  'duration',
+  'interval',
+  'dropped',
+  'resume-grace',
+  'settle',
+  'phases',
+  'agent-env',
+  'out',
+];
+const options: Record<string, { type: 'string' | 'boolean' }> = {
+  help: { type: 'boolean' },
+  trim: { type: 'boolean' },
+  'heap-snapshots': { type: 'boolean' },
+};
 for (const name of names) options[name] = { type: 'string' };
 const values = parseArgs({ options }).values as Record<string, string | boolean | undefined>;
 if (values.help) {
@@ -63,11 +81,16 @@ if (values.help) {
 function agentEnv(option: string | undefined): Record<string, string> {
   if (option === undefined) return unitAllocatorEnv();
   if (option === 'none') return {};
-  return Object.fromEntries(option.split(',').filter(Boolean).map((kv) => {
-    const at = kv.indexOf('=');
-    if (at <= 0) throw new Error(`--agent-env: not KEY=VALUE: ${kv}`);
-    return [kv.slice(0, at), kv.slice(at + 1)];
-  }));
+  return Object.fromEntries(
+    option
+      .split(',')
+      .filter(Boolean)
+      .map((kv) => {
+        const at = kv.indexOf('=');
+        if (at <= 0) throw new Error(`--agent-env: not KEY=VALUE: ${kv}`);
+        return [kv.slice(0, at), kv.slice(at + 1)];
+      }),
+  );
 }
 const opt = (key: string, env: string | undefined, fallback: string) => (values[key] as string | undefined) ?? env ?? fallback;
 const config = {
@@ -107,7 +130,10 @@ const heapDir = `${resultsDir}soak-heap`;
 const log = (line: string) => console.log(`[soak ${new Date().toISOString().slice(11, 19)}] ${line}`);
 
 const results: SoakResults = {
-  date: new Date().toISOString(), config: { ...config, tolerance }, phases: [], errors: [],
+  date: new Date().toISOString(),
+  config: { ...config, tolerance },
+  phases: [],
+  errors: [],
 };
 
 async function main(): Promise<void> {
@@ -129,12 +155,27 @@ async function main(): Promise<void> {
     })();
   });
   try {
-    log(`starting ${config.containers} containers and the agent (run ${runId}; allocator environment: ${JSON.stringify(config.agentEnv)})…`);
-    for (let i = 0; i < config.containers; i++) containers.push(await startContainer({ namePrefix: `tether-soak-${runId}`, labels: { 'tether.soak': runId } }));
+    log(
+      `starting ${config.containers} containers and the agent (run ${runId}; allocator environment: ${JSON.stringify(config.agentEnv)})…`,
+    );
+    for (let i = 0; i < config.containers; i++)
+      containers.push(await startContainer({ namePrefix: `tether-soak-${runId}`, labels: { 'tether.soak': runId } }));
     agent = await startAgent({
-      lanListen: '127.0.0.1:0', agentId: `soak-${runId}`, name: 'soak agent', stateDir,
-      nodeArgs: ['--expose-gc', ...(config.heapSnapshots ? [`--heapsnapshot-signal=SIGUSR1`, `--diagnostic-dir=${heapDir}`] : [])], env: { ...config.agentEnv, TETHER_AGENT_DEBUG_STATS: '1' },
-      extraArgs: ['--label', `tether.soak=${runId}`, '--max-sessions-per-container', '0', '--log-level', process.env.SOAK_AGENT_LOG_LEVEL ?? 'info', ...graceArgs],
+      lanListen: '127.0.0.1:0',
+      agentId: `soak-${runId}`,
+      name: 'soak agent',
+      stateDir,
+      nodeArgs: ['--expose-gc', ...(config.heapSnapshots ? [`--heapsnapshot-signal=SIGUSR1`, `--diagnostic-dir=${heapDir}`] : [])],
+      env: { ...config.agentEnv, TETHER_AGENT_DEBUG_STATS: '1' },
+      extraArgs: [
+        '--label',
+        `tether.soak=${runId}`,
+        '--max-sessions-per-container',
+        '0',
+        '--log-level',
+        process.env.SOAK_AGENT_LOG_LEVEL ?? 'info',
+        ...graceArgs,
+      ],
     });
     const w = await patchedWerift();
     const url = `http://127.0.0.1:${agent.lanPort}`;
@@ -142,8 +183,11 @@ async function main(): Promise<void> {
     for (let i = 0; i < config.consoles; i++) consoles.push(await enrollConsole(cli, stateDir, url));
     const targets = containers.map((c) => c.name);
     results.versions = {
-      node: process.version, docker: await docker('version', '--format', '{{.Server.Version}}').catch(() => null),
-      werift: (JSON.parse(readFileSync(new URL('../agent/node_modules/werift/package.json', import.meta.url), 'utf8')) as { version: string }).version,
+      node: process.version,
+      docker: await docker('version', '--format', '{{.Server.Version}}').catch(() => null),
+      werift: (
+        JSON.parse(readFileSync(new URL('../agent/node_modules/werift/package.json', import.meta.url), 'utf8')) as { version: string }
+      ).version,
       cpus: cpus().length,
     };
     results.agentStart = await snapshot(agent, containers);
@@ -193,21 +237,52 @@ async function main(): Promise<void> {
       }
       const durationS = round((performance.now() - t0) / 1000, 1);
       log(`phase ${name} done in ${durationS} s; settling…`);
-      const settled = await settle(agent!, containers, baseline, tolerance, config.settleMs + (kind === 'dropped' && graceArgs.length > 0 ? config.resumeGraceMs : 0));
+      const settled = await settle(
+        agent!,
+        containers,
+        baseline,
+        tolerance,
+        config.settleMs + (kind === 'dropped' && graceArgs.length > 0 ? config.resumeGraceMs : 0),
+      );
       const result: PhaseResult = {
-        name, kind, durationS, work: outcome.work, errors: outcome.errors, extra: outcome.extra,
+        name,
+        kind,
+        durationS,
+        work: outcome.work,
+        errors: outcome.errors,
+        extra: outcome.extra,
         latencyP50Ms: outcome.latenciesMs.length > 0 ? round(percentile(outcome.latenciesMs, 50), 1) : null,
         latencyP99Ms: outcome.latenciesMs.length > 0 ? round(percentile(outcome.latenciesMs, 99), 1) : null,
-        peakRssBytes: peakRss, peakSessions, after: settled.snapshot, settledS: settled.settledS, leaks: settled.leaks,
+        peakRssBytes: peakRss,
+        peakSessions,
+        after: settled.snapshot,
+        settledS: settled.settledS,
+        leaks: settled.leaks,
       };
       results.phases.push(result);
       if (config.heapSnapshots) await snapshotHeap(name);
-      log(`phase ${name}: ${result.leaks.length === 0 ? 'back to baseline' : `LEAK: ${result.leaks.join('; ')}`} after ${result.settledS} s; ${result.errors.length} errors`);
+      log(
+        `phase ${name}: ${result.leaks.length === 0 ? 'back to baseline' : `LEAK: ${result.leaks.join('; ')}`} after ${result.settledS} s; ${result.errors.length} errors`,
+      );
     };
 
     const bodies: Record<string, (sample: () => Promise<void>) => Promise<PhaseOutcome>> = {
-      cycles: () => openCloseCycles(w, consoles, targets, { cycles: config.cycles, concurrency: config.concurrency, cyclesPerPeer: config.cyclesPerPeer, log }),
-      busy: (sample) => busySessions(w, consoles, targets, { sessions: config.sessions, peers: config.peers, durationMs: config.durationMs, intervalMs: config.intervalMs, log, sample }),
+      cycles: () =>
+        openCloseCycles(w, consoles, targets, {
+          cycles: config.cycles,
+          concurrency: config.concurrency,
+          cyclesPerPeer: config.cyclesPerPeer,
+          log,
+        }),
+      busy: (sample) =>
+        busySessions(w, consoles, targets, {
+          sessions: config.sessions,
+          peers: config.peers,
+          durationMs: config.durationMs,
+          intervalMs: config.intervalMs,
+          log,
+          sample,
+        }),
       dropped: () => droppedSessions(w, consoles, targets, config.dropped),
     };
     // A repeated phase is named by its round (busy, busy#2, …): RSS after each round tells a leak,

@@ -28,6 +28,11 @@ export function printTable(rows: Array<[string, string, string?]>): void {
   const widths = [0, 0, 0];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, (cell ?? '').length)));
   for (const row of rows) {
-    console.log(row.map((cell, i) => (cell ?? '').padEnd(widths[i] ?? 0)).join('  ').trimEnd());
+    console.log(
+      row
+        .map((cell, i) => (cell ?? '').padEnd(widths[i] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    );
   }
 }

@@ -39,10 +39,15 @@ const ECHO_DURING_SAMPLES = 100;
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
 async function ended(ui: ConsolePage, tabId: string, id: string): Promise<TransferFacts> {
-  return waitFor(async () => {
-    const facts = (await ui.transfers(tabId)).find((t) => t.id === id);
-    return facts && ['done', 'failed', 'cancelled', 'interrupted'].includes(facts.state) ? facts : undefined;
-  }, `transfer ${id} to end`, 300_000, 50);
+  return waitFor(
+    async () => {
+      const facts = (await ui.transfers(tabId)).find((t) => t.id === id);
+      return facts && ['done', 'failed', 'cancelled', 'interrupted'].includes(facts.state) ? facts : undefined;
+    },
+    `transfer ${id} to end`,
+    300_000,
+    50,
+  );
 }
 
 async function menu(ui: ConsolePage, tabId: string, item: string): Promise<void> {
@@ -88,9 +93,15 @@ async function downloadOnce(ui: ConsolePage, tabId: string, name: string, expect
 async function echoDuring(ui: ConsolePage, tabId: string, transfer: () => Promise<number>): Promise<number[]> {
   const before = new Set((await ui.transfers(tabId)).map((t) => t.id));
   const done = transfer();
-  const moving = await waitFor(async () => (await ui.transfers(tabId)).find((t) => !before.has(t.id) && t.bytes > 0), 'the transfer to move bytes');
+  const moving = await waitFor(
+    async () => (await ui.transfers(tabId)).find((t) => !before.has(t.id) && t.bytes > 0),
+    'the transfer to move bytes',
+  );
   const echo = await ui.page.evaluate(
-    ([id, n]) => (window as unknown as { __tetherTest: { echo(id: string, n: number): Promise<{ samples: number[]; error?: string }> } }).__tetherTest.echo(id, n),
+    ([id, n]) =>
+      (
+        window as unknown as { __tetherTest: { echo(id: string, n: number): Promise<{ samples: number[]; error?: string }> } }
+      ).__tetherTest.echo(id, n),
     [tabId, ECHO_DURING_SAMPLES] as const,
   );
   const still = (await ui.transfers(tabId)).find((t) => t.id === moving.id);
@@ -112,7 +123,15 @@ async function timed(body: () => Promise<unknown>): Promise<number> {
  */
 export async function measureTransfers(ui: ConsolePage, agentId: string, container: TestContainer, runs: number): Promise<TransferFigures> {
   const work = mkdtempSync(join(tmpdir(), 'tether-transfer-bench-'));
-  const figures: TransferFigures = { upload: [], download: [], dockerCpUpload: [], dockerCpDownload: [], echoDuringUpload: [], echoDuringDownload: [], fileBytes: TRANSFER_FILE_BYTES };
+  const figures: TransferFigures = {
+    upload: [],
+    download: [],
+    dockerCpUpload: [],
+    dockerCpDownload: [],
+    echoDuringUpload: [],
+    echoDuringDownload: [],
+    fileBytes: TRANSFER_FILE_BYTES,
+  };
   const tabId = await ui.openTab(agentId, container.name);
   try {
     const bytes = randomBytes(TRANSFER_FILE_BYTES);
@@ -140,10 +159,15 @@ export async function measureTransfers(ui: ConsolePage, agentId: string, contain
     }
     await docker('exec', container.id, 'rm', '-f', `${DIR}/bench.bin`);
     figures.echoDuringUpload = await echoDuring(ui, tabId, () => uploadOnce(ui, tabId, file, expected));
-    figures.echoDuringDownload = await echoDuring(ui, tabId, () => downloadOnce(ui, tabId, 'bench.bin', expected, join(work, 'down-echo.bin')));
+    figures.echoDuringDownload = await echoDuring(ui, tabId, () =>
+      downloadOnce(ui, tabId, 'bench.bin', expected, join(work, 'down-echo.bin')),
+    );
     return figures;
   } finally {
-    await ui.page.evaluate((id) => (window as unknown as { __tetherTest: { closeTab(id: string): void } }).__tetherTest.closeTab(id), tabId);
+    await ui.page.evaluate(
+      (id) => (window as unknown as { __tetherTest: { closeTab(id: string): void } }).__tetherTest.closeTab(id),
+      tabId,
+    );
     rmSync(work, { recursive: true, force: true });
   }
 }

@@ -45,7 +45,9 @@ async function connect(browser: Browser, reuse?: Connection): Promise<Connection
   const say = (s: string) => process.env.TETHER_BENCH_VERBOSE && console.error(`[werift→chromium] ${s}`);
   const execArgv = ['--conditions=source', '--import', 'tsx'];
   if (process.env.TETHER_BENCH_CPU_PROF) execArgv.push('--cpu-prof', '--cpu-prof-dir', process.env.TETHER_BENCH_CPU_PROF);
-  const child = reuse?.child ?? fork(fileURLToPath(new URL('./werift-sender.ts', import.meta.url)), [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child =
+    reuse?.child ??
+    fork(fileURLToPath(new URL('./werift-sender.ts', import.meta.url)), [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   if (reuse) {
     child.removeAllListeners('message');
     await reuse.page.context().close();
@@ -55,7 +57,8 @@ async function connect(browser: Browser, reuse?: Connection): Promise<Connection
   const page = await (await browser.newContext()).newPage();
   // werift trickles candidates before its answer is applied in the page: held until then.
   let iceHeld: RTCIceCandidateInit[] | undefined = [];
-  const addIce = (c: RTCIceCandidateInit) => page.evaluate((c) => (window as unknown as { pc: RTCPeerConnection }).pc.addIceCandidate(c), c);
+  const addIce = (c: RTCIceCandidateInit) =>
+    page.evaluate((c) => (window as unknown as { pc: RTCPeerConnection }).pc.addIceCandidate(c), c);
   child.on('message', (message: Record<string, unknown>) => {
     if (message.type === 'ice') {
       if (iceHeld) iceHeld.push(message.candidate as RTCIceCandidateInit);
@@ -77,7 +80,10 @@ async function connect(browser: Browser, reuse?: Connection): Promise<Connection
   say('werift ready');
   // Chromium's host candidates are `<uuid>.local` names: dropped, as the agent drops them (werift
   // would resolve them with multicast DNS); werift learns the page's address from its checks.
-  await page.exposeFunction('sendIce', (c: RTCIceCandidateInit) => !/\.local /.test(c.candidate ?? '') && child.send({ type: 'ice', candidate: c }));
+  await page.exposeFunction(
+    'sendIce',
+    (c: RTCIceCandidateInit) => !/\.local /.test(c.candidate ?? '') && child.send({ type: 'ice', candidate: c }),
+  );
   const offer = await page.evaluate(async () => {
     const w = window as unknown as { pc: RTCPeerConnection; dc: RTCDataChannel; received: number; sendIce(c: RTCIceCandidateInit): void };
     w.pc = new RTCPeerConnection();
@@ -93,12 +99,18 @@ async function connect(browser: Browser, reuse?: Connection): Promise<Connection
   child.send({ type: 'offer', sdp: offer });
   const answer = await next('answer');
   say('answered');
-  await page.evaluate((sdp) => (window as unknown as { pc: RTCPeerConnection }).pc.setRemoteDescription({ type: 'answer', sdp }), answer.sdp as string);
+  await page.evaluate(
+    (sdp) => (window as unknown as { pc: RTCPeerConnection }).pc.setRemoteDescription({ type: 'answer', sdp }),
+    answer.sdp as string,
+  );
   for (const c of iceHeld) await addIce(c);
   iceHeld = undefined;
   const opened = await next('channel');
   say(`channel at werift ${JSON.stringify(opened.stages)}`);
-  await page.waitForFunction(() => (window as unknown as { dc: RTCDataChannel }).dc.readyState === 'open', undefined, { timeout: 30_000, polling: 'raf' });
+  await page.waitForFunction(() => (window as unknown as { dc: RTCDataChannel }).dc.readyState === 'open', undefined, {
+    timeout: 30_000,
+    polling: 'raf',
+  });
   const connectMs = performance.now() - t0;
   return {
     connectMs,
@@ -114,7 +126,12 @@ async function connect(browser: Browser, reuse?: Connection): Promise<Connection
 }
 
 /** `transfers` transfers of `bytes` each, werift → Chromium; a stall costs its connection. */
-export async function weriftToChromium(transfers: number, bytes: number, browser?: Browser, options: { closeAfter?: boolean } = {}): Promise<WeriftChromiumResult> {
+export async function weriftToChromium(
+  transfers: number,
+  bytes: number,
+  browser?: Browser,
+  options: { closeAfter?: boolean } = {},
+): Promise<WeriftChromiumResult> {
   const ownBrowser = browser ? undefined : await launchChromium();
   const b = browser ?? ownBrowser!;
   const mbps: number[] = [];
@@ -138,7 +155,8 @@ export async function weriftToChromium(transfers: number, bytes: number, browser
             if (w.received !== last) {
               last = w.received;
               lastChange = performance.now();
-            } else if (performance.now() - lastChange > (w.dc.readyState === 'closed' ? 1000 : stallMs)) return { stalled: true, received: w.received };
+            } else if (performance.now() - lastChange > (w.dc.readyState === 'closed' ? 1000 : stallMs))
+              return { stalled: true, received: w.received };
           }
           return { stalled: false, received: w.received };
         },

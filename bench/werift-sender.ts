@@ -37,7 +37,8 @@ function newPeer(): Peer {
   });
   peer.onIceCandidate.subscribe((c) => {
     const json = c?.toJSON();
-    if (json?.candidate) send({ type: 'ice', candidate: { candidate: json.candidate, sdpMid: json.sdpMid, sdpMLineIndex: json.sdpMLineIndex } });
+    if (json?.candidate)
+      send({ type: 'ice', candidate: { candidate: json.candidate, sdpMid: json.sdpMid, sdpMLineIndex: json.sdpMLineIndex } });
   });
   peer.onDataChannel.subscribe((c) => {
     channel = c;
@@ -90,7 +91,8 @@ process.on('message', (order: Order) => {
         if (process.env.TETHER_BENCH_DTLS_SERVER) for (const t of pc.dtlsTransports) t.role = 'server';
         await pc.setLocalDescription(await pc.createAnswer());
         stages.answered = performance.now() - offeredAt;
-        for (const t of pc.dtlsTransports) t.onStateChange.subscribe((s) => s === 'connected' && (stages.dtls = performance.now() - offeredAt));
+        for (const t of pc.dtlsTransports)
+          t.onStateChange.subscribe((s) => s === 'connected' && (stages.dtls = performance.now() - offeredAt));
         send({ type: 'answer', sdp: pc.localDescription!.sdp });
         break;
       }

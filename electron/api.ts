@@ -30,7 +30,14 @@ export const Settings = z.object({
   signalingUrl: z.string().max(2048),
   /** a host's tab colour chosen by the user, by agent id; absent: derived from the id */
   hostColours: z
-    .record(z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/), z.string().regex(/^#[0-9a-f]{6}$/i))
+    .record(
+      z
+        .string()
+        .min(1)
+        .max(64)
+        .regex(/^[A-Za-z0-9_.-]+$/),
+      z.string().regex(/^#[0-9a-f]{6}$/i),
+    )
     .refine((colours) => Object.keys(colours).length <= 1000, 'at most 1000 host colours')
     .optional(),
 });
@@ -42,12 +49,20 @@ export const SettingsPatch = Settings.partial().strict();
 export type SettingsPatch = z.infer<typeof SettingsPatch>;
 
 /** Names of stored secrets, e.g. `signaling-token`; a small alphabet so they are safe as file keys. */
-export const CredentialKey = z.string().min(1).max(64).regex(/^[a-z0-9][a-z0-9._-]*$/);
+export const CredentialKey = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[a-z0-9][a-z0-9._-]*$/);
 export const CredentialValue = z.string().max(16_384);
 
 /** An agent this console has seen (presence) or paired with, kept so it is listed while offline. */
 export const KnownAgent = z.object({
-  agentId: z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/),
+  agentId: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9_.-]+$/),
   name: z.string().min(1).max(128),
   lastSeen: z.number().int().nonnegative(),
 });
@@ -66,7 +81,12 @@ export const SavedTab = z.object({
   /** output bytes the console had taken of that session when it was saved */
   received: z.number().int().nonnegative().optional(),
   /** how long the agent keeps the shell after its channel is lost, from `savedAt` */
-  resumeGraceMs: z.number().int().nonnegative().max(7 * 24 * 3600 * 1000).optional(),
+  resumeGraceMs: z
+    .number()
+    .int()
+    .nonnegative()
+    .max(7 * 24 * 3600 * 1000)
+    .optional(),
   savedAt: z.number().int().nonnegative(),
 });
 export type SavedTab = z.infer<typeof SavedTab>;
@@ -74,7 +94,10 @@ export type SavedTab = z.infer<typeof SavedTab>;
 /** Split panes: a leaf is a tab (its index in the saved list), a split two halves side by side (`row`) or stacked (`column`). */
 export type PaneNode = { tab: number } | { split: 'row' | 'column'; children: [PaneNode, PaneNode] };
 export const PaneNode: z.ZodType<PaneNode> = z.lazy(() =>
-  z.union([z.object({ tab: z.number().int().nonnegative().max(199) }).strict(), z.object({ split: z.enum(['row', 'column']), children: z.tuple([PaneNode, PaneNode]) }).strict()]),
+  z.union([
+    z.object({ tab: z.number().int().nonnegative().max(199) }).strict(),
+    z.object({ split: z.enum(['row', 'column']), children: z.tuple([PaneNode, PaneNode]) }).strict(),
+  ]),
 );
 
 /** The tabs open when the console last closed (or reloaded), in strip order, with their split panes. */

@@ -2,6 +2,14 @@
 // preload cannot load ES modules). The renderer is built by Vite (renderer/).
 import { build } from 'esbuild';
 
-const common = { bundle: true, platform: 'node', target: 'node20', format: 'cjs', external: ['electron'], sourcemap: true, logLevel: 'warning' };
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  external: ['electron'],
+  sourcemap: true,
+  logLevel: 'warning',
+};
 await build({ ...common, entryPoints: ['electron/main/index.ts'], outfile: 'electron/dist/main.cjs' });
 await build({ ...common, entryPoints: ['electron/preload/index.ts'], outfile: 'electron/dist/preload.cjs' });

@@ -79,12 +79,16 @@ export async function startAgent(options: AgentProcessOptions): Promise<AgentPro
     ...(options.signalingUrl ? ['--signaling-url', options.signalingUrl] : []),
     ...(options.token ? ['--token', options.token] : []),
     ...(options.lanListen ? ['--lan-listen', options.lanListen] : []),
-    '--agent-id', options.agentId,
-    '--name', options.name,
+    '--agent-id',
+    options.agentId,
+    '--name',
+    options.name,
     ...((options.iceLoopback ?? !options.netns) ? ['--ice-host', '127.0.0.1', '--ice-interface', '127.0.0.1'] : []),
-    '--log-level', 'debug',
+    '--log-level',
+    'debug',
     // one identity per agent, as on separate hosts, and nothing left in /var/lib
-    '--state-dir', stateDir,
+    '--state-dir',
+    stateDir,
     ...(options.extraArgs ?? []),
   ];
   // Debug stats on: a failing test can ask the agent where its bytes are (debugStats below).

@@ -25,7 +25,13 @@ type Report =
 /** A swarm of agents in a child process. */
 export interface AgentSwarm {
   /** Connects `count` more agents (ids `<prefix><n>`) to `urls` in turn; resolves once all are connected. */
-  connect(options: { urls: string[]; token: string; prefix: string; count: number; parallel?: number }): Promise<{ ms: number; refusals: number }>;
+  connect(options: {
+    urls: string[];
+    token: string;
+    prefix: string;
+    count: number;
+    parallel?: number;
+  }): Promise<{ ms: number; refusals: number }>;
   /** Closes the transports of the `count` agents connected first, at once, as a site's uplink failing would. */
   disconnect(count: number): Promise<void>;
   readonly pid: number;
@@ -35,7 +41,10 @@ export interface AgentSwarm {
 const self = fileURLToPath(import.meta.url);
 
 export function startAgentSwarm(): AgentSwarm {
-  const child: ChildProcess = fork(self, ['--swarm'], { execArgv: ['--conditions=source', '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child: ChildProcess = fork(self, ['--swarm'], {
+    execArgv: ['--conditions=source', '--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const next = <K extends Report['kind']>(kind: K): Promise<Extract<Report, { kind: K }>> =>
     new Promise((resolve, reject) => {

@@ -39,7 +39,9 @@ export async function newLoggedPage(browser: Browser, log: string[]): Promise<Pa
   page.on('dialog', (dialog) => {
     log.push(`[page dialog ${dialog.type()}] ${dialog.message()}`);
     if (dialog.type() === 'beforeunload') unloadQuestions.set(page, beforeUnloadQuestions(page) + 1);
-    (dialog.type() === 'beforeunload' ? dialog.accept() : dialog.dismiss()).catch((error: unknown) => log.push(`[page dialog] ${String(error)}`));
+    (dialog.type() === 'beforeunload' ? dialog.accept() : dialog.dismiss()).catch((error: unknown) =>
+      log.push(`[page dialog] ${String(error)}`),
+    );
   });
   page.on('console', (msg) => log.push(`[page ${msg.type()}] ${msg.text()}`));
   page.on('pageerror', (error) => log.push(`[page error] ${error.stack ?? error.message}`));

@@ -79,8 +79,7 @@ export class ConsolePage {
   capture = (tabId: string, on: boolean) => this.call<void>('capture', tabId, on);
   captured = (tabId: string) => this.call<string>('captured', tabId);
   capturedLength = (tabId: string) => this.call<number>('capturedLength', tabId);
-  capturedSha256NoCR = (tabId: string, begin?: string, end?: string) =>
-    this.call<CaptureDigest>('capturedSha256NoCR', tabId, begin, end);
+  capturedSha256NoCR = (tabId: string, begin?: string, end?: string) => this.call<CaptureDigest>('capturedSha256NoCR', tabId, begin, end);
   received = (tabId: string) => this.call<number>('received', tabId);
   acked = (tabId: string) => this.call<number>('acked', tabId);
   sendRaw = (tabId: string, data: string | number) => this.call<{ ok: boolean; error?: string }>('sendRaw', tabId, data);
@@ -164,11 +163,16 @@ export class ConsolePage {
   }
 
   async waitOpened(tabId: string, timeoutMs = 30_000): Promise<string> {
-    await waitFor(async () => {
-      const tab = await this.tab(tabId);
-      if (tab.state === 'failed' || tab.state === 'closed') throw new Error(`tab ${tabId} ${tab.state}: ${JSON.stringify(tab.lastError)}`);
-      return tab.state === 'open';
-    }, `tab ${tabId} to open`, timeoutMs);
+    await waitFor(
+      async () => {
+        const tab = await this.tab(tabId);
+        if (tab.state === 'failed' || tab.state === 'closed')
+          throw new Error(`tab ${tabId} ${tab.state}: ${JSON.stringify(tab.lastError)}`);
+        return tab.state === 'open';
+      },
+      `tab ${tabId} to open`,
+      timeoutMs,
+    );
     return tabId;
   }
 
@@ -197,14 +201,19 @@ export class ConsolePage {
 
   /** Waits until some screen line, trimmed, equals `line`; returns the screen. */
   waitForLine(tabId: string, line: string | RegExp, timeoutMs = 20_000): Promise<string> {
-    return waitFor(async () => {
-      const screen = await this.screen(tabId);
-      const hit = screen.split('\n').some((l) => (typeof line === 'string' ? l.trim() === line : line.test(l.trim())));
-      return hit ? screen : undefined;
-    }, `a line ${String(line)} in tab ${tabId}`, timeoutMs);
+    return waitFor(
+      async () => {
+        const screen = await this.screen(tabId);
+        const hit = screen.split('\n').some((l) => (typeof line === 'string' ? l.trim() === line : line.test(l.trim())));
+        return hit ? screen : undefined;
+      },
+      `a line ${String(line)} in tab ${tabId}`,
+      timeoutMs,
+    );
   }
 
-  pairedAgents = () => this.call<{ agentId: string; name: string; fingerprint: string; consoleId: string; endpoints: string[] }[]>('pairedAgents');
+  pairedAgents = () =>
+    this.call<{ agentId: string; name: string; fingerprint: string; consoleId: string; endpoints: string[] }[]>('pairedAgents');
   consoleFingerprint = () => this.call<string>('consoleFingerprint');
 
   /** The pairing dialog, opened with the device panel's "Pair an agent" when it is not open. */
@@ -221,25 +230,29 @@ export class ConsolePage {
    * (`agentId`: the selected one).
    */
   async pairingOutcome(timeoutMs = 30_000): Promise<{ kind: string; code: string; text: string; detail: string; agentId: string }> {
-    return waitFor(async () => {
-      // One read of the page: the dialog may close, and the list rebuild its rows, between two.
-      const seen = await this.page.evaluate(() => {
-        // No named inner functions here: the test's compiler would wrap them in a helper the page lacks.
-        const dialog = document.querySelector('[data-testid="pairing-dialog"]');
-        const status = dialog?.querySelector<HTMLElement>('[data-testid="pairing-status"]');
-        return {
-          open: dialog !== null,
-          kind: status?.dataset['kind'] ?? '',
-          code: status?.dataset['code'] ?? '',
-          text: status?.textContent ?? '',
-          detail: dialog?.querySelector('[data-testid="pairing-detail"]')?.textContent ?? '',
-          selected: document.querySelector<HTMLElement>('[data-testid="agent"][data-selected="true"]')?.dataset['agentId'] ?? '',
-        };
-      });
-      if (!seen.open) return seen.selected ? { kind: 'ok', code: '', text: '', detail: '', agentId: seen.selected } : undefined;
-      if (seen.kind !== 'error') return undefined;
-      return { kind: seen.kind, code: seen.code, text: seen.text, detail: seen.detail, agentId: '' };
-    }, 'the pairing outcome', timeoutMs);
+    return waitFor(
+      async () => {
+        // One read of the page: the dialog may close, and the list rebuild its rows, between two.
+        const seen = await this.page.evaluate(() => {
+          // No named inner functions here: the test's compiler would wrap them in a helper the page lacks.
+          const dialog = document.querySelector('[data-testid="pairing-dialog"]');
+          const status = dialog?.querySelector<HTMLElement>('[data-testid="pairing-status"]');
+          return {
+            open: dialog !== null,
+            kind: status?.dataset['kind'] ?? '',
+            code: status?.dataset['code'] ?? '',
+            text: status?.textContent ?? '',
+            detail: dialog?.querySelector('[data-testid="pairing-detail"]')?.textContent ?? '',
+            selected: document.querySelector<HTMLElement>('[data-testid="agent"][data-selected="true"]')?.dataset['agentId'] ?? '',
+          };
+        });
+        if (!seen.open) return seen.selected ? { kind: 'ok', code: '', text: '', detail: '', agentId: seen.selected } : undefined;
+        if (seen.kind !== 'error') return undefined;
+        return { kind: seen.kind, code: seen.code, text: seen.text, detail: seen.detail, agentId: '' };
+      },
+      'the pairing outcome',
+      timeoutMs,
+    );
   }
 
   /** Pastes the token into the pairing dialog and clicks Pair, as a person would; returns the outcome. */
@@ -283,6 +296,10 @@ export class ConsolePage {
 
   /** Waits until the shell in the tab has printed something (its prompt). */
   waitForPrompt(tabId: string, timeoutMs = 20_000): Promise<string> {
-    return waitFor(async () => ((await this.screen(tabId)).trim().length > 0 ? this.screen(tabId) : undefined), `a prompt in tab ${tabId}`, timeoutMs);
+    return waitFor(
+      async () => ((await this.screen(tabId)).trim().length > 0 ? this.screen(tabId) : undefined),
+      `a prompt in tab ${tabId}`,
+      timeoutMs,
+    );
   }
 }

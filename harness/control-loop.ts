@@ -30,7 +30,9 @@ export function ensureCyclicTaskBuilt(): string {
   mkdirSync(buildDir, { recursive: true });
   const result = spawnSync('gcc', ['-O2', '-Wall', '-static', '-o', binary, source], { encoding: 'utf8' });
   if (result.status !== 0) {
-    throw new Error(`cannot build cyclic-task (needs gcc and libc6-dev; scripts/setup-debian.sh installs them): ${result.stderr || result.error?.message}`);
+    throw new Error(
+      `cannot build cyclic-task (needs gcc and libc6-dev; scripts/setup-debian.sh installs them): ${result.stderr || result.error?.message}`,
+    );
   }
   return binary;
 }
@@ -46,7 +48,9 @@ export interface LoopContainerOptions {
 export async function startLoopContainer(options: LoopContainerOptions): Promise<TestContainer> {
   const built = ensureCyclicTaskBuilt();
   const container = await startContainer({
-    image: TEST_IMAGE_SH, namePrefix: options.namePrefix, labels: options.labels ?? { 'tether.vplc': 'true' },
+    image: TEST_IMAGE_SH,
+    namePrefix: options.namePrefix,
+    labels: options.labels ?? { 'tether.vplc': 'true' },
     runArgs: ['--memory', options.memory, '--memory-swap', options.memory],
   });
   await docker('cp', built, `${container.id}:/usr/bin/cyclic-task`);
@@ -98,7 +102,17 @@ export class CyclicTask {
   }
 
   static start(container: TestContainer, options: CyclicTaskOptions): CyclicTask {
-    const args = ['exec', container.id, 'cyclic-task', '--period-us', String(PERIOD_US), '--work-iterations', String(options.iterations), '--cycles', String(options.cycles)];
+    const args = [
+      'exec',
+      container.id,
+      'cyclic-task',
+      '--period-us',
+      String(PERIOD_US),
+      '--work-iterations',
+      String(options.iterations),
+      '--cycles',
+      String(options.cycles),
+    ];
     if (options.residentMb) args.push('--resident-mb', String(options.residentMb));
     return new CyclicTask(container, spawn('docker', args, { stdio: ['ignore', 'pipe', 'inherit'] }));
   }
@@ -144,7 +158,10 @@ export async function hostProcessFacts(pid: number): Promise<HostProcessFacts | 
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const environ = await readFile(`/proc/${pid}/environ`, 'latin1');
-    const session = environ.split('\0').find((e) => e.startsWith('TETHER_SESSION='))?.slice('TETHER_SESSION='.length);
+    const session = environ
+      .split('\0')
+      .find((e) => e.startsWith('TETHER_SESSION='))
+      ?.slice('TETHER_SESSION='.length);
     return {
       pid,
       comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')),

@@ -78,15 +78,29 @@ export async function startContainer(options: ContainerOptions = {}): Promise<Te
   const labels = options.labels ?? { 'tether.vplc': 'true' };
   const labelArgs = Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
   const id = await docker(
-    'run', '-d', '--init', '--network', 'none', '--name', name, '--label', 'tether.test=true',
-    ...labelArgs, ...(options.runArgs ?? []), options.image ?? TEST_IMAGE_BASH,
+    'run',
+    '-d',
+    '--init',
+    '--network',
+    'none',
+    '--name',
+    name,
+    '--label',
+    'tether.test=true',
+    ...labelArgs,
+    ...(options.runArgs ?? []),
+    options.image ?? TEST_IMAGE_BASH,
   );
   return {
     id,
     name,
     async processes() {
       const out = await docker('top', id, '-o', 'pid,args');
-      return out.split('\n').slice(1).map((line) => line.trim()).filter(Boolean);
+      return out
+        .split('\n')
+        .slice(1)
+        .map((line) => line.trim())
+        .filter(Boolean);
     },
     async stop() {
       await docker('stop', '-t', '1', id);

@@ -24,7 +24,11 @@ export function qrLumaFrame(text: string): Uint8Array {
     for (let col = 0; col < modules; col++) {
       if (!qr.modules.get(row, col)) continue;
       for (let y = 0; y < scale; y++) {
-        luma.fill(0, (top + row * scale + y) * FRAME_WIDTH + left + col * scale, (top + row * scale + y) * FRAME_WIDTH + left + (col + 1) * scale);
+        luma.fill(
+          0,
+          (top + row * scale + y) * FRAME_WIDTH + left + col * scale,
+          (top + row * scale + y) * FRAME_WIDTH + left + (col + 1) * scale,
+        );
       }
     }
   }

@@ -24,7 +24,20 @@ export function nested(depth: number, kind: 'array' | 'object'): unknown {
 /** Values that break a field: wrong types, huge and negative numbers, NaN-ish strings, deep nesting. */
 export const weirdValue: fc.Arbitrary<unknown> = fc.oneof(
   fc.constantFrom(null, true, false, 0, -1, -0, 1.5, 2 ** 31, 2 ** 53 + 2, 1e308, -1e308, Number.MAX_SAFE_INTEGER),
-  fc.constantFrom('', 'NaN', 'Infinity', '-1', '1e999', '0x10', '__proto__', 'constructor', '../etc/passwd', '\u0000', '\ud800', '😀'.repeat(100)),
+  fc.constantFrom(
+    '',
+    'NaN',
+    'Infinity',
+    '-1',
+    '1e999',
+    '0x10',
+    '__proto__',
+    'constructor',
+    '../etc/passwd',
+    '\u0000',
+    '\ud800',
+    '😀'.repeat(100),
+  ),
   fc.integer(),
   fc.double({ noNaN: false }),
   fc.string({ maxLength: 40 }),
@@ -90,9 +103,14 @@ export const rawSocketIoPacket: fc.Arbitrary<string | Buffer> = fc.oneof(
   fc.constantFrom(...specialPackets),
   fc.string({ maxLength: 200 }),
   fc.string({ unit: 'binary', maxLength: 200 }),
-  fc.tuple(fc.constantFrom('0', '1', '2', '3', '4', '5', '6', '7', '9', '42', '43', '451-', '461-', '4/x,', '42/', '2-', '51-', '5999999999-'), fc.jsonValue({ maxDepth: 3 }))
+  fc
+    .tuple(
+      fc.constantFrom('0', '1', '2', '3', '4', '5', '6', '7', '9', '42', '43', '451-', '461-', '4/x,', '42/', '2-', '51-', '5999999999-'),
+      fc.jsonValue({ maxDepth: 3 }),
+    )
     .map(([prefix, json]) => prefix + JSON.stringify(json)),
-  fc.tuple(fc.constantFrom('42', '421', '4299999999999999999', '451-', '452-'), fc.string({ maxLength: 20 }), weirdValue)
+  fc
+    .tuple(fc.constantFrom('42', '421', '4299999999999999999', '451-', '452-'), fc.string({ maxLength: 20 }), weirdValue)
     .map(([prefix, event, payload]) => `${prefix}${JSON.stringify([event, payload, { _placeholder: true, num: 0 }])}`),
   fc.uint8Array({ maxLength: 200 }).map((bytes) => Buffer.from(bytes)),
   fc.constant(Buffer.from('binary attachment')),

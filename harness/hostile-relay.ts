@@ -119,7 +119,15 @@ export function forgeFingerprints(sdp: string, trick: FingerprintTrick, pinned: 
   const pin = `a=fingerprint:sha-256 ${pinned}`;
   const own256 = `a=fingerprint:sha-256 ${own.sha256}`;
   const own512 = `a=fingerprint:sha-512 ${own.sha512}`;
-  const media: string[] = { 'sha512-after': [pin, own512], 'sha512-before': [own512, pin], 'sha256-after': [pin, own256], 'sha256-before': [own256, pin], 'session-pinned-media-own': [own512], 'session-own-media-pinned': [pin], 'pinned-only': [pin] }[trick];
+  const media: string[] = {
+    'sha512-after': [pin, own512],
+    'sha512-before': [own512, pin],
+    'sha256-after': [pin, own256],
+    'sha256-before': [own256, pin],
+    'session-pinned-media-own': [own512],
+    'session-own-media-pinned': [pin],
+    'pinned-only': [pin],
+  }[trick];
   const session: string[] = trick === 'session-pinned-media-own' ? [pin] : trick === 'session-own-media-pinned' ? [own512] : [];
   const firstMedia = lines.findIndex((l) => l.startsWith('m='));
   const out = [...lines.slice(0, firstMedia), ...session];
@@ -142,7 +150,10 @@ function isMdns(candidate: string): boolean {
  * Starts the relay in front of `upstreamUrl`. `agentFingerprint` is the agent's (public) pinned
  * fingerprint, which the relay keeps in the answers it forges; the console's it reads from the offer.
  */
-export async function startHostileRelay(upstreamUrl: string, options: { trick: FingerprintTrick; agentFingerprint: string; port?: number }): Promise<HostileRelay> {
+export async function startHostileRelay(
+  upstreamUrl: string,
+  options: { trick: FingerprintTrick; agentFingerprint: string; port?: number },
+): Promise<HostileRelay> {
   const werift = await patchedWerift();
   const http = createServer();
   const server = new Server(http, { cors: { origin: '*' }, transports: ['websocket'] });
@@ -161,7 +172,9 @@ export async function startHostileRelay(upstreamUrl: string, options: { trick: F
     state.offers += 1;
     const consoleFingerprint = fingerprintOfSdp(offer.sdp) ?? '';
     const [towardConsole, towardAgent] = await Promise.all([relayCertificate(), relayCertificate()]);
-    const dtls = (c: RelayCertificate) => ({ dtls: { keys: { certPem: c.certPem, keyPem: c.keyPem, signatureHash: { hash: 4 as const, signature: 3 as const } } } });
+    const dtls = (c: RelayCertificate) => ({
+      dtls: { keys: { certPem: c.certPem, keyPem: c.keyPem, signatureHash: { hash: 4 as const, signature: 3 as const } } },
+    });
     const r1: Pc = new werift.RTCPeerConnection({ ...ICE, ...dtls(towardConsole) });
     const r2: Pc = new werift.RTCPeerConnection({ ...ICE, ...dtls(towardAgent) });
     peers.push(r1, r2);
@@ -175,16 +188,28 @@ export async function startHostileRelay(upstreamUrl: string, options: { trick: F
     const early: unknown[] = [];
     r2.onIceCandidate.subscribe((c) => {
       const json = c?.toJSON();
-      const message = { sessionId: id, candidate: json ? { candidate: json.candidate, sdpMid: json.sdpMid, sdpMLineIndex: json.sdpMLineIndex } : null };
+      const message = {
+        sessionId: id,
+        candidate: json ? { candidate: json.candidate, sdpMid: json.sdpMid, sdpMLineIndex: json.sdpMLineIndex } : null,
+      };
       if (offered) upstream.emit('webrtc:ice', message);
       else early.push(message);
     });
     upstream.on('webrtc:answer', (msg: Sdp) => {
-      if (msg.sessionId === id) void r2.setRemoteDescription({ type: 'answer', sdp: msg.sdp }).catch((e: unknown) => state.agentLeg.push(`answer refused: ${String(e)}`));
+      if (msg.sessionId === id)
+        void r2
+          .setRemoteDescription({ type: 'answer', sdp: msg.sdp })
+          .catch((e: unknown) => state.agentLeg.push(`answer refused: ${String(e)}`));
     });
     upstream.on('webrtc:ice', (msg: IceMessage) => {
       if (msg.sessionId === id && msg.candidate && !isMdns(msg.candidate.candidate)) {
-        void r2.addIceCandidate({ candidate: msg.candidate.candidate, sdpMid: msg.candidate.sdpMid ?? undefined, sdpMLineIndex: msg.candidate.sdpMLineIndex ?? undefined }).catch(() => undefined);
+        void r2
+          .addIceCandidate({
+            candidate: msg.candidate.candidate,
+            sdpMid: msg.candidate.sdpMid ?? undefined,
+            sdpMLineIndex: msg.candidate.sdpMLineIndex ?? undefined,
+          })
+          .catch(() => undefined);
       }
     });
     upstream.on('webrtc:disconnect', (msg: { sessionId: string; reason: string; code?: string }) => {
@@ -199,16 +224,28 @@ export async function startHostileRelay(upstreamUrl: string, options: { trick: F
     // The console's leg: the relay's own answer, with the agent's pin kept in it.
     r1.onIceCandidate.subscribe((c) => {
       const json = c?.toJSON();
-      console.emit('webrtc:ice', { sessionId: id, candidate: json ? { candidate: json.candidate, sdpMid: json.sdpMid, sdpMLineIndex: json.sdpMLineIndex } : null });
+      console.emit('webrtc:ice', {
+        sessionId: id,
+        candidate: json ? { candidate: json.candidate, sdpMid: json.sdpMid, sdpMLineIndex: json.sdpMLineIndex } : null,
+      });
     });
     console.on('webrtc:ice', (msg: IceMessage) => {
       if (msg?.sessionId === id && msg.candidate && !isMdns(msg.candidate.candidate)) {
-        void r1.addIceCandidate({ candidate: msg.candidate.candidate, sdpMid: msg.candidate.sdpMid ?? undefined, sdpMLineIndex: msg.candidate.sdpMLineIndex ?? undefined }).catch(() => undefined);
+        void r1
+          .addIceCandidate({
+            candidate: msg.candidate.candidate,
+            sdpMid: msg.candidate.sdpMid ?? undefined,
+            sdpMLineIndex: msg.candidate.sdpMLineIndex ?? undefined,
+          })
+          .catch(() => undefined);
       }
     });
     await r1.setRemoteDescription({ type: 'offer', sdp: offer.sdp });
     await r1.setLocalDescription(await r1.createAnswer());
-    console.emit('webrtc:answer', { sessionId: id, sdp: forgeFingerprints(r1.localDescription!.sdp, options.trick, options.agentFingerprint, towardConsole) });
+    console.emit('webrtc:answer', {
+      sessionId: id,
+      sdp: forgeFingerprints(r1.localDescription!.sdp, options.trick, options.agentFingerprint, towardConsole),
+    });
 
     // Bridging: every channel the console opens is opened toward the agent, frames read in clear.
     r1.onDataChannel.subscribe((fromConsole: Channel) => {

@@ -45,7 +45,9 @@ export function ensureDelayerBuilt(): string {
   const temp = `${binary}.${process.pid}.tmp`;
   const result = spawnSync('gcc', ['-O2', '-Wall', '-o', temp, source, '-lnetfilter_queue', '-lnfnetlink'], { encoding: 'utf8' });
   if (result.status !== 0) {
-    throw new Error(`cannot build nfq-delay (needs gcc and libnetfilter-queue-dev; scripts/setup-debian.sh installs them): ${result.stderr || result.error?.message}`);
+    throw new Error(
+      `cannot build nfq-delay (needs gcc and libnetfilter-queue-dev; scripts/setup-debian.sh installs them): ${result.stderr || result.error?.message}`,
+    );
   }
   renameSync(temp, binary);
   return binary;
@@ -94,7 +96,8 @@ export class Impairments {
   async impair(host: string, impairment: Impairment): Promise<void> {
     const loss = impairment.lossPercent ?? 0;
     const delay = impairment.delayMs ?? 0;
-    if (!(loss >= 0 && loss <= 100) || !(delay >= 0 && delay <= 60_000)) throw new RangeError(`bad impairment ${JSON.stringify(impairment)}`);
+    if (!(loss >= 0 && loss <= 100) || !(delay >= 0 && delay <= 60_000))
+      throw new RangeError(`bad impairment ${JSON.stringify(impairment)}`);
     const state = await this.link(host);
     await this.clear(state);
     if (impairment.stallData) {

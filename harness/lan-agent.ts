@@ -17,7 +17,11 @@ export class AgentProcess {
   url = '';
   fingerprint = '';
 
-  private constructor(readonly child: ChildProcess, readonly stateDir: string, readonly prefix: string[]) {
+  private constructor(
+    readonly child: ChildProcess,
+    readonly stateDir: string,
+    readonly prefix: string[],
+  ) {
     child.stdout!.on('data', (chunk: Buffer) => (this.logs += chunk.toString()));
   }
 
@@ -27,9 +31,39 @@ export class AgentProcess {
    */
   static async start(stateDir: string, args: string[] = [], prefix: string[] = []): Promise<AgentProcess> {
     const command = [...prefix, process.execPath];
-    const child = spawn(command[0]!, [...command.slice(1), cli, '--lan-listen', '127.0.0.1:0', '--state-dir', stateDir, '--agent-id', 'rules-agent', '--ice-host', '127.0.0.1', '--ice-interface', '127.0.0.1', '--log-level', 'debug', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      command[0]!,
+      [
+        ...command.slice(1),
+        cli,
+        '--lan-listen',
+        '127.0.0.1:0',
+        '--state-dir',
+        stateDir,
+        '--agent-id',
+        'rules-agent',
+        '--ice-host',
+        '127.0.0.1',
+        '--ice-interface',
+        '127.0.0.1',
+        '--log-level',
+        'debug',
+        ...args,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     const agent = new AgentProcess(child, stateDir, prefix);
-    const ready = await until<RegExpExecArray>(() => /"msg":"agent ready".*?"fingerprint":"([^"]+)".*?"lanPort":(\d+)/.exec(agent.logs.split('\n').filter((l) => !args.includes('--signaling-url') || l.includes('signalingUrl')).join('\n')) ?? (child.exitCode !== null && assert.fail(`agent exited: ${agent.logs}`)), 'agent ready');
+    const ready = await until<RegExpExecArray>(
+      () =>
+        /"msg":"agent ready".*?"fingerprint":"([^"]+)".*?"lanPort":(\d+)/.exec(
+          agent.logs
+            .split('\n')
+            .filter((l) => !args.includes('--signaling-url') || l.includes('signalingUrl'))
+            .join('\n'),
+        ) ??
+        (child.exitCode !== null && assert.fail(`agent exited: ${agent.logs}`)),
+      'agent ready',
+    );
     agent.fingerprint = ready[1]!;
     agent.url = `http://127.0.0.1:${ready[2]}`;
     return agent;
@@ -60,7 +94,10 @@ export async function pairedConsole(agent: AgentProcess): Promise<{ console: Tes
 export async function openTerminal(w: Werift, c: TestConsole, agentInfo: PairedAgent, target: string, size = { cols: 80, rows: 24 }) {
   const { pc, control, tty, sessionId, events } = await c.connect(w, agentInfo.fingerprint);
   const controlMessages = await c.bind(control, sessionId, agentInfo.publicKey, agentInfo.fingerprint);
-  assert.ok(controlMessages.some((m) => m.type === 'auth-ok'), JSON.stringify(controlMessages));
+  assert.ok(
+    controlMessages.some((m) => m.type === 'auth-ok'),
+    JSON.stringify(controlMessages),
+  );
   const term = collect(tty);
   await opened(tty);
   tty.send(JSON.stringify({ type: 'open', target, ...size }));

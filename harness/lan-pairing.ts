@@ -37,7 +37,11 @@ export function startLanAgent(options: { stateDir?: string; port: number; agentI
 
 /** Runs `tether-agent pair --no-qr` on the agent's state folder and returns the token it printed. */
 export function printPairingToken(stateDir: string, port: number, ...extra: string[]): string {
-  const out = execFileSync(process.execPath, [cli, 'pair', '--state-dir', stateDir, '--lan-endpoint', `127.0.0.1:${port}`, '--no-qr', ...extra], { encoding: 'utf8' });
+  const out = execFileSync(
+    process.execPath,
+    [cli, 'pair', '--state-dir', stateDir, '--lan-endpoint', `127.0.0.1:${port}`, '--no-qr', ...extra],
+    { encoding: 'utf8' },
+  );
   const token = /tether\d+:[A-Za-z0-9_-]+/.exec(out)?.[0];
   if (!token) throw new Error(`tether-agent pair printed no token:\n${out}`);
   return token;
@@ -57,7 +61,10 @@ export function auditEntries(stateDir: string): Record<string, unknown>[] {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw error;
   }
-  return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
 /** Opens the console with no signaling server: it lists the agents it paired with, reached over the LAN. */

@@ -18,7 +18,13 @@ export interface NetProcessOptions {
   timeoutMs?: number;
 }
 
-export async function startInNetwork(net: TestNetwork, host: string, command: string, args: readonly string[], options: NetProcessOptions): Promise<NetProcess> {
+export async function startInNetwork(
+  net: TestNetwork,
+  host: string,
+  command: string,
+  args: readonly string[],
+  options: NetProcessOptions,
+): Promise<NetProcess> {
   const child = net.spawn(host, command, args);
   const lines: string[] = [];
   let exited = false;
@@ -31,7 +37,10 @@ export async function startInNetwork(net: TestNetwork, host: string, command: st
   );
   let markReady: () => void = () => undefined;
   const ready = new Promise<void>((resolve) => (markReady = resolve));
-  for (const [stream, prefix] of [[child.stdout, ''], [child.stderr, '[stderr] ']] as const) {
+  for (const [stream, prefix] of [
+    [child.stdout, ''],
+    [child.stderr, '[stderr] '],
+  ] as const) {
     let rest = '';
     stream?.setEncoding('utf8');
     stream?.on('data', (chunk: string) => {

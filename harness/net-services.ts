@@ -34,27 +34,43 @@ export interface Coturn extends NetProcess {
 export async function startCoturn(net: TestNetwork, host: string, secret: string): Promise<Coturn> {
   const address = net.host(host).address;
   const dir = net.dir;
-  const turn = await startInNetwork(net, host, 'turnserver', [
-    '-n', // no configuration file
-    '--listening-ip', address,
-    '--relay-ip', address,
-    '--listening-port', String(TURN_PORT),
-    '--min-port', '49152',
-    '--max-port', '49999',
-    '--use-auth-secret',
-    '--static-auth-secret', secret,
-    '--realm', TURN_REALM,
-    '--no-cli',
-    '--no-tls',
-    '--no-dtls',
-    '--no-tcp-relay',
-    '--log-file', 'stdout',
-    '--simple-log',
-    '--verbose',
-    '--pidfile', join(dir, `turnserver-${host}.pid`),
-    '--userdb', join(dir, `turndb-${host}`),
-    // coturn's default stale nonce (600 s) stays on: the agent's patched werift renews it.
-  ], { ready: /Total General servers/, name: 'coturn' });
+  const turn = await startInNetwork(
+    net,
+    host,
+    'turnserver',
+    [
+      '-n', // no configuration file
+      '--listening-ip',
+      address,
+      '--relay-ip',
+      address,
+      '--listening-port',
+      String(TURN_PORT),
+      '--min-port',
+      '49152',
+      '--max-port',
+      '49999',
+      '--use-auth-secret',
+      '--static-auth-secret',
+      secret,
+      '--realm',
+      TURN_REALM,
+      '--no-cli',
+      '--no-tls',
+      '--no-dtls',
+      '--no-tcp-relay',
+      '--log-file',
+      'stdout',
+      '--simple-log',
+      '--verbose',
+      '--pidfile',
+      join(dir, `turnserver-${host}.pid`),
+      '--userdb',
+      join(dir, `turndb-${host}`),
+      // coturn's default stale nonce (600 s) stays on: the agent's patched werift renews it.
+    ],
+    { ready: /Total General servers/, name: 'coturn' },
+  );
   return { ...turn, url: `turn:${address}:${TURN_PORT}?transport=udp`, address, port: TURN_PORT };
 }
 
@@ -106,7 +122,10 @@ export async function launchConsoleIn(net: TestNetwork, host: string): Promise<C
   const dist = await ensureRendererBuilt();
   // The page's origin is intercepted, so Chromium cannot place it in an address space and its Local
   // Network Access checks block every connection to the namespaces' private addresses.
-  const browser = await launchChromium(['--disable-features=LocalNetworkAccessChecks,LocalNetworkAccessChecksWebSockets'], net.wrapperExecutable(host, CHROMIUM_PATH));
+  const browser = await launchChromium(
+    ['--disable-features=LocalNetworkAccessChecks,LocalNetworkAccessChecksWebSockets'],
+    net.wrapperExecutable(host, CHROMIUM_PATH),
+  );
   const log: string[] = [];
   try {
     const page = await newLoggedPage(browser, log);
@@ -151,11 +170,16 @@ export function networkTest(file: string, page: () => Page | undefined, logs: ()
       } catch (error) {
         mkdirSync(resultsDir, { recursive: true });
         const base = `${resultsDir}${file}-${name.replace(/[^A-Za-z0-9_-]+/g, '-').slice(0, 80)}`;
-        await page()?.screenshot({ path: `${base}.png` }).catch(() => undefined);
-        writeFileSync(`${base}.log`, [
-          `error: ${error instanceof Error ? error.stack : String(error)}`,
-          ...logs().flatMap(([title, lines]) => [`--- ${title} ---`, ...lines]),
-        ].join('\n'));
+        await page()
+          ?.screenshot({ path: `${base}.png` })
+          .catch(() => undefined);
+        writeFileSync(
+          `${base}.log`,
+          [
+            `error: ${error instanceof Error ? error.stack : String(error)}`,
+            ...logs().flatMap(([title, lines]) => [`--- ${title} ---`, ...lines]),
+          ].join('\n'),
+        );
         console.error(`[${name}] failed; logs in ${base}.log`);
         throw error;
       } finally {

@@ -162,7 +162,21 @@ export class TestNetwork {
       await ipt('-A', 'FORWARD', '-o', host.routerInterface, '-j', 'DROP');
       // The public address lives on the router's loopback: every host routes to it via its gateway.
       await sh('ip', ['-n', this.router, 'addr', 'add', `${host.publicAddress}/32`, 'dev', 'lo']);
-      await ipt('-t', 'nat', '-A', 'POSTROUTING', '-s', `${host.address}/32`, '!', '-o', host.routerInterface, '-j', 'SNAT', '--to-source', host.publicAddress);
+      await ipt(
+        '-t',
+        'nat',
+        '-A',
+        'POSTROUTING',
+        '-s',
+        `${host.address}/32`,
+        '!',
+        '-o',
+        host.routerInterface,
+        '-j',
+        'SNAT',
+        '--to-source',
+        host.publicAddress,
+      );
     }
   }
 

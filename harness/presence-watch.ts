@@ -53,7 +53,9 @@ export class PresenceWatch {
       };
       const timer = setTimeout(() => {
         this.#waiters.delete(test);
-        reject(new Error(`presence did not become what was expected within ${timeoutMs} ms; it is ${JSON.stringify(this.ids().slice(0, 20))}`));
+        reject(
+          new Error(`presence did not become what was expected within ${timeoutMs} ms; it is ${JSON.stringify(this.ids().slice(0, 20))}`),
+        );
       }, timeoutMs);
       this.#waiters.add(test);
       test();

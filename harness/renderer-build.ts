@@ -5,7 +5,12 @@ import { fileURLToPath } from 'node:url';
 
 export const rendererRoot = fileURLToPath(new URL('../renderer', import.meta.url));
 export const rendererDist = join(rendererRoot, 'dist');
-const sources = [join(rendererRoot, 'src'), join(rendererRoot, 'index.html'), join(rendererRoot, 'vite.config.ts'), fileURLToPath(new URL('../protocol/src', import.meta.url))];
+const sources = [
+  join(rendererRoot, 'src'),
+  join(rendererRoot, 'index.html'),
+  join(rendererRoot, 'vite.config.ts'),
+  fileURLToPath(new URL('../protocol/src', import.meta.url)),
+];
 
 function newestMtime(path: string): number {
   const stat = statSync(path);

@@ -36,14 +36,29 @@ export interface SignalingNodeOptions {
   wrapper?: string[];
 }
 
-export async function startSignalingNode(name: string, env: Record<string, string>, options: SignalingNodeOptions = {}): Promise<SignalingNode> {
+export async function startSignalingNode(
+  name: string,
+  env: Record<string, string>,
+  options: SignalingNodeOptions = {},
+): Promise<SignalingNode> {
   ensureSignalingBuilt();
   // For profiling a bench: TETHER_BENCH_NODE_PROFILE_DIR=<dir> runs each node with --cpu-prof into it.
   const profileDir = process.env['TETHER_BENCH_NODE_PROFILE_DIR'];
   const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   // TETHER_BENCH_NODE_FLAGS: more flags for node itself (e.g. V8's heap sizes), space-separated.
   profile.push(...(process.env['TETHER_BENCH_NODE_FLAGS']?.split(' ').filter(Boolean) ?? []));
-  const command = [...(options.wrapper ?? []), process.execPath, ...profile, cli, '--port', '0', '--host', '127.0.0.1', '--log-level', options.logLevel ?? 'debug'];
+  const command = [
+    ...(options.wrapper ?? []),
+    process.execPath,
+    ...profile,
+    cli,
+    '--port',
+    '0',
+    '--host',
+    '127.0.0.1',
+    '--log-level',
+    options.logLevel ?? 'debug',
+  ];
   const child: ChildProcess = spawn(command[0]!, command.slice(1), {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -111,7 +111,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         ...pageLog.slice(-200),
       ].join('\n');
       writeFileSync(`${base}.log`, report);
-      console.error(`\n[${testName}] failed; screenshot and logs in ${base}.{png,log}. Agent log tail:\n${agent.logs().slice(-60).join('\n')}\n--- page log tail ---\n${pageLog.slice(-30).join('\n')}`);
+      console.error(
+        `\n[${testName}] failed; screenshot and logs in ${base}.{png,log}. Agent log tail:\n${agent.logs().slice(-60).join('\n')}\n--- page log tail ---\n${pageLog.slice(-30).join('\n')}`,
+      );
     };
 
     return {

@@ -5,8 +5,16 @@ import { createHash, createHmac, randomBytes } from 'node:crypto';
 export const MAGIC = 0x2112a442;
 export const METHOD = { ALLOCATE: 0x0003, REFRESH: 0x0004, CREATE_PERMISSION: 0x0008, CHANNEL_BIND: 0x0009 };
 export const ATTR = {
-  USERNAME: 0x0006, MESSAGE_INTEGRITY: 0x0008, ERROR_CODE: 0x0009, CHANNEL_NUMBER: 0x000c, LIFETIME: 0x000d,
-  XOR_PEER_ADDRESS: 0x0012, REALM: 0x0014, NONCE: 0x0015, XOR_RELAYED_ADDRESS: 0x0016, REQUESTED_TRANSPORT: 0x0019,
+  USERNAME: 0x0006,
+  MESSAGE_INTEGRITY: 0x0008,
+  ERROR_CODE: 0x0009,
+  CHANNEL_NUMBER: 0x000c,
+  LIFETIME: 0x000d,
+  XOR_PEER_ADDRESS: 0x0012,
+  REALM: 0x0014,
+  NONCE: 0x0015,
+  XOR_RELAYED_ADDRESS: 0x0016,
+  REQUESTED_TRANSPORT: 0x0019,
 };
 
 export function attribute(type, value) {
@@ -19,7 +27,9 @@ export function attribute(type, value) {
 
 /** The long-term credential key: MD5 of `username:realm:password`. */
 export function longTermKey(username, realm, password) {
-  return createHash('md5').update(`${username}:${realm.toString('utf8')}:${password}`).digest();
+  return createHash('md5')
+    .update(`${username}:${realm.toString('utf8')}:${password}`)
+    .digest();
 }
 
 /** A request; with `key`, MESSAGE-INTEGRITY over everything before it, length counting it. */
@@ -31,7 +41,9 @@ export function request(method, attributes, key) {
   let body = Buffer.concat(attributes);
   if (key) {
     header.writeUInt16BE(body.length + 24, 2);
-    const mac = createHmac('sha1', key).update(Buffer.concat([header, body])).digest();
+    const mac = createHmac('sha1', key)
+      .update(Buffer.concat([header, body]))
+      .digest();
     body = Buffer.concat([body, attribute(ATTR.MESSAGE_INTEGRITY, mac)]);
   }
   header.writeUInt16BE(body.length, 2);

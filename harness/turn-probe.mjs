@@ -33,7 +33,12 @@ try {
     console.log(JSON.stringify({ ok: false, reason: 'the server did not ask for credentials' }));
   } else {
     const key = longTermKey(username, realm, password);
-    const answer = await exchange(request([transport, attribute(ATTR.USERNAME, Buffer.from(username)), attribute(ATTR.REALM, realm), attribute(ATTR.NONCE, nonce)], key));
+    const answer = await exchange(
+      request(
+        [transport, attribute(ATTR.USERNAME, Buffer.from(username)), attribute(ATTR.REALM, realm), attribute(ATTR.NONCE, nonce)],
+        key,
+      ),
+    );
     console.log(JSON.stringify(outcome(answer)));
   }
 } catch (error) {

@@ -82,7 +82,10 @@ try {
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     report.refresh = await session.send(METHOD.REFRESH, lifetime);
     report.createPermission = await session.send(METHOD.CREATE_PERMISSION, [xorAddress(peerIp, 0)]);
-    report.channelBind = await session.send(METHOD.CHANNEL_BIND, [attribute(ATTR.CHANNEL_NUMBER, Buffer.from([0x40, 0x00, 0, 0])), xorAddress(peerIp, 40000)]);
+    report.channelBind = await session.send(METHOD.CHANNEL_BIND, [
+      attribute(ATTR.CHANNEL_NUMBER, Buffer.from([0x40, 0x00, 0, 0])),
+      xorAddress(peerIp, 40000),
+    ]);
     report.newAllocate = await fresh.send(METHOD.ALLOCATE, [transport, ...lifetime]);
   }
 } catch (error) {

@@ -42,10 +42,11 @@ if (mode === 'echo') {
     socket.send(message, port, address, () => undefined);
     next += 1;
     if (next < count) setTimeout(send, gap);
-    else setTimeout(() => {
-      console.log(JSON.stringify({ sent: count, received: seen.size, duplicates, rttMs }));
-      socket.close();
-    }, 1500);
+    else
+      setTimeout(() => {
+        console.log(JSON.stringify({ sent: count, received: seen.size, duplicates, rttMs }));
+        socket.close();
+      }, 1500);
   };
   send();
 } else {

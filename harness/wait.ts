@@ -1,10 +1,5 @@
 /** Polls `probe` until it returns a truthy value; fails with `what` and the last value seen. */
-export async function waitFor<T>(
-  probe: () => T | Promise<T>,
-  what: string,
-  timeoutMs = 20_000,
-  intervalMs = 100,
-): Promise<NonNullable<T>> {
+export async function waitFor<T>(probe: () => T | Promise<T>, what: string, timeoutMs = 20_000, intervalMs = 100): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   let lastError: unknown;

@@ -9,8 +9,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { io, type Socket } from 'socket.io-client';
 import {
-  bindingInput, fromBase64Url, lanAuthInput, pairingProofInput, sdpFingerprint, toBase64Url,
-  type LanAuthAck, type LanHello, type PairingToken,
+  bindingInput,
+  fromBase64Url,
+  lanAuthInput,
+  pairingProofInput,
+  sdpFingerprint,
+  toBase64Url,
+  type LanAuthAck,
+  type LanHello,
+  type PairingToken,
 } from '@tether/protocol';
 import { loadIdentity, type AgentKeys } from '../agent/src/trust/identity.js';
 import type { Werift } from './patched-werift.js';
@@ -52,7 +59,13 @@ export class TestConsole {
   /** Connects to a LAN endpoint; `localAddress` picks the source address (127.0.0.2, … on loopback). */
   async open(url: string, localAddress?: string): Promise<LanHello> {
     this.socket?.disconnect();
-    const socket = io(url, { transports: ['websocket'], reconnection: false, forceNew: true, autoConnect: false, ...(localAddress ? { localAddress } : {}) });
+    const socket = io(url, {
+      transports: ['websocket'],
+      reconnection: false,
+      forceNew: true,
+      autoConnect: false,
+      ...(localAddress ? { localAddress } : {}),
+    });
     this.socket = socket;
     const hello = new Promise<LanHello>((resolve) => socket.once('lan:hello', resolve));
     socket.connect();
@@ -63,7 +76,13 @@ export class TestConsole {
   /** Connects to a cloud signaling server as a console instead of a LAN endpoint; `connect` then offers through it. */
   async openCloud(url: string, token: string, agentId: string): Promise<void> {
     this.socket?.disconnect();
-    const socket = io(url, { auth: { role: 'console', token }, transports: ['websocket'], reconnection: false, forceNew: true, autoConnect: false });
+    const socket = io(url, {
+      auth: { role: 'console', token },
+      transports: ['websocket'],
+      reconnection: false,
+      forceNew: true,
+      autoConnect: false,
+    });
     this.socket = socket;
     const presence = new Promise<void>((resolve) => socket.once('presence:snapshot', () => resolve()));
     socket.connect();
@@ -73,8 +92,16 @@ export class TestConsole {
 
   async enroll(token: PairingToken, secret = token.secret, fingerprint = this.keys.fingerprint): Promise<LanAuthAck> {
     const key = createHash('sha256').update(fromBase64Url(secret)!).digest();
-    const proof = createHmac('sha256', key).update(pairingProofInput({ pairingId: token.pairingId, agentId: token.agentId, publicKey: this.keys.publicKey, fingerprint })).digest('base64url');
-    const ack = (await this.socket!.timeout(10_000).emitWithAck('pair:enroll', { pairingId: token.pairingId, consoleName: 'test console', publicKey: this.keys.publicKey, fingerprint, proof })) as LanAuthAck;
+    const proof = createHmac('sha256', key)
+      .update(pairingProofInput({ pairingId: token.pairingId, agentId: token.agentId, publicKey: this.keys.publicKey, fingerprint }))
+      .digest('base64url');
+    const ack = (await this.socket!.timeout(10_000).emitWithAck('pair:enroll', {
+      pairingId: token.pairingId,
+      consoleName: 'test console',
+      publicKey: this.keys.publicKey,
+      fingerprint,
+      proof,
+    })) as LanAuthAck;
     if (ack.ok) this.consoleId = ack.consoleId;
     return ack;
   }
@@ -89,9 +116,17 @@ export class TestConsole {
    * Offers a peer connection over the LAN socket; `tamper` may rewrite the offer's SDP (a relay).
    * Resolves with the peer and its channels, or with the agent's disconnect.
    */
-  async connect(w: Werift, pinned: string, tamper: (sdp: string) => string = (s) => s, dtlsKeys: Pick<AgentKeys, 'certPem' | 'keyPem'> = this.keys) {
+  async connect(
+    w: Werift,
+    pinned: string,
+    tamper: (sdp: string) => string = (s) => s,
+    dtlsKeys: Pick<AgentKeys, 'certPem' | 'keyPem'> = this.keys,
+  ) {
     const socket = this.socket!;
-    const pc: Pc = new w.RTCPeerConnection({ ...ICE, dtls: { keys: { certPem: dtlsKeys.certPem, keyPem: dtlsKeys.keyPem, signatureHash: { hash: 4, signature: 3 } } } });
+    const pc: Pc = new w.RTCPeerConnection({
+      ...ICE,
+      dtls: { keys: { certPem: dtlsKeys.certPem, keyPem: dtlsKeys.keyPem, signatureHash: { hash: 4, signature: 3 } } },
+    });
     const sessionId = `neg-${Math.random().toString(36).slice(2, 12)}`;
     const events: { disconnect?: { reason: string; code?: string }; answerRefused?: string } = {};
     socket.on('webrtc:answer', async (msg: { sessionId: string; sdp: string }) => {
@@ -103,20 +138,33 @@ export class TestConsole {
       }
       await pc.setRemoteDescription({ type: 'answer', sdp: msg.sdp });
     });
-    socket.on('webrtc:ice', (msg: { sessionId: string; candidate: { candidate: string; sdpMid?: string; sdpMLineIndex?: number } | null }) => {
-      if (msg.sessionId === sessionId && msg.candidate) void pc.addIceCandidate({ candidate: msg.candidate.candidate, sdpMid: msg.candidate.sdpMid ?? undefined, sdpMLineIndex: msg.candidate.sdpMLineIndex ?? undefined });
-    });
+    socket.on(
+      'webrtc:ice',
+      (msg: { sessionId: string; candidate: { candidate: string; sdpMid?: string; sdpMLineIndex?: number } | null }) => {
+        if (msg.sessionId === sessionId && msg.candidate)
+          void pc.addIceCandidate({
+            candidate: msg.candidate.candidate,
+            sdpMid: msg.candidate.sdpMid ?? undefined,
+            sdpMLineIndex: msg.candidate.sdpMLineIndex ?? undefined,
+          });
+      },
+    );
     socket.on('webrtc:disconnect', (msg: { sessionId: string; reason: string; code?: string }) => {
       if (msg.sessionId === sessionId) events.disconnect = msg;
     });
     pc.onIceCandidate.subscribe((c) => {
       const json = c?.toJSON();
-      socket.emit('webrtc:ice', { sessionId, candidate: json ? { candidate: json.candidate, sdpMid: json.sdpMid, sdpMLineIndex: json.sdpMLineIndex } : null });
+      socket.emit('webrtc:ice', {
+        sessionId,
+        candidate: json ? { candidate: json.candidate, sdpMid: json.sdpMid, sdpMLineIndex: json.sdpMLineIndex } : null,
+      });
     });
     const control = pc.createDataChannel('control');
     const tty = pc.createDataChannel('tty:1');
     await pc.setLocalDescription(await pc.createOffer());
-    const ack = (await socket.timeout(10_000).emitWithAck('webrtc:offer', { sessionId, agentId: this.hello!.agentId, sdp: tamper(pc.localDescription!.sdp) })) as { ok: boolean };
+    const ack = (await socket
+      .timeout(10_000)
+      .emitWithAck('webrtc:offer', { sessionId, agentId: this.hello!.agentId, sdp: tamper(pc.localDescription!.sdp) })) as { ok: boolean };
     return { pc, control, tty, sessionId, events, ack };
   }
 
@@ -125,14 +173,37 @@ export class TestConsole {
     const replies = collect(control);
     await opened(control);
     const consoleNonce = toBase64Url(Buffer.from(Array.from({ length: 16 }, () => Math.floor(Math.random() * 256))));
-    control.send(JSON.stringify({ type: 'hello', protocol: 'tether-tty/1', peer: { kind: 'console', version: '0' }, capabilities: [], nonce: consoleNonce }));
+    control.send(
+      JSON.stringify({
+        type: 'hello',
+        protocol: 'tether-tty/1',
+        peer: { kind: 'console', version: '0' },
+        capabilities: [],
+        nonce: consoleNonce,
+      }),
+    );
     const hello = await until(() => replies.find((m) => m.type === 'hello'), 'agent hello');
-    const common = { negotiationId: sessionId, agentFingerprint, consoleFingerprint: this.keys.fingerprint, agentNonce: hello.nonce as string, consoleNonce };
+    const common = {
+      negotiationId: sessionId,
+      agentFingerprint,
+      consoleFingerprint: this.keys.fingerprint,
+      agentNonce: hello.nonce as string,
+      consoleNonce,
+    };
     const key = createPublicKey({ key: Buffer.from(fromBase64Url(agentPublicKey)!), format: 'der', type: 'spki' });
-    if (!verify('sha256', bindingInput({ role: 'agent', ...common }), { key, dsaEncoding: 'ieee-p1363' }, fromBase64Url(hello.signature as string)!)) {
+    if (
+      !verify(
+        'sha256',
+        bindingInput({ role: 'agent', ...common }),
+        { key, dsaEncoding: 'ieee-p1363' },
+        fromBase64Url(hello.signature as string)!,
+      )
+    ) {
       throw new Error('agent binding signature does not verify');
     }
-    const signature = toBase64Url(sign('sha256', bindingInput({ role: 'console', ...common }), { key: this.keys.privateKey, dsaEncoding: 'ieee-p1363' }));
+    const signature = toBase64Url(
+      sign('sha256', bindingInput({ role: 'console', ...common }), { key: this.keys.privateKey, dsaEncoding: 'ieee-p1363' }),
+    );
     control.send(JSON.stringify({ type: 'auth', consoleId: this.consoleId, signature }));
     await until(() => replies.find((m) => m.type === 'auth-ok' || m.type === 'error'), 'auth reply');
     return replies;

@@ -55,7 +55,17 @@ if (major < MIN_NODE[0] || (major === MIN_NODE[0] && minor < MIN_NODE[1])) {
     say(`Node.js ${process.version} is below the supported ${MIN_NODE.join('.')} (22 and 24 LTS are supported);`);
     say(`installing Node.js ${PROVIDED_NODE} from the npm registry (package ${pkg}@${PROVIDED_NODE}) into .tether/node`);
     mkdirSync(prefix, { recursive: true });
-    must('npm', ['install', '--prefix', prefix, '--no-save', '--no-package-lock', '--no-audit', '--no-fund', '--loglevel=error', `${pkg}@${PROVIDED_NODE}`]);
+    must('npm', [
+      'install',
+      '--prefix',
+      prefix,
+      '--no-save',
+      '--no-package-lock',
+      '--no-audit',
+      '--no-fund',
+      '--loglevel=error',
+      `${pkg}@${PROVIDED_NODE}`,
+    ]);
     if (!existsSync(node)) die(`${pkg}@${PROVIDED_NODE} did not provide ${node}; install Node.js 22.12 or later yourself`);
   }
   say(`using Node.js ${PROVIDED_NODE} from .tether/node (the system's is ${process.version})`);
@@ -67,7 +77,9 @@ if (major < MIN_NODE[0] || (major === MIN_NODE[0] && minor < MIN_NODE[1])) {
 const root = process.getuid?.() === 0;
 if (root) must('bash', ['scripts/setup-debian.sh']);
 else if (run('bash', ['scripts/setup-debian.sh', '--check']) !== 0) {
-  die(`some system packages are missing or the Docker engine is not running; as root: bash scripts/setup-debian.sh${command === 'test' ? ' (the tests themselves need root: network namespaces, iptables)' : ''}`);
+  die(
+    `some system packages are missing or the Docker engine is not running; as root: bash scripts/setup-debian.sh${command === 'test' ? ' (the tests themselves need root: network namespaces, iptables)' : ''}`,
+  );
 }
 
 // 3. npm dependencies
@@ -76,7 +88,11 @@ const stamp = join(repo, 'node_modules', '.tether-installed');
 const wanted = `${createHash('sha256').update(lock).digest('hex')} node ${major}\n`;
 const installed = existsSync(stamp) ? readFileSync(stamp, 'utf8') : undefined;
 if (installed !== wanted) {
-  say(installed === undefined ? 'installing the npm dependencies (npm ci)' : 'package-lock.json or the Node.js major changed: reinstalling the npm dependencies (npm ci)');
+  say(
+    installed === undefined
+      ? 'installing the npm dependencies (npm ci)'
+      : 'package-lock.json or the Node.js major changed: reinstalling the npm dependencies (npm ci)',
+  );
   must('npm', ['ci', '--no-audit', '--no-fund'], { env: { ...process.env, ELECTRON_SKIP_BINARY_DOWNLOAD: '1' } });
   writeFileSync(stamp, wanted);
 } else say('npm dependencies are installed (node_modules matches package-lock.json)');

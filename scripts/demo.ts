@@ -64,7 +64,19 @@ async function main(): Promise<void> {
     ];
     for (const { name, image } of containers) {
       cleanups.push(() => docker('rm', '-f', name));
-      await docker('run', '-d', '--network', 'none', '--name', name, '--label', label, '--hostname', name.replace(`tether-demo-${runId}-`, ''), image);
+      await docker(
+        'run',
+        '-d',
+        '--network',
+        'none',
+        '--name',
+        name,
+        '--label',
+        label,
+        '--hostname',
+        name.replace(`tether-demo-${runId}-`, ''),
+        image,
+      );
     }
     step(`started containers ${containers.map((c) => c.name).join(', ')} (label ${label})`);
 

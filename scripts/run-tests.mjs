@@ -58,7 +58,13 @@ const rank = (file) => {
   return i < 0 ? SLOWEST_FIRST.length : i;
 };
 const given = process.argv.slice(2);
-const files = given.length > 0 ? given : roots.flatMap(find).sort().sort((a, b) => rank(a) - rank(b));
+const files =
+  given.length > 0
+    ? given
+    : roots
+        .flatMap(find)
+        .sort()
+        .sort((a, b) => rank(a) - rank(b));
 
 const concurrency = Number(process.env.TETHER_TEST_CONCURRENCY) || Math.max(2, availableParallelism());
 
@@ -85,8 +91,15 @@ console.log(`run-tests: ${files.length} file${files.length === 1 ? '' : 's'}, ${
 const result = spawnSync(
   process.execPath,
   [
-    '--conditions=source', '--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-force-exit',
-    `--test-timeout=${TEST_TIMEOUT_MS}`, '--test-reporter=spec', ...files,
+    '--conditions=source',
+    '--import',
+    'tsx',
+    '--test',
+    `--test-concurrency=${concurrency}`,
+    '--test-force-exit',
+    `--test-timeout=${TEST_TIMEOUT_MS}`,
+    '--test-reporter=spec',
+    ...files,
   ],
   {
     stdio: 'inherit',

@@ -20,9 +20,26 @@ import { io, type Socket } from 'socket.io-client';
 import { RTCPeerConnection, type RTCDataChannel } from 'werift';
 import { z } from 'zod';
 import {
-  bindingInput, CONTROL_CHANNEL_LABEL, encodeMessage, fingerprintOf, fromBase64Url, lanAuthInput, LanAuthAck, LanHello, pairingProofInput,
-  parseAgentControl, parseAgentTtyFrame, parsePairingToken, parseValue, PairedAgent, sdpFingerprint, SIGNALING_ACK_TIMEOUT_MS, toBase64Url,
-  TTY_CHANNEL_PREFIX, TTY_PROTOCOL, type AgentControlMessage,
+  bindingInput,
+  CONTROL_CHANNEL_LABEL,
+  encodeMessage,
+  fingerprintOf,
+  fromBase64Url,
+  lanAuthInput,
+  LanAuthAck,
+  LanHello,
+  pairingProofInput,
+  parseAgentControl,
+  parseAgentTtyFrame,
+  parsePairingToken,
+  parseValue,
+  PairedAgent,
+  sdpFingerprint,
+  SIGNALING_ACK_TIMEOUT_MS,
+  toBase64Url,
+  TTY_CHANNEL_PREFIX,
+  TTY_PROTOCOL,
+  type AgentControlMessage,
 } from '@tether/protocol';
 import { loadIdentity, signWithIdentity, type AgentKeys } from '../src/trust/identity.js';
 import { readJsonFile, writeJsonFile } from '../src/trust/state-files.js';
@@ -46,7 +63,10 @@ const PairedRecord = PairedAgent.pick({ agentId: true, name: true, fingerprint: 
 type PairedRecord = z.infer<typeof PairedRecord>;
 
 class ExecError extends Error {
-  constructor(message: string, readonly exitCode = 2) {
+  constructor(
+    message: string,
+    readonly exitCode = 2,
+  ) {
     super(message);
   }
 }
@@ -128,14 +148,34 @@ async function pair(stateDir: string, text: string, name: string): Promise<void>
   const { socket } = await lanSocket(t.endpoints, t.agentId);
   try {
     const key = createHash('sha256').update(fromBase64Url(t.secret)!).digest();
-    const proof = createHmac('sha256', key).update(pairingProofInput({ pairingId: t.pairingId, agentId: t.agentId, publicKey: keys.publicKey, fingerprint: keys.fingerprint })).digest('base64url');
-    const ack = authAck(await emitWithAck(socket, 'pair:enroll', { pairingId: t.pairingId, consoleName: name, publicKey: keys.publicKey, fingerprint: keys.fingerprint, proof }), 'pairing');
+    const proof = createHmac('sha256', key)
+      .update(pairingProofInput({ pairingId: t.pairingId, agentId: t.agentId, publicKey: keys.publicKey, fingerprint: keys.fingerprint }))
+      .digest('base64url');
+    const ack = authAck(
+      await emitWithAck(socket, 'pair:enroll', {
+        pairingId: t.pairingId,
+        consoleName: name,
+        publicKey: keys.publicKey,
+        fingerprint: keys.fingerprint,
+        proof,
+      }),
+      'pairing',
+    );
     // The agent that answered must be the token's: its certificate's fingerprint, and its identity key inside that certificate.
     const certificate = Buffer.from(fromBase64Url(ack.agent.certificate) ?? []);
-    if (fingerprintOf(createHash('sha256').update(certificate).digest()) !== t.fingerprint) fail('FINGERPRINT_MISMATCH: the agent that answered is not the one the token names');
-    if (!certificate.includes(Buffer.from(fromBase64Url(ack.agent.publicKey) ?? [1]))) fail("FINGERPRINT_MISMATCH: the agent's key is not its certificate's");
+    if (fingerprintOf(createHash('sha256').update(certificate).digest()) !== t.fingerprint)
+      fail('FINGERPRINT_MISMATCH: the agent that answered is not the one the token names');
+    if (!certificate.includes(Buffer.from(fromBase64Url(ack.agent.publicKey) ?? [1])))
+      fail("FINGERPRINT_MISMATCH: the agent's key is not its certificate's");
     const all = pairedAgents(stateDir);
-    all[t.agentId] = { agentId: t.agentId, name: t.name, endpoints: t.endpoints, fingerprint: t.fingerprint, publicKey: ack.agent.publicKey, consoleId: ack.consoleId };
+    all[t.agentId] = {
+      agentId: t.agentId,
+      name: t.name,
+      endpoints: t.endpoints,
+      fingerprint: t.fingerprint,
+      publicKey: ack.agent.publicKey,
+      consoleId: ack.consoleId,
+    };
     writeJsonFile(join(stateDir, 'paired.json'), all);
     process.stdout.write(`paired with ${t.name} (${t.agentId}) as console ${ack.consoleId}\n`);
   } finally {
@@ -191,26 +231,44 @@ async function connect(signaling: Signaling, agentId: string, keys: AgentKeys, p
     if (message.sessionId !== sessionId) return;
     const declared = sdpFingerprint(message.sdp);
     if (!declared.ok) return void (refused = `FINGERPRINT_MISMATCH: ${declared.error.message}`);
-    if (paired && declared.value !== paired.fingerprint) return void (refused = `FINGERPRINT_MISMATCH: the answer's certificate is ${declared.value}, the paired agent's ${paired.fingerprint}`);
-    await pc.setRemoteDescription({ type: 'answer', sdp: message.sdp }).catch((error: unknown) => (refused = `the answer was refused: ${String(error)}`));
+    if (paired && declared.value !== paired.fingerprint)
+      return void (refused = `FINGERPRINT_MISMATCH: the answer's certificate is ${declared.value}, the paired agent's ${paired.fingerprint}`);
+    await pc
+      .setRemoteDescription({ type: 'answer', sdp: message.sdp })
+      .catch((error: unknown) => (refused = `the answer was refused: ${String(error)}`));
   });
-  socket.on('webrtc:ice', (message: { sessionId: string; candidate: { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null } | null }) => {
-    // An agent's end-of-candidates (null) is not passed on; a candidate may trickle after the answer.
-    if (message.sessionId === sessionId && message.candidate) {
-      void pc.addIceCandidate({ candidate: message.candidate.candidate, sdpMid: message.candidate.sdpMid ?? undefined, sdpMLineIndex: message.candidate.sdpMLineIndex ?? undefined }).catch(() => undefined);
-    }
-  });
+  socket.on(
+    'webrtc:ice',
+    (message: { sessionId: string; candidate: { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null } | null }) => {
+      // An agent's end-of-candidates (null) is not passed on; a candidate may trickle after the answer.
+      if (message.sessionId === sessionId && message.candidate) {
+        void pc
+          .addIceCandidate({
+            candidate: message.candidate.candidate,
+            sdpMid: message.candidate.sdpMid ?? undefined,
+            sdpMLineIndex: message.candidate.sdpMLineIndex ?? undefined,
+          })
+          .catch(() => undefined);
+      }
+    },
+  );
   socket.on('webrtc:disconnect', (message: { sessionId: string; reason: string; code?: string; offline?: boolean }) => {
     if (message.sessionId === sessionId && !message.offline) refused = `${message.code ?? 'DISCONNECTED'}: ${message.reason}`;
   });
   pc.onIceCandidate.subscribe((candidate) => {
     const json = candidate?.toJSON();
-    socket.emit('webrtc:ice', { sessionId, candidate: json ? { candidate: json.candidate, sdpMid: json.sdpMid, sdpMLineIndex: json.sdpMLineIndex } : null });
+    socket.emit('webrtc:ice', {
+      sessionId,
+      candidate: json ? { candidate: json.candidate, sdpMid: json.sdpMid, sdpMLineIndex: json.sdpMLineIndex } : null,
+    });
   });
   const control = pc.createDataChannel(CONTROL_CHANNEL_LABEL, { protocol: TTY_PROTOCOL });
   const tty = pc.createDataChannel(`${TTY_CHANNEL_PREFIX}exec`, { protocol: TTY_PROTOCOL });
   await pc.setLocalDescription(await pc.createOffer());
-  const offered = (await emitWithAck(socket, 'webrtc:offer', { sessionId, agentId, sdp: pc.localDescription!.sdp })) as { ok: boolean; error?: { code: string; message: string } };
+  const offered = (await emitWithAck(socket, 'webrtc:offer', { sessionId, agentId, sdp: pc.localDescription!.sdp })) as {
+    ok: boolean;
+    error?: { code: string; message: string };
+  };
   if (!offered.ok) fail(`${offered.error?.code}: ${offered.error?.message}`);
   const until = async (done: () => boolean, what: string) => {
     for (const started = Date.now(); !done(); ) {
@@ -224,28 +282,58 @@ async function connect(signaling: Signaling, agentId: string, keys: AgentKeys, p
   const der = pc.dtlsTransports.map((t) => t.dtls?.remoteCertificate).find((c) => c !== undefined);
   if (!der) fail('the DTLS handshake left no certificate to check');
   const observed = fingerprintOf(createHash('sha256').update(der).digest());
-  if (paired && observed !== paired.fingerprint) fail(`FINGERPRINT_MISMATCH: the DTLS handshake presented ${observed}, the paired agent's is ${paired.fingerprint}`);
+  if (paired && observed !== paired.fingerprint)
+    fail(`FINGERPRINT_MISMATCH: the DTLS handshake presented ${observed}, the paired agent's is ${paired.fingerprint}`);
   const controlMessages: AgentControlMessage[] = [];
   control.onMessage.subscribe((data) => {
     const parsed = typeof data === 'string' ? parseAgentControl(data) : undefined;
     if (parsed?.ok) {
       controlMessages.push(parsed.value);
-      if (parsed.value.type === 'ping') control.send(encodeMessage({ type: 'pong', ...(parsed.value.id === undefined ? {} : { id: parsed.value.id }) }));
+      if (parsed.value.type === 'ping')
+        control.send(encodeMessage({ type: 'pong', ...(parsed.value.id === undefined ? {} : { id: parsed.value.id }) }));
     }
   });
   const consoleNonce = toBase64Url(createHash('sha256').update(`${sessionId}-nonce-${Math.random()}`).digest().subarray(0, 16));
-  control.send(encodeMessage({ type: 'hello', protocol: TTY_PROTOCOL, peer: { kind: 'console', version: 'tether-exec' }, capabilities: [], nonce: consoleNonce }));
+  control.send(
+    encodeMessage({
+      type: 'hello',
+      protocol: TTY_PROTOCOL,
+      peer: { kind: 'console', version: 'tether-exec' },
+      capabilities: [],
+      nonce: consoleNonce,
+    }),
+  );
   await until(() => controlMessages.some((m) => m.type === 'hello' || (m.type === 'error' && m.fatal === true)), "the agent's hello");
   const hello = controlMessages.find((m) => m.type === 'hello');
   if (!hello || hello.type !== 'hello') fail(`refused: ${JSON.stringify(controlMessages.at(-1))}`);
   if (hello.protocol !== TTY_PROTOCOL) fail(`UNSUPPORTED_PROTOCOL: the agent speaks ${hello.protocol}`);
   if (paired) {
-    const common = { negotiationId: sessionId, agentFingerprint: observed, consoleFingerprint: keys.fingerprint, agentNonce: hello.nonce ?? '', consoleNonce };
+    const common = {
+      negotiationId: sessionId,
+      agentFingerprint: observed,
+      consoleFingerprint: keys.fingerprint,
+      agentNonce: hello.nonce ?? '',
+      consoleNonce,
+    };
     const agentKey = createPublicKey({ key: Buffer.from(fromBase64Url(paired.publicKey)!), format: 'der', type: 'spki' });
-    if (!hello.signature || !verify('sha256', bindingInput({ role: 'agent', ...common }), { key: agentKey, dsaEncoding: 'ieee-p1363' }, Buffer.from(fromBase64Url(hello.signature) ?? []))) {
+    if (
+      !hello.signature ||
+      !verify(
+        'sha256',
+        bindingInput({ role: 'agent', ...common }),
+        { key: agentKey, dsaEncoding: 'ieee-p1363' },
+        Buffer.from(fromBase64Url(hello.signature) ?? []),
+      )
+    ) {
       fail("FINGERPRINT_MISMATCH: the agent's binding signature does not verify: this is not the agent you paired with");
     }
-    control.send(encodeMessage({ type: 'auth', consoleId: paired.consoleId, signature: signWithIdentity(keys, bindingInput({ role: 'console', ...common })) }));
+    control.send(
+      encodeMessage({
+        type: 'auth',
+        consoleId: paired.consoleId,
+        signature: signWithIdentity(keys, bindingInput({ role: 'console', ...common })),
+      }),
+    );
     await until(() => controlMessages.some((m) => m.type === 'auth-ok' || (m.type === 'error' && m.fatal === true)), 'auth-ok');
     const answer = controlMessages.find((m) => m.type === 'auth-ok' || m.type === 'error');
     if (answer?.type !== 'auth-ok') fail(`refused: ${JSON.stringify(answer)}`);
@@ -305,7 +393,9 @@ function runOnTerminal(tty: RTCDataChannel, target: string, command: string | un
         if (interactive) {
           process.stdin.setRawMode?.(true);
           process.stdin.on('data', (chunk: Buffer) => tty.send(chunk));
-          process.stdout.on('resize', () => tty.send(encodeMessage({ type: 'resize', cols: process.stdout.columns, rows: process.stdout.rows })));
+          process.stdout.on('resize', () =>
+            tty.send(encodeMessage({ type: 'resize', cols: process.stdout.columns, rows: process.stdout.rows })),
+          );
         } else {
           // No echo, no CR before LF: the output is the command's own bytes.
           tty.send(Buffer.from("stty -echo -onlcr 2>/dev/null; PS1=; printf '\\036TETHER-EXEC\\036'\n"));

@@ -55,7 +55,11 @@ export function rtcConfigFrom(config: AgentConfig, keys?: AgentKeys, issued: rea
   return {
     maxMessageSize: ADVERTISED_MAX_MESSAGE_BYTES,
     iceServers: [...issued, ...config.iceServers].flatMap((server) =>
-      (Array.isArray(server.urls) ? server.urls : [server.urls]).map((urls) => ({ urls, username: server.username, credential: server.credential })),
+      (Array.isArray(server.urls) ? server.urls : [server.urls]).map((urls) => ({
+        urls,
+        username: server.username,
+        credential: server.credential,
+      })),
     ),
     ...(config.iceTransportPolicy === 'relay' ? { iceTransportPolicy: 'relay' as const } : {}),
     iceAdditionalHostAddresses: hosts.length > 0 ? hosts : undefined,
@@ -141,10 +145,16 @@ export class Agent {
 
   private async startSteps(): Promise<Result<void, AgentStartError>> {
     const config = this.config;
-    log.info('agent starting', { agentId: config.agentId, version: AGENT_VERSION, signalingUrl: config.signalingUrl, stateDir: config.stateDir });
+    log.info('agent starting', {
+      agentId: config.agentId,
+      version: AGENT_VERSION,
+      signalingUrl: config.signalingUrl,
+      stateDir: config.stateDir,
+    });
     const lock = lockStateDir(config.stateDir);
     // Held by another agent, or not writable at all (a full disk): only the first is a configuration error.
-    if (!lock.ok) return err({ code: /another tether-agent|already holds/.test(lock.error) ? 'STATE_LOCKED' : 'STATE_WRITE', message: lock.error });
+    if (!lock.ok)
+      return err({ code: /another tether-agent|already holds/.test(lock.error) ? 'STATE_LOCKED' : 'STATE_WRITE', message: lock.error });
     this.lock = lock.value;
     const keys = await loadIdentity(config.stateDir);
     if (!keys.ok) return err({ code: 'IDENTITY', message: keys.error });
@@ -155,16 +165,32 @@ export class Agent {
     const tag = agentTag(keys.value.fingerprint);
     const transfers = new TransferRules({ mode: config.transfers, maxBytes: config.transferMaxBytes, containers: config.transferRules });
     const rules = new SessionRules({
-      shells: config.shells, user: config.user, users: config.users, maxSessionsPerContainer: config.maxSessionsPerContainer,
-      idleTimeoutMs: config.idleTimeoutMs, maxSessionMs: config.maxSessionMs, recordDir: config.recordDir,
-      resumeGraceMs: config.resumeGraceMs, agentTag: tag, recordInput: config.recordInput,
-      standing: { priority: config.sessionPriority, cpus: config.sessionCpus, memory: config.sessionMemory, processes: config.sessionProcesses },
+      shells: config.shells,
+      user: config.user,
+      users: config.users,
+      maxSessionsPerContainer: config.maxSessionsPerContainer,
+      idleTimeoutMs: config.idleTimeoutMs,
+      maxSessionMs: config.maxSessionMs,
+      recordDir: config.recordDir,
+      resumeGraceMs: config.resumeGraceMs,
+      agentTag: tag,
+      recordInput: config.recordInput,
+      standing: {
+        priority: config.sessionPriority,
+        cpus: config.sessionCpus,
+        memory: config.sessionMemory,
+        processes: config.sessionProcesses,
+      },
       standingRules: config.sessionRules,
     });
     // A previous agent on this folder that died without stopping left its shells running: those
     // its journal lists, and those only their processes' markers tell of.
     const leftovers = await this.journal.endLeftovers({
-      docker: this.docker, audit, agentTag: tag, targets: this.targets, userFor: (name, labels) => rules.userFor(name, labels),
+      docker: this.docker,
+      audit,
+      agentTag: tag,
+      targets: this.targets,
+      userFor: (name, labels) => rules.userFor(name, labels),
     });
     if (leftovers > 0) log.warn('ended the sessions of a previous agent that did not stop cleanly', { sessions: leftovers });
     const negotiator = new Negotiator({
@@ -186,18 +212,36 @@ export class Agent {
     this.stopWatchingConsoles = consoles.watch(() => void negotiator.closeRevoked());
     this.watcher.start();
     const runningAgent = join(config.stateDir, 'agent.json');
-    const lanHost = config.lanListen ? { lanHost: config.lanListen.slice(0, config.lanListen.lastIndexOf(':')).replace(/^\[|\]$/g, '') } : {};
+    const lanHost = config.lanListen
+      ? { lanHost: config.lanListen.slice(0, config.lanListen.lastIndexOf(':')).replace(/^\[|\]$/g, '') }
+      : {};
     checkedWrite(runningAgent, () => writeRunningAgent(config.stateDir, { agentId: config.agentId, name: config.name, ...lanHost }));
-    const ready = { agentId: config.agentId, name: config.name, version: AGENT_VERSION, fingerprint: keys.value.fingerprint, expose: describeRule(this.config.labels) };
+    const ready = {
+      agentId: config.agentId,
+      name: config.name,
+      version: AGENT_VERSION,
+      fingerprint: keys.value.fingerprint,
+      expose: describeRule(this.config.labels),
+    };
     if (config.lanListen) {
-      this.lan = new LanEndpoint({ listen: config.lanListen, identity: this.identity, keys: keys.value, consoles, pairings: new PairingStore(config.stateDir), negotiator, audit });
+      this.lan = new LanEndpoint({
+        listen: config.lanListen,
+        identity: this.identity,
+        keys: keys.value,
+        consoles,
+        pairings: new PairingStore(config.stateDir),
+        negotiator,
+        audit,
+      });
       try {
         this.lanPort = (await this.lan.listen()).port;
       } catch (cause) {
         return err({ code: 'LISTEN', message: `cannot listen on ${config.lanListen}: ${(cause as Error).message}` });
       }
       const lanPort = this.lanPort;
-      checkedWrite(runningAgent, () => writeRunningAgent(config.stateDir, { agentId: config.agentId, name: config.name, lanPort, ...lanHost }));
+      checkedWrite(runningAgent, () =>
+        writeRunningAgent(config.stateDir, { agentId: config.agentId, name: config.name, lanPort, ...lanHost }),
+      );
       if (!config.signalingUrl) log.info('agent ready', { ...ready, lanPort: this.lanPort });
     }
     if (config.signalingUrl && config.token) {
@@ -205,13 +249,23 @@ export class Agent {
         config.signalingUrl,
         { role: 'agent', token: config.token, agentId: config.agentId, name: config.name, version: AGENT_VERSION },
         {
-          onConnected: () => log.info('agent ready', { ...ready, signalingUrl: config.signalingUrl, lanPort: this.lanPort, iceServers: config.iceServers.length, peers: negotiator.size }),
+          onConnected: () =>
+            log.info('agent ready', {
+              ...ready,
+              signalingUrl: config.signalingUrl,
+              lanPort: this.lanPort,
+              iceServers: config.iceServers.length,
+              peers: negotiator.size,
+            }),
           onOffer: (offer) => void negotiator.offer(offer, { port }),
           onIce: (ice) => negotiator.remoteIce(port, ice),
           onDisconnect: (message) => void negotiator.remoteDisconnect(port, message),
           onTurnCredentials: (credentials) => {
             this.issuedIceServers = credentials.iceServers;
-            log.debug('TURN credentials received', { urls: credentials.iceServers.flatMap((s) => s.urls), expiresAt: new Date(credentials.expiresAt).toISOString() });
+            log.debug('TURN credentials received', {
+              urls: credentials.iceServers.flatMap((s) => s.urls),
+              expiresAt: new Date(credentials.expiresAt).toISOString(),
+            });
           },
         },
       );
@@ -234,7 +288,12 @@ export class Agent {
 
   /** Peer connections, terminal channels and sessions (detached ones too) held right now, for debug stats and soak runs. */
   counts(): AgentCounts {
-    return { peers: this.peerCount, channels: this.negotiator?.channelCount ?? 0, sessions: this.sessions.size, detached: this.sessions.detached };
+    return {
+      peers: this.peerCount,
+      channels: this.negotiator?.channelCount ?? 0,
+      sessions: this.sessions.size,
+      detached: this.sessions.detached,
+    };
   }
 
   /**
@@ -253,7 +312,10 @@ export class Agent {
       this.watcher.close();
       const notice = protocolError('AGENT_STOPPED', `The agent stopped (${reason}); the shell was ended.`);
       const leftRunning = await this.sessions.endAll(`agent stopped (${reason})`, notice);
-      await this.negotiator?.closeAll(`the agent stopped (${reason}); its sessions were ended`, undefined, { code: 'AGENT_STOPPED', drainMs: STOP_DRAIN_MS });
+      await this.negotiator?.closeAll(`the agent stopped (${reason}); its sessions were ended`, undefined, {
+        code: 'AGENT_STOPPED',
+        drainMs: STOP_DRAIN_MS,
+      });
       this.signaling?.close();
       await this.lan?.close();
       await this.control?.close();

@@ -125,7 +125,13 @@ export class AuditLog {
     if (this.outage) this.flush();
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
-    if (this.outage) log.error('audit records not written before the agent stopped; they are in this log only', { path: this.path, held: this.outage.held.length, lost: this.outage.lost, since: this.outage.since });
+    if (this.outage)
+      log.error('audit records not written before the agent stopped; they are in this log only', {
+        path: this.path,
+        held: this.outage.held.length,
+        lost: this.outage.lost,
+        since: this.outage.since,
+      });
     return !this.outage;
   }
 
@@ -150,10 +156,16 @@ export class AuditLog {
   private flush(): void {
     const outage = this.outage;
     if (!outage || !this.path) return;
-    const gap = JSON.stringify({
-      time: new Date().toISOString(), event: 'audit.gap', since: outage.since, reason: outage.reason,
-      delayed: outage.held.length, lost: outage.lost, ...(outage.lost > 0 ? { lostEvents: outage.lostEvents } : {}),
-    }) + '\n';
+    const gap =
+      JSON.stringify({
+        time: new Date().toISOString(),
+        event: 'audit.gap',
+        since: outage.since,
+        reason: outage.reason,
+        delayed: outage.held.length,
+        lost: outage.lost,
+        ...(outage.lost > 0 ? { lostEvents: outage.lostEvents } : {}),
+      }) + '\n';
     const failed = this.append(gap + outage.held.join(''));
     if (failed !== undefined) {
       log.debug('audit log still cannot be written', { path: this.path, error: failed, held: outage.held.length });
@@ -193,7 +205,7 @@ export class AuditLog {
         this.checkedTail = true;
       }
       const bytes = Buffer.from((this.tailNote ?? '') + line);
-      for (let written = 0; written < bytes.length;) written += writeSync(fd, bytes, written, bytes.length - written);
+      for (let written = 0; written < bytes.length; ) written += writeSync(fd, bytes, written, bytes.length - written);
       this.tailNote = undefined;
       return undefined;
     } catch (cause) {
@@ -226,10 +238,14 @@ export class AuditLog {
     const keep = newline < 0 ? size - window.length : size - window.length + newline + 1;
     ftruncateSync(fd, keep);
     log.warn('partial audit record removed', { path: this.path, bytes: size - keep });
-    this.tailNote = JSON.stringify({
-      time: new Date().toISOString(), event: 'audit.gap', reason: `a partial record of ${size - keep} bytes at the end of the log was removed (its write was cut off)`,
-      delayed: 0, lost: 1,
-    }) + '\n';
+    this.tailNote =
+      JSON.stringify({
+        time: new Date().toISOString(),
+        event: 'audit.gap',
+        reason: `a partial record of ${size - keep} bytes at the end of the log was removed (its write was cut off)`,
+        delayed: 0,
+        lost: 1,
+      }) + '\n';
     return keep;
   }
 }

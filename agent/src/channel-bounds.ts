@@ -39,9 +39,8 @@ export class ChannelBounds {
   private suppressed = 0;
 
   constructor(private readonly options: ChannelBoundsOptions) {
-    const [rate, burst] = options.kind !== 'control'
-      ? [TTY_FRAMES_PER_SECOND, TTY_FRAME_BURST]
-      : [CONTROL_FRAMES_PER_SECOND, CONTROL_FRAME_BURST];
+    const [rate, burst] =
+      options.kind !== 'control' ? [TTY_FRAMES_PER_SECOND, TTY_FRAME_BURST] : [CONTROL_FRAMES_PER_SECOND, CONTROL_FRAME_BURST];
     this.rate = rate;
     this.gate = new RateGate(rate, burst, options.now);
   }
@@ -59,7 +58,11 @@ export class ChannelBounds {
     const admission = this.gate.admit();
     if (admission === 'pass') deliver(frame);
     else if (admission === 'refuse') {
-      log.warn('frames over the rate dropped', { negotiationId: this.options.negotiationId, label: port.label.slice(0, 64), excess: this.gate.excess });
+      log.warn('frames over the rate dropped', {
+        negotiationId: this.options.negotiationId,
+        label: port.label.slice(0, 64),
+        excess: this.gate.excess,
+      });
       answerError(port, 'RATE_LIMITED', `more than ${this.rate} frames a second on this channel; frames were dropped`);
     }
     return admission;
@@ -68,7 +71,12 @@ export class ChannelBounds {
   /** Whether an answer may go out now: not while more than MAX_UNREAD_REPLY_BYTES wait (its console does not read). */
   mayAnswer(label: string, buffered: number): boolean {
     if (buffered <= MAX_UNREAD_REPLY_BYTES) return true;
-    if (this.suppressed++ === 0) log.warn('console does not read; answers dropped', { negotiationId: this.options.negotiationId, label: label.slice(0, 64), buffered });
+    if (this.suppressed++ === 0)
+      log.warn('console does not read; answers dropped', {
+        negotiationId: this.options.negotiationId,
+        label: label.slice(0, 64),
+        buffered,
+      });
     return false;
   }
 }

@@ -16,7 +16,11 @@ const log = createLogger(import.meta.url);
 /** Runs the CLI; resolves with the exit code once the agent has stopped (or at once for --help). */
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   // Loaded on demand: a subcommand does not load werift and Socket.IO, and prints in a fraction of a second.
-  if (isCommand(argv)) return (await import('./commands.js')).runCommand(argv, env, { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) });
+  if (isCommand(argv))
+    return (await import('./commands.js')).runCommand(argv, env, {
+      out: (text) => process.stdout.write(text),
+      err: (text) => process.stderr.write(text),
+    });
   const request = loadConfig(argv, env);
   if (!request.ok) {
     process.stderr.write(`tether-agent: ${request.error}\n`);

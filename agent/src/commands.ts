@@ -11,7 +11,14 @@ import { encodePairingToken, LanEndpoint, ok, type Result } from '@tether/protoc
 import { endpointsFor } from './admin/agent-control.js';
 import { askAgent, type ControlAnswer, type ControlRequest, type PairingGrant } from './admin/control-socket.js';
 import { withIdleStateFolder } from './admin/offline-state.js';
-import { installService, uninstallService, INSTALL_SERVICE_HELP, UNINSTALL_SERVICE_HELP, installOptions, uninstallOptions } from './admin/service.js';
+import {
+  installService,
+  uninstallService,
+  INSTALL_SERVICE_HELP,
+  UNINSTALL_SERVICE_HELP,
+  installOptions,
+  uninstallOptions,
+} from './admin/service.js';
 import { terminalSafe, terminalSafeJson } from './admin/terminal-text.js';
 import { duration } from './config.js';
 import { ConsoleRegistry, type EnrolledConsole } from './trust/consoles.js';
@@ -22,7 +29,12 @@ import { defaultStateDir, readJsonFile, writeJsonFile } from './trust/state-file
 export const DEFAULT_LAN_PORT = 7301;
 
 /** What the running agent writes at start (`agent.json`), so that `pair` names it as it runs. */
-export const RunningAgent = z.object({ agentId: z.string(), name: z.string(), lanPort: z.number().optional(), lanHost: z.string().optional() });
+export const RunningAgent = z.object({
+  agentId: z.string(),
+  name: z.string(),
+  lanPort: z.number().optional(),
+  lanHost: z.string().optional(),
+});
 
 export function writeRunningAgent(stateDir: string, info: z.infer<typeof RunningAgent>): void {
   writeJsonFile(join(stateDir, 'agent.json'), info);
@@ -67,7 +79,6 @@ export interface CommandIo {
   err(text: string): void;
 }
 
-
 /**
  * Console ids are base64url, so one in 32 begins with '-', which parseArgs would read as an
  * option. After `consoles revoke`, the first argument that is not the command's own option is the
@@ -80,12 +91,14 @@ function idAfterRevoke(rest: string[]): string[] {
     const arg = args[i]!;
     if (arg === '--') return rest;
     if (arg === '--state-dir') i++;
-    else if (!arg.startsWith('--state-dir=') && arg !== '--json' && arg !== '--help') return ['revoke', ...args.slice(0, i), ...args.slice(i + 1), '--', arg];
+    else if (!arg.startsWith('--state-dir=') && arg !== '--json' && arg !== '--help')
+      return ['revoke', ...args.slice(0, i), ...args.slice(i + 1), '--', arg];
   }
   return rest;
 }
 
-const stateDirOf = (values: { 'state-dir'?: string | undefined }, env: NodeJS.ProcessEnv) => values['state-dir'] ?? env.TETHER_AGENT_STATE_DIR ?? defaultStateDir(env);
+const stateDirOf = (values: { 'state-dir'?: string | undefined }, env: NodeJS.ProcessEnv) =>
+  values['state-dir'] ?? env.TETHER_AGENT_STATE_DIR ?? defaultStateDir(env);
 
 /** One line per console, every field made safe for the terminal. */
 function consoleLine(c: EnrolledConsole): string {
@@ -96,16 +109,27 @@ function consoleLine(c: EnrolledConsole): string {
  * Asks the running agent; when none runs on the folder, `offline` does the same on the folder.
  * Either way an error is a sentence for the operator.
  */
-async function throughAgent<T>(stateDir: string, request: ControlRequest, pick: (answer: ControlAnswer) => T | undefined, offline: () => Promise<Result<T, string>>): Promise<Result<T, string>> {
+async function throughAgent<T>(
+  stateDir: string,
+  request: ControlRequest,
+  pick: (answer: ControlAnswer) => T | undefined,
+  offline: () => Promise<Result<T, string>>,
+): Promise<Result<T, string>> {
   const asked = await askAgent(stateDir, request);
-  if (!asked.ok) return asked.error.code === 'NOT_RUNNING' ? withIdleStateFolder(stateDir, offline) : { ok: false, error: asked.error.message };
+  if (!asked.ok)
+    return asked.error.code === 'NOT_RUNNING' ? withIdleStateFolder(stateDir, offline) : { ok: false, error: asked.error.message };
   if (!asked.value.ok) return { ok: false, error: asked.value.error };
   const picked = pick(asked.value);
   return picked === undefined ? { ok: false, error: 'the agent gave an answer of another kind' } : ok(picked);
 }
 
 async function consoles(args: string[], env: NodeJS.ProcessEnv, io: CommandIo): Promise<number> {
-  const parsed = parse(idAfterRevoke(args), { 'state-dir': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } }, io, CONSOLES_HELP);
+  const parsed = parse(
+    idAfterRevoke(args),
+    { 'state-dir': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } },
+    io,
+    CONSOLES_HELP,
+  );
   if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
   const stateDir = stateDirOf(values, env);
@@ -114,8 +138,12 @@ async function consoles(args: string[], env: NodeJS.ProcessEnv, io: CommandIo): 
     const asked = await askAgent(stateDir, { op: 'consoles' });
     // Reading needs no lock: the files are replaced whole, never edited in place.
     const all: Result<EnrolledConsole[], string> = asked.ok
-      ? asked.value.ok && 'consoles' in asked.value ? ok(asked.value.consoles) : { ok: false, error: asked.value.ok ? 'the agent gave an answer of another kind' : asked.value.error }
-      : asked.error.code === 'NOT_RUNNING' ? new ConsoleRegistry(stateDir).all() : { ok: false, error: asked.error.message };
+      ? asked.value.ok && 'consoles' in asked.value
+        ? ok(asked.value.consoles)
+        : { ok: false, error: asked.value.ok ? 'the agent gave an answer of another kind' : asked.value.error }
+      : asked.error.code === 'NOT_RUNNING'
+        ? new ConsoleRegistry(stateDir).all()
+        : { ok: false, error: asked.error.message };
     if (!all.ok) return fail(io, all.error, 1);
     if (values.json) io.out(terminalSafeJson(all.value) + '\n');
     else if (all.value.length === 0) io.err(`no console is enrolled with the agent of ${stateDir}\n`);
@@ -123,19 +151,39 @@ async function consoles(args: string[], env: NodeJS.ProcessEnv, io: CommandIo): 
     return 0;
   }
   if (action === 'revoke' && id !== undefined && extra.length === 0) {
-    const revoked = await throughAgent(stateDir, { op: 'revoke', id }, (a) => ('revoked' in a ? a.revoked : undefined), async () => new ConsoleRegistry(stateDir).revoke(id));
+    const revoked = await throughAgent(
+      stateDir,
+      { op: 'revoke', id },
+      (a) => ('revoked' in a ? a.revoked : undefined),
+      async () => new ConsoleRegistry(stateDir).revoke(id),
+    );
     if (!revoked.ok) return fail(io, revoked.error, 1);
     io.out(`revoked ${terminalSafe(revoked.value.id)} (${terminalSafe(revoked.value.name)})\n`);
     return 0;
   }
-  return fail(io, action === undefined ? 'say list or revoke' : `unexpected ${positionals.map((p) => `'${terminalSafe(p)}'`).join(' ')}`, 2, CONSOLES_HELP);
+  return fail(
+    io,
+    action === undefined ? 'say list or revoke' : `unexpected ${positionals.map((p) => `'${terminalSafe(p)}'`).join(' ')}`,
+    2,
+    CONSOLES_HELP,
+  );
 }
 
 async function pair(args: string[], env: NodeJS.ProcessEnv, io: CommandIo): Promise<number> {
-  const parsed = parse(args, {
-    'state-dir': { type: 'string' }, ttl: { type: 'string' }, 'lan-endpoint': { type: 'string', multiple: true },
-    'agent-id': { type: 'string' }, name: { type: 'string' }, 'no-qr': { type: 'boolean' }, help: { type: 'boolean' },
-  }, io, PAIR_HELP);
+  const parsed = parse(
+    args,
+    {
+      'state-dir': { type: 'string' },
+      ttl: { type: 'string' },
+      'lan-endpoint': { type: 'string', multiple: true },
+      'agent-id': { type: 'string' },
+      name: { type: 'string' },
+      'no-qr': { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
+    io,
+    PAIR_HELP,
+  );
   if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
   if (positionals.length > 0) return fail(io, `pair takes no argument ('${terminalSafe(positionals[0]!)}')`, 2, PAIR_HELP);
@@ -146,7 +194,12 @@ async function pair(args: string[], env: NodeJS.ProcessEnv, io: CommandIo): Prom
   if (bad) return fail(io, `--lan-endpoint ${terminalSafe(bad)} is not host:port`, 2);
   const stateDir = stateDirOf(values, env);
 
-  const granted = await throughAgent(stateDir, { op: 'pair', ttlMs: ttl }, (a) => ('pairing' in a ? { ...a.pairing, running: true } : undefined), () => pairOffline(stateDir, ttl, values, env));
+  const granted = await throughAgent(
+    stateDir,
+    { op: 'pair', ttlMs: ttl },
+    (a) => ('pairing' in a ? { ...a.pairing, running: true } : undefined),
+    () => pairOffline(stateDir, ttl, values, env),
+  );
   if (!granted.ok) return fail(io, granted.error, granted.error.startsWith('--') ? 2 : 1);
   const grant = granted.value;
   if (values['agent-id'] !== undefined && values['agent-id'] !== grant.agentId) {
@@ -155,37 +208,63 @@ async function pair(args: string[], env: NodeJS.ProcessEnv, io: CommandIo): Prom
   const name = (values.name ?? grant.name).slice(0, 64) || grant.agentId;
   const endpoints = (given ?? grant.endpoints).slice(0, 8);
   if (!grant.running) {
-    io.err(`tether-agent: warning: no agent is running on ${stateDir}; a console can pair with this token once the agent runs there with --lan-listen\n`);
+    io.err(
+      `tether-agent: warning: no agent is running on ${stateDir}; a console can pair with this token once the agent runs there with --lan-listen\n`,
+    );
   } else if (!grant.lanListening) {
-    io.err('tether-agent: warning: the agent is not listening on a LAN endpoint (it runs without --lan-listen, e.g. 0.0.0.0:7301), and a console pairs only through it: this token is of no use until it does\n');
+    io.err(
+      'tether-agent: warning: the agent is not listening on a LAN endpoint (it runs without --lan-listen, e.g. 0.0.0.0:7301), and a console pairs only through it: this token is of no use until it does\n',
+    );
   }
   if (endpoints.length === 0) io.err('tether-agent: warning: the token names no endpoint; give one with --lan-endpoint host:port\n');
   const token = encodePairingToken({
-    version: 1, pairingId: grant.pairingId, agentId: grant.agentId, name, endpoints,
-    fingerprint: grant.fingerprint, secret: grant.secret, expiresAt: grant.expiresAt,
+    version: 1,
+    pairingId: grant.pairingId,
+    agentId: grant.agentId,
+    name,
+    endpoints,
+    fingerprint: grant.fingerprint,
+    secret: grant.secret,
+    expiresAt: grant.expiresAt,
   });
   if (!values['no-qr']) io.out(await QRCode.toString(token, { type: 'terminal', small: true, errorCorrectionLevel: 'L' }));
-  io.out(`\nPairing token for ${terminalSafe(name)} (one console, valid until ${new Date(grant.expiresAt).toISOString()}):\n\n${token}\n\n`);
+  io.out(
+    `\nPairing token for ${terminalSafe(name)} (one console, valid until ${new Date(grant.expiresAt).toISOString()}):\n\n${token}\n\n`,
+  );
   io.out(`Agent fingerprint: sha-256 ${grant.fingerprint}\n`);
-  if (endpoints.length > 0) io.out(`LAN endpoint${endpoints.length > 1 ? 's' : ''} in the token: ${endpoints.map(terminalSafe).join(', ')}\n`);
+  if (endpoints.length > 0)
+    io.out(`LAN endpoint${endpoints.length > 1 ? 's' : ''} in the token: ${endpoints.map(terminalSafe).join(', ')}\n`);
   return 0;
 }
 
 /** The pairing written into a folder no agent runs on; its LAN endpoint as the last run recorded it. */
-async function pairOffline(stateDir: string, ttl: number, values: { 'agent-id'?: string | undefined; name?: string | undefined }, env: NodeJS.ProcessEnv): Promise<Result<PairingGrant & { running: boolean }, string>> {
+async function pairOffline(
+  stateDir: string,
+  ttl: number,
+  values: { 'agent-id'?: string | undefined; name?: string | undefined },
+  env: NodeJS.ProcessEnv,
+): Promise<Result<PairingGrant & { running: boolean }, string>> {
   const keys = await loadIdentity(stateDir);
   if (!keys.ok) return keys;
   const recorded = readJsonFile(join(stateDir, 'agent.json'), {});
   const info = RunningAgent.partial().safeParse(recorded.ok ? recorded.value : {});
   const last = info.success ? info.data : {};
   const agentId = values['agent-id'] ?? env.TETHER_AGENT_ID ?? last.agentId;
-  if (!agentId) return { ok: false, error: '--agent-id is needed: no agent has run on this state folder yet (the agent records its id there when it starts)' };
+  if (!agentId)
+    return {
+      ok: false,
+      error: '--agent-id is needed: no agent has run on this state folder yet (the agent records its id there when it starts)',
+    };
   const pending = new PairingStore(stateDir).create(ttl);
   if (!pending.ok) return pending;
   return ok({
-    ...pending.value, agentId, name: values.name ?? env.TETHER_AGENT_NAME ?? last.name ?? agentId, fingerprint: keys.value.fingerprint,
+    ...pending.value,
+    agentId,
+    name: values.name ?? env.TETHER_AGENT_NAME ?? last.name ?? agentId,
+    fingerprint: keys.value.fingerprint,
     endpoints: last.lanPort !== undefined ? endpointsFor(last.lanHost, last.lanPort) : endpointsFor(undefined, DEFAULT_LAN_PORT),
-    lanListening: false, running: false,
+    lanListening: false,
+    running: false,
   });
 }
 

@@ -42,77 +42,90 @@ export const StandingRuleConfig = z.strictObject({
   processes: ProcessCount.optional(),
 });
 
-export const AgentConfig = z.object({
-  /** the cloud signaling server; optional when the LAN endpoint is on */
-  signalingUrl: z.url({ protocol: /^(https?|wss?)$/ }).optional(),
-  token: z.string().min(1).max(4096).optional(),
-  agentId: AgentId,
-  name: z.string().min(1).max(128),
-  /** Docker labels a container must carry (all of them) to be exposed; an empty value matches any. */
-  labels: z.record(z.string().min(1), z.string()),
-  /** STUN/TURN servers; none by default, so ICE never depends on a server the operator did not name. */
-  iceServers: z.array(IceServerConfig),
-  /** Extra host candidate addresses, e.g. 127.0.0.1, which werift otherwise skips. */
-  iceHosts: z.array(z.union([z.ipv4(), z.ipv6()])),
-  /** Binds ICE to this IPv4 address only (werift `iceInterfaceAddresses.udp4`). */
-  iceInterface: z.ipv4().optional(),
-  /** `relay`: gather and use TURN relay candidates only (werift's forceTurn); `all` by default. */
-  iceTransportPolicy: z.enum(['all', 'relay']),
-  dockerSocket: z.string().min(1),
-  /** Shells to try in order; the first that exists in the container is started. */
-  shells: z.array(z.string().regex(/^\//, 'an absolute path')).min(1),
-  /** User the exec runs as unless a container's `tether.user` label or `users` names another. */
-  user: z.string().min(1),
-  /** Exec user per container name. */
-  users: z.record(z.string(), z.string().min(1)),
-  logLevel: z.enum(LOG_LEVELS),
-  /** Identity, enrolled consoles, pending pairings, audit log. */
-  stateDir: z.string().min(1),
-  /** `host:port` for the agent's own LAN signaling endpoint; off when unset. */
-  lanListen: LanEndpoint.optional(),
-  /** Endpoints printed in pairing tokens; default: the LAN listen address, or this host's IPv4 addresses. */
-  lanEndpoints: z.array(LanEndpoint).max(8),
-  /** Whether cloud offers need an enrolled console fingerprint (the LAN path always does). */
-  requirePairing: z.enum(['auto', 'always', 'never']),
-  /** Containers exposed by name (glob with `*` and `?`), in addition to the label rule. */
-  exposeNames: z.array(z.string().min(1)),
-  maxSessionsPerContainer: z.number().int().min(0),
-  idleTimeoutMs: z.number().int().min(0),
-  maxSessionMs: z.number().int().min(0),
-  /** How long a session outlives its lost channel, waiting for a resume; 0: no resume. */
-  resumeGraceMs: z.number().int().min(0).max(24 * 3600 * 1000),
-  /** Append-only JSON-lines audit log; default `audit.jsonl` in the state folder. */
-  auditLog: z.string().min(1).optional(),
-  /**
-   * While the audit log cannot be written: `closed` refuses new sessions (AUDIT_UNAVAILABLE), `open`
-   * lets them start; either way the records are held and written after a gap record once it can.
-   */
-  auditFailure: z.enum(['closed', 'open']),
-  /** Folder for asciicast v2 recordings; none when unset. */
-  recordDir: z.string().min(1).optional(),
-  /** Adds what was typed to recordings (asciicast `i` events); the tab says so. Off: it holds passwords. */
-  recordInput: z.boolean(),
-  /** `idle`: sessions run at nice 19, SCHED_IDLE where allowed, idle I/O, oom_score_adj 1000; `normal`: as Docker starts them. */
-  sessionPriority: z.enum(SESSION_PRIORITIES),
-  /** CPUs every session may run on unless a container's rule or label says otherwise. */
-  sessionCpus: CpuList.optional(),
-  /** RLIMIT_AS of each session process, unless a container's rule or label says otherwise. */
-  sessionMemory: MemorySize.optional(),
-  /** RLIMIT_NPROC (processes of the exec user), unless a container's rule or label says otherwise. */
-  sessionProcesses: ProcessCount.optional(),
-  /** Per container name, its sessions' standing. */
-  sessionRules: z.record(z.string().min(1), StandingRuleConfig),
-  // ---- file transfers (transfer/transfer-rules.ts) ----
-  /** `off`, `download` (downloads only) or `both`, unless a container's rule says otherwise. */
-  transfers: z.enum(TRANSFER_MODES),
-  /** The largest file (or directory archive) moved, in bytes; 0: no limit. */
-  transferMaxBytes: z.number().int().min(0),
-  /** Per container name: its own mode and size limit; wins over the defaults and the container's label. */
-  transferRules: z.record(z.string().min(1), z.strictObject({ mode: z.enum(TRANSFER_MODES).optional(), maxBytes: z.number().int().min(0).optional() })),
-}).refine((c) => c.signalingUrl !== undefined || c.lanListen !== undefined, {
-  message: 'give --signaling-url (cloud) or --lan-listen (LAN endpoint), or both',
-  path: ['signalingUrl'],
-}).refine((c) => c.signalingUrl === undefined || c.token !== undefined, { message: '--token is required with --signaling-url', path: ['token'] })
+export const AgentConfig = z
+  .object({
+    /** the cloud signaling server; optional when the LAN endpoint is on */
+    signalingUrl: z.url({ protocol: /^(https?|wss?)$/ }).optional(),
+    token: z.string().min(1).max(4096).optional(),
+    agentId: AgentId,
+    name: z.string().min(1).max(128),
+    /** Docker labels a container must carry (all of them) to be exposed; an empty value matches any. */
+    labels: z.record(z.string().min(1), z.string()),
+    /** STUN/TURN servers; none by default, so ICE never depends on a server the operator did not name. */
+    iceServers: z.array(IceServerConfig),
+    /** Extra host candidate addresses, e.g. 127.0.0.1, which werift otherwise skips. */
+    iceHosts: z.array(z.union([z.ipv4(), z.ipv6()])),
+    /** Binds ICE to this IPv4 address only (werift `iceInterfaceAddresses.udp4`). */
+    iceInterface: z.ipv4().optional(),
+    /** `relay`: gather and use TURN relay candidates only (werift's forceTurn); `all` by default. */
+    iceTransportPolicy: z.enum(['all', 'relay']),
+    dockerSocket: z.string().min(1),
+    /** Shells to try in order; the first that exists in the container is started. */
+    shells: z.array(z.string().regex(/^\//, 'an absolute path')).min(1),
+    /** User the exec runs as unless a container's `tether.user` label or `users` names another. */
+    user: z.string().min(1),
+    /** Exec user per container name. */
+    users: z.record(z.string(), z.string().min(1)),
+    logLevel: z.enum(LOG_LEVELS),
+    /** Identity, enrolled consoles, pending pairings, audit log. */
+    stateDir: z.string().min(1),
+    /** `host:port` for the agent's own LAN signaling endpoint; off when unset. */
+    lanListen: LanEndpoint.optional(),
+    /** Endpoints printed in pairing tokens; default: the LAN listen address, or this host's IPv4 addresses. */
+    lanEndpoints: z.array(LanEndpoint).max(8),
+    /** Whether cloud offers need an enrolled console fingerprint (the LAN path always does). */
+    requirePairing: z.enum(['auto', 'always', 'never']),
+    /** Containers exposed by name (glob with `*` and `?`), in addition to the label rule. */
+    exposeNames: z.array(z.string().min(1)),
+    maxSessionsPerContainer: z.number().int().min(0),
+    idleTimeoutMs: z.number().int().min(0),
+    maxSessionMs: z.number().int().min(0),
+    /** How long a session outlives its lost channel, waiting for a resume; 0: no resume. */
+    resumeGraceMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(24 * 3600 * 1000),
+    /** Append-only JSON-lines audit log; default `audit.jsonl` in the state folder. */
+    auditLog: z.string().min(1).optional(),
+    /**
+     * While the audit log cannot be written: `closed` refuses new sessions (AUDIT_UNAVAILABLE), `open`
+     * lets them start; either way the records are held and written after a gap record once it can.
+     */
+    auditFailure: z.enum(['closed', 'open']),
+    /** Folder for asciicast v2 recordings; none when unset. */
+    recordDir: z.string().min(1).optional(),
+    /** Adds what was typed to recordings (asciicast `i` events); the tab says so. Off: it holds passwords. */
+    recordInput: z.boolean(),
+    /** `idle`: sessions run at nice 19, SCHED_IDLE where allowed, idle I/O, oom_score_adj 1000; `normal`: as Docker starts them. */
+    sessionPriority: z.enum(SESSION_PRIORITIES),
+    /** CPUs every session may run on unless a container's rule or label says otherwise. */
+    sessionCpus: CpuList.optional(),
+    /** RLIMIT_AS of each session process, unless a container's rule or label says otherwise. */
+    sessionMemory: MemorySize.optional(),
+    /** RLIMIT_NPROC (processes of the exec user), unless a container's rule or label says otherwise. */
+    sessionProcesses: ProcessCount.optional(),
+    /** Per container name, its sessions' standing. */
+    sessionRules: z.record(z.string().min(1), StandingRuleConfig),
+    // ---- file transfers (transfer/transfer-rules.ts) ----
+    /** `off`, `download` (downloads only) or `both`, unless a container's rule says otherwise. */
+    transfers: z.enum(TRANSFER_MODES),
+    /** The largest file (or directory archive) moved, in bytes; 0: no limit. */
+    transferMaxBytes: z.number().int().min(0),
+    /** Per container name: its own mode and size limit; wins over the defaults and the container's label. */
+    transferRules: z.record(
+      z.string().min(1),
+      z.strictObject({ mode: z.enum(TRANSFER_MODES).optional(), maxBytes: z.number().int().min(0).optional() }),
+    ),
+  })
+  .refine((c) => c.signalingUrl !== undefined || c.lanListen !== undefined, {
+    message: 'give --signaling-url (cloud) or --lan-listen (LAN endpoint), or both',
+    path: ['signalingUrl'],
+  })
+  .refine((c) => c.signalingUrl === undefined || c.token !== undefined, {
+    message: '--token is required with --signaling-url',
+    path: ['token'],
+  })
   .refine((c) => !c.recordInput || c.recordDir !== undefined, { message: '--record-input needs --record-dir', path: ['recordInput'] });
 
 export type AgentConfig = z.infer<typeof AgentConfig>;
@@ -159,4 +172,3 @@ export function defaults(): ConfigLayer {
     transferRules: {},
   };
 }
-

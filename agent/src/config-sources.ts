@@ -7,7 +7,12 @@ import { err, ok, type Result } from '@tether/protocol';
 import type { ConfigLayer } from './config-schema.js';
 
 export const list = (value: string | undefined) =>
-  value === undefined ? undefined : value.split(',').map((s) => s.trim()).filter(Boolean);
+  value === undefined
+    ? undefined
+    : value
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
 
 export function parseLabels(entries: string[]): Record<string, string> {
   const labels: Record<string, string> = {};
@@ -99,4 +104,3 @@ export function duration(text: string | undefined): number | string | undefined 
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(match[2] ?? 's') as 'ms' | 's' | 'm' | 'h' | 'd'];
   return Number(match[1]) * unit;
 }
-

@@ -1,5 +1,12 @@
 /** The `control` channel: hello, the list of exposed containers, ping. Text JSON only. */
-import { encodeMessage, parseConsoleControl, TRANSFER_CAPABILITY, TTY_PROTOCOL, type AgentControlMessage, type ErrorCode } from '@tether/protocol';
+import {
+  encodeMessage,
+  parseConsoleControl,
+  TRANSFER_CAPABILITY,
+  TTY_PROTOCOL,
+  type AgentControlMessage,
+  type ErrorCode,
+} from '@tether/protocol';
 import { answerError, answerPing, closeWhenDrained, type DataChannelPort, type InboundFrame, type Unsubscribe } from './data-channel.js';
 import type { DockerTargets } from './docker-targets.js';
 import { createLogger } from './log.js';
@@ -30,9 +37,11 @@ export class AgentControlChannel {
     this.unsubscribe.push(channel.onClose(() => this.dispose()));
     // Pushed lists go only where list-targets would be answered.
     if (watcher) {
-      this.unsubscribe.push(watcher.subscribe((targets) => {
-        if (this.mayList() && this.channel.isOpen) this.send({ type: 'targets', targets });
-      }));
+      this.unsubscribe.push(
+        watcher.subscribe((targets) => {
+          if (this.mayList() && this.channel.isOpen) this.send({ type: 'targets', targets });
+        }),
+      );
     }
   }
 

@@ -59,7 +59,8 @@ export function drainAndClose(channel: DataChannelPort): Promise<void> {
     const tick = () => {
       if (!channel.isOpen) return resolve();
       if (channel.bufferedAmount === 0 || Date.now() - started > DRAIN_MAX_MS) {
-        if (channel.bufferedAmount > 0) log.warn('closing a channel with unsent data', { label: channel.label, buffered: channel.bufferedAmount });
+        if (channel.bufferedAmount > 0)
+          log.warn('closing a channel with unsent data', { label: channel.label, buffered: channel.bufferedAmount });
         channel.close();
         return resolve();
       }

@@ -21,12 +21,7 @@ export function withDeadline<T>(promise: Promise<T>, ms: number, what: string): 
 }
 
 /** Turns a rejected or late promise into an error value with `code`. */
-export async function attempt<T>(
-  promise: Promise<T>,
-  code: ErrorCode,
-  what: string,
-  ms = DOCKER_REQUEST_TIMEOUT_MS,
-): Promise<Result<T>> {
+export async function attempt<T>(promise: Promise<T>, code: ErrorCode, what: string, ms = DOCKER_REQUEST_TIMEOUT_MS): Promise<Result<T>> {
   try {
     return ok(await withDeadline(promise, ms, what));
   } catch (cause) {

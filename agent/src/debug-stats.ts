@@ -163,7 +163,10 @@ export function sctpFigures(transport: unknown): Record<string, unknown> | undef
     lastSackedTsn: sctp.lastSackedTsn,
     lastReceivedTsn: sctp.lastReceivedTsn,
     misOrdered: sctp.sackMisOrdered.size,
-    misOrderedMin: [...sctp.sackMisOrdered].reduce<number | undefined>((min, tsn) => (min === undefined || tsn < min ? tsn : min), undefined),
+    misOrderedMin: [...sctp.sackMisOrdered].reduce<number | undefined>(
+      (min, tsn) => (min === undefined || tsn < min ? tsn : min),
+      undefined,
+    ),
     reassembly,
     dataChannelQueue: dataChannelQueue?.length,
     channels,

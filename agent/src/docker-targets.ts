@@ -95,7 +95,11 @@ export class DockerTargets {
     // it exists, and its name behind an id prefix, are the host's to know (issue 11). The operator
     // learns it from the log.
     if (!this.exposed(name, info.Config.Labels)) {
-      log.info('open refused: the container exists but is not exposed', { ref: ref.slice(0, 128), container: name, rule: describeRule(this.rule) });
+      log.info('open refused: the container exists but is not exposed', {
+        ref: ref.slice(0, 128),
+        container: name,
+        rule: describeRule(this.rule),
+      });
       return err(unknownTarget(ref));
     }
     if (!info.State.Running || info.State.Paused) {
@@ -119,6 +123,9 @@ export function describeRule(rule: ExposeRule): string {
 
 /** Shell-style glob on a whole name: `*` any run of characters, `?` one character. */
 export function globMatch(glob: string, name: string): boolean {
-  const pattern = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const pattern = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${pattern}$`).test(name);
 }

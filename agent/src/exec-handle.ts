@@ -84,7 +84,7 @@ async function hostPid(exec: Docker.Exec): Promise<number> {
       log.warn('exec started but inspect failed; killing will use the in-container fallback', { error: inspected.error.message });
       return 0;
     }
-    if (inspected.value.Pid > 0 || !inspected.value.Running && tries > 0) return inspected.value.Pid;
+    if (inspected.value.Pid > 0 || (!inspected.value.Running && tries > 0)) return inspected.value.Pid;
     await new Promise((resolve) => setTimeout(resolve, PID_POLL_MS));
   }
   log.warn('exec pid unknown; killing will use the in-container fallback', { execId: exec.id });

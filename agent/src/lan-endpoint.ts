@@ -9,10 +9,30 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server, type Socket } from 'socket.io';
 import {
-  Disconnect, err, HANDSHAKE_TIMEOUT_MS, Ice, LanAuth, lanAuthInput, MAX_INBOUND_BYTES_BEFORE_AUTH, MAX_LAN_CONNECTIONS_PER_ADDRESS, MAX_LAN_QUEUED_OUTBOUND_BYTES, MAX_SIGNALING_PAYLOAD_BYTES, ok,
-  OfferToServer, PairEnroll, parseValue,
-  protocolError, SIGNALING_MESSAGE_BURST, SIGNALING_MESSAGES_PER_SECOND, toBase64Url, type ConsoleToLanEvents, type LanAuthAck, type LanToConsoleEvents, type PairedAgent,
-  type ProtocolError, type Result,
+  Disconnect,
+  err,
+  HANDSHAKE_TIMEOUT_MS,
+  Ice,
+  LanAuth,
+  lanAuthInput,
+  MAX_INBOUND_BYTES_BEFORE_AUTH,
+  MAX_LAN_CONNECTIONS_PER_ADDRESS,
+  MAX_LAN_QUEUED_OUTBOUND_BYTES,
+  MAX_SIGNALING_PAYLOAD_BYTES,
+  ok,
+  OfferToServer,
+  PairEnroll,
+  parseValue,
+  protocolError,
+  SIGNALING_MESSAGE_BURST,
+  SIGNALING_MESSAGES_PER_SECOND,
+  toBase64Url,
+  type ConsoleToLanEvents,
+  type LanAuthAck,
+  type LanToConsoleEvents,
+  type PairedAgent,
+  type ProtocolError,
+  type Result,
 } from '@tether/protocol';
 import { ConnectionsPerAddress, InboundLimit, OutboundLimit, type EngineConnection } from '@tether/socket-bounds';
 import type { AuditLog } from './audit.js';
@@ -34,7 +54,8 @@ export const LAN_EVENTS: readonly string[] = ['pair:enroll', 'lan:auth', 'webrtc
 
 /** Answers one message through its ack callback when it has one, else (failures only) with `signal:error`. */
 function answer(socket: LanSocket, ack: unknown, outcome: Result<unknown>): void {
-  if (typeof ack === 'function') (ack as (r: unknown) => void)(outcome.ok ? (outcome.value ?? { ok: true }) : { ok: false, error: outcome.error });
+  if (typeof ack === 'function')
+    (ack as (r: unknown) => void)(outcome.ok ? (outcome.value ?? { ok: true }) : { ok: false, error: outcome.error });
   else if (!outcome.ok) socket.emit('signal:error', outcome.error);
 }
 
@@ -101,7 +122,10 @@ export class LanEndpoint {
     log: createLogger('inbound-limit'),
     handshake: { bytes: MAX_INBOUND_BYTES_BEFORE_AUTH, ms: HANDSHAKE_TIMEOUT_MS },
     handshakesPerAddress: MAX_LAN_CONNECTIONS_PER_ADDRESS,
-    words: { ended: 'lan transport ended: it sent what the agent does not hold', refused: 'lan transport refused: too many handshakes from one address' },
+    words: {
+      ended: 'lan transport ended: it sent what the agent does not hold',
+      refused: 'lan transport refused: too many handshakes from one address',
+    },
   });
 
   constructor(private readonly options: LanEndpointOptions) {
@@ -139,7 +163,14 @@ export class LanEndpoint {
 
   private agentInfo(): PairedAgent {
     const { identity, keys } = this.options;
-    return { agentId: identity.id, name: identity.name, version: identity.version, fingerprint: keys.fingerprint, certificate: toBase64Url(keys.certificateDer), publicKey: keys.publicKey };
+    return {
+      agentId: identity.id,
+      name: identity.name,
+      version: identity.version,
+      fingerprint: keys.fingerprint,
+      certificate: toBase64Url(keys.certificateDer),
+      publicKey: keys.publicKey,
+    };
   }
 
   private connected(socket: LanSocket): void {
@@ -166,7 +197,14 @@ export class LanEndpoint {
     // One identity per connection: the nonce of `lan:hello` is this connection's, and once it has
     // authenticated (or enrolled) it stays that console; another identity needs a new connection.
     const once = (): Result<void> =>
-      console ? err(protocolError('BAD_MESSAGE', `this connection is already authenticated as console ${console.id}; open a new connection for another`)) : ok(undefined);
+      console
+        ? err(
+            protocolError(
+              'BAD_MESSAGE',
+              `this connection is already authenticated as console ${console.id}; open a new connection for another`,
+            ),
+          )
+        : ok(undefined);
     socket.on('pair:enroll', (raw: unknown, ack: unknown) => {
       const fresh = once();
       reply(ack, fresh.ok ? this.enroll(raw, address, (c) => (console = c)) : fresh);
@@ -183,9 +221,13 @@ export class LanEndpoint {
       if (!offer.ok) return reply(ack, offer);
       const current = authed();
       if (!current.ok) return reply(ack, current);
-      if (offer.value.agentId !== this.options.identity.id) return reply(ack, err(protocolError('AGENT_OFFLINE', `this endpoint is agent ${this.options.identity.id}`)));
+      if (offer.value.agentId !== this.options.identity.id)
+        return reply(ack, err(protocolError('AGENT_OFFLINE', `this endpoint is agent ${this.options.identity.id}`)));
       reply(ack, ok(undefined));
-      void this.options.negotiator.offer({ sessionId: offer.value.sessionId, consoleId: socket.id, sdp: offer.value.sdp }, { port, authenticatedConsole: current.value });
+      void this.options.negotiator.offer(
+        { sessionId: offer.value.sessionId, consoleId: socket.id, sdp: offer.value.sdp },
+        { port, authenticatedConsole: current.value },
+      );
     });
     socket.on('webrtc:ice', (raw: unknown, ack: unknown) => {
       const ice = parseValue(Ice, raw);
@@ -203,11 +245,18 @@ export class LanEndpoint {
       reply(ack, ok(undefined));
     });
     socket.on('disconnect', () => log.debug('lan console disconnected', who()));
-    socket.emit('lan:hello', { agentId: this.options.identity.id, name: this.options.identity.name, version: this.options.identity.version, nonce });
+    socket.emit('lan:hello', {
+      agentId: this.options.identity.id,
+      name: this.options.identity.name,
+      version: this.options.identity.version,
+      nonce,
+    });
   }
 
   private limited(address: string, identity: string): ProtocolError | undefined {
-    return this.limiter.allow(address, identity) ? undefined : protocolError('RATE_LIMITED', 'too many failed attempts from this address; wait a minute');
+    return this.limiter.allow(address, identity)
+      ? undefined
+      : protocolError('RATE_LIMITED', 'too many failed attempts from this address; wait a minute');
   }
 
   /** The identity an attempt claims, for the limiter: the pairing it spends, or the console it names. */
@@ -231,21 +280,43 @@ export class LanEndpoint {
     const holder = this.options.consoles.fingerprintHolder(request.value.fingerprint, request.value.publicKey);
     if (holder) {
       // Checked before the token is spent: the holder of a valid token can pair again with its own certificate.
-      const error = protocolError('PAIRING_INVALID', 'this DTLS certificate is already enrolled for another console; the console must use a certificate of its own');
-      audit('pairing.refused', { code: error.code, pairingId: request.value.pairingId, fingerprint: request.value.fingerprint, holder: holder.id });
+      const error = protocolError(
+        'PAIRING_INVALID',
+        'this DTLS certificate is already enrolled for another console; the console must use a certificate of its own',
+      );
+      audit('pairing.refused', {
+        code: error.code,
+        pairingId: request.value.pairingId,
+        fingerprint: request.value.fingerprint,
+        holder: holder.id,
+      });
       return err(error);
     }
     const spent = this.options.pairings.spend(this.options.identity.id, request.value, consoleId);
     if (!spent.ok) {
       this.limiter.failed(address, identity);
       log.warn('pairing refused', { address, code: spent.error.code, pairingId: request.value.pairingId });
-      audit('pairing.refused', { code: spent.error.code, pairingId: request.value.pairingId, fingerprint: request.value.fingerprint, consoleName: request.value.consoleName });
+      audit('pairing.refused', {
+        code: spent.error.code,
+        pairingId: request.value.pairingId,
+        fingerprint: request.value.fingerprint,
+        consoleName: request.value.consoleName,
+      });
       return spent;
     }
-    const enrolled = this.options.consoles.enroll({ name: request.value.consoleName, publicKey: request.value.publicKey, fingerprint: request.value.fingerprint });
+    const enrolled = this.options.consoles.enroll({
+      name: request.value.consoleName,
+      publicKey: request.value.publicKey,
+      fingerprint: request.value.fingerprint,
+    });
     if (!enrolled.ok) return err(protocolError('INTERNAL', enrolled.error));
     log.info('console paired', { consoleId: enrolled.value.id, name: enrolled.value.name, address });
-    audit('pairing.enrolled', { consoleId: enrolled.value.id, consoleName: enrolled.value.name, fingerprint: enrolled.value.fingerprint, pairingId: request.value.pairingId });
+    audit('pairing.enrolled', {
+      consoleId: enrolled.value.id,
+      consoleName: enrolled.value.name,
+      fingerprint: enrolled.value.fingerprint,
+      pairingId: request.value.pairingId,
+    });
     onEnrolled(enrolled.value);
     return ok({ ok: true, consoleId: enrolled.value.id, agent: this.agentInfo() });
   }
@@ -260,8 +331,17 @@ export class LanEndpoint {
     const input = lanAuthInput({ agentId: this.options.identity.id, consoleId: request.value.consoleId, nonce });
     if (!known || known.revokedAt || !verifyConsoleSignature(known.publicKey, input, request.value.signature)) {
       this.limiter.failed(address, identity);
-      const error = protocolError('NOT_PAIRED', known?.revokedAt ? 'this console was revoked on the agent' : 'this console is not enrolled with the agent');
-      this.options.audit.record('console.refused', { path: 'lan', address, consoleId: request.value.consoleId, code: error.code, reason: error.message });
+      const error = protocolError(
+        'NOT_PAIRED',
+        known?.revokedAt ? 'this console was revoked on the agent' : 'this console is not enrolled with the agent',
+      );
+      this.options.audit.record('console.refused', {
+        path: 'lan',
+        address,
+        consoleId: request.value.consoleId,
+        code: error.code,
+        reason: error.message,
+      });
       return err(error);
     }
     return ok({ console: known, ack: { ok: true, consoleId: known.id, agent: this.agentInfo() } });

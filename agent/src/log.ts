@@ -37,5 +37,9 @@ function moduleName(source: string): string {
  * url, so build.mjs rewrites each `createLogger(import.meta.url)` to the module's file name.
  */
 export function createLogger(source: string): Logger {
-  return levelledLogger(moduleName(source), () => threshold, (line) => sink(line));
+  return levelledLogger(
+    moduleName(source),
+    () => threshold,
+    (line) => sink(line),
+  );
 }

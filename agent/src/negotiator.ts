@@ -5,7 +5,21 @@
  */
 import type { PeerConfig } from 'werift';
 import {
-  err, MAX_NEGOTIATIONS_PER_CONNECTION, MAX_NEGOTIATIONS_PER_CONSOLE, MAX_REMOTE_CANDIDATES, ok, protocolError, sdpFingerprint, type Answer, type Disconnect, type ErrorCode, type Ice, type IceCandidate, type OfferToAgent, type Result } from '@tether/protocol';
+  err,
+  MAX_NEGOTIATIONS_PER_CONNECTION,
+  MAX_NEGOTIATIONS_PER_CONSOLE,
+  MAX_REMOTE_CANDIDATES,
+  ok,
+  protocolError,
+  sdpFingerprint,
+  type Answer,
+  type Disconnect,
+  type ErrorCode,
+  type Ice,
+  type IceCandidate,
+  type OfferToAgent,
+  type Result,
+} from '@tether/protocol';
 import type { AuditLog, AuditPeer } from './audit.js';
 import type { AgentIdentity } from './control-channel.js';
 import type { DockerTargets } from './docker-targets.js';
@@ -94,7 +108,10 @@ export class Negotiator {
   }
 
   /** Pinning: which enrolled console the offer's fingerprint belongs to, and whether it must authenticate. */
-  checkOffer(sdp: string, context: OfferContext): Result<{ fingerprint: string; console?: EnrolledConsole | undefined; required: boolean }> {
+  checkOffer(
+    sdp: string,
+    context: OfferContext,
+  ): Result<{ fingerprint: string; console?: EnrolledConsole | undefined; required: boolean }> {
     const declared = sdpFingerprint(sdp);
     if (!declared.ok) return err(protocolError('FINGERPRINT_MISMATCH', `offer refused: ${declared.error.message}`));
     const fingerprint = declared.value;
@@ -125,28 +142,64 @@ export class Negotiator {
     if (!checked.ok) {
       const declared = sdpFingerprint(offer.sdp);
       const fingerprint = declared.ok ? declared.value : undefined;
-      log.warn('offer refused', { negotiationId: id, console: offer.consoleId, path: port.path, code: checked.error.code, reason: checked.error.message });
-      this.options.audit.record('offer.refused', { ...who, fingerprint, negotiationId: id, code: checked.error.code, reason: checked.error.message });
+      log.warn('offer refused', {
+        negotiationId: id,
+        console: offer.consoleId,
+        path: port.path,
+        code: checked.error.code,
+        reason: checked.error.message,
+      });
+      this.options.audit.record('offer.refused', {
+        ...who,
+        fingerprint,
+        negotiationId: id,
+        code: checked.error.code,
+        reason: checked.error.message,
+      });
       if (this.negotiations.get(key)?.port === port) await this.drop(key);
       void port.sendDisconnect({ sessionId: id, reason: checked.error.message, code: checked.error.code });
       return;
     }
-    Object.assign(who, { fingerprint: checked.value.fingerprint, consoleId: checked.value.console?.id, consoleName: checked.value.console?.name });
+    Object.assign(who, {
+      fingerprint: checked.value.fingerprint,
+      consoleId: checked.value.console?.id,
+      consoleName: checked.value.console?.name,
+    });
     const previous = this.negotiations.get(key);
     const connection = `${port.path}:${offer.consoleId}`;
     const identity = checked.value.console ? `console:${checked.value.console.id}` : `fingerprint:${checked.value.fingerprint}`;
     const bounded = this.checkBounds(port, previous, connection, identity);
     if (!bounded.ok) {
-      log.warn('offer refused', { negotiationId: id, console: offer.consoleId, path: port.path, code: bounded.error.code, reason: bounded.error.message });
+      log.warn('offer refused', {
+        negotiationId: id,
+        console: offer.consoleId,
+        path: port.path,
+        code: bounded.error.code,
+        reason: bounded.error.message,
+      });
       void port.sendDisconnect({ sessionId: id, reason: bounded.error.message, code: bounded.error.code });
       return;
     }
     if (previous?.peer) await previous.peer.close('replaced by a new offer');
     const negotiation: Negotiation = {
-      remote: previous?.remote ?? [], candidates: previous?.remote.length ?? 0, local: [], answered: false, port, connection, identity, consoleId: checked.value.console?.id, who,
+      remote: previous?.remote ?? [],
+      candidates: previous?.remote.length ?? 0,
+      local: [],
+      answered: false,
+      port,
+      connection,
+      identity,
+      consoleId: checked.value.console?.id,
+      who,
     };
     this.negotiations.set(key, negotiation);
-    log.info('offer received', { negotiationId: id, console: offer.consoleId, path: port.path, consoleId: checked.value.console?.id, auth: checked.value.required });
+    log.info('offer received', {
+      negotiationId: id,
+      console: offer.consoleId,
+      path: port.path,
+      consoleId: checked.value.console?.id,
+      auth: checked.value.required,
+    });
     let refusedPeer: AgentPeer | undefined;
     const trust = new PeerTrust({
       negotiationId: id,
@@ -227,7 +280,12 @@ export class Negotiator {
       if (n.identity === identity) ofIdentity++;
     }
     if (ofConnection >= MAX_NEGOTIATIONS_PER_CONNECTION) {
-      return err(protocolError('RATE_LIMITED', `at most ${MAX_NEGOTIATIONS_PER_CONNECTION} negotiations per signaling connection; disconnect some first`));
+      return err(
+        protocolError(
+          'RATE_LIMITED',
+          `at most ${MAX_NEGOTIATIONS_PER_CONNECTION} negotiations per signaling connection; disconnect some first`,
+        ),
+      );
     }
     if (ofIdentity >= MAX_NEGOTIATIONS_PER_CONSOLE) {
       return err(protocolError('RATE_LIMITED', `at most ${MAX_NEGOTIATIONS_PER_CONSOLE} negotiations per console; disconnect some first`));
@@ -259,7 +317,10 @@ export class Negotiator {
     if (message.offline && negotiation.peer?.isConnected) {
       // The server lost the console's signaling connection (a late heartbeat is enough): that says
       // nothing of the peer connection, which is judged by its own ICE state and channels.
-      log.info('console offline on the signaling path; its working peer connection goes on', { negotiationId: message.sessionId, reason: message.reason });
+      log.info('console offline on the signaling path; its working peer connection goes on', {
+        negotiationId: message.sessionId,
+        reason: message.reason,
+      });
       return;
     }
     log.info('console disconnected', { negotiationId: message.sessionId, reason: message.reason });
@@ -280,8 +341,13 @@ export class Negotiator {
   async closeRevoked(): Promise<void> {
     // Their sessions end first, attached or detached, so that their channels close while open.
     const consoles = this.options.consoles;
-    await this.options.registry.endWhere((owner) => owner.startsWith('console:') && consoles.byId(owner.slice('console:'.length))?.revokedAt !== undefined, 'console revoked');
-    const revoked = [...this.negotiations.entries()].filter(([, n]) => n.consoleId !== undefined && this.options.consoles.byId(n.consoleId)?.revokedAt !== undefined);
+    await this.options.registry.endWhere(
+      (owner) => owner.startsWith('console:') && consoles.byId(owner.slice('console:'.length))?.revokedAt !== undefined,
+      'console revoked',
+    );
+    const revoked = [...this.negotiations.entries()].filter(
+      ([, n]) => n.consoleId !== undefined && this.options.consoles.byId(n.consoleId)?.revokedAt !== undefined,
+    );
     await Promise.all(
       revoked.map(async ([key, n]) => {
         const sessionId = key.slice(key.indexOf(':') + 1);
@@ -303,7 +369,11 @@ export class Negotiator {
       entries.map(async ([key, n]) => {
         // A stopping agent lets what its sessions sent last reach the console before it closes.
         if (options.drainMs && n.peer) await n.peer.drained(options.drainMs);
-        const told = n.port.sendDisconnect({ sessionId: key.slice(key.indexOf(':') + 1), reason, ...(options.code ? { code: options.code } : {}) });
+        const told = n.port.sendDisconnect({
+          sessionId: key.slice(key.indexOf(':') + 1),
+          reason,
+          ...(options.code ? { code: options.code } : {}),
+        });
         // A stopping agent leaves the signaling server next: let the notice go out first (briefly).
         if (options.drainMs) await Promise.race([told, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
         await n.peer?.close(reason);

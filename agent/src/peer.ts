@@ -90,7 +90,10 @@ export class AgentPeer {
     pc.onIceCandidate.subscribe((candidate) => {
       if (!candidate) {
         // werift reports TURN failures only to its debug log: say it where an operator looks.
-        if (turn && !relayed) log.warn('no TURN relay candidate: the TURN server refused the credentials (expired?) or did not answer', { negotiationId: options.negotiationId });
+        if (turn && !relayed)
+          log.warn('no TURN relay candidate: the TURN server refused the credentials (expired?) or did not answer', {
+            negotiationId: options.negotiationId,
+          });
         return options.sendIce(null);
       }
       relayed ||= / typ relay/.test(candidate.candidate ?? '');
@@ -157,7 +160,16 @@ export class AgentPeer {
     }
     try {
       await withDeadline(
-        this.pc.addIceCandidate(candidate ? { ...candidate, sdpMid: candidate.sdpMid ?? undefined, sdpMLineIndex: candidate.sdpMLineIndex ?? undefined, usernameFragment: candidate.usernameFragment ?? undefined } : undefined),
+        this.pc.addIceCandidate(
+          candidate
+            ? {
+                ...candidate,
+                sdpMid: candidate.sdpMid ?? undefined,
+                sdpMLineIndex: candidate.sdpMLineIndex ?? undefined,
+                usernameFragment: candidate.usernameFragment ?? undefined,
+              }
+            : undefined,
+        ),
         ANSWER_TIMEOUT_MS,
         'adding an ICE candidate',
       );
@@ -187,7 +199,10 @@ export class AgentPeer {
     const port = weriftChannel(raw, kind && new ChannelBounds({ kind, negotiationId: this.options.negotiationId }));
     if (!this.checkDtlsCertificate()) {
       // Nothing on any channel is acted on before the DTLS certificate is known to be the pinned one.
-      log.warn('data channel refused: the DTLS certificate is not the pinned one', { negotiationId: this.options.negotiationId, label: port.label.slice(0, 64) });
+      log.warn('data channel refused: the DTLS certificate is not the pinned one', {
+        negotiationId: this.options.negotiationId,
+        label: port.label.slice(0, 64),
+      });
       refuseChannel(port, 'FINGERPRINT_MISMATCH', "the DTLS certificate is not the pinned console's: possible interception");
       void this.close('DTLS certificate is not the pinned one');
       return;
@@ -201,7 +216,14 @@ export class AgentPeer {
     this.channels++;
     port.onClose(() => this.channels--);
     if (port.label === CONTROL_CHANNEL_LABEL) {
-      const control = new AgentControlChannel(port, this.options.targets, this.options.identity, peerId, this.options.trust, this.options.watcher);
+      const control = new AgentControlChannel(
+        port,
+        this.options.targets,
+        this.options.identity,
+        peerId,
+        this.options.trust,
+        this.options.watcher,
+      );
       this.controls.add(control);
       port.onClose(() => this.controls.delete(control));
       return;
@@ -252,7 +274,11 @@ export class AgentPeer {
       clearTimeout(this.connectTimer);
       clearTimeout(this.disconnectedTimer);
       this.disconnectedTimer = undefined;
-      log.info('peer connected', { negotiationId: this.options.negotiationId, console: this.options.consoleId, path: selectedPath(this.pc) });
+      log.info('peer connected', {
+        negotiationId: this.options.negotiationId,
+        console: this.options.consoleId,
+        path: selectedPath(this.pc),
+      });
     } else if (state === 'disconnected') {
       this.disconnectedTimer ??= setTimeout(() => void this.close('disconnected too long'), PEER_DISCONNECTED_CLOSE_MS);
     } else if (state === 'failed' || state === 'closed') {
@@ -270,7 +296,11 @@ export class AgentPeer {
       const sctp = sctpFigures(this.pc.sctpTransport);
       if (!sctp || (sctp.outboundQueue === 0 && sctp.sentQueue === 0 && !sctp.dataChannelQueue)) return true;
       if (Date.now() - started >= maxMs) {
-        log.warn('closing a peer connection with unacknowledged data', { negotiationId: this.options.negotiationId, outboundQueue: sctp.outboundQueue, sentQueue: sctp.sentQueue });
+        log.warn('closing a peer connection with unacknowledged data', {
+          negotiationId: this.options.negotiationId,
+          outboundQueue: sctp.outboundQueue,
+          sentQueue: sctp.sentQueue,
+        });
         return false;
       }
     }
@@ -290,9 +320,13 @@ export class AgentPeer {
       for (const tty of this.ttys) tty.gone(`peer closed: ${reason}`, true);
       this.ttys.clear();
       // Transfers are interrupted, their temporary files removed, before the agent may exit.
-      await Promise.all([...this.files].map((file) => withDeadline(file.gone(`peer closed: ${reason}`), 10_000, 'ending a transfer').catch((cause: unknown) => {
-        log.warn('a transfer did not end in time', { negotiationId: this.options.negotiationId, error: describeError(cause) });
-      })));
+      await Promise.all(
+        [...this.files].map((file) =>
+          withDeadline(file.gone(`peer closed: ${reason}`), 10_000, 'ending a transfer').catch((cause: unknown) => {
+            log.warn('a transfer did not end in time', { negotiationId: this.options.negotiationId, error: describeError(cause) });
+          }),
+        ),
+      );
       this.files.clear();
       try {
         await withDeadline(this.pc.close(), 5000, 'closing the peer connection');

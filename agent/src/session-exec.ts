@@ -96,10 +96,17 @@ export class SessionExec {
     const recordDir = rules?.config.recordDir;
     const recorder = recordDir
       ? SessionRecorder.start(recordDir, {
-        sessionId, container: target.value.name, shell: handle.value.shell, cols: request.cols, rows: request.rows, input: rules?.config.recordInput === true,
-      })
+          sessionId,
+          container: target.value.name,
+          shell: handle.value.shell,
+          cols: request.cols,
+          rows: request.rows,
+          input: rules?.config.recordInput === true,
+        })
       : undefined;
-    return ok(new SessionExec(sessionId, target.value, handle.value, hostPid, hostVisible, pidNamespace, user, releaseSlot, recorder, standing));
+    return ok(
+      new SessionExec(sessionId, target.value, handle.value, hostPid, hostVisible, pidNamespace, user, releaseSlot, recorder, standing),
+    );
   }
 
   /**
@@ -110,7 +117,9 @@ export class SessionExec {
     if (!keepStream) this.handle.stream.destroy();
     const handle = this.handle;
     return killSession(this.target.container, this.hostPid, this.sessionId, this.hostVisible, {
-      user: this.user, resolvePid: () => handle.currentPid(), pidNamespace: this.pidNamespace,
+      user: this.user,
+      resolvePid: () => handle.currentPid(),
+      pidNamespace: this.pidNamespace,
     });
   }
 

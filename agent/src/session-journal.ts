@@ -116,7 +116,11 @@ export class SessionJournal {
       clearTimeout(this.retryTimer);
       this.retryTimer = undefined;
     } catch (cause) {
-      if (!this.stale) log.warn('cannot write the session journal; trying again, and a restart asks the processes', { path: this.path, error: describeError(cause) });
+      if (!this.stale)
+        log.warn('cannot write the session journal; trying again, and a restart asks the processes', {
+          path: this.path,
+          error: describeError(cause),
+        });
       this.stale = true;
       this.retryTimer ??= setTimeout(() => {
         this.retryTimer = undefined;
@@ -136,13 +140,20 @@ export class SessionJournal {
     const parsed = read.ok ? JournalFile.safeParse(read.value) : undefined;
     let listed: JournalEntry[] = [];
     if (read.ok && parsed?.success) listed = parsed.data;
-    else log.warn('session journal unreadable; the processes alone tell what is left', { path: this.path, error: read.ok ? parsed?.error?.message : read.error });
+    else
+      log.warn('session journal unreadable; the processes alone tell what is left', {
+        path: this.path,
+        error: read.ok ? parsed?.error?.message : read.error,
+      });
     let containers: ContainerView[];
     try {
       containers = await this.runningContainers(search.docker);
     } catch (cause) {
       // Docker unreachable or failing: keep the entries, so that a later start tries again.
-      log.warn('cannot look for the sessions of a previous agent yet: Docker does not answer', { error: describeError(cause), listed: listed.length });
+      log.warn('cannot look for the sessions of a previous agent yet: Docker does not answer', {
+        error: describeError(cause),
+        listed: listed.length,
+      });
       for (const entry of listed) this.entries.set(entry.sessionId, entry);
       this.write();
       return 0;
@@ -164,7 +175,13 @@ export class SessionJournal {
         const killed = await killOnHost({ sid, sessionId, pidNamespace: container.pidNamespace });
         if (killed === undefined || killed.length === 0) continue;
         handled.add(sessionId);
-        ended.push({ sessionId, containerId: container.id, container: container.name, processes: killed.length, foundBy: listed.some((e) => e.sessionId === sessionId) ? 'journal' : 'process marker' });
+        ended.push({
+          sessionId,
+          containerId: container.id,
+          container: container.name,
+          processes: killed.length,
+          foundBy: listed.some((e) => e.sessionId === sessionId) ? 'journal' : 'process marker',
+        });
       }
     }
     // Containers the host does not show (the agent unprivileged, or in another pid namespace):
@@ -178,7 +195,13 @@ export class SessionJournal {
         const found = await killInContainer(target.value.container, `${AGENT_MARKER}=${search.agentTag}`, user);
         for (const [sessionId, processes] of countBySession(found ?? [])) {
           handled.add(sessionId);
-          ended.push({ sessionId, containerId: container.id, container: container.name, processes, foundBy: listed.some((e) => e.sessionId === sessionId) ? 'journal' : 'process marker' });
+          ended.push({
+            sessionId,
+            containerId: container.id,
+            container: container.name,
+            processes,
+            foundBy: listed.some((e) => e.sessionId === sessionId) ? 'journal' : 'process marker',
+          });
         }
       }
     }
@@ -187,19 +210,32 @@ export class SessionJournal {
     for (const entry of listed) {
       if (handled.has(entry.sessionId)) continue;
       if (!byId.has(entry.containerId)) continue; // the container stopped or is gone, and its processes with it
-      const result = await killSession(search.docker.getContainer(entry.containerId), entry.pid, entry.sessionId, false, { user: entry.user });
+      const result = await killSession(search.docker.getContainer(entry.containerId), entry.pid, entry.sessionId, false, {
+        user: entry.user,
+      });
       if (result.method === 'none') {
         log.warn('cannot end a session of a previous agent yet', { sessionId: entry.sessionId, container: entry.container });
         this.entries.set(entry.sessionId, entry);
         continue;
       }
-      if (result.found > 0) ended.push({ sessionId: entry.sessionId, containerId: entry.containerId, container: entry.container, processes: result.found, foundBy: 'journal' });
+      if (result.found > 0)
+        ended.push({
+          sessionId: entry.sessionId,
+          containerId: entry.containerId,
+          container: entry.container,
+          processes: result.found,
+          foundBy: 'journal',
+        });
     }
     for (const leftover of ended) {
       log.warn('session of a previous agent ended', { ...leftover });
       search.audit.record('session.end', {
-        sessionId: leftover.sessionId, container: leftover.container, reason: 'agent restarted: the session did not survive', exitCode: null,
-        processes: leftover.processes, foundBy: leftover.foundBy,
+        sessionId: leftover.sessionId,
+        container: leftover.container,
+        reason: 'agent restarted: the session did not survive',
+        exitCode: null,
+        processes: leftover.processes,
+        foundBy: leftover.foundBy,
       });
     }
     const gone = listed.filter((e) => !ended.some((l) => l.sessionId === e.sessionId) && !this.entries.has(e.sessionId)).length;

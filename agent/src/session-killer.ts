@@ -112,7 +112,13 @@ export async function hostProcesses(namespace?: string, procRoot = '/proc'): Pro
     // fields[0] is field 3 (state); session id is field 6. A zombie has ended already: only its
     // parent can remove it (the container's init, when it has one).
     if (fields[0] === 'Z' || fields[0] === 'X') continue;
-    found.push({ pid, sid: Number(fields[3]), session: markerValue(environ, SESSION_MARKER), agent: markerValue(environ, AGENT_MARKER), pidNamespace });
+    found.push({
+      pid,
+      sid: Number(fields[3]),
+      session: markerValue(environ, SESSION_MARKER),
+      agent: markerValue(environ, AGENT_MARKER),
+      pidNamespace,
+    });
   }
   return found;
 }
@@ -204,7 +210,7 @@ export async function killOnHost(selector: HostKillSelector): Promise<number[] |
   // Most processes end on SIGHUP at once: look again soon, and SIGKILL what is left after the
   // grace. Each scan also finds what a process forked meanwhile (it carries the marker too).
   let survivors = (await selected(selector)) ?? [];
-  for (const started = Date.now(); survivors.length > 0 && Date.now() - started < KILL_GRACE_MS;) {
+  for (const started = Date.now(); survivors.length > 0 && Date.now() - started < KILL_GRACE_MS; ) {
     await sleep(KILL_POLL_MS);
     survivors = (await selected(selector)) ?? [];
   }
@@ -223,9 +229,11 @@ export function containerKillScript(marker: string): string {
     `v=$(tr '\\0' '\\n' < "$e" 2>/dev/null); ` +
     `if printf '%s\\n' "$v" | grep -qx '${marker}'; then ` +
     `s=$(printf '%s\\n' "$v" | grep '^${SESSION_MARKER}=' | head -n 1); echo "$p \${s#${SESSION_MARKER}=}"; fi; done`;
-  return `found=$(${scan}); printf '%s\\n' "$found"; pids=$(printf '%s\\n' "$found" | cut -d' ' -f1); ` +
+  return (
+    `found=$(${scan}); printf '%s\\n' "$found"; pids=$(printf '%s\\n' "$found" | cut -d' ' -f1); ` +
     `[ -n "$pids" ] && kill -HUP $pids 2>/dev/null; [ -n "$pids" ] && sleep 1; ` +
-    `pids=$(${scan} | cut -d' ' -f1); [ -n "$pids" ] && kill -KILL $pids 2>/dev/null; exit 0`;
+    `pids=$(${scan} | cut -d' ' -f1); [ -n "$pids" ] && kill -KILL $pids 2>/dev/null; exit 0`
+  );
 }
 
 /** A process the in-container kill found: its pid in the container, and its session. */
@@ -238,10 +246,20 @@ export interface ContainerProcess {
  * Runs the kill script for `marker` in the container as `user`; the processes it found, or
  * undefined when the exec failed.
  */
-export async function killInContainer(container: Docker.Container, marker: string, user: string | undefined): Promise<ContainerProcess[] | undefined> {
+export async function killInContainer(
+  container: Docker.Container,
+  marker: string,
+  user: string | undefined,
+): Promise<ContainerProcess[] | undefined> {
   const created = await attempt(
     // A TTY: the output comes raw, without Docker's stream headers.
-    container.exec({ Cmd: ['/bin/sh', '-c', containerKillScript(marker)], ...(user ? { User: user } : {}), AttachStdout: true, AttachStderr: true, Tty: true }),
+    container.exec({
+      Cmd: ['/bin/sh', '-c', containerKillScript(marker)],
+      ...(user ? { User: user } : {}),
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: true,
+    }),
     'EXEC_FAILED',
     'creating the kill exec',
   );
@@ -249,7 +267,11 @@ export async function killInContainer(container: Docker.Container, marker: strin
     log.warn('in-container kill failed', { marker, error: created.error.message });
     return undefined;
   }
-  const started = await attempt(created.value.start({ hijack: true, stdin: false, Tty: true } as Docker.ExecStartOptions), 'EXEC_FAILED', 'running the kill exec');
+  const started = await attempt(
+    created.value.start({ hijack: true, stdin: false, Tty: true } as Docker.ExecStartOptions),
+    'EXEC_FAILED',
+    'running the kill exec',
+  );
   if (!started.ok) {
     log.warn('in-container kill failed', { marker, error: started.error.message });
     return undefined;

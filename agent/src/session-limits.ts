@@ -20,7 +20,8 @@ export class SessionLimits {
   start(): void {
     this.running = true;
     const max = this.maxSessionMs;
-    if (max > 0) this.maxTimer = setTimeout(() => this.reached('SESSION_EXPIRED', `The session reached the agent's maximum of ${max / 1000} s.`), max);
+    if (max > 0)
+      this.maxTimer = setTimeout(() => this.reached('SESSION_EXPIRED', `The session reached the agent's maximum of ${max / 1000} s.`), max);
     this.touch();
   }
 

@@ -33,7 +33,10 @@ export interface RecordingInfo {
 
 /** `2025-01-31T10-20-30Z-plc-1-<session>.cast`: sorts by time, names the container, never collides. */
 export function recordingFileName(info: RecordingInfo, now = new Date()): string {
-  const time = now.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
+  const time = now
+    .toISOString()
+    .replace(/\.\d+Z$/, 'Z')
+    .replace(/:/g, '-');
   const container = info.container.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 64);
   return `${time}-${container}-${info.sessionId}.cast`;
 }
@@ -75,8 +78,12 @@ export class SessionRecorder {
     }
     const recorder = new SessionRecorder(path, fd, info.sessionId, info.input === true);
     recorder.write({
-      version: 2, width: info.cols, height: info.rows, timestamp: Math.floor(Date.now() / 1000),
-      env: { TERM: 'xterm-256color', SHELL: info.shell }, title: `${info.container} via tether`,
+      version: 2,
+      width: info.cols,
+      height: info.rows,
+      timestamp: Math.floor(Date.now() / 1000),
+      env: { TERM: 'xterm-256color', SHELL: info.shell },
+      title: `${info.container} via tether`,
     });
     return recorder;
   }
@@ -94,7 +101,8 @@ export class SessionRecorder {
     const line = JSON.stringify(entry) + '\n';
     this.backlog.push(line);
     this.backlogBytes += Buffer.byteLength(line);
-    if (this.backlogBytes > MAX_RECORDING_BACKLOG_BYTES) return this.stop('the disk is not keeping up', `${this.backlogBytes} bytes unwritten`);
+    if (this.backlogBytes > MAX_RECORDING_BACKLOG_BYTES)
+      return this.stop('the disk is not keeping up', `${this.backlogBytes} bytes unwritten`);
     this.writing ??= this.drain();
   }
 
@@ -105,7 +113,7 @@ export class SessionRecorder {
       this.backlog = [];
       this.backlogBytes = 0;
       try {
-        for (let written = 0; written < batch.length;) {
+        for (let written = 0; written < batch.length; ) {
           written += (await writeAsync(this.fd, batch, written, batch.length - written, this.committed + written)).bytesWritten;
         }
         this.committed += batch.length;
@@ -141,7 +149,13 @@ export class SessionRecorder {
     this.stoppedBecause = `${why}: ${detail}`;
     this.backlog = [];
     this.backlogBytes = 0;
-    log.error('recording stopped; the session goes on', { sessionId: this.sessionId, path: this.path, why, detail, keptBytes: this.committed });
+    log.error('recording stopped; the session goes on', {
+      sessionId: this.sessionId,
+      path: this.path,
+      why,
+      detail,
+      keptBytes: this.committed,
+    });
   }
 
   /**
@@ -169,7 +183,11 @@ export class SessionRecorder {
     try {
       await truncateAsync(this.fd, this.committed);
     } catch (cause) {
-      log.error('recording not cut back to its last whole line', { sessionId: this.sessionId, path: this.path, error: describeError(cause) });
+      log.error('recording not cut back to its last whole line', {
+        sessionId: this.sessionId,
+        path: this.path,
+        error: describeError(cause),
+      });
     }
   }
 

@@ -23,8 +23,12 @@ export class SessionRegistry {
     // Started while the agent began to stop: it ends with the others.
     if (this.stopping) void session.dispose(this.stopping.reason, null, this.stopping.notice);
     this.journal?.add({
-      sessionId: session.sessionId, containerId: session.target.id, container: session.target.name,
-      pid: session.hostPid, ...(session.user ? { user: session.user } : {}), startedAt: new Date().toISOString(),
+      sessionId: session.sessionId,
+      containerId: session.target.id,
+      container: session.target.name,
+      pid: session.hostPid,
+      ...(session.user ? { user: session.user } : {}),
+      startedAt: new Date().toISOString(),
     });
     void session.ended.then(() => {
       if (this.sessions.get(session.sessionId) === session) this.sessions.delete(session.sessionId);
@@ -65,7 +69,10 @@ export class SessionRegistry {
    * channel closes (tty-session.ts `dispose`). Resolves once every session has ended, with how many
    * left processes that could not be killed (their journal entries stay, for the next start).
    */
-  async endAll(reason: string, notice: ProtocolError = protocolError('AGENT_STOPPED', `The agent stopped (${reason}); the shell was ended.`)): Promise<number> {
+  async endAll(
+    reason: string,
+    notice: ProtocolError = protocolError('AGENT_STOPPED', `The agent stopped (${reason}); the shell was ended.`),
+  ): Promise<number> {
     this.stopping = { reason, notice };
     let leftRunning = 0;
     while (this.sessions.size > 0) {

@@ -63,7 +63,8 @@ export interface SessionRulesConfig {
 function fromLabels(labels: Record<string, string> | undefined, ignored: string[]): StandingRule {
   const rule: StandingRule = {};
   const value = (key: keyof typeof STANDING_LABELS) => labels?.[STANDING_LABELS[key]];
-  const bad = (key: keyof typeof STANDING_LABELS, what: string) => ignored.push(`label ${STANDING_LABELS[key]}=${JSON.stringify(value(key))} is not ${what}; ignored`);
+  const bad = (key: keyof typeof STANDING_LABELS, what: string) =>
+    ignored.push(`label ${STANDING_LABELS[key]}=${JSON.stringify(value(key))} is not ${what}; ignored`);
   const priority = value('priority');
   if (priority !== undefined) {
     if (priority === 'idle' || priority === 'normal') rule.priority = priority;
@@ -119,7 +120,12 @@ export class SessionRules {
     const count = this.open.get(containerId) ?? 0;
     const max = this.config.maxSessionsPerContainer;
     if (max > 0 && count >= max) {
-      return err(protocolError('SESSION_LIMIT', `Container "${containerName}" already has ${count} session(s), the most this agent allows; close one first.`));
+      return err(
+        protocolError(
+          'SESSION_LIMIT',
+          `Container "${containerName}" already has ${count} session(s), the most this agent allows; close one first.`,
+        ),
+      );
     }
     this.open.set(containerId, count + 1);
     let released = false;

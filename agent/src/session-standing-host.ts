@@ -20,7 +20,15 @@ import { describeError } from './deadline.js';
 import { createLogger } from './log.js';
 import { hostProcesses } from './session-killer.js';
 import type { ResolvedStanding } from './session-rules.js';
-import { assessStanding, POLICIES, sameCpus, type ReportRead, type SessionResources, type Shortfall, type Standing } from './session-standing.js';
+import {
+  assessStanding,
+  POLICIES,
+  sameCpus,
+  type ReportRead,
+  type SessionResources,
+  type Shortfall,
+  type Standing,
+} from './session-standing.js';
 
 const log = createLogger(import.meta.url);
 const run = promisify(execFile);
@@ -98,25 +106,29 @@ export async function completeOnHost(pids: number[], resources: SessionResources
     // The policy before nice: a policy change may reset the nice value.
     if (standing.policy !== 'idle') await step('SCHED_IDLE', () => onEach(pids, (pid) => tool('chrt', ['--idle', '-p', '0', String(pid)])));
     if (standing.nice !== 19) {
-      await step('nice 19', () => onEach(pids, async (pid) => {
-        try {
-          setPriority(pid, 19);
-          return undefined;
-        } catch (cause) {
-          return describeError(cause);
-        }
-      }));
+      await step('nice 19', () =>
+        onEach(pids, async (pid) => {
+          try {
+            setPriority(pid, 19);
+            return undefined;
+          } catch (cause) {
+            return describeError(cause);
+          }
+        }),
+      );
     }
     if (standing.io !== 'idle' && (await step('idle I/O class', () => tool('ionice', ['-c', '3', '-p', ...pids.map(String)])))) io = 'idle';
     if (standing.oomScoreAdj !== 1000) {
-      await step('oom_score_adj 1000', () => onEach(pids, async (pid) => {
-        try {
-          await writeFile(`/proc/${pid}/oom_score_adj`, '1000');
-          return undefined;
-        } catch (cause) {
-          return describeError(cause);
-        }
-      }));
+      await step('oom_score_adj 1000', () =>
+        onEach(pids, async (pid) => {
+          try {
+            await writeFile(`/proc/${pid}/oom_score_adj`, '1000');
+            return undefined;
+          } catch (cause) {
+            return describeError(cause);
+          }
+        }),
+      );
     }
   }
   if (resources.cpus !== undefined && (standing.cpus === null || !sameCpus(standing.cpus, resources.cpus))) {
@@ -125,7 +137,8 @@ export async function completeOnHost(pids: number[], resources: SessionResources
   const limits: string[] = [];
   const memory = resources.memoryBytes === undefined ? undefined : Math.floor(resources.memoryBytes / 1024) * 1024;
   if (memory !== undefined && standing.memoryBytes !== memory) limits.push(`--as=${memory}:${memory}`);
-  if (resources.processes !== undefined && standing.processes !== resources.processes) limits.push(`--nproc=${resources.processes}:${resources.processes}`);
+  if (resources.processes !== undefined && standing.processes !== resources.processes)
+    limits.push(`--nproc=${resources.processes}:${resources.processes}`);
   if (limits.length > 0) await step('limits', () => onEach(pids, (pid) => tool('prlimit', ['--pid', String(pid), ...limits])));
   if (steps.length === 0) return { standing, steps };
   const readBack = await hostStanding(pids[0]!, io);
@@ -178,7 +191,12 @@ export async function settleStanding(
 export function standingRecord(outcome: StandingOutcome): Record<string, unknown> {
   const { priority, cpus, memoryBytes, processes } = outcome.resources;
   return {
-    wanted: { priority, ...(cpus === undefined ? {} : { cpus }), ...(memoryBytes === undefined ? {} : { memoryBytes }), ...(processes === undefined ? {} : { processes }) },
+    wanted: {
+      priority,
+      ...(cpus === undefined ? {} : { cpus }),
+      ...(memoryBytes === undefined ? {} : { memoryBytes }),
+      ...(processes === undefined ? {} : { processes }),
+    },
     holds: outcome.standing ?? null,
     notApplied: outcome.missing.map((m) => m.what),
     ...(outcome.hostSteps.length > 0 ? { onHost: outcome.hostSteps } : {}),

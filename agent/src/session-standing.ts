@@ -138,7 +138,16 @@ const POSIX_SHELLS = new Set(['sh', 'bash', 'dash', 'ash', 'ksh', 'mksh']);
 export function standingCommand(shell: string, resources: SessionResources): string[] {
   const interpreter = POSIX_SHELLS.has(shell.slice(shell.lastIndexOf('/') + 1)) ? shell : '/bin/sh';
   const memoryKiB = resources.memoryBytes === undefined ? '' : String(Math.floor(resources.memoryBytes / 1024));
-  return [interpreter, '-c', STANDING_SCRIPT, shell, resources.priority, resources.cpus ?? '', memoryKiB, resources.processes === undefined ? '' : String(resources.processes)];
+  return [
+    interpreter,
+    '-c',
+    STANDING_SCRIPT,
+    shell,
+    resources.priority,
+    resources.cpus ?? '',
+    memoryKiB,
+    resources.processes === undefined ? '' : String(resources.processes),
+  ];
 }
 
 function limitValue(text: string | undefined, scale: number): number | 'unlimited' | null {
@@ -198,7 +207,8 @@ export function readStandingReport(stream: Duplex, timeoutMs = STANDING_REPORT_T
     const look = () => {
       if (held.length === 0) return;
       const prefix = held.subarray(0, Math.min(held.length, start.length));
-      if (!prefix.equals(start.subarray(0, prefix.length))) return done({ kind: 'none', why: 'the exec did not begin with a report' }, held);
+      if (!prefix.equals(start.subarray(0, prefix.length)))
+        return done({ kind: 'none', why: 'the exec did not begin with a report' }, held);
       const end = held.indexOf(REPORT_END, start.length, 'latin1');
       if (end < 0) {
         if (held.length > MAX_REPORT_BYTES) done({ kind: 'none', why: 'the report did not end' }, held);

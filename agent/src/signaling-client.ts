@@ -126,7 +126,6 @@ export class AgentSignalingClient {
     return sent;
   }
 
-
   close(): void {
     this.closed = true;
     clearTimeout(this.retryTimer);

@@ -94,7 +94,12 @@ export class AgentTtyChannel {
 
   private fail(error: ProtocolError, sessionId?: string): void {
     log.info('open refused', { peer: this.options.peerId, code: error.code, reason: error.message, ...(sessionId ? { sessionId } : {}) });
-    this.options.audit?.record('session.refused', { ...this.options.who, ...(sessionId ? { sessionId } : {}), code: error.code, reason: error.message });
+    this.options.audit?.record('session.refused', {
+      ...this.options.who,
+      ...(sessionId ? { sessionId } : {}),
+      code: error.code,
+      reason: error.message,
+    });
     this.sendError(error.code, error.message, true);
     this.finish();
     if (this.channel.isOpen) closeWhenDrained(this.channel);
@@ -107,13 +112,19 @@ export class AgentTtyChannel {
       // once: what still arrives on it must not reach the shell, or `close` end it. The new
       // channel's `opened` told the console what the session had received; keys written after
       // that would run although the console reported them lost.
-      if (!this.supersededLogged) log.info('frame from a channel taken over dropped', { peer: this.options.peerId, sessionId: this.session.sessionId });
+      if (!this.supersededLogged)
+        log.info('frame from a channel taken over dropped', { peer: this.options.peerId, sessionId: this.session.sessionId });
       this.supersededLogged = true;
       return;
     }
     const parsed = parseConsoleTtyFrame(frame);
     if (!parsed.ok) {
-      log.warn('bad frame dropped', { peer: this.options.peerId, sessionId: this.session?.sessionId, code: parsed.error.code, reason: parsed.error.message });
+      log.warn('bad frame dropped', {
+        peer: this.options.peerId,
+        sessionId: this.session?.sessionId,
+        code: parsed.error.code,
+        reason: parsed.error.message,
+      });
       this.sendError(parsed.error.code, parsed.error.message);
       return;
     }
@@ -196,7 +207,11 @@ export class AgentTtyChannel {
       // restarted without its tabs must not be locked out of a container for the grace period.
       const waiting = this.registry.oldestDetached(this.options.owner, message.target);
       if (waiting) {
-        log.info('detached session ended for a new one', { sessionId: waiting.sessionId, peer: this.options.peerId, container: waiting.target.name });
+        log.info('detached session ended for a new one', {
+          sessionId: waiting.sessionId,
+          peer: this.options.peerId,
+          container: waiting.target.name,
+        });
         await waiting.dispose('replaced by a new session of the same console (session limit)');
         if (this.isDone()) return;
         started = await TtySession.start(message, this.options);
@@ -219,7 +234,13 @@ export class AgentTtyChannel {
   private resume(message: OpenMessage, resume: { sessionId: string; received: number }): void {
     const session = this.registry.get(resume.sessionId);
     if (!session) {
-      return this.fail({ code: 'SESSION_NOT_FOUND', message: `Session ${resume.sessionId} is not on this agent any more: it ended, its grace period ran out, or the agent restarted.` }, resume.sessionId);
+      return this.fail(
+        {
+          code: 'SESSION_NOT_FOUND',
+          message: `Session ${resume.sessionId} is not on this agent any more: it ended, its grace period ran out, or the agent restarted.`,
+        },
+        resume.sessionId,
+      );
     }
     if (session.owner !== this.options.owner) {
       return this.fail({ code: 'SESSION_FORBIDDEN', message: `Session ${resume.sessionId} belongs to another console.` }, resume.sessionId);
@@ -227,7 +248,10 @@ export class AgentTtyChannel {
     const point = session.resumePoint(resume.received);
     if (!point.ok) return this.fail(point.error, resume.sessionId);
     if (message.target !== session.target.name && !session.target.id.startsWith(message.target)) {
-      return this.fail({ code: 'BAD_MESSAGE', message: `Session ${resume.sessionId} runs in ${session.target.name}, not ${message.target}.` }, resume.sessionId);
+      return this.fail(
+        { code: 'BAD_MESSAGE', message: `Session ${resume.sessionId} runs in ${session.target.name}, not ${message.target}.` },
+        resume.sessionId,
+      );
     }
     session.resize(message.cols, message.rows);
     this.attached(session, point.value);

@@ -10,7 +10,17 @@
  * the attached channel with flow control; this file decides when each happens.
  */
 import { randomBytes } from 'node:crypto';
-import { err, MAX_ALWAYS_WRITTEN_INPUT_BYTES, MAX_PENDING_INPUT_BYTES, ok, protocolError, RESUME_BUFFER_BYTES, type ErrorCode, type ProtocolError, type Result } from '@tether/protocol';
+import {
+  err,
+  MAX_ALWAYS_WRITTEN_INPUT_BYTES,
+  MAX_PENDING_INPUT_BYTES,
+  ok,
+  protocolError,
+  RESUME_BUFFER_BYTES,
+  type ErrorCode,
+  type ProtocolError,
+  type Result,
+} from '@tether/protocol';
 import type { AuditLog, AuditPeer } from './audit.js';
 import { closeWhenDrained, drainAndClose, type DataChannelPort, type Unsubscribe } from './data-channel.js';
 import { describeError } from './deadline.js';
@@ -42,11 +52,15 @@ const LAST_OUTPUT_WAIT_MS = 1000;
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
 
 function auditUnavailable(audit: AuditLog): ProtocolError {
-  return protocolError('AUDIT_UNAVAILABLE', `The agent cannot write its audit log (since ${audit.unavailableSince ?? 'now'}), and it starts no session it cannot audit. Free space on the agent's host; sessions are served again by themselves.`);
+  return protocolError(
+    'AUDIT_UNAVAILABLE',
+    `The agent cannot write its audit log (since ${audit.unavailableSince ?? 'now'}), and it starts no session it cannot audit. Free space on the agent's host; sessions are served again by themselves.`,
+  );
 }
 
 /** The tab's notice when what is typed is recorded. */
-export const INPUT_RECORDED_NOTICE = 'What you type in this tab is recorded, passwords included: this agent records input (--record-input).';
+export const INPUT_RECORDED_NOTICE =
+  'What you type in this tab is recorded, passwords included: this agent records input (--record-input).';
 
 export function newSessionId(): string {
   return randomBytes(12).toString('base64url');
@@ -81,7 +95,9 @@ export class TtySession {
     this.sender = new OutputSender(this.output, stream);
     this.sender.onCaughtUp(() => this.finishIfExited());
     const rules = options.rules?.config;
-    this.limits = new SessionLimits(rules?.idleTimeoutMs ?? 0, rules?.maxSessionMs ?? 0, (code, message) => this.limitReached(code, message));
+    this.limits = new SessionLimits(rules?.idleTimeoutMs ?? 0, rules?.maxSessionMs ?? 0, (code, message) =>
+      this.limitReached(code, message),
+    );
     const onData = (chunk: Buffer) => this.take(chunk);
     const onEnd = () => void this.exited();
     const onError = (cause: Error) => {
@@ -110,9 +126,15 @@ export class TtySession {
     const { target, handle, user, recorder, hostVisible, standing } = exec.value;
     const session = new TtySession(exec.value, options);
     const recorded = audit?.record('session.start', {
-      ...options.who, sessionId, container: target.name, containerId: target.id.slice(0, 12),
-      user: user ?? null, shell: handle.shell, ...(recorder ? { recording: recorder.path } : {}),
-      inputRecorded: recorder?.recordsInput === true, ...(standing ? { standing: standingRecord(standing) } : {}),
+      ...options.who,
+      sessionId,
+      container: target.name,
+      containerId: target.id.slice(0, 12),
+      user: user ?? null,
+      shell: handle.shell,
+      ...(recorder ? { recording: recorder.path } : {}),
+      inputRecorded: recorder?.recordsInput === true,
+      ...(standing ? { standing: standingRecord(standing) } : {}),
     });
     if (audit && recorded === false && audit.failure === 'closed') {
       // Strict recording: a session whose start is not in the audit log is not served. Its start
@@ -121,8 +143,14 @@ export class TtySession {
       return err(auditUnavailable(audit));
     }
     log.info('session opened', {
-      sessionId, peer: options.peerId, container: target.name, containerId: target.id.slice(0, 12),
-      shell: handle.shell, cols: request.cols, rows: request.rows, kill: hostVisible ? 'host-proc' : 'container-exec',
+      sessionId,
+      peer: options.peerId,
+      container: target.name,
+      containerId: target.id.slice(0, 12),
+      shell: handle.shell,
+      cols: request.cols,
+      rows: request.rows,
+      kill: hostVisible ? 'host-proc' : 'container-exec',
       ...(standing ? { standing: standing.standing ?? null, notApplied: standing.missing.map((m) => m.what) } : {}),
     });
     return ok(session);
@@ -200,8 +228,21 @@ export class TtySession {
     this.graceTimer = undefined;
     this.detachedAt = 0;
     if (resumed) {
-      log.info('session resumed', { sessionId: this.sessionId, peer: this.options.peerId, from, lost: resumed.lost, end: this.output.end, tookOver });
-      this.options.audit?.record('session.resume', { ...this.options.who, sessionId: this.sessionId, container: this.target.name, from, lost: resumed.lost });
+      log.info('session resumed', {
+        sessionId: this.sessionId,
+        peer: this.options.peerId,
+        from,
+        lost: resumed.lost,
+        end: this.output.end,
+        tookOver,
+      });
+      this.options.audit?.record('session.resume', {
+        ...this.options.who,
+        sessionId: this.sessionId,
+        container: this.target.name,
+        from,
+        lost: resumed.lost,
+      });
     }
     this.sender.pump();
   }
@@ -217,8 +258,21 @@ export class TtySession {
       void this.dispose(reason);
       return;
     }
-    log.info('session detached', { sessionId: this.sessionId, peer: this.options.peerId, reason, graceMs: grace, sent: attachment.sent, acked: attachment.acked });
-    this.options.audit?.record('session.detach', { ...this.options.who, sessionId: this.sessionId, container: this.target.name, reason, graceMs: grace });
+    log.info('session detached', {
+      sessionId: this.sessionId,
+      peer: this.options.peerId,
+      reason,
+      graceMs: grace,
+      sent: attachment.sent,
+      acked: attachment.acked,
+    });
+    this.options.audit?.record('session.detach', {
+      ...this.options.who,
+      sessionId: this.sessionId,
+      container: this.target.name,
+      reason,
+      graceMs: grace,
+    });
     this.graceTimer = setTimeout(() => void this.dispose('resume grace period over'), grace);
     this.graceTimer.unref();
     this.sender.updateReading();
@@ -292,9 +346,18 @@ export class TtySession {
    * exited.
    */
   private streamCut(): void {
-    log.warn('the Docker engine cut the terminal stream while the shell ran; ending the session', { sessionId: this.sessionId, attached: this.isAttached });
+    log.warn('the Docker engine cut the terminal stream while the shell ran; ending the session', {
+      sessionId: this.sessionId,
+      attached: this.isAttached,
+    });
     this.sender.flush();
-    this.sender.send({ type: 'error', code: 'DOCKER_UNAVAILABLE', message: 'The Docker engine cut this terminal\'s stream (it restarted?) while the shell ran; the shell cannot be reached again and was ended.', fatal: true });
+    this.sender.send({
+      type: 'error',
+      code: 'DOCKER_UNAVAILABLE',
+      message:
+        "The Docker engine cut this terminal's stream (it restarted?) while the shell ran; the shell cannot be reached again and was ended.",
+      fatal: true,
+    });
     void this.dispose('the Docker engine cut the terminal stream (engine restarted?); the shell was ended');
   }
 
@@ -339,12 +402,24 @@ export class TtySession {
       await this.exec.release();
       const recording = this.exec.recorder?.stoppedBecause;
       this.options.audit?.record('session.end', {
-        ...this.options.who, sessionId: this.sessionId, container: this.target.name, reason, exitCode,
-        bytesIn: this.bytesIn, bytesOut: this.output.end, ...(recording ? { recordingStopped: recording } : {}),
+        ...this.options.who,
+        sessionId: this.sessionId,
+        container: this.target.name,
+        reason,
+        exitCode,
+        bytesIn: this.bytesIn,
+        bytesOut: this.output.end,
+        ...(recording ? { recordingStopped: recording } : {}),
       });
       log.info('session closed', {
-        sessionId: this.sessionId, peer: this.options.peerId, container: this.target.name, reason,
-        exitCode, bytesIn: this.bytesIn, bytesOut: this.output.end, pauses: this.sender.pauses,
+        sessionId: this.sessionId,
+        peer: this.options.peerId,
+        container: this.target.name,
+        reason,
+        exitCode,
+        bytesIn: this.bytesIn,
+        bytesOut: this.output.end,
+        pauses: this.sender.pauses,
       });
       this.markEnded();
     })();
@@ -365,7 +440,9 @@ export class TtySession {
   private figures(): Record<string, unknown> {
     return {
       ...this.sender.figures(),
-      inputReceived: this.inputBytesReceived, pendingInput: this.pendingInput, readableFlowing: this.exec.handle.stream.readableFlowing,
+      inputReceived: this.inputBytesReceived,
+      pendingInput: this.pendingInput,
+      readableFlowing: this.exec.handle.stream.readableFlowing,
     };
   }
 

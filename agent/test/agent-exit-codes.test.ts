@@ -27,7 +27,25 @@ test('SIGTERM while the agent waits on a Docker engine that does not answer: it 
   const dockerSocket = join(dir, 'docker.sock');
   await new Promise<void>((resolve) => silent.listen(dockerSocket, resolve));
   try {
-    const child = spawn(process.execPath, [cli, '--lan-listen', '127.0.0.1:0', '--state-dir', join(dir, 'state'), '--agent-id', 'exit-codes', '--docker-socket', dockerSocket, '--ice-host', '127.0.0.1', '--ice-interface', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      process.execPath,
+      [
+        cli,
+        '--lan-listen',
+        '127.0.0.1:0',
+        '--state-dir',
+        join(dir, 'state'),
+        '--agent-id',
+        'exit-codes',
+        '--docker-socket',
+        dockerSocket,
+        '--ice-host',
+        '127.0.0.1',
+        '--ice-interface',
+        '127.0.0.1',
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     let logs = '';
     child.stdout.on('data', (chunk: Buffer) => (logs += chunk.toString()));
     await until(() => held.length > 0 || undefined, 'the agent to ask the engine for its containers (start cleanup)');

@@ -54,10 +54,16 @@ test('a killed agent restarts on its state folder with the same fingerprint; the
   assert.match(agent.logs, /"msg":"stale state lock taken over"/);
   // The new agent ends what the dead one left running, from the journal in the state folder.
   assert.match(agent.logs, /"msg":"session of a previous agent ended".*"sessionId":"[^"]+"/);
-  for (const deadline = Date.now() + 10_000; (await leftover()).length > 0 && Date.now() < deadline;) await new Promise((r) => setTimeout(r, 100));
+  for (const deadline = Date.now() + 10_000; (await leftover()).length > 0 && Date.now() < deadline; )
+    await new Promise((r) => setTimeout(r, 100));
   assert.deepEqual(await leftover(), [], 'no process of the dead agent is left');
   const audit = readFileSync(join(stateDir, 'audit.jsonl'), 'utf8');
-  assert.match(audit, new RegExp(`"event":"session.end","sessionId":"${sessionId}","container":"[^"]+","reason":"agent restarted: the session did not survive"`));
+  assert.match(
+    audit,
+    new RegExp(
+      `"event":"session.end","sessionId":"${sessionId}","container":"[^"]+","reason":"agent restarted: the session did not survive"`,
+    ),
+  );
 
   // The console that paired before the crash: the same keys, authenticated again on the new agent.
   await c.open(agent.url);

@@ -19,7 +19,10 @@ import { until, type TestConsole } from '../../harness/werift-console.js';
 
 type AuditLine = { event: string; [k: string]: unknown };
 const auditOf = (stateDir: string): AuditLine[] =>
-  readFileSync(join(stateDir, 'audit.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as AuditLine);
+  readFileSync(join(stateDir, 'audit.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as AuditLine);
 
 describe('agent rules (built agent, real Docker, werift console)', () => {
   const stateDir = mkdtempSync(join(tmpdir(), 'tether-rules-state-'));
@@ -47,7 +50,14 @@ describe('agent rules (built agent, real Docker, werift console)', () => {
     await Promise.all([ensureDocker(), buildAgent()]);
     w = await patchedWerift();
     plc = await container({ namePrefix: 'tether-rules' });
-    agent = await AgentProcess.start(stateDir, ['--max-sessions-per-container', '1', '--expose-name', 'tether-named-*', '--record-dir', recordDir]);
+    agent = await AgentProcess.start(stateDir, [
+      '--max-sessions-per-container',
+      '1',
+      '--expose-name',
+      'tether-named-*',
+      '--record-dir',
+      recordDir,
+    ]);
     paired = await pairedConsole(agent);
   });
 
@@ -89,7 +99,10 @@ describe('agent rules (built agent, real Docker, werift console)', () => {
     const s = await openTerminal(w, paired.console, paired.agentInfo, plc.name, { cols: 100, rows: 30 });
     assert.equal(s.first.type, 'opened');
     const sessionId = s.first.sessionId as string;
-    await s.run("printf 'caf\\303\\251 \\342\\202\\254 %s\\n' $((6*7)); seq 1 2000 | tr '\\n' ' ' | head -c 9000; echo; echo end-$((7*7))", 'end-49');
+    await s.run(
+      "printf 'caf\\303\\251 \\342\\202\\254 %s\\n' $((6*7)); seq 1 2000 | tr '\\n' ' ' | head -c 9000; echo; echo end-$((7*7))",
+      'end-49',
+    );
     s.tty.send(JSON.stringify({ type: 'resize', cols: 120, rows: 40 }));
     // The resize is a Docker API call that may land after the next command runs: ask until it shows.
     let asked = 0;
@@ -102,17 +115,32 @@ describe('agent rules (built agent, real Docker, werift console)', () => {
     const file = readdirSync(recordDir).find((name) => name.endsWith(`-${sessionId}.cast`));
     assert.ok(file, readdirSync(recordDir).join());
     assert.equal(statSync(join(recordDir, file)).mode & 0o777, 0o600);
-    const [header, ...events] = readFileSync(join(recordDir, file), 'utf8').trimEnd().split('\n').map((line) => JSON.parse(line) as unknown);
+    const [header, ...events] = readFileSync(join(recordDir, file), 'utf8')
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as unknown);
     const h = header as { version: number; width: number; height: number; timestamp: number; env: Record<string, string>; title: string };
-    assert.deepEqual([h.version, h.width, h.height, h.env.TERM, h.env.SHELL, h.title], [2, 100, 30, 'xterm-256color', '/bin/bash', `${plc.name} via tether`]);
+    assert.deepEqual(
+      [h.version, h.width, h.height, h.env.TERM, h.env.SHELL, h.title],
+      [2, 100, 30, 'xterm-256color', '/bin/bash', `${plc.name} via tether`],
+    );
     assert.ok(Math.abs(h.timestamp - Date.now() / 1000) < 120);
     const typed = events as [number, string, string][];
-    const output = typed.filter((e) => e[1] === 'o').map((e) => e[2]).join('');
+    const output = typed
+      .filter((e) => e[1] === 'o')
+      .map((e) => e[2])
+      .join('');
     await until(() => s.term.output().length >= output.length || undefined, 'every frame at the console');
     assert.equal(output, s.term.output());
     assert.match(output, /café € 42/);
-    assert.ok(typed.some((e) => e[1] === 'r' && e[2] === '120x40'), 'the resize is recorded');
-    assert.ok(typed.every((e, i) => i === 0 || e[0] >= typed[i - 1]![0]), 'times never go back');
+    assert.ok(
+      typed.some((e) => e[1] === 'r' && e[2] === '120x40'),
+      'the resize is recorded',
+    );
+    assert.ok(
+      typed.every((e, i) => i === 0 || e[0] >= typed[i - 1]![0]),
+      'times never go back',
+    );
   });
 
   test('session.end in the audit log has the bytes each way and the exit code', async () => {
@@ -132,9 +160,13 @@ describe('agent rules (built agent, real Docker, werift console)', () => {
 
   test('targets are pushed on the control channel when a container starts and stops', async () => {
     const s = await openTerminal(w, paired.console, paired.agentInfo, plc.name);
-    const pushed = () => s.controlMessages.filter((m) => m.type === 'targets') as unknown as { targets: { name: string; state: string }[] }[];
+    const pushed = () =>
+      s.controlMessages.filter((m) => m.type === 'targets') as unknown as { targets: { name: string; state: string }[] }[];
     const late = await container({ namePrefix: 'tether-late' });
-    const stateOf = (name: string) => pushed().at(-1)?.targets.find((t) => t.name === name)?.state;
+    const stateOf = (name: string) =>
+      pushed()
+        .at(-1)
+        ?.targets.find((t) => t.name === name)?.state;
     await until(() => stateOf(late.name) === 'running', 'pushed: running');
     await late.stop();
     await until(() => stateOf(late.name) === 'stopped', 'pushed: stopped');
@@ -148,7 +180,10 @@ describe('agent rules (built agent, real Docker, werift console)', () => {
     t.after(() => s.pc.close());
     await s.run('sleep 7331 & echo bg-$((2*3))', 'bg-6');
     const before = await plc.processes();
-    assert.ok(before.some((p) => p.includes('sleep 7331')), before.join('\n'));
+    assert.ok(
+      before.some((p) => p.includes('sleep 7331')),
+      before.join('\n'),
+    );
     execFileSync(process.execPath, [cli, 'consoles', 'revoke', other.console.consoleId!, '--state-dir', stateDir]);
     await until(() => s.events.disconnect, 'disconnect after revoke');
     assert.equal(s.events.disconnect?.code, 'NOT_PAIRED');
@@ -156,8 +191,14 @@ describe('agent rules (built agent, real Docker, werift console)', () => {
     await until(() => s.tty.readyState === 'closed' || undefined, 'tty closed');
     await gone(plc, 'sleep 7331');
     const audit = auditOf(stateDir);
-    assert.ok(audit.some((l) => l.event === 'console.revoked' && l.consoleId === other.console.consoleId), JSON.stringify(audit.slice(-4)));
-    const end = await until(() => auditOf(stateDir).find((l) => l.event === 'session.end' && l.sessionId === s.first.sessionId), 'session.end');
+    assert.ok(
+      audit.some((l) => l.event === 'console.revoked' && l.consoleId === other.console.consoleId),
+      JSON.stringify(audit.slice(-4)),
+    );
+    const end = await until(
+      () => auditOf(stateDir).find((l) => l.event === 'session.end' && l.sessionId === s.first.sessionId),
+      'session.end',
+    );
     assert.match(end.reason as string, /revoked/);
     await closed(s);
   });
@@ -166,7 +207,10 @@ describe('agent rules (built agent, real Docker, werift console)', () => {
     let limited: AgentProcess;
 
     before(async () => {
-      const second = spawnSync(process.execPath, [cli, '--lan-listen', '127.0.0.1:0', '--state-dir', stateDir], { encoding: 'utf8', timeout: 20_000 });
+      const second = spawnSync(process.execPath, [cli, '--lan-listen', '127.0.0.1:0', '--state-dir', stateDir], {
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
       assert.equal(second.status, 2, second.stderr);
       assert.match(second.stderr, new RegExp(`another tether-agent \\(pid ${agent.child.pid}\\) is using the state folder`));
       await agent.stop();

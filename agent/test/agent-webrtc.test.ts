@@ -26,7 +26,9 @@ async function opened(channel: Channel, what: string): Promise<void> {
 
 async function withTimeout<T>(promise: Promise<T>, what: string, ms = 30_000): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms / 1000} s waiting for ${what}`)), ms)));
+  const timeout = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms / 1000} s waiting for ${what}`)), ms)),
+  );
   try {
     return await Promise.race([promise, timeout]);
   } finally {
@@ -90,7 +92,23 @@ describe('agent over WebRTC (built CLI, werift console)', () => {
     http.listen(0, '127.0.0.1');
     await once(http, 'listening');
     const port = (http.address() as AddressInfo).port;
-    agent = spawn(process.execPath, [cli, '--signaling-url', `http://127.0.0.1:${port}`, '--token', 'test-token', '--agent-id', 'e2e-agent', '--ice-host', '127.0.0.1', '--ice-interface', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    agent = spawn(
+      process.execPath,
+      [
+        cli,
+        '--signaling-url',
+        `http://127.0.0.1:${port}`,
+        '--token',
+        'test-token',
+        '--agent-id',
+        'e2e-agent',
+        '--ice-host',
+        '127.0.0.1',
+        '--ice-interface',
+        '127.0.0.1',
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     agent.stdout!.on('data', (chunk: Buffer) => (logs += chunk.toString()));
     await withTimeout(connected, 'the agent to connect to the relay');
     await until(() => logs.includes('"msg":"agent ready"'), `the agent to be ready; its log: ${logs}`);
@@ -112,15 +130,28 @@ describe('agent over WebRTC (built CLI, werift console)', () => {
     const answerSetup: string[] = [];
     agentSocket!.on('webrtc:answer', async (msg: { sdp: string }, ack: (r: unknown) => void) => {
       ack({ ok: true });
-      agentCandidates.push(...msg.sdp.split(/\r?\n/).filter((line) => line.startsWith('a=candidate:')).map((line) => line.slice(2)));
+      agentCandidates.push(
+        ...msg.sdp
+          .split(/\r?\n/)
+          .filter((line) => line.startsWith('a=candidate:'))
+          .map((line) => line.slice(2)),
+      );
       answerSetup.push(...msg.sdp.split(/\r?\n/).filter((line) => line.startsWith('a=setup:')));
       await pc.setRemoteDescription({ type: 'answer', sdp: msg.sdp });
     });
-    agentSocket!.on('webrtc:ice', (msg: { candidate: { candidate: string; sdpMid?: string; sdpMLineIndex?: number } | null }, ack: (r: unknown) => void) => {
-      ack({ ok: true });
-      if (msg.candidate) agentCandidates.push(msg.candidate.candidate);
-      if (msg.candidate) void pc.addIceCandidate({ candidate: msg.candidate.candidate, sdpMid: msg.candidate.sdpMid ?? undefined, sdpMLineIndex: msg.candidate.sdpMLineIndex ?? undefined });
-    });
+    agentSocket!.on(
+      'webrtc:ice',
+      (msg: { candidate: { candidate: string; sdpMid?: string; sdpMLineIndex?: number } | null }, ack: (r: unknown) => void) => {
+        ack({ ok: true });
+        if (msg.candidate) agentCandidates.push(msg.candidate.candidate);
+        if (msg.candidate)
+          void pc.addIceCandidate({
+            candidate: msg.candidate.candidate,
+            sdpMid: msg.candidate.sdpMid ?? undefined,
+            sdpMLineIndex: msg.candidate.sdpMLineIndex ?? undefined,
+          });
+      },
+    );
     // Candidates gathered before the offer has gone would reach the agent for a negotiation it
     // does not know yet, and be dropped: they are held until the offer is sent.
     let offered = false;
@@ -151,7 +182,12 @@ describe('agent over WebRTC (built CLI, werift console)', () => {
     control.send('{bad');
     await ctl.until(() => ctl.texts.length >= 3, 'control replies');
     assert.equal(ctl.texts[0]?.type, 'hello');
-    assert.deepEqual(ctl.texts[0]?.peer, { kind: 'agent', id: 'e2e-agent', name: ctl.texts[0]?.peer && (ctl.texts[0].peer as { name: string }).name, version: '0.1.0' });
+    assert.deepEqual(ctl.texts[0]?.peer, {
+      kind: 'agent',
+      id: 'e2e-agent',
+      name: ctl.texts[0]?.peer && (ctl.texts[0].peer as { name: string }).name,
+      version: '0.1.0',
+    });
     const targets = ctl.texts.find((m) => m.type === 'targets')?.targets as { name: string }[];
     assert.ok(targets.some((t) => t.name === container.name));
     assert.equal(ctl.texts.find((m) => m.type === 'error')?.code, 'BAD_MESSAGE');
@@ -189,6 +225,10 @@ describe('agent over WebRTC (built CLI, werift console)', () => {
     const [code] = await once(agent, 'exit');
     assert.equal(code, 0);
     assert.match(logs, /"msg":"agent stopped"/);
-    assert.deepEqual((await container.processes()).filter((p) => /sleep 101[12]|bash/.test(p)), [], 'no process left');
+    assert.deepEqual(
+      (await container.processes()).filter((p) => /sleep 101[12]|bash/.test(p)),
+      [],
+      'no process left',
+    );
   });
 });

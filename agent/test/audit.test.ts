@@ -13,7 +13,11 @@ import { setLogLevel } from '../src/log.js';
 
 setLogLevel('silent');
 
-const lines = (path: string) => readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+const lines = (path: string) =>
+  readFileSync(path, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 test('records that cannot be written are held, the excess counted, and all written after one gap record once the log can be', async () => {
   const dir = join(mkdtempSync(join(tmpdir(), 'tether-audit-')), 'not-yet');
@@ -40,7 +44,10 @@ test('records that cannot be written are held, the excess counted, and all writt
 });
 
 test('open: sessions may start while records are held', () => {
-  const audit = new AuditLog(join(mkdtempSync(join(tmpdir(), 'tether-audit-')), 'missing', 'audit.jsonl'), { failure: 'open', retryMs: 60_000 });
+  const audit = new AuditLog(join(mkdtempSync(join(tmpdir(), 'tether-audit-')), 'missing', 'audit.jsonl'), {
+    failure: 'open',
+    retryMs: 60_000,
+  });
   audit.record('session.start', { sessionId: 's1' });
   assert.ok(audit.unavailableSince);
   assert.equal(audit.acceptsSessions, true);
@@ -53,6 +60,9 @@ test('a fragment at the end of the log (a write cut off) is removed before the n
   const audit = new AuditLog(path);
   assert.equal(audit.record('session.end', { sessionId: 'a' }), true);
   const written = lines(path);
-  assert.deepEqual(written.map((r) => r.event), ['session.start', 'audit.gap', 'session.end']);
+  assert.deepEqual(
+    written.map((r) => r.event),
+    ['session.start', 'audit.gap', 'session.end'],
+  );
   assert.match(String(written[1]!.reason), /partial record of 25 bytes/);
 });

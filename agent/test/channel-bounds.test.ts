@@ -7,12 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import Docker from 'dockerode';
-import {
-  CONTROL_FRAME_BURST,
-  MAX_UNREAD_REPLY_BYTES,
-  TTY_FRAME_BURST,
-  TTY_FRAMES_PER_SECOND,
-} from '@tether/protocol';
+import { CONTROL_FRAME_BURST, MAX_UNREAD_REPLY_BYTES, TTY_FRAME_BURST, TTY_FRAMES_PER_SECOND } from '@tether/protocol';
 import { ChannelBounds } from '../src/channel-bounds.js';
 import { AgentControlChannel } from '../src/control-channel.js';
 import type { InboundFrame } from '../src/data-channel.js';
@@ -27,7 +22,10 @@ setLogLevel('error');
 
 function guarded(kind: 'tty' | 'control') {
   let now = 0;
-  const channel = new FakeChannel(kind === 'tty' ? 'tty:1' : 'control', new ChannelBounds({ kind, negotiationId: 'neg-test', now: () => now }));
+  const channel = new FakeChannel(
+    kind === 'tty' ? 'tty:1' : 'control',
+    new ChannelBounds({ kind, negotiationId: 'neg-test', now: () => now }),
+  );
   const seen: InboundFrame[] = [];
   channel.onMessage((frame) => seen.push(frame));
   return { channel, seen, advance: (ms: number) => (now += ms) };
@@ -93,7 +91,11 @@ test('both channel types answer pings and bad frames through the bounds, so a co
     channel.bufferedAmount = 0;
     channel.deliver({ type: 'ping', id: 2 });
     channel.deliver('not json');
-    assert.deepEqual(channel.messages().map((m) => m.type === 'pong' ? `pong ${m.id}` : m.code), ['pong 2', 'BAD_MESSAGE'], channel.label);
+    assert.deepEqual(
+      channel.messages().map((m) => (m.type === 'pong' ? `pong ${m.id}` : m.code)),
+      ['pong 2', 'BAD_MESSAGE'],
+      channel.label,
+    );
   }
 });
 

@@ -56,7 +56,10 @@ describe('pinning through the cloud signaling server', () => {
     await pc.close();
     stranger.close();
     const audit = readFileSync(join(stateDir, 'audit.jsonl'), 'utf8');
-    assert.match(audit, new RegExp(`"event":"offer.refused","path":"cloud".*"fingerprint":"${stranger.keys.fingerprint}".*"code":"FINGERPRINT_MISMATCH"`));
+    assert.match(
+      audit,
+      new RegExp(`"event":"offer.refused","path":"cloud".*"fingerprint":"${stranger.keys.fingerprint}".*"code":"FINGERPRINT_MISMATCH"`),
+    );
   });
 
   test('the enrolled console authenticates through the cloud path and gets a terminal', async () => {

@@ -7,7 +7,18 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,10 +35,17 @@ const stateDir = join(work, 'listed');
 mkdirSync(stateDir, { mode: 0o700 });
 const fingerprint = (byte: string) => Array.from({ length: 32 }, () => byte).join(':');
 const consoles = ['-85eD_OG5eytE57izuVV5g', '--dashes', 'plain-id'].map((id, i) => ({
-  id, name: `console ${i}`, publicKey: `key-${i}`, fingerprint: fingerprint(`A${i}`), enrolledAt: new Date().toISOString(),
+  id,
+  name: `console ${i}`,
+  publicKey: `key-${i}`,
+  fingerprint: fingerprint(`A${i}`),
+  enrolledAt: new Date().toISOString(),
 }));
 const hostile = {
-  id: 'hostile-id', publicKey: 'key-h', fingerprint: fingerprint('B0'), enrolledAt: new Date().toISOString(),
+  id: 'hostile-id',
+  publicKey: 'key-h',
+  fingerprint: fingerprint('B0'),
+  enrolledAt: new Date().toISOString(),
   // clears the screen, retitles the window, a C1 CSI, a right-to-left override
   name: 'evil\x1b[2J\x1b]0;pwned\x07\u009b31m\u202egnp.exe',
 };
@@ -44,7 +62,15 @@ const revokedIds = () =>
     .sort();
 
 test('every subcommand answers --help with its usage and exit 0', () => {
-  for (const args of [['--help'], ['pair', '--help'], ['consoles', '--help'], ['consoles', 'list', '--help'], ['consoles', 'revoke', '--help'], ['install-service', '--help'], ['uninstall-service', '--help']]) {
+  for (const args of [
+    ['--help'],
+    ['pair', '--help'],
+    ['consoles', '--help'],
+    ['consoles', 'list', '--help'],
+    ['consoles', 'revoke', '--help'],
+    ['install-service', '--help'],
+    ['uninstall-service', '--help'],
+  ]) {
     const result = cliRun(args);
     assert.equal(result.status, 0, `${args.join(' ')}: ${result.stderr}`);
     assert.match(result.stdout, /^Usage: tether-agent/, args.join(' '));
@@ -76,8 +102,14 @@ test('consoles list prints a console name with escape sequences escaped, as text
 });
 
 test('consoles revoke takes an id that begins with a dash, before or after --state-dir', () => {
-  assert.match(execFileSync(process.execPath, [cli, 'consoles', 'revoke', '-85eD_OG5eytE57izuVV5g', '--state-dir', stateDir], { encoding: 'utf8' }), /^revoked -85eD_OG5eytE57izuVV5g \(console 0\)/);
-  assert.match(execFileSync(process.execPath, [cli, 'consoles', 'revoke', '--state-dir', stateDir, '--dashes'], { encoding: 'utf8' }), /^revoked --dashes/);
+  assert.match(
+    execFileSync(process.execPath, [cli, 'consoles', 'revoke', '-85eD_OG5eytE57izuVV5g', '--state-dir', stateDir], { encoding: 'utf8' }),
+    /^revoked -85eD_OG5eytE57izuVV5g \(console 0\)/,
+  );
+  assert.match(
+    execFileSync(process.execPath, [cli, 'consoles', 'revoke', '--state-dir', stateDir, '--dashes'], { encoding: 'utf8' }),
+    /^revoked --dashes/,
+  );
   assert.deepEqual(revokedIds(), ['--dashes', '-85eD_OG5eytE57izuVV5g']);
   const list = execFileSync(process.execPath, [cli, 'consoles', 'list', '--state-dir', stateDir], { encoding: 'utf8' });
   assert.match(list, /^plain-id\s+active/m);
@@ -91,7 +123,11 @@ test('consoles revoke of an unknown id says so and changes nothing', () => {
 });
 
 /** The `msg: control request` lines an agent logged. */
-const controlRequests = (agent: AgentProcess) => agent.logs.split('\n').filter((l) => l.includes('"msg":"control request"')).map((l) => JSON.parse(l) as { op: string; ok: boolean });
+const controlRequests = (agent: AgentProcess) =>
+  agent.logs
+    .split('\n')
+    .filter((l) => l.includes('"msg":"control request"'))
+    .map((l) => JSON.parse(l) as { op: string; ok: boolean });
 
 test('with an agent running, pair and consoles revoke act through it: it writes its own files, and the token names its LAN endpoint', async () => {
   const dir = join(work, 'running');
@@ -121,7 +157,10 @@ test('with an agent running, pair and consoles revoke act through it: it writes 
     c.close();
     // the agent's log arrives through a pipe: wait for the third line, then check all three
     await until(() => controlRequests(agent).length >= 3 || undefined, 'three control requests in the log');
-    assert.deepEqual(controlRequests(agent).map((r) => `${r.op}:${r.ok}`), ['pair:true', 'consoles:true', 'revoke:true']);
+    assert.deepEqual(
+      controlRequests(agent).map((r) => `${r.op}:${r.ok}`),
+      ['pair:true', 'consoles:true', 'revoke:true'],
+    );
   } finally {
     await agent.stop();
   }
@@ -130,7 +169,11 @@ test('with an agent running, pair and consoles revoke act through it: it writes 
 
 test('pair warns when the running agent has no LAN endpoint to pair through', async () => {
   const dir = join(work, 'cloud-only');
-  const child = spawn(process.execPath, [cli, '--signaling-url', 'http://127.0.0.1:9', '--token', 't', '--state-dir', dir, '--agent-id', 'cloud-only'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [cli, '--signaling-url', 'http://127.0.0.1:9', '--token', 't', '--state-dir', dir, '--agent-id', 'cloud-only'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   try {
     let log = '';
     child.stdout.on('data', (chunk: Buffer) => (log += chunk.toString()));
@@ -160,10 +203,22 @@ test('with no agent running, pair writes under the state lock: another holder of
 
   // A process that holds the lock and has no control socket: an agent that cannot be asked.
   const stateLock = fileURLToPath(new URL('../src/trust/state-lock.ts', import.meta.url));
-  const holder = spawn(process.execPath, ['--import', 'tsx', '-e', `const { lockStateDir } = await import(${JSON.stringify(stateLock)}); lockStateDir(${JSON.stringify(dir)}); console.log('held'); setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const holder = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '-e',
+      `const { lockStateDir } = await import(${JSON.stringify(stateLock)}); lockStateDir(${JSON.stringify(dir)}); console.log('held'); setInterval(() => {}, 1000);`,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   try {
     await once(holder.stdout, 'data');
-    for (const args of [['pair', '--no-qr'], ['consoles', 'revoke', 'anything']]) {
+    for (const args of [
+      ['pair', '--no-qr'],
+      ['consoles', 'revoke', 'anything'],
+    ]) {
       const refused = cliRun([...args, '--state-dir', dir]);
       assert.equal(refused.status, 1, refused.stdout);
       assert.match(refused.stderr, new RegExp(`the agent running on .* \\(pid ${holder.pid}\\) does not answer on agent.sock`));
@@ -201,7 +256,11 @@ test('an unreadable pairings file is reported to the console without a host path
   const dir = join(work, 'damaged');
   mkdirSync(dir);
   writeFileSync(join(dir, 'pairings.json'), '{not json');
-  const spent = new PairingStore(dir).spend('agent', { pairingId: 'AAAAAAAAAAA', publicKey: 'k', fingerprint: fingerprint('C0'), consoleName: 'c', proof: 'p' }, 'console');
+  const spent = new PairingStore(dir).spend(
+    'agent',
+    { pairingId: 'AAAAAAAAAAA', publicKey: 'k', fingerprint: fingerprint('C0'), consoleName: 'c', proof: 'p' },
+    'console',
+  );
   assert.ok(!spent.ok);
   assert.equal(spent.error.code, 'INTERNAL');
   assert.ok(!spent.error.message.includes(dir) && !spent.error.message.includes('/'), spent.error.message);

@@ -26,9 +26,28 @@ describe('config', () => {
   test('flags > environment > file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'tether-config-'));
     const file = join(dir, 'agent.json');
-    writeFileSync(file, JSON.stringify({ signalingUrl: 'http://file:1', token: 'file', name: 'from-file', agentId: 'file-id', logLevel: 'warn' }));
+    writeFileSync(
+      file,
+      JSON.stringify({ signalingUrl: 'http://file:1', token: 'file', name: 'from-file', agentId: 'file-id', logLevel: 'warn' }),
+    );
     const env = { TETHER_AGENT_NAME: 'from-env', TETHER_AGENT_ID: 'env-id', TETHER_AGENT_ICE_HOSTS: '127.0.0.1' };
-    const { config } = run(['--config', file, '--agent-id', 'flag-id', '--ice-server', 'stun:10.0.0.1:3478', '--ice-server', '{"urls":"turn:10.0.0.1:3478","username":"u","credential":"p"}', '--label', 'site=a', '--label', 'vplc'], env);
+    const { config } = run(
+      [
+        '--config',
+        file,
+        '--agent-id',
+        'flag-id',
+        '--ice-server',
+        'stun:10.0.0.1:3478',
+        '--ice-server',
+        '{"urls":"turn:10.0.0.1:3478","username":"u","credential":"p"}',
+        '--label',
+        'site=a',
+        '--label',
+        'vplc',
+      ],
+      env,
+    );
     assert.equal(config?.signalingUrl, 'http://file:1');
     assert.equal(config?.name, 'from-env');
     assert.equal(config?.agentId, 'flag-id');
@@ -59,16 +78,42 @@ describe('config', () => {
   test('sessions yield by default; priority, CPUs, memory and process caps from flags, per container from the file', () => {
     const { config } = run(base);
     assert.equal(config?.sessionPriority, 'idle');
-    assert.deepEqual([config?.sessionCpus, config?.sessionMemory, config?.sessionProcesses, config?.sessionRules, config?.recordInput], [undefined, undefined, undefined, {}, false]);
+    assert.deepEqual(
+      [config?.sessionCpus, config?.sessionMemory, config?.sessionProcesses, config?.sessionRules, config?.recordInput],
+      [undefined, undefined, undefined, {}, false],
+    );
     const dir = mkdtempSync(join(tmpdir(), 'tether-config-'));
     const file = join(dir, 'agent.json');
-    writeFileSync(file, JSON.stringify({ sessionRules: { 'plc-1': { cpus: '2-3', memory: '1g', processes: 64, priority: 'normal' }, 'plc-2': { memory: 33554432 } } }));
-    const flagged = run([...base, '--config', file, '--session-priority', 'normal', '--session-cpus', '1', '--session-memory', '512m', '--session-processes', '200', '--record-dir', '/tmp/casts', '--record-input']).config;
+    writeFileSync(
+      file,
+      JSON.stringify({
+        sessionRules: { 'plc-1': { cpus: '2-3', memory: '1g', processes: 64, priority: 'normal' }, 'plc-2': { memory: 33554432 } },
+      }),
+    );
+    const flagged = run([
+      ...base,
+      '--config',
+      file,
+      '--session-priority',
+      'normal',
+      '--session-cpus',
+      '1',
+      '--session-memory',
+      '512m',
+      '--session-processes',
+      '200',
+      '--record-dir',
+      '/tmp/casts',
+      '--record-input',
+    ]).config;
     assert.deepEqual(
       [flagged?.sessionPriority, flagged?.sessionCpus, flagged?.sessionMemory, flagged?.sessionProcesses, flagged?.recordInput],
       ['normal', '1', 512 * 1024 ** 2, 200, true],
     );
-    assert.deepEqual(flagged?.sessionRules, { 'plc-1': { cpus: '2-3', memory: 1024 ** 3, processes: 64, priority: 'normal' }, 'plc-2': { memory: 32 * 1024 ** 2 } });
+    assert.deepEqual(flagged?.sessionRules, {
+      'plc-1': { cpus: '2-3', memory: 1024 ** 3, processes: 64, priority: 'normal' },
+      'plc-2': { memory: 32 * 1024 ** 2 },
+    });
   });
 
   test('bad standing rules and --record-input without --record-dir are clear errors', () => {

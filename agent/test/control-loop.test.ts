@@ -20,8 +20,18 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ensureDocker, type TestContainer } from '../../harness/docker.js';
 import {
-  calibrate, CPU_HOG, CyclicTask, ensureCyclicTaskBuilt, hostProcessFacts, IO_HOG, ioClass, MEMORY_HOG, oomKills,
-  sessionProcesses, startLoopContainer, type HostProcessFacts,
+  calibrate,
+  CPU_HOG,
+  CyclicTask,
+  ensureCyclicTaskBuilt,
+  hostProcessFacts,
+  IO_HOG,
+  ioClass,
+  MEMORY_HOG,
+  oomKills,
+  sessionProcesses,
+  startLoopContainer,
+  type HostProcessFacts,
 } from '../../harness/control-loop.js';
 import { AgentProcess, openTerminal, pairedConsole } from '../../harness/lan-agent.js';
 import { buildAgent, patchedWerift, type Werift } from '../../harness/patched-werift.js';
@@ -29,7 +39,10 @@ import { until } from '../../harness/werift-console.js';
 
 type AuditLine = { event: string; sessionId?: string; [k: string]: unknown };
 const auditOf = (stateDir: string): AuditLine[] =>
-  readFileSync(join(stateDir, 'audit.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as AuditLine);
+  readFileSync(join(stateDir, 'audit.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as AuditLine);
 const startRecord = (stateDir: string, sessionId: string) =>
   auditOf(stateDir).find((l) => l.event === 'session.start' && l.sessionId === sessionId) as AuditLine & {
     standing: { wanted: Record<string, unknown>; holds: Record<string, unknown> | null; notApplied: string[]; onHost?: string[] };
@@ -78,10 +91,14 @@ async function typed(t: { tty: { send(data: Buffer): void }; term: { output(): s
 
 /** The session's processes once its hogs run: the shell, two `yes`, the I/O loop. */
 function hogsRunning(sessionId: string): Promise<HostProcessFacts[]> {
-  return waitFor(async () => {
-    const found = await sessionProcesses(sessionId);
-    return found.filter((p) => p.comm === 'yes').length === 2 && found.length >= 4 ? found : undefined;
-  }, 'the hogs to start', 120_000);
+  return waitFor(
+    async () => {
+      const found = await sessionProcesses(sessionId);
+      return found.filter((p) => p.comm === 'yes').length === 2 && found.length >= 4 ? found : undefined;
+    },
+    'the hogs to start',
+    120_000,
+  );
 }
 
 describe('a debug session yields to the control loop (built agent, real Docker, werift console)', () => {
@@ -95,7 +112,11 @@ describe('a debug session yields to the control loop (built agent, real Docker, 
     ensureCyclicTaskBuilt();
     await Promise.all([ensureDocker(), buildAgent()]);
     w = await patchedWerift();
-    plc = await startLoopContainer({ namePrefix: 'tether-loop', memory: MEMORY_LIMIT, labels: { 'tether.vplc': 'true', 'tether.session-cpus': SESSION_CPU } });
+    plc = await startLoopContainer({
+      namePrefix: 'tether-loop',
+      memory: MEMORY_LIMIT,
+      labels: { 'tether.vplc': 'true', 'tether.session-cpus': SESSION_CPU },
+    });
     containers.push(plc);
     iterations = await calibrate(plc);
   });
@@ -105,7 +126,7 @@ describe('a debug session yields to the control loop (built agent, real Docker, 
     await Promise.all(containers.map((c) => c.remove()));
   });
 
-  test('as root: every session process at nice 19, SCHED_IDLE, idle I/O, oom_score_adj 1000, on the rule\'s CPU; the memory hog is killed, the cyclic task lives', async () => {
+  test("as root: every session process at nice 19, SCHED_IDLE, idle I/O, oom_score_adj 1000, on the rule's CPU; the memory hog is killed, the cyclic task lives", async () => {
     const loop = CyclicTask.start(plc, { iterations, cycles: 0, residentMb: RUNTIME_RESIDENT_MB });
     const runtimePid = await waitFor(() => loop.hostPid(), 'the cyclic task to start');
     const stateDir = mkdtempSync(join(tmpdir(), 'tether-loop-state-'));
@@ -141,7 +162,7 @@ describe('a debug session yields to the control loop (built agent, real Docker, 
     const killsBefore = oomKills(runtimePid);
     t.tty.send(Buffer.from(`${MEMORY_HOG}; echo memory-hog-ended-$?\n`));
     await until(() => t.term.output().includes('memory-hog-ended-137'), 'the memory hog to be killed (SIGKILL: 137)', 120_000);
-    assert.ok(oomKills(runtimePid) > killsBefore, 'the kernel\'s OOM killer killed it');
+    assert.ok(oomKills(runtimePid) > killsBefore, "the kernel's OOM killer killed it");
     const after = await hostProcessFacts(runtimePid);
     assert.ok(after && after.state !== 'Z', 'the cyclic task is alive');
 
@@ -177,7 +198,13 @@ describe('a debug session yields to the control loop (built agent, real Docker, 
     assert.deepEqual(audit.standing.notApplied, ['SCHED_IDLE']);
     assert.equal(audit.standing.onHost, undefined, 'the agent did not act on the host');
     assert.deepEqual(
-      { nice: audit.standing.holds?.nice, policy: audit.standing.holds?.policy, io: audit.standing.holds?.io, oom: audit.standing.holds?.oomScoreAdj, cpus: audit.standing.holds?.cpus },
+      {
+        nice: audit.standing.holds?.nice,
+        policy: audit.standing.holds?.policy,
+        io: audit.standing.holds?.io,
+        oom: audit.standing.holds?.oomScoreAdj,
+        cpus: audit.standing.holds?.cpus,
+      },
       { nice: 19, policy: 'other', io: 'idle', oom: 1000, cpus: SESSION_CPU },
     );
     await t.close();
@@ -186,7 +213,8 @@ describe('a debug session yields to the control loop (built agent, real Docker, 
 
   test('a rule that cannot be applied, and a malformed one, are told in the tab and audited; the session opens', async () => {
     const odd = await startLoopContainer({
-      namePrefix: 'tether-loop-odd', memory: MEMORY_LIMIT,
+      namePrefix: 'tether-loop-odd',
+      memory: MEMORY_LIMIT,
       labels: { 'tether.vplc': 'true', 'tether.session-cpus': '4095', 'tether.session-memory': 'lots' },
     });
     containers.push(odd);
@@ -200,9 +228,10 @@ describe('a debug session yields to the control loop (built agent, real Docker, 
     assert.equal(notices.length, 1, JSON.stringify(notices));
     assert.match(notices[0]!, /could not be given .*label tether\.session-memory="lots" is not a size of at least 16m; ignored.*CPUs 4095/);
     const audit = startRecord(stateDir, t.first.sessionId as string);
-    assert.deepEqual(audit.standing.notApplied.map((what) => what.replace(/ \(.*\)$/, '')), [
-      'label tether.session-memory="lots" is not a size of at least 16m; ignored', 'CPUs 4095',
-    ]);
+    assert.deepEqual(
+      audit.standing.notApplied.map((what) => what.replace(/ \(.*\)$/, '')),
+      ['label tether.session-memory="lots" is not a size of at least 16m; ignored', 'CPUs 4095'],
+    );
     await typed(t, 'echo still-$((40+2))', /still-42/);
     await t.close();
     c.close();

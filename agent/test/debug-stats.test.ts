@@ -35,7 +35,10 @@ test('one sample after dropping 32 MB of Buffers reports external memory back do
     held = undefined;
     const after = collectDebugStats(counts);
     assert.equal(after.gc, true);
-    assert.ok(after.externalBytes < before.externalBytes + 2e6, `external after dropping them: ${after.externalBytes}, before ${before.externalBytes}`);
+    assert.ok(
+      after.externalBytes < before.externalBytes + 2e6,
+      `external after dropping them: ${after.externalBytes}, before ${before.externalBytes}`,
+    );
     const spaces = Object.values(after.v8SpacesBytes).reduce((a, b) => a + b, 0);
     assert.equal(spaces, after.heapPhysicalBytes);
   } finally {

@@ -117,7 +117,23 @@ describe('a full disk (built agent, real Docker, a real tmpfs)', () => {
     await first.stop();
     disk.fill();
 
-    const child = spawn(process.execPath, [cli, '--lan-listen', '127.0.0.1:0', '--state-dir', stateDir, '--agent-id', 'full-disk', '--ice-host', '127.0.0.1', '--ice-interface', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [
+        cli,
+        '--lan-listen',
+        '127.0.0.1:0',
+        '--state-dir',
+        stateDir,
+        '--agent-id',
+        'full-disk',
+        '--ice-host',
+        '127.0.0.1',
+        '--ice-interface',
+        '127.0.0.1',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.stdout.resume();
@@ -126,7 +142,11 @@ describe('a full disk (built agent, real Docker, a real tmpfs)', () => {
     const lines = stderr.trimEnd().split('\n');
     assert.equal(lines.length, 1, `one line: ${stderr}`);
     assert.match(lines[0]!, /^tether-agent: cannot .*: ENOSPC: no space left on device/);
-    assert.deepEqual(readdirSync(stateDir).filter((f) => f.endsWith('.tmp')), [], 'no temporary file left');
+    assert.deepEqual(
+      readdirSync(stateDir).filter((f) => f.endsWith('.tmp')),
+      [],
+      'no temporary file left',
+    );
 
     disk.release();
     const again = await start(stateDir);
@@ -176,11 +196,19 @@ describe('a full disk (built agent, real Docker, a real tmpfs)', () => {
     assert.ok((gap.delayed as number) > 0 && gap.lost === 0, JSON.stringify(gap));
     assert.match(String(gap.reason), /ENOSPC/);
     const events = eventsBySession(records);
-    for (const id of sessions) assert.deepEqual(events.get(id), ['session.start', 'session.end'], `session ${id} (${sessions.indexOf(id)} of ${sessions.length}): ${readFileSync(auditLog, 'utf8').slice(-3000)}`);
+    for (const id of sessions)
+      assert.deepEqual(
+        events.get(id),
+        ['session.start', 'session.end'],
+        `session ${id} (${sessions.indexOf(id)} of ${sessions.length}): ${readFileSync(auditLog, 'utf8').slice(-3000)}`,
+      );
     const bigEnd = records.find((r) => r.event === 'session.end' && r.sessionId === sessions[0]);
     assert.match(String(bigEnd?.recordingStopped), /write failed: ENOSPC/);
     const casts = readdirSync(recordDir);
-    assert.ok(casts.some((f) => f.includes(sessions[0]!)), 'the stopped recording is kept');
+    assert.ok(
+      casts.some((f) => f.includes(sessions[0]!)),
+      'the stopped recording is kept',
+    );
     for (const file of casts) assertValidCast(join(recordDir, file));
     c.close();
   });
@@ -212,9 +240,15 @@ describe('a full disk (built agent, real Docker, a real tmpfs)', () => {
     assert.equal(served.first.type, 'opened', `served again without a restart: ${JSON.stringify(served.first)}`);
     await served.run('echo back-$((40+2))', 'back-42');
     await served.close();
-    await until(() => auditLines(auditLog).some((r) => r.event === 'session.end' && r.sessionId === served.first.sessionId), 'the served session to end');
+    await until(
+      () => auditLines(auditLog).some((r) => r.event === 'session.end' && r.sessionId === served.first.sessionId),
+      'the served session to end',
+    );
     const records = auditLines(auditLog);
-    assert.ok(records.some((r) => r.event === 'audit.gap'), 'a gap record');
+    assert.ok(
+      records.some((r) => r.event === 'audit.gap'),
+      'a gap record',
+    );
     const refusals = records.filter((r) => r.event === 'session.refused' && r.code === 'AUDIT_UNAVAILABLE');
     assert.ok(refusals.length >= 2, `the refusals are audited too: ${refusals.length}`);
     assert.deepEqual(eventsBySession(records).get(served.first.sessionId as string), ['session.start', 'session.end']);
@@ -237,13 +271,20 @@ describe('a full disk (built agent, real Docker, a real tmpfs)', () => {
     await until(() => auditLines(auditLog).some((r) => r.event === 'session.end' && r.sessionId === endedId), 'the first session to end');
     const running = await openTerminal(w, c, agentInfo, plc.name);
     const runningId = running.first.sessionId as string;
-    await running.run('setsid sleep 3101 & nohup sleep 3102 >/dev/null 2>&1 & (sleep 3103 &); sleep 3104 & echo started-$((1+1))', 'started-2');
+    await running.run(
+      'setsid sleep 3101 & nohup sleep 3102 >/dev/null 2>&1 & (sleep 3103 &); sleep 3104 & echo started-$((1+1))',
+      'started-2',
+    );
     assert.equal((await sleeping(plc, /sleep 310[1-4]/)).length, 4);
     const journal = readFileSync(join(stateDir, 'sessions.json'), 'utf8');
     assert.match(journal, new RegExp(endedId), 'the journal is stale: it still lists the ended session');
     assert.doesNotMatch(journal, new RegExp(runningId), 'the journal is stale: it misses the running session');
     assert.match(agent.logs, /"msg":"cannot write the session journal/);
-    assert.deepEqual(readdirSync(stateDir).filter((f) => f.endsWith('.tmp')), [], 'failed writes leave no temporary file');
+    assert.deepEqual(
+      readdirSync(stateDir).filter((f) => f.endsWith('.tmp')),
+      [],
+      'failed writes leave no temporary file',
+    );
 
     agent.child.kill('SIGKILL');
     await once(agent.child, 'exit');

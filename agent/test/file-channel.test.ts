@@ -72,7 +72,11 @@ function records(): Record<string, unknown>[] {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
-  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).filter((r) => r.event === 'transfer');
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((r) => r.event === 'transfer');
 }
 
 /** Waits for the channel's fatal error and returns its code. */
@@ -90,10 +94,17 @@ async function accepted(port: FakeChannel): Promise<Record<string, unknown>> {
 
 /** Sends `bytes` in frames, waiting for the agent's acks whenever the window is full. */
 async function sendAll(port: FakeChannel, bytes: Buffer): Promise<void> {
-  const acked = () => port.messages().filter((m) => m.type === 'ack').reduce((n, m) => n + Number(m.bytes), 0);
+  const acked = () =>
+    port
+      .messages()
+      .filter((m) => m.type === 'ack')
+      .reduce((n, m) => n + Number(m.bytes), 0);
   for (let at = 0; at < bytes.length; at += 65536) {
     const frame = bytes.subarray(at, at + 65536);
-    await port.until(() => at + frame.length - acked() <= TRANSFER_WINDOW_BYTES || port.messages().some((m) => m.type === 'error'), 'credit');
+    await port.until(
+      () => at + frame.length - acked() <= TRANSFER_WINDOW_BYTES || port.messages().some((m) => m.type === 'error'),
+      'credit',
+    );
     port.deliver(frame);
   }
 }
@@ -103,7 +114,11 @@ const leftovers = (c: TestContainer, dir: string) => sh(c, `ls -a ${dir} | grep 
 before(async () => {
   await ensureDocker();
   container = await startContainer({ image: TEST_IMAGE_SH, namePrefix: 'files-agent' });
-  full = await startContainer({ image: TEST_IMAGE_SH, namePrefix: 'files-full', runArgs: ['--tmpfs', '/small:size=1m,uid=1000,gid=1000,mode=0755'] });
+  full = await startContainer({
+    image: TEST_IMAGE_SH,
+    namePrefix: 'files-full',
+    runArgs: ['--tmpfs', '/small:size=1m,uid=1000,gid=1000,mode=0755'],
+  });
   auditPath = join(mkdtempSync(join(tmpdir(), 'tether-files-audit-')), 'audit.jsonl');
   audit = new AuditLog(auditPath);
   registry.add(fakeSession(container, 'session-a'));
@@ -120,13 +135,24 @@ test('an upload whose bytes and SHA-256 match is renamed into place and audited 
   const before = records().length;
   const { port, file } = channel();
   const bytes = randomBytes(3 * 1024 * 1024 + 17);
-  port.deliver({ type: 'offer', direction: 'upload', sessionId: 'session-a', dir: HOME, name: 'ok.bin', size: bytes.length, overwrite: false });
+  port.deliver({
+    type: 'offer',
+    direction: 'upload',
+    sessionId: 'session-a',
+    dir: HOME,
+    name: 'ok.bin',
+    size: bytes.length,
+    overwrite: false,
+  });
   assert.equal((await accepted(port)).path, `${HOME}/ok.bin`);
   await sendAll(port, bytes);
   port.deliver({ type: 'done', bytes: bytes.length, sha256: sha256(bytes) });
-  await port.until(() => port.messages().some((m) => m.type === 'done'), 'the agent\'s done');
+  await port.until(() => port.messages().some((m) => m.type === 'done'), "the agent's done");
   await file.done;
-  assert.deepEqual(port.messages().find((m) => m.type === 'done'), { type: 'done', bytes: bytes.length, sha256: sha256(bytes), path: `${HOME}/ok.bin` });
+  assert.deepEqual(
+    port.messages().find((m) => m.type === 'done'),
+    { type: 'done', bytes: bytes.length, sha256: sha256(bytes), path: `${HOME}/ok.bin` },
+  );
   assert.equal((await sh(container, `sha256sum ${HOME}/ok.bin`)).split(/\s+/)[0], sha256(bytes));
   assert.equal(await leftovers(container, HOME), '0');
   const mine = records().slice(before);
@@ -138,7 +164,15 @@ test('an upload whose bytes and SHA-256 match is renamed into place and audited 
 test('a SHA-256 that differs is DIGEST_MISMATCH: nothing under the final name, no temporary file', async () => {
   const { port } = channel();
   const bytes = randomBytes(200_000);
-  port.deliver({ type: 'offer', direction: 'upload', sessionId: 'session-a', dir: HOME, name: 'mismatch.bin', size: bytes.length, overwrite: false });
+  port.deliver({
+    type: 'offer',
+    direction: 'upload',
+    sessionId: 'session-a',
+    dir: HOME,
+    name: 'mismatch.bin',
+    size: bytes.length,
+    overwrite: false,
+  });
   await accepted(port);
   await sendAll(port, bytes);
   port.deliver({ type: 'done', bytes: bytes.length, sha256: sha256(Buffer.from('something else')) });
@@ -190,7 +224,15 @@ test('an upload over a symbolic link replaces the link, never the file it points
   await sh(container, `echo original > ${HOME}/target.txt && ln -sf ${HOME}/target.txt ${HOME}/link.txt`);
   const { port, file } = channel();
   const bytes = Buffer.from('replacement\n');
-  port.deliver({ type: 'offer', direction: 'upload', sessionId: 'session-a', dir: HOME, name: 'link.txt', size: bytes.length, overwrite: true });
+  port.deliver({
+    type: 'offer',
+    direction: 'upload',
+    sessionId: 'session-a',
+    dir: HOME,
+    name: 'link.txt',
+    size: bytes.length,
+    overwrite: true,
+  });
   await accepted(port);
   port.deliver(bytes);
   port.deliver({ type: 'done', bytes: bytes.length, sha256: sha256(bytes) });
@@ -202,7 +244,15 @@ test('an upload over a symbolic link replaces the link, never the file it points
 test('a full disk in the container is NO_SPACE, and leaves neither the file nor its temporary', async () => {
   const { port } = channel();
   const bytes = randomBytes(3 * 1024 * 1024);
-  port.deliver({ type: 'offer', direction: 'upload', sessionId: 'session-full', dir: '/small', name: 'big.bin', size: bytes.length, overwrite: false });
+  port.deliver({
+    type: 'offer',
+    direction: 'upload',
+    sessionId: 'session-full',
+    dir: '/small',
+    name: 'big.bin',
+    size: bytes.length,
+    overwrite: false,
+  });
   await accepted(port);
   await sendAll(port, bytes).catch(() => undefined);
   assert.equal(await fatal(port), 'NO_SPACE');
@@ -219,21 +269,37 @@ test('rules: off refuses, download-only refuses uploads, the size limit refuses 
   assert.equal(await fatal(listOff.port), 'TRANSFER_NOT_ALLOWED');
 
   const downloadOnly = channel({ containers: { [container.name]: { mode: 'download' } } });
-  downloadOnly.port.deliver({ type: 'offer', direction: 'upload', sessionId: 'session-a', dir: HOME, name: 'no.bin', size: 1, overwrite: false });
+  downloadOnly.port.deliver({
+    type: 'offer',
+    direction: 'upload',
+    sessionId: 'session-a',
+    dir: HOME,
+    name: 'no.bin',
+    size: 1,
+    overwrite: false,
+  });
   assert.equal(await fatal(downloadOnly.port), 'TRANSFER_NOT_ALLOWED');
   const allowedDownload = channel({ containers: { [container.name]: { mode: 'download' } } });
   allowedDownload.port.deliver({ type: 'offer', direction: 'download', sessionId: 'session-a', path: `${HOME}/target.txt` });
   assert.equal((await accepted(allowedDownload.port)).size, 'original\n'.length);
 
   const small = channel({ maxBytes: 1000 });
-  small.port.deliver({ type: 'offer', direction: 'upload', sessionId: 'session-a', dir: HOME, name: 'large.bin', size: 1001, overwrite: false });
+  small.port.deliver({
+    type: 'offer',
+    direction: 'upload',
+    sessionId: 'session-a',
+    dir: HOME,
+    name: 'large.bin',
+    size: 1001,
+    overwrite: false,
+  });
   assert.equal(await fatal(small.port), 'FILE_TOO_LARGE');
   const smallDown = channel({ maxBytes: 1000 });
   smallDown.port.deliver({ type: 'offer', direction: 'download', sessionId: 'session-a', path: `${HOME}/ok.bin` });
   assert.equal(await fatal(smallDown.port), 'FILE_TOO_LARGE');
 });
 
-test('sessions: another console\'s session is SESSION_FORBIDDEN, an unknown one SESSION_NOT_FOUND', async () => {
+test("sessions: another console's session is SESSION_FORBIDDEN, an unknown one SESSION_NOT_FOUND", async () => {
   const other = channel();
   other.port.deliver({ type: 'offer', direction: 'download', sessionId: 'session-other', path: '/etc/passwd' });
   assert.equal(await fatal(other.port), 'SESSION_FORBIDDEN');
@@ -242,7 +308,7 @@ test('sessions: another console\'s session is SESSION_FORBIDDEN, an unknown one 
   assert.equal(await fatal(gone.port), 'SESSION_NOT_FOUND');
 });
 
-test('a download is sent under credit, ends with done and the SHA-256, and the console\'s done is audited as verified', async () => {
+test("a download is sent under credit, ends with done and the SHA-256, and the console's done is audited as verified", async () => {
   const before = records().length;
   const { port, file } = channel();
   port.deliver({ type: 'offer', direction: 'download', sessionId: 'session-a', path: `${HOME}/ok.bin` });
@@ -254,14 +320,18 @@ test('a download is sent under credit, ends with done and the SHA-256, and the c
   assert.ok(port.outputBytes() <= TRANSFER_WINDOW_BYTES, `at most a window unacknowledged, got ${port.outputBytes()}`);
   const size = Number(accept.size);
   let acked = 0;
-  await port.until(() => {
-    const got = port.outputBytes();
-    if (got > acked) {
-      port.deliver({ type: 'ack', bytes: got - acked });
-      acked = got;
-    }
-    return port.messages().some((m) => m.type === 'done');
-  }, 'the agent\'s done', 60_000);
+  await port.until(
+    () => {
+      const got = port.outputBytes();
+      if (got > acked) {
+        port.deliver({ type: 'ack', bytes: got - acked });
+        acked = got;
+      }
+      return port.messages().some((m) => m.type === 'done');
+    },
+    "the agent's done",
+    60_000,
+  );
   const received = Buffer.concat(port.sent.filter((f): f is Buffer => typeof f !== 'string'));
   assert.equal(received.length, size);
   const done = port.messages().find((m) => m.type === 'done');
@@ -274,13 +344,23 @@ test('a download is sent under credit, ends with done and the SHA-256, and the c
 });
 
 test('a listing names every entry, whatever its name, with its kind; the prefix filters', async () => {
-  await sh(container, `mkdir -p ${HOME}/list/sub && touch ${HOME}/list/plain "${HOME}/list/with space" ${HOME}/list/.hidden "${HOME}/list/new
-line" && ln -sf sub ${HOME}/list/to-sub`);
+  await sh(
+    container,
+    `mkdir -p ${HOME}/list/sub && touch ${HOME}/list/plain "${HOME}/list/with space" ${HOME}/list/.hidden "${HOME}/list/new
+line" && ln -sf sub ${HOME}/list/to-sub`,
+  );
   const { port } = channel();
   port.deliver({ type: 'list', sessionId: 'session-a', path: `${HOME}/list` });
   await port.until(() => port.messages().some((m) => m.type === 'listing' || m.type === 'error'), 'a listing');
-  assert.ok(port.messages().some((m) => m.type === "listing"), JSON.stringify(port.messages()));
-  const listing = port.messages().find((m) => m.type === "listing") as unknown as { path: string; entries: { name: string; kind: string; link?: boolean }[]; allowed: unknown };
+  assert.ok(
+    port.messages().some((m) => m.type === 'listing'),
+    JSON.stringify(port.messages()),
+  );
+  const listing = port.messages().find((m) => m.type === 'listing') as unknown as {
+    path: string;
+    entries: { name: string; kind: string; link?: boolean }[];
+    allowed: unknown;
+  };
   assert.equal(listing.path, `${HOME}/list`);
   assert.deepEqual(listing.entries, [
     { name: '.hidden', kind: 'file' },
@@ -294,7 +374,9 @@ line" && ln -sf sub ${HOME}/list/to-sub`);
   const filtered = channel();
   filtered.port.deliver({ type: 'list', sessionId: 'session-a', path: `${HOME}/list`, prefix: 'p' });
   await filtered.port.until(() => filtered.port.messages().some((m) => m.type === 'listing'), 'a filtered listing');
-  assert.deepEqual((filtered.port.messages().find((m) => m.type === "listing") as unknown as { entries: unknown[] }).entries, [{ name: 'plain', kind: 'file' }]);
+  assert.deepEqual((filtered.port.messages().find((m) => m.type === 'listing') as unknown as { entries: unknown[] }).entries, [
+    { name: 'plain', kind: 'file' },
+  ]);
 });
 
 test('a directory downloads as a tar of ./<name>; through a symbolic link, the directory it points to', async () => {
@@ -319,8 +401,14 @@ test('a directory downloads as a tar of ./<name>; through a symbolic link, the d
   port.deliver({ type: 'done', bytes: archive.length, sha256: sha256(archive) });
 });
 
-test('without the host\'s /proc, the shell\'s working directory is read inside the container as the session\'s user', async () => {
-  const exec = await engine.getContainer(container.id).exec({ Cmd: ['/bin/sh', '-c', 'cd /tmp && exec sleep 30'], Env: ['TETHER_SESSION=session-cwd'], User: '1000:1000', Tty: true, AttachStdout: true });
+test("without the host's /proc, the shell's working directory is read inside the container as the session's user", async () => {
+  const exec = await engine.getContainer(container.id).exec({
+    Cmd: ['/bin/sh', '-c', 'cd /tmp && exec sleep 30'],
+    Env: ['TETHER_SESSION=session-cwd'],
+    User: '1000:1000',
+    Tty: true,
+    AttachStdout: true,
+  });
   const stream = await exec.start({ hijack: true, stdin: false, Tty: true } as Docker.ExecStartOptions);
   try {
     const files = { container: engine.getContainer(container.id), user: '1000:1000', sessionId: 'session-cwd', hostPid: 0 };

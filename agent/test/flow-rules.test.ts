@@ -61,10 +61,14 @@ describe('flow control on the real agent', () => {
     const isSample = (line: string) => line.includes('"msg":"debug stats"');
     const before = agent.logs.split('\n').filter(isSample).length;
     agent.child.kill('SIGUSR2');
-    const sample = await until(() => {
-      const samples = agent.logs.split('\n').filter(isSample);
-      return samples.length > before ? samples.at(-1) : undefined;
-    }, 'a debug stats sample', 10_000);
+    const sample = await until(
+      () => {
+        const samples = agent.logs.split('\n').filter(isSample);
+        return samples.length > before ? samples.at(-1) : undefined;
+      },
+      'a debug stats sample',
+      10_000,
+    );
     const figures = (JSON.parse(sample) as { figures: Record<string, { output?: Flow } & Partial<Flow>> }).figures[`session:${sessionId}`];
     return figures?.output ?? (figures as Flow | undefined);
   }

@@ -14,8 +14,17 @@ import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import type { Socket } from 'socket.io-client';
 import {
-  ERROR_CODES, LanAuthAck, MAX_CHANNELS_PER_PEER, MAX_FRAME_BYTES, MAX_NEGOTIATIONS_PER_LAN_CONNECTION, MAX_QUEUED_INPUT_BYTES,
-  parseConsoleControl, parseConsoleTtyFrame, SignalingAck, CONTROL_FRAME_BURST, type PairedAgent,
+  ERROR_CODES,
+  LanAuthAck,
+  MAX_CHANNELS_PER_PEER,
+  MAX_FRAME_BYTES,
+  MAX_NEGOTIATIONS_PER_LAN_CONNECTION,
+  MAX_QUEUED_INPUT_BYTES,
+  parseConsoleControl,
+  parseConsoleTtyFrame,
+  SignalingAck,
+  CONTROL_FRAME_BURST,
+  type PairedAgent,
 } from '@tether/protocol';
 import { ensureDocker, startContainer, type TestContainer } from '../../harness/docker.js';
 import { fuzzParameters, payloadFor, rawSocketIoPacket, RESERVED_EVENTS, rssBytes, sendRawPacket } from '../../harness/fuzz.js';
@@ -74,7 +83,10 @@ describe('fuzzing the agent (built CLI, LAN endpoint, data channels, real contai
   async function peer(c: TestConsole = good) {
     const { pc, control, sessionId } = await c.connect(w, info.fingerprint);
     const replies = await c.bind(control, sessionId, info.publicKey, info.fingerprint);
-    assert.ok(replies.some((m) => m.type === 'auth-ok'), JSON.stringify(replies));
+    assert.ok(
+      replies.some((m) => m.type === 'auth-ok'),
+      JSON.stringify(replies),
+    );
     return { pc, sessionId };
   }
 
@@ -115,11 +127,19 @@ describe('fuzzing the agent (built CLI, LAN endpoint, data channels, real contai
     const refused: string[] = [];
     c.socket!.on('webrtc:disconnect', (m: { code?: string }) => refused.push(m.code ?? ''));
     for (let i = 0; i < MAX_NEGOTIATIONS_PER_LAN_CONNECTION + 3; i++) {
-      const pc = new w.RTCPeerConnection({ dtls: { keys: { certPem: c.keys.certPem, keyPem: c.keys.keyPem, signatureHash: { hash: 4, signature: 3 } } } });
+      const pc = new w.RTCPeerConnection({
+        dtls: { keys: { certPem: c.keys.certPem, keyPem: c.keys.keyPem, signatureHash: { hash: 4, signature: 3 } } },
+      });
       pcs.push(pc);
       pc.createDataChannel('control');
       await pc.setLocalDescription(await pc.createOffer());
-      assert.ok(ok(await c.socket!.timeout(5000).emitWithAck('webrtc:offer', { sessionId: `many-${i}-negotiations`, agentId: 'rules-agent', sdp: pc.localDescription!.sdp })));
+      assert.ok(
+        ok(
+          await c
+            .socket!.timeout(5000)
+            .emitWithAck('webrtc:offer', { sessionId: `many-${i}-negotiations`, agentId: 'rules-agent', sdp: pc.localDescription!.sdp }),
+        ),
+      );
     }
     await until(() => refused.length >= 3, 'three refusals');
     assert.deepEqual(refused, ['RATE_LIMITED', 'RATE_LIMITED', 'RATE_LIMITED']);
@@ -131,7 +151,13 @@ describe('fuzzing the agent (built CLI, LAN endpoint, data channels, real contai
   test('LAN endpoint: any event and payload, signed in or not, is answered with a valid ack and a code', async () => {
     const signedIn = await authenticatedSocket(); // before any failed attempt counts against 127.0.0.1
     const valid = [
-      { pairingId: 'AAAAAAAAAAA', consoleName: 'fuzz', publicKey: good.keys.publicKey, fingerprint: good.keys.fingerprint, proof: 'A'.repeat(43) },
+      {
+        pairingId: 'AAAAAAAAAAA',
+        consoleName: 'fuzz',
+        publicKey: good.keys.publicKey,
+        fingerprint: good.keys.fingerprint,
+        proof: 'A'.repeat(43),
+      },
       { consoleId: good.consoleId!, signature: 'A'.repeat(86) },
       { sessionId: 'fuzz-negotiation', agentId: 'rules-agent', sdp: 'v=0\r\n' },
       { sessionId: 'fuzz-negotiation', candidate: { candidate: 'candidate:1 1 udp 1 127.0.0.1 9 typ host', sdpMid: '0' } },
@@ -194,7 +220,11 @@ describe('fuzzing the agent (built CLI, LAN endpoint, data channels, real contai
           socket = c.socket!;
         }
         sendRawPacket(socket, packet);
-        if (socket.connected) await socket.timeout(5000).emitWithAck('webrtc:ice', { sessionId: 'raw-barrier', candidate: null }).catch(() => undefined);
+        if (socket.connected)
+          await socket
+            .timeout(5000)
+            .emitWithAck('webrtc:ice', { sessionId: 'raw-barrier', candidate: null })
+            .catch(() => undefined);
       }),
       fuzzParameters(150),
     );
@@ -205,12 +235,15 @@ describe('fuzzing the agent (built CLI, LAN endpoint, data channels, real contai
   // Frames are never empty here: werift, the test console, stalls its own outgoing stream when
   // asked to send an empty message, text or binary (found by this fuzz: nothing after it arrives).
   const controlFrame: fc.Arbitrary<string | Buffer> = fc.oneof(
-    { weight: 6, arbitrary: payloadFor([
-      { type: 'hello', protocol: 'tether-tty/1', peer: { kind: 'console', version: '0' }, capabilities: [] },
-      { type: 'list-targets' },
-      { type: 'ping', id: 1 },
-      { type: 'pong' },
-    ]).map((v) => JSON.stringify(v) ?? 'null') },
+    {
+      weight: 6,
+      arbitrary: payloadFor([
+        { type: 'hello', protocol: 'tether-tty/1', peer: { kind: 'console', version: '0' }, capabilities: [] },
+        { type: 'list-targets' },
+        { type: 'ping', id: 1 },
+        { type: 'pong' },
+      ]).map((v) => JSON.stringify(v) ?? 'null'),
+    },
     { weight: 1, arbitrary: fc.string({ minLength: 1, maxLength: 100 }) },
     { weight: 1, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 100 }).map((b) => Buffer.from(b)) },
     { weight: 1, arbitrary: fc.constantFrom(`"${'x'.repeat(MAX_FRAME_BYTES)}"`, `{"type":"ping","pad":"${'é'.repeat(40_000)}"}`) },
@@ -223,7 +256,8 @@ describe('fuzzing the agent (built CLI, LAN endpoint, data channels, real contai
     await fc.assert(
       fc.asyncProperty(controlFrame, async (frame) => {
         // a fresh control channel every 40 cases: the control rate (20/s) is not what is tested here
-        if (!control || control.ch.readyState !== 'open' || used++ % 40 === 0) control = { ...(await channel(pc, 'control')), hello: false };
+        if (!control || control.ch.readyState !== 'open' || used++ % 40 === 0)
+          control = { ...(await channel(pc, 'control')), hello: false };
         const { ch, got } = control;
         const before = got.length;
         ch.send(frame);
@@ -231,17 +265,29 @@ describe('fuzzing the agent (built CLI, LAN endpoint, data channels, real contai
         const message = parsed?.ok ? parsed.value : undefined;
         // The state rules (protocol/README.md): hello once, with our protocol, before anything but pings.
         if (message?.type === 'hello' && message.protocol !== 'tether-tty/1' && !control.hello) {
-          await until(() => got.slice(before).find((m) => m.type === 'error' && m.code === 'UNSUPPORTED_PROTOCOL' && m.fatal === true), 'UNSUPPORTED_PROTOCOL');
+          await until(
+            () => got.slice(before).find((m) => m.type === 'error' && m.code === 'UNSUPPORTED_PROTOCOL' && m.fatal === true),
+            'UNSUPPORTED_PROTOCOL',
+          );
           await until(() => ch.readyState !== 'open', 'the control channel closes after another protocol');
           return;
         }
         assert.ok(await barrier(ch, got), 'the control channel stays open');
-        const errors = got.slice(before).filter((m) => m.type === 'error').map((m) => m.code);
-        const outOfOrder = message !== undefined && (message.type === 'hello' ? control.hello : !control.hello && message.type !== 'ping' && message.type !== 'pong');
+        const errors = got
+          .slice(before)
+          .filter((m) => m.type === 'error')
+          .map((m) => m.code);
+        const outOfOrder =
+          message !== undefined &&
+          (message.type === 'hello' ? control.hello : !control.hello && message.type !== 'ping' && message.type !== 'pong');
         if (message?.type === 'hello') control.hello = true;
         if (outOfOrder) assert.ok(errors.includes('BAD_MESSAGE'), `${frame.slice(0, 100)} out of order, yet not refused`);
         else if (message) assert.ok(!errors.includes('BAD_MESSAGE'), `valid ${frame.slice(0, 100)} refused`);
-        else assert.ok(errors.includes(parsed && !parsed.ok ? parsed.error.code : 'BAD_MESSAGE'), `no error for ${String(frame).slice(0, 100)}: ${JSON.stringify(errors)}`);
+        else
+          assert.ok(
+            errors.includes(parsed && !parsed.ok ? parsed.error.code : 'BAD_MESSAGE'),
+            `no error for ${String(frame).slice(0, 100)}: ${JSON.stringify(errors)}`,
+          );
       }),
       fuzzParameters(200),
     );
@@ -251,47 +297,63 @@ describe('fuzzing the agent (built CLI, LAN endpoint, data channels, real contai
   test('tty channels: frame sequences on fresh channels, every refused frame answered; no process left', async () => {
     const { pc } = await peer();
     const ttyFrame: fc.Arbitrary<string | Buffer> = fc.oneof(
-      { weight: 8, arbitrary: payloadFor([
-        { type: 'open', target: container.name, cols: 80, rows: 24 },
-        { type: 'input', data: 'echo fuzz\n' },
-        { type: 'resize', cols: 100, rows: 30 },
-        { type: 'ack', bytes: 100 },
-        { type: 'ping', id: 1 },
-      ]).map((v) => JSON.stringify(v) ?? 'null') },
+      {
+        weight: 8,
+        arbitrary: payloadFor([
+          { type: 'open', target: container.name, cols: 80, rows: 24 },
+          { type: 'input', data: 'echo fuzz\n' },
+          { type: 'resize', cols: 100, rows: 30 },
+          { type: 'ack', bytes: 100 },
+          { type: 'ping', id: 1 },
+        ]).map((v) => JSON.stringify(v) ?? 'null'),
+      },
       { weight: 1, arbitrary: fc.constant(JSON.stringify({ type: 'close' })) },
       { weight: 1, arbitrary: fc.string({ minLength: 1, maxLength: 100 }) },
-      { weight: 2, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 64 }).map((b) => Buffer.from(b.map((x) => (x === 4 || x === 3 ? 0x61 : x)))) },
+      {
+        weight: 2,
+        arbitrary: fc.uint8Array({ minLength: 1, maxLength: 64 }).map((b) => Buffer.from(b.map((x) => (x === 4 || x === 3 ? 0x61 : x)))),
+      },
       { weight: 1, arbitrary: fc.constantFrom(Buffer.alloc(MAX_FRAME_BYTES + 1, 0x61), `"${'x'.repeat(MAX_FRAME_BYTES)}"`) },
     );
     let serial = 0;
     const codes: Record<string, number> = {};
     const rss: number[] = [];
-    const batch = (numRuns: number, seedOffset: number) => fc.assert(
-      fc.asyncProperty(fc.array(ttyFrame, { minLength: 1, maxLength: 5 }), async (frames) => {
-        const { ch, got } = await channel(pc, `tty:fuzz-${serial++}`);
-        for (const frame of frames) {
-          const before = got.length;
-          ch.send(frame);
-          if (!(await barrier(ch, got))) break; // the session ended (close, a failed open): so did the channel
-          const errors = got.slice(before).filter((m) => m.type === 'error').map((m) => m.code as string);
-          for (const code of errors) codes[code] = (codes[code] ?? 0) + 1;
-          const parsed = parseConsoleTtyFrame(typeof frame === 'string' ? frame : new Uint8Array(frame));
-          if (!parsed.ok) assert.ok(errors.includes(parsed.error.code), `no ${parsed.error.code} for ${String(frame).slice(0, 100)}: ${JSON.stringify(errors)}`);
-          else assert.ok(!errors.includes('BAD_MESSAGE'), `valid ${String(frame).slice(0, 100)} refused`);
-        }
-        ch.close();
-        // Closed at both ends before the next case opens one: a loaded agent that has not yet
-        // handled the closes would otherwise count them against its 64 channels per peer.
-        await until(() => ch.readyState === 'closed' || undefined, `${ch.label} closed`);
-      }),
-      { ...fuzzParameters(numRuns), seed: fuzzParameters(numRuns).seed! + seedOffset },
-    );
+    const batch = (numRuns: number, seedOffset: number) =>
+      fc.assert(
+        fc.asyncProperty(fc.array(ttyFrame, { minLength: 1, maxLength: 5 }), async (frames) => {
+          const { ch, got } = await channel(pc, `tty:fuzz-${serial++}`);
+          for (const frame of frames) {
+            const before = got.length;
+            ch.send(frame);
+            if (!(await barrier(ch, got))) break; // the session ended (close, a failed open): so did the channel
+            const errors = got
+              .slice(before)
+              .filter((m) => m.type === 'error')
+              .map((m) => m.code as string);
+            for (const code of errors) codes[code] = (codes[code] ?? 0) + 1;
+            const parsed = parseConsoleTtyFrame(typeof frame === 'string' ? frame : new Uint8Array(frame));
+            if (!parsed.ok)
+              assert.ok(
+                errors.includes(parsed.error.code),
+                `no ${parsed.error.code} for ${String(frame).slice(0, 100)}: ${JSON.stringify(errors)}`,
+              );
+            else assert.ok(!errors.includes('BAD_MESSAGE'), `valid ${String(frame).slice(0, 100)} refused`);
+          }
+          ch.close();
+          // Closed at both ends before the next case opens one: a loaded agent that has not yet
+          // handled the closes would otherwise count them against its 64 channels per peer.
+          await until(() => ch.readyState === 'closed' || undefined, `${ch.label} closed`);
+        }),
+        { ...fuzzParameters(numRuns), seed: fuzzParameters(numRuns).seed! + seedOffset },
+      );
     await batch(60, 0);
     rss.push(rssBytes(agent.child.pid!));
     await batch(60, 1);
     await batch(60, 2);
     rss.push(rssBytes(agent.child.pid!));
-    console.log(`agent RSS after 60 tty cases ${(rss[0]! / 1048576).toFixed(1)} MB, after 180 ${(rss[1]! / 1048576).toFixed(1)} MB; codes ${JSON.stringify(codes)}`);
+    console.log(
+      `agent RSS after 60 tty cases ${(rss[0]! / 1048576).toFixed(1)} MB, after 180 ${(rss[1]! / 1048576).toFixed(1)} MB; codes ${JSON.stringify(codes)}`,
+    );
     assert.ok(rss[1]! - rss[0]! < 48 * 1048576, 'agent memory does not grow with the cases');
     assert.ok(codes['BAD_MESSAGE'] && codes['NOT_OPEN'] && codes['MESSAGE_TOO_LARGE'], JSON.stringify(codes));
     await pc.close();
@@ -307,7 +369,10 @@ describe('fuzzing the agent (built CLI, LAN endpoint, data channels, real contai
     ch.send(JSON.stringify({ type: 'ack', bytes: 10 }));
     ch.send(JSON.stringify({ type: 'resize', cols: 10, rows: 10 }));
     await barrier(ch, got);
-    assert.deepEqual(got.filter((m) => m.type === 'error').map((m) => m.code), ['NOT_OPEN', 'NOT_OPEN', 'NOT_OPEN']);
+    assert.deepEqual(
+      got.filter((m) => m.type === 'error').map((m) => m.code),
+      ['NOT_OPEN', 'NOT_OPEN', 'NOT_OPEN'],
+    );
     ch.send(JSON.stringify({ type: 'open', target: container.name, cols: 80, rows: 24 }));
     ch.send(JSON.stringify({ type: 'open', target: container.name, cols: 80, rows: 24 }));
     const line = Buffer.from(`:${' '.repeat(1022)}\n`); // a no-op command line, 1 KiB
@@ -321,7 +386,11 @@ describe('fuzzing the agent (built CLI, LAN endpoint, data channels, real contai
       ch.send(JSON.stringify({ type: 'ack', bytes: 1 << 30 }));
       ch.send(JSON.stringify({ type: 'resize', cols: 1 + (i % 1000), rows: 1 + ((i * 7) % 1000) }));
     }
-    await sendUntil(() => ch.send(Buffer.from('echo inter-$((6*7))\n')), () => got.output().includes('inter-42'), 'echo after the storms');
+    await sendUntil(
+      () => ch.send(Buffer.from('echo inter-$((6*7))\n')),
+      () => got.output().includes('inter-42'),
+      'echo after the storms',
+    );
     // A flood on a fresh control channel (20/s, bursts of 100): the exact tty counts are in
     // channel-bounds.test.ts, as werift, the test console, cannot send small frames faster than
     // the tty rate.
@@ -329,7 +398,11 @@ describe('fuzzing the agent (built CLI, LAN endpoint, data channels, real contai
     for (let i = 0; i < CONTROL_FRAME_BURST * 3; i++) control.ch.send(JSON.stringify({ type: 'ping', id: 1_000_000 + i }));
     await until(() => control.ch.bufferedAmount === 0, 'the flood sent');
     const barrierId = 2_000_000;
-    await sendUntil(() => control.ch.send(JSON.stringify({ type: 'ping', id: barrierId })), () => control.got.some((m) => m.type === 'pong' && m.id === barrierId), 'a pong once the flood is handled');
+    await sendUntil(
+      () => control.ch.send(JSON.stringify({ type: 'ping', id: barrierId })),
+      () => control.got.some((m) => m.type === 'pong' && m.id === barrierId),
+      'a pong once the flood is handled',
+    );
     const pongs = control.got.filter((m) => m.type === 'pong').length;
     assert.ok(pongs < CONTROL_FRAME_BURST * 3, `a flood of ${CONTROL_FRAME_BURST * 3} pings got ${pongs} pongs`);
     assert.ok(control.got.some((m) => m.type === 'error' && m.code === 'RATE_LIMITED'));

@@ -20,7 +20,10 @@ const MB = 1024 * 1024;
 const ENDED = '"msg":"lan connection ended: it does not read what the agent sends"';
 
 function logLines(agent: AgentProcess, text: string): Record<string, unknown>[] {
-  return agent.logs().filter((line) => line.includes(text)).map((line) => JSON.parse(line) as Record<string, unknown>);
+  return agent
+    .logs()
+    .filter((line) => line.includes(text))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
 /** A LAN socket that got `lan:hello`, or the payload of its `connect_error`. */
@@ -46,7 +49,13 @@ describe('LAN endpoint: connections per address and the outbound queue (built CL
   before(async () => {
     await buildAgent();
     w = await patchedWerift();
-    agent = await startAgent({ lanListen: '127.0.0.1:0', agentId: 'lan-limits', name: 'LAN limits', nodeArgs: ['--expose-gc'], env: { TETHER_AGENT_DEBUG_STATS: '1' } });
+    agent = await startAgent({
+      lanListen: '127.0.0.1:0',
+      agentId: 'lan-limits',
+      name: 'LAN limits',
+      nodeArgs: ['--expose-gc'],
+      env: { TETHER_AGENT_DEBUG_STATS: '1' },
+    });
     url = `http://127.0.0.1:${agent.lanPort}`;
     const out = execFileSync(process.execPath, [cli, 'pair', '--no-qr', '--state-dir', agent.stateDir], { encoding: 'utf8' });
     const token = parsePairingToken(/tether\d+:[A-Za-z0-9_-]+/.exec(out)?.[0] ?? '');
@@ -76,8 +85,9 @@ describe('LAN endpoint: connections per address and the outbound queue (built CL
     const { pc, sessionId, ack } = await paired.connect(w, agent.fingerprint!);
     assert.ok(ack.ok, JSON.stringify(ack));
     const recent = () => agent.logs().slice(-40).join('\n');
-    await until(() => answered.has(sessionId) && gathered.has(sessionId), 'the answer and the end of candidates')
-      .catch((error: Error) => assert.fail(`${error.message}; the agent's log:\n${recent()}`));
+    await until(() => answered.has(sessionId) && gathered.has(sessionId), 'the answer and the end of candidates').catch((error: Error) =>
+      assert.fail(`${error.message}; the agent's log:\n${recent()}`),
+    );
     paired.socket!.off('webrtc:answer', onAnswer);
     paired.socket!.off('webrtc:ice', onIce);
     paired.socket!.emit('webrtc:disconnect', { sessionId, reason: 'test done' });
@@ -94,7 +104,10 @@ describe('LAN endpoint: connections per address and the outbound queue (built CL
     }
     const over = await lanSocket(url);
     assert.equal(over.refused?.code, 'RATE_LIMITED');
-    assert.match(over.refused!.message, new RegExp(`too many connections from 127\\.0\\.0\\.1 to this agent \\(at most ${MAX_LAN_CONNECTIONS_PER_ADDRESS}\\)`));
+    assert.match(
+      over.refused!.message,
+      new RegExp(`too many connections from 127\\.0\\.0\\.1 to this agent \\(at most ${MAX_LAN_CONNECTIONS_PER_ADDRESS}\\)`),
+    );
     over.socket.disconnect();
     await offerAnswered(); // the connections already open go on
 
@@ -107,7 +120,8 @@ describe('LAN endpoint: connections per address and the outbound queue (built CL
   });
 
   test('a console that sends and never reads is ended near the bound; a paired console is still answered', async (t) => {
-    const stats = () => logLines(agent, '"msg":"debug stats"').map((line) => (line['heapUsedBytes'] as number) + (line['arrayBuffersBytes'] as number));
+    const stats = () =>
+      logLines(agent, '"msg":"debug stats"').map((line) => (line['heapUsedBytes'] as number) + (line['arrayBuffersBytes'] as number));
     const sample = async () => {
       const count = stats().length;
       process.kill(agent.pid, 'SIGUSR2');
@@ -137,13 +151,21 @@ describe('LAN endpoint: connections per address and the outbound queue (built CL
     await during;
     const [ended] = logLines(agent, ENDED);
     const queued = ended!['queuedBytes'] as number;
-    assert.ok(queued > MAX_LAN_QUEUED_OUTBOUND_BYTES && queued <= MAX_LAN_QUEUED_OUTBOUND_BYTES + 1024, `queued ${queued} bytes when ended`);
+    assert.ok(
+      queued > MAX_LAN_QUEUED_OUTBOUND_BYTES && queued <= MAX_LAN_QUEUED_OUTBOUND_BYTES + 1024,
+      `queued ${queued} bytes when ended`,
+    );
     hostile.disconnect();
 
     await offerAnswered();
     const afterwards = (await sample()) - baseline;
-    t.diagnostic(`${sent} messages sent; queued ${(queued / MB).toFixed(2)} MB when ended; agent heap + buffers after GC: peak +${(peak / MB).toFixed(1)} MB, after +${(afterwards / MB).toFixed(1)} MB`);
+    t.diagnostic(
+      `${sent} messages sent; queued ${(queued / MB).toFixed(2)} MB when ended; agent heap + buffers after GC: peak +${(peak / MB).toFixed(1)} MB, after +${(afterwards / MB).toFixed(1)} MB`,
+    );
     assert.ok(peak < 4 * MAX_LAN_QUEUED_OUTBOUND_BYTES + 4 * MB, `agent memory peaked at +${(peak / MB).toFixed(1)} MB`);
-    assert.equal(agent.logs().some((line) => line.includes('agent process exited')), false);
+    assert.equal(
+      agent.logs().some((line) => line.includes('agent process exited')),
+      false,
+    );
   });
 });

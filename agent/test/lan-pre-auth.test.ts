@@ -19,7 +19,10 @@ const ENDED = '"msg":"lan transport ended: it sent what the agent does not hold"
 const REFUSED = '"msg":"lan transport refused: too many handshakes from one address"';
 
 function logLines(agent: AgentProcess, text: string): Record<string, unknown>[] {
-  return agent.logs().filter((line) => line.includes(text)).map((line) => JSON.parse(line) as Record<string, unknown>);
+  return agent
+    .logs()
+    .filter((line) => line.includes(text))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
 
 /** A raw engine.io transport that got the agent's `open` packet, and the promise of its close. */
@@ -69,7 +72,10 @@ describe('LAN endpoint: what a client may make the agent hold before it authenti
     t.after(() => endAttack(transports));
     await Promise.all(transports.map(({ closed }) => closed));
     // The agent's log comes through a pipe: its lines may arrive after the closes were seen.
-    await until(() => logLines(agent, ENDED).length - before >= MAX_LAN_CONNECTIONS_PER_ADDRESS || undefined, 'an ended line per transport');
+    await until(
+      () => logLines(agent, ENDED).length - before >= MAX_LAN_CONNECTIONS_PER_ADDRESS || undefined,
+      'an ended line per transport',
+    );
     const lines = logLines(agent, ENDED).slice(before);
     assert.equal(lines.length, MAX_LAN_CONNECTIONS_PER_ADDRESS, 'each transport was ended by the bound, not by Socket.IO 45 s later');
     for (const line of lines) assert.match(String(line['reason']), /binary packet/);

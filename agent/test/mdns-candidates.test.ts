@@ -9,7 +9,9 @@ import { isMdnsCandidate } from '../src/peer.js';
 
 test('Chromium mDNS host candidates are recognised', () => {
   assert.equal(
-    isMdnsCandidate('candidate:3170283429 1 udp 2113937151 8f3c1a52-6a5e-4b4e-9f0e-2f1b0c9d7e6a.local 54321 typ host generation 0 ufrag abcd network-cost 999'),
+    isMdnsCandidate(
+      'candidate:3170283429 1 udp 2113937151 8f3c1a52-6a5e-4b4e-9f0e-2f1b0c9d7e6a.local 54321 typ host generation 0 ufrag abcd network-cost 999',
+    ),
     true,
   );
   assert.equal(isMdnsCandidate('candidate:1 1 udp 2113937151 ABCDEF.LOCAL 1 typ host'), true);

@@ -45,7 +45,13 @@ test('reads across many small chunks return exactly the bytes asked for', () => 
     all += piece;
   }
   const kept = all.slice(all.length - 1000);
-  for (const [from, max] of [[0, 1000], [1, 17], [500, 3], [999, 10], [250, 400]] as const) {
+  for (const [from, max] of [
+    [0, 1000],
+    [1, 17],
+    [500, 3],
+    [999, 10],
+    [250, 400],
+  ] as const) {
     assert.equal(log.read(log.start + from, max).toString(), kept.slice(from, from + max), `${from}+${max}`);
   }
 });

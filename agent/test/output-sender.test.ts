@@ -4,7 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CHANNEL_BUFFER_HIGH_BYTES, CHANNEL_BUFFER_LOW_BYTES, HIGH_WATERMARK_BYTES, LOW_WATERMARK_BYTES, OUTPUT_BATCH_BYTES, RESUME_BUFFER_BYTES } from '@tether/protocol';
+import {
+  CHANNEL_BUFFER_HIGH_BYTES,
+  CHANNEL_BUFFER_LOW_BYTES,
+  HIGH_WATERMARK_BYTES,
+  LOW_WATERMARK_BYTES,
+  OUTPUT_BATCH_BYTES,
+  RESUME_BUFFER_BYTES,
+} from '@tether/protocol';
 import type { DataChannelPort } from '../src/data-channel.js';
 import { OutputLog } from '../src/output-log.js';
 import { OutputSender } from '../src/output-sender.js';
@@ -39,7 +46,15 @@ function fakeChannel() {
 
 function setup() {
   const log = new OutputLog(RESUME_BUFFER_BYTES);
-  const source = { paused: false, pause() { source.paused = true; }, resume() { source.paused = false; } };
+  const source = {
+    paused: false,
+    pause() {
+      source.paused = true;
+    },
+    resume() {
+      source.paused = false;
+    },
+  };
   const sender = new OutputSender(log, source);
   const channel = fakeChannel();
   sender.attach(channel as unknown as DataChannelPort, 0);

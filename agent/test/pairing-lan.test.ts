@@ -31,9 +31,32 @@ describe('pairing and trust over the LAN endpoint (no signaling server)', () => 
 
   async function startAgent(): Promise<void> {
     logs = '';
-    agent = spawn(process.execPath, [cli, '--lan-listen', '127.0.0.1:0', '--state-dir', stateDir, '--agent-id', 'lan-agent', '--name', 'LAN agent', '--ice-host', '127.0.0.1', '--ice-interface', '127.0.0.1', '--log-level', 'debug'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    agent = spawn(
+      process.execPath,
+      [
+        cli,
+        '--lan-listen',
+        '127.0.0.1:0',
+        '--state-dir',
+        stateDir,
+        '--agent-id',
+        'lan-agent',
+        '--name',
+        'LAN agent',
+        '--ice-host',
+        '127.0.0.1',
+        '--ice-interface',
+        '127.0.0.1',
+        '--log-level',
+        'debug',
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     agent.stdout!.on('data', (chunk: Buffer) => (logs += chunk.toString()));
-    const ready = await until<RegExpExecArray>(() => /"msg":"agent ready".*?"fingerprint":"([^"]+)".*?"lanPort":(\d+)/.exec(logs) ?? undefined, 'agent ready');
+    const ready = await until<RegExpExecArray>(
+      () => /"msg":"agent ready".*?"fingerprint":"([^"]+)".*?"lanPort":(\d+)/.exec(logs) ?? undefined,
+      'agent ready',
+    );
     fingerprint = ready[1]!;
     url = `http://127.0.0.1:${ready[2]}`;
   }
@@ -123,15 +146,20 @@ describe('pairing and trust over the LAN endpoint (no signaling server)', () => 
     await paired.open(url);
     assert.ok((await paired.auth()).ok);
     const fake = '00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF';
-    const { pc, control, events } = await paired.connect(w, fingerprint, (sdp) => sdp.replace(/a=fingerprint:sha-256 \S+/g, `a=fingerprint:sha-256 ${fake}`));
+    const { pc, control, events } = await paired.connect(w, fingerprint, (sdp) =>
+      sdp.replace(/a=fingerprint:sha-256 \S+/g, `a=fingerprint:sha-256 ${fake}`),
+    );
     await until(() => events.disconnect, 'the agent refuses');
     assert.equal(events.disconnect?.code, 'FINGERPRINT_MISMATCH');
     assert.notEqual(control.readyState, 'open');
     await pc.close();
-    assert.match(readFileSync(join(stateDir, 'audit.jsonl'), 'utf8'), new RegExp(`"event":"offer.refused".*"fingerprint":"${fake}".*"code":"FINGERPRINT_MISMATCH"`));
+    assert.match(
+      readFileSync(join(stateDir, 'audit.jsonl'), 'utf8'),
+      new RegExp(`"event":"offer.refused".*"fingerprint":"${fake}".*"code":"FINGERPRINT_MISMATCH"`),
+    );
   });
 
-  test('the console refuses an answer whose fingerprint is not the paired agent\'s', async () => {
+  test("the console refuses an answer whose fingerprint is not the paired agent's", async () => {
     await paired.open(url);
     assert.ok((await paired.auth()).ok);
     const other = await TestConsole.create();
@@ -167,7 +195,10 @@ describe('pairing and trust over the LAN endpoint (no signaling server)', () => 
     await c.open(url);
     const refused = await c.auth();
     assert.ok(!refused.ok && refused.error.code === 'NOT_PAIRED', JSON.stringify(refused));
-    assert.match(execFileSync(process.execPath, [cli, 'consoles', 'list', '--state-dir', stateDir], { encoding: 'utf8' }), new RegExp(`${c.consoleId}\\s+revoked`));
+    assert.match(
+      execFileSync(process.execPath, [cli, 'consoles', 'list', '--state-dir', stateDir], { encoding: 'utf8' }),
+      new RegExp(`${c.consoleId}\\s+revoked`),
+    );
     c.close();
   });
 

@@ -19,7 +19,10 @@ import { until } from '../../harness/werift-console.js';
 
 type AuditLine = { event: string; sessionId?: string; [k: string]: unknown };
 const auditOf = (stateDir: string): AuditLine[] =>
-  readFileSync(join(stateDir, 'audit.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as AuditLine);
+  readFileSync(join(stateDir, 'audit.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as AuditLine);
 
 const SECRET = 'hunter2-not-echoed';
 
@@ -58,15 +61,27 @@ describe('--record-input (built agent, real Docker, werift console, asciinema)',
     c.close();
     await until(() => auditOf(stateDir).some((l) => l.event === 'session.end' && l.sessionId === sessionId), 'session.end');
     const file = join(recordDir, readdirSync(recordDir).find((name) => name.endsWith(`-${sessionId}.cast`)) ?? assert.fail('no recording'));
-    const events = readFileSync(file, 'utf8').trimEnd().split('\n').slice(1).map((line) => JSON.parse(line) as [number, string, string]);
+    const events = readFileSync(file, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .slice(1)
+      .map((line) => JSON.parse(line) as [number, string, string]);
     const start = auditOf(stateDir).find((l) => l.event === 'session.start' && l.sessionId === sessionId)!;
     return { file, events, start, notices: t.first.notices as string[] | undefined };
   }
 
   /** What `asciinema play` shows of a recording, at 20× speed; fails unless it plays to the end. */
   function play(file: string): string {
-    const played = spawnSync('asciinema', ['play', '-s', '20', '-i', '0.2', file], { encoding: 'utf8', timeout: 120_000, stdio: ['ignore', 'pipe', 'pipe'] });
-    assert.equal(played.error, undefined, `asciinema play: ${played.error?.message} (Debian package asciinema; scripts/setup-debian.sh installs it)`);
+    const played = spawnSync('asciinema', ['play', '-s', '20', '-i', '0.2', file], {
+      encoding: 'utf8',
+      timeout: 120_000,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    assert.equal(
+      played.error,
+      undefined,
+      `asciinema play: ${played.error?.message} (Debian package asciinema; scripts/setup-debian.sh installs it)`,
+    );
     assert.equal(played.status, 0, played.stderr);
     return played.stdout;
   }
@@ -75,7 +90,10 @@ describe('--record-input (built agent, real Docker, werift console, asciinema)',
     const { file, events, start, notices } = await recordedSession(['--record-input']);
     assert.deepEqual(notices, [INPUT_RECORDED_NOTICE]);
     assert.equal(start.inputRecorded, true);
-    const typed = events.filter((e) => e[1] === 'i').map((e) => e[2]).join('');
+    const typed = events
+      .filter((e) => e[1] === 'i')
+      .map((e) => e[2])
+      .join('');
     assert.ok(typed.includes('echo typed-$((6*7))\n'), JSON.stringify(typed));
     assert.ok(typed.includes(`${SECRET}\n`), 'what was typed at a prompt that does not echo is recorded too');
     assert.match(play(file), /typed-42/);
@@ -85,7 +103,10 @@ describe('--record-input (built agent, real Docker, werift console, asciinema)',
     const { file, events, start, notices } = await recordedSession([]);
     assert.equal(notices, undefined);
     assert.equal(start.inputRecorded, false);
-    assert.deepEqual(events.filter((e) => e[1] === 'i'), []);
+    assert.deepEqual(
+      events.filter((e) => e[1] === 'i'),
+      [],
+    );
     assert.ok(!readFileSync(file, 'utf8').includes(SECRET), 'the secret is nowhere in the recording');
     const shown = play(file);
     assert.match(shown, /typed-42/);

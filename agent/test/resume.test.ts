@@ -21,8 +21,13 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function rules(resumeGraceMs: number, maxSessionsPerContainer = 0): SessionRules {
   return new SessionRules({
-    shells: ['/bin/bash', '/bin/sh'], user: DEFAULT_EXEC_USER, users: {}, maxSessionsPerContainer,
-    idleTimeoutMs: 0, maxSessionMs: 0, resumeGraceMs,
+    shells: ['/bin/bash', '/bin/sh'],
+    user: DEFAULT_EXEC_USER,
+    users: {},
+    maxSessionsPerContainer,
+    idleTimeoutMs: 0,
+    maxSessionMs: 0,
+    resumeGraceMs,
   });
 }
 
@@ -91,7 +96,8 @@ describe('resume', () => {
     assert.ok(shell);
     // The loop goes on while nobody is attached.
     const deadline = Date.now() + 15_000;
-    while (!session.output.read(session.output.start, RESUME_BUFFER_BYTES).toString().includes('loop-done') && Date.now() < deadline) await sleep(50);
+    while (!session.output.read(session.output.start, RESUME_BUFFER_BYTES).toString().includes('loop-done') && Date.now() < deadline)
+      await sleep(50);
 
     const second = await resume(first.sessionId, received);
     assert.equal(second.reply.type, 'opened', JSON.stringify(second.reply));
@@ -102,7 +108,11 @@ describe('resume', () => {
     await second.channel.until(() => second.channel.output().includes('loop-done'), 'the rest of the loop');
     const all = first.channel.output() + second.channel.output();
     const numbers = [...all.matchAll(/^n-(\d+)\r$/gm)].map((m) => Number(m[1]));
-    assert.deepEqual(numbers, Array.from({ length: 60 }, (_, i) => i + 1), 'every line once, in order');
+    assert.deepEqual(
+      numbers,
+      Array.from({ length: 60 }, (_, i) => i + 1),
+      'every line once, in order',
+    );
     assert.equal(first.channel.outputBytes() + second.channel.outputBytes(), session.output.end, 'the byte counts match');
     second.channel.deliver(Buffer.from('echo again-$$\n'));
     await second.channel.until(() => second.channel.output().includes(`again-${shell}`), 'the same shell');
@@ -131,7 +141,14 @@ describe('resume', () => {
     // 3 MiB of output with nobody attached, then a marker.
     session.input(Buffer.from('head -c 3145728 /dev/zero | tr "\\0" x; echo; echo flood-$((10+1))\n'));
     const deadline = Date.now() + 20_000;
-    while (!session.output.read(session.output.end - Math.min(session.output.size, 200), 200).toString().includes('flood-11') && Date.now() < deadline) await sleep(50);
+    while (
+      !session.output
+        .read(session.output.end - Math.min(session.output.size, 200), 200)
+        .toString()
+        .includes('flood-11') &&
+      Date.now() < deadline
+    )
+      await sleep(50);
     assert.ok(session.output.end > received + 3 * 1024 * 1024, `produced ${session.output.end}`);
     assert.equal(session.output.size, RESUME_BUFFER_BYTES);
     const second = await resume(first.sessionId, received);
@@ -178,7 +195,7 @@ describe('resume', () => {
     await registry.get(first.sessionId)?.dispose('test');
   });
 
-  test('a takeover does not detach the session on the old channel\'s close, so even with no grace period the session goes on', async () => {
+  test("a takeover does not detach the session on the old channel's close, so even with no grace period the session goes on", async () => {
     const first = await open('console:a', 0);
     first.channel.deliver(Buffer.from('echo one\n'));
     await first.channel.until(() => first.channel.output().includes('one'), 'output');
@@ -210,8 +227,8 @@ describe('resume', () => {
     await second.channel.until(() => second.channel.output().includes('two-2'), 'input and output on the new channel');
     assert.ok(!second.channel.output().includes('late-keys'), 'the late keys were not written');
     const session = registry.get(first.sessionId);
-    assert.ok(session && !session.isEnded, 'the old channel\'s close did not end the session');
-    assert.equal(session.inputReceived, counted + 'echo two-$((1+1))\n'.length, 'only the new channel\'s input is counted');
+    assert.ok(session && !session.isEnded, "the old channel's close did not end the session");
+    assert.equal(session.inputReceived, counted + 'echo two-$((1+1))\n'.length, "only the new channel's input is counted");
     await session.dispose('test');
   });
 
@@ -249,7 +266,7 @@ describe('resume', () => {
     assert.equal(late.reply.code, 'SESSION_NOT_FOUND');
   });
 
-  test('at the session limit, a detached session of the same console yields to its new one; another console\'s does not', async () => {
+  test("at the session limit, a detached session of the same console yields to its new one; another console's does not", async () => {
     const limited = rules(60_000, 1);
     const openWith = async (owner: string) => {
       const channel = new FakeChannel();

@@ -64,7 +64,13 @@ describe('session killer', () => {
     const sessionId = 'kill-late-pid';
     const target = await targets.resolve(container.name);
     assert.ok(target.ok, JSON.stringify(target));
-    const handle = await startExec(target.value, { shells: ['/bin/sh'], cols: 80, rows: 24, env: [`TETHER_SESSION=${sessionId}`], user: '1000:1000' });
+    const handle = await startExec(target.value, {
+      shells: ['/bin/sh'],
+      cols: 80,
+      rows: 24,
+      env: [`TETHER_SESSION=${sessionId}`],
+      user: '1000:1000',
+    });
     assert.ok(handle.ok);
     handle.value.stream.on('data', () => undefined);
     handle.value.stream.write('sleep 1033\n');
@@ -73,7 +79,10 @@ describe('session killer', () => {
     while ((await sleeps()).length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     handle.value.stream.destroy();
     // As at start under load: pid 0, not visible; the kill asks Docker again.
-    const killed = await killSession(target.value.container, 0, sessionId, false, { user: '1000:1000', resolvePid: () => handle.value.currentPid() });
+    const killed = await killSession(target.value.container, 0, sessionId, false, {
+      user: '1000:1000',
+      resolvePid: () => handle.value.currentPid(),
+    });
     assert.equal(killed.method, 'host-proc');
     assert.deepEqual(await sleeps(), []);
   });

@@ -20,10 +20,24 @@ test('a character split across two frames is recorded whole; resizes and the hea
   const file = readdirSync(dir)[0] ?? '';
   assert.ok(file.endsWith('-plc_1-sess-1.cast'), file);
   assert.equal(statSync(join(dir, file)).mode & 0o777, 0o600);
-  const lines = readFileSync(join(dir, file), 'utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as unknown);
-  assert.deepEqual({ ...(lines[0] as object), timestamp: 0 }, { version: 2, width: 80, height: 24, timestamp: 0, env: { TERM: 'xterm-256color', SHELL: '/bin/sh' }, title: 'plc/1 via tether' });
+  const lines = readFileSync(join(dir, file), 'utf8')
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l) as unknown);
+  assert.deepEqual(
+    { ...(lines[0] as object), timestamp: 0 },
+    { version: 2, width: 80, height: 24, timestamp: 0, env: { TERM: 'xterm-256color', SHELL: '/bin/sh' }, title: 'plc/1 via tether' },
+  );
   const events = lines.slice(1) as [number, string, string][];
-  assert.deepEqual(events.map((e) => [e[1], e[2]]), [['o', 'a'], ['o', '€b'], ['r', '100x30'], ['o', '\uFFFD']]);
+  assert.deepEqual(
+    events.map((e) => [e[1], e[2]]),
+    [
+      ['o', 'a'],
+      ['o', '€b'],
+      ['r', '100x30'],
+      ['o', '\uFFFD'],
+    ],
+  );
   await recorder.close();
 });
 
@@ -41,8 +55,16 @@ test('input is recorded as "i" events only when asked; a character split across 
   }
   await Promise.all([withInput.close(), without.close()]);
   const events = (recorder: SessionRecorder) =>
-    readFileSync(recorder.path, 'utf8').trimEnd().split('\n').slice(1).map((l) => (JSON.parse(l) as [number, string, string]).slice(1));
-  assert.deepEqual(events(withInput), [['i', 'ls '], ['o', 'ls '], ['i', 'ü\r']]);
+    readFileSync(recorder.path, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .slice(1)
+      .map((l) => (JSON.parse(l) as [number, string, string]).slice(1));
+  assert.deepEqual(events(withInput), [
+    ['i', 'ls '],
+    ['o', 'ls '],
+    ['i', 'ü\r'],
+  ]);
   assert.deepEqual(events(without), [['o', 'ls ']]);
 });
 
@@ -53,5 +75,8 @@ test('a recording that cannot start is logged and the session goes on without it
 });
 
 test('file names sort by time and keep only safe characters', () => {
-  assert.equal(recordingFileName({ ...info, container: 'a b:c' }, new Date(Date.UTC(2030, 0, 2, 3, 4, 5, 678))), '2030-01-02T03-04-05Z-a_b_c-sess-1.cast');
+  assert.equal(
+    recordingFileName({ ...info, container: 'a b:c' }, new Date(Date.UTC(2030, 0, 2, 3, 4, 5, 678))),
+    '2030-01-02T03-04-05Z-a_b_c-sess-1.cast',
+  );
 });

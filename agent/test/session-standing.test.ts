@@ -14,7 +14,15 @@ import { setLogLevel } from '../src/log.js';
 import { SessionExec } from '../src/session-exec.js';
 import { DEFAULT_EXEC_USER, SessionRules, type SessionRulesConfig } from '../src/session-rules.js';
 import {
-  assessStanding, cpuSet, parseMemorySize, parseStandingReport, readStandingReport, standingCommand, standingNotice, type SessionResources, type Standing,
+  assessStanding,
+  cpuSet,
+  parseMemorySize,
+  parseStandingReport,
+  readStandingReport,
+  standingCommand,
+  standingNotice,
+  type SessionResources,
+  type Standing,
 } from '../src/session-standing.js';
 import { ensureDocker, startContainer, TEST_IMAGE_BASH, TEST_IMAGE_SH, type TestContainer } from '../../harness/docker.js';
 import { hostProcessFacts, ioClass } from '../../harness/control-loop.js';
@@ -23,7 +31,15 @@ setLogLevel(process.env['TEST_LOG'] === 'debug' ? 'debug' : 'warn');
 
 const REPORT = '\x1b]7773;tether-standing;nice=19;policy=5;io=idle;oom=1000;cpus=1;as=65536;nproc=64\x07';
 const IDLE: SessionResources = { priority: 'idle' };
-const HOLDS_IDLE: Standing = { nice: 19, policy: 'idle', io: 'idle', oomScoreAdj: 1000, cpus: '0-1', memoryBytes: 'unlimited', processes: 'unlimited' };
+const HOLDS_IDLE: Standing = {
+  nice: 19,
+  policy: 'idle',
+  io: 'idle',
+  oomScoreAdj: 1000,
+  cpus: '0-1',
+  memoryBytes: 'unlimited',
+  processes: 'unlimited',
+};
 
 describe('session standing: the rule, the report, the assessment', () => {
   test('CPU lists and memory sizes parse; anything else does not', () => {
@@ -38,18 +54,46 @@ describe('session standing: the rule, the report, the assessment', () => {
   });
 
   test('the script runs in the shell when it is a POSIX one, else in /bin/sh; the shell is what it execs', () => {
-    assert.deepEqual(standingCommand('/bin/bash', IDLE).filter((_, i) => i !== 2), ['/bin/bash', '-c', '/bin/bash', 'idle', '', '', '']);
-    assert.deepEqual(standingCommand('/usr/bin/zsh', { priority: 'normal', cpus: '1', memoryBytes: 64 * 1024 ** 2, processes: 9 }).filter((_, i) => i !== 2), ['/bin/sh', '-c', '/usr/bin/zsh', 'normal', '1', '65536', '9']);
+    assert.deepEqual(
+      standingCommand('/bin/bash', IDLE).filter((_, i) => i !== 2),
+      ['/bin/bash', '-c', '/bin/bash', 'idle', '', '', ''],
+    );
+    assert.deepEqual(
+      standingCommand('/usr/bin/zsh', { priority: 'normal', cpus: '1', memoryBytes: 64 * 1024 ** 2, processes: 9 }).filter(
+        (_, i) => i !== 2,
+      ),
+      ['/bin/sh', '-c', '/usr/bin/zsh', 'normal', '1', '65536', '9'],
+    );
   });
 
   test('the report reads into a standing; missing or odd fields are null', () => {
     assert.deepEqual(parseStandingReport('nice=19;policy=5;io=idle;oom=1000;cpus=1;as=65536;nproc=64'), {
-      nice: 19, policy: 'idle', io: 'idle', oomScoreAdj: 1000, cpus: '1', memoryBytes: 64 * 1024 ** 2, processes: 64,
+      nice: 19,
+      policy: 'idle',
+      io: 'idle',
+      oomScoreAdj: 1000,
+      cpus: '1',
+      memoryBytes: 64 * 1024 ** 2,
+      processes: 64,
     });
     assert.deepEqual(parseStandingReport('nice=0;policy=0;io=;oom=0;cpus=0-1;as=unlimited;nproc='), {
-      nice: 0, policy: 'other', io: null, oomScoreAdj: 0, cpus: '0-1', memoryBytes: 'unlimited', processes: null,
+      nice: 0,
+      policy: 'other',
+      io: null,
+      oomScoreAdj: 0,
+      cpus: '0-1',
+      memoryBytes: 'unlimited',
+      processes: null,
     });
-    assert.deepEqual(parseStandingReport('garbage'), { nice: null, policy: null, io: null, oomScoreAdj: null, cpus: null, memoryBytes: null, processes: null });
+    assert.deepEqual(parseStandingReport('garbage'), {
+      nice: null,
+      policy: null,
+      io: null,
+      oomScoreAdj: null,
+      cpus: null,
+      memoryBytes: null,
+      processes: null,
+    });
   });
 
   test('what does not hold is missing; SCHED_IDLE alone is minor and gets no notice', () => {
@@ -58,10 +102,23 @@ describe('session standing: the rule, the report, the assessment', () => {
     const noIdle = assessStanding(IDLE, { ...HOLDS_IDLE, policy: 'other' });
     assert.deepEqual(noIdle, [{ what: 'SCHED_IDLE', minor: true }]);
     assert.equal(standingNotice(noIdle), undefined);
-    const bare = assessStanding({ priority: 'idle', cpus: '1', memoryBytes: 64 * 1024 ** 2, processes: 64 }, { ...HOLDS_IDLE, nice: 0, io: null, oomScoreAdj: 0, cpus: '1' });
-    assert.deepEqual(bare.map((m) => m.what), ['nice 19 (it runs at 0)', 'idle I/O priority', 'oom_score_adj 1000', 'a memory cap of 64 MiB per process', 'a cap of 64 processes']);
-    assert.match(standingNotice(bare) ?? '', /^This shell could not be given nice 19 \(it runs at 0\); idle I\/O priority; oom_score_adj 1000; a memory cap/);
-    assert.deepEqual(assessStanding(IDLE, undefined).map((m) => m.minor), [false], 'no report at all is told');
+    const bare = assessStanding(
+      { priority: 'idle', cpus: '1', memoryBytes: 64 * 1024 ** 2, processes: 64 },
+      { ...HOLDS_IDLE, nice: 0, io: null, oomScoreAdj: 0, cpus: '1' },
+    );
+    assert.deepEqual(
+      bare.map((m) => m.what),
+      ['nice 19 (it runs at 0)', 'idle I/O priority', 'oom_score_adj 1000', 'a memory cap of 64 MiB per process', 'a cap of 64 processes'],
+    );
+    assert.match(
+      standingNotice(bare) ?? '',
+      /^This shell could not be given nice 19 \(it runs at 0\); idle I\/O priority; oom_score_adj 1000; a memory cap/,
+    );
+    assert.deepEqual(
+      assessStanding(IDLE, undefined).map((m) => m.minor),
+      [false],
+      'no report at all is told',
+    );
     assert.deepEqual(assessStanding({ priority: 'normal', cpus: '0,1' }, HOLDS_IDLE), [], 'CPU lists compare as sets');
   });
 
@@ -104,7 +161,7 @@ describe('session standing: the rule, the report, the assessment', () => {
     const other = new PassThrough();
     const otherRead = readStandingReport(other);
     other.end('sh: not found');
-    assert.equal((await otherRead).kind, 'none', 'other output that ends is the session\'s to read, end included');
+    assert.equal((await otherRead).kind, 'none', "other output that ends is the session's to read, end included");
     let otherRest = '';
     other.on('data', (chunk: Buffer) => (otherRest += chunk.toString()));
     await new Promise((resolve) => other.once('end', resolve));
@@ -114,13 +171,23 @@ describe('session standing: the rule, the report, the assessment', () => {
     assert.equal((await readStandingReport(silent, 50)).kind, 'none');
   });
 
-  test('a container\'s rule wins over its labels, field by field, and the labels over the agent\'s default; a malformed label is ignored and said so', () => {
+  test("a container's rule wins over its labels, field by field, and the labels over the agent's default; a malformed label is ignored and said so", () => {
     const rules = new SessionRules({
-      shells: ['/bin/sh'], user: DEFAULT_EXEC_USER, users: {}, maxSessionsPerContainer: 0, idleTimeoutMs: 0, maxSessionMs: 0,
+      shells: ['/bin/sh'],
+      user: DEFAULT_EXEC_USER,
+      users: {},
+      maxSessionsPerContainer: 0,
+      idleTimeoutMs: 0,
+      maxSessionMs: 0,
       standing: { priority: 'idle', cpus: '0', processes: 100 },
       standingRules: { 'plc-1': { cpus: '1', priority: 'normal' } },
     });
-    const labels = { 'tether.session-cpus': '2', 'tether.session-memory': '128m', 'tether.session-processes': 'many', 'tether.session-priority': 'low' };
+    const labels = {
+      'tether.session-cpus': '2',
+      'tether.session-memory': '128m',
+      'tether.session-processes': 'many',
+      'tether.session-priority': 'low',
+    };
     assert.deepEqual(rules.standingFor('plc-1', labels), {
       resources: { priority: 'normal', cpus: '1', memoryBytes: 128 * 1024 ** 2, processes: 100 },
       ignored: [
@@ -128,8 +195,18 @@ describe('session standing: the rule, the report, the assessment', () => {
         'label tether.session-processes="many" is not a number of processes; ignored',
       ],
     });
-    assert.deepEqual(rules.standingFor('plc-2', labels).resources, { priority: 'idle', cpus: '2', memoryBytes: 128 * 1024 ** 2, processes: 100 });
-    assert.deepEqual(rules.standingFor('plc-3', undefined).resources, { priority: 'idle', cpus: '0', memoryBytes: undefined, processes: 100 });
+    assert.deepEqual(rules.standingFor('plc-2', labels).resources, {
+      priority: 'idle',
+      cpus: '2',
+      memoryBytes: 128 * 1024 ** 2,
+      processes: 100,
+    });
+    assert.deepEqual(rules.standingFor('plc-3', undefined).resources, {
+      priority: 'idle',
+      cpus: '0',
+      memoryBytes: undefined,
+      processes: 100,
+    });
   });
 });
 
@@ -150,13 +227,30 @@ describe('session standing: real execs (root, so the host completes what busybox
     await Promise.all([sh?.remove(), bash?.remove()]);
   });
 
-  const rules = (extra: Partial<SessionRulesConfig> = {}) => new SessionRules({
-    shells: ['/bin/bash', '/bin/sh'], user: DEFAULT_EXEC_USER, users: {}, maxSessionsPerContainer: 0, idleTimeoutMs: 0, maxSessionMs: 0, ...extra,
-  });
+  const rules = (extra: Partial<SessionRulesConfig> = {}) =>
+    new SessionRules({
+      shells: ['/bin/bash', '/bin/sh'],
+      user: DEFAULT_EXEC_USER,
+      users: {},
+      maxSessionsPerContainer: 0,
+      idleTimeoutMs: 0,
+      maxSessionMs: 0,
+      ...extra,
+    });
 
   /** Starts a session's exec, runs `command` in its shell and gives its output up to `marker`. */
-  async function inSession(container: TestContainer, sessionRules: SessionRules, command: string, marker: RegExp, sessionId = `standing-${Math.random().toString(36).slice(2, 10)}`) {
-    const started = await SessionExec.start(sessionId, { target: container.name, cols: 80, rows: 24 }, { targets, shells: sessionRules.shells, rules: sessionRules });
+  async function inSession(
+    container: TestContainer,
+    sessionRules: SessionRules,
+    command: string,
+    marker: RegExp,
+    sessionId = `standing-${Math.random().toString(36).slice(2, 10)}`,
+  ) {
+    const started = await SessionExec.start(
+      sessionId,
+      { target: container.name, cols: 80, rows: 24 },
+      { targets, shells: sessionRules.shells, rules: sessionRules },
+    );
     assert.ok(started.ok, JSON.stringify(started));
     const exec = started.value;
     let output = '';
@@ -167,7 +261,8 @@ describe('session standing: real execs (root, so the host completes what busybox
     assert.match(output, marker);
     assert.ok(!output.includes('tether-standing'), 'the report never reaches the terminal');
     return {
-      exec, output,
+      exec,
+      output,
       /** everything so far */
       current: () => output,
       async end() {
@@ -178,7 +273,12 @@ describe('session standing: real execs (root, so the host completes what busybox
   }
 
   test('idle in busybox: the shell and every child at nice 19, SCHED_IDLE (set on the host), idle I/O, oom_score_adj 1000', async () => {
-    const s = await inSession(sh, rules(), 'sleep 3301 & sh -c \'read -r a < /proc/self/oom_score_adj; echo child-oom-$a\'', /child-oom-(\d+)/);
+    const s = await inSession(
+      sh,
+      rules(),
+      "sleep 3301 & sh -c 'read -r a < /proc/self/oom_score_adj; echo child-oom-$a'",
+      /child-oom-(\d+)/,
+    );
     assert.match(s.output, /child-oom-1000/);
     assert.deepEqual(s.exec.standing?.missing, []);
     assert.deepEqual(s.exec.standing?.hostSteps, ['SCHED_IDLE']);
@@ -187,7 +287,11 @@ describe('session standing: real execs (root, so the host completes what busybox
     const sleeper = (await sh.processes()).find((p) => p.includes('sleep 3301'));
     const sleeperPid = Number(sleeper?.split(/\s+/)[0]);
     const facts = await hostProcessFacts(sleeperPid);
-    assert.deepEqual([facts?.nice, facts?.policy, facts?.oomScoreAdj, ioClass(sleeperPid)], [19, 5, 1000, 'idle'], 'a child inherits it all');
+    assert.deepEqual(
+      [facts?.nice, facts?.policy, facts?.oomScoreAdj, ioClass(sleeperPid)],
+      [19, 5, 1000, 'idle'],
+      'a child inherits it all',
+    );
     await s.end();
   });
 
@@ -211,7 +315,12 @@ describe('session standing: real execs (root, so the host completes what busybox
   test('the memory cap: a memory hog fails inside it, not by the OOM killer; the process cap stops a fork loop', async () => {
     // A uid of its own: RLIMIT_NPROC counts every process of the uid on the host.
     const capped = rules({ user: '4242:4242', standing: { priority: 'idle', memory: 64 * 1024 ** 2, processes: 8 } });
-    const s = await inSession(sh, capped, 'ulimit -v unlimited; ulimit -v; ulimit -u; tail /dev/zero; echo tail-ended-$?', /tail-ended-\d+/);
+    const s = await inSession(
+      sh,
+      capped,
+      'ulimit -v unlimited; ulimit -v; ulimit -u; tail /dev/zero; echo tail-ended-$?',
+      /tail-ended-\d+/,
+    );
     assert.match(s.output, /error setting limit: Operation not permitted\r\n65536\r\n8\r\n/, 'the user cannot lift the cap');
     assert.match(s.output, /tail-ended-1/, 'tail found no memory and said so (exit 1), rather than being killed (137)');
     // ash gives up the command line at the first fork that fails: the marker comes on its own line.

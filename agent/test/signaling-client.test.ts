@@ -24,22 +24,32 @@ test('a refused handshake is tried again with backoff until the server takes it'
     logger: createJsonLogger({ level: 'warn', write: (line) => logs.push(line) }),
   });
   t.after(() => server.close());
-  const holder = io(server.url, { auth: { role: 'console', token: CONSOLE_TOKEN }, transports: ['websocket'], reconnection: false, forceNew: true });
+  const holder = io(server.url, {
+    auth: { role: 'console', token: CONSOLE_TOKEN },
+    transports: ['websocket'],
+    reconnection: false,
+    forceNew: true,
+  });
   t.after(() => holder.disconnect());
   await new Promise<void>((resolve, reject) => (holder.once('connect', () => resolve()), holder.once('connect_error', reject)));
 
   let connected = 0;
-  const client = new AgentSignalingClient(server.url, { role: 'agent', token: AGENT_TOKEN, agentId: 'plc-1', name: 'plc 1', version: '1' }, {
-    onConnected: () => connected++,
-    onOffer: () => undefined,
-    onIce: () => undefined,
-    onDisconnect: () => undefined,
-    onTurnCredentials: () => undefined,
-  });
+  const client = new AgentSignalingClient(
+    server.url,
+    { role: 'agent', token: AGENT_TOKEN, agentId: 'plc-1', name: 'plc 1', version: '1' },
+    {
+      onConnected: () => connected++,
+      onOffer: () => undefined,
+      onIce: () => undefined,
+      onDisconnect: () => undefined,
+      onTurnCredentials: () => undefined,
+    },
+  );
   t.after(() => client.close());
   client.connect();
   // Refused twice: the first attempt and a retry (the first delay is 0.5 to 1.5 s).
-  while (logs.filter((line) => line.includes('"msg":"connection refused"')).length < 2) await new Promise((resolve) => setTimeout(resolve, 50));
+  while (logs.filter((line) => line.includes('"msg":"connection refused"')).length < 2)
+    await new Promise((resolve) => setTimeout(resolve, 50));
   assert.equal(client.connected, false);
   holder.disconnect();
   while (!client.connected) await new Promise((resolve) => setTimeout(resolve, 50));

@@ -33,14 +33,42 @@ describe('losing signaling with a working peer connection', () => {
     await Promise.all([ensureDocker(), buildAgent()]);
     w = await patchedWerift();
     container = await startContainer({ namePrefix: 'tether-signaling-loss' });
-    signaling = await startSignalingServer({ port: 0, host: '127.0.0.1', consoleTokens: [consoleToken], agentTokens: [agentToken], logger: createJsonLogger({ level: 'warn', write: () => undefined }) });
+    signaling = await startSignalingServer({
+      port: 0,
+      host: '127.0.0.1',
+      consoleTokens: [consoleToken],
+      agentTokens: [agentToken],
+      logger: createJsonLogger({ level: 'warn', write: () => undefined }),
+    });
     agent = spawn(
       process.execPath,
-      [cli, '--signaling-url', signaling.url, '--token', agentToken, '--state-dir', mkdtempSync(join(tmpdir(), 'tether-signaling-loss-')), '--agent-id', 'loss-agent', '--name', 'Loss agent', '--ice-host', '127.0.0.1', '--ice-interface', '127.0.0.1', '--log-level', 'debug', '--require-pairing', 'never'],
+      [
+        cli,
+        '--signaling-url',
+        signaling.url,
+        '--token',
+        agentToken,
+        '--state-dir',
+        mkdtempSync(join(tmpdir(), 'tether-signaling-loss-')),
+        '--agent-id',
+        'loss-agent',
+        '--name',
+        'Loss agent',
+        '--ice-host',
+        '127.0.0.1',
+        '--ice-interface',
+        '127.0.0.1',
+        '--log-level',
+        'debug',
+        '--require-pairing',
+        'never',
+      ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     agent.stdout!.on('data', (chunk: Buffer) => (logs += chunk.toString()));
-    fingerprint = (await until<RegExpExecArray>(() => /"msg":"agent ready".*?"fingerprint":"([^"]+)"/.exec(logs) ?? undefined, 'agent ready'))[1]!;
+    fingerprint = (
+      await until<RegExpExecArray>(() => /"msg":"agent ready".*?"fingerprint":"([^"]+)"/.exec(logs) ?? undefined, 'agent ready')
+    )[1]!;
   });
 
   after(async () => {
@@ -76,7 +104,10 @@ describe('losing signaling with a working peer connection', () => {
     const { c, pc, run } = await terminal();
     await run('before');
     c.socket!.disconnect(); // the server sees the console's signaling connection go
-    await until(() => logs.includes('"msg":"console offline on the signaling path; its working peer connection goes on"') || undefined, 'the agent to hear the server');
+    await until(
+      () => logs.includes('"msg":"console offline on the signaling path; its working peer connection goes on"') || undefined,
+      'the agent to hear the server',
+    );
     assert.ok(!/"msg":"peer closed".*"reason":"console: console went offline"/.test(logs), 'the peer was not closed');
     await run('after');
     assert.equal(pc.connectionState, 'connected');
@@ -87,7 +118,10 @@ describe('losing signaling with a working peer connection', () => {
     const { c, pc, run, sessionId } = await terminal();
     await run('first');
     await c.socket!.timeout(5000).emitWithAck('webrtc:disconnect', { sessionId, reason: 'done' });
-    await until(() => new RegExp(`"msg":"peer closed","negotiationId":"${sessionId}"`).test(logs) || undefined, 'the agent to close the peer');
+    await until(
+      () => new RegExp(`"msg":"peer closed","negotiationId":"${sessionId}"`).test(logs) || undefined,
+      'the agent to close the peer',
+    );
     await pc.close();
     c.close();
   });

@@ -69,7 +69,10 @@ describe('state rules on the real agent', () => {
     terminal.tty.send('not json');
     terminal.tty.send(JSON.stringify({ type: 'resize', cols: 0, rows: 24 }));
     await until(() => terminal.term.slice(before).filter((m) => m.type === 'error').length >= 2 || undefined, 'two errors');
-    assert.ok(terminal.term.slice(before).every((m) => m.type !== 'error' || m.fatal !== true), JSON.stringify(terminal.term.slice(before)));
+    assert.ok(
+      terminal.term.slice(before).every((m) => m.type !== 'error' || m.fatal !== true),
+      JSON.stringify(terminal.term.slice(before)),
+    );
     await terminal.run('echo still-$((6*7))', 'still-42');
     terminal.tty.send(JSON.stringify({ type: 'open', target: container.name, cols: 80, rows: 24 }));
     const already = await until(() => terminal.term.find((m) => m.type === 'error' && m.code === 'ALREADY_OPEN'), 'ALREADY_OPEN');

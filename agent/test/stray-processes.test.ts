@@ -42,7 +42,12 @@ interface Mode {
   method: 'host-proc' | 'container-exec';
 }
 
-const root: Mode = { name: 'as root', stateDir: () => join(mkdtempSync(join(tmpdir(), 'tether-strays-')), 'state'), prefix: () => [], method: 'host-proc' };
+const root: Mode = {
+  name: 'as root',
+  stateDir: () => join(mkdtempSync(join(tmpdir(), 'tether-strays-')), 'state'),
+  prefix: () => [],
+  method: 'host-proc',
+};
 
 const unprivileged: Mode = {
   name: 'as an unprivileged user in the docker group',

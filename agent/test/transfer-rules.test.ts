@@ -13,10 +13,11 @@ test('an upload name is one file name: "/", "..", ".", NUL, empty and over 255 b
     const checked = checkFileName(name);
     assert.ok(!checked.ok && checked.error.code === 'BAD_PATH', JSON.stringify(name));
   }
-  for (const name of ['a.txt', '.hidden', '...', 'with space', 'new\nline', 'x'.repeat(255), '-rf']) assert.ok(checkFileName(name).ok, JSON.stringify(name));
+  for (const name of ['a.txt', '.hidden', '...', 'with space', 'new\nline', 'x'.repeat(255), '-rf'])
+    assert.ok(checkFileName(name).ok, JSON.stringify(name));
 });
 
-test('a path resolves against the shell\'s working directory, lexically', () => {
+test("a path resolves against the shell's working directory, lexically", () => {
   assert.deepEqual(resolvePath('/home/plc', 'logs/app.log'), { ok: true, value: '/home/plc/logs/app.log' });
   assert.deepEqual(resolvePath('/home/plc', '../../etc/passwd'), { ok: true, value: '/etc/passwd' });
   assert.deepEqual(resolvePath('/home/plc', '/var//log/'), { ok: true, value: '/var/log' });
@@ -26,14 +27,22 @@ test('a path resolves against the shell\'s working directory, lexically', () => 
   assert.deepEqual(splitPath('/'), { parent: '/', base: '.' });
 });
 
-test('transfer rules: a container\'s configured rule wins; its label may only make the default stricter', () => {
-  const rules = new TransferRules({ mode: 'both', maxBytes: 1000, containers: { 'plc-ro': { mode: 'download' }, 'plc-big': { maxBytes: 0 }, 'plc-open': { mode: 'both' } } });
+test("transfer rules: a container's configured rule wins; its label may only make the default stricter", () => {
+  const rules = new TransferRules({
+    mode: 'both',
+    maxBytes: 1000,
+    containers: { 'plc-ro': { mode: 'download' }, 'plc-big': { maxBytes: 0 }, 'plc-open': { mode: 'both' } },
+  });
   assert.deepEqual(rules.allowanceFor('plc-1', {}), { mode: 'both', upload: true, download: true, maxBytes: 1000 });
   assert.deepEqual(rules.allowanceFor('plc-ro', {}), { mode: 'download', upload: false, download: true, maxBytes: 1000 });
   assert.deepEqual(rules.allowanceFor('plc-big', {}), { mode: 'both', upload: true, download: true, maxBytes: 0 });
   assert.equal(rules.allowanceFor('plc-1', { 'tether.transfers': 'off' }).mode, 'off');
   assert.equal(rules.allowanceFor('plc-1', { 'tether.transfers': 'download' }).mode, 'download');
-  assert.equal(rules.allowanceFor('plc-open', { 'tether.transfers': 'off' }).mode, 'both', 'the operator\'s rule for the container wins over its label');
+  assert.equal(
+    rules.allowanceFor('plc-open', { 'tether.transfers': 'off' }).mode,
+    'both',
+    "the operator's rule for the container wins over its label",
+  );
   const closed = new TransferRules({ mode: 'off', maxBytes: 0, containers: {} });
   assert.equal(closed.allowanceFor('plc-1', { 'tether.transfers': 'both' }).mode, 'off', 'a label cannot open what the agent closed');
   assert.equal(closed.allowanceFor('plc-1', { 'tether.transfers': 'nonsense' }).mode, 'off');

@@ -13,7 +13,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
-import { MAX_NEGOTIATIONS_PER_CONNECTION, MAX_NEGOTIATIONS_PER_CONSOLE, parsePairingToken, type PairedAgent, type PairingToken } from '@tether/protocol';
+import {
+  MAX_NEGOTIATIONS_PER_CONNECTION,
+  MAX_NEGOTIATIONS_PER_CONSOLE,
+  parsePairingToken,
+  type PairedAgent,
+  type PairingToken,
+} from '@tether/protocol';
 import { createJsonLogger, startSignalingServer } from '@tether/signaling';
 import { io } from 'socket.io-client';
 import { ensureDocker, startContainer, type TestContainer } from '../../harness/docker.js';
@@ -37,10 +43,18 @@ describe('attacks on the agent trust (issue 11)', () => {
   let agentInfo: PairedAgent;
   let signaling: Awaited<ReturnType<typeof startSignalingServer>>;
 
-  const audit = () => readFileSync(join(stateDir, 'audit.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  const audit = () =>
+    readFileSync(join(stateDir, 'audit.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
 
   function pair(): PairingToken {
-    const out = execFileSync(process.execPath, [cli, 'pair', '--state-dir', stateDir, '--no-qr', '--lan-endpoint', url.replace('http://', '')], { encoding: 'utf8' });
+    const out = execFileSync(
+      process.execPath,
+      [cli, 'pair', '--state-dir', stateDir, '--no-qr', '--lan-endpoint', url.replace('http://', '')],
+      { encoding: 'utf8' },
+    );
     const token = parsePairingToken(/tether\d+:[A-Za-z0-9_-]+/.exec(out)?.[0] ?? '');
     assert.ok(token.ok, out);
     return token.value;
@@ -60,14 +74,45 @@ describe('attacks on the agent trust (issue 11)', () => {
     await Promise.all([ensureDocker(), buildAgent()]);
     w = await patchedWerift();
     container = await startContainer({ namePrefix: 'tether-trust-attacks' });
-    signaling = await startSignalingServer({ port: 0, host: '127.0.0.1', consoleTokens: [consoleToken], agentTokens: [agentToken], logger: createJsonLogger({ level: 'warn', write: () => undefined }) });
+    signaling = await startSignalingServer({
+      port: 0,
+      host: '127.0.0.1',
+      consoleTokens: [consoleToken],
+      agentTokens: [agentToken],
+      logger: createJsonLogger({ level: 'warn', write: () => undefined }),
+    });
     agent = spawn(
       process.execPath,
-      [cli, '--lan-listen', '127.0.0.1:0', '--signaling-url', signaling.url, '--token', agentToken, '--state-dir', stateDir, '--agent-id', 'trust-agent', '--name', 'Trust agent', '--ice-host', '127.0.0.1', '--ice-interface', '127.0.0.1', '--log-level', 'debug', '--require-pairing', 'never'],
+      [
+        cli,
+        '--lan-listen',
+        '127.0.0.1:0',
+        '--signaling-url',
+        signaling.url,
+        '--token',
+        agentToken,
+        '--state-dir',
+        stateDir,
+        '--agent-id',
+        'trust-agent',
+        '--name',
+        'Trust agent',
+        '--ice-host',
+        '127.0.0.1',
+        '--ice-interface',
+        '127.0.0.1',
+        '--log-level',
+        'debug',
+        '--require-pairing',
+        'never',
+      ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     agent.stdout!.on('data', (chunk: Buffer) => (logs += chunk.toString()));
-    const ready = await until<RegExpExecArray>(() => /"msg":"agent ready".*?"fingerprint":"([^"]+)".*?"lanPort":(\d+)/.exec(logs) ?? undefined, 'agent ready');
+    const ready = await until<RegExpExecArray>(
+      () => /"msg":"agent ready".*?"fingerprint":"([^"]+)".*?"lanPort":(\d+)/.exec(logs) ?? undefined,
+      'agent ready',
+    );
     fingerprint = ready[1]!;
     url = `http://127.0.0.1:${ready[2]}`;
     victim = await enrolled();
@@ -87,7 +132,9 @@ describe('attacks on the agent trust (issue 11)', () => {
     await victim.open(url);
     assert.ok((await victim.auth()).ok);
     const sha512 = Array.from({ length: 64 }, () => 'AB').join(':');
-    const { pc, control, events } = await victim.connect(w, fingerprint, (sdp) => sdp.replace(/(a=fingerprint:sha-256 \S+\r?\n)/, `$1a=fingerprint:sha-512 ${sha512}\r\n`));
+    const { pc, control, events } = await victim.connect(w, fingerprint, (sdp) =>
+      sdp.replace(/(a=fingerprint:sha-256 \S+\r?\n)/, `$1a=fingerprint:sha-512 ${sha512}\r\n`),
+    );
     await until(() => events.disconnect, 'the agent refuses');
     assert.equal(events.disconnect?.code, 'FINGERPRINT_MISMATCH');
     assert.match(events.disconnect!.reason, /exactly one a=fingerprint line/);
@@ -101,19 +148,34 @@ describe('attacks on the agent trust (issue 11)', () => {
     assert.ok((await victim.auth()).ok);
     const relay = await TestConsole.create(); // the relay's own certificate
     const before = audit().length;
-    const { pc, control, tty, events } = await victim.connect(w, fingerprint, (sdp) => sdp.replace(/a=fingerprint:sha-256 \S+/, `a=fingerprint:sha-256 ${victim.keys.fingerprint}`), relay.keys);
-    const refused = await until(() => audit().slice(before).find((e) => e.event === 'console.refused' && e.code === 'FINGERPRINT_MISMATCH'), 'the agent audits the mismatch');
+    const { pc, control, tty, events } = await victim.connect(
+      w,
+      fingerprint,
+      (sdp) => sdp.replace(/a=fingerprint:sha-256 \S+/, `a=fingerprint:sha-256 ${victim.keys.fingerprint}`),
+      relay.keys,
+    );
+    const refused = await until(
+      () =>
+        audit()
+          .slice(before)
+          .find((e) => e.event === 'console.refused' && e.code === 'FINGERPRINT_MISMATCH'),
+      'the agent audits the mismatch',
+    );
     assert.equal(refused.dtlsFingerprint, relay.keys.fingerprint, JSON.stringify(refused));
     assert.equal(refused.fingerprint, victim.keys.fingerprint);
     await until(() => events.disconnect, 'the agent tells the console why');
     assert.equal(events.disconnect?.code, 'FINGERPRINT_MISMATCH');
     assert.notEqual(control.readyState, 'open');
     assert.notEqual(tty.readyState, 'open');
-    assert.ok(!audit().slice(before).some((e) => e.event === 'session.start'));
+    assert.ok(
+      !audit()
+        .slice(before)
+        .some((e) => e.event === 'session.start'),
+    );
     await pc.close();
   });
 
-  test('the agent\'s binding signature covers the console certificate DTLS presented: checked over any other fingerprint it fails', async () => {
+  test("the agent's binding signature covers the console certificate DTLS presented: checked over any other fingerprint it fails", async () => {
     await victim.open(url);
     assert.ok((await victim.auth()).ok);
     const { pc, control, sessionId } = await victim.connect(w, fingerprint);
@@ -165,7 +227,7 @@ describe('attacks on the agent trust (issue 11)', () => {
     other.close();
   });
 
-  test('enrolling another key with an enrolled console\'s (public) fingerprint is refused; that console stays enrolled', async () => {
+  test("enrolling another key with an enrolled console's (public) fingerprint is refused; that console stays enrolled", async () => {
     const intruder = await TestConsole.create();
     await intruder.open(url);
     const refused = await intruder.enroll(pair(), undefined, victim.keys.fingerprint);
@@ -180,20 +242,26 @@ describe('attacks on the agent trust (issue 11)', () => {
     // The issue's case: two cloud connections with one token filled all 128 slots.
     const attacker = await TestConsole.create();
     const offer = await (async () => {
-      const pc = new w.RTCPeerConnection({ dtls: { keys: { certPem: attacker.keys.certPem, keyPem: attacker.keys.keyPem, signatureHash: { hash: 4, signature: 3 } } } });
+      const pc = new w.RTCPeerConnection({
+        dtls: { keys: { certPem: attacker.keys.certPem, keyPem: attacker.keys.keyPem, signatureHash: { hash: 4, signature: 3 } } },
+      });
       pc.createDataChannel('control');
       await pc.setLocalDescription(await pc.createOffer());
       const sdp = pc.localDescription!.sdp;
       await pc.close();
       return sdp;
     })();
-    const sockets = Array.from({ length: 3 }, () => io(signaling.url, { auth: { role: 'console', token: consoleToken }, transports: ['websocket'], reconnection: false, forceNew: true }));
+    const sockets = Array.from({ length: 3 }, () =>
+      io(signaling.url, { auth: { role: 'console', token: consoleToken }, transports: ['websocket'], reconnection: false, forceNew: true }),
+    );
     const refusals: { reason: string; code?: string }[] = [];
     for (const socket of sockets) socket.on('webrtc:disconnect', (m: { reason: string; code?: string }) => refusals.push(m));
     await Promise.all(sockets.map((s) => new Promise((r) => s.once('presence:snapshot', r))));
     for (const [n, socket] of sockets.entries()) {
       for (let i = 0; i < MAX_NEGOTIATIONS_PER_CONNECTION + 2; i++) {
-        await socket.timeout(10_000).emitWithAck('webrtc:offer', { sessionId: `flood-${n}-${i}-${Date.now()}`, agentId: 'trust-agent', sdp: offer });
+        await socket
+          .timeout(10_000)
+          .emitWithAck('webrtc:offer', { sessionId: `flood-${n}-${i}-${Date.now()}`, agentId: 'trust-agent', sdp: offer });
       }
     }
     // 3 × 18 offers: the first two connections get 16 each and 2 refused per connection; the
@@ -201,13 +269,20 @@ describe('attacks on the agent trust (issue 11)', () => {
     const offered = 3 * (MAX_NEGOTIATIONS_PER_CONNECTION + 2);
     await until(() => refusals.length >= offered - MAX_NEGOTIATIONS_PER_CONSOLE || undefined, 'the refusals');
     const count = (pattern: RegExp) => refusals.filter((r) => r.code === 'RATE_LIMITED' && pattern.test(r.reason)).length;
-    assert.deepEqual({ perConnection: count(/per signaling connection/), perConsole: count(/per console/) }, { perConnection: 4, perConsole: 18 }, JSON.stringify(refusals.slice(0, 3)));
+    assert.deepEqual(
+      { perConnection: count(/per signaling connection/), perConsole: count(/per console/) },
+      { perConnection: 4, perConsole: 18 },
+      JSON.stringify(refusals.slice(0, 3)),
+    );
     // Someone else is still served: the victim opens a terminal over the LAN.
     await victim.open(url);
     assert.ok((await victim.auth()).ok);
     const { pc, control, tty, sessionId } = await victim.connect(w, fingerprint);
     const replies = await victim.bind(control, sessionId, agentInfo.publicKey, fingerprint);
-    assert.ok(replies.some((m) => m.type === 'auth-ok'), JSON.stringify(replies));
+    assert.ok(
+      replies.some((m) => m.type === 'auth-ok'),
+      JSON.stringify(replies),
+    );
     const term = collect(tty);
     await opened(tty);
     tty.send(JSON.stringify({ type: 'open', target: container.name, cols: 80, rows: 24 }));
@@ -233,7 +308,10 @@ describe('attacks on the agent trust (issue 11)', () => {
     await new Promise((r) => setTimeout(r, 500));
     assert.ok(!term.some((m) => m.type === 'opened'), JSON.stringify(term));
     control.send(JSON.stringify({ type: 'hello', protocol: 'tether-tty/9', peer: { kind: 'console', version: '9' }, capabilities: [] }));
-    const refused = await until(() => replies.find((m) => m.type === 'error' && m.code === 'UNSUPPORTED_PROTOCOL'), 'another protocol refused');
+    const refused = await until(
+      () => replies.find((m) => m.type === 'error' && m.code === 'UNSUPPORTED_PROTOCOL'),
+      'another protocol refused',
+    );
     assert.equal(refused.fatal, true);
     assert.match(String(refused.message), /tether-tty\/1/);
     await pc.close();

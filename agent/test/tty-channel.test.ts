@@ -40,14 +40,18 @@ describe('tty channel', () => {
   /** Waits for `marker` in the output, acknowledging output as it comes, like a console that renders it. */
   async function outputIncludes(channel: FakeChannel, marker: string): Promise<void> {
     let acked = 0;
-    await channel.until(() => {
-      const total = channel.outputBytes();
-      if (total > acked) {
-        channel.deliver({ type: 'ack', bytes: total - acked });
-        acked = total;
-      }
-      return channel.output().includes(marker);
-    }, `output ${marker}`, 30_000);
+    await channel.until(
+      () => {
+        const total = channel.outputBytes();
+        if (total > acked) {
+          channel.deliver({ type: 'ack', bytes: total - acked });
+          acked = total;
+        }
+        return channel.output().includes(marker);
+      },
+      `output ${marker}`,
+      30_000,
+    );
   }
 
   test('input over the bound before opened is refused once a second and not written; input after opened is not bounded', async () => {
@@ -76,9 +80,16 @@ describe('tty channel', () => {
     assert.equal(rateLimited().length, 2, 'a second later, another answer');
     channel.deliver({ type: 'resize', cols: 100, rows: 30 });
     channel.deliver({ type: 'ping', id: 7 });
-    assert.deepEqual(channel.messages().map((m) => m.code ?? m.type), ['RATE_LIMITED', 'RATE_LIMITED', 'pong'], 'other messages still handled');
+    assert.deepEqual(
+      channel.messages().map((m) => m.code ?? m.type),
+      ['RATE_LIMITED', 'RATE_LIMITED', 'pong'],
+      'other messages still handled',
+    );
 
-    await channel.until(() => channel.messages().some((m) => m.type === 'opened' || m.type === 'error' && m.code !== 'RATE_LIMITED'), 'opened');
+    await channel.until(
+      () => channel.messages().some((m) => m.type === 'opened' || (m.type === 'error' && m.code !== 'RATE_LIMITED')),
+      'opened',
+    );
     assert.equal(channel.messages().find((m) => m.type !== 'error' && m.type !== 'pong')?.type, 'opened');
     // Once opened, twice the bound of input goes in, and the command after it runs.
     for (let i = 0; i < 8; i++) channel.deliver(noOpLines(16 * 1024));

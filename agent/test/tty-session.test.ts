@@ -78,10 +78,14 @@ describe('tty session', () => {
     const { channel, session: s } = await opened(bash, 90, 30);
     channel.deliver({ type: 'resize', cols: 132, rows: 43 });
     // Resize is asynchronous; ask until the PTY reports the new size.
-    await channel.until(() => {
-      if (!channel.output().includes('SIZE 43 132')) channel.deliver(Buffer.from('echo SIZE $(stty size)\n'));
-      return channel.output().includes('SIZE 43 132');
-    }, 'new size', 15_000);
+    await channel.until(
+      () => {
+        if (!channel.output().includes('SIZE 43 132')) channel.deliver(Buffer.from('echo SIZE $(stty size)\n'));
+        return channel.output().includes('SIZE 43 132');
+      },
+      'new size',
+      15_000,
+    );
     await s.current!.dispose('test');
   });
 
@@ -97,14 +101,18 @@ describe('tty session', () => {
     await running0.ended;
     assert.ok(!channel.isOpen);
     assert.deepEqual(await running(), []);
-    assert.deepEqual((await bash.processes()).filter((p) => /bash/.test(p)), []);
+    assert.deepEqual(
+      (await bash.processes()).filter((p) => /bash/.test(p)),
+      [],
+    );
   });
 
   test('a stream the Docker engine cuts while the shell runs (live-restore) ends the session as such, not as an exit', async () => {
     const { channel, session: s } = await opened(bash);
     channel.deliver(Buffer.from('sleep 1005\n'));
     const deadline = Date.now() + 15_000;
-    while (!(await bash.processes()).some((p) => p.includes('sleep 1005')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while (!(await bash.processes()).some((p) => p.includes('sleep 1005')) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
     const running = s.current!;
     // What an engine restart with live-restore does: the exec's stream ends, its process runs on.
     (running as unknown as { exec: { handle: { stream: { push(chunk: null): void } } } }).exec.handle.stream.push(null);
@@ -120,7 +128,8 @@ describe('tty session', () => {
     const { channel, session: s } = await opened(sh);
     channel.deliver(Buffer.from('sleep 1003\n'));
     const deadline = Date.now() + 15_000;
-    while (!(await sh.processes()).some((p) => p.includes('sleep 1003')) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while (!(await sh.processes()).some((p) => p.includes('sleep 1003')) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
     const running = s.current!;
     channel.close();
     await running.ended;
@@ -160,7 +169,10 @@ describe('tty session', () => {
     channel.deliver('x'.repeat(70_000));
     channel.deliver(Buffer.from('early'));
     channel.deliver({ type: 'ping', id: 5 });
-    assert.deepEqual(channel.messages().map((m) => m.code ?? m.type), ['BAD_MESSAGE', 'BAD_MESSAGE', 'MESSAGE_TOO_LARGE', 'NOT_OPEN', 'pong']);
+    assert.deepEqual(
+      channel.messages().map((m) => m.code ?? m.type),
+      ['BAD_MESSAGE', 'BAD_MESSAGE', 'MESSAGE_TOO_LARGE', 'NOT_OPEN', 'pong'],
+    );
     assert.equal(channel.messages()[4]?.id, 5);
     channel.deliver({ type: 'open', target: bash.name, cols: 80, rows: 24 });
     await channel.until(() => channel.messages().some((m) => m.type === 'opened'), 'opened after bad input');
@@ -183,14 +195,18 @@ describe('tty session', () => {
     channel.deliver(Buffer.from('echo after-$((6*7))\n'));
     // Acknowledge everything as it arrives, like a console that renders it.
     let acked = 0;
-    await channel.until(() => {
-      const total = channel.outputBytes();
-      if (total > acked) {
-        channel.deliver({ type: 'ack', bytes: total - acked });
-        acked = total;
-      }
-      return channel.output().includes('after-42');
-    }, 'the shell back after Ctrl-C', 30_000);
+    await channel.until(
+      () => {
+        const total = channel.outputBytes();
+        if (total > acked) {
+          channel.deliver({ type: 'ack', bytes: total - acked });
+          acked = total;
+        }
+        return channel.output().includes('after-42');
+      },
+      'the shell back after Ctrl-C',
+      30_000,
+    );
     assert.ok(!(await bash.processes()).some((p) => p.includes('yes tether-flood-line')));
     await s.current!.dispose('test');
   });
@@ -207,7 +223,10 @@ describe('tty session', () => {
     // docs/hardening.md for a paste of many lines.
     const frame = Buffer.alloc(60 * 1024, 0x70);
     for (let sent = 0; sent < 2 * MAX_PENDING_INPUT_BYTES; sent += frame.length) channel.deliver(frame);
-    assert.ok(channel.messages().some((m) => m.code === 'RATE_LIMITED'), 'RATE_LIMITED for input nobody reads');
+    assert.ok(
+      channel.messages().some((m) => m.code === 'RATE_LIMITED'),
+      'RATE_LIMITED for input nobody reads',
+    );
     assert.ok(session.pendingInput <= MAX_PENDING_INPUT_BYTES + frame.length, `${session.pendingInput} bytes of input held`);
     channel.deliver(Buffer.from([3]));
     let acked = 0;
@@ -230,4 +249,3 @@ describe('tty session', () => {
     await session.dispose('test');
   });
 });
-

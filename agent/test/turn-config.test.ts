@@ -17,7 +17,11 @@ test("the signaling server's TURN servers come before the configured ones: werif
     { urls: 'turn:cloud.example:3478?transport=udp', username: '1767225600:agent.acme.plc-1', credential: 'aXNzdWVk' },
     { urls: 'turn:lan.example:3478', username: 'u', credential: 'p' },
   ]);
-  assert.deepEqual(rtcConfigFrom(agent).iceServers, [{ urls: 'turn:lan.example:3478', username: 'u', credential: 'p' }], 'without issued ones (the LAN path): the configured only');
+  assert.deepEqual(
+    rtcConfigFrom(agent).iceServers,
+    [{ urls: 'turn:lan.example:3478', username: 'u', credential: 'p' }],
+    'without issued ones (the LAN path): the configured only',
+  );
 });
 
 test('--ice-transport-policy relay makes werift gather relay candidates only; all is the default', () => {

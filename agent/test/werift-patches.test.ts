@@ -131,7 +131,10 @@ describe('werift patches (agent/patches, applied by npm ci)', () => {
       void sctp.send(1, 53, Buffer.alloc(10 * 1200)); // chunks 0..9; 0 and 4 are lost
       await turn();
       await sack(-1, [[2, 4]]); // 1..3 arrived
-      await sack(-1, [[2, 4], [6, 8]]); // 5..7 arrived
+      await sack(-1, [
+        [2, 4],
+        [6, 8],
+      ]); // 5..7 arrived
       clearTimeout(sctp.timer3Handle);
       sctp.timer3Handle = undefined;
       sctp.timer3Expired(); // no SACK for an RTO: resend from chunk 0, with a window of one chunk
@@ -219,8 +222,18 @@ describe('werift patches (agent/patches, applied by npm ci)', () => {
       assert.equal(sack[0], 3, 'a SACK chunk');
       assert.equal(sack.readUInt32BE(4), before, 'cumulative TSN');
       assert.equal(sack.readUInt16BE(12), 2, 'two gap blocks');
-      const gaps = [[sack.readUInt16BE(16), sack.readUInt16BE(18)], [sack.readUInt16BE(20), sack.readUInt16BE(22)]];
-      assert.deepEqual(gaps, [[2, 3], [5, 5]], `gaps after ${before}`);
+      const gaps = [
+        [sack.readUInt16BE(16), sack.readUInt16BE(18)],
+        [sack.readUInt16BE(20), sack.readUInt16BE(22)],
+      ];
+      assert.deepEqual(
+        gaps,
+        [
+          [2, 3],
+          [5, 5],
+        ],
+        `gaps after ${before}`,
+      );
     }
   });
 
@@ -240,7 +253,10 @@ describe('werift patches (agent/patches, applied by npm ci)', () => {
       new Promise((resolve) => setTimeout(() => resolve('still waiting'), 2000)),
     ]);
     assert.equal(settled, 'connected');
-    const cookieWait = { ...established, sctpTransport: { ...established.sctpTransport, sctp: { associationState: 2, stateChanged: { connected: never } } } };
+    const cookieWait = {
+      ...established,
+      sctpTransport: { ...established.sctpTransport, sctp: { associationState: 2, stateChanged: { connected: never } } },
+    };
     const waiting = await Promise.race([
       manager.connectSctp.call(cookieWait).then(() => 'connected'),
       new Promise((resolve) => setTimeout(() => resolve('still waiting'), 200)),
@@ -254,8 +270,20 @@ describe('werift patches (agent/patches, applied by npm ci)', () => {
   test('a DTLS client ignores a repeated HelloVerifyRequest and goes on with its handshake', async () => {
     const w = await patchedWerift();
     const sent: Buffer[] = [];
-    const socket = { onData: undefined as ((data: Buffer) => void) | undefined, send: async (buf: Buffer) => void sent.push(buf), close: () => undefined };
-    const DtlsClient = (w as unknown as { DtlsClient: new (options: unknown) => { connect(): Promise<void>; close(): void; onError: { subscribe(f: (e: unknown) => void): void } } }).DtlsClient;
+    const socket = {
+      onData: undefined as ((data: Buffer) => void) | undefined,
+      send: async (buf: Buffer) => void sent.push(buf),
+      close: () => undefined,
+    };
+    const DtlsClient = (
+      w as unknown as {
+        DtlsClient: new (options: unknown) => {
+          connect(): Promise<void>;
+          close(): void;
+          onError: { subscribe(f: (e: unknown) => void): void };
+        };
+      }
+    ).DtlsClient;
     const client = new DtlsClient({ transport: socket });
     const errors: unknown[] = [];
     client.onError.subscribe((error) => errors.push(error));
@@ -283,7 +311,11 @@ describe('werift patches (agent/patches, applied by npm ci)', () => {
     const w = await patchedWerift();
     // A ClientHello as werift's client writes it.
     const flight: Buffer[] = [];
-    const clientSocket = { onData: undefined as ((data: Buffer) => void) | undefined, send: async (buf: Buffer) => void flight.push(buf), close: () => undefined };
+    const clientSocket = {
+      onData: undefined as ((data: Buffer) => void) | undefined,
+      send: async (buf: Buffer) => void flight.push(buf),
+      close: () => undefined,
+    };
     const DtlsClient = (w as unknown as { DtlsClient: new (options: unknown) => { connect(): Promise<void>; close(): void } }).DtlsClient;
     const client = new DtlsClient({ transport: clientSocket });
     client.connect().catch(() => undefined);

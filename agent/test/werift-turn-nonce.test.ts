@@ -45,14 +45,39 @@ async function freeUdpPort(): Promise<number> {
 async function startLoopbackCoturn(): Promise<Coturn> {
   const port = await freeUdpPort();
   const dir = mkdtempSync(join(tmpdir(), 'tether-coturn-'));
-  const child = spawn('turnserver', [
-    '-n', '--listening-ip', '127.0.0.1', '--relay-ip', '127.0.0.1', '--listening-port', String(port),
-    '--use-auth-secret', '--static-auth-secret', SECRET, '--realm', 'tether.test',
-    `--stale-nonce=${STALE_NONCE_S}`, '--allow-loopback-peers',
-    '--no-tcp', '--no-tls', '--no-dtls', '--no-tcp-relay', '--no-cli',
-    '--log-file', 'stdout', '--simple-log', '--verbose',
-    '--pidfile', join(dir, 'turnserver.pid'), '--userdb', join(dir, 'turndb'),
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    'turnserver',
+    [
+      '-n',
+      '--listening-ip',
+      '127.0.0.1',
+      '--relay-ip',
+      '127.0.0.1',
+      '--listening-port',
+      String(port),
+      '--use-auth-secret',
+      '--static-auth-secret',
+      SECRET,
+      '--realm',
+      'tether.test',
+      `--stale-nonce=${STALE_NONCE_S}`,
+      '--allow-loopback-peers',
+      '--no-tcp',
+      '--no-tls',
+      '--no-dtls',
+      '--no-tcp-relay',
+      '--no-cli',
+      '--log-file',
+      'stdout',
+      '--simple-log',
+      '--verbose',
+      '--pidfile',
+      join(dir, 'turnserver.pid'),
+      '--userdb',
+      join(dir, 'turndb'),
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const lines: string[] = [];
   const ready = new Promise<void>((resolve, reject) => {
     let rest = '';
@@ -133,7 +158,11 @@ describe('werift and coturn stale nonces', () => {
       // coturn's log line may come after its answer.
       await waitFor(() => answers(coturn, who).includes('REFRESH 0'), "coturn's log of the Refresh", 5000).catch(() => undefined);
       const seen = answers(coturn, who);
-      assert.deepEqual(seen.filter((a) => !a.startsWith('ALLOCATE')), ['message 438', 'CHANNEL_BIND 0', 'message 438', 'REFRESH 0'], seen.join(', '));
+      assert.deepEqual(
+        seen.filter((a) => !a.startsWith('ALLOCATE')),
+        ['message 438', 'CHANNEL_BIND 0', 'message 438', 'REFRESH 0'],
+        seen.join(', '),
+      );
     } finally {
       await turn.close();
     }

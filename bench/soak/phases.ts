@@ -126,9 +126,10 @@ export async function busySessions(w: Werift, consoles: Enrolled[], targets: str
       await sleep(o.intervalMs * (0.5 + Math.random()));
       if (Date.now() >= deadline) break;
       // Every tenth command prints 16 KiB (half an ack batch), the others one short line.
-      const [command, marker] = tick % 10 === 9
-        ? [`head -c 16384 /dev/zero | tr '\\0' x; echo; echo burst-${s}-${tick}-$((${tick}+1))`, `burst-${s}-${tick}-${tick + 1}`]
-        : [`echo tick-${s}-${tick}-$((${tick}*3))`, `tick-${s}-${tick}-${tick * 3}`];
+      const [command, marker] =
+        tick % 10 === 9
+          ? [`head -c 16384 /dev/zero | tr '\\0' x; echo; echo burst-${s}-${tick}-$((${tick}+1))`, `burst-${s}-${tick}-${tick + 1}`]
+          : [`echo tick-${s}-${tick}-$((${tick}*3))`, `tick-${s}-${tick}-${tick * 3}`];
       const t0 = performance.now();
       try {
         await term.run(command, marker);
@@ -144,7 +145,9 @@ export async function busySessions(w: Werift, consoles: Enrolled[], targets: str
     while (Date.now() < deadline) {
       await sleep(Math.min(15_000, Math.max(0, deadline - Date.now())));
       await o.sample().catch((e: unknown) => record(outcome, 'sampling the agent', e));
-      o.log(`${outcome.work} commands answered, ${outcome.errors.length} errors, ${Math.max(0, Math.round((deadline - Date.now()) / 1000))} s left`);
+      o.log(
+        `${outcome.work} commands answered, ${outcome.errors.length} errors, ${Math.max(0, Math.round((deadline - Date.now()) / 1000))} s left`,
+      );
     }
   })();
   await Promise.all([...terms.map((t, s) => session(t, s)), sampler]);

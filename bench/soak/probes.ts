@@ -117,7 +117,8 @@ export async function snapshot(agent: AgentProcess, containers: TestContainer[])
 export function leaks(base: Snapshot, now: Snapshot, tolerance: Tolerance): string[] {
   const found: string[] = [];
   const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
-  for (const [name, rows] of Object.entries(now.extraProcesses)) found.push(`${rows.length} process(es) left in ${name}: ${rows.join(' | ')}`);
+  for (const [name, rows] of Object.entries(now.extraProcesses))
+    found.push(`${rows.length} process(es) left in ${name}: ${rows.join(' | ')}`);
   if (now.peers > 0) found.push(`${now.peers} peer connection(s) still held`);
   if (now.channels > 0) found.push(`${now.channels} terminal channel(s) still open`);
   if (now.sessions > 0) found.push(`${now.sessions} session(s) still held`);
@@ -129,8 +130,10 @@ export function leaks(base: Snapshot, now: Snapshot, tolerance: Tolerance): stri
     found.push(`external memory after GC ${mb(now.externalBytes)} > baseline ${mb(base.externalBytes)} + ${mb(tolerance.externalBytes)}`);
   }
   const handles = (s: Snapshot) => Object.values(s.resources).reduce((a, b) => a + b, 0);
-  if (handles(now) > handles(base)) found.push(`${handles(now)} active handles > baseline ${handles(base)}: ${JSON.stringify(now.resources)}`);
-  if (now.rssBytes > base.rssBytes + tolerance.rssBytes) found.push(`RSS ${mb(now.rssBytes)} > baseline ${mb(base.rssBytes)} + ${mb(tolerance.rssBytes)}`);
+  if (handles(now) > handles(base))
+    found.push(`${handles(now)} active handles > baseline ${handles(base)}: ${JSON.stringify(now.resources)}`);
+  if (now.rssBytes > base.rssBytes + tolerance.rssBytes)
+    found.push(`RSS ${mb(now.rssBytes)} > baseline ${mb(base.rssBytes)} + ${mb(tolerance.rssBytes)}`);
   return found;
 }
 
@@ -162,10 +165,17 @@ export async function settle(agent: AgentProcess, containers: TestContainer[], b
  * malloc held free (trim returns free pages in every arena, not only at the top). What is left is
  * memory in use, V8's, or fragments too small to return. Needs gdb and ptrace rights (root here).
  */
-export async function mallocTrim(agent: AgentProcess, containers: TestContainer[]): Promise<{ before: Snapshot; after: Snapshot } | { error: string }> {
+export async function mallocTrim(
+  agent: AgentProcess,
+  containers: TestContainer[],
+): Promise<{ before: Snapshot; after: Snapshot } | { error: string }> {
   const before = await snapshot(agent, containers);
-  const gdb = spawnSync('gdb', ['-p', String(agent.pid), '-batch', '-nx', '-ex', 'call (int) malloc_trim(0)'], { encoding: 'utf8', timeout: 60_000 });
-  if (gdb.status !== 0 || !/\$1 = [01]/.test(gdb.stdout)) return { error: `gdb: status ${gdb.status}, ${gdb.error?.message ?? ''} ${gdb.stdout.slice(-300)} ${gdb.stderr.slice(-300)}` };
+  const gdb = spawnSync('gdb', ['-p', String(agent.pid), '-batch', '-nx', '-ex', 'call (int) malloc_trim(0)'], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  if (gdb.status !== 0 || !/\$1 = [01]/.test(gdb.stdout))
+    return { error: `gdb: status ${gdb.status}, ${gdb.error?.message ?? ''} ${gdb.stdout.slice(-300)} ${gdb.stderr.slice(-300)}` };
   await sleep(1000);
   return { before, after: await snapshot(agent, containers) };
 }
@@ -182,7 +192,13 @@ export async function heapSnapshot(agent: AgentProcess, dir: string, label: stri
     await sleep(500);
     const written = readdirSync(dir).find((f) => !known.has(f) && f.endsWith('.heapsnapshot'));
     // Node writes the file in one go and is unresponsive meanwhile: done once the stats answer.
-    if (written && (await debugStats(agent).then(() => true, () => false))) {
+    if (
+      written &&
+      (await debugStats(agent).then(
+        () => true,
+        () => false,
+      ))
+    ) {
       const path = `${dir}/${label}.heapsnapshot`;
       renameSync(`${dir}/${written}`, path);
       return path;

@@ -35,8 +35,11 @@ const mb = (bytes: number | undefined) => (bytes === undefined ? 'n/a' : `${roun
 
 function memoryRow(name: string, s: Snapshot): [string, string, string] {
   const m = s.map;
-  return [name, `RSS ${mb(s.rssBytes)}: glibc heap ${mb(m.heapBytes)}, ${m.arenas} arena heaps ${mb(m.arenaBytes)}, other anon ${mb(m.otherAnonBytes)}, files ${mb(m.fileBytes)}`,
-    `V8 heap used ${mb(s.heapUsedBytes)} of ${mb(s.heapTotalBytes)} (resident ${mb(s.heapPhysicalBytes)}), V8 malloc ${mb(s.v8MallocedBytes)}, external ${mb(s.externalBytes)}`];
+  return [
+    name,
+    `RSS ${mb(s.rssBytes)}: glibc heap ${mb(m.heapBytes)}, ${m.arenas} arena heaps ${mb(m.arenaBytes)}, other anon ${mb(m.otherAnonBytes)}, files ${mb(m.fileBytes)}`,
+    `V8 heap used ${mb(s.heapUsedBytes)} of ${mb(s.heapTotalBytes)} (resident ${mb(s.heapPhysicalBytes)}), V8 malloc ${mb(s.v8MallocedBytes)}, external ${mb(s.externalBytes)}`,
+  ];
 }
 
 /** Prints the tables, writes `outPath`, and returns the exit code. */
@@ -44,13 +47,19 @@ export function report(results: SoakResults, outPath: string): number {
   const base = results.baseline;
   const rows: Array<[string, string, string?]> = [['phase', 'work', 'after settling (baseline in brackets)']];
   for (const p of results.phases) {
-    const work = p.kind === 'cycles' ? `${p.work} cycles, p50 ${p.latencyP50Ms} ms, p99 ${p.latencyP99Ms} ms`
-      : p.kind === 'busy' ? `${p.extra.sessionsOpened} sessions, ${p.work} commands, p50 ${p.latencyP50Ms} ms, p99 ${p.latencyP99Ms} ms`
-        : `${p.work} sessions dropped`;
-    rows.push([p.name, `${work}; ${p.durationS} s; ${p.errors.length} errors`,
+    const work =
+      p.kind === 'cycles'
+        ? `${p.work} cycles, p50 ${p.latencyP50Ms} ms, p99 ${p.latencyP99Ms} ms`
+        : p.kind === 'busy'
+          ? `${p.extra.sessionsOpened} sessions, ${p.work} commands, p50 ${p.latencyP50Ms} ms, p99 ${p.latencyP99Ms} ms`
+          : `${p.work} sessions dropped`;
+    rows.push([
+      p.name,
+      `${work}; ${p.durationS} s; ${p.errors.length} errors`,
       `heap ${mb(p.after.heapUsedBytes)} (${mb(base?.heapUsedBytes)}), RSS ${mb(p.after.rssBytes)} (${mb(base?.rssBytes)}; peak ${mb(p.peakRssBytes)}), ` +
-      `fds ${p.after.fds} (${base?.fds}), peers ${p.after.peers}, sessions ${p.after.sessions}, ` +
-      `processes left ${Object.values(p.after.extraProcesses).flat().length}; ${p.leaks.length === 0 ? 'OK' : 'LEAK'} after ${p.settledS} s`]);
+        `fds ${p.after.fds} (${base?.fds}), peers ${p.after.peers}, sessions ${p.after.sessions}, ` +
+        `processes left ${Object.values(p.after.extraProcesses).flat().length}; ${p.leaks.length === 0 ? 'OK' : 'LEAK'} after ${p.settledS} s`,
+    ]);
   }
   console.log('');
   printTable(rows);

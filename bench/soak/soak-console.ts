@@ -43,15 +43,23 @@ export class SoakPeer {
    * ids: the console is the DTLS client; 1 and 3 are `control` and `tty:1`.
    */
   private nextStreamId = 5;
-  private constructor(private readonly pc: Pc, private readonly c: TestConsole, private readonly negotiationId: string) {}
+  private constructor(
+    private readonly pc: Pc,
+    private readonly c: TestConsole,
+    private readonly negotiationId: string,
+  ) {}
 
   /** Offers, connects and authenticates; a connection not ready within `timeoutMs` is closed and an error. */
   static async connect(w: Werift, c: TestConsole, agent: PairedAgent, timeoutMs = 60_000): Promise<SoakPeer> {
     const { pc, control, tty, sessionId, events } = await c.connect(w, agent.fingerprint);
     const peer = new SoakPeer(pc, c, sessionId);
     try {
-      const replies = await withTimeout(c.bind(control, sessionId, agent.publicKey, agent.fingerprint), timeoutMs,
-        () => `the control channel and authentication (connection ${pc.connectionState}, ICE ${pc.iceConnectionState}, agent: ${JSON.stringify(events.disconnect ?? null)})`);
+      const replies = await withTimeout(
+        c.bind(control, sessionId, agent.publicKey, agent.fingerprint),
+        timeoutMs,
+        () =>
+          `the control channel and authentication (connection ${pc.connectionState}, ICE ${pc.iceConnectionState}, agent: ${JSON.stringify(events.disconnect ?? null)})`,
+      );
       if (!replies.some((m) => m.type === 'auth-ok')) throw new SoakError(`not authenticated: ${JSON.stringify(replies)}`);
     } catch (error) {
       await peer.close();
@@ -99,7 +107,10 @@ export class SoakTerminal {
   private readonly decoder = new TextDecoder();
   closed = false;
 
-  constructor(private readonly channel: Channel, private readonly ackBytes = ACK_BATCH_BYTES) {
+  constructor(
+    private readonly channel: Channel,
+    private readonly ackBytes = ACK_BATCH_BYTES,
+  ) {
     channel.onMessage.subscribe((data: string | Buffer) => {
       if (typeof data === 'string') {
         this.messages.push(JSON.parse(data) as Msg);
@@ -155,7 +166,10 @@ export class SoakTerminal {
   }
 
   private fatal(): Msg | undefined {
-    return this.messages.find((m) => m.type === 'exit' || (m.type === 'error' && m.fatal === true)) ?? (this.closed ? { type: 'channel closed' } : undefined);
+    return (
+      this.messages.find((m) => m.type === 'exit' || (m.type === 'error' && m.fatal === true)) ??
+      (this.closed ? { type: 'channel closed' } : undefined)
+    );
   }
 
   /** `close` as the console sends it, then waits for the agent to close the channel. */
@@ -172,7 +186,9 @@ export class SoakTerminal {
 
 async function withTimeout<T>(promise: Promise<T>, ms: number, what: string | (() => string)): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new SoakError(`timed out: ${typeof what === 'string' ? what : what()}`)), ms)));
+  const timeout = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new SoakError(`timed out: ${typeof what === 'string' ? what : what()}`)), ms)),
+  );
   try {
     return await Promise.race([promise, timeout]);
   } finally {

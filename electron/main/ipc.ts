@@ -3,7 +3,18 @@
  * console's own window and page) and parsing its arguments by schema before anything runs.
  */
 import { z } from 'zod';
-import { ClipboardText, CredentialKey, CredentialValue, ExternalUrl, IPC, KnownAgent, OpenTabs, SettingsPatch, Workspace, type IpcChannel } from '../api.js';
+import {
+  ClipboardText,
+  CredentialKey,
+  CredentialValue,
+  ExternalUrl,
+  IPC,
+  KnownAgent,
+  OpenTabs,
+  SettingsPatch,
+  Workspace,
+  type IpcChannel,
+} from '../api.js';
 import type { CredentialStore } from './credential-store.js';
 import type { SettingsStore } from './settings-store.js';
 
@@ -50,11 +61,14 @@ const NoArgs = z.tuple([]);
 
 /** Each channel's argument schema and handler; the handler only ever sees parsed arguments. */
 export function ipcHandlers(deps: IpcDeps): Record<IpcChannel, (args: unknown[]) => unknown> {
-  const typed = <S extends z.ZodTuple>(schema: S, run: (...args: z.infer<S>) => unknown) => (args: unknown[]) => {
-    const parsed = schema.safeParse(args);
-    if (!parsed.success) throw new IpcRefused(`bad arguments: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'args'}: ${i.message}`).join('; ')}`);
-    return run(...(parsed.data as z.infer<S>));
-  };
+  const typed =
+    <S extends z.ZodTuple>(schema: S, run: (...args: z.infer<S>) => unknown) =>
+    (args: unknown[]) => {
+      const parsed = schema.safeParse(args);
+      if (!parsed.success)
+        throw new IpcRefused(`bad arguments: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'args'}: ${i.message}`).join('; ')}`);
+      return run(...(parsed.data as z.infer<S>));
+    };
   return {
     [IPC.settingsGet]: typed(NoArgs, () => deps.settings.settings),
     [IPC.settingsSet]: typed(z.tuple([SettingsPatch]), (patch) => deps.settings.update(patch)),

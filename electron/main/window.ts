@@ -34,7 +34,7 @@ export const CONTENT_SECURITY_POLICY = [
   "style-src 'self' 'unsafe-inline'",
   "img-src 'self' data:",
   "font-src 'self'",
-  'connect-src \'self\' http: https: ws: wss:',
+  "connect-src 'self' http: https: ws: wss:",
   "object-src 'none'",
   "base-uri 'none'",
   "form-action 'none'",

@@ -33,11 +33,17 @@ export interface AckOptions {
 }
 
 /** Emits `event` with `payload` and resolves with the raw reply, or an error when none came in time. */
-export function emitWithAck(socket: AckingSocket, event: string, payload: unknown, options: AckOptions = {}): Promise<Result<unknown, ProtocolError>> {
+export function emitWithAck(
+  socket: AckingSocket,
+  event: string,
+  payload: unknown,
+  options: AckOptions = {},
+): Promise<Result<unknown, ProtocolError>> {
   const timeoutMs = options.timeoutMs ?? SIGNALING_ACK_TIMEOUT_MS;
   const peer = options.peer ?? 'the signaling server';
   const code = options.unansweredCode ?? 'AGENT_OFFLINE';
-  if (!socket.connected && !options.bufferWhileDisconnected) return Promise.resolve(err(protocolError('AGENT_OFFLINE', `not connected to ${peer}`)));
+  if (!socket.connected && !options.bufferWhileDisconnected)
+    return Promise.resolve(err(protocolError('AGENT_OFFLINE', `not connected to ${peer}`)));
   return new Promise((resolve) => {
     (socket.timeout(timeoutMs) as UntypedAckEmitter).emit(event, payload, (timeout, reply) => {
       if (timeout) resolve(err(protocolError(code, `${peer} did not acknowledge ${event} within ${timeoutMs / 1000} s`)));
@@ -47,7 +53,12 @@ export function emitWithAck(socket: AckingSocket, event: string, payload: unknow
 }
 
 /** `emitWithAck`, with the reply parsed as a `SignalingAck`: ok, or the error the peer answered. */
-export async function emitSignaling(socket: AckingSocket, event: string, payload: unknown, options: AckOptions = {}): Promise<Result<void>> {
+export async function emitSignaling(
+  socket: AckingSocket,
+  event: string,
+  payload: unknown,
+  options: AckOptions = {},
+): Promise<Result<void>> {
   const reply = await emitWithAck(socket, event, payload, options);
   if (!reply.ok) return reply;
   const parsed = parseValue(SignalingAck, reply.value);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { Base64Url, Fingerprint } from './pairing.js';
-import type { Answer, Disconnect, Ice, OfferToServer} from './signaling.js';
+import type { Answer, Disconnect, Ice, OfferToServer } from './signaling.js';
 import { AgentId, SignalingErrorPayload, type SignalingAck } from './signaling.js';
 
 /**
@@ -59,10 +59,7 @@ export const LanAuth = z.object({
 const failure = z.object({ ok: z.literal(false), error: SignalingErrorPayload });
 
 /** The ack of `pair:enroll` and of `lan:auth`. */
-export const LanAuthAck = z.union([
-  z.object({ ok: z.literal(true), consoleId: ConsoleId, agent: PairedAgent }),
-  failure,
-]);
+export const LanAuthAck = z.union([z.object({ ok: z.literal(true), consoleId: ConsoleId, agent: PairedAgent }), failure]);
 
 export type LanHello = z.infer<typeof LanHello>;
 export type PairEnroll = z.infer<typeof PairEnroll>;

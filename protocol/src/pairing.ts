@@ -26,9 +26,7 @@ export const PAIRING_TTL_MS = 10 * 60 * 1000;
 export const PAIRING_SECRET_BYTES = 16;
 
 /** A SHA-256 fingerprint as SDP writes it: 32 bytes in colon hex, upper case when canonical. */
-export const Fingerprint = z
-  .string()
-  .regex(/^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){31}$/, 'a SHA-256 fingerprint in colon hex');
+export const Fingerprint = z.string().regex(/^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){31}$/, 'a SHA-256 fingerprint in colon hex');
 
 /** `host:port`, host an IPv4 address, a DNS name or a bracketed IPv6 address. */
 export const LanEndpoint = z
@@ -38,7 +36,11 @@ export const LanEndpoint = z
 
 /** base64url text, unpadded, of at most `max` characters. */
 export const Base64Url = (min: number, max: number) =>
-  z.string().min(min).max(max).regex(/^[A-Za-z0-9_-]+$/, 'base64url');
+  z
+    .string()
+    .min(min)
+    .max(max)
+    .regex(/^[A-Za-z0-9_-]+$/, 'base64url');
 
 /** The decoded pairing token. */
 export const PairingToken = z.object({
@@ -73,8 +75,14 @@ const WireToken = z.object({
 export function encodePairingTokenV1(token: PairingToken): string {
   const fingerprint = fromColonHex(token.fingerprint)!;
   const wire = {
-    v: 1, i: token.pairingId, a: token.agentId, n: token.name, e: token.endpoints,
-    f: toBase64Url(fingerprint), s: token.secret, x: Math.ceil(token.expiresAt / 1000),
+    v: 1,
+    i: token.pairingId,
+    a: token.agentId,
+    n: token.name,
+    e: token.endpoints,
+    f: toBase64Url(fingerprint),
+    s: token.secret,
+    x: Math.ceil(token.expiresAt / 1000),
   };
   return PAIRING_TOKEN_PREFIX + toBase64Url(utf8Encode(JSON.stringify(wire)));
 }
@@ -116,7 +124,8 @@ function encodePairingTokenV2(token: PairingToken): string | undefined {
   for (const endpoint of token.endpoints) {
     const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3}):(\d{1,5})$/.exec(endpoint);
     const parts = v4?.slice(1).map(Number);
-    const canonical = parts && parts.slice(0, 4).every((n) => n <= 255) && parts[4]! <= 65535 && `${parts.slice(0, 4).join('.')}:${parts[4]}` === endpoint;
+    const canonical =
+      parts && parts.slice(0, 4).every((n) => n <= 255) && parts[4]! <= 65535 && `${parts.slice(0, 4).join('.')}:${parts[4]}` === endpoint;
     if (canonical) out.push(4, ...parts.slice(0, 4), parts[4]! >> 8, parts[4]! & 0xff);
     else {
       out.push(0);
@@ -168,8 +177,13 @@ function unpackV2(body: Uint8Array): Record<string, unknown> | undefined {
   const label = utf8Decode(name);
   if (agent === undefined || label === undefined) return undefined;
   return {
-    version: 1, pairingId: toBase64Url(pairingId), agentId: agent, name: label, endpoints,
-    fingerprint: toColonHex(fingerprint), secret: toBase64Url(secret),
+    version: 1,
+    pairingId: toBase64Url(pairingId),
+    agentId: agent,
+    name: label,
+    endpoints,
+    fingerprint: toColonHex(fingerprint),
+    secret: toBase64Url(secret),
     expiresAt: (((expiry[0]! << 24) >>> 0) + ((expiry[1]! << 16) | (expiry[2]! << 8) | expiry[3]!)) * 1000,
   };
 }
@@ -185,7 +199,9 @@ export function parsePairingToken(text: string): Result<PairingToken> {
   const v2 = trimmed.startsWith(PAIRING_TOKEN_PREFIX_V2);
   if (!v2 && !trimmed.startsWith(PAIRING_TOKEN_PREFIX)) {
     const version = /^tether(\d+):/.exec(trimmed)?.[1];
-    return err(protocolError('PAIRING_INVALID', version ? `pairing token version ${version} is not supported` : 'not a Tether pairing token'));
+    return err(
+      protocolError('PAIRING_INVALID', version ? `pairing token version ${version} is not supported` : 'not a Tether pairing token'),
+    );
   }
   if (trimmed.length > 2048) return err(protocolError('PAIRING_INVALID', 'pairing token too long'));
   const bytes = fromBase64Url(trimmed.slice((v2 ? PAIRING_TOKEN_PREFIX_V2 : PAIRING_TOKEN_PREFIX).length));
@@ -203,8 +219,14 @@ export function parsePairingToken(text: string): Result<PairingToken> {
     if (wire.success) {
       const fp = fromBase64Url(wire.data.f);
       fields = {
-        version: wire.data.v, pairingId: wire.data.i, agentId: wire.data.a, name: wire.data.n, endpoints: wire.data.e,
-        fingerprint: fp && fp.length === 32 ? toColonHex(fp) : '', secret: wire.data.s, expiresAt: wire.data.x * 1000,
+        version: wire.data.v,
+        pairingId: wire.data.i,
+        agentId: wire.data.a,
+        name: wire.data.n,
+        endpoints: wire.data.e,
+        fingerprint: fp && fp.length === 32 ? toColonHex(fp) : '',
+        secret: wire.data.s,
+        expiresAt: wire.data.x * 1000,
       };
     }
   }
@@ -235,11 +257,18 @@ export function sdpFingerprint(sdp: string): Result<string> {
   const mentions = sdp.match(/fingerprint\s*:/gi)?.length ?? 0;
   const lines = [...sdp.matchAll(/^a=fingerprint:([^\r\n]*)$/gim)];
   if (mentions !== 1 || lines.length !== 1) {
-    return err(protocolError('FINGERPRINT_MISMATCH', `the SDP must carry exactly one a=fingerprint line (sha-256); it carries ${mentions}`));
+    return err(
+      protocolError('FINGERPRINT_MISMATCH', `the SDP must carry exactly one a=fingerprint line (sha-256); it carries ${mentions}`),
+    );
   }
   const match = /^sha-256 ([0-9A-Fa-f:]+)$/i.exec(lines[0]![1]!.trim());
   if (!match || !Fingerprint.safeParse(match[1]).success) {
-    return err(protocolError('FINGERPRINT_MISMATCH', `the SDP's fingerprint must be one sha-256 value in colon hex; it is "${lines[0]![1]!.trim().slice(0, 120)}"`));
+    return err(
+      protocolError(
+        'FINGERPRINT_MISMATCH',
+        `the SDP's fingerprint must be one sha-256 value in colon hex; it is "${lines[0]![1]!.trim().slice(0, 120)}"`,
+      ),
+    );
   }
   return ok(normalizeFingerprint(match[1]!));
 }
@@ -282,6 +311,14 @@ export function bindingInput(p: {
   consoleNonce: string;
 }): Uint8Array {
   return utf8Encode(
-    ['tether-bind/1', p.role, p.negotiationId, normalizeFingerprint(p.agentFingerprint), normalizeFingerprint(p.consoleFingerprint), p.agentNonce, p.consoleNonce].join('\n'),
+    [
+      'tether-bind/1',
+      p.role,
+      p.negotiationId,
+      normalizeFingerprint(p.agentFingerprint),
+      normalizeFingerprint(p.consoleFingerprint),
+      p.agentNonce,
+      p.consoleNonce,
+    ].join('\n'),
   );
 }

@@ -69,9 +69,7 @@ function parseFrame<S extends z.ZodType>(schema: S, frame: Frame): Result<Parsed
   }
   // isView rather than instanceof ArrayBuffer: a buffer from another realm (iframe, vm) must not
   // be mistaken for a view and read as empty.
-  const bytes = ArrayBuffer.isView(frame)
-    ? new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength)
-    : new Uint8Array(frame);
+  const bytes = ArrayBuffer.isView(frame) ? new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength) : new Uint8Array(frame);
   if (bytes.byteLength > MAX_FRAME_BYTES) {
     return err(protocolError('MESSAGE_TOO_LARGE', `binary frame over ${MAX_FRAME_BYTES} bytes`));
   }

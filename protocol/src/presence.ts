@@ -11,7 +11,10 @@ export interface PresenceChange {
  * replica's: a diff the snapshot already holds; dropped), or `gap` (a diff is missing, or no snapshot
  * came yet: ask for a fresh snapshot with `presence:resync` and drop diffs until it arrives).
  */
-export type DiffOutcome = { kind: 'applied'; change: PresenceChange } | { kind: 'stale' } | { kind: 'gap'; expected: number | undefined; got: number };
+export type DiffOutcome =
+  | { kind: 'applied'; change: PresenceChange }
+  | { kind: 'stale' }
+  | { kind: 'gap'; expected: number | undefined; got: number };
 
 function sameInfo(a: AgentInfo, b: AgentInfo): boolean {
   return a.agentId === b.agentId && a.name === b.name && a.version === b.version;

@@ -160,7 +160,16 @@ export const SignalingErrorPayload = z.object({
  * the username and credential (a password; never an OAuth token here).
  */
 export const IceServer = z.object({
-  urls: z.array(z.string().min(1).max(512).regex(/^(stun|stuns|turn|turns):/i, 'a stun:, stuns:, turn: or turns: URL')).min(1).max(8),
+  urls: z
+    .array(
+      z
+        .string()
+        .min(1)
+        .max(512)
+        .regex(/^(stun|stuns|turn|turns):/i, 'a stun:, stuns:, turn: or turns: URL'),
+    )
+    .min(1)
+    .max(8),
   username: z.string().max(512).optional(),
   credential: z.string().max(512).optional(),
 });
@@ -176,14 +185,15 @@ export const TurnCredentials = z.object({
   /** when the TURN server stops accepting these for new allocations, Unix milliseconds */
   expiresAt: z.number().int().min(0),
   /** how long they were issued for, seconds */
-  ttlSeconds: z.number().int().min(1).max(7 * 24 * 3600),
+  ttlSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(7 * 24 * 3600),
 });
 
 /** The reply to every acknowledged signaling message. */
-export const SignalingAck = z.union([
-  z.object({ ok: z.literal(true) }),
-  z.object({ ok: z.literal(false), error: SignalingErrorPayload }),
-]);
+export const SignalingAck = z.union([z.object({ ok: z.literal(true) }), z.object({ ok: z.literal(false), error: SignalingErrorPayload })]);
 
 export type SignalingAuth = z.infer<typeof SignalingAuth>;
 export type AgentInfo = z.infer<typeof AgentInfo>;

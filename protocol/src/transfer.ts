@@ -58,7 +58,12 @@ export const MAX_FILE_PATH_BYTES = 4096;
 export const MAX_TRANSFER_BYTES = Number.MAX_SAFE_INTEGER;
 
 /** Text of at most `max` UTF-16 code units without NUL; what it may name is the agent's check (BAD_PATH). */
-const pathText = (max: number) => z.string().min(1).max(max).refine((s) => !s.includes('\0'), 'no NUL character');
+const pathText = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .refine((s) => !s.includes('\0'), 'no NUL character');
 
 /** SHA-256 as 64 lower-case hex digits. */
 export const Sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'SHA-256 as 64 lower-case hex digits');
@@ -156,7 +161,14 @@ export const ListingMessage = z.object({
 export const ConsoleFileMessage = z.discriminatedUnion('type', [TransferOffer, ListMessage, AckMessage, DoneMessage, CancelMessage]);
 
 /** What an agent sends on a `file:` channel, as text. */
-export const AgentFileMessage = z.discriminatedUnion('type', [AcceptMessage, ListingMessage, AckMessage, DoneMessage, CancelMessage, ErrorMessage]);
+export const AgentFileMessage = z.discriminatedUnion('type', [
+  AcceptMessage,
+  ListingMessage,
+  AckMessage,
+  DoneMessage,
+  CancelMessage,
+  ErrorMessage,
+]);
 
 export type UploadOffer = z.infer<typeof UploadOffer>;
 export type DownloadOffer = z.infer<typeof DownloadOffer>;

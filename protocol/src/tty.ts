@@ -80,7 +80,12 @@ export const HelloMessage = z.object({
   }),
   capabilities: z.array(text(64)).max(64),
   /** trust binding (protocol/README.md, "Data-channel binding"): a fresh random nonce, base64url */
-  nonce: z.string().min(22).max(64).regex(/^[A-Za-z0-9_-]+$/).optional(),
+  nonce: z
+    .string()
+    .min(22)
+    .max(64)
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .optional(),
   /** agent only: its certificate fingerprint as it signed it */
   fingerprint: z.string().max(128).optional(),
   /** agent only: ECDSA signature of bindingInput({role: 'agent', ...}) with its identity key, base64url */
@@ -94,7 +99,11 @@ export const AuthMessage = z.object({
   type: z.literal('auth'),
   consoleId: z.string().max(64).optional(),
   /** ECDSA P-256/SHA-256 (IEEE P1363) of bindingInput({role: 'console', ...}), base64url */
-  signature: z.string().min(86).max(86).regex(/^[A-Za-z0-9_-]+$/),
+  signature: z
+    .string()
+    .min(86)
+    .max(86)
+    .regex(/^[A-Za-z0-9_-]+$/),
 });
 
 /** agent → console: the binding checked; targets and terminals are served from now on. */
@@ -134,9 +143,7 @@ export const OpenMessage = z.object({
   cols: dimension,
   rows: dimension,
   /** reattach to a session that outlived its channel; `received` is the output bytes seen so far */
-  resume: z
-    .object({ sessionId: SessionId, received: z.number().int().nonnegative() })
-    .optional(),
+  resume: z.object({ sessionId: SessionId, received: z.number().int().nonnegative() }).optional(),
 });
 
 /** At most this many notices in one `opened`, each at most MAX_NOTICE_LENGTH characters. */
@@ -186,7 +193,11 @@ export const ResizeMessage = z.object({ type: z.literal('resize'), cols: dimensi
 /** The console has parsed `bytes` more bytes of output (flow-control.ts). */
 export const AckMessage = z.object({
   type: z.literal('ack'),
-  bytes: z.number().int().positive().max(1 << 30),
+  bytes: z
+    .number()
+    .int()
+    .positive()
+    .max(1 << 30),
 });
 
 /** The console asks the agent to end the session; the agent kills the exec'd process. */

@@ -28,8 +28,16 @@ test('an output batch fits in one frame, and the high watermark is a few dozen b
 });
 
 test('the constants are positive integers', () => {
-  for (const value of [ACK_BATCH_BYTES, ACK_IDLE_MS, CHANNEL_BUFFER_HIGH_BYTES, CHANNEL_BUFFER_LOW_BYTES,
-    HIGH_WATERMARK_BYTES, LOW_WATERMARK_BYTES, MAX_FRAME_BYTES, OUTPUT_BATCH_BYTES]) {
+  for (const value of [
+    ACK_BATCH_BYTES,
+    ACK_IDLE_MS,
+    CHANNEL_BUFFER_HIGH_BYTES,
+    CHANNEL_BUFFER_LOW_BYTES,
+    HIGH_WATERMARK_BYTES,
+    LOW_WATERMARK_BYTES,
+    MAX_FRAME_BYTES,
+    OUTPUT_BATCH_BYTES,
+  ]) {
     assert.ok(Number.isInteger(value) && value > 0, String(value));
   }
 });

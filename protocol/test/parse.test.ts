@@ -21,8 +21,22 @@ function code(result: { ok: boolean; error?: { code: string } }): string | undef
 }
 
 test('text that is not a JSON object of a known type is BAD_MESSAGE', () => {
-  for (const text of ['', 'not json', '{', '[]', '[{"type":"close"}]', '42', 'null', 'true', '"close"', '{}',
-    '{"type":"nope"}', '{"type":null}', '{"type":"close"', '\u0000']) {
+  for (const text of [
+    '',
+    'not json',
+    '{',
+    '[]',
+    '[{"type":"close"}]',
+    '42',
+    'null',
+    'true',
+    '"close"',
+    '{}',
+    '{"type":"nope"}',
+    '{"type":null}',
+    '{"type":"close"',
+    '\u0000',
+  ]) {
     assert.equal(code(parseConsoleTtyFrame(text)), 'BAD_MESSAGE', JSON.stringify(text));
   }
 });
@@ -85,11 +99,7 @@ test('utf8Length equals TextEncoder for any string, surrogate pairs and lone sur
   const surrogateHeavy = fc.constantFrom('\ud83d', '\ude00', '😀', 'é', '€', 'a', '\u0800', '\u07ff', '\uffff');
   fc.assert(
     fc.property(
-      fc.oneof(
-        fc.string({ unit: 'binary' }),
-        fc.string({ unit: anyCodeUnit }),
-        fc.string({ unit: surrogateHeavy }),
-      ),
+      fc.oneof(fc.string({ unit: 'binary' }), fc.string({ unit: anyCodeUnit }), fc.string({ unit: surrogateHeavy })),
       (text) => utf8Length(text) === encoder.encode(text).byteLength,
     ),
     { numRuns: 2000 },

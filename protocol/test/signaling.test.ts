@@ -118,10 +118,28 @@ test('turn:credentials: RTCIceServer-shaped TURN servers, bounded, with their ex
 });
 
 test('reconnect delays grow exponentially with jitter up to the maximum; a retryAfterMs is honoured and spread', () => {
-  assert.equal(reconnectDelayMs(0, 0, () => 0), 500);
-  assert.equal(reconnectDelayMs(0, 0, () => 1), 1500);
-  assert.equal(reconnectDelayMs(3, 0, () => 0.5), 8000);
-  assert.equal(reconnectDelayMs(40, 0, () => 1), RECONNECT_MAX_MS * 1.5);
-  assert.equal(reconnectDelayMs(0, 2000, () => 0), 2000);
-  assert.equal(reconnectDelayMs(5, 2000, () => 1), 4000);
+  assert.equal(
+    reconnectDelayMs(0, 0, () => 0),
+    500,
+  );
+  assert.equal(
+    reconnectDelayMs(0, 0, () => 1),
+    1500,
+  );
+  assert.equal(
+    reconnectDelayMs(3, 0, () => 0.5),
+    8000,
+  );
+  assert.equal(
+    reconnectDelayMs(40, 0, () => 1),
+    RECONNECT_MAX_MS * 1.5,
+  );
+  assert.equal(
+    reconnectDelayMs(0, 2000, () => 0),
+    2000,
+  );
+  assert.equal(
+    reconnectDelayMs(5, 2000, () => 1),
+    4000,
+  );
 });

@@ -52,7 +52,17 @@ test('what the agent sends on a file: channel parses', () => {
   const valid = [
     { type: 'accept', path: '/home/plc/a.txt' },
     { type: 'accept', path: '/home/plc/logs', kind: 'directory', size: null, name: 'logs.tar' },
-    { type: 'listing', path: '/home/plc', cwd: '/home/plc', entries: [{ name: 'a', kind: 'file' }, { name: 'b', kind: 'directory', link: true }], truncated: false, allowed: { upload: true, download: true, maxBytes: 0 } },
+    {
+      type: 'listing',
+      path: '/home/plc',
+      cwd: '/home/plc',
+      entries: [
+        { name: 'a', kind: 'file' },
+        { name: 'b', kind: 'directory', link: true },
+      ],
+      truncated: false,
+      allowed: { upload: true, download: true, maxBytes: 0 },
+    },
     { type: 'listing', path: '/', entries: [], truncated: false, allowed: { upload: false, download: true, maxBytes: 1024 } },
     { type: 'ack', bytes: 1 },
     { type: 'done', bytes: 0, sha256: sha, path: '/home/plc/a.txt' },
@@ -86,7 +96,17 @@ test('malformed transfer messages are BAD_MESSAGE: wrong direction, NUL in a pat
 });
 
 test('the transfer error codes are known codes', () => {
-  for (const code of ['TRANSFER_NOT_ALLOWED', 'FILE_TOO_LARGE', 'BAD_PATH', 'FILE_NOT_FOUND', 'FILE_EXISTS', 'PERMISSION_DENIED', 'NO_SPACE', 'DIGEST_MISMATCH', 'TRANSFER_FAILED']) {
+  for (const code of [
+    'TRANSFER_NOT_ALLOWED',
+    'FILE_TOO_LARGE',
+    'BAD_PATH',
+    'FILE_NOT_FOUND',
+    'FILE_EXISTS',
+    'PERMISSION_DENIED',
+    'NO_SPACE',
+    'DIGEST_MISMATCH',
+    'TRANSFER_FAILED',
+  ]) {
     assert.ok((ERROR_CODES as readonly string[]).includes(code), code);
   }
 });

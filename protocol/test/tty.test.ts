@@ -69,7 +69,12 @@ const textParsers = {
 };
 
 test('every message kind parses, from text frames and from values', () => {
-  const schemas = { consoleControl: ConsoleControlMessage, agentControl: AgentControlMessage, consoleTty: ConsoleTtyMessage, agentTty: AgentTtyMessage };
+  const schemas = {
+    consoleControl: ConsoleControlMessage,
+    agentControl: AgentControlMessage,
+    consoleTty: ConsoleTtyMessage,
+    agentTty: AgentTtyMessage,
+  };
   for (const [side, messages] of Object.entries(valid) as [keyof typeof valid, { type: string }[]][]) {
     for (const message of messages) {
       const parsed = textParsers[side](encodeMessage(message));
@@ -137,7 +142,9 @@ test('missing fields and wrong types are refused', () => {
 });
 
 test('a hello naming another protocol parses, so that the receiver can answer UNSUPPORTED_PROTOCOL, not BAD_MESSAGE', () => {
-  const parsed = parseConsoleControl('{"type":"hello","protocol":"tether-tty/2","peer":{"kind":"console","version":"1"},"capabilities":[]}');
+  const parsed = parseConsoleControl(
+    '{"type":"hello","protocol":"tether-tty/2","peer":{"kind":"console","version":"1"},"capabilities":[]}',
+  );
   assert.ok(parsed.ok && parsed.value.type === 'hello' && parsed.value.protocol === 'tether-tty/2');
 });
 
@@ -148,8 +155,14 @@ test('strings over their bounds are refused', () => {
   refused(`{"type":"error","code":"INTERNAL","message":${long(1025)}}`, parseAgentTtyFrame);
   refused(`{"type":"opened","sessionId":"s","target":{"id":"a","name":"b"},"shell":${long(257)}}`, parseAgentTtyFrame);
   const capabilities = JSON.stringify(Array.from({ length: 65 }, (_, i) => `c${i}`));
-  refused(`{"type":"hello","protocol":"tether-tty/1","peer":{"kind":"console","version":"1"},"capabilities":${capabilities}}`, parseConsoleControl);
-  refused(`{"type":"hello","protocol":"tether-tty/1","peer":{"kind":"console","version":${long(65)}},"capabilities":[]}`, parseConsoleControl);
+  refused(
+    `{"type":"hello","protocol":"tether-tty/1","peer":{"kind":"console","version":"1"},"capabilities":${capabilities}}`,
+    parseConsoleControl,
+  );
+  refused(
+    `{"type":"hello","protocol":"tether-tty/1","peer":{"kind":"console","version":${long(65)}},"capabilities":[]}`,
+    parseConsoleControl,
+  );
   // at the bound is fine
   assert.equal(parseConsoleTtyFrame(`{"type":"open","target":"a${'b'.repeat(127)}","cols":80,"rows":24}`).ok, true);
   assert.ok(MAX_FRAME_BYTES > 129);

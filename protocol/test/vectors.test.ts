@@ -7,7 +7,18 @@ import assert from 'node:assert/strict';
 import { createHash, createHmac, createPrivateKey, createPublicKey, sign, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { bindingInput, encodePairingToken, encodePairingTokenV1, fromBase64Url, lanAuthInput, pairingProofInput, parsePairingToken, toBase64Url, toColonHex, type PairingToken } from '@tether/protocol';
+import {
+  bindingInput,
+  encodePairingToken,
+  encodePairingTokenV1,
+  fromBase64Url,
+  lanAuthInput,
+  pairingProofInput,
+  parsePairingToken,
+  toBase64Url,
+  toColonHex,
+  type PairingToken,
+} from '@tether/protocol';
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 const block = /<!-- test-vectors:begin -->\s*```json\n([\s\S]*?)```\s*<!-- test-vectors:end -->/.exec(readme)?.[1];
@@ -42,7 +53,8 @@ const v = JSON.parse(block ?? 'null') as Vectors;
 const bytes = (b64url: string) => Buffer.from(fromBase64Url(b64url)!);
 const publicKey = (p: Party) => createPublicKey({ key: bytes(p.publicKeySpki), format: 'der', type: 'spki' });
 const privateKey = (p: Party) => createPrivateKey({ key: bytes(p.privateKeyPkcs8), format: 'der', type: 'pkcs8' });
-const verifies = (p: Party, input: Uint8Array, signature: string) => verify('sha256', input, { key: publicKey(p), dsaEncoding: 'ieee-p1363' }, bytes(signature));
+const verifies = (p: Party, input: Uint8Array, signature: string) =>
+  verify('sha256', input, { key: publicKey(p), dsaEncoding: 'ieee-p1363' }, bytes(signature));
 const text = (input: Uint8Array) => Buffer.from(input).toString('utf8');
 
 test('the README has the test vectors block', () => {
@@ -51,7 +63,8 @@ test('the README has the test vectors block', () => {
 });
 
 test('fingerprints and consoleId', () => {
-  for (const party of [v.agent, v.console]) assert.equal(toColonHex(createHash('sha256').update(bytes(party.certificateDer)).digest()), party.fingerprint);
+  for (const party of [v.agent, v.console])
+    assert.equal(toColonHex(createHash('sha256').update(bytes(party.certificateDer)).digest()), party.fingerprint);
   assert.equal(toBase64Url(createHash('sha256').update(bytes(v.console.publicKeySpki)).digest().subarray(0, 16)), v.consoleId);
   // Each certificate carries its party's key: the SPKI bytes occur in the DER.
   for (const party of [v.agent, v.console]) assert.ok(bytes(party.certificateDer).includes(bytes(party.publicKeySpki)));
@@ -68,7 +81,12 @@ test('the pairing token text, tether2 as agents print it and tether1 as older ag
 });
 
 test('the pairing proof: input byte for byte, and the HMAC', () => {
-  const input = pairingProofInput({ pairingId: v.pairingToken.fields.pairingId, agentId: v.pairingToken.fields.agentId, publicKey: v.console.publicKeySpki, fingerprint: v.console.fingerprint });
+  const input = pairingProofInput({
+    pairingId: v.pairingToken.fields.pairingId,
+    agentId: v.pairingToken.fields.agentId,
+    publicKey: v.console.publicKeySpki,
+    fingerprint: v.console.fingerprint,
+  });
   assert.equal(text(input), v.pairingProof.input);
   assert.equal(v.pairingProof.input.split('\n')[0], 'tether-pair/1');
   const key = createHash('sha256').update(bytes(v.pairingProof.secret)).digest();
@@ -84,7 +102,13 @@ test('lan:auth: input byte for byte, and the signature verifies with the console
 
 test('the binding, both roles: inputs byte for byte, signatures verify; a signature for one role fails for the other', () => {
   const b = v.binding;
-  const common = { negotiationId: b.negotiationId, agentFingerprint: b.agentFingerprint, consoleFingerprint: b.consoleFingerprint, agentNonce: b.agentNonce, consoleNonce: b.consoleNonce };
+  const common = {
+    negotiationId: b.negotiationId,
+    agentFingerprint: b.agentFingerprint,
+    consoleFingerprint: b.consoleFingerprint,
+    agentNonce: b.agentNonce,
+    consoleNonce: b.consoleNonce,
+  };
   const agentInput = bindingInput({ role: 'agent', ...common });
   const consoleInput = bindingInput({ role: 'console', ...common });
   assert.equal(text(agentInput), b.agentInput);

@@ -135,7 +135,9 @@ export class ConsoleApp implements Disposable {
     // the active terminal, not to the button that opened it; a text field outside the terminal
     // keeps it (a rename in progress).
     const dialogs = new MutationObserver((records) => {
-      const closed = records.some((r) => [...r.removedNodes].some((n) => n instanceof HTMLElement && n.classList.contains('dialog-backdrop')));
+      const closed = records.some((r) =>
+        [...r.removedNodes].some((n) => n instanceof HTMLElement && n.classList.contains('dialog-backdrop')),
+      );
       if (!closed || document.querySelector('.dialog-backdrop')) return;
       if (document.activeElement?.closest('input, textarea:not(.xterm-helper-textarea), select')) return;
       this.focusTerminal();
@@ -189,7 +191,10 @@ export class ConsoleApp implements Disposable {
   async restoreTabs(): Promise<void> {
     const saved = await this.openTabs.load();
     const tabs = saved.tabs.map((entry) => this.restoreTab(entry));
-    this.tabs.panes.load(saved.panes ?? [], tabs.map((t) => t.id));
+    this.tabs.panes.load(
+      saved.panes ?? [],
+      tabs.map((t) => t.id),
+    );
     const active = tabs[saved.active ?? -1];
     if (active) this.tabs.activate(active.id);
     this.openTabs.start();
@@ -214,7 +219,12 @@ export class ConsoleApp implements Disposable {
     if (tabs.length === 0) return;
     await this.workspaces.save({
       name,
-      tabs: tabs.map((t) => ({ agentId: t.agentId, agentName: t.agentName, target: t.target, ...(t.customTitle ? { title: t.customTitle } : {}) })),
+      tabs: tabs.map((t) => ({
+        agentId: t.agentId,
+        agentName: t.agentName,
+        target: t.target,
+        ...(t.customTitle ? { title: t.customTitle } : {}),
+      })),
       panes: this.tabs.panes.save(tabs.map((t) => t.id)),
     });
   }
@@ -227,11 +237,15 @@ export class ConsoleApp implements Disposable {
       if (saved.title) this.tabs.rename(tab.id, saved.title);
       return tab;
     });
-    this.tabs.panes.load(workspace.panes ?? [], opened.map((t) => t?.id));
+    this.tabs.panes.load(
+      workspace.panes ?? [],
+      opened.map((t) => t?.id),
+    );
     const first = opened.find((t) => t !== undefined);
     if (first) this.tabs.activate(first.id);
     const missing = workspace.tabs.filter((_, i) => !opened[i]).map((t) => `${t.target} on ${t.agentName}`);
-    if (missing.length > 0 && first) first.notice(`[workspace ${workspace.name}: not opened, their agents are offline: ${missing.join(', ')}]`);
+    if (missing.length > 0 && first)
+      first.notice(`[workspace ${workspace.name}: not opened, their agents are offline: ${missing.join(', ')}]`);
     return opened.filter((t): t is PageTab => t !== undefined);
   }
 
@@ -243,7 +257,8 @@ export class ConsoleApp implements Disposable {
   private restoreTab(saved: SavedTab): PageTab {
     const tab = this.newTab({ agentId: saved.agentId, agentName: saved.agentName, target: saved.target });
     if (saved.title) this.tabs.rename(tab.id, saved.title);
-    if (saved.sessionId && saved.resumeGraceMs) tab.restore({ sessionId: saved.sessionId, resumeGraceMs: saved.resumeGraceMs }, saved.savedAt);
+    if (saved.sessionId && saved.resumeGraceMs)
+      tab.restore({ sessionId: saved.sessionId, resumeGraceMs: saved.resumeGraceMs }, saved.savedAt);
     const record = this.agents.get(saved.agentId);
     if (record?.online) this.startRestored(tab);
     return tab;
@@ -299,7 +314,8 @@ export class ConsoleApp implements Disposable {
   }
 
   async updateSettings(patch: SettingsPatch): Promise<void> {
-    if (patch.fontFamily && patch.fontFamily !== this.settings.fontFamily) await loadTerminalFont(patch.fontFamily, patch.fontSize ?? this.settings.fontSize);
+    if (patch.fontFamily && patch.fontFamily !== this.settings.fontFamily)
+      await loadTerminalFont(patch.fontFamily, patch.fontSize ?? this.settings.fontSize);
     this.settings = { ...this.settings, ...patch };
     this.applySettings();
     try {
@@ -312,9 +328,16 @@ export class ConsoleApp implements Disposable {
   /** The settings screen; closing it gives the keyboard back to the active terminal. */
   async openSettings(): Promise<void> {
     if (document.querySelector('.settings')) return;
-    const credentials = await this.host.credentials.status().catch((error: unknown) => ({ encrypted: false, description: `kept in a store of unknown safety (${String(error)})` }));
+    const credentials = await this.host.credentials
+      .status()
+      .catch((error: unknown) => ({ encrypted: false, description: `kept in a store of unknown safety (${String(error)})` }));
     const screen = new SettingsScreen({
-      appearance: { theme: this.settings.theme, fontSize: this.settings.fontSize, fontFamily: this.settings.fontFamily ?? 'jetbrains-mono', copyOnSelect: this.settings.copyOnSelect },
+      appearance: {
+        theme: this.settings.theme,
+        fontSize: this.settings.fontSize,
+        fontFamily: this.settings.fontFamily ?? 'jetbrains-mono',
+        copyOnSelect: this.settings.copyOnSelect,
+      },
       connection: { signalingUrl: this.config.signalingUrl, token: this.config.token, iceServers: this.config.iceServers },
       credentials,
       minFontSize: 8,
@@ -330,10 +353,21 @@ export class ConsoleApp implements Disposable {
     return [
       { label: 'Split right', note: 'Alt+Shift+=', testid: 'tab-menu-split-right', action: () => void this.split('row', tab) },
       { label: 'Split down', note: 'Alt+Shift+-', testid: 'tab-menu-split-down', action: () => void this.split('column', tab) },
-      { label: 'Broadcast input to this tab', note: 'Ctrl+Shift+B', checked: this.tabs.broadcast.has(tab.id), testid: 'tab-menu-broadcast', action: () => this.tabs.broadcast.toggle(tab) },
+      {
+        label: 'Broadcast input to this tab',
+        note: 'Ctrl+Shift+B',
+        checked: this.tabs.broadcast.has(tab.id),
+        testid: 'tab-menu-broadcast',
+        action: () => this.tabs.broadcast.toggle(tab),
+      },
       { label: 'Host colour…', swatch: hostColour(tab.agentId), testid: 'tab-menu-colour', action: () => void this.chooseHostColour(tab) },
       { label: 'Rename…', note: 'F2', testid: 'tab-menu-rename', action: () => this.tabs.strip.startRename(tab) },
-      { label: 'Close', note: 'Ctrl+Shift+W', testid: 'tab-menu-close', action: () => void this.tabs.requestClose(tab.id).then(() => this.focusTerminal()) },
+      {
+        label: 'Close',
+        note: 'Ctrl+Shift+W',
+        testid: 'tab-menu-close',
+        action: () => void this.tabs.requestClose(tab.id).then(() => this.focusTerminal()),
+      },
     ];
   }
 
@@ -346,9 +380,22 @@ export class ConsoleApp implements Disposable {
       void this.updateSettings({ hostColours: colour ? { ...rest, [tab.agentId]: colour } : rest });
     };
     const entries: MenuEntry[] = [
-      { label: 'Automatic (from the host id)', swatch: derivedHostColour(tab.agentId), checked: !chosen, testid: 'host-colour-auto', action: () => choose(undefined) },
+      {
+        label: 'Automatic (from the host id)',
+        swatch: derivedHostColour(tab.agentId),
+        checked: !chosen,
+        testid: 'host-colour-auto',
+        action: () => choose(undefined),
+      },
       'separator',
-      ...HOST_PALETTE.map(({ name, colour }) => ({ label: name, swatch: colour, checked: chosen && current === colour, testid: 'host-colour', data: { colour }, action: () => choose(colour) })),
+      ...HOST_PALETTE.map(({ name, colour }) => ({
+        label: name,
+        swatch: colour,
+        checked: chosen && current === colour,
+        testid: 'host-colour',
+        data: { colour },
+        action: () => choose(colour),
+      })),
     ];
     const button = document.querySelector<HTMLElement>(`[data-testid="tab"][data-tab-id="${tab.id}"]`);
     await openPopupMenu(entries, button ?? { x: 100, y: 40 }, { testid: 'host-colour-menu', label: `Colour of ${tab.agentName}` });
@@ -376,16 +423,28 @@ export class ConsoleApp implements Disposable {
       });
     }
     if (saved.length > 0) {
-      entries.push('separator', { label: 'Delete a workspace…', testid: 'workspace-delete', action: () => void this.askWorkspaceToDelete(button) });
+      entries.push('separator', {
+        label: 'Delete a workspace…',
+        testid: 'workspace-delete',
+        action: () => void this.askWorkspaceToDelete(button),
+      });
     }
     await openPopupMenu(entries, button, { testid: 'workspaces-menu', label: 'Workspaces' });
     if (!document.querySelector('.dialog-backdrop, .popup-menu')) this.focusTerminal();
   }
 
   private async askWorkspaceName(): Promise<void> {
-    const name = (await promptDialog({ title: 'Save a workspace', message: 'Name', accept: 'Save', testid: 'workspace-name-dialog' }))?.slice(0, 80);
+    const name = (
+      await promptDialog({ title: 'Save a workspace', message: 'Name', accept: 'Save', testid: 'workspace-name-dialog' })
+    )?.slice(0, 80);
     const replaces = name ? this.workspaces.get(name) : undefined;
-    const keep = replaces && !(await confirmDialog({ title: `Replace ${replaces.name}?`, message: `A workspace named ${replaces.name} (${replaces.tabs.length} tabs) exists. Replace it with the open tabs?`, accept: 'Replace' }));
+    const keep =
+      replaces &&
+      !(await confirmDialog({
+        title: `Replace ${replaces.name}?`,
+        message: `A workspace named ${replaces.name} (${replaces.tabs.length} tabs) exists. Replace it with the open tabs?`,
+        accept: 'Replace',
+      }));
     if (name && !keep) {
       await this.saveWorkspace(name).catch((error: unknown) => {
         const why = error instanceof Error ? error.message : String(error);
@@ -399,9 +458,18 @@ export class ConsoleApp implements Disposable {
   /** Lists the workspaces to delete one, asking first. */
   private async askWorkspaceToDelete(button: HTMLElement): Promise<void> {
     let chosen: string | undefined;
-    const entries: MenuEntry[] = this.workspaces.list().map((w) => ({ label: w.name, testid: 'workspace-delete-item', data: { name: w.name }, action: () => void (chosen = w.name) }));
+    const entries: MenuEntry[] = this.workspaces
+      .list()
+      .map((w) => ({ label: w.name, testid: 'workspace-delete-item', data: { name: w.name }, action: () => void (chosen = w.name) }));
     await openPopupMenu(entries, button, { testid: 'workspaces-delete-menu', label: 'Delete a workspace' });
-    if (chosen && (await confirmDialog({ title: `Delete ${chosen}?`, message: `The workspace ${chosen} is forgotten; open tabs stay open.`, accept: 'Delete' }))) {
+    if (
+      chosen &&
+      (await confirmDialog({
+        title: `Delete ${chosen}?`,
+        message: `The workspace ${chosen} is forgotten; open tabs stay open.`,
+        accept: 'Delete',
+      }))
+    ) {
       const name = chosen;
       await this.workspaces.remove(name).catch((error: unknown) => {
         const why = error instanceof Error ? error.message : String(error);
@@ -551,7 +619,10 @@ export class ConsoleApp implements Disposable {
 
   /** The longest time the agent keeps a shell of one of its tabs after a loss: how long to try to reconnect. */
   private resumeGraceFor(agentId: string): number {
-    const tabs = this.tabs.list().filter((t) => t.agentId === agentId).map((t) => t.resumeGraceMs);
+    const tabs = this.tabs
+      .list()
+      .filter((t) => t.agentId === agentId)
+      .map((t) => t.resumeGraceMs);
     return Math.max(0, this.abandoned.graceFor(agentId), ...tabs);
   }
 

@@ -127,7 +127,11 @@ async function stream(tab: Tab, options: StreamOptions): Promise<StreamResult> {
         else if (idle > options.stallMs || total > options.timeoutMs || tab.state !== 'open') {
           clearInterval(watchdog);
           const received = view.stats.received - before;
-          reject(new Error(`${tab.state !== 'open' ? `tab ${tab.state}` : idle > options.stallMs ? `stalled ${Math.round(idle)} ms` : 'timed out'} after ${received} bytes`));
+          reject(
+            new Error(
+              `${tab.state !== 'open' ? `tab ${tab.state}` : idle > options.stallMs ? `stalled ${Math.round(idle)} ms` : 'timed out'} after ${received} bytes`,
+            ),
+          );
         }
       }, 250);
     });
@@ -202,11 +206,13 @@ async function timeToPrompt(app: ConsoleApp, agentId: string, target: string, ti
   try {
     const conn = (connection = app.createConnection(agentId));
     const ready = new Promise<void>((resolve, reject) => {
-      subscriptions.push(conn.onStage((stage) => {
-        mark(stage.kind);
-        if (stage.kind === 'ready') resolve();
-        else if (stage.kind === 'failed') reject(new Error(stage.reason));
-      }));
+      subscriptions.push(
+        conn.onStage((stage) => {
+          mark(stage.kind);
+          if (stage.kind === 'ready') resolve();
+          else if (stage.kind === 'failed') reject(new Error(stage.reason));
+        }),
+      );
     });
     void conn.connect();
     await withTimeout(ready, timeoutMs, 'the connection to be ready');
@@ -239,12 +245,16 @@ async function timeToResume(app: ConsoleApp, dropPath: DropPath, tab: Tab, timeo
   const timing: ResumeTiming = { ok: false };
   try {
     if (!dropPath(tab.agentId, 0)) throw new Error('the agent has no ready connection');
-    await until(() => {
-      if (tab.state === 'reconnecting') timing.reconnectingMs ??= performance.now() - t0;
-      const current = app.agents.connection(tab.agentId);
-      if (current && current !== old && current.stage.kind === 'ready') timing.readyMs ??= performance.now() - t0;
-      return (tab.resumeInfo?.count ?? 0) > before && tab.state === 'open';
-    }, timeoutMs, 'the tab to resume');
+    await until(
+      () => {
+        if (tab.state === 'reconnecting') timing.reconnectingMs ??= performance.now() - t0;
+        const current = app.agents.connection(tab.agentId);
+        if (current && current !== old && current.stage.kind === 'ready') timing.readyMs ??= performance.now() - t0;
+        return (tab.resumeInfo?.count ?? 0) > before && tab.state === 'open';
+      },
+      timeoutMs,
+      'the tab to resume',
+    );
     timing.resumedMs = performance.now() - t0;
     timing.ok = true;
   } catch (error) {

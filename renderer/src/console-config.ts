@@ -42,7 +42,8 @@ export function readConfig(search: string): ConfigResult {
   const missing = [...(signalingUrl ? [] : ['signal']), ...(token ? [] : ['token'])];
   if (typeof iceServers === 'string') return { ok: false, missing, problem: iceServers };
   // `lan=1`: no signaling server; the console reaches the agents it paired with over the LAN.
-  if (params.get('lan') === '1' && !signalingUrl) return { ok: true, config: { signalingUrl: '', token: '', iceServers, ...hookFlags(params) } };
+  if (params.get('lan') === '1' && !signalingUrl)
+    return { ok: true, config: { signalingUrl: '', token: '', iceServers, ...hookFlags(params) } };
   if (missing.length > 0) return { ok: false, missing };
   return { ok: true, config: { signalingUrl, token, iceServers, ...hookFlags(params) } };
 }
@@ -58,7 +59,9 @@ export async function resolveConfig(search: string, host: TetherApi): Promise<Co
   const signalingUrl = params.get('signal') || (await host.settings.get()).signalingUrl;
   const token = params.get('token') || ((await host.credentials.get(TOKEN_CREDENTIAL)) ?? '');
   if (!params.get('ice')) {
-    const ice = await host.credentials.get(ICE_CREDENTIAL).catch((error: unknown) => (console.warn(`[config] stored ICE servers not read: ${String(error)}`), null));
+    const ice = await host.credentials
+      .get(ICE_CREDENTIAL)
+      .catch((error: unknown) => (console.warn(`[config] stored ICE servers not read: ${String(error)}`), null));
     if (ice) params.set('ice', ice);
   }
   if (!signalingUrl || !token) return fromQuery;

@@ -214,7 +214,11 @@ class TappedSession extends WebRtcTerminalSession {
 
   constructor(target: string, carrier: SessionCarrier, restored?: RestoredSession) {
     const holder: { session?: TappedSession } = {};
-    super({ target, carrier: tap(carrier, (channel) => holder.session && (holder.session.raw = channel)), ...(restored ? { restored } : {}) });
+    super({
+      target,
+      carrier: tap(carrier, (channel) => holder.session && (holder.session.raw = channel)),
+      ...(restored ? { restored } : {}),
+    });
     holder.session = this;
   }
 
@@ -299,7 +303,10 @@ export function installTestHooks(app: ConsoleApp, network: TestNetwork): TetherT
       if (on) {
         const capture = new Capture();
         captures.set(id, capture);
-        captureSubscriptions.set(id, view.onOutput((bytes) => capture.add(bytes)));
+        captureSubscriptions.set(
+          id,
+          view.onOutput((bytes) => capture.add(bytes)),
+        );
       }
     },
     captured: (id) => toBase64(captures.get(id)?.bytes() ?? new Uint8Array()),
@@ -353,7 +360,10 @@ export function installTestHooks(app: ConsoleApp, network: TestNetwork): TetherT
       const result = await app.pair(token);
       return result.ok ? { ok: true, ...result.value } : { ok: false, code: result.error.code, message: result.error.message };
     },
-    pairedAgents: () => app.agents.pairedAgents().map((a) => ({ agentId: a.agentId, name: a.name, fingerprint: a.fingerprint, consoleId: a.consoleId, endpoints: a.endpoints })),
+    pairedAgents: () =>
+      app.agents
+        .pairedAgents()
+        .map((a) => ({ agentId: a.agentId, name: a.name, fingerprint: a.fingerprint, consoleId: a.consoleId, endpoints: a.endpoints })),
     consoleFingerprint: () => app.consoleFingerprint,
     dropPath: (agentId, outageMs) => {
       const connection = app.agents.connection(agentId);

@@ -6,10 +6,7 @@ import { isSignedToken, verifyToken } from './tokens.js';
 export const LEGACY_ORG = 'default';
 
 /** Who a connection is, once its handshake token has been checked. */
-export type Identity = (
-  | { role: 'console' }
-  | { role: 'agent'; agentId: string; name: string; version: string }
-) & {
+export type Identity = ({ role: 'console' } | { role: 'agent'; agentId: string; name: string; version: string }) & {
   /** the organisation; presence and relay never cross it */
   org: string;
   /** the signed token's id and expiry (Unix seconds); absent for legacy shared-secret tokens */
@@ -49,7 +46,10 @@ export function createAuthenticator(tokens: TokenLists): (auth: unknown) => Resu
       return err(protocolError('UNAUTHORIZED', `handshake auth is not valid (${parsed.error.message})`));
     }
     const value = parsed.value;
-    const who = value.role === 'console' ? { role: 'console' as const } : { role: 'agent' as const, agentId: value.agentId, name: value.name, version: value.version };
+    const who =
+      value.role === 'console'
+        ? { role: 'console' as const }
+        : { role: 'agent' as const, agentId: value.agentId, name: value.name, version: value.version };
     if (secrets.length > 0 && isSignedToken(value.token)) {
       const verified = verifyToken(value.token, secrets, now());
       if (!verified.ok) return verified;

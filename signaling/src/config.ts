@@ -115,7 +115,12 @@ export const ConfigFile = z.strictObject({
 export type ConfigFile = z.infer<typeof ConfigFile>;
 
 const splitList = (value: string | undefined) =>
-  value === undefined ? undefined : value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  value === undefined
+    ? undefined
+    : value
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0);
 
 const nonEmpty = <T>(list: T[] | undefined) => (list && list.length > 0 ? list : undefined);
 
@@ -140,7 +145,8 @@ function turnFrom(
     return { ok: false, message: `invalid TURN credential lifetime ${JSON.stringify(ttlText)}: use e.g. 3600, 30m or 12h, at most 7d` };
   }
   if (urls === undefined && secret === undefined) return { ok: true, turn: undefined };
-  if (urls === undefined) return { ok: false, message: 'a TURN secret is set but no TURN URL: pass --turn-url (e.g. turn:turn.example:3478)' };
+  if (urls === undefined)
+    return { ok: false, message: 'a TURN secret is set but no TURN URL: pass --turn-url (e.g. turn:turn.example:3478)' };
   if (secret === undefined || secret.length === 0) {
     return { ok: false, message: "TURN URLs are set but no secret: pass --turn-secret, coturn's static-auth-secret" };
   }
@@ -223,18 +229,25 @@ export function loadConfig(
   }
   const consoleTokens =
     nonEmpty(flags['console-token']) ?? nonEmpty(splitList(env['TETHER_SIGNALING_CONSOLE_TOKENS'])) ?? file.consoleTokens ?? [];
-  const agentTokens =
-    nonEmpty(flags['agent-token']) ?? nonEmpty(splitList(env['TETHER_SIGNALING_AGENT_TOKENS'])) ?? file.agentTokens ?? [];
+  const agentTokens = nonEmpty(flags['agent-token']) ?? nonEmpty(splitList(env['TETHER_SIGNALING_AGENT_TOKENS'])) ?? file.agentTokens ?? [];
   const tokenSecrets =
     nonEmpty(flags['token-secret']) ?? nonEmpty(splitList(env['TETHER_SIGNALING_TOKEN_SECRET'])) ?? file.tokenSecrets ?? [];
   if (tokenSecrets.some((secret) => secret.length < MIN_TOKEN_SECRET_LENGTH)) {
     return { kind: 'error', message: `token secrets must have at least ${MIN_TOKEN_SECRET_LENGTH} characters (openssl rand -base64 33)` };
   }
   if (tokenSecrets.length === 0 && consoleTokens.length === 0) {
-    return { kind: 'error', message: 'no console token: pass --token-secret (signed tokens), or --console-token, TETHER_SIGNALING_CONSOLE_TOKENS or consoleTokens in --config' };
+    return {
+      kind: 'error',
+      message:
+        'no console token: pass --token-secret (signed tokens), or --console-token, TETHER_SIGNALING_CONSOLE_TOKENS or consoleTokens in --config',
+    };
   }
   if (tokenSecrets.length === 0 && agentTokens.length === 0) {
-    return { kind: 'error', message: 'no agent token: pass --token-secret (signed tokens), or --agent-token, TETHER_SIGNALING_AGENT_TOKENS or agentTokens in --config' };
+    return {
+      kind: 'error',
+      message:
+        'no agent token: pass --token-secret (signed tokens), or --agent-token, TETHER_SIGNALING_AGENT_TOKENS or agentTokens in --config',
+    };
   }
   if ([...consoleTokens, ...agentTokens].some((t) => t.length === 0)) {
     return { kind: 'error', message: 'tokens must not be empty' };
@@ -258,7 +271,10 @@ export function loadConfig(
   if (ttlText !== undefined) {
     redisNodeTtlMs = Number(ttlText);
     if (!/^\d+$/.test(ttlText) || redisNodeTtlMs < MIN_NODE_TTL_MS || redisNodeTtlMs > MAX_NODE_TTL_MS) {
-      return { kind: 'error', message: `invalid Redis node TTL ${JSON.stringify(ttlText)}; milliseconds, ${MIN_NODE_TTL_MS}..${MAX_NODE_TTL_MS}` };
+      return {
+        kind: 'error',
+        message: `invalid Redis node TTL ${JSON.stringify(ttlText)}; milliseconds, ${MIN_NODE_TTL_MS}..${MAX_NODE_TTL_MS}`,
+      };
     }
   }
 
@@ -272,7 +288,10 @@ export function loadConfig(
   if (perAddressText !== undefined) {
     maxConnectionsPerAddress = Number(perAddressText);
     if (!/^\d+$/.test(perAddressText) || maxConnectionsPerAddress > MAX_CONNECTIONS_SETTING) {
-      return { kind: 'error', message: `invalid connections per address ${JSON.stringify(perAddressText)}; a number, 0..${MAX_CONNECTIONS_SETTING} (0: no limit)` };
+      return {
+        kind: 'error',
+        message: `invalid connections per address ${JSON.stringify(perAddressText)}; a number, 0..${MAX_CONNECTIONS_SETTING} (0: no limit)`,
+      };
     }
   }
 

@@ -76,7 +76,9 @@ export class Connections {
       if (replaced) {
         this.log.warn('agent replaced by a newer connection', { agentId, oldSocketId: replaced.id, socketId: socket.id });
         // Through the adapter: the older connection may be on another node.
-        this.io.to(replaced.id).emit('signal:error', { code: 'FORBIDDEN', message: `a newer connection with agentId ${agentId} replaced this one` });
+        this.io
+          .to(replaced.id)
+          .emit('signal:error', { code: 'FORBIDDEN', message: `a newer connection with agentId ${agentId} replaced this one` });
         this.io.in(replaced.id).disconnectSockets(true);
       }
     });

@@ -41,9 +41,7 @@ function sessionIdOf(payload: unknown): string | undefined {
  */
 export function reply(socket: SignalingSocket, ack: unknown, outcome: Result<void>, sessionId?: string): void {
   if (typeof ack === 'function') {
-    const answer: SignalingAck = outcome.ok
-      ? { ok: true }
-      : { ok: false, error: errorPayload(outcome.error, sessionId) };
+    const answer: SignalingAck = outcome.ok ? { ok: true } : { ok: false, error: errorPayload(outcome.error, sessionId) };
     (ack as (reply: SignalingAck) => void)(answer);
   } else if (!outcome.ok) {
     socket.emit('signal:error', errorPayload(outcome.error, sessionId));

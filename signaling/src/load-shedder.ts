@@ -71,7 +71,12 @@ export class LoadShedder {
   /** The last window's event-loop delay (its p90 decides), and the handshakes refused so far. */
   figures(): { eventLoopDelayP90Ms: number; eventLoopDelayP99Ms: number; eventLoopDelayMaxMs: number; shedSoFar: number } {
     const ms = (value: number) => Math.round(value * 10) / 10;
-    return { eventLoopDelayP90Ms: ms(this.#delayP90Ms), eventLoopDelayP99Ms: ms(this.#delayP99Ms), eventLoopDelayMaxMs: ms(this.#delayMaxMs), shedSoFar: this.#shed };
+    return {
+      eventLoopDelayP90Ms: ms(this.#delayP90Ms),
+      eventLoopDelayP99Ms: ms(this.#delayP99Ms),
+      eventLoopDelayMaxMs: ms(this.#delayMaxMs),
+      shedSoFar: this.#shed,
+    };
   }
 
   close(): void {

@@ -196,7 +196,11 @@ export class RedisCluster implements Cluster {
 
   /** Refreshes this node's key; false when the node had been taken for dead (no longer registered). */
   async #heartbeatOnce(): Promise<boolean> {
-    const replies = await this.#store.multi().set(this.#keys.alive(this.#nodeId), '1', 'PX', this.#nodeTtlMs).sadd(this.#keys.nodes, this.#nodeId).exec();
+    const replies = await this.#store
+      .multi()
+      .set(this.#keys.alive(this.#nodeId), '1', 'PX', this.#nodeTtlMs)
+      .sadd(this.#keys.nodes, this.#nodeId)
+      .exec();
     return replies?.[1]?.[1] === 0;
   }
 
@@ -249,9 +253,7 @@ export class RedisCluster implements Cluster {
   }
 
   health(): ClusterHealth {
-    return this.#ready
-      ? { ok: true, redis: 'ready', nodeId: this.#nodeId }
-      : { ok: false, redis: 'down', reason: this.#lostReason };
+    return this.#ready ? { ok: true, redis: 'ready', nodeId: this.#nodeId } : { ok: false, redis: 'down', reason: this.#lostReason };
   }
 
   shareRevocations(jtis: string[]): void {
@@ -283,7 +285,9 @@ export class RedisCluster implements Cluster {
     this.#presence.close();
     if (this.#store.status === 'ready') {
       // Leave at once rather than wait for the TTL: the others sweep what this node held.
-      await this.#store.del(this.#keys.alive(this.#nodeId)).catch((error: unknown) => this.#log.warn('could not leave the cluster', { error }));
+      await this.#store
+        .del(this.#keys.alive(this.#nodeId))
+        .catch((error: unknown) => this.#log.warn('could not leave the cluster', { error }));
     }
     for (const client of this.#clients) client.disconnect();
   }

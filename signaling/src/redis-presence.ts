@@ -120,7 +120,10 @@ export class RedisPresence {
     this.#loading.set(org, waiting);
     let loaded = false;
     try {
-      const [rev, flat] = (await this.store.eval(LOAD_PRESENCE, 2, this.keys.agents(org), this.keys.presenceRev(org))) as [string, string[]];
+      const [rev, flat] = (await this.store.eval(LOAD_PRESENCE, 2, this.keys.agents(org), this.keys.presenceRev(org))) as [
+        string,
+        string[],
+      ];
       const agents: AgentInfo[] = [];
       for (let i = 1; i < flat.length; i += 2) {
         const entry = parseEntry(flat[i]!);
@@ -132,7 +135,10 @@ export class RedisPresence {
       loaded = true;
     } catch (error) {
       // The next delta of the organisation tries again; the node's outage handling does the rest.
-      this.log.error("could not read an organisation's presence from Redis; its consoles keep what they have", { org, error: (error as Error).message });
+      this.log.error("could not read an organisation's presence from Redis; its consoles keep what they have", {
+        org,
+        error: (error as Error).message,
+      });
     } finally {
       this.#loading.delete(org);
     }

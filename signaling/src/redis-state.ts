@@ -175,9 +175,10 @@ export class RedisState implements SignalingState {
   async saveNegotiation(negotiation: Negotiation, previous: Negotiation | undefined): Promise<boolean> {
     const key = this.#keys.negotiation(negotiation.sessionId);
     const value = JSON.stringify(negotiation);
-    const saved = previous === undefined
-      ? await this.redis.set(key, value, 'EX', NEGOTIATION_TTL_S, 'NX')
-      : await this.redis.set(key, value, 'EX', NEGOTIATION_TTL_S);
+    const saved =
+      previous === undefined
+        ? await this.redis.set(key, value, 'EX', NEGOTIATION_TTL_S, 'NX')
+        : await this.redis.set(key, value, 'EX', NEGOTIATION_TTL_S);
     if (saved !== 'OK') return false;
     const pipeline = this.redis.multi();
     if (previous && previous.consoleSocketId !== negotiation.consoleSocketId) {

@@ -1,13 +1,4 @@
-import {
-  Answer,
-  Disconnect,
-  err,
-  Ice,
-  ok,
-  OfferToServer,
-  protocolError,
-  type Result,
-} from '@tether/protocol';
+import { Answer, Disconnect, err, Ice, ok, OfferToServer, protocolError, type Result } from '@tether/protocol';
 import { guardInbound, handle, type InboundContext } from './inbound.js';
 import type { SignalingIo, SignalingSocket } from './io-types.js';
 import { moduleName, type Logger } from './log.js';
@@ -77,14 +68,16 @@ export class Relay {
    */
   async consoleGone(socketId: string, notify: boolean): Promise<void> {
     for (const n of await this.state().takeForConsole(socketId)) {
-      if (notify) this.io.to(n.agentSocketId).emit('webrtc:disconnect', { sessionId: n.sessionId, reason: 'console went offline', offline: true });
+      if (notify)
+        this.io.to(n.agentSocketId).emit('webrtc:disconnect', { sessionId: n.sessionId, reason: 'console went offline', offline: true });
     }
   }
 
   /** Forgets a closed agent connection's negotiations; `notify` as for `consoleGone`. */
   async agentGone(socketId: string, notify: boolean): Promise<void> {
     for (const n of await this.state().takeForAgentSocket(socketId)) {
-      if (notify) this.io.to(n.consoleSocketId).emit('webrtc:disconnect', { sessionId: n.sessionId, reason: 'agent went offline', offline: true });
+      if (notify)
+        this.io.to(n.consoleSocketId).emit('webrtc:disconnect', { sessionId: n.sessionId, reason: 'agent went offline', offline: true });
     }
   }
 
@@ -101,9 +94,7 @@ export class Relay {
     const agent = await state.agentConnection(socket.data.identity.org, msg.agentId);
     if (!agent) return err(protocolError('AGENT_OFFLINE', `agent ${msg.agentId} is not connected to this server`));
     if (!existing && (await state.countForConsole(socket.id)) >= MAX_NEGOTIATIONS_PER_CONSOLE) {
-      return err(
-        protocolError('RATE_LIMITED', `at most ${MAX_NEGOTIATIONS_PER_CONSOLE} negotiations per console; disconnect some first`),
-      );
+      return err(protocolError('RATE_LIMITED', `at most ${MAX_NEGOTIATIONS_PER_CONSOLE} negotiations per console; disconnect some first`));
     }
     // A repeated offer (ICE restart) keeps its sessionId and follows the agent to its current connection.
     const negotiation: Negotiation = {
@@ -131,7 +122,11 @@ export class Relay {
     if (existing.consoleOwner === undefined || existing.consoleOwner !== ownerOf(socket)) return false;
     const old = await this.io.in(existing.consoleSocketId).fetchSockets();
     if (old.length > 0) return false;
-    this.#log.info('negotiation taken over from a connection that is gone', { sessionId: existing.sessionId, oldConsoleId: existing.consoleSocketId, consoleId: socket.id });
+    this.#log.info('negotiation taken over from a connection that is gone', {
+      sessionId: existing.sessionId,
+      oldConsoleId: existing.consoleSocketId,
+      consoleId: socket.id,
+    });
     return true;
   }
 

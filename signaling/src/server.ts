@@ -1,13 +1,23 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
-  HANDSHAKE_TIMEOUT_MS, MAX_INBOUND_BYTES_BEFORE_AUTH, MAX_QUEUED_OUTBOUND_BYTES, MAX_QUEUED_OUTBOUND_BYTES_BEFORE_AUTH, MAX_SIGNALING_PAYLOAD_BYTES,
+  HANDSHAKE_TIMEOUT_MS,
+  MAX_INBOUND_BYTES_BEFORE_AUTH,
+  MAX_QUEUED_OUTBOUND_BYTES,
+  MAX_QUEUED_OUTBOUND_BYTES_BEFORE_AUTH,
+  MAX_SIGNALING_PAYLOAD_BYTES,
 } from '@tether/protocol';
 import { ConnectionsPerAddress, InboundLimit, OutboundLimit } from '@tether/socket-bounds';
 import { Server, type ExtendedError } from 'socket.io';
 import { createAuthenticator } from './auth.js';
 import { SingleNode, type Cluster, type ClusterEvents, type ClusterHealth } from './cluster.js';
-import { DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, handshakesPerAddress, INBOUND_WORDS, OUTBOUND_WORDS, PER_ADDRESS_WORDS } from './connection-bounds.js';
+import {
+  DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+  handshakesPerAddress,
+  INBOUND_WORDS,
+  OUTBOUND_WORDS,
+  PER_ADDRESS_WORDS,
+} from './connection-bounds.js';
 import { Connections } from './connections.js';
 import type { SignalingIo, SignalingSocket } from './io-types.js';
 import { createJsonLogger, isLogLevel, moduleName, type Logger } from './log.js';
@@ -94,7 +104,11 @@ const healthHandler = (health: () => ClusterHealth) => (req: IncomingMessage, re
 /** Longest a timer may wait in Node (about 24.8 days); a later expiry is checked again then. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-function checkTokenOptions(options: SignalingServerOptions): { consoleTokens: readonly string[]; agentTokens: readonly string[]; tokenSecrets: readonly string[] } {
+function checkTokenOptions(options: SignalingServerOptions): {
+  consoleTokens: readonly string[];
+  agentTokens: readonly string[];
+  tokenSecrets: readonly string[];
+} {
   const consoleTokens = options.consoleTokens ?? [];
   const agentTokens = options.agentTokens ?? [];
   const tokenSecrets = options.tokenSecrets ?? [];
@@ -132,7 +146,11 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
   const log = root.child(moduleName(import.meta.url));
   const host = options.host ?? '0.0.0.0';
   // Logged under the names they had when they were files of this package.
-  const perAddress = new ConnectionsPerAddress({ limit: maxPerAddress, log: root.child(moduleName('address-limit.ts')), words: PER_ADDRESS_WORDS });
+  const perAddress = new ConnectionsPerAddress({
+    limit: maxPerAddress,
+    log: root.child(moduleName('address-limit.ts')),
+    words: PER_ADDRESS_WORDS,
+  });
   const outbound = new OutboundLimit({
     log: root.child(moduleName('outbound-limit.ts')),
     bounds: { handshake: MAX_QUEUED_OUTBOUND_BYTES_BEFORE_AUTH, admitted: MAX_QUEUED_OUTBOUND_BYTES },
@@ -149,7 +167,8 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
   const descriptors = readDescriptorLimit();
   if (descriptors) {
     log.info('descriptor limit', { ...descriptors });
-    if (descriptors.soft < descriptors.hard) log.warn('the limit on open files is below its hard limit; raise it (ulimit -n, LimitNOFILE=)', { ...descriptors });
+    if (descriptors.soft < descriptors.hard)
+      log.warn('the limit on open files is below its hard limit; raise it (ulimit -n, LimitNOFILE=)', { ...descriptors });
   }
   /** One line a second at most for refusals that come in floods, with the count since the last. */
   const refusalLog = (msg: string) => {
@@ -168,7 +187,11 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
 
   let cluster: Cluster | undefined;
   const httpServer = createServer(
-    healthHandler(() => ({ ...(cluster?.health() ?? { ok: false, reason: 'starting' }), clients: io.engine.clientsCount, ...shedder.figures() })),
+    healthHandler(() => ({
+      ...(cluster?.health() ?? { ok: false, reason: 'starting' }),
+      clients: io.engine.clientsCount,
+      ...shedder.figures(),
+    })),
   );
   const io: SignalingIo = new Server(httpServer, {
     maxHttpBufferSize: MAX_SIGNALING_PAYLOAD_BYTES,
@@ -208,7 +231,13 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
 
   /** Ends a connection whose token stopped being valid; its negotiations end as on any disconnect. */
   const endSocket = (socket: SignalingSocket, message: string) => {
-    log.warn('connection ended: token no longer valid', { socketId: socket.id, role: socket.data.identity.role, org: socket.data.identity.org, jti: socket.data.identity.jti, reason: message });
+    log.warn('connection ended: token no longer valid', {
+      socketId: socket.id,
+      role: socket.data.identity.role,
+      org: socket.data.identity.org,
+      jti: socket.data.identity.jti,
+      reason: message,
+    });
     socket.emit('signal:error', { code: 'UNAUTHORIZED', message });
     socket.disconnect(true);
   };
@@ -230,9 +259,16 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
     },
   };
   try {
-    cluster = options.redisUrl === undefined
-      ? new SingleNode(events)
-      : await RedisCluster.start(io, events, { url: options.redisUrl, prefix: options.redisPrefix, nodeTtlMs: options.redisNodeTtlMs, adapter: options.redisAdapter, logger: root });
+    cluster =
+      options.redisUrl === undefined
+        ? new SingleNode(events)
+        : await RedisCluster.start(io, events, {
+            url: options.redisUrl,
+            prefix: options.redisPrefix,
+            nodeTtlMs: options.redisNodeTtlMs,
+            adapter: options.redisAdapter,
+            logger: root,
+          });
   } catch (cause) {
     shedder.close();
     await io.close().catch((error: unknown) => log.debug('socket.io close after a failed start', { error }));
@@ -241,7 +277,9 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
   const joined = cluster;
 
   // A revocation read from the file is shared with every node; each ends its own connections.
-  const revocations = RevocationList.open(options.revocationsFile, root.child(moduleName('revocations.ts')), (added) => joined.shareRevocations(added));
+  const revocations = RevocationList.open(options.revocationsFile, root.child(moduleName('revocations.ts')), (added) =>
+    joined.shareRevocations(added),
+  );
   if (!revocations.ok) {
     shedder.close();
     await joined.close();
@@ -253,7 +291,16 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
   const relay = new Relay(io, state, queues, root);
   const connectionsLog = root.child(moduleName('connections.ts'));
   const deferred = new DeferredWork((error) => connectionsLog.error('deferred cleanup failed', { error }));
-  const connections = new Connections(io, () => joined, relay, queues, feed, connectionsLog, () => !closing && joined.ready, deferred);
+  const connections = new Connections(
+    io,
+    () => joined,
+    relay,
+    queues,
+    feed,
+    connectionsLog,
+    () => !closing && joined.ready,
+    deferred,
+  );
 
   /** A signed token's connection ends when the token expires. */
   const watchExpiry = (socket: SignalingSocket) => {
@@ -262,7 +309,13 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
     let timer: NodeJS.Timeout;
     const arm = () => {
       const left = exp * 1000 - Date.now();
-      timer = left > MAX_TIMER_MS ? setTimeout(arm, MAX_TIMER_MS) : setTimeout(() => endSocket(socket, `the token expired at ${new Date(exp * 1000).toISOString()}; issue a new one`), Math.max(0, left));
+      timer =
+        left > MAX_TIMER_MS
+          ? setTimeout(arm, MAX_TIMER_MS)
+          : setTimeout(
+              () => endSocket(socket, `the token expired at ${new Date(exp * 1000).toISOString()}; issue a new one`),
+              Math.max(0, left),
+            );
       timer.unref();
     };
     arm();

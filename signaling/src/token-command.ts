@@ -38,7 +38,8 @@ function readConfigFile(path: string | undefined, io: CommandIo): { ok: true; fi
     return { ok: false, message: `cannot read config file ${path}: ${(cause as Error).message}` };
   }
   const parsed = ConfigFile.safeParse(json);
-  if (!parsed.success) return { ok: false, message: `config file ${path}: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}` };
+  if (!parsed.success)
+    return { ok: false, message: `config file ${path}: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}` };
   return { ok: true, file: parsed.data };
 }
 
@@ -56,7 +57,8 @@ function targetAfterRevoke(argv: readonly string[]): string[] {
     const arg = argv[i]!;
     if (arg === '--') break;
     if (VALUE_OPTIONS.has(arg)) i++;
-    else if (!(arg.startsWith('--') && VALUE_OPTIONS.has(arg.split('=')[0]!))) return [...argv.slice(0, i), ...argv.slice(i + 1), '--', arg];
+    else if (!(arg.startsWith('--') && VALUE_OPTIONS.has(arg.split('=')[0]!)))
+      return [...argv.slice(0, i), ...argv.slice(i + 1), '--', arg];
   }
   return [...argv];
 }
@@ -70,10 +72,17 @@ export function runTokenCommand(argv: readonly string[], io: CommandIo): number 
   let parsed;
   try {
     parsed = parseArgs({
-      args: targetAfterRevoke(argv), strict: true, allowPositionals: true,
+      args: targetAfterRevoke(argv),
+      strict: true,
+      allowPositionals: true,
       options: {
-        role: { type: 'string' }, org: { type: 'string' }, subject: { type: 'string' }, ttl: { type: 'string' },
-        'token-secret': { type: 'string', multiple: true }, revocations: { type: 'string' }, config: { type: 'string' },
+        role: { type: 'string' },
+        org: { type: 'string' },
+        subject: { type: 'string' },
+        ttl: { type: 'string' },
+        'token-secret': { type: 'string', multiple: true },
+        revocations: { type: 'string' },
+        config: { type: 'string' },
       },
     });
   } catch (cause) {
@@ -84,7 +93,8 @@ export function runTokenCommand(argv: readonly string[], io: CommandIo): number 
   if (!config.ok) return fail(config.message);
   const [action, target, ...extra] = positionals;
   if (action === 'issue' && target === undefined) {
-    const secret = values['token-secret']?.[0] ?? io.env['TETHER_SIGNALING_TOKEN_SECRET']?.split(',')[0]?.trim() ?? config.file.tokenSecrets?.[0];
+    const secret =
+      values['token-secret']?.[0] ?? io.env['TETHER_SIGNALING_TOKEN_SECRET']?.split(',')[0]?.trim() ?? config.file.tokenSecrets?.[0];
     if (!secret) return fail('no token secret: pass --token-secret, TETHER_SIGNALING_TOKEN_SECRET or tokenSecrets in --config');
     if (values.role !== 'agent' && values.role !== 'console') return fail('--role must be agent or console');
     if (!values.org || !values.subject) return fail('--org and --subject are required');
@@ -93,7 +103,9 @@ export function runTokenCommand(argv: readonly string[], io: CommandIo): number 
     const issued = issueToken(secret, { role: values.role, org: values.org, subject: values.subject, ttlMs });
     if (!issued.ok) return fail(issued.error);
     const { claims } = issued.value;
-    io.err(`token ${claims.jti}: ${claims.role} ${claims.sub} in org ${claims.org}, expires ${new Date(claims.exp * 1000).toISOString()}\n`);
+    io.err(
+      `token ${claims.jti}: ${claims.role} ${claims.sub} in org ${claims.org}, expires ${new Date(claims.exp * 1000).toISOString()}\n`,
+    );
     io.out(`${issued.value.token}\n`);
     return 0;
   }
@@ -101,7 +113,8 @@ export function runTokenCommand(argv: readonly string[], io: CommandIo): number 
     const file = values.revocations ?? io.env['TETHER_SIGNALING_REVOCATIONS'] ?? config.file.revocationsFile;
     if (!file) return fail('no revocations file: pass --revocations, TETHER_SIGNALING_REVOCATIONS or revocationsFile in --config');
     const jti = target.includes('.') ? tokenId(target) : target;
-    if (jti === undefined || !/^[A-Za-z0-9_-]{8,64}$/.test(jti)) return fail(`${target.slice(0, 16)}… is neither a token id nor a tst1 token`);
+    if (jti === undefined || !/^[A-Za-z0-9_-]{8,64}$/.test(jti))
+      return fail(`${target.slice(0, 16)}… is neither a token id nor a tst1 token`);
     const appended = appendRevocation(file, jti);
     if (!appended.ok) return fail(appended.error, 1);
     io.out(`revoked ${jti}\n`);

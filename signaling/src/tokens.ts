@@ -17,7 +17,11 @@ export const DEFAULT_TOKEN_TTL_MS = 30 * 86_400_000;
 const CLOCK_SKEW_S = 300;
 
 /** An organisation name: the server relays only between a console and agents of the same one. */
-export const OrgName = z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, `_`, `.` and `-`');
+export const OrgName = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, `_`, `.` and `-`');
 
 export const TokenClaims = z.strictObject({
   v: z.literal(1),
@@ -26,7 +30,11 @@ export const TokenClaims = z.strictObject({
   /** the holder: an agent's agentId, or a console's (or its user's) name */
   sub: z.string().min(1).max(128),
   /** the token's id, what a revocation names */
-  jti: z.string().min(8).max(64).regex(/^[A-Za-z0-9_-]+$/),
+  jti: z
+    .string()
+    .min(8)
+    .max(64)
+    .regex(/^[A-Za-z0-9_-]+$/),
   iat: z.number().int().nonnegative(),
   exp: z.number().int().positive(),
 });
@@ -51,14 +59,20 @@ export function issueToken(secret: string, request: IssueRequest): Result<{ toke
   const ttl = Math.floor((request.ttlMs ?? DEFAULT_TOKEN_TTL_MS) / 1000);
   if (ttl <= 0) return err('the lifetime must be at least one second');
   const parsed = TokenClaims.safeParse({
-    v: 1, role: request.role, org: request.org, sub: request.subject, jti: randomBytes(12).toString('base64url'), iat: now, exp: now + ttl,
+    v: 1,
+    role: request.role,
+    org: request.org,
+    sub: request.subject,
+    jti: randomBytes(12).toString('base64url'),
+    iat: now,
+    exp: now + ttl,
   });
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     return err(`${issue?.path.join('.') === 'sub' ? 'subject' : issue?.path.join('.')}: ${issue?.message}`);
   }
   if (request.role === 'agent' && !AgentId.safeParse(request.subject).success) {
-    return err('an agent token\'s subject is the agentId it will claim: letters, digits, `_`, `.` and `-`, at most 64');
+    return err("an agent token's subject is the agentId it will claim: letters, digits, `_`, `.` and `-`, at most 64");
   }
   const payload = Buffer.from(JSON.stringify(parsed.data), 'utf8').toString('base64url');
   const signed = `${SIGNED_TOKEN_PREFIX}${payload}`;

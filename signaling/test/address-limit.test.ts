@@ -48,7 +48,10 @@ test(`the first ${LIMIT} connections from one address work, one more gets RATE_L
   first.disconnect();
   await logged(fixture, '"msg":"console disconnected"');
   await fixture.console();
-  assert.equal((await refusal(fixture.client({ role: 'agent', token: AGENT_TOKEN, agentId: 'plc-2', name: 'x', version: '0' }))).code, 'RATE_LIMITED');
+  assert.equal(
+    (await refusal(fixture.client({ role: 'agent', token: AGENT_TOKEN, agentId: 'plc-2', name: 'x', version: '0' }))).code,
+    'RATE_LIMITED',
+  );
 });
 
 test('a handshake refused for its token frees its slot when the client closes', async (t) => {
@@ -90,5 +93,8 @@ test('0 means no limit', async (t) => {
 });
 
 test('a bad setting does not start a server', async () => {
-  await assert.rejects(startSignalingServer({ consoleTokens: ['c'], agentTokens: ['a'], maxConnectionsPerAddress: -1 }), /maxConnectionsPerAddress/);
+  await assert.rejects(
+    startSignalingServer({ consoleTokens: ['c'], agentTokens: ['a'], maxConnectionsPerAddress: -1 }),
+    /maxConnectionsPerAddress/,
+  );
 });

@@ -40,7 +40,7 @@ test('a wrong token is refused and never logged', async (t) => {
   assert.doesNotMatch(joined, new RegExp(CONSOLE_TOKEN));
 });
 
-test("a token of the other role is refused", async (t) => {
+test('a token of the other role is refused', async (t) => {
   const fixture = await Fixture.start(t);
   await refusal(fixture, { role: 'console', token: AGENT_TOKEN });
   await refusal(fixture, agentAuth(CONSOLE_TOKEN));

@@ -42,7 +42,10 @@ test('defaults with tokens from flags', () => {
 test('no tokens is an error that says where to put them', () => {
   assert.match(error(loadConfig([], {}, noFile)), /no console token/);
   assert.match(error(loadConfig(['--console-token', 'c'], {}, noFile)), /no agent token/);
-  assert.match(error(loadConfig([], { TETHER_SIGNALING_CONSOLE_TOKENS: ' , ' , TETHER_SIGNALING_AGENT_TOKENS: 'a' }, noFile)), /no console token/);
+  assert.match(
+    error(loadConfig([], { TETHER_SIGNALING_CONSOLE_TOKENS: ' , ', TETHER_SIGNALING_AGENT_TOKENS: 'a' }, noFile)),
+    /no console token/,
+  );
 });
 
 test('tokens repeat on the command line and are comma-separated in the environment', () => {
@@ -108,18 +111,24 @@ test('token secrets alone are enough; short ones are refused; the revocations fi
   const env = { TETHER_SIGNALING_TOKEN_SECRET: `${secret}-1,${secret}-2`, TETHER_SIGNALING_REVOCATIONS: '/tmp/env.jsonl' };
   const fromEnv = run(loadConfig([], env, noFile)).config;
   assert.deepEqual([fromEnv.tokenSecrets, fromEnv.revocationsFile], [[`${secret}-1`, `${secret}-2`], '/tmp/env.jsonl']);
-  const fromFile = run(loadConfig(['--config', 'x.json'], {}, () => JSON.stringify({ tokenSecrets: [secret], revocationsFile: 'r.jsonl' }))).config;
+  const fromFile = run(
+    loadConfig(['--config', 'x.json'], {}, () => JSON.stringify({ tokenSecrets: [secret], revocationsFile: 'r.jsonl' })),
+  ).config;
   assert.deepEqual([fromFile.tokenSecrets, fromFile.revocationsFile], [[secret], 'r.jsonl']);
   assert.match(error(loadConfig(['--token-secret', 'short'], {}, noFile)), /at least 32 characters/);
 });
 
 test('the Redis settings come from flags, environment or file; bad ones are refused', () => {
-  const flags = run(loadConfig([...tokens, '--redis-url', 'redis://127.0.0.1:6390/2', '--redis-prefix', 'plant:', '--redis-node-ttl', '2000'], {}, noFile)).config;
+  const flags = run(
+    loadConfig([...tokens, '--redis-url', 'redis://127.0.0.1:6390/2', '--redis-prefix', 'plant:', '--redis-node-ttl', '2000'], {}, noFile),
+  ).config;
   assert.deepEqual([flags.redisUrl, flags.redisPrefix, flags.redisNodeTtlMs], ['redis://127.0.0.1:6390/2', 'plant:', 2000]);
   const env = { TETHER_SIGNALING_REDIS_URL: 'rediss://:pw@redis.example:6380', TETHER_SIGNALING_REDIS_NODE_TTL_MS: '9000' };
   const fromEnv = run(loadConfig(tokens, env, noFile)).config;
   assert.deepEqual([fromEnv.redisUrl, fromEnv.redisNodeTtlMs], ['rediss://:pw@redis.example:6380', 9000]);
-  const fromFile = run(loadConfig(['--config', 'x.json', ...tokens], {}, () => JSON.stringify({ redisUrl: 'redis://r:6379', redisNodeTtlMs: 1000 }))).config;
+  const fromFile = run(
+    loadConfig(['--config', 'x.json', ...tokens], {}, () => JSON.stringify({ redisUrl: 'redis://r:6379', redisNodeTtlMs: 1000 })),
+  ).config;
   assert.deepEqual([fromFile.redisUrl, fromFile.redisNodeTtlMs], ['redis://r:6379', 1000]);
   assert.match(error(loadConfig([...tokens, '--redis-url', 'http://r:6379'], {}, noFile)), /invalid Redis URL/);
   assert.match(error(loadConfig([...tokens, '--redis-node-ttl', '10'], {}, noFile)), /invalid Redis node TTL/);

@@ -14,7 +14,10 @@ test('deferred work runs every task in order, a chunk per turn, with timers runn
   // A timer due now runs before the work is done: the chunks leave the loop to timers and I/O.
   setTimeout(() => timerSawRan.push(ran.length), 0);
   await work.idle();
-  assert.deepEqual(ran, Array.from({ length: 35 }, (_, i) => i));
+  assert.deepEqual(
+    ran,
+    Array.from({ length: 35 }, (_, i) => i),
+  );
   assert.equal(timerSawRan.length, 1);
   assert.ok(timerSawRan[0]! < 35, `the timer ran only after all ${timerSawRan[0]} tasks`);
   assert.equal(timerSawRan[0]! % 10, 0, 'between chunks');
@@ -37,7 +40,10 @@ test('a task that throws is reported and the others still run; tasks queued by t
   work.push(() => ran.push('d'));
   await work.idle();
   assert.deepEqual(ran, ['a', 'c', 'd', 'queued by c']);
-  assert.deepEqual(errors.map((error) => (error as Error).message), ['boom']);
+  assert.deepEqual(
+    errors.map((error) => (error as Error).message),
+    ['boom'],
+  );
   // Idle with nothing queued resolves at once, and the queue works again afterwards.
   await work.idle();
   work.push(() => ran.push('e'));

@@ -1,10 +1,5 @@
 // Type tests for the typed Socket.IO server and clients: checked by `tsc -p signaling`, never run.
-import type {
-  ConsoleToServerEvents,
-  ServerToAgentEvents,
-  ServerToConsoleEvents,
-  AgentToServerEvents,
-} from '@tether/protocol';
+import type { ConsoleToServerEvents, ServerToAgentEvents, ServerToConsoleEvents, AgentToServerEvents } from '@tether/protocol';
 import type { Socket as ClientSocket } from 'socket.io-client';
 import type { SignalingIo, SignalingSocket } from '../src/io-types.js';
 

@@ -29,7 +29,13 @@ let store: Redis;
 const sockets: Socket[] = [];
 
 async function consoleOn(url: string): Promise<Socket> {
-  const socket = io(url, { auth: { role: 'console', token: CONSOLE_TOKEN }, transports: ['websocket'], forceNew: true, reconnection: false, autoConnect: false });
+  const socket = io(url, {
+    auth: { role: 'console', token: CONSOLE_TOKEN },
+    transports: ['websocket'],
+    forceNew: true,
+    reconnection: false,
+    autoConnect: false,
+  });
   sockets.push(socket);
   presenceOf(socket);
   await new Promise<void>((resolve, reject) => {
@@ -84,7 +90,10 @@ test("after one node is killed, the other node's console lists exactly the agent
   await nodes[1]!.kill();
   // The swarm's agents alternate between the nodes: the even ones were on the survivor.
   const left = await presenceOf(survivor!).until((ids) => ids.length === AGENTS / 2, CONVERGE_MS);
-  assert.ok(left.every((id) => Number(id.slice('fleet-'.length)) % 2 === 0), 'only the agents of the node that lives');
+  assert.ok(
+    left.every((id) => Number(id.slice('fleet-'.length)) % 2 === 0),
+    'only the agents of the node that lives',
+  );
   assert.deepEqual(left, await inRedis());
   const late = await consoleOn(nodes[0]!.url);
   assert.deepEqual(await presenceOf(late).until((ids) => ids.length === AGENTS / 2, CONVERGE_MS), left);

@@ -31,7 +31,6 @@ const validMessages = [
   { sessionId: sid(1), reason: 'done' },
 ];
 
-
 const eventName = fc.oneof(
   { weight: 6, arbitrary: fc.constantFrom('webrtc:offer', 'webrtc:answer', 'webrtc:ice', 'webrtc:disconnect') },
   { weight: 1, arbitrary: fc.constantFrom('presence', 'signal:error', 'lan:auth', 'pair:enroll', '__proto__', 'toString', 'constructor') },
@@ -57,9 +56,10 @@ class Senders {
     }
     current?.disconnect();
     this.used[role] = 1;
-    const socket = role === 'console'
-      ? (await this.fixture.console()).socket
-      : this.fixture.client({ role: 'agent', token: AGENT_TOKEN, agentId: `fuzz-agent-${this.serial++}`, name: 'fuzz', version: '0' });
+    const socket =
+      role === 'console'
+        ? (await this.fixture.console()).socket
+        : this.fixture.client({ role: 'agent', token: AGENT_TOKEN, agentId: `fuzz-agent-${this.serial++}`, name: 'fuzz', version: '0' });
     if (role === 'agent') await connect(socket);
     this.sockets[role] = socket;
     return socket;
@@ -70,7 +70,11 @@ class Senders {
   }
 }
 
-async function fuzzEvents(fixture: Fixture, numRuns: number, seedOffset = 0): Promise<{ accepted: number; refused: Record<string, number> }> {
+async function fuzzEvents(
+  fixture: Fixture,
+  numRuns: number,
+  seedOffset = 0,
+): Promise<{ accepted: number; refused: Record<string, number> }> {
   const senders = new Senders(fixture);
   const refused: Record<string, number> = {};
   let accepted = 0;

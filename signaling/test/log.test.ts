@@ -18,10 +18,18 @@ test('stdout logs written together per turn keep their order and reach stdout, e
       process.exit(3);
     });
   `;
-  const child = spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  const child = spawnSync(process.execPath, ['--conditions=source', '--import', 'tsx', '--input-type=module', '-e', script], {
+    encoding: 'utf8',
+  });
   assert.equal(child.status, 3, child.stderr);
-  const lines = child.stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as { msg: string; i: number });
-  assert.deepEqual(lines.map((line) => line.i), Array.from({ length: 502 }, (_, i) => i));
+  const lines = child.stdout
+    .trimEnd()
+    .split('\n')
+    .map((line) => JSON.parse(line) as { msg: string; i: number });
+  assert.deepEqual(
+    lines.map((line) => line.i),
+    Array.from({ length: 502 }, (_, i) => i),
+  );
   assert.equal(lines.filter((line) => line.msg === 'burst').length, 500);
   assert.equal(lines.at(-1)?.msg, 'before exit');
 });

@@ -101,7 +101,7 @@ test('without an ack callback a malformed message gets signal:error', async (t) 
   });
 });
 
-test("events of the other role or unknown events are refused", async (t) => {
+test('events of the other role or unknown events are refused', async (t) => {
   const fixture = await Fixture.start(t);
   const { socket: console1 } = await fixture.console();
   const agent = await fixture.agent('plc-1');

@@ -22,7 +22,10 @@ const DESCRIPTORS = 256;
 test('the limit on open files is read from /proc/self/limits', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tether-limits-'));
   const file = join(dir, 'limits');
-  writeFileSync(file, 'Limit                     Soft Limit           Hard Limit           Units\nMax open files            1024                 4096                 files\n');
+  writeFileSync(
+    file,
+    'Limit                     Soft Limit           Hard Limit           Units\nMax open files            1024                 4096                 files\n',
+  );
   assert.deepEqual(readDescriptorLimit(file), { soft: 1024, hard: 4096, maxClients: 1024 - RESERVED_DESCRIPTORS });
   writeFileSync(file, 'Max open files            unlimited            unlimited            files\n');
   assert.equal(readDescriptorLimit(file)?.soft, Number.MAX_SAFE_INTEGER);
@@ -30,7 +33,15 @@ test('the limit on open files is read from /proc/self/limits', () => {
 });
 
 test(`a node limited to ${DESCRIPTORS} descriptors says so, refuses clients past them with a log line, and /healthz answers`, async (t) => {
-  const node = await startSignalingNode('limited', { TETHER_SIGNALING_CONSOLE_TOKENS: CONSOLE_TOKEN, TETHER_SIGNALING_AGENT_TOKENS: 'agent-token-0123456789', TETHER_SIGNALING_MAX_CONNECTIONS_PER_ADDRESS: '0' }, { wrapper: ['prlimit', `--nofile=${DESCRIPTORS}:${DESCRIPTORS}`] });
+  const node = await startSignalingNode(
+    'limited',
+    {
+      TETHER_SIGNALING_CONSOLE_TOKENS: CONSOLE_TOKEN,
+      TETHER_SIGNALING_AGENT_TOKENS: 'agent-token-0123456789',
+      TETHER_SIGNALING_MAX_CONNECTIONS_PER_ADDRESS: '0',
+    },
+    { wrapper: ['prlimit', `--nofile=${DESCRIPTORS}:${DESCRIPTORS}`] },
+  );
   t.after(() => node.kill());
   const limitLine = node.logs().find((line) => line.includes('"msg":"descriptor limit"'));
   assert.ok(limitLine, 'the limit is logged at start');
@@ -84,7 +95,10 @@ test('while its event loop lags, a node refuses new handshakes with RATE_LIMITED
   assert.ok(connected.socket.connected);
   // Caught up: once a window without lag has passed, handshakes are taken again.
   for (;;) {
-    const attempt = await connect(fixture.client({ role: 'console', token: CONSOLE_TOKEN })).then(() => true, () => false);
+    const attempt = await connect(fixture.client({ role: 'console', token: CONSOLE_TOKEN })).then(
+      () => true,
+      () => false,
+    );
     if (attempt) break;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }

@@ -12,7 +12,11 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Manager } from 'socket.io-client';
 import {
-  MAX_QUEUED_OUTBOUND_BYTES, MAX_QUEUED_OUTBOUND_BYTES_BEFORE_AUTH, SIGNALING_MESSAGE_BURST, SIGNALING_MESSAGES_PER_SECOND, SignalingAck,
+  MAX_QUEUED_OUTBOUND_BYTES,
+  MAX_QUEUED_OUTBOUND_BYTES_BEFORE_AUTH,
+  SIGNALING_MESSAGE_BURST,
+  SIGNALING_MESSAGES_PER_SECOND,
+  SignalingAck,
 } from '@tether/protocol';
 import type { SignalingServerOptions } from '@tether/signaling';
 import { createJsonLogger } from '../src/log.js';
@@ -50,7 +54,10 @@ async function start(t: TestContext, options: Partial<SignalingServerOptions> = 
   const kept: string[] = [];
   const fixture = await Fixture.start(t, {
     ...options,
-    logger: createJsonLogger({ level: 'debug', write: (line) => !/"msg":"(rate limited|refused unknown event|connection refused)"/.test(line) && kept.push(line) }),
+    logger: createJsonLogger({
+      level: 'debug',
+      write: (line) => !/"msg":"(rate limited|refused unknown event|connection refused)"/.test(line) && kept.push(line),
+    }),
   });
   Object.defineProperty(fixture, 'logs', { value: kept });
   return fixture;
@@ -65,7 +72,11 @@ function lines(fixture: Fixture, text: string): Record<string, unknown>[] {
  * server has ended a connection; `during` runs once, concurrently, after a first part of the flood.
  * Returns the messages sent and the peak of the process's memory over the baseline.
  */
-async function flood(fixture: Fixture, send: () => void, during?: () => Promise<void>): Promise<{ sent: number; peakGrowth: number; duringDone: Promise<void> }> {
+async function flood(
+  fixture: Fixture,
+  send: () => void,
+  during?: () => Promise<void>,
+): Promise<{ sent: number; peakGrowth: number; duringDone: Promise<void> }> {
   const baseline = memory(true);
   let sent = 0;
   // Memory is sampled after a collection, every few thousand messages, so that the garbage the
@@ -102,7 +113,11 @@ test('a console that sends and never reads is ended near the bound; the others g
   // An event a console may not send: each one is answered, with the 64-character name in the
   // answer, or with RATE_LIMITED once the socket is over its rate.
   const event = 'x'.repeat(64);
-  const { sent, peakGrowth, duringDone } = await flood(fixture, () => hostile.emit(event as 'webrtc:ice', { sessionId: sid(1), candidate: null }), () => wellBehaved(fixture, 'plc-during'));
+  const { sent, peakGrowth, duringDone } = await flood(
+    fixture,
+    () => hostile.emit(event as 'webrtc:ice', { sessionId: sid(1), candidate: null }),
+    () => wellBehaved(fixture, 'plc-during'),
+  );
   await duringDone;
 
   const [ended] = lines(fixture, ENDED);
@@ -115,7 +130,9 @@ test('a console that sends and never reads is ended near the bound; the others g
 
   await wellBehaved(fixture, 'plc-after');
   const after = memory(true) - before;
-  t.diagnostic(`${sent} messages sent; queued ${(queued / MB).toFixed(2)} MB when ended; process memory peak +${(peakGrowth / MB).toFixed(1)} MB, after +${(after / MB).toFixed(1)} MB`);
+  t.diagnostic(
+    `${sent} messages sent; queued ${(queued / MB).toFixed(2)} MB when ended; process memory peak +${(peakGrowth / MB).toFixed(1)} MB, after +${(after / MB).toFixed(1)} MB`,
+  );
   // The server's share of the peak is the queue, under the bound; the rest is this process's
   // own client, which wrote the flood. Without the bound the queue grows for as long as the flood.
   assert.ok(peakGrowth < 3 * MAX_QUEUED_OUTBOUND_BYTES, `memory peaked at +${(peakGrowth / MB).toFixed(1)} MB`);
@@ -130,12 +147,19 @@ test('before authentication the bound is far smaller: a refused handshake repeat
   tcpOf(manager.engine).pause();
   // A Socket.IO CONNECT to "/" with a wrong token, answered each time with connect_error.
   const engine = manager.engine as unknown as { send(data: string): void };
-  await flood(fixture, () => engine.send('0{"role":"console","token":"wrong"}'), () => wellBehaved(fixture, 'plc-during'));
+  await flood(
+    fixture,
+    () => engine.send('0{"role":"console","token":"wrong"}'),
+    () => wellBehaved(fixture, 'plc-during'),
+  );
 
   const [ended] = lines(fixture, ENDED);
   assert.equal(ended!['role'], undefined, 'it never authenticated');
   const queued = ended!['queuedBytes'] as number;
-  assert.ok(queued > MAX_QUEUED_OUTBOUND_BYTES_BEFORE_AUTH && queued <= MAX_QUEUED_OUTBOUND_BYTES_BEFORE_AUTH + ONE_ANSWER, `queued ${queued} bytes when ended`);
+  assert.ok(
+    queued > MAX_QUEUED_OUTBOUND_BYTES_BEFORE_AUTH && queued <= MAX_QUEUED_OUTBOUND_BYTES_BEFORE_AUTH + ONE_ANSWER,
+    `queued ${queued} bytes when ended`,
+  );
   await wellBehaved(fixture, 'plc-after');
 });
 
@@ -174,7 +198,10 @@ test('a console and an agent that read are not ended, at the rate limit with 10 
     assert.ok(Date.now() - started < 10_000, 'the server did not log both closes');
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  const peaks = lines(fixture, '"msg":"connection closed"').map((line) => `${line['role']} ${((line['peakQueuedBytes'] as number) / 1024).toFixed(0)} KB`);
+  const peaks = lines(fixture, '"msg":"connection closed"').map(
+    (line) => `${line['role']} ${((line['peakQueuedBytes'] as number) / 1024).toFixed(0)} KB`,
+  );
   t.diagnostic(`${accepted} offers of 10 KB accepted and relayed; peak queued: ${peaks.join(', ')}`);
-  for (const line of lines(fixture, '"msg":"connection closed"')) assert.ok((line['peakQueuedBytes'] as number) < MAX_QUEUED_OUTBOUND_BYTES / 2);
+  for (const line of lines(fixture, '"msg":"connection closed"'))
+    assert.ok((line['peakQueuedBytes'] as number) < MAX_QUEUED_OUTBOUND_BYTES / 2);
 });

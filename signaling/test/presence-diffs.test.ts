@@ -25,7 +25,10 @@ function recordingIo(sent: PresenceDiff[]): SignalingIo {
       return true;
     },
   };
-  return { local: { to: () => room }, sockets: { adapter: { rooms: new Map([[`consoles:${ORG}`, new Set(['c'])]]) } } } as unknown as SignalingIo;
+  return {
+    local: { to: () => room },
+    sockets: { adapter: { rooms: new Map([[`consoles:${ORG}`, new Set(['c'])]]) } },
+  } as unknown as SignalingIo;
 }
 
 type Step =
@@ -107,9 +110,15 @@ test('every console ends with exactly the server list, through random changes, l
       feed.flushAll();
       deliver();
       const expected = [...truth.values()].sort((a, b) => a.agentId.localeCompare(b.agentId));
-      assert.deepEqual(feed.snapshot(ORG).agents.sort((a, b) => a.agentId.localeCompare(b.agentId)), expected);
+      assert.deepEqual(
+        feed.snapshot(ORG).agents.sort((a, b) => a.agentId.localeCompare(b.agentId)),
+        expected,
+      );
       for (const c of consoles) {
-        assert.deepEqual([...c.replica.agents.values()].sort((a, b) => a.agentId.localeCompare(b.agentId)), expected);
+        assert.deepEqual(
+          [...c.replica.agents.values()].sort((a, b) => a.agentId.localeCompare(b.agentId)),
+          expected,
+        );
       }
       feed.close();
     }),

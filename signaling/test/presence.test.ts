@@ -38,7 +38,10 @@ test('changes within one batch interval arrive as one diff, the last change of e
   agents[0]!.disconnect();
   await presenceOf(console1).until((ids) => ids.length === 19);
   assert.ok(diffs.length < 20, `${diffs.length} diffs for 21 changes`);
-  assert.deepEqual(diffs.map((diff) => diff.seq), diffs.map((_, i) => i + 1));
+  assert.deepEqual(
+    diffs.map((diff) => diff.seq),
+    diffs.map((_, i) => i + 1),
+  );
   const joined = new Set(diffs.flatMap((diff) => diff.joins.map((a) => a.agentId)));
   assert.equal(joined.size >= 19, true);
 });
@@ -93,7 +96,8 @@ test("a burst of departures, cleaned up in chunks, leaves every console with exa
   const watch = presenceOf(early);
   // More agents than one chunk of deferred cleanup (DEFERRED_CHUNK, 256) leave at once.
   const agents: Socket[] = [];
-  for (let i = 0; i < 700; i += 50) agents.push(...(await Promise.all(Array.from({ length: 50 }, (_, j) => patientAgent(fixture, `plc-${i + j}`)))));
+  for (let i = 0; i < 700; i += 50)
+    agents.push(...(await Promise.all(Array.from({ length: 50 }, (_, j) => patientAgent(fixture, `plc-${i + j}`)))));
   await watch.until((ids) => ids.length === 700, 30_000);
   const leaving = agents.slice(0, 600);
   // Their transports closed without a goodbye, as a site losing its uplink looks to the server.

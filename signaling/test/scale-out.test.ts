@@ -48,7 +48,15 @@ class Clients {
   }
 
   socket(url: string, auth: Record<string, unknown>, reconnection = false): Socket {
-    const socket = io(url, { auth, transports: ['websocket'], reconnection, reconnectionDelay: 100, reconnectionDelayMax: 500, forceNew: true, autoConnect: false });
+    const socket = io(url, {
+      auth,
+      transports: ['websocket'],
+      reconnection,
+      reconnectionDelay: 100,
+      reconnectionDelayMax: 500,
+      forceNew: true,
+      autoConnect: false,
+    });
     this.#all.push(socket);
     return socket;
   }
@@ -67,7 +75,11 @@ class Clients {
   }
 
   async agent(url: string, agentId: string, org = 'acme', reconnection = false): Promise<Socket> {
-    const socket = this.socket(url, { role: 'agent', token: token('agent', org, agentId), agentId, name: `host ${agentId}`, version: '0.1.0' }, reconnection);
+    const socket = this.socket(
+      url,
+      { role: 'agent', token: token('agent', org, agentId), agentId, name: `host ${agentId}`, version: '0.1.0' },
+      reconnection,
+    );
     await connect(socket);
     return socket;
   }
@@ -82,7 +94,10 @@ function presenceUntil(socket: Socket, check: (agentIds: string[]) => boolean, t
 let cluster = 0;
 const nextPrefix = () => `test${++cluster}:`;
 
-async function twoNodes(t: TestContext, extra: { revocationsFiles?: [string, string] } = {}): Promise<[SignalingServer, SignalingServer, string[], string]> {
+async function twoNodes(
+  t: TestContext,
+  extra: { revocationsFiles?: [string, string] } = {},
+): Promise<[SignalingServer, SignalingServer, string[], string]> {
   const logs: string[] = [];
   const prefix = nextPrefix();
   const start = (index: 0 | 1) =>
@@ -154,7 +169,10 @@ test('offer, answer, candidates and disconnect cross nodes both ways', async (t)
   const ended = nextEvent(agent, 'webrtc:disconnect');
   assert.deepEqual(await emitAck(console1, 'webrtc:disconnect', { sessionId: sid(1), reason: 'tab closed' }), { ok: true });
   assert.deepEqual(await ended, { sessionId: sid(1), reason: 'tab closed' });
-  assert.equal(((await emitAck(agent, 'webrtc:ice', { sessionId: sid(1), candidate: null })) as { error: { code: string } }).error.code, 'UNKNOWN_SESSION');
+  assert.equal(
+    ((await emitAck(agent, 'webrtc:ice', { sessionId: sid(1), candidate: null })) as { error: { code: string } }).error.code,
+    'UNKNOWN_SESSION',
+  );
 
   // A console leaving ends its negotiations with agents on the other node.
   await emitAck(console1, 'webrtc:offer', { sessionId: sid(2), agentId: 'plc-1', sdp: SDP_OFFER });
@@ -215,7 +233,7 @@ test('an agent reconnecting to another node replaces its older connection there'
   assert.deepEqual(await presenceUntil(late, (list) => list.length === 1), ['plc-1']);
 });
 
-test('a token revoked in one node\'s file is refused and cut on every node', async (t) => {
+test("a token revoked in one node's file is refused and cut on every node", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tether-redis-revoke-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const files: [string, string] = [join(dir, 'a.jsonl'), join(dir, 'b.jsonl')];
@@ -255,7 +273,10 @@ test('a node killed: its agents reconnect through the front to the other, and le
   const prefix = nextPrefix();
   const nodeA = await startNodeProcess(t, 'nodeA', prefix);
   const nodeB = await startNodeProcess(t, 'nodeB', prefix);
-  const front = await startTcpFront([{ host: '127.0.0.1', port: nodeA.port }, { host: '127.0.0.1', port: nodeB.port }]);
+  const front = await startTcpFront([
+    { host: '127.0.0.1', port: nodeA.port },
+    { host: '127.0.0.1', port: nodeB.port },
+  ]);
   t.after(() => front.close());
   const clients = new Clients(t);
 
@@ -289,9 +310,14 @@ test('a node killed: its agents reconnect through the front to the other, and le
   assert.deepEqual(await emitAck(roamer, 'webrtc:offer', { sessionId: sid(5), agentId: 'plc-survivor', sdp: SDP_OFFER }), { ok: true });
   assert.equal(((await restarted) as { consoleId: string }).consoleId, roamer.id);
   const { socket: intruder } = await clients.console(front.url, 'acme', 'intruder');
-  const intruderReply = (await emitAck(intruder, 'webrtc:offer', { sessionId: sid(5), agentId: 'plc-survivor', sdp: SDP_OFFER })) as { error?: { code: string } };
+  const intruderReply = (await emitAck(intruder, 'webrtc:offer', { sessionId: sid(5), agentId: 'plc-survivor', sdp: SDP_OFFER })) as {
+    error?: { code: string };
+  };
   assert.equal(intruderReply.error?.code, 'FORBIDDEN');
-  assert.ok(nodeA.logs().some((line) => line.includes('negotiation taken over')), 'the offer took the negotiation over');
+  assert.ok(
+    nodeA.logs().some((line) => line.includes('negotiation taken over')),
+    'the offer took the negotiation over',
+  );
 
   assert.deepEqual(await converged, ['plc-survivor']);
 
@@ -301,7 +327,10 @@ test('a node killed: its agents reconnect through the front to the other, and le
   await offered;
   const { socket: late } = await clients.console(front.url);
   assert.deepEqual(await presenceUntil(late, (list) => list.length === 1), ['plc-survivor']);
-  assert.ok(nodeA.logs().some((line) => line.includes('removed a dead signaling node')), 'node A swept node B');
+  assert.ok(
+    nodeA.logs().some((line) => line.includes('removed a dead signaling node')),
+    'node A swept node B',
+  );
 });
 
 test('a node that stalled and was swept as dead notices, drops its clients and rejoins', async (t) => {
@@ -329,7 +358,10 @@ test('a node that stalled and was swept as dead notices, drops its clients and r
   });
   await redisClient.multi().del(`${prefix}node:${nodeId}`).srem(`${prefix}nodes`, nodeId).exec();
   assert.equal(await dropped, 'transport close');
-  assert.deepEqual(((await registered) as { joins: { agentId: string }[] }).joins.map((a) => a.agentId), ['plc-1']);
+  assert.deepEqual(
+    ((await registered) as { joins: { agentId: string }[] }).joins.map((a) => a.agentId),
+    ['plc-1'],
+  );
   const { nodeId: newId } = (await (await fetch(`${a.url}/healthz`)).json()) as { nodeId: string };
   assert.notEqual(newId, nodeId, 'the node rejoined under a new id');
   assert.ok(logs.some((line) => line.includes('taken for dead')));
@@ -362,7 +394,7 @@ test('a node that loses Redis says so, drops its connections and takes them back
   }
   const back = nextEvent(console1, 'presence:snapshot', CONVERGE_MS);
   const agent = await waitFor(() => clients.agent(a.url, 'plc-1'));
-  assert.ok(Array.isArray((await back as AgentList).agents), 'the console reconnected by itself');
+  assert.ok(Array.isArray(((await back) as AgentList).agents), 'the console reconnected by itself');
   assert.equal((await healthOf()).status, 200);
   const { socket: late } = await clients.console(a.url);
   assert.deepEqual(await presenceUntil(late, (list) => list.length === 1), ['plc-1']);
@@ -384,7 +416,13 @@ async function waitFor<T>(attempt: () => Promise<T>): Promise<T> {
 
 test('the server refuses to start when Redis cannot be reached, and says so without the password', async () => {
   await assert.rejects(
-    startSignalingServer({ host: '127.0.0.1', port: 0, tokenSecrets: [SECRET], redisUrl: 'redis://:hunter2-secret@127.0.0.1:1', logger: createJsonLogger({ level: 'silent' }) }),
+    startSignalingServer({
+      host: '127.0.0.1',
+      port: 0,
+      tokenSecrets: [SECRET],
+      redisUrl: 'redis://:hunter2-secret@127.0.0.1:1',
+      logger: createJsonLogger({ level: 'silent' }),
+    }),
     (error: Error) => {
       assert.match(error.message, /^cannot reach Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1.*ECONNREFUSED/);
       assert.ok(!error.message.includes('hunter2'));

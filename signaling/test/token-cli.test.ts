@@ -19,7 +19,10 @@ const cli = join(root, 'dist/cli.js');
 const SECRET = 'cli-signing-secret-0123456789abcdef-0123';
 
 function token(...args: string[]): { code: number; stdout: string; stderr: string } {
-  const run = spawnSync(process.execPath, [cli, 'token', ...args], { encoding: 'utf8', env: { ...process.env, TETHER_SIGNALING_TOKEN_SECRET: SECRET } });
+  const run = spawnSync(process.execPath, [cli, 'token', ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, TETHER_SIGNALING_TOKEN_SECRET: SECRET },
+  });
   return { code: run.status ?? -1, stdout: run.stdout, stderr: run.stderr };
 }
 
@@ -37,7 +40,10 @@ test('token issue prints a token; bad requests exit 2 with the reason', () => {
   assert.match(token('issue', '--role', 'admin', '--org', 'a', '--subject', 'b').stderr, /--role must be agent or console/);
   assert.equal(token('issue', '--role', 'console', '--subject', 'b').code, 2);
   assert.match(token('issue', '--role', 'console', '--org', 'a', '--subject', 'b', '--ttl', 'soon').stderr, /not a duration/);
-  const noSecret = spawnSync(process.execPath, [cli, 'token', 'issue', '--role', 'console', '--org', 'a', '--subject', 'b'], { encoding: 'utf8', env: { ...process.env, TETHER_SIGNALING_TOKEN_SECRET: '' } });
+  const noSecret = spawnSync(process.execPath, [cli, 'token', 'issue', '--role', 'console', '--org', 'a', '--subject', 'b'], {
+    encoding: 'utf8',
+    env: { ...process.env, TETHER_SIGNALING_TOKEN_SECRET: '' },
+  });
   assert.equal(noSecret.status, 2);
   assert.match(noSecret.stderr, /no token secret/);
 });

@@ -47,7 +47,10 @@ test('a token verifies with any configured secret and carries its claims', () =>
   assert.match(issued.value.token, /^tst1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
   const claims = verifyToken(issued.value.token, [OLD_SECRET, SECRET], now + 1000);
   assert.ok(claims.ok);
-  assert.deepEqual([claims.value.role, claims.value.org, claims.value.sub, claims.value.exp - claims.value.iat], ['agent', 'acme', 'plc-1', 3600]);
+  assert.deepEqual(
+    [claims.value.role, claims.value.org, claims.value.sub, claims.value.exp - claims.value.iat],
+    ['agent', 'acme', 'plc-1', 3600],
+  );
   assert.equal(tokenId(issued.value.token), claims.value.jti);
   assert.equal(verifyToken(issued.value.token, [OLD_SECRET], now).ok, false);
   const expired = verifyToken(issued.value.token, [SECRET], now + 3_600_000);
@@ -84,7 +87,7 @@ test('expired, tampered, wrong-role and foreign-secret tokens are refused', asyn
   assert.doesNotMatch(fixture.logs.join('\n'), new RegExp(mac!));
 });
 
-test("an agent token is refused for another agentId", async (t) => {
+test('an agent token is refused for another agentId', async (t) => {
   const fixture = await signedFixture(t);
   const error = await refused(fixture, agentAuth(issue('agent', 'acme', 'plc-1'), 'plc-2'));
   assert.match(error.message, /for agent plc-1, not plc-2/);
@@ -109,8 +112,14 @@ test('presence and relay stay within the organisation', async (t) => {
 
   // B offers to A's agent: offline, exactly as an agent that does not exist
   const agentOffers = noEvent(agentA, 'webrtc:offer', 400);
-  const reply = (await emitAck(consoleB, 'webrtc:offer', { sessionId: sid('x-org'), agentId: 'plc-a', sdp: SDP_OFFER })) as { ok: boolean; error?: { code: string; message: string } };
-  const unknown = (await emitAck(consoleB, 'webrtc:offer', { sessionId: sid('none'), agentId: 'plc-zz', sdp: SDP_OFFER })) as { ok: boolean; error?: { code: string; message: string } };
+  const reply = (await emitAck(consoleB, 'webrtc:offer', { sessionId: sid('x-org'), agentId: 'plc-a', sdp: SDP_OFFER })) as {
+    ok: boolean;
+    error?: { code: string; message: string };
+  };
+  const unknown = (await emitAck(consoleB, 'webrtc:offer', { sessionId: sid('none'), agentId: 'plc-zz', sdp: SDP_OFFER })) as {
+    ok: boolean;
+    error?: { code: string; message: string };
+  };
   assert.equal(reply.error?.code, 'AGENT_OFFLINE');
   assert.equal(reply.error?.message.replace('plc-a', 'X'), unknown.error?.message.replace('plc-zz', 'X'));
   await agentOffers;

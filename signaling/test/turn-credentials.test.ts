@@ -39,22 +39,40 @@ test('credentials follow the TURN REST API scheme coturn checks: <expiry>:<user>
 test('the TURN settings come from flags, environment or config file, with a one-hour default lifetime', () => {
   assert.equal(turnConfig(loadConfig(tokens, {}, noFile)), undefined);
   assert.deepEqual(turnConfig(loadConfig([...tokens, '--turn-url', 'turn:t.example:3478', '--turn-secret', 's3cret'], {}, noFile)), {
-    urls: ['turn:t.example:3478'], secret: 's3cret', ttlSeconds: DEFAULT_TURN_TTL_SECONDS,
+    urls: ['turn:t.example:3478'],
+    secret: 's3cret',
+    ttlSeconds: DEFAULT_TURN_TTL_SECONDS,
   });
   assert.deepEqual(
-    turnConfig(loadConfig(tokens, { TETHER_SIGNALING_TURN_URLS: 'turn:a:3478, turns:b:5349', TETHER_SIGNALING_TURN_SECRET: 'x', TETHER_SIGNALING_TURN_TTL: '30m' }, noFile)),
+    turnConfig(
+      loadConfig(
+        tokens,
+        { TETHER_SIGNALING_TURN_URLS: 'turn:a:3478, turns:b:5349', TETHER_SIGNALING_TURN_SECRET: 'x', TETHER_SIGNALING_TURN_TTL: '30m' },
+        noFile,
+      ),
+    ),
     { urls: ['turn:a:3478', 'turns:b:5349'], secret: 'x', ttlSeconds: 1800 },
   );
   const file = JSON.stringify({ turnUrls: ['turn:c:3478'], turnSecret: 'f', turnTtlSeconds: 7200 });
-  assert.deepEqual(turnConfig(loadConfig([...tokens, '--config', 'c.json', '--turn-ttl', '2h'], {}, () => file)), { urls: ['turn:c:3478'], secret: 'f', ttlSeconds: 7200 });
+  assert.deepEqual(turnConfig(loadConfig([...tokens, '--config', 'c.json', '--turn-ttl', '2h'], {}, () => file)), {
+    urls: ['turn:c:3478'],
+    secret: 'f',
+    ttlSeconds: 7200,
+  });
 });
 
 test('incomplete or bad TURN settings stop the server with a sentence that says what to fix', () => {
   assert.match(errorOf(loadConfig([...tokens, '--turn-url', 'turn:t:3478'], {}, noFile)), /no secret/);
   assert.match(errorOf(loadConfig([...tokens, '--turn-secret', 's'], {}, noFile)), /no TURN URL/);
   assert.match(errorOf(loadConfig([...tokens, '--turn-url', 'stun:t:3478', '--turn-secret', 's'], {}, noFile)), /invalid TURN URL/);
-  assert.match(errorOf(loadConfig([...tokens, '--turn-url', 'turn:t', '--turn-secret', 's', '--turn-ttl', 'soon'], {}, noFile)), /lifetime/);
-  assert.match(errorOf(loadConfig([...tokens, '--turn-url', 'turn:t', '--turn-secret', 's', '--turn-ttl', '30d'], {}, noFile)), /at most 7d/);
+  assert.match(
+    errorOf(loadConfig([...tokens, '--turn-url', 'turn:t', '--turn-secret', 's', '--turn-ttl', 'soon'], {}, noFile)),
+    /lifetime/,
+  );
+  assert.match(
+    errorOf(loadConfig([...tokens, '--turn-url', 'turn:t', '--turn-secret', 's', '--turn-ttl', '30d'], {}, noFile)),
+    /at most 7d/,
+  );
 });
 
 test('every authenticated console and agent gets credentials on connect, and fresh ones before they expire', async (t) => {

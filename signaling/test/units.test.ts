@@ -27,13 +27,19 @@ test('the negotiation table forgets every index of a removed negotiation', () =>
   table.set({ sessionId: 's2', consoleSocketId: 'c1', agentId: 'a', agentSocketId: 'x2' });
   table.set({ sessionId: 's3', consoleSocketId: 'c2', agentId: 'a', agentSocketId: 'x1' });
   assert.equal(table.countForConsole('c1'), 2);
-  assert.deepEqual(table.takeForAgentSocket('x1').map((n) => n.sessionId), ['s1', 's3']);
+  assert.deepEqual(
+    table.takeForAgentSocket('x1').map((n) => n.sessionId),
+    ['s1', 's3'],
+  );
   assert.equal(table.countForConsole('c1'), 1);
   assert.equal(table.countForConsole('c2'), 0);
   // Re-offering s2 to another agent connection moves it between indexes.
   table.set({ sessionId: 's2', consoleSocketId: 'c1', agentId: 'a', agentSocketId: 'x3' });
   assert.deepEqual(table.takeForAgentSocket('x2'), []);
-  assert.deepEqual(table.takeForConsole('c1').map((n) => n.sessionId), ['s2']);
+  assert.deepEqual(
+    table.takeForConsole('c1').map((n) => n.sessionId),
+    ['s2'],
+  );
   assert.equal(table.size, 0);
 });
 

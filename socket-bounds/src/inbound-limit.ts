@@ -124,7 +124,10 @@ export class InboundLimit {
       },
     };
     this.#transports.set(conn, transport);
-    transport.deadline = setTimeout(() => this.#end(conn, transport, `no connection admitted within ${this.#handshake.ms} ms`), this.#handshake.ms);
+    transport.deadline = setTimeout(
+      () => this.#end(conn, transport, `no connection admitted within ${this.#handshake.ms} ms`),
+      this.#handshake.ms,
+    );
     transport.deadline.unref();
     conn.once('close', () => {
       clearTimeout(transport.deadline);
@@ -136,7 +139,8 @@ export class InboundLimit {
       if (isBinaryPacket(packet)) return this.#end(conn, transport, 'a binary packet (this server has no binary event)');
       if (transport.admitted) return;
       transport.received += inboundBytes(packet);
-      if (transport.received > this.#handshake.bytes) this.#end(conn, transport, `more than ${this.#handshake.bytes} bytes before a connection was admitted`);
+      if (transport.received > this.#handshake.bytes)
+        this.#end(conn, transport, `more than ${this.#handshake.bytes} bytes before a connection was admitted`);
     });
   }
 

@@ -27,7 +27,8 @@ export function isLogLevel(value: unknown): value is LogLevel {
 const RESERVED = new Set(['time', 'level', 'module', 'msg']);
 
 function serialize(value: unknown, stacks: boolean): unknown {
-  if (value instanceof Error) return stacks ? { name: value.name, message: value.message, stack: value.stack } : { name: value.name, message: value.message };
+  if (value instanceof Error)
+    return stacks ? { name: value.name, message: value.message, stack: value.stack } : { name: value.name, message: value.message };
   return value;
 }
 

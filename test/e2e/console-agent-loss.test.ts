@@ -36,7 +36,13 @@ const test = (name: string, body: () => Promise<void>) => it(name, () => stack.g
 
 test('a killed agent: tabs reconnect by themselves once it is back, then say the shell is gone and open a new one', async () => {
   const stateDir = mkdtempSync(join(tmpdir(), 'tether-agent-state-'));
-  const options = { signalingUrl: stack.signaling.url, token: stack.agentToken, agentId: `${stack.agent.agentId}-crash`, name: 'line 7 host', stateDir };
+  const options = {
+    signalingUrl: stack.signaling.url,
+    token: stack.agentToken,
+    agentId: `${stack.agent.agentId}-crash`,
+    name: 'line 7 host',
+    stateDir,
+  };
   agent = await startAgent(options);
   const first = await ui.openTargetByClick(agent.agentId, container.name, 45_000);
   const second = await ui.openTargetByClick(agent.agentId, container.name, 45_000);
@@ -54,7 +60,10 @@ test('a killed agent: tabs reconnect by themselves once it is back, then say the
   }
   const item = ui.page.locator(`[data-testid="agent"][data-agent-id="${agent.agentId}"]`);
   await waitFor(async () => (await item.getAttribute('data-online')) === 'false', 'the agent to be listed offline', 30_000);
-  assert.equal(await item.locator(`[data-testid="target"][data-target-name="${container.name}"]`).getAttribute('data-state'), 'unreachable');
+  assert.equal(
+    await item.locator(`[data-testid="target"][data-target-name="${container.name}"]`).getAttribute('data-state'),
+    'unreachable',
+  );
 
   agent = await startAgent(options);
   for (const id of [first, second]) {
@@ -62,7 +71,10 @@ test('a killed agent: tabs reconnect by themselves once it is back, then say the
     const tab = await ui.tab(id);
     assert.equal(tab.lastError?.code, 'SESSION_NOT_FOUND');
     const banner = ui.panel(id).locator('[data-testid="tab-banner"]');
-    assert.match((await banner.textContent()) ?? '', new RegExp(`The shell on ${container.name} is gone: the agent restarted or the session expired`));
+    assert.match(
+      (await banner.textContent()) ?? '',
+      new RegExp(`The shell on ${container.name} is gone: the agent restarted or the session expired`),
+    );
     assert.equal(await banner.locator('[data-testid="tab-reconnect"]').textContent(), 'Open a new session');
   }
   assert.match(await ui.screen(first), /before-crash/, 'the old output stays readable');

@@ -41,7 +41,13 @@ const test = (name: string, body: () => Promise<void>) => it(name, () => stack.g
 
 function startOwnAgent(suffix: string, name: string): Promise<AgentProcess> {
   const stateDir = mkdtempSync(join(tmpdir(), 'tether-agent-state-'));
-  return startAgent({ signalingUrl: stack.signaling.url, token: stack.agentToken, agentId: `${stack.agent.agentId}-${suffix}`, name, stateDir });
+  return startAgent({
+    signalingUrl: stack.signaling.url,
+    token: stack.agentToken,
+    agentId: `${stack.agent.agentId}-${suffix}`,
+    name,
+    stateDir,
+  });
 }
 
 test('SIGTERM: every line printed before the stop reaches the tab, which then says the agent stopped and the shell was ended', async () => {
@@ -70,7 +76,9 @@ test('SIGTERM: every line printed before the stop reaches the tab, which then sa
   await watch;
   assert.equal(atExit.lastError?.code, 'AGENT_STOPPED', `the tab knew when the agent exited: ${JSON.stringify(atExit)}`);
   assert.deepEqual(stopping.exited(), { code: 0, signal: null }, 'a clean stop exits 0');
-  console.log(`[figure] the tab said the agent stopped ${toldAt! - signalledAt} ms after SIGTERM; the agent exited ${Date.now() - signalledAt} ms after it (with the checks)`);
+  console.log(
+    `[figure] the tab said the agent stopped ${toldAt! - signalledAt} ms after SIGTERM; the agent exited ${Date.now() - signalledAt} ms after it (with the checks)`,
+  );
 
   const tab = await ui.tab(tabId);
   assert.equal(tab.state, 'failed');
@@ -81,16 +89,30 @@ test('SIGTERM: every line printed before the stop reaches the tab, which then sa
   await ui.screenshot('console-agent-stopped');
 
   const written = (await docker('exec', container.id, 'cat', '/tmp/ticks')).split('\n').filter(Boolean);
-  const shown = new Set(Buffer.from(await ui.captured(tabId), 'base64').toString('utf8').split(/\r?\n/));
+  const shown = new Set(
+    Buffer.from(await ui.captured(tabId), 'base64')
+      .toString('utf8')
+      .split(/\r?\n/),
+  );
   const missing = written.filter((line) => !shown.has(line));
   assert.ok(written.length >= 30, `${written.length} lines written`);
   assert.deepEqual(missing, [], `${missing.length} of ${written.length} lines printed before the stop never reached the tab`);
-  assert.deepEqual((await container.processes()).filter((p) => /bash|sleep 0/.test(p)), [], 'the shell and its loop are gone');
+  assert.deepEqual(
+    (await container.processes()).filter((p) => /bash|sleep 0/.test(p)),
+    [],
+    'the shell and its loop are gone',
+  );
 
-  const audit = readFileSync(join(stopping.stateDir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const audit = readFileSync(join(stopping.stateDir, 'audit.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   const mine = audit.filter((r) => r.sessionId === sessionId).map((r) => r.event);
   assert.deepEqual(mine, ['session.start', 'session.end'], 'no detach before the end');
-  assert.match(String(audit.find((r) => r.event === 'session.end' && r.sessionId === sessionId)?.reason), /agent stopped \(signal SIGTERM\)/);
+  assert.match(
+    String(audit.find((r) => r.event === 'session.end' && r.sessionId === sessionId)?.reason),
+    /agent stopped \(signal SIGTERM\)/,
+  );
   agent = undefined;
 });
 
@@ -105,7 +127,12 @@ test('SIGKILL: the tab says since when the agent is unreachable, not that the sh
     const t = (await banner.textContent()) ?? '';
     return /unreachable since/.test(t) ? t : undefined;
   }, 'the unreachable banner');
-  assert.match(text, new RegExp(`${agent.name} unreachable since \\d\\d:\\d\\d:\\d\\d; the agent keeps the shell for up to (\\d+ min|\\d+ min \\d+ s|\\d+ s) more if it is still running`));
+  assert.match(
+    text,
+    new RegExp(
+      `${agent.name} unreachable since \\d\\d:\\d\\d:\\d\\d; the agent keeps the shell for up to (\\d+ min|\\d+ min \\d+ s|\\d+ s) more if it is still running`,
+    ),
+  );
   assert.doesNotMatch(text, /keeps running/);
   await ui.screenshot('console-agent-unreachable');
 });

@@ -42,7 +42,10 @@ test('a tab on a fresh connection goes through signaling, ICE, secure channel an
   const summary = await ui.tab(tabId);
   assert.equal(summary.path, 'direct', 'loopback: the selected pair is host/prflx, no relay');
   assert.ok(summary.rttMs !== undefined && summary.rttMs >= 0, 'Chromium measured a round-trip time');
-  assert.match((await agentItem(stack.agent.agentId).locator('[data-testid="connection-state"]').textContent()) ?? '', /connected · direct/);
+  assert.match(
+    (await agentItem(stack.agent.agentId).locator('[data-testid="connection-state"]').textContent()) ?? '',
+    /connected · direct/,
+  );
   await ui.closeByClick(tabId);
 });
 
@@ -78,7 +81,11 @@ test('stopping a container shows it stopped in the device list, and its tab says
   const target = agentItem(stack.agent.agentId).locator(`[data-testid="target"][data-target-name="${container.name}"]`);
   await waitFor(async () => (await target.getAttribute('data-state')) === 'stopped', 'the container to be listed as stopped', 15_000);
   const banner = ui.panel(tabId).locator('[data-testid="tab-banner"]');
-  await waitFor(async () => (await banner.isVisible()) && /is stopped/.test((await banner.textContent()) ?? ''), 'the tab to say the container stopped', 15_000);
+  await waitFor(
+    async () => (await banner.isVisible()) && /is stopped/.test((await banner.textContent()) ?? ''),
+    'the tab to say the container stopped',
+    15_000,
+  );
   assert.match((await banner.textContent()) ?? '', new RegExp(`Container ${container.name} is stopped`));
   const tab = await ui.tab(tabId);
   assert.equal(tab.targetState, 'stopped');

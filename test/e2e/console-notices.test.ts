@@ -37,10 +37,20 @@ test('an agent that records input: the tab says so as it opens, and what is type
   assert.deepEqual(notices, ['What you type in this tab is recorded, passwords included: this agent records input (--record-input).']);
   await ui.typeLine(tabId, 'echo typed""-in-the-page');
   await ui.waitForLine(tabId, 'typed-in-the-page');
-  const typed = await waitFor(() => {
-    const text = readdirSync(recordDir).map((name) => readFileSync(join(recordDir, name), 'utf8')).join('');
-    const inputs = text.split('\n').filter((line) => line.includes('"i"')).map((line) => (JSON.parse(line) as [number, string, string])[2]).join('');
-    return inputs.includes('echo typed""-in-the-page\r') ? inputs : undefined;
-  }, 'the typed line in the recording', 120_000);
+  const typed = await waitFor(
+    () => {
+      const text = readdirSync(recordDir)
+        .map((name) => readFileSync(join(recordDir, name), 'utf8'))
+        .join('');
+      const inputs = text
+        .split('\n')
+        .filter((line) => line.includes('"i"'))
+        .map((line) => (JSON.parse(line) as [number, string, string])[2])
+        .join('');
+      return inputs.includes('echo typed""-in-the-page\r') ? inputs : undefined;
+    },
+    'the typed line in the recording',
+    120_000,
+  );
   assert.ok(typed.length > 0);
 });

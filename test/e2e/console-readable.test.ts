@@ -37,7 +37,10 @@ async function cellBox(text: string, column: number): Promise<{ x: number; y: nu
   return waitFor(() => cellBoxNow(text, column), `a row showing ${text}`, 10_000);
 }
 
-function cellBoxNow(text: string, column: number): Promise<{ x: number; y: number; width: number; height: number; background: string } | undefined> {
+function cellBoxNow(
+  text: string,
+  column: number,
+): Promise<{ x: number; y: number; width: number; height: number; background: string } | undefined> {
   return ui.page.evaluate(
     ([id, wanted, col]) => {
       const panel = document.querySelector(`.tab-panel[data-tab-id="${id}"]`);
@@ -49,7 +52,13 @@ function cellBoxNow(text: string, column: number): Promise<{ x: number; y: numbe
       const cellWidth = screen.getBoundingClientRect().width / cols;
       const box = row.getBoundingClientRect();
       const viewport = panel!.querySelector('.xterm-viewport') as HTMLElement;
-      return { x: box.left + col * cellWidth, y: box.top, width: cellWidth, height: box.height, background: getComputedStyle(viewport).backgroundColor };
+      return {
+        x: box.left + col * cellWidth,
+        y: box.top,
+        width: cellWidth,
+        height: box.height,
+        background: getComputedStyle(viewport).backgroundColor,
+      };
     },
     [tabId, text, column] as const,
   );
@@ -57,7 +66,14 @@ function cellBoxNow(text: string, column: number): Promise<{ x: number; y: numbe
 
 /** Pixels of the page's area `box` that differ clearly from `background` (`rgb(r, g, b)`). */
 async function inkedPixels(box: { x: number; y: number; width: number; height: number }, background: string): Promise<number> {
-  const png = await ui.page.screenshot({ clip: { x: Math.floor(box.x), y: Math.floor(box.y), width: Math.max(1, Math.round(box.width)), height: Math.max(1, Math.round(box.height)) } });
+  const png = await ui.page.screenshot({
+    clip: {
+      x: Math.floor(box.x),
+      y: Math.floor(box.y),
+      width: Math.max(1, Math.round(box.width)),
+      height: Math.max(1, Math.round(box.height)),
+    },
+  });
   return ui.page.evaluate(
     async ([data, bg]) => {
       const image = new Image();
@@ -130,7 +146,10 @@ test('the font and its size are chosen in the settings, and the terminal follows
   await settings.locator('[data-testid="settings-font-size"]').dispatchEvent('change');
   await ui.closeSettings();
   await waitFor(async () => {
-    const family = await ui.page.evaluate((id) => getComputedStyle(document.querySelector(`.tab-panel[data-tab-id="${id}"] .xterm-rows`) as HTMLElement).fontFamily, tabId);
+    const family = await ui.page.evaluate(
+      (id) => getComputedStyle(document.querySelector(`.tab-panel[data-tab-id="${id}"] .xterm-rows`) as HTMLElement).fontFamily,
+      tabId,
+    );
     return /^"?DejaVu Mono"?,/.test(family);
   }, 'the terminal to use DejaVu Mono');
   assert.equal(await ui.page.locator('[data-testid="font-size"]').textContent(), '16px');

@@ -20,7 +20,10 @@ let packaging: TestContainer;
 
 before(async () => {
   stack = await startStack({ name: 'console-restore' });
-  [press, packaging] = await Promise.all([stack.startContainer({ namePrefix: 'restore-press' }), stack.startContainer({ namePrefix: 'restore-pack' })]);
+  [press, packaging] = await Promise.all([
+    stack.startContainer({ namePrefix: 'restore-press' }),
+    stack.startContainer({ namePrefix: 'restore-pack' }),
+  ]);
   ui = await stack.openConsole();
 });
 
@@ -60,17 +63,35 @@ test('regression: a reload asks first, then every tab comes back with the same s
   await reload();
   assert.equal(beforeUnloadQuestions(stack.page), asked + 1, 'the reload asked first, as shells were running');
 
-  const back = await waitFor(async () => {
-    const tabs = await ui.tabs();
-    return tabs.length === 2 && tabs.every((t) => t.state === 'open') ? tabs : undefined;
-  }, 'both tabs to come back open', 60_000);
-  assert.deepEqual(back.map((t) => t.title), ['press main', `${packaging.name} @ agent console-restore`], 'in their order, with their titles');
-  assert.deepEqual(back.map((t) => t.sessionId), sessions, 'the same sessions, taken back');
+  const back = await waitFor(
+    async () => {
+      const tabs = await ui.tabs();
+      return tabs.length === 2 && tabs.every((t) => t.state === 'open') ? tabs : undefined;
+    },
+    'both tabs to come back open',
+    60_000,
+  );
+  assert.deepEqual(
+    back.map((t) => t.title),
+    ['press main', `${packaging.name} @ agent console-restore`],
+    'in their order, with their titles',
+  );
+  assert.deepEqual(
+    back.map((t) => t.sessionId),
+    sessions,
+    'the same sessions, taken back',
+  );
   assert.equal(back.find((t) => t.active)?.title, 'press main', 'the tab that was active is active');
-  assert.deepEqual(back.map((t) => t.resumeCount), [1, 1]);
+  assert.deepEqual(
+    back.map((t) => t.resumeCount),
+    [1, 1],
+  );
   await ui.waitForLine(back[1]!.id, 'missed-while-away-42', 30_000);
   assert.deepEqual([await shellPid(back[0]!.id, 'first'), await shellPid(back[1]!.id, 'second')], pids, 'the same shell processes');
-  assert.ok((await ui.notices(back[0]!.id)).some((n) => /the console restarted .* the same shell goes on/.test(n)), 'the tab says what happened');
+  assert.ok(
+    (await ui.notices(back[0]!.id)).some((n) => /the console restarted .* the same shell goes on/.test(n)),
+    'the tab says what happened',
+  );
 });
 
 test('closing a tab still ends its shell: after a reload it does not come back', async () => {
@@ -78,10 +99,14 @@ test('closing a tab still ends its shell: after a reload it does not come back',
   await ui.closeByClick(tabs[1]!.id);
   await waitFor(async () => (await ui.tabs()).length === 1, 'one tab left');
   await reload();
-  const back = await waitFor(async () => {
-    const list = await ui.tabs();
-    return list.length === 1 && list[0]!.state === 'open' ? list : undefined;
-  }, 'the one tab to come back', 60_000);
+  const back = await waitFor(
+    async () => {
+      const list = await ui.tabs();
+      return list.length === 1 && list[0]!.state === 'open' ? list : undefined;
+    },
+    'the one tab to come back',
+    60_000,
+  );
   assert.equal(back[0]!.title, 'press main');
 });
 

@@ -48,7 +48,12 @@ before(async () => {
   container = await stack.startContainer({ namePrefix: 'resume-sig-plc' });
   port = await freePort();
   signaling = await startOwnSignaling();
-  agent = await startAgent({ signalingUrl: signaling.url, token: agentToken, agentId: `resume-sig-${randomBytes(3).toString('hex')}`, name: 'agent behind a flaky cloud' });
+  agent = await startAgent({
+    signalingUrl: signaling.url,
+    token: agentToken,
+    agentId: `resume-sig-${randomBytes(3).toString('hex')}`,
+    name: 'agent behind a flaky cloud',
+  });
   page = await newLoggedPage(stack.browser, pageLog);
   const query = new URLSearchParams({ signal: signaling.url, token: consoleToken, test: '1' });
   await page.goto(`${stack.baseUrl}/index.html?${query.toString()}`);
@@ -67,13 +72,17 @@ const test = (name: string, body: () => Promise<void>) =>
     try {
       await body();
     } catch (error) {
-      console.error(`--- agent log tail ---\n${agent?.logs().slice(-60).join('\n')}\n--- signaling ---\n${signalingLog.slice(-40).join('\n')}\n--- page ---\n${pageLog.slice(-60).join('\n')}`);
+      console.error(
+        `--- agent log tail ---\n${agent?.logs().slice(-60).join('\n')}\n--- signaling ---\n${signalingLog.slice(-40).join('\n')}\n--- page ---\n${pageLog.slice(-60).join('\n')}`,
+      );
       throw error;
     }
   });
 
 async function numberedLines(tabId: string): Promise<number[]> {
-  const text = Buffer.from(await ui.captured(tabId), 'base64').toString('utf8').replace(/\r/g, '');
+  const text = Buffer.from(await ui.captured(tabId), 'base64')
+    .toString('utf8')
+    .replace(/\r/g, '');
   return text.split('\n').flatMap((l) => (/^line-(\d+)$/.exec(l) ? [Number(l.slice(5))] : []));
 }
 
@@ -82,7 +91,10 @@ test('with the signaling server down for 20 s, the console retries with capped b
   await ui.waitForPrompt(tabId);
   await ui.capture(tabId, true);
   await ui.typeLine(tabId, 'echo pid""=$$; i=0; while [ $i -lt 600 ]; do i=$((i+1)); echo line-$i; sleep 0.05; done; echo loop""-done');
-  const pid = (await ui.waitForLine(tabId, /^pid=\d+$/)).split('\n').find((l) => /^pid=\d+$/.test(l.trim()))?.trim();
+  const pid = (await ui.waitForLine(tabId, /^pid=\d+$/))
+    .split('\n')
+    .find((l) => /^pid=\d+$/.test(l.trim()))
+    ?.trim();
   await waitFor(async () => (await numberedLines(tabId)).length >= 20, 'the first 20 numbered lines');
 
   await signaling?.close();
@@ -100,18 +112,29 @@ test('with the signaling server down for 20 s, the console retries with capped b
   await waitFor(async () => (await ui.tab(tabId)).state === 'open', 'the tab to resume once signaling is back', 60_000);
   console.log(`[resume-signaling] shell back ${Date.now() - downAt} ms after the drop (20 s of it with signaling down)`);
   await ui.waitForLine(tabId, 'loop-done', 90_000);
-  assert.deepEqual(await numberedLines(tabId), Array.from({ length: 600 }, (_, i) => i + 1), 'every line once, in order');
+  assert.deepEqual(
+    await numberedLines(tabId),
+    Array.from({ length: 600 }, (_, i) => i + 1),
+    'every line once, in order',
+  );
   await ui.typeLine(tabId, 'echo pid""=$$');
   const screen = await ui.waitForLine(tabId, /^pid=\d+$/);
-  const pids = screen.split('\n').map((l) => l.trim()).filter((l) => /^pid=\d+$/.test(l));
+  const pids = screen
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => /^pid=\d+$/.test(l));
   assert.equal(pids[pids.length - 1], pid, 'the same shell');
   // The prompt after pid=… may still be arriving: the two counts agree once it has (read once, they
   // once differed by the prompt's bytes on a quiet machine).
   const counts = async () => ({ shown: await ui.received(tabId), session: (await ui.tab(tabId)).sessionReceived });
-  await waitFor(async () => {
-    const { shown, session } = await counts();
-    return shown === session;
-  }, 'the bytes the terminal shows to equal the bytes the session received', 60_000).catch(async (error: unknown) => {
+  await waitFor(
+    async () => {
+      const { shown, session } = await counts();
+      return shown === session;
+    },
+    'the bytes the terminal shows to equal the bytes the session received',
+    60_000,
+  ).catch(async (error: unknown) => {
     assert.fail(`${String(error)}: ${JSON.stringify(await counts())}`);
   });
 });

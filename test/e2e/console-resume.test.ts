@@ -32,7 +32,9 @@ const test = (name: string, body: () => Promise<void>) => it(name, () => stack.g
 
 /** The captured output as text, '\r' removed. */
 async function capturedText(tabId: string): Promise<string> {
-  return Buffer.from(await ui.captured(tabId), 'base64').toString('utf8').replace(/\r/g, '');
+  return Buffer.from(await ui.captured(tabId), 'base64')
+    .toString('utf8')
+    .replace(/\r/g, '');
 }
 
 /** Lines of the captured output that are exactly `line-<n>`, as numbers, in order. */
@@ -47,19 +49,28 @@ async function countLines(tabId: string, line: string): Promise<number> {
 /** The tab's received byte count once no output has arrived for a second. */
 async function quietReceived(tabId: string): Promise<number> {
   let last = -1;
-  return waitFor(async () => {
-    const now = await ui.received(tabId);
-    const stable = now === last;
-    last = now;
-    return stable ? now : undefined;
-  }, 'the output to go quiet', 20_000, 1_000);
+  return waitFor(
+    async () => {
+      const now = await ui.received(tabId);
+      const stable = now === last;
+      last = now;
+      return stable ? now : undefined;
+    },
+    'the output to go quiet',
+    20_000,
+    1_000,
+  );
 }
 
 /** `pid=<n>` of the shell in the tab, printed anew. */
 async function shellPid(tabId: string, tag: string): Promise<string> {
   await ui.typeLine(tabId, `echo ${tag}""=$$`);
   const screen = await ui.waitForLine(tabId, new RegExp(`^${tag}=\\d+$`));
-  const pid = screen.split('\n').map((l) => l.trim()).reverse().find((l) => l.startsWith(`${tag}=`));
+  const pid = screen
+    .split('\n')
+    .map((l) => l.trim())
+    .reverse()
+    .find((l) => l.startsWith(`${tag}=`));
   assert.ok(pid);
   return pid.slice(tag.length + 1);
 }
@@ -95,12 +106,19 @@ test('a dropped path resumes the same shell: every line once and in order, the b
   assert.equal(resumed.lastResumed?.lost, 0, 'nothing fell out of the 1 MiB buffer');
   assert.equal(await ui.panel(tabId).locator('[data-testid="tab-banner"]').isVisible(), false);
   const notices = await ui.notices(tabId);
-  assert.ok(notices.some((n) => /^\[tether: reconnected after \d+ s; the same shell goes on\]$/.test(n)), JSON.stringify(notices));
+  assert.ok(
+    notices.some((n) => /^\[tether: reconnected after \d+ s; the same shell goes on\]$/.test(n)),
+    JSON.stringify(notices),
+  );
   assert.ok(!notices.some((n) => /were lost/.test(n)), 'no loss reported when nothing was lost');
   await ui.waitForLine(tabId, 'loop-done', 60_000);
   const numbers = await numberedLines(tabId);
   assert.ok(linesAtLoss < 400, 'the loop was still running when the path dropped');
-  assert.deepEqual(numbers, Array.from({ length: 400 }, (_, i) => i + 1), 'every line 1..400 exactly once, in order');
+  assert.deepEqual(
+    numbers,
+    Array.from({ length: 400 }, (_, i) => i + 1),
+    'every line 1..400 exactly once, in order',
+  );
 
   assert.equal(await shellPid(tabId, 'pid-after'), pidBefore, 'the same shell');
   await ui.typeLine(tabId, 'echo "$KEPT in $(pwd)"');
@@ -149,7 +167,7 @@ test('output beyond the agent buffer: the tab says how much was lost, and acks c
     () => auditEntries(stack.agent.stateDir).find((e) => e.event === 'session.end' && e.sessionId === sessionId),
     'the agent to audit the end of the session',
   );
-  assert.equal(end.bytesOut, after.sessionReceived, 'the offset is the agent\'s byte count');
+  assert.equal(end.bytesOut, after.sessionReceived, "the offset is the agent's byte count");
 });
 
 test('a tab channel closed without close resumes on the same peer connection', async () => {
@@ -158,7 +176,11 @@ test('a tab channel closed without close resumes on the same peer connection', a
   await ui.capture(tabId, true);
   const pid = await shellPid(tabId, 'pid-one');
   await ui.dropChannel(tabId);
-  await waitFor(async () => (await ui.tab(tabId)).resumeCount === 1 && (await ui.tab(tabId)).state === 'open', 'the tab to resume on a new channel', 30_000);
+  await waitFor(
+    async () => (await ui.tab(tabId)).resumeCount === 1 && (await ui.tab(tabId)).state === 'open',
+    'the tab to resume on a new channel',
+    30_000,
+  );
   assert.equal(await shellPid(tabId, 'pid-two'), pid, 'the same shell');
   assert.equal(await ui.received(tabId), (await ui.tab(tabId)).sessionReceived);
   await ui.closeByClick(tabId);
@@ -213,7 +235,11 @@ test('a hung agent (SIGSTOP): the console notices through ICE, reconnects once i
   await waitFor(async () => (await ui.tab(tabId)).state === 'open', 'the tab to resume', 60_000);
   assert.equal((await ui.tab(tabId)).lastResumed?.lost, 0);
   await ui.waitForLine(tabId, 'hung-done', 60_000);
-  assert.deepEqual(await numberedLines(tabId), Array.from({ length: 200 }, (_, i) => i + 1), 'every line once, in order');
+  assert.deepEqual(
+    await numberedLines(tabId),
+    Array.from({ length: 200 }, (_, i) => i + 1),
+    'every line once, in order',
+  );
   assert.equal(await shellPid(tabId, 'pid-after-hang'), pid, 'the same shell');
   assert.equal(await ui.received(tabId), (await ui.tab(tabId)).sessionReceived);
   await ui.closeByClick(tabId);

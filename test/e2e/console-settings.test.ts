@@ -31,9 +31,11 @@ const waitForConsole = () => ui.page.waitForFunction(() => '__tetherTest' in win
 
 /** The rows of an ICE server list as [urls, user name, password]. */
 const iceRows = (list: string) =>
-  ui.page.locator(`[data-testid="${list}"] .ice-row`).evaluateAll((rows) =>
-    rows.map((row) => ['urls', 'username', 'credential'].map((name) => row.querySelector<HTMLInputElement>(`[name="${name}"]`)!.value)),
-  );
+  ui.page
+    .locator(`[data-testid="${list}"] .ice-row`)
+    .evaluateAll((rows) =>
+      rows.map((row) => ['urls', 'username', 'credential'].map((name) => row.querySelector<HTMLInputElement>(`[name="${name}"]`)!.value)),
+    );
 
 test('the first run explains both ways in, asks for ICE servers as fields, warns in words, and signs in', async () => {
   await ui.page.goto(`${stack.baseUrl}/index.html?test=1`);
@@ -57,7 +59,10 @@ test('the first run explains both ways in, asks for ICE servers as fields, warns
   await ui.page.locator('[data-testid="first-run-ice"] [name="urls"]').fill('stun:127.0.0.1:3478');
   await testid('first-run-connect').click();
   await waitForConsole();
-  await waitFor(async () => (await testid('signaling-state').getAttribute('data-state')) === 'connected', 'the console to reach the signaling server');
+  await waitFor(
+    async () => (await testid('signaling-state').getAttribute('data-state')) === 'connected',
+    'the console to reach the signaling server',
+  );
   await ui.connectAgent(stack.agent.agentId, 45_000);
   // The web console's warning stays in words in the toolbar.
   assert.equal(await testid('credential-warning').isVisible(), true);
@@ -70,7 +75,8 @@ test('the settings screen shows and changes the connection (ICE/TURN as fields),
   assert.equal(await settings.locator('[data-testid="settings-token"]').inputValue(), stack.consoleToken);
   assert.deepEqual(await iceRows('settings-ice'), [['stun:127.0.0.1:3478', '', '']]);
   const shortcuts = (await settings.locator('[data-testid="settings-shortcuts"]').innerText()).replace(/\s+/g, ' ');
-  for (const keys of ['Ctrl+Tab', 'Ctrl+Shift+W', 'F2', 'Ctrl+Shift+F', 'Ctrl+Shift+C', 'Ctrl+,']) assert.ok(shortcuts.includes(keys), `${keys} in the shortcuts list: ${shortcuts}`);
+  for (const keys of ['Ctrl+Tab', 'Ctrl+Shift+W', 'F2', 'Ctrl+Shift+F', 'Ctrl+Shift+C', 'Ctrl+,'])
+    assert.ok(shortcuts.includes(keys), `${keys} in the shortcuts list: ${shortcuts}`);
   assert.match((await settings.locator('[data-testid="settings-credential-status"]').innerText()) ?? '', /unencrypted/);
   await ui.screenshot('console-settings');
 

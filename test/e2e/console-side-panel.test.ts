@@ -43,7 +43,9 @@ const listed = () =>
   );
 
 function more(agentId: string, name: string): Promise<AgentProcess> {
-  return startAgent({ signalingUrl: stack.signaling.url, token: stack.agentToken, agentId, name }).then((agent) => (extra.push(agent), agent));
+  return startAgent({ signalingUrl: stack.signaling.url, token: stack.agentToken, agentId, name }).then(
+    (agent) => (extra.push(agent), agent),
+  );
 }
 
 test('agents are sorted by state, the filter finds them by name, and a container with an open tab is marked', async () => {
@@ -68,7 +70,10 @@ test('agents are sorted by state, the filter finds them by name, and a container
   await waitFor(async () => (await stage(hung.agentId)) !== 'ready', 'the hung agent not to be connected');
 
   const expected = [connected.agentId, stack.agent.agentId, hung.agentId, gone.agentId];
-  await waitFor(async () => JSON.stringify((await listed()).map((r) => r.agentId)) === JSON.stringify(expected), `the order ${expected.join(', ')}`);
+  await waitFor(
+    async () => JSON.stringify((await listed()).map((r) => r.agentId)) === JSON.stringify(expected),
+    `the order ${expected.join(', ')}`,
+  );
   const dots = await listed();
   assert.deepEqual(dots.map((r) => r.dot).slice(0, 2), ['connected', 'connected']);
   assert.ok(['connecting', 'failed'].includes(dots[2]!.dot), dots[2]!.dot);
@@ -81,7 +86,10 @@ test('agents are sorted by state, the filter finds them by name, and a container
   if (await other.count()) assert.equal(await other.getAttribute('data-open-tabs'), '0');
 
   await ui.page.locator('[data-testid="device-filter"]').fill('press controller');
-  await waitFor(async () => JSON.stringify((await listed()).map((r) => r.agentId)) === JSON.stringify([connected.agentId]), 'the filter to show the one agent');
+  await waitFor(
+    async () => JSON.stringify((await listed()).map((r) => r.agentId)) === JSON.stringify([connected.agentId]),
+    'the filter to show the one agent',
+  );
   await ui.page.locator('[data-testid="device-filter"]').fill('');
   await waitFor(async () => (await listed()).length === 4, 'all four again');
   hung.resume();
@@ -99,7 +107,11 @@ test('no word in the side panel is broken across two lines', async () => {
         const range = document.createRange();
         range.setStart(node, match.index);
         range.setEnd(node, match.index + match[0].length);
-        const lines = new Set(Array.from(range.getClientRects()).filter((r) => r.width > 0).map((r) => Math.round(r.top)));
+        const lines = new Set(
+          Array.from(range.getClientRects())
+            .filter((r) => r.width > 0)
+            .map((r) => Math.round(r.top)),
+        );
         if (lines.size > 1) out.push(match[0]);
       }
     }
@@ -123,7 +135,10 @@ test('the status line speaks plainly and shows the size the terminal has now', a
     const size = await ui.size(tabId);
     return size.cols < first.cols && size.rows < first.rows ? size : undefined;
   }, 'the terminal to fit the smaller window');
-  await waitFor(async () => (await sizeText()) === `${smaller.cols}×${smaller.rows}`, `the status line to say ${smaller.cols}×${smaller.rows}`);
+  await waitFor(
+    async () => (await sizeText()) === `${smaller.cols}×${smaller.rows}`,
+    `the status line to say ${smaller.cols}×${smaller.rows}`,
+  );
   await ui.page.setViewportSize({ width: 1200, height: 800 });
   await ui.closeByClick(tabId);
 });
@@ -136,15 +151,21 @@ test('a background tab with new output shows a dot that can be seen', async () =
   await ui.waitOpened(second);
   await waitFor(async () => (await ui.tab(first)).activity, 'output in the background tab');
   // No named functions inside: the test's compiler would wrap them in a helper the page lacks.
-  const dot = await ui.tabButton(first).locator('.tab-activity').evaluate((node) => {
-    const box = node.getBoundingClientRect();
-    const lum: number[] = [];
-    for (const css of [getComputedStyle(node).backgroundColor, getComputedStyle(node.closest('.tab')!).backgroundColor]) {
-      const channels = (css.match(/[\d.]+/g) ?? []).slice(0, 3).map((v) => Number(v) / 255).map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4));
-      lum.push(0.2126 * channels[0]! + 0.7152 * channels[1]! + 0.0722 * channels[2]!);
-    }
-    return { width: box.width, height: box.height, contrast: (Math.max(lum[0]!, lum[1]!) + 0.05) / (Math.min(lum[0]!, lum[1]!) + 0.05) };
-  });
+  const dot = await ui
+    .tabButton(first)
+    .locator('.tab-activity')
+    .evaluate((node) => {
+      const box = node.getBoundingClientRect();
+      const lum: number[] = [];
+      for (const css of [getComputedStyle(node).backgroundColor, getComputedStyle(node.closest('.tab')!).backgroundColor]) {
+        const channels = (css.match(/[\d.]+/g) ?? [])
+          .slice(0, 3)
+          .map((v) => Number(v) / 255)
+          .map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4));
+        lum.push(0.2126 * channels[0]! + 0.7152 * channels[1]! + 0.0722 * channels[2]!);
+      }
+      return { width: box.width, height: box.height, contrast: (Math.max(lum[0]!, lum[1]!) + 0.05) / (Math.min(lum[0]!, lum[1]!) + 0.05) };
+    });
   assert.ok(dot.width >= 8 && dot.height >= 8, `the dot is ${dot.width}×${dot.height} px`);
   assert.ok(dot.contrast >= 3, `the dot's contrast with its tab is ${dot.contrast.toFixed(2)}:1`);
   await ui.closeByClick(second);

@@ -35,7 +35,9 @@ const agentItem = () => ui.page.locator(`[data-testid="agent"][data-agent-id="${
 const terminalWithFocus = () =>
   ui.page.evaluate(() => {
     const active = document.activeElement;
-    return active?.classList.contains('xterm-helper-textarea') ? (active.closest<HTMLElement>('.tab-panel')?.dataset['tabId'] ?? null) : null;
+    return active?.classList.contains('xterm-helper-textarea')
+      ? (active.closest<HTMLElement>('.tab-panel')?.dataset['tabId'] ?? null)
+      : null;
   });
 
 async function assertTerminalFocused(tabId: string, after: string): Promise<void> {
@@ -45,7 +47,9 @@ async function assertTerminalFocused(tabId: string, after: string): Promise<void
 /** Where the visible status line is, and whether the page scrolls. */
 const layout = (tabId: string) =>
   ui.page.evaluate((id) => {
-    const status = document.querySelector<HTMLElement>(`.tab-panel[data-tab-id="${id}"] [data-testid="tab-status"]`)!.getBoundingClientRect();
+    const status = document
+      .querySelector<HTMLElement>(`.tab-panel[data-tab-id="${id}"] [data-testid="tab-status"]`)!
+      .getBoundingClientRect();
     const root = document.scrollingElement ?? document.documentElement;
     return { top: status.top, bottom: status.bottom, left: status.left, pageScrolls: root.scrollHeight > root.clientHeight };
   }, tabId);
@@ -71,7 +75,12 @@ test('focus returns to the active terminal after A+, A−, the theme button, clo
   await ui.focus(tabId);
   await assertTerminalFocused(tabId, 'a click into it');
 
-  for (const [testid, what] of [['zoom-in', 'A+'], ['zoom-out', 'A−'], ['theme-toggle', 'the theme button'], ['theme-toggle', 'the theme button again']] as const) {
+  for (const [testid, what] of [
+    ['zoom-in', 'A+'],
+    ['zoom-out', 'A−'],
+    ['theme-toggle', 'the theme button'],
+    ['theme-toggle', 'the theme button again'],
+  ] as const) {
     await ui.page.locator(`[data-testid="${testid}"]`).click();
     await assertTerminalFocused(tabId, what);
   }
@@ -160,7 +169,10 @@ test('the reconnecting, error and stopped banners lie over the terminal: the sta
 
   // Error: a tab on a container that does not exist.
   const failed = await ui.openTab(stack.agent.agentId, 'no-such-container');
-  await waitFor(async () => ['failed', 'closed'].includes((await ui.tab(failed)).state) && (await bannerShape(failed)).visible, 'the error banner');
+  await waitFor(
+    async () => ['failed', 'closed'].includes((await ui.tab(failed)).state) && (await bannerShape(failed)).visible,
+    'the error banner',
+  );
   assert.deepEqual(await layout(failed), before, 'the error banner moves nothing');
   assert.equal((await bannerShape(failed)).titleLines, 1);
   await ui.closeByClick(failed);
@@ -168,7 +180,11 @@ test('the reconnecting, error and stopped banners lie over the terminal: the sta
 
   // Stopped: the container stops under the shell.
   await container.stop();
-  await waitFor(async () => /is stopped/.test((await banner.textContent()) ?? '') && (await bannerShape(tabId)).visible, 'the stopped banner', 30_000);
+  await waitFor(
+    async () => /is stopped/.test((await banner.textContent()) ?? '') && (await bannerShape(tabId)).visible,
+    'the stopped banner',
+    30_000,
+  );
   assert.deepEqual(await layout(tabId), before, 'the stopped banner moves nothing');
   assert.equal((await bannerShape(tabId)).titleLines, 1);
 });

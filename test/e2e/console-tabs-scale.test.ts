@@ -32,7 +32,12 @@ before(async () => {
     stack.startContainer({ namePrefix: 'line-2' }),
     stack.startContainer({ namePrefix: 'packaging' }),
   ]);
-  second = await startAgent({ signalingUrl: stack.signaling.url, token: stack.agentToken, agentId: `${stack.agent.agentId}-b`, name: 'host B' });
+  second = await startAgent({
+    signalingUrl: stack.signaling.url,
+    token: stack.agentToken,
+    agentId: `${stack.agent.agentId}-b`,
+    name: 'host B',
+  });
   ui = await stack.openConsole();
   await ui.page.setViewportSize({ width: 1400, height: 900 });
 });
@@ -68,7 +73,17 @@ test('nine tabs on two hosts: numbered, duplicates numbered, coloured by host, f
   const all = [...onA, ...onB];
   for (const id of all) await ui.waitForPrompt(id);
   assert.deepEqual(await ui.page.locator('[data-testid="tab-index"]').allTextContents(), ['1', '2', '3', '4', '5', '6', '7', '8', '9']);
-  assert.deepEqual(await ui.page.locator('[data-testid="tab-duplicate"]').allTextContents(), ['(1)', '(2)', '(3)', '(1)', '(2)', '(1)', '(2)', '(3)', '(4)']);
+  assert.deepEqual(await ui.page.locator('[data-testid="tab-duplicate"]').allTextContents(), [
+    '(1)',
+    '(2)',
+    '(3)',
+    '(1)',
+    '(2)',
+    '(1)',
+    '(2)',
+    '(3)',
+    '(4)',
+  ]);
   // one colour per host: every tab of a host has it
   const colourA = await attr(onA[0]!, 'data-host-colour');
   const colourB = await attr(onB[0]!, 'data-host-colour');
@@ -98,7 +113,9 @@ test('a host colour can be chosen from the tab menu: all its tabs take it, the o
   const menu = ui.page.locator('[data-testid="host-colour-menu"]');
   await menu.waitFor();
   // a colour neither host has now
-  const choices = await menu.locator('[data-testid="host-colour"]').evaluateAll((nodes) => nodes.map((n) => (n as HTMLElement).dataset.colour ?? ''));
+  const choices = await menu
+    .locator('[data-testid="host-colour"]')
+    .evaluateAll((nodes) => nodes.map((n) => (n as HTMLElement).dataset.colour ?? ''));
   const pick = choices.find((c) => c !== colourA && c !== colourB)!;
   chosenB = pick;
   await menu.locator(`[data-testid="host-colour"][data-colour="${pick}"]`).click();
@@ -106,7 +123,8 @@ test('a host colour can be chosen from the tab menu: all its tabs take it, the o
   for (const id of onB) assert.equal(await attr(id, 'data-host-colour'), pick);
   for (const id of onA) assert.equal(await attr(id, 'data-host-colour'), colourA);
   // the device list shows the same colours
-  const agentColour = (agentId: string) => ui.page.locator(`[data-testid="agent"][data-agent-id="${agentId}"]`).getAttribute('data-host-colour');
+  const agentColour = (agentId: string) =>
+    ui.page.locator(`[data-testid="agent"][data-agent-id="${agentId}"]`).getAttribute('data-host-colour');
   await waitFor(async () => (await agentColour(second.agentId)) === pick, 'host B in the device list to take the chosen colour');
   assert.equal(await agentColour(stack.agent.agentId), colourA);
   assert.equal((await ui.page.evaluate(() => document.activeElement?.className)) ?? '', 'xterm-helper-textarea');
@@ -220,7 +238,11 @@ test('the tab menu from the keyboard: Shift+F10 opens the menu of the active tab
   assert.equal(await focused(), 'tab-menu-split-right');
   await ui.page.keyboard.press('ArrowDown');
   assert.equal(await focused(), 'tab-menu-split-down');
-  assert.deepEqual(await menu.locator('[data-testid="menu-upload"], [data-testid="menu-download"]').allTextContents(), ['Upload…', 'Download…'], "file transfer's entries are in the same menu");
+  assert.deepEqual(
+    await menu.locator('[data-testid="menu-upload"], [data-testid="menu-download"]').allTextContents(),
+    ['Upload…', 'Download…'],
+    "file transfer's entries are in the same menu",
+  );
   await ui.page.keyboard.press('Escape');
   await menu.waitFor({ state: 'detached' });
   await typeHere('echo menu""-closed');
@@ -236,13 +258,16 @@ test('the tab menu from the keyboard: Shift+F10 opens the menu of the active tab
 });
 
 /** The panel's place on the page, and whether its terminal's drawn screen fits inside it. */
-async function paneBox(tabId: string): Promise<{ left: number; top: number; width: number; height: number; fits: boolean; hidden: boolean }> {
+async function paneBox(
+  tabId: string,
+): Promise<{ left: number; top: number; width: number; height: number; fits: boolean; hidden: boolean }> {
   return ui.panel(tabId).evaluate((panel) => {
     const box = panel.getBoundingClientRect();
     const body = panel.querySelector('.tab-body')!.getBoundingClientRect();
     const screen = panel.querySelector('.xterm-screen')!.getBoundingClientRect();
     // fits: inside the pane, and not more than two cells short of filling it
-    const fits = screen.width <= body.width && screen.height <= body.height && screen.width > body.width - 40 && screen.height > body.height - 50;
+    const fits =
+      screen.width <= body.width && screen.height <= body.height && screen.width > body.width - 40 && screen.height > body.height - 50;
     return { left: box.left, top: box.top, width: box.width, height: box.height, fits, hidden: (panel as HTMLElement).hidden };
   });
 }
@@ -289,7 +314,10 @@ test('split panes: Alt+Shift+= splits right, Alt+Shift+- splits down, Alt+arrows
   await ui.waitOpened(below);
   await ui.waitForPrompt(below);
   const [top, bottom] = [await paneBox(left), await paneBox(below)];
-  assert.ok(Math.abs(top.left - bottom.left) < 1 && bottom.top >= top.top + top.height - 1 && Math.abs(top.height - bottom.height) < 2, 'stacked, even halves');
+  assert.ok(
+    Math.abs(top.left - bottom.left) < 1 && bottom.top >= top.top + top.height - 1 && Math.abs(top.height - bottom.height) < 2,
+    'stacked, even halves',
+  );
   assert.ok(top.fits && bottom.fits && (await paneBox(right)).fits, 'three panes, each terminal fitting its own');
   const quarter = await ui.size(below);
   assert.ok(quarter.rows < whole.rows * 0.55, `half the rows (${quarter.rows} of ${whole.rows})`);
@@ -359,7 +387,8 @@ test('saved workspaces: the open tabs and panes saved under a name, and reopened
   assert.equal((await ui.tabs()).length, 0);
   ui = await stack.openConsole();
   await ui.page.setViewportSize({ width: 1400, height: 900 });
-  for (const agentId of [stack.agent.agentId, second.agentId]) await ui.page.locator(`[data-testid="agent"][data-agent-id="${agentId}"][data-online="true"]`).waitFor();
+  for (const agentId of [stack.agent.agentId, second.agentId])
+    await ui.page.locator(`[data-testid="agent"][data-agent-id="${agentId}"][data-online="true"]`).waitFor();
   assert.equal((await ui.tabs()).length, 0);
   await ui.page.locator('[data-testid="workspaces-open"]').click();
   const item = ui.page.locator('[data-testid="workspaces-menu"] [data-testid="workspace-item"][data-name="line shift"]');
@@ -376,7 +405,10 @@ test('saved workspaces: the open tabs and panes saved under a name, and reopened
   await ui.waitForPrompt(now[0]!.id);
   await typeHere('echo workspace""-back');
   await ui.waitForLine(now[0]!.id, 'workspace-back');
-  assert.deepEqual(now.map((t) => [t.agentId, t.target, t.title]), saved.map((t) => [t.agentId, t.target, t.title]));
+  assert.deepEqual(
+    now.map((t) => [t.agentId, t.target, t.title]),
+    saved.map((t) => [t.agentId, t.target, t.title]),
+  );
   assert.equal(now.filter((t) => saved.some((s) => s.sessionId === t.sessionId)).length, 0, 'each tab has a new shell');
   // the split came back: the same two places in the order, shown together
   // the colour chosen for host B is a setting: it outlived the reload
@@ -414,7 +446,11 @@ test('a console restart keeps the split: after a reload the two panes come back 
 });
 
 test('a workspace with tabs on an agent that is offline opens the others and names the missing ones', async () => {
-  for (const tab of await ui.tabs()) await ui.page.evaluate((id) => (window as unknown as { __tetherTest: { closeTab(id: string): void } }).__tetherTest.closeTab(id), tab.id);
+  for (const tab of await ui.tabs())
+    await ui.page.evaluate(
+      (id) => (window as unknown as { __tetherTest: { closeTab(id: string): void } }).__tetherTest.closeTab(id),
+      tab.id,
+    );
   await second.stop();
   await ui.page.locator(`[data-testid="agent"][data-agent-id="${second.agentId}"][data-online="false"]`).waitFor({ timeout: 45_000 });
   await ui.page.locator('[data-testid="workspaces-open"]').click();
@@ -423,10 +459,18 @@ test('a workspace with tabs on an agent that is offline opens the others and nam
     const tabs = await ui.tabs();
     return tabs.length > 0 ? tabs : undefined;
   }, 'the tabs of the online agent');
-  assert.ok(opened.every((t) => t.agentId === stack.agent.agentId), 'only the online agent');
+  assert.ok(
+    opened.every((t) => t.agentId === stack.agent.agentId),
+    'only the online agent',
+  );
   assert.equal(opened.length, onA.length + 1, "host A's five tabs and the split's second pane");
   const notices = await ui.notices(opened[0]!.id);
-  assert.ok(notices.some((n) => n.includes('workspace line shift: not opened, their agents are offline') && n.includes(`${packaging.name} on host B`)), notices.join('\n'));
+  assert.ok(
+    notices.some(
+      (n) => n.includes('workspace line shift: not opened, their agents are offline') && n.includes(`${packaging.name} on host B`),
+    ),
+    notices.join('\n'),
+  );
   // and a workspace can be deleted, after a question
   await ui.page.locator('[data-testid="workspaces-open"]').click();
   await ui.page.locator('[data-testid="workspaces-menu"] [data-testid="workspace-delete"]').click();

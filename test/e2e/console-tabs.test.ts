@@ -62,11 +62,10 @@ test('three tabs on two containers on two hosts work at once, each titled by con
   tabs.push(await ui.openTargetByClick(second.agentId, packaging.name));
   for (const id of tabs) await ui.waitForPrompt(id);
   const summaries = await ui.tabs();
-  assert.deepEqual(summaries.map((t) => t.title), [
-    `${press.name} @ agent console-tabs`,
-    `${press.name} @ agent console-tabs`,
-    `${packaging.name} @ agent console-tabs B`,
-  ]);
+  assert.deepEqual(
+    summaries.map((t) => t.title),
+    [`${press.name} @ agent console-tabs`, `${press.name} @ agent console-tabs`, `${packaging.name} @ agent console-tabs B`],
+  );
   assert.equal(new Set(summaries.map((t) => t.sessionId)).size, 3, 'three sessions');
   for (const [index, id] of tabs.entries()) await ui.typeLine(id, `echo tab""-${index}-$(cat /proc/sys/kernel/hostname)`);
   for (const [index, id] of tabs.entries()) {

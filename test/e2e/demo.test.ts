@@ -36,13 +36,21 @@ const pageLog: string[] = [];
 async function startDemo(): Promise<Demo> {
   // No display: the demo serves the console and prints its URL, as on a server.
   const env = { ...process.env, DISPLAY: '', WAYLAND_DISPLAY: '' };
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'scripts/demo.ts'], { cwd: repo, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', 'scripts/demo.ts'], {
+    cwd: repo,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let text = '';
   child.stdout!.on('data', (chunk: Buffer) => (text += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (text += chunk.toString()));
   const demo = { child, output: () => text } as Demo;
   demos.push(demo);
-  await waitFor(() => text.includes('demo: running;') || (child.exitCode !== null && assert.fail(`the demo exited: ${text}`)), 'the demo to run', 120_000);
+  await waitFor(
+    () => text.includes('demo: running;') || (child.exitCode !== null && assert.fail(`the demo exited: ${text}`)),
+    'the demo to run',
+    120_000,
+  );
   demo.runId = /demo: run ([0-9a-f]+):/.exec(text)![1]!;
   demo.agentId = /demo: agent (\S+) running/.exec(text)![1]!;
   demo.url = /Tether console: (\S+)/.exec(text)![1]!;
@@ -66,13 +74,16 @@ async function listed(demo: Demo): Promise<string[]> {
   const targets = page.locator(`[data-testid="agent"][data-agent-id="${demo.agentId}"] [data-testid="target"]`);
   await waitFor(async () => (await targets.count()) >= 2, `the containers of ${demo.agentId}`);
   const names = await targets.evaluateAll((elements) => elements.map((e) => (e as HTMLElement).dataset.targetName ?? ''));
-  const agents = await page.locator('[data-testid="agent"]').evaluateAll((elements) => elements.map((e) => (e as HTMLElement).dataset.agentId ?? ''));
+  const agents = await page
+    .locator('[data-testid="agent"]')
+    .evaluateAll((elements) => elements.map((e) => (e as HTMLElement).dataset.agentId ?? ''));
   assert.deepEqual(agents, [demo.agentId], 'the console lists its own demo agent only');
   await page.context().close();
   return names.sort();
 }
 
-const containersOf = async (runId: string) => (await docker('ps', '-a', '--filter', `label=tether.demo=${runId}`, '--format', '{{.Names}}')).split('\n').filter(Boolean).sort();
+const containersOf = async (runId: string) =>
+  (await docker('ps', '-a', '--filter', `label=tether.demo=${runId}`, '--format', '{{.Names}}')).split('\n').filter(Boolean).sort();
 
 before(async () => {
   await ensureDocker();

@@ -27,11 +27,18 @@ let browser: Browser;
 let page: Page;
 const pageLog: string[] = [];
 
-const count = async (state: string) => Number(await page.locator(`[data-testid="device-counts"] [data-state="${state}"]`).getAttribute('data-count'));
+const count = async (state: string) =>
+  Number(await page.locator(`[data-testid="device-counts"] [data-state="${state}"]`).getAttribute('data-count'));
 const rows = () => page.locator('[data-testid="agent"]');
 
 before(async () => {
-  signaling = await startSignalingServer({ host: '127.0.0.1', port: 0, consoleTokens: [CONSOLE_TOKEN], agentTokens: [AGENT_TOKEN], maxConnectionsPerAddress: 0 });
+  signaling = await startSignalingServer({
+    host: '127.0.0.1',
+    port: 0,
+    consoleTokens: [CONSOLE_TOKEN],
+    agentTokens: [AGENT_TOKEN],
+    maxConnectionsPerAddress: 0,
+  });
   site = await serveDirectory(await ensureRendererBuilt());
   browser = await launchChromium();
   page = await newLoggedPage(browser, pageLog);
@@ -84,5 +91,8 @@ test(`${DEPARTING} agents leaving at once are applied as diffs: the counts follo
   assert.equal(await count('offline'), DEPARTING);
   assert.equal(await count('all'), FLEET);
   assert.ok((await rows().count()) <= MAX_ROWS_IN_DOM);
-  assert.deepEqual(pageLog.filter((line) => line.startsWith('[page error]')), []);
+  assert.deepEqual(
+    pageLog.filter((line) => line.startsWith('[page error]')),
+    [],
+  );
 });

@@ -78,11 +78,15 @@ async function uploadByDialog(tab: string, files: string[], dir?: string): Promi
 
 /** Waits until the transfer has ended (any way) and returns how. */
 async function finished(tab: string, id: string, timeoutMs = 120_000): Promise<TransferFacts> {
-  return waitFor(async () => {
-    const facts = (await ui.transfers(tab)).find((t) => t.id === id);
-    if (!facts) throw new Error(`transfer ${id} is not listed`);
-    return ['done', 'failed', 'cancelled', 'interrupted'].includes(facts.state) ? facts : undefined;
-  }, `transfer ${id} to end`, timeoutMs);
+  return waitFor(
+    async () => {
+      const facts = (await ui.transfers(tab)).find((t) => t.id === id);
+      if (!facts) throw new Error(`transfer ${id} is not listed`);
+      return ['done', 'failed', 'cancelled', 'interrupted'].includes(facts.state) ? facts : undefined;
+    },
+    `transfer ${id} to end`,
+    timeoutMs,
+  );
 }
 
 /** Drops `files` (made in the page: name and text) on the tab's terminal, as a file manager would. */
@@ -100,7 +104,7 @@ async function dropFiles(tab: string, files: { name: string; text: string }[]): 
   );
 }
 
-test('a 50 MB upload from the menu lands in the shell\'s directory, owned by the exec user, with the same SHA-256; typing still echoes meanwhile', async () => {
+test("a 50 MB upload from the menu lands in the shell's directory, owned by the exec user, with the same SHA-256; typing still echoes meanwhile", async () => {
   const [id] = await uploadByDialog(tabId, [big.path]);
   await waitFor(async () => ((await ui.transfers(tabId)).find((t) => t.id === id)?.rate ?? 0) > 0, 'the upload to show a rate');
   await ui.screenshot('console-transfer-progress');
@@ -130,7 +134,10 @@ test('a 50 MB download from the menu, with the path completed from a listing, is
   await waitFor(async () => (await input.inputValue()) === 'big.bin', 'Tab to complete big.bin');
   const saved = ui.page.waitForEvent('download', { timeout: 180_000 });
   await dialog.locator('[data-testid="download-dialog-accept"]').click();
-  const id = await waitFor(async () => (await ui.transfers(tabId)).find((t) => t.direction === 'download' && t.state === 'running' && t.bytes > 0)?.id, 'the download to move bytes');
+  const id = await waitFor(
+    async () => (await ui.transfers(tabId)).find((t) => t.direction === 'download' && t.state === 'running' && t.bytes > 0)?.id,
+    'the download to move bytes',
+  );
   await ui.typeLine(tabId, 'echo typed""-during-download');
   await ui.waitForLine(tabId, 'typed-during-download', 60_000);
   const facts = await finished(tabId, id);
@@ -156,9 +163,14 @@ test('several transfers at once: two uploads and a download run together, each i
   const dialog = ui.page.locator('[data-testid="download-dialog"]');
   await dialog.locator('[data-testid="download-path"]').fill(`${HOME}/big.bin`);
   await dialog.locator('[data-testid="download-dialog-accept"]').click();
-  const ids = await uploadByDialog(tabId, files.map((f) => f.path));
+  const ids = await uploadByDialog(
+    tabId,
+    files.map((f) => f.path),
+  );
   const running = (await ui.transfers(tabId)).filter((t) => !['done', 'failed', 'cancelled', 'interrupted'].includes(t.state));
-  const all = await Promise.all([...ids, ...running.filter((t) => t.direction === 'download').map((t) => t.id)].map((id) => finished(tabId, id)));
+  const all = await Promise.all(
+    [...ids, ...running.filter((t) => t.direction === 'download').map((t) => t.id)].map((id) => finished(tabId, id)),
+  );
   expected.push({ direction: 'upload', result: 'ok' }, { direction: 'upload', result: 'ok' }, { direction: 'download', result: 'ok' });
   for (const facts of all) assert.equal(facts.state, 'done', `${facts.name}: ${JSON.stringify(facts.error)}`);
   for (const file of files) {
@@ -188,8 +200,16 @@ test('files dropped on the tab upload to the working directory; names that are p
     assert.equal(byName.get(name)?.state, 'failed', name);
     assert.equal(byName.get(name)?.error?.code, 'BAD_PATH', name);
   }
-  expected.push({ direction: 'upload', result: 'ok' }, { direction: 'upload', result: 'refused', code: 'BAD_PATH' }, { direction: 'upload', result: 'refused', code: 'BAD_PATH' });
-  assert.equal(await inContainer(container, 'ls /home/escape.txt /tmp/absolute.txt 2>/dev/null | wc -l'), '0', 'nothing was written outside the directory');
+  expected.push(
+    { direction: 'upload', result: 'ok' },
+    { direction: 'upload', result: 'refused', code: 'BAD_PATH' },
+    { direction: 'upload', result: 'refused', code: 'BAD_PATH' },
+  );
+  assert.equal(
+    await inContainer(container, 'ls /home/escape.txt /tmp/absolute.txt 2>/dev/null | wc -l'),
+    '0',
+    'nothing was written outside the directory',
+  );
   // A file dropped beside the terminals is refused, not opened in place of the console.
   const prevented = await ui.page.evaluate(() => {
     const data = new DataTransfer();
@@ -198,7 +218,7 @@ test('files dropped on the tab upload to the working directory; names that are p
     if (!sidebar) throw new Error('no sidebar');
     return !sidebar.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
   });
-  assert.equal(prevented, true, 'the browser\'s default (open the file) was prevented');
+  assert.equal(prevented, true, "the browser's default (open the file) was prevented");
   assert.equal((await ui.transfers(tabId)).length, before + 3, 'and nothing was uploaded');
 });
 
@@ -230,7 +250,10 @@ test('an upload over an existing name asks first: Keep leaves the file, Replace 
   await confirm.waitFor();
   await confirm.locator('[data-testid="confirm-accept"]').click();
   await waitFor(async () => (await inContainer(container, `cat ${HOME}/config.ini`)) === 'version=2', 'the file to be replaced');
-  await waitFor(async () => (await ui.transfers(tabId)).some((t) => t.name === 'config.ini' && t.state === 'done' && t.id !== first), 'the replacing upload to be done');
+  await waitFor(
+    async () => (await ui.transfers(tabId)).some((t) => t.name === 'config.ini' && t.state === 'done' && t.id !== first),
+    'the replacing upload to be done',
+  );
   // the first upload; two refused with FILE_EXISTS (each asked); the one with overwrite
   expected.push(
     { direction: 'upload', result: 'ok' },
@@ -249,7 +272,10 @@ test('Cancel during an upload leaves no file, partial or temporary', async () =>
   expected.push({ direction: 'upload', result: 'cancelled' });
   assert.equal(facts.state, 'cancelled');
   // The agent removes the temporary file once it has stopped `cat`.
-  await waitFor(async () => (await inContainer(container, `ls -a ${HOME}/cancel | grep -v -e '^\\.$' -e '^\\.\\.$' | wc -l`)) === '0', 'the cancelled upload to leave nothing');
+  await waitFor(
+    async () => (await inContainer(container, `ls -a ${HOME}/cancel | grep -v -e '^\\.$' -e '^\\.\\.$' | wc -l`)) === '0',
+    'the cancelled upload to leave nothing',
+  );
 });
 
 test('a connection lost mid-upload says how far the upload got and keeps nothing; Retry on the resumed tab starts it again and completes it', async () => {
@@ -261,11 +287,17 @@ test('a connection lost mid-upload says how far the upload got and keeps nothing
   expected.push({ direction: 'upload', result: 'interrupted' });
   assert.equal(lost.state, 'interrupted');
   assert.match(lost.error?.message ?? '', /^interrupted after \d+ of 52428800 bytes/);
-  await waitFor(async () => (await inContainer(container, `ls -a ${HOME}/retry | grep -v -e '^\\.$' -e '^\\.\\.$' | wc -l`)) === '0', 'the interrupted upload to leave nothing');
+  await waitFor(
+    async () => (await inContainer(container, `ls -a ${HOME}/retry | grep -v -e '^\\.$' -e '^\\.\\.$' | wc -l`)) === '0',
+    'the interrupted upload to leave nothing',
+  );
   // The tab takes its shell back on a new connection; the row's Retry sends the file again from the start.
   await waitFor(async () => (await ui.tab(tabId)).state === 'open' && (await ui.tab(tabId)).resumeCount > 0, 'the tab to resume', 60_000);
   await ui.page.locator(`[data-testid="transfer"][data-transfer-id="${id}"] [data-testid="transfer-retry"]`).click();
-  const retried = await waitFor(async () => (await ui.transfers(tabId)).find((t) => t.name === 'big.bin' && t.id !== id && t.path === `${HOME}/retry/big.bin`), 'the retried upload');
+  const retried = await waitFor(
+    async () => (await ui.transfers(tabId)).find((t) => t.name === 'big.bin' && t.id !== id && t.path === `${HOME}/retry/big.bin`),
+    'the retried upload',
+  );
   const facts = await finished(tabId, retried.id);
   expected.push({ direction: 'upload', result: 'ok' });
   assert.equal(facts.state, 'done', JSON.stringify(facts.error));
@@ -273,12 +305,15 @@ test('a connection lost mid-upload says how far the upload got and keeps nothing
 });
 
 test('a directory downloads as a tar archive that unpacks to the same tree', async () => {
-  await inContainer(container, [
-    `mkdir -p ${HOME}/tree/logs/old ${HOME}/tree/empty`,
-    `printf 'line 1\\nline 2\\n' > ${HOME}/tree/logs/app.log`,
-    `head -c 300000 /dev/urandom > ${HOME}/tree/logs/old/core.bin`,
-    `printf 'x' > "${HOME}/tree/name with spaces.txt"`,
-  ].join(' && '));
+  await inContainer(
+    container,
+    [
+      `mkdir -p ${HOME}/tree/logs/old ${HOME}/tree/empty`,
+      `printf 'line 1\\nline 2\\n' > ${HOME}/tree/logs/app.log`,
+      `head -c 300000 /dev/urandom > ${HOME}/tree/logs/old/core.bin`,
+      `printf 'x' > "${HOME}/tree/name with spaces.txt"`,
+    ].join(' && '),
+  );
   const saved = ui.page.waitForEvent('download', { timeout: 60_000 });
   await menu(tabId, 'menu-download');
   const dialog = ui.page.locator('[data-testid="download-dialog"]');
@@ -303,7 +338,10 @@ test('a directory downloads as a tar archive that unpacks to the same tree', asy
     }
   };
   walk(out);
-  const remote = await inContainer(container, `cd ${HOME} && find tree | sort | while read -r p; do if [ -d "$p" ]; then echo "d $p"; else echo "f $p $(sha256sum < "$p" | cut -d' ' -f1)"; fi; done`);
+  const remote = await inContainer(
+    container,
+    `cd ${HOME} && find tree | sort | while read -r p; do if [ -d "$p" ]; then echo "d $p"; else echo "f $p $(sha256sum < "$p" | cut -d' ' -f1)"; fi; done`,
+  );
   assert.deepEqual(local.sort(), remote.split('\n').sort());
 });
 
@@ -319,11 +357,17 @@ test('a container whose rule turns transfers off refuses uploads and downloads w
   const dialog = ui.page.locator('[data-testid="download-dialog"]');
   await dialog.locator('[data-testid="download-path"]').fill('/etc/passwd');
   // The listing is refused the same way, and says so in the dialog.
-  await waitFor(async () => /TRANSFER_NOT_ALLOWED/.test((await dialog.locator('[data-testid="download-where"]').textContent()) ?? ''), 'the listing to be refused');
+  await waitFor(
+    async () => /TRANSFER_NOT_ALLOWED/.test((await dialog.locator('[data-testid="download-where"]').textContent()) ?? ''),
+    'the listing to be refused',
+  );
   await dialog.locator('[data-testid="download-dialog-accept"]').click();
   const down = await waitFor(async () => (await ui.transfers(offTab)).find((t) => t.direction === 'download'), 'the download to appear');
   assert.equal((await finished(offTab, down.id)).error?.code, 'TRANSFER_NOT_ALLOWED');
-  expected.push({ direction: 'upload', result: 'refused', code: 'TRANSFER_NOT_ALLOWED' }, { direction: 'download', result: 'refused', code: 'TRANSFER_NOT_ALLOWED' });
+  expected.push(
+    { direction: 'upload', result: 'refused', code: 'TRANSFER_NOT_ALLOWED' },
+    { direction: 'download', result: 'refused', code: 'TRANSFER_NOT_ALLOWED' },
+  );
   assert.equal(await docker('exec', closed.id, 'sh', '-c', 'ls /tmp | grep -c refused || true'), '0');
 });
 
@@ -333,7 +377,8 @@ test('the audit log has one record per transfer: who, container, path, direction
     return found.length >= expected.length ? found : undefined;
   }, `${expected.length} transfer records`);
   assert.equal(records.length, expected.length, JSON.stringify(records, null, 1));
-  const summary = (r: { direction?: unknown; result?: unknown; code?: unknown }) => `${String(r.direction)} ${String(r.result)} ${String(r.code ?? '')}`;
+  const summary = (r: { direction?: unknown; result?: unknown; code?: unknown }) =>
+    `${String(r.direction)} ${String(r.result)} ${String(r.code ?? '')}`;
   assert.deepEqual(records.map(summary).sort(), expected.map(summary).sort());
   const bigUpload = records.find((r) => r.direction === 'upload' && r.path === `${HOME}/big.bin`);
   assert.ok(bigUpload, 'the 50 MB upload is audited with its final path');

@@ -69,10 +69,15 @@ test('two tabs flooding two containers at once both finish with every byte', asy
   await ui.typeLine(foldTab, `echo FLOOD""BEGIN; head -c ${FOLD_BYTES} /dev/zero | tr '\\0' 'a' | fold -w 100; echo; echo FLOOD""END`);
 
   // Progress is polled for both; a stalled channel shows as a tab whose count stops short.
-  await waitFor(async () => {
-    const lines = await Promise.all([ui.lines(seqTab), ui.lines(foldTab)]);
-    return lines.every((screen) => screen.some((l) => l.trim() === 'FLOODEND'));
-  }, 'FLOODEND in both tabs', 300_000, 500).catch(async (error: Error) => {
+  await waitFor(
+    async () => {
+      const lines = await Promise.all([ui.lines(seqTab), ui.lines(foldTab)]);
+      return lines.every((screen) => screen.some((l) => l.trim() === 'FLOODEND'));
+    },
+    'FLOODEND in both tabs',
+    300_000,
+    500,
+  ).catch(async (error: Error) => {
     const counts = await Promise.all([ui.received(seqTab), ui.received(foldTab)]);
     throw new Error(`${error.message}; bytes received: seq tab ${counts[0]}, fold tab ${counts[1]}\n${await whereTheBytesAre(seqTab)}`);
   });

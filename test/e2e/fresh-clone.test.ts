@@ -48,7 +48,8 @@ function endGroup(pgid: number): void {
   try {
     process.kill(-pgid, 'SIGTERM');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') console.error(`[fresh-clone] cannot end process group ${pgid}: ${String(error)}`);
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH')
+      console.error(`[fresh-clone] cannot end process group ${pgid}: ${String(error)}`);
   }
 }
 
@@ -67,16 +68,29 @@ test('on a fresh clone, npm test installs what it needs and passes, and npm run 
   assert.equal(tested.code, 0, tested.output.slice(-6000));
   assert.match(tested.output, /bootstrap: installing the npm dependencies \(npm ci\)/);
   assert.match(tested.output, /ℹ pass [1-9]\d*\nℹ fail 0\n/);
-  assert.doesNotMatch(tested.output, /EBADENGINE|install-scripts|ENOTFOUND/, 'no engine warning, no unreviewed install script, no download that fails');
+  assert.doesNotMatch(
+    tested.output,
+    /EBADENGINE|install-scripts|ENOTFOUND/,
+    'no engine warning, no unreviewed install script, no download that fails',
+  );
 
   // Again: nothing left to install.
   // its own process group, as a command in a terminal: Ctrl-C goes to the whole group
-  const demo = spawn('npm', ['run', 'demo'], { cwd: clone, env: { ...plainEnv, DISPLAY: '' }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const demo = spawn('npm', ['run', 'demo'], {
+    cwd: clone,
+    env: { ...plainEnv, DISPLAY: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   let output = '';
   demo.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
   demo.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
   try {
-    await waitFor(() => output.includes('demo: running;') || (demo.exitCode !== null && assert.fail(`the demo exited: ${output}`)), 'the demo to run', 300_000);
+    await waitFor(
+      () => output.includes('demo: running;') || (demo.exitCode !== null && assert.fail(`the demo exited: ${output}`)),
+      'the demo to run',
+      300_000,
+    );
     assert.match(output, /bootstrap: npm dependencies are installed/);
     const url = /Tether console: (\S+)/.exec(output)![1]!;
     const page = await fetch(url);

@@ -41,9 +41,22 @@ let cloudRelayPort: number;
 
 before(async () => {
   web = await serveDirectory(await ensureRendererBuilt());
-  signaling = await startSignalingServer({ port: 0, host: '127.0.0.1', consoleTokens: [consoleToken], agentTokens: [agentToken], logger: createJsonLogger({ level: 'warn', write: () => undefined }) });
+  signaling = await startSignalingServer({
+    port: 0,
+    host: '127.0.0.1',
+    consoleTokens: [consoleToken],
+    agentTokens: [agentToken],
+    logger: createJsonLogger({ level: 'warn', write: () => undefined }),
+  });
   container = await startContainer({ namePrefix: 'tether-hostile-relay' });
-  agent = await startAgent({ signalingUrl: signaling.url, token: agentToken, agentId, name: 'Relay target', lanListen: '127.0.0.1:0', stateDir });
+  agent = await startAgent({
+    signalingUrl: signaling.url,
+    token: agentToken,
+    agentId,
+    name: 'Relay target',
+    lanListen: '127.0.0.1:0',
+    stateDir,
+  });
   relayPort = await freePort();
   cloudRelayPort = await freePort();
   browser = await launchChromium();
@@ -77,10 +90,14 @@ async function attack(ui: ConsolePage, relay: HostileRelay): Promise<{ stage: st
   await waitFor(async () => (await connect.count()) > 0 || (await ui.agentState(agentId)).stage !== 'idle', 'the connect button', 30_000);
   if (await connect.count()) await connect.click();
   await waitFor(() => relay.offers > 0, 'the relay to take over an offer', 30_000);
-  const state = await waitFor(async () => {
-    const s = await ui.agentState(agentId);
-    return s.stage === 'failed' || s.stage === 'ready' ? s : undefined;
-  }, 'the connection through the relay to end or come up', 45_000);
+  const state = await waitFor(
+    async () => {
+      const s = await ui.agentState(agentId);
+      return s.stage === 'failed' || s.stage === 'ready' ? s : undefined;
+    },
+    'the connection through the relay to end or come up',
+    45_000,
+  );
   if (state.stage === 'ready') {
     // The pins did not hold: act as the user would, and let the assertions below say what leaked.
     const tab = await ui.openTargetByClick(agentId, container.name);
@@ -88,8 +105,16 @@ async function attack(ui: ConsolePage, relay: HostileRelay): Promise<{ stage: st
     await waitFor(() => relay.injected.length > 0 || undefined, 'the relay to inject', 10_000).catch(() => undefined);
     await new Promise((r) => setTimeout(r, 1000));
   }
-  await waitFor(() => mismatchesAudited(auditedBefore).length > 0 || undefined, 'the agent to audit a FINGERPRINT_MISMATCH refusal', 40_000).catch(() => undefined);
-  assert.deepEqual(relay.seen.map((f) => `${f.direction} ${f.label}: ${f.text.slice(0, 80)}`), [], 'frames the relay read in clear');
+  await waitFor(
+    () => mismatchesAudited(auditedBefore).length > 0 || undefined,
+    'the agent to audit a FINGERPRINT_MISMATCH refusal',
+    40_000,
+  ).catch(() => undefined);
+  assert.deepEqual(
+    relay.seen.map((f) => `${f.direction} ${f.label}: ${f.text.slice(0, 80)}`),
+    [],
+    'frames the relay read in clear',
+  );
   assert.deepEqual(relay.injected, [], 'commands the relay typed into a shell');
   assert.ok(!relay.consoleLeg.includes('connected'), `the console's leg never connects to the relay: ${relay.consoleLeg.join(', ')}`);
   assert.ok(!relay.agentLeg.includes('connected'), `the agent's leg never connects to the relay: ${relay.agentLeg.join(', ')}`);
@@ -97,18 +122,33 @@ async function attack(ui: ConsolePage, relay: HostileRelay): Promise<{ stage: st
   assert.equal(state.code, 'FINGERPRINT_MISMATCH', state.text);
   assert.match(state.text, /possible interception/);
   const audited = mismatchesAudited(auditedBefore);
-  assert.ok(audited.length > 0, `the agent audits the refusal; its audit since: ${JSON.stringify(auditEntries(stateDir).slice(auditedBefore))}`);
-  assert.ok(!auditEntries(stateDir).slice(auditedBefore).some((e) => e.event === 'session.start'), 'no session started');
+  assert.ok(
+    audited.length > 0,
+    `the agent audits the refusal; its audit since: ${JSON.stringify(auditEntries(stateDir).slice(auditedBefore))}`,
+  );
+  assert.ok(
+    !auditEntries(stateDir)
+      .slice(auditedBefore)
+      .some((e) => e.event === 'session.start'),
+    'no session started',
+  );
   return state;
 }
 
-async function withRelay(upstream: string, trick: FingerprintTrick, body: (relay: HostileRelay) => Promise<void>, port = relayPort): Promise<void> {
+async function withRelay(
+  upstream: string,
+  trick: FingerprintTrick,
+  body: (relay: HostileRelay) => Promise<void>,
+  port = relayPort,
+): Promise<void> {
   const relay = await startHostileRelay(upstream, { trick, agentFingerprint: agent.fingerprint!, port });
   try {
     await body(relay);
   } catch (error) {
-    console.error(`[${trick}] relay legs: console ${relay.consoleLeg.join(',')} / agent ${relay.agentLeg.join(',')}; agent said ${JSON.stringify(relay.agentDisconnects)}\n` +
-      `agent log tail:\n${agent.logs().slice(-30).join('\n')}\n--- page log tail ---\n${pageLog.slice(-30).join('\n')}`);
+    console.error(
+      `[${trick}] relay legs: console ${relay.consoleLeg.join(',')} / agent ${relay.agentLeg.join(',')}; agent said ${JSON.stringify(relay.agentDisconnects)}\n` +
+        `agent log tail:\n${agent.logs().slice(-30).join('\n')}\n--- page log tail ---\n${pageLog.slice(-30).join('\n')}`,
+    );
     throw error;
   } finally {
     await relay.close();
@@ -147,11 +187,20 @@ describe('on the cloud path', () => {
 
   for (const trick of FINGERPRINT_TRICKS) {
     it(`a relay in front of the signaling server that writes ${trick}: refused on both sides, nothing read, nothing typed`, async () => {
-      await withRelay(signaling.url, trick, async (relay) => {
-        const ui = await openCloudConsole();
-        await waitFor(async () => (await agentItem().getAttribute('data-route')) === 'cloud' || undefined, 'the paired agent listed through the cloud', 30_000);
-        await attack(ui, relay);
-      }, cloudRelayPort);
+      await withRelay(
+        signaling.url,
+        trick,
+        async (relay) => {
+          const ui = await openCloudConsole();
+          await waitFor(
+            async () => (await agentItem().getAttribute('data-route')) === 'cloud' || undefined,
+            'the paired agent listed through the cloud',
+            30_000,
+          );
+          await attack(ui, relay);
+        },
+        cloudRelayPort,
+      );
     });
   }
 });

@@ -11,7 +11,19 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -94,7 +106,10 @@ test('the packed agent installs with npm install -g into an empty prefix and ser
 
 /** `Key=value` lines of a unit file, in order, comments and sections left out. */
 function unitEntries(text: string): Array<[string, string]> {
-  return text.split('\n').filter((l) => /^[A-Za-z]+=/.test(l)).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]);
+  return text
+    .split('\n')
+    .filter((l) => /^[A-Za-z]+=/.test(l))
+    .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]);
 }
 
 const failed = (e: { stdout: string; stderr: string; code: number }) => e;
@@ -119,11 +134,33 @@ test('install-service into a temporary root: user, state folder, a unit that ver
   writeFileSync(join(root, 'etc', 'group'), `root:x:0:\n${dockerGroup.split(':').slice(0, 3).join(':')}:\n`);
   const before = listTree(root);
 
-  const installed = await run(node, [cli, 'install-service', '--root', root, '--signaling-url', stack.signaling.url, '--token', stack.agentToken, '--lan-listen', '127.0.0.1:0', '--agent-id', 'unit-agent', '--name', 'agent from the unit'], { cwd: work });
+  const installed = await run(
+    node,
+    [
+      cli,
+      'install-service',
+      '--root',
+      root,
+      '--signaling-url',
+      stack.signaling.url,
+      '--token',
+      stack.agentToken,
+      '--lan-listen',
+      '127.0.0.1:0',
+      '--agent-id',
+      'unit-agent',
+      '--name',
+      'agent from the unit',
+    ],
+    { cwd: work },
+  );
   assert.match(installed.stdout, /user tether-agent \(uid \d+\) in the docker group/);
 
   // The user, in the docker group; its state folder; the configuration and the secret.
-  const user = readFileSync(join(root, 'etc', 'passwd'), 'utf8').split('\n').find((l) => l.startsWith('tether-agent:'))?.split(':');
+  const user = readFileSync(join(root, 'etc', 'passwd'), 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('tether-agent:'))
+    ?.split(':');
   assert.ok(user, 'the service user exists');
   const [uid, gid] = [Number(user[2]), Number(user[3])];
   assert.match(readFileSync(join(root, 'etc', 'group'), 'utf8'), /^docker:x:\d+:tether-agent$/m);
@@ -131,7 +168,12 @@ test('install-service into a temporary root: user, state folder, a unit that ver
   const stateStat = statSync(state);
   assert.deepEqual([stateStat.uid, stateStat.gid, stateStat.mode & 0o777], [uid, gid, 0o700]);
   const etc = join(root, 'etc', 'tether-agent');
-  assert.deepEqual(JSON.parse(readFileSync(join(etc, 'config.json'), 'utf8')), { signalingUrl: stack.signaling.url, lanListen: '127.0.0.1:0', agentId: 'unit-agent', name: 'agent from the unit' });
+  assert.deepEqual(JSON.parse(readFileSync(join(etc, 'config.json'), 'utf8')), {
+    signalingUrl: stack.signaling.url,
+    lanListen: '127.0.0.1:0',
+    agentId: 'unit-agent',
+    name: 'agent from the unit',
+  });
   assert.equal(statSync(join(etc, 'agent.env')).mode & 0o777, 0o600);
   assert.equal(readFileSync(join(etc, 'agent.env'), 'utf8'), `TETHER_AGENT_TOKEN=${stack.agentToken}\n`);
 
@@ -145,7 +187,10 @@ test('install-service into a temporary root: user, state folder, a unit that ver
   assert.deepEqual(get('SupplementaryGroups'), ['docker']);
   assert.deepEqual(get('StateDirectory'), ['tether-agent']);
   assert.deepEqual(get('Restart'), ['always']);
-  assert.ok(lstatSync(join(root, 'etc', 'systemd', 'system', 'multi-user.target.wants', 'tether-agent.service')).isSymbolicLink(), 'enabled');
+  assert.ok(
+    lstatSync(join(root, 'etc', 'systemd', 'system', 'multi-user.target.wants', 'tether-agent.service')).isSymbolicLink(),
+    'enabled',
+  );
   const verify = await run('systemd-analyze', ['verify', unitPath], { cwd: work }).catch(failed);
   assert.equal('code' in verify ? verify.code : 0, 0, `systemd-analyze verify failed: ${verify.stderr}`);
   assert.equal(verify.stderr.trim(), '', 'systemd-analyze verify has no complaint');
@@ -159,15 +204,27 @@ test('install-service into a temporary root: user, state folder, a unit that ver
   const moved = unitEntries(unit.replaceAll('/etc/tether-agent', etc).replaceAll('/var/lib/tether-agent', state));
   const movedValues = (key: string) => moved.filter(([k]) => k === key).map(([, v]) => v);
   // (systemd also sets HOME, USER and LOGNAME from the user's entry, which is not in this host's passwd)
-  const env: NodeJS.ProcessEnv = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8', HOME: state, USER: 'tether-agent', LOGNAME: 'tether-agent' };
+  const env: NodeJS.ProcessEnv = {
+    PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    LANG: 'C.UTF-8',
+    HOME: state,
+    USER: 'tether-agent',
+    LOGNAME: 'tether-agent',
+  };
   for (const value of movedValues('Environment')) env[value.slice(0, value.indexOf('='))] = value.slice(value.indexOf('=') + 1);
   for (const file of movedValues('EnvironmentFile')) {
-    for (const line of readFileSync(file.replace(/^-/, ''), 'utf8').split('\n').filter((l) => l.includes('='))) {
+    for (const line of readFileSync(file.replace(/^-/, ''), 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('='))) {
       env[line.slice(0, line.indexOf('='))] = line.slice(line.indexOf('=') + 1);
     }
   }
   const [command, ...args] = movedValues('ExecStart')[0]!.split(/\s+/);
-  service = spawn('setpriv', [`--reuid=${uid}`, `--regid=${gid}`, `--groups=${dockerGid}`, '--', command!, ...args], { cwd: state, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  service = spawn('setpriv', [`--reuid=${uid}`, `--regid=${gid}`, `--groups=${dockerGid}`, '--', command!, ...args], {
+    cwd: state,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let log = '';
   service.stdout!.on('data', (chunk: Buffer) => (log += chunk.toString()));
   service.stderr!.on('data', (chunk: Buffer) => (log += chunk.toString()));
@@ -213,7 +270,9 @@ test('install-service into a temporary root: user, state folder, a unit that ver
   assert.equal(existsSync(state), false);
   assert.doesNotMatch(readFileSync(join(root, 'etc', 'passwd'), 'utf8'), /tether-agent/);
   assert.doesNotMatch(readFileSync(join(root, 'etc', 'group'), 'utf8'), /tether-agent/);
-  const left = listTree(root).filter((p) => !before.includes(p) && !/^etc\/(passwd-|group-|shadow-?|gshadow-?|\.pwd\.lock)$/.test(p) && !/^(etc\/systemd|var)/.test(p));
+  const left = listTree(root).filter(
+    (p) => !before.includes(p) && !/^etc\/(passwd-|group-|shadow-?|gshadow-?|\.pwd\.lock)$/.test(p) && !/^(etc\/systemd|var)/.test(p),
+  );
   assert.deepEqual(left, [], 'uninstall-service --purge leaves nothing of the service');
 });
 
@@ -222,9 +281,17 @@ test('install-service refuses an agent the service could not see, and needs the 
   const root = join(work, 'refused-root');
   mkdirSync(join(root, 'etc'), { recursive: true });
   writeFileSync(join(root, 'etc', 'group'), 'root:x:0:\n');
-  const fromSource = await run(process.execPath, [join(agentDir, 'dist', 'cli.js'), 'install-service', '--root', root, '--lan-listen', '0.0.0.0:7301'], { cwd: work }).catch(failed);
+  const fromSource = await run(
+    process.execPath,
+    [join(agentDir, 'dist', 'cli.js'), 'install-service', '--root', root, '--lan-listen', '0.0.0.0:7301'],
+    { cwd: work },
+  ).catch(failed);
   const installedCli = join(prefix, 'lib', 'node_modules', '@tether', 'agent', 'dist', 'cli.js');
-  const noDocker = await run(join(prefix, 'node', 'bin', 'node'), [installedCli, 'install-service', '--root', root, '--lan-listen', '0.0.0.0:7301'], { cwd: work }).catch(failed);
+  const noDocker = await run(
+    join(prefix, 'node', 'bin', 'node'),
+    [installedCli, 'install-service', '--root', root, '--lan-listen', '0.0.0.0:7301'],
+    { cwd: work },
+  ).catch(failed);
   assert.equal(exitCode(noDocker), 1);
   assert.match(noDocker.stderr, /there is no docker group in .*\/etc\/group: install the Docker engine first/);
   assert.deepEqual(listTree(root), ['etc', 'etc/group'], 'nothing written');
@@ -239,8 +306,10 @@ test('install-service refuses an agent the service could not see, and needs the 
 
 /** Every path under `dir`, relative, sorted. */
 function listTree(dir: string, base = ''): string[] {
-  return readdirSync(join(dir, base), { withFileTypes: true }).flatMap((e) => {
-    const rel = base ? `${base}/${e.name}` : e.name;
-    return e.isDirectory() ? [rel, ...listTree(dir, rel)] : [rel];
-  }).sort();
+  return readdirSync(join(dir, base), { withFileTypes: true })
+    .flatMap((e) => {
+      const rel = base ? `${base}/${e.name}` : e.name;
+      return e.isDirectory() ? [rel, ...listTree(dir, rel)] : [rel];
+    })
+    .sort();
 }

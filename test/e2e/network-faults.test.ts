@@ -45,7 +45,13 @@ before(async () => {
   cleanups.push(() => signaling.stop());
   container = await startContainer({ namePrefix: 'faults-plc' });
   cleanups.push(() => container.remove());
-  agent = await startAgent({ netns: net.host('agent').ns, signalingUrl: signaling.url, token: AGENT_TOKEN, agentId: `faults-${net.runId}`, name: 'agent on a bad link' });
+  agent = await startAgent({
+    netns: net.host('agent').ns,
+    signalingUrl: signaling.url,
+    token: AGENT_TOKEN,
+    agentId: `faults-${net.runId}`,
+    name: 'agent on a bad link',
+  });
   cleanups.push(() => agent.stop());
   consoleBrowser = await launchConsoleIn(net, 'console');
   cleanups.push(() => consoleBrowser.browser.close());
@@ -63,14 +69,21 @@ after(async () => {
 });
 
 /** On failure: a screenshot and the agent, signaling and page logs in test-results/; the link restored. */
-const test = networkTest('network-faults', () => consoleBrowser?.page, () => [
-  ['agent', agent?.logs().slice(-400) ?? []],
-  ['signaling', signaling?.logs().slice(-150) ?? []],
-  ['page', consoleBrowser?.log.slice(-150) ?? []],
-], () => net.restore('agent').catch(() => undefined));
+const test = networkTest(
+  'network-faults',
+  () => consoleBrowser?.page,
+  () => [
+    ['agent', agent?.logs().slice(-400) ?? []],
+    ['signaling', signaling?.logs().slice(-150) ?? []],
+    ['page', consoleBrowser?.log.slice(-150) ?? []],
+  ],
+  () => net.restore('agent').catch(() => undefined),
+);
 
 async function capturedText(tabId: string): Promise<string> {
-  return Buffer.from(await ui.captured(tabId), 'base64').toString('utf8').replace(/\r/g, '');
+  return Buffer.from(await ui.captured(tabId), 'base64')
+    .toString('utf8')
+    .replace(/\r/g, '');
 }
 
 /** The output lines that are exactly `<prefix><n>`, as numbers, in order. */
@@ -86,17 +99,25 @@ async function numbered(tabId: string, prefix: string): Promise<number[]> {
 async function restoreAndResume(tabId: string, when: string, resumes = 1): Promise<void> {
   await net.restore('agent');
   const restoredAt = Date.now();
-  await waitFor(async () => {
-    const tab = await ui.tab(tabId);
-    return tab.state === 'open' && tab.resumeCount >= resumes ? tab : undefined;
-  }, `the tab to resume ${when}`, 120_000, 500);
+  await waitFor(
+    async () => {
+      const tab = await ui.tab(tabId);
+      return tab.state === 'open' && tab.resumeCount >= resumes ? tab : undefined;
+    },
+    `the tab to resume ${when}`,
+    120_000,
+    500,
+  );
   console.log(`[network-faults] shell back ${Date.now() - restoredAt} ms ${when}`);
 }
 
 async function shellPid(tabId: string, tag: string): Promise<string> {
   await ui.typeLine(tabId, `echo ${tag}""=$$`);
   await ui.waitForLine(tabId, new RegExp(`^${tag}=\\d+$`), 60_000);
-  const line = (await capturedText(tabId)).split('\n').reverse().find((l) => new RegExp(`^${tag}=\\d+$`).test(l));
+  const line = (await capturedText(tabId))
+    .split('\n')
+    .reverse()
+    .find((l) => new RegExp(`^${tag}=\\d+$`).test(l));
   assert.ok(line);
   return line.slice(tag.length + 1);
 }
@@ -131,20 +152,33 @@ test('the agent link cut for 20 s mid-command: the same shell goes on, every lin
   const notice = `never reached the shell and ${undelivered.length === 1 ? 'was' : 'were'} not sent again: ${undelivered.replace(/\r/g, '⏎')}]`;
   assert.ok((await ui.screen(tabId)).replace(/\n/g, '').includes(notice), `the terminal says: …${notice}`);
   assert.ok(!(await capturedText(tabId)).includes('lost-keys'), 'the lost command never ran');
-  assert.deepEqual(await numbered(tabId, 'line-'), Array.from({ length: 500 }, (_, i) => i + 1), 'every line 1..500 exactly once, in order');
+  assert.deepEqual(
+    await numbered(tabId, 'line-'),
+    Array.from({ length: 500 }, (_, i) => i + 1),
+    'every line 1..500 exactly once, in order',
+  );
   assert.equal(await shellPid(tabId, 'pid-after'), pidBefore, 'the same shell');
 
   // Once quiet, the terminal took exactly the bytes the agent says the session produced.
   let last = -1;
-  const received = await waitFor(async () => {
-    const now = (await ui.tab(tabId)).sessionReceived;
-    const stable = now === last;
-    last = now;
-    return stable ? now : undefined;
-  }, 'the output to go quiet', 20_000, 1_000);
+  const received = await waitFor(
+    async () => {
+      const now = (await ui.tab(tabId)).sessionReceived;
+      const stable = now === last;
+      last = now;
+      return stable ? now : undefined;
+    },
+    'the output to go quiet',
+    20_000,
+    1_000,
+  );
   const sessionId = tab.sessionId;
   await ui.closeByClick(tabId);
-  const end = await waitFor(() => auditEntries(agent.stateDir).find((e) => e.event === 'session.end' && e.sessionId === sessionId), 'the session end in the audit log', 30_000);
+  const end = await waitFor(
+    () => auditEntries(agent.stateDir).find((e) => e.event === 'session.end' && e.sessionId === sessionId),
+    'the session end in the audit log',
+    30_000,
+  );
   assert.equal(end.bytesOut, received, 'bytes produced by the agent = bytes the terminal took');
 });
 
@@ -160,16 +194,23 @@ async function typeUntilRun(tabId: string, command: string, expected: string): P
     await waitFor(async () => (await ui.tab(tabId)).state === 'open', 'the tab to be open', 120_000, 500);
     const before = await ui.tab(tabId);
     await ui.typeKeys(tabId, keys);
-    const outcome = await waitFor(async () => {
-      if ((await ui.screen(tabId)).split('\n').some((line) => line.trim() === expected)) return { missing: 0 };
-      const now = await ui.tab(tabId);
-      if (now.resumeCount === before.resumeCount || now.state !== 'open') return undefined;
-      // The keys lost are the end of what was typed: sent into the dead path, then dropped while reconnecting.
-      const missing = now.undeliveredInput.slice(before.undeliveredInput.length).join('').length + now.droppedInput - before.droppedInput;
-      return missing > 0 ? { missing } : undefined;
-    }, `a line ${expected} in tab ${tabId}`, 120_000, 250);
+    const outcome = await waitFor(
+      async () => {
+        if ((await ui.screen(tabId)).split('\n').some((line) => line.trim() === expected)) return { missing: 0 };
+        const now = await ui.tab(tabId);
+        if (now.resumeCount === before.resumeCount || now.state !== 'open') return undefined;
+        // The keys lost are the end of what was typed: sent into the dead path, then dropped while reconnecting.
+        const missing = now.undeliveredInput.slice(before.undeliveredInput.length).join('').length + now.droppedInput - before.droppedInput;
+        return missing > 0 ? { missing } : undefined;
+      },
+      `a line ${expected} in tab ${tabId}`,
+      120_000,
+      250,
+    );
     if (outcome.missing === 0) return retyped;
-    console.log(`[network-faults] ${outcome.missing} of ${keys.length} bytes of ${JSON.stringify(keys)} were lost in a drop; typing them again`);
+    console.log(
+      `[network-faults] ${outcome.missing} of ${keys.length} bytes of ${JSON.stringify(keys)} were lost in a drop; typing them again`,
+    );
     keys = keys.slice(keys.length - outcome.missing);
     retyped += outcome.missing;
   }
@@ -194,7 +235,9 @@ test('30 % loss and 300 ms delay each way: typing works and nothing runs or show
   }
   const tab = await ui.tab(tabId);
   const losses = (await ui.notices(tabId)).filter((line) => line.includes('connection lost'));
-  console.log(`[network-faults] lossy typing: ${tab.resumeCount} resumes, ${retyped} bytes typed again${losses.map((line) => `\n  ${line}`).join('')}`);
+  console.log(
+    `[network-faults] lossy typing: ${tab.resumeCount} resumes, ${retyped} bytes typed again${losses.map((line) => `\n  ${line}`).join('')}`,
+  );
   assert.equal(tab.undeliveredInput.join('').length + tab.droppedInput, retyped, 'every key typed again was one the tab reported lost');
   await ui.closeByClick(tabId);
 });
@@ -212,13 +255,21 @@ test('data stalled while ICE stays up, as a wedged SCTP association: the keepali
   for (let stall = 1; stall <= 3 && !losses.some((line) => keepaliveLoss.test(line)); stall++) {
     await net.impair('agent', { stallData: true });
     const stalledAt = Date.now();
-    await waitFor(async () => ((await ui.tab(tabId)).state === 'reconnecting' ? true : undefined), 'the console to notice that nothing arrives', 60_000, 250);
+    await waitFor(
+      async () => ((await ui.tab(tabId)).state === 'reconnecting' ? true : undefined),
+      'the console to notice that nothing arrives',
+      60_000,
+      250,
+    );
     const notice = (await ui.notices(tabId)).filter((line) => line.includes('connection lost')).at(-1) ?? '';
     losses.push(notice);
     console.log(`[network-faults] stall ${stall} noticed after ${Date.now() - stalledAt} ms: ${notice}`);
     await restoreAndResume(tabId, 'after data passed again', stall);
   }
-  assert.ok(losses.some((line) => keepaliveLoss.test(line)), `the keepalive found a stall while ICE was up: ${losses.join(' | ')}`);
+  assert.ok(
+    losses.some((line) => keepaliveLoss.test(line)),
+    `the keepalive found a stall while ICE was up: ${losses.join(' | ')}`,
+  );
   assert.equal(await shellPid(tabId, 'stall-pid-after'), pidBefore, 'the same shell');
   await ui.closeByClick(tabId);
 });

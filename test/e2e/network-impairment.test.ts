@@ -25,7 +25,10 @@ let net: TestNetwork;
 before(async () => {
   net = await TestNetwork.create([{ name: 'cloud' }, { name: 'site', behindNat: true }, { name: 'plant', behindNat: true }]);
   for (const host of ['cloud', 'site', 'plant']) {
-    await startInNetwork(net, host, process.execPath, [probeScript, 'echo', '0.0.0.0', String(ECHO_PORT)], { ready: /^ready$/, name: `echo in ${host}` });
+    await startInNetwork(net, host, process.execPath, [probeScript, 'echo', '0.0.0.0', String(ECHO_PORT)], {
+      ready: /^ready$/,
+      name: `echo in ${host}`,
+    });
   }
 });
 
@@ -34,7 +37,15 @@ after(async () => {
 });
 
 async function probe(from: string, to: string, count: number, gapMs = 10, firstByte = 0): Promise<ProbeResult> {
-  const out = await net.exec(from, process.execPath, [probeScript, 'probe', net.host(to).address, String(ECHO_PORT), String(count), String(gapMs), String(firstByte)]);
+  const out = await net.exec(from, process.execPath, [
+    probeScript,
+    'probe',
+    net.host(to).address,
+    String(ECHO_PORT),
+    String(count),
+    String(gapMs),
+    String(firstByte),
+  ]);
   return JSON.parse(out) as ProbeResult;
 }
 
@@ -100,7 +111,8 @@ it('a stalled link drops DTLS application data (first byte 23) and passes STUN (
   await net.impair('site', { stallData: true });
   try {
     assert.equal((await probe('site', 'cloud', 10, 10, 23)).received, 0, 'application data is dropped');
-    for (const firstByte of [0, 1, 22]) assert.equal((await probe('site', 'cloud', 10, 10, firstByte)).received, 10, `first byte ${firstByte} passes`);
+    for (const firstByte of [0, 1, 22])
+      assert.equal((await probe('site', 'cloud', 10, 10, firstByte)).received, 10, `first byte ${firstByte} passes`);
   } finally {
     await net.restore('site');
   }

@@ -163,15 +163,19 @@ test('a revoked console is refused with NOT_PAIRED, shown clearly', async () => 
   // The open connection is ended by the agent, or the next one is refused: either way NOT_PAIRED.
   const connect = agentItem().locator('[data-testid="agent-connect"]');
   const disconnect = agentItem().locator('[data-testid="agent-disconnect"]');
-  await waitFor(async () => {
-    const state = await ui.agentState(agentId);
-    if (state.code === 'NOT_PAIRED') return true;
-    if (state.stage === 'ready' && (await disconnect.count())) {
-      await disconnect.click();
-      await connect.click();
-    }
-    return false;
-  }, 'the console to show NOT_PAIRED', 45_000);
+  await waitFor(
+    async () => {
+      const state = await ui.agentState(agentId);
+      if (state.code === 'NOT_PAIRED') return true;
+      if (state.stage === 'ready' && (await disconnect.count())) {
+        await disconnect.click();
+        await connect.click();
+      }
+      return false;
+    },
+    'the console to show NOT_PAIRED',
+    45_000,
+  );
   const state = await ui.agentState(agentId);
   assert.match(state.text, /NOT_PAIRED/);
   assert.match(state.text, /revoked/);

@@ -60,10 +60,14 @@ test('swapped fingerprints in offer and answer: the agent refuses, audits it, an
   const outcome = await ui.pairByPaste(printPairingToken(stateDir, relay.port));
   assert.equal(outcome.kind, 'ok', outcome.text);
   await ui.closePairingDialog();
-  const state = await waitFor(async () => {
-    const s = await ui.agentState(agentId);
-    return s.stage === 'failed' ? s : undefined;
-  }, 'the connection to fail', 30_000);
+  const state = await waitFor(
+    async () => {
+      const s = await ui.agentState(agentId);
+      return s.stage === 'failed' ? s : undefined;
+    },
+    'the connection to fail',
+    30_000,
+  );
   assert.equal(state.code, 'FINGERPRINT_MISMATCH');
   assert.match(state.text, /fingerprint mismatch: this is not the agent you paired with — possible interception/);
   assert.ok(relay.rewritten >= 1);
@@ -78,12 +82,20 @@ test('a swapped fingerprint in the answer only: the console refuses the answer a
   const before = relay.rewritten;
   await ui.page.locator(`[data-testid="agent"][data-agent-id="${agentId}"] [data-testid="agent-connect"]`).click();
   await waitFor(() => relay.rewritten > before, 'the relay to rewrite an answer', 30_000);
-  const state = await waitFor(async () => {
-    const s = await ui.agentState(agentId);
-    return s.stage === 'failed' ? s : undefined;
-  }, 'the connection to fail', 30_000);
+  const state = await waitFor(
+    async () => {
+      const s = await ui.agentState(agentId);
+      return s.stage === 'failed' ? s : undefined;
+    },
+    'the connection to fail',
+    30_000,
+  );
   assert.equal(state.code, 'FINGERPRINT_MISMATCH');
   assert.match(state.text, /not the agent you paired with/);
-  await waitFor(() => agent.logs().some((l) => l.includes('"msg":"console disconnected"') && l.includes('fingerprint mismatch')), 'the agent to log the console\'s mismatch', 10_000);
+  await waitFor(
+    () => agent.logs().some((l) => l.includes('"msg":"console disconnected"') && l.includes('fingerprint mismatch')),
+    "the agent to log the console's mismatch",
+    10_000,
+  );
   assert.ok(noDataChannel(), 'no data channel opened');
 });

@@ -70,7 +70,7 @@ test('a binary frame over the frame limit gets MESSAGE_TOO_LARGE and the session
   assert.deepEqual(
     sent,
     { ok: true },
-    'Chromium sends a 70000-byte message only if the agent\'s SDP advertises a=max-message-size above 65536',
+    "Chromium sends a 70000-byte message only if the agent's SDP advertises a=max-message-size above 65536",
   );
   await waitForError(tabId, 'MESSAGE_TOO_LARGE');
   await assertStillAlive(tabId, 'still-alive-3');

@@ -87,15 +87,19 @@ async function dumpFailure(name: string, error: unknown): Promise<void> {
   mkdirSync(resultsDir, { recursive: true });
   const base = `${resultsDir}scale-out-${name.replace(/[^A-Za-z0-9_-]+/g, '-')}`;
   for (const [i, page] of pages.entries()) {
-    await page.screenshot({ path: `${base}-page${i}.png`, fullPage: true }).catch((shot: unknown) => pageLog.push(`[screenshot failed] ${String(shot)}`));
+    await page
+      .screenshot({ path: `${base}-page${i}.png`, fullPage: true })
+      .catch((shot: unknown) => pageLog.push(`[screenshot failed] ${String(shot)}`));
   }
   const report = [
     `test: ${name}`,
     `error: ${error instanceof Error ? error.stack : String(error)}`,
     `front choices: ${JSON.stringify(front.choices)}`,
-    '--- agent log ---', ...(agent?.logs().slice(-300) ?? []),
+    '--- agent log ---',
+    ...(agent?.logs().slice(-300) ?? []),
     ...nodes.flatMap((node) => [`--- ${node.name} log ---`, ...node.logs().slice(-150)]),
-    '--- page log ---', ...pageLog.slice(-200),
+    '--- page log ---',
+    ...pageLog.slice(-200),
   ].join('\n');
   writeFileSync(`${base}.log`, report);
   console.error(`\n[${name}] failed; screenshots and logs in ${base}*`);
@@ -111,10 +115,15 @@ const test = (name: string, body: () => Promise<void>) =>
     }
   });
 
-test('a terminal across two nodes survives the death of the agent\'s node and then of the console\'s', async () => {
+test("a terminal across two nodes survives the death of the agent's node and then of the console's", async () => {
   // The agent on node 1, the console on node 0: the offer, answer and candidates cross nodes.
   front.prefer(1);
-  agent = await startAgent({ signalingUrl: front.url, token: agentToken, agentId: `redis-e2e-${randomBytes(3).toString('hex')}`, name: 'scale-out host' });
+  agent = await startAgent({
+    signalingUrl: front.url,
+    token: agentToken,
+    agentId: `redis-e2e-${randomBytes(3).toString('hex')}`,
+    name: 'scale-out host',
+  });
   cleanups.push(() => agent.stop());
   const agentOn = new RegExp(`"msg":"agent connected".*"agentId":"${agent.agentId}"`);
   await waitFor(() => nodeLogging(agentOn) === 1, 'the agent to connect to node 1');
@@ -134,12 +143,24 @@ test('a terminal across two nodes survives the death of the agent\'s node and th
   await nodes[1]!.kill();
   await ui.typeLine(tab, 'echo after-agent-node""-died $X $(pwd)');
   await ui.waitForLine(tab, 'after-agent-node-died kept-shell /tmp');
-  await waitFor(() => agent.logs().slice(agentLines).some((line) => line.includes('agent ready')), 'the agent to reconnect through the front', 30_000);
+  await waitFor(
+    () =>
+      agent
+        .logs()
+        .slice(agentLines)
+        .some((line) => line.includes('agent ready')),
+    'the agent to reconnect through the front',
+    30_000,
+  );
   // The node logs the connection a moment after the agent sees it accepted.
-  const { agentNow } = await waitFor(() => {
-    const index = nodes.findIndex((node, i) => i !== 1 && node.logs().some((line) => agentOn.test(line)));
-    return index >= 0 ? { agentNow: index } : undefined;
-  }, 'a surviving node to log the agent\'s connection', 10_000);
+  const { agentNow } = await waitFor(
+    () => {
+      const index = nodes.findIndex((node, i) => i !== 1 && node.logs().some((line) => agentOn.test(line)));
+      return index >= 0 ? { agentNow: index } : undefined;
+    },
+    "a surviving node to log the agent's connection",
+    10_000,
+  );
   assert.ok(agentNow === 0 || agentNow === 2, `the agent is on a surviving node (${agentNow})`);
 
   // A new console reaches the agent through the surviving nodes.
@@ -156,7 +177,11 @@ test('a terminal across two nodes survives the death of the agent\'s node and th
   await ui.typeLine(tab, 'echo after-console-node""-died $X');
   await ui.waitForLine(tab, 'after-console-node-died kept-shell');
   const status = ui.page.locator('[data-testid="signaling-state"]');
-  await waitFor(async () => consolesOn2() > before2 && (await status.getAttribute('data-state')) === 'connected', 'the first console to reconnect to node 2', 30_000);
+  await waitFor(
+    async () => consolesOn2() > before2 && (await status.getAttribute('data-state')) === 'connected',
+    'the first console to reconnect to node 2',
+    30_000,
+  );
   const item = ui.page.locator(`[data-testid="agent"][data-agent-id="${agent.agentId}"]`);
   await waitFor(async () => (await item.getAttribute('data-online')) === 'true', 'the agent to be listed online after the re-list', 30_000);
   // Its new tab works (on its peer connection), and so does a third console, all through node 2.

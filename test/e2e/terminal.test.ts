@@ -78,12 +78,20 @@ test('closing a tab leaves no process of its session in the container', async ()
   }, 'sleep 1001 and sleep 1002 to run in the container');
 
   await ui.closeByClick(tabId);
-  assert.equal((await ui.tabs()).some((t) => t.id === tabId), false, 'the tab is gone from the strip');
+  assert.equal(
+    (await ui.tabs()).some((t) => t.id === tabId),
+    false,
+    'the tab is gone from the strip',
+  );
   let left: string[] = [];
-  await waitFor(async () => {
-    left = (await container.processes()).filter((r) => r.includes('sleep 1001') || r.includes('sleep 1002'));
-    return left.length === 0;
-  }, 'no sleep 1001 or sleep 1002 left in the container', 30_000).catch((error: Error) => {
+  await waitFor(
+    async () => {
+      left = (await container.processes()).filter((r) => r.includes('sleep 1001') || r.includes('sleep 1002'));
+      return left.length === 0;
+    },
+    'no sleep 1001 or sleep 1002 left in the container',
+    30_000,
+  ).catch((error: Error) => {
     throw new Error(`${error.message}; still running: ${left.join(' | ')}`);
   });
 });

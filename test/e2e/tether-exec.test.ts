@@ -27,9 +27,22 @@ let agent: AgentProcess;
 let container: TestContainer;
 
 before(async () => {
-  signaling = await startSignalingServer({ port: 0, host: '127.0.0.1', consoleTokens: [consoleToken], agentTokens: [agentToken], logger: createJsonLogger({ level: 'warn', write: () => undefined }) });
+  signaling = await startSignalingServer({
+    port: 0,
+    host: '127.0.0.1',
+    consoleTokens: [consoleToken],
+    agentTokens: [agentToken],
+    logger: createJsonLogger({ level: 'warn', write: () => undefined }),
+  });
   container = await startContainer({ namePrefix: 'tether-exec' });
-  agent = await startAgent({ signalingUrl: signaling.url, token: agentToken, agentId: 'exec-agent', name: 'Exec agent', lanListen: '127.0.0.1:0', stateDir: agentStateDir });
+  agent = await startAgent({
+    signalingUrl: signaling.url,
+    token: agentToken,
+    agentId: 'exec-agent',
+    name: 'Exec agent',
+    lanListen: '127.0.0.1:0',
+    stateDir: agentStateDir,
+  });
 });
 
 after(async () => {
@@ -56,14 +69,24 @@ test('pairs from the token tether-agent pair printed', async () => {
   assert.match(result.stdout.toString(), /paired with Exec agent \(exec-agent\)/);
 });
 
-test('over the LAN: a command\'s output, and its exit code', async () => {
+test("over the LAN: a command's output, and its exit code", async () => {
   const result = await tetherExec('--loopback', 'exec-agent', container.name, '--', 'echo hello from $(hostname); id -u; exit 3');
   assert.equal(result.code, 3, result.stderr);
   assert.equal(result.stdout.toString(), `hello from ${container.id.slice(0, 12)}\n1000\n`);
 });
 
 test('over the cloud signaling server: the same console, pinned by its pairing', async () => {
-  const result = await tetherExec('--loopback', '--signaling-url', signaling.url, '--token', consoleToken, 'exec-agent', container.name, '--', 'echo via-$((6*7))');
+  const result = await tetherExec(
+    '--loopback',
+    '--signaling-url',
+    signaling.url,
+    '--token',
+    consoleToken,
+    'exec-agent',
+    container.name,
+    '--',
+    'echo via-$((6*7))',
+  );
   assert.equal(result.code, 0, result.stderr);
   assert.equal(result.stdout.toString(), 'via-42\n');
 });

@@ -20,7 +20,15 @@ import { issueTurnCredentials } from '@tether/signaling';
 import { startAgent, type AgentProcess } from '../../harness/agent-process.js';
 import type { ConsolePage } from '../../harness/console-page.js';
 import { startContainer, type TestContainer } from '../../harness/docker.js';
-import { launchConsoleIn, networkTest, startCoturn, startSignaling, type ConsoleBrowser, type Coturn, type SignalingInNetwork } from '../../harness/net-services.js';
+import {
+  launchConsoleIn,
+  networkTest,
+  startCoturn,
+  startSignaling,
+  type ConsoleBrowser,
+  type Coturn,
+  type SignalingInNetwork,
+} from '../../harness/net-services.js';
 import { TestNetwork } from '../../harness/netns.js';
 import { waitFor } from '../../harness/wait.js';
 
@@ -60,7 +68,8 @@ const requests: TurnRequest[] = [];
 
 function recordTurnRequests(line: string): void {
   const match = /user <((\d+):[^>]+)>: incoming packet (\w+) processed, (?:success|error (\d+))/.exec(line);
-  if (match) requests.push({ at: Date.now(), user: match[1]!, expiresAt: Number(match[2]) * 1000, method: match[3]!, code: Number(match[4] ?? 0) });
+  if (match)
+    requests.push({ at: Date.now(), user: match[1]!, expiresAt: Number(match[2]) * 1000, method: match[3]!, code: Number(match[4] ?? 0) });
 }
 
 before(async () => {
@@ -75,12 +84,27 @@ before(async () => {
   });
   cleanups.push(() => coturn.stop());
   signaling = await startSignaling(net, 'cloud', 7300, [
-    '--console-token', CONSOLE_TOKEN, '--agent-token', AGENT_TOKEN, '--turn-url', coturn.url, '--turn-secret', TURN_SECRET, '--turn-ttl', TTL,
+    '--console-token',
+    CONSOLE_TOKEN,
+    '--agent-token',
+    AGENT_TOKEN,
+    '--turn-url',
+    coturn.url,
+    '--turn-secret',
+    TURN_SECRET,
+    '--turn-ttl',
+    TTL,
   ]);
   cleanups.push(() => signaling.stop());
   container = await startContainer({ namePrefix: 'expiry-plc' });
   cleanups.push(() => container.remove());
-  agent = await startAgent({ netns: net.host('agent').ns, signalingUrl: signaling.url, token: AGENT_TOKEN, agentId: `expiry-${net.runId}`, name: 'agent behind NAT' });
+  agent = await startAgent({
+    netns: net.host('agent').ns,
+    signalingUrl: signaling.url,
+    token: AGENT_TOKEN,
+    agentId: `expiry-${net.runId}`,
+    name: 'agent behind NAT',
+  });
   cleanups.push(() => agent.stop());
   consoleBrowser = await launchConsoleIn(net, 'console');
   cleanups.push(() => consoleBrowser.browser.close());
@@ -97,12 +121,16 @@ after(async () => {
 });
 
 /** On failure: the page, agent, signaling and coturn logs in test-results/. */
-const test = networkTest('turn-expiry', () => consoleBrowser?.page, () => [
-  ['agent', agent?.logs().slice(-300) ?? []],
-  ['signaling', signaling?.logs().slice(-100) ?? []],
-  ['coturn', coturn?.logs().slice(-300) ?? []],
-  ['page', consoleBrowser?.log.slice(-100) ?? []],
-]);
+const test = networkTest(
+  'turn-expiry',
+  () => consoleBrowser?.page,
+  () => [
+    ['agent', agent?.logs().slice(-300) ?? []],
+    ['signaling', signaling?.logs().slice(-100) ?? []],
+    ['coturn', coturn?.logs().slice(-300) ?? []],
+    ['page', consoleBrowser?.log.slice(-100) ?? []],
+  ],
+);
 
 function peersConnected(): { path?: { kind: string } }[] {
   return agent.logs().flatMap((line) => {
@@ -121,14 +149,21 @@ const byConsole = (r: TurnRequest) => r.user.includes(':console.default.');
 const allocations = () => requests.filter((r) => r.method === 'ALLOCATE' && r.code === 0 && (byAgent(r) || byConsole(r)));
 
 async function capturedLines(): Promise<string[]> {
-  return Buffer.from(await ui.captured(tabId), 'base64').toString('utf8').replace(/\r/g, '').split('\n');
+  return Buffer.from(await ui.captured(tabId), 'base64')
+    .toString('utf8')
+    .replace(/\r/g, '')
+    .split('\n');
 }
 
 /** `<tag>=<pid>` of the tab's shell, printed anew. */
 async function shellPid(tag: string): Promise<string> {
   await ui.typeLine(tabId, `echo ${tag}""=$$`);
   const screen = await ui.waitForLine(tabId, new RegExp(`^${tag}=\\d+$`));
-  const line = screen.split('\n').map((l) => l.trim()).reverse().find((l) => l.startsWith(`${tag}=`));
+  const line = screen
+    .split('\n')
+    .map((l) => l.trim())
+    .reverse()
+    .find((l) => l.startsWith(`${tag}=`));
   assert.ok(line);
   return line.slice(tag.length + 1);
 }
@@ -137,7 +172,15 @@ test('coturn keeps an allocation alive past its credentials: Refresh, CreatePerm
   const probe = issueTurnCredentials({ urls: [coturn.url], secret: TURN_SECRET, ttlSeconds: 3 }, 'console.probe.expiry').iceServers[0]!;
   const expiresAt = Number(probe.username!.split(':')[0]) * 1000;
   const peer = net.host('agent').publicAddress!;
-  const out = await net.exec('console', process.execPath, [refreshProbe, coturn.address, String(coturn.port), probe.username!, probe.credential!, String(expiresAt + 1_000), peer]);
+  const out = await net.exec('console', process.execPath, [
+    refreshProbe,
+    coturn.address,
+    String(coturn.port),
+    probe.username!,
+    probe.credential!,
+    String(expiresAt + 1_000),
+    peer,
+  ]);
   const report = JSON.parse(out) as Record<string, { ok: boolean; code?: number; lifetime?: number }>;
   assert.equal(report['allocate']?.ok, true, out);
   assert.equal(report['refresh']?.ok, true, `Refresh after the expiry: ${out}`);
@@ -165,7 +208,11 @@ test('a relayed terminal goes on past the expiry of its credentials: no reconnec
     await ui.typeLine(tabId, `echo tick""-${++ticks}`);
     await ui.waitForLine(tabId, `tick-${ticks}`);
     const tab = await ui.tab(tabId);
-    assert.equal(tab.state, 'open', `tick ${ticks}, ${Math.round((Date.now() - expired) / 1000)} s after the expiry: ${JSON.stringify(tab)}`);
+    assert.equal(
+      tab.state,
+      'open',
+      `tick ${ticks}, ${Math.round((Date.now() - expired) / 1000)} s after the expiry: ${JSON.stringify(tab)}`,
+    );
     await new Promise((resolve) => setTimeout(resolve, 2_000));
   }
   // A second tab an hour into a session (here, after the expiry) rides on the same peer connection.
@@ -178,18 +225,31 @@ test('a relayed terminal goes on past the expiry of its credentials: no reconnec
   assert.deepEqual(await ui.notices(tabId), [], 'no "connection lost" in the terminal');
   assert.equal(peersConnected().length, 1, 'one peer connection throughout');
   const lines = (await capturedLines()).filter((l) => /^tick-\d+$/.test(l));
-  assert.deepEqual(lines, Array.from({ length: ticks }, (_, i) => `tick-${i + 1}`), 'every tick once and in order');
+  assert.deepEqual(
+    lines,
+    Array.from({ length: ticks }, (_, i) => `tick-${i + 1}`),
+    'every tick once and in order',
+  );
   assert.equal(allocations().length, 2, 'no new allocation: the second tab used the same path');
 
   // Whatever the clients sent on their allocations after the expiry was accepted (a 438 only asks
   // for the request again with a new nonce, on a coturn that makes nonces stale).
   const original = new Set([agentAllocation.user, consoleAllocation.user]);
   const late = requests.filter((r) => original.has(r.user) && r.at > r.expiresAt);
-  assert.deepEqual(late.filter((r) => r.code !== 0 && r.code !== 438), [], 'no request on the allocations refused after the expiry');
+  assert.deepEqual(
+    late.filter((r) => r.code !== 0 && r.code !== 438),
+    [],
+    'no request on the allocations refused after the expiry',
+  );
   if (WATCH_AFTER_EXPIRY_MS >= CLIENT_REFRESHES_MS) {
     const seconds = (r: TurnRequest) => Math.round((r.at - r.expiresAt) / 1000);
-    console.log(`turn-expiry: requests after the expiry: ${late.map((r) => `${byAgent(r) ? 'agent' : 'console'} ${r.method} ${r.code || 'ok'} +${seconds(r)} s`).join(', ')}`);
-    for (const [who, user] of [['agent (werift)', agentAllocation.user], ['console (Chromium)', consoleAllocation.user]]) {
+    console.log(
+      `turn-expiry: requests after the expiry: ${late.map((r) => `${byAgent(r) ? 'agent' : 'console'} ${r.method} ${r.code || 'ok'} +${seconds(r)} s`).join(', ')}`,
+    );
+    for (const [who, user] of [
+      ['agent (werift)', agentAllocation.user],
+      ['console (Chromium)', consoleAllocation.user],
+    ]) {
       const refreshed = late.filter((r) => r.user === user && r.code === 0).map((r) => r.method);
       assert.ok(refreshed.includes('REFRESH'), `the ${who} refreshed its allocation after the expiry: ${JSON.stringify(refreshed)}`);
     }
@@ -207,14 +267,22 @@ test('a resume after the expiry relays again: both ends allocate with fresh cred
   await waitFor(async () => (await capturedLines()).filter((l) => /^line-\d+$/.test(l)).length >= 20, 'the first 20 lines');
   assert.equal(await ui.dropPath(agent.agentId, 2_000), true);
   await waitFor(async () => (await ui.tab(tabId)).state === 'reconnecting', 'the tab to be reconnecting');
-  await waitFor(async () => {
-    const tab = await ui.tab(tabId);
-    return tab.state === 'open' && tab.resumeCount === resumesBefore + 1;
-  }, 'the tab to resume', 60_000);
+  await waitFor(
+    async () => {
+      const tab = await ui.tab(tabId);
+      return tab.state === 'open' && tab.resumeCount === resumesBefore + 1;
+    },
+    'the tab to resume',
+    60_000,
+  );
   await ui.waitForLine(tabId, 'loop-done', 60_000);
 
   const lines = (await capturedLines()).filter((l) => /^line-\d+$/.test(l));
-  assert.deepEqual(lines, Array.from({ length: 200 }, (_, i) => `line-${i + 1}`), 'every line once and in order');
+  assert.deepEqual(
+    lines,
+    Array.from({ length: 200 }, (_, i) => `line-${i + 1}`),
+    'every line once and in order',
+  );
   assert.equal(await shellPid('pid-resumed'), pidBefore, 'the same shell');
   const connected = peersConnected();
   assert.equal(connected.length, resumesBefore + 2, 'a new peer connection');
@@ -223,10 +291,16 @@ test('a resume after the expiry relays again: both ends allocate with fresh cred
   // New allocations on both ends, each with a username that had not expired: the credentials the
   // signaling server sent after the first ones, not the first ones again (coturn would refuse those).
   const fresh = allocations().slice(before.length);
-  for (const [who, mine] of [['agent', byAgent], ['console', byConsole]] as const) {
+  for (const [who, mine] of [
+    ['agent', byAgent],
+    ['console', byConsole],
+  ] as const) {
     const made = fresh.filter(mine);
     assert.ok(made.length > 0, `the ${who} allocated anew: ${JSON.stringify(fresh)}`);
-    assert.ok(made.every((r) => r.expiresAt > expiredBefore && r.expiresAt > r.at), `the ${who}'s new credentials were fresh: ${JSON.stringify(made)}`);
+    assert.ok(
+      made.every((r) => r.expiresAt > expiredBefore && r.expiresAt > r.at),
+      `the ${who}'s new credentials were fresh: ${JSON.stringify(made)}`,
+    );
   }
   const refused = requests.filter((r) => (byAgent(r) || byConsole(r)) && r.code === 401 && r.at > expiredBefore);
   assert.deepEqual(refused, [], 'no client offered expired credentials');

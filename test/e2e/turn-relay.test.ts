@@ -14,7 +14,15 @@ import { issueTurnCredentials } from '@tether/signaling';
 import { startAgent, type AgentProcess } from '../../harness/agent-process.js';
 import type { ConsolePage } from '../../harness/console-page.js';
 import { startContainer, type TestContainer } from '../../harness/docker.js';
-import { launchConsoleIn, networkTest, startCoturn, startSignaling, type ConsoleBrowser, type Coturn, type SignalingInNetwork } from '../../harness/net-services.js';
+import {
+  launchConsoleIn,
+  networkTest,
+  startCoturn,
+  startSignaling,
+  type ConsoleBrowser,
+  type Coturn,
+  type SignalingInNetwork,
+} from '../../harness/net-services.js';
 import { TestNetwork } from '../../harness/netns.js';
 import { waitFor } from '../../harness/wait.js';
 
@@ -40,7 +48,14 @@ before(async () => {
   coturn = await startCoturn(net, 'cloud', TURN_SECRET);
   cleanups.push(() => coturn.stop());
   signaling = await startSignaling(net, 'cloud', 7300, [
-    '--console-token', CONSOLE_TOKEN, '--agent-token', AGENT_TOKEN, '--turn-url', coturn.url, '--turn-secret', TURN_SECRET,
+    '--console-token',
+    CONSOLE_TOKEN,
+    '--agent-token',
+    AGENT_TOKEN,
+    '--turn-url',
+    coturn.url,
+    '--turn-secret',
+    TURN_SECRET,
   ]);
   cleanups.push(() => signaling.stop());
   container = await startContainer({ namePrefix: 'relay-plc' });
@@ -68,13 +83,17 @@ after(async () => {
 });
 
 /** On failure: the page, agent, signaling and coturn logs in test-results/. */
-const test = networkTest('turn-relay', () => consoleBrowser?.page, () => [
-  ['agent', agent?.logs().slice(-300) ?? []],
-  ...extraAgents.map((extra): [string, string[]] => [`agent ${extra.agentId}`, extra.logs().slice(-300)]),
-  ['signaling', signaling?.logs().slice(-100) ?? []],
-  ['coturn', coturn?.logs().slice(-150) ?? []],
-  ['page', consoleBrowser?.log.slice(-100) ?? []],
-]);
+const test = networkTest(
+  'turn-relay',
+  () => consoleBrowser?.page,
+  () => [
+    ['agent', agent?.logs().slice(-300) ?? []],
+    ...extraAgents.map((extra): [string, string[]] => [`agent ${extra.agentId}`, extra.logs().slice(-300)]),
+    ['signaling', signaling?.logs().slice(-100) ?? []],
+    ['coturn', coturn?.logs().slice(-150) ?? []],
+    ['page', consoleBrowser?.log.slice(-100) ?? []],
+  ],
+);
 
 interface AgentLogLine {
   msg?: string;
@@ -148,20 +167,30 @@ test('with expired TURN credentials on both ends the console cannot reach an age
     token: AGENT_TOKEN,
     agentId: `relay-expired-${net.runId}`,
     name: 'agent with expired TURN credentials',
-    extraArgs: ['--ice-server', JSON.stringify({ urls: agentExpired.urls[0], username: agentExpired.username, credential: agentExpired.credential })],
+    extraArgs: [
+      '--ice-server',
+      JSON.stringify({ urls: agentExpired.urls[0], username: agentExpired.username, credential: agentExpired.credential }),
+    ],
   });
   cleanups.push(() => second.stop());
   extraAgents.push(second);
   const consoleExpired = issueTurnCredentials(options, 'console.expired', twoHoursAgo).iceServers[0]!;
   const ui = await consoleBrowser.open({ signal: bare.url, token: CONSOLE_TOKEN, ice: JSON.stringify([consoleExpired]) });
-  const state = await waitFor(async () => {
-    const current = await ui.agentState(second.agentId);
-    return current.stage === 'failed' ? current : undefined;
-  }, 'the connection to fail', 60_000);
+  const state = await waitFor(
+    async () => {
+      const current = await ui.agentState(second.agentId);
+      return current.stage === 'failed' ? current : undefined;
+    },
+    'the connection to fail',
+    60_000,
+  );
   assert.match(state.text, /refused the credentials \(wrong or expired\)/, state.text);
   const refused = (user: string) => coturn.logs().some((line) => line.includes(user) && /401|Cannot find credentials/.test(line));
   assert.ok(refused(consoleExpired.username!), "coturn refused the console's allocation");
   assert.ok(refused(agentExpired.username!), "coturn refused the agent's allocation");
-  assert.ok(second.logs().some((line) => line.includes('no TURN relay candidate')), 'the agent logged that it has no relay');
+  assert.ok(
+    second.logs().some((line) => line.includes('no TURN relay candidate')),
+    'the agent logged that it has no relay',
+  );
   assert.equal(agentLines(second).filter((line) => line.msg === 'peer connected').length, 0, 'no peer connection came up');
 });

@@ -49,7 +49,11 @@ describe('IPC sender checks', () => {
   it('trusts only the console window showing the console page', () => {
     assert.equal(isTrustedSender(fromConsole, trusted), true);
     assert.equal(isTrustedSender({ sender: { id: 8 }, senderFrame: fromConsole.senderFrame }, trusted), false, 'another window');
-    assert.equal(isTrustedSender({ sender: { id: 7 }, senderFrame: { url: 'https://evil.example/index.html' } }, trusted), false, 'a page navigated to');
+    assert.equal(
+      isTrustedSender({ sender: { id: 7 }, senderFrame: { url: 'https://evil.example/index.html' } }, trusted),
+      false,
+      'a page navigated to',
+    );
     assert.equal(isTrustedSender({ sender: { id: 7 }, senderFrame: { url: 'file:///tmp/index.html' } }, trusted), false, 'another file');
     assert.equal(isTrustedSender({ sender: { id: 7 }, senderFrame: null }, trusted), false, 'a frame that is gone');
     assert.equal(isTrustedSender(fromConsole, { ...trusted, webContentsId: () => undefined }), false, 'before the window exists');

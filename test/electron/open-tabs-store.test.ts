@@ -12,7 +12,15 @@ import { SettingsStore } from '../../electron/main/settings-store.js';
 const file = () => join(mkdtempSync(join(tmpdir(), 'tether-open-tabs-')), 'settings.json');
 const tabs: OpenTabs = {
   tabs: [
-    { agentId: 'plc-1', agentName: 'Line 1', target: 'press', sessionId: 'abc123', received: 4096, resumeGraceMs: 300_000, savedAt: 1_700_000_000_000 },
+    {
+      agentId: 'plc-1',
+      agentName: 'Line 1',
+      target: 'press',
+      sessionId: 'abc123',
+      received: 4096,
+      resumeGraceMs: 300_000,
+      savedAt: 1_700_000_000_000,
+    },
     { agentId: 'plc-2', agentName: 'Line 2', target: 'packer', title: 'packer logs', savedAt: 1_700_000_000_000 },
   ],
   active: 1,
@@ -43,8 +51,17 @@ it('drops saved tabs that do not parse, keeping the settings', () => {
 it('IPC parses the tabs and workspaces before they are stored', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tether-open-tabs-ipc-'));
   const settings = new SettingsStore(join(dir, 's.json'));
-  const safe = { isEncryptionAvailable: () => true, encryptString: (t: string) => Buffer.from(t), decryptString: (b: Buffer) => b.toString() };
-  const handlers = ipcHandlers({ settings, credentials: new CredentialStore(safe, join(dir, 'c.json'), 'darwin'), clipboard: { readText: () => '', writeText: () => undefined }, openExternal: async () => undefined });
+  const safe = {
+    isEncryptionAvailable: () => true,
+    encryptString: (t: string) => Buffer.from(t),
+    decryptString: (b: Buffer) => b.toString(),
+  };
+  const handlers = ipcHandlers({
+    settings,
+    credentials: new CredentialStore(safe, join(dir, 'c.json'), 'darwin'),
+    clipboard: { readText: () => '', writeText: () => undefined },
+    openExternal: async () => undefined,
+  });
   handlers[IPC.openTabsSave]([tabs]);
   assert.deepEqual(handlers[IPC.openTabsLoad]([]), tabs);
   assert.throws(() => handlers[IPC.openTabsSave]([{ tabs: [{ ...tabs.tabs[0], target: '' }] }]), /bad arguments/);

@@ -44,7 +44,13 @@ function fakeElectron() {
 }
 
 const directives = (policy: string) =>
-  new Map(policy.split(';').map((d) => d.trim().split(/\s+/)).filter((p) => p[0]).map(([name, ...values]) => [name!, values]));
+  new Map(
+    policy
+      .split(';')
+      .map((d) => d.trim().split(/\s+/))
+      .filter((p) => p[0])
+      .map(([name, ...values]) => [name!, values]),
+  );
 
 it('the console window is created isolated, sandboxed, without Node, with its CSP, denying navigation, windows and permissions but the camera for QR', () => {
   const { seen, BrowserWindow } = fakeElectron();

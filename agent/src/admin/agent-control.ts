@@ -9,7 +9,9 @@ import { listenControlSocket, type ControlSocket } from './control-socket.js';
 const log = createLogger(import.meta.url);
 
 function hostAddresses(): string[] {
-  return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).filter((a) => a.family === 'IPv4' && !a.internal).map((a) => a.address));
+  return Object.values(networkInterfaces()).flatMap((list) =>
+    (list ?? []).filter((a) => a.family === 'IPv4' && !a.internal).map((a) => a.address),
+  );
 }
 
 /** Endpoints for a pairing token from a listening address: this host's own addresses for a wildcard. */
@@ -25,14 +27,30 @@ export const listenHost = (listen: string) => listen.slice(0, listen.lastIndexOf
  * Opens the control socket for a started agent; undefined (and a warning in the log) when it
  * cannot, in which case `pair` and `consoles revoke` refuse rather than write beside the agent.
  */
-export async function startAgentControl(config: AgentConfig, fingerprint: string, consoles: ConsoleRegistry, lanPort: () => number | undefined): Promise<ControlSocket | undefined> {
+export async function startAgentControl(
+  config: AgentConfig,
+  fingerprint: string,
+  consoles: ConsoleRegistry,
+  lanPort: () => number | undefined,
+): Promise<ControlSocket | undefined> {
   const opened = await listenControlSocket(config.stateDir, {
     pairings: new PairingStore(config.stateDir),
     consoles,
     describe: () => {
       const port = lanPort();
-      const endpoints = config.lanEndpoints.length > 0 ? config.lanEndpoints : port !== undefined && config.lanListen ? endpointsFor(listenHost(config.lanListen), port) : [];
-      return { agentId: config.agentId, name: config.name, fingerprint, endpoints: endpoints.slice(0, 8), lanListening: port !== undefined };
+      const endpoints =
+        config.lanEndpoints.length > 0
+          ? config.lanEndpoints
+          : port !== undefined && config.lanListen
+            ? endpointsFor(listenHost(config.lanListen), port)
+            : [];
+      return {
+        agentId: config.agentId,
+        name: config.name,
+        fingerprint,
+        endpoints: endpoints.slice(0, 8),
+        lanListening: port !== undefined,
+      };
     },
   });
   if (opened.ok) return opened.value;

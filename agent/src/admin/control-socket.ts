@@ -29,7 +29,14 @@ const MAX_LINE_BYTES = 1024 * 1024;
 const IO_TIMEOUT_MS = 5000;
 
 export const ControlRequest = z.discriminatedUnion('op', [
-  z.object({ op: z.literal('pair'), ttlMs: z.number().int().positive().max(7 * 24 * 3600 * 1000) }),
+  z.object({
+    op: z.literal('pair'),
+    ttlMs: z
+      .number()
+      .int()
+      .positive()
+      .max(7 * 24 * 3600 * 1000),
+  }),
   z.object({ op: z.literal('consoles') }),
   z.object({ op: z.literal('revoke'), id: z.string().min(1).max(256) }),
 ]);
@@ -133,7 +140,8 @@ export async function listenControlSocket(stateDir: string, target: ControlTarge
         } catch {
           parsed = undefined;
         }
-        if (!parsed?.success) reply = { ok: false, error: 'not a control request this agent understands; is the CLI the same version as the agent?' };
+        if (!parsed?.success)
+          reply = { ok: false, error: 'not a control request this agent understands; is the CLI the same version as the agent?' };
         else {
           reply = answer(target, parsed.data);
           log.info('control request', { op: parsed.data.op, ok: reply.ok, ...(reply.ok ? {} : { error: reply.error }) });
@@ -193,7 +201,8 @@ export function askAgent(stateDir: string, request: ControlRequest): Promise<Res
       resolve(result);
     };
     socket.once('error', (cause: NodeJS.ErrnoException) => {
-      if (cause.code === 'ENOENT' || cause.code === 'ECONNREFUSED') settle(err({ code: 'NOT_RUNNING', message: `no agent answers on ${path}` }));
+      if (cause.code === 'ENOENT' || cause.code === 'ECONNREFUSED')
+        settle(err({ code: 'NOT_RUNNING', message: `no agent answers on ${path}` }));
       else if (cause.code === 'EACCES' || cause.code === 'EPERM') {
         settle(err({ code: 'DENIED', message: `${path}: permission denied; run this as root or as the agent's own user` }));
       } else settle(err({ code: 'FAILED', message: `${path}: ${describeError(cause)}` }));
@@ -208,7 +217,14 @@ export function askAgent(stateDir: string, request: ControlRequest): Promise<Res
           } catch {
             parsed = undefined;
           }
-          settle(parsed?.success ? ok(parsed.data) : err({ code: 'FAILED', message: `the agent on ${path} answered something this CLI does not understand; is it the same version?` }));
+          settle(
+            parsed?.success
+              ? ok(parsed.data)
+              : err({
+                  code: 'FAILED',
+                  message: `the agent on ${path} answered something this CLI does not understand; is it the same version?`,
+                }),
+          );
         },
         (cause: unknown) => settle(err({ code: 'FAILED', message: `the agent on ${path} did not answer: ${describeError(cause)}` })),
       );

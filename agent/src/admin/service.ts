@@ -9,7 +9,19 @@
  * the files, the user and the enablement land under it, and nothing is started.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, resolve, sep } from 'node:path';
 import { err, ok, type Result } from '@tether/protocol';
 import { resolveConfig } from '../config.js';
@@ -73,8 +85,14 @@ Options:
 `;
 
 export const installOptions = {
-  'signaling-url': { type: 'string' }, token: { type: 'string' }, 'lan-listen': { type: 'string' }, 'agent-id': { type: 'string' },
-  name: { type: 'string' }, 'no-start': { type: 'boolean' }, root: { type: 'string' }, help: { type: 'boolean' },
+  'signaling-url': { type: 'string' },
+  token: { type: 'string' },
+  'lan-listen': { type: 'string' },
+  'agent-id': { type: 'string' },
+  name: { type: 'string' },
+  'no-start': { type: 'boolean' },
+  root: { type: 'string' },
+  help: { type: 'boolean' },
 } as const;
 
 export const uninstallOptions = { purge: { type: 'boolean' }, root: { type: 'string' }, help: { type: 'boolean' } } as const;
@@ -96,7 +114,8 @@ type UninstallValues = { purge?: boolean; root?: string; help?: boolean };
 function run(command: string, args: string[]): Result<string, string> {
   const result = spawnSync(command, args, { encoding: 'utf8' });
   if (result.error) return err(`${command}: ${result.error.message}`);
-  if (result.status !== 0) return err(`${command} ${args.join(' ')} failed (exit ${result.status}): ${(result.stderr || result.stdout).trim()}`);
+  if (result.status !== 0)
+    return err(`${command} ${args.join(' ')} failed (exit ${result.status}): ${(result.stderr || result.stdout).trim()}`);
   return ok(result.stdout);
 }
 
@@ -111,7 +130,10 @@ function entry(root: string, file: 'passwd' | 'group', name: string): string[] |
   } catch {
     return undefined;
   }
-  return text.split('\n').map((line) => line.split(':')).find((fields) => fields[0] === name);
+  return text
+    .split('\n')
+    .map((line) => line.split(':'))
+    .find((fields) => fields[0] === name);
 }
 
 /** A path written into the unit: absolute, and nothing systemd would read as a specifier or a quote. */
@@ -125,25 +147,33 @@ function execStart(): Result<{ node: string; cli: string }, string> {
   const node = realpathSync(process.execPath);
   const script = process.argv[1] ? realpathSync(process.argv[1]) : '';
   if (!script.endsWith(`${sep}dist${sep}cli.js`)) {
-    return err(`install-service runs from an installed agent (…/dist/cli.js), not from ${script || 'here'}: npm install -g the agent's package first`);
+    return err(
+      `install-service runs from an installed agent (…/dist/cli.js), not from ${script || 'here'}: npm install -g the agent's package first`,
+    );
   }
   for (const path of [node, script]) {
-    if (!UNIT_SAFE_PATH.test(path)) return err(`${path} has characters a unit's ExecStart cannot take as they are; install Node.js and the agent under a plain path`);
+    if (!UNIT_SAFE_PATH.test(path))
+      return err(`${path} has characters a unit's ExecStart cannot take as they are; install Node.js and the agent under a plain path`);
     const hidden = HIDDEN_FROM_SERVICE.find((dir) => path === dir || path.startsWith(`${dir}/`));
     if (hidden) {
       return err(
         `${path} is under ${hidden}, which the service cannot see (ProtectHome/PrivateTmp): install ` +
-          (path === node ? 'Node.js' : 'the agent') + ' outside it, e.g. npm install -g --prefix /usr/local <tarball>',
+          (path === node ? 'Node.js' : 'the agent') +
+          ' outside it, e.g. npm install -g --prefix /usr/local <tarball>',
       );
     }
     // Every folder on the way must be searchable by others (the service's user owns none of them).
     for (let dir = dirname(path); dir !== '/'; dir = dirname(dir)) {
-      if ((statSync(dir).mode & 0o001) === 0) return err(`${dir} is not searchable by other users, so the service's user cannot reach ${path}`);
+      if ((statSync(dir).mode & 0o001) === 0)
+        return err(`${dir} is not searchable by other users, so the service's user cannot reach ${path}`);
     }
   }
   if ((statSync(node).mode & 0o005) !== 0o005) return err(`${node} is not readable and executable by other users`);
   const dist = dirname(script);
-  const unreadable = [dist, join(dist, 'chunks')].filter(existsSync).flatMap((dir) => readdirSync(dir).map((f) => join(dir, f))).find((f) => (statSync(f).mode & 0o004) === 0);
+  const unreadable = [dist, join(dist, 'chunks')]
+    .filter(existsSync)
+    .flatMap((dir) => readdirSync(dir).map((f) => join(dir, f)))
+    .find((f) => (statSync(f).mode & 0o004) === 0);
   if (unreadable) return err(`${unreadable} is not readable by other users, so the service's user cannot load the agent`);
   return ok({ node, cli: script });
 }
@@ -196,7 +226,10 @@ export function installService({ values, positionals }: Parsed<InstallValues>, e
   const unit = unitText(exec.value.cli, exec.value.node);
   if (!unit.ok) return fail(io, unit.error);
   if (!entry(root, 'group', DOCKER_GROUP)) {
-    return fail(io, `there is no ${DOCKER_GROUP} group in ${at('/etc/group')}: install the Docker engine first (the agent reaches it through its socket, which that group may use)`);
+    return fail(
+      io,
+      `there is no ${DOCKER_GROUP} group in ${at('/etc/group')}: install the Docker engine first (the agent reaches it through its socket, which that group may use)`,
+    );
   }
 
   // The configuration: the existing file's keys, then the options; checked as the agent will check it.
@@ -204,7 +237,12 @@ export function installService({ values, positionals }: Parsed<InstallValues>, e
   const existing = existsSync(configPath) ? fromFile(configPath) : ok({});
   if (!existing.ok) return fail(io, existing.error);
   const given = Object.fromEntries(
-    Object.entries({ signalingUrl: values['signaling-url'], lanListen: values['lan-listen'], agentId: values['agent-id'], name: values.name }).filter(([, v]) => v !== undefined),
+    Object.entries({
+      signalingUrl: values['signaling-url'],
+      lanListen: values['lan-listen'],
+      agentId: values['agent-id'],
+      name: values.name,
+    }).filter(([, v]) => v !== undefined),
   );
   const config: Record<string, unknown> = { ...existing.value, ...given };
   const envPath = at(PATHS.env);
@@ -264,7 +302,12 @@ export function uninstallService({ values, positionals }: Parsed<UninstallValues
 
   if (existsSync(at(PATHS.unit))) {
     const live = root === '/' && systemdRuns();
-    const disabled = run('systemctl', [...(live ? [] : [`--root=${root}`]), 'disable', ...(live ? ['--now'] : []), `${SERVICE_NAME}.service`]);
+    const disabled = run('systemctl', [
+      ...(live ? [] : [`--root=${root}`]),
+      'disable',
+      ...(live ? ['--now'] : []),
+      `${SERVICE_NAME}.service`,
+    ]);
     if (!disabled.ok) return fail(io, disabled.error);
     rmSync(at(PATHS.unit), { force: true });
     if (live) run('systemctl', ['daemon-reload']);
@@ -272,13 +315,16 @@ export function uninstallService({ values, positionals }: Parsed<UninstallValues
   } else step(`no ${PATHS.unit}: the service is not installed`);
 
   if (!values.purge) {
-    step(`kept ${PATHS.state} (identity, enrolled consoles, audit log), ${PATHS.configDir} and the user ${SERVICE_USER}; --purge removes them`);
+    step(
+      `kept ${PATHS.state} (identity, enrolled consoles, audit log), ${PATHS.configDir} and the user ${SERVICE_USER}; --purge removes them`,
+    );
     return 0;
   }
   rmSync(at(PATHS.state), { recursive: true, force: true });
   rmSync(at(PATHS.configDir), { recursive: true, force: true });
   rmSync(at(PATHS.sysusers), { force: true });
-  if (existsSync(dirname(at(PATHS.sysusers))) && readdirSync(dirname(at(PATHS.sysusers))).length === 0) rmSync(dirname(at(PATHS.sysusers)), { recursive: true });
+  if (existsSync(dirname(at(PATHS.sysusers))) && readdirSync(dirname(at(PATHS.sysusers))).length === 0)
+    rmSync(dirname(at(PATHS.sysusers)), { recursive: true });
   const rootArgs = root === '/' ? [] : ['--root', root];
   if (entry(root, 'passwd', SERVICE_USER)) {
     const removed = run('userdel', [...rootArgs, SERVICE_USER]);

@@ -27,5 +27,7 @@ export function terminalSafeJson(value: unknown): string {
   const unit = (char: string, i: number) => `\\u${char.charCodeAt(i).toString(16).padStart(4, '0')}`;
   // one escape per UTF-16 unit: a format character above U+FFFF becomes its surrogate pair
   // the newlines left in the text are the layout's: JSON.stringify escaped those inside strings
-  return JSON.stringify(value, null, 2).replace(UNSAFE, (char) => char === '\n' ? char : Array.from({ length: char.length }, (_, i) => unit(char, i)).join(''));
+  return JSON.stringify(value, null, 2).replace(UNSAFE, (char) =>
+    char === '\n' ? char : Array.from({ length: char.length }, (_, i) => unit(char, i)).join(''),
+  );
 }

@@ -211,7 +211,10 @@ export function commandError(exit: CommandExit, what: 'read' | 'write' | 'list',
     case 4:
       return protocolError('BAD_PATH', `${dir} is not a directory.`);
     case 5:
-      return protocolError('PERMISSION_DENIED', what === 'write' ? `The session's user may not write in ${dir}.` : `The session's user may not ${what} ${dir}.`);
+      return protocolError(
+        'PERMISSION_DENIED',
+        what === 'write' ? `The session's user may not write in ${dir}.` : `The session's user may not ${what} ${dir}.`,
+      );
     case 6:
       return protocolError('BAD_PATH', `${file} is a directory; a file cannot replace it.`);
     case 7:
@@ -224,7 +227,10 @@ export function commandError(exit: CommandExit, what: 'read' | 'write' | 'list',
       return protocolError('PERMISSION_DENIED', `${file} exists and the session's user may not write it.`);
   }
   if (/no space left|disk quota exceeded|file too large/i.test(detail)) {
-    return protocolError('NO_SPACE', `The container's filesystem is full: could not ${what} ${file} (${detail}). Nothing was left under the final name.`);
+    return protocolError(
+      'NO_SPACE',
+      `The container's filesystem is full: could not ${what} ${file} (${detail}). Nothing was left under the final name.`,
+    );
   }
   if (/permission denied|operation not permitted|read-only file system/i.test(detail)) {
     return protocolError('PERMISSION_DENIED', `The session's user may not ${what} ${file} (${detail}).`);

@@ -119,7 +119,13 @@ export interface FileSession {
 }
 
 /** Runs a short script to its end and collects its stdout (at most `maxBytes`). */
-async function run(session: FileSession, transferId: string, script: string, args: string[], maxBytes = 64 * 1024): Promise<Result<{ code: number | null; stdout: Buffer; stderr: string; cut: boolean }>> {
+async function run(
+  session: FileSession,
+  transferId: string,
+  script: string,
+  args: string[],
+  maxBytes = 64 * 1024,
+): Promise<Result<{ code: number | null; stdout: Buffer; stderr: string; cut: boolean }>> {
   const started = await ContainerCommand.start(session.container, { script, args, user: session.user, transferId, stdin: false });
   if (!started.ok) return started;
   const command = started.value;
@@ -151,7 +157,10 @@ export async function shellCwd(session: FileSession, transferId: string): Promis
       // The kernel names a directory that was removed with a suffix; the shell's path is then gone.
       if (cwd.startsWith('/') && !cwd.endsWith(' (deleted)')) return ok(cwd);
     } catch (cause) {
-      log.debug('shell cwd not readable from the host; asking in the container', { sessionId: session.sessionId, error: describeError(cause) });
+      log.debug('shell cwd not readable from the host; asking in the container', {
+        sessionId: session.sessionId,
+        error: describeError(cause),
+      });
     }
   }
   return containerCwd(session, transferId);
@@ -201,10 +210,20 @@ export interface UploadTarget {
 export const tempName = (transferId: string): string => `.tether-upload-${transferId}.part`;
 
 /** Starts writing an upload: the temporary file exists once this resolves ok, and stdin goes to it. */
-export async function startUpload(session: FileSession, transferId: string, dir: string, name: string, overwrite: boolean): Promise<Result<UploadTarget>> {
+export async function startUpload(
+  session: FileSession,
+  transferId: string,
+  dir: string,
+  name: string,
+  overwrite: boolean,
+): Promise<Result<UploadTarget>> {
   const temp = tempName(transferId);
   const started = await ContainerCommand.start(session.container, {
-    script: UPLOAD_SCRIPT, args: [dir, name, temp, overwrite ? '1' : '0'], user: session.user, transferId, stdin: true,
+    script: UPLOAD_SCRIPT,
+    args: [dir, name, temp, overwrite ? '1' : '0'],
+    user: session.user,
+    transferId,
+    stdin: true,
   });
   if (!started.ok) return started;
   const command = started.value;
@@ -227,20 +246,33 @@ export async function startUpload(session: FileSession, transferId: string, dir:
 }
 
 /** Renames the finished temporary file to `name`; removes it when that fails. */
-export async function commitUpload(session: FileSession, transferId: string, target: UploadTarget, name: string, overwrite: boolean): Promise<Result<void>> {
+export async function commitUpload(
+  session: FileSession,
+  transferId: string,
+  target: UploadTarget,
+  name: string,
+  overwrite: boolean,
+): Promise<Result<void>> {
   const ran = await run(session, transferId, COMMIT_SCRIPT, [target.dir, target.temp, name, overwrite ? '1' : '0']);
   if (!ran.ok) {
     await removeTemp(session, transferId, target);
     return ran;
   }
-  return ran.value.code === 0 ? ok(undefined) : err(commandError(ran.value, 'write', { dir: target.dir, file: joinPath(target.dir, name) }));
+  return ran.value.code === 0
+    ? ok(undefined)
+    : err(commandError(ran.value, 'write', { dir: target.dir, file: joinPath(target.dir, name) }));
 }
 
 /** Removes an upload's temporary file (cancelled, failed, digest mismatch); logs when it cannot. */
 export async function removeTemp(session: FileSession, transferId: string, target: UploadTarget): Promise<void> {
   const ran = await run(session, transferId, REMOVE_SCRIPT, [target.dir, target.temp]);
   if (!ran.ok || ran.value.code !== 0) {
-    log.warn('an upload\'s temporary file could not be removed', { transferId, dir: target.dir, temp: target.temp, error: ran.ok ? ran.value.stderr.trim() : ran.error.message });
+    log.warn("an upload's temporary file could not be removed", {
+      transferId,
+      dir: target.dir,
+      temp: target.temp,
+      error: ran.ok ? ran.value.stderr.trim() : ran.error.message,
+    });
   }
 }
 
@@ -258,7 +290,11 @@ export interface DownloadSource {
 /** Starts reading `path`: a file's bytes, or a directory as tar. */
 export async function startDownload(session: FileSession, transferId: string, path: string): Promise<Result<DownloadSource>> {
   const started = await ContainerCommand.start(session.container, {
-    script: DOWNLOAD_SCRIPT, args: [path], user: session.user, transferId, stdin: false,
+    script: DOWNLOAD_SCRIPT,
+    args: [path],
+    user: session.user,
+    transferId,
+    stdin: false,
   });
   if (!started.ok) return started;
   const command = started.value;
@@ -286,7 +322,13 @@ export async function startDownload(session: FileSession, transferId: string, pa
   const [kind, size, ...name] = prelude.split(' ');
   const bytes = size !== undefined && /^\d+$/.test(size) ? Number(size) : null;
   const directory = kind === 'directory';
-  return ok({ command, kind: directory ? 'directory' : 'file', size: directory ? null : bytes, directoryName: directory ? name.join(' ') : undefined, held });
+  return ok({
+    command,
+    kind: directory ? 'directory' : 'file',
+    size: directory ? null : bytes,
+    directoryName: directory ? name.join(' ') : undefined,
+    held,
+  });
 }
 
 export function joinPath(dir: string, name: string): string {

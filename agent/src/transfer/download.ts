@@ -93,7 +93,10 @@ export class DownloadSender {
     this.ending = true;
     this.unsubscribe();
     if (message.bytes !== this.sent || message.sha256 !== this.digest) {
-      const error = protocolError('DIGEST_MISMATCH', `The console received ${message.bytes} bytes with SHA-256 ${message.sha256}; the agent sent ${this.sent} with ${this.digest}.`);
+      const error = protocolError(
+        'DIGEST_MISMATCH',
+        `The console received ${message.bytes} bytes with SHA-256 ${message.sha256}; the agent sent ${this.sent} with ${this.digest}.`,
+      );
       this.link.end({ result: 'failed', bytes: this.sent, sha256: this.digest, path: this.path, error });
       return;
     }
@@ -112,7 +115,9 @@ export class DownloadSender {
   private take(chunk: Buffer): void {
     if (this.ending) return;
     if (this.maxBytes > 0 && this.sent + this.pendingBytes + chunk.length > this.maxBytes) {
-      void this.fail(protocolError('FILE_TOO_LARGE', `${this.path} is over the agent's limit of ${this.maxBytes} bytes for this container.`));
+      void this.fail(
+        protocolError('FILE_TOO_LARGE', `${this.path} is over the agent's limit of ${this.maxBytes} bytes for this container.`),
+      );
       return;
     }
     this.pendingChunks.push(chunk);

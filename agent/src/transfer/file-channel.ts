@@ -123,7 +123,12 @@ export class AgentFileChannel {
     this.armIdleTimer();
     const parsed = parseConsoleFileFrame(frame);
     if (!parsed.ok) {
-      log.warn('bad frame dropped', { peer: this.options.peerId, transferId: this.transferId, code: parsed.error.code, reason: parsed.error.message });
+      log.warn('bad frame dropped', {
+        peer: this.options.peerId,
+        transferId: this.transferId,
+        code: parsed.error.code,
+        reason: parsed.error.message,
+      });
       answerError(this.channel, parsed.error.code, parsed.error.message);
       return;
     }
@@ -184,13 +189,35 @@ export class AgentFileChannel {
     const refusal = this.options.registry.refusal;
     if (refusal) return { ok: false, error: refusal };
     const session = this.options.registry.get(sessionId);
-    if (!session) return { ok: false, error: protocolError('SESSION_NOT_FOUND', `Session ${sessionId} is not on this agent (it ended, or the agent restarted): files move only within a live session.`) };
-    if (session.owner !== this.options.owner) return { ok: false, error: protocolError('SESSION_FORBIDDEN', `Session ${sessionId} belongs to another console.`) };
-    const files: FileSession = { container: session.target.container, user: session.user, sessionId: session.sessionId, hostPid: session.hostPid };
+    if (!session)
+      return {
+        ok: false,
+        error: protocolError(
+          'SESSION_NOT_FOUND',
+          `Session ${sessionId} is not on this agent (it ended, or the agent restarted): files move only within a live session.`,
+        ),
+      };
+    if (session.owner !== this.options.owner)
+      return { ok: false, error: protocolError('SESSION_FORBIDDEN', `Session ${sessionId} belongs to another console.`) };
+    const files: FileSession = {
+      container: session.target.container,
+      user: session.user,
+      sessionId: session.sessionId,
+      hostPid: session.hostPid,
+    };
     this.place = { session, files };
     const rules = this.options.rules;
-    const allowance = rules?.allowanceFor(session.target.name, session.target.labels) ?? { mode: 'off' as const, upload: false, download: false, maxBytes: 0 };
-    if (!allowance.download) return { ok: false, error: protocolError('TRANSFER_NOT_ALLOWED', `The agent's rules allow no file transfers in ${session.target.name}.`) };
+    const allowance = rules?.allowanceFor(session.target.name, session.target.labels) ?? {
+      mode: 'off' as const,
+      upload: false,
+      download: false,
+      maxBytes: 0,
+    };
+    if (!allowance.download)
+      return {
+        ok: false,
+        error: protocolError('TRANSFER_NOT_ALLOWED', `The agent's rules allow no file transfers in ${session.target.name}.`),
+      };
     return { ok: true, value: { session, files, allowance } };
   }
 
@@ -212,23 +239,44 @@ export class AgentFileChannel {
       return this.refuse(protocolError('TRANSFER_NOT_ALLOWED', `The agent's rules allow downloads only in ${session.target.name}.`));
     }
     if (offer.direction === 'upload' && allowance.maxBytes > 0 && offer.size > allowance.maxBytes) {
-      return this.refuse(protocolError('FILE_TOO_LARGE', `${offer.size} bytes is over the agent's limit of ${allowance.maxBytes} bytes for ${session.target.name}.`));
+      return this.refuse(
+        protocolError(
+          'FILE_TOO_LARGE',
+          `${offer.size} bytes is over the agent's limit of ${allowance.maxBytes} bytes for ${session.target.name}.`,
+        ),
+      );
     }
     const audit = this.options.audit;
     if (audit && !audit.acceptsSessions) {
-      return this.refuse(protocolError('AUDIT_UNAVAILABLE', `The agent cannot write its audit log (since ${audit.unavailableSince ?? 'now'}), and it moves no file it cannot audit.`));
+      return this.refuse(
+        protocolError(
+          'AUDIT_UNAVAILABLE',
+          `The agent cannot write its audit log (since ${audit.unavailableSince ?? 'now'}), and it moves no file it cannot audit.`,
+        ),
+      );
     }
-    const started = offer.direction === 'upload' ? await this.startUpload(offer, files) : await this.startDownload(offer, files, allowance.maxBytes);
+    const started =
+      offer.direction === 'upload' ? await this.startUpload(offer, files) : await this.startDownload(offer, files, allowance.maxBytes);
     if (!started.ok) return this.refuse(started.error);
     this.state = 'running';
     if (this.cancelledWhileStarting !== undefined || !this.channel.isOpen) {
-      await (this.upload ?? this.download)?.abort('cancelled', this.cancelledWhileStarting ?? 'the channel closed while the transfer started');
+      await (this.upload ?? this.download)?.abort(
+        'cancelled',
+        this.cancelledWhileStarting ?? 'the channel closed while the transfer started',
+      );
       return;
     }
     this.send(started.value);
     this.download?.start();
     this.armIdleTimer();
-    log.info('transfer started', { transferId: this.transferId, peer: this.options.peerId, sessionId: session.sessionId, container: session.target.name, direction: offer.direction, path: started.value.path });
+    log.info('transfer started', {
+      transferId: this.transferId,
+      peer: this.options.peerId,
+      sessionId: session.sessionId,
+      container: session.target.name,
+      direction: offer.direction,
+      path: started.value.path,
+    });
   }
 
   private async startUpload(offer: UploadOffer, files: FileSession): Promise<Result<AgentFileMessage & { type: 'accept' }>> {
@@ -238,14 +286,24 @@ export class AgentFileChannel {
     if (!dir.ok) return dir;
     this.pathForAudit = joinPath(dir.value, offer.name);
     const link = this.link();
-    const upload = await UploadReceiver.start(link, files, { transferId: this.transferId, dir: dir.value, name: name.value, size: offer.size, overwrite: offer.overwrite });
+    const upload = await UploadReceiver.start(link, files, {
+      transferId: this.transferId,
+      dir: dir.value,
+      name: name.value,
+      size: offer.size,
+      overwrite: offer.overwrite,
+    });
     if (!upload.ok) return upload;
     this.upload = upload.value;
     this.pathForAudit = upload.value.path;
     return { ok: true, value: { type: 'accept', path: upload.value.path } };
   }
 
-  private async startDownload(offer: DownloadOffer, files: FileSession, maxBytes: number): Promise<Result<AgentFileMessage & { type: 'accept' }>> {
+  private async startDownload(
+    offer: DownloadOffer,
+    files: FileSession,
+    maxBytes: number,
+  ): Promise<Result<AgentFileMessage & { type: 'accept' }>> {
     const path = await this.resolve(files, offer.path);
     if (!path.ok) return path;
     this.pathForAudit = path.value;
@@ -253,14 +311,26 @@ export class AgentFileChannel {
     if (!source.ok) return source;
     if (maxBytes > 0 && source.value.size !== null && source.value.size > maxBytes) {
       await source.value.command.kill();
-      return { ok: false, error: protocolError('FILE_TOO_LARGE', `${path.value} (${source.value.size} bytes) is over the agent's limit of ${maxBytes} bytes for this container.`) };
+      return {
+        ok: false,
+        error: protocolError(
+          'FILE_TOO_LARGE',
+          `${path.value} (${source.value.size} bytes) is over the agent's limit of ${maxBytes} bytes for this container.`,
+        ),
+      };
     }
     this.download = new DownloadSender(this.link(), source.value, path.value, maxBytes);
     const base = source.value.directoryName ?? splitPath(path.value).base;
     const name = base === '.' || base === '' ? 'root' : base;
     return {
       ok: true,
-      value: { type: 'accept', path: path.value, kind: source.value.kind, size: source.value.size, name: source.value.kind === 'directory' ? `${name}.tar` : name },
+      value: {
+        type: 'accept',
+        path: path.value,
+        kind: source.value.kind,
+        size: source.value.size,
+        name: source.value.kind === 'directory' ? `${name}.tar` : name,
+      },
     };
   }
 
@@ -301,7 +371,8 @@ export class AgentFileChannel {
       this.options.audit?.record('transfer', fields);
       log.info('transfer ended', fields);
       if (outcome.error) answerError(this.channel, outcome.error.code, outcome.error.message, true);
-      else if (outcome.result === 'cancelled' && !outcome.reason?.startsWith('cancelled by the console')) this.send({ type: 'cancel', reason: (outcome.reason ?? '').slice(0, 256) });
+      else if (outcome.result === 'cancelled' && !outcome.reason?.startsWith('cancelled by the console'))
+        this.send({ type: 'cancel', reason: (outcome.reason ?? '').slice(0, 256) });
       this.finish();
       if (this.channel.isOpen) closeWhenDrained(this.channel);
     })();
@@ -322,12 +393,18 @@ export class AgentFileChannel {
     const cwd = await shellCwd(files, this.transferId);
     const absolute = message.path !== undefined && isAbsolute(message.path);
     if (!cwd.ok && !absolute) return fail(cwd.error);
-    const dir = absolute ? resolvePath('/', message.path!) : message.path === undefined ? cwd : resolvePath(cwd.ok ? cwd.value : '/', message.path!);
+    const dir = absolute
+      ? resolvePath('/', message.path!)
+      : message.path === undefined
+        ? cwd
+        : resolvePath(cwd.ok ? cwd.value : '/', message.path!);
     if (!dir.ok) return fail(dir.error);
     const listing = await listDirectory(files, this.transferId, dir.value);
     if (!listing.ok) return fail(listing.error);
     const prefix = message.prefix ?? '';
-    const matching = listing.value.entries.filter((e) => e.name.startsWith(prefix)).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const matching = listing.value.entries
+      .filter((e) => e.name.startsWith(prefix))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const allowed = { upload: allowance.upload, download: allowance.download, maxBytes: allowance.maxBytes };
     const base = { type: 'listing' as const, path: listing.value.path, ...(cwd.ok ? { cwd: cwd.value } : {}), allowed };
     // One frame: as many entries as fit, in name order.

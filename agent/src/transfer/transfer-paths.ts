@@ -11,7 +11,8 @@ import { err, MAX_FILE_NAME_BYTES, MAX_FILE_PATH_BYTES, ok, protocolError, type 
 
 /** `name` when it is one file name; BAD_PATH otherwise, saying why. */
 export function checkFileName(name: string): Result<string> {
-  const refuse = (why: string) => err(protocolError('BAD_PATH', `"${name.slice(0, 128)}" is not a file name: ${why}. Name one file; choose its directory apart.`));
+  const refuse = (why: string) =>
+    err(protocolError('BAD_PATH', `"${name.slice(0, 128)}" is not a file name: ${why}. Name one file; choose its directory apart.`));
   if (name.length === 0) return refuse('it is empty');
   if (name.includes('\0')) return refuse('it contains a NUL character');
   if (name.includes('/')) return refuse('it contains "/"');
@@ -22,7 +23,8 @@ export function checkFileName(name: string): Result<string> {
 
 /** `path` made absolute against the shell's working directory `cwd`, normalized; BAD_PATH when it cannot be a path. */
 export function resolvePath(cwd: string, path: string): Result<string> {
-  if (path.length === 0 || path.includes('\0')) return err(protocolError('BAD_PATH', 'a path may be neither empty nor contain a NUL character'));
+  if (path.length === 0 || path.includes('\0'))
+    return err(protocolError('BAD_PATH', 'a path may be neither empty nor contain a NUL character'));
   const resolved = posix.resolve(cwd, path);
   if (Buffer.byteLength(resolved, 'utf8') > MAX_FILE_PATH_BYTES) {
     return err(protocolError('BAD_PATH', `the path is longer than ${MAX_FILE_PATH_BYTES} bytes`));

@@ -89,9 +89,10 @@ export class UploadReceiver {
     this.finishing = true;
     const sha256 = this.hash.digest('hex');
     if (message.bytes !== this.received || this.received !== this.request.size || message.sha256 !== sha256) {
-      const detail = message.bytes !== this.received || this.received !== this.request.size
-        ? `the console sent ${message.bytes} bytes, ${this.received} arrived, ${this.request.size} were offered`
-        : `the console's SHA-256 is ${message.sha256}, the agent's ${sha256}`;
+      const detail =
+        message.bytes !== this.received || this.received !== this.request.size
+          ? `the console sent ${message.bytes} bytes, ${this.received} arrived, ${this.request.size} were offered`
+          : `the console's SHA-256 is ${message.sha256}, the agent's ${sha256}`;
       this.finishing = false;
       await this.fail(protocolError('DIGEST_MISMATCH', `The upload did not arrive intact (${detail}); it was not kept.`), sha256);
       return;
@@ -154,4 +155,3 @@ export class UploadReceiver {
     await removeTemp(this.session, this.request.transferId, this.target);
   }
 }
-

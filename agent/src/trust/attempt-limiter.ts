@@ -59,7 +59,10 @@ export class AttemptLimiter {
 
   failed(address: string, identity: string): void {
     const at = this.now();
-    for (const [map, key] of [[this.byAddress, address], [this.byIdentity, identity]] as const) {
+    for (const [map, key] of [
+      [this.byAddress, address],
+      [this.byIdentity, identity],
+    ] as const) {
       const times = map.get(key) ?? [];
       times.push(at);
       map.delete(key); // re-inserted last: the map's order is the order of last failure

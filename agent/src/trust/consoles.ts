@@ -30,7 +30,12 @@ const ConsolesFile = z.object({ consoles: z.array(EnrolledConsole) });
 
 /** base64url of the first 16 bytes of SHA-256 over the console's SPKI DER. */
 export function consoleIdFor(publicKey: string): string {
-  return toBase64Url(createHash('sha256').update(fromBase64Url(publicKey) ?? new Uint8Array()).digest().subarray(0, 16));
+  return toBase64Url(
+    createHash('sha256')
+      .update(fromBase64Url(publicKey) ?? new Uint8Array())
+      .digest()
+      .subarray(0, 16),
+  );
 }
 
 /** Verifies an ECDSA P-256/SHA-256 IEEE P1363 signature by a console key (SPKI base64url). */
@@ -100,7 +105,13 @@ export class ConsoleRegistry {
       return err('The agent cannot read its enrolled consoles; its log says why.');
     }
     const id = consoleIdFor(entry.publicKey);
-    const record: EnrolledConsole = { id, name: entry.name, publicKey: entry.publicKey, fingerprint: normalizeFingerprint(entry.fingerprint), enrolledAt: new Date().toISOString() };
+    const record: EnrolledConsole = {
+      id,
+      name: entry.name,
+      publicKey: entry.publicKey,
+      fingerprint: normalizeFingerprint(entry.fingerprint),
+      enrolledAt: new Date().toISOString(),
+    };
     const holder = all.value.find((c) => c.id !== id && normalizeFingerprint(c.fingerprint) === record.fingerprint);
     if (holder) return err(`the DTLS certificate ${record.fingerprint} is already enrolled for console ${holder.id}`);
     const others = all.value.filter((c) => c.id !== id);
@@ -118,7 +129,7 @@ export class ConsoleRegistry {
   revoke(id: string): Result<EnrolledConsole, string> {
     const all = this.all();
     if (!all.ok) return all;
-    const found = all.value.find((c) => c.id === id || c.id.startsWith(id) && id.length >= 6);
+    const found = all.value.find((c) => c.id === id || (c.id.startsWith(id) && id.length >= 6));
     if (!found) return err(`no console with id ${id}; see tether-agent consoles list`);
     found.revokedAt ??= new Date().toISOString();
     writeJsonFile(this.path, { consoles: all.value });

@@ -41,7 +41,12 @@ async function generate(): Promise<z.infer<typeof IdentityFile>> {
     keys: keys as never,
   });
   const pkcs8 = await crypto.subtle.exportKey('pkcs8', keys.privateKey);
-  return { version: 1, certPem: cert.toString('pem'), keyPem: x509.PemConverter.encode(pkcs8, 'PRIVATE KEY'), createdAt: new Date().toISOString() };
+  return {
+    version: 1,
+    certPem: cert.toString('pem'),
+    keyPem: x509.PemConverter.encode(pkcs8, 'PRIVATE KEY'),
+    createdAt: new Date().toISOString(),
+  };
 }
 
 function keysFrom(file: z.infer<typeof IdentityFile>): AgentKeys {

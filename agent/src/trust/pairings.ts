@@ -30,7 +30,10 @@ const KEEP_AFTER_EXPIRY_MS = 24 * 3600 * 1000;
 export class PairingStore {
   private readonly path: string;
 
-  constructor(stateDir: string, private readonly now: () => number = Date.now) {
+  constructor(
+    stateDir: string,
+    private readonly now: () => number = Date.now,
+  ) {
     this.path = join(stateDir, 'pairings.json');
   }
 
@@ -75,8 +78,10 @@ export class PairingStore {
     if (!given || given.length !== expected.length || !timingSafeEqual(given, expected)) {
       return err(protocolError('PAIRING_INVALID', 'The pairing secret is wrong.'));
     }
-    if (pending.spentAt !== undefined) return err(protocolError('PAIRING_SPENT', 'This pairing token was already used; run `tether-agent pair` for a new one.'));
-    if (pending.expiresAt <= this.now()) return err(protocolError('PAIRING_EXPIRED', 'This pairing token has expired; run `tether-agent pair` for a new one.'));
+    if (pending.spentAt !== undefined)
+      return err(protocolError('PAIRING_SPENT', 'This pairing token was already used; run `tether-agent pair` for a new one.'));
+    if (pending.expiresAt <= this.now())
+      return err(protocolError('PAIRING_EXPIRED', 'This pairing token has expired; run `tether-agent pair` for a new one.'));
     pending.spentAt = this.now();
     pending.spentBy = consoleId;
     writeJsonFile(this.path, { pairings: all.value });

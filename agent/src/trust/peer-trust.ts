@@ -7,7 +7,17 @@
  * nothing, and a certificate that is not the pinned one ends the peer before any channel is used.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { bindingInput, err, fingerprintOf, ok, protocolError, toBase64Url, type AuthMessage, type HelloMessage, type Result } from '@tether/protocol';
+import {
+  bindingInput,
+  err,
+  fingerprintOf,
+  ok,
+  protocolError,
+  toBase64Url,
+  type AuthMessage,
+  type HelloMessage,
+  type Result,
+} from '@tether/protocol';
 import { verifyConsoleSignature, type EnrolledConsole } from './consoles.js';
 import { signWithIdentity, type AgentKeys } from './identity.js';
 

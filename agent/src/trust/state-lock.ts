@@ -119,7 +119,9 @@ export function lockStateDir(stateDir: string, pid = process.pid): Result<StateL
     const other = holder(path);
     if (other !== undefined && stillHolds(other)) {
       if (other.pid === pid) return err(`this process already holds ${path}`);
-      return err(`another tether-agent (pid ${other.pid}) is using the state folder ${stateDir}; stop it, or give this one its own --state-dir`);
+      return err(
+        `another tether-agent (pid ${other.pid}) is using the state folder ${stateDir}; stop it, or give this one its own --state-dir`,
+      );
     }
     log.warn('stale state lock taken over', { path, pid: other?.pid ?? null });
     try {

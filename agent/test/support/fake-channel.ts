@@ -96,7 +96,10 @@ export class FakeChannel implements DataChannelPort {
     const deadline = Date.now() + ms;
     while (!predicate()) {
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out waiting for ${what}; output so far: ${JSON.stringify(this.output().slice(-400))}, messages: ${JSON.stringify(this.messages())}`);
+      if (left <= 0)
+        throw new Error(
+          `timed out waiting for ${what}; output so far: ${JSON.stringify(this.output().slice(-400))}, messages: ${JSON.stringify(this.messages())}`,
+        );
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, Math.min(left, 200));
         this.waiters.push(() => {

@@ -93,7 +93,12 @@ export class AgentConnection implements Disposable {
     this.setupDeadline = new SetupDeadline(options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, (reason) => this.fail(reason));
     this.store.add(this.setupDeadline);
     const binding = options.identity
-      ? new ChannelBinding({ identity: options.identity, paired: options.paired, negotiationId: this.negotiationId, agentFingerprint: () => this.dtlsFingerprint })
+      ? new ChannelBinding({
+          identity: options.identity,
+          paired: options.paired,
+          negotiationId: this.negotiationId,
+          agentFingerprint: () => this.dtlsFingerprint,
+        })
       : undefined;
     // The control channel exists before the offer, so the offer carries the SCTP association and
     // later terminal channels need no renegotiation.
@@ -111,17 +116,21 @@ export class AgentConnection implements Disposable {
     );
     this.store.add(this.keepalive);
     this.store.listen(controlChannel, 'message', () => this.keepalive.heard());
-    this.store.add(this.control.onReady((hello) => {
-      this.agentHello = hello;
-      this.everReady = true;
-      this.setStage({ kind: 'ready' });
-      this.keepalive.start();
-    }));
+    this.store.add(
+      this.control.onReady((hello) => {
+        this.agentHello = hello;
+        this.everReady = true;
+        this.setStage({ kind: 'ready' });
+        this.keepalive.start();
+      }),
+    );
     this.store.add(this.control.onRefused((error) => this.fail(refusalText(error.code, error.message), error.code)));
-    this.store.add(this.control.onTargets((targets) => {
-      this.currentTargets = targets;
-      this.targetsEmitter.fire(targets);
-    }));
+    this.store.add(
+      this.control.onTargets((targets) => {
+        this.currentTargets = targets;
+        this.targetsEmitter.fire(targets);
+      }),
+    );
     this.store.add(this.control.onError((error) => this.errorEmitter.fire(error)));
     this.store.add(this.control.onClose(() => this.fail('the agent closed the control channel')));
     this.store.add(
@@ -134,11 +143,15 @@ export class AgentConnection implements Disposable {
           else if (msg.code) this.fail(refusalText(msg.code, `the agent refused the connection: ${msg.reason}`), msg.code, false);
           // Losing the signaling path (server, agent's socket) does not mean the data path is gone:
           // an established connection is judged by its own ICE state and channels.
-          else if (this.everReady) console.warn(`[agent ${this.agent.agentId}] signaling says: ${msg.reason}; the data path is judged on its own`);
+          else if (this.everReady)
+            console.warn(`[agent ${this.agent.agentId}] signaling says: ${msg.reason}; the data path is judged on its own`);
           else this.fail(`the agent ended the connection: ${msg.reason}`);
         },
         onError: (error) => {
-          if (this.everReady) console.warn(`[agent ${this.agent.agentId}] signaling error ${error.code}: ${error.message}; the data path is judged on its own`);
+          if (this.everReady)
+            console.warn(
+              `[agent ${this.agent.agentId}] signaling error ${error.code}: ${error.message}; the data path is judged on its own`,
+            );
           else this.fail(error.message, error.code);
         },
       }),
@@ -160,11 +173,13 @@ export class AgentConnection implements Disposable {
       const state = this.pc.connectionState;
       if (state === 'connected' && this.currentStage.kind === 'ice') this.setStage({ kind: 'secure-channel' });
       else if (state === 'failed' && !this.everReady && this.options.paired) void this.failedBeforeReady();
-      else if (state === 'failed') this.fail(this.everReady ? 'the network path to the agent failed' : 'the connection to the agent failed (DTLS or ICE)');
+      else if (state === 'failed')
+        this.fail(this.everReady ? 'the network path to the agent failed' : 'the connection to the agent failed (DTLS or ICE)');
       if (state === 'disconnected' && this.everReady && this.disconnectedTimer === undefined) {
         this.disconnectedTimer = setTimeout(() => {
           this.disconnectedTimer = undefined;
-          if (this.pc.connectionState === 'disconnected') this.fail(`no answer from the agent for ${ICE_DISCONNECTED_LOSS_MS / 1000} s: the network path is down`);
+          if (this.pc.connectionState === 'disconnected')
+            this.fail(`no answer from the agent for ${ICE_DISCONNECTED_LOSS_MS / 1000} s: the network path is down`);
         }, ICE_DISCONNECTED_LOSS_MS);
       } else if (state !== 'disconnected') {
         clearTimeout(this.disconnectedTimer);
@@ -255,11 +270,9 @@ export class AgentConnection implements Disposable {
 
   dispose(): void {
     if (this.currentStage.kind !== 'failed' && this.currentStage.kind !== 'idle') {
-      void this.signaling
-        .sendDisconnect({ sessionId: this.negotiationId, reason: 'console closed the connection' })
-        .then((result) => {
-          if (!result.ok) console.warn(`[agent ${this.agent.agentId}] disconnect not acknowledged: ${result.error.message}`);
-        });
+      void this.signaling.sendDisconnect({ sessionId: this.negotiationId, reason: 'console closed the connection' }).then((result) => {
+        if (!result.ok) console.warn(`[agent ${this.agent.agentId}] disconnect not acknowledged: ${result.error.message}`);
+      });
     }
     if (this.currentStage.kind !== 'failed') this.setStage({ kind: 'closed' });
     this.store.dispose();
@@ -275,7 +288,9 @@ export class AgentConnection implements Disposable {
     const declared = sdpFingerprint(sdp);
     const pinned = this.options.paired?.fingerprint;
     if (!declared.ok || (pinned && declared.value !== normalizeFingerprint(pinned))) {
-      const detail = declared.ok ? `the answer's DTLS fingerprint is ${declared.value}, the paired agent's is ${pinned}` : `the answer was refused: ${declared.error.message}`;
+      const detail = declared.ok
+        ? `the answer's DTLS fingerprint is ${declared.value}, the paired agent's is ${pinned}`
+        : `the answer was refused: ${declared.error.message}`;
       console.warn(`[agent ${this.agent.agentId}] answer refused: ${detail}`);
       this.fail(refusalText('FINGERPRINT_MISMATCH', detail), 'FINGERPRINT_MISMATCH');
       return;
@@ -309,7 +324,10 @@ export class AgentConnection implements Disposable {
     }
     // Unpaired, there is no pin; the browser has checked the certificate against the one SDP line.
     if (pinned === undefined) return undefined;
-    const detail = observed === undefined ? 'the certificate of the DTLS handshake could not be read' : `the DTLS handshake presented ${observed}, the paired agent's is ${pinned}`;
+    const detail =
+      observed === undefined
+        ? 'the certificate of the DTLS handshake could not be read'
+        : `the DTLS handshake presented ${observed}, the paired agent's is ${pinned}`;
     console.warn(`[agent ${this.agent.agentId}] refused after the handshake: ${detail}`);
     return protocolError('FINGERPRINT_MISMATCH', detail);
   }
@@ -330,7 +348,10 @@ export class AgentConnection implements Disposable {
       console.warn(`[agent ${this.agent.agentId}] no DTLS statistics after the failure: ${String(error)}`);
     }
     if (dtls.observed !== undefined && dtls.observed !== pinned) {
-      this.fail(refusalText('FINGERPRINT_MISMATCH', `the DTLS handshake presented ${dtls.observed}, the paired agent's is ${pinned}`), 'FINGERPRINT_MISMATCH');
+      this.fail(
+        refusalText('FINGERPRINT_MISMATCH', `the DTLS handshake presented ${dtls.observed}, the paired agent's is ${pinned}`),
+        'FINGERPRINT_MISMATCH',
+      );
     } else if (dtls.failedOverWorkingPath) {
       const detail = `the DTLS handshake failed although the network path was up: the certificate presented was not the paired agent's ${pinned}, or the handshake broke off`;
       this.fail(refusalText('FINGERPRINT_MISMATCH', detail), 'FINGERPRINT_MISMATCH');

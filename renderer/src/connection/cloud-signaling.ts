@@ -35,7 +35,6 @@ export type CloudSignalingState =
 
 type ConsoleSocket = Socket<ServerToConsoleEvents, ConsoleToServerEvents>;
 
-
 /**
  * The console's Socket.IO connection to a signaling server: presence and negotiation routing.
  * Presence is a snapshot and then diffs (protocol/README.md, "Presence"), kept in a
@@ -190,10 +189,12 @@ export class CloudSignaling implements Disposable, NegotiationTransport {
     this.socket.disconnect();
   }
 
-  private emitWithAck<E extends keyof ConsoleToServerEvents>(event: E, msg: Parameters<ConsoleToServerEvents[E]>[0]): Promise<Result<void>> {
+  private emitWithAck<E extends keyof ConsoleToServerEvents>(
+    event: E,
+    msg: Parameters<ConsoleToServerEvents[E]>[0],
+  ): Promise<Result<void>> {
     return emitSignaling(this.socket, event, msg, { unansweredCode: 'INTERNAL' });
   }
-
 
   /** A diff is missing: diffs are dropped until a fresh snapshot comes. */
   private resync(expected: number, got: number): void {

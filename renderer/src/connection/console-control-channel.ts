@@ -100,7 +100,14 @@ export class ConsoleControlChannel implements Disposable {
   dispose(): void {
     clearTimeout(this.authTimer);
     this.store.dispose();
-    for (const emitter of [this.refusedEmitter, this.helloEmitter, this.targetsEmitter, this.errorEmitter, this.openEmitter, this.closeEmitter]) {
+    for (const emitter of [
+      this.refusedEmitter,
+      this.helloEmitter,
+      this.targetsEmitter,
+      this.errorEmitter,
+      this.openEmitter,
+      this.closeEmitter,
+    ]) {
       emitter.dispose();
     }
     if (this.channel.readyState !== 'closed') this.channel.close();
@@ -160,7 +167,10 @@ export class ConsoleControlChannel implements Disposable {
     }
     this.agentHello = hello;
     if (hello.protocol !== TTY_PROTOCOL) {
-      return this.refusedEmitter.fire({ code: 'UNSUPPORTED_PROTOCOL', message: `the agent speaks ${hello.protocol.slice(0, 64)}, this console ${TTY_PROTOCOL}: update one of them` });
+      return this.refusedEmitter.fire({
+        code: 'UNSUPPORTED_PROTOCOL',
+        message: `the agent speaks ${hello.protocol.slice(0, 64)}, this console ${TTY_PROTOCOL}: update one of them`,
+      });
     }
     if (!this.binding) return this.becomeReady(hello);
     const answer = await this.binding.answerHello(hello);
@@ -168,7 +178,10 @@ export class ConsoleControlChannel implements Disposable {
     if (!answer.value) return this.becomeReady(hello);
     this.send(answer.value);
     this.authTimer = setTimeout(() => {
-      this.refusedEmitter.fire({ code: 'NOT_PAIRED', message: `the agent did not accept this console's binding within ${AUTH_OK_TIMEOUT_MS / 1000} s` });
+      this.refusedEmitter.fire({
+        code: 'NOT_PAIRED',
+        message: `the agent did not accept this console's binding within ${AUTH_OK_TIMEOUT_MS / 1000} s`,
+      });
     }, AUTH_OK_TIMEOUT_MS);
   }
 

@@ -40,7 +40,9 @@ export class LanPath implements NegotiationTransport, Disposable {
   }
 
   sendIce(msg: Ice): Promise<Result<void>> {
-    return this.opened ? this.opened.sendIce(msg) : Promise.resolve(err(protocolError('AGENT_OFFLINE', 'the LAN endpoint is not connected')));
+    return this.opened
+      ? this.opened.sendIce(msg)
+      : Promise.resolve(err(protocolError('AGENT_OFFLINE', 'the LAN endpoint is not connected')));
   }
 
   sendDisconnect(msg: Disconnect): Promise<Result<void>> {
@@ -80,7 +82,10 @@ export class LanPath implements NegotiationTransport, Disposable {
       }
       if (signaling.hello.agentId !== this.agent.agentId) {
         signaling.dispose();
-        last = protocolError('FINGERPRINT_MISMATCH', `${endpoint} is now agent ${signaling.hello.agentId}, not the paired ${this.agent.agentId}`);
+        last = protocolError(
+          'FINGERPRINT_MISMATCH',
+          `${endpoint} is now agent ${signaling.hello.agentId}, not the paired ${this.agent.agentId}`,
+        );
         continue;
       }
       const authenticated = await signaling.authenticate(this.agent.consoleId, this.identity);
@@ -90,7 +95,12 @@ export class LanPath implements NegotiationTransport, Disposable {
       }
       if (authenticated.value.agent.fingerprint.toUpperCase() !== this.agent.fingerprint) {
         signaling.dispose();
-        return err(protocolError('FINGERPRINT_MISMATCH', `the agent at ${endpoint} now presents fingerprint ${authenticated.value.agent.fingerprint}`));
+        return err(
+          protocolError(
+            'FINGERPRINT_MISMATCH',
+            `the agent at ${endpoint} now presents fingerprint ${authenticated.value.agent.fingerprint}`,
+          ),
+        );
       }
       return ok(this.adopt(signaling));
     }

@@ -4,10 +4,26 @@
  * events as the cloud path, so an AgentConnection negotiates through it unchanged.
  */
 import {
-  Answer, Disconnect, emitSignaling, emitWithAck, Ice, LanAuthAck, LanHello, SignalingErrorPayload,
-  err, lanAuthInput, ok, parseValue, protocolError,
-  type ConsoleToLanEvents, type LanToConsoleEvents, type OfferToServer, type PairEnroll, type PairedAgent,
-  type ProtocolError, type Result,
+  Answer,
+  Disconnect,
+  emitSignaling,
+  emitWithAck,
+  Ice,
+  LanAuthAck,
+  LanHello,
+  SignalingErrorPayload,
+  err,
+  lanAuthInput,
+  ok,
+  parseValue,
+  protocolError,
+  type ConsoleToLanEvents,
+  type LanToConsoleEvents,
+  type OfferToServer,
+  type PairEnroll,
+  type PairedAgent,
+  type ProtocolError,
+  type Result,
 } from '@tether/protocol';
 import type { z } from 'zod';
 import { io, type Socket } from 'socket.io-client';
@@ -54,7 +70,12 @@ export class LanSignaling implements NegotiationTransport, Disposable {
 
   /** Connects to `http://<endpoint>` and waits for the agent's `lan:hello`. */
   static open(endpoint: string, timeoutMs = LAN_CONNECT_TIMEOUT_MS): Promise<Result<LanSignaling>> {
-    const socket: LanSocket = io(`http://${endpoint}`, { transports: ['websocket'], reconnection: false, forceNew: true, autoConnect: false });
+    const socket: LanSocket = io(`http://${endpoint}`, {
+      transports: ['websocket'],
+      reconnection: false,
+      forceNew: true,
+      autoConnect: false,
+    });
     return new Promise((resolve) => {
       const finish = (result: Result<LanSignaling>) => {
         clearTimeout(timer);
@@ -65,17 +86,26 @@ export class LanSignaling implements NegotiationTransport, Disposable {
         }
         resolve(result);
       };
-      const timer = setTimeout(() => finish(err(protocolError('AGENT_OFFLINE', `no answer from the agent's LAN endpoint ${endpoint} within ${timeoutMs / 1000} s`))), timeoutMs);
+      const timer = setTimeout(
+        () =>
+          finish(err(protocolError('AGENT_OFFLINE', `no answer from the agent's LAN endpoint ${endpoint} within ${timeoutMs / 1000} s`))),
+        timeoutMs,
+      );
       socket.once('connect_error', (error) => {
         // The agent refuses through the handshake (too many connections from here): keep its code and words.
         const refusal = parseValue(SignalingErrorPayload, (error as Error & { data?: unknown }).data);
-        finish(err(refusal.ok
-          ? protocolError(refusal.value.code, `the agent at ${endpoint} refused the connection: ${refusal.value.message}`)
-          : protocolError('AGENT_OFFLINE', `cannot reach the agent at ${endpoint}: ${error.message}`)));
+        finish(
+          err(
+            refusal.ok
+              ? protocolError(refusal.value.code, `the agent at ${endpoint} refused the connection: ${refusal.value.message}`)
+              : protocolError('AGENT_OFFLINE', `cannot reach the agent at ${endpoint}: ${error.message}`),
+          ),
+        );
       });
       socket.once('lan:hello', (raw: unknown) => {
         const hello = parseValue(LanHello, raw);
-        if (!hello.ok) return finish(err(protocolError('BAD_MESSAGE', `the endpoint ${endpoint} sent a bad greeting: ${hello.error.message}`)));
+        if (!hello.ok)
+          return finish(err(protocolError('BAD_MESSAGE', `the endpoint ${endpoint} sent a bad greeting: ${hello.error.message}`)));
         finish(ok(new LanSignaling(endpoint, socket, hello.value)));
       });
       socket.connect();
@@ -117,7 +147,11 @@ export class LanSignaling implements NegotiationTransport, Disposable {
     this.socket.disconnect();
   }
 
-  private route<S extends z.ZodType<{ sessionId: string }>>(event: 'webrtc:answer' | 'webrtc:ice' | 'webrtc:disconnect', schema: S, deliver: (h: NegotiationHandlers, msg: z.infer<S>) => void): void {
+  private route<S extends z.ZodType<{ sessionId: string }>>(
+    event: 'webrtc:answer' | 'webrtc:ice' | 'webrtc:disconnect',
+    schema: S,
+    deliver: (h: NegotiationHandlers, msg: z.infer<S>) => void,
+  ): void {
     (this.socket as unknown as { on(e: string, l: (raw: unknown) => void): void }).on(event, (raw) => {
       const parsed = parseValue(schema, raw);
       if (!parsed.ok) return console.warn(`[lan ${this.endpoint}] malformed ${event} dropped: ${parsed.error.message}`);
@@ -143,5 +177,4 @@ export class LanSignaling implements NegotiationTransport, Disposable {
   private emitWithAck(event: keyof ConsoleToLanEvents, payload: unknown): Promise<Result<unknown, ProtocolError>> {
     return emitWithAck(this.socket, event, payload, { peer: `the agent's LAN endpoint ${this.endpoint}` });
   }
-
 }

@@ -37,7 +37,9 @@ export class SetupDeadline implements Disposable {
     this.timer = setTimeout(() => {
       const more = detail();
       const seconds = Math.round((Date.now() - this.startedAt) / 1000);
-      this.expired(`no connection to the agent within ${seconds} s: waited ${Math.round(wait / 1000)} s for ${waitingFor}${more ? `; ${more}` : ''}`);
+      this.expired(
+        `no connection to the agent within ${seconds} s: waited ${Math.round(wait / 1000)} s for ${waitingFor}${more ? `; ${more}` : ''}`,
+      );
     }, wait);
   }
 

@@ -31,9 +31,21 @@ export interface AgentRecord {
 
 export function newAgentRecord(agentId: string, name: string): AgentRecord {
   return {
-    agentId, name, version: undefined, online: false, connection: undefined, connectionStore: undefined,
-    targets: [], targetsKnown: false, path: undefined, heldOff: false, failures: 0, retryTimer: undefined,
-    inPresence: false, paired: undefined, reconnect: undefined,
+    agentId,
+    name,
+    version: undefined,
+    online: false,
+    connection: undefined,
+    connectionStore: undefined,
+    targets: [],
+    targetsKnown: false,
+    path: undefined,
+    heldOff: false,
+    failures: 0,
+    retryTimer: undefined,
+    inPresence: false,
+    paired: undefined,
+    reconnect: undefined,
   };
 }
 

@@ -121,26 +121,30 @@ export class DeviceDirectory implements Disposable {
     const connection = this.newConnection(record, store);
     record.connection = connection;
     record.connectionStore = store;
-    store.add(connection.onStage((stage) => {
-      if (stage.kind === 'ready') {
-        record.failures = 0;
-        record.reconnect = undefined;
-      }
-      if (stage.kind === 'failed' || stage.kind === 'closed') record.path = undefined;
-      if (stage.kind === 'failed' && !NO_RETRY.has(stage.code ?? '')) {
-        if (!record.reconnect && connection.wasReady && !record.heldOff) this.startReconnect(record);
-        if (record.reconnect) {
-          record.reconnect.lastError = stage.reason;
-          this.resumeAttempt(record);
-        } else this.retry(record);
-      }
-      this.changed();
-    }));
-    store.add(connection.onTargets((targets) => {
-      record.targets = targets;
-      record.targetsKnown = true;
-      this.changed();
-    }));
+    store.add(
+      connection.onStage((stage) => {
+        if (stage.kind === 'ready') {
+          record.failures = 0;
+          record.reconnect = undefined;
+        }
+        if (stage.kind === 'failed' || stage.kind === 'closed') record.path = undefined;
+        if (stage.kind === 'failed' && !NO_RETRY.has(stage.code ?? '')) {
+          if (!record.reconnect && connection.wasReady && !record.heldOff) this.startReconnect(record);
+          if (record.reconnect) {
+            record.reconnect.lastError = stage.reason;
+            this.resumeAttempt(record);
+          } else this.retry(record);
+        }
+        this.changed();
+      }),
+    );
+    store.add(
+      connection.onTargets((targets) => {
+        record.targets = targets;
+        record.targetsKnown = true;
+        this.changed();
+      }),
+    );
     store.add(connection.onError((error) => console.warn(`[agent ${agentId}] ${error.code}: ${error.message}`)));
     void connection.connect();
     this.changed();
@@ -152,7 +156,12 @@ export class DeviceDirectory implements Disposable {
     const agent = this.signaling?.agents.get(agentId);
     if (!agent || !this.signaling) throw new Error(`agent ${agentId} is not online`);
     const paired = this.records.get(agentId)?.paired;
-    return this.newAgentConnection(agent, this.signaling, { iceServers: this.cloudIceServers(), connectTimeoutMs: CONSOLE_CONNECT_TIMEOUT_MS, identity: this.identity, ...(paired ? { paired } : {}) });
+    return this.newAgentConnection(agent, this.signaling, {
+      iceServers: this.cloudIceServers(),
+      connectTimeoutMs: CONSOLE_CONNECT_TIMEOUT_MS,
+      identity: this.identity,
+      ...(paired ? { paired } : {}),
+    });
   }
 
   /**
@@ -285,7 +294,12 @@ export class DeviceDirectory implements Disposable {
    */
   private newConnection(record: AgentRecord, store: DisposableStore): AgentConnection {
     const connectTimeoutMs = record.reconnect ? RESUME_CONNECT_TIMEOUT_MS : CONSOLE_CONNECT_TIMEOUT_MS;
-    const options = { iceServers: this.cloudIceServers(), connectTimeoutMs, identity: this.identity, ...(record.paired ? { paired: record.paired } : {}) };
+    const options = {
+      iceServers: this.cloudIceServers(),
+      connectTimeoutMs,
+      identity: this.identity,
+      ...(record.paired ? { paired: record.paired } : {}),
+    };
     const cloud = record.inPresence ? this.signaling?.agents.get(record.agentId) : undefined;
     if (cloud && this.signaling) return this.newAgentConnection(cloud, this.signaling, options);
     if (!record.paired) throw new Error(`agent ${record.name} is not online`);
@@ -301,7 +315,10 @@ export class DeviceDirectory implements Disposable {
   private newAgentConnection(agent: AgentInfo, path: NegotiationTransport, options: AgentConnectionOptions): AgentConnection {
     const network = this.network;
     if (!network) return new AgentConnection(agent, path, options);
-    return new AgentConnection(agent, network.signalingPath(path), { ...options, peerConnection: (config, id) => network.peerConnection(config, id) });
+    return new AgentConnection(agent, network.signalingPath(path), {
+      ...options,
+      peerConnection: (config, id) => network.peerConnection(config, id),
+    });
   }
 
   /** The signaling server's time-limited TURN servers first, then the ones the user configured (`ice`). */
@@ -372,26 +389,29 @@ export class DeviceDirectory implements Disposable {
     const reconnect = record.reconnect;
     if (!reconnect) return;
     clearTimeout(record.retryTimer);
-    record.retryTimer = setTimeout(() => {
-      record.retryTimer = undefined;
-      if (record.reconnect !== reconnect) return;
-      if (Date.now() >= reconnect.deadline) {
-        // The agent has dropped the shells by now; back to the ordinary retry.
-        record.reconnect = undefined;
-        this.retry(record);
+    record.retryTimer = setTimeout(
+      () => {
+        record.retryTimer = undefined;
+        if (record.reconnect !== reconnect) return;
+        if (Date.now() >= reconnect.deadline) {
+          // The agent has dropped the shells by now; back to the ordinary retry.
+          record.reconnect = undefined;
+          this.retry(record);
+          this.changed();
+          return;
+        }
+        if (!connectionIsOver(record)) return; // an attempt is under way
+        reconnect.attempt += 1;
+        if (!record.online) {
+          reconnect.lastError = `${record.name} is offline; waiting for it to come back`;
+          this.resumeAttempt(record);
+        } else {
+          this.connect(record.agentId);
+        }
         this.changed();
-        return;
-      }
-      if (!connectionIsOver(record)) return; // an attempt is under way
-      reconnect.attempt += 1;
-      if (!record.online) {
-        reconnect.lastError = `${record.name} is offline; waiting for it to come back`;
-        this.resumeAttempt(record);
-      } else {
-        this.connect(record.agentId);
-      }
-      this.changed();
-    }, resumeBackoffMs(reconnect.attempt + 1));
+      },
+      resumeBackoffMs(reconnect.attempt + 1),
+    );
   }
 
   private changed(): void {

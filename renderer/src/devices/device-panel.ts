@@ -328,8 +328,7 @@ export class DevicePanel {
     else if (stage.kind === 'failed') {
       state.textContent = `failed: ${stage.code ? `${stage.code} — ` : ''}${stage.reason}`;
       state.dataset.code = stage.code ?? '';
-    }
-    else if (stage.kind === 'ready' && entry.path) {
+    } else if (stage.kind === 'ready' && entry.path) {
       state.textContent = `connected · ${entry.path.kind}${entry.path.rttMs === undefined ? '' : ` · ${entry.path.rttMs.toFixed(1)} ms`}`;
     } else state.textContent = STAGE_TEXT[stage.kind];
     header.append(name);
@@ -339,8 +338,12 @@ export class DevicePanel {
       const badge = document.createElement('span');
       badge.className = 'agent-trust';
       badge.dataset.testid = 'agent-route';
-      badge.textContent = [entry.paired ? 'paired' : '', entry.route === 'lan' ? 'LAN' : entry.route === 'cloud' ? 'cloud' : ''].filter(Boolean).join(' · ');
-      badge.title = entry.paired ? 'paired with this console: its certificate fingerprint is pinned' : 'not paired: trusted through the signaling server';
+      badge.textContent = [entry.paired ? 'paired' : '', entry.route === 'lan' ? 'LAN' : entry.route === 'cloud' ? 'cloud' : '']
+        .filter(Boolean)
+        .join(' · ');
+      badge.title = entry.paired
+        ? 'paired with this console: its certificate fingerprint is pinned'
+        : 'not paired: trusted through the signaling server';
       header.append(badge);
     }
     const live = stage.kind !== 'idle' && stage.kind !== 'failed' && stage.kind !== 'closed';
@@ -384,7 +387,9 @@ export class DevicePanel {
       badge.className = 'target-state';
       badge.dataset.testid = 'target-state';
       badge.textContent = state;
-      const tabs = entry.openTargets.filter((t) => t === target.name || t === target.id || (t.length >= 12 && target.id.startsWith(t))).length;
+      const tabs = entry.openTargets.filter(
+        (t) => t === target.name || t === target.id || (t.length >= 12 && target.id.startsWith(t)),
+      ).length;
       button.dataset.openTabs = String(tabs);
       button.append(name);
       if (tabs > 0) {

@@ -18,7 +18,11 @@ export interface PairedAgentSummary {
   agentId: string;
 }
 
-function element<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}, testid?: string): HTMLElementTagNameMap[K] {
+function element<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  props: Partial<HTMLElementTagNameMap[K]> = {},
+  testid?: string,
+): HTMLElementTagNameMap[K] {
   const node = Object.assign(document.createElement(tag), props);
   if (testid) (node as HTMLElement).dataset.testid = testid;
   return node;
@@ -32,7 +36,10 @@ export function openPairingDialog(options: PairingDialogOptions): Promise<Paired
     dialog.setAttribute('role', 'dialog');
     dialog.setAttribute('aria-modal', 'true');
     const title = element('h2', { textContent: 'Pair an agent' });
-    const help = element('p', { textContent: 'On the agent\'s host, run "tether-agent pair". Paste the token it prints, or scan its QR code. Pairing needs no internet: the console talks to the agent over the LAN.' });
+    const help = element('p', {
+      textContent:
+        'On the agent\'s host, run "tether-agent pair". Paste the token it prints, or scan its QR code. Pairing needs no internet: the console talks to the agent over the LAN.',
+    });
     const label = element('label', { textContent: 'Pairing token' });
     const field = element('textarea', { rows: 3, spellcheck: false, placeholder: 'tether2:…' }, 'pairing-token');
     label.append(field);

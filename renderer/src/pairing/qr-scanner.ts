@@ -22,14 +22,17 @@ export class QrScanner implements Disposable {
   /** Starts the camera into `video`; `onCode` gets the first decoded text, after the camera stopped. */
   static async start(video: HTMLVideoElement, onCode: (text: string) => void): Promise<Result<QrScanner>> {
     if (!navigator.mediaDevices?.getUserMedia) {
-      return err(protocolError('INTERNAL', 'no camera API here (the console must run in a secure context: localhost, https or the desktop app)'));
+      return err(
+        protocolError('INTERNAL', 'no camera API here (the console must run in a secure context: localhost, https or the desktop app)'),
+      );
     }
     let stream: MediaStream;
     try {
       stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' }, audio: false });
     } catch (error) {
       const name = error instanceof DOMException ? error.name : '';
-      const why = name === 'NotAllowedError' ? 'camera permission was denied' : name === 'NotFoundError' ? 'no camera was found' : String(error);
+      const why =
+        name === 'NotAllowedError' ? 'camera permission was denied' : name === 'NotFoundError' ? 'no camera was found' : String(error);
       return err(protocolError('INTERNAL', `cannot use the camera: ${why}; paste the token instead`));
     }
     const scanner = new QrScanner(stream, video);

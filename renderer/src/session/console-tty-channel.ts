@@ -1,9 +1,4 @@
-import {
-  encodeMessage,
-  parseAgentTtyFrame,
-  type AgentTtyMessage,
-  type ConsoleTtyMessage,
-} from '@tether/protocol';
+import { encodeMessage, parseAgentTtyFrame, type AgentTtyMessage, type ConsoleTtyMessage } from '@tether/protocol';
 import { DisposableStore, type Disposable } from '../base/emitter';
 import type { SessionError } from './terminal-session';
 

@@ -58,7 +58,11 @@ export class SessionResumes {
   accept(message: OpenedMessage): Result<ResumeInfo, SessionError> {
     if (!message.resumed || message.sessionId !== this.opened?.sessionId) {
       // An agent that ignored `resume` started another shell: the one the tab showed is gone.
-      return err({ code: 'SESSION_NOT_FOUND', message: `the agent answered the resume with session ${message.sessionId}, not ${this.opened?.sessionId ?? '?'}`, fatal: true });
+      return err({
+        code: 'SESSION_NOT_FOUND',
+        message: `the agent answered the resume with session ${message.sessionId}, not ${this.opened?.sessionId ?? '?'}`,
+        fatal: true,
+      });
     }
     const { lost } = this.output.resumedAt(message.resumed.from);
     this.count += 1;

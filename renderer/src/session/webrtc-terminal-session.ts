@@ -35,7 +35,8 @@ const DEFAULT_CLOSE_GRACE_MS = 2_000;
 const MAX_PENDING_INPUT_BYTES = 1024 * 1024;
 
 /** The tabs' session factory in the product: a WebRTC session on the agent's connection. */
-export const webRtcSessions: SessionFactory = (target, carrier, restored) => new WebRtcTerminalSession({ target, carrier, ...(restored ? { restored } : {}) });
+export const webRtcSessions: SessionFactory = (target, carrier, restored) =>
+  new WebRtcTerminalSession({ target, carrier, ...(restored ? { restored } : {}) });
 
 /**
  * `detached`: the channel died without `close`; the shell goes on on the agent and `resume` may
@@ -193,26 +194,34 @@ export class WebRtcTerminalSession implements TerminalSession {
     }
     const timeout = this.options.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS;
     this.dropChannel();
-    const channel: ConsoleTtyChannel = new ConsoleTtyChannel(raw, {
-      open: () => {
-        const resume = this.state === 'resuming' ? this.resumes.request() : {};
-        this.sendMessage({ type: 'open', target: this.options.target, ...this.markSizeSent(), ...resume });
+    const channel: ConsoleTtyChannel = new ConsoleTtyChannel(
+      raw,
+      {
+        open: () => {
+          const resume = this.state === 'resuming' ? this.resumes.request() : {};
+          this.sendMessage({ type: 'open', target: this.options.target, ...this.markSizeSent(), ...resume });
+        },
+        message: (message) => this.handleMessage(message),
+        bytes: (bytes) => {
+          if (this.state === 'open' || this.state === 'exited' || this.state === 'closing') this.show(bytes);
+          else this.reportError({ code: 'NOT_OPEN', message: 'output before `opened`; dropped' });
+        },
+        invalid: (error) => this.reportError(error),
+        closed: () => this.channelClosed(),
+        openTimeout: () => {
+          if (this.channel !== channel) return;
+          if (this.state === 'resuming') return this.detach(`the agent did not answer the resume within ${timeout / 1000} s`);
+          if (this.state !== 'opening') return;
+          this.reportError({
+            code: 'OPEN_TIMEOUT',
+            message: `the agent did not open the terminal within ${timeout / 1000} s`,
+            fatal: true,
+          });
+          this.close();
+        },
       },
-      message: (message) => this.handleMessage(message),
-      bytes: (bytes) => {
-        if (this.state === 'open' || this.state === 'exited' || this.state === 'closing') this.show(bytes);
-        else this.reportError({ code: 'NOT_OPEN', message: 'output before `opened`; dropped' });
-      },
-      invalid: (error) => this.reportError(error),
-      closed: () => this.channelClosed(),
-      openTimeout: () => {
-        if (this.channel !== channel) return;
-        if (this.state === 'resuming') return this.detach(`the agent did not answer the resume within ${timeout / 1000} s`);
-        if (this.state !== 'opening') return;
-        this.reportError({ code: 'OPEN_TIMEOUT', message: `the agent did not open the terminal within ${timeout / 1000} s`, fatal: true });
-        this.close();
-      },
-    }, timeout);
+      timeout,
+    );
     this.channel = channel;
   }
 
@@ -259,7 +268,9 @@ export class WebRtcTerminalSession implements TerminalSession {
   private sendInput(bytes: Uint8Array): void {
     for (let offset = 0; offset < bytes.byteLength; offset += MAX_FRAME_BYTES) {
       const frame = bytes.subarray(offset, Math.min(offset + MAX_FRAME_BYTES, bytes.byteLength));
-      const failed = this.channel ? this.channel.sendBytes(frame) : { code: 'CHANNEL_CLOSED' as const, message: 'input not sent: no channel' };
+      const failed = this.channel
+        ? this.channel.sendBytes(frame)
+        : { code: 'CHANNEL_CLOSED' as const, message: 'input not sent: no channel' };
       if (failed) this.reportError(failed);
       else this.input.record(frame);
     }
@@ -286,7 +297,12 @@ export class WebRtcTerminalSession implements TerminalSession {
         this.channel?.answered();
         this.state = 'open';
         this.resumes.started(message);
-        this.openedEmitter.fire({ sessionId: message.sessionId, target: message.target, shell: message.shell, ...(message.notices ? { notices: message.notices } : {}) });
+        this.openedEmitter.fire({
+          sessionId: message.sessionId,
+          target: message.target,
+          shell: message.shell,
+          ...(message.notices ? { notices: message.notices } : {}),
+        });
         if (this.sizeUnsent()) this.resize(this.size.cols, this.size.rows);
         this.sendHeld();
         break;
@@ -304,7 +320,10 @@ export class WebRtcTerminalSession implements TerminalSession {
       case 'error':
         this.reportError({ code: message.code, message: message.message, ...(message.fatal ? { fatal: true } : {}) });
         // A refused open or resume ends the session whether or not the agent marks it fatal.
-        if ((this.state === 'opening' || this.state === 'resuming') && (message.fatal || isOpenFailure(message.code) || message.code === 'BAD_MESSAGE')) {
+        if (
+          (this.state === 'opening' || this.state === 'resuming') &&
+          (message.fatal || isOpenFailure(message.code) || message.code === 'BAD_MESSAGE')
+        ) {
           this.channel?.answered();
           const resuming = this.state === 'resuming';
           this.state = 'closing';
@@ -340,7 +359,9 @@ export class WebRtcTerminalSession implements TerminalSession {
 
   /** Sends a message on the current channel; an error is reported, not thrown. */
   private sendMessage(message: ConsoleTtyMessage): void {
-    const failed = this.channel ? this.channel.send(message) : { code: 'CHANNEL_CLOSED' as const, message: `\`${message.type}\` not sent: no channel` };
+    const failed = this.channel
+      ? this.channel.send(message)
+      : { code: 'CHANNEL_CLOSED' as const, message: `\`${message.type}\` not sent: no channel` };
     if (failed) this.reportError(failed);
   }
 
@@ -355,7 +376,16 @@ export class WebRtcTerminalSession implements TerminalSession {
     this.store.dispose();
     this.dropChannel();
     this.closedEmitter.fire();
-    const emitters = [this.outputEmitter, this.openedEmitter, this.exitEmitter, this.errorEmitter, this.closedEmitter, this.detachedEmitter, this.resumedEmitter, this.inputDroppedEmitter];
+    const emitters = [
+      this.outputEmitter,
+      this.openedEmitter,
+      this.exitEmitter,
+      this.errorEmitter,
+      this.closedEmitter,
+      this.detachedEmitter,
+      this.resumedEmitter,
+      this.inputDroppedEmitter,
+    ];
     for (const emitter of emitters) emitter.dispose();
   }
 }

@@ -9,7 +9,11 @@ import { ICE_CREDENTIAL, TOKEN_CREDENTIAL, type ConfigResult } from '../console-
 import type { TetherApi } from '../host/host';
 import { IceServerFields } from './ice-server-fields';
 
-function element<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}, testid?: string): HTMLElementTagNameMap[K] {
+function element<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  props: Partial<HTMLElementTagNameMap[K]> = {},
+  testid?: string,
+): HTMLElementTagNameMap[K] {
   const node = Object.assign(document.createElement(tag), props);
   if (testid) (node as HTMLElement).dataset.testid = testid;
   return node;
@@ -25,35 +29,60 @@ function field(label: string, control: HTMLElement, hint?: string): HTMLElement 
 export async function renderFirstRun(root: HTMLElement, result: Extract<ConfigResult, { ok: false }>, host: TetherApi): Promise<void> {
   const params = new URLSearchParams(location.search);
   const settings = await host.settings.get();
-  const credentials = await host.credentials.status().catch((error: unknown) => ({ encrypted: false, description: `kept in a store of unknown safety (${String(error)})` }));
+  const credentials = await host.credentials
+    .status()
+    .catch((error: unknown) => ({ encrypted: false, description: `kept in a store of unknown safety (${String(error)})` }));
   const page = element('main', { className: 'first-run' }, 'config-form');
   page.append(
     element('h1', { textContent: 'Welcome to Tether' }),
     element('p', {
       className: 'first-run-intro',
-      textContent: 'Tether opens a terminal in the containers (vPLCs) of your industrial hosts. A small agent runs on each host; this console connects to it. There are two ways in:',
+      textContent:
+        'Tether opens a terminal in the containers (vPLCs) of your industrial hosts. A small agent runs on each host; this console connects to it. There are two ways in:',
     }),
   );
   if (result.problem) page.append(element('p', { className: 'error', textContent: result.problem }, 'config-problem'));
 
   // 1. Through a signaling server.
   const cloud = element('form', { className: 'first-run-way' }, 'first-run-cloud');
-  const url = element('input', { type: 'url', name: 'signal', required: true, value: params.get('signal') ?? settings.signalingUrl, placeholder: 'https://signaling.example.com' }, 'first-run-signal');
-  const token = element('input', { type: 'password', name: 'token', required: true, autocomplete: 'off', value: params.get('token') ?? '' }, 'first-run-token');
+  const url = element(
+    'input',
+    {
+      type: 'url',
+      name: 'signal',
+      required: true,
+      value: params.get('signal') ?? settings.signalingUrl,
+      placeholder: 'https://signaling.example.com',
+    },
+    'first-run-signal',
+  );
+  const token = element(
+    'input',
+    { type: 'password', name: 'token', required: true, autocomplete: 'off', value: params.get('token') ?? '' },
+    'first-run-token',
+  );
   const ice = new IceServerFields([], 'first-run-ice');
   const problem = element('p', { className: 'error', hidden: true }, 'first-run-problem');
-  const storage = element('p', { className: credentials.encrypted ? 'settings-hint' : 'credential-warning' }, 'first-run-credential-status');
+  const storage = element(
+    'p',
+    { className: credentials.encrypted ? 'settings-hint' : 'credential-warning' },
+    'first-run-credential-status',
+  );
   storage.textContent = `${credentials.encrypted ? 'The' : 'Warning: the'} token and TURN passwords: ${credentials.description}.`;
   const connect = element('button', { type: 'submit', className: 'primary', textContent: 'Sign in and connect' }, 'first-run-connect');
   cloud.append(
     element('h2', { textContent: '1. Sign in to a signaling server' }),
     element('p', {
-      textContent: 'If your organisation runs a Tether signaling server, in the cloud or on site, enter its address and the console token its operator gave you. You will see every agent the server knows, wherever it is.',
+      textContent:
+        'If your organisation runs a Tether signaling server, in the cloud or on site, enter its address and the console token its operator gave you. You will see every agent the server knows, wherever it is.',
     }),
     field('Signaling server', url),
     field('Console token', token),
     element('span', { className: 'settings-label', textContent: 'STUN and TURN servers (optional)' }),
-    element('span', { className: 'settings-hint', textContent: 'Only needed when the hosts are behind firewalls that block a direct path: your operator tells you which.' }),
+    element('span', {
+      className: 'settings-hint',
+      textContent: 'Only needed when the hosts are behind firewalls that block a direct path: your operator tells you which.',
+    }),
     ice.element,
     storage,
     problem,
@@ -63,14 +92,22 @@ export async function renderFirstRun(root: HTMLElement, result: Extract<ConfigRe
     event.preventDefault();
     const servers = ice.read();
     const address = url.value.trim();
-    const wrong = !servers.ok ? servers.problem : !/^https?:\/\//i.test(address) ? 'The signaling server address starts with http:// or https://.' : !token.value.trim() ? 'Enter the console token.' : undefined;
+    const wrong = !servers.ok
+      ? servers.problem
+      : !/^https?:\/\//i.test(address)
+        ? 'The signaling server address starts with http:// or https://.'
+        : !token.value.trim()
+          ? 'Enter the console token.'
+          : undefined;
     problem.hidden = !wrong;
     problem.textContent = wrong ?? '';
     if (wrong || !servers.ok) return;
     const saved = Promise.all([
       host.settings.set({ signalingUrl: address }),
       host.credentials.set(TOKEN_CREDENTIAL, token.value.trim()),
-      servers.servers.length > 0 ? host.credentials.set(ICE_CREDENTIAL, JSON.stringify(servers.servers)) : host.credentials.delete(ICE_CREDENTIAL),
+      servers.servers.length > 0
+        ? host.credentials.set(ICE_CREDENTIAL, JSON.stringify(servers.servers))
+        : host.credentials.delete(ICE_CREDENTIAL),
     ]);
     saved.then(
       () => {
@@ -94,11 +131,16 @@ export async function renderFirstRun(root: HTMLElement, result: Extract<ConfigRe
   lan.append(
     element('h2', { textContent: '2. Pair with an agent on your network' }),
     element('p', {
-      textContent: 'No server and no internet needed. On the host, run "tether-agent pair": it prints a token and a QR code. Continue, choose "Pair an agent", and paste the token or scan the code. The console then reaches that agent directly over the local network.',
+      textContent:
+        'No server and no internet needed. On the host, run "tether-agent pair": it prints a token and a QR code. Continue, choose "Pair an agent", and paste the token or scan the code. The console then reaches that agent directly over the local network.',
     }),
     offline,
   );
-  page.append(cloud, lan, element('p', { className: 'settings-hint', textContent: 'You can change all of this later in Settings (Ctrl+,).' }));
+  page.append(
+    cloud,
+    lan,
+    element('p', { className: 'settings-hint', textContent: 'You can change all of this later in Settings (Ctrl+,).' }),
+  );
   root.replaceChildren(page);
   url.focus();
 }

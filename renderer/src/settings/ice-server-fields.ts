@@ -25,11 +25,13 @@ export class IceServerFields {
 
   /** The servers in the fields, checked: a problem in words when a row is wrong. */
   read(): ReturnType<typeof parseIceServerRows> {
-    const rows = [...this.rows.querySelectorAll<HTMLElement>('.ice-row')].map((row): IceServerRow => ({
-      urls: row.querySelector<HTMLInputElement>('[name="urls"]')!.value,
-      username: row.querySelector<HTMLInputElement>('[name="username"]')!.value,
-      credential: row.querySelector<HTMLInputElement>('[name="credential"]')!.value,
-    }));
+    const rows = [...this.rows.querySelectorAll<HTMLElement>('.ice-row')].map(
+      (row): IceServerRow => ({
+        urls: row.querySelector<HTMLInputElement>('[name="urls"]')!.value,
+        username: row.querySelector<HTMLInputElement>('[name="username"]')!.value,
+        credential: row.querySelector<HTMLInputElement>('[name="credential"]')!.value,
+      }),
+    );
     return parseIceServerRows(rows);
   }
 

@@ -14,8 +14,13 @@ export function parseIceServerRows(rows: readonly IceServerRow[]): { ok: true; s
     const wrong = urls.find((u) => !/^(stun|turns?):/i.test(u));
     if (wrong) return { ok: false, problem: `"${wrong}" is not a STUN or TURN address (it starts with stun:, turn: or turns:).` };
     const turn = urls.some((u) => /^turns?:/i.test(u));
-    if (turn && (!row.username.trim() || !row.credential)) return { ok: false, problem: `The TURN server ${urls[0]} needs a user name and a password.` };
-    servers.push({ urls: urls.length === 1 ? urls[0]! : urls, ...(row.username.trim() ? { username: row.username.trim() } : {}), ...(row.credential ? { credential: row.credential } : {}) });
+    if (turn && (!row.username.trim() || !row.credential))
+      return { ok: false, problem: `The TURN server ${urls[0]} needs a user name and a password.` };
+    servers.push({
+      urls: urls.length === 1 ? urls[0]! : urls,
+      ...(row.username.trim() ? { username: row.username.trim() } : {}),
+      ...(row.credential ? { credential: row.credential } : {}),
+    });
   }
   return { ok: true, servers };
 }

@@ -34,7 +34,11 @@ export interface SettingsScreenOptions {
   maxFontSize: number;
 }
 
-function element<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}, testid?: string): HTMLElementTagNameMap[K] {
+function element<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  props: Partial<HTMLElementTagNameMap[K]> = {},
+  testid?: string,
+): HTMLElementTagNameMap[K] {
   const node = Object.assign(document.createElement(tag), props);
   if (testid) (node as HTMLElement).dataset.testid = testid;
   return node;
@@ -81,20 +85,40 @@ export class SettingsScreen implements Disposable {
     const appearance = element('fieldset', { className: 'settings-section' });
     appearance.append(element('legend', { textContent: 'Terminal' }));
     const font = element('select', {}, 'settings-font');
-    for (const f of TERMINAL_FONTS) font.append(element('option', { value: f.id, textContent: f.label, selected: f.id === options.appearance.fontFamily }));
+    for (const f of TERMINAL_FONTS)
+      font.append(element('option', { value: f.id, textContent: f.label, selected: f.id === options.appearance.fontFamily }));
     font.addEventListener('change', () => this.appearanceEmitter.fire({ fontFamily: font.value as TerminalFontId }));
-    const size = element('input', { type: 'number', min: String(options.minFontSize), max: String(options.maxFontSize), step: '1', value: String(options.appearance.fontSize) }, 'settings-font-size');
+    const size = element(
+      'input',
+      {
+        type: 'number',
+        min: String(options.minFontSize),
+        max: String(options.maxFontSize),
+        step: '1',
+        value: String(options.appearance.fontSize),
+      },
+      'settings-font-size',
+    );
     size.addEventListener('change', () => {
       const value = Math.round(Number(size.value));
-      if (Number.isFinite(value) && value >= options.minFontSize && value <= options.maxFontSize) this.appearanceEmitter.fire({ fontSize: value });
+      if (Number.isFinite(value) && value >= options.minFontSize && value <= options.maxFontSize)
+        this.appearanceEmitter.fire({ fontSize: value });
     });
     const theme = element('select', {}, 'settings-theme');
-    for (const [value, text] of [['dark', 'Dark'], ['light', 'Light']] as const) theme.append(element('option', { value, textContent: text, selected: value === options.appearance.theme }));
+    for (const [value, text] of [
+      ['dark', 'Dark'],
+      ['light', 'Light'],
+    ] as const)
+      theme.append(element('option', { value, textContent: text, selected: value === options.appearance.theme }));
     theme.addEventListener('change', () => this.appearanceEmitter.fire({ theme: theme.value as ThemeName }));
     const copy = element('input', { type: 'checkbox', checked: options.appearance.copyOnSelect }, 'settings-copy-on-select');
     copy.addEventListener('change', () => this.appearanceEmitter.fire({ copyOnSelect: copy.checked }));
     appearance.append(
-      field('Font', font, 'JetBrains Mono and DejaVu Mono come with the console; Japanese, Chinese, Korean and emoji use the system\'s Noto fonts.'),
+      field(
+        'Font',
+        font,
+        "JetBrains Mono and DejaVu Mono come with the console; Japanese, Chinese, Korean and emoji use the system's Noto fonts.",
+      ),
       field('Font size (px)', size),
       field('Theme', theme),
       field('Copy on select', copy),
@@ -103,7 +127,11 @@ export class SettingsScreen implements Disposable {
     // Connection: saved together, then the console reconnects (open tabs resume their shells).
     const connection = element('fieldset', { className: 'settings-section' });
     connection.append(element('legend', { textContent: 'Connection' }));
-    const url = element('input', { type: 'url', value: options.connection.signalingUrl, placeholder: 'https://signaling.example.com' }, 'settings-signal');
+    const url = element(
+      'input',
+      { type: 'url', value: options.connection.signalingUrl, placeholder: 'https://signaling.example.com' },
+      'settings-signal',
+    );
     const token = element('input', { type: 'password', value: options.connection.token, autocomplete: 'off' }, 'settings-token');
     this.ice = new IceServerFields(options.connection.iceServers, 'settings-ice');
     this.problem = element('p', { className: 'error', hidden: true }, 'settings-problem');
@@ -111,13 +139,23 @@ export class SettingsScreen implements Disposable {
     save.addEventListener('click', () => {
       const ice = this.ice.read();
       const signalingUrl = url.value.trim();
-      const problem = !ice.ok ? ice.problem : signalingUrl && !/^https?:\/\//i.test(signalingUrl) ? 'The signaling server address starts with http:// or https://.' : signalingUrl && !token.value.trim() ? 'A signaling server needs the console token its operator gave you.' : undefined;
+      const problem = !ice.ok
+        ? ice.problem
+        : signalingUrl && !/^https?:\/\//i.test(signalingUrl)
+          ? 'The signaling server address starts with http:// or https://.'
+          : signalingUrl && !token.value.trim()
+            ? 'A signaling server needs the console token its operator gave you.'
+            : undefined;
       this.problem.hidden = !problem;
       this.problem.textContent = problem ?? '';
       if (problem || !ice.ok) return;
       this.connectionEmitter.fire({ signalingUrl, token: token.value.trim(), iceServers: ice.servers });
     });
-    const storage = element('p', { className: options.credentials.encrypted ? 'settings-hint' : 'credential-warning' }, 'settings-credential-status');
+    const storage = element(
+      'p',
+      { className: options.credentials.encrypted ? 'settings-hint' : 'credential-warning' },
+      'settings-credential-status',
+    );
     // The host's description is a phrase ("encrypted with …", "stored unencrypted in …") or, in
     // Electron without a keyring, a sentence of its own: it follows a colon either way.
     storage.textContent = `${options.credentials.encrypted ? 'The' : 'Warning: the'} token and TURN passwords: ${options.credentials.description}.`;

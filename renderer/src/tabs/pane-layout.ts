@@ -106,7 +106,14 @@ export class PaneLayout implements Disposable {
       if (other === id) continue;
       const ox = r.left + r.width / 2;
       const oy = r.top + r.height / 2;
-      const ahead = direction === 'left' ? ox < cx - 1e-6 : direction === 'right' ? ox > cx + 1e-6 : direction === 'up' ? oy < cy - 1e-6 : oy > cy + 1e-6;
+      const ahead =
+        direction === 'left'
+          ? ox < cx - 1e-6
+          : direction === 'right'
+            ? ox > cx + 1e-6
+            : direction === 'up'
+              ? oy < cy - 1e-6
+              : oy > cy + 1e-6;
       if (!ahead) continue;
       const distance = Math.abs(ox - cx) + Math.abs(oy - cy);
       if (!best || distance < best.distance) best = { id: other, distance };
@@ -116,7 +123,10 @@ export class PaneLayout implements Disposable {
 
   /** The groups, their leaves as indexes into `order` (saved tabs, workspaces); groups with a tab not in `order` are left out. */
   save(order: readonly string[]): PaneNode[] {
-    const index = (tree: PaneTree): PaneNode => ('tab' in tree ? { tab: order.indexOf(tree.tab) } : { split: tree.split, children: [index(tree.children[0]), index(tree.children[1])] });
+    const index = (tree: PaneTree): PaneNode =>
+      'tab' in tree
+        ? { tab: order.indexOf(tree.tab) }
+        : { split: tree.split, children: [index(tree.children[0]), index(tree.children[1])] };
     return this.groups.filter((g) => leaves(g).every((id) => order.includes(id))).map(index);
   }
 

@@ -16,7 +16,9 @@ export interface BannerFacts {
   targetState: string | undefined;
   exitCode: number | null | undefined;
   lastError: SessionError | undefined;
-  reconnect: { since: number; reason: string; graceMs: number; state: ReconnectState | undefined; resumeAttempts: number; droppedInput: number } | undefined;
+  reconnect:
+    | { since: number; reason: string; graceMs: number; state: ReconnectState | undefined; resumeAttempts: number; droppedInput: number }
+    | undefined;
   now: number;
 }
 
@@ -59,7 +61,10 @@ export function bannerFor(facts: BannerFacts): BannerContent | undefined {
     const attempt = Math.max(r.state?.attempt ?? 0, r.resumeAttempts, 1);
     // What the console knows: since when the agent is unreachable, and how long it would keep the
     // shell. Not whether the shell runs: the agent may have crashed, or restarted without it.
-    const keeps = r.graceMs > 0 ? `; the agent keeps the shell for up to ${formatDuration(r.since + r.graceMs - facts.now)} more if it is still running` : '';
+    const keeps =
+      r.graceMs > 0
+        ? `; the agent keeps the shell for up to ${formatDuration(r.since + r.graceMs - facts.now)} more if it is still running`
+        : '';
     const left = ` ${facts.agentName} unreachable since ${formatClock(r.since)}${keeps}.`;
     const dropped = r.droppedInput > 0 ? ` (${formatBytes(r.droppedInput)} bytes of input dropped so far)` : '';
     const last = r.state?.lastError ?? r.reason;
@@ -72,7 +77,12 @@ export function bannerFor(facts: BannerFacts): BannerContent | undefined {
   if (facts.state === 'gone') {
     const code = facts.lastError?.code;
     return code === 'SESSION_FORBIDDEN'
-      ? { kind: 'error', title: `The shell on ${facts.target} belongs to another console`, detail: `${clause(facts.lastError?.message ?? 'another console opened it')}. The output above stays readable.`, action: 'Open a new session' }
+      ? {
+          kind: 'error',
+          title: `The shell on ${facts.target} belongs to another console`,
+          detail: `${clause(facts.lastError?.message ?? 'another console opened it')}. The output above stays readable.`,
+          action: 'Open a new session',
+        }
       : {
           kind: 'error',
           title: `The shell on ${facts.target} is gone: the agent restarted or the session expired`,
@@ -92,7 +102,12 @@ export function bannerFor(facts: BannerFacts): BannerContent | undefined {
   if (facts.state === 'exited' || (stopped && facts.state !== 'opening')) {
     const code = facts.exitCode === undefined ? '' : ` (exit code ${facts.exitCode ?? 'unknown'})`;
     return stopped
-      ? { kind: 'exit', title: `Container ${facts.target} is ${facts.targetState}`, detail: `The shell ended${code}. Start the container on the host, then open a new session.`, action: 'Open a new session' }
+      ? {
+          kind: 'exit',
+          title: `Container ${facts.target} is ${facts.targetState}`,
+          detail: `The shell ended${code}. Start the container on the host, then open a new session.`,
+          action: 'Open a new session',
+        }
       : { kind: 'exit', title: `The shell exited${code}`, detail: `The output stays readable here.`, action: 'Open a new session' };
   }
   if ((facts.state === 'failed' || facts.state === 'closed') && facts.lastError?.code === 'SESSION_LIMIT') {

@@ -73,12 +73,14 @@ export class TabPanel implements TabSurface {
     this.searchBar = new SearchBar(this.view.search, () => this.view.focus());
     body.append(this.broadcastLabel, this.status.progress, this.searchBar.element);
     this.store.add(this.view.onResize((size) => this.status.showSize(size)));
-    this.store.add(this.view.onOutput(() => {
-      if (this.element.hidden && !this.activity) {
-        this.activity = true;
-        this.activityEmitter.fire();
-      }
-    }));
+    this.store.add(
+      this.view.onOutput(() => {
+        if (this.element.hidden && !this.activity) {
+          this.activity = true;
+          this.activityEmitter.fire();
+        }
+      }),
+    );
   }
 
   notice(line: string, tone: 'dim' | 'warning' = 'dim'): void {
@@ -108,12 +110,17 @@ export class TabPanel implements TabSurface {
     const whole = rect.width === 1 && rect.height === 1;
     this.element.classList.toggle('in-split', !whole);
     this.element.classList.toggle('focused-pane', !whole && focused);
-    Object.assign(this.element.style, whole ? { left: '', top: '', width: '', height: '' } : {
-      left: `${rect.left * 100}%`,
-      top: `${rect.top * 100}%`,
-      width: `${rect.width * 100}%`,
-      height: `${rect.height * 100}%`,
-    });
+    Object.assign(
+      this.element.style,
+      whole
+        ? { left: '', top: '', width: '', height: '' }
+        : {
+            left: `${rect.left * 100}%`,
+            top: `${rect.top * 100}%`,
+            width: `${rect.width * 100}%`,
+            height: `${rect.height * 100}%`,
+          },
+    );
     this.activity = false;
     this.view.fit();
     if (focused) this.view.focus();
@@ -123,7 +130,10 @@ export class TabPanel implements TabSurface {
   showBroadcast(members: number | undefined): void {
     this.element.classList.toggle('broadcasting', members !== undefined);
     this.broadcastLabel.hidden = members === undefined;
-    this.broadcastLabel.textContent = members === undefined ? '' : `📡 BROADCAST — what you type here goes to ${members === 1 ? 'this tab only (the others left)' : `${members} tabs`}`;
+    this.broadcastLabel.textContent =
+      members === undefined
+        ? ''
+        : `📡 BROADCAST — what you type here goes to ${members === 1 ? 'this tab only (the others left)' : `${members} tabs`}`;
   }
 
   show(facts: TabFacts): void {

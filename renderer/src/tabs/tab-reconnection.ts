@@ -65,7 +65,11 @@ export class TabReconnection implements Disposable {
     this.attempts = 0;
     this.lastResumeAt = 0;
     this.loss = { since: options.since ?? Date.now(), reason, state: undefined };
-    this.noticeEmitter.fire(options.restart ? '[tether: the console restarted; taking the shell back — input is paused]' : `[tether: connection lost (${reason}); reconnecting — input is paused]`);
+    this.noticeEmitter.fire(
+      options.restart
+        ? '[tether: the console restarted; taking the shell back — input is paused]'
+        : `[tether: connection lost (${reason}); reconnecting — input is paused]`,
+    );
   }
 
   /**
@@ -76,14 +80,17 @@ export class TabReconnection implements Disposable {
     if (this.timer !== undefined || !this.loss) return;
     if (route.stage.kind !== 'ready' || !session.detached || session.resuming) return;
     const wait = Math.max(0, this.lastResumeAt + resumeBackoffMs(this.attempts) - Date.now());
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      if (!this.loss || route.stage.kind !== 'ready') return;
-      this.attempts += 1;
-      this.lastResumeAt = Date.now();
-      session.resume(route);
-      this.attemptEmitter.fire();
-    }, this.attempts === 0 ? 0 : wait);
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        if (!this.loss || route.stage.kind !== 'ready') return;
+        this.attempts += 1;
+        this.lastResumeAt = Date.now();
+        session.resume(route);
+        this.attemptEmitter.fire();
+      },
+      this.attempts === 0 ? 0 : wait,
+    );
   }
 
   /** Where the agent's reconnection stands, for the banner; false when not reconnecting. */
@@ -118,7 +125,9 @@ export class TabReconnection implements Disposable {
     if (info.restored) {
       // The agent replayed what it holds: the output before the restart and what came while the console was closed.
       const older = info.lost > 0 ? `; older output (${formatBytes(info.lost)} bytes) is no longer held by the agent` : '';
-      this.noticeEmitter.fire(`[tether: the console restarted ${after} ago; the same shell goes on — above, its output as the agent kept it${older}]`);
+      this.noticeEmitter.fire(
+        `[tether: the console restarted ${after} ago; the same shell goes on — above, its output as the agent kept it${older}]`,
+      );
       return;
     }
     if (info.lost > 0) this.noticeEmitter.fire(`[tether: ${formatBytes(info.lost)} bytes of output were lost while disconnected]`);
@@ -128,7 +137,9 @@ export class TabReconnection implements Disposable {
       this.undelivered.push(new TextDecoder().decode(undelivered.tail));
       const what = undelivered.bytes === 1 ? '1 byte' : `${formatBytes(undelivered.bytes)} bytes`;
       const was = undelivered.bytes === 1 ? 'was' : 'were';
-      this.noticeEmitter.fire(`[tether: ${what} typed just before the drop never reached the shell and ${was} not sent again: ${describeKeys(undelivered.tail)}]`);
+      this.noticeEmitter.fire(
+        `[tether: ${what} typed just before the drop never reached the shell and ${was} not sent again: ${describeKeys(undelivered.tail)}]`,
+      );
     }
   }
 

@@ -166,7 +166,11 @@ export class TabSet implements Disposable {
     if (!tab) return;
     const at = this.order.indexOf(tab);
     // Its neighbour in a split takes the keyboard, else the tab next to it in the strip.
-    const paneNext = this.panes.neighbour(id, 'left') ?? this.panes.neighbour(id, 'up') ?? this.panes.neighbour(id, 'right') ?? this.panes.neighbour(id, 'down');
+    const paneNext =
+      this.panes.neighbour(id, 'left') ??
+      this.panes.neighbour(id, 'up') ??
+      this.panes.neighbour(id, 'right') ??
+      this.panes.neighbour(id, 'down');
     this.order.splice(at, 1);
     this.stores.get(id)?.dispose();
     this.stores.delete(id);
@@ -228,7 +232,10 @@ export class TabSet implements Disposable {
 
   private changed(): void {
     for (const tab of this.order) tab.panel.showBroadcast(this.broadcast.has(tab.id) ? this.broadcast.size : undefined);
-    this.strip.sync(this.order, this.activeId, { broadcast: (id) => this.broadcast.has(id), split: (id) => this.panes.groupOf(id) !== undefined });
+    this.strip.sync(this.order, this.activeId, {
+      broadcast: (id) => this.broadcast.has(id),
+      split: (id) => this.panes.groupOf(id) !== undefined,
+    });
     this.panels.classList.toggle('has-tabs', this.order.length > 0);
     const active = this.active;
     document.title = active ? `${active.title} — Tether` : 'Tether console';

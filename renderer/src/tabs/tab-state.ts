@@ -13,7 +13,11 @@ export type TabState = 'opening' | 'open' | 'reconnecting' | 'gone' | 'exited' |
 
 /** The session reported `error`. */
 export function stateOnError(state: TabState, error: SessionError): TabState {
-  if (state === 'reconnecting' && (error.code === 'SESSION_NOT_FOUND' || error.code === 'SESSION_FORBIDDEN' || isOpenFailure(error.code) || error.fatal)) return 'gone';
+  if (
+    state === 'reconnecting' &&
+    (error.code === 'SESSION_NOT_FOUND' || error.code === 'SESSION_FORBIDDEN' || isOpenFailure(error.code) || error.fatal)
+  )
+    return 'gone';
   const live = state === 'opening' || state === 'open';
   if (live && (error.fatal || (state === 'opening' && isOpenFailure(error.code)))) return 'failed';
   return state;

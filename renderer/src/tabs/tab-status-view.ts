@@ -121,7 +121,14 @@ export class TabStatusView {
    * while there is none), and the terminal's current size; how it is drawn (WebGL or DOM) is a
    * detail on the size, not a word on the line.
    */
-  showStatus(parts: { target: string; agentName: string; state: string; path: NetworkPath | undefined; size: { cols: number; rows: number }; renderer: string }): void {
+  showStatus(parts: {
+    target: string;
+    agentName: string;
+    state: string;
+    path: NetworkPath | undefined;
+    size: { cols: number; rows: number };
+    renderer: string;
+  }): void {
     const path = parts.path;
     const pathText = path ? `${path.kind}${path.rttMs === undefined ? '' : ` · RTT ${path.rttMs.toFixed(1)} ms`}` : '';
     const items: [string, string][] = [

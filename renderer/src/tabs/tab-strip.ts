@@ -95,7 +95,13 @@ export class TabStrip {
       seen.set(tab.title, nth);
       const duplicate = (total.get(tab.title) ?? 0) > 1 ? nth : undefined;
       this.shownLabels.set(tab.id, duplicate ? `${tab.title} (${duplicate})` : tab.title);
-      this.update(item, tab, { active: tab.id === activeId, index, duplicate, broadcast: marks.broadcast(tab.id), split: marks.split(tab.id) });
+      this.update(item, tab, {
+        active: tab.id === activeId,
+        index,
+        duplicate,
+        broadcast: marks.broadcast(tab.id),
+        split: marks.split(tab.id),
+      });
     });
     this.measure();
     this.overflowButton.textContent = `▾ ${tabs.length}`;
@@ -233,7 +239,11 @@ export class TabStrip {
     return item;
   }
 
-  private update(item: HTMLElement, tab: TerminalTab<TabPanel>, shown: { active: boolean; index: number; duplicate: number | undefined; broadcast: boolean; split: boolean }): void {
+  private update(
+    item: HTMLElement,
+    tab: TerminalTab<TabPanel>,
+    shown: { active: boolean; index: number; duplicate: number | undefined; broadcast: boolean; split: boolean },
+  ): void {
     const { active } = shown;
     item.dataset.state = tab.state;
     const colour = hostColour(tab.agentId);
@@ -252,7 +262,9 @@ export class TabStrip {
       state,
       shown.broadcast ? 'broadcast: input goes to every tab marked 📡' : '',
       shown.split ? 'in a split (Alt+arrows move between panes)' : '',
-    ].filter(Boolean).join('\n');
+    ]
+      .filter(Boolean)
+      .join('\n');
     const number = item.querySelector<HTMLElement>('.tab-index');
     if (number) number.textContent = String(shown.index + 1);
     const duplicate = item.querySelector<HTMLElement>('.tab-duplicate');
@@ -263,7 +275,8 @@ export class TabStrip {
       label.dataset.title = tab.title;
       const target = Object.assign(document.createElement('span'), { className: 'tab-target', textContent: tab.customTitle ?? tab.target });
       label.replaceChildren(target);
-      if (!tab.customTitle) label.append(Object.assign(document.createElement('span'), { className: 'tab-host', textContent: ` @ ${tab.agentName}` }));
+      if (!tab.customTitle)
+        label.append(Object.assign(document.createElement('span'), { className: 'tab-host', textContent: ` @ ${tab.agentName}` }));
     }
     item.querySelector('.tab-close')?.setAttribute('aria-label', `Close ${title}`);
     item.querySelector('.tab-menu-button')?.setAttribute('aria-label', `Menu of ${title}`);

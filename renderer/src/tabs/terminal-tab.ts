@@ -77,14 +77,18 @@ export class TerminalTab<Panel extends TabSurface = TabSurface> implements Dispo
     this.store.add(this.reconnection.onNotice((line) => panel.notice(line)));
     this.store.add(this.reconnection.onAttempt(() => this.changed()));
     this.connection = new FollowedConnection();
-    this.store.add(this.connection.onConnecting((stage) => {
-      if (this.state === 'opening') this.stage = stage;
-    }));
-    this.store.add(this.connection.onReady((connection) => {
-      if (!this.current && this.state === 'opening') this.startSession(connection);
-      else if (this.state === 'reconnecting' && !this.current && this.restoring) this.startSession(connection, this.restoring.session);
-      else if (this.state === 'reconnecting') this.tryResume(connection);
-    }));
+    this.store.add(
+      this.connection.onConnecting((stage) => {
+        if (this.state === 'opening') this.stage = stage;
+      }),
+    );
+    this.store.add(
+      this.connection.onReady((connection) => {
+        if (!this.current && this.state === 'opening') this.startSession(connection);
+        else if (this.state === 'reconnecting' && !this.current && this.restoring) this.startSession(connection, this.restoring.session);
+        else if (this.state === 'reconnecting') this.tryResume(connection);
+      }),
+    );
     this.store.add(this.connection.onEnded(({ reason, code }) => this.connectionEnded(reason, code)));
     this.store.add(this.connection.onStage(() => this.changed()));
     this.store.add(this.reconnection);
@@ -304,48 +308,62 @@ export class TerminalTab<Panel extends TabSurface = TabSurface> implements Dispo
     const store = (this.sessionStore = new DisposableStore());
     const session = this.sessions(this.target, connection, restored);
     this.current = session;
-    store.add(session.onOpened((opened) => {
-      // The agent's notices (typing is recorded; what it could not apply to the shell): shown, not missed.
-      for (const notice of opened.notices ?? []) this.panel.notice(notice, 'warning');
-      this.sessionId = opened.sessionId;
-      this.state = 'open';
-      this.stage = 'ready';
-      this.changed();
-    }));
-    store.add(session.onExit((code) => {
-      this.exitCode = code;
-      this.state = 'exited';
-      this.changed();
-    }));
-    store.add(session.onError((error) => {
-      this.errors.push(error);
-      this.state = stateOnError(this.state, error);
-      if (this.state === 'gone') this.reconnection.end();
-      this.changed();
-    }));
-    store.add(session.onClosed(() => {
-      if (isLive(this.state)) this.state = 'closed';
-      this.reconnection.end();
-      this.changed();
-    }));
-    store.add(session.onDetached((reason) => {
-      this.state = 'reconnecting';
-      this.reconnection.begin(reason);
-      this.changed();
-      // Only the channel died: the same peer connection can carry the resume.
-      const followed = this.followed;
-      if (followed?.stage.kind === 'ready') this.tryResume(followed);
-    }));
-    store.add(session.onResumed((info) => {
-      this.sessionId = session.sessionId;
-      this.state = 'open';
-      this.reconnection.resumed(info);
-      this.changed();
-    }));
-    store.add(session.onInputDropped((bytes) => {
-      this.reconnection.inputDropped(bytes);
-      this.render();
-    }));
+    store.add(
+      session.onOpened((opened) => {
+        // The agent's notices (typing is recorded; what it could not apply to the shell): shown, not missed.
+        for (const notice of opened.notices ?? []) this.panel.notice(notice, 'warning');
+        this.sessionId = opened.sessionId;
+        this.state = 'open';
+        this.stage = 'ready';
+        this.changed();
+      }),
+    );
+    store.add(
+      session.onExit((code) => {
+        this.exitCode = code;
+        this.state = 'exited';
+        this.changed();
+      }),
+    );
+    store.add(
+      session.onError((error) => {
+        this.errors.push(error);
+        this.state = stateOnError(this.state, error);
+        if (this.state === 'gone') this.reconnection.end();
+        this.changed();
+      }),
+    );
+    store.add(
+      session.onClosed(() => {
+        if (isLive(this.state)) this.state = 'closed';
+        this.reconnection.end();
+        this.changed();
+      }),
+    );
+    store.add(
+      session.onDetached((reason) => {
+        this.state = 'reconnecting';
+        this.reconnection.begin(reason);
+        this.changed();
+        // Only the channel died: the same peer connection can carry the resume.
+        const followed = this.followed;
+        if (followed?.stage.kind === 'ready') this.tryResume(followed);
+      }),
+    );
+    store.add(
+      session.onResumed((info) => {
+        this.sessionId = session.sessionId;
+        this.state = 'open';
+        this.reconnection.resumed(info);
+        this.changed();
+      }),
+    );
+    store.add(
+      session.onInputDropped((bytes) => {
+        this.reconnection.inputDropped(bytes);
+        this.render();
+      }),
+    );
     this.panel.bind(session);
     if (!restored) return session.start();
     this.restoring = undefined;

@@ -5,11 +5,12 @@ const HINTS: Partial<Record<SessionError['code'], string>> = {
   BAD_MESSAGE: 'the message was dropped; the session goes on',
   MESSAGE_TOO_LARGE: 'the message was dropped; the session goes on',
   UNSUPPORTED_PROTOCOL: 'update the console or the agent so that both speak tether-tty/1',
-  UNKNOWN_TARGET: 'check the container name against the agent\'s list; a container the agent\'s rules do not expose (the tether.vplc label or a name rule on the host) is refused the same way',
-  TARGET_NOT_EXPOSED: 'the agent\'s rules do not expose this container; add the tether.vplc label or a name rule on the host',
+  UNKNOWN_TARGET:
+    "check the container name against the agent's list; a container the agent's rules do not expose (the tether.vplc label or a name rule on the host) is refused the same way",
+  TARGET_NOT_EXPOSED: "the agent's rules do not expose this container; add the tether.vplc label or a name rule on the host",
   TARGET_NOT_RUNNING: 'start the container, then open the tab again',
   NO_SHELL: 'the container has no usable shell; configure one in the agent',
-  EXEC_FAILED: 'the Docker engine refused the exec; see the agent\'s log',
+  EXEC_FAILED: "the Docker engine refused the exec; see the agent's log",
   SESSION_NOT_FOUND: 'the shell is gone: the agent restarted or the session expired; open a new session',
   SESSION_FORBIDDEN: 'another console opened this session; open a new session',
   DOCKER_UNAVAILABLE: 'the agent cannot reach its Docker engine; check the engine on the host',
@@ -20,7 +21,7 @@ const HINTS: Partial<Record<SessionError['code'], string>> = {
   CONNECTION_LOST: 'check that the agent is running on its host, then Reconnect',
   AUDIT_UNAVAILABLE: 'the agent cannot write its audit log (a full disk?); free space on its host, then try again',
   AGENT_STOPPED: 'open a new session once the agent is back',
-  INTERNAL: 'see the agent\'s log',
+  INTERNAL: "see the agent's log",
 };
 
 export function hintFor(error: SessionError): string | undefined {

@@ -38,6 +38,6 @@ export async function loadTerminalFont(id: TerminalFontId | undefined, size: num
   try {
     await Promise.all([document.fonts.load(`${size}px ${family}`, 'A_█'), document.fonts.load(`bold ${size}px ${family}`, 'A_█')]);
   } catch (error) {
-    console.warn(`[terminal] font ${id ?? "default"} not loaded: ${String(error)}`);
+    console.warn(`[terminal] font ${id ?? 'default'} not loaded: ${String(error)}`);
   }
 }

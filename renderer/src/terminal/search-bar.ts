@@ -68,7 +68,12 @@ export class SearchBar {
     }
     const options = {
       incremental,
-      decorations: { matchOverviewRuler: '#d2a03a', activeMatchColorOverviewRuler: '#ff9a00', matchBackground: '#6b5a1f', activeMatchBackground: '#b07d00' },
+      decorations: {
+        matchOverviewRuler: '#d2a03a',
+        activeMatchColorOverviewRuler: '#ff9a00',
+        matchBackground: '#6b5a1f',
+        activeMatchBackground: '#b07d00',
+      },
     };
     const found = direction === 1 ? this.search.findNext(term, options) : this.search.findPrevious(term, options);
     if (!found) this.count.textContent = 'no match';

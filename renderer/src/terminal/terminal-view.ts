@@ -83,27 +83,38 @@ export class TerminalView implements Disposable {
     this.term.unicode.activeVersion = '11';
     this.term.loadAddon(new WebLinksAddon((_event, url) => options.openLink(url)));
     this.store.add(this.term.onData((data) => this.input(data)));
-    this.store.add(this.term.onBinary((data) => {
-      const bytes = new Uint8Array(data.length);
-      for (let i = 0; i < data.length; i++) bytes[i] = data.charCodeAt(i) & 0xff;
-      this.input(bytes);
-    }));
-    this.store.add(this.term.onResize(({ cols, rows }) => {
-      this.bound?.resize(cols, rows);
-      this.resizeEmitter.fire({ cols, rows });
-    }));
-    this.store.add(this.term.onSelectionChange(() => {
-      const selection = this.term.getSelection();
-      if (selection) options.onSelection(selection);
-    }));
+    this.store.add(
+      this.term.onBinary((data) => {
+        const bytes = new Uint8Array(data.length);
+        for (let i = 0; i < data.length; i++) bytes[i] = data.charCodeAt(i) & 0xff;
+        this.input(bytes);
+      }),
+    );
+    this.store.add(
+      this.term.onResize(({ cols, rows }) => {
+        this.bound?.resize(cols, rows);
+        this.resizeEmitter.fire({ cols, rows });
+      }),
+    );
+    this.store.add(
+      this.term.onSelectionChange(() => {
+        const selection = this.term.getSelection();
+        if (selection) options.onSelection(selection);
+      }),
+    );
     // A multi-line paste is asked about before xterm sends it (capture phase: before xterm's own).
-    this.store.listen(this.element, 'paste', (event) => {
-      const text = (event as ClipboardEvent).clipboardData?.getData('text/plain') ?? '';
-      if (!/[\r\n]/.test(text.replace(/[\r\n]+$/, ''))) return;
-      event.preventDefault();
-      event.stopImmediatePropagation();
-      void this.paste(text);
-    }, true);
+    this.store.listen(
+      this.element,
+      'paste',
+      (event) => {
+        const text = (event as ClipboardEvent).clipboardData?.getData('text/plain') ?? '';
+        if (!/[\r\n]/.test(text.replace(/[\r\n]+$/, ''))) return;
+        event.preventDefault();
+        event.stopImmediatePropagation();
+        void this.paste(text);
+      },
+      true,
+    );
     this.store.listen(window, 'resize', () => this.fit());
   }
 
@@ -127,17 +138,23 @@ export class TerminalView implements Disposable {
     }));
     this.binding.add(acks);
     this.binding.add(session.onOutput((bytes) => this.writeOutput(bytes, acks)));
-    this.binding.add(session.onExit((code) => {
-      this.inputOpen = false;
-      this.term.write(`\r\n\x1b[1m[process exited with code ${code ?? 'unknown'}]\x1b[0m\r\n`);
-    }));
-    this.binding.add(session.onError((error) => {
-      this.term.write(`\r\n\x1b[1;31m${sessionErrorText(error)}\x1b[0m\r\n`);
-      if (error.fatal) this.inputOpen = false;
-    }));
-    this.binding.add(session.onClosed(() => {
-      this.inputOpen = false;
-    }));
+    this.binding.add(
+      session.onExit((code) => {
+        this.inputOpen = false;
+        this.term.write(`\r\n\x1b[1m[process exited with code ${code ?? 'unknown'}]\x1b[0m\r\n`);
+      }),
+    );
+    this.binding.add(
+      session.onError((error) => {
+        this.term.write(`\r\n\x1b[1;31m${sessionErrorText(error)}\x1b[0m\r\n`);
+        if (error.fatal) this.inputOpen = false;
+      }),
+    );
+    this.binding.add(
+      session.onClosed(() => {
+        this.inputOpen = false;
+      }),
+    );
     session.resize(this.term.cols, this.term.rows);
   }
 
@@ -243,11 +260,13 @@ export class TerminalView implements Disposable {
       const webgl = new WebglAddon();
       this.term.loadAddon(webgl);
       this.renderer = 'webgl';
-      this.store.add(webgl.onContextLoss(() => {
-        console.warn('[terminal] WebGL context lost; falling back to the DOM renderer');
-        webgl.dispose();
-        this.renderer = 'dom';
-      }));
+      this.store.add(
+        webgl.onContextLoss(() => {
+          console.warn('[terminal] WebGL context lost; falling back to the DOM renderer');
+          webgl.dispose();
+          this.renderer = 'dom';
+        }),
+      );
     } catch (error) {
       console.info(`[terminal] WebGL renderer unavailable (${String(error)}); using the DOM renderer`);
       this.renderer = 'dom';

@@ -68,7 +68,10 @@ export class Download extends FileTransfer {
     this.channel?.send({ type: 'done', bytes: this.bytes, sha256: this.sha256 });
     if (message.bytes !== this.bytes || message.sha256 !== this.sha256) {
       this.parts = [];
-      this.end('failed', { code: 'DIGEST_MISMATCH', message: `the agent sent ${message.bytes} bytes with SHA-256 ${message.sha256}; ${this.bytes} arrived with ${this.sha256}. Nothing was saved.` });
+      this.end('failed', {
+        code: 'DIGEST_MISMATCH',
+        message: `the agent sent ${message.bytes} bytes with SHA-256 ${message.sha256}; ${this.bytes} arrived with ${this.sha256}. Nothing was saved.`,
+      });
       return;
     }
     this.total = this.bytes;

@@ -83,23 +83,39 @@ export abstract class FileTransfer implements Disposable {
       this.end('failed', { code: 'CHANNEL_CLOSED', message: error instanceof Error ? error.message : String(error) });
       return;
     }
-    this.channel = new ConsoleFileChannel(raw, {
-      open: () => {
-        this.channel?.send(this.offer());
-        this.acceptTimer = setTimeout(() => this.fail('TIMEOUT', `the agent did not answer the offer within ${ACCEPT_TIMEOUT_MS / 1000} s`), ACCEPT_TIMEOUT_MS);
+    this.channel = new ConsoleFileChannel(
+      raw,
+      {
+        open: () => {
+          this.channel?.send(this.offer());
+          this.acceptTimer = setTimeout(
+            () => this.fail('TIMEOUT', `the agent did not answer the offer within ${ACCEPT_TIMEOUT_MS / 1000} s`),
+            ACCEPT_TIMEOUT_MS,
+          );
+        },
+        message: (message) => this.receive(message),
+        bytes: (bytes) => this.onBytes(bytes),
+        invalid: (error) => console.warn(`[transfer ${this.id}] ${error.code} from the agent, dropped: ${error.message}`),
+        closed: () => this.closed(),
+        drained: () => this.onDrained(),
       },
-      message: (message) => this.receive(message),
-      bytes: (bytes) => this.onBytes(bytes),
-      invalid: (error) => console.warn(`[transfer ${this.id}] ${error.code} from the agent, dropped: ${error.message}`),
-      closed: () => this.closed(),
-      drained: () => this.onDrained(),
-    }, TRANSFER_BUFFER_LOW_BYTES);
+      TRANSFER_BUFFER_LOW_BYTES,
+    );
   }
 
   get facts(): TransferFacts {
     return {
-      id: this.id, direction: this.direction, name: this.name, state: this.state, bytes: this.bytes, total: this.total,
-      rate: this.rate, path: this.path, sha256: this.sha256, error: this.error, elapsedMs: (this.endedAt ?? performance.now()) - this.startedAt,
+      id: this.id,
+      direction: this.direction,
+      name: this.name,
+      state: this.state,
+      bytes: this.bytes,
+      total: this.total,
+      rate: this.rate,
+      path: this.path,
+      sha256: this.sha256,
+      error: this.error,
+      elapsedMs: (this.endedAt ?? performance.now()) - this.startedAt,
     };
   }
 
@@ -183,7 +199,10 @@ export abstract class FileTransfer implements Disposable {
         this.onDone(message);
         return;
       case 'cancel':
-        this.end('cancelled', { code: 'TRANSFER_FAILED', message: `the agent cancelled the transfer${message.reason ? `: ${message.reason}` : ''}` });
+        this.end('cancelled', {
+          code: 'TRANSFER_FAILED',
+          message: `the agent cancelled the transfer${message.reason ? `: ${message.reason}` : ''}`,
+        });
         return;
       case 'error':
         // Non-fatal errors answer one frame; the transfer goes on.
@@ -198,6 +217,9 @@ export abstract class FileTransfer implements Disposable {
   private closed(): void {
     if (this.isFinished) return;
     const total = this.total === null ? '' : ` of ${this.total}`;
-    this.end('interrupted', { code: 'CHANNEL_CLOSED', message: `interrupted after ${this.bytes}${total} bytes: the connection to the agent was lost; nothing was kept` });
+    this.end('interrupted', {
+      code: 'CHANNEL_CLOSED',
+      message: `interrupted after ${this.bytes}${total} bytes: the connection to the agent was lost; nothing was kept`,
+    });
   }
 }

@@ -15,7 +15,10 @@ export interface ListRequest {
 }
 
 /** Lists a directory of the session's container on its own `file:` channel, which the agent closes after answering. */
-export function listDirectory(openChannel: (id: string) => RTCDataChannel, request: ListRequest): Promise<Result<ListingMessage, TransferError>> {
+export function listDirectory(
+  openChannel: (id: string) => RTCDataChannel,
+  request: ListRequest,
+): Promise<Result<ListingMessage, TransferError>> {
   return new Promise((resolve) => {
     let raw: RTCDataChannel;
     try {
@@ -29,17 +32,30 @@ export function listDirectory(openChannel: (id: string) => RTCDataChannel, reque
       channel.dispose();
       resolve(result);
     };
-    const channel = new ConsoleFileChannel(raw, {
-      open: () => channel.send({ type: 'list', sessionId: request.sessionId, ...(request.path ? { path: request.path } : {}), ...(request.prefix ? { prefix: request.prefix } : {}) }),
-      message: (message) => {
-        if (message.type === 'listing') finish(ok(message));
-        else if (message.type === 'error' && message.fatal) finish(err({ code: message.code, message: message.message }));
+    const channel = new ConsoleFileChannel(
+      raw,
+      {
+        open: () =>
+          channel.send({
+            type: 'list',
+            sessionId: request.sessionId,
+            ...(request.path ? { path: request.path } : {}),
+            ...(request.prefix ? { prefix: request.prefix } : {}),
+          }),
+        message: (message) => {
+          if (message.type === 'listing') finish(ok(message));
+          else if (message.type === 'error' && message.fatal) finish(err({ code: message.code, message: message.message }));
+        },
+        bytes: () => console.warn('[listing] bytes from the agent on a listing channel; dropped'),
+        invalid: (error) => console.warn(`[listing] ${error.code} from the agent, dropped: ${error.message}`),
+        closed: () => finish(err({ code: 'CHANNEL_CLOSED', message: 'the agent closed the channel without a listing' })),
+        drained: () => undefined,
       },
-      bytes: () => console.warn('[listing] bytes from the agent on a listing channel; dropped'),
-      invalid: (error) => console.warn(`[listing] ${error.code} from the agent, dropped: ${error.message}`),
-      closed: () => finish(err({ code: 'CHANNEL_CLOSED', message: 'the agent closed the channel without a listing' })),
-      drained: () => undefined,
-    }, CHANNEL_BUFFER_LOW_BYTES);
-    const timer = setTimeout(() => finish(err({ code: 'TIMEOUT', message: `the agent did not list the directory within ${LISTING_TIMEOUT_MS / 1000} s` })), LISTING_TIMEOUT_MS);
+      CHANNEL_BUFFER_LOW_BYTES,
+    );
+    const timer = setTimeout(
+      () => finish(err({ code: 'TIMEOUT', message: `the agent did not list the directory within ${LISTING_TIMEOUT_MS / 1000} s` })),
+      LISTING_TIMEOUT_MS,
+    );
   });
 }

@@ -2,7 +2,11 @@ import type { ListingEntry, ListingMessage, Result } from '@tether/protocol';
 import type { TransferError } from './file-transfer';
 
 /** A modal in the page with a title, a body and two buttons; `finish` closes it. */
-function modal(testid: string, title: string, accept: string): {
+function modal(
+  testid: string,
+  title: string,
+  accept: string,
+): {
   dialog: HTMLElement;
   acceptButton: HTMLButtonElement;
   open(onAccept: () => void, onCancel: () => void): () => void;
@@ -137,7 +141,7 @@ export function downloadDialog(target: string, list: ListFn): Promise<string | u
     const input = document.createElement('input');
     input.type = 'text';
     input.dataset.testid = 'download-path';
-    input.placeholder = 'a file or directory (relative to the shell\'s working directory)';
+    input.placeholder = "a file or directory (relative to the shell's working directory)";
     input.spellcheck = false;
     input.autocomplete = 'off';
     const where = document.createElement('div');

@@ -138,7 +138,8 @@ export class TransferListView implements Disposable {
     (row.querySelector('[data-testid="transfer-retry"]') as HTMLElement).hidden = facts.state !== 'interrupted' && facts.state !== 'failed';
     const detail = row.querySelector('.transfer-detail')!;
     if (facts.error) detail.textContent = `${facts.error.code}: ${facts.error.message}`;
-    else if (facts.state === 'done') detail.textContent = facts.direction === 'upload' ? `saved as ${facts.path ?? facts.name}` : `saved ${facts.path ?? facts.name}`;
+    else if (facts.state === 'done')
+      detail.textContent = facts.direction === 'upload' ? `saved as ${facts.path ?? facts.name}` : `saved ${facts.path ?? facts.name}`;
     else detail.textContent = facts.path ?? '';
     detail.setAttribute('title', facts.sha256 ? `SHA-256 ${facts.sha256}` : '');
   }

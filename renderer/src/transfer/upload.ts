@@ -90,7 +90,11 @@ export class Upload extends FileTransfer {
    * ended. Checked again after every wake-up: the buffer draining says nothing of the credit.
    */
   private async room(): Promise<void> {
-    while (!this.isFinished && (this.sent - this.acked + TRANSFER_CHUNK_BYTES > TRANSFER_WINDOW_BYTES || (this.channel?.bufferedAmount ?? 0) > TRANSFER_BUFFER_HIGH_BYTES)) {
+    while (
+      !this.isFinished &&
+      (this.sent - this.acked + TRANSFER_CHUNK_BYTES > TRANSFER_WINDOW_BYTES ||
+        (this.channel?.bufferedAmount ?? 0) > TRANSFER_BUFFER_HIGH_BYTES)
+    ) {
       await new Promise<void>((resolve) => (this.wake = resolve));
     }
   }

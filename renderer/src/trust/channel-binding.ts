@@ -40,18 +40,36 @@ export class ChannelBinding {
     const { paired, identity, negotiationId } = this.options;
     if (!paired) {
       if (hello.auth === 'required') {
-        return err(protocolError('NOT_PAIRED', 'this agent accepts paired consoles only: pair this console with it (tether-agent pair on its host)'));
+        return err(
+          protocolError('NOT_PAIRED', 'this agent accepts paired consoles only: pair this console with it (tether-agent pair on its host)'),
+        );
       }
       return ok(undefined);
     }
     const agentFingerprint = this.options.agentFingerprint();
     if (!agentFingerprint || !hello.nonce || !hello.signature) {
-      return err(protocolError('FINGERPRINT_MISMATCH', 'the agent did not sign the data-channel binding: this is not the agent you paired with — possible interception'));
+      return err(
+        protocolError(
+          'FINGERPRINT_MISMATCH',
+          'the agent did not sign the data-channel binding: this is not the agent you paired with — possible interception',
+        ),
+      );
     }
-    const common = { negotiationId, agentFingerprint, consoleFingerprint: identity.fingerprint, agentNonce: hello.nonce, consoleNonce: this.consoleNonce };
+    const common = {
+      negotiationId,
+      agentFingerprint,
+      consoleFingerprint: identity.fingerprint,
+      agentNonce: hello.nonce,
+      consoleNonce: this.consoleNonce,
+    };
     const valid = await verifyEcdsa(paired.publicKey, bindingInput({ role: 'agent', ...common }), hello.signature);
     if (!valid) {
-      return err(protocolError('FINGERPRINT_MISMATCH', "the agent's binding signature does not verify: this is not the agent you paired with — possible interception"));
+      return err(
+        protocolError(
+          'FINGERPRINT_MISMATCH',
+          "the agent's binding signature does not verify: this is not the agent you paired with — possible interception",
+        ),
+      );
     }
     const signature = await identity.sign(bindingInput({ role: 'console', ...common }));
     return ok({ type: 'auth', consoleId: paired.consoleId, signature });

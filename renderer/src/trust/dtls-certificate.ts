@@ -58,7 +58,8 @@ export async function readDtlsOutcome(pc: RTCPeerConnection): Promise<DtlsOutcom
   const observed = await remoteDtlsFingerprint(pc);
   let failedOverWorkingPath = false;
   (await pc.getStats()).forEach((entry: StatsEntry) => {
-    if (entry.type === 'transport' && entry.dtlsState === 'failed' && (entry.iceState === 'connected' || entry.iceState === 'completed')) failedOverWorkingPath = true;
+    if (entry.type === 'transport' && entry.dtlsState === 'failed' && (entry.iceState === 'connected' || entry.iceState === 'completed'))
+      failedOverWorkingPath = true;
   });
   return { observed, failedOverWorkingPath };
 }

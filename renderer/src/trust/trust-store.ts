@@ -69,6 +69,9 @@ export class TrustStore {
   }
 
   async removePairedAgent(agentId: string): Promise<void> {
-    await this.store.put(PAIRED_KEY, (await this.pairedAgents()).filter((a) => a.agentId !== agentId));
+    await this.store.put(
+      PAIRED_KEY,
+      (await this.pairedAgents()).filter((a) => a.agentId !== agentId),
+    );
   }
 }

@@ -70,7 +70,13 @@ export function confirmDialog(options: ConfirmOptions): Promise<boolean> {
 }
 
 /** Asks for a line of text (a workspace's name); resolves undefined on Cancel or Escape. */
-export function promptDialog(options: { title: string; message: string; value?: string; accept: string; testid?: string }): Promise<string | undefined> {
+export function promptDialog(options: {
+  title: string;
+  message: string;
+  value?: string;
+  accept: string;
+  testid?: string;
+}): Promise<string | undefined> {
   return new Promise((resolve) => {
     const backdrop = document.createElement('div');
     backdrop.className = 'dialog-backdrop';

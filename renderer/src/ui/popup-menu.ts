@@ -23,7 +23,11 @@ export interface MenuItem {
 export type MenuEntry = MenuItem | 'separator';
 
 /** Opens the menu; resolves when it closes (after the chosen action ran). */
-export function openPopupMenu(entries: readonly MenuEntry[], at: { x: number; y: number } | HTMLElement, options: { testid?: string; label?: string } = {}): Promise<void> {
+export function openPopupMenu(
+  entries: readonly MenuEntry[],
+  at: { x: number; y: number } | HTMLElement,
+  options: { testid?: string; label?: string } = {},
+): Promise<void> {
   document.querySelector('.popup-menu')?.dispatchEvent(new Event('tether-close'));
   return new Promise((resolve) => {
     const menu = document.createElement('div');
@@ -87,10 +91,13 @@ export function openPopupMenu(entries: readonly MenuEntry[], at: { x: number; y:
     }
     menu.addEventListener('tether-close', close);
     document.body.append(menu);
-    const point = at instanceof HTMLElement ? (() => {
-      const box = at.getBoundingClientRect();
-      return { x: box.right, y: box.bottom + 2, alignRight: true };
-    })() : { ...at, alignRight: false };
+    const point =
+      at instanceof HTMLElement
+        ? (() => {
+            const box = at.getBoundingClientRect();
+            return { x: box.right, y: box.bottom + 2, alignRight: true };
+          })()
+        : { ...at, alignRight: false };
     const width = menu.offsetWidth;
     const height = menu.offsetHeight;
     const left = point.alignRight ? point.x - width : point.x;

@@ -47,8 +47,15 @@ export class Toolbar {
     this.fontSize = document.createElement('span');
     this.fontSize.className = 'font-size';
     this.fontSize.dataset.testid = 'font-size';
-    const workspaces: HTMLButtonElement = button('Workspaces ▾', 'workspaces-open', 'save the open tabs as a workspace, or reopen one', () => actions.openWorkspaces(workspaces));
-    const settings = button('⚙ Settings', 'settings-open', 'settings: connection, font, theme, keyboard shortcuts (Ctrl+,)', () => actions.openSettings());
+    const workspaces: HTMLButtonElement = button(
+      'Workspaces ▾',
+      'workspaces-open',
+      'save the open tabs as a workspace, or reopen one',
+      () => actions.openWorkspaces(workspaces),
+    );
+    const settings = button('⚙ Settings', 'settings-open', 'settings: connection, font, theme, keyboard shortcuts (Ctrl+,)', () =>
+      actions.openSettings(),
+    );
     settings.title = `Settings (Ctrl+,)\n\nKeyboard shortcuts:\n${SHORTCUTS.map(([keys, what]) => `${keys}: ${what}`).join('\n')}`;
     this.element.append(brand);
     if (hostKind === 'browser') {

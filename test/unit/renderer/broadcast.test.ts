@@ -43,10 +43,13 @@ let browser: Browser;
 let page: Page;
 
 const call = <T>(name: string, ...args: unknown[]) =>
-  page.evaluate(([n, a]) => {
-    const hooks = (window as unknown as { tabsUnderTest: Record<string, (...x: unknown[]) => unknown> }).tabsUnderTest;
-    return hooks[n as string]!(...(a as unknown[]));
-  }, [name, args] as const) as Promise<T>;
+  page.evaluate(
+    ([n, a]) => {
+      const hooks = (window as unknown as { tabsUnderTest: Record<string, (...x: unknown[]) => unknown> }).tabsUnderTest;
+      return hooks[n as string]!(...(a as unknown[]));
+    },
+    [name, args] as const,
+  ) as Promise<T>;
 
 before(async () => {
   const bundle = await build({

@@ -11,7 +11,11 @@ function harness(timeoutMs = 15_000) {
   let now = 0;
   const pings: number[] = [];
   const silences: number[] = [];
-  const keepalive = new Keepalive(() => pings.push(now), (ms) => silences.push(ms), { intervalMs: 5_000, timeoutMs, now: () => now });
+  const keepalive = new Keepalive(
+    () => pings.push(now),
+    (ms) => silences.push(ms),
+    { intervalMs: 5_000, timeoutMs, now: () => now },
+  );
   const at = (t: number) => {
     now = t;
     keepalive.tick();
@@ -72,7 +76,11 @@ test('a throttled page that pings late does not take its own late ping for silen
 test('start runs ticks on the interval, once however often it is called, and dispose stops them', (t) => {
   t.mock.timers.enable({ apis: ['setInterval'] });
   let pings = 0;
-  const keepalive = new Keepalive(() => pings++, () => assert.fail('not silent'), { intervalMs: 5_000, timeoutMs: 15_000 });
+  const keepalive = new Keepalive(
+    () => pings++,
+    () => assert.fail('not silent'),
+    { intervalMs: 5_000, timeoutMs: 15_000 },
+  );
   keepalive.start();
   keepalive.start();
   t.mock.timers.tick(5_000);

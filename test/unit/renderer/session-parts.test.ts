@@ -40,7 +40,10 @@ test('input held before `opened` is handed back once, and a paste over the bound
   parts.s.start();
   parts.s.write(new Uint8Array(1024 * 1024 - 1));
   parts.s.write(new Uint8Array(2));
-  assert.deepEqual(parts.errors.map((e) => e.code), ['NOT_OPEN']);
+  assert.deepEqual(
+    parts.errors.map((e) => e.code),
+    ['NOT_OPEN'],
+  );
   parts.s.write(new Uint8Array(1));
   const channel = parts.carrier.last;
   channel.open();
@@ -49,7 +52,11 @@ test('input held before `opened` is handed back once, and a paste over the bound
   assert.equal(held, 1024 * 1024 - 1 + 1);
   assert.equal(sizes(channel.inputFrames()).at(-1), 1, 'in the order typed');
   channel.receive(opened);
-  assert.equal(sizes(channel.inputFrames()).reduce((a, b) => a + b, 0), held, 'handed over once');
+  assert.equal(
+    sizes(channel.inputFrames()).reduce((a, b) => a + b, 0),
+    held,
+    'handed over once',
+  );
   parts.s.dispose();
 });
 
@@ -70,7 +77,10 @@ test('input is cut into frames no larger than MAX_FRAME_BYTES, and only frames s
   const dead = open(failing);
   dead.readyState = 'closing'; // going, its close not yet seen
   failing.s.write(new Uint8Array(3));
-  assert.deepEqual(failing.errors.map((e) => e.code), ['CHANNEL_CLOSED']);
+  assert.deepEqual(
+    failing.errors.map((e) => e.code),
+    ['CHANNEL_CLOSED'],
+  );
   dead.close();
   failing.s.resume(failing.carrier);
   failing.carrier.last.open();
@@ -89,7 +99,10 @@ test('a PTY size is due only when it differs from the one last sent', () => {
   parts.s.resize(80, 24);
   assert.equal(resizes().length, 0);
   parts.s.resize(120, 40);
-  assert.deepEqual(resizes().map((m) => m.type === 'resize' && [m.cols, m.rows]), [[120, 40]]);
+  assert.deepEqual(
+    resizes().map((m) => m.type === 'resize' && [m.cols, m.rows]),
+    [[120, 40]],
+  );
   parts.s.dispose();
 });
 

@@ -16,7 +16,9 @@ test('a stage that does not end in time fails the setup, saying what it waited f
   t.mock.timers.tick(9_999);
   assert.deepEqual(failures, []);
   t.mock.timers.tick(1);
-  assert.deepEqual(failures, ['no connection to the agent within 10 s: waited 10 s for a network path (ICE); turn:x refused the credentials']);
+  assert.deepEqual(failures, [
+    'no connection to the agent within 10 s: waited 10 s for a network path (ICE); turn:x refused the credentials',
+  ]);
 });
 
 test('each stage that begins gets a new timeout, up to the cap for the whole setup', (t) => {

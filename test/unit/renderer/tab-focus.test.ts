@@ -39,10 +39,13 @@ let page: Page;
 
 type Hooks = { open(target: string): string; activate(id: string): void; close(id: string): void; focused(): string | null };
 const call = <K extends keyof Hooks>(name: K, ...args: Parameters<Hooks[K]>) =>
-  page.evaluate(([n, a]) => {
-    const hooks = (window as unknown as { tabsUnderTest: Record<string, (...x: unknown[]) => unknown> }).tabsUnderTest;
-    return hooks[n as string]!(...(a as unknown[]));
-  }, [name, args] as const) as Promise<ReturnType<Hooks[K]>>;
+  page.evaluate(
+    ([n, a]) => {
+      const hooks = (window as unknown as { tabsUnderTest: Record<string, (...x: unknown[]) => unknown> }).tabsUnderTest;
+      return hooks[n as string]!(...(a as unknown[]));
+    },
+    [name, args] as const,
+  ) as Promise<ReturnType<Hooks[K]>>;
 
 before(async () => {
   const bundle = await build({

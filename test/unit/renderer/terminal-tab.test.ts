@@ -51,7 +51,10 @@ test('a lost path: the tab says it reconnects, pauses input, and resumes on the 
   const banner = panel.banner();
   assert.equal(banner?.kind, 'info');
   assert.equal(banner?.title, 'Connection lost — reconnecting (attempt 1)… 6 s');
-  assert.match(banner?.detail ?? '', /^ICE failed\. line 3 unreachable since \d\d:\d\d:\d\d; the agent keeps the shell for up to 4 min 54 s more if it is still running\. Input is paused/);
+  assert.match(
+    banner?.detail ?? '',
+    /^ICE failed\. line 3 unreachable since \d\d:\d\d:\d\d; the agent keeps the shell for up to 4 min 54 s more if it is still running\. Input is paused/,
+  );
 
   const next = new FakeConnection();
   tab.resumeOn(next);
@@ -105,7 +108,12 @@ test('exit code: the banner and the status say it, and the output stays', () => 
   session.exit(3);
   assert.equal(tab.state, 'exited');
   assert.equal(tab.exitCode, 3);
-  assert.deepEqual(panel.banner(), { kind: 'exit', title: 'The shell exited (exit code 3)', detail: 'The output stays readable here.', action: 'Open a new session' });
+  assert.deepEqual(panel.banner(), {
+    kind: 'exit',
+    title: 'The shell exited (exit code 3)',
+    detail: 'The output stays readable here.',
+    action: 'Open a new session',
+  });
   session.exit(null);
   assert.equal(panel.banner()?.title, 'The shell exited (exit code unknown)');
 });
@@ -142,7 +150,10 @@ test('dropped input: keys typed while reconnecting are counted, shown in the ban
   session.write('x');
   assert.deepEqual(session.typed, []);
   assert.equal(tab.reconnection.droppedInput, 7);
-  assert.match(panel.banner()?.detail ?? '', /Input is paused: keys typed now are dropped, not sent later \(7 bytes of input dropped so far\)\.$/);
+  assert.match(
+    panel.banner()?.detail ?? '',
+    /Input is paused: keys typed now are dropped, not sent later \(7 bytes of input dropped so far\)\.$/,
+  );
   session.resumed({ undelivered: { bytes: 3, tail: new TextEncoder().encode('pwd') } });
   assert.equal(panel.notices.at(-1), '[tether: 3 bytes typed just before the drop never reached the shell and were not sent again: pwd]');
   assert.deepEqual(tab.reconnection.undeliveredInput, ['pwd']);
@@ -182,7 +193,11 @@ test('SESSION_LIMIT: the banner says to close another session and offers no Reco
   const connection = new FakeConnection();
   tab.follow(connection);
   connection.set({ kind: 'ready' });
-  sessions.last().error({ code: 'SESSION_LIMIT', message: 'Container "plc-1" already has 4 session(s), the most this agent allows; close one first.', fatal: true });
+  sessions.last().error({
+    code: 'SESSION_LIMIT',
+    message: 'Container "plc-1" already has 4 session(s), the most this agent allows; close one first.',
+    fatal: true,
+  });
   assert.ok(tab.state === 'failed' || tab.state === 'closed', tab.state);
   const banner = panel.banner();
   assert.equal(banner?.kind, 'error');

@@ -47,7 +47,14 @@ test('an upload woken by a drained send buffer never sends beyond its credit', a
   const upload = new Upload(new File([bytes], 'a.bin'), { sessionId: 's1', dir: undefined, name: 'a.bin', overwrite: false });
   upload.start(() => channel as unknown as RTCDataChannel);
   channel.open();
-  assert.deepEqual(channel.messages()[0], { type: 'offer', direction: 'upload', sessionId: 's1', name: 'a.bin', size: bytes.length, overwrite: false });
+  assert.deepEqual(channel.messages()[0], {
+    type: 'offer',
+    direction: 'upload',
+    sessionId: 's1',
+    name: 'a.bin',
+    size: bytes.length,
+    overwrite: false,
+  });
   channel.deliver({ type: 'accept', path: '/home/plc/a.bin' });
   await settle();
   assert.ok(channel.bytesSent > 0 && channel.bytesSent <= TRANSFER_WINDOW_BYTES, `${channel.bytesSent} sent with no ack`);

@@ -42,10 +42,19 @@ test('a name saved again replaces its workspace; the list is sorted by name and 
   const workspaces = await loaded(host.api);
   await workspaces.save(workspace('morning', 2));
   await workspaces.save(workspace('morning', 3));
-  assert.deepEqual(workspaces.list().map((w) => [w.name, w.tabs.length]), [['morning', 3], ['night', 1]]);
+  assert.deepEqual(
+    workspaces.list().map((w) => [w.name, w.tabs.length]),
+    [
+      ['morning', 3],
+      ['night', 1],
+    ],
+  );
   assert.deepEqual(host.stored(), workspaces.list());
   await workspaces.remove('night');
-  assert.deepEqual(host.stored().map((w) => w.name), ['morning']);
+  assert.deepEqual(
+    host.stored().map((w) => w.name),
+    ['morning'],
+  );
 });
 
 test('a save the host refuses, or one beyond what it keeps, is an error and changes nothing', async () => {

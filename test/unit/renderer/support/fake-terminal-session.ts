@@ -125,7 +125,14 @@ export class FakeTerminalSession implements TerminalSession {
   /** The agent took the shell back: output goes on from `from`, `lost` bytes are gone. */
   resumed(info: Partial<ResumeInfo> = {}): void {
     this.state = 'open';
-    this.resumeInfo = { from: this.received, lost: 0, count: (this.resumeInfo?.count ?? 0) + 1, undelivered: undefined, restored: false, ...info };
+    this.resumeInfo = {
+      from: this.received,
+      lost: 0,
+      count: (this.resumeInfo?.count ?? 0) + 1,
+      undelivered: undefined,
+      restored: false,
+      ...info,
+    };
     this.resumedEmitter.fire(this.resumeInfo);
   }
 
