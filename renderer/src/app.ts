@@ -3,7 +3,7 @@ import type { AgentConnection } from './connection/agent-connection';
 import { DeviceDirectory, type AgentNetwork } from './devices/device-directory';
 import type { ConsoleConfig } from './console-config';
 import { DevicePanel } from './devices/device-panel';
-import { confirmDialog } from './ui/dialog';
+import { confirmDialog, promptDialog } from './ui/dialog';
 import { DisposableStore, type Disposable } from './base/emitter';
 import type { Settings, SettingsPatch, TetherApi } from './host/host';
 import { commandFor, type Command } from './ui/keybindings';
@@ -21,7 +21,6 @@ import { OpenTabsMemory } from './workspace/open-tabs-memory';
 import { Workspaces } from './workspace/workspaces';
 import { HOST_PALETTE, derivedHostColour, hostColour, hostColourChosen, setChosenHostColours } from './devices/host-colour';
 import { openPopupMenu, type MenuEntry } from './ui/popup-menu';
-import { promptDialog } from './ui/dialog';
 import type { SplitDirection } from './tabs/pane-layout';
 import type { SavedTab, Workspace } from './host/host';
 import { openPairingDialog } from './pairing/pairing-dialog';
@@ -423,13 +422,61 @@ export class ConsoleApp implements Disposable {
         action: () => void this.openWorkspace(workspace),
       });
     }
+    if (saved.length > 0) {
+      entries.push('separator', {
+        label: 'Delete a workspace…',
+        testid: 'workspace-delete',
+        action: () => void this.askWorkspaceToDelete(button),
+      });
+    }
     await openPopupMenu(entries, button, { testid: 'workspaces-menu', label: 'Workspaces' });
-    if (!document.querySelector('.dialog-backdrop')) this.focusTerminal();
+    if (!document.querySelector('.dialog-backdrop, .popup-menu')) this.focusTerminal();
   }
 
   private async askWorkspaceName(): Promise<void> {
-    const name = await promptDialog({ title: 'Save a workspace', message: 'Name', accept: 'Save', testid: 'workspace-name-dialog' });
-    if (name) await this.saveWorkspace(name.slice(0, 80));
+    const name = (
+      await promptDialog({ title: 'Save a workspace', message: 'Name', accept: 'Save', testid: 'workspace-name-dialog' })
+    )?.slice(0, 80);
+    const replaces = name ? this.workspaces.get(name) : undefined;
+    const keep =
+      replaces &&
+      !(await confirmDialog({
+        title: `Replace ${replaces.name}?`,
+        message: `A workspace named ${replaces.name} (${replaces.tabs.length} tabs) exists. Replace it with the open tabs?`,
+        accept: 'Replace',
+      }));
+    if (name && !keep) {
+      await this.saveWorkspace(name).catch((error: unknown) => {
+        const why = error instanceof Error ? error.message : String(error);
+        console.warn(`[workspaces] ${name} not saved: ${why}`);
+        this.tabs.active?.panel.notice(`[workspace ${name} not saved: ${why}]`, 'warning');
+      });
+    }
+    this.focusTerminal();
+  }
+
+  /** Lists the workspaces to delete one, asking first. */
+  private async askWorkspaceToDelete(button: HTMLElement): Promise<void> {
+    let chosen: string | undefined;
+    const entries: MenuEntry[] = this.workspaces
+      .list()
+      .map((w) => ({ label: w.name, testid: 'workspace-delete-item', data: { name: w.name }, action: () => void (chosen = w.name) }));
+    await openPopupMenu(entries, button, { testid: 'workspaces-delete-menu', label: 'Delete a workspace' });
+    if (
+      chosen &&
+      (await confirmDialog({
+        title: `Delete ${chosen}?`,
+        message: `The workspace ${chosen} is forgotten; open tabs stay open.`,
+        accept: 'Delete',
+      }))
+    ) {
+      const name = chosen;
+      await this.workspaces.remove(name).catch((error: unknown) => {
+        const why = error instanceof Error ? error.message : String(error);
+        console.warn(`[workspaces] ${name} not deleted: ${why}`);
+        this.tabs.active?.panel.notice(`[workspace ${name} not deleted: ${why}]`, 'warning');
+      });
+    }
     this.focusTerminal();
   }
 

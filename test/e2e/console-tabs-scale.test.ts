@@ -95,6 +95,10 @@ test('nine tabs on two hosts: numbered, duplicates numbered, coloured by host, f
   assert.equal(hover.split('\n')[0], `${press.name} @ agent console-tabs-scale (2)`);
   assert.match(hover, new RegExp(`${press.name} on agent console-tabs-scale`));
   assert.match(hover, /^connected$/m);
+  // nine tabs crowd the strip: the labels leave the host out (the colour says it), the container gets the room
+  assert.equal(await ui.page.locator('.tab-bar').getAttribute('data-crowded'), 'true');
+  assert.equal(await ui.tabButton(onA[0]!).locator('[data-testid="tab-label"]').innerText(), press.name);
+  assert.equal(await ui.tabButton(onB[0]!).locator('[data-testid="tab-label"]').innerText(), packaging.name);
   // the newest tab is the active one and can be seen
   assert.equal(await active(), onB[3]);
   assert.ok(await visibleInStrip(onB[3]!), 'the new tab is visible in the strip');
@@ -147,7 +151,7 @@ test('the list of every tab shows all nine with their state; choosing one shows 
   await ui.waitForLine(onA[1]!, 'chosen-from-list');
 });
 
-test('in a narrow window the strip scrolls, and the active tab (switched to, or new) is always scrolled into view', async () => {
+test('regression: a new tab opened off screen in a full strip; now the active tab (switched to, or new) is always scrolled into view', async () => {
   await ui.page.setViewportSize({ width: 800, height: 700 });
   const overflowing = await ui.page.evaluate(() => {
     const strip = document.querySelector('.tab-strip')!;
@@ -243,6 +247,14 @@ test('the tab menu from the keyboard: Shift+F10 opens the menu of the active tab
   await menu.waitFor({ state: 'detached' });
   await typeHere('echo menu""-closed');
   await ui.waitForLine(onA[2]!, 'menu-closed');
+  // the same menu from the ⋯ of the active tab, with the mouse
+  await ui.tabButton(onA[2]!).locator('[data-testid="tab-menu-button"]').click();
+  await menu.waitFor();
+  assert.equal(await menu.getAttribute('aria-label'), `Tab ${(await ui.tab(onA[2]!)).title}`);
+  await ui.page.keyboard.press('Escape');
+  await menu.waitFor({ state: 'detached' });
+  await typeHere('echo dots""-closed');
+  await ui.waitForLine(onA[2]!, 'dots-closed');
 });
 
 /** The panel's place on the page, and whether its terminal's drawn screen fits inside it. */
@@ -459,4 +471,16 @@ test('a workspace with tabs on an agent that is offline opens the others and nam
     ),
     notices.join('\n'),
   );
+  // and a workspace can be deleted, after a question
+  await ui.page.locator('[data-testid="workspaces-open"]').click();
+  await ui.page.locator('[data-testid="workspaces-menu"] [data-testid="workspace-delete"]').click();
+  await ui.page.locator('[data-testid="workspaces-delete-menu"] [data-testid="workspace-delete-item"][data-name="line shift"]').click();
+  await ui.page.locator('[data-testid="confirm-accept"]').click();
+  await ui.page.locator('[data-testid="confirm-dialog"]').waitFor({ state: 'detached' });
+  await ui.page.locator('[data-testid="workspaces-open"]').click();
+  await ui.page.locator('[data-testid="workspaces-menu"]').waitFor();
+  assert.equal(await ui.page.locator('[data-testid="workspace-item"]').count(), 0);
+  await ui.page.keyboard.press('Escape');
+  await typeHere('echo deleted""-and-back');
+  await ui.waitForLine((await active())!, 'deleted-and-back');
 });

@@ -79,6 +79,8 @@ describe('IPC argument schemas', () => {
   it('passes parsed arguments through', async () => {
     const { invoke, opened } = setup();
     assert.equal((invoke(fromConsole, IPC.settingsSet, { theme: 'light' }) as { theme: string }).theme, 'light');
+    const colours = { 'plc-1': '#e5484d' };
+    assert.deepEqual((invoke(fromConsole, IPC.settingsSet, { hostColours: colours }) as { hostColours: unknown }).hostColours, colours);
     invoke(fromConsole, IPC.credentialSet, 'signaling-token', 'abc');
     assert.equal(invoke(fromConsole, IPC.credentialGet, 'signaling-token'), 'abc');
     await invoke(fromConsole, IPC.openExternal, 'https://example.com/docs');
@@ -93,6 +95,8 @@ describe('IPC argument schemas', () => {
       [IPC.settingsSet, [{ theme: 'neon' }]],
       [IPC.settingsSet, [{ fontSize: 3 }]],
       [IPC.settingsSet, [{ nodeIntegration: true }]],
+      [IPC.settingsSet, [{ hostColours: { 'plc-1': 'red; background: url(x)' } }]],
+      [IPC.settingsSet, [{ hostColours: { 'a b': '#e5484d' } }]],
       [IPC.credentialGet, ['../../etc/passwd']],
       [IPC.credentialSet, ['token']],
       [IPC.credentialSet, ['token', 'x'.repeat(20_000)]],

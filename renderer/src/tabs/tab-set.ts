@@ -188,6 +188,7 @@ export class TabSet implements Disposable {
 
   dispose(): void {
     for (const tab of [...this.order]) this.close(tab.id);
+    this.strip.dispose();
     this.store.dispose();
     this.changeEmitter.dispose();
   }

@@ -49,6 +49,7 @@ export class TabStrip {
   private readonly shownLabels = new Map<string, string>();
   private renaming: string | undefined;
   private shownActive: string | undefined;
+  private readonly resizeObserver: ResizeObserver;
 
   constructor(private readonly actions: TabStripActions) {
     this.element = document.createElement('div');
@@ -64,6 +65,10 @@ export class TabStrip {
     this.overflowButton.setAttribute('aria-label', 'List every open tab');
     this.overflowButton.addEventListener('click', () => this.actions.overflow(this.overflowButton));
     this.element.append(this.row, this.overflowButton);
+    // Crowded (less room a tab than a whole `<container> @ <host>` takes): the labels drop the host,
+    // which the tab's colour shows, so the container's name gets the room.
+    this.resizeObserver = new ResizeObserver(() => this.measure());
+    this.resizeObserver.observe(this.row);
   }
 
   /** Each tab's title as the strip shows it, numbered when another tab has the same title. */
@@ -99,6 +104,7 @@ export class TabStrip {
         split: marks.split(tab.id),
       });
     });
+    this.measure();
     this.overflowButton.textContent = `▾ ${tabs.length}`;
     this.overflowButton.hidden = tabs.length === 0;
     // A tab that becomes active (a new one, a switch) is scrolled into view, once.
@@ -107,6 +113,18 @@ export class TabStrip {
       const item = activeId ? this.items.get(activeId) : undefined;
       item?.scrollIntoView({ block: 'nearest', inline: 'nearest' });
     }
+  }
+
+  /** Marks the strip crowded when a tab has less room than about 16 rem (a whole title). */
+  private measure(): void {
+    const count = this.items.size;
+    const room = count > 0 ? this.row.clientWidth / count : Infinity;
+    const crowded = room < 16 * parseFloat(getComputedStyle(document.documentElement).fontSize || '16');
+    if (this.element.dataset.crowded !== String(crowded)) this.element.dataset.crowded = String(crowded);
+  }
+
+  dispose(): void {
+    this.resizeObserver.disconnect();
   }
 
   /** Puts an inline editor on the tab's title; Enter keeps it, Escape cancels, empty restores. */
@@ -255,7 +273,14 @@ export class TabStrip {
     const duplicate = item.querySelector<HTMLElement>('.tab-duplicate');
     if (duplicate) duplicate.textContent = shown.duplicate ? `(${shown.duplicate})` : '';
     const label = item.querySelector<HTMLElement>('.tab-label');
-    if (label && this.renaming !== tab.id) label.textContent = tab.title;
+    if (label && this.renaming !== tab.id && label.dataset.title !== tab.title) {
+      // The default title in two parts, so that a crowded strip can leave out the host.
+      label.dataset.title = tab.title;
+      const target = Object.assign(document.createElement('span'), { className: 'tab-target', textContent: tab.customTitle ?? tab.target });
+      label.replaceChildren(target);
+      if (!tab.customTitle)
+        label.append(Object.assign(document.createElement('span'), { className: 'tab-host', textContent: ` @ ${tab.agentName}` }));
+    }
     item.querySelector('.tab-close')?.setAttribute('aria-label', `Close ${title}`);
     item.querySelector('.tab-menu-button')?.setAttribute('aria-label', `Menu of ${title}`);
   }

@@ -6,6 +6,9 @@
 import { Emitter, type Disposable } from '../base/emitter';
 import type { TetherApi, Workspace } from '../host/host';
 
+/** As many as the host keeps (electron/main/ipc.ts refuses more). */
+export const MAX_WORKSPACES = 100;
+
 export class Workspaces implements Disposable {
   private saved: Workspace[] = [];
   private readonly changeEmitter = new Emitter<void>();
@@ -29,16 +32,20 @@ export class Workspaces implements Disposable {
     return this.saved.find((w) => w.name === name);
   }
 
+  /** Saves (or replaces) the workspace; refused beyond MAX_WORKSPACES, and when the host cannot store it, with the list as it was. */
   async save(workspace: Workspace): Promise<void> {
-    this.saved = [...this.saved.filter((w) => w.name !== workspace.name), workspace].sort((a, b) => a.name.localeCompare(b.name));
+    const next = [...this.saved.filter((w) => w.name !== workspace.name), workspace].sort((a, b) => a.name.localeCompare(b.name));
+    if (next.length > MAX_WORKSPACES) throw new Error(`at most ${MAX_WORKSPACES} workspaces are kept: delete one first`);
+    await this.host.workspaces.save(next);
+    this.saved = next;
     this.changeEmitter.fire();
-    await this.host.workspaces.save(this.saved);
   }
 
   async remove(name: string): Promise<void> {
-    this.saved = this.saved.filter((w) => w.name !== name);
+    const next = this.saved.filter((w) => w.name !== name);
+    await this.host.workspaces.save(next);
+    this.saved = next;
     this.changeEmitter.fire();
-    await this.host.workspaces.save(this.saved);
   }
 
   dispose(): void {
