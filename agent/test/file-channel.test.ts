@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import Docker from 'dockerode';
-import { TRANSFER_WINDOW_BYTES } from '@tether/protocol';
+import { TRANSFER_CHUNK_BYTES, TRANSFER_WINDOW_BYTES } from '@tether/protocol';
 import { docker, ensureDocker, startContainer, TEST_IMAGE_SH, type TestContainer } from '../../harness/docker.js';
 import { AuditLog } from '../src/audit.js';
 import { SessionRegistry } from '../src/session-registry.js';
@@ -99,8 +99,8 @@ async function sendAll(port: FakeChannel, bytes: Buffer): Promise<void> {
       .messages()
       .filter((m) => m.type === 'ack')
       .reduce((n, m) => n + Number(m.bytes), 0);
-  for (let at = 0; at < bytes.length; at += 65536) {
-    const frame = bytes.subarray(at, at + 65536);
+  for (let at = 0; at < bytes.length; at += TRANSFER_CHUNK_BYTES) {
+    const frame = bytes.subarray(at, at + TRANSFER_CHUNK_BYTES);
     await port.until(
       () => at + frame.length - acked() <= TRANSFER_WINDOW_BYTES || port.messages().some((m) => m.type === 'error'),
       'credit',
@@ -315,7 +315,7 @@ test("a download is sent under credit, ends with done and the SHA-256, and the c
   const accept = await accepted(port);
   assert.equal(accept.kind, 'file');
   // Without acks the agent stops at the window.
-  await port.until(() => port.outputBytes() >= TRANSFER_WINDOW_BYTES - 65536, 'a window of bytes');
+  await port.until(() => port.outputBytes() >= TRANSFER_WINDOW_BYTES - TRANSFER_CHUNK_BYTES, 'a window of bytes');
   await new Promise((resolve) => setTimeout(resolve, 300));
   assert.ok(port.outputBytes() <= TRANSFER_WINDOW_BYTES, `at most a window unacknowledged, got ${port.outputBytes()}`);
   const size = Number(accept.size);

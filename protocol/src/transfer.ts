@@ -15,31 +15,37 @@ export const FILE_CHANNEL_PREFIX = 'file:';
 /** In the agent's `hello` capabilities when it serves `file:` channels. */
 export const TRANSFER_CAPABILITY = 'file-transfer/1';
 
-/** The largest binary frame of a transfer: one data-channel frame. */
-export const TRANSFER_CHUNK_BYTES = MAX_FRAME_BYTES;
+/**
+ * The largest binary frame of a transfer: a quarter of a data-channel frame. werift puts a message's
+ * chunks into its one send queue whole, so a terminal's echo can wait behind a whole frame; 16 KiB
+ * is some 4 ms at 4 MB/s, and 64 KiB frames measured no faster within this machine's noise
+ * (README, "Benchmarks").
+ */
+export const TRANSFER_CHUNK_BYTES = MAX_FRAME_BYTES / 4;
 
 /**
  * The sender of a transfer's bytes never has more than this unacknowledged; the receiver acks
  * what it has consumed (written to the file, or taken by the console's save path). Invariants,
  * checked in protocol/test/transfer.test.ts: TRANSFER_ACK_BYTES ≤ TRANSFER_WINDOW_BYTES / 2, so
  * that an ack arrives before the sender runs dry; TRANSFER_CHUNK_BYTES ≤ TRANSFER_ACK_BYTES; and
- * the window is a few dozen chunks at most (werift's send cost grows with its queue). Smaller than a
- * terminal's high watermark on purpose: a terminal's keystrokes and echo wait behind what a transfer
- * has in flight on the same association (protocol/README.md, "The credit rule").
+ * the window is a few dozen chunks at most (werift's send cost grows with its queue). Much smaller
+ * than a terminal's high watermark on purpose: on an upload, the agent's werift (CPU-bound) works
+ * through every byte in flight before a keystroke that came after them, so the window is what a
+ * keystroke waits behind (protocol/README.md, "The credit rule").
  */
-export const TRANSFER_WINDOW_BYTES = 256 * 1024;
+export const TRANSFER_WINDOW_BYTES = 128 * 1024;
 
 /**
- * The agent stops reading a download's source while the channel holds more than this unsent, and
- * reads again at TRANSFER_BUFFER_LOW_BYTES: werift sends the messages of every channel from one
- * queue, in order, so what a transfer queues is what a terminal's output waits behind. Kept to
- * about one frame, where the terminals keep CHANNEL_BUFFER_HIGH_BYTES.
+ * The sender of a transfer's bytes stops while its channel holds more than this unsent, and goes
+ * on at TRANSFER_BUFFER_LOW_BYTES: werift sends the messages of every channel from one queue, in
+ * order, so what a download queues is what a terminal's output waits behind. At most about two
+ * frames queued, where the terminals keep CHANNEL_BUFFER_HIGH_BYTES.
  */
-export const TRANSFER_BUFFER_HIGH_BYTES = 64 * 1024;
-export const TRANSFER_BUFFER_LOW_BYTES = 16 * 1024;
+export const TRANSFER_BUFFER_HIGH_BYTES = 16 * 1024;
+export const TRANSFER_BUFFER_LOW_BYTES = 4 * 1024;
 
 /** The receiver acks once it has consumed this many bytes since its last ack, and the rest after ACK_IDLE_MS. */
-export const TRANSFER_ACK_BYTES = 64 * 1024;
+export const TRANSFER_ACK_BYTES = 32 * 1024;
 
 /**
  * While the agent waits on the console in a transfer (bytes, an ack, its `done`), this long

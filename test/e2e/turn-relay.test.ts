@@ -4,16 +4,21 @@
  * "cloud" namespace both reach. The signaling server hands both ends time-limited TURN credentials
  * (TURN REST API, coturn's use-auth-secret); the terminal works, relayed, and the console and the
  * agent both say so. Expired credentials are refused by coturn, and a console holding only expired
- * ones cannot connect and says that the TURN server refused them.
+ * ones cannot connect and says that the TURN server refused them. A file goes up and comes back
+ * down over the same relayed path, with equal SHA-256 on the host, in the container and in the
+ * download.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before } from 'node:test';
 import { issueTurnCredentials } from '@tether/signaling';
 import { startAgent, type AgentProcess } from '../../harness/agent-process.js';
 import type { ConsolePage } from '../../harness/console-page.js';
-import { startContainer, type TestContainer } from '../../harness/docker.js';
+import { docker, startContainer, type TestContainer } from '../../harness/docker.js';
 import {
   launchConsoleIn,
   networkTest,
@@ -130,6 +135,79 @@ test('with no path between console and agent, a terminal works through coturn, a
   const allocated = (user: RegExp) => coturn.logs().some((line) => user.test(line) && /ALLOCATE processed, success/.test(line));
   assert.ok(allocated(new RegExp(`user <\\d+:agent\\.default\\.${agent.agentId}>`)), "coturn granted the agent's allocation");
   assert.ok(allocated(/user <\d+:console\.default\./), "coturn granted the console's allocation");
+  await ui.closeByClick(tabId);
+});
+
+test('through coturn, a file uploaded from the tab and downloaded back keeps its SHA-256 on both ends, and both ends report the path relayed', async () => {
+  const TRANSFER_BYTES = 4 * 1024 * 1024;
+  const HOME = '/home/plc';
+  const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+  const work = mkdtempSync(join(tmpdir(), 'tether-relay-files-'));
+  cleanups.push(async () => rmSync(work, { recursive: true, force: true }));
+  const bytes = randomBytes(TRANSFER_BYTES);
+  const original = { path: join(work, 'relayed.bin'), sha256: sha256(bytes) };
+  writeFileSync(original.path, bytes);
+
+  const ui: ConsolePage = await consoleBrowser.open({ signal: signaling.url, token: CONSOLE_TOKEN });
+  const tabId = await ui.openTargetByClick(agent.agentId, container.name, 60_000);
+  await ui.waitForPrompt(tabId);
+  // The shell starts in `/`, which the exec user (uid 1000) may not write.
+  await ui.typeLine(tabId, `cd ${HOME} && echo in""-home`);
+  await ui.waitForLine(tabId, 'in-home');
+  const pathLabel = ui.panel(tabId).locator('[data-testid="tab-path"]');
+  await waitFor(async () => (await pathLabel.getAttribute('data-path')) === 'relayed', 'the tab to show a relayed path', 15_000);
+  const ended = (id: string) =>
+    waitFor(
+      async () => {
+        const facts = (await ui.transfers(tabId)).find((t) => t.id === id);
+        if (!facts) throw new Error(`transfer ${id} is not listed`);
+        return ['done', 'failed', 'cancelled', 'interrupted'].includes(facts.state) ? facts : undefined;
+      },
+      `transfer ${id} to end`,
+      180_000,
+    );
+  const menu = async (item: 'menu-upload' | 'menu-download') => {
+    await ui.tabButton(tabId).click({ button: 'right' });
+    await ui.page.locator(`[data-testid="tab-menu"] [data-testid="${item}"]`).click();
+  };
+
+  // Up, through "Upload…", into the shell's directory.
+  await menu('menu-upload');
+  const uploadDialog = ui.page.locator('[data-testid="upload-dialog"]');
+  await uploadDialog.locator('[data-testid="upload-files"]').setInputFiles([original.path]);
+  await uploadDialog.locator('[data-testid="upload-dialog-accept"]').click();
+  const uploadId = await waitFor(async () => (await ui.transfers(tabId)).find((t) => t.direction === 'upload')?.id, 'the upload to appear');
+  const uploaded = await ended(uploadId);
+  assert.equal(uploaded.state, 'done', JSON.stringify(uploaded.error));
+  assert.equal(uploaded.path, `${HOME}/relayed.bin`);
+  assert.equal(uploaded.sha256, original.sha256, 'the console and the agent agreed on the SHA-256');
+  const [inContainer] = (await docker('exec', '-u', '1000:1000', container.id, 'sha256sum', `${HOME}/relayed.bin`)).split(/\s+/);
+  assert.equal(inContainer, original.sha256, 'the file in the container has the SHA-256 of the file on the host');
+
+  // And back down, through "Download…".
+  const saved = ui.page.waitForEvent('download', { timeout: 180_000 });
+  await menu('menu-download');
+  const downloadDialog = ui.page.locator('[data-testid="download-dialog"]');
+  await downloadDialog.locator('[data-testid="download-path"]').fill('relayed.bin');
+  await downloadDialog.locator('[data-testid="download-dialog-accept"]').click();
+  const downloadId = await waitFor(
+    async () => (await ui.transfers(tabId)).find((t) => t.direction === 'download')?.id,
+    'the download to appear',
+  );
+  const downloaded = await ended(downloadId);
+  assert.equal(downloaded.state, 'done', JSON.stringify(downloaded.error));
+  assert.equal(downloaded.sha256, original.sha256);
+  const download = await saved;
+  assert.equal(download.suggestedFilename(), 'relayed.bin');
+  const back = join(work, 'downloaded.bin');
+  await download.saveAs(back);
+  assert.equal(sha256(readFileSync(back)), original.sha256, 'the saved file has the SHA-256 of the original');
+
+  // Both ends still on the relayed pair: the transfer channels rode the same peer connection.
+  assert.equal(await pathLabel.getAttribute('data-path'), 'relayed');
+  assert.equal((await ui.tab(tabId)).path, 'relayed');
+  const connected = agentLines(agent).filter((line) => line.msg === 'peer connected');
+  assert.equal(connected.at(-1)?.path?.kind, 'relayed', `the agent's selected pair: ${JSON.stringify(connected.at(-1)?.path)}`);
   await ui.closeByClick(tabId);
 });
 
