@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import Docker from 'dockerode';
-import { TRANSFER_CHUNK_BYTES, TRANSFER_WINDOW_BYTES } from '@tether/protocol';
+import { TRANSFER_CHUNK_BYTES, TRANSFER_WINDOW_BYTES, TRANSFER_WINDOW_LIMIT_BYTES } from '@tether/protocol';
 import { docker, ensureDocker, startContainer, TEST_IMAGE_SH, type TestContainer } from '../../harness/docker.js';
 import { AuditLog } from '../src/audit.js';
 import { SessionRegistry } from '../src/session-registry.js';
@@ -184,7 +184,7 @@ test('a SHA-256 that differs is DIGEST_MISMATCH: nothing under the final name, n
 
 test('bytes beyond the window, or before accept, end the transfer with BAD_MESSAGE and keep nothing', async () => {
   const { port } = channel();
-  const size = 4 * TRANSFER_WINDOW_BYTES;
+  const size = 4 * TRANSFER_WINDOW_LIMIT_BYTES;
   port.deliver({ type: 'offer', direction: 'upload', sessionId: 'session-a', dir: HOME, name: 'greedy.bin', size, overwrite: false });
   await accepted(port);
   // Without waiting for acks: the agent acks what it wrote, but never more than a window at once.
@@ -199,6 +199,35 @@ test('bytes beyond the window, or before accept, end the transfer with BAD_MESSA
   const early = channel();
   early.port.deliver(Buffer.from('too early'));
   assert.equal(await fatal(early.port), 'BAD_MESSAGE');
+});
+
+test('a console that still sends with the former 256 KiB window is not refused (mixed versions)', async () => {
+  const { port } = channel();
+  port.deliver({
+    type: 'offer',
+    direction: 'upload',
+    sessionId: 'session-a',
+    dir: HOME,
+    name: 'former-window.bin',
+    size: 2 * TRANSFER_WINDOW_LIMIT_BYTES,
+    overwrite: false,
+  });
+  await accepted(port);
+  // A whole former window at once, as such a console sends it, in 64 KiB frames.
+  const frame = Buffer.alloc(65536, 2);
+  for (let sent = 0; sent < TRANSFER_WINDOW_LIMIT_BYTES; sent += frame.length) port.deliver(frame);
+  const acked = () => port.messages().reduce((sum, m) => sum + (m.type === 'ack' ? Number(m.bytes) : 0), 0);
+  await port.until(
+    () => acked() >= TRANSFER_WINDOW_LIMIT_BYTES || port.messages().some((m) => m.type === 'error'),
+    'the window acknowledged',
+  );
+  assert.deepEqual(
+    port.messages().filter((m) => m.type === 'error'),
+    [],
+  );
+  port.deliver({ type: 'cancel', reason: 'test' });
+  await port.until(() => !port.isOpen, 'the channel to close');
+  assert.equal(await leftovers(container, HOME), '0');
 });
 
 test('paths: a name with "/" or "..", a missing directory, a directory that is not, an unwritable one', async () => {

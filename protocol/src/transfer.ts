@@ -36,6 +36,13 @@ export const TRANSFER_CHUNK_BYTES = MAX_FRAME_BYTES / 4;
 export const TRANSFER_WINDOW_BYTES = 128 * 1024;
 
 /**
+ * What a receiver accepts unacknowledged before it refuses bytes beyond the window: the window that
+ * `file-transfer/1` first had. Senders keep to TRANSFER_WINDOW_BYTES, which is smaller, so that a
+ * console or an agent still sending with the former 256 KiB window works with this one.
+ */
+export const TRANSFER_WINDOW_LIMIT_BYTES = 256 * 1024;
+
+/**
  * The sender of a transfer's bytes stops while its channel holds more than this unsent, and goes
  * on at TRANSFER_BUFFER_LOW_BYTES: werift sends the messages of every channel from one queue, in
  * order, so what a download queues is what a terminal's output waits behind. At most about two

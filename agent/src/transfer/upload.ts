@@ -9,7 +9,7 @@ import {
   ok,
   protocolError,
   TRANSFER_ACK_BYTES,
-  TRANSFER_WINDOW_BYTES,
+  TRANSFER_WINDOW_LIMIT_BYTES,
   type DoneMessage,
   type ProtocolError,
   type Result,
@@ -70,8 +70,8 @@ export class UploadReceiver {
       void this.fail(protocolError('BAD_MESSAGE', `more bytes than the ${this.request.size} offered`));
       return;
     }
-    if (this.received + bytes.length - this.acked > TRANSFER_WINDOW_BYTES) {
-      void this.fail(protocolError('BAD_MESSAGE', `bytes beyond the window: at most ${TRANSFER_WINDOW_BYTES} unacknowledged`));
+    if (this.received + bytes.length - this.acked > TRANSFER_WINDOW_LIMIT_BYTES) {
+      void this.fail(protocolError('BAD_MESSAGE', `bytes beyond the window: at most ${TRANSFER_WINDOW_LIMIT_BYTES} unacknowledged`));
       return;
     }
     this.received += bytes.length;
