@@ -62,10 +62,10 @@ export function weriftChannel(channel: RTCDataChannel, bounds?: ChannelBounds): 
     },
   };
   // One subscription, so that each frame counts once against the rate whoever listens.
+  const deliver = (frame: InboundFrame) => {
+    for (const listener of listeners) listener(frame);
+  };
   const { unSubscribe } = channel.onMessage.subscribe((data: string | Buffer) => {
-    const deliver = (frame: InboundFrame) => {
-      for (const listener of listeners) listener(frame);
-    };
     if (bounds) bounds.receive(port, data, deliver);
     else deliver(data);
   });

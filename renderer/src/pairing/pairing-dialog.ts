@@ -7,6 +7,7 @@
 import type { ProtocolError, Result } from '@tether/protocol';
 import { QrScanner } from './qr-scanner';
 import { describePairingError } from './pairing';
+import { element } from '../ui/dom';
 
 export interface PairingDialogOptions {
   /** pairs with the token; resolves with the agent's name and id */
@@ -16,16 +17,6 @@ export interface PairingDialogOptions {
 export interface PairedAgentSummary {
   name: string;
   agentId: string;
-}
-
-function element<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  props: Partial<HTMLElementTagNameMap[K]> = {},
-  testid?: string,
-): HTMLElementTagNameMap[K] {
-  const node = Object.assign(document.createElement(tag), props);
-  if (testid) (node as HTMLElement).dataset.testid = testid;
-  return node;
 }
 
 /** Opens the dialog; resolves when it closes: with the agent paired, or undefined when closed without one. */

@@ -8,23 +8,8 @@
 import { ICE_CREDENTIAL, TOKEN_CREDENTIAL, type ConfigResult } from '../console-config';
 import type { TetherApi } from '../host/host';
 import { IceServerFields } from './ice-server-fields';
-
-function element<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  props: Partial<HTMLElementTagNameMap[K]> = {},
-  testid?: string,
-): HTMLElementTagNameMap[K] {
-  const node = Object.assign(document.createElement(tag), props);
-  if (testid) (node as HTMLElement).dataset.testid = testid;
-  return node;
-}
-
-function field(label: string, control: HTMLElement, hint?: string): HTMLElement {
-  const wrapper = element('label', { className: 'settings-field' });
-  wrapper.append(element('span', { className: 'settings-label', textContent: label }), control);
-  if (hint) wrapper.append(element('span', { className: 'settings-hint', textContent: hint }));
-  return wrapper;
-}
+import { element } from '../ui/dom';
+import { field } from './settings-field';
 
 export async function renderFirstRun(root: HTMLElement, result: Extract<ConfigResult, { ok: false }>, host: TetherApi): Promise<void> {
   const params = new URLSearchParams(location.search);

@@ -11,6 +11,8 @@ import { TERMINAL_FONTS, type TerminalFontId } from '../terminal/fonts';
 import type { ThemeName } from '../terminal/themes';
 import { SHORTCUTS } from '../ui/keybindings';
 import { IceServerFields } from './ice-server-fields';
+import { element } from '../ui/dom';
+import { field } from './settings-field';
 
 export interface AppearanceSettings {
   theme: ThemeName;
@@ -32,23 +34,6 @@ export interface SettingsScreenOptions {
   credentials: CredentialStatus;
   minFontSize: number;
   maxFontSize: number;
-}
-
-function element<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  props: Partial<HTMLElementTagNameMap[K]> = {},
-  testid?: string,
-): HTMLElementTagNameMap[K] {
-  const node = Object.assign(document.createElement(tag), props);
-  if (testid) (node as HTMLElement).dataset.testid = testid;
-  return node;
-}
-
-function field(label: string, control: HTMLElement, hint?: string): HTMLElement {
-  const wrapper = element('label', { className: 'settings-field' });
-  wrapper.append(element('span', { className: 'settings-label', textContent: label }), control);
-  if (hint) wrapper.append(element('span', { className: 'settings-hint', textContent: hint }));
-  return wrapper;
 }
 
 export class SettingsScreen implements Disposable {
