@@ -146,6 +146,9 @@ test('offer, answer, candidates and disconnect cross nodes both ways', async (t)
   const clients = new Clients(t);
   const { socket: console1 } = await clients.console(a.url);
   const agent = await clients.agent(b.url, 'plc-1');
+  // Node a learns of an agent on node b through Redis, a moment after it connected there: a
+  // console offers to agents it lists, so the test does too.
+  await presenceUntil(console1, (list) => list.includes('plc-1'));
 
   const offered = nextEvent(agent, 'webrtc:offer');
   assert.deepEqual(await emitAck(console1, 'webrtc:offer', { sessionId: sid(1), agentId: 'plc-1', sdp: SDP_OFFER }), { ok: true });
