@@ -223,6 +223,9 @@ test('an agent reconnecting to another node replaces its older connection there'
   const clients = new Clients(t);
   const { socket: console1 } = await clients.console(a.url);
   const old = await clients.agent(a.url, 'plc-1');
+  // Registered, as an agent that reconnects has long been: node a registers a connection a moment
+  // after it connected, and of two registrations the later one wins, whichever connected first.
+  await presenceUntil(console1, (list) => list.includes('plc-1'));
   const oldError = nextEvent(old, 'signal:error');
   const oldGone = nextEvent(old, 'disconnect');
   const newer = await clients.agent(b.url, 'plc-1');
