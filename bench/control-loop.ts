@@ -41,6 +41,22 @@ const RESIDENT_MB = 32;
 const OOM_RESIDENT_MB = 160;
 /** The memory hog again a second after each kill, for the whole run. */
 const HOGS = `${CPU_HOG} & ${CPU_HOG} & ${IO_HOG} & (while :; do ${MEMORY_HOG}; sleep 1; done) &`;
+/**
+ * Each kind of hog alone beside the cyclic task in a Tether session, one round each: which of them
+ * the lateness beside all of them comes from.
+ */
+const HOGS_ALONE = {
+  cpu: `${CPU_HOG} & ${CPU_HOG} &`,
+  io: `${IO_HOG} &`,
+  memory: `(while :; do ${MEMORY_HOG}; sleep 1; done) &`,
+} as const;
+/**
+ * The second setup: the runtime kept to CPU 0 and a Tether session's processes to CPU 1 by the
+ * container's rule (`tether.session-cpus`), as a real-time runtime is given its own cores and the
+ * agent keeps debug shells off them (docs/operations.md). Plain `docker exec` knows no such rule.
+ */
+const RUNTIME_CPUS = '0';
+const SESSION_CPUS = '1';
 /** The exec user of both kinds of session, the agent's default. */
 const USER = '1000:1000';
 
@@ -92,12 +108,12 @@ function summarize(rounds: RoundRun[]): LoopRun {
 }
 
 /** One run of CYCLES cycles, while the hogs the caller started run. */
-async function measure(container: TestContainer, iterations: number): Promise<RoundRun> {
+async function measure(container: TestContainer, iterations: number, cpus?: string): Promise<RoundRun> {
   const load = loadavg()[0]!;
   // The container's memory cgroup, through its init.
   const init = Number(await docker('inspect', '-f', '{{.State.Pid}}', container.id));
   const kills = oomKills(init);
-  const run = await CyclicTask.start(container, { iterations, cycles: CYCLES, residentMb: RESIDENT_MB }).finished;
+  const run = await CyclicTask.start(container, { iterations, cycles: CYCLES, residentMb: RESIDENT_MB, cpus }).finished;
   if (!run) throw new Error('the cyclic task ended without its report (killed?)');
   return { run, kills: oomKills(init) - kills, load };
 }
@@ -132,31 +148,57 @@ export async function measureControlLoop(): Promise<Record<string, unknown>> {
   await buildAgent();
   const w = await patchedWerift();
   const container = await startLoopContainer({ namePrefix: 'tether-bench-loop', memory: MEMORY_LIMIT });
+  const pinnedContainer = await startLoopContainer({
+    namePrefix: 'tether-bench-loop-pinned',
+    memory: MEMORY_LIMIT,
+    labels: { 'tether.vplc': 'true', 'tether.session-cpus': SESSION_CPUS },
+  });
   const stateDir = mkdtempSync(join(tmpdir(), 'tether-bench-loop-'));
   let agent: AgentProcess | undefined;
   try {
     const iterations = await calibrate(container);
     agent = await AgentProcess.start(stateDir);
     const { console: c, agentInfo } = await pairedConsole(agent);
-    const idle: RoundRun[] = [];
-    const tether: RoundRun[] = [];
-    const plainExec: RoundRun[] = [];
-    // Rounds of the three, one after another, so that the machine's other load falls on each alike.
-    for (let n = 1; n <= ROUNDS; n++) {
-      console.log(`[bench] control loop round ${n}/${ROUNDS}: alone, beside a Tether session's hogs, beside plain docker exec's hogs…`);
-      idle.push(await measure(container, iterations));
 
-      const t = await openTerminal(w, c, agentInfo, container.name);
+    /** One round of the three ways in `target`, the runtime on `runtimeCpus` (any when absent). */
+    const threeWays = async (target: TestContainer, runs: Record<'idle' | 'tether' | 'plainExec', RoundRun[]>, runtimeCpus?: string) => {
+      runs.idle.push(await measure(target, iterations, runtimeCpus));
+
+      const t = await openTerminal(w, c, agentInfo, target.name);
       if (t.first.type !== 'opened') throw new Error(`the session did not open: ${JSON.stringify(t.first)}`);
       await t.run(`${HOGS} echo hogs-$((6*7))`, 'hogs-42');
       await sleep(500);
-      tether.push(await measure(container, iterations));
+      runs.tether.push(await measure(target, iterations, runtimeCpus));
       await t.close();
       await sleep(1000);
 
-      await docker('exec', '-d', '-u', USER, container.id, 'sh', '-c', `${HOGS} wait`);
+      await docker('exec', '-d', '-u', USER, target.id, 'sh', '-c', `${HOGS} wait`);
       await sleep(500);
-      plainExec.push(await measure(container, iterations).finally(() => killPlainHogs(container)));
+      runs.plainExec.push(await measure(target, iterations, runtimeCpus).finally(() => killPlainHogs(target)));
+      await sleep(1000);
+    };
+    const anyCpu = { idle: [] as RoundRun[], tether: [] as RoundRun[], plainExec: [] as RoundRun[] };
+    const pinned = { idle: [] as RoundRun[], tether: [] as RoundRun[], plainExec: [] as RoundRun[] };
+    // Rounds of the three, one after another, so that the machine's other load falls on each alike.
+    for (let n = 1; n <= ROUNDS; n++) {
+      console.log(`[bench] control loop round ${n}/${ROUNDS}: alone, beside a Tether session's hogs, beside plain docker exec's hogs…`);
+      await threeWays(container, anyCpu);
+      console.log(
+        `[bench] control loop round ${n}/${ROUNDS}, the runtime on CPU ${RUNTIME_CPUS}, Tether's sessions on CPU ${SESSION_CPUS}…`,
+      );
+      await threeWays(pinnedContainer, pinned, RUNTIME_CPUS);
+    }
+    const { idle, tether, plainExec } = anyCpu;
+
+    const tetherByHog: Record<string, LoopRun> = {};
+    for (const [kind, hogs] of Object.entries(HOGS_ALONE)) {
+      console.log(`[bench] control loop beside a Tether session's ${kind} hog alone…`);
+      const t = await openTerminal(w, c, agentInfo, container.name);
+      if (t.first.type !== 'opened') throw new Error(`the session did not open: ${JSON.stringify(t.first)}`);
+      await t.run(`${hogs} echo hogs-$((6*7))`, 'hogs-42');
+      await sleep(500);
+      tetherByHog[kind] = summarize([await measure(container, iterations)]);
+      await t.close();
       await sleep(1000);
     }
 
@@ -189,20 +231,35 @@ export async function measureControlLoop(): Promise<Record<string, unknown>> {
       idle: summarize(idle),
       tether: summarize(tether),
       plainExec: summarize(plainExec),
+      pinned: {
+        runtimeCpus: RUNTIME_CPUS,
+        sessionCpus: SESSION_CPUS,
+        idle: summarize(pinned.idle),
+        tether: summarize(pinned.tether),
+        plainExec: summarize(pinned.plainExec),
+      },
+      tetherByHog,
       oom: { runtimeResidentMb: OOM_RESIDENT_MB, tether: viaTether, plainExec: viaPlainExec },
     };
   } finally {
     await agent?.stop();
     await container.remove();
+    await pinnedContainer.remove();
   }
 }
 
 /** Prints the three runs side by side. */
 export function printControlLoop(figures: Record<string, unknown>): void {
   const runs = ['idle', 'tether', 'plainExec'] as const;
+  const pinned = (figures.pinned ?? {}) as Record<string, unknown>;
   const row = (key: keyof LoopRun) =>
-    `${key.padEnd(15)} ${runs.map((r) => String((figures[r] as LoopRun | undefined)?.[key] ?? 'n/a').padStart(10)).join(' ')}`;
-  console.log(`\ncontrol loop (2 ms tick, 1 ms of work, ${ROUNDS} × ${CYCLES} cycles)  ${runs.map((r) => r.padStart(10)).join(' ')}`);
+    `${key.padEnd(15)} ${runs.map((r) => String((figures[r] as LoopRun | undefined)?.[key] ?? 'n/a').padStart(10)).join(' ')}  ${runs
+      .map((r) => String((pinned[r] as LoopRun | undefined)?.[key] ?? 'n/a').padStart(10))
+      .join(' ')}`;
+  console.log(
+    `\ncontrol loop (2 ms tick, 1 ms of work, ${ROUNDS} × ${CYCLES} cycles); right: runtime on CPU ${RUNTIME_CPUS}, sessions on CPU ${SESSION_CPUS}`,
+  );
+  console.log(`${''.padEnd(15)} ${runs.map((r) => r.padStart(10)).join(' ')}  ${runs.map((r) => r.padStart(10)).join(' ')}`);
   for (const key of [
     'wakeLateP50Ms',
     'wakeLateP99Ms',
@@ -217,6 +274,27 @@ export function printControlLoop(figures: Record<string, unknown>): void {
     'loadPerRound',
   ] as const)
     console.log(row(key));
+  // Issue 17's goal: beside a Tether session's hogs, wake-up lateness p99 within 1.5× of the idle
+  // run's and no more overruns than it.
+  for (const [label, set] of [
+    ['any CPU', figures],
+    [`runtime on CPU ${RUNTIME_CPUS}, sessions on CPU ${SESSION_CPUS}`, pinned],
+  ] as const) {
+    const idle = set.idle as LoopRun | undefined;
+    const tether = set.tether as LoopRun | undefined;
+    if (!idle || !tether) continue;
+    const ratio = round(tether.wakeLateP99Ms / Math.max(idle.wakeLateP99Ms, 0.01), 2);
+    const met = ratio <= 1.5 && tether.overruns <= idle.overruns;
+    console.log(
+      `goal (${label}): Tether's p99 ${ratio}× idle (≤ 1.5×), overruns ${tether.overruns} vs ${idle.overruns} idle: ${met ? 'met' : 'missed'}`,
+    );
+  }
+  const byHog = figures.tetherByHog as Record<string, LoopRun> | undefined;
+  if (byHog) {
+    console.log(`\nbeside one kind of a Tether session's hogs (1 × ${CYCLES} cycles): woke late p50 / p99 / max, overruns`);
+    for (const [kind, r] of Object.entries(byHog))
+      console.log(`  ${kind.padEnd(8)} ${r.wakeLateP50Ms} / ${r.wakeLateP99Ms} / ${r.wakeLateMaxMs} ms, ${r.overruns} overruns`);
+  }
   console.log(`OOM, runtime ${OOM_RESIDENT_MB} MiB resident: ${JSON.stringify(figures.oom)}`);
 }
 

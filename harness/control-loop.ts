@@ -80,6 +80,8 @@ export interface CyclicTaskOptions {
   cycles: number;
   /** memory the task holds resident, as a runtime holds its process image */
   residentMb?: number;
+  /** the CPUs it runs on (busybox `taskset -c`), as a real-time runtime is kept to its own cores; any when absent */
+  cpus?: string;
 }
 
 /** cyclic-task running in a container through `docker exec`, as the container's own workload. */
@@ -105,6 +107,7 @@ export class CyclicTask {
     const args = [
       'exec',
       container.id,
+      ...(options.cpus === undefined ? [] : ['taskset', '-c', options.cpus]),
       'cyclic-task',
       '--period-us',
       String(PERIOD_US),
