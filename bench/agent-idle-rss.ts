@@ -3,7 +3,8 @@
  * configuration started in turn (LAN endpoint, no console), RSS read from /proc 3 s after
  * `agent ready`, `rounds` times interleaved; the median of each.
  *
- *   node --conditions=source --import tsx bench/agent-idle-rss.ts [rounds] 'label|node flags|ENV=value ...' ...
+ *   node --conditions=source --import tsx bench/agent-idle-rss.ts [rounds] 'label|node flags|ENV=value ...|executable' ...
+ *   (executable: another build's launcher, e.g. a script that runs node on an older dist/cli.js)
  *   e.g. bench/agent-idle-rss.ts 3 'unit|--max-semi-space-size=1|' 'arena2|--max-semi-space-size=1|MALLOC_ARENA_MAX=2'
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -14,9 +15,10 @@ import { percentile, round } from './stats.js';
 
 const rounds = Number(process.argv[2] ?? 3);
 const configs = process.argv.slice(3).map((spec) => {
-  const [label, flags = '', env = ''] = spec.split('|');
+  const [label, flags = '', env = '', executable = ''] = spec.split('|');
   return {
     label: label!,
+    executable: executable || undefined,
     nodeArgs: flags.split(' ').filter(Boolean),
     env: Object.fromEntries(
       env
@@ -39,6 +41,7 @@ for (let r = 0; r < rounds; r++) {
       stateDir,
       nodeArgs: c.nodeArgs,
       env: c.env,
+      ...(c.executable ? { executable: c.executable } : {}),
       extraArgs: ['--log-level', 'info'],
     });
     await new Promise((resolve) => setTimeout(resolve, 3000));
