@@ -10,7 +10,7 @@ import { docker } from '../harness/docker.js';
 import { startStack, type Stack } from '../harness/stack.js';
 import { RendererBench, type BenchFile, type PromptTiming, type ResumeTiming } from './renderer-bench.js';
 import { rawExecEcho, rawExecThroughput } from './raw-exec.js';
-import { sessionMemory } from './session-memory.js';
+import { AGENT_NODE_ARGS, sessionMemory } from './session-memory.js';
 import { relayedThroughput } from './relayed.js';
 import { measurePreAuthMemory, PRE_AUTH_TRANSPORTS } from './pre-auth-bench.js';
 import { measureScaleOut } from './scale-out-bench.js';
@@ -50,8 +50,6 @@ const STALL_TRANSFERS = 30;
 const STALL_TRANSFER_MIB = 8;
 /** sessions of the crowd memory figures (idle and busy) */
 const CROWD_SESSIONS = 100;
-/** V8 flags of the shipped systemd unit (agent/systemd/tether-agent.service) */
-const AGENT_NODE_ARGS = ['--max-semi-space-size=1'];
 
 const resultsPath = fileURLToPath(new URL('./results.json', import.meta.url));
 const repoRoot = new URL('../', import.meta.url);

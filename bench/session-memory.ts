@@ -14,6 +14,7 @@ import { patchedWerift } from '../harness/patched-werift.js';
 import { startAgent } from '../harness/agent-process.js';
 import { startContainer } from '../harness/docker.js';
 import { debugStats } from './soak/probes.js';
+import { unitNodeArgs } from './soak/unit-env.js';
 import { enrollConsole, SoakPeer, type SoakTerminal } from './soak/soak-console.js';
 
 const cli = fileURLToPath(new URL('../agent/dist/cli.js', import.meta.url));
@@ -35,12 +36,24 @@ export interface SessionMemory {
   heapPerSessionCrowdBusyMB: number;
 }
 
+/** node flags of the shipped systemd unit (agent/systemd/tether-agent.service, NODE_OPTIONS) */
+export const AGENT_NODE_ARGS = unitNodeArgs();
+
 /** Tabs per peer connection when `crowd` sessions are opened (ten operators with ten tabs). */
 const CROWD_TABS_PER_PEER = 10;
 /** Output each busy session writes: more than its resume log (1 MiB) holds. */
 const BUSY_OUTPUT_BYTES = 1_500_000;
 
-export async function sessionMemory(n = 20, crowd = 100): Promise<SessionMemory> {
+/**
+ * The agent runs with `nodeArgs` (default: the V8 flags of the shipped systemd unit, as the rest of
+ * the bench) and `--expose-gc`, with `env` added to its environment.
+ */
+export async function sessionMemory(
+  n = 20,
+  crowd = 100,
+  nodeArgs: string[] = AGENT_NODE_ARGS,
+  env: Record<string, string> = {},
+): Promise<SessionMemory> {
   const runId = randomBytes(3).toString('hex');
   const stateDir = mkdtempSync(join(tmpdir(), `tether-bench-mem-${runId}-`));
   const container = await startContainer({ namePrefix: `tether-bench-mem-${runId}`, labels: { 'tether.benchmem': runId } });
@@ -49,8 +62,8 @@ export async function sessionMemory(n = 20, crowd = 100): Promise<SessionMemory>
     agentId: `bench-mem-${runId}`,
     name: 'bench memory agent',
     stateDir,
-    nodeArgs: ['--expose-gc'],
-    env: { TETHER_AGENT_DEBUG_STATS: '1' },
+    nodeArgs: [...nodeArgs, '--expose-gc'],
+    env: { TETHER_AGENT_DEBUG_STATS: '1', ...env },
     extraArgs: ['--label', `tether.benchmem=${runId}`, '--max-sessions-per-container', '0', '--log-level', 'info'],
   });
   // Peer connections still open when a phase fails: closed on the way out, or their sockets keep
@@ -153,4 +166,16 @@ export async function sessionMemory(n = 20, crowd = 100): Promise<SessionMemory>
     await container.remove();
     rmSync(stateDir, { recursive: true, force: true });
   }
+}
+
+// node --conditions=source --import tsx bench/session-memory.ts [sessions] [crowd] ['node flags'] [ENV=value ...]
+// One measurement on its own (npm run bench runs it among the rest).
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const [n = '16', crowd = '100', flags, ...envs] = process.argv.slice(2);
+  const env = Object.fromEntries(envs.map((kv) => kv.split('=', 2) as [string, string]));
+  console.log(
+    JSON.stringify(
+      await sessionMemory(Number(n), Number(crowd), flags === undefined ? AGENT_NODE_ARGS : flags.split(' ').filter(Boolean), env),
+    ),
+  );
 }

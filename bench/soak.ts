@@ -20,7 +20,7 @@ import { busySessions, droppedSessions, openCloseCycles, type Enrolled, type Pha
 import { heapSnapshot, mallocTrim, settle, snapshot, type Snapshot, type Tolerance } from './soak/probes.js';
 import { report, type PhaseResult, type SoakResults } from './soak/report.js';
 import { enrollConsole } from './soak/soak-console.js';
-import { unitAllocatorEnv } from './soak/unit-env.js';
+import { unitAllocatorEnv, unitNodeArgs } from './soak/unit-env.js';
 import { percentile, round } from './stats.js';
 
 const HELP = `npm run soak -- [options]   (environment variable in brackets)
@@ -106,6 +106,8 @@ const config = {
   settleMs: ms(opt('settle', undefined, '60s')),
   phases: opt('phases', undefined, 'cycles,busy,dropped').split(','),
   agentEnv: agentEnv(values['agent-env'] as string | undefined),
+  /** the unit's NODE_OPTIONS, which the agent runs with */
+  agentNodeArgs: unitNodeArgs(),
   trim: values.trim === true,
   heapSnapshots: values['heap-snapshots'] === true,
   containers: 5,
@@ -165,7 +167,12 @@ async function main(): Promise<void> {
       agentId: `soak-${runId}`,
       name: 'soak agent',
       stateDir,
-      nodeArgs: ['--expose-gc', ...(config.heapSnapshots ? [`--heapsnapshot-signal=SIGUSR1`, `--diagnostic-dir=${heapDir}`] : [])],
+      // the unit's node flags (NODE_OPTIONS), as it ships
+      nodeArgs: [
+        ...config.agentNodeArgs,
+        '--expose-gc',
+        ...(config.heapSnapshots ? [`--heapsnapshot-signal=SIGUSR1`, `--diagnostic-dir=${heapDir}`] : []),
+      ],
       env: { ...config.agentEnv, TETHER_AGENT_DEBUG_STATS: '1' },
       extraArgs: [
         '--label',

@@ -154,6 +154,48 @@ describe('werift patches (agent/patches, applied by npm ci)', () => {
     }
   });
 
+  // Patch 015: every SACK that acknowledged new data cleared T3 and made a new Timeout. A restart
+  // now moves the deadline of the armed timer, which arms itself again when it fires before it.
+  test('T3 restarted by SACKs keeps its one timer and expires no sooner than an RTO after the last restart', async () => {
+    const w = await patchedWerift();
+    const sctp = establishedSctp(w);
+    const t3 = sctp as unknown as SctpSendSide & { rto: number; timer3Restart(): void };
+    const first = sctp.localTsn;
+    const turn = () => new Promise((resolve) => setImmediate(resolve));
+    let expiredAt: number | undefined;
+    const expire = t3.timer3Expired;
+    t3.timer3Expired = () => {
+      expiredAt ??= performance.now();
+      t3.timer3Expired = expire;
+    };
+    try {
+      sctp.cwnd = 20 * 1200;
+      void sctp.send(1, 53, Buffer.alloc(5 * 1200)); // chunks 0..4; T3 starts
+      await turn();
+      assert.ok(sctp.timer3Handle, 'T3 runs while data is outstanding');
+      const sack = (acked: number) =>
+        sctp.receiveSackChunk({ cumulativeTsn: (first + acked) % 2 ** 32, gaps: [], advertisedRwnd: 1 << 20, duplicates: [] });
+      // The first RTT sample takes the RTO from its initial 3 s to 1 s: T3 must expire sooner than
+      // armed, so that restart arms it anew.
+      await sack(0);
+      const timer = sctp.timer3Handle;
+      let lastRestart = 0;
+      let rtoMs = 0;
+      for (let acked = 1; acked < 4; acked++) {
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        lastRestart = performance.now();
+        await sack(acked);
+        rtoMs = t3.rto * 1000;
+        assert.equal(sctp.timer3Handle, timer, `SACK ${acked + 1} restarted T3 on the same timer`);
+      }
+      await until(() => expiredAt !== undefined, 'T3 to expire', 60_000);
+      // a lower bound only: a timer never fires early, however busy the machine (1 ms: timers round)
+      assert.ok(expiredAt! >= lastRestart + rtoMs - 1, `expired ${expiredAt! - lastRestart} ms after the last restart, RTO ${rtoMs} ms`);
+    } finally {
+      clearTimeout(sctp.timer3Handle);
+    }
+  });
+
   // Patch 011: a send waited until the whole outbound queue was empty (every pending send woke on
   // every transmit), and for ever once the association stopped.
   test('a send resolves once its own message is transmitted, and a pending one when the association stops', async () => {

@@ -16,3 +16,16 @@ export function unitAllocatorEnv(text = readFileSync(unitPath, 'utf8')): Record<
   }
   return env;
 }
+
+/**
+ * The node flags the unit gives the agent (`Environment=NODE_OPTIONS=…`, or the same line quoted
+ * for systemd: `Environment="NODE_OPTIONS=--a --b"`), so that the bench and the soak run the agent
+ * with the V8 settings it ships with.
+ */
+export function unitNodeArgs(text = readFileSync(unitPath, 'utf8')): string[] {
+  for (const line of text.split('\n')) {
+    const m = /^Environment=(?:"NODE_OPTIONS=([^"]*)"|NODE_OPTIONS=(.*))$/.exec(line.trim());
+    if (m) return (m[1] ?? m[2] ?? '').split(/\s+/).filter(Boolean);
+  }
+  return [];
+}
