@@ -31,10 +31,12 @@ try {
   const bench = new RendererBench(ui, stack.agent.agentId, container.name);
   const loadBefore = loadavg().map((l) => round(l, 2));
   const prompts: number[] = [];
+  const openedAt: number[] = [];
   for (let i = 0; i < promptSamples; i++) {
     const t = await bench.timeToPrompt();
     if (!t.ok) throw new Error(`prompt ${i + 1}: ${t.error}`);
     if (t.stages.firstByte !== undefined) prompts.push(t.stages.firstByte);
+    if (t.stages.opened !== undefined) openedAt.push(t.stages.opened);
   }
   const tabId = await bench.openTab();
   const ready: number[] = [];
@@ -60,6 +62,7 @@ try {
         loadBefore,
         loadAfter: loadavg().map((l) => round(l, 2)),
         timeToPromptMs: summary(prompts),
+        promptOpenedMs: summary(openedAt),
         timeToResumeMs: summary(resumed),
         resumeReconnectReadyMs: summary(ready),
         readyToResumedMs: summary(readyToResumed),

@@ -125,7 +125,7 @@ export async function startExec(target: ResolvedTarget, options: ExecOptions): P
   stream.once('close', () => {
     ended = true;
   });
-  const resize = async (cols: number, rows: number) => {
+  const resizeNow = async (cols: number, rows: number) => {
     try {
       await withDeadline(exec.resize({ w: cols, h: rows }), DOCKER_REQUEST_TIMEOUT_MS, 'resizing the exec');
     } catch (cause) {
@@ -134,7 +134,13 @@ export async function startExec(target: ResolvedTarget, options: ExecOptions): P
       else log.warn('resize failed', fields);
     }
   };
-  await resize(options.cols, options.rows);
+  // One resize at a time, in the order asked: the first (below) is not waited for, and a console's
+  // resize right after `opened` must not reach Docker before it and be undone by it.
+  let resizing = Promise.resolve();
+  const resize = (cols: number, rows: number): Promise<void> => (resizing = resizing.then(() => resizeNow(cols, rows)));
+  // For engines before API 1.42, which ignore ConsoleSize; not waited for: a round trip to dockerd
+  // that `opened` need not wait for (the shell gets its size all the same).
+  void resize(options.cols, options.rows);
   return ok({
     shell: shell.value,
     stream,
