@@ -34,6 +34,8 @@ export interface TabSummary {
   droppedInput: number;
   undeliveredInput: string[];
   resumeGraceMs: number;
+  /** the shell's host pid from the agent's `running`; undefined before it */
+  hostPid: number | undefined;
 }
 
 export interface TransferFacts {

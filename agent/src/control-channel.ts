@@ -32,6 +32,8 @@ export class AgentControlChannel {
     private readonly peerId: string,
     private readonly trust?: PeerTrust,
     watcher?: TargetWatcher,
+    /** told the console's hello capabilities (what its tty channels take) */
+    private readonly onHello?: (capabilities: readonly string[]) => void,
   ) {
     this.unsubscribe.push(channel.onMessage((frame) => void this.receive(frame)));
     this.unsubscribe.push(channel.onClose(() => this.dispose()));
@@ -87,6 +89,7 @@ export class AgentControlChannel {
           return;
         }
         this.helloSeen = true;
+        this.onHello?.(message.capabilities);
         this.trust?.helloReceived();
         log.info('console hello', { peer: this.peerId, version: message.peer.version, capabilities: message.capabilities });
         this.send({

@@ -14,9 +14,10 @@ const log = createLogger(import.meta.url);
 const EXIT_POLLS = 20;
 const EXIT_POLL_MS = 100;
 /**
- * Between asks for the host pid, which Docker sets a few milliseconds after start: `opened` waits
- * for it (the kill path needs it), so short sleeps (each ask is itself a round trip to dockerd);
- * 25 ms sleeps put ~50 ms into every time to prompt. At most PID_POLLS asks, a fraction of a second in all.
+ * Between asks for the host pid, which Docker sets a few milliseconds after start (later on a busy
+ * engine). Nothing waits for it before `opened` (session-exec.ts learns it while the console
+ * already has its tab); short sleeps still, as the kill and the journal wait for it. At most
+ * PID_POLLS asks, a fraction of a second in all.
  */
 const PID_POLL_MS = 2;
 const PID_POLLS = 100;
@@ -37,9 +38,10 @@ export interface ExecHandle {
   readonly shell: string;
   /** The raw terminal stream: write input, read output. Ending it does not end the process. */
   readonly stream: Duplex;
-  /** The process id on the host (exec inspect `Pid`), 0 when Docker did not say. */
-  readonly pid: number;
-  /** `pid`, or when Docker had not said yet at start (a busy engine), asks again; 0 when it still cannot tell. */
+  /**
+   * The process id on the host (exec inspect `Pid`): asked of Docker until it says (it reports 0
+   * for a moment after start), then remembered; 0 when it cannot tell, and asked again next time.
+   */
   currentPid(): Promise<number>;
   readonly execId: string;
   /** Resizes the PTY; an error after the process ended is logged at debug level, not surfaced. */
@@ -116,13 +118,14 @@ export async function startExec(target: ResolvedTarget, options: ExecOptions): P
   const started = await attempt(exec.start(startOptions) as Promise<Duplex>, 'EXEC_FAILED', 'starting the exec');
   if (!started.ok) return started;
   const stream = started.value;
-  const pid = await hostPid(exec);
+  let pid = 0;
+  let asking: Promise<number> | undefined;
 
   let ended = false;
   stream.once('close', () => {
     ended = true;
   });
-  const resize = async (cols: number, rows: number) => {
+  const resizeNow = async (cols: number, rows: number) => {
     try {
       await withDeadline(exec.resize({ w: cols, h: rows }), DOCKER_REQUEST_TIMEOUT_MS, 'resizing the exec');
     } catch (cause) {
@@ -131,17 +134,26 @@ export async function startExec(target: ResolvedTarget, options: ExecOptions): P
       else log.warn('resize failed', fields);
     }
   };
-  await resize(options.cols, options.rows);
+  // One resize at a time, in the order asked: the first (below) is not waited for, and a console's
+  // resize right after `opened` must not reach Docker before it and be undone by it.
+  let resizing = Promise.resolve();
+  const resize = (cols: number, rows: number): Promise<void> => (resizing = resizing.then(() => resizeNow(cols, rows)));
+  // For engines before API 1.42, which ignore ConsoleSize; not waited for: a round trip to dockerd
+  // that `opened` need not wait for (the shell gets its size all the same).
+  void resize(options.cols, options.rows);
   return ok({
     shell: shell.value,
     stream,
-    pid,
     execId: exec.id,
     resize,
-    async currentPid() {
-      if (pid > 0) return pid;
-      const info = await attempt(exec.inspect(), 'EXEC_FAILED', 'inspecting the exec');
-      return info.ok ? info.value.Pid : 0;
+    currentPid() {
+      if (pid > 0) return Promise.resolve(pid);
+      asking ??= hostPid(exec).then((found) => {
+        pid = found;
+        asking = undefined;
+        return found;
+      });
+      return asking;
     },
     async exitCode() {
       // The stream can end a moment before Docker records the exit: ask a few times.

@@ -12,6 +12,7 @@ import {
   MAX_CHANNELS_PER_PEER,
   ok,
   protocolError,
+  RUNNING_CAPABILITY,
   TTY_CHANNEL_PREFIX,
   type ErrorCode,
   type IceCandidate,
@@ -73,6 +74,8 @@ export interface PeerOptions {
 
 export class AgentPeer {
   private readonly ttys = new Set<AgentTtyChannel>();
+  /** the console's hello capabilities, once it said hello on `control` */
+  private consoleCapabilities: readonly string[] = [];
   private readonly controls = new Set<AgentControlChannel>();
   private readonly files = new Set<AgentFileChannel>();
   private disconnectedTimer: NodeJS.Timeout | undefined;
@@ -223,6 +226,7 @@ export class AgentPeer {
         peerId,
         this.options.trust,
         this.options.watcher,
+        (capabilities) => (this.consoleCapabilities = capabilities),
       );
       this.controls.add(control);
       port.onClose(() => this.controls.delete(control));
@@ -239,6 +243,7 @@ export class AgentPeer {
         who: this.options.who,
         peerId,
         authorize: () => this.options.trust.authorized(),
+        consoleTakesRunning: () => this.consoleCapabilities.includes(RUNNING_CAPABILITY),
       });
       this.ttys.add(tty);
       void tty.done.then(() => this.ttys.delete(tty));

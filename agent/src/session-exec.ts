@@ -3,7 +3,9 @@
  * session slot the rules gave it, the `docker exec` itself with its standing beside the workload
  * (session-standing.ts: priority, CPUs, caps, applied before the shell runs), whether the host sees
  * its processes (how they are killed), and its recording. Opened in `start`, before the session
- * exists; given back in `kill` and `release` when the session is disposed.
+ * exists, which resolves as soon as the exec's stream is attached; what needs the shell running
+ * (its host pid, its standing) comes with `running`. Given back in `kill` and `release` when the
+ * session is disposed.
  *
  * Every process of the session carries its markers in its environment (`TETHER_SESSION=<id>` and
  * the agent's `TETHER_AGENT=<tag>`, session-killer.ts): whatever its Linux session or parent, the
@@ -14,7 +16,7 @@ import type { DockerTargets, ResolvedTarget } from './docker-targets.js';
 import { startExec, type ExecHandle } from './exec-handle.js';
 import { hostSeesProcess, killSession, pidNamespaceOf, sessionMarkers, type KillResult } from './session-killer.js';
 import { SessionRecorder } from './session-recorder.js';
-import type { SessionRules } from './session-rules.js';
+import type { ResolvedStanding, SessionRules } from './session-rules.js';
 import { readStandingReport, standingCommand } from './session-standing.js';
 import { settleStanding, type StandingOutcome } from './session-standing-host.js';
 
@@ -33,25 +35,42 @@ export interface OpenRequest {
   rows: number;
 }
 
+/** Where the session's processes are, as the host sees them: known once its shell runs. */
+interface Located {
+  /** The exec's host pid (Docker's); 0 when unknown. */
+  hostPid: number;
+  /** Whether the host sees the exec's processes, so that they are killed from the host. */
+  hostVisible: boolean;
+  /** The container's pid namespace as the host sees it; the host kill looks only there. */
+  pidNamespace: string | undefined;
+}
+
 export class SessionExec {
+  private located: Located = { hostPid: 0, hostVisible: false, pidNamespace: undefined };
+  private settledStanding: StandingOutcome | undefined;
+  /**
+   * Resolves once the shell runs: its standing report read off the stream (nothing else may read
+   * the stream before), its host pid known, its standing settled. An error: it never ran (it ended
+   * as it started); the caller ends the session.
+   */
+  readonly running: Promise<Result<void>>;
+
   private constructor(
     readonly sessionId: string,
     readonly target: ResolvedTarget,
     readonly handle: ExecHandle,
-    /** The exec's host pid (Docker's; asked again after start when it had not said); 0 when unknown. */
-    readonly hostPid: number,
-    /** Whether the host sees the exec's processes, so that they are killed from the host. */
-    readonly hostVisible: boolean,
-    /** The container's pid namespace as the host sees it, read at start; the host kill looks only there. */
-    readonly pidNamespace: string | undefined,
     readonly user: string | undefined,
     private readonly releaseSlot: (() => void) | undefined,
     readonly recorder: SessionRecorder | undefined,
-    /** the standing its processes got; undefined without rules (unit tests), where the shell starts as Docker starts it */
-    readonly standing: StandingOutcome | undefined,
-  ) {}
+    resolved: ResolvedStanding | undefined,
+  ) {
+    this.running = this.settle(resolved);
+  }
 
-  /** Checks the target and the rules, then starts the exec with the session's markers in its environment. */
+  /**
+   * Checks the target and the rules, then starts the exec with the session's markers in its
+   * environment; resolves as soon as its stream is attached, before the shell runs (`running`).
+   */
   static async start(sessionId: string, request: OpenRequest, options: SessionExecOptions): Promise<Result<SessionExec>> {
     const target = await options.targets.resolve(request.target);
     if (!target.ok) return target;
@@ -76,23 +95,6 @@ export class SessionExec {
       releaseSlot?.();
       return handle;
     }
-    // The standing report first: once the script has written it, the exec runs and a busy Docker
-    // engine that had not told its pid at start does.
-    const report = resolved ? await readStandingReport(handle.value.stream) : undefined;
-    const hostPid = await handle.value.currentPid();
-    const hostVisible = await hostSeesProcess(hostPid, sessionId);
-    const pidNamespace = hostVisible ? await pidNamespaceOf(hostPid) : undefined;
-    let standing: StandingOutcome | undefined;
-    if (resolved && report) {
-      const settled = await settleStanding(report, sessionId, hostPid, resolved, pidNamespace);
-      if (!settled.ok) {
-        await killSession(target.value.container, hostPid, sessionId, hostVisible, { user, pidNamespace });
-        handle.value.stream.destroy();
-        releaseSlot?.();
-        return settled;
-      }
-      standing = settled.value;
-    }
     const recordDir = rules?.config.recordDir;
     const recorder = recordDir
       ? SessionRecorder.start(recordDir, {
@@ -104,22 +106,55 @@ export class SessionExec {
           input: rules?.config.recordInput === true,
         })
       : undefined;
-    return ok(
-      new SessionExec(sessionId, target.value, handle.value, hostPid, hostVisible, pidNamespace, user, releaseSlot, recorder, standing),
-    );
+    return ok(new SessionExec(sessionId, target.value, handle.value, user, releaseSlot, recorder, resolved));
+  }
+
+  private async settle(resolved: ResolvedStanding | undefined): Promise<Result<void>> {
+    // The standing report first, read before anything else reads the stream: once the script has
+    // written it, the exec runs and a busy Docker engine that had not told its pid at start does.
+    const report = resolved ? await readStandingReport(this.handle.stream) : undefined;
+    const hostPid = await this.handle.currentPid();
+    const hostVisible = await hostSeesProcess(hostPid, this.sessionId);
+    const pidNamespace = hostVisible ? await pidNamespaceOf(hostPid) : undefined;
+    this.located = { hostPid, hostVisible, pidNamespace };
+    if (resolved && report) {
+      const settled = await settleStanding(report, this.sessionId, hostPid, resolved, pidNamespace);
+      if (!settled.ok) return settled;
+      this.settledStanding = settled.value;
+    }
+    return ok(undefined);
+  }
+
+  /** The exec's host pid once the shell runs (`running`); 0 before, or when Docker did not say. */
+  get hostPid(): number {
+    return this.located.hostPid;
+  }
+
+  /** Whether the host sees the session's processes (known once the shell runs). */
+  get hostVisible(): boolean {
+    return this.located.hostVisible;
+  }
+
+  /** The standing its processes got, once the shell runs; undefined before, and without rules (unit tests). */
+  get standing(): StandingOutcome | undefined {
+    return this.settledStanding;
   }
 
   /**
    * Kills every process of the session; says how, and how many it found. The exec stream is closed
    * first unless `keepStream`: a stopping agent reads the output the processes write until they die.
    */
-  kill(keepStream = false): Promise<KillResult> {
+  async kill(keepStream = false): Promise<KillResult> {
     if (!keepStream) this.handle.stream.destroy();
+    // Where the processes are is known once the shell runs: a session ended before that (the
+    // console closed its tab at once) waits for it, or the kill would look for them blind.
+    await this.running;
+    const { hostPid, hostVisible, pidNamespace } = this.located;
     const handle = this.handle;
-    return killSession(this.target.container, this.hostPid, this.sessionId, this.hostVisible, {
+    return killSession(this.target.container, hostPid, this.sessionId, hostVisible, {
       user: this.user,
       resolvePid: () => handle.currentPid(),
-      pidNamespace: this.pidNamespace,
+      pidNamespace,
     });
   }
 

@@ -22,13 +22,19 @@ export class SessionRegistry {
     this.sessions.set(session.sessionId, session);
     // Started while the agent began to stop: it ends with the others.
     if (this.stopping) void session.dispose(this.stopping.reason, null, this.stopping.notice);
-    this.journal?.add({
+    const entry = {
       sessionId: session.sessionId,
       containerId: session.target.id,
       container: session.target.name,
       pid: session.hostPid,
       ...(session.user ? { user: session.user } : {}),
       startedAt: new Date().toISOString(),
+    };
+    // Written at once, before the shell runs (pid 0: a restarted agent finds the processes by
+    // their marker), and again with the host pid once it is known.
+    this.journal?.add(entry);
+    void session.running.then((running) => {
+      if (running.ok && !session.isEnded && session.hostPid > 0) this.journal?.add({ ...entry, pid: session.hostPid });
     });
     void session.ended.then(() => {
       if (this.sessions.get(session.sessionId) === session) this.sessions.delete(session.sessionId);

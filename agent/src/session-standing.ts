@@ -201,6 +201,7 @@ export function readStandingReport(stream: Duplex, timeoutMs = STANDING_REPORT_T
       clearTimeout(timer);
       stream.off('readable', onReadable);
       stream.off('end', onEnd);
+      stream.off('close', onEnd);
       if (result.kind !== 'ended' && rest.length > 0) stream.unshift(rest);
       resolve(result);
     };
@@ -229,6 +230,8 @@ export function readStandingReport(stream: Duplex, timeoutMs = STANDING_REPORT_T
     }, timeoutMs);
     stream.on('readable', onReadable);
     stream.once('end', onEnd);
+    // Destroyed (the session ended before its shell ran): no 'end' comes.
+    stream.once('close', onEnd);
   });
 }
 

@@ -30,6 +30,11 @@ export interface AgentTtyChannelOptions extends TtySessionOptions {
   authorize?: () => Promise<Result<void>>;
   /** the clock of the once-a-second RATE_LIMITED answer to refused input; tests move their own */
   now?: () => number;
+  /**
+   * Whether the console takes `running` (RUNNING_CAPABILITY in its hello): it then gets `opened` as
+   * soon as the exec's stream is attached. Without it (or when absent), `opened` waits for the shell.
+   */
+  consoleTakesRunning?: () => boolean;
 }
 
 type State = 'awaiting-open' | 'opening' | 'attached' | 'done';
@@ -92,14 +97,16 @@ export class AgentTtyChannel {
     answerError(this.channel, code, message, fatal);
   }
 
-  private fail(error: ProtocolError, sessionId?: string): void {
+  /** The open is refused with `error`; `audited`: the session already wrote its `session.refused`. */
+  private fail(error: ProtocolError, sessionId?: string, audited = false): void {
     log.info('open refused', { peer: this.options.peerId, code: error.code, reason: error.message, ...(sessionId ? { sessionId } : {}) });
-    this.options.audit?.record('session.refused', {
-      ...this.options.who,
-      ...(sessionId ? { sessionId } : {}),
-      code: error.code,
-      reason: error.message,
-    });
+    if (!audited)
+      this.options.audit?.record('session.refused', {
+        ...this.options.who,
+        ...(sessionId ? { sessionId } : {}),
+        code: error.code,
+        reason: error.message,
+      });
     this.sendError(error.code, error.message, true);
     this.finish();
     if (this.channel.isOpen) closeWhenDrained(this.channel);
@@ -228,10 +235,10 @@ export class AgentTtyChannel {
       await session.dispose('channel gone while opening');
       return;
     }
-    this.attached(session, undefined);
+    await this.attached(session, undefined);
   }
 
-  private resume(message: OpenMessage, resume: { sessionId: string; received: number }): void {
+  private async resume(message: OpenMessage, resume: { sessionId: string; received: number }): Promise<void> {
     const session = this.registry.get(resume.sessionId);
     if (!session) {
       return this.fail(
@@ -254,16 +261,28 @@ export class AgentTtyChannel {
       );
     }
     session.resize(message.cols, message.rows);
-    this.attached(session, point.value);
+    await this.attached(session, point.value);
   }
 
-  private attached(session: TtySession, resumed: { from: number; lost: number } | undefined): void {
+  private async attached(session: TtySession, resumed: { from: number; lost: number } | undefined): Promise<void> {
+    const early = this.options.consoleTakesRunning?.() === true;
+    if (!early) {
+      // A console without RUNNING_CAPABILITY gets `opened` once the shell runs, every notice in it.
+      const running = await session.running;
+      if (this.isDone()) {
+        // The channel went away meanwhile: a new session's id never reached the console, so
+        // nobody can resume it and its process must not outlive the channel.
+        if (!resumed) await session.dispose('channel gone while opening');
+        return;
+      }
+      if (!running.ok) return this.fail(running.error, session.sessionId, true);
+    }
     this.session = session;
     this.state = 'attached';
     void session.ended.then(() => {
       if (this.session === session && this.state !== 'done') this.finish();
     });
-    const notices = session.notices;
+    const notices = early ? session.openNotices : session.notices;
     this.send({
       type: 'opened',
       sessionId: session.sessionId,
@@ -278,6 +297,14 @@ export class AgentTtyChannel {
     this.queuedInput = [];
     this.queuedBytes = 0;
     if (this.pendingSize) session.resize(this.pendingSize.cols, this.pendingSize.rows);
+    if (early) {
+      // The session ends itself, with a fatal error on this channel, if its shell never runs.
+      void session.running.then((running) => {
+        if (!running.ok || this.session !== session || this.state !== 'attached' || !session.isAttachedTo(this.channel)) return;
+        const later = session.runningNotices;
+        this.send({ type: 'running', hostPid: session.hostPid, ...(later.length > 0 ? { notices: later } : {}) });
+      });
+    }
   }
 
   private isDone(): boolean {

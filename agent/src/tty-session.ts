@@ -14,6 +14,7 @@ import {
   err,
   MAX_ALWAYS_WRITTEN_INPUT_BYTES,
   MAX_PENDING_INPUT_BYTES,
+  MAX_QUEUED_INPUT_BYTES,
   ok,
   protocolError,
   RESUME_BUFFER_BYTES,
@@ -85,19 +86,38 @@ export class TtySession {
   /** Resolves once the session has ended and released everything. */
   readonly ended: Promise<void>;
   private markEnded!: () => void;
+  /**
+   * Resolves once the shell runs (session-exec.ts `running`): its start audited, its output read,
+   * the input held until then written. An error: it never ran, and the session is being ended
+   * with that error as its notice (`session.refused` in the audit log).
+   */
+  readonly running: Promise<Result<void>>;
+  private isRunning = false;
+  /** Input that came before the shell ran: written once it runs. */
+  private heldInput: Buffer[] = [];
+  private heldInputBytes = 0;
+  /** Whether `session.start` went to the audit log (so `session.end` goes too). */
+  private startAudited = false;
 
   private constructor(
     private readonly exec: SessionExec,
     private readonly options: TtySessionOptions,
+    private readonly request: OpenRequest,
   ) {
     this.ended = new Promise((resolve) => (this.markEnded = resolve));
-    const stream = exec.handle.stream;
-    this.sender = new OutputSender(this.output, stream);
+    this.sender = new OutputSender(this.output, exec.handle.stream);
     this.sender.onCaughtUp(() => this.finishIfExited());
     const rules = options.rules?.config;
     this.limits = new SessionLimits(rules?.idleTimeoutMs ?? 0, rules?.maxSessionMs ?? 0, (code, message) =>
       this.limitReached(code, message),
     );
+    this.unsubscribe.push(addDebugFigures(`session:${this.sessionId}`, () => this.figures()));
+    this.running = this.whenRunning();
+  }
+
+  /** The stream is the session's to read once session-exec.ts has taken its standing report off it. */
+  private readStream(): void {
+    const stream = this.exec.handle.stream;
     const onData = (chunk: Buffer) => this.take(chunk);
     const onEnd = () => void this.exited();
     const onError = (cause: Error) => {
@@ -113,21 +133,31 @@ export class TtySession {
       stream.off('error', onError);
     });
     this.limits.start();
-    this.unsubscribe.push(addDebugFigures(`session:${this.sessionId}`, () => this.figures()));
   }
 
-  /** Checks the target and the rules, then starts the exec: a running, detached session. */
+  /**
+   * Checks the target and the rules, then starts the exec: a detached session, as soon as the
+   * exec's stream is attached. Its shell runs a moment later (`running`).
+   */
   static async start(request: OpenRequest, options: TtySessionOptions): Promise<Result<TtySession>> {
     const audit = options.audit;
     if (audit && !audit.acceptsSessions) return err(auditUnavailable(audit));
     const sessionId = newSessionId();
     const exec = await SessionExec.start(sessionId, request, options);
     if (!exec.ok) return exec;
-    const { target, handle, user, recorder, hostVisible, standing } = exec.value;
-    const session = new TtySession(exec.value, options);
+    return ok(new TtySession(exec.value, options, request));
+  }
+
+  private async whenRunning(): Promise<Result<void>> {
+    const settled = await this.exec.running;
+    // A session ended meanwhile (its stream closed under the standing report) is audited all the same.
+    if (!settled.ok && !this.ending) return this.neverRan(settled.error, `the shell did not start: ${settled.error.message}`);
+    const { options, request } = this;
+    const audit = options.audit;
+    const { target, handle, user, recorder, hostVisible, standing } = this.exec;
     const recorded = audit?.record('session.start', {
       ...options.who,
-      sessionId,
+      sessionId: this.sessionId,
       container: target.name,
       containerId: target.id.slice(0, 12),
       user: user ?? null,
@@ -136,24 +166,46 @@ export class TtySession {
       inputRecorded: recorder?.recordsInput === true,
       ...(standing ? { standing: standingRecord(standing) } : {}),
     });
+    this.startAudited = audit !== undefined;
+    // Ended before its shell ran (the tab closed at once): its start and end are audited all the same.
+    if (this.ending) return settled.ok ? err(protocolError('EXEC_FAILED', 'The session ended before its shell ran.')) : settled;
     if (audit && recorded === false && audit.failure === 'closed') {
-      // Strict recording: a session whose start is not in the audit log is not served. Its start
-      // and end are held and written, after a gap record, once the log can be written.
-      await session.dispose('refused: the audit log cannot be written');
-      return err(auditUnavailable(audit));
+      // Strict recording: a session whose start is not in the audit log is not served (nothing
+      // typed was written to it). Its start and end are held and written, after a gap record,
+      // once the log can be written.
+      return this.neverRan(auditUnavailable(audit), 'refused: the audit log cannot be written');
     }
     log.info('session opened', {
-      sessionId,
+      sessionId: this.sessionId,
       peer: options.peerId,
       container: target.name,
       containerId: target.id.slice(0, 12),
       shell: handle.shell,
       cols: request.cols,
       rows: request.rows,
+      hostPid: this.exec.hostPid,
       kill: hostVisible ? 'host-proc' : 'container-exec',
       ...(standing ? { standing: standing.standing ?? null, notApplied: standing.missing.map((m) => m.what) } : {}),
     });
-    return ok(session);
+    this.isRunning = true;
+    this.readStream();
+    for (const bytes of this.heldInput) this.write(bytes);
+    this.heldInput = [];
+    this.heldInputBytes = 0;
+    return ok(undefined);
+  }
+
+  /** The shell never ran: audited as refused, and the session ends with `error` as its notice. */
+  private neverRan(error: ProtocolError, reason: string): Result<void> {
+    log.info('session refused', { sessionId: this.sessionId, peer: this.options.peerId, code: error.code, reason: error.message });
+    this.options.audit?.record('session.refused', {
+      ...this.options.who,
+      sessionId: this.sessionId,
+      code: error.code,
+      reason: error.message,
+    });
+    void this.dispose(reason, null, error);
+    return err(error);
   }
 
   get sessionId(): string {
@@ -174,14 +226,21 @@ export class TtySession {
 
   /** What the tab must tell its user when it opens: that typing is recorded, what the session's standing lacks. */
   get notices(): string[] {
-    const notices: string[] = [];
-    if (this.exec.recorder?.recordsInput) notices.push(INPUT_RECORDED_NOTICE);
-    const standing = this.exec.standing && standingNotice(this.exec.standing.missing);
-    if (standing) notices.push(standing);
-    return notices;
+    return [...this.openNotices, ...this.runningNotices];
   }
 
-  /** The exec's process id on the host; 0 when Docker did not say. */
+  /** The notices known as soon as the session exists: that typing is recorded. */
+  get openNotices(): string[] {
+    return this.exec.recorder?.recordsInput ? [INPUT_RECORDED_NOTICE] : [];
+  }
+
+  /** The notices known once the shell runs: what the session's standing lacks. */
+  get runningNotices(): string[] {
+    const standing = this.exec.standing && standingNotice(this.exec.standing.missing);
+    return standing ? [standing] : [];
+  }
+
+  /** The exec's process id on the host, once the shell runs; 0 before, or when Docker did not say. */
   get hostPid(): number {
     return this.exec.hostPid;
   }
@@ -283,15 +342,29 @@ export class TtySession {
    * it was refused: more than MAX_PENDING_INPUT_BYTES wait for a shell that does not read.
    */
   input(bytes: Buffer): boolean {
+    if (!this.isRunning && !this.ending) {
+      // Held until the shell runs: written now, it would reach the standing script, and the
+      // terminal's echo of it could come before the standing report (session-standing.ts).
+      if (this.heldInputBytes + bytes.length > MAX_QUEUED_INPUT_BYTES) return false;
+      this.inputBytesReceived += bytes.length;
+      this.heldInput.push(bytes);
+      this.heldInputBytes += bytes.length;
+      return true;
+    }
     this.inputBytesReceived += bytes.length;
     if (this.ending || this.exitCode !== undefined) return true;
     const stream = this.exec.handle.stream;
     if (bytes.length > MAX_ALWAYS_WRITTEN_INPUT_BYTES && stream.writableLength > MAX_PENDING_INPUT_BYTES) return false;
+    this.write(bytes);
+    return true;
+  }
+
+  private write(bytes: Buffer): void {
+    const stream = this.exec.handle.stream;
     this.limits.touch();
     this.bytesIn += bytes.length;
     stream.write(bytes);
     this.exec.recorder?.input(bytes);
-    return true;
   }
 
   resize(cols: number, rows: number): void {
@@ -401,16 +474,17 @@ export class TtySession {
       log.debug('session processes killed', { sessionId: this.sessionId, method: killed.method, found: killed.found });
       await this.exec.release();
       const recording = this.exec.recorder?.stoppedBecause;
-      this.options.audit?.record('session.end', {
-        ...this.options.who,
-        sessionId: this.sessionId,
-        container: this.target.name,
-        reason,
-        exitCode,
-        bytesIn: this.bytesIn,
-        bytesOut: this.output.end,
-        ...(recording ? { recordingStopped: recording } : {}),
-      });
+      if (this.startAudited)
+        this.options.audit?.record('session.end', {
+          ...this.options.who,
+          sessionId: this.sessionId,
+          container: this.target.name,
+          reason,
+          exitCode,
+          bytesIn: this.bytesIn,
+          bytesOut: this.output.end,
+          ...(recording ? { recordingStopped: recording } : {}),
+        });
       log.info('session closed', {
         sessionId: this.sessionId,
         peer: this.options.peerId,

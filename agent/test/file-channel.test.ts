@@ -44,6 +44,7 @@ function fakeSession(c: TestContainer, sessionId: string, owner = OWNER): TtySes
     target: { id: c.id, name: c.name, container: engine.getContainer(c.id), labels: {} },
     user: '1000:1000',
     hostPid: 0,
+    running: Promise.resolve({ ok: true, value: undefined }),
     isEnded: false,
     isAttached: true,
     processesLeft: false,

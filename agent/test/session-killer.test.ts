@@ -43,7 +43,7 @@ describe('session killer', () => {
       assert.ok(handle.ok);
       handle.value.stream.on('data', () => undefined);
       // A busy engine may report the pid only after start (as the agent does, ask again).
-      const pid = hostVisible ? await waitForPid(() => handle.value.currentPid()) : handle.value.pid;
+      const pid = hostVisible ? await waitForPid(() => handle.value.currentPid()) : await handle.value.currentPid();
       if (hostVisible) assert.ok(await hostSeesProcess(pid, sessionId), `the host sees pid ${pid}`);
       // A job, a new Linux session (setsid), one that ignores SIGHUP (nohup), a double fork
       // (reparented to the container's init), and the foreground command.

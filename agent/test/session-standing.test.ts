@@ -253,6 +253,9 @@ describe('session standing: real execs (root, so the host completes what busybox
     );
     assert.ok(started.ok, JSON.stringify(started));
     const exec = started.value;
+    // The stream is the session's once the standing report is off it: when the shell runs.
+    const running = await exec.running;
+    assert.ok(running.ok, JSON.stringify(running));
     let output = '';
     exec.handle.stream.on('data', (chunk: Buffer) => (output += chunk.toString()));
     exec.handle.stream.write(`${command}\n`);
@@ -282,7 +285,7 @@ describe('session standing: real execs (root, so the host completes what busybox
     assert.match(s.output, /child-oom-1000/);
     assert.deepEqual(s.exec.standing?.missing, []);
     assert.deepEqual(s.exec.standing?.hostSteps, ['SCHED_IDLE']);
-    const shell = await hostProcessFacts(s.exec.handle.pid);
+    const shell = await hostProcessFacts(s.exec.hostPid);
     assert.deepEqual([shell?.nice, shell?.policy, shell?.oomScoreAdj], [19, 5, 1000]);
     const sleeper = (await sh.processes()).find((p) => p.includes('sleep 3301'));
     const sleeperPid = Number(sleeper?.split(/\s+/)[0]);
@@ -299,7 +302,7 @@ describe('session standing: real execs (root, so the host completes what busybox
     const s = await inSession(bash, rules(), 'echo shell-$BASH_VERSINFO-$(cat /proc/$$/oom_score_adj)', /shell-\d+-1000/);
     assert.equal(s.exec.handle.shell, '/bin/bash');
     assert.deepEqual(s.exec.standing?.missing, []);
-    const shell = await hostProcessFacts(s.exec.handle.pid);
+    const shell = await hostProcessFacts(s.exec.hostPid);
     assert.deepEqual([shell?.comm, shell?.nice, shell?.policy], ['bash', 19, 5]);
     await s.end();
   });

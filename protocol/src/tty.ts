@@ -182,6 +182,26 @@ export const OpenedMessage = z.object({
   notices: z.array(text(MAX_NOTICE_LENGTH)).max(MAX_NOTICES).optional(),
 });
 
+/**
+ * In the console's `hello` capabilities when it takes `running` on tty channels: the agent then
+ * sends `opened` as soon as the exec stream is attached, and `running` once the shell runs. To a
+ * console without it, the agent sends `opened` only once the shell runs, with every notice.
+ */
+export const RUNNING_CAPABILITY = 'tty-running/1';
+
+/**
+ * After `opened`, to a console with RUNNING_CAPABILITY, once per channel: the session's shell runs
+ * (the agent has its host process id, has settled its standing and audited its start), and input
+ * held until then is written. An `error` with `fatal` instead says that it never ran.
+ */
+export const RunningMessage = z.object({
+  type: z.literal('running'),
+  /** the shell's process id on the agent's host, as Docker reports it; 0 when Docker did not say */
+  hostPid: z.number().int().nonnegative(),
+  /** what the agent could not apply to the session's processes (their priority, CPUs, caps); absent when nothing */
+  notices: z.array(text(MAX_NOTICE_LENGTH)).max(MAX_NOTICES).optional(),
+});
+
 /** JSON form of input, for simple clients; consoles send binary frames. */
 export const InputMessage = z.object({ type: z.literal('input'), data: text(MAX_FRAME_BYTES) });
 
@@ -223,6 +243,7 @@ export const ConsoleTtyMessage = z.discriminatedUnion('type', [
 /** What an agent sends on a tty channel, as text. */
 export const AgentTtyMessage = z.discriminatedUnion('type', [
   OpenedMessage,
+  RunningMessage,
   OutputMessage,
   ExitMessage,
   ErrorMessage,
@@ -239,6 +260,7 @@ export type TargetsMessage = z.infer<typeof TargetsMessage>;
 export type ErrorMessage = z.infer<typeof ErrorMessage>;
 export type OpenMessage = z.infer<typeof OpenMessage>;
 export type OpenedMessage = z.infer<typeof OpenedMessage>;
+export type RunningMessage = z.infer<typeof RunningMessage>;
 export type ResizeMessage = z.infer<typeof ResizeMessage>;
 export type AckMessage = z.infer<typeof AckMessage>;
 export type ExitMessage = z.infer<typeof ExitMessage>;

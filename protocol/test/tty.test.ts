@@ -188,3 +188,19 @@ test('channel labels and protocol name', () => {
   assert.equal(CONTROL_CHANNEL_LABEL, 'control');
   assert.equal(TTY_CHANNEL_PREFIX, 'tty:');
 });
+
+test('running: the host pid (0 when Docker did not say) and the notices learnt once the shell runs', () => {
+  for (const running of [
+    { type: 'running', hostPid: 4242 },
+    { type: 'running', hostPid: 0, notices: ['could not lower the priority'] },
+  ]) {
+    const parsed = parseAgentTtyFrame(encodeMessage(running as never));
+    assert.ok(parsed.ok && parsed.value.kind === 'message', JSON.stringify(parsed));
+    assert.deepEqual(parsed.value.message, running);
+  }
+  for (const bad of [{ type: 'running' }, { type: 'running', hostPid: -1 }, { type: 'running', hostPid: 1.5 }]) {
+    const parsed = parseAgentTtyFrame(JSON.stringify(bad));
+    assert.ok(!parsed.ok, JSON.stringify(bad));
+    assert.equal(parsed.error.code, 'BAD_MESSAGE');
+  }
+});

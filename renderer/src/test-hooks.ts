@@ -47,6 +47,8 @@ export interface TabSummary {
   undeliveredInput: string[];
   /** the agent's grace period for this tab's shell, 0 when it cannot be resumed */
   resumeGraceMs: number;
+  /** the shell's host pid from the agent's `running`; undefined before it */
+  hostPid: number | undefined;
 }
 
 export interface CaptureDigest {
@@ -293,6 +295,7 @@ export function installTestHooks(app: ConsoleApp, network: TestNetwork): TetherT
         droppedInput: t.reconnection.droppedInput,
         undeliveredInput: [...t.reconnection.undeliveredInput],
         resumeGraceMs: t.resumeGraceMs,
+        hostPid: t.hostPid,
       })),
     screen: (id) => tab(id).panel.view.screenText(),
     size: (id) => tab(id).panel.view.size,

@@ -81,6 +81,9 @@ test('a dropped path resumes the same shell: every line once and in order, the b
   await ui.capture(tabId, true);
   const opened = await ui.tab(tabId);
   assert.ok(opened.resumeGraceMs > 0, `the agent keeps sessions for a grace period (opened.resumeGraceMs ${opened.resumeGraceMs})`);
+  // The console takes `running` (tty-running/1): the shell's host pid came after `opened`.
+  const hostPid = await waitFor(async () => (await ui.tab(tabId)).hostPid, 'the tab to learn the host pid from `running`');
+  assert.ok(hostPid > 0);
   const pidBefore = await shellPid(tabId, 'pid-before');
   await ui.typeLine(tabId, 'KEPT=kept-across-resume; cd /tmp');
 
@@ -103,6 +106,7 @@ test('a dropped path resumes the same shell: every line once and in order, the b
   await waitFor(async () => (await ui.tab(tabId)).state === 'open', 'the tab to resume', 60_000);
   const resumed = await ui.tab(tabId);
   assert.equal(resumed.resumeCount, 1);
+  assert.equal(resumed.hostPid, hostPid, 'the same shell: the resume did not change its host pid');
   assert.equal(resumed.lastResumed?.lost, 0, 'nothing fell out of the 1 MiB buffer');
   assert.equal(await ui.panel(tabId).locator('[data-testid="tab-banner"]').isVisible(), false);
   const notices = await ui.notices(tabId);

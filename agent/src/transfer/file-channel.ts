@@ -199,6 +199,9 @@ export class AgentFileChannel {
       };
     if (session.owner !== this.options.owner)
       return { ok: false, error: protocolError('SESSION_FORBIDDEN', `Session ${sessionId} belongs to another console.`) };
+    // The shell's working directory is read through its host pid, known once it runs.
+    const running = await session.running;
+    if (!running.ok) return running;
     const files: FileSession = {
       container: session.target.container,
       user: session.user,

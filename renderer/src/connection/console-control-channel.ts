@@ -3,6 +3,7 @@ import {
   TTY_PROTOCOL,
   encodeMessage,
   parseAgentControl,
+  RUNNING_CAPABILITY,
   type ConsoleControlMessage,
   type HelloMessage,
   type ProtocolError,
@@ -80,7 +81,7 @@ export class ConsoleControlChannel implements Disposable {
         type: 'hello',
         protocol: TTY_PROTOCOL,
         peer: { kind: 'console', version: CONSOLE_VERSION },
-        capabilities: [],
+        capabilities: [RUNNING_CAPABILITY],
         ...(this.binding ? { nonce: this.binding.consoleNonce } : {}),
       });
     }

@@ -20,6 +20,14 @@ export interface SessionOpened {
   notices?: string[];
 }
 
+/** What `running` said (protocol/README.md, "`opened` before the shell runs"): the shell runs. */
+export interface SessionRunning {
+  /** the shell's process id on the agent's host; 0 when Docker did not say */
+  hostPid: number;
+  /** what the agent could not apply to the shell's processes */
+  notices?: string[];
+}
+
 /** What `opened.resumed` said, and how many resumes this session has had. */
 export interface ResumeInfo {
   from: number;
@@ -66,6 +74,8 @@ export interface TerminalSession extends Disposable {
   /** Output to show, in order, each byte once across resumes. */
   readonly onOutput: Event<Uint8Array>;
   readonly onOpened: Event<SessionOpened>;
+  /** The shell runs (after `onOpened`, once, from agents that send `running`; older agents never fire it). */
+  readonly onRunning: Event<SessionRunning>;
   /** the process ended; `null` when the agent could not tell its exit code */
   readonly onExit: Event<number | null>;
   readonly onError: Event<SessionError>;

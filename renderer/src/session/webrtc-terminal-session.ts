@@ -12,6 +12,7 @@ import {
   type SessionError,
   type SessionFactory,
   type SessionOpened,
+  type SessionRunning,
   type RestoredSession,
   type TerminalSession,
 } from './terminal-session';
@@ -67,6 +68,9 @@ export class WebRtcTerminalSession implements TerminalSession {
 
   private readonly outputEmitter = new Emitter<Uint8Array>();
   private readonly openedEmitter = new Emitter<SessionOpened>();
+  private readonly runningEmitter = new Emitter<SessionRunning>();
+  /** `running` came once: a resume's `running` tells the tab nothing new */
+  private runningSeen = false;
   private readonly exitEmitter = new Emitter<number | null>();
   private readonly errorEmitter = new Emitter<SessionError>();
   private readonly closedEmitter = new Emitter<void>();
@@ -75,6 +79,7 @@ export class WebRtcTerminalSession implements TerminalSession {
   private readonly inputDroppedEmitter = new Emitter<number>();
   readonly onOutput = this.outputEmitter.event;
   readonly onOpened = this.openedEmitter.event;
+  readonly onRunning = this.runningEmitter.event;
   readonly onExit = this.exitEmitter.event;
   readonly onError = this.errorEmitter.event;
   readonly onClosed = this.closedEmitter.event;
@@ -306,6 +311,11 @@ export class WebRtcTerminalSession implements TerminalSession {
         if (this.sizeUnsent()) this.resize(this.size.cols, this.size.rows);
         this.sendHeld();
         break;
+      case 'running':
+        if (this.runningSeen || this.state === 'opening') return;
+        this.runningSeen = true;
+        this.runningEmitter.fire({ hostPid: message.hostPid, ...(message.notices ? { notices: message.notices } : {}) });
+        break;
       case 'output':
         this.show(this.encoder.encode(message.data));
         break;
@@ -379,6 +389,7 @@ export class WebRtcTerminalSession implements TerminalSession {
     const emitters = [
       this.outputEmitter,
       this.openedEmitter,
+      this.runningEmitter,
       this.exitEmitter,
       this.errorEmitter,
       this.closedEmitter,

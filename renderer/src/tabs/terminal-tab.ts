@@ -37,6 +37,8 @@ export class TerminalTab<Panel extends TabSurface = TabSurface> implements Dispo
   stage: TabStage = 'signaling';
   exitCode: number | null | undefined;
   sessionId: string | undefined;
+  /** the shell's process id on the agent's host, from `running`; undefined until then, and from older agents */
+  hostPid: number | undefined;
   readonly errors: SessionError[] = [];
   path: NetworkPath | undefined;
   targetState: TargetState | undefined;
@@ -325,6 +327,14 @@ export class TerminalTab<Panel extends TabSurface = TabSurface> implements Dispo
         this.sessionId = opened.sessionId;
         this.state = 'open';
         this.stage = 'ready';
+        this.changed();
+      }),
+    );
+    store.add(
+      session.onRunning((running) => {
+        // What the agent could not apply to the shell, from an agent that says it once the shell runs.
+        for (const notice of running.notices ?? []) this.panel.notice(notice, 'warning');
+        this.hostPid = running.hostPid;
         this.changed();
       }),
     );

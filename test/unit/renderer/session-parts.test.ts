@@ -116,3 +116,15 @@ test('a refused resume leaves the tab gone; a refused open fails it; other error
   assert.equal(stateOnError('open', error('CHANNEL_CLOSED', true)), 'failed');
   assert.equal(stateOnError('exited', error('CHANNEL_CLOSED', true)), 'exited');
 });
+
+test('`running` after `opened` is told once, with the host pid and notices; a second one (a resume) is not', () => {
+  const parts = session();
+  const runs: { hostPid: number; notices?: string[] }[] = [];
+  parts.s.onRunning((running) => runs.push(running));
+  const channel = open(parts);
+  channel.receive({ type: 'running', hostPid: 4242, notices: ['could not lower the priority'] });
+  channel.receive({ type: 'running', hostPid: 4242 });
+  assert.deepEqual(runs, [{ hostPid: 4242, notices: ['could not lower the priority'] }]);
+  assert.deepEqual(parts.errors, [], 'an agent message like any other: no error');
+  parts.s.dispose();
+});

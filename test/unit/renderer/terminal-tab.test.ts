@@ -232,3 +232,11 @@ test('a tab that is not open shows no unanswered ping: the reconnecting banner s
   assert.equal(panel.facts?.unansweredMs, undefined);
   assert.equal(panel.banner()?.kind, 'info');
 });
+
+test('running: the tab shows what the agent could not apply to the shell, and keeps its host pid', () => {
+  const { tab, panel, session } = openTab();
+  assert.equal(tab.hostPid, undefined, 'not before `running`');
+  session.running(4242, ['[tether: this shell runs at normal CPU priority: the agent could not lower it]']);
+  assert.equal(tab.hostPid, 4242);
+  assert.deepEqual(panel.notices, ['[tether: this shell runs at normal CPU priority: the agent could not lower it]']);
+});

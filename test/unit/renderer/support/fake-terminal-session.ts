@@ -11,6 +11,7 @@ import type {
   SessionError,
   SessionFactory,
   SessionOpened,
+  SessionRunning,
   TerminalSession,
 } from '../../../../renderer/src/session/terminal-session.js';
 
@@ -30,6 +31,7 @@ export class FakeTerminalSession implements TerminalSession {
   closeAsked = false;
   private readonly outputEmitter = new Emitter<Uint8Array>();
   private readonly openedEmitter = new Emitter<SessionOpened>();
+  private readonly runningEmitter = new Emitter<SessionRunning>();
   private readonly exitEmitter = new Emitter<number | null>();
   private readonly errorEmitter = new Emitter<SessionError>();
   private readonly closedEmitter = new Emitter<void>();
@@ -38,6 +40,7 @@ export class FakeTerminalSession implements TerminalSession {
   private readonly inputDroppedEmitter = new Emitter<number>();
   readonly onOutput = this.outputEmitter.event;
   readonly onOpened = this.openedEmitter.event;
+  readonly onRunning = this.runningEmitter.event;
   readonly onExit = this.exitEmitter.event;
   readonly onError = this.errorEmitter.event;
   readonly onClosed = this.closedEmitter.event;
@@ -120,6 +123,11 @@ export class FakeTerminalSession implements TerminalSession {
   exit(code: number | null): void {
     this.state = 'exited';
     this.exitEmitter.fire(code);
+  }
+
+  /** The agent's shell runs (`running`): its host pid, and what it could not apply to it. */
+  running(hostPid = 4242, notices?: string[]): void {
+    this.runningEmitter.fire({ hostPid, ...(notices ? { notices } : {}) });
   }
 
   /** The agent took the shell back: output goes on from `from`, `lost` bytes are gone. */
