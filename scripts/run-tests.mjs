@@ -9,7 +9,7 @@
 // under a temporary name) is built before they start or built atomically. The slowest files start
 // first, so that no long file is left running alone at the end.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 
@@ -105,6 +105,10 @@ if (files.length > 1 && concurrency > 1) {
   }
 }
 
+// Each file's wall time, slowest first, at the end (scripts/file-times.mjs): SLOWEST_FIRST's source.
+const fileTimes = join('test-results', 'file-times.txt');
+mkdirSync('test-results', { recursive: true });
+
 console.log(`run-tests: ${files.length} file${files.length === 1 ? '' : 's'}, ${Math.min(concurrency, files.length)} at a time`);
 const result = spawnSync(
   process.execPath,
@@ -117,6 +121,9 @@ const result = spawnSync(
     '--test-force-exit',
     `--test-timeout=${TEST_TIMEOUT_MS}`,
     '--test-reporter=spec',
+    '--test-reporter-destination=stdout',
+    '--test-reporter=./scripts/file-times.mjs',
+    `--test-reporter-destination=${fileTimes}`,
     ...files,
   ],
   {
@@ -129,4 +136,5 @@ const result = spawnSync(
     env: { TETHER_AGENT_SESSION_PRIORITY: 'normal', ...process.env },
   },
 );
+if (existsSync(fileTimes)) process.stdout.write(`\nrun-tests: each file's time (${fileTimes})\n${readFileSync(fileTimes, 'utf8')}`);
 process.exit(result.status ?? 1);
