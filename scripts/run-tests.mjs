@@ -2,14 +2,14 @@
 // Runs every test file with Node's test runner, TypeScript through tsx, workspace packages from
 // their sources (the `source` export condition). Pass file paths to run only those.
 //
-// Files run in parallel, TETHER_TEST_CONCURRENCY at a time (default: the number of cores, at
-// least 2), since no two share state: servers listen on port 0, containers and network namespaces
-// have random names, state folders are temporary, and what several files would build (the test
+// Files run in parallel, TETHER_TEST_CONCURRENCY at a time (default: one more than the number of
+// cores, at least 3), since no two share state: servers listen on port 0, containers and network
+// namespaces have random names, state folders are temporary, and what several files would build (the test
 // images, below; the agent and renderer bundles, by `npm run build` before this; nfq-delay, built
 // under a temporary name) is built before they start or built atomically. The slowest files start
 // first, so that no long file is left running alone at the end.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 
@@ -19,21 +19,35 @@ const roots = ['protocol/test', 'signaling/test', 'agent/test', 'test'];
 // (--test-force-exit), and no single test may hang the run: 10 minutes is far above the slowest.
 const TEST_TIMEOUT_MS = 10 * 60 * 1000;
 
-/** The slowest files, slowest first (measured: README, "Tests"); the others follow in name order. */
+/**
+ * The slowest files, slowest first (per-file test times of a clean-clone CI run, README "Tests");
+ * the others follow in name order.
+ */
 const SLOWEST_FIRST = [
   'test/e2e/fresh-clone.test.ts',
+  'test/e2e/file-transfer.test.ts',
   'test/e2e/network-faults.test.ts',
+  'agent/test/fuzz-agent.test.ts',
   'test/e2e/turn-expiry.test.ts',
   'test/e2e/console-resume.test.ts',
-  'agent/test/fuzz-agent.test.ts',
-  'test/e2e/console-resume-signaling.test.ts',
+  'signaling/test/scale-out.test.ts',
   'test/e2e/flood.test.ts',
+  'test/e2e/console-resume-signaling.test.ts',
+  'agent/test/control-loop.test.ts',
+  'test/e2e/install.test.ts',
   'test/e2e/network-impairment.test.ts',
   'test/e2e/turn-relay.test.ts',
-  'test/e2e/install.test.ts',
-  'test/e2e/pairing-lan.test.ts',
+  'test/e2e/console-tabs-scale.test.ts',
+  'test/e2e/integrity.test.ts',
+  'agent/test/commands.test.ts',
+  'test/e2e/console-frozen-agent.test.ts',
+  'test/e2e/console-states.test.ts',
   'agent/test/agent-rules.test.ts',
   'agent/test/werift-turn-nonce.test.ts',
+  'test/e2e/scale-out.test.ts',
+  'test/e2e/console-agent-loss.test.ts',
+  'agent/test/fail-safe-disk.test.ts',
+  'test/e2e/hostile-relay.test.ts',
 ];
 
 function find(dir) {
@@ -66,7 +80,11 @@ const files =
         .sort()
         .sort((a, b) => rank(a) - rank(b));
 
-const concurrency = Number(process.env.TETHER_TEST_CONCURRENCY) || Math.max(2, availableParallelism());
+// One file more than there are cores: the files spend most of their time waiting (on shells,
+// reconnects, link cuts, timers), not computing: a clean-clone CI run of 121 files, two at a time,
+// used 9 min of CPU (user and system, the containers' shells left out) in 18 min. The tests wait on conditions, not on wall-clock budgets of their own: a third
+// file makes their waits longer, not their outcome different.
+const concurrency = Number(process.env.TETHER_TEST_CONCURRENCY) || Math.max(3, availableParallelism() + 1);
 
 // The agent bundle when its sources changed since it was built (npm test has just built it): the
 // files only check it, and never rebuild it while others run it.
@@ -87,6 +105,10 @@ if (files.length > 1 && concurrency > 1) {
   }
 }
 
+// Each file's wall time, slowest first, at the end (scripts/file-times.mjs): SLOWEST_FIRST's source.
+const fileTimes = join('test-results', 'file-times.txt');
+mkdirSync('test-results', { recursive: true });
+
 console.log(`run-tests: ${files.length} file${files.length === 1 ? '' : 's'}, ${Math.min(concurrency, files.length)} at a time`);
 const result = spawnSync(
   process.execPath,
@@ -99,6 +121,9 @@ const result = spawnSync(
     '--test-force-exit',
     `--test-timeout=${TEST_TIMEOUT_MS}`,
     '--test-reporter=spec',
+    '--test-reporter-destination=stdout',
+    '--test-reporter=./scripts/file-times.mjs',
+    `--test-reporter-destination=${fileTimes}`,
     ...files,
   ],
   {
@@ -111,4 +136,5 @@ const result = spawnSync(
     env: { TETHER_AGENT_SESSION_PRIORITY: 'normal', ...process.env },
   },
 );
+if (existsSync(fileTimes)) process.stdout.write(`\nrun-tests: each file's time (${fileTimes})\n${readFileSync(fileTimes, 'utf8')}`);
 process.exit(result.status ?? 1);

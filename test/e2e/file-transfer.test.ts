@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, before, it } from 'node:test';
@@ -51,6 +51,8 @@ before(async () => {
 
 after(async () => {
   await stack?.close();
+  // the 50 MB file, its download and the others: about 110 MB a run
+  if (work) rmSync(work, { recursive: true, force: true });
 });
 
 const test = (name: string, body: () => Promise<void>) => it(name, () => stack.guarded(name, body)());
