@@ -1,4 +1,4 @@
-import { err, ok, PRESENCE_RESYNC_INTERVAL_MS, PresenceResync, protocolError } from '@tether/protocol';
+import { ok, PRESENCE_RESYNC_INTERVAL_MS, PresenceResync } from '@tether/protocol';
 import type { Cluster } from './cluster.js';
 import type { DeferredWork } from './deferred-work.js';
 import { handle } from './inbound.js';
@@ -41,15 +41,24 @@ export class Connections {
     void socket.join(consolesRoom(org));
     socket.emit('presence:snapshot', this.presence.snapshot(org));
     this.relay.attachConsole(socket);
+    // At most one snapshot a second per console: one asked for sooner is sent when the second is
+    // up (a console that saw two gaps in a second still gets its list), and asks while it waits
+    // add nothing.
     let resyncedAt = Number.NEGATIVE_INFINITY;
-    handle(socket, 'presence:resync', PresenceResync, { log: this.log, queues: this.queues }, async () => {
-      if (Date.now() - resyncedAt < PRESENCE_RESYNC_INTERVAL_MS) {
-        return err(protocolError('RATE_LIMITED', `at most one presence snapshot per ${PRESENCE_RESYNC_INTERVAL_MS} ms`));
-      }
+    let pendingResync: NodeJS.Timeout | undefined;
+    const sendSnapshot = () => {
+      pendingResync = undefined;
       resyncedAt = Date.now();
-      socket.emit('presence:snapshot', this.presence.snapshot(org));
+      if (socket.connected) socket.emit('presence:snapshot', this.presence.snapshot(org));
+    };
+    handle(socket, 'presence:resync', PresenceResync, { log: this.log, queues: this.queues }, async () => {
+      if (pendingResync) return ok(undefined);
+      const wait = resyncedAt + PRESENCE_RESYNC_INTERVAL_MS - Date.now();
+      if (wait <= 0) sendSnapshot();
+      else pendingResync = setTimeout(sendSnapshot, wait);
       return ok(undefined);
     });
+    socket.on('disconnect', () => clearTimeout(pendingResync));
     this.#run(socket, 'register console', () => this.cluster().connectionOpened(socket.id));
     socket.on('disconnect', (reason) => {
       const notify = this.notifyPeers();

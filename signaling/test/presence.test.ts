@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { PresenceDiff } from '@tether/protocol';
+import { PRESENCE_RESYNC_INTERVAL_MS, type PresenceDiff } from '@tether/protocol';
 import type { Socket } from 'socket.io-client';
 import { AGENT_TOKEN, connect, emitAck, Fixture, nextEvent, noEvent, presenceOf, SDP_OFFER, sid } from './support.js';
 
@@ -46,16 +46,25 @@ test('changes within one batch interval arrive as one diff, the last change of e
   assert.equal(joined.size >= 19, true);
 });
 
-test('a console that asks gets a fresh snapshot; asking again at once is RATE_LIMITED', async (t) => {
+test('a console that asks gets a fresh snapshot; asking again at once gets one more, a second later, however often it asks', async (t) => {
   const fixture = await Fixture.start(t);
   await fixture.agent('plc-1', 'Line 1 PLC');
   const { socket: console1 } = await fixture.console();
   const snapshot = nextEvent(console1, 'presence:snapshot');
   assert.deepEqual(await emitAck(console1, 'presence:resync', {}), { ok: true });
   assert.deepEqual(((await snapshot) as { agents: unknown[] }).agents, [line1]);
-  const again = (await emitAck(console1, 'presence:resync', {})) as { ok: boolean; error?: { code: string } };
-  assert.equal(again.error?.code, 'RATE_LIMITED');
+  const firstAt = Date.now();
+  const snapshots: number[] = [];
+  console1.on('presence:snapshot', () => snapshots.push(Date.now()));
+  for (let i = 0; i < 5; i++) assert.deepEqual(await emitAck(console1, 'presence:resync', {}), { ok: true });
+  const deferred = (await nextEvent(console1, 'presence:snapshot')) as { agents: unknown[] };
+  assert.ok(
+    snapshots[0]! - firstAt >= PRESENCE_RESYNC_INTERVAL_MS - 5,
+    `the second snapshot came ${snapshots[0]! - firstAt} ms after the first`,
+  );
+  assert.deepEqual(deferred.agents, [line1]);
   await noEvent(console1, 'presence:snapshot');
+  assert.equal(snapshots.length, 1, 'five asks while one snapshot was due sent one');
 });
 
 test("a console that misses a diff sees the gap, asks, and ends with the server's list", async (t) => {
