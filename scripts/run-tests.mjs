@@ -2,8 +2,8 @@
 // Runs every test file with Node's test runner, TypeScript through tsx, workspace packages from
 // their sources (the `source` export condition). Pass file paths to run only those.
 //
-// Files run in parallel, TETHER_TEST_CONCURRENCY at a time (default: one more than the number of
-// cores, at least 3), since no two share state: servers listen on port 0, containers and network
+// Files run in parallel, TETHER_TEST_CONCURRENCY at a time (default: the number of cores, at
+// least 2; three gained nothing measurable here), since no two share state: servers listen on port 0, containers and network
 // namespaces have random names, state folders are temporary, and what several files would build (the test
 // images, below; the agent and renderer bundles, by `npm run build` before this; nfq-delay, built
 // under a temporary name) is built before they start or built atomically. The slowest files start
@@ -84,7 +84,7 @@ const files =
 // reconnects, link cuts, timers), not computing: a clean-clone CI run of 121 files, two at a time,
 // used 9 min of CPU (user and system, the containers' shells left out) in 18 min. The tests wait on conditions, not on wall-clock budgets of their own: a third
 // file makes their waits longer, not their outcome different.
-const concurrency = Number(process.env.TETHER_TEST_CONCURRENCY) || Math.max(3, availableParallelism() + 1);
+const concurrency = Number(process.env.TETHER_TEST_CONCURRENCY) || Math.max(2, availableParallelism());
 
 // The agent bundle when its sources changed since it was built (npm test has just built it): the
 // files only check it, and never rebuild it while others run it.
