@@ -23,7 +23,7 @@ import type { SignalingIo, SignalingSocket } from './io-types.js';
 import { createJsonLogger, isLogLevel, moduleName, type Logger } from './log.js';
 import { DeferredWork } from './deferred-work.js';
 import { readDescriptorLimit } from './descriptor-limit.js';
-import { LoadShedder, SHED_RETRY_AFTER_MS } from './load-shedder.js';
+import { LoadShedder, SHED_EVENT_LOOP_DELAY_MS, SHED_RETRY_AFTER_MS } from './load-shedder.js';
 import { PresenceFeed } from './presence-feed.js';
 import { RedisCluster, type RedisAdapterKind } from './redis-cluster.js';
 import { Relay } from './relay.js';
@@ -68,6 +68,12 @@ export interface SignalingServerOptions {
    * RATE_LIMITED. 1024 by default; 0: no limit (behind a proxy that hides client addresses).
    */
   maxConnectionsPerAddress?: number;
+  /**
+   * The p90 of the event-loop delay over a second above which new connections are refused before
+   * their upgrade (503, Retry-After); 200 ms by default (`SHED_EVENT_LOOP_DELAY_MS`), `Infinity`
+   * never sheds (an in-process test whose clients share the node's event loop and do not retry).
+   */
+  shedEventLoopDelayMs?: number;
 }
 
 /** A running signaling server. */
@@ -164,7 +170,11 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
     words: INBOUND_WORDS,
   });
 
-  const shedder = new LoadShedder();
+  const shedThreshold = options.shedEventLoopDelayMs ?? SHED_EVENT_LOOP_DELAY_MS;
+  if (Number.isNaN(shedThreshold) || shedThreshold <= 0) {
+    throw new TypeError('startSignalingServer: shedEventLoopDelayMs must be a number above 0 (Infinity: never shed)');
+  }
+  const shedder = new LoadShedder(shedThreshold);
   const descriptors = readDescriptorLimit();
   if (descriptors) {
     log.info('descriptor limit', { ...descriptors });

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import WebSocket from 'ws';
 import { readDescriptorLimit, RESERVED_DESCRIPTORS } from '../src/descriptor-limit.js';
-import { SHED_RETRY_AFTER_MS } from '../src/load-shedder.js';
+import { SHED_EVENT_LOOP_DELAY_MS, SHED_RETRY_AFTER_MS } from '../src/load-shedder.js';
 import { startSignalingNode } from '../../harness/signaling-node.js';
 import { transportUrl } from '../../harness/pre-auth-attack.js';
 import { connect, CONSOLE_TOKEN, Fixture } from './support.js';
@@ -86,7 +86,7 @@ function openTransport(
 }
 
 test('while its event loop lags, a node refuses new connections before the upgrade (503, Retry-After), then takes them again', async (t) => {
-  const fixture = await Fixture.start(t);
+  const fixture = await Fixture.start(t, { shedEventLoopDelayMs: SHED_EVENT_LOOP_DELAY_MS });
   const connected = await fixture.console(); // a client already in is not affected
   // This process is the node: keep its event loop busy for most of a second window, in slices.
   const until = Date.now() + 1500;
