@@ -94,15 +94,7 @@ export class RedisCluster implements Cluster {
       connectionName: 'tether-signaling',
       retryStrategy: (times) => Math.min(times * 200, 2000),
     };
-    // Auto-pipelining: the commands issued in one turn of the event loop go out in one write. A
-    // burst of departures (DeferredWork runs 256 per turn, each four commands) was one system
-    // call per command, and as many reads of the answers.
-    this.#store = new Redis(options.url, {
-      ...common,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      enableAutoPipelining: true,
-    });
+    this.#store = new Redis(options.url, { ...common, enableOfflineQueue: false, maxRetriesPerRequest: 0 });
     // The adapter's publishes wait for the connection rather than fail: a failed publish would be
     // an unhandled rejection inside the adapter. While they wait this node serves no one.
     this.#pub = new Redis(options.url, { ...common, maxRetriesPerRequest: null });
