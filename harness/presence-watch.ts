@@ -54,7 +54,9 @@ export class PresenceWatch {
       const timer = setTimeout(() => {
         this.#waiters.delete(test);
         reject(
-          new Error(`presence did not become what was expected within ${timeoutMs} ms; it is ${JSON.stringify(this.ids().slice(0, 20))}`),
+          new Error(
+            `presence did not become what was expected within ${timeoutMs} ms; it is ${this.ids().length} agents, first ${JSON.stringify(this.ids().slice(0, 20))}`,
+          ),
         );
       }, timeoutMs);
       this.#waiters.add(test);
