@@ -224,6 +224,9 @@ test('an agent reconnecting to another node replaces its older connection there'
   const clients = new Clients(t);
   const { socket: console1 } = await clients.console(a.url);
   const old = await clients.agent(a.url, 'plc-1');
+  // Registered once listed: a registration still under way when the newer one came would replace
+  // the newer one instead (seen under load: node a slower than b).
+  assert.deepEqual(await presenceUntil(console1, (list) => list.length === 1), ['plc-1']);
   const oldError = nextEvent(old, 'signal:error');
   const oldGone = nextEvent(old, 'disconnect');
   const newer = await clients.agent(b.url, 'plc-1');
