@@ -39,7 +39,7 @@ export interface StormFigures {
   /** from the first connect to the last agent connected */
   agentsConnectMs: number;
   connectsPerSecond: number;
-  /** handshakes refused on the way (a busy node sheds with a retry-after) */
+  /** attempts refused on the way (a busy node answers 503 with Retry-After before the upgrade) */
   refusedHandshakes: number;
   /** from the first connect until the last of the consoles listed every agent */
   consolesSeeAllMs: number;

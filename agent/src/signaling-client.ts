@@ -4,7 +4,8 @@
  * parsed on receipt; a bad one is logged and dropped. Socket.IO reconnects by itself, with
  * exponential backoff and jitter (RECONNECT_* in @tether/protocol), so that a fleet that lost its
  * server does not come back in one wave; a refused handshake, which Socket.IO does not retry, is
- * tried again on the same schedule, never sooner than the server's `retryAfterMs` (a busy server).
+ * tried again on the same schedule, never sooner than the server's `retryAfterMs` if it says one. (A
+ * busy server refuses before the WebSocket upgrade: a transport error, which Socket.IO retries.)
  * The peer connections already established do not depend on this socket.
  */
 import { io, type Socket } from 'socket.io-client';
@@ -74,7 +75,7 @@ export class AgentSignalingClient {
     socket.on('disconnect', (reason) => log.warn('signaling disconnected', { url, reason }));
     socket.on('connect_error', (error) => {
       if (!socket.active && !this.closed) {
-        // Refused by the server (a token, an address limit, a busy node): Socket.IO leaves it there.
+        // Refused by the server (a token, an address limit): Socket.IO leaves it there.
         const refusal = SignalingErrorPayload.safeParse((error as Error & { data?: unknown }).data);
         const delayMs = reconnectDelayMs(this.refusals++, refusal.success ? refusal.data.retryAfterMs : undefined);
         log.warn('signaling connection refused', { url, error: describeError(error), code: refusal.data?.code, retryInMs: delayMs });

@@ -23,13 +23,14 @@ import type { SignalingIo, SignalingSocket } from './io-types.js';
 import { createJsonLogger, isLogLevel, moduleName, type Logger } from './log.js';
 import { DeferredWork } from './deferred-work.js';
 import { readDescriptorLimit } from './descriptor-limit.js';
-import { LoadShedder, SHED_RETRY_AFTER_MS } from './load-shedder.js';
+import { LoadShedder, SHED_EVENT_LOOP_DELAY_MS, SHED_RETRY_AFTER_MS } from './load-shedder.js';
 import { PresenceFeed } from './presence-feed.js';
 import { RedisCluster, type RedisAdapterKind } from './redis-cluster.js';
 import { Relay } from './relay.js';
 import { RevocationList } from './revocations.js';
 import { SerialQueues } from './serial-queues.js';
 import { MIN_TOKEN_SECRET_LENGTH } from './tokens.js';
+import { UpgradeGate } from './upgrade-gate.js';
 import { deliverTurnCredentials, MAX_TURN_TTL_SECONDS, type TurnOptions } from './turn-credentials.js';
 
 export interface SignalingServerOptions {
@@ -67,6 +68,12 @@ export interface SignalingServerOptions {
    * RATE_LIMITED. 1024 by default; 0: no limit (behind a proxy that hides client addresses).
    */
   maxConnectionsPerAddress?: number;
+  /**
+   * The p90 of the event-loop delay over a second above which new connections are refused before
+   * their upgrade (503, Retry-After); 200 ms by default (`SHED_EVENT_LOOP_DELAY_MS`), `Infinity`
+   * never sheds (an in-process test whose clients share the node's event loop and do not retry).
+   */
+  shedEventLoopDelayMs?: number;
 }
 
 /** A running signaling server. */
@@ -163,7 +170,11 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
     words: INBOUND_WORDS,
   });
 
-  const shedder = new LoadShedder();
+  const shedThreshold = options.shedEventLoopDelayMs ?? SHED_EVENT_LOOP_DELAY_MS;
+  if (Number.isNaN(shedThreshold) || shedThreshold <= 0) {
+    throw new TypeError('startSignalingServer: shedEventLoopDelayMs must be a number above 0 (Infinity: never shed)');
+  }
+  const shedder = new LoadShedder(shedThreshold);
   const descriptors = readDescriptorLimit();
   if (descriptors) {
     log.info('descriptor limit', { ...descriptors });
@@ -190,6 +201,7 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
     healthHandler(() => ({
       ...(cluster?.health() ?? { ok: false, reason: 'starting' }),
       clients: io.engine.clientsCount,
+      upgradesWaiting: gate.waiting,
       ...shedder.figures(),
     })),
   );
@@ -213,6 +225,24 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
       callback(refused ?? null, refused === undefined);
     },
   });
+  // Admission before the upgrade: Engine.IO's own listener runs only for upgrades the gate lets
+  // through, paced per turn of the event loop; a node that lags refuses with a cheap 503.
+  const engineUpgrades = httpServer.listeners('upgrade') as ((...args: unknown[]) => void)[];
+  httpServer.removeAllListeners('upgrade');
+  const gate = new UpgradeGate(
+    (req, socket, head) => {
+      for (const listener of engineUpgrades) listener.call(httpServer, req, socket, head);
+    },
+    () =>
+      shedder.overloaded
+        ? { reason: 'this signaling node is busy; try again after Retry-After', retryAfterMs: SHED_RETRY_AFTER_MS }
+        : undefined,
+    (reason, waiting) => {
+      shedder.shed();
+      logShed({ reason, waiting, ...shedder.figures() });
+    },
+  );
+  httpServer.on('upgrade', gate.upgrade);
   io.engine.on('connection', (conn: SignalingSocket['conn']) => {
     perAddress.transportOpened(conn);
     outbound.watch(conn);
@@ -324,15 +354,6 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
 
   io.use(perAddress.middleware); // before authentication: a refused connection costs no token check
   io.use((socket, next) => {
-    if (!shedder.overloaded) return next();
-    shedder.shed();
-    logShed({ address: socket.handshake.address, ...shedder.figures() });
-    const message = 'this signaling node is busy; try again after retryAfterMs';
-    const error: ExtendedError = new Error(`RATE_LIMITED: ${message}`);
-    error.data = { code: 'RATE_LIMITED', message, retryAfterMs: SHED_RETRY_AFTER_MS };
-    next(error);
-  });
-  io.use((socket, next) => {
     const outcome = authenticate(socket.handshake.auth);
     if (!outcome.ok) {
       log.warn('connection refused', { address: socket.handshake.address, reason: outcome.error.message });
@@ -382,6 +403,7 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
       closing = true;
       const httpClosed = new Promise<void>((resolve) => httpServer.once('close', () => resolve()));
       revoked.close();
+      gate.close();
       await io.close();
       httpServer.closeAllConnections();
       await httpClosed;

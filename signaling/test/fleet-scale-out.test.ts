@@ -27,6 +27,8 @@ let nodes: SignalingNode[];
 let swarm: AgentSwarm;
 let store: Redis;
 const sockets: Socket[] = [];
+/** set once both tests have seen what they waited for */
+let converged = false;
 
 async function consoleOn(url: string): Promise<Socket> {
   const socket = io(url, {
@@ -67,6 +69,13 @@ before(async () => {
 });
 
 after(async () => {
+  // What the nodes said beyond each connection: a sweep, a lost Redis, shed connections (a
+  // storm that did not converge under load was seen twice; this says why).
+  if (!converged) {
+    const told = (nodes ?? []).flatMap((node) => node.logs()).filter((line) => /"level":"(warn|error)"/.test(line));
+    console.error(`the nodes' warnings and errors (${told.length}):\n${told.slice(0, 200).join('\n')}`);
+    console.error(`swarm connected; Redis holds ${(await inRedis().catch(() => [])).length} agents`);
+  }
   for (const socket of sockets) socket.disconnect();
   await swarm?.stop();
   await Promise.all((nodes ?? []).map((node) => node.kill()));
@@ -97,4 +106,5 @@ test("after one node is killed, the other node's console lists exactly the agent
   assert.deepEqual(left, await inRedis());
   const late = await consoleOn(nodes[0]!.url);
   assert.deepEqual(await presenceOf(late).until((ids) => ids.length === AGENTS / 2, CONVERGE_MS), left);
+  converged = true;
 });

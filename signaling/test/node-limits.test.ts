@@ -10,9 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import WebSocket from 'ws';
-import { SignalingErrorPayload } from '@tether/protocol';
 import { readDescriptorLimit, RESERVED_DESCRIPTORS } from '../src/descriptor-limit.js';
-import { SHED_RETRY_AFTER_MS } from '../src/load-shedder.js';
+import { SHED_EVENT_LOOP_DELAY_MS, SHED_RETRY_AFTER_MS } from '../src/load-shedder.js';
 import { startSignalingNode } from '../../harness/signaling-node.js';
 import { transportUrl } from '../../harness/pre-auth-attack.js';
 import { connect, CONSOLE_TOKEN, Fixture } from './support.js';
@@ -69,8 +68,25 @@ test(`a node limited to ${DESCRIPTORS} descriptors says so, refuses clients past
   assert.ok(node.logs().some((line) => line.includes('"msg":"transport refused: at the descriptor limit"')));
 });
 
-test('while its event loop lags, a node refuses new handshakes with RATE_LIMITED and retryAfterMs, then takes them again', async (t) => {
-  const fixture = await Fixture.start(t);
+/** Opens the WebSocket transport: 'open' once Engine.IO's handshake came back, else the HTTP refusal. */
+function openTransport(
+  url: string,
+): Promise<{ ws: WebSocket; status: 'open' } | { status: number; retryAfter: string | undefined; body: string }> {
+  const ws = new WebSocket(transportUrl(url));
+  return new Promise((resolve, reject) => {
+    ws.once('message', () => resolve({ ws, status: 'open' }));
+    ws.once('unexpected-response', (_req, res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'], body }));
+    });
+    ws.once('error', reject);
+  });
+}
+
+test('while its event loop lags, a node refuses new connections before the upgrade (503, Retry-After), then takes them again', async (t) => {
+  const fixture = await Fixture.start(t, { shedEventLoopDelayMs: SHED_EVENT_LOOP_DELAY_MS });
   const connected = await fixture.console(); // a client already in is not affected
   // This process is the node: keep its event loop busy for most of a second window, in slices.
   const until = Date.now() + 1500;
@@ -85,15 +101,22 @@ test('while its event loop lags, a node refuses new handshakes with RATE_LIMITED
     };
     slice();
   });
-  const refusal = await connect(fixture.client({ role: 'console', token: CONSOLE_TOKEN })).then(
-    () => assert.fail('the handshake was accepted while the node lagged'),
-    (error: Error & { data?: unknown }) => SignalingErrorPayload.parse(error.data),
-  );
-  assert.equal(refusal.code, 'RATE_LIMITED');
-  assert.equal(refusal.retryAfterMs, SHED_RETRY_AFTER_MS);
+  const refused = await openTransport(fixture.server.url);
+  assert.equal(refused.status, 503, 'refused with 503 before the WebSocket upgrade');
+  assert.ok('retryAfter' in refused);
+  assert.equal(refused.retryAfter, String(SHED_RETRY_AFTER_MS / 1000));
+  assert.equal((JSON.parse(refused.body) as { retryAfterMs: number }).retryAfterMs, SHED_RETRY_AFTER_MS);
   assert.ok(fixture.logs.some((line) => line.includes('"msg":"connection refused: shedding load"')));
+  const health = (await (await fetch(`${fixture.server.url}/healthz`)).json()) as {
+    shedSoFar: number;
+    eventLoopDelayP90Ms: number;
+    clients: number;
+  };
+  assert.ok(health.shedSoFar >= 1, `shedSoFar ${health.shedSoFar}`);
+  assert.equal(health.clients, 1, 'the refused connection never became an Engine.IO client');
+  assert.ok(health.eventLoopDelayP90Ms > 200, `the window that was refused in reported a p90 of ${health.eventLoopDelayP90Ms} ms`);
   assert.ok(connected.socket.connected);
-  // Caught up: once a window without lag has passed, handshakes are taken again.
+  // Caught up: once a window without lag has passed, connections are taken again.
   for (;;) {
     const attempt = await connect(fixture.client({ role: 'console', token: CONSOLE_TOKEN })).then(
       () => true,

@@ -110,6 +110,7 @@ async function twoNodes(
       redisNodeTtlMs: NODE_TTL_MS,
       revocationsFile: extra.revocationsFiles?.[index],
       logger: createJsonLogger({ level: 'debug', write: (line) => logs.push(`node${index} ${line}`) }),
+      shedEventLoopDelayMs: Number.POSITIVE_INFINITY, // clients in this process, which do not retry
     });
   const a = await start(0);
   t.after(() => a.close());

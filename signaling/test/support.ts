@@ -29,6 +29,9 @@ export class Fixture {
       consoleTokens: [CONSOLE_TOKEN],
       agentTokens: [AGENT_TOKEN],
       logger: createJsonLogger({ level: 'debug', write: (line) => fixture.logs.push(line) }),
+      // The clients of these tests share the node's event loop and do not retry: a busy machine
+      // must not make the node shed them. The shedding test asks for it.
+      shedEventLoopDelayMs: Number.POSITIVE_INFINITY,
       ...options,
     });
     t.after(() => fixture.close());
