@@ -62,7 +62,11 @@ before(async () => {
     TETHER_SIGNALING_MAX_CONNECTIONS_PER_ADDRESS: '0',
     TETHER_SIGNALING_REDIS_URL: redis.url,
     TETHER_SIGNALING_REDIS_PREFIX: PREFIX,
-    TETHER_SIGNALING_REDIS_NODE_TTL_MS: '1000',
+    // A node is swept as dead after this long without its heartbeat. The default (5 s), not a
+    // shorter one: the swarm's agents do not reconnect, so a live node swept after a stall of a
+    // loaded machine (0.8-0.9 s were seen with 1 s) would lose them and the lists never agree.
+    // The killed node's sweep then takes up to 5 s of the test.
+    TETHER_SIGNALING_REDIS_NODE_TTL_MS: '5000',
   };
   nodes = [await startSignalingNode('fleet0', env), await startSignalingNode('fleet1', env)];
   swarm = startAgentSwarm();
