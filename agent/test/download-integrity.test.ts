@@ -15,6 +15,7 @@ import Docker from 'dockerode';
 import { docker, ensureDocker, startContainer, TEST_IMAGE_SH, type TestContainer } from '../../harness/docker.js';
 import { AuditLog } from '../src/audit.js';
 import { SessionRegistry } from '../src/session-registry.js';
+import { COMMIT_SCRIPT } from '../src/transfer/container-files.js';
 import { AgentFileChannel } from '../src/transfer/file-channel.js';
 import { TransferRules } from '../src/transfer/transfer-rules.js';
 import type { TtySession } from '../src/tty-session.js';
@@ -118,6 +119,7 @@ const SIZES = [
   1024 * 1024 + 1,
   65_537,
   1,
+  0,
 ];
 
 for (const size of SIZES) {
@@ -149,3 +151,64 @@ test('an 8 MiB file from dd, downloaded five times under a slow console, arrives
     assert.equal(sha256(received), containerSha, `run ${run}`);
   }
 });
+
+test('a file cut short while it downloads ends with TRANSFER_FAILED naming both sizes, never with done', async () => {
+  const size = 8 * 1024 * 1024;
+  const path = `${DIR}/shrinks.bin`;
+  await sh(`head -c ${size} /dev/urandom > ${path}`);
+  const port = new FakeChannel('file:integrity');
+  const file = new AgentFileChannel(port, {
+    registry,
+    rules: new TransferRules({ mode: 'both', maxBytes: 0, containers: {} }),
+    audit,
+    who: { path: 'lan', connection: 'test-connection' },
+    owner: OWNER,
+    peerId: 'test',
+  });
+  port.deliver({ type: 'offer', direction: 'download', sessionId: 'session-i', path });
+  // Without acks the agent stops at the window; the file is cut meanwhile, behind what `cat` has read.
+  await port.until(() => port.outputBytes() > 0, 'the first bytes');
+  await sh(`: > ${path}`);
+  let acked = 0;
+  await port.until(
+    () => {
+      const got = port.outputBytes();
+      if (got > acked) {
+        port.deliver({ type: 'ack', bytes: got - acked });
+        acked = got;
+      }
+      return port.messages().some((m) => m.type === 'done' || m.type === 'error');
+    },
+    'the end of the download',
+    60_000,
+  );
+  await file.done;
+  assert.equal(
+    port.messages().find((m) => m.type === 'done'),
+    undefined,
+  );
+  const error = port.messages().find((m) => m.type === 'error');
+  assert.equal(error?.code, 'TRANSFER_FAILED', JSON.stringify(error));
+  assert.match(String(error?.message), new RegExp(`delivered \\d+ bytes of ${path}, whose size was ${size}`));
+  assert.ok(port.outputBytes() < size);
+});
+
+test("an upload's temporary file of another size than offered is not renamed into place (exit 12) and is removed", async () => {
+  await sh(`printf 12345 > ${DIR}/.tether-upload-x.part`);
+  const ran = await engine.getContainer(container.id).exec({
+    Cmd: ['/bin/sh', '-c', COMMIT_SCRIPT, 'tether-transfer', DIR, '.tether-upload-x.part', 'final.txt', '0', '6'],
+    User: '1000:1000',
+    AttachStdout: true,
+    AttachStderr: true,
+  });
+  const stream = await ran.start({});
+  stream.resume();
+  await new Promise((resolve) => stream.on('end', resolve));
+  await waitForExit(ran);
+  assert.equal((await ran.inspect()).ExitCode, 12);
+  assert.equal(await sh(`ls -a ${DIR} | grep -c -e final.txt -e tether-upload-x || true`), '0');
+});
+
+async function waitForExit(exec: Docker.Exec): Promise<void> {
+  while ((await exec.inspect()).Running) await new Promise((resolve) => setTimeout(resolve, 50));
+}
