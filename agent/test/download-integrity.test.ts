@@ -6,6 +6,7 @@
  * the container's own `stat` size and `sha256sum`, and the agent's `done` must say so.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -149,6 +150,21 @@ test('an 8 MiB file from dd, downloaded five times under a slow console, arrives
     assert.ok(done, `run ${run}: the agent sent done`);
     assert.equal(received.length, Number(statSize), `run ${run}: received ${received.length} of ${statSize} bytes`);
     assert.equal(sha256(received), containerSha, `run ${run}`);
+  }
+});
+
+test('a directory of 8 MiB downloads as a whole tar archive under a console that stalls near its end', async () => {
+  await sh(`mkdir -p ${DIR}/tree/sub && head -c 8388608 /dev/urandom > ${DIR}/tree/sub/big.bin && echo hi > ${DIR}/tree/a.txt`);
+  const bigSha = (await sh(`sha256sum ${DIR}/tree/sub/big.bin`)).split(/\s+/)[0];
+  for (const behind of [512 * 1024, 1536 * 1024]) {
+    const { received, done, error } = await slowDownload(`${DIR}/tree`, 64 * 1024, 5, 8 * 1024 * 1024 - behind);
+    assert.equal(error, undefined, JSON.stringify(error));
+    assert.ok(done, 'the agent sent done');
+    assert.equal(done.bytes, received.length);
+    const listing = execFileSync('tar', ['-tf', '-'], { input: received }).toString().split('\n').filter(Boolean).sort();
+    assert.deepEqual(listing, ['./tree/', './tree/a.txt', './tree/sub/', './tree/sub/big.bin']);
+    const big = execFileSync('tar', ['-xOf', '-', './tree/sub/big.bin'], { input: received, maxBuffer: 64 * 1024 * 1024 });
+    assert.equal(sha256(big), bigSha, `behind ${behind}`);
   }
 });
 
