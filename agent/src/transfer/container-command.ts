@@ -225,6 +225,11 @@ export function commandError(exit: CommandExit, what: 'read' | 'write' | 'list',
       return protocolError('TRANSFER_FAILED', 'The container has no `tar`, which a directory download needs.');
     case 11:
       return protocolError('PERMISSION_DENIED', `${file} exists and the session's user may not write it.`);
+    case 12:
+      return protocolError(
+        'TRANSFER_FAILED',
+        `${file} was not written whole in the container (its size differs from the bytes sent); it was not kept.`,
+      );
   }
   if (/no space left|disk quota exceeded|file too large/i.test(detail)) {
     return protocolError(

@@ -20,6 +20,8 @@ const log = createLogger(import.meta.url);
 
 /** The record separator that marks the end of a script's prelude on stdout or stderr. */
 const READY = '\x1eREADY';
+/** The record separator that marks, on stderr, that a download's command wrote its last byte. */
+export const DONE = '\x1eDONE';
 
 /**
  * $1 directory, $2 name, $3 temporary name, $4 overwrite (1 or 0). Prints the directory's physical
@@ -39,9 +41,15 @@ export const UPLOAD_SCRIPT = [
   'exec cat > "$3"',
 ].join('\n');
 
-/** $1 directory, $2 temporary name, $3 name, $4 overwrite: the rename, checked again (the name may have appeared meanwhile). */
+/**
+ * $1 directory, $2 temporary name, $3 name, $4 overwrite, $5 the size offered: the rename, checked
+ * again (the name may have appeared meanwhile), of a temporary file that holds exactly the bytes
+ * offered (exit 12 otherwise: nothing is kept).
+ */
 export const COMMIT_SCRIPT = [
   'cd -- "$1" 2>/dev/null || exit 5',
+  'n=$(stat -c %s -- "$2" 2>/dev/null) || n=$(wc -c < "$2") || n=-',
+  '[ "$n" -eq "$5" ] 2>/dev/null || { rm -f -- "$2"; exit 12; }',
   'if [ -d "$3" ]; then rm -f -- "$2"; exit 6; fi',
   'if [ "$4" != 1 ] && { [ -e "$3" ] || [ -L "$3" ]; }; then rm -f -- "$2"; exit 7; fi',
   'mv -f -- "$2" "$3" || { s=$?; rm -f -- "$2"; exit $s; }',
@@ -54,6 +62,12 @@ export const REMOVE_SCRIPT = 'cd -- "$1" 2>/dev/null && rm -f -- "$2"';
  * $1 path. A file: READY file <size or -> on stderr, then its bytes on stdout. A directory:
  * READY directory - <its name> then a tar archive of `./<its name>`, taken from its physical path
  * (a symbolic link to a directory sends the directory, not the link).
+ *
+ * Once `cat` (or `tar`) has written its last byte, the script closes its stdout, says DONE <its
+ * exit status> on stderr, and waits for the agent to end its stdin before it exits. The Docker
+ * engine closes an exec's streams 2 seconds after its process exits, dropping what it still holds
+ * (up to a few MiB when the agent reads slowly): the process must not exit before the agent has
+ * stopped pausing its output (download.ts).
  */
 export const DOWNLOAD_SCRIPT = [
   'p=$1',
@@ -64,13 +78,19 @@ export const DOWNLOAD_SCRIPT = [
   '  cd -- "$d" 2>/dev/null || exit 5',
   '  command -v tar >/dev/null 2>&1 || exit 10',
   `  printf '${READY} directory - %s\\n' "$b" >&2`,
-  '  exec tar -cf - "./$b"',
+  '  tar -cf - "./$b"',
+  'else',
+  '  [ -f "$p" ] || exit 9',
+  '  [ -r "$p" ] || exit 5',
+  '  s=$(stat -c %s -- "$p" 2>/dev/null) || s=$(ls -ln -- "$p" 2>/dev/null | { read -r _ _ _ _ n _; echo "$n"; })',
+  `  printf '${READY} file %s\\n' "\${s:--}" >&2`,
+  '  cat < "$p"',
   'fi',
-  '[ -f "$p" ] || exit 9',
-  '[ -r "$p" ] || exit 5',
-  's=$(stat -c %s -- "$p" 2>/dev/null) || s=$(ls -ln -- "$p" 2>/dev/null | { read -r _ _ _ _ n _; echo "$n"; })',
-  `printf '${READY} file %s\\n' "\${s:--}" >&2`,
-  'exec cat < "$p"',
+  's=$?',
+  'exec >&-',
+  `printf '${DONE} %s\\n' "$s" >&2`,
+  'read -r _ || :',
+  'exit "$s"',
 ].join('\n');
 
 /**
@@ -252,8 +272,9 @@ export async function commitUpload(
   target: UploadTarget,
   name: string,
   overwrite: boolean,
+  size: number,
 ): Promise<Result<void>> {
-  const ran = await run(session, transferId, COMMIT_SCRIPT, [target.dir, target.temp, name, overwrite ? '1' : '0']);
+  const ran = await run(session, transferId, COMMIT_SCRIPT, [target.dir, target.temp, name, overwrite ? '1' : '0', String(size)]);
   if (!ran.ok) {
     await removeTemp(session, transferId, target);
     return ran;
@@ -285,6 +306,8 @@ export interface DownloadSource {
   directoryName: string | undefined;
   /** stdout that arrived with the prelude, before the caller took the output: the first bytes */
   held: Buffer[];
+  /** stderr that arrived after the prelude so far (a short file's DONE may come with it) */
+  heldStderr: () => string;
 }
 
 /** Starts reading `path`: a file's bytes, or a directory as tar. */
@@ -294,7 +317,8 @@ export async function startDownload(session: FileSession, transferId: string, pa
     args: [path],
     user: session.user,
     transferId,
-    stdin: false,
+    // The script waits for the end of its stdin before it exits (DOWNLOAD_SCRIPT).
+    stdin: true,
   });
   if (!started.ok) return started;
   const command = started.value;
@@ -319,6 +343,7 @@ export async function startDownload(session: FileSession, transferId: string, pa
     const exit = await command.exited();
     return err(commandError(exit, 'read', { file: path }));
   }
+  const heldStderr = () => stderr.slice(stderr.indexOf('\n', stderr.indexOf(`${READY} `)) + 1);
   const [kind, size, ...name] = prelude.split(' ');
   const bytes = size !== undefined && /^\d+$/.test(size) ? Number(size) : null;
   const directory = kind === 'directory';
@@ -328,6 +353,7 @@ export async function startDownload(session: FileSession, transferId: string, pa
     size: directory ? null : bytes,
     directoryName: directory ? name.join(' ') : undefined,
     held,
+    heldStderr,
   });
 }
 

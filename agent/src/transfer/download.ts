@@ -20,7 +20,7 @@ import {
 } from '@tether/protocol';
 import type { Unsubscribe } from '../data-channel.js';
 import { commandError } from './container-command.js';
-import type { DownloadSource } from './container-files.js';
+import { DONE, type DownloadSource } from './container-files.js';
 import type { TransferLink } from './file-channel.js';
 
 export class DownloadSender {
@@ -37,6 +37,11 @@ export class DownloadSender {
   private digest: string | undefined;
   /** the command's exit code, once it ended well; `done` follows once everything pending is sent */
   private exitCode: number | undefined;
+  /** the command said it wrote its last byte (DONE on stderr): what is left is read without pausing */
+  private produced = false;
+  private stderrSeen = '';
+  /** `start` was called: the held bytes went first */
+  private started = false;
   private readonly unsubscribe: Unsubscribe;
 
   constructor(
@@ -52,13 +57,50 @@ export class DownloadSender {
       if (this.exitCode !== undefined) this.finishIfSent();
     });
     source.command.onStdout((chunk) => this.take(chunk));
+    source.command.onStderr((text) => this.takeStderr(text));
+    this.takeStderr(source.heldStderr());
     void source.command.exited().then((exit) => {
       if (this.ending) return;
       if (exit.code !== 0) return void this.fail(commandError(exit, 'read', { file: path }));
+      const read = this.sent + this.pendingBytes;
+      if (!this.produced) {
+        return void this.fail(
+          protocolError('TRANSFER_FAILED', `The container's output of ${path} ended after ${read} bytes, before its command had finished.`),
+        );
+      }
+      if (source.kind === 'file' && source.size !== null && read !== source.size) {
+        return void this.fail(
+          protocolError(
+            'TRANSFER_FAILED',
+            `The container delivered ${read} bytes of ${path}, whose size was ${source.size} when the download began (a short read, or the file changed meanwhile); the download is not intact.`,
+          ),
+        );
+      }
       this.exitCode = exit.code;
       this.flush();
       this.finishIfSent();
     });
+  }
+
+  /**
+   * The command wrote its last byte: what the Docker engine still holds of its output (a few MiB at
+   * most) is read without pausing, and its stdin is ended so that it exits. The engine drops what
+   * it holds of an exec's output 2 seconds after the process exits: reading must not be paused then.
+   */
+  private takeStderr(text: string): void {
+    if (this.produced) return;
+    this.stderrSeen = (this.stderrSeen + text).slice(-4096);
+    if (!this.stderrSeen.includes(`${DONE} `)) return;
+    this.produced = true;
+    this.stderrSeen = '';
+    if (this.started) this.readTheRest();
+  }
+
+  private readTheRest(): void {
+    if (this.ending) return;
+    this.paused = false;
+    this.source.command.resume();
+    this.source.command.endInput();
   }
 
   /** The command ended and every byte has been sent: `done`, with the count and SHA-256. */
@@ -70,8 +112,10 @@ export class DownloadSender {
 
   /** Starts sending: the bytes that came with the command's prelude first, then the rest as credit allows. */
   start(): void {
+    this.started = true;
     for (const chunk of this.source.held.splice(0)) this.take(chunk);
-    this.updateReading();
+    if (this.produced) this.readTheRest();
+    else this.updateReading();
   }
 
   get bytes(): number {
@@ -158,7 +202,7 @@ export class DownloadSender {
 
   /** Reading stops while either rule holds (credit, channel buffer) and goes on once neither does. */
   private updateReading(): void {
-    if (this.ending) return;
+    if (this.ending || this.produced) return;
     const overWindow = this.sent + this.pendingBytes - this.acked >= TRANSFER_WINDOW_BYTES;
     const overBuffer = this.link.port.bufferedAmount > TRANSFER_BUFFER_HIGH_BYTES;
     const pause = overWindow || overBuffer;

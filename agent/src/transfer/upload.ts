@@ -105,7 +105,14 @@ export class UploadReceiver {
       await this.fail(commandError(exit, 'write', { dir: this.target.dir, file: this.path }), sha256);
       return;
     }
-    const committed = await commitUpload(this.session, this.request.transferId, this.target, this.request.name, this.request.overwrite);
+    const committed = await commitUpload(
+      this.session,
+      this.request.transferId,
+      this.target,
+      this.request.name,
+      this.request.overwrite,
+      this.request.size,
+    );
     if (this.ending) return;
     if (!committed.ok) {
       this.ending = true;

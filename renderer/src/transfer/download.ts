@@ -65,6 +65,14 @@ export class Download extends FileTransfer {
     if (this.state !== 'running') return;
     this.ack();
     this.sha256 = bytesToHex(this.hash.digest());
+    // A file must arrive with the size the agent announced; an agent that let a short read through
+    // (an agent before this check could: protocol/README.md, "A download") is told so, and nothing is saved.
+    if (this.kind === 'file' && this.total !== null && this.bytes !== this.total) {
+      const reason = `${this.bytes} bytes arrived of a file of ${this.total}: the download is not intact`;
+      this.channel?.send({ type: 'cancel', reason });
+      this.end('failed', { code: 'TRANSFER_FAILED', message: `${reason}. Nothing was saved.` });
+      return;
+    }
     this.channel?.send({ type: 'done', bytes: this.bytes, sha256: this.sha256 });
     if (message.bytes !== this.bytes || message.sha256 !== this.sha256) {
       this.parts = [];
