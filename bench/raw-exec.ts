@@ -64,6 +64,8 @@ export async function rawExecEcho(containerId: string, samples: number): Promise
       latencies.push(performance.now() - t0);
     }
   } finally {
+    // cat may be gone before the end-of-file reaches it: a late EPIPE is no failure of the run.
+    stream.on('error', () => undefined);
     stream.write('\x04');
     stream.destroy();
   }
