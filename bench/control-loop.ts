@@ -51,12 +51,14 @@ const HOGS_ALONE = {
   memory: `(while :; do ${MEMORY_HOG}; sleep 1; done) &`,
 } as const;
 /**
- * The second setup: the runtime kept to CPU 0 and a Tether session's processes to CPU 1 by the
- * container's rule (`tether.session-cpus`), as a real-time runtime is given its own cores and the
- * agent keeps debug shells off them (docs/operations.md). Plain `docker exec` knows no such rule.
+ * The second setup: the runtime kept to CPU 0, and the container's rules (docs/operations.md) keep a
+ * Tether session's processes to CPU 1 (`tether.session-cpus`) and each of them to 64 MiB of
+ * address space (`tether.session-memory`), as a real-time runtime is given its own cores and the
+ * agent keeps debug shells off them and out of its memory. Plain `docker exec` knows no such rule.
  */
 const RUNTIME_CPUS = '0';
 const SESSION_CPUS = '1';
+const SESSION_MEMORY = '64m';
 /** The exec user of both kinds of session, the agent's default. */
 const USER = '1000:1000';
 
@@ -151,7 +153,7 @@ export async function measureControlLoop(): Promise<Record<string, unknown>> {
   const pinnedContainer = await startLoopContainer({
     namePrefix: 'tether-bench-loop-pinned',
     memory: MEMORY_LIMIT,
-    labels: { 'tether.vplc': 'true', 'tether.session-cpus': SESSION_CPUS },
+    labels: { 'tether.vplc': 'true', 'tether.session-cpus': SESSION_CPUS, 'tether.session-memory': SESSION_MEMORY },
   });
   const stateDir = mkdtempSync(join(tmpdir(), 'tether-bench-loop-'));
   let agent: AgentProcess | undefined;
@@ -234,6 +236,7 @@ export async function measureControlLoop(): Promise<Record<string, unknown>> {
       pinned: {
         runtimeCpus: RUNTIME_CPUS,
         sessionCpus: SESSION_CPUS,
+        sessionMemory: SESSION_MEMORY,
         idle: summarize(pinned.idle),
         tether: summarize(pinned.tether),
         plainExec: summarize(pinned.plainExec),
@@ -257,7 +260,7 @@ export function printControlLoop(figures: Record<string, unknown>): void {
       .map((r) => String((pinned[r] as LoopRun | undefined)?.[key] ?? 'n/a').padStart(10))
       .join(' ')}`;
   console.log(
-    `\ncontrol loop (2 ms tick, 1 ms of work, ${ROUNDS} × ${CYCLES} cycles); right: runtime on CPU ${RUNTIME_CPUS}, sessions on CPU ${SESSION_CPUS}`,
+    `\ncontrol loop (2 ms tick, 1 ms of work, ${ROUNDS} × ${CYCLES} cycles); right: runtime on CPU ${RUNTIME_CPUS}, sessions on CPU ${SESSION_CPUS} with ${SESSION_MEMORY} per process`,
   );
   console.log(`${''.padEnd(15)} ${runs.map((r) => r.padStart(10)).join(' ')}  ${runs.map((r) => r.padStart(10)).join(' ')}`);
   for (const key of [
@@ -278,7 +281,7 @@ export function printControlLoop(figures: Record<string, unknown>): void {
   // run's and no more overruns than it.
   for (const [label, set] of [
     ['any CPU', figures],
-    [`runtime on CPU ${RUNTIME_CPUS}, sessions on CPU ${SESSION_CPUS}`, pinned],
+    [`runtime on CPU ${RUNTIME_CPUS}, sessions on CPU ${SESSION_CPUS} with ${SESSION_MEMORY}`, pinned],
   ] as const) {
     const idle = set.idle as LoopRun | undefined;
     const tether = set.tether as LoopRun | undefined;
