@@ -44,12 +44,6 @@ export interface ExecHandle {
    */
   currentPid(): Promise<number>;
   readonly execId: string;
-  /**
-   * Settles once the size asked at start has reached the PTY: at once on engines of API 1.42 and
-   * later (ConsoleSize), after a resize right after the start on older ones, where until then the
-   * terminal is 0×0 (`stty size` fails). Never rejects.
-   */
-  readonly sized?: Promise<void>;
   /** Resizes the PTY; an error after the process ended is logged at debug level, not surfaced. */
   resize(cols: number, rows: number): Promise<void>;
   /** The exit code once the process ended; null when Docker cannot tell. */
@@ -144,14 +138,12 @@ export async function startExec(target: ResolvedTarget, options: ExecOptions): P
   // resize right after `opened` must not reach Docker before it and be undone by it.
   let resizing = Promise.resolve();
   const resize = (cols: number, rows: number): Promise<void> => (resizing = resizing.then(() => resizeNow(cols, rows)));
-  // For engines before API 1.42, which ignore ConsoleSize; not waited for here: a round trip to
-  // dockerd that `opened` need not wait for. `running` (session-exec.ts) waits for it, so that no
-  // input reaches a shell whose terminal is still 0×0.
-  const sized = resize(options.cols, options.rows);
+  // For engines before API 1.42, which ignore ConsoleSize; not waited for: a round trip to dockerd
+  // that `opened` need not wait for (the shell gets its size all the same).
+  void resize(options.cols, options.rows);
   return ok({
     shell: shell.value,
     stream,
-    sized,
     execId: exec.id,
     resize,
     currentPid() {

@@ -122,8 +122,6 @@ export class SessionExec {
       if (!settled.ok) return settled;
       this.settledStanding = settled.value;
     }
-    // The console's size on the PTY before input is let through (exec-handle.ts, `sized`).
-    await this.handle.sized;
     return ok(undefined);
   }
 
