@@ -87,16 +87,16 @@ describe('exec handle', () => {
     const handle = await open(bash, ['/bin/bash'], 101, 33);
     assert.ok(handle.ok);
     // Engines of API 1.42 and later start the exec at that size (ConsoleSize); older ones (Docker
-    // 20.10 here) get a resize right after the start, which startExec does not wait for: ask until
-    // the shell sees it.
+    // 20.10 here) get a resize right after the start, which startExec does not wait for, and until
+    // it lands the terminal is 0x0 (`stty size` fails): ask until the shell sees the size.
     let seen = '';
-    for (let i = 0; i < 100 && !/SIZE 33 101/.test(seen); i++) {
-      const answer = readUntil(handle.value, /SIZE \d+ \d+/);
-      handle.value.stream.write('echo SIZE $(stty size)\n');
+    for (let i = 0; i < 100 && !/SIZE-33x101-END/.test(seen); i++) {
+      const answer = readUntil(handle.value, /SIZE-[\dx]*-END/);
+      handle.value.stream.write("echo SIZE-$(stty size 2>/dev/null | tr ' ' x)-END\n");
       seen = await answer;
-      if (!/SIZE 33 101/.test(seen)) await new Promise((resolve) => setTimeout(resolve, 50));
+      if (!/SIZE-33x101-END/.test(seen)) await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    assert.match(seen, /SIZE 33 101/);
+    assert.match(seen, /SIZE-33x101-END/);
     await handle.value.resize(120, 40);
     const second = readUntil(handle.value, /SIZE 40 120/);
     handle.value.stream.write('echo SIZE $(stty size)\n');
