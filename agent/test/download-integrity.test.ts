@@ -19,8 +19,8 @@ import { SessionRegistry } from '../src/session-registry.js';
 import { COMMIT_SCRIPT } from '../src/transfer/container-files.js';
 import { AgentFileChannel } from '../src/transfer/file-channel.js';
 import { TransferRules } from '../src/transfer/transfer-rules.js';
-import type { TtySession } from '../src/tty-session.js';
 import { FakeChannel } from './support/fake-channel.js';
+import { fakeTtySession } from './support/fake-tty-session.js';
 
 const OWNER = 'console:test';
 const DIR = '/home/plc/integrity';
@@ -36,19 +36,7 @@ before(async () => {
   await ensureDocker();
   container = await startContainer({ image: TEST_IMAGE_SH, namePrefix: 'files-integrity' });
   audit = new AuditLog(join(mkdtempSync(join(tmpdir(), 'tether-integrity-audit-')), 'audit.jsonl'));
-  const session = {
-    sessionId: 'session-i',
-    owner: OWNER,
-    target: { id: container.id, name: container.name, container: engine.getContainer(container.id), labels: {} },
-    user: '1000:1000',
-    hostPid: 0,
-    running: Promise.resolve({ ok: true, value: undefined }),
-    isEnded: false,
-    isAttached: true,
-    processesLeft: false,
-    ended: new Promise<void>(() => undefined),
-  };
-  registry.add(session as unknown as TtySession);
+  registry.add(fakeTtySession(engine, container, 'session-i', OWNER));
   await sh(`mkdir -p ${DIR}`);
 });
 
@@ -57,14 +45,8 @@ after(async () => {
   await container?.remove();
 });
 
-/**
- * Downloads `path` as a console that acknowledges at most `ackBytes` every `ackEveryMs`: the agent
- * waits on credit most of the time. Once `stallAt` bytes have arrived, the console acknowledges
- * nothing for STALL_MS, as a busy console (or one saving to a slow disk) may: the agent's reading of
- * the container stays paused meanwhile, while the command has written its last bytes and exited.
- * Returns the bytes, the agent's `done` and its error (if any).
- */
-async function slowDownload(path: string, ackBytes: number, ackEveryMs: number, stallAt = Infinity) {
+/** The agent's file channel for session-i, on an in-memory channel the test plays the console on. */
+function fileChannel() {
   const port = new FakeChannel('file:integrity');
   const file = new AgentFileChannel(port, {
     registry,
@@ -74,6 +56,18 @@ async function slowDownload(path: string, ackBytes: number, ackEveryMs: number, 
     owner: OWNER,
     peerId: 'test',
   });
+  return { port, file };
+}
+
+/**
+ * Downloads `path` as a console that acknowledges at most `ackBytes` every `ackEveryMs`: the agent
+ * waits on credit most of the time. Once `stallAt` bytes have arrived, the console acknowledges
+ * nothing for STALL_MS, as a busy console (or one saving to a slow disk) may: the agent's reading of
+ * the container stays paused meanwhile, while the command has written its last bytes and exited.
+ * Returns the bytes, the agent's `done` and its error (if any).
+ */
+async function slowDownload(path: string, ackBytes: number, ackEveryMs: number, stallAt = Infinity) {
+  const { port, file } = fileChannel();
   port.deliver({ type: 'offer', direction: 'download', sessionId: 'session-i', path });
   let acked = 0;
   let stalledUntil = 0;
@@ -172,15 +166,7 @@ test('a file cut short while it downloads ends with TRANSFER_FAILED naming both 
   const size = 8 * 1024 * 1024;
   const path = `${DIR}/shrinks.bin`;
   await sh(`head -c ${size} /dev/urandom > ${path}`);
-  const port = new FakeChannel('file:integrity');
-  const file = new AgentFileChannel(port, {
-    registry,
-    rules: new TransferRules({ mode: 'both', maxBytes: 0, containers: {} }),
-    audit,
-    who: { path: 'lan', connection: 'test-connection' },
-    owner: OWNER,
-    peerId: 'test',
-  });
+  const { port, file } = fileChannel();
   port.deliver({ type: 'offer', direction: 'download', sessionId: 'session-i', path });
   // Without acks the agent stops at the window; the file is cut meanwhile, behind what `cat` has read.
   await port.until(() => port.outputBytes() > 0, 'the first bytes');

@@ -21,8 +21,8 @@ import { SessionRegistry } from '../src/session-registry.js';
 import { containerCwd } from '../src/transfer/container-files.js';
 import { AgentFileChannel } from '../src/transfer/file-channel.js';
 import { TransferRules, type TransferRulesConfig } from '../src/transfer/transfer-rules.js';
-import type { TtySession } from '../src/tty-session.js';
 import { FakeChannel } from './support/fake-channel.js';
+import { fakeTtySession } from './support/fake-tty-session.js';
 
 const OWNER = 'console:test';
 const HOME = '/home/plc';
@@ -37,21 +37,7 @@ const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex
 const sh = (c: TestContainer, script: string) => docker('exec', '-u', '1000:1000', c.id, 'sh', '-c', script);
 
 /** A stand-in for a terminal session: what a transfer reads of one (its container, user, owner). */
-function fakeSession(c: TestContainer, sessionId: string, owner = OWNER): TtySession {
-  const session = {
-    sessionId,
-    owner,
-    target: { id: c.id, name: c.name, container: engine.getContainer(c.id), labels: {} },
-    user: '1000:1000',
-    hostPid: 0,
-    running: Promise.resolve({ ok: true, value: undefined }),
-    isEnded: false,
-    isAttached: true,
-    processesLeft: false,
-    ended: new Promise<void>(() => undefined),
-  };
-  return session as unknown as TtySession;
-}
+const fakeSession = (c: TestContainer, sessionId: string, owner = OWNER) => fakeTtySession(engine, c, sessionId, owner);
 
 function channel(rules: Partial<TransferRulesConfig> = {}, owner = OWNER): { port: FakeChannel; file: AgentFileChannel } {
   const port = new FakeChannel('file:test');

@@ -8,38 +8,11 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { Download } from '../../../renderer/src/transfer/download.js';
-
-class MemoryChannel extends EventTarget {
-  readyState: RTCDataChannelState = 'connecting';
-  bufferedAmount = 0;
-  bufferedAmountLowThreshold = 0;
-  binaryType = 'blob';
-  readonly frames: (string | Uint8Array)[] = [];
-  send(data: string | Uint8Array): void {
-    this.frames.push(typeof data === 'string' ? data : new Uint8Array(data));
-  }
-  close(): void {
-    this.readyState = 'closed';
-  }
-  open(): void {
-    this.readyState = 'open';
-    this.dispatchEvent(new Event('open'));
-  }
-  deliver(message: object | Uint8Array): void {
-    const data =
-      message instanceof Uint8Array
-        ? message.buffer.slice(message.byteOffset, message.byteOffset + message.byteLength)
-        : JSON.stringify(message);
-    this.dispatchEvent(new MessageEvent('message', { data }));
-  }
-  messages(): { type: string; [key: string]: unknown }[] {
-    return this.frames.filter((f): f is string => typeof f === 'string').map((f) => JSON.parse(f) as { type: string });
-  }
-}
+import { MemoryTransferChannel } from './support/memory-transfer-channel.js';
 
 function download(size: number, arrived: Buffer) {
   const saved: Uint8Array[][] = [];
-  const channel = new MemoryChannel();
+  const channel = new MemoryTransferChannel();
   const transfer = new Download({ sessionId: 's1', path: '/home/plc/f.bin' }, (parts) => saved.push(parts));
   transfer.start(() => channel as unknown as RTCDataChannel);
   channel.open();

@@ -9,33 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { TRANSFER_WINDOW_BYTES } from '@tether/protocol';
 import { Upload } from '../../../renderer/src/transfer/upload.js';
-
-class MemoryChannel extends EventTarget {
-  readyState: RTCDataChannelState = 'connecting';
-  bufferedAmount = 0;
-  bufferedAmountLowThreshold = 0;
-  binaryType = 'blob';
-  readonly frames: (string | Uint8Array)[] = [];
-  send(data: string | Uint8Array): void {
-    this.frames.push(typeof data === 'string' ? data : new Uint8Array(data));
-  }
-  close(): void {
-    this.readyState = 'closed';
-  }
-  open(): void {
-    this.readyState = 'open';
-    this.dispatchEvent(new Event('open'));
-  }
-  deliver(message: object): void {
-    this.dispatchEvent(new MessageEvent('message', { data: JSON.stringify(message) }));
-  }
-  get bytesSent(): number {
-    return this.frames.reduce((n, f) => n + (typeof f === 'string' ? 0 : f.byteLength), 0);
-  }
-  messages(): { type: string; [key: string]: unknown }[] {
-    return this.frames.filter((f): f is string => typeof f === 'string').map((f) => JSON.parse(f) as { type: string });
-  }
-}
+import { MemoryTransferChannel } from './support/memory-transfer-channel.js';
 
 const settle = async () => {
   for (let i = 0; i < 50; i++) await new Promise((resolve) => setImmediate(resolve));
@@ -43,7 +17,7 @@ const settle = async () => {
 
 test('an upload woken by a drained send buffer never sends beyond its credit', async () => {
   const bytes = randomBytes(3 * TRANSFER_WINDOW_BYTES + 1234);
-  const channel = new MemoryChannel();
+  const channel = new MemoryTransferChannel();
   const upload = new Upload(new File([bytes], 'a.bin'), { sessionId: 's1', dir: undefined, name: 'a.bin', overwrite: false });
   upload.start(() => channel as unknown as RTCDataChannel);
   channel.open();
