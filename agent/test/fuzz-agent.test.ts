@@ -416,6 +416,10 @@ describe('fuzzing the agent (built CLI, LAN endpoint, data channels, real contai
     assert.ok(control.got.some((m) => m.type === 'error' && m.code === 'RATE_LIMITED'));
     ch.send(Buffer.from('echo still-$((6*7))\n'));
     await until(() => got.output().includes('still-42'), 'echo after the flood');
+    // Its shell ends with the channel. Left open, it would last until the agent noticed the peer
+    // gone (werift's close says nothing to the other end: ~20 s), which the last test would wait out.
+    ch.close();
+    await until(() => ch.readyState === 'closed' || undefined, `${ch.label} closed`);
     await pc.close();
   });
 

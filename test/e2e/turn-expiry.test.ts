@@ -39,8 +39,12 @@ const CONSOLE_TOKEN = `console-${randomBytes(12).toString('hex')}`;
 const AGENT_TOKEN = `agent-${randomBytes(12).toString('hex')}`;
 /** Issued credentials live this long; the signaling server sends fresh ones every 10 s. */
 const TTL = '20s';
-/** How long the terminal is kept busy after the credentials it was set up with have expired. */
-const WATCH_AFTER_EXPIRY_MS = Number(process.env['TETHER_TURN_EXPIRY_WATCH_S'] ?? 30) * 1000;
+/**
+ * How long the terminal is kept busy after the credentials it was set up with have expired: 10 s,
+ * five ticks, by default (no client refreshes anything that early; what the expiry could break, the
+ * allocation's permissions and channels, shows at once), ten minutes with TETHER_TURN_EXPIRY_WATCH_S.
+ */
+const WATCH_AFTER_EXPIRY_MS = Number(process.env['TETHER_TURN_EXPIRY_WATCH_S'] ?? 10) * 1000;
 /** Long enough for the clients' own refreshes: Chromium's CreatePermission at 4 min, werift's Refresh at 500 s, Chromium's at 540 s. */
 const CLIENT_REFRESHES_MS = 560_000;
 
