@@ -11,7 +11,7 @@
  * writes only the `controlLoop` key of bench/results.json.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AgentProcess, openTerminal, pairedConsole } from '../harness/lan-agent.js';
@@ -22,9 +22,11 @@ import {
   CPU_HOG,
   CyclicTask,
   IO_HOG,
+  keepHousekeepingOn,
   MEMORY_HOG,
   oomKills,
   PERIOD_US,
+  startHostCpuHogs,
   startLoopContainer,
   WORK_US,
   type CyclicRun,
@@ -59,6 +61,8 @@ const HOGS_ALONE = {
 const RUNTIME_CPUS = '0';
 const SESSION_CPUS = '1';
 const SESSION_MEMORY = '64m';
+/** The busy-CPU floor's hogs in the first setup, where sessions may run on any CPU. */
+const ALL_CPUS = `0-${availableParallelism() - 1}`;
 /** The exec user of both kinds of session, the agent's default. */
 const USER = '1000:1000';
 
@@ -162,9 +166,23 @@ export async function measureControlLoop(): Promise<Record<string, unknown>> {
     agent = await AgentProcess.start(stateDir);
     const { console: c, agentInfo } = await pairedConsole(agent);
 
-    /** One round of the three ways in `target`, the runtime on `runtimeCpus` (any when absent). */
-    const threeWays = async (target: TestContainer, runs: Record<'idle' | 'tether' | 'plainExec', RoundRun[]>, runtimeCpus?: string) => {
+    type Way = 'idle' | 'cpuFloor' | 'tether' | 'plainExec';
+    type Runs = Record<Way, RoundRun[]>;
+    const noRuns = (): Runs => ({ idle: [], cpuFloor: [], tether: [], plainExec: [] });
+    /**
+     * One round of the ways in `target`, the runtime on `runtimeCpus` (any when absent): alone;
+     * beside two CPU hogs on the host at SCHED_IDLE on the sessions' CPUs, outside any session
+     * (what a busy CPU beside the runtime costs on this machine, whatever runs there); beside a
+     * Tether session's hogs; beside plain `docker exec`'s (unless `plain` is false).
+     */
+    const ways = async (target: TestContainer, runs: Runs, options: { runtimeCpus?: string; sessionCpus: string; plain: boolean }) => {
+      const { runtimeCpus } = options;
       runs.idle.push(await measure(target, iterations, runtimeCpus));
+
+      const floor = startHostCpuHogs(options.sessionCpus);
+      await sleep(500);
+      runs.cpuFloor.push(await measure(target, iterations, runtimeCpus).finally(() => floor.stop()));
+      await sleep(1000);
 
       const t = await openTerminal(w, c, agentInfo, target.name);
       if (t.first.type !== 'opened') throw new Error(`the session did not open: ${JSON.stringify(t.first)}`);
@@ -174,23 +192,42 @@ export async function measureControlLoop(): Promise<Record<string, unknown>> {
       await t.close();
       await sleep(1000);
 
+      if (!options.plain) return;
       await docker('exec', '-d', '-u', USER, target.id, 'sh', '-c', `${HOGS} wait`);
       await sleep(500);
       runs.plainExec.push(await measure(target, iterations, runtimeCpus).finally(() => killPlainHogs(target)));
       await sleep(1000);
     };
-    const anyCpu = { idle: [] as RoundRun[], tether: [] as RoundRun[], plainExec: [] as RoundRun[] };
-    const pinned = { idle: [] as RoundRun[], tether: [] as RoundRun[], plainExec: [] as RoundRun[] };
-    // Rounds of the three, one after another, so that the machine's other load falls on each alike.
+    const anyCpu = noRuns();
+    const pinned = noRuns();
+    const isolated = noRuns();
+    let housekeeping: Record<string, unknown> = {};
+    // Rounds of the ways, one after another, so that the machine's other load falls on each alike.
     for (let n = 1; n <= ROUNDS; n++) {
-      console.log(`[bench] control loop round ${n}/${ROUNDS}: alone, beside a Tether session's hogs, beside plain docker exec's hogs…`);
-      await threeWays(container, anyCpu);
+      console.log(
+        `[bench] control loop round ${n}/${ROUNDS}: alone, beside a busy CPU, a Tether session's hogs, plain docker exec's hogs…`,
+      );
+      await ways(container, anyCpu, { sessionCpus: ALL_CPUS, plain: true });
       console.log(
         `[bench] control loop round ${n}/${ROUNDS}, the runtime on CPU ${RUNTIME_CPUS}, Tether's sessions on CPU ${SESSION_CPUS}…`,
       );
-      await threeWays(pinnedContainer, pinned, RUNTIME_CPUS);
+      await ways(pinnedContainer, pinned, { runtimeCpus: RUNTIME_CPUS, sessionCpus: SESSION_CPUS, plain: true });
+      console.log(`[bench] control loop round ${n}/${ROUNDS}, the same, and the host's own work kept to CPU ${SESSION_CPUS}…`);
+      const kept = keepHousekeepingOn(SESSION_CPUS);
+      try {
+        const { restore: _restore, ...moved } = kept;
+        housekeeping = moved;
+        await ways(pinnedContainer, isolated, { runtimeCpus: RUNTIME_CPUS, sessionCpus: SESSION_CPUS, plain: false });
+      } finally {
+        kept.restore();
+      }
     }
-    const { idle, tether, plainExec } = anyCpu;
+    const summarized = (runs: Runs) =>
+      Object.fromEntries(
+        Object.entries(runs)
+          .filter(([, r]) => r.length > 0)
+          .map(([way, r]) => [way, summarize(r)]),
+      );
 
     const tetherByHog: Record<string, LoopRun> = {};
     for (const [kind, hogs] of Object.entries(HOGS_ALONE)) {
@@ -230,16 +267,20 @@ export async function measureControlLoop(): Promise<Record<string, unknown>> {
       hogs: HOGS,
       user: USER,
       rounds: ROUNDS,
-      idle: summarize(idle),
-      tether: summarize(tether),
-      plainExec: summarize(plainExec),
+      ...summarized(anyCpu),
       pinned: {
         runtimeCpus: RUNTIME_CPUS,
         sessionCpus: SESSION_CPUS,
         sessionMemory: SESSION_MEMORY,
-        idle: summarize(pinned.idle),
-        tether: summarize(pinned.tether),
-        plainExec: summarize(pinned.plainExec),
+        ...summarized(pinned),
+      },
+      isolated: {
+        runtimeCpus: RUNTIME_CPUS,
+        sessionCpus: SESSION_CPUS,
+        sessionMemory: SESSION_MEMORY,
+        housekeepingCpus: SESSION_CPUS,
+        housekeeping,
+        ...summarized(isolated),
       },
       tetherByHog,
       oom: { runtimeResidentMb: OOM_RESIDENT_MB, tether: viaTether, plainExec: viaPlainExec },
@@ -251,47 +292,52 @@ export async function measureControlLoop(): Promise<Record<string, unknown>> {
   }
 }
 
-/** Prints the three runs side by side. */
+/** Prints each setup's ways side by side, and whether issue 17's goal holds in each. */
 export function printControlLoop(figures: Record<string, unknown>): void {
-  const runs = ['idle', 'tether', 'plainExec'] as const;
-  const pinned = (figures.pinned ?? {}) as Record<string, unknown>;
-  const row = (key: keyof LoopRun) =>
-    `${key.padEnd(15)} ${runs.map((r) => String((figures[r] as LoopRun | undefined)?.[key] ?? 'n/a').padStart(10)).join(' ')}  ${runs
-      .map((r) => String((pinned[r] as LoopRun | undefined)?.[key] ?? 'n/a').padStart(10))
-      .join(' ')}`;
+  const ways = ['idle', 'cpuFloor', 'tether', 'plainExec'] as const;
+  const setups = [
+    ["the runtime on any CPU, the agent's defaults", figures],
+    [`the runtime on CPU ${RUNTIME_CPUS}, sessions on CPU ${SESSION_CPUS} with ${SESSION_MEMORY} per process`, figures.pinned ?? {}],
+    [`the same, and the host's own work (interrupts, unbound workqueues, kernel threads) on CPU ${SESSION_CPUS}`, figures.isolated ?? {}],
+  ] as const;
   console.log(
-    `\ncontrol loop (2 ms tick, 1 ms of work, ${ROUNDS} × ${CYCLES} cycles); right: runtime on CPU ${RUNTIME_CPUS}, sessions on CPU ${SESSION_CPUS} with ${SESSION_MEMORY} per process`,
+    `\ncontrol loop (2 ms tick, 1 ms of work, ${ROUNDS} × ${CYCLES} cycles per way); cpuFloor: two yes at SCHED_IDLE on the host, on the sessions' CPUs, outside any session`,
   );
-  console.log(`${''.padEnd(15)} ${runs.map((r) => r.padStart(10)).join(' ')}  ${runs.map((r) => r.padStart(10)).join(' ')}`);
-  for (const key of [
-    'wakeLateP50Ms',
-    'wakeLateP99Ms',
-    'wakeLateMaxMs',
-    'scanEndP50Ms',
-    'scanEndP99Ms',
-    'scanEndMaxMs',
-    'cycles',
-    'overruns',
-    'overrunsPerRound',
-    'oomKills',
-    'loadPerRound',
-  ] as const)
-    console.log(row(key));
-  // Issue 17's goal: beside a Tether session's hogs, wake-up lateness p99 within 1.5× of the idle
-  // run's and no more overruns than it.
-  for (const [label, set] of [
-    ['any CPU', figures],
-    [`runtime on CPU ${RUNTIME_CPUS}, sessions on CPU ${SESSION_CPUS} with ${SESSION_MEMORY}`, pinned],
-  ] as const) {
-    const idle = set.idle as LoopRun | undefined;
-    const tether = set.tether as LoopRun | undefined;
+  for (const [label, set] of setups) {
+    const runs = set as Record<string, LoopRun | undefined>;
+    const present = ways.filter((way) => runs[way]);
+    if (present.length === 0) continue;
+    console.log(`\n${label}`);
+    console.log(`${''.padEnd(17)} ${present.map((way) => way.padStart(12)).join(' ')}`);
+    for (const key of [
+      'wakeLateP50Ms',
+      'wakeLateP99Ms',
+      'wakeLateMaxMs',
+      'scanEndP50Ms',
+      'scanEndP99Ms',
+      'scanEndMaxMs',
+      'overruns',
+      'overrunsPerRound',
+      'oomKills',
+      'loadPerRound',
+    ] as const)
+      console.log(`${key.padEnd(17)} ${present.map((way) => String(runs[way]![key]).padStart(12)).join(' ')}`);
+    // Issue 17's goal: beside a Tether session's hogs, wake-up lateness p99 within 1.5× of the idle
+    // run's and no more overruns than it. Beside the busy-CPU floor: what no way of running the
+    // hogs could do better than on this machine.
+    const { idle, tether, cpuFloor } = runs;
     if (!idle || !tether) continue;
     const ratio = round(tether.wakeLateP99Ms / Math.max(idle.wakeLateP99Ms, 0.01), 2);
     const met = ratio <= 1.5 && tether.overruns <= idle.overruns;
     console.log(
-      `goal (${label}): Tether's p99 ${ratio}× idle (≤ 1.5×), overruns ${tether.overruns} vs ${idle.overruns} idle: ${met ? 'met' : 'missed'}`,
+      `goal: Tether's p99 ${ratio}× idle (≤ 1.5×), overruns ${tether.overruns} vs ${idle.overruns} idle: ${met ? 'met' : 'missed'}` +
+        (cpuFloor
+          ? `; beside a busy CPU alone: p99 ${round(cpuFloor.wakeLateP99Ms / Math.max(idle.wakeLateP99Ms, 0.01), 2)}× idle, ${cpuFloor.overruns} overruns`
+          : ''),
     );
   }
+  const isolated = figures.isolated as { housekeeping?: unknown } | undefined;
+  if (isolated?.housekeeping) console.log(`moved for the last setup: ${JSON.stringify(isolated.housekeeping)}`);
   const byHog = figures.tetherByHog as Record<string, LoopRun> | undefined;
   if (byHog) {
     console.log(`\nbeside one kind of a Tether session's hogs (1 × ${CYCLES} cycles): woke late p50 / p99 / max, overruns`);

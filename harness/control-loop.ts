@@ -5,7 +5,8 @@
  * hogs an operator might type into a debug tab; and what the host's /proc says of a process.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { docker, startContainer, TEST_IMAGE_SH, type TestContainer } from './docker.js';
@@ -212,4 +213,117 @@ export function oomKills(pid: number): number {
   if (!v2) throw new Error(`no memory cgroup for pid ${pid}: ${cgroups.join(' | ')}`);
   const events = readFileSync(`/sys/fs/cgroup${v2.slice(3)}/memory.events`, 'utf8');
   return Number(/^oom_kill (\d+)/m.exec(events)?.[1] ?? NaN);
+}
+
+/** A value written to a kernel file, and how to put back what was there. */
+interface Written {
+  path: string;
+  before: string;
+}
+
+function writeKernelFile(path: string, value: string, written: Written[]): boolean {
+  let before: string;
+  try {
+    before = readFileSync(path, 'utf8').trim();
+  } catch {
+    return false;
+  }
+  if (before === value) return true;
+  try {
+    writeFileSync(path, value);
+    written.push({ path, before });
+    return true;
+  } catch {
+    return false; // not movable (a per-CPU interrupt, a managed one) or not ours to write
+  }
+}
+
+/** A CPU list (`1`, `0-1`, `1,3`) as the hexadecimal mask /proc/irq and the workqueue cpumask take. */
+export function cpuMask(cpus: string): string {
+  let mask = 0n;
+  for (const part of cpus.split(',')) {
+    const [from, to] = part.split('-').map(Number) as [number, number | undefined];
+    for (let cpu = from; cpu <= (to ?? from); cpu++) mask |= 1n << BigInt(cpu);
+  }
+  return mask.toString(16);
+}
+
+/** What `keepHousekeepingOn` moved, and how to put it back. */
+export interface Housekeeping {
+  /** interrupts whose affinity was set to the housekeeping CPUs, of those /proc/irq lists */
+  interrupts: { moved: number; of: number };
+  /** kernel threads allowed on every CPU, now kept to the housekeeping CPUs */
+  kernelThreads: { moved: number; of: number };
+  /** whether unbound workqueues (writeback, most `kworker/u…`) now run on the housekeeping CPUs only */
+  workqueues: boolean;
+  restore(): void;
+}
+
+/**
+ * Keeps the host's own work (device interrupts, unbound workqueues such as writeback, kernel
+ * threads such as jbd2 and kswapd that may run anywhere) on `cpus`, off a real-time runtime's
+ * cores, as `isolcpus=managed_irq,domain,…`, `irqaffinity=…` and the workqueue cpumask do on a
+ * host set up for one (docs/operations.md, "The host's own work"). Root only; `restore()` puts
+ * every value back. Per-CPU interrupts and threads (timers, ksoftirqd/N, kworker/N) stay where
+ * they are: nothing can move them.
+ */
+export function keepHousekeepingOn(cpus: string): Housekeeping {
+  const mask = cpuMask(cpus);
+  const written: Written[] = [];
+  const irqs = readdirSync('/proc/irq').filter((entry) => /^\d+$/.test(entry));
+  const interrupts = irqs.filter((irq) => writeKernelFile(`/proc/irq/${irq}/smp_affinity`, mask, written)).length;
+  const workqueues = writeKernelFile('/sys/devices/virtual/workqueue/cpumask', mask, written);
+  const moved: number[] = [];
+  let threads = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    let status: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      status = readFileSync(`/proc/${entry}/status`, 'utf8');
+    } catch {
+      continue;
+    }
+    // Kernel threads are kthreadd's children (ppid 2); those bound to one CPU stay.
+    if (stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] !== '2') continue;
+    const allowed = /^Cpus_allowed:\s*(\S+)/m.exec(status)?.[1];
+    if (allowed === undefined || BigInt(`0x${allowed.replace(/,/g, '')}`) !== allCpusMask()) continue;
+    threads++;
+    if (spawnSync('taskset', ['-p', mask, entry], { stdio: 'ignore' }).status === 0) moved.push(Number(entry));
+  }
+  const all = allCpusMask().toString(16);
+  return {
+    interrupts: { moved: interrupts, of: irqs.length },
+    kernelThreads: { moved: moved.length, of: threads },
+    workqueues,
+    restore() {
+      for (const pid of moved) spawnSync('taskset', ['-p', all, String(pid)], { stdio: 'ignore' });
+      for (const { path, before } of written.reverse()) {
+        try {
+          writeFileSync(path, before);
+        } catch (error) {
+          console.error(`cannot restore ${path} to ${before}: ${String(error)}`);
+        }
+      }
+    },
+  };
+}
+
+function allCpusMask(): bigint {
+  return (1n << BigInt(availableParallelism())) - 1n;
+}
+
+/**
+ * Two CPU hogs started on the host, outside any container and any session, at the lowest
+ * priority there is (`SCHED_IDLE`) on `cpus`: the least any way of running a debug shell's hogs
+ * could disturb the runtime, what a busy CPU beside it costs on this machine whatever runs there.
+ */
+export function startHostCpuHogs(cpus: string): { stop(): void } {
+  const hogs = [0, 1].map(() => spawn('chrt', ['--idle', '0', 'taskset', '-c', cpus, 'yes'], { stdio: 'ignore' }));
+  return {
+    stop() {
+      for (const hog of hogs) hog.kill('SIGKILL');
+    },
+  };
 }
