@@ -307,6 +307,13 @@ export class TerminalTab<Panel extends TabSurface = TabSurface> implements Dispo
     this.reconnection.end();
     if (isLive(this.state)) this.state = 'failed';
     session?.dispose();
+    // A shell asked for whose `opened` never came: the tab never had it, so, as when the connection
+    // failed before the ask, the tab follows the agent's next connection and asks again (setupFailed,
+    // app.ts). Kept, it left the tab failed for good, with no error of its own to show.
+    if (session && session.sessionId === undefined) {
+      this.sessionStore.dispose();
+      this.current = undefined;
+    }
   }
 
   private tryResume(connection: FollowableConnection): void {

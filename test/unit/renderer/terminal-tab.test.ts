@@ -118,6 +118,29 @@ test('exit code: the banner and the status say it, and the output stays', () => 
   assert.equal(panel.banner()?.title, 'The shell exited (exit code unknown)');
 });
 
+test('a connection that fails after the open was sent, before `opened`: the tab follows the next connection and opens a shell there', () => {
+  const panel = new FakeTabPanel();
+  const sessions = fakeSessions();
+  const tab = new TerminalTab(panel, { agentId: 'a1', agentName: 'line 3', target: 'plc-1' }, sessions.factory);
+  const first = new FakeConnection();
+  tab.follow(first);
+  first.set({ kind: 'ready' });
+  const asked = sessions.last();
+  first.set({ kind: 'failed', reason: 'ICE failed' });
+  assert.equal(tab.state, 'failed');
+  assert.equal(tab.setupFailed, true, 'nothing was lost: the shell never opened in this tab');
+
+  const second = new FakeConnection();
+  tab.follow(second);
+  assert.equal(tab.state, 'opening');
+  second.set({ kind: 'ready' });
+  const session = sessions.last();
+  assert.notEqual(session, asked, 'a new shell is asked for');
+  assert.equal(session.carrier, second);
+  session.opened('s-2', 300_000);
+  assert.equal(tab.state, 'open');
+});
+
 test('close confirmation: asked while the shell runs or waits to resume, not before it opens or after it ends', () => {
   const panel = new FakeTabPanel();
   const sessions = fakeSessions();
