@@ -17,6 +17,7 @@ import { setPriority } from 'node:os';
 import { promisify } from 'node:util';
 import { err, ok, protocolError, type Result } from '@tether/protocol';
 import { describeError } from './deadline.js';
+import { noteHostWorkBeside } from './host-work.js';
 import { createLogger } from './log.js';
 import { hostProcesses } from './session-killer.js';
 import type { ResolvedStanding } from './session-rules.js';
@@ -173,6 +174,8 @@ export async function settleStanding(
   }
   let standing = read.kind === 'report' ? read.standing : undefined;
   if (read.kind === 'none') log.warn('no standing report', { sessionId, why: read.why });
+  // Once per CPU list: whether the kernel's own work for the session may still run beside the runtime.
+  if (resolved.resources.cpus !== undefined) void noteHostWorkBeside(resolved.resources.cpus);
   let missing = assessStanding(resolved.resources, standing);
   let hostSteps: string[] = [];
   if (standing && missing.length > 0 && pidNamespace !== undefined) {
