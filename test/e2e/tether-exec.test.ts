@@ -95,7 +95,17 @@ test('output beyond the flow-control window arrives whole and in order (acks)', 
   const result = await tetherExec('--loopback', 'exec-agent', container.name, '--', 'seq 1 200000');
   assert.equal(result.code, 0, result.stderr);
   const expected = Array.from({ length: 200000 }, (_, i) => `${i + 1}\n`).join('');
-  assert.equal(result.stdout.length, expected.length);
+  // Once short by 23,590 bytes with exit 0 (session 9, not understood): the agent's own account of
+  // the session (`bytesOut`, a resume, bytes lost) says where they went.
+  assert.equal(
+    result.stdout.length,
+    expected.length,
+    `tether-exec printed ${result.stdout.length} of ${expected.length} bytes; stderr: ${result.stderr.toString().slice(-2000)}\nthe agent's log:\n${agent
+      .logs()
+      .filter((line) => /session|resume|lost|peer|channel/.test(line))
+      .slice(-30)
+      .join('\n')}`,
+  );
   assert.equal(createHash('sha256').update(result.stdout).digest('hex'), createHash('sha256').update(expected).digest('hex'));
 });
 
