@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSyn
 import { availableParallelism } from 'node:os';
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { cpuSet } from '../agent/src/session-standing.js';
 import { docker, startContainer, TEST_IMAGE_SH, type TestContainer } from './docker.js';
 
 const source = fileURLToPath(new URL('./cyclic-task.c', import.meta.url));
@@ -240,12 +241,9 @@ function writeKernelFile(path: string, value: string, written: Written[]): boole
 
 /** A CPU list (`1`, `0-1`, `1,3`) as the hexadecimal mask /proc/irq and the workqueue cpumask take. */
 export function cpuMask(cpus: string): string {
-  let mask = 0n;
-  for (const part of cpus.split(',')) {
-    const [from, to] = part.split('-').map(Number) as [number, number | undefined];
-    for (let cpu = from; cpu <= (to ?? from); cpu++) mask |= 1n << BigInt(cpu);
-  }
-  return mask.toString(16);
+  const list = cpuSet(cpus);
+  if (!list) throw new Error(`not a CPU list: ${cpus}`);
+  return list.reduce((mask, cpu) => mask | (1n << BigInt(cpu)), 0n).toString(16);
 }
 
 /** What `keepHousekeepingOn` moved, and how to put it back. */

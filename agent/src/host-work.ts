@@ -38,9 +38,7 @@ export function maskCpus(mask: string): number[] | undefined {
  */
 export function workqueueCpusBeside(sessionCpus: string, workqueueMask: string): number[] {
   const session = cpuSet(sessionCpus);
-  const workqueues = maskCpus(workqueueMask);
-  if (!session || !workqueues) return [];
-  return workqueues.filter((cpu) => !session.includes(cpu));
+  return session ? (maskCpus(workqueueMask) ?? []).filter((cpu) => !session.includes(cpu)) : [];
 }
 
 const warned = new Set<string>();
@@ -63,7 +61,7 @@ export async function noteHostWorkBeside(sessionCpus: string, cpumaskPath = WORK
   if (beside.length > 0) {
     log.warn("the host's unbound workqueues may run on CPUs sessions are kept off", {
       sessionCpus,
-      workqueueCpus: maskCpus(mask)!.join(','),
+      workqueueMask: mask.trim(),
       besideSessions: beside.join(','),
       why: "the kernel's writeback for a session's I/O may run beside the runtime on those CPUs",
       see: `docs/operations.md, "The host's own work, off the runtime's cores" (${cpumaskPath})`,

@@ -157,9 +157,12 @@ export class TerminalTab<Panel extends TabSurface = TabSurface> implements Dispo
     this.changed();
   }
 
-  /** The connection failed before this tab had a shell: nothing was lost, so a retry may carry it on. */
+  /**
+   * The connection failed before this tab had a shell (none asked for, or `opened` never came):
+   * nothing was lost, so a retry may carry it on (app.ts follows the agent's next connection).
+   */
   get setupFailed(): boolean {
-    return this.connectionLost !== undefined && !this.current;
+    return this.connectionLost !== undefined && this.sessionId === undefined;
   }
 
   /** the connection the tab follows; a failed setup moves on to the agent's next one (app.ts) */
@@ -307,13 +310,6 @@ export class TerminalTab<Panel extends TabSurface = TabSurface> implements Dispo
     this.reconnection.end();
     if (isLive(this.state)) this.state = 'failed';
     session?.dispose();
-    // A shell asked for whose `opened` never came: the tab never had it, so, as when the connection
-    // failed before the ask, the tab follows the agent's next connection and asks again (setupFailed,
-    // app.ts). Kept, it left the tab failed for good, with no error of its own to show.
-    if (session && session.sessionId === undefined) {
-      this.sessionStore.dispose();
-      this.current = undefined;
-    }
   }
 
   private tryResume(connection: FollowableConnection): void {

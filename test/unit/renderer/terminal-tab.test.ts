@@ -16,11 +16,17 @@ const START = Date.UTC(2030, 0, 2, 3, 4, 5);
 beforeEach(() => mock.timers.enable({ apis: ['setTimeout', 'Date'], now: START }));
 afterEach(() => mock.timers.reset());
 
-/** A tab on plc-1 @ line 3 whose connection is ready and whose shell is open. */
-function openTab() {
+/** A tab on plc-1 @ line 3, following no connection yet. */
+function newTab() {
   const panel = new FakeTabPanel();
   const sessions = fakeSessions();
   const tab = new TerminalTab(panel, { agentId: 'a1', agentName: 'line 3', target: 'plc-1' }, sessions.factory);
+  return { panel, sessions, tab };
+}
+
+/** A tab on plc-1 @ line 3 whose connection is ready and whose shell is open. */
+function openTab() {
+  const { panel, sessions, tab } = newTab();
   const connection = new FakeConnection();
   tab.follow(connection);
   connection.set({ kind: 'signaling' });
@@ -119,9 +125,7 @@ test('exit code: the banner and the status say it, and the output stays', () => 
 });
 
 test('a connection that fails after the open was sent, before `opened`: the tab follows the next connection and opens a shell there', () => {
-  const panel = new FakeTabPanel();
-  const sessions = fakeSessions();
-  const tab = new TerminalTab(panel, { agentId: 'a1', agentName: 'line 3', target: 'plc-1' }, sessions.factory);
+  const { sessions, tab } = newTab();
   const first = new FakeConnection();
   tab.follow(first);
   first.set({ kind: 'ready' });
@@ -142,9 +146,7 @@ test('a connection that fails after the open was sent, before `opened`: the tab 
 });
 
 test('close confirmation: asked while the shell runs or waits to resume, not before it opens or after it ends', () => {
-  const panel = new FakeTabPanel();
-  const sessions = fakeSessions();
-  const opening = new TerminalTab(panel, { agentId: 'a1', agentName: 'line 3', target: 'plc-1' }, sessions.factory);
+  const { tab: opening } = newTab();
   assert.equal(opening.closeQuestion, undefined, 'no shell yet');
 
   const { tab, session, connection } = openTab();
@@ -210,9 +212,7 @@ test('a second resume waits for the backoff, and giving up ends the tab as a los
 });
 
 test('SESSION_LIMIT: the banner says to close another session and offers no Reconnect, which would be refused the same way', () => {
-  const panel = new FakeTabPanel();
-  const sessions = fakeSessions();
-  const tab = new TerminalTab(panel, { agentId: 'a1', agentName: 'line 3', target: 'plc-1' }, sessions.factory);
+  const { panel, sessions, tab } = newTab();
   const connection = new FakeConnection();
   tab.follow(connection);
   connection.set({ kind: 'ready' });
