@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm test` and `npm run demo` start here, on a fresh clone as on a working tree: each step below
+// `npm test`, `npm run demo`, `npm run bench` and `npm run soak` start here, on a fresh clone as on a working tree: each step below
 // is skipped when already done, and says what it installs when it does something.
 //
 //   1. Node.js: the supported lines are 22 (from 22.12) and 24 (package.json "engines"). On an
@@ -11,10 +11,11 @@
 //      package-lock.json or another Node major. Electron's binary is not downloaded then
 //      (ELECTRON_SKIP_BINARY_DOWNLOAD=1): nothing here needs it, and where its release host cannot
 //      be reached the download would fail the install. `npm start` fetches it when it is wanted.
-//   4. Then the command: `test` (typecheck, lint and build side by side, then every test file) or
-//      `demo` (build, then scripts/demo.ts).
+//   4. Then the command: `test` (typecheck, lint and build side by side, then every test file),
+//      `demo` (build, then scripts/demo.ts), `bench` (build, then bench/run.ts) or `soak` (build,
+//      then bench/soak.ts): the benchmarks measure the Node.js the tests and the demo run.
 //
-// Usage: node scripts/bootstrap.mjs test|demo [args for the demo]
+// Usage: node scripts/bootstrap.mjs test|demo|bench|soak [args for the command]
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -28,7 +29,8 @@ const die = (text, code = 1) => {
   console.error(`bootstrap: ${text}`);
   process.exit(code);
 };
-if (command !== 'test' && command !== 'demo') die('usage: node scripts/bootstrap.mjs test|demo', 2);
+const COMMANDS = { demo: 'scripts/demo.ts', bench: 'bench/run.ts', soak: 'bench/soak.ts' };
+if (command !== 'test' && !(command in COMMANDS)) die('usage: node scripts/bootstrap.mjs test|demo|bench|soak', 2);
 
 /** The lowest supported Node.js, and the line installed when the running one is older. */
 const MIN_NODE = [22, 12];
@@ -136,5 +138,5 @@ if (command === 'test') {
 } else {
   say('npm run build');
   must('npm', ['run', '--silent', 'build']);
-  last(['--conditions=source', '--import', 'tsx', 'scripts/demo.ts', ...rest]);
+  last(['--conditions=source', '--import', 'tsx', COMMANDS[command], ...rest]);
 }
