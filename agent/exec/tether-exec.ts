@@ -468,10 +468,26 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(`tether-exec: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exit(error instanceof ExecError ? error.exitCode : 1);
-  },
-);
+/**
+ * Exits once what was written to stdout and stderr has been handed to them. Node writes to a pipe
+ * asynchronously once the pipe is full, and `process.exit()` drops what is still queued: with a
+ * reader slower than the command's output (`tether-exec … | grep`, a test reading a pipe) the last
+ * tens of KiB of output were lost, and the command still exited 0.
+ */
+function exitAfterOutput(code: number): void {
+  const written = (stream: NodeJS.WriteStream) =>
+    new Promise<void>((resolve) => {
+      if (stream.destroyed || !stream.writable) return resolve();
+      // Called after every write before it; with an error too (the reader went away).
+      stream.write('', () => resolve());
+    });
+  void Promise.all([written(process.stdout), written(process.stderr)]).then(() => process.exit(code));
+}
+
+// A reader that went away (`tether-exec … | head`) is not an error of the command.
+process.stdout.on('error', () => undefined);
+
+main(process.argv.slice(2)).then(exitAfterOutput, (error: unknown) => {
+  process.stderr.write(`tether-exec: ${error instanceof Error ? error.message : String(error)}\n`);
+  exitAfterOutput(error instanceof ExecError ? error.exitCode : 1);
+});

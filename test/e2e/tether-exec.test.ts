@@ -16,6 +16,7 @@ import { createJsonLogger, startSignalingServer } from '@tether/signaling';
 import { startAgent, type AgentProcess } from '../../harness/agent-process.js';
 import { startContainer, type TestContainer } from '../../harness/docker.js';
 import { printPairingToken } from '../../harness/lan-pairing.js';
+import { waitFor } from '../../harness/wait.js';
 
 const execCli = fileURLToPath(new URL('../../agent/dist/tether-exec.js', import.meta.url));
 const consoleToken = 'console-tether-exec-0123456789';
@@ -59,7 +60,8 @@ function tetherExec(...args: string[]): Promise<{ code: number | null; stdout: B
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('exit', (code) => resolve({ code, stdout: Buffer.concat(out), stderr }));
+    // `close`, not `exit`: the child's output may still be in the pipe when it has exited.
+    child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr }));
   });
 }
 
@@ -95,8 +97,10 @@ test('output beyond the flow-control window arrives whole and in order (acks)', 
   const result = await tetherExec('--loopback', 'exec-agent', container.name, '--', 'seq 1 200000');
   assert.equal(result.code, 0, result.stderr);
   const expected = Array.from({ length: 200000 }, (_, i) => `${i + 1}\n`).join('');
-  // Once short by 23,590 bytes with exit 0 (session 9, not understood): the agent's own account of
-  // the session (`bytesOut`, a resume, bytes lost) says where they went.
+  // Once short by 23,590 bytes with exit 0 (session 9): this helper resolved on the child's `exit`,
+  // before the pipe was read to its end, and tether-exec's `process.exit()` dropped what it had
+  // not written yet (both fixed, and the next test is the second). Should it come short again, the
+  // agent's own account of the session (`bytesOut`, a resume, bytes lost) says where they went.
   assert.equal(
     result.stdout.length,
     expected.length,
@@ -107,6 +111,31 @@ test('output beyond the flow-control window arrives whole and in order (acks)', 
       .join('\n')}`,
   );
   assert.equal(createHash('sha256').update(result.stdout).digest('hex'), createHash('sha256').update(expected).digest('hex'));
+});
+
+test('a reader slower than the output still gets all of it: tether-exec exits once its output is written', async () => {
+  const peersClosed = () => agent.logs().filter((line) => line.includes('"msg":"peer closed"')).length;
+  const closedBefore = peersClosed();
+  const child = spawn(
+    process.execPath,
+    [execCli, '--state-dir', consoleStateDir, '--loopback', 'exec-agent', container.name, '--', 'seq 1 100000'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  // Nothing reads stdout until the command has ended and tether-exec has closed its connection:
+  // by then ~600 KB of output wait behind a full pipe, as behind a slow `| grep`.
+  child.stdout.pause();
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+  await waitFor(() => peersClosed() > closedBefore, 'the agent to see tether-exec close its connection', 60_000);
+  const out: Buffer[] = [];
+  child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+  child.stdout.resume();
+  assert.equal(await closed, 0, stderr);
+  const expected = Array.from({ length: 100000 }, (_, i) => `${i + 1}\n`).join('');
+  assert.equal(Buffer.concat(out).toString(), expected, `${Buffer.concat(out).length} of ${expected.length} bytes`);
 });
 
 test('an unknown container is refused with its code and a non-zero exit', async () => {
