@@ -7,8 +7,8 @@
  *
  * `startAgentSwarm()` forks this file; the child runs the commands it is sent.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { forkCommandChild } from './command-child.js';
 import { io, type Socket } from 'socket.io-client';
 import { reconnectDelayMs, SignalingErrorPayload } from '@tether/protocol';
 
@@ -41,24 +41,10 @@ export interface AgentSwarm {
 const self = fileURLToPath(import.meta.url);
 
 export function startAgentSwarm(): AgentSwarm {
-  const child: ChildProcess = fork(self, ['--swarm'], {
-    execArgv: ['--conditions=source', '--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const next = <K extends Report['kind']>(kind: K): Promise<Extract<Report, { kind: K }>> =>
-    new Promise((resolve, reject) => {
-      const onMessage = (report: Report) => {
-        if (report.kind === 'error') reject(new Error(`agent swarm: ${report.message}`));
-        else if (report.kind === kind) resolve(report as Extract<Report, { kind: K }>);
-        else return;
-        child.off('message', onMessage);
-      };
-      child.on('message', onMessage);
-    });
-  const send = (command: Command) => child.send(command);
+  const child = forkCommandChild<Command, Report>(self, '--swarm', 'agent swarm');
+  const { next, send } = child;
   return {
-    pid: child.pid!,
+    pid: child.pid,
     async connect(options) {
       const done = next('connected');
       send({ kind: 'connect', parallel: 200, ...options });
@@ -71,8 +57,8 @@ export function startAgentSwarm(): AgentSwarm {
       await done;
     },
     async stop() {
-      if (child.exitCode === null) send({ kind: 'exit' });
-      await exited;
+      if (child.running) send({ kind: 'exit' });
+      await child.exited();
     },
   };
 }

@@ -8,9 +8,9 @@
  * The console sends a candidate every `intervalMs` for the agent's session; each sample is the time
  * until the agent got it. `startRelayProbe()` forks this file; the child runs the commands it is sent.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { forkCommandChild } from './command-child.js';
 import { io, type Socket } from 'socket.io-client';
 
 export interface RelayProbeOptions {
@@ -49,22 +49,8 @@ export interface RelayProbe {
 const self = fileURLToPath(import.meta.url);
 
 export function startRelayProbe(): RelayProbe {
-  const child: ChildProcess = fork(self, ['--relay-probe'], {
-    execArgv: ['--conditions=source', '--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const next = <K extends Report['kind']>(kind: K): Promise<Extract<Report, { kind: K }>> =>
-    new Promise((resolve, reject) => {
-      const onMessage = (report: Report) => {
-        if (report.kind === 'error') reject(new Error(`relay probe: ${report.message}`));
-        else if (report.kind === kind) resolve(report as Extract<Report, { kind: K }>);
-        else return;
-        child.off('message', onMessage);
-      };
-      child.on('message', onMessage);
-    });
-  const send = (command: Command) => child.send(command);
+  const child = forkCommandChild<Command, Report>(self, '--relay-probe', 'relay probe');
+  const { next, send } = child;
   return {
     async connect(options) {
       const ready = next('ready');
@@ -81,8 +67,8 @@ export function startRelayProbe(): RelayProbe {
       return { samples: ms, probeEventLoopDelayP99Ms };
     },
     async close() {
-      if (child.exitCode === null) send({ kind: 'exit' });
-      await exited;
+      if (child.running) send({ kind: 'exit' });
+      await child.exited();
     },
   };
 }
