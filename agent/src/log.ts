@@ -6,7 +6,7 @@
  */
 import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { levelledLogger, type Logger, type LogLevel } from '@tether/socket-bounds';
+import { boundedLineWriter, levelledLogger, type Logger, type LogLevel } from '@tether/socket-bounds';
 
 export { LOG_LEVELS, type LogFields, type Logger, type LogLevel } from '@tether/socket-bounds';
 
@@ -14,7 +14,9 @@ export { LOG_LEVELS, type LogFields, type Logger, type LogLevel } from '@tether/
 export type LogSink = (line: string) => void;
 
 let threshold: LogLevel = 'info';
-let sink: LogSink = (line) => process.stdout.write(line + '\n');
+/** stdout, where lines wait at most MAX_QUEUED_LOG_BYTES for a slow reader (`boundedLineWriter`). */
+const stdout = boundedLineWriter('log', process.stdout);
+let sink: LogSink = (line) => stdout(`${line}\n`);
 
 export function setLogLevel(level: LogLevel): void {
   threshold = level;

@@ -3,7 +3,7 @@
  * @tether/socket-bounds' `logLine`, shared with the agent). Tokens never go into a log line;
  * callers pass only what identifies a connection.
  */
-import { levelledLogger, type Logger as LineLogger, type LogLevel } from '@tether/socket-bounds';
+import { boundedLineWriter, levelledLogger, type Logger as LineLogger, type LogLevel } from '@tether/socket-bounds';
 
 export { isLogLevel, LOG_LEVELS, type LogFields, type LogLevel } from '@tether/socket-bounds';
 
@@ -26,15 +26,17 @@ export function moduleName(fileUrl: string): string {
 }
 
 /**
- * Lines for stdout, written together once per turn of the event loop (and at exit). Node writes to
- * a pipe synchronously, a system call per write: a line per connection cost a reconnect storm or a
- * mass departure a system call per client, in the middle of the burst, and a reader slower than the
- * node blocked the node on each. The lines keep their order; at most one turn's worth of them is
- * lost if the process is killed outright.
+ * Lines for stdout, written together once per turn of the event loop (and at exit): a line per
+ * connection cost a reconnect storm or a mass departure a system call per client, in the middle of
+ * the burst. Node writes what the pipe takes and queues the rest; past MAX_QUEUED_LOG_BYTES
+ * waiting (a log reader that stalled), lines are dropped and counted rather than held
+ * (`boundedLineWriter`). The lines keep their order; at most one turn's worth of them is lost if
+ * the process is killed outright.
  */
 class BatchedStdout {
   #lines: string[] = [];
   #scheduled = false;
+  readonly #write = boundedLineWriter('signaling:log', process.stdout);
 
   constructor() {
     process.on('exit', () => this.flush());
@@ -52,7 +54,7 @@ class BatchedStdout {
     if (this.#lines.length === 0) return;
     const text = this.#lines.join('\n') + '\n';
     this.#lines = [];
-    process.stdout.write(text);
+    this.#write(text);
   }
 }
 

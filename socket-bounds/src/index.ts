@@ -8,4 +8,16 @@ export { ConnectionsPerAddress, type ConnectionsPerAddressOptions, type PerAddre
 export { InboundLimit, type InboundLimitOptions, type InboundWords } from './inbound-limit.js';
 export type { BoundsLogFields, BoundsLogger } from './logger.js';
 export { OutboundLimit, type EngineConnection, type OutboundLimitOptions, type OutboundWords } from './outbound-limit.js';
-export { isLogLevel, levelledLogger, LOG_LEVELS, LOG_RANK, logLine, type LogFields, type Logger, type LogLevel } from './json-log.js';
+export {
+  boundedLineWriter,
+  isLogLevel,
+  levelledLogger,
+  LOG_LEVELS,
+  LOG_RANK,
+  logLine,
+  MAX_QUEUED_LOG_BYTES,
+  type LineStream,
+  type LogFields,
+  type Logger,
+  type LogLevel,
+} from './json-log.js';

@@ -52,3 +52,41 @@ export function levelledLogger(module: string, threshold: () => LogLevel, write:
     error: (msg, fields) => log('error', msg, fields),
   };
 }
+
+/** Bytes of log lines that may wait for stdout to take them; past this, lines are dropped and counted. */
+export const MAX_QUEUED_LOG_BYTES = 4 * 1024 * 1024;
+
+/** What `boundedLineWriter` needs of stdout. */
+export interface LineStream {
+  readonly writableLength: number;
+  write(text: string): unknown;
+  once(event: 'drain', listener: () => void): unknown;
+}
+
+/**
+ * Writes log text (whole lines, each ending in a newline) to `stream` without letting it pile up
+ * in memory. Node writes what a pipe takes at once and queues the rest, without bound: a reader
+ * that stalls (journald under disk pressure, a `| less` left open) would make a long-running
+ * process grow until the kernel killed it, and with it every session it serves. While more than
+ * `maxQueued` bytes wait, lines are dropped and counted; once the queue is under the bound again
+ * (or has drained, if nothing more is logged), a `warn` line says how many were lost.
+ */
+export function boundedLineWriter(module: string, stream: LineStream, maxQueued = MAX_QUEUED_LOG_BYTES): (text: string) => void {
+  let dropped = 0;
+  const notice = () => {
+    if (dropped === 0) return;
+    stream.write(
+      `${logLine('warn', module, 'log lines dropped: stdout did not take them in time', { dropped, maxQueuedBytes: maxQueued })}\n`,
+    );
+    dropped = 0;
+  };
+  return (text) => {
+    if (stream.writableLength > maxQueued) {
+      if (dropped === 0) stream.once('drain', notice);
+      for (let at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', at + 1)) dropped++;
+      return;
+    }
+    notice();
+    stream.write(text);
+  };
+}
