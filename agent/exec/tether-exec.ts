@@ -41,6 +41,7 @@ import {
   TTY_PROTOCOL,
   type AgentControlMessage,
 } from '@tether/protocol';
+import { exitOnceWritten } from '@tether/socket-bounds';
 import { loadIdentity, signWithIdentity, type AgentKeys } from '../src/trust/identity.js';
 import { readJsonFile, writeJsonFile } from '../src/trust/state-files.js';
 
@@ -468,26 +469,14 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-/**
- * Exits once what was written to stdout and stderr has been handed to them. Node writes to a pipe
- * asynchronously once the pipe is full, and `process.exit()` drops what is still queued: with a
- * reader slower than the command's output (`tether-exec … | grep`, a test reading a pipe) the last
- * tens of KiB of output were lost, and the command still exited 0.
- */
-function exitAfterOutput(code: number): void {
-  const written = (stream: NodeJS.WriteStream) =>
-    new Promise<void>((resolve) => {
-      if (stream.destroyed || !stream.writable) return resolve();
-      // Called after every write before it; with an error too (the reader went away).
-      stream.write('', () => resolve());
-    });
-  void Promise.all([written(process.stdout), written(process.stderr)]).then(() => process.exit(code));
-}
-
 // A reader that went away (`tether-exec … | head`) is not an error of the command.
 process.stdout.on('error', () => undefined);
 
-main(process.argv.slice(2)).then(exitAfterOutput, (error: unknown) => {
-  process.stderr.write(`tether-exec: ${error instanceof Error ? error.message : String(error)}\n`);
-  exitAfterOutput(error instanceof ExecError ? error.exitCode : 1);
-});
+main(process.argv.slice(2)).then(
+  // Once stdout has taken all of the output, however slow its reader (protocol/README.md, "Writing a console").
+  (code) => exitOnceWritten(code),
+  (error: unknown) => {
+    process.stderr.write(`tether-exec: ${error instanceof Error ? error.message : String(error)}\n`);
+    exitOnceWritten(error instanceof ExecError ? error.exitCode : 1);
+  },
+);

@@ -1,9 +1,13 @@
 import { readFileSync } from 'node:fs';
 import packageJson from '../package.json' with { type: 'json' };
 import { loadConfig, USAGE } from './config.js';
-import { createJsonLogger, moduleName } from './log.js';
+import { exitOnceWritten } from '@tether/socket-bounds';
+import { createJsonLogger, flushLogs, moduleName } from './log.js';
 import { startSignalingServer } from './server.js';
 import { runTokenCommand } from './token-command.js';
+
+/** How long the node waits at exit for stdout to take its last log lines (a stuck journald must not hold a stop). */
+const EXIT_WRITE_WAIT_MS = 2000;
 
 async function main(): Promise<void> {
   if (process.argv[2] === 'token') {
@@ -54,11 +58,16 @@ async function main(): Promise<void> {
     }
     stopping = true;
     log.info('stopping', { signal });
+    // The last lines go to stdout before the exit, which waits (a little) for a slow log reader.
     server.close().then(
-      () => process.exit(0),
+      () => {
+        flushLogs();
+        exitOnceWritten(0, EXIT_WRITE_WAIT_MS);
+      },
       (error: unknown) => {
         log.error('close failed', { error });
-        process.exit(1);
+        flushLogs();
+        exitOnceWritten(1, EXIT_WRITE_WAIT_MS);
       },
     );
   };

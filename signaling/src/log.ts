@@ -61,6 +61,11 @@ class BatchedStdout {
 let stdout: BatchedStdout | undefined;
 const writeStdout = (line: string) => (stdout ??= new BatchedStdout()).write(line);
 
+/** Writes the lines of this turn now (before an exit that waits for stdout to take them). */
+export function flushLogs(): void {
+  stdout?.flush();
+}
+
 export function createJsonLogger(options: JsonLoggerOptions = {}): Logger {
   const level = options.level ?? 'info';
   const write = options.write ?? writeStdout;

@@ -66,3 +66,14 @@ test(
     assert.equal(numbered.at(-1), LINES);
   },
 );
+
+test('a process that stops while its stdout is stalled exits after the bounded wait, not never', { timeout: TIMEOUT_MS }, async () => {
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', flood, String(BOUND), String(LINES), '300'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  // Nothing ever reads stdout: the queued lines cannot be written, and the exit must not wait for them.
+  child.stdout.pause();
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  assert.equal(code, 0);
+  child.stdout.destroy();
+});

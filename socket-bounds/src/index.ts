@@ -15,6 +15,7 @@ export {
   LOG_LEVELS,
   LOG_RANK,
   logLine,
+  exitOnceWritten,
   MAX_QUEUED_LOG_BYTES,
   type LineStream,
   type LogFields,

@@ -90,3 +90,23 @@ export function boundedLineWriter(module: string, stream: LineStream, maxQueued 
     stream.write(text);
   };
 }
+
+/**
+ * Exits with `code` once stdout and stderr have taken what was written to them. Node writes to a
+ * full pipe asynchronously, and `process.exit()` drops what is still queued: the last lines of a
+ * process whose reader was slow at that moment (the output of `tether-exec … | grep`, a server's
+ * last log lines) were lost. `maxWaitMs` bounds the wait, for a reader that may never come back (a
+ * service stopping while journald is stuck); without it the wait ends only when the reader has
+ * taken everything or gone away.
+ */
+export function exitOnceWritten(code: number, maxWaitMs?: number): void {
+  const written = (stream: NodeJS.WriteStream) =>
+    new Promise<void>((resolve) => {
+      if (stream.destroyed || !stream.writable) return resolve();
+      // Called after every write before it; with an error too (the reader went away).
+      stream.write('', () => resolve());
+    });
+  const waits: Promise<unknown>[] = [Promise.all([written(process.stdout), written(process.stderr)])];
+  if (maxWaitMs !== undefined) waits.push(new Promise((resolve) => setTimeout(resolve, maxWaitMs).unref()));
+  void Promise.race(waits).then(() => process.exit(code));
+}
