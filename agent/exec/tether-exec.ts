@@ -346,10 +346,15 @@ async function connect(signaling: Signaling, agentId: string, keys: AgentKeys, p
     tty,
     close: async () => {
       socket.emit('webrtc:disconnect', { sessionId, reason: 'tether-exec done' });
-      await pc.close();
+      // Bounded: the command's result is known by now, and a close that does not finish must not
+      // keep tether-exec from exiting with it.
+      await Promise.race([pc.close(), new Promise((resolve) => setTimeout(resolve, CLOSE_WAIT_MS).unref())]);
     },
   };
 }
+
+/** How long tether-exec waits for its peer connection to close once the command has ended. */
+const CLOSE_WAIT_MS = 2000;
 
 /** Runs `command` (or an interactive shell) on the open terminal channel; resolves with the exit code. */
 function runOnTerminal(tty: RTCDataChannel, target: string, command: string | undefined): Promise<number> {
@@ -417,6 +422,11 @@ function runOnTerminal(tty: RTCDataChannel, target: string, command: string | un
       }
     }, 50);
     timer.unref();
+    // A channel that closes before `exit` (the agent stopped, the path failed for good) ends the
+    // run with an error instead of leaving it waiting.
+    tty.stateChanged.subscribe((state) => {
+      if (state === 'closed') reject(new ExecError('the terminal channel closed before the command exited', 1));
+    });
     tty.send(encodeMessage({ type: 'open', target, cols, rows }));
   });
 }

@@ -16,7 +16,6 @@ import { createJsonLogger, startSignalingServer } from '@tether/signaling';
 import { startAgent, type AgentProcess } from '../../harness/agent-process.js';
 import { startContainer, type TestContainer } from '../../harness/docker.js';
 import { printPairingToken } from '../../harness/lan-pairing.js';
-import { waitFor } from '../../harness/wait.js';
 
 const execCli = fileURLToPath(new URL('../../agent/dist/tether-exec.js', import.meta.url));
 const consoleToken = 'console-tether-exec-0123456789';
@@ -114,28 +113,34 @@ test('output beyond the flow-control window arrives whole and in order (acks)', 
 });
 
 test('a reader slower than the output still gets all of it: tether-exec exits once its output is written', async () => {
-  const peersClosed = () => agent.logs().filter((line) => line.includes('"msg":"peer closed"')).length;
-  const closedBefore = peersClosed();
-  const child = spawn(
+  // The pipeline of a script: `tether-exec … | slow reader`. The reader starts reading 2 s late, by
+  // which time the command has long ended and ~600 KB wait behind the full pipe; tether-exec's exit
+  // code comes through `pipefail`.
+  const quoted = (arg: string) => `'${arg.replaceAll("'", "'\\''")}'`;
+  const execLine = [
     process.execPath,
-    [execCli, '--state-dir', consoleStateDir, '--loopback', 'exec-agent', container.name, '--', 'seq 1 100000'],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  // Nothing reads stdout until the command has ended and tether-exec has closed its connection:
-  // by then ~600 KB of output wait behind a full pipe, as behind a slow `| grep`.
-  child.stdout.pause();
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
-  await waitFor(() => peersClosed() > closedBefore, 'the agent to see tether-exec close its connection', 60_000);
-  const out: Buffer[] = [];
-  child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-  child.stdout.resume();
-  assert.equal(await closed, 0, stderr);
+    execCli,
+    '--state-dir',
+    consoleStateDir,
+    '--loopback',
+    'exec-agent',
+    container.name,
+    '--',
+    'seq 1 100000',
+  ]
+    .map(quoted)
+    .join(' ');
+  const result = await new Promise<{ code: number | null; stdout: Buffer; stderr: string }>((resolve) => {
+    const shell = spawn('bash', ['-c', `set -o pipefail; ${execLine} | (sleep 2; exec cat)`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let stderr = '';
+    shell.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+    shell.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    shell.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr }));
+  });
+  assert.equal(result.code, 0, result.stderr);
   const expected = Array.from({ length: 100000 }, (_, i) => `${i + 1}\n`).join('');
-  assert.equal(Buffer.concat(out).toString(), expected, `${Buffer.concat(out).length} of ${expected.length} bytes`);
+  assert.equal(result.stdout.toString(), expected, `${result.stdout.length} of ${expected.length} bytes`);
 });
 
 test('an unknown container is refused with its code and a non-zero exit', async () => {
