@@ -345,10 +345,18 @@ async function connect(signaling: Signaling, agentId: string, keys: AgentKeys, p
   return {
     tty,
     close: async () => {
-      socket.emit('webrtc:disconnect', { sessionId, reason: 'tether-exec done' });
       // Bounded: the command's result is known by now, and a close that does not finish must not
-      // keep tether-exec from exiting with it.
-      await Promise.race([pc.close(), new Promise((resolve) => setTimeout(resolve, CLOSE_WAIT_MS).unref())]);
+      // keep tether-exec from exiting with it. The agent's answer to the disconnect is awaited, so
+      // that it closes its side at once rather than when the path times out (some 30 s later).
+      const deadline = new Promise((resolve) => setTimeout(resolve, CLOSE_WAIT_MS).unref());
+      await Promise.race([
+        socket
+          .timeout(CLOSE_WAIT_MS)
+          .emitWithAck('webrtc:disconnect', { sessionId, reason: 'tether-exec done' })
+          .catch(() => undefined),
+        deadline,
+      ]);
+      await Promise.race([pc.close(), deadline]);
     },
   };
 }

@@ -16,6 +16,7 @@ import { createJsonLogger, startSignalingServer } from '@tether/signaling';
 import { startAgent, type AgentProcess } from '../../harness/agent-process.js';
 import { startContainer, type TestContainer } from '../../harness/docker.js';
 import { printPairingToken } from '../../harness/lan-pairing.js';
+import { waitFor } from '../../harness/wait.js';
 
 const execCli = fileURLToPath(new URL('../../agent/dist/tether-exec.js', import.meta.url));
 const consoleToken = 'console-tether-exec-0123456789';
@@ -70,10 +71,14 @@ test('pairs from the token tether-agent pair printed', async () => {
   assert.match(result.stdout.toString(), /paired with Exec agent \(exec-agent\)/);
 });
 
-test("over the LAN: a command's output, and its exit code", async () => {
+test("over the LAN: a command's output, and its exit code; the agent closes its side when tether-exec is done", async () => {
+  const closedByConsole = () => agent.logs().filter((line) => line.includes('"reason":"console: tether-exec done"')).length;
+  const before = closedByConsole();
   const result = await tetherExec('--loopback', 'exec-agent', container.name, '--', 'echo hello from $(hostname); id -u; exit 3');
   assert.equal(result.code, 3, result.stderr);
   assert.equal(result.stdout.toString(), `hello from ${container.id.slice(0, 12)}\n1000\n`);
+  // Told, not left to notice the path gone some 30 s later (its reason would be `connection failed`).
+  await waitFor(() => closedByConsole() > before, "the agent's peer closed by tether-exec's disconnect");
 });
 
 test('over the cloud signaling server: the same console, pinned by its pairing', async () => {
