@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
+import { exitOnceWritten } from '@tether/socket-bounds';
 import packageJson from '../package.json' with { type: 'json' };
 import { loadConfig, USAGE } from './config.js';
-import { exitOnceWritten } from '@tether/socket-bounds';
 import { createJsonLogger, flushLogs, moduleName } from './log.js';
 import { startSignalingServer } from './server.js';
 import { runTokenCommand } from './token-command.js';
