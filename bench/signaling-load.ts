@@ -18,7 +18,7 @@ import { io, type Socket } from 'socket.io-client';
 import { startAgentSwarm } from '../harness/agent-swarm.js';
 import { launchChromium, newLoggedPage } from '../harness/browser.js';
 import { presenceOf } from '../harness/presence-watch.js';
-import { startRelayProbe } from '../harness/relay-probe.js';
+import { LOOP_MONITOR_MS, loopDelayP99Ms, startRelayProbe } from '../harness/relay-probe.js';
 import { startRedisServer, type RedisServer } from '../harness/redis-server.js';
 import { ensureRendererBuilt } from '../harness/renderer-build.js';
 import { startSignalingNode, type SignalingNode } from '../harness/signaling-node.js';
@@ -32,7 +32,7 @@ const CONSOLES = 10;
 const DEPARTING = 5000;
 /** A storm that has not converged by then is reported as an error. */
 const STORM_LIMIT_MS = 180_000;
-/** A candidate every 5 ms: some 700 samples in a storm of 5,000, so that the p99 is not one or two of them. */
+/** A candidate every 5 ms: 550–600 samples in a storm of 5,000, so that the p99 is not one or two of them. */
 const RELAY_PROBE_MS = 5;
 
 export interface StormFigures {
@@ -264,7 +264,7 @@ async function storm(agents: number, nodeCount: 1 | 2, chromium: boolean): Promi
     const redisCpuBefore = redisPid ? cpuSeconds(redisPid) : 0;
     probe.measure();
     const stormHealth = watchHealth(nodes);
-    const benchDelay = monitorEventLoopDelay({ resolution: 10 });
+    const benchDelay = monitorEventLoopDelay({ resolution: LOOP_MONITOR_MS });
     benchDelay.enable();
     const started = performance.now();
     if (process.env['TETHER_BENCH_NODE_PROFILE_DIR']) console.log(`[bench] storm at ${process.hrtime.bigint() / 1000n} µs (monotonic)`);
@@ -346,8 +346,7 @@ async function storm(agents: number, nodeCount: 1 | 2, chromium: boolean): Promi
       relayP99Ms: relay.length > 0 ? round(percentile(relay, 99), 2) : null,
       relaySamples: relay.length,
       stormEventLoopDelayP99Ms: round(stormDelay.p99, 1),
-      // The monitor records each tick's whole interval (an idle loop reads 10.2 ms at this resolution): the delay is what exceeds it.
-      benchEventLoopDelayP99Ms: round(Math.max(0, benchDelay.percentile(99) / 1e6 - 10), 1),
+      benchEventLoopDelayP99Ms: round(loopDelayP99Ms(benchDelay), 1),
       probeEventLoopDelayP99Ms: round(probeEventLoopDelayP99Ms, 1),
       serverCpuPct: round((100 * serverCpu) / elapsedS, 0),
       serverCpuMsPerAgent: round((1000 * serverCpu) / agents, 3),

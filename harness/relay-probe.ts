@@ -8,7 +8,7 @@
  * The console sends a candidate every `intervalMs` for the agent's session; each sample is the time
  * until the agent got it. `startRelayProbe()` forks this file; the child runs the commands it is sent.
  */
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { forkCommandChild } from './command-child.js';
 import { io, type Socket } from 'socket.io-client';
@@ -32,6 +32,18 @@ export interface RelaySamples {
 
 type Command = { kind: 'connect'; options: RelayProbeOptions } | { kind: 'measure' } | { kind: 'stop' } | { kind: 'exit' };
 type Report = { kind: 'ready' } | ({ kind: 'samples' } & RelaySamples) | { kind: 'error'; message: string };
+
+/** The resolution the probe and the bench sample their own loops at. */
+export const LOOP_MONITOR_MS = 10;
+
+/**
+ * A loop's delay p99 (ms) from `monitorEventLoopDelay({ resolution: LOOP_MONITOR_MS })`: the
+ * monitor records each tick's whole interval (an idle loop reads 10.2 ms), the delay is what
+ * exceeds it.
+ */
+export function loopDelayP99Ms(histogram: IntervalHistogram): number {
+  return Math.max(0, histogram.percentile(99) / 1e6 - LOOP_MONITOR_MS);
+}
 
 const SESSION_ID = 'load-probe-0001';
 const AGENT_ID = 'load-probe';
@@ -86,10 +98,10 @@ function runProbe(): void {
   const sockets: Socket[] = [];
   const samples: number[] = [];
   const sent = new Map<number, number>();
-  const delay = monitorEventLoopDelay({ resolution: 10 });
+  const delay = monitorEventLoopDelay({ resolution: LOOP_MONITOR_MS });
   let timer: NodeJS.Timeout | undefined;
-  let console: Socket | undefined;
-  let intervalMs = 20;
+  let probeConsole: Socket | undefined;
+  let intervalMs = 0;
   let n = 0;
 
   process.on('message', (command: Command) => {
@@ -111,17 +123,18 @@ function runProbe(): void {
           sent.delete(id);
         });
         await connected(agent);
-        console = io(options.consoleUrl, {
+        const consoleSocket = io(options.consoleUrl, {
           auth: { role: 'console', token: options.consoleToken },
           transports: ['websocket'],
           forceNew: true,
           reconnection: false,
         });
-        sockets.push(console);
-        await connected(console);
+        sockets.push(consoleSocket);
+        await connected(consoleSocket);
+        probeConsole = consoleSocket;
         // Across Redis the console's node may learn of the agent a moment after it connected.
         for (let attempt = 0; ; attempt++) {
-          const answer = (await console
+          const answer = (await consoleSocket
             .timeout(10_000)
             .emitWithAck('webrtc:offer', { sessionId: SESSION_ID, agentId: AGENT_ID, sdp: 'v=0\r\n' })) as { ok: boolean };
           if (answer.ok) break;
@@ -135,7 +148,7 @@ function runProbe(): void {
       timer = setInterval(() => {
         const id = n++;
         sent.set(id, performance.now());
-        console?.emit('webrtc:ice', {
+        probeConsole?.emit('webrtc:ice', {
           sessionId: SESSION_ID,
           candidate: { candidate: `candidate:1 ${id} udp 1 127.0.0.1 9 typ host` },
         });
@@ -143,8 +156,7 @@ function runProbe(): void {
     } else if (command.kind === 'stop') {
       clearInterval(timer);
       delay.disable();
-      // The monitor records each tick's whole interval (an idle loop reads 10.2 ms at a resolution of 10): the delay is what exceeds it.
-      report({ kind: 'samples', samples: samples.splice(0), probeEventLoopDelayP99Ms: Math.max(0, delay.percentile(99) / 1e6 - 10) });
+      report({ kind: 'samples', samples: samples.splice(0), probeEventLoopDelayP99Ms: loopDelayP99Ms(delay) });
       delay.reset();
     } else {
       for (const socket of sockets) socket.disconnect();

@@ -2,7 +2,8 @@
  * Bounds for a Node Socket.IO server, shared by `tether-signaling` and the agent's LAN endpoint
  * (README.md): how many connections one address may hold, how much a connection that does not
  * read may have queued, and what a client may make it hold before it authenticates. Each server
- * passes its own logger, numbers and words.
+ * passes its own logger, numbers and words. Also their JSON log lines, bounded on their way to
+ * stdout, and an exit that waits for stdout to take the last of them.
  */
 export { ConnectionsPerAddress, type ConnectionsPerAddressOptions, type PerAddressWords } from './address-limit.js';
 export { InboundLimit, type InboundLimitOptions, type InboundWords } from './inbound-limit.js';
