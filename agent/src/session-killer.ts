@@ -66,6 +66,11 @@ export interface HostProcess {
   agent: string | undefined;
   /** its pid namespace (`pid:[4026532]`), when readable */
   pidNamespace: string | undefined;
+  /**
+   * false when its environment read empty or could not be read: not ours to read, or caught in
+   * `execve` (between the kernel replacing its memory and writing the new environment)
+   */
+  environRead: boolean;
 }
 
 /** The pid namespace of host process `pid` (`pid:[…]`); undefined when it cannot be read. */
@@ -118,6 +123,7 @@ export async function hostProcesses(namespace?: string, procRoot = '/proc'): Pro
       session: markerValue(environ, SESSION_MARKER),
       agent: markerValue(environ, AGENT_MARKER),
       pidNamespace,
+      environRead: environ.length > 0,
     });
   }
   return found;
@@ -128,18 +134,19 @@ export async function sessionMembers(sid: number, procRoot = '/proc'): Promise<n
   return (await hostProcesses(undefined, procRoot))?.filter((p) => p.sid === sid).map((p) => p.pid);
 }
 
-function signal(pids: number[], sig: NodeJS.Signals): number[] {
-  const signalled: number[] = [];
+/** Signals each pid; `refused` when any could not be signalled for another reason than having ended. */
+function signal(pids: number[], sig: NodeJS.Signals): { refused: boolean } {
+  let refused = false;
   for (const pid of pids) {
     try {
       process.kill(pid, sig);
-      signalled.push(pid);
     } catch (cause) {
-      const code = (cause as NodeJS.ErrnoException).code;
-      if (code !== 'ESRCH') log.warn('could not signal process', { pid, sig, error: describeError(cause) });
+      if ((cause as NodeJS.ErrnoException).code === 'ESRCH') continue;
+      refused = true;
+      log.warn('could not signal process', { pid, sig, error: describeError(cause) });
     }
   }
-  return signalled;
+  return { refused };
 }
 
 /**
@@ -182,40 +189,75 @@ export interface HostKillSelector {
   pidNamespace: string | undefined;
 }
 
-async function selected(selector: HostKillSelector): Promise<number[] | undefined> {
-  const all = await hostProcesses(selector.pidNamespace);
+/**
+ * What one scan of the host /proc finds of a session: its processes, and those that may be its own
+ * but could not be told at this moment.
+ */
+export interface SessionScan {
+  /** processes of the session: its marker, or the exec's Linux session in the container's namespace */
+  members: number[];
+  /**
+   * Live processes of the exec's pid or Linux session whose environment read empty or could not be
+   * read: a process reads so while it `execve`s (the kernel has replaced its memory but not yet
+   * written the new environment), which is when the session's script `exec`s the shell. Never
+   * signalled, only looked at again.
+   */
+  uncertain: number[];
+}
+
+/** Scans the host /proc for the session's processes; undefined when it cannot be listed. */
+export async function scanSession(selector: HostKillSelector, procRoot = '/proc'): Promise<SessionScan | undefined> {
+  const all = await hostProcesses(selector.pidNamespace, procRoot);
   if (all === undefined) return undefined;
   // The Linux session only within the container's namespace, and only while the exec's pid is not
   // another process's: once the shell ended its pid may be reused, and that pid's session is not ours.
   const leader = all.find((p) => p.pid === selector.sid);
-  const bySid = selector.sid > 0 && selector.pidNamespace !== undefined && (leader === undefined || leader.session === selector.sessionId);
-  return all.filter((p) => (bySid && p.sid === selector.sid) || p.session === selector.sessionId).map((p) => p.pid);
+  const inNamespace = selector.sid > 0 && selector.pidNamespace !== undefined;
+  const leaderOurs = leader === undefined || leader.session === selector.sessionId;
+  const bySid = inNamespace && leaderOurs;
+  const members = all.filter((p) => (bySid && p.sid === selector.sid) || p.session === selector.sessionId).map((p) => p.pid);
+  const uncertain = inNamespace
+    ? all.filter((p) => (p.pid === selector.sid || p.sid === selector.sid) && !p.environRead).map((p) => p.pid)
+    : [];
+  return { members, uncertain };
 }
+
+/** How long a kill keeps looking at processes it cannot tell yet, or that appear after the signals. */
+const KILL_SETTLE_MS = 1000;
 
 /**
  * Kills, from the host, every process of the session: SIGHUP, then SIGKILL a second later for what
- * is left (a `nohup`ed process ignores the first). The pids it found first; undefined when the host
- * /proc does not show them or signals fail.
+ * is left (a `nohup`ed process ignores the first). Each scan also finds what a process forked
+ * meanwhile (it carries the marker too), and a process caught in `execve` is looked at again, not
+ * passed over: the session's script `exec`s the shell, and a kill at that moment used to miss it
+ * and leave the shell running. The pids it signalled; undefined when the host /proc does not show
+ * them or a signal is refused (the in-container kill then runs).
  */
-export async function killOnHost(selector: HostKillSelector): Promise<number[] | undefined> {
-  const members = await selected(selector);
-  if (members === undefined) return undefined;
-  if (members.length === 0) return [];
-  const hup = signal(members, 'SIGHUP');
-  if (hup.length === 0) {
-    // All gone between the scan and the signal, or not ours to signal: a second scan tells.
-    const again = await selected(selector);
-    return again === undefined || again.length > 0 ? undefined : members;
+export async function killOnHost(selector: HostKillSelector, procRoot = '/proc'): Promise<number[] | undefined> {
+  let scan = await scanSession(selector, procRoot);
+  if (scan === undefined) return undefined;
+  const signalled = new Set<number>();
+  const started = Date.now();
+  let sig: NodeJS.Signals = 'SIGHUP';
+  for (;;) {
+    // SIGHUP what is new, and once the grace is over, SIGKILL everything found still alive.
+    const targets = sig === 'SIGHUP' ? scan.members.filter((pid) => !signalled.has(pid)) : scan.members;
+    if (targets.length > 0) {
+      const sent = signal(targets, sig);
+      if (sent.refused) return undefined;
+      for (const pid of targets) signalled.add(pid);
+    }
+    if (scan.members.length === 0 && scan.uncertain.length === 0) return [...signalled];
+    const elapsed = Date.now() - started;
+    if (elapsed >= KILL_GRACE_MS + KILL_SETTLE_MS) {
+      log.warn('session processes still seen after the kill', { sessionId: selector.sessionId, ...scan });
+      return [...signalled];
+    }
+    if (elapsed >= KILL_GRACE_MS) sig = 'SIGKILL';
+    // Most processes end on SIGHUP at once: look again at once after one, else after a pause.
+    if (sig === 'SIGKILL' || targets.length === 0) await sleep(KILL_POLL_MS);
+    scan = (await scanSession(selector, procRoot)) ?? { members: [], uncertain: [] };
   }
-  // Most processes end on SIGHUP at once: look again soon, and SIGKILL what is left after the
-  // grace. Each scan also finds what a process forked meanwhile (it carries the marker too).
-  let survivors = (await selected(selector)) ?? [];
-  for (const started = Date.now(); survivors.length > 0 && Date.now() - started < KILL_GRACE_MS; ) {
-    await sleep(KILL_POLL_MS);
-    survivors = (await selected(selector)) ?? [];
-  }
-  signal(survivors, 'SIGKILL');
-  return members;
 }
 
 /**
