@@ -76,6 +76,8 @@ export class AgentConnection implements Disposable {
   private disconnectedTimer: ReturnType<typeof setTimeout> | undefined;
   /** the last error a STUN/TURN server answered while gathering, e.g. TURN refusing expired credentials */
   private iceServerError: string | undefined;
+  /** Whether ICE ever found a path (connected or completed): a setup that fails after that failed in DTLS. */
+  private iceEverConnected = false;
 
   readonly onStage = this.stageEmitter.event;
   readonly onTargets = this.targetsEmitter.event;
@@ -171,17 +173,19 @@ export class AgentConnection implements Disposable {
       console.warn(`[agent ${this.agent.agentId}] ICE server error: ${this.iceServerError}`);
     });
     this.store.listen(this.pc, 'iceconnectionstatechange', () => {
-      if (this.pc.iceConnectionState === 'failed') {
-        const turn = this.iceServerError ? `; ${this.iceServerError}` : '';
-        this.fail(`ICE failed: no network path to the agent (check the ICE/TURN servers)${turn}`);
-      }
+      const ice = this.pc.iceConnectionState;
+      if (ice === 'connected' || ice === 'completed') this.iceEverConnected = true;
+      if (ice === 'failed') this.fail(this.iceFailedText());
     });
     this.store.listen(this.pc, 'connectionstatechange', () => {
       const state = this.pc.connectionState;
       if (state === 'connected' && this.currentStage.kind === 'ice') this.setStage({ kind: 'secure-channel' });
       else if (state === 'failed' && !this.everReady && this.options.paired) void this.failedBeforeReady();
-      else if (state === 'failed')
-        this.fail(this.everReady ? 'the network path to the agent failed' : 'the connection to the agent failed (DTLS or ICE)');
+      else if (state === 'failed' && this.everReady) this.fail('the network path to the agent failed');
+      // Chromium may tell the connection failed before it tells ICE did: a setup whose ICE never
+      // connected failed for want of a path (and the TURN server's refusal says why), not in DTLS.
+      else if (state === 'failed' && !this.iceEverConnected) this.fail(this.iceFailedText());
+      else if (state === 'failed') this.fail('the connection to the agent failed in the DTLS handshake');
       if (state === 'disconnected' && this.everReady && this.disconnectedTimer === undefined) {
         this.disconnectedTimer = setTimeout(() => {
           this.disconnectedTimer = undefined;
@@ -369,11 +373,18 @@ export class AgentConnection implements Disposable {
       const detail = `the DTLS handshake failed although the network path was up: the certificate presented was not the paired agent's ${pinned}, or the handshake broke off`;
       this.fail(refusalText('FINGERPRINT_MISMATCH', detail), 'FINGERPRINT_MISMATCH');
     } else {
-      this.fail('the connection to the agent failed (DTLS or ICE)');
+      this.fail(this.iceEverConnected ? 'the connection to the agent failed in the DTLS handshake' : this.iceFailedText());
     }
   }
 
+  /** Why a setup found no network path, with what the ICE (TURN) servers answered. */
+  private iceFailedText(): string {
+    const turn = this.iceServerError ? `; ${this.iceServerError}` : '';
+    return `ICE failed: no network path to the agent (check the ICE/TURN servers)${turn}`;
+  }
+
   /** Ends the connection with a reason; tells the agent unless it is the one that ended it. */
+
   private fail(reason: string, code?: ProtocolError['code'], tellAgent = true): void {
     const kind = this.currentStage.kind;
     if (kind === 'failed' || kind === 'closed') return;
