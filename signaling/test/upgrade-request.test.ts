@@ -21,7 +21,7 @@ test("a connected client's upgrade request is not kept by the server", async (t)
   const emit = Server.prototype.emit;
   Server.prototype.emit = function (this: Server, event: string | symbol, ...args: unknown[]) {
     if (event === 'upgrade') requests.push(new WeakRef(args[0] as IncomingMessage));
-    return emit.call(this, event, ...args) as boolean;
+    return emit.apply(this, [event, ...args] as Parameters<typeof emit>);
   } as typeof emit;
   t.after(() => {
     Server.prototype.emit = emit;
