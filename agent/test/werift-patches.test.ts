@@ -534,4 +534,55 @@ describe('werift patches (agent/patches, applied by npm ci)', () => {
       assert.notEqual(new Set(numbers).size, numbers.length, `${side}: epoch 1 sequence numbers ${numbers.join(' ')}`);
     }
   });
+  // Patch 017: an incoming stream reset dropped the stream at once, with whatever of its data had
+  // not arrived yet (RFC 6525 5.2.2 says to wait for the peer's last TSN). A session's last
+  // messages (`exit`) lost in one packet and the channel's reset in the next: the console saw the
+  // channel close before the command's end (a clean-clone run of tether-exec's slow-reader test).
+  async function resetBeforeItsData(w: Werift): Promise<string[]> {
+    const sctp = establishedSctp(w) as SctpSendSide & {
+      onReceive: { subscribe(f: (streamId: number, ppId: number, data: Buffer) => void): unknown };
+      onReconfigStreams: { subscribe(f: (ids: number[]) => void): unknown };
+      receiveDataChunk(chunk: {
+        tsn: number;
+        flags: number;
+        streamSeqNum: number;
+        streamId: number;
+        protocol: number;
+        userData: Buffer;
+      }): void;
+      receiveReconfigParam(param: {
+        type: number;
+        requestSequence: number;
+        responseSequence: number;
+        lastTsn: number;
+        streams: number[];
+      }): Promise<void>;
+    };
+    const events: string[] = [];
+    sctp.onReceive.subscribe((streamId, _ppId, data) => events.push(`message ${streamId} ${data.toString()}`));
+    sctp.onReconfigStreams.subscribe((ids) => events.push(`reset ${ids.join(',')}`));
+    const whole = 1 | 2; // SCTP_DATA_FIRST_FRAG | SCTP_DATA_LAST_FRAG
+    const data = (tsn: number, streamSeqNum: number, text: string) =>
+      sctp.receiveDataChunk({ tsn, flags: whole, streamSeqNum, streamId: 1, protocol: 51, userData: Buffer.from(text) });
+    sctp.lastReceivedTsn = 999;
+    data(1000, 0, 'output');
+    // 1001 (`exit`) is lost; the peer's reset of stream 1, sent after it, arrives first.
+    await sctp.receiveReconfigParam({ type: 13, requestSequence: 7, responseSequence: 0, lastTsn: 1001, streams: [1] });
+    await new Promise((resolve) => setImmediate(resolve));
+    events.push('(1001 sent again)');
+    data(1001, 1, 'exit');
+    await new Promise((resolve) => setImmediate(resolve));
+    return events;
+  }
+
+  test('a stream reset waits for the data the peer sent before it', async () => {
+    const events = await resetBeforeItsData(await patchedWerift());
+    assert.deepEqual(events, ['message 1 output', '(1001 sent again)', 'message 1 exit', 'reset 1']);
+  });
+
+  test('werift without the sctp-reset-after-its-data patch resets the stream before its last message', async () => {
+    const events = await resetBeforeItsData(await weriftWithout('sctp-reset-after-its-data'));
+    assert.deepEqual(events.slice(0, 2), ['message 1 output', 'reset 1'], events.join(' | '));
+    assert.ok(!events.includes('message 1 exit'), events.join(' | '));
+  });
 });
