@@ -585,4 +585,56 @@ describe('werift patches (agent/patches, applied by npm ci)', () => {
     assert.deepEqual(events.slice(0, 2), ['message 1 output', 'reset 1'], events.join(' | '));
     assert.ok(!events.includes('message 1 exit'), events.join(' | '));
   });
+  // Patch 018: a channel opened as soon as the peer closed the previous one took the same stream
+  // id, and the answer to our reset of that id, coming a round trip later, closed the new channel
+  // before it opened (agent/test/state-rules.test.ts, once in a clean-clone run).
+  async function reopenAtOnce(
+    w: Werift,
+  ): Promise<{ firstId: number | undefined; secondId: number | undefined; second: string[]; received: string[] }> {
+    const { a, b } = await connectedPair(w);
+    const received: string[] = [];
+    const peerChannels: { label: string; close(): void }[] = [];
+    b.onDataChannel.subscribe((channel) => {
+      peerChannels.push(channel);
+      channel.onMessage.subscribe((data: string | Buffer) => received.push(`${channel.label}: ${data.toString()}`));
+    });
+    const first = a.createDataChannel('tty:first');
+    await a.setLocalDescription(await a.createOffer());
+    await b.setRemoteDescription(a.localDescription!);
+    await b.setLocalDescription(await b.createAnswer());
+    await a.setRemoteDescription(b.localDescription!);
+    await until(() => first.readyState === 'open' && peerChannels.length === 1, 'the first channel to open');
+    const states: string[] = [];
+    let second: ReturnType<typeof a.createDataChannel> | undefined;
+    first.stateChanged.subscribe((state) => {
+      if (state !== 'closed' || second) return;
+      // As a console that reopens as soon as the agent closed its channel: once werift has let
+      // the closed channel go (right after this event), before the peer answers werift's reset.
+      setImmediate(() => {
+        second = a.createDataChannel('tty:second');
+        second.stateChanged.subscribe((s) => {
+          states.push(s);
+          if (s === 'open') second!.send(Buffer.from('hello'));
+        });
+      });
+    });
+    peerChannels[0]!.close();
+    await until(() => states.includes('closed') || received.length > 0, 'the second channel to open and carry a message, or to close');
+    const result = { firstId: first.id, secondId: second?.id, second: [...states], received: [...received] };
+    await Promise.all([a.close(), b.close()]);
+    return result;
+  }
+
+  test('a channel opened as the peer closes the previous one gets another stream id, and opens', async () => {
+    const outcome = await reopenAtOnce(await patchedWerift());
+    assert.deepEqual(outcome.received, ['tty:second: hello'], JSON.stringify(outcome));
+    assert.notEqual(outcome.secondId, outcome.firstId, 'the id whose reset was under way is not reused');
+    assert.ok(!outcome.second.includes('closed'), JSON.stringify(outcome));
+  });
+
+  test('werift without the data-channel-id-after-reset patch reuses the id and closes the new channel', async () => {
+    const outcome = await reopenAtOnce(await weriftWithout('data-channel-id-after-reset'));
+    assert.equal(outcome.secondId, outcome.firstId, JSON.stringify(outcome));
+    assert.ok(outcome.second.includes('closed') && !outcome.second.includes('open'), JSON.stringify(outcome));
+  });
 });
