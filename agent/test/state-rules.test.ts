@@ -49,9 +49,9 @@ describe('state rules on the real agent', () => {
     let current = terminal.tty;
     for (let i = 0; i < 10; i++) {
       current.send(JSON.stringify({ type: 'close' }));
-      // Closed at both ends (the stream reset done), not only closing: werift, the test console,
-      // gives the next channel the lowest free stream id, and a reset still under way for that id
-      // closed the new channel before it opened (a clean-clone run, three files at a time).
+      // Closed at both ends, not only closing. werift, the test console, gave the next channel the
+      // id whose reset was still under way, and the reset's answer closed the new channel before
+      // it opened (clean-clone runs of sessions 9 and 11); patch 018 keeps such an id out of use.
       await until(() => current.readyState === 'closed' || undefined, 'the agent to close the channel');
       const next = pc.createDataChannel(`tty:next-${i}`);
       const messages = collect(next);
