@@ -5,7 +5,7 @@
  * a state folder another agent holds; 128 + n for signal n received before the agent was ready.
  */
 import { constants as osConstants } from 'node:os';
-import { exitOnceWritten } from '@tether/socket-bounds';
+import { exitOnceWritten, SERVICE_EXIT_WRITE_WAIT_MS } from '@tether/socket-bounds';
 import { isCommand } from './command-names.js';
 import { installDebugStats } from './debug-stats.js';
 import { HELP, loadConfig } from './config.js';
@@ -69,13 +69,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   return stopped;
 }
 
-/** How long the agent waits at exit for stdout and stderr to take its last lines (a stuck journald must not hold a stop). */
-const EXIT_WRITE_WAIT_MS = 2000;
-
 void main(process.argv.slice(2), process.env).then(
-  (code) => exitOnceWritten(code, EXIT_WRITE_WAIT_MS),
+  (code) => exitOnceWritten(code, SERVICE_EXIT_WRITE_WAIT_MS),
   (cause: unknown) => {
     process.stderr.write(`tether-agent: ${String(cause instanceof Error ? cause.message : cause).replace(/\s*\n\s*/g, '; ')}\n`);
-    exitOnceWritten(1, EXIT_WRITE_WAIT_MS);
+    exitOnceWritten(1, SERVICE_EXIT_WRITE_WAIT_MS);
   },
 );

@@ -1,13 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { exitOnceWritten } from '@tether/socket-bounds';
+import { exitOnceWritten, SERVICE_EXIT_WRITE_WAIT_MS } from '@tether/socket-bounds';
 import packageJson from '../package.json' with { type: 'json' };
 import { loadConfig, USAGE } from './config.js';
 import { createJsonLogger, flushLogs, moduleName } from './log.js';
 import { startSignalingServer } from './server.js';
 import { runTokenCommand } from './token-command.js';
-
-/** How long the node waits at exit for stdout to take its last log lines (a stuck journald must not hold a stop). */
-const EXIT_WRITE_WAIT_MS = 2000;
 
 async function main(): Promise<void> {
   if (process.argv[2] === 'token') {
@@ -62,12 +59,12 @@ async function main(): Promise<void> {
     server.close().then(
       () => {
         flushLogs();
-        exitOnceWritten(0, EXIT_WRITE_WAIT_MS);
+        exitOnceWritten(0, SERVICE_EXIT_WRITE_WAIT_MS);
       },
       (error: unknown) => {
         log.error('close failed', { error });
         flushLogs();
-        exitOnceWritten(1, EXIT_WRITE_WAIT_MS);
+        exitOnceWritten(1, SERVICE_EXIT_WRITE_WAIT_MS);
       },
     );
   };

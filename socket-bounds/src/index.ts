@@ -18,6 +18,7 @@ export {
   logLine,
   exitOnceWritten,
   MAX_QUEUED_LOG_BYTES,
+  SERVICE_EXIT_WRITE_WAIT_MS,
   type LineStream,
   type LogFields,
   type Logger,

@@ -91,6 +91,9 @@ export function boundedLineWriter(module: string, stream: LineStream, maxQueued 
   };
 }
 
+/** How long a service (the agent, a signaling node) waits at exit for its last log lines: a stuck journald must not hold a stop. */
+export const SERVICE_EXIT_WRITE_WAIT_MS = 2000;
+
 /**
  * Exits with `code` once stdout and stderr have taken what was written to them. Node writes to a
  * full pipe asynchronously, and `process.exit()` drops what is still queued: the last lines of a
