@@ -3,7 +3,7 @@
  * test can SIGKILL it as a crash would end it. Settings come from the environment, as in a deployment.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { appendFileSync, existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -47,8 +47,12 @@ export async function startSignalingNode(
   const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   // TETHER_BENCH_NODE_FLAGS: more flags for node itself (e.g. V8's heap sizes), space-separated.
   profile.push(...(process.env['TETHER_BENCH_NODE_FLAGS']?.split(' ').filter(Boolean) ?? []));
+  // TETHER_BENCH_NODE_WRAPPER: a command each node runs under when the caller gives none (e.g. `nice -n -10`).
+  const wrapper = options.wrapper ?? process.env['TETHER_BENCH_NODE_WRAPPER']?.split(' ').filter(Boolean) ?? [];
+  // TETHER_BENCH_NODE_LOG=<file>: every line a node prints, appended to the file (e.g. with `--trace-gc` in the flags).
+  const logFile = process.env['TETHER_BENCH_NODE_LOG'];
   const command = [
-    ...(options.wrapper ?? []),
+    ...wrapper,
     process.execPath,
     ...profile,
     cli,
@@ -69,6 +73,7 @@ export async function startSignalingNode(
   const port = await new Promise<number>((resolve, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
       lines.push(`${name} ${line}`);
+      if (logFile) appendFileSync(logFile, `${name} ${Date.now()} ${line}\n`);
       if (line.includes('"signaling listening"')) resolve((JSON.parse(line) as { port: number }).port);
     });
     child.once('exit', (code) => reject(new Error(`${name} exited with ${code}:\n${lines.join('\n')}`)));
