@@ -60,6 +60,9 @@ export async function relayedThroughput(runs: number, prepare: (containerId: str
       consoleBrowser.open({ signal: signaling.url, token: consoleToken, bench: '1' }),
     ]);
     await ui.connectAgent(agent.agentId, 60_000);
+    // TETHER_BENCH_RELAY_DELAY_MS: a delay on the agent's link each way (a long path; not in `npm run bench`).
+    const delayMs = Number(process.env['TETHER_BENCH_RELAY_DELAY_MS'] ?? 0);
+    if (delayMs > 0) await net.impair('agent', { delayMs });
     const bench = new RendererBench(ui, agent.agentId, container.name);
     const samples: number[] = [];
     for (let run = 0; run < runs; run++) samples.push(await bench.throughput(file, 'count'));

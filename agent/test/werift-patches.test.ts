@@ -637,4 +637,73 @@ describe('werift patches (agent/patches, applied by npm ci)', () => {
     assert.equal(outcome.secondId, outcome.firstId, JSON.stringify(outcome));
     assert.ok(outcome.second.includes('closed') && !outcome.second.includes('open'), JSON.stringify(outcome));
   });
+
+  // Patch 019: werift sized its window by loss alone. On a short path it grew past what the
+  // receiving socket holds (Chromium's, 128 KiB), datagrams were dropped there and fast recovery
+  // halved the window, over and over (agent/WERIFT.md). On a short path (shortest round trip lately
+  // under 5 ms) the window is now capped at twice the bandwidth-delay product the SACKs show, never
+  // under 48 packets; a longer path is left to loss as before, including one that became longer.
+  /**
+   * werift's sender on simulated paths, one after another, time kept by a fake `performance.now()`:
+   * a path delivers `bytesPerMs` one packet after another and each packet's SACK comes `rttMs`
+   * after it was sent at the earliest; the receiver SACKs every second packet. Returns the largest
+   * amount werift had in flight on each path.
+   */
+  async function largestFlights(w: Werift, paths: { rttMs: number; bytesPerMs: number; sacks: number }[]): Promise<number[]> {
+    const sctp = establishedSctp(w) as SctpSendSide & { sentQueue: (SentChunk & { bookSize: number; ackAt?: number })[] };
+    const realNow = performance.now;
+    let clock = 1000;
+    performance.now = () => clock;
+    try {
+      sctp.ssthresh = 4 << 20; // slow start all the way: only the cap (or the path) holds the window
+      let lastAckAt = clock;
+      for (let i = 0; i < 100; i++) void sctp.send(1, 53, Buffer.alloc(64 * 1024));
+      await new Promise((resolve) => setImmediate(resolve));
+      const largest: number[] = [];
+      for (const { rttMs, bytesPerMs, sacks } of paths) {
+        let most = 0;
+        for (let n = 0; n < sacks && sctp.sentQueue.length >= 2; n++) {
+          for (const chunk of sctp.sentQueue) {
+            if (chunk.ackAt !== undefined) continue;
+            chunk.ackAt = Math.max(clock + rttMs, lastAckAt + chunk.bookSize / bytesPerMs);
+            lastAckAt = chunk.ackAt;
+          }
+          const acked = sctp.sentQueue[1]!;
+          clock = Math.max(clock, acked.ackAt!);
+          await sctp.receiveSackChunk({ cumulativeTsn: acked.tsn, gaps: [], advertisedRwnd: 8 << 20, duplicates: [] });
+          most = Math.max(most, sctp.flightSize);
+        }
+        largest.push(most);
+      }
+      return largest;
+    } finally {
+      performance.now = realNow;
+      clearTimeout(sctp.timer3Handle);
+    }
+  }
+  const FLOOR = 48 * 1200;
+  const loopback = { rttMs: 0.1, bytesPerMs: 20_000, sacks: 400 }; // its bandwidth-delay product: 2 KB
+  const wan = { rttMs: 50, bytesPerMs: 2000, sacks: 600 }; // through TURN over a WAN: 100 KB
+
+  test('on a short path the window is held near 48 packets, not grown until the receiver drops', async () => {
+    const [largest] = await largestFlights(await patchedWerift(), [loopback]);
+    assert.ok(largest! <= FLOOR + 4 * 1200, `largest flight ${largest} B`);
+  });
+
+  test('on a long path the window still grows past the bandwidth-delay product', async () => {
+    const [largest] = await largestFlights(await patchedWerift(), [wan]);
+    assert.ok(largest! >= 2000 * 50, `largest flight ${largest} B`);
+  });
+
+  test('a short path that becomes long (50 ms) is no longer capped within two seconds of it', async () => {
+    // 1,500 SACKs at 50 ms: well over two seconds of the longer path
+    const [short, long] = await largestFlights(await patchedWerift(), [loopback, { ...wan, sacks: 1500 }]);
+    assert.ok(short! <= FLOOR + 4 * 1200, `largest flight on the short path ${short} B`);
+    assert.ok(long! >= 2000 * 50, `largest flight once the path is long ${long} B`);
+  });
+
+  test('werift without the sctp-window-cap-from-delivery-rate patch grows the window on a short path', async () => {
+    const [largest] = await largestFlights(await weriftWithout('sctp-window-cap-from-delivery-rate'), [loopback]);
+    assert.ok(largest! > 2 * FLOOR, `largest flight ${largest} B`);
+  });
 });
