@@ -706,4 +706,63 @@ describe('werift patches (agent/patches, applied by npm ci)', () => {
     const [largest] = await largestFlights(await weriftWithout('sctp-window-cap-from-delivery-rate'), [loopback]);
     assert.ok(largest! > 2 * FLOOR, `largest flight ${largest} B`);
   });
+
+  // Patch 020: a SACK went at once in a packet of its own for every packet of new data, so a
+  // keystroke cost each end a SACK packet beside the echo's: a DTLS record, a datagram, a system call.
+  /** A keystroke arrives (one packet of new data); `reply` is sent after it, if any. The chunk types of each packet sent. */
+  async function sackAfterKeystroke(w: Werift, reply: string | undefined): Promise<number[][]> {
+    const sent: Buffer[] = [];
+    const sctp = establishedSctp(w, sent) as SctpSendSide & {
+      receiveDataChunk(chunk: {
+        tsn: number;
+        flags: number;
+        streamSeqNum: number;
+        streamId: number;
+        protocol: number;
+        userData: Buffer;
+      }): void;
+      scheduleSack(): Promise<void>;
+      sackPacketCount: number;
+      sackHasNewDataInPacket: boolean;
+      sackImmediate: boolean;
+    };
+    try {
+      sctp.lastReceivedTsn = 999;
+      // what handleData does for a packet with one DATA chunk
+      sctp.sackHasNewDataInPacket = false;
+      sctp.receiveDataChunk({ tsn: 1000, flags: 1 | 2, streamSeqNum: 0, streamId: 1, protocol: 51, userData: Buffer.from('l') });
+      if (sctp.sackHasNewDataInPacket) sctp.sackPacketCount++;
+      if (sctp.sackPacketCount >= 2) sctp.sackImmediate = true;
+      await sctp.scheduleSack();
+      if (reply !== undefined) void sctp.send(1, 51, Buffer.from(reply));
+      await until(
+        () => sent.length >= (reply === undefined ? 1 : 2) || (reply !== undefined && sent.length === 1 && sent[0]!.length > 12 + 16 + 16),
+        'the SACK to go out',
+      );
+      await new Promise((resolve) => setTimeout(resolve, 20)); // anything else it would send
+      return sent.map((packet) => {
+        const types: number[] = [];
+        for (let at = 12; at + 4 <= packet.length; ) {
+          types.push(packet[at]!);
+          const length = packet.readUInt16BE(at + 2);
+          at += length + ((4 - (length % 4)) % 4);
+        }
+        return types;
+      });
+    } finally {
+      clearTimeout(sctp.timer3Handle);
+    }
+  }
+
+  test("a keystroke's SACK goes in the packet of its echo", async () => {
+    assert.deepEqual(await sackAfterKeystroke(await patchedWerift(), 'l'), [[3, 0]]);
+  });
+
+  test('a keystroke with no echo is acknowledged alone a few milliseconds later', async () => {
+    assert.deepEqual(await sackAfterKeystroke(await patchedWerift(), undefined), [[3]]);
+  });
+
+  test('werift without the sctp-sack-with-data patch sends the SACK and the echo in two packets', async () => {
+    assert.deepEqual(await sackAfterKeystroke(await weriftWithout('sctp-sack-with-data'), 'l'), [[3], [0]]);
+  });
 });
