@@ -7,8 +7,18 @@ import { describe, test } from 'node:test';
 import { assertWeriftPatched, PATCH_DIR, WERIFT_DIR } from '../werift-patches.mjs';
 import { patchedWerift, weriftWithout, type Werift } from '../../harness/patched-werift.js';
 
+/** What werift reads of a DATA chunk it receives. */
+interface DataChunkFields {
+  tsn: number;
+  flags: number;
+  streamSeqNum: number;
+  streamId: number;
+  protocol: number;
+  userData: Buffer;
+}
+
 interface InboundStream {
-  addChunk(chunk: { tsn: number; flags: number; streamSeqNum: number; streamId: number; protocol: number; userData: Buffer }): void;
+  addChunk(chunk: DataChunkFields): void;
   popMessages(): Iterable<[number, number, Buffer]>;
 }
 
@@ -542,14 +552,7 @@ describe('werift patches (agent/patches, applied by npm ci)', () => {
     const sctp = establishedSctp(w) as SctpSendSide & {
       onReceive: { subscribe(f: (streamId: number, ppId: number, data: Buffer) => void): unknown };
       onReconfigStreams: { subscribe(f: (ids: number[]) => void): unknown };
-      receiveDataChunk(chunk: {
-        tsn: number;
-        flags: number;
-        streamSeqNum: number;
-        streamId: number;
-        protocol: number;
-        userData: Buffer;
-      }): void;
+      receiveDataChunk(chunk: DataChunkFields): void;
       receiveReconfigParam(param: {
         type: number;
         requestSequence: number;
@@ -713,14 +716,7 @@ describe('werift patches (agent/patches, applied by npm ci)', () => {
   async function sackAfterKeystroke(w: Werift, reply: string | undefined): Promise<number[][]> {
     const sent: Buffer[] = [];
     const sctp = establishedSctp(w, sent) as SctpSendSide & {
-      receiveDataChunk(chunk: {
-        tsn: number;
-        flags: number;
-        streamSeqNum: number;
-        streamId: number;
-        protocol: number;
-        userData: Buffer;
-      }): void;
+      receiveDataChunk(chunk: DataChunkFields): void;
       scheduleSack(): Promise<void>;
       sackPacketCount: number;
       sackHasNewDataInPacket: boolean;
