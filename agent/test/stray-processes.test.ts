@@ -18,6 +18,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { ensureDocker, startContainer, type TestContainer } from '../../harness/docker.js';
 import { AgentProcess, openTerminal, pairedConsole } from '../../harness/lan-agent.js';
 import { buildAgent, patchedWerift, type Werift } from '../../harness/patched-werift.js';
+import { waitFor } from '../../harness/wait.js';
 
 const ESCAPES = 'setsid sleep 3201 & nohup sleep 3202 & (sleep 3203 &); sleep 3204 & echo started-$((40+2))';
 const STRAYS = /sleep 320[1-4]|bash$/;
@@ -99,7 +100,11 @@ for (const mode of [root, unprivileged]) {
       const { console: c, agentInfo } = await pairedConsole(agent);
       const t = await openTerminal(w, c, agentInfo, plc.name);
       await t.run(ESCAPES, 'started-42');
-      assert.equal((await plc.processes()).filter((p) => /sleep 320[1-4]/.test(p)).length, 4);
+      // The shell prints its line as soon as it has forked the four; `setsid` and `nohup` may not
+      // have exec'd their `sleep` yet (seen once in a clean-clone run: 3 of 4).
+      const running = async () => (await plc.processes()).filter((p) => /sleep 320[1-4]/.test(p)).length;
+      await waitFor(async () => (await running()) === 4 || undefined, 'the four escapes to run', 10_000).catch(() => undefined);
+      assert.equal(await running(), 4);
       return { agent, c, t };
     };
 
