@@ -5,7 +5,6 @@
  * attempts are rate-limited per address and in total.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server, type Socket } from 'socket.io';
 import {
@@ -44,6 +43,12 @@ import type { AgentKeys } from './trust/identity.js';
 import type { PairingStore } from './trust/pairings.js';
 import { AttemptLimiter } from './trust/attempt-limiter.js';
 import { TokenBucket } from './rate-limit.js';
+
+// Not `import … from 'node:http'`: on Node 22 and later an ES module import of node:http reads all
+// of its exports, among them the lazy `WebSocket`, `CloseEvent` and `MessageEvent`, and so loads
+// undici and node:http2 into the agent, which uses neither (some 13 MB in an empty process;
+// agent/README.md, "Memory"). `require` and this do not.
+const { createServer } = process.getBuiltinModule('node:http');
 
 const log = createLogger(import.meta.url);
 

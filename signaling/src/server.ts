@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   HANDSHAKE_TIMEOUT_MS,
@@ -32,6 +32,11 @@ import { SerialQueues } from './serial-queues.js';
 import { MIN_TOKEN_SECRET_LENGTH } from './tokens.js';
 import { UpgradeGate } from './upgrade-gate.js';
 import { deliverTurnCredentials, MAX_TURN_TTL_SECONDS, type TurnOptions } from './turn-credentials.js';
+
+// Not `import { createServer } from 'node:http'`: on Node.js 22 and later an ES module import of
+// node:http reads all of its exports, among them the lazy `WebSocket`, and so loads undici and
+// node:http2, which a node never uses (agent/README.md, "Memory": the same in the agent).
+const { createServer } = process.getBuiltinModule('node:http');
 
 export interface SignalingServerOptions {
   /** TCP port; 0 picks a free one (tests). */
