@@ -78,6 +78,7 @@ export class AgentConnection implements Disposable {
   private iceServerError: string | undefined;
   /** Whether ICE ever found a path (connected or completed): a setup that fails after that failed in DTLS. */
   private iceEverConnected = false;
+  private timedOut = false;
 
   readonly onStage = this.stageEmitter.event;
   readonly onTargets = this.targetsEmitter.event;
@@ -98,7 +99,10 @@ export class AgentConnection implements Disposable {
     const config: RTCConfiguration = { iceServers: options.iceServers ?? [], ...(certificates.length ? { certificates } : {}) };
     this.pc = options.peerConnection ? options.peerConnection(config, this.negotiationId) : new RTCPeerConnection(config);
     this.candidates = new CandidateExchange(this.pc, signaling, this.negotiationId, agent.agentId, this.store);
-    this.setupDeadline = new SetupDeadline(options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, (reason) => this.fail(reason));
+    this.setupDeadline = new SetupDeadline(options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, (reason) => {
+      this.timedOut = this.currentStage.kind !== 'failed' && this.currentStage.kind !== 'closed';
+      this.fail(reason);
+    });
     this.store.add(this.setupDeadline);
     const binding = options.identity
       ? new ChannelBinding({
@@ -216,6 +220,11 @@ export class AgentConnection implements Disposable {
   /** Whether this connection ever reached `ready`: its failure is then a lost connection, not a failed setup. */
   get wasReady(): boolean {
     return this.everReady;
+  }
+
+  /** Whether the setup failed because a stage ran out of time (SetupDeadline), not for a reason given. */
+  get setupTimedOut(): boolean {
+    return this.timedOut;
   }
 
   /** How long a ping has gone unanswered, once past the keepalive's notice; undefined otherwise. */

@@ -18,6 +18,8 @@ export interface AgentRecord {
   path: NetworkPath | undefined;
   /** consecutive failed connections, for the retry backoff */
   failures: number;
+  /** consecutive connections whose setup ran out of time, for the next one's timeout (reconnect-policy.ts) */
+  setupTimeouts: number;
   retryTimer: ReturnType<typeof setTimeout> | undefined;
   /** the user pressed Disconnect: not connected again on presence until they press Connect */
   heldOff: boolean;
@@ -42,6 +44,7 @@ export function newAgentRecord(agentId: string, name: string): AgentRecord {
     path: undefined,
     heldOff: false,
     failures: 0,
+    setupTimeouts: 0,
     retryTimer: undefined,
     inPresence: false,
     paired: undefined,

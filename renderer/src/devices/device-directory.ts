@@ -20,7 +20,7 @@ import type { LanSignaling } from '../connection/lan-signaling';
 import type { CloudSignaling } from '../connection/cloud-signaling';
 import type { ConsoleIdentity } from '../trust/console-identity';
 import type { PairedAgentRecord } from '../trust/trust-store';
-import { RESUME_CONNECT_TIMEOUT_MS, resumeBackoffMs, type ReconnectState } from '../connection/reconnect-policy';
+import { RESUME_CONNECT_TIMEOUT_MS, resumeBackoffMs, setupTimeoutMs, type ReconnectState } from '../connection/reconnect-policy';
 
 /** How often a connected agent is asked for its targets: the agent does not push changes yet. */
 export const TARGET_POLL_MS = 3_000;
@@ -125,7 +125,17 @@ export class DeviceDirectory implements Disposable {
       connection.onStage((stage) => {
         if (stage.kind === 'ready') {
           record.failures = 0;
+          record.setupTimeouts = 0;
           record.reconnect = undefined;
+        }
+        if (stage.kind === 'failed') {
+          if (connection.setupTimedOut) record.setupTimeouts += 1;
+          const what = connection.wasReady
+            ? 'connection lost'
+            : record.reconnect
+              ? `reconnection attempt ${record.reconnect.attempt} failed`
+              : 'connection failed';
+          console.warn(`[agent ${agentId}] ${what}: ${stage.reason}`);
         }
         if (stage.kind === 'failed' || stage.kind === 'closed') record.path = undefined;
         if (stage.kind === 'failed' && !NO_RETRY.has(stage.code ?? '')) {
@@ -295,7 +305,8 @@ export class DeviceDirectory implements Disposable {
    * the agent's own LAN endpoint (paired agents only). Paired agents are pinned on both paths.
    */
   private newConnection(record: AgentRecord, store: DisposableStore): AgentConnection {
-    const connectTimeoutMs = record.reconnect ? RESUME_CONNECT_TIMEOUT_MS : CONSOLE_CONNECT_TIMEOUT_MS;
+    const base = record.reconnect ? RESUME_CONNECT_TIMEOUT_MS : CONSOLE_CONNECT_TIMEOUT_MS;
+    const connectTimeoutMs = setupTimeoutMs(base, record.setupTimeouts);
     const options = {
       iceServers: this.cloudIceServers(),
       connectTimeoutMs,

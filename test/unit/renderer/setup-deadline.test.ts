@@ -1,10 +1,12 @@
 /**
  * The console's setup timeout (renderer/src/connection/setup-deadline.ts) on mocked timers: each stage gets
  * its own timeout, a setup that keeps advancing gets at most MAX_SETUP_STAGE_TIMEOUTS of them,
- * and the sentence says where it waited.
+ * and the sentence says where it waited; after setups that ran out of time, the next one's timeout
+ * grows (reconnect-policy.ts).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { RESUME_CONNECT_TIMEOUT_MS, setupTimeoutMs } from '../../../renderer/src/connection/reconnect-policy.js';
 import { MAX_SETUP_STAGE_TIMEOUTS, SetupDeadline } from '../../../renderer/src/connection/setup-deadline.js';
 
 test('a stage that does not end in time fails the setup, saying what it waited for and why', (t) => {
@@ -45,4 +47,13 @@ test('clear stops the wait: a setup that is done never fails', (t) => {
   deadline.stage('a network path (ICE)', () => undefined);
   deadline.clear();
   t.mock.timers.tick(60_000);
+});
+
+test('after attempts that ran out of time, the next setup gets twice the time, up to four times', () => {
+  const base = RESUME_CONNECT_TIMEOUT_MS;
+  assert.deepEqual(
+    [0, 1, 2, 3, 10].map((timedOut) => setupTimeoutMs(base, timedOut)),
+    [base, 2 * base, 4 * base, 4 * base, 4 * base],
+  );
+  assert.equal(setupTimeoutMs(15_000, -1), 15_000, 'no count is no growth');
 });
