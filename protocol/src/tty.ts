@@ -79,7 +79,7 @@ export const HelloMessage = z.object({
     version: text(64),
   }),
   capabilities: z.array(text(64)).max(64),
-  /** trust binding (protocol/README.md, "Data-channel binding"): a fresh random nonce, base64url */
+  /** trust binding (protocol/README.md, "Console, step by step", "Connection"): a fresh random nonce, base64url */
   nonce: z
     .string()
     .min(22)
