@@ -226,6 +226,41 @@ export class TestNetwork {
     return path;
   }
 
+  /**
+   * A path MTU black hole on the host's link, as a VPN or tunnel whose firewall filters ICMP makes
+   * one: the router forwards to and from the host only IP packets of at most `mtu` bytes and sends
+   * no ICMP "fragmentation needed" for those it drops. TCP's segments are kept within it by MSS
+   * clamping, as such gateways do, so TCP (signaling) works; a UDP datagram over it is lost, and
+   * its sender is never told why.
+   */
+  async blackHoleMtu(host: string, mtu: number): Promise<void> {
+    const { routerInterface } = this.host(host);
+    const ipt = (...args: string[]) => sh('ip', ['netns', 'exec', this.router, 'iptables', '-w', ...args]);
+    // To the host: past its link's MTU (the router would answer with ICMP, dropped below). From it:
+    // the router's other links keep 1500, so its packets past `mtu` are dropped here.
+    await sh('ip', ['-n', this.router, 'link', 'set', routerInterface, 'mtu', String(mtu)]);
+    await ipt('-I', 'FORWARD', '-i', routerInterface, '-m', 'length', '--length', `${mtu + 1}:65535`, '-j', 'DROP');
+    await ipt('-I', 'OUTPUT', '-p', 'icmp', '--icmp-type', 'fragmentation-needed', '-j', 'DROP');
+    for (const direction of ['-i', '-o'])
+      await ipt(
+        '-t',
+        'mangle',
+        '-I',
+        'FORWARD',
+        direction,
+        routerInterface,
+        '-p',
+        'tcp',
+        '--tcp-flags',
+        'SYN,RST',
+        'SYN',
+        '-j',
+        'TCPMSS',
+        '--set-mss',
+        String(mtu - 40),
+      );
+  }
+
   /** Takes the host's link down at the router: nothing passes either way until `restore`. */
   cut(host: string): Promise<void> {
     return this.impairments.cut(host);

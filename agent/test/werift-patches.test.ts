@@ -57,6 +57,9 @@ interface SctpSendSide {
 }
 
 /** werift's SCTP association over a DTLS transport that sends nothing: its state driven by hand. */
+/** The user data of a full DATA chunk (werift's USERDATA_MAX_LENGTH since patch 021; 1,200 before). */
+const CHUNK = 1160;
+
 function establishedSctp(w: Werift, sent: Buffer[] = []): SctpSendSide {
   const transport = new w.RTCSctpTransport();
   const onStateChange = { subscribe: () => ({ unSubscribe: () => undefined }) };
@@ -199,9 +202,9 @@ describe('werift patches (agent/patches, applied by npm ci)', () => {
       sctp.receiveSackChunk({ cumulativeTsn: (first + cumulative + 2 ** 32) % 2 ** 32, gaps, advertisedRwnd: 1 << 20, duplicates: [] });
     const turn = () => new Promise((resolve) => setImmediate(resolve));
     try {
-      sctp.cwnd = 20 * 1200;
-      sctp.ssthresh = 100 * 1200;
-      void sctp.send(1, 53, Buffer.alloc(10 * 1200)); // chunks 0..9; 0 and 4 are lost
+      sctp.cwnd = 20 * CHUNK;
+      sctp.ssthresh = 100 * CHUNK;
+      void sctp.send(1, 53, Buffer.alloc(10 * CHUNK)); // chunks 0..9; 0 and 4 are lost
       await turn();
       await sack(-1, [[2, 4]]); // 1..3 arrived
       await sack(-1, [
@@ -242,8 +245,8 @@ describe('werift patches (agent/patches, applied by npm ci)', () => {
       t3.timer3Expired = expire;
     };
     try {
-      sctp.cwnd = 20 * 1200;
-      void sctp.send(1, 53, Buffer.alloc(5 * 1200)); // chunks 0..4; T3 starts
+      sctp.cwnd = 20 * CHUNK;
+      void sctp.send(1, 53, Buffer.alloc(5 * CHUNK)); // chunks 0..4; T3 starts
       await turn();
       assert.ok(sctp.timer3Handle, 'T3 runs while data is outstanding');
       const sack = (acked: number) =>
@@ -279,11 +282,11 @@ describe('werift patches (agent/patches, applied by npm ci)', () => {
     const turn = () => new Promise((resolve) => setImmediate(resolve));
     const settled: string[] = [];
     try {
-      sctp.cwnd = 2 * 1200; // two chunks in flight at most
-      sctp.ssthresh = 2 * 1200;
-      const a = sctp.send(1, 53, Buffer.alloc(1200, 1)).then(() => settled.push('a'));
-      const b = sctp.send(1, 53, Buffer.alloc(1200, 2)).then(() => settled.push('b'));
-      const c = sctp.send(1, 53, Buffer.alloc(1200, 3)).then(() => settled.push('c'));
+      sctp.cwnd = 2 * CHUNK; // two chunks in flight at most
+      sctp.ssthresh = 2 * CHUNK;
+      const a = sctp.send(1, 53, Buffer.alloc(CHUNK, 1)).then(() => settled.push('a'));
+      const b = sctp.send(1, 53, Buffer.alloc(CHUNK, 2)).then(() => settled.push('b'));
+      const c = sctp.send(1, 53, Buffer.alloc(CHUNK, 3)).then(() => settled.push('c'));
       await turn();
       assert.deepEqual(settled.sort(), ['a', 'b'], 'the first two went out; the third waits for window');
       assert.equal(sctp.outboundQueue.length, 1);
@@ -293,9 +296,9 @@ describe('werift patches (agent/patches, applied by npm ci)', () => {
       await Promise.all([a, b, c]);
       assert.equal(sent.length, 3, 'three DATA packets');
 
-      sctp.cwnd = 1200;
-      void sctp.send(1, 53, Buffer.alloc(1200, 4));
-      const pending = sctp.send(1, 53, Buffer.alloc(1200, 5)).then(() => 'returned');
+      sctp.cwnd = CHUNK;
+      void sctp.send(1, 53, Buffer.alloc(CHUNK, 4));
+      const pending = sctp.send(1, 53, Buffer.alloc(CHUNK, 5)).then(() => 'returned');
       await turn();
       await (sctp as unknown as { stop(): Promise<void> }).stop();
       const outcome = await Promise.race([pending, new Promise((resolve) => setTimeout(() => resolve('still waiting'), 2000))]);
@@ -684,13 +687,13 @@ describe('werift patches (agent/patches, applied by npm ci)', () => {
       clearTimeout(sctp.timer3Handle);
     }
   }
-  const FLOOR = 48 * 1200;
+  const FLOOR = 48 * CHUNK;
   const loopback = { rttMs: 0.1, bytesPerMs: 20_000, sacks: 400 }; // its bandwidth-delay product: 2 KB
   const wan = { rttMs: 50, bytesPerMs: 2000, sacks: 600 }; // through TURN over a WAN: 100 KB
 
   test('on a short path the window is held near 48 packets, not grown until the receiver drops', async () => {
     const [largest] = await largestFlights(await patchedWerift(), [loopback]);
-    assert.ok(largest! <= FLOOR + 4 * 1200, `largest flight ${largest} B`);
+    assert.ok(largest! <= FLOOR + 4 * CHUNK, `largest flight ${largest} B`);
   });
 
   test('on a long path the window still grows past the bandwidth-delay product', async () => {
@@ -701,7 +704,7 @@ describe('werift patches (agent/patches, applied by npm ci)', () => {
   test('a short path that becomes long (50 ms) is no longer capped within two seconds of it', async () => {
     // 1,500 SACKs at 50 ms: well over two seconds of the longer path
     const [short, long] = await largestFlights(await patchedWerift(), [loopback, { ...wan, sacks: 1500 }]);
-    assert.ok(short! <= FLOOR + 4 * 1200, `largest flight on the short path ${short} B`);
+    assert.ok(short! <= FLOOR + 4 * CHUNK, `largest flight on the short path ${short} B`);
     assert.ok(long! >= 2000 * 50, `largest flight once the path is long ${long} B`);
   });
 
@@ -760,5 +763,31 @@ describe('werift patches (agent/patches, applied by npm ci)', () => {
 
   test('werift without the sctp-sack-with-data patch sends the SACK and the echo in two packets', async () => {
     assert.deepEqual(await sackAfterKeystroke(await weriftWithout('sctp-sack-with-data'), 'l'), [[3], [0]]);
+  });
+  // Patch 021: a full packet was 1,228 bytes of SCTP, over what a 1,280-byte path carries once
+  // DTLS, UDP and IP are around it; Chromium's are at most 1,191 (kSctpMtu), werift's now 1,188
+  // (12 bytes of common header, 16 of chunk header, 1,160 of user data).
+  async function packetSizes(w: Werift): Promise<number[]> {
+    const sent: Buffer[] = [];
+    const sctp = establishedSctp(w, sent);
+    try {
+      sctp.cwnd = 64 * CHUNK;
+      void sctp.send(1, 53, Buffer.alloc(20_000, 7));
+      // The first burst: four full chunks, each in a packet of its own.
+      await until(() => sent.length >= 4, 'the first burst to go out');
+      return sent.map((packet) => packet.length);
+    } finally {
+      clearTimeout(sctp.timer3Handle);
+    }
+  }
+
+  test('no SCTP packet is larger than 1,191 bytes, the largest a 1,280-byte path carries (as Chromium)', async () => {
+    const sizes = await packetSizes(await patchedWerift());
+    assert.deepEqual([...new Set(sizes)], [1188], 'every packet of the burst full, and none over 1,191');
+  });
+
+  test('werift without the sctp-packet-fits-ipv6-minimum-mtu patch sends packets of 1,228 bytes', async () => {
+    const sizes = await packetSizes(await weriftWithout('sctp-packet-fits-ipv6-minimum-mtu'));
+    assert.deepEqual([...new Set(sizes)], [1228]);
   });
 });
