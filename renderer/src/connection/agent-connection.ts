@@ -178,7 +178,12 @@ export class AgentConnection implements Disposable {
     });
     this.store.listen(this.pc, 'iceconnectionstatechange', () => {
       const ice = this.pc.iceConnectionState;
-      if (ice === 'connected' || ice === 'completed') this.iceEverConnected = true;
+      if (ice === 'connected' || ice === 'completed') {
+        this.iceEverConnected = true;
+        // ICE has its path: what is waited for now is DTLS (the connection's state), then SCTP and
+        // the hello. A setup that runs out of time there says so, not that it found no path.
+        if (this.currentStage.kind === 'ice') this.setStage({ kind: 'secure-channel' });
+      }
       if (ice === 'failed') this.fail(this.iceFailedText());
     });
     this.store.listen(this.pc, 'connectionstatechange', () => {
