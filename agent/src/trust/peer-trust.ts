@@ -24,7 +24,7 @@ import { signWithIdentity, type AgentKeys } from './identity.js';
 /** Why a peer is refused: not the pinned certificate, not (or no longer) paired, or no hello at all. */
 export type RefusalCode = 'FINGERPRINT_MISMATCH' | 'NOT_PAIRED' | 'BAD_MESSAGE';
 
-/** How long a console has to say hello (and, when it must authenticate, to send a valid `auth`). */
+/** How long a console has, once its DTLS certificate checked out, to say hello (and, when it must authenticate, to send a valid `auth`). */
 export const AUTH_TIMEOUT_MS = 20_000;
 
 export interface PeerTrustOptions {
@@ -48,15 +48,23 @@ export class PeerTrust {
   private observedConsoleFingerprint: string | undefined;
   private outcome: Result<void> | undefined;
   private readonly waiters: ((outcome: Result<void>) => void)[] = [];
-  private readonly timer: NodeJS.Timeout | undefined;
+  private timer: NodeJS.Timeout | undefined;
 
   private hello = false;
 
-  constructor(private readonly options: PeerTrustOptions) {
-    // An unpaired peer is authorized by its DTLS certificate and its hello on `control`; a paired
-    // one by its binding signature (authenticate), which needs both. Either in time.
+  constructor(private readonly options: PeerTrustOptions) {}
+
+  /**
+   * An unpaired peer is authorized by its DTLS certificate and its hello on `control`; a paired one
+   * by its binding signature (authenticate), which needs both; either within AUTH_TIMEOUT_MS of its
+   * DTLS certificate checking out. Counted from there, not from the offer: before DTLS is up the
+   * peer's own connect timeout bounds it (peer.ts), and on a slow, lossy link ICE and DTLS alone
+   * took most of 20 s, so consoles were refused while their hello was on its way.
+   */
+  private startClock(): void {
+    if (this.timer || this.outcome) return;
     this.timer = setTimeout(() => {
-      if (options.required) this.refuse('NOT_PAIRED', 'no valid auth from the console in time');
+      if (this.options.required) this.refuse('NOT_PAIRED', 'no valid auth from the console in time');
       else this.refuse('BAD_MESSAGE', 'no hello from the console on control in time');
     }, AUTH_TIMEOUT_MS);
   }
@@ -86,6 +94,7 @@ export class PeerTrust {
       );
     }
     this.observedConsoleFingerprint = observed;
+    this.startClock();
     if (!this.options.required && this.hello) this.settle(ok(undefined));
     return ok(observed);
   }
