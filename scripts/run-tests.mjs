@@ -35,6 +35,7 @@ const SLOWEST_FIRST = [
   'test/e2e/flood.test.ts',
   'test/e2e/network-impairment.test.ts',
   'test/e2e/turn-relay.test.ts',
+  'agent/test/werift-turn-tcp.test.ts',
   'test/e2e/console-tabs-scale.test.ts',
   'test/e2e/console-frozen-agent.test.ts',
   'test/e2e/hostile-relay.test.ts',
