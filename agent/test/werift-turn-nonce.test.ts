@@ -7,16 +7,13 @@
  * instead of 600 s.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { waitFor } from '../../harness/wait.js';
+import { startLoopbackCoturn, turnRestCredentials, type LoopbackCoturn } from '../../harness/loopback-coturn.js';
 import { patchedWerift, weriftWithout, type Werift } from '../../harness/patched-werift.js';
 
 const STALE_NONCE_S = 3;
@@ -25,12 +22,6 @@ const STALE_AFTER_MS = (STALE_NONCE_S + 2) * 1000;
 const SECRET = `turn-${randomBytes(12).toString('hex')}`;
 const REFRESH = 0x0004; // STUN method (RFC 8656)
 const REQUEST = 0x0000; // STUN class
-
-interface Coturn {
-  port: number;
-  lines: string[];
-  child: ChildProcess;
-}
 
 /** A UDP port on 127.0.0.1 that was free a moment ago (coturn cannot be given port 0). */
 async function freeUdpPort(): Promise<number> {
@@ -42,91 +33,35 @@ async function freeUdpPort(): Promise<number> {
   return port;
 }
 
-async function startLoopbackCoturn(): Promise<Coturn> {
-  const port = await freeUdpPort();
-  const dir = mkdtempSync(join(tmpdir(), 'tether-coturn-'));
-  const child = spawn(
-    'turnserver',
-    [
-      '-n',
-      '--listening-ip',
-      '127.0.0.1',
-      '--relay-ip',
-      '127.0.0.1',
-      '--listening-port',
-      String(port),
-      '--use-auth-secret',
-      '--static-auth-secret',
-      SECRET,
-      '--realm',
-      'tether.test',
-      `--stale-nonce=${STALE_NONCE_S}`,
-      '--allow-loopback-peers',
-      '--no-tcp',
-      '--no-tls',
-      '--no-dtls',
-      '--no-tcp-relay',
-      '--no-cli',
-      '--log-file',
-      'stdout',
-      '--simple-log',
-      '--verbose',
-      '--pidfile',
-      join(dir, 'turnserver.pid'),
-      '--userdb',
-      join(dir, 'turndb'),
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const lines: string[] = [];
-  const ready = new Promise<void>((resolve, reject) => {
-    let rest = '';
-    const onData = (chunk: Buffer) => {
-      const parts = (rest + chunk.toString('utf8')).split('\n');
-      rest = parts.pop() ?? '';
-      lines.push(...parts);
-      if (parts.some((line) => line.includes('Total General servers'))) resolve();
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`turnserver exited with ${code}:\n${lines.slice(-40).join('\n')}`)));
-  });
-  await ready;
-  return { port, lines, child };
-}
-
-/** TURN REST API credentials (what tether-signaling issues): `<expiry>:<who>`, HMAC-SHA1 of it with the secret. */
-function restCredentials(who: string): { username: string; password: string } {
-  const username = `${Math.floor(Date.now() / 1000) + 600}:${who}`;
-  return { username, password: createHmac('sha1', SECRET).update(username).digest('base64') };
+async function startNonceCoturn(): Promise<LoopbackCoturn> {
+  return startLoopbackCoturn(SECRET, await freeUdpPort(), [`--stale-nonce=${STALE_NONCE_S}`, '--no-tcp', '--verbose']);
 }
 
 /**
  * coturn's answers to one user, as its verbose log says: `<method> <code>` (0 for success). coturn
  * logs a 438 before it looks at the method, as `message 438`.
  */
-function answers(coturn: Coturn, who: string): string[] {
+function answers(coturn: LoopbackCoturn, who: string): string[] {
   return coturn.lines.flatMap((line) => {
     const match = /user <\d+:([^>]+)>: incoming packet (\w+) processed, (?:success|error (\d+))/.exec(line);
     return match && match[1] === who ? [`${match[2]} ${match[3] ?? 0}`] : [];
   });
 }
 
-async function allocate(w: Werift, coturn: Coturn, who: string) {
+async function allocate(w: Werift, coturn: LoopbackCoturn, who: string) {
   return w.createTurnClient(
-    { address: ['127.0.0.1', coturn.port], ...restCredentials(who) },
+    { address: ['127.0.0.1', coturn.port], ...turnRestCredentials(SECRET, who) },
     { interfaceAddresses: { udp4: '127.0.0.1' } },
   );
 }
 
 describe('werift and coturn stale nonces', () => {
-  let coturn: Coturn;
+  let coturn: LoopbackCoturn;
   let peer: dgram.Socket;
   let peerAddress: [string, number];
 
   before(async () => {
-    coturn = await startLoopbackCoturn();
+    coturn = await startNonceCoturn();
     peer = dgram.createSocket('udp4');
     peer.bind(0, '127.0.0.1');
     await once(peer, 'listening');
@@ -135,10 +70,7 @@ describe('werift and coturn stale nonces', () => {
 
   after(async () => {
     peer?.close();
-    if (coturn && coturn.child.exitCode === null) {
-      coturn.child.kill('SIGTERM');
-      await once(coturn.child, 'exit');
-    }
+    await coturn?.stop();
   });
 
   test('the patched werift renews a stale nonce for ChannelBind and Refresh', async () => {

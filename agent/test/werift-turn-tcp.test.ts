@@ -7,15 +7,12 @@
  * what werift sends there and never answers, as a firewall that drops UDP.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import { once } from 'node:events';
 import net from 'node:net';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { startLoopbackCoturn, turnRestCredentials } from '../../harness/loopback-coturn.js';
 import { patchedWerift, weriftWithout, type Werift } from '../../harness/patched-werift.js';
 
 const SECRET = `turn-${randomBytes(12).toString('hex')}`;
@@ -46,49 +43,7 @@ interface TcpOnlyTurn {
 
 async function startTcpOnlyTurn(): Promise<TcpOnlyTurn> {
   const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'tether-coturn-tcp-'));
-  const child: ChildProcess = spawn(
-    'turnserver',
-    [
-      '-n',
-      '--listening-ip',
-      '127.0.0.1',
-      '--relay-ip',
-      '127.0.0.1',
-      '--listening-port',
-      String(port),
-      '--use-auth-secret',
-      '--static-auth-secret',
-      SECRET,
-      '--realm',
-      'tether.test',
-      '--allow-loopback-peers',
-      '--no-udp',
-      '--no-tls',
-      '--no-dtls',
-      '--no-tcp-relay',
-      '--no-cli',
-      '--log-file',
-      'stdout',
-      '--simple-log',
-      '--pidfile',
-      join(dir, 'turnserver.pid'),
-      '--userdb',
-      join(dir, 'turndb'),
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const lines: string[] = [];
-  await new Promise<void>((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      lines.push(...chunk.toString('utf8').split('\n'));
-      if (lines.some((line) => line.includes('Total General servers'))) resolve();
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`turnserver exited with ${code}:\n${lines.slice(-40).join('\n')}`)));
-  });
+  const coturn = await startLoopbackCoturn(SECRET, port, ['--no-udp']);
   let udpRequests = 0;
   const blackHole = dgram.createSocket('udp4');
   blackHole.on('message', () => udpRequests++);
@@ -99,18 +54,9 @@ async function startTcpOnlyTurn(): Promise<TcpOnlyTurn> {
     udpRequests: () => udpRequests,
     async close() {
       blackHole.close();
-      if (child.exitCode === null) {
-        child.kill('SIGTERM');
-        await once(child, 'exit');
-      }
+      await coturn.stop();
     },
   };
-}
-
-/** TURN REST API credentials, as tether-signaling issues them. */
-function restCredentials(who: string): { turnUsername: string; turnPassword: string } {
-  const turnUsername = `${Math.floor(Date.now() / 1000) + 600}:${who}`;
-  return { turnUsername, turnPassword: createHmac('sha1', SECRET).update(turnUsername).digest('base64') };
 }
 
 interface IceConnection {
@@ -125,7 +71,7 @@ async function gather(w: Werift, turn: TcpOnlyTurn): Promise<{ relayed: boolean;
   const Connection = (w as unknown as { Connection: new (controlling: boolean, options: object) => IceConnection }).Connection;
   const ice = new Connection(true, {
     turnServer: ['127.0.0.1', turn.port],
-    ...restCredentials(`gather-${randomBytes(4).toString('hex')}`),
+    ...turnCredentials(`gather-${randomBytes(4).toString('hex')}`),
     interfaceAddresses: { udp4: '127.0.0.1' },
   });
   try {
@@ -134,6 +80,12 @@ async function gather(w: Werift, turn: TcpOnlyTurn): Promise<{ relayed: boolean;
   } finally {
     await ice.close();
   }
+}
+
+/** The REST API credentials as werift's ICE options name them. */
+function turnCredentials(who: string): { turnUsername: string; turnPassword: string } {
+  const { username, password } = turnRestCredentials(SECRET, who);
+  return { turnUsername: username, turnPassword: password };
 }
 
 describe('werift and a TURN server that UDP does not reach', () => {

@@ -99,8 +99,10 @@ export class AgentConnection implements Disposable {
     const config: RTCConfiguration = { iceServers: options.iceServers ?? [], ...(certificates.length ? { certificates } : {}) };
     this.pc = options.peerConnection ? options.peerConnection(config, this.negotiationId) : new RTCPeerConnection(config);
     this.candidates = new CandidateExchange(this.pc, signaling, this.negotiationId, agent.agentId, this.store);
+    // The deadline runs only while a setup stage waits (setStage clears it on any other), so its
+    // expiry is always this setup's failure.
     this.setupDeadline = new SetupDeadline(options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, (reason) => {
-      this.timedOut = this.currentStage.kind !== 'failed' && this.currentStage.kind !== 'closed';
+      this.timedOut = true;
       this.fail(reason);
     });
     this.store.add(this.setupDeadline);
