@@ -137,7 +137,13 @@ test('with UDP blocked at the agent, a terminal works through TURN over TCP, and
   await ui.waitForPrompt(tabId);
   await ui.typeLine(tabId, 'echo again-$((6 * 7))');
   await ui.waitForLine(tabId, /again-42$/);
-  assert.equal(connectedPaths().length, 2, 'a second peer connection');
+  // At least one more: a first try of it can fail and be retried (seen once under CI's load: the
+  // console waited 15 s for DTLS on a relay-to-NAT pair the agent had connected; agent/WERIFT.md).
+  assert.ok(connectedPaths().length >= 2, 'a second peer connection');
+  assert.ok(
+    connectedPaths().every((path) => path.kind === 'relayed'),
+    'every one relayed',
+  );
   assert.equal(await udpToTurnDropped(), droppedFirst, 'no UDP to coturn for the second connection');
   await ui.closeByClick(tabId);
 });
