@@ -35,6 +35,12 @@ export interface GoalResult {
   met: boolean | null;
   /** how far the figure is from the goal, in its unit (0 when met) */
   missedBy: number | null;
+  /**
+   * The same figure for the reference peers measured in the same run (bench/floors.ts): a native
+   * peer (libdatachannel) in the agent's place, and Chromium at both ends. Where the goal is beyond
+   * them, no change to the agent alone reaches it.
+   */
+  reference?: string;
 }
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
@@ -67,23 +73,70 @@ export function figure(results: Record<string, unknown>, key: string): number | 
   }
 }
 
+/** The reference peers' figure for a goal, as text, where the run measured them. */
+export function reference(results: Record<string, unknown>, key: string): string | undefined {
+  const r = (k: string) => num(results[k]);
+  const ratio = (a: number | undefined, b: number | undefined, digits: number) => (a !== undefined && b ? round(a / b, digits) : undefined);
+  const both = (native: number | undefined, pair: number | undefined, unit: string) => {
+    const parts = [native !== undefined ? `native peer ${native}${unit}` : '', pair !== undefined ? `Chromium pair ${pair}${unit}` : ''];
+    const text = parts.filter(Boolean).join(', ');
+    return text === '' ? undefined : text;
+  };
+  switch (key) {
+    case 'agentCpuMsPerMB': {
+      const native = r('floorNativePeerCpuMsPerMB');
+      const werift = r('floorWeriftCpuMsPerMB');
+      if (native === undefined) return undefined;
+      return `send path alone: native peer ${native} ms/MB${werift !== undefined ? `, werift ${werift}` : ''}`;
+    }
+    case 'channelVsRawExec': {
+      const raw = r('rawExecThroughputMBps');
+      return both(ratio(r('floorNativePeerMBps'), raw, 2), ratio(r('floorChromiumPairMBps'), raw, 2), '×');
+    }
+    case 'echoP50VsRawExec':
+    case 'echoP99VsRawExec': {
+      const p = key === 'echoP50VsRawExec' ? 'P50' : 'P99';
+      const raw = r(`rawExecEcho${p}Ms`);
+      const text = both(ratio(r(`floorNativePeerEcho${p}Ms`), raw, 1), ratio(r(`floorChromiumPairEcho${p}Ms`), raw, 1), '×');
+      return text && `the channel's round trip alone: ${text}`;
+    }
+    case 'agentRssIdleMB': {
+      const empty = r('nodeEmptyRssMB');
+      return empty !== undefined ? `an empty node process: ${empty} MB` : undefined;
+    }
+    default:
+      return undefined;
+  }
+}
+
 export function evaluateGoals(results: Record<string, unknown>): GoalResult[] {
   return GOALS.map((g) => {
     const value = figure(results, g.key) ?? null;
     const met = value === null ? null : g.kind === 'max' ? value <= g.goal : value >= g.goal;
     const missedBy = value === null ? null : met ? 0 : round(Math.abs(value - g.goal), 3);
-    return { key: g.key, what: g.what, unit: g.unit, goal: `${g.kind === 'max' ? '≤' : '≥'} ${g.goal}`, value, met, missedBy };
+    const ref = reference(results, g.key);
+    return {
+      key: g.key,
+      what: g.what,
+      unit: g.unit,
+      goal: `${g.kind === 'max' ? '≤' : '≥'} ${g.goal}`,
+      value,
+      met,
+      missedBy,
+      ...(ref !== undefined ? { reference: ref } : {}),
+    };
   });
 }
 
 export function printGoals(goals: GoalResult[]): void {
   console.log('\ngoals (issue 18)');
   printTable([
-    ['goal', 'figure', 'status'],
-    ...goals.map((g): [string, string, string] => [
+    ['goal', 'figure', 'status', 'reference peers in this run (bench/floors.ts)'],
+    ...goals.map((g): [string, string, string, string] => [
       `${g.what} ${g.goal} ${g.unit}`,
       g.value === null ? 'n/a' : `${g.value} ${g.unit}`,
       g.met === null ? 'not measured' : g.met ? 'met' : `missed by ${g.missedBy} ${g.unit}`,
+      g.reference ?? '',
     ]),
   ]);
 }

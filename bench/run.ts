@@ -3,6 +3,7 @@
  * the console in headless Chromium, a test container), measured against plain dockerode exec.
  * Writes bench/results.json and prints a table; bench/README.md says what each key means.
  */
+import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +22,7 @@ import { percentile, printTable, round, spread } from './stats.js';
 import { cpuDuring, cpuSeconds, dockerPids, ownRendererPids } from './proc-cpu.js';
 import { RendererProfiler, type Owner } from './renderer-profile.js';
 import { weriftToChromium } from './werift-chromium.js';
+import { measureFloors } from './floors.js';
 import { evaluateGoals, printGoals } from './goals.js';
 import { writeChart } from './chart.js';
 import { measureTransfers } from './transfer-bench.js';
@@ -111,6 +113,23 @@ async function prepareFile(containerId: string, randomBytes = RANDOM_BYTES): Pro
 
 const mb = (bytes: number) => round(bytes / 1e6, 1);
 
+/**
+ * The RSS of a `node` that loads nothing, with the agent's Node.js and V8 flags, 2 s after it
+ * starts: the floor under the agent's idle RSS (agent/README.md, "Memory").
+ */
+async function emptyNodeRssMB(nodeArgs: string[]): Promise<number> {
+  const child = spawn(process.execPath, [...nodeArgs, '-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+    const kb = Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1]);
+    if (!Number.isFinite(kb)) throw new Error('no VmRSS');
+    return mb(kb * 1024);
+  } finally {
+    child.kill();
+  }
+}
+
 /** CPU of the agent, the console's renderer and Docker during one throughput run. */
 interface RunCpu {
   /** % of one core, over the run */
@@ -163,6 +182,7 @@ async function main(): Promise<void> {
       machine: { cpus: cpuList.length, cpuModel: cpuList[0]?.model ?? null, memoryGB: round(totalmem() / 1e9, 1), kernel: release() },
     };
     results.agentRssIdleMB = mb(agent.rssBytes());
+    results.nodeEmptyRssMB = await emptyNodeRssMB(AGENT_NODE_ARGS).catch(() => null);
     let rssPeak = agent.rssBytes();
     rssTimer = setInterval(() => (rssPeak = Math.max(rssPeak, agent.rssBytes())), 250);
 
@@ -352,6 +372,16 @@ async function main(): Promise<void> {
     results.weriftSenderCpuMsPerMB = rawWerift?.senderCpuMsPerMB ?? null;
     results.weriftChromiumStallDetails = rawWerift?.stallDetails ?? [];
 
+    console.log('[bench] the floors: Chromium ↔ Chromium, a native peer (libdatachannel) and werift → Chromium, transfers and echo…');
+    Object.assign(
+      results,
+      await measureFloors((label, error) => {
+        const message = `${label}: ${error instanceof Error ? error.message : String(error)}`;
+        results.errors.push(message);
+        console.error(`[bench] ERROR ${message}`);
+      }),
+    );
+
     console.log(
       `[bench] agent memory per session: ${MEMORY_SESSIONS} idle sessions on their own agent, then ${CROWD_SESSIONS} idle and busy…`,
     );
@@ -421,7 +451,19 @@ function report(): void {
     show('tetherShareOfRendererCpu', 'of the renderer', false),
     show('weriftChromiumStalls', `of ${String(results.weriftChromiumTransfers)} transfers`, false),
     show('weriftSenderCpuMsPerMB', 'ms/MB', false),
+    show('floorChromiumPairMBps', 'MB/s', false),
+    show('floorNativePeerMBps', 'MB/s', false),
+    show('floorWeriftMBps', 'MB/s', false),
+    show('floorNativePeerCpuMsPerMB', 'ms/MB', false),
+    show('floorWeriftCpuMsPerMB', 'ms/MB', false),
+    show('floorChromiumPairEchoP50Ms', 'ms', false),
+    show('floorChromiumPairEchoP99Ms', 'ms', false),
+    show('floorNativePeerEchoP50Ms', 'ms', false),
+    show('floorNativePeerEchoP99Ms', 'ms', false),
+    show('floorWeriftEchoP50Ms', 'ms', false),
+    show('floorWeriftEchoP99Ms', 'ms', false),
     show('agentRssIdleMB', 'MB', false),
+    show('nodeEmptyRssMB', 'MB', false),
     show('agentRssPeakMB', 'MB', false),
     show('agentRssAfterMB', 'MB', false),
     show('agentRssPerSessionMB', 'MB', false),

@@ -24,8 +24,8 @@ export function spread(values: number[]): Spread {
 export const round = (value: number, digits = 2): number => Number(value.toFixed(digits));
 
 /** Prints `rows` as an aligned two- or three-column table. */
-export function printTable(rows: Array<[string, string, string?]>): void {
-  const widths = [0, 0, 0];
+export function printTable(rows: Array<[string, string, string?, string?]>): void {
+  const widths = [0, 0, 0, 0];
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, (cell ?? '').length)));
   for (const row of rows) {
     console.log(

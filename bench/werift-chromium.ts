@@ -10,6 +10,11 @@
  *     ends does; a transfer that loses its end is counted as a stall
  *   TETHER_BENCH_WERIFT=/path/to/werift/lib/index.mjs   another werift build (e.g. 0.25.x)
  *   TETHER_BENCH_CPU_PROF=<dir>                          --cpu-prof of the werift process
+ *   node --conditions=source --import tsx bench/werift-chromium.ts echo [keystrokes] [werift|native]
+ *     round trips of single bytes the peer echoes, back to back, timed in the page
+ *
+ * The same harness drives a native peer (bench/native-sender.ts, libdatachannel) with the option
+ * `sender: 'native'` (or `TETHER_BENCH_SENDER=native`): the reference for what werift costs.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +37,11 @@ export interface WeriftChromiumResult {
   stallDetails: Array<{ transfer: number; received: number; sender: unknown }>;
 }
 
+/** The peer at the other end of the page: the agent's werift, or libdatachannel for reference. */
+export type Sender = 'werift' | 'native';
+
+const SENDER_SCRIPT: Record<Sender, string> = { werift: './werift-sender.ts', native: './native-sender.ts' };
+
 interface Connection {
   child: ChildProcess;
   page: Page;
@@ -41,13 +51,13 @@ interface Connection {
   connectMs: number;
 }
 
-async function connect(browser: Browser, reuse?: Connection): Promise<Connection> {
-  const say = (s: string) => process.env.TETHER_BENCH_VERBOSE && console.error(`[werift→chromium] ${s}`);
+async function connect(browser: Browser, reuse?: Connection, sender: Sender = 'werift'): Promise<Connection> {
+  const say = (s: string) => process.env.TETHER_BENCH_VERBOSE && console.error(`[${sender}→chromium] ${s}`);
   const execArgv = ['--conditions=source', '--import', 'tsx'];
   if (process.env.TETHER_BENCH_CPU_PROF) execArgv.push('--cpu-prof', '--cpu-prof-dir', process.env.TETHER_BENCH_CPU_PROF);
   const child =
     reuse?.child ??
-    fork(fileURLToPath(new URL('./werift-sender.ts', import.meta.url)), [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    fork(fileURLToPath(new URL(SENDER_SCRIPT[sender], import.meta.url)), [], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   if (reuse) {
     child.removeAllListeners('message');
     await reuse.page.context().close();
@@ -73,7 +83,7 @@ async function connect(browser: Browser, reuse?: Connection): Promise<Connection
     new Promise<Record<string, unknown>>((resolve, reject) => {
       const at = inbox.findIndex((m) => m.type === type);
       if (at >= 0) return resolve(inbox.splice(at, 1)[0]!);
-      const timer = setTimeout(() => reject(new Error(`no ${type} from the werift process`)), 60_000);
+      const timer = setTimeout(() => reject(new Error(`no ${type} from the ${sender} process`)), 60_000);
       waiters.push({ type, resolve: (m) => (clearTimeout(timer), resolve(m)) });
     });
   if (!reuse) await next('ready');
@@ -130,8 +140,9 @@ export async function weriftToChromium(
   transfers: number,
   bytes: number,
   browser?: Browser,
-  options: { closeAfter?: boolean } = {},
+  options: { closeAfter?: boolean; sender?: Sender } = {},
 ): Promise<WeriftChromiumResult> {
+  const sender = options.sender ?? 'werift';
   const ownBrowser = browser ? undefined : await launchChromium();
   const b = browser ?? ownBrowser!;
   const mbps: number[] = [];
@@ -140,7 +151,7 @@ export async function weriftToChromium(
   let conn: Connection | undefined;
   try {
     for (let transfer = 1; transfer <= transfers; transfer++) {
-      conn ??= await connect(b);
+      conn ??= await connect(b, undefined, sender);
       const before = await (conn.child.send({ type: 'stats' }), conn.next('stats'));
       await conn.page.evaluate(() => void ((window as unknown as { received: number }).received = 0));
       const t0 = performance.now();
@@ -166,7 +177,9 @@ export async function weriftToChromium(
       const after = await (conn.child.send({ type: 'stats' }), conn.next('stats'));
       if (outcome.stalled) {
         stallDetails.push({ transfer, received: outcome.received, sender: after });
-        console.error(`[werift→chromium] transfer ${transfer} stalled at ${outcome.received} of ${bytes} bytes: ${JSON.stringify(after)}`);
+        console.error(
+          `[${sender}→chromium] transfer ${transfer} stalled at ${outcome.received} of ${bytes} bytes: ${JSON.stringify(after)}`,
+        );
         await conn.close().catch(() => undefined);
         conn = undefined;
         continue;
@@ -174,7 +187,7 @@ export async function weriftToChromium(
       await conn.next('queued');
       mbps.push(bytes / 1e6 / (ms / 1000));
       cpuPerMB.push(((after.cpuMs as number) - (before.cpuMs as number)) / (bytes / 1e6));
-      if (options.closeAfter) conn = await connect(b, conn); // its channel is closed: a new connection
+      if (options.closeAfter) conn = await connect(b, conn, sender); // its channel is closed: a new connection
     }
   } finally {
     await conn?.close().catch(() => undefined);
@@ -189,6 +202,62 @@ export async function weriftToChromium(
     samples: { mbps: mbps.map((v) => round(v, 2)), senderCpuMsPerMB: cpuPerMB.map((v) => round(v, 1)) },
     stallDetails,
   };
+}
+
+export interface ChannelEcho {
+  /** round trips of single bytes, ms, timed in the page (its clock has 0.1 ms steps) */
+  p50Ms: number;
+  p99Ms: number;
+  /** the peer process's CPU per echoed byte, ms */
+  peerCpuMsPerEcho: number;
+  samples: number;
+}
+
+/**
+ * `keystrokes` single bytes sent by the page one after another, each when the last came back, and
+ * echoed by the peer: a keystroke's round trip over the data channel alone, without Tether,
+ * Docker or a TTY (the first 10 % are left out as warm-up).
+ */
+export async function channelEcho(keystrokes: number, sender: Sender = 'werift', browser?: Browser): Promise<ChannelEcho> {
+  const ownBrowser = browser ? undefined : await launchChromium();
+  const conn = await connect(browser ?? ownBrowser!, undefined, sender);
+  try {
+    conn.child.send({ type: 'echo' });
+    await conn.next('echoing');
+    const before = await (conn.child.send({ type: 'stats' }), conn.next('stats'));
+    const trips = await conn.page.evaluate(pageEcho, keystrokes);
+    const after = await (conn.child.send({ type: 'stats' }), conn.next('stats'));
+    const kept = trips.slice(Math.floor(trips.length / 10));
+    return {
+      p50Ms: round(percentile(kept, 50), 2),
+      p99Ms: round(percentile(kept, 99), 2),
+      peerCpuMsPerEcho: round(((after.cpuMs as number) - (before.cpuMs as number)) / trips.length, 3),
+      samples: kept.length,
+    };
+  } finally {
+    await conn.close().catch(() => undefined);
+    await ownBrowser?.close();
+  }
+}
+
+/** In the page: `n` bytes on `window.dc`, each sent when the previous one came back. */
+export async function pageEcho(n: number): Promise<number[]> {
+  const dc = (window as unknown as { dc: RTCDataChannel }).dc;
+  const trips: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`byte ${i} not echoed within 5 s`)), 5_000);
+      dc.onmessage = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      dc.send(new Uint8Array([0x61 + (i % 26)]));
+    });
+    trips.push(performance.now() - t0);
+  }
+  dc.onmessage = null;
+  return trips;
 }
 
 /**
@@ -212,12 +281,15 @@ export async function weriftConnectTimes(count: number, browser?: Browser): Prom
   return times;
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1] && process.argv[2] === 'connect') {
+const sender = (process.env.TETHER_BENCH_SENDER ?? 'werift') as Sender;
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1] && process.argv[2] === 'echo') {
+  console.log(JSON.stringify(await channelEcho(Number(process.argv[3] ?? 1000), (process.argv[4] as Sender | undefined) ?? sender)));
+} else if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1] && process.argv[2] === 'connect') {
   const times = await weriftConnectTimes(Number(process.argv[3] ?? 10));
   console.log(JSON.stringify({ connectMs: round(percentile(times, 50), 1), samples: times }));
 } else if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const transfers = Number(process.argv[2] ?? 30);
   const mib = Number(process.argv[3] ?? 8);
-  const result = await weriftToChromium(transfers, mib * 1024 * 1024, undefined, { closeAfter: process.argv[4] === 'close' });
+  const result = await weriftToChromium(transfers, mib * 1024 * 1024, undefined, { closeAfter: process.argv[4] === 'close', sender });
   console.log(JSON.stringify(result, null, 2));
 }

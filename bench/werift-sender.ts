@@ -3,7 +3,7 @@
  * werift peer (the agent's patched werift, or `TETHER_BENCH_WERIFT` = another build's index.mjs)
  * that answers the page's offer and, for each `send` order on IPC, writes `bytes` of data into the
  * page's data channel the way the agent does (64 KiB frames, the buffer kept under 256 KiB,
- * refilled at 64 KiB). Messages on IPC, both ways: { type, ... } as below.
+ * refilled at 64 KiB), or echoes what the page sends (`echo`). Messages on IPC, both ways: { type, ... } as below.
  */
 import { pathToFileURL } from 'node:url';
 import { CHANNEL_BUFFER_HIGH_BYTES, CHANNEL_BUFFER_LOW_BYTES, MAX_FRAME_BYTES } from '@tether/protocol';
@@ -13,6 +13,7 @@ type Order =
   | { type: 'offer'; sdp: string }
   | { type: 'ice'; candidate: { candidate: string; sdpMid?: string; sdpMLineIndex?: number } }
   | { type: 'send'; run: number; bytes: number; close?: boolean }
+  | { type: 'echo' }
   | { type: 'stats' }
   | { type: 'quit' };
 
@@ -28,6 +29,8 @@ let channel: ReturnType<Peer['createDataChannel']> | undefined;
 /** ms from the offer's arrival to each step of the current connection */
 let stages: Record<string, number> = {};
 let offeredAt = 0;
+/** every message from the page is sent back (`echo` order), as a shell's TTY echoes a keystroke */
+let echo = false;
 /** A fresh peer connection for each offer: one process serves several connections in turn. */
 function newPeer(): Peer {
   const peer = new werift.RTCPeerConnection({
@@ -42,6 +45,9 @@ function newPeer(): Peer {
   });
   peer.onDataChannel.subscribe((c) => {
     channel = c;
+    c.onMessage.subscribe((message) => {
+      if (echo && typeof message !== 'string') c.send(message);
+    });
     send({ type: 'channel', stages: { ...stages, channel: performance.now() - offeredAt } });
   });
   peer.iceConnectionStateChange.subscribe((s) => s === 'connected' && (stages.ice = performance.now() - offeredAt));
@@ -84,6 +90,7 @@ process.on('message', (order: Order) => {
       case 'offer': {
         if (pc) await pc.close();
         channel = undefined;
+        echo = false;
         offeredAt = performance.now();
         stages = {};
         pc = newPeer();
@@ -120,6 +127,10 @@ process.on('message', (order: Order) => {
         });
         break;
       }
+      case 'echo':
+        echo = true;
+        send({ type: 'echoing' });
+        break;
       case 'quit':
         await pc?.close();
         process.exit(0);
