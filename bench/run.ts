@@ -4,7 +4,8 @@
  * Writes bench/results.json and prints a table; bench/README.md says what each key means.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { docker } from '../harness/docker.js';
@@ -114,6 +115,35 @@ async function prepareFile(containerId: string, randomBytes = RANDOM_BYTES): Pro
 const mb = (bytes: number) => round(bytes / 1e6, 1);
 
 /**
+ * Two figures that say how fast this machine is, for comparing runs on different machines (the
+ * CPU-per-MB figures of two runs a week apart moved together by 2× with nothing changed but the
+ * machine): `syscallNs`, one read of a byte from /dev/zero (what every datagram and pipe read of the
+ * agent, Docker and Chromium pays; kernel page-table isolation, for one, doubles it), and
+ * `sha256MBps`, OpenSSL's SHA-256 over 64 MiB in this process (plain CPU). Best of three each.
+ */
+function machineSpeed(): { syscallNs: number; sha256MBps: number } {
+  const fd = openSync('/dev/zero', 'r');
+  const byte = Buffer.alloc(1);
+  const calls = 200_000;
+  let syscallNs = Infinity;
+  let sha256MBps = 0;
+  try {
+    for (let round = 0; round < 3; round++) {
+      const t0 = process.hrtime.bigint();
+      for (let i = 0; i < calls; i++) readSync(fd, byte, 0, 1, null);
+      syscallNs = Math.min(syscallNs, Number(process.hrtime.bigint() - t0) / calls);
+      const data = Buffer.alloc(64 * 1024 * 1024, 0x61);
+      const t1 = performance.now();
+      createHash('sha256').update(data).digest();
+      sha256MBps = Math.max(sha256MBps, data.length / 1e6 / ((performance.now() - t1) / 1000));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return { syscallNs: round(syscallNs, 0), sha256MBps: round(sha256MBps, 0) };
+}
+
+/**
  * The RSS of a `node` that loads nothing, with the agent's Node.js and V8 flags, 2 s after it
  * starts: the floor under the agent's idle RSS (agent/README.md, "Memory").
  */
@@ -179,7 +209,13 @@ async function main(): Promise<void> {
       chromium: stack.browser.version(),
       werift: readVersion('agent/node_modules/werift/package.json', 'node_modules/werift/package.json'),
       docker: await docker('version', '--format', '{{.Server.Version}}').catch(() => null),
-      machine: { cpus: cpuList.length, cpuModel: cpuList[0]?.model ?? null, memoryGB: round(totalmem() / 1e9, 1), kernel: release() },
+      machine: {
+        cpus: cpuList.length,
+        cpuModel: cpuList[0]?.model ?? null,
+        memoryGB: round(totalmem() / 1e9, 1),
+        kernel: release(),
+        ...machineSpeed(),
+      },
     };
     results.agentRssIdleMB = mb(agent.rssBytes());
     results.nodeEmptyRssMB = await emptyNodeRssMB(AGENT_NODE_ARGS).catch(() => null);
