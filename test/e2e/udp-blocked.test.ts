@@ -118,9 +118,14 @@ test('with UDP blocked at the agent, a terminal works through TURN over TCP, and
   await ui.typeLine(tabId, 'echo through-tcp-$((6 * 7))');
   await ui.waitForLine(tabId, /through-tcp-42$/);
   await waitFor(async () => (await ui.tab(tabId)).path === 'relayed', 'the tab to say relayed', 15_000);
-  assert.deepEqual(
-    connectedPaths().map((path) => path.kind),
-    ['relayed'],
+  // One peer connection, or more: a try can fail and be retried (agent/WERIFT.md, "Patch 022": seen
+  // in about one connection of five here, the agent's side through TURN over TCP stops reaching the
+  // console a moment after it connected, and the console's retry connects). Every one relayed.
+  const firstConnections = connectedPaths().length;
+  assert.ok(firstConnections >= 1, 'a peer connection');
+  assert.ok(
+    connectedPaths().every((path) => path.kind === 'relayed'),
+    'every one relayed',
   );
   const agentPublic = net.host('agent').publicAddress;
   assert.ok(
@@ -137,9 +142,8 @@ test('with UDP blocked at the agent, a terminal works through TURN over TCP, and
   await ui.waitForPrompt(tabId);
   await ui.typeLine(tabId, 'echo again-$((6 * 7))');
   await ui.waitForLine(tabId, /again-42$/);
-  // At least one more: a first try of it can fail and be retried (seen once under CI's load: the
-  // console waited 15 s for DTLS on a relay-to-NAT pair the agent had connected; agent/WERIFT.md).
-  assert.ok(connectedPaths().length >= 2, 'a second peer connection');
+  // At least one more, retried as above if need be.
+  assert.ok(connectedPaths().length > firstConnections, 'a second peer connection');
   assert.ok(
     connectedPaths().every((path) => path.kind === 'relayed'),
     'every one relayed',
