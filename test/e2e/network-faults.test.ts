@@ -25,6 +25,7 @@ import { auditEntries } from '../../harness/lan-pairing.js';
 import { launchConsoleIn, networkTest, startSignaling, type ConsoleBrowser, type SignalingInNetwork } from '../../harness/net-services.js';
 import { TestNetwork } from '../../harness/netns.js';
 import { waitFor } from '../../harness/wait.js';
+import { runCleanups } from '../../harness/cleanups.js';
 
 const CONSOLE_TOKEN = `console-${randomBytes(12).toString('hex')}`;
 const AGENT_TOKEN = `agent-${randomBytes(12).toString('hex')}`;
@@ -58,15 +59,7 @@ before(async () => {
   ui = await consoleBrowser.open({ signal: signaling.url, token: CONSOLE_TOKEN });
 });
 
-after(async () => {
-  for (const cleanup of cleanups.reverse()) {
-    try {
-      await cleanup();
-    } catch (error) {
-      console.error(`network-faults teardown: ${String(error)}`);
-    }
-  }
-});
+after(() => runCleanups('network-faults', cleanups));
 
 /** On failure: a screenshot and the agent, signaling and page logs in test-results/; the link restored. */
 const test = networkTest(

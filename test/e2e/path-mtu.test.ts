@@ -14,6 +14,7 @@ import type { ConsolePage } from '../../harness/console-page.js';
 import { startContainer, type TestContainer } from '../../harness/docker.js';
 import { launchConsoleIn, networkTest, startSignaling, type ConsoleBrowser, type SignalingInNetwork } from '../../harness/net-services.js';
 import { TestNetwork } from '../../harness/netns.js';
+import { runCleanups } from '../../harness/cleanups.js';
 
 const CONSOLE_TOKEN = `console-${randomBytes(12).toString('hex')}`;
 const AGENT_TOKEN = `agent-${randomBytes(12).toString('hex')}`;
@@ -49,15 +50,7 @@ before(async () => {
   ui = await consoleBrowser.open({ signal: signaling.url, token: CONSOLE_TOKEN });
 });
 
-after(async () => {
-  for (const cleanup of cleanups.reverse()) {
-    try {
-      await cleanup();
-    } catch (error) {
-      console.error(`path-mtu teardown: ${String(error)}`);
-    }
-  }
-});
+after(() => runCleanups('path-mtu', cleanups));
 
 const test = networkTest(
   'path-mtu',

@@ -23,6 +23,7 @@ import { startSignalingNode, type SignalingNode } from '../../harness/signaling-
 import { serveDirectory, type StaticServer } from '../../harness/static-server.js';
 import { startTcpFront, type TcpFront } from '../../harness/tcp-front.js';
 import { waitFor } from '../../harness/wait.js';
+import { runCleanups } from '../../harness/cleanups.js';
 
 const resultsDir = fileURLToPath(new URL('../../test-results/', import.meta.url));
 const consoleToken = `console-${randomBytes(12).toString('hex')}`;
@@ -61,15 +62,7 @@ before(async () => {
   cleanups.push(() => browser.close());
 });
 
-after(async () => {
-  for (const cleanup of cleanups.reverse()) {
-    try {
-      await cleanup();
-    } catch (error) {
-      console.error(`scale-out teardown step failed: ${String(error)}`);
-    }
-  }
-});
+after(() => runCleanups('scale-out', cleanups));
 
 /** Which node logged `msg` for this agent or console connection last. */
 const nodeLogging = (pattern: RegExp) => nodes.findIndex((node) => node.logs().some((line) => pattern.test(line)));

@@ -31,6 +31,7 @@ import {
 } from '../../harness/net-services.js';
 import { TestNetwork } from '../../harness/netns.js';
 import { waitFor } from '../../harness/wait.js';
+import { runCleanups } from '../../harness/cleanups.js';
 
 const refreshProbe = fileURLToPath(new URL('../../harness/turn-refresh-probe.mjs', import.meta.url));
 
@@ -114,15 +115,7 @@ before(async () => {
   cleanups.push(() => consoleBrowser.browser.close());
 });
 
-after(async () => {
-  for (const cleanup of cleanups.reverse()) {
-    try {
-      await cleanup();
-    } catch (error) {
-      console.error(`turn-expiry teardown: ${String(error)}`);
-    }
-  }
-});
+after(() => runCleanups('turn-expiry', cleanups));
 
 /** On failure: the page, agent, signaling and coturn logs in test-results/. */
 const test = networkTest(

@@ -30,6 +30,7 @@ import {
 } from '../../harness/net-services.js';
 import { TestNetwork } from '../../harness/netns.js';
 import { waitFor } from '../../harness/wait.js';
+import { runCleanups } from '../../harness/cleanups.js';
 
 const turnProbe = fileURLToPath(new URL('../../harness/turn-probe.mjs', import.meta.url));
 
@@ -77,15 +78,7 @@ before(async () => {
   cleanups.push(() => consoleBrowser.browser.close());
 });
 
-after(async () => {
-  for (const cleanup of cleanups.reverse()) {
-    try {
-      await cleanup();
-    } catch (error) {
-      console.error(`turn-relay teardown: ${String(error)}`);
-    }
-  }
-});
+after(() => runCleanups('turn-relay', cleanups));
 
 /** On failure: the page, agent, signaling and coturn logs in test-results/. */
 const test = networkTest(

@@ -23,6 +23,7 @@ import {
 } from '../../harness/net-services.js';
 import { TestNetwork } from '../../harness/netns.js';
 import { waitFor } from '../../harness/wait.js';
+import { runCleanups } from '../../harness/cleanups.js';
 
 const TURN_SECRET = `turn-${randomBytes(12).toString('hex')}`;
 const CONSOLE_TOKEN = `console-${randomBytes(12).toString('hex')}`;
@@ -78,15 +79,7 @@ before(async () => {
   cleanups.push(() => consoleBrowser.browser.close());
 });
 
-after(async () => {
-  for (const cleanup of cleanups.reverse()) {
-    try {
-      await cleanup();
-    } catch (error) {
-      console.error(`udp-blocked teardown: ${String(error)}`);
-    }
-  }
-});
+after(() => runCleanups('udp-blocked', cleanups));
 
 const test = networkTest(
   'udp-blocked',
