@@ -7,7 +7,8 @@
  * machine when the peer is not written in JavaScript (bench/README.md, "The floors").
  */
 import nodeDataChannel from 'node-datachannel';
-import { CHANNEL_BUFFER_HIGH_BYTES, CHANNEL_BUFFER_LOW_BYTES, MAX_FRAME_BYTES } from '@tether/protocol';
+import { CHANNEL_BUFFER_LOW_BYTES } from '@tether/protocol';
+import { sendFrames } from './frame-loop.js';
 
 type Order =
   | { type: 'offer'; sdp: string }
@@ -48,28 +49,24 @@ function newPeer(): nodeDataChannel.PeerConnection {
 /** As werift-sender.ts: 64 KiB frames under the agent's buffer watermarks. */
 async function sendRun(run: number, bytes: number, close: boolean): Promise<void> {
   const c = channel!;
-  const frame = Buffer.alloc(Math.min(MAX_FRAME_BYTES, 64 * 1024), 0x61);
   c.setBufferedAmountLowThreshold(CHANNEL_BUFFER_LOW_BYTES);
-  let sent = 0;
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  while (sent < bytes) {
-    if (c.bufferedAmount() > CHANNEL_BUFFER_HIGH_BYTES) {
-      await new Promise<void>((resolve) =>
-        c.onBufferedAmountLow(() => {
-          c.onBufferedAmountLow(() => undefined);
-          resolve();
-        }),
-      );
-      continue;
-    }
-    const n = Math.min(frame.length, bytes - sent);
-    c.sendMessageBinary(n === frame.length ? frame : frame.subarray(0, n));
-    sent += n;
-  }
-  if (close) c.close();
-  const cpu = process.cpuUsage(cpu0);
-  send({ type: 'queued', run, ms: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000 });
+  const timing = await sendFrames(
+    {
+      bufferedAmount: () => c.bufferedAmount(),
+      lowered: () =>
+        new Promise<void>((resolve) =>
+          c.onBufferedAmountLow(() => {
+            c.onBufferedAmountLow(() => undefined);
+            resolve();
+          }),
+        ),
+      send: (frame) => void c.sendMessageBinary(frame),
+      close: () => c.close(),
+    },
+    bytes,
+    close,
+  );
+  send({ type: 'queued', run, ...timing });
 }
 
 process.on('message', (order: Order) => {

@@ -6,8 +6,9 @@
  * refilled at 64 KiB), or echoes what the page sends (`echo`). Messages on IPC, both ways: { type, ... } as below.
  */
 import { pathToFileURL } from 'node:url';
-import { CHANNEL_BUFFER_HIGH_BYTES, CHANNEL_BUFFER_LOW_BYTES, MAX_FRAME_BYTES } from '@tether/protocol';
+import { CHANNEL_BUFFER_LOW_BYTES } from '@tether/protocol';
 import { patchedWerift, type Werift } from '../harness/patched-werift.js';
+import { sendFrames } from './frame-loop.js';
 
 type Order =
   | { type: 'offer'; sdp: string }
@@ -58,30 +59,24 @@ function newPeer(): Peer {
 /** 64 KiB frames (MAX_FRAME_BYTES), as the agent's output sender, under the same buffer watermarks. */
 async function sendRun(run: number, bytes: number, close: boolean): Promise<void> {
   const c = channel!;
-  const frame = Buffer.alloc(Math.min(MAX_FRAME_BYTES, 64 * 1024), 0x61);
   c.bufferedAmountLowThreshold = CHANNEL_BUFFER_LOW_BYTES;
-  let sent = 0;
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  while (sent < bytes) {
-    if (c.bufferedAmount > CHANNEL_BUFFER_HIGH_BYTES) {
-      await new Promise<void>((resolve) => {
-        const { unSubscribe } = c.bufferedAmountLow.subscribe(() => {
-          unSubscribe();
-          resolve();
-        });
-      });
-      continue;
-    }
-    const n = Math.min(frame.length, bytes - sent);
-    c.send(n === frame.length ? frame : frame.subarray(0, n));
-    sent += n;
-  }
-  // As a session that ends: the channel is closed right after the last send (close() must still
-  // deliver what was queued before it).
-  if (close) c.close();
-  const cpu = process.cpuUsage(cpu0);
-  send({ type: 'queued', run, ms: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000 });
+  const timing = await sendFrames(
+    {
+      bufferedAmount: () => c.bufferedAmount,
+      lowered: () =>
+        new Promise<void>((resolve) => {
+          const { unSubscribe } = c.bufferedAmountLow.subscribe(() => {
+            unSubscribe();
+            resolve();
+          });
+        }),
+      send: (frame) => c.send(frame),
+      close: () => c.close(),
+    },
+    bytes,
+    close,
+  );
+  send({ type: 'queued', run, ...timing });
 }
 
 process.on('message', (order: Order) => {
