@@ -127,12 +127,12 @@ function machineSpeed(): { syscallNs: number; sha256MBps: number } {
   const calls = 200_000;
   let syscallNs = Infinity;
   let sha256MBps = 0;
+  const data = Buffer.alloc(64 * 1024 * 1024, 0x61);
   try {
     for (let round = 0; round < 3; round++) {
       const t0 = process.hrtime.bigint();
       for (let i = 0; i < calls; i++) readSync(fd, byte, 0, 1, null);
       syscallNs = Math.min(syscallNs, Number(process.hrtime.bigint() - t0) / calls);
-      const data = Buffer.alloc(64 * 1024 * 1024, 0x61);
       const t1 = performance.now();
       createHash('sha256').update(data).digest();
       sha256MBps = Math.max(sha256MBps, data.length / 1e6 / ((performance.now() - t1) / 1000));
