@@ -106,27 +106,37 @@ export const STANDING_REPORT_TIMEOUT_MS = 15_000;
  * PROCESSES`. POSIX shell and busybox ash alike. Each step may fail (a missing applet, a CPU the
  * container may not use); the report says what holds. SCHED_IDLE comes before `renice`: a
  * `sched_setattr` that sets the policy may reset the nice value. The process cap comes last, after
- * the report's command substitutions, which fork: a user already at the cap could not fork them.
+ * everything that forks: a user already at the cap could not fork.
+ *
+ * It runs before the user's first prompt, so it forks as little as it can (each fork of the shell
+ * cost about 7 ms, each applet run 4 ms, on a 2-core host: agent/README.md, "The first prompt"):
+ * `ionice` runs beside `chrt` and `renice` and its exit status says whether the idle I/O class
+ * holds; the limits are read from /proc/self/limits (bytes, reported in KiB as `ulimit -v` gives
+ * them) rather than by `$(ulimit …)`, which forks. Only where the idle class was not set (normal
+ * priority, or `ionice` failed) is the class read back by running `ionice -p`.
  */
 const STANDING_SCRIPT = [
-  's=$0 p=$1 c=$2 m=$3 n=$4',
+  's=$0 p=$1 c=$2 m=$3 n=$4 io= ip=',
   'if [ "$p" = idle ]; then',
   '  echo 1000 2>/dev/null >/proc/self/oom_score_adj',
+  '  ionice -c 3 -p $$ >/dev/null 2>&1 & ip=$!',
   '  chrt -i -p 0 $$ >/dev/null 2>&1',
   '  renice -n 19 -p $$ >/dev/null 2>&1',
-  '  ionice -c 3 -p $$ >/dev/null 2>&1',
+  '  wait $ip && io=idle',
   'fi',
   '[ -n "$c" ] && taskset -c -p "$c" $$ >/dev/null 2>&1',
   '[ -n "$m" ] && ulimit -v "$m" 2>/dev/null',
   'set -f',
   'read -r st </proc/$$/stat',
   'set -- ${st##*") "}',
-  'ni=${17} po=${39} cl= oo=',
+  'ni=${17} po=${39} cl= oo= va= np=',
   'read -r oo </proc/$$/oom_score_adj',
   'while read -r k v; do [ "$k" = Cpus_allowed_list: ] && cl=$v; done </proc/$$/status',
-  'io=$(ionice -p $$ 2>/dev/null); io=${io%%:*}',
-  'va=$(ulimit -v 2>/dev/null) np=$(ulimit -u 2>/dev/null)',
-  'if [ -n "$n" ]; then ulimit -u "$n" 2>/dev/null && np=$n; fi',
+  'while read -r k1 k2 k3 k4 k5; do case "$k1 $k2 $k3" in "Max address space") va=$k4 ;; "Max processes "*) np=$k3 ;; esac; done </proc/$$/limits',
+  'case $va in "" | unlimited) ;; *) va=$((va / 1024)) ;; esac',
+  'if [ -z "$io" ]; then io=$(ionice -p $$ 2>/dev/null); io=${io%%:*}; fi',
+  // dash names the process cap -p (bash's -p is the pipe size, which cannot be set)
+  'if [ -n "$n" ]; then { ulimit -u "$n" || ulimit -p "$n"; } 2>/dev/null && np=$n; fi',
   `printf '\\033]7773;tether-standing;nice=%s;policy=%s;io=%s;oom=%s;cpus=%s;as=%s;nproc=%s\\007' "$ni" "$po" "$io" "$oo" "$cl" "$va" "$np"`,
   'exec "$s"',
 ].join('\n');

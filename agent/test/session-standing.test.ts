@@ -6,6 +6,8 @@
  * the caps hold (a memory hog fails inside its cap, a fork loop stops at the process cap).
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import Docker from 'dockerode';
@@ -65,6 +67,45 @@ describe('session standing: the rule, the report, the assessment', () => {
       ['/bin/sh', '-c', '/usr/bin/zsh', 'normal', '1', '65536', '9'],
     );
   });
+
+  // The host's shells, with its util-linux and root: the script itself, in every POSIX shell a
+  // container is likely to have (Debian's dash, bash, busybox ash), reports what it set, read back.
+  const hostShells: [string, string[]][] = [
+    ['dash', ['/bin/dash']],
+    ['bash', ['/bin/bash']],
+    ['busybox ash', ['/bin/busybox', 'sh']],
+  ];
+  for (const [name, interpreter] of hostShells) {
+    test(`the script in ${name}: it sets and reports priority, CPUs and caps; at normal priority it reads the I/O class back`, (t) => {
+      if (!existsSync(interpreter[0]!)) return t.skip(`${interpreter[0]} is not on this host`);
+      if (process.getuid?.() !== 0) return t.skip('needs root for SCHED_IDLE on the host');
+      const run = (resources: SessionResources) => {
+        const [, , script, , ...args] = standingCommand('/bin/sh', resources);
+        const result = spawnSync(interpreter[0]!, [...interpreter.slice(1), '-c', script!, '/bin/true', ...args], { encoding: 'latin1' });
+        assert.equal(result.status, 0, result.stderr);
+        // eslint-disable-next-line no-control-regex -- the report is an escape sequence
+        const match = /^\x1b\]7773;tether-standing;([^\x07]*)\x07$/.exec(result.stdout);
+        assert.ok(match, `the report alone on stdout: ${JSON.stringify(result.stdout)}`);
+        return parseStandingReport(match[1]!);
+      };
+      const capped: SessionResources = { priority: 'idle', cpus: '0', memoryBytes: 64 * 1024 ** 2, processes: 50 };
+      const standing = run(capped);
+      assert.deepEqual(standing, {
+        nice: 19,
+        policy: 'idle',
+        io: 'idle',
+        oomScoreAdj: 1000,
+        cpus: '0',
+        memoryBytes: 64 * 1024 ** 2,
+        processes: 50,
+      });
+      assert.deepEqual(assessStanding(capped, standing), []);
+      const normal = run({ priority: 'normal' });
+      assert.ok(normal.io === 'none' || normal.io === 'best-effort', `the I/O class read back: ${normal.io}`);
+      assert.equal(normal.oomScoreAdj, Number(readFileSync('/proc/self/oom_score_adj', 'utf8')));
+      assert.equal(normal.memoryBytes, 'unlimited');
+    });
+  }
 
   test('the report reads into a standing; missing or odd fields are null', () => {
     assert.deepEqual(parseStandingReport('nice=19;policy=5;io=idle;oom=1000;cpus=1;as=65536;nproc=64'), {
