@@ -112,8 +112,9 @@ export const STANDING_REPORT_TIMEOUT_MS = 15_000;
  * cost about 7 ms, each applet run 4 ms, on a 2-core host: agent/README.md, "The first prompt"):
  * `ionice` runs beside `chrt` and `renice` and its exit status says whether the idle I/O class
  * holds; the limits are read from /proc/self/limits (bytes, reported in KiB as `ulimit -v` gives
- * them) rather than by `$(ulimit …)`, which forks. Only where the idle class was not set (normal
- * priority, or `ionice` failed) is the class read back by running `ionice -p`.
+ * them) rather than by `$(ulimit …)`, which forks (and only where /proc has no limits). Only where
+ * the idle class was not set (normal priority, or `ionice` failed) is the class read back by running
+ * `ionice -p`.
  */
 const STANDING_SCRIPT = [
   's=$0 p=$1 c=$2 m=$3 n=$4 io= ip=',
@@ -134,6 +135,9 @@ const STANDING_SCRIPT = [
   'while read -r k v; do [ "$k" = Cpus_allowed_list: ] && cl=$v; done </proc/$$/status',
   'while read -r k1 k2 k3 k4 k5; do case "$k1 $k2 $k3" in "Max address space") va=$k4 ;; "Max processes "*) np=$k3 ;; esac; done </proc/$$/limits',
   'case $va in "" | unlimited) ;; *) va=$((va / 1024)) ;; esac',
+  // a /proc without limits (none seen): ask the shell, forking
+  'if [ -z "$va" ]; then va=$(ulimit -v 2>/dev/null); fi',
+  'if [ -z "$np" ]; then np=$(ulimit -u 2>/dev/null); fi',
   'if [ -z "$io" ]; then io=$(ionice -p $$ 2>/dev/null); io=${io%%:*}; fi',
   // dash names the process cap -p (bash's -p is the pipe size, which cannot be set)
   'if [ -n "$n" ]; then { ulimit -u "$n" || ulimit -p "$n"; } 2>/dev/null && np=$n; fi',

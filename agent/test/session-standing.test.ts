@@ -79,9 +79,10 @@ describe('session standing: the rule, the report, the assessment', () => {
     test(`the script in ${name}: it sets and reports priority, CPUs and caps; at normal priority it reads the I/O class back`, (t) => {
       if (!existsSync(interpreter[0]!)) return t.skip(`${interpreter[0]} is not on this host`);
       if (process.getuid?.() !== 0) return t.skip('needs root for SCHED_IDLE on the host');
-      const run = (resources: SessionResources) => {
-        const [, , script, , ...args] = standingCommand('/bin/sh', resources);
-        const result = spawnSync(interpreter[0]!, [...interpreter.slice(1), '-c', script!, '/bin/true', ...args], { encoding: 'latin1' });
+      const run = (resources: SessionResources, edit = (script: string) => script) => {
+        const [, , original, , ...args] = standingCommand('/bin/sh', resources);
+        const script = edit(original!);
+        const result = spawnSync(interpreter[0]!, [...interpreter.slice(1), '-c', script, '/bin/true', ...args], { encoding: 'latin1' });
         assert.equal(result.status, 0, result.stderr);
         // eslint-disable-next-line no-control-regex -- the report is an escape sequence
         const match = /^\x1b\]7773;tether-standing;([^\x07]*)\x07$/.exec(result.stdout);
@@ -100,6 +101,9 @@ describe('session standing: the rule, the report, the assessment', () => {
         processes: 50,
       });
       assert.deepEqual(assessStanding(capped, standing), []);
+      // Where /proc/self/limits cannot be read, the shell is asked.
+      const asked = run(capped, (script) => script.replace('</proc/$$/limits', '</nonexistent'));
+      assert.deepEqual([asked.memoryBytes, asked.processes], [64 * 1024 ** 2, 50]);
       const normal = run({ priority: 'normal' });
       assert.ok(normal.io === 'none' || normal.io === 'best-effort', `the I/O class read back: ${normal.io}`);
       assert.equal(normal.oomScoreAdj, Number(readFileSync('/proc/self/oom_score_adj', 'utf8')));
