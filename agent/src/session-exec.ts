@@ -54,6 +54,13 @@ export class SessionExec {
    * as it started); the caller ends the session.
    */
   readonly running: Promise<Result<void>>;
+  /**
+   * Resolves once the stream is the session's to read (the standing report is off it) with whether
+   * the shell is starting: false when the stream ended first. The shell's output may be read from
+   * then on; its input waits for `running`, when its standing is settled on the host as well.
+   */
+  readonly readable: Promise<boolean>;
+  private markReadable!: (starting: boolean) => void;
 
   private constructor(
     readonly sessionId: string,
@@ -64,6 +71,7 @@ export class SessionExec {
     readonly recorder: SessionRecorder | undefined,
     resolved: ResolvedStanding | undefined,
   ) {
+    this.readable = new Promise((resolve) => (this.markReadable = resolve));
     this.running = this.settle(resolved);
   }
 
@@ -113,6 +121,7 @@ export class SessionExec {
     // The standing report first, read before anything else reads the stream: once the script has
     // written it, the exec runs and a busy Docker engine that had not told its pid at start does.
     const report = resolved ? await readStandingReport(this.handle.stream) : undefined;
+    this.markReadable(report?.kind !== 'ended');
     const hostPid = await this.handle.currentPid();
     const hostVisible = await hostSeesProcess(hostPid, this.sessionId);
     const pidNamespace = hostVisible ? await pidNamespaceOf(hostPid) : undefined;

@@ -113,16 +113,27 @@ export class TtySession {
     );
     this.unsubscribe.push(addDebugFigures(`session:${this.sessionId}`, () => this.figures()));
     this.running = this.whenRunning();
+    // The shell's output is read as soon as the standing report is off the stream, while the host
+    // completes its standing: the prompt comes 20-30 ms sooner (agent/README.md, "The first
+    // prompt"). What is typed still waits for `running`.
+    void exec.readable.then((starting) => {
+      if (starting && !this.ending) this.readStream();
+    });
   }
 
   /** The stream is the session's to read once session-exec.ts has taken its standing report off it. */
   private readStream(): void {
     const stream = this.exec.handle.stream;
     const onData = (chunk: Buffer) => this.take(chunk);
-    const onEnd = () => void this.exited();
+    // An end before the shell is known to run is handled once it is (or is not): the audit log has
+    // the session's start before its end, and a shell that never ran is refused, not exited.
+    const onEnd = () =>
+      void this.running.then((running) => {
+        if (running.ok) void this.exited();
+      });
     const onError = (cause: Error) => {
       log.warn('exec stream error', { sessionId: this.sessionId, error: describeError(cause) });
-      void this.exited();
+      onEnd();
     };
     stream.on('data', onData);
     stream.once('end', onEnd);
@@ -188,7 +199,6 @@ export class TtySession {
       ...(standing ? { standing: standing.standing ?? null, notApplied: standing.missing.map((m) => m.what) } : {}),
     });
     this.isRunning = true;
-    this.readStream();
     for (const bytes of this.heldInput) this.write(bytes);
     this.heldInput = [];
     this.heldInputBytes = 0;

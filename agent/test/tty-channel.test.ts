@@ -7,7 +7,8 @@
  * the kill, the journal and the audit log wait for the pid where they need it.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -180,6 +181,46 @@ describe('tty channel', () => {
       assert.equal(await hostSeesProcess(running.hostPid, session.sessionId), false, 'the shell was killed');
     } finally {
       await journaled.endAll('test over');
+    }
+  });
+
+  test('the prompt comes before `running` while the host completes the standing; what is typed waits for `running`', async (t) => {
+    // The host's part (SCHED_IDLE, which busybox cannot set) held until the test lets it go: `chrt`
+    // on the agent's PATH waits for a file.
+    const real = spawnSync('sh', ['-c', 'command -v chrt'], { encoding: 'utf8' }).stdout.trim();
+    if (!real || process.getuid?.() !== 0) return t.skip('needs chrt on the host and root, for the host to complete the standing');
+    const dir = mkdtempSync(join(tmpdir(), 'tether-slow-chrt-'));
+    writeFileSync(join(dir, 'chrt'), `#!/bin/sh\nwhile [ ! -e ${dir}/go ]; do sleep 0.05; done\nexec ${real} "$@"\n`, { mode: 0o755 });
+    const path = process.env['PATH'];
+    process.env['PATH'] = `${dir}:${path}`;
+    const channel = new FakeChannel();
+    const tty = new AgentTtyChannel(channel, {
+      targets,
+      shells: ['/bin/bash'],
+      peerId: 'test',
+      owner: 'console:test',
+      registry,
+      rules: agentRules(),
+      consoleTakesRunning: () => true,
+    });
+    try {
+      channel.deliver({ type: 'open', target: bash.name, cols: 80, rows: 24 });
+      await channel.until(() => channel.outputBytes() > 0, "the shell's first output");
+      assert.ok(!channel.messages().some((m) => m.type === 'running'), 'no `running` while the host holds the standing');
+      channel.deliver(Buffer.from('echo held-$((6*7))\n'));
+      // The shell would echo it at once: nothing comes while it is held.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.ok(!channel.output().includes('held-42'), `held: ${JSON.stringify(channel.output())}`);
+      writeFileSync(join(dir, 'go'), '');
+      await outputIncludes(channel, 'held-42');
+      const running = channel.sent.findIndex((frame) => typeof frame === 'string' && frame.includes('"type":"running"'));
+      const echoed = channel.sent.findIndex((frame) => Buffer.isBuffer(frame) && frame.toString().includes('held'));
+      assert.ok(running >= 0 && running < echoed, 'the command ran after `running`');
+    } finally {
+      process.env['PATH'] = path;
+      writeFileSync(join(dir, 'go'), '');
+      channel.deliver({ type: 'close' });
+      await tty.current?.ended;
     }
   });
 
