@@ -87,8 +87,8 @@ export class TtySession {
   readonly ended: Promise<void>;
   private markEnded!: () => void;
   /**
-   * Resolves once the shell runs (session-exec.ts `running`): its start audited, its output read,
-   * the input held until then written. An error: it never ran, and the session is being ended
+   * Resolves once the shell runs (session-exec.ts `running`): its start audited, the input held
+   * until then written (its output is read from `readable` on, a moment before). An error: it never ran, and the session is being ended
    * with that error as its notice (`session.refused` in the audit log).
    */
   readonly running: Promise<Result<void>>;
