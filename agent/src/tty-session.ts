@@ -88,8 +88,9 @@ export class TtySession {
   private markEnded!: () => void;
   /**
    * Resolves once the shell runs (session-exec.ts `running`): its start audited, the input held
-   * until then written (its output is read from `readable` on, a moment before). An error: it never ran, and the session is being ended
-   * with that error as its notice (`session.refused` in the audit log).
+   * until then written (its output is read a moment before, from session-exec.ts `readable` on).
+   * An error: it never ran, and the session is being ended with that error as its notice
+   * (`session.refused` in the audit log).
    */
   readonly running: Promise<Result<void>>;
   private isRunning = false;
