@@ -790,4 +790,51 @@ describe('werift patches (agent/patches, applied by npm ci)', () => {
     const sizes = await packetSizes(await weriftWithout('sctp-packet-fits-ipv6-minimum-mtu'));
     assert.deepEqual([...new Set(sizes)], [1228]);
   });
+
+  // Patch 023: werift waited for each consent answer (RFC 7675) 2 x the last answer's round trip
+  // + 200 ms (at least 500 ms) and dropped later ones. A path that became slow after it was
+  // measured had every answer come too late, and ICE failed 30 s after the last fast one, though
+  // the peer answered every check (the agent over a link that became lossy and delayed).
+  interface ConsentPair {
+    rtt: number | undefined;
+    responsesReceived: number;
+    protocol: { transport: { send(data: Buffer, addr: unknown): Promise<void> } };
+  }
+
+  /** Two connected werift peers on loopback whose every datagram, once connected, takes 700 ms each way. */
+  async function slowedAfterConnect(w: Werift) {
+    const { a, b } = await connectedPair(w);
+    const channel = a.createDataChannel('consent');
+    await a.setLocalDescription(await a.createOffer());
+    await b.setRemoteDescription(a.localDescription!);
+    await b.setLocalDescription(await b.createAnswer());
+    await a.setRemoteDescription(b.localDescription!);
+    await new Promise<void>((resolve) => channel.stateChanged.subscribe((s) => s === 'open' && resolve()));
+    const states: string[] = [];
+    const pairs = [a, b].map((pc) => {
+      const pair = (pc as unknown as { iceTransports: { connection: { nominated: ConsentPair } }[] }).iceTransports[0]!.connection
+        .nominated;
+      const transport = pair.protocol.transport;
+      const send = transport.send.bind(transport);
+      transport.send = (data, addr) => new Promise((resolve) => setTimeout(resolve, 700)).then(() => send(data, addr));
+      pc.connectionStateChange.subscribe((state) => states.push(state));
+      return pair;
+    });
+    return { pairs, states, close: () => Promise.all([a.close(), b.close()]) };
+  }
+
+  test('consent outlives a round trip that grew from milliseconds to 1.4 s, and is measured again', async () => {
+    const [patched, unpatched] = await Promise.all([patchedWerift(), weriftWithout('ice-consent-wait-grows')]);
+    const slow = await slowedAfterConnect(patched);
+    const before = await slowedAfterConnect(unpatched);
+    try {
+      for (const pair of slow.pairs) assert.ok(pair.rtt! < 0.1, `measured fast at first: ${pair.rtt} s`);
+      // The proof that the path is one werift gave up on before: unpatched, consent expires.
+      await until(() => before.states.includes('failed'), 'the unpatched peers to fail', 60_000);
+      assert.deepEqual(slow.states, [], 'the patched peers, slowed at the same moment, are still connected');
+      for (const pair of slow.pairs) assert.ok(pair.rtt! >= 1.4, `the round trip measured again: ${pair.rtt} s`);
+    } finally {
+      await Promise.all([slow.close(), before.close()]);
+    }
+  });
 });
