@@ -11,6 +11,9 @@
  * - 30 % loss and 300 ms delay each way on the agent's link: typing still works, and nothing is
  *   run or shown twice. A drop can swallow keys sent just before it; the tab names them, and the
  *   test types them again as a user would.
+ * - The agent's link becomes slow (300 ms each way) after the terminal connected, and stays slow
+ *   past ICE's 30 s consent expiry: the same connection carries the terminal throughout (werift
+ *   once ignored every consent answer slower than the round trip it measured at first: patch 023).
  * - DTLS application data dropped while STUN passes: ICE stays `connected` but SCTP delivers
  *   nothing, as when an association wedges. The console's keepalive notices, it reconnects once
  *   data passes again, and the same shell goes on.
@@ -236,6 +239,31 @@ test('30 % loss and 300 ms delay each way: typing works and nothing runs or show
     `[network-faults] lossy typing: ${tab.resumeCount} resumes, ${retyped} bytes typed again${losses.map((line) => `\n  ${line}`).join('')}`,
   );
   assert.equal(tab.undeliveredInput.join('').length + tab.droppedInput, retyped, 'every key typed again was one the tab reported lost');
+  await ui.closeByClick(tabId);
+});
+
+test('a link that slows from milliseconds to a 600 ms round trip after the terminal connected, for 40 s: the same connection carries it throughout', async () => {
+  const tabId = await ui.openTargetByClick(agent.agentId, container.name, 60_000);
+  await ui.waitForPrompt(tabId);
+  await ui.capture(tabId, true);
+  const resumes = (await ui.tab(tabId)).resumeCount;
+  await net.impair('agent', { delayMs: 300 });
+  // ICE consent expires 30 s after the last answer counted (RFC 7675); 40 s of slow link is past it.
+  const slowSince = Date.now();
+  for (let n = 1; Date.now() - slowSince < 40_000; n++) {
+    await ui.typeLine(tabId, `echo slow""-${n}`);
+    await ui.waitForLine(tabId, `slow-${n}`, 30_000);
+    const tab = await ui.tab(tabId);
+    assert.equal(tab.state, 'open', `the tab is open after ${Math.round((Date.now() - slowSince) / 1000)} s of slow link`);
+    assert.equal(tab.resumeCount, resumes, 'no reconnect');
+    await sleep(2_000);
+  }
+  await net.restore('agent');
+  const failed = agent
+    .logs()
+    .filter((line) => line.includes('"connection state"') && /"state":"(failed|disconnected|closed)"/.test(line))
+    .filter((line) => Date.parse(/"time":"([^"]+)"/.exec(line)?.[1] ?? '') >= slowSince);
+  assert.deepEqual(failed, [], "the agent's peer connection never left `connected`");
   await ui.closeByClick(tabId);
 });
 
