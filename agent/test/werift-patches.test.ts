@@ -837,4 +837,72 @@ describe('werift patches (agent/patches, applied by npm ci)', () => {
       await Promise.all([slow.close(), before.close()]);
     }
   });
+
+  // Patch 024: the RTO before any round trip was measured was RFC 4960's 3 s (RFC 9260: 1 s), and
+  // every answered stream reset (a closed channel) set it back to that 3 s, discarding what the
+  // path had measured: a chunk lost at the start of an association or after a tab closed waited
+  // 3 s to be sent again (over a lossy link, the hello and the resume of a reconnect).
+  async function rtoFirstAndAfterReset(w: Werift): Promise<{ first: number; measured: number; afterReset: number }> {
+    const sctp = establishedSctp(w) as SctpSendSide & {
+      rto: number;
+      updateRto(seconds: number): void;
+      reconfigRequest: { requestSequence: number; streams: number[] } | undefined;
+      receiveReconfigParam(param: { type: number; responseSequence: number; result: number }): Promise<void>;
+    };
+    const first = sctp.rto;
+    sctp.updateRto(0.8); // a path of 800 ms round trips: RTO = 0.8 + 4 x 0.4 s
+    const measured = sctp.rto;
+    sctp.reconfigRequest = { requestSequence: 7, streams: [1] };
+    await sctp.receiveReconfigParam({ type: 16, responseSequence: 7, result: 1 }); // success, performed
+    assert.equal(sctp.reconfigRequest, undefined, 'the reset was answered');
+    const ms = (seconds: number) => Math.round(seconds * 1000) / 1000;
+    return { first: ms(first), measured: ms(measured), afterReset: ms(sctp.rto) };
+  }
+
+  test("the RTO is 1 s until a round trip is measured (RFC 9260), and an answered stream reset keeps the path's", async () => {
+    assert.deepEqual(await rtoFirstAndAfterReset(await patchedWerift()), { first: 1, measured: 2.4, afterReset: 2.4 });
+  });
+
+  test('werift without the sctp-rto-rfc-9260 patch starts at 3 s and goes back to 3 s after a stream reset', async () => {
+    assert.deepEqual(await rtoFirstAndAfterReset(await weriftWithout('sctp-rto-rfc-9260')), { first: 3, measured: 2.4, afterReset: 3 });
+  });
+
+  // Patch 025: each record of a DTLS flight went in a datagram of its own, so the agent's flight 4
+  // (ServerHello to ServerHelloDone) was five datagrams and its flight 6 (ChangeCipherSpec,
+  // Finished) two: over a link that loses 30 % of datagrams, flight 4 arrived whole one time in six.
+  /** Per datagram the server sent in the handshake: its records as content type, and the handshake type in epoch 0. */
+  async function serverHandshakeDatagrams(w: Werift): Promise<string[][]> {
+    const { server } = await dtlsHandshakeAndData(w, 1);
+    return server
+      .map((datagram) => {
+        const records: string[] = [];
+        for (let at = 0; at + 13 <= datagram.length; at += 13 + datagram.readUInt16BE(at + 11)) {
+          const type = datagram[at]!;
+          const epoch = datagram.readUInt16BE(at + 3);
+          records.push(
+            type === 22 && epoch === 0 ? `handshake ${datagram[at + 13]}` : type === 20 ? 'change cipher spec' : `${type} epoch ${epoch}`,
+          );
+        }
+        return records;
+      })
+      .filter((records) => !records.includes('23 epoch 1')); // application data, after the handshake
+  }
+
+  test("a DTLS flight's records go out in one datagram, not one datagram each", async () => {
+    const datagrams = await serverHandshakeDatagrams(await patchedWerift());
+    // HelloVerifyRequest (3); ServerHello (2), Certificate (11), ServerKeyExchange (12), CertificateRequest (13), ServerHelloDone (14); ChangeCipherSpec and Finished (encrypted: epoch 1).
+    assert.deepEqual(datagrams, [
+      ['handshake 3'],
+      ['handshake 2', 'handshake 11', 'handshake 12', 'handshake 13', 'handshake 14'],
+      ['change cipher spec', '22 epoch 1'],
+    ]);
+  });
+
+  test('werift without the dtls-flight-in-one-datagram patch sends a datagram per record', async () => {
+    const datagrams = await serverHandshakeDatagrams(await weriftWithout('dtls-flight-in-one-datagram'));
+    assert.ok(
+      datagrams.every((records) => records.length === 1),
+      JSON.stringify(datagrams),
+    );
+  });
 });
