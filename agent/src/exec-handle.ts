@@ -16,11 +16,14 @@ const EXIT_POLL_MS = 100;
 /**
  * Between asks for the host pid, which Docker sets a few milliseconds after start (later on a busy
  * engine). Nothing waits for it before `opened` (session-exec.ts learns it while the console
- * already has its tab); short sleeps still, as the kill and the journal wait for it. At most
- * PID_POLLS asks, a fraction of a second in all.
+ * already has its tab); short sleeps still, as the kill and the journal wait for it: from
+ * PID_POLL_MS, doubling up to PID_POLL_MAX_MS, until the exec runs or has ended, for at most
+ * PID_WAIT_MS. Until session 16 it was 100 asks and an exec not yet running at the second ask
+ * counted as ended: on a loaded CI machine a shell was left with no pid (tty-channel's tests).
  */
 const PID_POLL_MS = 2;
-const PID_POLLS = 100;
+const PID_POLL_MAX_MS = 50;
+const PID_WAIT_MS = 10_000;
 
 export interface ExecOptions {
   /** Shells to try, in order of preference. */
@@ -80,14 +83,20 @@ export async function chooseShell(container: Docker.Container, shells: string[])
 
 /** The exec's host pid; Docker reports 0 for a moment after start, so ask a few times. */
 async function hostPid(exec: Docker.Exec): Promise<number> {
-  for (let tries = 0; tries < PID_POLLS; tries++) {
+  const deadline = Date.now() + PID_WAIT_MS;
+  for (let pause = PID_POLL_MS; ; pause = Math.min(pause * 2, PID_POLL_MAX_MS)) {
     const inspected = await attempt(exec.inspect(), 'EXEC_FAILED', 'inspecting the exec');
     if (!inspected.ok) {
       log.warn('exec started but inspect failed; killing will use the in-container fallback', { error: inspected.error.message });
       return 0;
     }
-    if (inspected.value.Pid > 0 || (!inspected.value.Running && tries > 0)) return inspected.value.Pid;
-    await new Promise((resolve) => setTimeout(resolve, PID_POLL_MS));
+    const { Pid, Running, ExitCode } = inspected.value;
+    if (Pid > 0) return Pid;
+    // Not running and an exit code: it ended before its pid was read. Not running and none: it
+    // has not started yet (a busy engine), and is asked again.
+    if (!Running && ExitCode !== null && ExitCode !== undefined) return 0;
+    if (Date.now() >= deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, pause));
   }
   log.warn('exec pid unknown; killing will use the in-container fallback', { execId: exec.id });
   return 0;
