@@ -79,6 +79,17 @@ async function connectedPair(w: Werift) {
   return { a, b };
 }
 
+type Channel = ReturnType<InstanceType<Werift['RTCPeerConnection']>['createDataChannel']>;
+
+/** Offer from `a`, answer from `b`, and every one of `channels` (made on `a` before) open. */
+async function negotiate(a: InstanceType<Werift['RTCPeerConnection']>, b: InstanceType<Werift['RTCPeerConnection']>, channels: Channel[]) {
+  await a.setLocalDescription(await a.createOffer());
+  await b.setRemoteDescription(a.localDescription!);
+  await b.setLocalDescription(await b.createAnswer());
+  await a.setRemoteDescription(b.localDescription!);
+  await Promise.all(channels.map((c) => new Promise<void>((resolve) => c.stateChanged.subscribe((s) => s === 'open' && resolve()))));
+}
+
 interface DtlsEnd {
   connect?(): Promise<void>;
   send(data: Buffer): Promise<void>;
@@ -86,12 +97,25 @@ interface DtlsEnd {
   onConnect: { once(f: () => void): void };
 }
 
+interface DtlsRecord {
+  epoch: number;
+  seq: number;
+  type: number;
+  /** the first byte of the fragment: a handshake record's message type when in the clear (epoch 0) */
+  first: number | undefined;
+}
+
 /** (epoch, sequence number, content type) of each DTLS record in `datagrams` (RFC 6347 4.1 headers). */
-function dtlsRecords(datagrams: Buffer[]): { epoch: number; seq: number; type: number }[] {
-  const records: { epoch: number; seq: number; type: number }[] = [];
+function dtlsRecords(datagrams: Buffer[]): DtlsRecord[] {
+  const records: DtlsRecord[] = [];
   for (const datagram of datagrams) {
     for (let at = 0; at + 13 <= datagram.length; at += 13 + datagram.readUInt16BE(at + 11)) {
-      records.push({ type: datagram[at]!, epoch: datagram.readUInt16BE(at + 3), seq: datagram.readUIntBE(at + 5, 6) });
+      records.push({
+        type: datagram[at]!,
+        epoch: datagram.readUInt16BE(at + 3),
+        seq: datagram.readUIntBE(at + 5, 6),
+        first: datagram[at + 13],
+      });
     }
   }
   return records;
@@ -475,11 +499,7 @@ describe('werift patches (agent/patches, applied by npm ci)', () => {
       channel.stateChanged.subscribe((state) => state === 'closed' && (receivedWhenClosed = received));
     });
     const channel = a.createDataChannel('tty:closing');
-    await a.setLocalDescription(await a.createOffer());
-    await b.setRemoteDescription(a.localDescription!);
-    await b.setLocalDescription(await b.createAnswer());
-    await a.setRemoteDescription(b.localDescription!);
-    await new Promise<void>((resolve) => channel.stateChanged.subscribe((s) => s === 'open' && resolve()));
+    await negotiate(a, b, [channel]);
     for (let i = 0; i < FRAMES; i++) channel.send(frame);
     channel.close();
     await until(() => receivedWhenClosed >= 0, 'the receiving channel to close');
@@ -507,11 +527,7 @@ describe('werift patches (agent/patches, applied by npm ci)', () => {
       });
     });
     const channels = Array.from({ length: CHANNELS }, (_, i) => a.createDataChannel(`tty:${i}`));
-    await a.setLocalDescription(await a.createOffer());
-    await b.setRemoteDescription(a.localDescription!);
-    await b.setLocalDescription(await b.createAnswer());
-    await a.setRemoteDescription(b.localDescription!);
-    await Promise.all(channels.map((c) => new Promise<void>((resolve) => c.stateChanged.subscribe((s) => s === 'open' && resolve()))));
+    await negotiate(a, b, channels);
     for (let m = 0; m < MESSAGES; m++) {
       for (const channel of channels) channel.send(Buffer.from(`k${m}`)); // keystroke-sized, interleaved
     }
@@ -804,12 +820,7 @@ describe('werift patches (agent/patches, applied by npm ci)', () => {
   /** Two connected werift peers on loopback whose every datagram, once connected, takes 700 ms each way. */
   async function slowedAfterConnect(w: Werift) {
     const { a, b } = await connectedPair(w);
-    const channel = a.createDataChannel('consent');
-    await a.setLocalDescription(await a.createOffer());
-    await b.setRemoteDescription(a.localDescription!);
-    await b.setLocalDescription(await b.createAnswer());
-    await a.setRemoteDescription(b.localDescription!);
-    await new Promise<void>((resolve) => channel.stateChanged.subscribe((s) => s === 'open' && resolve()));
+    await negotiate(a, b, [a.createDataChannel('consent')]);
     const states: string[] = [];
     const pairs = [a, b].map((pc) => {
       const pair = (pc as unknown as { iceTransports: { connection: { nominated: ConsentPair } }[] }).iceTransports[0]!.connection
@@ -873,19 +884,9 @@ describe('werift patches (agent/patches, applied by npm ci)', () => {
   /** Per datagram the server sent in the handshake: its records as content type, and the handshake type in epoch 0. */
   async function serverHandshakeDatagrams(w: Werift): Promise<string[][]> {
     const { server } = await dtlsHandshakeAndData(w, 1);
-    return server
-      .map((datagram) => {
-        const records: string[] = [];
-        for (let at = 0; at + 13 <= datagram.length; at += 13 + datagram.readUInt16BE(at + 11)) {
-          const type = datagram[at]!;
-          const epoch = datagram.readUInt16BE(at + 3);
-          records.push(
-            type === 22 && epoch === 0 ? `handshake ${datagram[at + 13]}` : type === 20 ? 'change cipher spec' : `${type} epoch ${epoch}`,
-          );
-        }
-        return records;
-      })
-      .filter((records) => !records.includes('23 epoch 1')); // application data, after the handshake
+    const name = ({ type, epoch, first }: DtlsRecord) =>
+      type === 22 && epoch === 0 ? `handshake ${first}` : type === 20 ? 'change cipher spec' : `${type} epoch ${epoch}`;
+    return server.map((datagram) => dtlsRecords([datagram]).map(name)).filter((records) => !records.includes('23 epoch 1')); // application data, after the handshake
   }
 
   test("a DTLS flight's records go out in one datagram, not one datagram each", async () => {

@@ -82,6 +82,24 @@ async function capturedText(tabId: string): Promise<string> {
     .replace(/\r/g, '');
 }
 
+interface AgentPeerLine {
+  time: string;
+  msg: string;
+  negotiationId?: string;
+  state?: string;
+}
+
+/** The agent's JSON log lines (its stderr and any other line left out). */
+function agentPeerLines(): AgentPeerLine[] {
+  return agent.logs().flatMap((line) => {
+    try {
+      return [JSON.parse(line) as AgentPeerLine];
+    } catch {
+      return [];
+    }
+  });
+}
+
 /** The output lines that are exactly `<prefix><n>`, as numbers, in order. */
 async function numbered(tabId: string, prefix: string): Promise<number[]> {
   const pattern = new RegExp(`^${prefix}(\\d+)$`);
@@ -261,17 +279,11 @@ test('a link that slows from milliseconds to a 600 ms round trip after the termi
   await net.restore('agent');
   // The peer that carries the tab: the last to connect before the link slowed (a peer an earlier
   // test left behind may still end meanwhile, and says nothing of this one).
-  const negotiationId = (line: string) => /"negotiationId":"([^"]+)"/.exec(line)?.[1];
-  const timeOf = (line: string) => Date.parse(/"time":"([^"]+)"/.exec(line)?.[1] ?? '');
-  const logs = agent.logs();
-  const carrier = negotiationId(logs.filter((line) => line.includes('"peer connected"') && timeOf(line) < slowSince).at(-1) ?? '');
+  const peerLines = agentPeerLines();
+  const carrier = peerLines.filter((l) => l.msg === 'peer connected' && Date.parse(l.time) < slowSince).at(-1)?.negotiationId;
   assert.ok(carrier, 'the agent logged the peer that carries the tab');
-  const left = logs.filter(
-    (line) =>
-      negotiationId(line) === carrier &&
-      line.includes('"connection state"') &&
-      !line.includes('"state":"connected"') &&
-      timeOf(line) >= slowSince,
+  const left = peerLines.filter(
+    (l) => l.negotiationId === carrier && l.msg === 'connection state' && l.state !== 'connected' && Date.parse(l.time) >= slowSince,
   );
   assert.deepEqual(left, [], "the agent's peer connection never left `connected`");
   await ui.closeByClick(tabId);
