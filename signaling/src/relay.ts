@@ -2,7 +2,7 @@ import { Answer, Disconnect, err, Ice, ok, OfferToServer, protocolError, type Re
 import { guardInbound, handle, type InboundContext } from './inbound.js';
 import type { SignalingIo, SignalingSocket } from './io-types.js';
 import { moduleName, type Logger } from './log.js';
-import { MAX_NEGOTIATIONS_PER_CONSOLE, type Negotiation } from './negotiations.js';
+import { MAX_NEGOTIATIONS_PER_CONSOLE, RouteCache, type Negotiation } from './negotiations.js';
 import type { SerialQueues } from './serial-queues.js';
 import type { SignalingState } from './state.js';
 
@@ -13,10 +13,13 @@ const ownerOf = (socket: SignalingSocket) => `${socket.data.identity.org}\n${soc
  * Relays offer, answer, ICE candidates and disconnects between one console and one agent per
  * negotiation. The console names each negotiation (sessionId); the shared state remembers which
  * console and which agent connection it joins, and the relay routes only between those two, on
- * whichever nodes they are (`io.to(socketId)` goes through the adapter).
+ * whichever nodes they are (`io.to(socketId)` goes through the adapter). Candidates, answers and
+ * disconnects are routed from this node's `RouteCache` when it knows the negotiation, so that
+ * they wait for no read of the shared state; offers always read it.
  */
 export class Relay {
   readonly #context: InboundContext;
+  readonly #routes = new RouteCache();
 
   constructor(
     private readonly io: SignalingIo,
@@ -31,7 +34,13 @@ export class Relay {
     return this.#context.log;
   }
 
+  /** Negotiations in this node's route cache (for tests and figures). */
+  get cachedRoutes(): number {
+    return this.#routes.size;
+  }
+
   attachConsole(socket: SignalingSocket): void {
+    this.#watchDeliveries(socket);
     guardInbound(socket, 'console', this.#log);
     handle(socket, 'webrtc:offer', OfferToServer, this.#context, (msg) => this.#offer(socket, msg));
     handle(socket, 'webrtc:ice', Ice, this.#context, (msg) =>
@@ -39,6 +48,7 @@ export class Relay {
     );
     handle(socket, 'webrtc:disconnect', Disconnect, this.#context, (msg) =>
       this.#fromConsole(socket, msg.sessionId, async (n) => {
+        this.#routes.forget(n.sessionId);
         await this.state().deleteNegotiation(n.sessionId);
         this.io.to(n.agentSocketId).emit('webrtc:disconnect', msg);
       }),
@@ -46,6 +56,7 @@ export class Relay {
   }
 
   attachAgent(socket: SignalingSocket): void {
+    this.#watchDeliveries(socket);
     guardInbound(socket, 'agent', this.#log);
     handle(socket, 'webrtc:answer', Answer, this.#context, (msg) =>
       this.#fromAgent(socket, msg.sessionId, (n) => this.io.to(n.consoleSocketId).emit('webrtc:answer', msg)),
@@ -55,10 +66,33 @@ export class Relay {
     );
     handle(socket, 'webrtc:disconnect', Disconnect, this.#context, (msg) =>
       this.#fromAgent(socket, msg.sessionId, async (n) => {
+        this.#routes.forget(n.sessionId);
         await this.state().deleteNegotiation(n.sessionId);
         this.io.to(n.consoleSocketId).emit('webrtc:disconnect', msg);
       }),
     );
+  }
+
+  /**
+   * Keeps the route cache current with what this node delivers to one of its clients, whichever
+   * node sent it: an offer to an agent names the console at the other end (the agent's answer and
+   * candidates then go straight back), and a disconnect either way ends the negotiation. A client
+   * that disconnects takes its entries with it.
+   */
+  #watchDeliveries(socket: SignalingSocket): void {
+    socket.onAnyOutgoing((event: string, payload: { sessionId: string; consoleId?: string }) => {
+      if (event === 'webrtc:offer' && socket.data.identity.role === 'agent' && payload.consoleId !== undefined) {
+        this.#routes.remember({
+          sessionId: payload.sessionId,
+          consoleSocketId: payload.consoleId,
+          agentId: socket.data.identity.agentId,
+          agentSocketId: socket.id,
+        });
+      } else if (event === 'webrtc:disconnect') {
+        this.#routes.forget(payload.sessionId);
+      }
+    });
+    socket.on('disconnect', () => this.#routes.forgetConnection(socket.id));
   }
 
   /**
@@ -107,6 +141,7 @@ export class Relay {
     if (!(await state.saveNegotiation(negotiation, existing))) {
       return err(protocolError('FORBIDDEN', 'this sessionId belongs to another console; choose a new one'));
     }
+    if (socket.connected) this.#routes.remember(negotiation);
     this.io.to(agent.id).emit('webrtc:offer', { sessionId: msg.sessionId, consoleId: socket.id, sdp: msg.sdp });
     this.#log.debug('relayed offer', { sessionId: msg.sessionId, consoleId: socket.id, agentId: msg.agentId });
     return ok(undefined);
@@ -131,22 +166,24 @@ export class Relay {
   }
 
   async #fromConsole(socket: SignalingSocket, sessionId: string, forward: (n: Negotiation) => unknown): Promise<Result<void>> {
-    const n = await this.state().negotiation(sessionId);
+    const n = this.#routes.route(sessionId, 'consoleSocketId', socket.id) ?? (await this.state().negotiation(sessionId));
     if (!n) return err(protocolError('UNKNOWN_SESSION', `no negotiation ${sessionId}; send webrtc:offer first`));
     if (n.consoleSocketId !== socket.id) {
       return err(protocolError('FORBIDDEN', 'this negotiation belongs to another console'));
     }
+    if (socket.connected) this.#routes.remember(n);
     await forward(n);
     this.#log.debug('relayed to agent', { sessionId, consoleId: socket.id, agentId: n.agentId });
     return ok(undefined);
   }
 
   async #fromAgent(socket: SignalingSocket, sessionId: string, forward: (n: Negotiation) => unknown): Promise<Result<void>> {
-    const n = await this.state().negotiation(sessionId);
+    const n = this.#routes.route(sessionId, 'agentSocketId', socket.id) ?? (await this.state().negotiation(sessionId));
     if (!n) return err(protocolError('UNKNOWN_SESSION', `no negotiation ${sessionId}`));
     if (n.agentSocketId !== socket.id) {
       return err(protocolError('FORBIDDEN', 'this negotiation was offered to another agent connection'));
     }
+    if (socket.connected) this.#routes.remember(n);
     await forward(n);
     this.#log.debug('relayed to console', { sessionId, consoleId: n.consoleSocketId, agentId: n.agentId });
     return ok(undefined);

@@ -15,6 +15,7 @@ import { appendRevocation, issueToken, startSignalingServer, type SignalingServe
 import { startRedisServer, type RedisServer } from '../../harness/redis-server.js';
 import { startSignalingNode, type SignalingNode } from '../../harness/signaling-node.js';
 import { startTcpFront } from '../../harness/tcp-front.js';
+import { waitFor as pollUntil } from '../../harness/wait.js';
 import { createJsonLogger } from '../src/log.js';
 import { connect, emitAck, nextEvent, noEvent, presenceOf, SDP_ANSWER, SDP_OFFER, sid } from './support.js';
 
@@ -100,23 +101,32 @@ async function twoNodes(
 ): Promise<[SignalingServer, SignalingServer, string[], string]> {
   const logs: string[] = [];
   const prefix = nextPrefix();
-  const start = (index: 0 | 1) =>
-    startSignalingServer({
-      host: '127.0.0.1',
-      port: 0,
-      tokenSecrets: [SECRET],
-      redisUrl: redis.url,
-      redisPrefix: prefix,
-      redisNodeTtlMs: NODE_TTL_MS,
-      revocationsFile: extra.revocationsFiles?.[index],
-      logger: createJsonLogger({ level: 'debug', write: (line) => logs.push(`node${index} ${line}`) }),
-      shedEventLoopDelayMs: Number.POSITIVE_INFINITY, // clients in this process, which do not retry
-    });
-  const a = await start(0);
-  t.after(() => a.close());
-  const b = await start(1);
-  t.after(() => b.close());
+  const a = await anotherNode(t, prefix, logs, 0, extra.revocationsFiles?.[0]);
+  const b = await anotherNode(t, prefix, logs, 1, extra.revocationsFiles?.[1]);
   return [a, b, logs, prefix];
+}
+
+/** A node of the cluster named by `prefix`, in this process, closed after the test. */
+async function anotherNode(
+  t: TestContext,
+  prefix: string,
+  logs: string[],
+  index: number,
+  revocationsFile?: string,
+): Promise<SignalingServer> {
+  const node = await startSignalingServer({
+    host: '127.0.0.1',
+    port: 0,
+    tokenSecrets: [SECRET],
+    redisUrl: redis.url,
+    redisPrefix: prefix,
+    redisNodeTtlMs: NODE_TTL_MS,
+    revocationsFile,
+    logger: createJsonLogger({ level: 'debug', write: (line) => logs.push(`node${index} ${line}`) }),
+    shedEventLoopDelayMs: Number.POSITIVE_INFINITY, // clients in this process, which do not retry
+  });
+  t.after(() => node.close());
+  return node;
 }
 
 test('a console on one node sees the agents of the other, as they come and go', async (t) => {
@@ -183,6 +193,92 @@ test('offer, answer, candidates and disconnect cross nodes both ways', async (t)
   const gone = nextEvent(agent, 'webrtc:disconnect');
   console1.disconnect();
   assert.deepEqual(await gone, { sessionId: sid(2), reason: 'console went offline', offline: true });
+});
+
+/** How many GETs Redis has served: the only GET a node makes is its read of a negotiation. */
+async function negotiationReads(): Promise<number> {
+  const client = new Redis(redis.url, { lazyConnect: true });
+  await client.connect();
+  try {
+    const stats = await client.info('commandstats');
+    return Number(/^cmdstat_get:calls=(\d+)/m.exec(stats)?.[1] ?? 0);
+  } finally {
+    client.disconnect();
+  }
+}
+
+test('answers and candidates cross nodes without reading the negotiation from Redis, and in order', async (t) => {
+  const [a, b] = await twoNodes(t);
+  const clients = new Clients(t);
+  const { socket: console1 } = await clients.console(a.url);
+  const agent = await clients.agent(b.url, 'plc-1');
+  await presenceUntil(console1, (list) => list.includes('plc-1'));
+  const offered = nextEvent(agent, 'webrtc:offer');
+  assert.deepEqual(await emitAck(console1, 'webrtc:offer', { sessionId: sid(1), agentId: 'plc-1', sdp: SDP_OFFER }), { ok: true });
+  await offered;
+
+  // Each node knows the negotiation: node a recorded it, node b delivered its offer. A burst of
+  // candidates each way (as trickle ICE sends them) waits for no Redis round trip in turn.
+  const readsBefore = await negotiationReads();
+  const burst = 20;
+  const receivedBy = (socket: Socket) => {
+    const seen: string[] = [];
+    socket.on('webrtc:ice', (msg: { candidate: { candidate: string } }) => seen.push(msg.candidate.candidate));
+    return seen;
+  };
+  const atAgent = receivedBy(agent);
+  const atConsole = receivedBy(console1);
+  const line = (n: number) => `candidate:${n} 1 udp 2122260223 127.0.0.1 ${50000 + n} typ host`;
+  const answered = nextEvent(console1, 'webrtc:answer');
+  assert.deepEqual(await emitAck(agent, 'webrtc:answer', { sessionId: sid(1), sdp: SDP_ANSWER }), { ok: true });
+  await answered;
+  const acks: Promise<unknown>[] = [];
+  for (let n = 0; n < burst; n++) {
+    const candidate = { candidate: line(n), sdpMid: '0', sdpMLineIndex: 0 };
+    acks.push(emitAck(console1, 'webrtc:ice', { sessionId: sid(1), candidate }));
+    acks.push(emitAck(agent, 'webrtc:ice', { sessionId: sid(1), candidate }));
+  }
+  for (const ack of await Promise.all(acks)) assert.deepEqual(ack, { ok: true });
+  const expected = Array.from({ length: burst }, (_, n) => line(n));
+  await pollUntil(() => atAgent.length === burst && atConsole.length === burst, 'every candidate, each way', CONVERGE_MS, 10);
+  assert.deepEqual(atAgent, expected, `agent got ${JSON.stringify(atAgent)}`);
+  assert.deepEqual(atConsole, expected, `console got ${JSON.stringify(atConsole)}`);
+  assert.equal((await negotiationReads()) - readsBefore, 0, 'no negotiation was read from Redis for the answer and the candidates');
+
+  // A negotiation ended on one node is ended on the other: the disconnect passed through it.
+  const ended = nextEvent(agent, 'webrtc:disconnect');
+  assert.deepEqual(await emitAck(console1, 'webrtc:disconnect', { sessionId: sid(1), reason: 'tab closed' }), { ok: true });
+  await ended;
+  const late = (await emitAck(agent, 'webrtc:ice', { sessionId: sid(1), candidate: null })) as { error?: { code: string } };
+  assert.equal(late.error?.code, 'UNKNOWN_SESSION');
+});
+
+test("an agent's answer follows its console to another node after the console's node went away", async (t) => {
+  const [a, b, logs, prefix] = await twoNodes(t);
+  const c = await anotherNode(t, prefix, logs, 2);
+  const clients = new Clients(t);
+  const { socket: first } = await clients.console(c.url);
+  const agent = await clients.agent(b.url, 'plc-1');
+  await presenceUntil(first, (list) => list.includes('plc-1'));
+  const offered = nextEvent(agent, 'webrtc:offer');
+  assert.deepEqual(await emitAck(first, 'webrtc:offer', { sessionId: sid(1), agentId: 'plc-1', sdp: SDP_OFFER }), { ok: true });
+  await offered;
+  const heard = nextEvent(first, 'webrtc:ice');
+  assert.deepEqual(await emitAck(agent, 'webrtc:ice', { sessionId: sid(1), candidate: null }), { ok: true });
+  await heard;
+
+  // Node c shuts down: its console's peers are not told (the console reconnects elsewhere and its
+  // terminals carry on), so node b hears of no disconnect and still knows the old route.
+  const agentHearsNothing = noEvent(agent, 'webrtc:disconnect', 300);
+  await c.close();
+  await agentHearsNothing;
+  const { socket: again } = await clients.console(a.url);
+  const reoffered = nextEvent(agent, 'webrtc:offer');
+  assert.deepEqual(await emitAck(again, 'webrtc:offer', { sessionId: sid(1), agentId: 'plc-1', sdp: SDP_OFFER }), { ok: true });
+  assert.equal(((await reoffered) as { consoleId: string }).consoleId, again.id);
+  const answered = nextEvent(again, 'webrtc:answer');
+  assert.deepEqual(await emitAck(agent, 'webrtc:answer', { sessionId: sid(1), sdp: SDP_ANSWER }), { ok: true });
+  assert.deepEqual(await answered, { sessionId: sid(1), sdp: SDP_ANSWER });
 });
 
 test('organisations and negotiation ownership hold across nodes', async (t) => {
@@ -298,15 +394,26 @@ test('a node killed: its agents reconnect through the front to the other, and le
   // A console on the node about to die, in the middle of a negotiation with an agent on the other.
   const roamer = clients.socket(front.url, { role: 'console', token: token('console', 'acme', 'roamer') }, true);
   await connect(roamer);
-  assert.deepEqual(front.choices, [0, 1, 1, 1]);
+  // And an agent on the node that lives, which that console is negotiating with too: node A knows
+  // the negotiation under the console's connection on node B.
+  front.prefer(0);
+  const anchor = await clients.agent(front.url, 'plc-anchor', 'acme', true);
+  assert.deepEqual(front.choices, [0, 1, 1, 1, 0]);
   front.prefer(undefined);
+  await presenceUntil(watcher, (list) => list.includes('plc-anchor'));
   const watcherOffered = nextEvent(survivor, 'webrtc:offer');
   assert.deepEqual(await emitAck(roamer, 'webrtc:offer', { sessionId: sid(5), agentId: 'plc-survivor', sdp: SDP_OFFER }), { ok: true });
   await watcherOffered;
+  const anchorOffered = nextEvent(anchor, 'webrtc:offer');
+  assert.deepEqual(await emitAck(roamer, 'webrtc:offer', { sessionId: sid(6), agentId: 'plc-anchor', sdp: SDP_OFFER }), { ok: true });
+  await anchorOffered;
+  const roamerHeard = nextEvent(roamer, 'webrtc:ice');
+  assert.deepEqual(await emitAck(anchor, 'webrtc:ice', { sessionId: sid(6), candidate: null }), { ok: true });
+  await roamerHeard;
   const roamerBack = new Promise<void>((resolve) => roamer.io.once('reconnect', () => resolve()));
 
   const reconnected = new Promise<void>((resolve) => survivor.io.once('reconnect', () => resolve()));
-  const converged = presenceUntil(watcher, (list) => list.length === 1 && list[0] === 'plc-survivor');
+  const converged = presenceUntil(watcher, (list) => list.length === 2 && !list.includes('plc-lost'));
   await nodeB.kill();
   await reconnected;
   assert.equal(front.choices.at(-1), 0, 'the surviving node took the agent');
@@ -316,6 +423,16 @@ test('a node killed: its agents reconnect through the front to the other, and le
   const restarted = nextEvent(survivor, 'webrtc:offer');
   assert.deepEqual(await emitAck(roamer, 'webrtc:offer', { sessionId: sid(5), agentId: 'plc-survivor', sdp: SDP_OFFER }), { ok: true });
   assert.equal(((await restarted) as { consoleId: string }).consoleId, roamer.id);
+  // The agents' answers go to the console's new connection, not to the one node A knew.
+  const roamerAnswered = nextEvent(roamer, 'webrtc:answer');
+  assert.deepEqual(await emitAck(survivor, 'webrtc:answer', { sessionId: sid(5), sdp: SDP_ANSWER }), { ok: true });
+  assert.deepEqual(await roamerAnswered, { sessionId: sid(5), sdp: SDP_ANSWER });
+  const anchorRestarted = nextEvent(anchor, 'webrtc:offer');
+  assert.deepEqual(await emitAck(roamer, 'webrtc:offer', { sessionId: sid(6), agentId: 'plc-anchor', sdp: SDP_OFFER }), { ok: true });
+  assert.equal(((await anchorRestarted) as { consoleId: string }).consoleId, roamer.id);
+  const anchorAnswered = nextEvent(roamer, 'webrtc:answer');
+  assert.deepEqual(await emitAck(anchor, 'webrtc:answer', { sessionId: sid(6), sdp: SDP_ANSWER }), { ok: true });
+  assert.deepEqual(await anchorAnswered, { sessionId: sid(6), sdp: SDP_ANSWER });
   const { socket: intruder } = await clients.console(front.url, 'acme', 'intruder');
   const intruderReply = (await emitAck(intruder, 'webrtc:offer', { sessionId: sid(5), agentId: 'plc-survivor', sdp: SDP_OFFER })) as {
     error?: { code: string };
@@ -326,14 +443,14 @@ test('a node killed: its agents reconnect through the front to the other, and le
     'the offer took the negotiation over',
   );
 
-  assert.deepEqual(await converged, ['plc-survivor']);
+  assert.deepEqual(await converged, ['plc-anchor', 'plc-survivor']);
 
   // The agent is reachable through the surviving node.
   const offered = nextEvent(survivor, 'webrtc:offer');
   assert.deepEqual(await emitAck(watcher, 'webrtc:offer', { sessionId: sid(1), agentId: 'plc-survivor', sdp: SDP_OFFER }), { ok: true });
   await offered;
   const { socket: late } = await clients.console(front.url);
-  assert.deepEqual(await presenceUntil(late, (list) => list.length === 1), ['plc-survivor']);
+  assert.deepEqual(await presenceUntil(late, (list) => list.length === 2), ['plc-anchor', 'plc-survivor']);
   assert.ok(
     nodeA.logs().some((line) => line.includes('removed a dead signaling node')),
     'node A swept node B',
