@@ -13,7 +13,7 @@ import type { ControlSocket } from './admin/control-socket.js';
 import { AuditLog } from './audit.js';
 import type { AgentConfig } from './config.js';
 import type { AgentIdentity } from './control-channel.js';
-import { writeRunningAgent } from './commands.js';
+import { writeRunningAgent } from './running-agent.js';
 import { describeError } from './deadline.js';
 import type { AgentCounts } from './debug-stats.js';
 import { DockerTargets, describeRule } from './docker-targets.js';

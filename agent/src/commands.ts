@@ -6,7 +6,6 @@
 import { join } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import QRCode from 'qrcode';
-import { z } from 'zod';
 import { encodePairingToken, LanEndpoint, ok, type Result } from '@tether/protocol';
 import { endpointsFor } from './admin/agent-control.js';
 import { askAgent, type ControlAnswer, type ControlRequest, type PairingGrant } from './admin/control-socket.js';
@@ -24,21 +23,10 @@ import { duration } from './config.js';
 import { ConsoleRegistry, type EnrolledConsole } from './trust/consoles.js';
 import { loadIdentity } from './trust/identity.js';
 import { PairingStore } from './trust/pairings.js';
-import { defaultStateDir, readJsonFile, writeJsonFile } from './trust/state-files.js';
+import { RUNNING_AGENT_FILE, RunningAgent } from './running-agent.js';
+import { defaultStateDir, readJsonFile } from './trust/state-files.js';
 
 export const DEFAULT_LAN_PORT = 7301;
-
-/** What the running agent writes at start (`agent.json`), so that `pair` names it as it runs. */
-export const RunningAgent = z.object({
-  agentId: z.string(),
-  name: z.string(),
-  lanPort: z.number().optional(),
-  lanHost: z.string().optional(),
-});
-
-export function writeRunningAgent(stateDir: string, info: z.infer<typeof RunningAgent>): void {
-  writeJsonFile(join(stateDir, 'agent.json'), info);
-}
 
 const STATE_DIR_HELP = `  --state-dir <dir>      the agent's state folder [TETHER_AGENT_STATE_DIR] (default: /var/lib/tether-agent
                          for root, which is the service's, else ~/.local/state/tether-agent)`;
@@ -246,7 +234,7 @@ async function pairOffline(
 ): Promise<Result<PairingGrant & { running: boolean }, string>> {
   const keys = await loadIdentity(stateDir);
   if (!keys.ok) return keys;
-  const recorded = readJsonFile(join(stateDir, 'agent.json'), {});
+  const recorded = readJsonFile(join(stateDir, RUNNING_AGENT_FILE), {});
   const info = RunningAgent.partial().safeParse(recorded.ok ? recorded.value : {});
   const last = info.success ? info.data : {};
   const agentId = values['agent-id'] ?? env.TETHER_AGENT_ID ?? last.agentId;
