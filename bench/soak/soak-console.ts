@@ -145,19 +145,39 @@ export class SoakTerminal {
   /** Waits for `marker` in output that arrives from now on; `received` when it is seen. */
   async waitFor(marker: string, timeoutMs = 30_000): Promise<number> {
     this.window = '';
-    await until(() => this.window.includes(marker) || this.fatal(), `"${marker}" in the output`, timeoutMs);
+    await this.#whileFlowing(() => this.window.includes(marker) || this.fatal(), `"${marker}" in the output`, timeoutMs);
     const fatal = this.fatal();
     if (fatal) throw new SoakError(`session ended: ${JSON.stringify(fatal)}`);
     return this.received;
   }
 
-  /** Types `command`, then waits for `marker` in output that arrived after it was typed. */
+  /**
+   * Types `command`, then waits for `marker` in output that arrived after it was typed. `timeoutMs`
+   * bounds a stall, not the command: output that keeps coming (a long listing on a loaded
+   * machine, where sessions at idle priority get the CPU last) is progress.
+   */
   async run(command: string, marker: string, timeoutMs = 30_000): Promise<void> {
     this.window = '';
     this.channel.send(Buffer.from(`${command}\n`));
-    await until(() => this.window.includes(marker) || this.fatal(), `"${marker}" in the output`, timeoutMs);
+    await this.#whileFlowing(() => this.window.includes(marker) || this.fatal(), `"${marker}" in the output`, timeoutMs);
     const fatal = this.fatal();
     if (fatal) throw new SoakError(`session ended: ${JSON.stringify(fatal)}`);
+  }
+
+  /** Polls `check` for as long as output keeps arriving; fails once none has come for `stallMs`. */
+  async #whileFlowing(check: () => unknown, what: string, stallMs: number): Promise<void> {
+    let seen = this.received;
+    let movedAt = Date.now();
+    await until(
+      () => {
+        if (check()) return true;
+        if (this.received !== seen) [seen, movedAt] = [this.received, Date.now()];
+        if (Date.now() - movedAt > stallMs) throw new SoakError(`timed out: ${what} (no output for ${stallMs / 1000} s)`);
+        return false;
+      },
+      what,
+      Number.POSITIVE_INFINITY,
+    );
   }
 
   /** Waits for the first output (the prompt). */
