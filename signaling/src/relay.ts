@@ -34,11 +34,6 @@ export class Relay {
     return this.#context.log;
   }
 
-  /** Negotiations in this node's route cache (for tests and figures). */
-  get cachedRoutes(): number {
-    return this.#routes.size;
-  }
-
   attachConsole(socket: SignalingSocket): void {
     this.#watchDeliveries(socket);
     guardInbound(socket, 'console', this.#log);

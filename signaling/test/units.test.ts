@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createJsonLogger, moduleName } from '../src/log.js';
-import { NegotiationTable } from '../src/negotiations.js';
+import { NegotiationTable, RouteCache } from '../src/negotiations.js';
 import { AgentDirectory } from '../src/presence.js';
 import { TokenBucket } from '../src/rate-limit.js';
 
@@ -41,6 +41,42 @@ test('the negotiation table forgets every index of a removed negotiation', () =>
     ['s2'],
   );
   assert.equal(table.size, 0);
+});
+
+test("a node's route cache answers only the end it names, forgets a connection's routes, and keeps its bound", () => {
+  const routes = new RouteCache(3);
+  const route = (n: number, consoleSocketId = 'c1', agentSocketId = 'a1') => ({
+    sessionId: `s${n}`,
+    consoleSocketId,
+    agentId: 'plc',
+    agentSocketId,
+  });
+  routes.remember(route(1));
+  assert.equal(routes.route('s1', 'consoleSocketId', 'c1')?.agentSocketId, 'a1');
+  assert.equal(routes.route('s1', 'agentSocketId', 'a1')?.consoleSocketId, 'c1');
+  // Another sender, or the console's id offered as the agent's: not a hit (the shared state decides).
+  assert.equal(routes.route('s1', 'consoleSocketId', 'c2'), undefined);
+  assert.equal(routes.route('s1', 'agentSocketId', 'c1'), undefined);
+  // A later offer on the same sessionId replaces the route.
+  routes.remember(route(1, 'c2'));
+  assert.equal(routes.route('s1', 'consoleSocketId', 'c1'), undefined);
+  assert.equal(routes.route('s1', 'agentSocketId', 'a1')?.consoleSocketId, 'c2');
+
+  routes.remember(route(2, 'c3', 'a2'));
+  routes.remember(route(3, 'c3', 'a1'));
+  routes.forgetConnection('a1');
+  assert.deepEqual([routes.route('s1', 'consoleSocketId', 'c2'), routes.route('s3', 'consoleSocketId', 'c3')], [undefined, undefined]);
+  assert.equal(routes.size, 1);
+
+  // Full: the route recorded longest ago goes first; one used again counts as recorded again.
+  routes.remember(route(4, 'c4', 'a4'));
+  routes.remember(route(5, 'c5', 'a5'));
+  routes.remember(route(2, 'c3', 'a2'));
+  routes.remember(route(6, 'c6', 'a6'));
+  assert.equal(routes.size, 3);
+  assert.equal(routes.route('s4', 'consoleSocketId', 'c4'), undefined);
+  assert.ok(routes.route('s2', 'consoleSocketId', 'c3'));
+  assert.ok(routes.route('s6', 'agentSocketId', 'a6'));
 });
 
 test('an old agent connection leaving does not remove its replacement', () => {
