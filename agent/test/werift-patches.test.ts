@@ -839,7 +839,9 @@ describe('werift patches (agent/patches, applied by npm ci)', () => {
     const slow = await slowedAfterConnect(patched);
     const before = await slowedAfterConnect(unpatched);
     try {
-      for (const pair of slow.pairs) assert.ok(pair.rtt! < 0.1, `measured fast at first: ${pair.rtt} s`);
+      // Measured before the slowing (a few ms on loopback, ~130 ms seen on a loaded machine): what
+      // matters is that unpatched werift's wait, 2 x this + 200 ms, is then shorter than 1.4 s.
+      for (const pair of slow.pairs) assert.ok(pair.rtt! < 0.6, `measured well under the slowed round trip at first: ${pair.rtt} s`);
       // The proof that the path is one werift gave up on before: unpatched, consent expires.
       await until(() => before.states.includes('failed'), 'the unpatched peers to fail', 60_000);
       assert.deepEqual(slow.states, [], 'the patched peers, slowed at the same moment, are still connected');
