@@ -2,7 +2,7 @@ import { AgentId, AgentInfo } from '@tether/protocol';
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import type { Logger } from './log.js';
-import { AgentEntry, type RedisKeys } from './redis-state.js';
+import { AgentEntry, MAX_DEPARTURES_PER_STEP, type RedisKeys } from './redis-state.js';
 
 /**
  * One presence change as `RedisState`'s scripts publish it, in the same step as they apply it:
@@ -12,7 +12,7 @@ const PresenceDelta = z.object({
   org: z.string().min(1).max(256),
   rev: z.number().int().min(1),
   joins: z.array(AgentInfo).max(1),
-  leaves: z.array(AgentId).max(1),
+  leaves: z.array(AgentId).max(MAX_DEPARTURES_PER_STEP),
 });
 type PresenceDelta = z.infer<typeof PresenceDelta>;
 

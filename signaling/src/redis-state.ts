@@ -71,6 +71,47 @@ if current and cjson.decode(current).socketId == ARGV[2] then
 end
 return 0`;
 
+/** At most this many departures in one step of REMOVE_AGENTS (and leaves in one published delta). */
+export const MAX_DEPARTURES_PER_STEP = 256;
+
+/**
+ * REMOVE_AGENT for many connections of this node in one step: KEYS[1] the node's agents, then per
+ * departure its organisation's agents hash and rev (KEYS[2i], KEYS[2i+1]); ARGV[1] the channel,
+ * then per departure agentId, socketId, the node's member and the org as JSON. One delta per
+ * organisation carries all of its leaves. Returns 1 or 0 per departure, in order.
+ */
+const REMOVE_AGENTS = `
+local results, orgs, leaves, revs = {}, {}, {}, {}
+for i = 0, (#ARGV - 1) / 4 - 1 do
+  local agents, agentId, socketId, org = KEYS[2 + 2 * i], ARGV[2 + 4 * i], ARGV[3 + 4 * i], ARGV[5 + 4 * i]
+  redis.call('SREM', KEYS[1], ARGV[4 + 4 * i])
+  local current = redis.call('HGET', agents, agentId)
+  if current and cjson.decode(current).socketId == socketId then
+    redis.call('HDEL', agents, agentId)
+    if not leaves[org] then
+      leaves[org] = {}
+      revs[org] = KEYS[3 + 2 * i]
+      orgs[#orgs + 1] = org
+    end
+    table.insert(leaves[org], cjson.encode(agentId))
+    results[i + 1] = 1
+  else
+    results[i + 1] = 0
+  end
+end
+for _, org in ipairs(orgs) do
+  local rev = redis.call('INCR', revs[org])
+  redis.call('PUBLISH', ARGV[1], '{"org":' .. org .. ',"rev":' .. rev .. ',"joins":[],"leaves":[' .. table.concat(leaves[org], ',') .. ']}')
+end
+return results`;
+
+interface Departure {
+  org: string;
+  agentId: string;
+  socketId: string;
+  settle: (outcome: { removed: boolean } | { error: unknown }) => void;
+}
+
 /** Deletes a negotiation only if the connection named still is the given end of it. */
 const TAKE_NEGOTIATION = `
 local current = redis.call('GET', KEYS[1])
@@ -102,6 +143,8 @@ function parseJson<T>(schema: z.ZodType<T>, text: string | null | undefined): T 
  */
 export class RedisState implements SignalingState {
   readonly #keys: RedisKeys;
+  /** departures waiting for this turn's step */
+  readonly #departures: Departure[] = [];
 
   constructor(
     private readonly redis: Redis,
@@ -130,8 +173,41 @@ export class RedisState implements SignalingState {
     return old && old.socketId !== connection.id ? { id: old.socketId } : undefined;
   }
 
-  async removeAgent(connection: Connection, org: string, agentId: string): Promise<boolean> {
-    return this.#removeAgent(this.nodeId, org, agentId, connection.id);
+  /**
+   * Departures asked for in one turn go to Redis in one step (`REMOVE_AGENTS`): when thousands of
+   * agents leave at once, each node then handles one delta per organisation and step instead of
+   * one per agent.
+   */
+  removeAgent(connection: Connection, org: string, agentId: string): Promise<boolean> {
+    return new Promise((resolve, reject) => {
+      this.#departures.push({
+        org,
+        agentId,
+        socketId: connection.id,
+        settle: (outcome) => ('error' in outcome ? reject(outcome.error) : resolve(outcome.removed)),
+      });
+      if (this.#departures.length === 1) setImmediate(() => this.#removeDepartures());
+    });
+  }
+
+  #removeDepartures(): void {
+    const all = this.#departures.splice(0);
+    for (let i = 0; i < all.length; i += MAX_DEPARTURES_PER_STEP) void this.#removeAgents(all.slice(i, i + MAX_DEPARTURES_PER_STEP));
+  }
+
+  async #removeAgents(departures: Departure[]): Promise<void> {
+    const keys = [this.#keys.nodeAgents(this.nodeId)];
+    const args = [this.#keys.presenceChannel];
+    for (const { org, agentId, socketId } of departures) {
+      keys.push(this.#keys.agents(org), this.#keys.presenceRev(org));
+      args.push(agentId, socketId, JSON.stringify([org, agentId, socketId]), JSON.stringify(org));
+    }
+    try {
+      const removed = (await this.redis.eval(REMOVE_AGENTS, keys.length, ...keys, ...args)) as number[];
+      departures.forEach((departure, i) => departure.settle({ removed: removed[i] === 1 }));
+    } catch (error) {
+      for (const departure of departures) departure.settle({ error });
+    }
   }
 
   async #removeAgent(nodeId: string, org: string, agentId: string, socketId: string): Promise<boolean> {

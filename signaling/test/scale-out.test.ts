@@ -196,16 +196,7 @@ test('offer, answer, candidates and disconnect cross nodes both ways', async (t)
 });
 
 /** How many GETs Redis has served: the only GET a node makes is its read of a negotiation. */
-async function negotiationReads(): Promise<number> {
-  const client = new Redis(redis.url, { lazyConnect: true });
-  await client.connect();
-  try {
-    const stats = await client.info('commandstats');
-    return Number(/^cmdstat_get:calls=(\d+)/m.exec(stats)?.[1] ?? 0);
-  } finally {
-    client.disconnect();
-  }
-}
+const negotiationReads = () => commandCalls('get');
 
 test('answers and candidates cross nodes without reading the negotiation from Redis, and in order', async (t) => {
   const [a, b] = await twoNodes(t);
@@ -279,6 +270,36 @@ test("an agent's answer follows its console to another node after the console's 
   const answered = nextEvent(again, 'webrtc:answer');
   assert.deepEqual(await emitAck(agent, 'webrtc:answer', { sessionId: sid(1), sdp: SDP_ANSWER }), { ok: true });
   assert.deepEqual(await answered, { sessionId: sid(1), sdp: SDP_ANSWER });
+});
+
+/** How many times Redis has run a command (`INFO commandstats`). */
+async function commandCalls(command: string): Promise<number> {
+  const client = new Redis(redis.url, { lazyConnect: true });
+  await client.connect();
+  try {
+    const stats = await client.info('commandstats');
+    return Number(new RegExp(`^cmdstat_${command}:calls=(\\d+)`, 'm').exec(stats)?.[1] ?? 0);
+  } finally {
+    client.disconnect();
+  }
+}
+
+test('agents leaving one node at once reach the other node as a few deltas, and its consoles list exactly the rest', async (t) => {
+  const [a, b] = await twoNodes(t);
+  const clients = new Clients(t);
+  const { socket: watcher } = await clients.console(a.url);
+  const agentIds = Array.from({ length: 300 }, (_, i) => `plc-${String(i).padStart(3, '0')}`);
+  const agents = await Promise.all(agentIds.map((agentId) => clients.agent(b.url, agentId)));
+  await clients.agent(b.url, 'plc-stays');
+  await presenceUntil(watcher, (list) => list.length === agentIds.length + 1);
+
+  const publishedBefore = await commandCalls('publish');
+  for (const agent of agents) agent.disconnect();
+  assert.deepEqual(await presenceUntil(watcher, (list) => list.length === 1), ['plc-stays']);
+  const deltas = (await commandCalls('publish')) - publishedBefore;
+  assert.ok(deltas >= 2 && deltas <= 30, `${deltas} presence deltas for 300 departures (one per step of up to 256)`);
+  const { socket: late } = await clients.console(a.url);
+  assert.deepEqual(await presenceUntil(late, (list) => list.length === 1), ['plc-stays']);
 });
 
 test('organisations and negotiation ownership hold across nodes', async (t) => {
