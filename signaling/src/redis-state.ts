@@ -109,7 +109,8 @@ interface Departure {
   org: string;
   agentId: string;
   socketId: string;
-  settle: (outcome: { removed: boolean } | { error: unknown }) => void;
+  resolve: (removed: boolean) => void;
+  reject: (error: unknown) => void;
 }
 
 /** Deletes a negotiation only if the connection named still is the given end of it. */
@@ -180,12 +181,7 @@ export class RedisState implements SignalingState {
    */
   removeAgent(connection: Connection, org: string, agentId: string): Promise<boolean> {
     return new Promise((resolve, reject) => {
-      this.#departures.push({
-        org,
-        agentId,
-        socketId: connection.id,
-        settle: (outcome) => ('error' in outcome ? reject(outcome.error) : resolve(outcome.removed)),
-      });
+      this.#departures.push({ org, agentId, socketId: connection.id, resolve, reject });
       if (this.#departures.length === 1) setImmediate(() => this.#removeDepartures());
     });
   }
@@ -204,9 +200,9 @@ export class RedisState implements SignalingState {
     }
     try {
       const removed = (await this.redis.eval(REMOVE_AGENTS, keys.length, ...keys, ...args)) as number[];
-      departures.forEach((departure, i) => departure.settle({ removed: removed[i] === 1 }));
+      departures.forEach((departure, i) => departure.resolve(removed[i] === 1));
     } catch (error) {
-      for (const departure of departures) departure.settle({ error });
+      for (const departure of departures) departure.reject(error);
     }
   }
 

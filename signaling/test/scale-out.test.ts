@@ -152,7 +152,8 @@ test('a console on one node sees the agents of the other, as they come and go', 
   assert.deepEqual(await left, ['plc-a']);
 });
 
-test('offer, answer, candidates and disconnect cross nodes both ways', async (t) => {
+/** Two nodes, a console on the first and an agent on the second, and the console's offer delivered: what the relay's tests start from. */
+async function offeredAcrossNodes(t: TestContext) {
   const [a, b] = await twoNodes(t);
   const clients = new Clients(t);
   const { socket: console1 } = await clients.console(a.url);
@@ -160,10 +161,14 @@ test('offer, answer, candidates and disconnect cross nodes both ways', async (t)
   // Node a learns of an agent on node b through Redis, a moment after it connected there: a
   // console offers to agents it lists, so the test does too.
   await presenceUntil(console1, (list) => list.includes('plc-1'));
-
   const offered = nextEvent(agent, 'webrtc:offer');
   assert.deepEqual(await emitAck(console1, 'webrtc:offer', { sessionId: sid(1), agentId: 'plc-1', sdp: SDP_OFFER }), { ok: true });
   const offer = (await offered) as { sessionId: string; consoleId: string; sdp: string };
+  return { clients, console1, agent, offer };
+}
+
+test('offer, answer, candidates and disconnect cross nodes both ways', async (t) => {
+  const { console1, agent, offer } = await offeredAcrossNodes(t);
   assert.deepEqual([offer.sessionId, offer.sdp], [sid(1), SDP_OFFER]);
   assert.equal(offer.consoleId, console1.id);
 
@@ -199,14 +204,7 @@ test('offer, answer, candidates and disconnect cross nodes both ways', async (t)
 const negotiationReads = () => commandCalls('get');
 
 test('answers and candidates cross nodes without reading the negotiation from Redis, and in order', async (t) => {
-  const [a, b] = await twoNodes(t);
-  const clients = new Clients(t);
-  const { socket: console1 } = await clients.console(a.url);
-  const agent = await clients.agent(b.url, 'plc-1');
-  await presenceUntil(console1, (list) => list.includes('plc-1'));
-  const offered = nextEvent(agent, 'webrtc:offer');
-  assert.deepEqual(await emitAck(console1, 'webrtc:offer', { sessionId: sid(1), agentId: 'plc-1', sdp: SDP_OFFER }), { ok: true });
-  await offered;
+  const { console1, agent } = await offeredAcrossNodes(t);
 
   // Each node knows the negotiation: node a recorded it, node b delivered its offer. A burst of
   // candidates each way (as trickle ICE sends them) waits for no Redis round trip in turn.
