@@ -160,7 +160,7 @@ export class ConsolePage {
     );
     await target.waitFor({ timeout: timeoutMs });
     await target.click();
-    const tab = await waitFor(async () => (await this.tabs()).find((t) => !before.has(t.id)), `a new tab for ${targetName}`);
+    const tab = await waitFor(async () => (await this.tabs()).find((t) => !before.has(t.id)), `a new tab for ${targetName}`, timeoutMs);
     return this.waitOpened(tab.id, timeoutMs);
   }
 

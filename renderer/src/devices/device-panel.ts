@@ -3,8 +3,13 @@
  * connection stage, and under it the containers it exposes with their state, kept live. Built for
  * a fleet: the list is virtualized (only the rows in view, and a few around them, are in the DOM,
  * with @tanstack/virtual-core measuring their heights), filtered by name and state, counted per
- * state, and rendered at most once a frame; a row is rebuilt only when its own entry changed.
+ * state, and rendered at most once a frame; a row is touched only when its own entry changed, and
+ * then patched in place (morphdom), never replaced: a row changes every few seconds while its agent
+ * is connected (the round-trip time it shows), and a click pressed on a replaced button and released
+ * on its successor reached neither, so the container was never opened. Clicks are handled once, on
+ * the list, from the data attributes of the button under the pointer and the entry as it is now.
  */
+import morphdom from 'morphdom';
 import { elementScroll, measureElement, observeElementOffset, observeElementRect, Virtualizer } from '@tanstack/virtual-core';
 import type { Target } from '@tether/protocol';
 import type { ConnectionStage } from '../connection/connection-stage';
@@ -150,6 +155,7 @@ export class DevicePanel {
     this.scroller.className = 'device-scroll';
     this.scroller.dataset.testid = 'device-list';
     this.scroller.append(this.list);
+    this.list.addEventListener('click', (event) => this.onListClick(event));
     this.element.append(heading, pair, filters, this.counts, this.empty, this.scroller);
 
     this.virtualizer = new Virtualizer<HTMLElement, HTMLElement>({
@@ -279,10 +285,13 @@ export class DevicePanel {
       keep.add(entry.agentId);
       const signature = `${entry.agentId === this.selected ? '*' : ''}${JSON.stringify(entry)} ${hostColour(entry.agentId)}`;
       let row = this.rows.get(entry.agentId);
-      if (!row || row.signature !== signature) {
+      if (!row) {
         row = { element: this.renderAgent(entry), signature };
-        this.rows.get(entry.agentId)?.element.remove();
         this.rows.set(entry.agentId, row);
+      } else if (row.signature !== signature) {
+        // In place: the elements under the pointer, and the one with the keyboard, stay the same.
+        morphdom(row.element, this.renderAgent(entry), { getNodeKey: nodeKey });
+        row.signature = signature;
       }
       row.element.dataset.index = String(item.index);
       row.element.style.transform = `translateY(${item.start}px)`;
@@ -298,6 +307,20 @@ export class DevicePanel {
       if (this.list.children[i] !== element) this.list.insertBefore(element, this.list.children[i] ?? null);
     });
     for (const element of ordered) this.virtualizer.measureElement(element);
+  }
+
+  /** A click on a row's button, answered from the entry as it is now (the row may have been patched since it was drawn). */
+  private onListClick(event: MouseEvent): void {
+    const button = (event.target as Element | null)?.closest<HTMLButtonElement>('button');
+    const agentId = button?.closest<HTMLElement>('[data-testid="agent"]')?.dataset.agentId;
+    if (!button || button.disabled || agentId === undefined) return;
+    const entry = this.entries.find((e) => e.agentId === agentId);
+    if (!entry) return;
+    if (button.dataset.testid === 'target') {
+      const target = entry.targets.find((t) => t.name === button.dataset.targetName);
+      if (target) this.actions.openTarget(agentId, target);
+    } else if (button.dataset.testid === 'agent-disconnect') this.actions.disconnect(agentId);
+    else if (button.dataset.testid === 'agent-connect') this.actions.connect(agentId);
   }
 
   private renderAgent(entry: DeviceEntry): HTMLElement {
@@ -358,7 +381,6 @@ export class DevicePanel {
       button.dataset.testid = live ? 'agent-disconnect' : 'agent-connect';
       button.textContent = live ? 'Disconnect' : 'Connect';
       button.title = live && entry.openTabs > 0 ? `ends the ${entry.openTabs} open tab(s) on this agent` : '';
-      button.addEventListener('click', () => (live ? this.actions.disconnect(entry.agentId) : this.actions.connect(entry.agentId)));
       header.append(button);
     }
     item.append(header, state, this.renderTargets(entry));
@@ -405,7 +427,7 @@ export class DevicePanel {
       }
       button.append(badge);
       button.title = `${target.name} · ${target.image} · ${target.id.slice(0, 12)} — open a terminal${tabs > 0 ? ` (${tabs} open already)` : ''}`;
-      button.addEventListener('click', () => this.actions.openTarget(entry.agentId, target));
+      item.dataset.key = `target:${target.name}`;
       item.append(button);
       list.append(item);
     }
@@ -420,6 +442,11 @@ export function dotOf(entry: DeviceEntry): 'offline' | 'reconnecting' | 'failed'
   if (entry.stage.kind === 'failed') return 'failed';
   if (entry.stage.kind === 'ready') return 'connected';
   return entry.stage.kind === 'idle' || entry.stage.kind === 'closed' ? 'online' : 'connecting';
+}
+
+/** morphdom's key for an element: a container's item keeps its element when the list above it changes. */
+function nodeKey(node: Node): string | undefined {
+  return node instanceof HTMLElement ? node.dataset.key : undefined;
 }
 
 function emptyItem(text: string): HTMLElement {
