@@ -109,9 +109,74 @@ interface Departure {
   org: string;
   agentId: string;
   socketId: string;
-  resolve: (removed: boolean) => void;
+}
+
+/**
+ * Requests made in one turn of the event loop, sent to Redis together, at most
+ * MAX_DEPARTURES_PER_STEP per step: when thousands of connections close at once, each step of
+ * their cleanup (the agent's entry, its negotiations, the node's record of the socket) is one round
+ * trip per 256 of them instead of one each. Each caller gets its own result, or the step's error.
+ */
+interface Waiting<Request, Result> {
+  request: Request;
+  resolve: (result: Result) => void;
   reject: (error: unknown) => void;
 }
+
+class TurnBatch<Request, Result> {
+  #waiting: Waiting<Request, Result>[] = [];
+
+  constructor(private readonly step: (requests: Request[]) => Promise<Result[]>) {}
+
+  ask(request: Request): Promise<Result> {
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ request, resolve, reject });
+      if (this.#waiting.length === 1) setImmediate(() => this.#flush());
+    });
+  }
+
+  #flush(): void {
+    const all = this.#waiting.splice(0);
+    for (let i = 0; i < all.length; i += MAX_DEPARTURES_PER_STEP) void this.#run(all.slice(i, i + MAX_DEPARTURES_PER_STEP));
+  }
+
+  async #run(batch: Waiting<Request, Result>[]): Promise<void> {
+    try {
+      const results = await this.step(batch.map((b) => b.request));
+      batch.forEach((b, i) => b.resolve(results[i]!));
+    } catch (error) {
+      for (const b of batch) b.reject(error);
+    }
+  }
+}
+
+/**
+ * TAKE_NEGOTIATION for every negotiation of many connections, in one step: KEYS the connections'
+ * index sets; ARGV[1] the prefix of a negotiation's key, ARGV[2] and ARGV[3] those of the index
+ * sets by console and by agent connection, ARGV[4] the end the connections are, then one socket id
+ * per index set. Each index set is deleted; returns, per connection, the records taken.
+ */
+const TAKE_ALL = `
+local results = {}
+for i, index in ipairs(KEYS) do
+  local taken = {}
+  for _, sessionId in ipairs(redis.call('SMEMBERS', index)) do
+    local key = ARGV[1] .. sessionId
+    local current = redis.call('GET', key)
+    if current then
+      local n = cjson.decode(current)
+      if n[ARGV[4]] == ARGV[4 + i] then
+        redis.call('DEL', key)
+        redis.call('SREM', ARGV[2] .. n.consoleSocketId, n.sessionId)
+        redis.call('SREM', ARGV[3] .. n.agentSocketId, n.sessionId)
+        taken[#taken + 1] = current
+      end
+    end
+  end
+  redis.call('DEL', index)
+  results[i] = taken
+end
+return results`;
 
 /** Deletes a negotiation only if the connection named still is the given end of it. */
 const TAKE_NEGOTIATION = `
@@ -144,8 +209,13 @@ function parseJson<T>(schema: z.ZodType<T>, text: string | null | undefined): T 
  */
 export class RedisState implements SignalingState {
   readonly #keys: RedisKeys;
-  /** departures waiting for this turn's step */
-  readonly #departures: Departure[] = [];
+  readonly #departures = new TurnBatch<Departure, boolean>((departures) => this.#removeAgents(departures));
+  readonly #consolesGone = new TurnBatch<string, Negotiation[]>((ids) => this.#takeAll('consoleSocketId', ids));
+  readonly #agentSocketsGone = new TurnBatch<string, Negotiation[]>((ids) => this.#takeAll('agentSocketId', ids));
+  readonly #socketsGone = new TurnBatch<string, void>(async (ids) => {
+    await this.redis.srem(this.#keys.nodeSockets(this.nodeId), ...ids);
+    return ids.map(() => undefined);
+  });
 
   constructor(
     private readonly redis: Redis,
@@ -180,30 +250,18 @@ export class RedisState implements SignalingState {
    * one per agent.
    */
   removeAgent(connection: Connection, org: string, agentId: string): Promise<boolean> {
-    return new Promise((resolve, reject) => {
-      this.#departures.push({ org, agentId, socketId: connection.id, resolve, reject });
-      if (this.#departures.length === 1) setImmediate(() => this.#removeDepartures());
-    });
+    return this.#departures.ask({ org, agentId, socketId: connection.id });
   }
 
-  #removeDepartures(): void {
-    const all = this.#departures.splice(0);
-    for (let i = 0; i < all.length; i += MAX_DEPARTURES_PER_STEP) void this.#removeAgents(all.slice(i, i + MAX_DEPARTURES_PER_STEP));
-  }
-
-  async #removeAgents(departures: Departure[]): Promise<void> {
+  async #removeAgents(departures: Departure[]): Promise<boolean[]> {
     const keys = [this.#keys.nodeAgents(this.nodeId)];
     const args = [this.#keys.presenceChannel];
     for (const { org, agentId, socketId } of departures) {
       keys.push(this.#keys.agents(org), this.#keys.presenceRev(org));
       args.push(agentId, socketId, JSON.stringify([org, agentId, socketId]), JSON.stringify(org));
     }
-    try {
-      const removed = (await this.redis.eval(REMOVE_AGENTS, keys.length, ...keys, ...args)) as number[];
-      departures.forEach((departure, i) => departure.resolve(removed[i] === 1));
-    } catch (error) {
-      for (const departure of departures) departure.reject(error);
-    }
+    const removed = (await this.redis.eval(REMOVE_AGENTS, keys.length, ...keys, ...args)) as number[];
+    return removed.map((r) => r === 1);
   }
 
   async #removeAgent(nodeId: string, org: string, agentId: string, socketId: string): Promise<boolean> {
@@ -272,23 +330,28 @@ export class RedisState implements SignalingState {
     if (n) await this.#take(n.sessionId, 'consoleSocketId', n.consoleSocketId);
   }
 
-  async takeForConsole(consoleSocketId: string): Promise<Negotiation[]> {
-    return this.#takeAll(this.#keys.byConsole(consoleSocketId), 'consoleSocketId', consoleSocketId);
+  takeForConsole(consoleSocketId: string): Promise<Negotiation[]> {
+    return this.#consolesGone.ask(consoleSocketId);
   }
 
-  async takeForAgentSocket(agentSocketId: string): Promise<Negotiation[]> {
-    return this.#takeAll(this.#keys.byAgentSocket(agentSocketId), 'agentSocketId', agentSocketId);
+  takeForAgentSocket(agentSocketId: string): Promise<Negotiation[]> {
+    return this.#agentSocketsGone.ask(agentSocketId);
   }
 
-  async #takeAll(indexKey: string, end: 'consoleSocketId' | 'agentSocketId', socketId: string): Promise<Negotiation[]> {
-    const sessionIds = await this.redis.smembers(indexKey);
-    const taken: Negotiation[] = [];
-    for (const sessionId of sessionIds) {
-      const n = await this.#take(sessionId, end, socketId);
-      if (n) taken.push(n);
-    }
-    await this.redis.del(indexKey);
-    return taken;
+  /** Every negotiation of each connection, `end` of them, deleted in one step. */
+  async #takeAll(end: 'consoleSocketId' | 'agentSocketId', socketIds: string[]): Promise<Negotiation[][]> {
+    const index = end === 'consoleSocketId' ? this.#keys.byConsole : this.#keys.byAgentSocket;
+    const taken = (await this.redis.eval(
+      TAKE_ALL,
+      socketIds.length,
+      ...socketIds.map((id) => index(id)),
+      this.#keys.negotiation(''),
+      this.#keys.byConsole(''),
+      this.#keys.byAgentSocket(''),
+      end,
+      ...socketIds,
+    )) as string[][];
+    return taken.map((records) => records.map((record) => parseJson(NegotiationRecord, record)).filter((n) => n !== undefined));
   }
 
   async #take(sessionId: string, end: 'consoleSocketId' | 'agentSocketId', socketId: string): Promise<Negotiation | undefined> {
@@ -309,8 +372,8 @@ export class RedisState implements SignalingState {
     await this.redis.sadd(this.#keys.nodeSockets(this.nodeId), socketId);
   }
 
-  async removeSocket(socketId: string): Promise<void> {
-    await this.redis.srem(this.#keys.nodeSockets(this.nodeId), socketId);
+  removeSocket(socketId: string): Promise<void> {
+    return this.#socketsGone.ask(socketId);
   }
 
   /**
