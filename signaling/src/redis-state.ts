@@ -59,23 +59,12 @@ local rev = redis.call('INCR', KEYS[3])
 redis.call('PUBLISH', ARGV[4], '{"org":' .. ARGV[5] .. ',"rev":' .. rev .. ',"joins":[' .. ARGV[6] .. '],"leaves":[]}')
 return previous`;
 
-/** Deletes the agent's entry only if this connection still holds it, and publishes the departure. */
-const REMOVE_AGENT = `
-redis.call('SREM', KEYS[2], ARGV[3])
-local current = redis.call('HGET', KEYS[1], ARGV[1])
-if current and cjson.decode(current).socketId == ARGV[2] then
-  redis.call('HDEL', KEYS[1], ARGV[1])
-  local rev = redis.call('INCR', KEYS[3])
-  redis.call('PUBLISH', ARGV[4], '{"org":' .. ARGV[5] .. ',"rev":' .. rev .. ',"joins":[],"leaves":[' .. cjson.encode(ARGV[1]) .. ']}')
-  return 1
-end
-return 0`;
-
 /** At most this many departures in one step of REMOVE_AGENTS (and leaves in one published delta). */
 export const MAX_DEPARTURES_PER_STEP = 256;
 
 /**
- * REMOVE_AGENT for many connections of this node in one step: KEYS[1] the node's agents, then per
+ * Removes the agent entries of many connections of one node in one step, each only if its
+ * connection still holds it, and publishes the departures: KEYS[1] the node's agents, then per
  * departure its organisation's agents hash and rev (KEYS[2i], KEYS[2i+1]); ARGV[1] the channel,
  * then per departure agentId, socketId, the node's member and the org as JSON. One delta per
  * organisation carries all of its leaves. Returns 1 or 0 per departure, in order.
@@ -253,8 +242,9 @@ export class RedisState implements SignalingState {
     return this.#departures.ask({ org, agentId, socketId: connection.id });
   }
 
-  async #removeAgents(departures: Departure[]): Promise<boolean[]> {
-    const keys = [this.#keys.nodeAgents(this.nodeId)];
+  /** The departures of `nodeId`'s connections (this node's unless a dead one is swept), in one step. */
+  async #removeAgents(departures: Departure[], nodeId = this.nodeId): Promise<boolean[]> {
+    const keys = [this.#keys.nodeAgents(nodeId)];
     const args = [this.#keys.presenceChannel];
     for (const { org, agentId, socketId } of departures) {
       keys.push(this.#keys.agents(org), this.#keys.presenceRev(org));
@@ -262,22 +252,6 @@ export class RedisState implements SignalingState {
     }
     const removed = (await this.redis.eval(REMOVE_AGENTS, keys.length, ...keys, ...args)) as number[];
     return removed.map((r) => r === 1);
-  }
-
-  async #removeAgent(nodeId: string, org: string, agentId: string, socketId: string): Promise<boolean> {
-    const removed = await this.redis.eval(
-      REMOVE_AGENT,
-      3,
-      this.#keys.agents(org),
-      this.#keys.nodeAgents(nodeId),
-      this.#keys.presenceRev(org),
-      agentId,
-      socketId,
-      JSON.stringify([org, agentId, socketId]),
-      this.#keys.presenceChannel,
-      JSON.stringify(org),
-    );
-    return removed === 1;
   }
 
   async agentConnection(org: string, agentId: string): Promise<Connection | undefined> {
@@ -384,16 +358,20 @@ export class RedisState implements SignalingState {
    */
   async removeNode(nodeId: string): Promise<Set<string>> {
     const orgs = new Set<string>();
+    const departures: Departure[] = [];
     for (const member of await this.redis.smembers(this.#keys.nodeAgents(nodeId))) {
       const parsed = parseJson(z.tuple([z.string(), z.string(), z.string()]), member);
-      if (!parsed) continue;
-      const [org, agentId, socketId] = parsed;
-      if (await this.#removeAgent(nodeId, org, agentId, socketId)) orgs.add(org);
+      if (parsed) departures.push({ org: parsed[0], agentId: parsed[1], socketId: parsed[2] });
     }
-    for (const socketId of await this.redis.smembers(this.#keys.nodeSockets(nodeId))) {
-      await this.takeForConsole(socketId);
-      await this.takeForAgentSocket(socketId);
+    // As a live node's departures: a step per 256, one delta per organisation and step, so that a
+    // node dying with thousands of agents costs the others a few deltas, not one per agent.
+    for (let i = 0; i < departures.length; i += MAX_DEPARTURES_PER_STEP) {
+      const step = departures.slice(i, i + MAX_DEPARTURES_PER_STEP);
+      const removed = await this.#removeAgents(step, nodeId);
+      step.forEach((departure, j) => removed[j] && orgs.add(departure.org));
     }
+    const sockets = await this.redis.smembers(this.#keys.nodeSockets(nodeId));
+    await Promise.all(sockets.flatMap((socketId) => [this.takeForConsole(socketId), this.takeForAgentSocket(socketId)]));
     await this.redis.del(this.#keys.nodeAgents(nodeId), this.#keys.nodeSockets(nodeId));
     return orgs;
   }

@@ -492,6 +492,27 @@ test('a node killed: its agents reconnect through the front to the other, and le
   );
 });
 
+test('a node killed with many agents is swept in a few deltas, and consoles list exactly the rest', async (t) => {
+  const prefix = nextPrefix();
+  const dying = await startNodeProcess(t, 'dying', prefix);
+  const survivor = await anotherNode(t, prefix, [], 0);
+  const clients = new Clients(t);
+  const { socket: watcher } = await clients.console(survivor.url);
+  // Agents that never come back (no reconnection): only the sweep removes them.
+  const agentIds = Array.from({ length: 300 }, (_, i) => `plc-${String(i).padStart(3, '0')}`);
+  await Promise.all(agentIds.map((agentId) => clients.agent(dying.url, agentId)));
+  await clients.agent(survivor.url, 'plc-stays');
+  await presenceUntil(watcher, (list) => list.length === agentIds.length + 1);
+
+  const publishedBefore = await commandCalls('publish');
+  await dying.kill();
+  assert.deepEqual(await presenceUntil(watcher, (list) => list.length === 1), ['plc-stays']);
+  const deltas = (await commandCalls('publish')) - publishedBefore;
+  assert.ok(deltas >= 2 && deltas <= 30, `${deltas} presence deltas for a dead node's 300 agents (one per step of up to 256)`);
+  const { socket: late } = await clients.console(survivor.url);
+  assert.deepEqual(await presenceUntil(late, (list) => list.length === 1), ['plc-stays']);
+});
+
 test('a node that stalled and was swept as dead notices, drops its clients and rejoins', async (t) => {
   const [a, b, logs, prefix] = await twoNodes(t);
   const clients = new Clients(t);
