@@ -43,6 +43,9 @@ before(async () => {
   browser = await launchChromium();
   page = await newLoggedPage(browser, pageLog);
   await page.goto(`${site.url}/index.html?signal=${encodeURIComponent(signaling.url)}&token=${encodeURIComponent(CONSOLE_TOKEN)}&test=1`);
+  // Connected before the storm: a console still connecting when it begins may be told to come back
+  // later (a 503 from a lagging node, which Chromium logs as an error, and the test counts those).
+  await page.locator('[data-testid="signaling-state"][data-state="connected"]').waitFor();
   await page.locator('[data-testid="device-counts"] [data-state="all"][data-count="0"]').waitFor();
   swarm = startAgentSwarm();
   await swarm.connect({ urls: [signaling.url], token: AGENT_TOKEN, prefix: 'fleet-', count: FLEET });
