@@ -37,6 +37,9 @@ export type RedisKeys = ReturnType<typeof redisKeys>;
 export const AgentEntry = z.object({ socketId: z.string(), nodeId: z.string(), info: AgentInfo });
 export type AgentEntry = z.infer<typeof AgentEntry>;
 
+/** A member of a node's agents set: [org, agentId, socketId]. Made once: a zod schema costs far more to build than to use. */
+const NodeAgentMember = z.tuple([z.string(), z.string(), z.string()]);
+
 const NegotiationRecord = z.object({
   sessionId: z.string(),
   consoleSocketId: z.string(),
@@ -360,7 +363,7 @@ export class RedisState implements SignalingState {
     const orgs = new Set<string>();
     const departures: Departure[] = [];
     for (const member of await this.redis.smembers(this.#keys.nodeAgents(nodeId))) {
-      const parsed = parseJson(z.tuple([z.string(), z.string(), z.string()]), member);
+      const parsed = parseJson(NodeAgentMember, member);
       if (parsed) departures.push({ org: parsed[0], agentId: parsed[1], socketId: parsed[2] });
     }
     // As a live node's departures: a step per 256, one delta per organisation and step, so that a
