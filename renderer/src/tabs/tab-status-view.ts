@@ -137,30 +137,37 @@ export class TabStatusView {
       ['tab-path', pathText],
       ['tab-size', ''],
     ];
-    this.statusLine.replaceChildren(
-      ...items.map(([testid, text]) => {
-        const span = document.createElement('span');
-        span.dataset.testid = testid;
-        span.textContent = text;
-        return span;
-      }),
-    );
-    const pathSpan = this.statusLine.querySelector<HTMLElement>('[data-testid="tab-path"]');
-    if (pathSpan) {
-      pathSpan.dataset.path = path?.kind ?? '';
-      pathSpan.hidden = !path;
-      pathSpan.title = path ? `selected candidate pair: ${path.localType ?? '?'} → ${path.remoteType ?? '?'}` : '';
+    // Changed in place, only where the text changed: the line is updated with every round-trip
+    // sample, and text selected on it (a container's name to copy) must stay selected.
+    for (const [testid, text] of items) {
+      const span = this.statusSpan(testid);
+      if (span.textContent !== text) span.textContent = text;
     }
-    const sizeSpan = this.statusLine.querySelector<HTMLElement>('[data-testid="tab-size"]');
-    if (sizeSpan) sizeSpan.dataset.renderer = parts.renderer;
+    const pathSpan = this.statusSpan('tab-path');
+    pathSpan.dataset.path = path?.kind ?? '';
+    pathSpan.hidden = !path;
+    pathSpan.title = path ? `selected candidate pair: ${path.localType ?? '?'} → ${path.remoteType ?? '?'}` : '';
+    this.statusSpan('tab-size').dataset.renderer = parts.renderer;
     this.showSize(parts.size);
+  }
+
+  /** The status line's part named `testid`, made the first time (the parts are made in their order). */
+  private statusSpan(testid: string): HTMLElement {
+    let span = this.statusLine.querySelector<HTMLElement>(`[data-testid="${testid}"]`);
+    if (!span) {
+      span = document.createElement('span');
+      span.dataset.testid = testid;
+      this.statusLine.append(span);
+    }
+    return span;
   }
 
   /** The terminal's size as it is now: called on every resize, not only when the tab's facts change. */
   showSize(size: { cols: number; rows: number }): void {
     const span = this.statusLine.querySelector<HTMLElement>('[data-testid="tab-size"]');
     if (!span) return;
-    span.textContent = `${size.cols}×${size.rows}`;
+    const text = `${size.cols}×${size.rows}`;
+    if (span.textContent !== text) span.textContent = text;
     span.title = `${size.cols} columns × ${size.rows} rows · drawn with ${span.dataset.renderer === 'webgl' ? 'WebGL' : 'the DOM renderer (no WebGL)'}`;
   }
 }
