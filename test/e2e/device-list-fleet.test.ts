@@ -94,8 +94,14 @@ test(`${DEPARTING} agents leaving at once are applied as diffs: the counts follo
   assert.equal(await count('offline'), DEPARTING);
   assert.equal(await count('all'), FLEET);
   assert.ok((await rows().count()) <= MAX_ROWS_IN_DOM);
+  // Chromium logs a refused WebSocket handshake as an error: a node that lags refuses with 503 and
+  // the console tries again later, by design. Twice in clean-clone CI runs (three test files at a
+  // time) the console was refused so during this file, once already connected (why it reconnected
+  // was not found: not reproduced alone). Any other error fails; the console must end connected.
+  const shed = /WebSocket connection to '.*' failed: Error during WebSocket handshake: Unexpected response code: 503/;
   assert.deepEqual(
-    pageLog.filter((line) => line.startsWith('[page error]')),
+    pageLog.filter((line) => line.startsWith('[page error]') && !shed.test(line)),
     [],
   );
+  await page.locator('[data-testid="signaling-state"][data-state="connected"]').waitFor();
 });
