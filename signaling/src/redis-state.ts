@@ -62,6 +62,10 @@ local rev = redis.call('INCR', KEYS[3])
 redis.call('PUBLISH', ARGV[4], '{"org":' .. ARGV[5] .. ',"rev":' .. rev .. ',"joins":[' .. ARGV[6] .. '],"leaves":[]}')
 return previous`;
 
+/** What REMOVE_AGENTS and TAKE_ALL answer: parsed, as any reply, before it is trusted. */
+const RemovedReply = z.array(z.union([z.literal(0), z.literal(1)]));
+const TakenReply = z.array(z.array(z.string()));
+
 /** At most this many departures in one step of REMOVE_AGENTS (and leaves in one published delta). */
 export const MAX_DEPARTURES_PER_STEP = 256;
 
@@ -103,18 +107,18 @@ interface Departure {
   socketId: string;
 }
 
-/**
- * Requests made in one turn of the event loop, sent to Redis together, at most
- * MAX_DEPARTURES_PER_STEP per step: when thousands of connections close at once, each step of
- * their cleanup (the agent's entry, its negotiations, the node's record of the socket) is one round
- * trip per 256 of them instead of one each. Each caller gets its own result, or the step's error.
- */
 interface Waiting<Request, Result> {
   request: Request;
   resolve: (result: Result) => void;
   reject: (error: unknown) => void;
 }
 
+/**
+ * Requests made in one turn of the event loop, sent to Redis together, at most
+ * MAX_DEPARTURES_PER_STEP per step: when thousands of connections close at once, each step of
+ * their cleanup (the agent's entry, its negotiations, the node's record of the socket) is one round
+ * trip per 256 of them instead of one each. Each caller gets its own result, or the step's error.
+ */
 class TurnBatch<Request, Result> {
   #waiting: Waiting<Request, Result>[] = [];
 
@@ -253,7 +257,9 @@ export class RedisState implements SignalingState {
       keys.push(this.#keys.agents(org), this.#keys.presenceRev(org));
       args.push(agentId, socketId, JSON.stringify([org, agentId, socketId]), JSON.stringify(org));
     }
-    const removed = (await this.redis.eval(REMOVE_AGENTS, keys.length, ...keys, ...args)) as number[];
+    const removed = RemovedReply.parse(await this.redis.eval(REMOVE_AGENTS, keys.length, ...keys, ...args));
+    if (removed.length !== departures.length)
+      throw new Error(`REMOVE_AGENTS answered ${removed.length} of ${departures.length} departures`);
     return removed.map((r) => r === 1);
   }
 
@@ -318,16 +324,19 @@ export class RedisState implements SignalingState {
   /** Every negotiation of each connection, `end` of them, deleted in one step. */
   async #takeAll(end: 'consoleSocketId' | 'agentSocketId', socketIds: string[]): Promise<Negotiation[][]> {
     const index = end === 'consoleSocketId' ? this.#keys.byConsole : this.#keys.byAgentSocket;
-    const taken = (await this.redis.eval(
-      TAKE_ALL,
-      socketIds.length,
-      ...socketIds.map((id) => index(id)),
-      this.#keys.negotiation(''),
-      this.#keys.byConsole(''),
-      this.#keys.byAgentSocket(''),
-      end,
-      ...socketIds,
-    )) as string[][];
+    const taken = TakenReply.parse(
+      await this.redis.eval(
+        TAKE_ALL,
+        socketIds.length,
+        ...socketIds.map((id) => index(id)),
+        this.#keys.negotiation(''),
+        this.#keys.byConsole(''),
+        this.#keys.byAgentSocket(''),
+        end,
+        ...socketIds,
+      ),
+    );
+    if (taken.length !== socketIds.length) throw new Error(`TAKE_ALL answered ${taken.length} of ${socketIds.length} connections`);
     return taken.map((records) => records.map((record) => parseJson(NegotiationRecord, record)).filter((n) => n !== undefined));
   }
 
@@ -371,7 +380,7 @@ export class RedisState implements SignalingState {
     for (let i = 0; i < departures.length; i += MAX_DEPARTURES_PER_STEP) {
       const step = departures.slice(i, i + MAX_DEPARTURES_PER_STEP);
       const removed = await this.#removeAgents(step, nodeId);
-      step.forEach((departure, j) => removed[j] && orgs.add(departure.org));
+      for (const [j, departure] of step.entries()) if (removed[j]) orgs.add(departure.org);
     }
     const sockets = await this.redis.smembers(this.#keys.nodeSockets(nodeId));
     await Promise.all(sockets.flatMap((socketId) => [this.takeForConsole(socketId), this.takeForAgentSocket(socketId)]));

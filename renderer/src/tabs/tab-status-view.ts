@@ -135,7 +135,6 @@ export class TabStatusView {
       ['tab-target', `${parts.target} on ${parts.agentName}`],
       ['tab-state', parts.state],
       ['tab-path', pathText],
-      ['tab-size', ''],
     ];
     // Changed in place, only where the text changed: the line is updated with every round-trip
     // sample, and text selected on it (a container's name to copy) must stay selected.
@@ -147,6 +146,7 @@ export class TabStatusView {
     pathSpan.dataset.path = path?.kind ?? '';
     pathSpan.hidden = !path;
     pathSpan.title = path ? `selected candidate pair: ${path.localType ?? '?'} → ${path.remoteType ?? '?'}` : '';
+    // The size's text is showSize's alone (it follows every resize).
     this.statusSpan('tab-size').dataset.renderer = parts.renderer;
     this.showSize(parts.size);
   }

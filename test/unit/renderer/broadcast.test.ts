@@ -5,10 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import type { Browser, Page } from 'playwright-core';
 import { after, before, test } from 'node:test';
-import { launchChromium } from '../../../harness/browser.js';
+import { openUnitPage } from '../../../harness/renderer-unit-page.js';
 
 const entry = `
 import { TabSet } from '../../../renderer/src/tabs/tab-set';
@@ -52,19 +51,10 @@ const call = <T>(name: string, ...args: unknown[]) =>
   ) as Promise<T>;
 
 before(async () => {
-  const bundle = await build({
-    stdin: { contents: entry, resolveDir: fileURLToPath(new URL('.', import.meta.url)), loader: 'ts' },
-    bundle: true,
-    write: false,
-    format: 'iife',
-    platform: 'browser',
-    conditions: ['source'],
-    logLevel: 'silent',
-  });
-  browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1000, height: 700 } });
-  await page.setContent('<!doctype html><html><body style="margin:0;height:100vh"></body></html>');
-  await page.addScriptTag({ content: bundle.outputFiles[0]!.text });
+  ({ browser, page } = await openUnitPage(entry, fileURLToPath(new URL('.', import.meta.url)), {
+    viewport: { width: 1000, height: 700 },
+    bodyStyle: 'margin:0;height:100vh',
+  }));
 });
 
 after(async () => {

@@ -9,10 +9,9 @@
  */
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import type { Browser, Page } from 'playwright-core';
 import { after, before, beforeEach, test } from 'node:test';
-import { launchChromium } from '../../../harness/browser.js';
+import { openUnitPage } from '../../../harness/renderer-unit-page.js';
 
 const entry = `
 import { DevicePanel } from '../../../renderer/src/devices/device-panel';
@@ -64,19 +63,10 @@ async function clickAcross(agentId: string, targetName: string, between: () => P
 }
 
 before(async () => {
-  const bundle = await build({
-    stdin: { contents: entry, resolveDir: fileURLToPath(new URL('.', import.meta.url)), loader: 'ts' },
-    bundle: true,
-    write: false,
-    format: 'iife',
-    platform: 'browser',
-    conditions: ['source'],
-    logLevel: 'silent',
-  });
-  browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 400, height: 700 } });
-  await page.setContent('<!doctype html><html><body style="margin:0;height:100vh;display:flex"></body></html>');
-  await page.addScriptTag({ content: bundle.outputFiles[0]!.text });
+  ({ browser, page } = await openUnitPage(entry, fileURLToPath(new URL('.', import.meta.url)), {
+    viewport: { width: 400, height: 700 },
+    bodyStyle: 'margin:0;height:100vh;display:flex',
+  }));
 });
 
 beforeEach(async () => {

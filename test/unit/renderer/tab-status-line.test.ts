@@ -5,10 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import type { Browser, Page } from 'playwright-core';
 import { after, before, test } from 'node:test';
-import { launchChromium } from '../../../harness/browser.js';
+import { openUnitPage } from '../../../harness/renderer-unit-page.js';
 
 const entry = `
 import { TabStatusView } from '../../../renderer/src/tabs/tab-status-view';
@@ -35,19 +34,7 @@ let page: Page;
 type Hooks = { statusUnderTest: { show(rttMs: number): void; selectTarget(): void; selected(): string; text(): string } };
 
 before(async () => {
-  const bundle = await build({
-    stdin: { contents: entry, resolveDir: fileURLToPath(new URL('.', import.meta.url)), loader: 'ts' },
-    bundle: true,
-    write: false,
-    format: 'iife',
-    platform: 'browser',
-    conditions: ['source'],
-    logLevel: 'silent',
-  });
-  browser = await launchChromium();
-  page = await browser.newPage();
-  await page.setContent('<!doctype html><html><body></body></html>');
-  await page.addScriptTag({ content: bundle.outputFiles[0]!.text });
+  ({ browser, page } = await openUnitPage(entry, fileURLToPath(new URL('.', import.meta.url))));
 });
 
 after(async () => {
