@@ -62,6 +62,8 @@ const cleanups: (() => Promise<void>)[] = [];
 /** One request coturn answered, as its verbose log says, with the wall-clock time the line came. */
 interface TurnRequest {
   at: number;
+  /** coturn's session: one client transport address, so at most one allocation */
+  session: string;
   /** `<expiry>:<role>.<org>.<who>` */
   user: string;
   expiresAt: number;
@@ -72,9 +74,16 @@ interface TurnRequest {
 const requests: TurnRequest[] = [];
 
 function recordTurnRequests(line: string): void {
-  const match = /user <((\d+):[^>]+)>: incoming packet (\w+) processed, (?:success|error (\d+))/.exec(line);
+  const match = /session (\d+): realm <[^>]*> user <((\d+):[^>]+)>: incoming packet (\w+) processed, (?:success|error (\d+))/.exec(line);
   if (match)
-    requests.push({ at: Date.now(), user: match[1]!, expiresAt: Number(match[2]) * 1000, method: match[3]!, code: Number(match[4] ?? 0) });
+    requests.push({
+      at: Date.now(),
+      session: match[1]!,
+      user: match[2]!,
+      expiresAt: Number(match[3]) * 1000,
+      method: match[4]!,
+      code: Number(match[5] ?? 0),
+    });
 }
 
 before(async () => {
@@ -142,8 +151,19 @@ function peersConnected(): { path?: { kind: string } }[] {
 
 const byAgent = (r: TurnRequest) => r.user.includes(`:agent.default.${agent.agentId}`);
 const byConsole = (r: TurnRequest) => r.user.includes(':console.default.');
-/** The allocations coturn granted to the agent and the console, oldest first. */
-const allocations = () => requests.filter((r) => r.method === 'ALLOCATE' && r.code === 0 && (byAgent(r) || byConsole(r)));
+/**
+ * The allocations coturn granted to the agent and the console, oldest first: one per session. A
+ * client that retransmits its Allocate before the answer comes (a busy machine) gets the same
+ * allocation again, and coturn logs that answer as another success.
+ */
+const allocations = () =>
+  requests.filter(
+    (r, i) =>
+      r.method === 'ALLOCATE' &&
+      r.code === 0 &&
+      (byAgent(r) || byConsole(r)) &&
+      requests.findIndex((other) => other.method === 'ALLOCATE' && other.code === 0 && other.session === r.session) === i,
+  );
 
 async function capturedLines(): Promise<string[]> {
   return Buffer.from(await ui.captured(tabId), 'base64')
