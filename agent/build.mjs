@@ -100,7 +100,10 @@ async function newest(path) {
 export async function buildIfStale() {
   const built = await newest(join(here, 'dist', 'cli.js'));
   const sources = await Promise.all(
-    ['src', 'exec', 'build.mjs', 'package.json', '../protocol/src', '../socket-bounds/src'].map((p) => newest(join(here, p))),
+    // werift as patched in place (a patch added or edited and applied), which the bundle carries.
+    ['src', 'exec', 'build.mjs', 'package.json', '../protocol/src', '../socket-bounds/src', 'node_modules/werift/lib/index.mjs'].map((p) =>
+      newest(join(here, p)),
+    ),
   );
   if (built === 0 || built < Math.max(...sources)) await build();
 }

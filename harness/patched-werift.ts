@@ -26,20 +26,37 @@ export function patchedWerift(): Promise<Werift> {
 }
 
 /**
- * The installed werift with one patch of the series taken back out (`git apply -R`), for a test
- * that shows what that patch fixes. Written beside the real one (agent/node_modules), so that
- * werift's own dependencies resolve as usual; `name` is the patch's name, e.g. `turn-stale-nonce`.
+ * The installed werift with one patch of the series taken back out, for a test that shows what
+ * that patch fixes: the patches after it are taken out too (`git apply -R`, last first), then it,
+ * and those after it are put back, each that still applies (one that changes its code cannot be).
+ * Written beside the real one (agent/node_modules), so that werift's own dependencies resolve as
+ * usual; `name` is the patch's name, e.g. `turn-stale-nonce`.
  */
 export async function weriftWithout(name: string): Promise<Werift> {
   assertWeriftPatched();
-  const patch = readdirSync(PATCH_DIR).find((f) => f.endsWith(`+${name}.patch`));
-  if (!patch) throw new Error(`no patch named ${name} in ${PATCH_DIR}`);
+  const series = readdirSync(PATCH_DIR)
+    .filter((f) => f.endsWith('.patch'))
+    .sort();
+  const index = series.findIndex((f) => f.endsWith(`+${name}.patch`));
+  if (index < 0) throw new Error(`no patch named ${name} in ${PATCH_DIR}`);
+  const later = series.slice(index + 1);
   // git apply works on paths relative to a repository when run inside one: reversed in a
   // temporary folder outside it, then put beside the installed werift.
   const work = mkdtempSync(join(tmpdir(), 'tether-werift-without-'));
   mkdirSync(join(work, 'node_modules/werift/lib'), { recursive: true });
   copyFileSync(join(WERIFT_DIR, 'lib/index.mjs'), join(work, 'node_modules/werift/lib/index.mjs'));
-  execFileSync('git', ['apply', '-R', join(PATCH_DIR, patch)], { cwd: work });
+  const apply = (patch: string, ...flags: string[]) =>
+    execFileSync('git', ['apply', ...flags, join(PATCH_DIR, patch)], { cwd: work, stdio: 'pipe' });
+  for (const patch of [...later].reverse()) apply(patch, '-R');
+  apply(series[index]!, '-R');
+  for (const patch of later) {
+    try {
+      apply(patch, '--check');
+    } catch {
+      continue; // it builds on the one taken out
+    }
+    apply(patch);
+  }
   const dir = join(WERIFT_DIR, '..', `.werift-without-${name}`);
   mkdirSync(dir, { recursive: true });
   const file = join(dir, 'index.mjs');

@@ -56,6 +56,13 @@ interface SctpSendSide {
   receiveSackChunk(sack: { cumulativeTsn: number; gaps: [number, number][]; advertisedRwnd: number; duplicates: number[] }): Promise<void>;
 }
 
+/** werift's SCTP association as far as stream resets go (RFC 6525). */
+interface ReconfigSide {
+  reconfigRequest: unknown;
+  reconfigQueue: number[];
+  sendReconfigParam(param: { type: number; streams: number[] }): Promise<void>;
+}
+
 /** werift's SCTP association over a DTLS transport that sends nothing: its state driven by hand. */
 /** The user data of a full DATA chunk (werift's USERDATA_MAX_LENGTH since patch 021; 1,200 before). */
 const CHUNK = 1160;
@@ -658,6 +665,72 @@ describe('werift patches (agent/patches, applied by npm ci)', () => {
     const outcome = await reopenAtOnce(await weriftWithout('data-channel-id-after-reset'));
     assert.equal(outcome.secondId, outcome.firstId, JSON.stringify(outcome));
     assert.ok(outcome.second.includes('closed') && !outcome.second.includes('open'), JSON.stringify(outcome));
+  });
+
+  // Patch 026: when both ends closed a channel at once (the agent after answering a listing, the
+  // console on receiving it), werift answered the peer's reset of the stream by queueing a reset of
+  // its own outgoing stream although that reset was already on its way, and sent it a second time
+  // once the first was answered. By then Chromium had freed the id and given it to the console's
+  // next channel, which the second reset closed (`file-transfer` in a clean-clone run: an upload
+  // opened just after a listing was interrupted with 0 bytes).
+  async function closeAtOnceThenReopen(
+    w: Werift,
+  ): Promise<{ firstId: number | undefined; resets: { a: number[][]; b: number[][] }; second: string[]; received: string[] }> {
+    const { a, b } = await connectedPair(w);
+    const received: string[] = [];
+    const peerChannels: Channel[] = [];
+    b.onDataChannel.subscribe((channel) => {
+      peerChannels.push(channel);
+      channel.onMessage.subscribe((data: string | Buffer) => received.push(`${channel.label}: ${data.toString()}`));
+    });
+    const first = a.createDataChannel('file:listing');
+    await negotiate(a, b, [first]);
+    await until(() => peerChannels.length === 1 && peerChannels[0]!.readyState === 'open', 'the agent end of the channel');
+    const sctps = [a, b].map((pc) => (pc as unknown as { sctpTransport: { sctp: ReconfigSide } }).sctpTransport.sctp);
+    const resets = { a: [] as number[][], b: [] as number[][] };
+    sctps.forEach((sctp, i) => {
+      const send = sctp.sendReconfigParam.bind(sctp);
+      sctp.sendReconfigParam = (param) => {
+        if (param.type === 13) resets[i === 0 ? 'a' : 'b'].push([...param.streams]); // an Outgoing SSN Reset Request
+        return send(param);
+      };
+    });
+    // Both ends close in the same turn: each reset request crosses the other's.
+    first.close();
+    peerChannels[0]!.close();
+    await until(
+      () => first.readyState === 'closed' && sctps.every((s) => !s.reconfigRequest && s.reconfigQueue.length === 0),
+      'both ends to finish their resets',
+    );
+    // The console's next channel (Chromium takes the lowest free id: the one just closed).
+    const second = a.createDataChannel('file:upload');
+    const states: string[] = [];
+    second.stateChanged.subscribe((s) => {
+      states.push(s);
+      if (s === 'open') second.send(Buffer.from('offer'));
+    });
+    await until(() => states.includes('closed') || received.length > 0, 'the next channel to carry its offer, or to close');
+    // Whatever resets are still to come: every request answered and none left queued.
+    await until(() => sctps.every((s) => !s.reconfigRequest && s.reconfigQueue.length === 0), 'the resets to settle');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const result = { firstId: first.id, resets, second: [...states, second.readyState], received: [...received] };
+    await Promise.all([a.close(), b.close()]);
+    return result;
+  }
+
+  test('a channel both ends close at once is reset once by each end, and the next channel on its id stays open', async () => {
+    const outcome = await closeAtOnceThenReopen(await patchedWerift());
+    const of = (side: number[][]) => side.filter((streams) => streams.includes(outcome.firstId!)).length;
+    assert.equal(of(outcome.resets.b), 1, `the agent's resets: ${JSON.stringify(outcome)}`);
+    assert.equal(of(outcome.resets.a), 1, `the console's resets: ${JSON.stringify(outcome)}`);
+    assert.deepEqual(outcome.received, ['file:upload: offer'], JSON.stringify(outcome));
+    assert.ok(!outcome.second.includes('closed'), JSON.stringify(outcome));
+  });
+
+  test('werift without the sctp-reset-once-per-stream patch resets a stream both ends closed twice', async () => {
+    const outcome = await closeAtOnceThenReopen(await weriftWithout('sctp-reset-once-per-stream'));
+    const of = (side: number[][]) => side.filter((streams) => streams.includes(outcome.firstId!)).length;
+    assert.equal(of(outcome.resets.b), 2, JSON.stringify(outcome));
   });
 
   // Patch 019: werift sized its window by loss alone. On a short path it grew past what the

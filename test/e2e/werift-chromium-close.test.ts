@@ -1,0 +1,175 @@
+/**
+ * werift (the agent's end) against Chromium's own data channels (the console's end), in one
+ * page of headless Chromium: what happens to a stream id when both ends close its channel at once.
+ *
+ * The agent closes a `file:` channel after a listing as the console closes it on receiving the
+ * listing; each end's stream reset can cross the other's. Chromium resets once, frees the id
+ * once both directions are reset and gives it to the next channel it opens. werift without patch
+ * 026 (`sctp-reset-once-per-stream`) sent a second reset of the stream once its first was
+ * answered, and that closed the console's next channel before a byte went over it: an upload
+ * opened after a listing was interrupted with 0 bytes (a clean-clone run of file-transfer).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../../harness/browser.js';
+import { patchedWerift, weriftWithout, type Werift } from '../../harness/patched-werift.js';
+
+type Peer = InstanceType<Werift['RTCPeerConnection']>;
+
+interface PageWindow {
+  pc: RTCPeerConnection;
+  sendIce(candidate: RTCIceCandidateInit): void;
+}
+
+/** What one round saw in the page: the ids of the closed channel and of the next one, and how the next one ended up. */
+interface Round {
+  firstId: number | null;
+  nextId: number | null;
+  /** the next channel's readyState once werift's resets are over */
+  nextState: string;
+  /** what werift received on the next channel */
+  received: string[];
+}
+
+let browser: Browser;
+
+before(async () => {
+  browser = await launchChromium();
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+/** A peer connection between a fresh page and werift `w`, with the page as the offerer (as the console is). */
+async function connect(w: Werift): Promise<{ page: Page; peer: Peer; received: Map<string, string[]> }> {
+  const page = await (await browser.newContext()).newPage();
+  const peer = new w.RTCPeerConnection({
+    iceAdditionalHostAddresses: ['127.0.0.1'],
+    iceInterfaceAddresses: { udp4: '127.0.0.1' },
+    iceUseIpv6: false,
+  });
+  const received = new Map<string, string[]>();
+  peer.onDataChannel.subscribe((channel) => {
+    received.set(channel.label, []);
+    channel.onMessage.subscribe((data: string | Buffer) => {
+      const text = data.toString();
+      received.get(channel.label)!.push(text);
+      // The agent answering a listing and closing its channel: here, as soon as it is asked.
+      if (text === 'close now') channel.close();
+    });
+  });
+  let held: RTCIceCandidateInit[] | undefined = [];
+  const addIce = (c: RTCIceCandidateInit) => page.evaluate((c) => (window as unknown as PageWindow).pc.addIceCandidate(c), c);
+  peer.onIceCandidate.subscribe((c) => {
+    const json = c?.toJSON();
+    if (!json?.candidate) return;
+    const candidate = { candidate: json.candidate, sdpMid: json.sdpMid, sdpMLineIndex: json.sdpMLineIndex };
+    if (held) held.push(candidate);
+    else void addIce(candidate);
+  });
+  // Chromium's host candidates are mDNS names, which the agent drops too: werift learns the page's
+  // address from its checks.
+  await page.exposeFunction('sendIce', (c: RTCIceCandidateInit) => {
+    if (c.candidate && !/\.local /.test(c.candidate)) void peer.addIceCandidate(c as never);
+  });
+  const offer = await page.evaluate(async () => {
+    const w = window as unknown as PageWindow & { control: RTCDataChannel };
+    w.pc = new RTCPeerConnection();
+    w.control = w.pc.createDataChannel('control');
+    w.pc.onicecandidate = (e) => e.candidate && w.sendIce(e.candidate.toJSON());
+    await w.pc.setLocalDescription(await w.pc.createOffer());
+    return w.pc.localDescription!.sdp;
+  });
+  await peer.setRemoteDescription({ type: 'offer', sdp: offer });
+  await peer.setLocalDescription(await peer.createAnswer());
+  await page.evaluate(
+    (sdp) => (window as unknown as PageWindow).pc.setRemoteDescription({ type: 'answer', sdp }),
+    peer.localDescription!.sdp,
+  );
+  for (const c of held) await addIce(c);
+  held = undefined;
+  await page.waitForFunction(() => (window as unknown as { control: RTCDataChannel }).control.readyState === 'open', undefined, {
+    timeout: 30_000,
+  });
+  return { page, peer, received };
+}
+
+/** werift's SCTP association, for whether its stream resets are over. */
+function resetsOver(peer: Peer): boolean {
+  const sctp = (peer as unknown as { sctpTransport: { sctp: { reconfigRequest: unknown; reconfigQueue: number[] } } }).sctpTransport.sctp;
+  return !sctp.reconfigRequest && sctp.reconfigQueue.length === 0;
+}
+
+async function until(predicate: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/**
+ * One round: the page opens `listing-<n>`, asks werift to close it and closes it itself in the same
+ * turn (werift's reset crosses Chromium's), and opens `upload-<n>` the moment the first has closed;
+ * the next channel sends a message once open. Returns once werift's resets are over.
+ */
+async function round(page: Page, peer: Peer, received: Map<string, string[]>, n: number): Promise<Round> {
+  await page.evaluate((n) => {
+    const w = window as unknown as PageWindow & { rounds: Record<number, { first: RTCDataChannel; next?: RTCDataChannel }> };
+    w.rounds ??= {};
+    const first = w.pc.createDataChannel(`listing-${n}`);
+    w.rounds[n] = { first };
+    first.onopen = () => {
+      first.send('close now');
+      first.close();
+    };
+    first.onclose = () => {
+      const next = w.pc.createDataChannel(`upload-${n}`);
+      w.rounds[n]!.next = next;
+      next.onopen = () => next.send('offer');
+    };
+  }, n);
+  // Without the patch the next channel may close before its offer: waited for, not required here.
+  await until(() => (received.get(`upload-${n}`)?.length ?? 0) > 0, `upload-${n} to carry its offer`).catch(() => undefined);
+  await until(() => resetsOver(peer), "werift's stream resets to be over");
+  // A reset still on the wire when werift's queue emptied: its answer is a round trip away.
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const seen = await page.evaluate((n) => {
+    const r = (window as unknown as { rounds: Record<number, { first: RTCDataChannel; next?: RTCDataChannel }> }).rounds[n]!;
+    return { firstId: r.first.id, nextId: r.next?.id ?? null, nextState: r.next?.readyState ?? 'never made' };
+  }, n);
+  return { ...seen, received: [...(received.get(`upload-${n}`) ?? [])] };
+}
+
+async function rounds(w: Werift, count: number): Promise<Round[]> {
+  const { page, peer, received } = await connect(w);
+  try {
+    const seen: Round[] = [];
+    for (let n = 0; n < count; n++) seen.push(await round(page, peer, received, n));
+    return seen;
+  } finally {
+    await peer.close();
+    await page.context().close();
+  }
+}
+
+describe('werift and Chromium closing a channel at once', () => {
+  test("the console's next channel takes the closed channel's id and stays open", async () => {
+    const seen = await rounds(await patchedWerift(), 5);
+    for (const r of seen) {
+      assert.equal(r.nextId, r.firstId, `Chromium gives the next channel the id just freed: ${JSON.stringify(r)}`);
+      assert.equal(r.nextState, 'open', JSON.stringify(seen));
+      assert.deepEqual(r.received, ['offer'], JSON.stringify(seen));
+    }
+  });
+
+  test('werift without the sctp-reset-once-per-stream patch closes the next channel', async () => {
+    const seen = await rounds(await weriftWithout('sctp-reset-once-per-stream'), 5);
+    assert.ok(
+      seen.some((r) => r.nextId === r.firstId && r.nextState === 'closed'),
+      `no round's next channel was closed: ${JSON.stringify(seen)}`,
+    );
+  });
+});
