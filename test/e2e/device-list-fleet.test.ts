@@ -103,5 +103,8 @@ test(`${DEPARTING} agents leaving at once are applied as diffs: the counts follo
     pageLog.filter((line) => line.startsWith('[page error]') && !shed.test(line)),
     [],
   );
+  // Why a connected console reconnected, when it did (the console logs each disconnect's reason).
+  const disconnects = pageLog.filter((line) => line.includes('[signaling] disconnected'));
+  if (disconnects.length > 0) console.log(`device-list-fleet: the console reconnected: ${disconnects.join(' | ')}`);
   await page.locator('[data-testid="signaling-state"][data-state="connected"]').waitFor();
 });

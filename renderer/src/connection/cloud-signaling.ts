@@ -71,7 +71,10 @@ export class CloudSignaling implements Disposable, NegotiationTransport {
       this.refusals = 0;
       this.setState({ kind: 'connected' });
     });
-    this.socket.on('disconnect', (reason) => {
+    this.socket.on('disconnect', (reason, details) => {
+      // In the console's own log too (devtools, a test's page log): what ended a connection that worked.
+      const why = details instanceof Error ? `${reason}: ${details.message}` : reason;
+      console.warn(`[signaling] disconnected: ${why}`);
       // Diffs are per connection: the next one starts with a snapshot, and the list is kept until then.
       this.presence.reset();
       this.setState({ kind: 'disconnected', reason });
