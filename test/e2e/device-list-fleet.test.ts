@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { startSignalingServer, type SignalingServer } from '@tether/signaling';
+import { createJsonLogger, startSignalingServer, type SignalingServer } from '@tether/signaling';
 import { startAgentSwarm, type AgentSwarm } from '../../harness/agent-swarm.js';
 import { launchChromium, newLoggedPage } from '../../harness/browser.js';
 import { ensureRendererBuilt } from '../../harness/renderer-build.js';
@@ -26,6 +26,8 @@ let site: StaticServer;
 let browser: Browser;
 let page: Page;
 const pageLog: string[] = [];
+/** the node's warnings and errors but its refusals (thousands in a storm, by design): connections it ended */
+const serverLog: string[] = [];
 
 const count = async (state: string) =>
   Number(await page.locator(`[data-testid="device-counts"] [data-state="${state}"]`).getAttribute('data-count'));
@@ -38,6 +40,10 @@ before(async () => {
     consoleTokens: [CONSOLE_TOKEN],
     agentTokens: [AGENT_TOKEN],
     maxConnectionsPerAddress: 0,
+    logger: createJsonLogger({
+      level: 'warn',
+      write: (line) => void (!/refus/i.test(line) && serverLog.length < 2000 && serverLog.push(line)),
+    }),
   });
   site = await serveDirectory(await ensureRendererBuilt());
   browser = await launchChromium();
@@ -105,6 +111,10 @@ test(`${DEPARTING} agents leaving at once are applied as diffs: the counts follo
   );
   // Why a connected console reconnected, when it did (the console logs each disconnect's reason).
   const disconnects = pageLog.filter((line) => line.includes('[signaling] disconnected'));
-  if (disconnects.length > 0) console.log(`device-list-fleet: the console reconnected: ${disconnects.join(' | ')}`);
+  if (disconnects.length > 0) {
+    console.log(
+      `device-list-fleet: the console reconnected: ${disconnects.join(' | ')}\nthe node's warnings:\n${serverLog.slice(-20).join('\n')}`,
+    );
+  }
   await page.locator('[data-testid="signaling-state"][data-state="connected"]').waitFor();
 });
