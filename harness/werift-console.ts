@@ -42,6 +42,47 @@ export async function until<T>(check: () => T | undefined | false, what: string,
   }
 }
 
+/**
+ * Connects `socket` and resolves with the first `event` it gets. A server that says "later" (a busy
+ * node's 503 before the upgrade, which the client sees as a transport error; RATE_LIMITED) is tried
+ * again, as the console does; a refusal that is final, or no `event` within `ms`, throws saying
+ * what the server last said, where waiting for the event alone hung until the test's own timeout.
+ */
+export function connectFor<T = unknown>(socket: Socket, event: string, what: string, ms = 60_000): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let last = 'nothing';
+    let retry: NodeJS.Timeout | undefined;
+    const done = () => {
+      clearTimeout(timer);
+      clearTimeout(retry);
+      socket.off('connect_error', refused);
+    };
+    const timer = setTimeout(() => {
+      done();
+      socket.disconnect();
+      reject(new Error(`no ${event} from ${what} within ${ms / 1000} s; it last said: ${last}`));
+    }, ms);
+    const refused = (error: Error & { data?: { code?: string; message?: string; retryAfterMs?: number } }) => {
+      const data = error.data;
+      last = data?.message
+        ? `${data.code ?? ''} ${data.message}`
+        : `${error.message} (${String((error as { description?: unknown }).description ?? '')})`;
+      if (data?.code !== undefined && data.code !== 'RATE_LIMITED') {
+        done();
+        reject(new Error(`${what} refused the connection: ${last}`));
+        return;
+      }
+      retry = setTimeout(() => socket.connect(), data?.retryAfterMs ?? 500);
+    };
+    socket.once(event, (value: T) => {
+      done();
+      resolve(value);
+    });
+    socket.on('connect_error', refused);
+    socket.connect();
+  });
+}
+
 export class TestConsole {
   keys!: AgentKeys;
   consoleId: string | undefined;
@@ -67,9 +108,7 @@ export class TestConsole {
       ...(localAddress ? { localAddress } : {}),
     });
     this.socket = socket;
-    const hello = new Promise<LanHello>((resolve) => socket.once('lan:hello', resolve));
-    socket.connect();
-    this.hello = await hello;
+    this.hello = await connectFor<LanHello>(socket, 'lan:hello', `the LAN endpoint at ${url}`);
     return this.hello;
   }
 
@@ -84,9 +123,7 @@ export class TestConsole {
       autoConnect: false,
     });
     this.socket = socket;
-    const presence = new Promise<void>((resolve) => socket.once('presence:snapshot', () => resolve()));
-    socket.connect();
-    await presence;
+    await connectFor(socket, 'presence:snapshot', `the signaling server at ${url}`);
     this.hello = { agentId, name: agentId, version: '', nonce: '' } as LanHello;
   }
 

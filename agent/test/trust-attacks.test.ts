@@ -25,7 +25,7 @@ import { io } from 'socket.io-client';
 import { ensureDocker, startContainer, type TestContainer } from '../../harness/docker.js';
 import { FAILURES_PER_ADDRESS } from '../src/trust/attempt-limiter.js';
 import { buildAgent, patchedWerift, type Werift } from '../../harness/patched-werift.js';
-import { collect, opened, TestConsole, until } from '../../harness/werift-console.js';
+import { collect, connectFor, opened, TestConsole, until } from '../../harness/werift-console.js';
 
 const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 const consoleToken = 'console-trust-attacks-0123456789';
@@ -252,11 +252,17 @@ describe('attacks on the agent trust (issue 11)', () => {
       return sdp;
     })();
     const sockets = Array.from({ length: 3 }, () =>
-      io(signaling.url, { auth: { role: 'console', token: consoleToken }, transports: ['websocket'], reconnection: false, forceNew: true }),
+      io(signaling.url, {
+        auth: { role: 'console', token: consoleToken },
+        transports: ['websocket'],
+        reconnection: false,
+        forceNew: true,
+        autoConnect: false,
+      }),
     );
     const refusals: { reason: string; code?: string }[] = [];
     for (const socket of sockets) socket.on('webrtc:disconnect', (m: { reason: string; code?: string }) => refusals.push(m));
-    await Promise.all(sockets.map((s) => new Promise((r) => s.once('presence:snapshot', r))));
+    await Promise.all(sockets.map((s) => connectFor(s, 'presence:snapshot', 'the signaling server')));
     for (const [n, socket] of sockets.entries()) {
       for (let i = 0; i < MAX_NEGOTIATIONS_PER_CONNECTION + 2; i++) {
         await socket
