@@ -22,6 +22,13 @@ interface PageWindow {
   sendIce(candidate: RTCIceCandidateInit): void;
 }
 
+/** werift's end of a data channel, as far as these rounds use it. */
+interface WeriftChannel {
+  label: string;
+  readyState: string;
+  send(data: string): void;
+}
+
 /** What one round saw in the page: the ids of the closed channel and of the next one, and how the next one ended up. */
 interface Round {
   firstId: number | null;
@@ -155,6 +162,64 @@ async function rounds(w: Werift, count: number): Promise<Round[]> {
   }
 }
 
+/**
+ * werift closes `closed-<n>` and the answer to its reset is lost once (a datagram dropped at a busy
+ * socket, or a peer that answers "in progress" and performs the reset when the data before it has
+ * come): the page, whose end of the stream is reset both ways, opens `next-<n>` on the freed id as
+ * the first closes; werift asks again a retransmission timeout later. The next channel must not be
+ * closed by that late answer, and must carry messages both ways.
+ */
+async function lateAnswerRound(
+  page: Page,
+  peer: Peer,
+  received: Map<string, string[]>,
+  n: number,
+): Promise<Round & { echoed: boolean; atWerift: string }> {
+  const sctp = (peer as unknown as { sctpTransport: { sctp: { receiveReconfigParam(param: { type: number }): Promise<void> } } })
+    .sctpTransport.sctp;
+  const receive = sctp.receiveReconfigParam.bind(sctp);
+  let dropped = false;
+  sctp.receiveReconfigParam = async (param) => {
+    if (param.type === 16 && !dropped) {
+      dropped = true; // the first Re-configuration Response: lost
+      return;
+    }
+    return receive(param);
+  };
+  await page.evaluate((n) => {
+    const w = window as unknown as PageWindow & { rounds: Record<number, { first: RTCDataChannel; next?: RTCDataChannel; echo?: string }> };
+    w.rounds ??= {};
+    const first = w.pc.createDataChannel(`closed-${n}`);
+    w.rounds[n] = { first };
+    first.onopen = () => first.send('close now');
+    first.onclose = () => {
+      const next = w.pc.createDataChannel(`next-${n}`);
+      w.rounds[n]!.next = next;
+      next.onopen = () => next.send('offer');
+      next.onmessage = (e) => void (w.rounds[n]!.echo = String(e.data));
+    };
+  }, n);
+  await until(() => dropped, "werift's reset to be answered (and the answer lost)");
+  await until(() => (received.get(`next-${n}`)?.length ?? 0) > 0, `next-${n} to carry its offer`).catch(() => undefined);
+  // werift asks again after its retransmission timeout (1 s or more) and gets the answer.
+  await until(() => resetsOver(peer), "werift's stream resets to be over");
+  const channels = (peer as unknown as { sctpTransport: { dataChannels: Record<string, WeriftChannel> } }).sctpTransport.dataChannels;
+  const channel = Object.values(channels).find((c) => c.label === `next-${n}`);
+  channel?.send('echo');
+  await until(
+    async () =>
+      (await page.evaluate((n) => (window as unknown as { rounds: Record<number, { echo?: string }> }).rounds[n]!.echo, n)) === 'echo',
+    `werift's message on next-${n} to reach the page`,
+    5000,
+  ).catch(() => undefined);
+  const seen = await page.evaluate((n) => {
+    const r = (window as unknown as { rounds: Record<number, { first: RTCDataChannel; next?: RTCDataChannel; echo?: string }> }).rounds[n]!;
+    return { firstId: r.first.id, nextId: r.next?.id ?? null, nextState: r.next?.readyState ?? 'never made', echoed: r.echo === 'echo' };
+  }, n);
+  sctp.receiveReconfigParam = receive;
+  return { ...seen, atWerift: channel?.readyState ?? 'gone', received: [...(received.get(`next-${n}`) ?? [])] };
+}
+
 describe('werift and Chromium closing a channel at once', () => {
   test("the console's next channel takes the closed channel's id and stays open", async () => {
     const seen = await rounds(await patchedWerift(), 5);
@@ -171,5 +236,30 @@ describe('werift and Chromium closing a channel at once', () => {
       seen.some((r) => r.nextId === r.firstId && r.nextState === 'closed'),
       `no round's next channel was closed: ${JSON.stringify(seen)}`,
     );
+  });
+  async function lateAnswer(w: Werift) {
+    const { page, peer, received } = await connect(w);
+    try {
+      return await lateAnswerRound(page, peer, received, 0);
+    } finally {
+      await peer.close();
+      await page.context().close();
+    }
+  }
+
+  test("a channel opened on an id whose reset's answer werift has not had yet stays open, both ways", async () => {
+    const r = await lateAnswer(await patchedWerift());
+    assert.equal(r.nextId, r.firstId, `Chromium gives the next channel the id just freed: ${JSON.stringify(r)}`);
+    assert.equal(r.nextState, 'open', JSON.stringify(r));
+    assert.equal(r.atWerift, 'open', JSON.stringify(r));
+    assert.deepEqual(r.received, ['offer'], JSON.stringify(r));
+    assert.ok(r.echoed, `werift's message on the next channel reached the page: ${JSON.stringify(r)}`);
+  });
+
+  test('werift without the sctp-stream-reopened-before-reset-answer patch closes that channel when the answer comes', async () => {
+    const r = await lateAnswer(await weriftWithout('sctp-stream-reopened-before-reset-answer'));
+    assert.equal(r.nextId, r.firstId, JSON.stringify(r));
+    assert.equal(r.atWerift, 'gone', JSON.stringify(r));
+    assert.ok(!r.echoed, JSON.stringify(r));
   });
 });
