@@ -217,7 +217,14 @@ export class AgentPeer {
       return;
     }
     this.channels++;
-    port.onClose(() => this.channels--);
+    // Which stream each channel had, and when it ended: a channel closed under a new one that
+    // reused its id shows here (debug: one line per channel).
+    const stream = { negotiationId: this.options.negotiationId, label: port.label.slice(0, 64), id: raw.id };
+    log.debug('data channel opened', stream);
+    port.onClose(() => {
+      this.channels--;
+      log.debug('data channel closed', stream);
+    });
     if (port.label === CONTROL_CHANNEL_LABEL) {
       const control = new AgentControlChannel(
         port,
