@@ -85,9 +85,24 @@ export class Impairments {
     await sh('ip', ['-n', this.net.router, 'link', 'set', this.net.host(host).routerInterface, 'down']);
   }
 
-  /** The link up again, with no loss and no delay. */
+  /**
+   * The link up again, with no loss and no delay; resolves once both ends say `state UP`. The
+   * kernel starts an interface's queue when it marks it up, up to a second after its carrier came
+   * back (linkwatch), and drops what is sent before: a probe sent at once could lose everything.
+   */
   async restore(host: string): Promise<void> {
-    await sh('ip', ['-n', this.net.router, 'link', 'set', this.net.host(host).routerInterface, 'up']);
+    const { ns, routerInterface } = this.net.host(host);
+    await sh('ip', ['-n', this.net.router, 'link', 'set', routerInterface, 'up']);
+    const deadline = Date.now() + 10_000;
+    for (const [where, dev] of [
+      [this.net.router, routerInterface],
+      [ns, 'eth0'],
+    ] as const) {
+      while (!/ state UP /.test(await sh('ip', ['-n', where, '-o', 'link', 'show', 'dev', dev]))) {
+        if (Date.now() > deadline) throw new Error(`the link of ${host} (${dev} in ${where}) did not come up within 10 s`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    }
     const state = this.links.get(host);
     if (state) await this.clear(state);
   }
