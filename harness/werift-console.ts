@@ -56,6 +56,7 @@ export function connectFor<T = unknown>(socket: Socket, event: string, what: str
       clearTimeout(timer);
       clearTimeout(retry);
       socket.off('connect_error', refused);
+      socket.off(event, arrived);
     };
     const timer = setTimeout(() => {
       done();
@@ -74,10 +75,11 @@ export function connectFor<T = unknown>(socket: Socket, event: string, what: str
       }
       retry = setTimeout(() => socket.connect(), data?.retryAfterMs ?? 500);
     };
-    socket.once(event, (value: T) => {
+    const arrived = (value: T) => {
       done();
       resolve(value);
-    });
+    };
+    socket.once(event, arrived);
     socket.on('connect_error', refused);
     socket.connect();
   });

@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../../harness/browser.js';
+import { waitFor } from '../../harness/wait.js';
 import { patchedWerift, weriftWithout, type Werift } from '../../harness/patched-werift.js';
 
 type Peer = InstanceType<Werift['RTCPeerConnection']>;
@@ -103,19 +104,25 @@ async function connect(w: Werift): Promise<{ page: Page; peer: Peer; received: M
   return { page, peer, received };
 }
 
-/** werift's SCTP association, for whether its stream resets are over. */
+/** werift's SCTP transport, as far as these rounds look into it. */
+interface WeriftTransport {
+  dataChannels: Record<string, WeriftChannel>;
+  sctp: {
+    reconfigRequest: unknown;
+    reconfigQueue: number[];
+    receiveReconfigParam(param: { type: number }): Promise<void>;
+  };
+}
+
+const transportOf = (peer: Peer) => (peer as unknown as { sctpTransport: WeriftTransport }).sctpTransport;
+
+/** Whether werift's stream resets are over: none queued, none awaiting its answer. */
 function resetsOver(peer: Peer): boolean {
-  const sctp = (peer as unknown as { sctpTransport: { sctp: { reconfigRequest: unknown; reconfigQueue: number[] } } }).sctpTransport.sctp;
+  const { sctp } = transportOf(peer);
   return !sctp.reconfigRequest && sctp.reconfigQueue.length === 0;
 }
 
-async function until(predicate: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+const until = (probe: () => unknown, what: string, ms = 10_000) => waitFor(probe, what, ms, 20);
 
 /**
  * One round: the page opens `listing-<n>`, asks werift to close it and closes it itself in the same
@@ -166,8 +173,8 @@ async function rounds(w: Werift, count: number): Promise<Round[]> {
  * werift closes `closed-<n>` and the answer to its reset is lost once (a datagram dropped at a busy
  * socket, or a peer that answers "in progress" and performs the reset when the data before it has
  * come): the page, whose end of the stream is reset both ways, opens `next-<n>` on the freed id as
- * the first closes; werift asks again a retransmission timeout later. The next channel must not be
- * closed by that late answer, and must carry messages both ways.
+ * the first closes. Neither werift's reset sent again nor its late answer may close the next
+ * channel, which must carry messages both ways.
  */
 async function lateAnswerRound(
   page: Page,
@@ -175,8 +182,7 @@ async function lateAnswerRound(
   received: Map<string, string[]>,
   n: number,
 ): Promise<Round & { echoed: boolean; atWerift: string }> {
-  const sctp = (peer as unknown as { sctpTransport: { sctp: { receiveReconfigParam(param: { type: number }): Promise<void> } } })
-    .sctpTransport.sctp;
+  const { sctp } = transportOf(peer);
   const receive = sctp.receiveReconfigParam.bind(sctp);
   let dropped = false;
   sctp.receiveReconfigParam = async (param) => {
@@ -201,10 +207,10 @@ async function lateAnswerRound(
   }, n);
   await until(() => dropped, "werift's reset to be answered (and the answer lost)");
   await until(() => (received.get(`next-${n}`)?.length ?? 0) > 0, `next-${n} to carry its offer`).catch(() => undefined);
-  // werift asks again after its retransmission timeout (1 s or more) and gets the answer.
+  // With 027 the next channel's opening ends the reset; without it werift asks again after its
+  // retransmission timeout (1 s or more) and acts on the answer.
   await until(() => resetsOver(peer), "werift's stream resets to be over");
-  const channels = (peer as unknown as { sctpTransport: { dataChannels: Record<string, WeriftChannel> } }).sctpTransport.dataChannels;
-  const channel = Object.values(channels).find((c) => c.label === `next-${n}`);
+  const channel = Object.values(transportOf(peer).dataChannels).find((c) => c.label === `next-${n}`);
   channel?.send('echo');
   await until(
     async () =>
