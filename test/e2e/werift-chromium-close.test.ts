@@ -9,7 +9,8 @@
  * answered, and that closed the console's next channel before a byte went over it: an upload
  * opened after a listing was interrupted with 0 bytes (a clean-clone run of file-transfer).
  * The same freed id meets a late answer to werift's reset (patch 027) and a reset werift deferred
- * for data still missing (patch 028: a tab of network-faults closed as it opened).
+ * for data still missing (patch 028: a tab of network-faults closed as it opened), and a copy of
+ * the page's reset request that comes after the id was reused (patch 029).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -308,6 +309,68 @@ async function deferredResetRound(
   }
 }
 
+/**
+ * The page closes `copied-<n>` and opens `next-<n>` on the freed id as it closes; once the next
+ * channel has carried its offer, a copy of Chromium's reset request for the closed stream reaches
+ * werift again (a retransmission whose original was answered: on a path that reorders, it can come
+ * after the next channel's opening). werift must answer it and not carry it out again.
+ */
+async function copiedRequestRound(
+  page: Page,
+  peer: Peer,
+  received: Map<string, string[]>,
+  n: number,
+): Promise<Round & { echoed: boolean; atWerift: string; copied: boolean }> {
+  const { sctp } = transportOf(peer);
+  const receive = sctp.receiveReconfigParam.bind(sctp);
+  const requests: { type: number }[] = [];
+  sctp.receiveReconfigParam = async (param) => {
+    if (param.type === 13) requests.push(param); // an Outgoing SSN Reset Request
+    return receive(param);
+  };
+  try {
+    await page.evaluate((n) => {
+      const w = window as unknown as PageWindow & {
+        rounds: Record<number, { first: RTCDataChannel; next?: RTCDataChannel; echo?: string }>;
+      };
+      w.rounds ??= {};
+      const first = w.pc.createDataChannel(`copied-${n}`);
+      w.rounds[n] = { first };
+      first.onopen = () => first.close();
+      first.onclose = () => {
+        const next = w.pc.createDataChannel(`next-${n}`);
+        w.rounds[n]!.next = next;
+        next.onopen = () => next.send('offer');
+        next.onmessage = (e) => void (w.rounds[n]!.echo = String(e.data));
+      };
+    }, n);
+    await until(() => (received.get(`next-${n}`)?.length ?? 0) > 0, `next-${n} to carry its offer`);
+    await until(() => resetsOver(peer), "werift's stream resets to be over");
+    const copied = requests.length > 0;
+    if (copied) await receive(requests.at(-1)!);
+    await until(() => resetsOver(peer), "werift's stream resets to be over");
+    // A reset of the next stream, if werift sent one, is answered a round trip later.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const channel = Object.values(transportOf(peer).dataChannels).find((c) => c.label === `next-${n}`);
+    if (channel?.readyState === 'open') channel.send('echo');
+    await until(
+      async () =>
+        (await page.evaluate((n) => (window as unknown as { rounds: Record<number, { echo?: string }> }).rounds[n]!.echo, n)) === 'echo',
+      `werift's message on next-${n} to reach the page`,
+      5000,
+    ).catch(() => undefined);
+    const seen = await page.evaluate((n) => {
+      const r = (window as unknown as { rounds: Record<number, { first: RTCDataChannel; next?: RTCDataChannel; echo?: string }> }).rounds[
+        n
+      ]!;
+      return { firstId: r.first.id, nextId: r.next?.id ?? null, nextState: r.next?.readyState ?? 'never made', echoed: r.echo === 'echo' };
+    }, n);
+    return { ...seen, copied, atWerift: channel?.readyState ?? 'gone', received: [...(received.get(`next-${n}`) ?? [])] };
+  } finally {
+    sctp.receiveReconfigParam = receive;
+  }
+}
+
 describe('werift and Chromium closing a channel at once', () => {
   test("the console's next channel takes the closed channel's id and stays open", async () => {
     const seen = await rounds(await patchedWerift(), 5);
@@ -373,6 +436,34 @@ describe('werift and Chromium closing a channel at once', () => {
 
   test('werift without the sctp-data-held-behind-deferred-reset patch closes that channel when the lost data comes', async () => {
     const r = await deferredReset(await weriftWithout('sctp-data-held-behind-deferred-reset'));
+    assert.equal(r.nextId, r.firstId, JSON.stringify(r));
+    assert.equal(r.atWerift, 'gone', JSON.stringify(r));
+    assert.ok(!r.echoed, JSON.stringify(r));
+  });
+
+  async function copiedRequest(w: Werift) {
+    const { page, peer, received } = await connect(w);
+    try {
+      return await copiedRequestRound(page, peer, received, 0);
+    } finally {
+      await peer.close();
+      await page.context().close();
+    }
+  }
+
+  test("a copy of the peer's reset request that comes after the next channel opened on its id is answered, not carried out", async () => {
+    const r = await copiedRequest(await patchedWerift());
+    assert.ok(r.copied, `Chromium's reset request was seen: ${JSON.stringify(r)}`);
+    assert.equal(r.nextId, r.firstId, `Chromium gives the next channel the id just freed: ${JSON.stringify(r)}`);
+    assert.equal(r.nextState, 'open', JSON.stringify(r));
+    assert.equal(r.atWerift, 'open', JSON.stringify(r));
+    assert.deepEqual(r.received, ['offer'], JSON.stringify(r));
+    assert.ok(r.echoed, `werift's message on the next channel reached the page: ${JSON.stringify(r)}`);
+  });
+
+  test('werift without the sctp-reset-request-once-by-sequence patch closes that channel when the copy comes', async () => {
+    const r = await copiedRequest(await weriftWithout('sctp-reset-request-once-by-sequence'));
+    assert.ok(r.copied, JSON.stringify(r));
     assert.equal(r.nextId, r.firstId, JSON.stringify(r));
     assert.equal(r.atWerift, 'gone', JSON.stringify(r));
     assert.ok(!r.echoed, JSON.stringify(r));
