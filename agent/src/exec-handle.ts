@@ -52,10 +52,11 @@ export interface ExecHandle {
   /** The exit code once the process ended; null when Docker cannot tell. */
   exitCode(): Promise<number | null>;
   /**
-   * Whether Docker says the process still runs: after the stream ended, it means the engine cut the
-   * stream (a restart with live-restore), not that the shell exited. False when Docker cannot tell.
+   * Whether Docker says the process still runs: after the stream ended, true means the engine cut
+   * the stream (a restart with live-restore), not that the shell exited; null means the engine
+   * could not be asked (it stopped or is restarting), so nobody can tell.
    */
-  isRunning(): Promise<boolean>;
+  isRunning(): Promise<boolean | null>;
 }
 
 async function exists(container: Docker.Container, path: string): Promise<Result<boolean>> {
@@ -180,7 +181,7 @@ export async function startExec(target: ResolvedTarget, options: ExecOptions): P
     },
     async isRunning() {
       const info = await attempt(exec.inspect(), 'EXEC_FAILED', 'inspecting the exec');
-      return info.ok && info.value.Running;
+      return info.ok ? info.value.Running : null;
     },
   });
 }

@@ -416,7 +416,13 @@ export class TtySession {
     if (this.exitCode !== undefined || this.ending) return;
     const code = await this.exec.handle.exitCode();
     if (this.ending) return;
-    if (code === null && (await this.exec.handle.isRunning())) return this.streamCut();
+    if (code === null) {
+      // No exit code: the shell may still run with its stream cut by the engine, or the engine
+      // itself may be gone (stopped, restarting), and then nobody can tell.
+      const running = await this.exec.handle.isRunning();
+      if (this.ending) return;
+      if (running !== false) return this.streamCut(running === null);
+    }
     this.exitCode = code;
     log.debug('process exited', { sessionId: this.sessionId, code, attached: this.isAttached });
     // Detached, the session waits out its grace period so that a resume still gets the end.
@@ -425,24 +431,32 @@ export class TtySession {
 
   /**
    * The stream ended while the shell runs: the Docker engine cut it (a restart with live-restore
-   * keeps the container and its processes), and an exec cannot be attached again. Nobody can reach
-   * the shell any more: it is ended, and the console and the audit log are told why, not that it
-   * exited.
+   * keeps the container and its processes), and an exec cannot be attached again; or the stream
+   * ended and the engine could not be asked why (`engineGone`: it stopped or is restarting). Either
+   * way nobody can reach the shell any more: it is ended (on the host, by its process id, which
+   * needs no engine), and the console and the audit log are told why, not that it exited.
    */
-  private streamCut(): void {
-    log.warn('the Docker engine cut the terminal stream while the shell ran; ending the session', {
-      sessionId: this.sessionId,
-      attached: this.isAttached,
-    });
+  private streamCut(engineGone: boolean): void {
+    log.warn(
+      engineGone
+        ? 'the terminal stream ended and the Docker engine does not answer; ending the session'
+        : 'the Docker engine cut the terminal stream while the shell ran; ending the session',
+      { sessionId: this.sessionId, attached: this.isAttached },
+    );
     this.sender.flush();
     this.sender.send({
       type: 'error',
       code: 'DOCKER_UNAVAILABLE',
-      message:
-        "The Docker engine cut this terminal's stream (it restarted?) while the shell ran; the shell cannot be reached again and was ended.",
+      message: engineGone
+        ? "This terminal's stream ended and the Docker engine does not answer (it stopped or is restarting?); the shell cannot be reached again and was ended."
+        : "The Docker engine cut this terminal's stream (it restarted?) while the shell ran; the shell cannot be reached again and was ended.",
       fatal: true,
     });
-    void this.dispose('the Docker engine cut the terminal stream (engine restarted?); the shell was ended');
+    void this.dispose(
+      engineGone
+        ? 'the terminal stream ended and the Docker engine did not answer; the shell was ended'
+        : 'the Docker engine cut the terminal stream (engine restarted?); the shell was ended',
+    );
   }
 
   /**

@@ -1,0 +1,141 @@
+/**
+ * The Docker engine going away under a running agent, and coming back (a restart of dockerd, its
+ * socket gone for a while): the agent reaches it through a socket of the test's own that forwards to
+ * the real engine, and the test cuts that socket (every connection closed, nothing listening) and
+ * opens it again. Other tests share the engine, so it is never stopped itself.
+ *
+ * A terminal open when the engine goes is told so (`DOCKER_UNAVAILABLE`, in words), not that its
+ * shell exited, and its shell, which nobody can reach any more, is ended on the host. While the
+ * engine is gone a console is told so when it opens a terminal or lists containers, and the agent
+ * stays up; once it is back, terminals open again and the agent follows container events again,
+ * with nothing restarted by hand.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { ensureDocker, startContainer, type TestContainer } from '../../harness/docker.js';
+import { AgentProcess, openTerminal, pairedConsole } from '../../harness/lan-agent.js';
+import { buildAgent, patchedWerift, type Werift } from '../../harness/patched-werift.js';
+import { until } from '../../harness/werift-console.js';
+
+/** A Unix socket forwarding to the Docker engine's, which the test can cut and open again. */
+class EngineSocket {
+  readonly path: string;
+  private server: Server | undefined;
+  private readonly open = new Set<Socket>();
+
+  constructor(dir: string) {
+    this.path = join(dir, 'docker.sock');
+  }
+
+  async listen(): Promise<void> {
+    const server = createServer((client) => {
+      const engine = createConnection('/var/run/docker.sock');
+      for (const end of [client, engine]) {
+        this.open.add(end);
+        end.on('close', () => this.open.delete(end));
+        end.on('error', () => undefined);
+      }
+      client.pipe(engine).pipe(client);
+      client.on('close', () => engine.destroy());
+      engine.on('close', () => client.destroy());
+    });
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(this.path, resolve));
+    this.server = server;
+  }
+
+  /** The engine is gone: every connection closed, the socket removed. */
+  async cut(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    for (const end of this.open) end.destroy();
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    rmSync(this.path, { force: true });
+  }
+}
+
+let w: Werift;
+let container: TestContainer;
+let agent: AgentProcess | undefined;
+const dir = mkdtempSync(join(tmpdir(), 'tether-engine-loss-'));
+const engine = new EngineSocket(dir);
+
+before(async () => {
+  await Promise.all([ensureDocker(), buildAgent()]);
+  w = await patchedWerift();
+  container = await startContainer({ namePrefix: 'tether-engine-loss' });
+  await engine.listen();
+});
+
+after(async () => {
+  await agent?.stop();
+  await engine.cut();
+  await container?.remove();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('the Docker engine gone and back: consoles are told, the agent stays up and serves again once it returns', async () => {
+  agent = await AgentProcess.start(join(dir, 'state'), ['--docker-socket', engine.path]);
+  const { console: c, agentInfo } = await pairedConsole(agent);
+  const before = await openTerminal(w, c, agentInfo, container.name);
+  await before.run('echo before-$((40+2))', 'before-42');
+  await before.close();
+  const held = await openTerminal(w, c, agentInfo, container.name);
+  await held.run('sleep 4712 & echo bg-$((1+1))', 'bg-2');
+  const leftover = async () => (await container.processes()).filter((p) => /sleep 4712|bash/.test(p));
+  assert.ok((await leftover()).length >= 2, (await container.processes()).join('\n'));
+
+  await engine.cut();
+  // The open terminal's stream went with the engine: the console is told, in words, and the shell,
+  // which nobody can reach any more, is ended (the agent kills it on the host, by its process id).
+  const cutOff = await until(
+    () => held.term.find((m) => m.type === 'error' || m.type === 'exit'),
+    'the open terminal to hear of the engine',
+    30_000,
+  );
+  assert.equal(cutOff.type, 'error', `told of the engine, not an exit: ${JSON.stringify(held.term)}`);
+  assert.equal(cutOff.code, 'DOCKER_UNAVAILABLE', JSON.stringify(cutOff));
+  assert.equal(cutOff.fatal, true, JSON.stringify(cutOff));
+  assert.match(String(cutOff.message), /Docker engine does not answer/, JSON.stringify(cutOff));
+  for (const deadline = Date.now() + 15_000; (await leftover()).length > 0 && Date.now() < deadline; )
+    await new Promise((r) => setTimeout(r, 200));
+  assert.deepEqual(await leftover(), [], 'the shell and its job are ended');
+  assert.match(
+    readFileSync(join(dir, 'state', 'audit.jsonl'), 'utf8'),
+    /"event":"session.end".*"reason":"the terminal stream ended and the Docker engine did not answer; the shell was ended"/,
+  );
+
+  const during = await openTerminal(w, c, agentInfo, container.name);
+  assert.equal(during.first.type, 'error', JSON.stringify(during.first));
+  assert.equal(during.first.code, 'DOCKER_UNAVAILABLE', JSON.stringify(during.first));
+  assert.match(String(during.first.message), /Docker engine/, JSON.stringify(during.first));
+  during.control.send(JSON.stringify({ type: 'list-targets' }));
+  const listed = await until(
+    () => during.controlMessages.find((m) => m.type === 'targets' || (m.type === 'error' && m.code === 'DOCKER_UNAVAILABLE')),
+    'an answer to list-targets',
+    30_000,
+  );
+  assert.equal(listed.type, 'error', `no list while the engine is gone: ${JSON.stringify(listed)}`);
+  await during.close();
+  assert.equal(agent.child.exitCode, null, `the agent stays up: ${agent.logs.slice(-2000)}`);
+
+  await engine.listen();
+  // The container events are followed again (the watcher retries every 2 s), and a terminal opens.
+  await until(
+    () => /"msg":"following container events"/.test(agent!.logs.split('container events unavailable').at(-1)!),
+    'events followed again',
+    30_000,
+  );
+  const again = await openTerminal(w, c, agentInfo, container.name);
+  await again.run('echo after-$((40+3))', 'after-43');
+  again.control.send(JSON.stringify({ type: 'list-targets' }));
+  const back = await until(() => again.controlMessages.find((m) => m.type === 'targets'), 'the container list', 30_000);
+  assert.ok(
+    (back.targets as { name: string }[]).some((t) => t.name === container.name),
+    JSON.stringify(back),
+  );
+  await again.close();
+});
