@@ -8,54 +8,28 @@
  * shell exited, and its shell, which nobody can reach any more, is ended on the host. While the
  * engine is gone a console is told so when it opens a terminal or lists containers, and the agent
  * stays up; once it is back, terminals open again and the agent follows container events again,
- * with nothing restarted by hand.
+ * with nothing restarted by hand. An upload the engine's going cut off ends saying so, and its
+ * temporary file, which cannot be removed while the engine is gone, is removed once it is back.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { ensureDocker, startContainer, type TestContainer } from '../../harness/docker.js';
+import { randomBytes } from 'node:crypto';
+import Docker from 'dockerode';
+import { TRANSFER_CHUNK_BYTES, TRANSFER_WINDOW_BYTES } from '@tether/protocol';
+import { docker, ensureDocker, startContainer, type TestContainer } from '../../harness/docker.js';
+import { EngineSocket } from '../../harness/engine-socket.js';
 import { AgentProcess, openTerminal, pairedConsole } from '../../harness/lan-agent.js';
 import { buildAgent, patchedWerift, type Werift } from '../../harness/patched-werift.js';
 import { until } from '../../harness/werift-console.js';
-
-/** A Unix socket forwarding to the Docker engine's, which the test can cut and open again. */
-class EngineSocket {
-  readonly path: string;
-  private server: Server | undefined;
-  private readonly open = new Set<Socket>();
-
-  constructor(dir: string) {
-    this.path = join(dir, 'docker.sock');
-  }
-
-  async listen(): Promise<void> {
-    const server = createServer((client) => {
-      const engine = createConnection('/var/run/docker.sock');
-      for (const end of [client, engine]) {
-        this.open.add(end);
-        end.on('close', () => this.open.delete(end));
-        end.on('error', () => undefined);
-      }
-      client.pipe(engine).pipe(client);
-      client.on('close', () => engine.destroy());
-      engine.on('close', () => client.destroy());
-    });
-    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(this.path, resolve));
-    this.server = server;
-  }
-
-  /** The engine is gone: every connection closed, the socket removed. */
-  async cut(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    for (const end of this.open) end.destroy();
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-    rmSync(this.path, { force: true });
-  }
-}
+import { AuditLog } from '../src/audit.js';
+import { SessionRegistry } from '../src/session-registry.js';
+import { AgentFileChannel } from '../src/transfer/file-channel.js';
+import { TransferRules } from '../src/transfer/transfer-rules.js';
+import { FakeChannel } from './support/fake-channel.js';
+import { fakeTtySession } from './support/fake-tty-session.js';
 
 let w: Werift;
 let container: TestContainer;
@@ -138,4 +112,61 @@ test('the Docker engine gone and back: consoles are told, the agent stays up and
     JSON.stringify(back),
   );
   await again.close();
+});
+
+test("an upload the engine's going cut off is ended in words, and its temporary file is removed once the engine is back", async () => {
+  const temporaries = async () => Number(await docker('exec', container.id, 'sh', '-c', 'ls -a /tmp | grep -c tether-upload || true'));
+  const engineClient = new Docker({ socketPath: engine.path });
+  const registry = new SessionRegistry();
+  registry.add(fakeTtySession(engineClient, container, 'session-upload', 'console:test'));
+  const audit = new AuditLog(join(dir, 'transfer-audit.jsonl'));
+  try {
+    const port = new FakeChannel('file:engine-loss');
+    new AgentFileChannel(port, {
+      registry,
+      rules: new TransferRules({ mode: 'both', maxBytes: 0, containers: {} }),
+      audit,
+      who: { path: 'lan', connection: 'test-connection' },
+      owner: 'console:test',
+      peerId: 'test',
+    });
+    const bytes = randomBytes(8 * 1024 * 1024);
+    port.deliver({
+      type: 'offer',
+      direction: 'upload',
+      sessionId: 'session-upload',
+      dir: '/tmp',
+      name: 'cut.bin',
+      size: bytes.length,
+      overwrite: false,
+    });
+    await port.until(() => port.messages().some((m) => m.type === 'accept' || m.type === 'error'), 'accept');
+    assert.ok(
+      port.messages().some((m) => m.type === 'accept'),
+      JSON.stringify(port.messages()),
+    );
+    for (let at = 0; at < TRANSFER_WINDOW_BYTES; at += TRANSFER_CHUNK_BYTES) port.deliver(bytes.subarray(at, at + TRANSFER_CHUNK_BYTES));
+    await port.until(() => port.messages().some((m) => m.type === 'ack'), 'the first bytes written');
+    assert.equal(await temporaries(), 1, 'the upload is being written to its temporary file');
+
+    await engine.cut();
+    await port.until(() => port.messages().some((m) => m.type === 'error' && m.fatal === true), 'the upload to end');
+    const error = port.messages().find((m) => m.type === 'error' && m.fatal === true)!;
+    assert.equal(error.code, 'TRANSFER_FAILED', JSON.stringify(error));
+    assert.match(String(error.message), /Docker engine stopped answering .* nothing was kept under that name/, JSON.stringify(error));
+    assert.equal(await temporaries(), 1, 'the temporary file cannot be removed while the engine is gone');
+
+    await engine.listen();
+    for (const deadline = Date.now() + 30_000; (await temporaries()) > 0; ) {
+      assert.ok(Date.now() < deadline, 'the temporary file is removed once the engine answers again');
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    assert.equal(
+      await docker('exec', container.id, 'sh', '-c', 'ls /tmp/cut.bin 2>/dev/null | wc -l'),
+      '0',
+      'nothing under the final name',
+    );
+  } finally {
+    audit.close();
+  }
 });

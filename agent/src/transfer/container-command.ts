@@ -13,7 +13,7 @@ import { readFile } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
 import type Docker from 'dockerode';
 import { ok, protocolError, type ProtocolError, type Result } from '@tether/protocol';
-import { attempt, describeError } from '../deadline.js';
+import { attempt, describeError, DOCKER_REQUEST_TIMEOUT_MS, dockerStatus, withDeadline } from '../deadline.js';
 import { createLogger } from '../log.js';
 import { killInContainer } from '../session-killer.js';
 
@@ -41,7 +41,12 @@ export interface CommandExit {
   /** null when Docker could not tell */
   code: number | null;
   stderr: string;
+  /** Docker could not be asked for the exit code at all: the engine stopped or is restarting */
+  engineGone?: boolean;
 }
+
+/** The exit code could not be asked for: the engine does not answer. */
+const ENGINE_GONE = Symbol('engine gone');
 
 export class ContainerCommand {
   private stderrText = '';
@@ -68,7 +73,9 @@ export class ContainerCommand {
     });
     // Reading starts paused: the caller says when it takes the output.
     stream.pause();
-    this.exit = ended.then(() => this.exitCode()).then((code) => ({ code, stderr: this.stderrText }));
+    this.exit = ended
+      .then(() => this.exitCode())
+      .then((code) => ({ code: code === ENGINE_GONE ? null : code, stderr: this.stderrText, engineGone: code === ENGINE_GONE }));
   }
 
   static async start(container: Docker.Container, options: CommandOptions): Promise<Result<ContainerCommand>> {
@@ -166,12 +173,18 @@ export class ContainerCommand {
     for (const listener of this.stderrListeners) listener(text);
   }
 
-  private async exitCode(): Promise<number | null> {
+  private async exitCode(): Promise<number | null | typeof ENGINE_GONE> {
     // The stream can end a moment before Docker records the exit: ask a few times.
     for (let tries = 0; tries < EXIT_POLLS; tries++) {
-      const info = await attempt(this.exec.inspect(), 'TRANSFER_FAILED', 'reading the exit code');
-      if (!info.ok) return null;
-      if (!info.value.Running) return info.value.ExitCode;
+      let info;
+      try {
+        info = await withDeadline(this.exec.inspect(), DOCKER_REQUEST_TIMEOUT_MS, 'reading the exit code');
+      } catch (cause) {
+        // An answer that is an error (the exec is unknown) is Docker not telling; no answer at all
+        // (refused, reset, timed out) is the engine gone.
+        return dockerStatus(cause) === undefined ? ENGINE_GONE : null;
+      }
+      if (!info.Running) return info.ExitCode;
       await new Promise((resolve) => setTimeout(resolve, EXIT_POLL_MS));
     }
     return null;
@@ -205,6 +218,12 @@ export function commandError(exit: CommandExit, what: 'read' | 'write' | 'list',
     .slice(0, 400);
   const dir = paths.dir ?? paths.file;
   const file = paths.file;
+  if (exit.engineGone) {
+    return protocolError(
+      'TRANSFER_FAILED',
+      `The Docker engine stopped answering (stopped or restarting?) while ${file} was ${what === 'write' ? 'written' : what === 'read' ? 'read' : 'listed'}; the transfer was ended${what === 'write' ? ' and nothing was kept under that name' : ''}.`,
+    );
+  }
   switch (exit.code) {
     case 3:
       return protocolError('FILE_NOT_FOUND', `${dir} does not exist in the container.`);

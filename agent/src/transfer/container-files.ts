@@ -284,17 +284,45 @@ export async function commitUpload(
     : err(commandError(ran.value, 'write', { dir: target.dir, file: joinPath(target.dir, name) }));
 }
 
-/** Removes an upload's temporary file (cancelled, failed, digest mismatch); logs when it cannot. */
+/** The first wait before a temporary file the engine could not remove is tried again; it doubles. */
+export const REMOVE_RETRY_FIRST_MS = 2000;
+/** The longest wait between two tries. */
+export const REMOVE_RETRY_MAX_MS = 60_000;
+/** How long a temporary file is tried again before the agent gives up (and says so). */
+export const REMOVE_RETRY_FOR_MS = 10 * 60_000;
+
+/**
+ * Removes an upload's temporary file (cancelled, failed, digest mismatch); logs when it cannot.
+ * When the removal could not even be run (the engine stopped or is restarting: the transfer failed
+ * for that reason too), it is tried again, waiting 2 s and then twice as long each time, for
+ * REMOVE_RETRY_FOR_MS: a restarted engine finds no `.part` file left by an upload it cut off.
+ */
 export async function removeTemp(session: FileSession, transferId: string, target: UploadTarget): Promise<void> {
   const ran = await run(session, transferId, REMOVE_SCRIPT, [target.dir, target.temp]);
-  if (!ran.ok || ran.value.code !== 0) {
-    log.warn("an upload's temporary file could not be removed", {
-      transferId,
-      dir: target.dir,
-      temp: target.temp,
-      error: ran.ok ? ran.value.stderr.trim() : ran.error.message,
-    });
+  if (ran.ok && ran.value.code === 0) return;
+  const fields = { transferId, dir: target.dir, temp: target.temp };
+  if (ran.ok) {
+    log.warn("an upload's temporary file could not be removed", { ...fields, error: ran.value.stderr.trim() });
+    return;
   }
+  log.warn("an upload's temporary file could not be removed; trying again while the engine does not answer", {
+    ...fields,
+    error: ran.error.message,
+    retryForMs: REMOVE_RETRY_FOR_MS,
+  });
+  const giveUpAt = Date.now() + REMOVE_RETRY_FOR_MS;
+  const retry = (waitMs: number) => {
+    setTimeout(() => {
+      void run(session, transferId, REMOVE_SCRIPT, [target.dir, target.temp]).then((again) => {
+        if (again.ok && again.value.code === 0) log.info("an upload's temporary file was removed once the engine answered", fields);
+        else if (again.ok) log.warn("an upload's temporary file could not be removed", { ...fields, error: again.value.stderr.trim() });
+        else if (Date.now() + waitMs > giveUpAt)
+          log.warn("gave up removing an upload's temporary file: the engine did not answer", { ...fields, error: again.error.message });
+        else retry(Math.min(waitMs * 2, REMOVE_RETRY_MAX_MS));
+      });
+    }, waitMs).unref();
+  };
+  retry(REMOVE_RETRY_FIRST_MS);
 }
 
 /** A download in progress: its command (stdout paused until resumed), what it is and its size when known. */
