@@ -8,8 +8,9 @@
  * shell exited, and its shell, which nobody can reach any more, is ended on the host. While the
  * engine is gone a console is told so when it opens a terminal or lists containers, and the agent
  * stays up; once it is back, terminals open again and the agent follows container events again,
- * with nothing restarted by hand. An upload the engine's going cut off ends saying so, and its
- * temporary file, which cannot be removed while the engine is gone, is removed once it is back.
+ * with nothing restarted by hand. An upload or a download the engine's going cut off ends saying
+ * so, and an upload's temporary file, which cannot be removed while the engine is gone, is removed
+ * once it is back.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -168,5 +169,50 @@ test("an upload the engine's going cut off is ended in words, and its temporary 
     );
   } finally {
     audit.close();
+  }
+});
+
+test("a download the engine's going cut off is ended in words", async () => {
+  await docker('exec', container.id, 'sh', '-c', 'head -c 4194304 /dev/urandom > /tmp/big.bin && chmod 644 /tmp/big.bin');
+  const engineClient = new Docker({ socketPath: engine.path });
+  const registry = new SessionRegistry();
+  registry.add(fakeTtySession(engineClient, container, 'session-download', 'console:test'));
+  const audit = new AuditLog(join(dir, 'download-audit.jsonl'));
+  try {
+    const port = new FakeChannel('file:engine-loss-download');
+    new AgentFileChannel(port, {
+      registry,
+      rules: new TransferRules({ mode: 'both', maxBytes: 0, containers: {} }),
+      audit,
+      who: { path: 'lan', connection: 'test-connection' },
+      owner: 'console:test',
+      peerId: 'test',
+    });
+    port.deliver({ type: 'offer', direction: 'download', sessionId: 'session-download', path: '/tmp/big.bin' });
+    await port.until(() => port.messages().some((m) => m.type === 'accept' || m.type === 'error'), 'accept');
+    assert.ok(
+      port.messages().some((m) => m.type === 'accept'),
+      JSON.stringify(port.messages()),
+    );
+    // Not acknowledged yet: the agent stops at the window, its command waiting.
+    await port.until(() => port.outputBytes() >= TRANSFER_WINDOW_BYTES - TRANSFER_CHUNK_BYTES, 'a window of bytes');
+    await engine.cut();
+    // The console goes on acknowledging what it got, as a console does.
+    let acked = 0;
+    await port.until(() => {
+      const got = port.outputBytes();
+      if (got > acked) {
+        port.deliver({ type: 'ack', bytes: got - acked });
+        acked = got;
+      }
+      return port.messages().some((m) => m.type === 'error' && m.fatal === true);
+    }, 'the download to end');
+    const error = port.messages().find((m) => m.type === 'error' && m.fatal === true)!;
+    assert.equal(error.code, 'TRANSFER_FAILED', JSON.stringify(error));
+    assert.match(String(error.message), /Docker engine stopped answering .* \/tmp\/big.bin was read/, JSON.stringify(error));
+    assert.ok(!port.messages().some((m) => m.type === 'done'), 'no done for a download cut off');
+  } finally {
+    audit.close();
+    await engine.listen();
   }
 });
