@@ -115,25 +115,41 @@ test('the Docker engine gone and back: consoles are told, the agent stays up and
   await again.close();
 });
 
+/** A file channel of a session on the test's container whose commands reach the engine through its cut-able socket. */
+function fileChannel(sessionId: string): { port: FakeChannel; close: () => void } {
+  const registry = new SessionRegistry();
+  registry.add(fakeTtySession(new Docker({ socketPath: engine.path }), container, sessionId, 'console:test'));
+  const audit = new AuditLog(join(dir, `${sessionId}-audit.jsonl`));
+  const port = new FakeChannel(`file:${sessionId}`);
+  new AgentFileChannel(port, {
+    registry,
+    rules: new TransferRules({ mode: 'both', maxBytes: 0, containers: {} }),
+    audit,
+    who: { path: 'lan', connection: 'test-connection' },
+    owner: 'console:test',
+    peerId: 'test',
+  });
+  return { port, close: () => audit.close() };
+}
+
+/** Offers a transfer on `port` and waits for the agent to accept it. */
+async function offerAccepted(port: FakeChannel, offer: Record<string, unknown>): Promise<void> {
+  port.deliver({ type: 'offer', ...offer });
+  await port.until(() => port.messages().some((m) => m.type === 'accept' || m.type === 'error'), 'accept');
+  assert.ok(
+    port.messages().some((m) => m.type === 'accept'),
+    JSON.stringify(port.messages()),
+  );
+}
+
+const fatalError = (port: FakeChannel) => port.messages().find((m) => m.type === 'error' && m.fatal === true);
+
 test("an upload the engine's going cut off is ended in words, and its temporary file is removed once the engine is back", async () => {
   const temporaries = async () => Number(await docker('exec', container.id, 'sh', '-c', 'ls -a /tmp | grep -c tether-upload || true'));
-  const engineClient = new Docker({ socketPath: engine.path });
-  const registry = new SessionRegistry();
-  registry.add(fakeTtySession(engineClient, container, 'session-upload', 'console:test'));
-  const audit = new AuditLog(join(dir, 'transfer-audit.jsonl'));
+  const { port, close } = fileChannel('session-upload');
   try {
-    const port = new FakeChannel('file:engine-loss');
-    new AgentFileChannel(port, {
-      registry,
-      rules: new TransferRules({ mode: 'both', maxBytes: 0, containers: {} }),
-      audit,
-      who: { path: 'lan', connection: 'test-connection' },
-      owner: 'console:test',
-      peerId: 'test',
-    });
     const bytes = randomBytes(8 * 1024 * 1024);
-    port.deliver({
-      type: 'offer',
+    await offerAccepted(port, {
       direction: 'upload',
       sessionId: 'session-upload',
       dir: '/tmp',
@@ -141,18 +157,13 @@ test("an upload the engine's going cut off is ended in words, and its temporary 
       size: bytes.length,
       overwrite: false,
     });
-    await port.until(() => port.messages().some((m) => m.type === 'accept' || m.type === 'error'), 'accept');
-    assert.ok(
-      port.messages().some((m) => m.type === 'accept'),
-      JSON.stringify(port.messages()),
-    );
     for (let at = 0; at < TRANSFER_WINDOW_BYTES; at += TRANSFER_CHUNK_BYTES) port.deliver(bytes.subarray(at, at + TRANSFER_CHUNK_BYTES));
     await port.until(() => port.messages().some((m) => m.type === 'ack'), 'the first bytes written');
     assert.equal(await temporaries(), 1, 'the upload is being written to its temporary file');
 
     await engine.cut();
-    await port.until(() => port.messages().some((m) => m.type === 'error' && m.fatal === true), 'the upload to end');
-    const error = port.messages().find((m) => m.type === 'error' && m.fatal === true)!;
+    await port.until(() => fatalError(port) !== undefined, 'the upload to end');
+    const error = fatalError(port)!;
     assert.equal(error.code, 'TRANSFER_FAILED', JSON.stringify(error));
     assert.match(String(error.message), /Docker engine stopped answering .* nothing was kept under that name/, JSON.stringify(error));
     assert.equal(await temporaries(), 1, 'the temporary file cannot be removed while the engine is gone');
@@ -168,32 +179,15 @@ test("an upload the engine's going cut off is ended in words, and its temporary 
       'nothing under the final name',
     );
   } finally {
-    audit.close();
+    close();
   }
 });
 
 test("a download the engine's going cut off is ended in words", async () => {
   await docker('exec', container.id, 'sh', '-c', 'head -c 4194304 /dev/urandom > /tmp/big.bin && chmod 644 /tmp/big.bin');
-  const engineClient = new Docker({ socketPath: engine.path });
-  const registry = new SessionRegistry();
-  registry.add(fakeTtySession(engineClient, container, 'session-download', 'console:test'));
-  const audit = new AuditLog(join(dir, 'download-audit.jsonl'));
+  const { port, close } = fileChannel('session-download');
   try {
-    const port = new FakeChannel('file:engine-loss-download');
-    new AgentFileChannel(port, {
-      registry,
-      rules: new TransferRules({ mode: 'both', maxBytes: 0, containers: {} }),
-      audit,
-      who: { path: 'lan', connection: 'test-connection' },
-      owner: 'console:test',
-      peerId: 'test',
-    });
-    port.deliver({ type: 'offer', direction: 'download', sessionId: 'session-download', path: '/tmp/big.bin' });
-    await port.until(() => port.messages().some((m) => m.type === 'accept' || m.type === 'error'), 'accept');
-    assert.ok(
-      port.messages().some((m) => m.type === 'accept'),
-      JSON.stringify(port.messages()),
-    );
+    await offerAccepted(port, { direction: 'download', sessionId: 'session-download', path: '/tmp/big.bin' });
     // Not acknowledged yet: the agent stops at the window, its command waiting.
     await port.until(() => port.outputBytes() >= TRANSFER_WINDOW_BYTES - TRANSFER_CHUNK_BYTES, 'a window of bytes');
     await engine.cut();
@@ -205,14 +199,14 @@ test("a download the engine's going cut off is ended in words", async () => {
         port.deliver({ type: 'ack', bytes: got - acked });
         acked = got;
       }
-      return port.messages().some((m) => m.type === 'error' && m.fatal === true);
+      return fatalError(port) !== undefined;
     }, 'the download to end');
-    const error = port.messages().find((m) => m.type === 'error' && m.fatal === true)!;
+    const error = fatalError(port)!;
     assert.equal(error.code, 'TRANSFER_FAILED', JSON.stringify(error));
     assert.match(String(error.message), /Docker engine stopped answering .* \/tmp\/big.bin was read/, JSON.stringify(error));
     assert.ok(!port.messages().some((m) => m.type === 'done'), 'no done for a download cut off');
   } finally {
-    audit.close();
+    close();
     await engine.listen();
   }
 });
