@@ -128,49 +128,100 @@ function resetsOver(peer: Peer): boolean {
 
 const until = (probe: () => unknown, what: string, ms = 10_000) => waitFor(probe, what, ms, 20);
 
+/** What the page keeps of a round that closes a channel and opens the next on its id. */
+type PageRounds = Record<number, { first: RTCDataChannel; next?: RTCDataChannel; echo?: string }>;
+
+/** What a round that checks the next channel at both ends saw. */
+type BothEnds = Round & { echoed: boolean; atWerift: string };
+
+/**
+ * The page opens `<label>-<n>` and, once open, closes it in one of four ways: `ask` (asks werift
+ * to close it), `lose` (sends `lost-<n>` on its control channel, then asks werift to close it),
+ * `self` (closes it itself) or `both` (asks werift to close it and closes it itself in the same
+ * turn); as it closes, the page opens `next-<n>`, which sends `offer` once open and keeps what
+ * werift sends it.
+ */
+async function closeAndReopen(page: Page, label: string, n: number, how: 'ask' | 'lose' | 'self' | 'both'): Promise<void> {
+  await page.evaluate(
+    ({ label, n, how }) => {
+      const w = window as unknown as PageWindow & { control: RTCDataChannel; rounds: PageRounds };
+      w.rounds ??= {};
+      const first = w.pc.createDataChannel(`${label}-${n}`);
+      w.rounds[n] = { first };
+      first.onopen = () => {
+        if (how === 'self') return first.close();
+        if (how === 'lose') w.control.send(`lost-${n}`);
+        first.send('close now');
+        if (how === 'both') first.close();
+      };
+      first.onclose = () => {
+        const next = w.pc.createDataChannel(`next-${n}`);
+        w.rounds[n]!.next = next;
+        next.onopen = () => next.send('offer');
+        next.onmessage = (e) => void (w.rounds[n]!.echo = String(e.data));
+      };
+    },
+    { label, n, how },
+  );
+}
+
 /**
  * One round: the page opens `listing-<n>`, asks werift to close it and closes it itself in the same
- * turn (werift's reset crosses Chromium's), and opens `upload-<n>` the moment the first has closed;
+ * turn (werift's reset crosses Chromium's), and opens `next-<n>` the moment the first has closed;
  * the next channel sends a message once open. Returns once werift's resets are over.
  */
 async function round(page: Page, peer: Peer, received: Map<string, string[]>, n: number): Promise<Round> {
-  await page.evaluate((n) => {
-    const w = window as unknown as PageWindow & { rounds: Record<number, { first: RTCDataChannel; next?: RTCDataChannel }> };
-    w.rounds ??= {};
-    const first = w.pc.createDataChannel(`listing-${n}`);
-    w.rounds[n] = { first };
-    first.onopen = () => {
-      first.send('close now');
-      first.close();
-    };
-    first.onclose = () => {
-      const next = w.pc.createDataChannel(`upload-${n}`);
-      w.rounds[n]!.next = next;
-      next.onopen = () => next.send('offer');
-    };
-  }, n);
+  await closeAndReopen(page, 'listing', n, 'both');
   // Without the patch the next channel may close before its offer: waited for, not required here.
-  await until(() => (received.get(`upload-${n}`)?.length ?? 0) > 0, `upload-${n} to carry its offer`).catch(() => undefined);
+  await until(() => (received.get(`next-${n}`)?.length ?? 0) > 0, `next-${n} to carry its offer`).catch(() => undefined);
   await until(() => resetsOver(peer), "werift's stream resets to be over");
   // A reset still on the wire when werift's queue emptied: its answer is a round trip away.
   await new Promise((resolve) => setTimeout(resolve, 200));
   const seen = await page.evaluate((n) => {
-    const r = (window as unknown as { rounds: Record<number, { first: RTCDataChannel; next?: RTCDataChannel }> }).rounds[n]!;
+    const r = (window as unknown as { rounds: PageRounds }).rounds[n]!;
     return { firstId: r.first.id, nextId: r.next?.id ?? null, nextState: r.next?.readyState ?? 'never made' };
   }, n);
-  return { ...seen, received: [...(received.get(`upload-${n}`) ?? [])] };
+  return { ...seen, received: [...(received.get(`next-${n}`) ?? [])] };
 }
 
-async function rounds(w: Werift, count: number): Promise<Round[]> {
+/** `run` on a fresh page and peer connection with werift `w`, both closed after it. */
+async function withConnection<T>(w: Werift, run: (page: Page, peer: Peer, received: Map<string, string[]>) => Promise<T>): Promise<T> {
   const { page, peer, received } = await connect(w);
   try {
-    const seen: Round[] = [];
-    for (let n = 0; n < count; n++) seen.push(await round(page, peer, received, n));
-    return seen;
+    return await run(page, peer, received);
   } finally {
     await peer.close();
     await page.context().close();
   }
+}
+
+const rounds = (w: Werift, count: number) =>
+  withConnection(w, async (page, peer, received) => {
+    const seen: Round[] = [];
+    for (let n = 0; n < count; n++) seen.push(await round(page, peer, received, n));
+    return seen;
+  });
+
+/**
+ * Once werift's resets are over: whether `next-<n>` is open at both ends and carries a message from
+ * werift to the page, with the ids the page gave both channels and what werift received on the next.
+ */
+async function nextAtBothEnds(page: Page, peer: Peer, received: Map<string, string[]>, n: number): Promise<BothEnds> {
+  await until(() => resetsOver(peer), "werift's stream resets to be over");
+  // A reset of the next stream, if werift sent one, is answered a round trip later.
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  const channel = Object.values(transportOf(peer).dataChannels).find((c) => c.label === `next-${n}`);
+  if (channel?.readyState === 'open') channel.send('echo');
+  await until(
+    async () => (await page.evaluate((n) => (window as unknown as { rounds: PageRounds }).rounds[n]!.echo, n)) === 'echo',
+    `werift's message on next-${n} to reach the page`,
+    5000,
+  ).catch(() => undefined);
+  const seen = await page.evaluate((n) => {
+    const r = (window as unknown as { rounds: PageRounds }).rounds[n]!;
+    return { firstId: r.first.id, nextId: r.next?.id ?? null, nextState: r.next?.readyState ?? 'never made', echoed: r.echo === 'echo' };
+  }, n);
+  return { ...seen, atWerift: channel?.readyState ?? 'gone', received: [...(received.get(`next-${n}`) ?? [])] };
 }
 
 /**
@@ -180,12 +231,7 @@ async function rounds(w: Werift, count: number): Promise<Round[]> {
  * the first closes. Neither werift's reset sent again nor its late answer may close the next
  * channel, which must carry messages both ways.
  */
-async function lateAnswerRound(
-  page: Page,
-  peer: Peer,
-  received: Map<string, string[]>,
-  n: number,
-): Promise<Round & { echoed: boolean; atWerift: string }> {
+async function lateAnswerRound(page: Page, peer: Peer, received: Map<string, string[]>, n: number): Promise<BothEnds> {
   const { sctp } = transportOf(peer);
   const receive = sctp.receiveReconfigParam.bind(sctp);
   let dropped = false;
@@ -196,38 +242,16 @@ async function lateAnswerRound(
     }
     return receive(param);
   };
-  await page.evaluate((n) => {
-    const w = window as unknown as PageWindow & { rounds: Record<number, { first: RTCDataChannel; next?: RTCDataChannel; echo?: string }> };
-    w.rounds ??= {};
-    const first = w.pc.createDataChannel(`closed-${n}`);
-    w.rounds[n] = { first };
-    first.onopen = () => first.send('close now');
-    first.onclose = () => {
-      const next = w.pc.createDataChannel(`next-${n}`);
-      w.rounds[n]!.next = next;
-      next.onopen = () => next.send('offer');
-      next.onmessage = (e) => void (w.rounds[n]!.echo = String(e.data));
-    };
-  }, n);
-  await until(() => dropped, "werift's reset to be answered (and the answer lost)");
-  await until(() => (received.get(`next-${n}`)?.length ?? 0) > 0, `next-${n} to carry its offer`).catch(() => undefined);
-  // With 027 the next channel's opening ends the reset; without it werift asks again after its
-  // retransmission timeout (1 s or more) and acts on the answer.
-  await until(() => resetsOver(peer), "werift's stream resets to be over");
-  const channel = Object.values(transportOf(peer).dataChannels).find((c) => c.label === `next-${n}`);
-  channel?.send('echo');
-  await until(
-    async () =>
-      (await page.evaluate((n) => (window as unknown as { rounds: Record<number, { echo?: string }> }).rounds[n]!.echo, n)) === 'echo',
-    `werift's message on next-${n} to reach the page`,
-    5000,
-  ).catch(() => undefined);
-  const seen = await page.evaluate((n) => {
-    const r = (window as unknown as { rounds: Record<number, { first: RTCDataChannel; next?: RTCDataChannel; echo?: string }> }).rounds[n]!;
-    return { firstId: r.first.id, nextId: r.next?.id ?? null, nextState: r.next?.readyState ?? 'never made', echoed: r.echo === 'echo' };
-  }, n);
-  sctp.receiveReconfigParam = receive;
-  return { ...seen, atWerift: channel?.readyState ?? 'gone', received: [...(received.get(`next-${n}`) ?? [])] };
+  try {
+    await closeAndReopen(page, 'closed', n, 'ask');
+    await until(() => dropped, "werift's reset to be answered (and the answer lost)");
+    await until(() => (received.get(`next-${n}`)?.length ?? 0) > 0, `next-${n} to carry its offer`).catch(() => undefined);
+    // With 027 the next channel's opening ends the reset; without it werift asks again after its
+    // retransmission timeout (1 s or more) and acts on the answer.
+    return await nextAtBothEnds(page, peer, received, n);
+  } finally {
+    sctp.receiveReconfigParam = receive;
+  }
 }
 
 /**
@@ -243,7 +267,7 @@ async function deferredResetRound(
   peer: Peer,
   received: Map<string, string[]>,
   n: number,
-): Promise<Round & { echoed: boolean; atWerift: string; lost: string[] }> {
+): Promise<BothEnds & { lost: string[] }> {
   const { sctp } = transportOf(peer);
   const receiveData = sctp.receiveDataChunk.bind(sctp);
   let drops = 0;
@@ -258,52 +282,13 @@ async function deferredResetRound(
     receiveData(chunk);
   };
   try {
-    await page.evaluate((n) => {
-      const w = window as unknown as PageWindow & {
-        control: RTCDataChannel;
-        rounds: Record<number, { first: RTCDataChannel; next?: RTCDataChannel; echo?: string }>;
-      };
-      w.rounds ??= {};
-      const first = w.pc.createDataChannel(`held-${n}`);
-      w.rounds[n] = { first };
-      first.onopen = () => {
-        w.control.send(`lost-${n}`);
-        first.send('close now');
-      };
-      first.onclose = () => {
-        const next = w.pc.createDataChannel(`next-${n}`);
-        w.rounds[n]!.next = next;
-        next.onopen = () => next.send('offer');
-        next.onmessage = (e) => void (w.rounds[n]!.echo = String(e.data));
-      };
-    }, n);
+    await closeAndReopen(page, 'held', n, 'lose');
     await until(() => nextArrived, `next-${n}'s opening to reach werift's SCTP`);
     await until(() => received.get('control')?.includes(`lost-${n}`), `lost-${n}, sent again, to reach werift`);
     await until(() => (received.get(`next-${n}`)?.length ?? 0) > 0, `next-${n} to carry its offer`).catch(() => undefined);
-    await until(() => resetsOver(peer), "werift's stream resets to be over");
-    // A reset of the next stream, if werift sent one, is answered a round trip later.
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const channel = Object.values(transportOf(peer).dataChannels).find((c) => c.label === `next-${n}`);
-    if (channel?.readyState === 'open') channel.send('echo');
-    await until(
-      async () =>
-        (await page.evaluate((n) => (window as unknown as { rounds: Record<number, { echo?: string }> }).rounds[n]!.echo, n)) === 'echo',
-      `werift's message on next-${n} to reach the page`,
-      5000,
-    ).catch(() => undefined);
-    const seen = await page.evaluate((n) => {
-      const r = (window as unknown as { rounds: Record<number, { first: RTCDataChannel; next?: RTCDataChannel; echo?: string }> }).rounds[
-        n
-      ]!;
-      return { firstId: r.first.id, nextId: r.next?.id ?? null, nextState: r.next?.readyState ?? 'never made', echoed: r.echo === 'echo' };
-    }, n);
+    const seen = await nextAtBothEnds(page, peer, received, n);
     assert.ok(drops > 0, 'the control message was dropped at least once');
-    return {
-      ...seen,
-      atWerift: channel?.readyState ?? 'gone',
-      received: [...(received.get(`next-${n}`) ?? [])],
-      lost: (received.get('control') ?? []).filter((m) => m === `lost-${n}`),
-    };
+    return { ...seen, lost: (received.get('control') ?? []).filter((m) => m === `lost-${n}`) };
   } finally {
     sctp.receiveDataChunk = receiveData;
   }
@@ -320,7 +305,7 @@ async function copiedRequestRound(
   peer: Peer,
   received: Map<string, string[]>,
   n: number,
-): Promise<Round & { echoed: boolean; atWerift: string; copied: boolean }> {
+): Promise<BothEnds & { copied: boolean }> {
   const { sctp } = transportOf(peer);
   const receive = sctp.receiveReconfigParam.bind(sctp);
   const requests: { type: number }[] = [];
@@ -329,47 +314,20 @@ async function copiedRequestRound(
     return receive(param);
   };
   try {
-    await page.evaluate((n) => {
-      const w = window as unknown as PageWindow & {
-        rounds: Record<number, { first: RTCDataChannel; next?: RTCDataChannel; echo?: string }>;
-      };
-      w.rounds ??= {};
-      const first = w.pc.createDataChannel(`copied-${n}`);
-      w.rounds[n] = { first };
-      first.onopen = () => first.close();
-      first.onclose = () => {
-        const next = w.pc.createDataChannel(`next-${n}`);
-        w.rounds[n]!.next = next;
-        next.onopen = () => next.send('offer');
-        next.onmessage = (e) => void (w.rounds[n]!.echo = String(e.data));
-      };
-    }, n);
+    await closeAndReopen(page, 'copied', n, 'self');
     await until(() => (received.get(`next-${n}`)?.length ?? 0) > 0, `next-${n} to carry its offer`);
     await until(() => resetsOver(peer), "werift's stream resets to be over");
     const copied = requests.length > 0;
     if (copied) await receive(requests.at(-1)!);
-    await until(() => resetsOver(peer), "werift's stream resets to be over");
-    // A reset of the next stream, if werift sent one, is answered a round trip later.
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const channel = Object.values(transportOf(peer).dataChannels).find((c) => c.label === `next-${n}`);
-    if (channel?.readyState === 'open') channel.send('echo');
-    await until(
-      async () =>
-        (await page.evaluate((n) => (window as unknown as { rounds: Record<number, { echo?: string }> }).rounds[n]!.echo, n)) === 'echo',
-      `werift's message on next-${n} to reach the page`,
-      5000,
-    ).catch(() => undefined);
-    const seen = await page.evaluate((n) => {
-      const r = (window as unknown as { rounds: Record<number, { first: RTCDataChannel; next?: RTCDataChannel; echo?: string }> }).rounds[
-        n
-      ]!;
-      return { firstId: r.first.id, nextId: r.next?.id ?? null, nextState: r.next?.readyState ?? 'never made', echoed: r.echo === 'echo' };
-    }, n);
-    return { ...seen, copied, atWerift: channel?.readyState ?? 'gone', received: [...(received.get(`next-${n}`) ?? [])] };
+    return { ...(await nextAtBothEnds(page, peer, received, n)), copied };
   } finally {
     sctp.receiveReconfigParam = receive;
   }
 }
+
+/** One round of `round` on a fresh page and peer connection with werift `w`. */
+const oneRound = <T>(w: Werift, round: (page: Page, peer: Peer, received: Map<string, string[]>, n: number) => Promise<T>) =>
+  withConnection(w, (page, peer, received) => round(page, peer, received, 0));
 
 describe('werift and Chromium closing a channel at once', () => {
   test("the console's next channel takes the closed channel's id and stays open", async () => {
@@ -388,18 +346,8 @@ describe('werift and Chromium closing a channel at once', () => {
       `no round's next channel was closed: ${JSON.stringify(seen)}`,
     );
   });
-  async function lateAnswer(w: Werift) {
-    const { page, peer, received } = await connect(w);
-    try {
-      return await lateAnswerRound(page, peer, received, 0);
-    } finally {
-      await peer.close();
-      await page.context().close();
-    }
-  }
-
   test("a channel opened on an id whose reset's answer werift has not had yet stays open, both ways", async () => {
-    const r = await lateAnswer(await patchedWerift());
+    const r = await oneRound(await patchedWerift(), lateAnswerRound);
     assert.equal(r.nextId, r.firstId, `Chromium gives the next channel the id just freed: ${JSON.stringify(r)}`);
     assert.equal(r.nextState, 'open', JSON.stringify(r));
     assert.equal(r.atWerift, 'open', JSON.stringify(r));
@@ -408,24 +356,14 @@ describe('werift and Chromium closing a channel at once', () => {
   });
 
   test('werift without the sctp-stream-reopened-before-reset-answer patch closes that channel when the answer comes', async () => {
-    const r = await lateAnswer(await weriftWithout('sctp-stream-reopened-before-reset-answer'));
+    const r = await oneRound(await weriftWithout('sctp-stream-reopened-before-reset-answer'), lateAnswerRound);
     assert.equal(r.nextId, r.firstId, JSON.stringify(r));
     assert.equal(r.atWerift, 'gone', JSON.stringify(r));
     assert.ok(!r.echoed, JSON.stringify(r));
   });
 
-  async function deferredReset(w: Werift) {
-    const { page, peer, received } = await connect(w);
-    try {
-      return await deferredResetRound(page, peer, received, 0);
-    } finally {
-      await peer.close();
-      await page.context().close();
-    }
-  }
-
   test('a channel opened on an id whose reset werift deferred for lost data stays open once that data comes', async () => {
-    const r = await deferredReset(await patchedWerift());
+    const r = await oneRound(await patchedWerift(), deferredResetRound);
     assert.equal(r.nextId, r.firstId, `Chromium gives the next channel the id just freed: ${JSON.stringify(r)}`);
     assert.deepEqual(r.lost, ['lost-0'], `the lost message came once: ${JSON.stringify(r)}`);
     assert.equal(r.nextState, 'open', JSON.stringify(r));
@@ -435,24 +373,14 @@ describe('werift and Chromium closing a channel at once', () => {
   });
 
   test('werift without the sctp-data-held-behind-deferred-reset patch closes that channel when the lost data comes', async () => {
-    const r = await deferredReset(await weriftWithout('sctp-data-held-behind-deferred-reset'));
+    const r = await oneRound(await weriftWithout('sctp-data-held-behind-deferred-reset'), deferredResetRound);
     assert.equal(r.nextId, r.firstId, JSON.stringify(r));
     assert.equal(r.atWerift, 'gone', JSON.stringify(r));
     assert.ok(!r.echoed, JSON.stringify(r));
   });
 
-  async function copiedRequest(w: Werift) {
-    const { page, peer, received } = await connect(w);
-    try {
-      return await copiedRequestRound(page, peer, received, 0);
-    } finally {
-      await peer.close();
-      await page.context().close();
-    }
-  }
-
   test("a copy of the peer's reset request that comes after the next channel opened on its id is answered, not carried out", async () => {
-    const r = await copiedRequest(await patchedWerift());
+    const r = await oneRound(await patchedWerift(), copiedRequestRound);
     assert.ok(r.copied, `Chromium's reset request was seen: ${JSON.stringify(r)}`);
     assert.equal(r.nextId, r.firstId, `Chromium gives the next channel the id just freed: ${JSON.stringify(r)}`);
     assert.equal(r.nextState, 'open', JSON.stringify(r));
@@ -462,7 +390,7 @@ describe('werift and Chromium closing a channel at once', () => {
   });
 
   test('werift without the sctp-reset-request-once-by-sequence patch closes that channel when the copy comes', async () => {
-    const r = await copiedRequest(await weriftWithout('sctp-reset-request-once-by-sequence'));
+    const r = await oneRound(await weriftWithout('sctp-reset-request-once-by-sequence'), copiedRequestRound);
     assert.ok(r.copied, JSON.stringify(r));
     assert.equal(r.nextId, r.firstId, JSON.stringify(r));
     assert.equal(r.atWerift, 'gone', JSON.stringify(r));
