@@ -335,14 +335,9 @@ test("a download is sent under credit, ends with done and the SHA-256, and the c
   await new Promise((resolve) => setTimeout(resolve, 300));
   assert.ok(port.outputBytes() <= TRANSFER_WINDOW_BYTES, `at most a window unacknowledged, got ${port.outputBytes()}`);
   const size = Number(accept.size);
-  let acked = 0;
   await port.until(
     () => {
-      const got = port.outputBytes();
-      if (got > acked) {
-        port.deliver({ type: 'ack', bytes: got - acked });
-        acked = got;
-      }
+      port.ackReceived();
       return port.messages().some((m) => m.type === 'done');
     },
     "the agent's done",
@@ -402,13 +397,8 @@ test('a directory downloads as a tar of ./<name>; through a symbolic link, the d
   const accept = await accepted(port);
   assert.equal(accept.kind, 'directory');
   assert.equal(accept.name, 'real.tar');
-  let acked = 0;
   await port.until(() => {
-    const got = port.outputBytes();
-    if (got > acked) {
-      port.deliver({ type: 'ack', bytes: got - acked });
-      acked = got;
-    }
+    port.ackReceived();
     return port.messages().some((m) => m.type === 'done');
   }, 'the archive');
   const archive = Buffer.concat(port.sent.filter((f): f is Buffer => typeof f !== 'string'));

@@ -9,6 +9,8 @@ export class FakeChannel implements DataChannelPort {
   private readonly messageListeners = new Set<(frame: InboundFrame) => void>();
   private readonly closeListeners = new Set<() => void>();
   private readonly waiters: (() => void)[] = [];
+  /** Binary output acknowledged by `ackReceived`. */
+  private acked = 0;
 
   /** `bounds`: applied as the werift port applies them (werift-channel.ts). */
   constructor(
@@ -89,6 +91,15 @@ export class FakeChannel implements DataChannelPort {
 
   outputBytes(): number {
     return this.sent.reduce((n, f) => n + (typeof f === 'string' ? 0 : f.length), 0);
+  }
+
+  /** Acknowledges the binary output that came since the last call, as a console reading a download does. */
+  ackReceived(): void {
+    const got = this.outputBytes();
+    if (got > this.acked) {
+      this.deliver({ type: 'ack', bytes: got - this.acked });
+      this.acked = got;
+    }
   }
 
   /** Waits until `predicate` holds, re-checking on every send; fails after `ms`. */
