@@ -42,3 +42,11 @@ export function dockerStatus(cause: unknown): number | undefined {
   }
   return undefined;
 }
+
+/**
+ * Whether a failed Docker request got no answer at all (refused, reset, timed out): the engine
+ * stopped or is restarting. An HTTP error (an exec or container it does not know) is an answer.
+ */
+export function engineGone(cause: unknown): boolean {
+  return dockerStatus(cause) === undefined;
+}

@@ -5,7 +5,7 @@
 import type { Duplex } from 'node:stream';
 import type Docker from 'dockerode';
 import { err, ok, protocolError, type Result } from '@tether/protocol';
-import { attempt, describeError, dockerStatus, withDeadline, DOCKER_REQUEST_TIMEOUT_MS } from './deadline.js';
+import { attempt, describeError, engineGone, withDeadline, DOCKER_REQUEST_TIMEOUT_MS } from './deadline.js';
 import type { ResolvedTarget } from './docker-targets.js';
 import { createLogger } from './log.js';
 
@@ -183,9 +183,8 @@ export async function startExec(target: ResolvedTarget, options: ExecOptions): P
       try {
         return (await withDeadline(exec.inspect(), DOCKER_REQUEST_TIMEOUT_MS, 'inspecting the exec')).Running;
       } catch (cause) {
-        // An answer that is an error (the exec is unknown) says it does not run; no answer at all
-        // (refused, reset, timed out) is the engine gone, and nobody can tell.
-        return dockerStatus(cause) === undefined ? null : false;
+        // An exec the engine does not know does not run; with no engine, nobody can tell.
+        return engineGone(cause) ? null : false;
       }
     },
   });

@@ -13,7 +13,7 @@ import { readFile } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
 import type Docker from 'dockerode';
 import { ok, protocolError, type ProtocolError, type Result } from '@tether/protocol';
-import { attempt, describeError, DOCKER_REQUEST_TIMEOUT_MS, dockerStatus, withDeadline } from '../deadline.js';
+import { attempt, describeError, DOCKER_REQUEST_TIMEOUT_MS, engineGone, withDeadline } from '../deadline.js';
 import { createLogger } from '../log.js';
 import { killInContainer } from '../session-killer.js';
 
@@ -180,9 +180,8 @@ export class ContainerCommand {
       try {
         info = await withDeadline(this.exec.inspect(), DOCKER_REQUEST_TIMEOUT_MS, 'reading the exit code');
       } catch (cause) {
-        // An answer that is an error (the exec is unknown) is Docker not telling; no answer at all
-        // (refused, reset, timed out) is the engine gone.
-        return dockerStatus(cause) === undefined ? ENGINE_GONE : null;
+        // An exec the engine does not know is Docker not telling.
+        return engineGone(cause) ? ENGINE_GONE : null;
       }
       if (!info.Running) return info.ExitCode;
       await new Promise((resolve) => setTimeout(resolve, EXIT_POLL_MS));

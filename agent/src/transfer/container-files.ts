@@ -293,9 +293,10 @@ export const REMOVE_RETRY_FOR_MS = 10 * 60_000;
 
 /**
  * Removes an upload's temporary file (cancelled, failed, digest mismatch); logs when it cannot.
- * When the removal could not even be run (the engine stopped or is restarting: the transfer failed
- * for that reason too), it is tried again, waiting 2 s and then twice as long each time, for
- * REMOVE_RETRY_FOR_MS: a restarted engine finds no `.part` file left by an upload it cut off.
+ * When the removal could not even be run (most often the engine stopped or is restarting, which is
+ * why the transfer failed too), it is tried again, waiting 2 s and then twice as long each time,
+ * for REMOVE_RETRY_FOR_MS: a restarted engine finds no `.part` file left by an upload it cut off.
+ * A container removed meanwhile is tried the same way, and only costs those few requests.
  */
 export async function removeTemp(session: FileSession, transferId: string, target: UploadTarget): Promise<void> {
   const ran = await run(session, transferId, REMOVE_SCRIPT, [target.dir, target.temp]);
