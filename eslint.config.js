@@ -121,6 +121,22 @@ export default tseslint.config(
     ),
   },
   {
+    // The agent and the node measure durations on the monotonic clock (performance.now()): a host's
+    // wall clock is stepped (NTP after a week offline, a real-time clock reset at boot), and a
+    // duration read off it runs backwards, so a wait never ends or ends at once. Date.now() is for
+    // timestamps and for what is defined on the wall clock (a token's expiry, a certificate's dates).
+    files: ['agent/src/**/*.ts', 'signaling/src/**/*.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "BinaryExpression[operator=/^([-+<>]|<=|>=)$/] > CallExpression[callee.object.name='Date'][callee.property.name='now']",
+          message: 'a duration on the wall clock breaks when the clock is stepped: use performance.now().',
+        },
+      ],
+    },
+  },
+  {
     files: ['renderer/src/**/*.ts'],
     languageOptions: { globals: { ...globals.browser } },
     rules: boundary(

@@ -54,11 +54,11 @@ export function closeWhenDrained(channel: DataChannelPort): void {
 
 /** `closeWhenDrained`, resolving once the channel is closed (at most DRAIN_MAX_MS later). */
 export function drainAndClose(channel: DataChannelPort): Promise<void> {
-  const started = Date.now();
+  const started = performance.now();
   return new Promise((resolve) => {
     const tick = () => {
       if (!channel.isOpen) return resolve();
-      if (channel.bufferedAmount === 0 || Date.now() - started > DRAIN_MAX_MS) {
+      if (channel.bufferedAmount === 0 || performance.now() - started > DRAIN_MAX_MS) {
         if (channel.bufferedAmount > 0)
           log.warn('closing a channel with unsent data', { label: channel.label, buffered: channel.bufferedAmount });
         channel.close();

@@ -84,7 +84,7 @@ export async function chooseShell(container: Docker.Container, shells: string[])
 
 /** The exec's host pid; Docker reports 0 for a moment after start, so ask a few times. */
 async function hostPid(exec: Docker.Exec): Promise<number> {
-  const deadline = Date.now() + PID_WAIT_MS;
+  const deadline = performance.now() + PID_WAIT_MS;
   for (let pause = PID_POLL_MS; ; pause = Math.min(pause * 2, PID_POLL_MAX_MS)) {
     const inspected = await attempt(exec.inspect(), 'EXEC_FAILED', 'inspecting the exec');
     if (!inspected.ok) {
@@ -96,7 +96,7 @@ async function hostPid(exec: Docker.Exec): Promise<number> {
     // Not running and an exit code: it ended before its pid was read. Not running and none: it
     // has not started yet (a busy engine), and is asked again.
     if (!Running && ExitCode !== null && ExitCode !== undefined) return 0;
-    if (Date.now() >= deadline) break;
+    if (performance.now() >= deadline) break;
     await new Promise((resolve) => setTimeout(resolve, pause));
   }
   log.warn('exec pid unknown; killing will use the in-container fallback', { execId: exec.id });

@@ -304,10 +304,10 @@ export class AgentPeer {
    * held would be lost, such as a stopping agent's last output.
    */
   async drained(maxMs: number): Promise<boolean> {
-    for (const started = Date.now(); ; await new Promise((resolve) => setTimeout(resolve, 20))) {
+    for (const started = performance.now(); ; await new Promise((resolve) => setTimeout(resolve, 20))) {
       const sctp = sctpFigures(this.pc.sctpTransport);
       if (!sctp || (sctp.outboundQueue === 0 && sctp.sentQueue === 0 && !sctp.dataChannelQueue)) return true;
-      if (Date.now() - started >= maxMs) {
+      if (performance.now() - started >= maxMs) {
         log.warn('closing a peer connection with unacknowledged data', {
           negotiationId: this.options.negotiationId,
           outboundQueue: sctp.outboundQueue,

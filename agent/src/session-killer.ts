@@ -255,7 +255,7 @@ export async function killOnHost(selector: HostKillSelector, procRoot = '/proc')
   let scan = await scanSession(selector, procRoot);
   if (scan === undefined) return undefined;
   const signalled = new Set<number>();
-  const started = Date.now();
+  const started = performance.now();
   let sig: NodeJS.Signals = 'SIGHUP';
   for (;;) {
     // SIGHUP what is new, and once the grace is over, SIGKILL everything found still alive.
@@ -266,7 +266,7 @@ export async function killOnHost(selector: HostKillSelector, procRoot = '/proc')
       for (const pid of targets) signalled.add(pid);
     }
     if (scan.members.length === 0 && scan.uncertain.length === 0) return [...signalled];
-    const elapsed = Date.now() - started;
+    const elapsed = performance.now() - started;
     if (elapsed >= KILL_GRACE_MS + KILL_SETTLE_MS) {
       log.warn('session processes still seen after the kill', { sessionId: selector.sessionId, ...scan });
       return [...signalled];

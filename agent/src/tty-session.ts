@@ -71,7 +71,7 @@ export class TtySession {
   readonly output = new OutputLog(RESUME_BUFFER_BYTES);
   private readonly sender: OutputSender;
   private graceTimer: NodeJS.Timeout | undefined;
-  /** When the session last lost its channel (ms since the epoch); 0 while attached. */
+  /** When the session last lost its channel (`performance.now()`, so a stepped wall clock cannot reorder sessions); 0 while attached. */
   detachedAt = 0;
   private bytesIn = 0;
   private inputBytesReceived = 0;
@@ -322,7 +322,7 @@ export class TtySession {
     if (this.ending) return;
     const attachment = this.sender.detach(channel);
     if (!attachment) return;
-    this.detachedAt = Date.now();
+    this.detachedAt = performance.now();
     const grace = this.graceMs;
     if (grace <= 0) {
       void this.dispose(reason);

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -25,8 +25,12 @@ describe('the host kill, against a /proc of processes in execve', () => {
    * A real `sleep` whose entry in the fake /proc says: Linux session `sid` (its own pid when 0),
    * environment `environ` (empty: in execve). The entry goes when the process ends, as in /proc.
    */
-  function fakeProcess(environ: string, sid = 0): { child: ChildProcess; pid: number; exited: Promise<NodeJS.Signals | null> } {
-    const child = spawn('sleep', ['600'], { stdio: 'ignore' });
+  function fakeProcess(
+    environ: string,
+    sid = 0,
+    command = ['sleep', '600'],
+  ): { child: ChildProcess; pid: number; exited: Promise<NodeJS.Signals | null> } {
+    const child = spawn(command[0]!, command.slice(1), { stdio: 'ignore' });
     children.push(child);
     const pid = child.pid!;
     const dir = join(root, String(pid));
@@ -84,5 +88,27 @@ describe('the host kill, against a /proc of processes in execve', () => {
     assert.equal(shell.child.signalCode, null, 'a process the kill could not tell as ours is never signalled');
     shell.child.kill('SIGKILL');
     await shell.exited;
+  });
+
+  test('a wall clock stepped back an hour during the kill does not hold off the SIGKILL', async () => {
+    const sessionId = 's-clock';
+    // A shell that ignores SIGHUP: only the SIGKILL after the grace ends it.
+    const shell = fakeProcess(environOf(sessionId), 0, ['sh', '-c', "trap '' HUP; exec sleep 600"]);
+    for (;;) {
+      const status = readFileSync(`/proc/${shell.pid}/status`, 'utf8');
+      const ignored = BigInt(`0x${/^SigIgn:\s+([0-9a-f]+)/m.exec(status)![1]}`);
+      if (/^Name:\s+sleep$/m.test(status) && (ignored & 1n) === 1n) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    // NTP corrects a clock that ran ahead, just after the kill took its first reading.
+    const wallClock = Date.now;
+    let readings = 0;
+    Date.now = () => wallClock() - (readings++ > 0 ? 3_600_000 : 0);
+    try {
+      assert.deepEqual(await killOnHost({ sid: shell.pid, sessionId, pidNamespace: NAMESPACE }, root), [shell.pid]);
+    } finally {
+      Date.now = wallClock;
+    }
+    assert.equal(await shell.exited, 'SIGKILL', 'the shell that ignored SIGHUP was killed once the grace was over');
   });
 });

@@ -48,12 +48,12 @@ export class Connections {
     let pendingResync: NodeJS.Timeout | undefined;
     const sendSnapshot = () => {
       pendingResync = undefined;
-      resyncedAt = Date.now();
+      resyncedAt = performance.now();
       if (socket.connected) socket.emit('presence:snapshot', this.presence.snapshot(org));
     };
     handle(socket, 'presence:resync', PresenceResync, { log: this.log, queues: this.queues }, async () => {
       if (pendingResync) return ok(undefined);
-      const wait = resyncedAt + PRESENCE_RESYNC_INTERVAL_MS - Date.now();
+      const wait = resyncedAt + PRESENCE_RESYNC_INTERVAL_MS - performance.now();
       if (wait <= 0) sendSnapshot();
       else pendingResync = setTimeout(sendSnapshot, wait);
       return ok(undefined);

@@ -115,9 +115,9 @@ export function guardInbound(socket: SignalingSocket, role: 'console' | 'agent',
     const { payload, ack } = splitArgs(args);
     if (!bucket.take()) {
       refused++;
-      if (Date.now() - loggedAt >= RATE_LIMIT_LOG_INTERVAL_MS) {
+      if (performance.now() - loggedAt >= RATE_LIMIT_LOG_INTERVAL_MS) {
         log.warn('rate limited', { socketId: socket.id, event, refused });
-        loggedAt = Date.now();
+        loggedAt = performance.now();
         refused = 0;
       }
       reply(socket, ack, { ok: false, error: protocolError('RATE_LIMITED', 'too many messages; slow down') }, sessionIdOf(payload));

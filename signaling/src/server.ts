@@ -192,9 +192,9 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
     let at = Number.NEGATIVE_INFINITY;
     return (fields: Record<string, unknown>) => {
       count++;
-      if (Date.now() - at < 1000) return;
+      if (performance.now() - at < 1000) return;
       log.warn(msg, { ...fields, refused: count });
-      at = Date.now();
+      at = performance.now();
       count = 0;
     };
   };
@@ -343,6 +343,8 @@ export async function startSignalingServer(options: SignalingServerOptions): Pro
     if (exp === undefined) return;
     let timer: NodeJS.Timeout;
     const arm = () => {
+      // The token's expiry is a time on the wall clock, so it is measured against the wall clock.
+      // eslint-disable-next-line no-restricted-syntax
       const left = exp * 1000 - Date.now();
       timer =
         left > MAX_TIMER_MS

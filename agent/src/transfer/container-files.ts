@@ -311,13 +311,13 @@ export async function removeTemp(session: FileSession, transferId: string, targe
     error: ran.error.message,
     retryForMs: REMOVE_RETRY_FOR_MS,
   });
-  const giveUpAt = Date.now() + REMOVE_RETRY_FOR_MS;
+  const giveUpAt = performance.now() + REMOVE_RETRY_FOR_MS;
   const retry = (waitMs: number) => {
     setTimeout(() => {
       void run(session, transferId, REMOVE_SCRIPT, [target.dir, target.temp]).then((again) => {
         if (again.ok && again.value.code === 0) log.info("an upload's temporary file was removed once the engine answered", fields);
         else if (again.ok) log.warn("an upload's temporary file could not be removed", { ...fields, error: again.value.stderr.trim() });
-        else if (Date.now() + waitMs > giveUpAt)
+        else if (performance.now() + waitMs > giveUpAt)
           log.warn("gave up removing an upload's temporary file: the engine did not answer", { ...fields, error: again.error.message });
         else retry(Math.min(waitMs * 2, REMOVE_RETRY_MAX_MS));
       });

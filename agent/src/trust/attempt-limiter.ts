@@ -22,7 +22,8 @@ export class AttemptLimiter {
   private readonly byAddress = new Map<string, number[]>();
   private readonly byIdentity = new Map<string, number[]>();
 
-  constructor(private readonly now: () => number = Date.now) {}
+  /** `now` is monotonic by default: a wall clock stepped back must not stretch the window into a lockout. */
+  constructor(private readonly now: () => number = () => performance.now()) {}
 
   /** Addresses and identities with failures in the current window; for tests. */
   get size(): number {
