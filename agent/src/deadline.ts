@@ -50,3 +50,8 @@ export function dockerStatus(cause: unknown): number | undefined {
 export function engineGone(cause: unknown): boolean {
   return dockerStatus(cause) === undefined;
 }
+
+/** Whether Docker refused a request because the container is paused (`docker pause`): 409, "is paused". */
+export function containerPaused(cause: unknown): boolean {
+  return dockerStatus(cause) === 409 && /\bis paused\b/.test(describeError(cause));
+}

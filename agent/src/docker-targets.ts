@@ -102,10 +102,15 @@ export class DockerTargets {
       });
       return err(unknownTarget(ref));
     }
-    if (!info.State.Running || info.State.Paused) {
-      const state = info.State.Paused ? 'paused' : info.State.Status;
-      return err(protocolError('TARGET_NOT_RUNNING', `Container "${name}" is ${state}; start it to open a terminal.`));
-    }
+    if (info.State.Paused)
+      return err(
+        protocolError(
+          'TARGET_NOT_RUNNING',
+          `Container "${name}" is paused (its processes are frozen, docker pause); unpause it to open a terminal.`,
+        ),
+      );
+    if (!info.State.Running)
+      return err(protocolError('TARGET_NOT_RUNNING', `Container "${name}" is ${info.State.Status}; start it to open a terminal.`));
     return ok({ id: info.Id, name, container: this.docker.getContainer(info.Id), labels: info.Config.Labels ?? {} });
   }
 }

@@ -5,7 +5,7 @@
 import type { Duplex } from 'node:stream';
 import type Docker from 'dockerode';
 import { err, ok, protocolError, type Result } from '@tether/protocol';
-import { attempt, describeError, engineGone, withDeadline, DOCKER_REQUEST_TIMEOUT_MS } from './deadline.js';
+import { attempt, containerPaused, describeError, engineGone, withDeadline, DOCKER_REQUEST_TIMEOUT_MS } from './deadline.js';
 import type { ResolvedTarget } from './docker-targets.js';
 import { createLogger } from './log.js';
 
@@ -24,6 +24,13 @@ const EXIT_POLL_MS = 100;
 const PID_POLL_MS = 2;
 const PID_POLL_MAX_MS = 50;
 const PID_WAIT_MS = 10_000;
+/**
+ * Docker refuses to resize an exec of a paused container (409): the size is asked again after
+ * RESIZE_RETRY_FIRST_MS, doubling up to RESIZE_RETRY_MAX_MS, for as long as the container stays
+ * paused, so that a tab resized meanwhile has its size once the container runs again.
+ */
+const RESIZE_RETRY_FIRST_MS = 250;
+const RESIZE_RETRY_MAX_MS = 10_000;
 
 export interface ExecOptions {
   /** Shells to try, in order of preference. */
@@ -135,19 +142,35 @@ export async function startExec(target: ResolvedTarget, options: ExecOptions): P
   stream.once('close', () => {
     ended = true;
   });
-  const resizeNow = async (cols: number, rows: number) => {
+  // The size last asked for; a resize Docker refused because the container is paused is asked
+  // again until it is applied, unless a later one was asked meanwhile or the exec ended.
+  let wanted = 0;
+  let retryWaitMs = RESIZE_RETRY_FIRST_MS;
+  const resizeNow = async (cols: number, rows: number, asked: number) => {
+    if (asked !== wanted || ended) return;
     try {
       await withDeadline(exec.resize({ w: cols, h: rows }), DOCKER_REQUEST_TIMEOUT_MS, 'resizing the exec');
+      retryWaitMs = RESIZE_RETRY_FIRST_MS;
     } catch (cause) {
       const fields = { execId: exec.id, cols, rows, error: describeError(cause) };
       if (ended) log.debug('resize after exit ignored', fields);
-      else log.warn('resize failed', fields);
+      else if (containerPaused(cause)) {
+        if (retryWaitMs === RESIZE_RETRY_FIRST_MS) log.info('resize waits for the container to be unpaused', fields);
+        const wait = retryWaitMs;
+        retryWaitMs = Math.min(retryWaitMs * 2, RESIZE_RETRY_MAX_MS);
+        setTimeout(() => void queue(cols, rows, asked), wait).unref();
+      } else log.warn('resize failed', fields);
     }
   };
   // One resize at a time, in the order asked: the first (below) is not waited for, and a console's
   // resize right after `opened` must not reach Docker before it and be undone by it.
   let resizing = Promise.resolve();
-  const resize = (cols: number, rows: number): Promise<void> => (resizing = resizing.then(() => resizeNow(cols, rows)));
+  const queue = (cols: number, rows: number, asked: number): Promise<void> =>
+    (resizing = resizing.then(() => resizeNow(cols, rows, asked)));
+  const resize = (cols: number, rows: number): Promise<void> => {
+    retryWaitMs = RESIZE_RETRY_FIRST_MS;
+    return queue(cols, rows, ++wanted);
+  };
   // For engines before API 1.42, which ignore ConsoleSize; not waited for: a round trip to dockerd
   // that `opened` need not wait for (the shell gets its size all the same).
   void resize(options.cols, options.rows);

@@ -12,8 +12,8 @@
 import { readFile } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
 import type Docker from 'dockerode';
-import { ok, protocolError, type ProtocolError, type Result } from '@tether/protocol';
-import { attempt, describeError, DOCKER_REQUEST_TIMEOUT_MS, engineGone, withDeadline } from '../deadline.js';
+import { err, ok, protocolError, type ProtocolError, type Result } from '@tether/protocol';
+import { attempt, containerPaused, describeError, DOCKER_REQUEST_TIMEOUT_MS, engineGone, withDeadline } from '../deadline.js';
 import { createLogger } from '../log.js';
 import { killInContainer } from '../session-killer.js';
 
@@ -79,27 +79,39 @@ export class ContainerCommand {
   }
 
   static async start(container: Docker.Container, options: CommandOptions): Promise<Result<ContainerCommand>> {
-    const created = await attempt(
-      container.exec({
-        Cmd: ['/bin/sh', '-c', options.script, 'tether-transfer', ...options.args],
-        AttachStdin: options.stdin,
-        AttachStdout: true,
-        AttachStderr: true,
-        Tty: false,
-        Env: [`${TRANSFER_MARKER}=${options.transferId}`],
-        ...(options.user ? { User: options.user } : {}),
-      }),
-      'TRANSFER_FAILED',
-      'creating the transfer command',
-    );
-    if (!created.ok) return created;
+    let exec: Docker.Exec;
+    try {
+      exec = await withDeadline(
+        container.exec({
+          Cmd: ['/bin/sh', '-c', options.script, 'tether-transfer', ...options.args],
+          AttachStdin: options.stdin,
+          AttachStdout: true,
+          AttachStderr: true,
+          Tty: false,
+          Env: [`${TRANSFER_MARKER}=${options.transferId}`],
+          ...(options.user ? { User: options.user } : {}),
+        }),
+        DOCKER_REQUEST_TIMEOUT_MS,
+        'creating the transfer command',
+      );
+    } catch (cause) {
+      // Docker runs nothing in a paused container; its terminal stays open and waits (docs/operations.md).
+      if (containerPaused(cause))
+        return err(
+          protocolError(
+            'TARGET_NOT_RUNNING',
+            'The container is paused (its processes are frozen, docker pause); unpause it to move files.',
+          ),
+        );
+      return err(protocolError('TRANSFER_FAILED', `creating the transfer command failed: ${describeError(cause)}`));
+    }
     const started = await attempt(
-      created.value.start({ hijack: true, stdin: options.stdin }) as Promise<Duplex>,
+      exec.start({ hijack: true, stdin: options.stdin }) as Promise<Duplex>,
       'TRANSFER_FAILED',
       'starting the transfer command',
     );
     if (!started.ok) return started;
-    return ok(new ContainerCommand(container, created.value, started.value, options));
+    return ok(new ContainerCommand(container, exec, started.value, options));
   }
 
   /** Takes the command's stdout; reading starts with `resume`. */

@@ -8,7 +8,7 @@ const HINTS: Partial<Record<SessionError['code'], string>> = {
   UNKNOWN_TARGET:
     "check the container name against the agent's list; a container the agent's rules do not expose (the tether.vplc label or a name rule on the host) is refused the same way",
   TARGET_NOT_EXPOSED: "the agent's rules do not expose this container; add the tether.vplc label or a name rule on the host",
-  TARGET_NOT_RUNNING: 'start the container, then open the tab again',
+  TARGET_NOT_RUNNING: 'start (or unpause) the container, then open the tab again',
   NO_SHELL: 'the container has no usable shell; configure one in the agent',
   EXEC_FAILED: "the Docker engine refused the exec; see the agent's log",
   SESSION_NOT_FOUND: 'the shell is gone: the agent restarted or the session expired; open a new session',
