@@ -31,6 +31,11 @@ export interface AgentProcessOptions {
   env?: NodeJS.ProcessEnv;
   /** called with each line as the agent writes it (stderr lines prefixed `[stderr] `), e.g. to keep a live log file */
   onLine?: (line: string) => void;
+  /**
+   * The log message `startAgent` waits for: "agent ready" unless given, e.g. "signaling connection
+   * failed" for an agent whose signaling server is meant to be out of reach
+   */
+  readyMessage?: string;
 }
 
 export interface AgentProcess {
@@ -105,6 +110,7 @@ export async function startAgent(options: AgentProcessOptions): Promise<AgentPro
       resolve();
     }),
   );
+  const readyMessage = options.readyMessage ?? 'agent ready';
   let readyLine: Record<string, unknown> = {};
   let ready: () => void = () => undefined;
   const readyPromise = new Promise<void>((resolve) => (ready = resolve));
@@ -120,7 +126,7 @@ export async function startAgent(options: AgentProcessOptions): Promise<AgentPro
         lines.push(prefix + line);
         options.onLine?.(prefix + line);
         if (lines.length > 20_000) lines.splice(0, 5_000);
-        if (line.includes('"msg":"agent ready"')) {
+        if (line.includes(`"msg":${JSON.stringify(readyMessage)}`)) {
           try {
             readyLine = JSON.parse(line) as Record<string, unknown>;
           } catch (error) {
@@ -139,7 +145,7 @@ export async function startAgent(options: AgentProcessOptions): Promise<AgentPro
   if (outcome !== 'ready') {
     child.kill('SIGKILL');
     throw new Error(
-      `the agent did not print "agent ready" (${outcome === 'exit' ? `it exited: ${JSON.stringify(exited)}` : 'within 30 s'}); its log:\n${lines.join('\n')}`,
+      `the agent did not print "${readyMessage}" (${outcome === 'exit' ? `it exited: ${JSON.stringify(exited)}` : 'within 30 s'}); its log:\n${lines.join('\n')}`,
     );
   }
   const pid = child.pid;

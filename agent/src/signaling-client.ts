@@ -82,7 +82,7 @@ export class AgentSignalingClient {
         clearTimeout(this.retryTimer);
         this.retryTimer = setTimeout(() => socket.connect(), delayMs);
       } else {
-        log.warn('signaling connection failed', { url, error: describeError(error), retrying: socket.active });
+        log.warn('signaling connection failed', { url, error: connectionFailure(error), retrying: socket.active });
       }
     });
     socket.on('webrtc:offer', (raw: unknown) => this.parsed('webrtc:offer', OfferToAgent, raw, handlers.onOffer));
@@ -133,4 +133,39 @@ export class AgentSignalingClient {
     this.socket.removeAllListeners();
     this.socket.disconnect();
   }
+}
+
+/** Node's codes for a TLS certificate it did not accept, with what the operator can do about each. */
+const CERTIFICATE_ADVICE: Record<string, string> = {
+  CERT_HAS_EXPIRED: "the signaling server's certificate has expired, or this host's clock is wrong: check both",
+  CERT_NOT_YET_VALID: "the signaling server's certificate is not valid yet: this host's clock is probably behind",
+  ERR_TLS_CERT_ALTNAME_INVALID: "the signaling server's certificate is not for the host name in --signaling-url",
+};
+const UNTRUSTED =
+  "this host does not trust the signaling server's certificate: give Node its CA (NODE_EXTRA_CA_CERTS=/path/to/ca.pem, " +
+  'or NODE_OPTIONS=--use-system-ca for the system store; with the systemd unit, an Environment= line in a drop-in)';
+
+/**
+ * What a failed connection says, down to its cause: Engine.IO reports "websocket error" and keeps
+ * the socket's own error (refused, reset, a certificate it did not accept) as `description`.
+ */
+export function connectionFailure(error: unknown): string {
+  const outer = describeError(error);
+  const description = (error as { description?: unknown } | null)?.description;
+  // ws hands Engine.IO an error event: the Error itself is its `error`.
+  const cause =
+    description instanceof Error
+      ? description
+      : (description as { error?: unknown } | null | undefined)?.error instanceof Error
+        ? ((description as { error: Error }).error as Error)
+        : undefined;
+  if (!cause) return outer;
+  const code = (cause as NodeJS.ErrnoException).code;
+  const advice =
+    code !== undefined && code in CERTIFICATE_ADVICE
+      ? CERTIFICATE_ADVICE[code]
+      : /certificate|CERT_|SELF_SIGNED|UNABLE_TO_(GET_ISSUER|VERIFY)/i.test(`${code ?? ''} ${cause.message}`)
+        ? UNTRUSTED
+        : undefined;
+  return `${outer}: ${cause.message}${code ? ` (${code})` : ''}${advice ? `; ${advice}` : ''}`;
 }
