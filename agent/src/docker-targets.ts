@@ -14,6 +14,8 @@ export interface ResolvedTarget {
   name: string;
   container: Docker.Container;
   labels: Record<string, string>;
+  /** the container's `State.StartedAt` when it was resolved: a later one means it restarted */
+  startedAt?: string;
 }
 
 /** Docker labels a container must all carry; an empty value accepts any value. */
@@ -111,7 +113,13 @@ export class DockerTargets {
       );
     if (!info.State.Running)
       return err(protocolError('TARGET_NOT_RUNNING', `Container "${name}" is ${info.State.Status}; start it to open a terminal.`));
-    return ok({ id: info.Id, name, container: this.docker.getContainer(info.Id), labels: info.Config.Labels ?? {} });
+    return ok({
+      id: info.Id,
+      name,
+      container: this.docker.getContainer(info.Id),
+      labels: info.Config.Labels ?? {},
+      startedAt: info.State.StartedAt,
+    });
   }
 }
 

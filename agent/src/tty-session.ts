@@ -18,6 +18,7 @@ import {
   ok,
   protocolError,
   RESUME_BUFFER_BYTES,
+  type ContainerFate,
   type ErrorCode,
   type ProtocolError,
   type Result,
@@ -26,6 +27,7 @@ import type { AuditLog, AuditPeer } from './audit.js';
 import { closeWhenDrained, drainAndClose, type DataChannelPort, type Unsubscribe } from './data-channel.js';
 import { describeError } from './deadline.js';
 import { addDebugFigures } from './debug-stats.js';
+import { containerFate } from './container-fate.js';
 import type { ResolvedTarget } from './docker-targets.js';
 import { createLogger } from './log.js';
 import { OutputLog } from './output-log.js';
@@ -77,6 +79,8 @@ export class TtySession {
   private inputBytesReceived = 0;
   /** undefined while the process runs; its exit code (or null) once it ended */
   private exitCode: number | null | undefined;
+  /** set with `exitCode` when the shell ended because its container stopped, restarted or went */
+  private containerFate: ContainerFate | undefined;
   private ending = false;
   private disposing: Promise<void> | undefined;
   private readonly limits: SessionLimits;
@@ -399,8 +403,12 @@ export class TtySession {
   /** The attached channel has all the output: after an exit, it gets `exit` and the session ends. */
   private finishIfExited(): void {
     if (this.exitCode === undefined || this.ending) return;
-    this.sender.send({ type: 'exit', code: this.exitCode });
-    void this.dispose('process exited', this.exitCode);
+    const fate = this.containerFate;
+    this.sender.send({ type: 'exit', code: this.exitCode, ...(fate ? { container: fate } : {}) });
+    void this.dispose(
+      fate ? `process exited: the container ${fate === 'removed' ? 'was removed' : fate}` : 'process exited',
+      this.exitCode,
+    );
   }
 
   private limitReached(code: ErrorCode, message: string): void {
@@ -423,8 +431,11 @@ export class TtySession {
       if (this.ending) return;
       if (running !== false) return this.streamCut(running === null);
     }
+    const fate = await containerFate(this.exec.target, code);
+    if (this.ending) return;
+    this.containerFate = fate;
     this.exitCode = code;
-    log.debug('process exited', { sessionId: this.sessionId, code, attached: this.isAttached });
+    log.debug('process exited', { sessionId: this.sessionId, code, container: fate, attached: this.isAttached });
     // Detached, the session waits out its grace period so that a resume still gets the end.
     this.sender.pump();
   }

@@ -34,8 +34,11 @@ describe('a paused container', () => {
   });
   after(async () => {
     await docker('unpause', vplc.id).catch(() => undefined);
-    await registry.endAll('test over');
-    await vplc?.remove();
+    try {
+      await registry.endAll('test over');
+    } finally {
+      await vplc?.remove();
+    }
   });
 
   async function open(): Promise<{ channel: FakeChannel; session: AgentTtyChannel }> {

@@ -223,10 +223,22 @@ export const AckMessage = z.object({
 /** The console asks the agent to end the session; the agent kills the exec'd process. */
 export const CloseMessage = z.object({ type: z.literal('close') });
 
-/** The process in the container ended; `code` is null when Docker could not tell. */
+/**
+ * What became of the container when the shell ended with it: `stopped` (stopped or killed; a
+ * `docker restart` may be seen as this), `restarted` (running again, or restarting under its restart
+ * policy), `removed`.
+ */
+export const ContainerFate = z.enum(['stopped', 'restarted', 'removed']);
+
+/**
+ * The process in the container ended; `code` is null when Docker could not tell. `container`, when
+ * present, says the shell ended because its container stopped, restarted or was removed.
+ */
 export const ExitMessage = z.object({
   type: z.literal('exit'),
   code: z.number().int().nullable(),
+  // A fate a later agent may add reads as none, rather than the whole message as malformed.
+  container: ContainerFate.optional().catch(undefined),
 });
 
 /** What a console sends on a tty channel, as text. */
@@ -264,6 +276,7 @@ export type RunningMessage = z.infer<typeof RunningMessage>;
 export type ResizeMessage = z.infer<typeof ResizeMessage>;
 export type AckMessage = z.infer<typeof AckMessage>;
 export type ExitMessage = z.infer<typeof ExitMessage>;
+export type ContainerFate = z.infer<typeof ContainerFate>;
 export type ConsoleControlMessage = z.infer<typeof ConsoleControlMessage>;
 export type AgentControlMessage = z.infer<typeof AgentControlMessage>;
 export type ConsoleTtyMessage = z.infer<typeof ConsoleTtyMessage>;

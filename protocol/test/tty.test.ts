@@ -55,6 +55,9 @@ const valid = {
     { type: 'exit', code: 0 },
     { type: 'exit', code: null },
     { type: 'exit', code: 137 },
+    { type: 'exit', code: 137, container: 'stopped' },
+    { type: 'exit', code: 137, container: 'restarted' },
+    { type: 'exit', code: null, container: 'removed' },
     { type: 'error', code: 'NOT_OPEN', message: 'send open first', fatal: false },
     { type: 'ping' },
     { type: 'pong', id: 1 },
@@ -203,4 +206,13 @@ test('running: the host pid (0 when Docker did not say) and the notices learnt o
     assert.ok(!parsed.ok, JSON.stringify(bad));
     assert.equal(parsed.error.code, 'BAD_MESSAGE');
   }
+});
+
+test("exit's container: a fate this console does not know reads as none, and the exit itself is kept", () => {
+  const parsed = parseAgentTtyFrame('{"type":"exit","code":137,"container":"frozen-by-a-later-agent"}');
+  assert.ok(parsed.ok && parsed.value.kind === 'message', JSON.stringify(parsed));
+  const message = parsed.value.message;
+  assert.ok(message.type === 'exit');
+  assert.equal(message.code, 137);
+  assert.equal(message.container, undefined);
 });

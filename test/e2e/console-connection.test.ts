@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { startAgent, type AgentProcess } from '../../harness/agent-process.js';
 import type { ConsolePage } from '../../harness/console-page.js';
-import type { TestContainer } from '../../harness/docker.js';
+import { docker, type TestContainer } from '../../harness/docker.js';
 import { startStack, type Stack } from '../../harness/stack.js';
 import { waitFor } from '../../harness/wait.js';
 
@@ -72,6 +72,26 @@ test('a tab whose agent hangs shows the stage it is waiting at, with a progress 
     hung.resume();
     await hung.stop();
   }
+});
+
+test('a container restarted under its tab (its runtime crashed, the restart policy ran): the tab says so, and a new session opens in it', async () => {
+  const crashing = await stack.startContainer({ namePrefix: 'conn-crash', runArgs: ['--restart', 'always'] });
+  const tabId = await ui.openTargetByClick(stack.agent.agentId, crashing.name, 45_000);
+  await ui.waitForPrompt(tabId);
+  await docker('exec', crashing.id, 'sh', '-c', 'kill -9 $(pidof sleep)');
+  const banner = ui.panel(tabId).locator('[data-testid="tab-banner"]');
+  await waitFor(
+    async () => (await banner.isVisible()) && /restarted/.test((await banner.textContent()) ?? ''),
+    'the tab to say the container restarted',
+    30_000,
+  );
+  assert.match(
+    (await banner.textContent()) ?? '',
+    new RegExp(`Container ${crashing.name} restarted.*The shell ended with it \\(exit code 137\\)`),
+  );
+  assert.match((await ui.panel(tabId).locator('[data-testid="tab-state"]').textContent()) ?? '', /container restarted \(137\)/);
+  assert.ok((await ui.lines(tabId)).some((line) => line.includes('[the container restarted; the shell ended with it (code 137)]')));
+  await ui.closeByClick(tabId);
 });
 
 test('stopping a container shows it stopped in the device list, and its tab says so', async () => {

@@ -1,4 +1,4 @@
-import type { ErrorCode } from '@tether/protocol';
+import type { ContainerFate, ErrorCode } from '@tether/protocol';
 import type { Disposable, Event } from '../base/emitter';
 import type { UndeliveredInput } from './input-ledger';
 
@@ -70,14 +70,20 @@ export type SessionFactory = (target: string, carrier: SessionCarrier, restored?
  * on the agent for `resumeGraceMs`, and `resume` takes it back on the agent's next connection,
  * without a byte shown twice or a keystroke sent twice. `close` ends it for good.
  */
+/** How the shell ended: its exit code, and what became of its container when the shell ended with it. */
+export interface SessionExit {
+  code: number | null;
+  container?: ContainerFate;
+}
+
 export interface TerminalSession extends Disposable {
   /** Output to show, in order, each byte once across resumes. */
   readonly onOutput: Event<Uint8Array>;
   readonly onOpened: Event<SessionOpened>;
   /** The shell runs (after `onOpened`, once, from agents that send `running`; older agents never fire it). */
   readonly onRunning: Event<SessionRunning>;
-  /** the process ended; `null` when the agent could not tell its exit code */
-  readonly onExit: Event<number | null>;
+  /** the process ended (its code, `null` when the agent could not tell), and its container with it when it did */
+  readonly onExit: Event<SessionExit>;
   readonly onError: Event<SessionError>;
   readonly onClosed: Event<void>;
   /** The channel was lost without `close`; the reason in words. `resume` may take the session back. */

@@ -10,6 +10,7 @@ import {
   type ResumeInfo,
   type SessionCarrier,
   type SessionError,
+  type SessionExit,
   type SessionFactory,
   type SessionOpened,
   type SessionRunning,
@@ -71,7 +72,7 @@ export class WebRtcTerminalSession implements TerminalSession {
   private readonly runningEmitter = new Emitter<SessionRunning>();
   /** `running` came once: a resume's `running` tells the tab nothing new */
   private runningSeen = false;
-  private readonly exitEmitter = new Emitter<number | null>();
+  private readonly exitEmitter = new Emitter<SessionExit>();
   private readonly errorEmitter = new Emitter<SessionError>();
   private readonly closedEmitter = new Emitter<void>();
   private readonly detachedEmitter = new Emitter<string>();
@@ -323,7 +324,7 @@ export class WebRtcTerminalSession implements TerminalSession {
         if (this.state === 'open' || this.state === 'closing') {
           const closing = this.state === 'closing';
           this.state = 'exited';
-          this.exitEmitter.fire(message.code);
+          this.exitEmitter.fire({ code: message.code, ...(message.container ? { container: message.container } : {}) });
           if (closing) this.finish();
         }
         break;

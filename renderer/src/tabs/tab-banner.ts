@@ -2,6 +2,7 @@
  * The words a tab's banner shows for where its session stands: lost and reconnecting, gone,
  * exited, failed. One function of the tab's state, so that the texts live in one place.
  */
+import type { ContainerFate } from '@tether/protocol';
 import { hintFor } from '../terminal/error-hints';
 import type { ReconnectState } from '../connection/reconnect-policy';
 import { isLive, type TabState } from './tab-state';
@@ -15,12 +16,21 @@ export interface BannerFacts {
   connectionLost: string | undefined;
   targetState: string | undefined;
   exitCode: number | null | undefined;
+  /** what became of the container when the shell ended with it (the agent's `exit` says) */
+  containerFate?: ContainerFate | undefined;
   lastError: SessionError | undefined;
   reconnect:
     | { since: number; reason: string; graceMs: number; state: ReconnectState | undefined; resumeAttempts: number; droppedInput: number }
     | undefined;
   now: number;
 }
+
+/** What to do once the shell ended because its container stopped, restarted or was removed. */
+const CONTAINER_FATE_NEXT: Record<ContainerFate, string> = {
+  stopped: 'Start the container on the host (if it is not restarting), then open a new session.',
+  restarted: 'It runs again: open a new session for a new shell. The output stays readable here.',
+  removed: 'It is no longer on the host; the output stays readable here.',
+};
 
 /** A sentence from the agent or the browser, without its final period, to go inside ours. */
 function clause(text: string): string {
@@ -99,6 +109,16 @@ export function bannerFor(facts: BannerFacts): BannerContent | undefined {
     };
   }
   const stopped = facts.targetState !== undefined && facts.targetState !== 'running';
+  // The device list's state of the container, when it says stopped, comes first (below): it is now.
+  if (facts.state === 'exited' && facts.containerFate && !stopped) {
+    const code = ` (exit code ${facts.exitCode ?? 'unknown'})`;
+    return {
+      kind: 'exit',
+      title: `Container ${facts.target} ${facts.containerFate === 'removed' ? 'was removed' : facts.containerFate}`,
+      detail: `The shell ended with it${code}. ${CONTAINER_FATE_NEXT[facts.containerFate]}`,
+      action: 'Open a new session',
+    };
+  }
   if (facts.state === 'exited' || (stopped && facts.state !== 'opening')) {
     const code = facts.exitCode === undefined ? '' : ` (exit code ${facts.exitCode ?? 'unknown'})`;
     return stopped

@@ -162,7 +162,9 @@ export class TabPanel implements TabSurface {
     const stateText = facts.connectionLost
       ? 'connection lost'
       : facts.state === 'exited'
-        ? `exited (${facts.exitCode ?? 'unknown'})`
+        ? facts.containerFate && (facts.targetState === undefined || facts.targetState === 'running')
+          ? `container ${facts.containerFate === 'removed' ? 'removed' : facts.containerFate} (${facts.exitCode ?? 'unknown'})`
+          : `exited (${facts.exitCode ?? 'unknown'})`
         : facts.state === 'opening'
           ? `connecting: ${facts.stage}`
           : facts.state === 'reconnecting'

@@ -1,4 +1,4 @@
-import type { ErrorCode, TargetState } from '@tether/protocol';
+import type { ContainerFate, ErrorCode, TargetState } from '@tether/protocol';
 import { DisposableStore, Emitter, type Disposable } from '../base/emitter';
 import type { NetworkPath } from '../connection/network-path';
 import type { ReconnectState } from '../connection/reconnect-policy';
@@ -36,6 +36,8 @@ export class TerminalTab<Panel extends TabSurface = TabSurface> implements Dispo
   state: TabState = 'opening';
   stage: TabStage = 'signaling';
   exitCode: number | null | undefined;
+  /** what became of the container when the shell ended with it */
+  containerFate: ContainerFate | undefined;
   sessionId: string | undefined;
   /** the shell's process id on the agent's host, from `running`; undefined until then, and from older agents */
   hostPid: number | undefined;
@@ -218,6 +220,7 @@ export class TerminalTab<Panel extends TabSurface = TabSurface> implements Dispo
     this.current = undefined;
     this.state = 'opening';
     this.exitCode = undefined;
+    this.containerFate = undefined;
     this.sessionId = undefined;
     this.connectionLost = undefined;
     this.connection.follow(connection);
@@ -342,8 +345,9 @@ export class TerminalTab<Panel extends TabSurface = TabSurface> implements Dispo
       }),
     );
     store.add(
-      session.onExit((code) => {
-        this.exitCode = code;
+      session.onExit((exit) => {
+        this.exitCode = exit.code;
+        this.containerFate = exit.container;
         this.state = 'exited';
         this.changed();
       }),
@@ -402,6 +406,7 @@ export class TerminalTab<Panel extends TabSurface = TabSurface> implements Dispo
       connectionLost: this.connectionLost,
       targetState: this.targetState,
       exitCode: this.exitCode,
+      containerFate: this.containerFate,
       lastError: this.errors[this.errors.length - 1],
       reconnect: this.reconnection.bannerFacts(this.current?.resumeGraceMs ?? 0),
       path: this.path,

@@ -1,4 +1,4 @@
-import type { SessionError } from '../session/terminal-session';
+import type { SessionError, SessionExit } from '../session/terminal-session';
 
 /** What a user can try for each failure; the agent's own message says what happened. */
 const HINTS: Partial<Record<SessionError['code'], string>> = {
@@ -31,4 +31,11 @@ export function hintFor(error: SessionError): string | undefined {
 export function sessionErrorText(error: SessionError): string {
   const hint = HINTS[error.code];
   return `[error ${error.code}] ${error.message}${hint ? ` — ${hint}` : ''}`;
+}
+
+/** What the terminal prints when its shell ended: the exit code, and the container's fate when it ended with it. */
+export function exitText(exit: SessionExit): string {
+  const code = exit.code ?? 'unknown';
+  if (!exit.container) return `process exited with code ${code}`;
+  return `the container ${exit.container === 'removed' ? 'was removed' : exit.container}; the shell ended with it (code ${code})`;
 }

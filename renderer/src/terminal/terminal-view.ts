@@ -6,7 +6,7 @@ import { WebglAddon } from '@xterm/addon-webgl';
 import { Terminal } from '@xterm/xterm';
 import { AckBatcher } from './ack-batcher';
 import { DisposableStore, Emitter, type Disposable } from '../base/emitter';
-import { sessionErrorText } from './error-hints';
+import { exitText, sessionErrorText } from './error-hints';
 import type { TerminalSession } from '../session/terminal-session';
 import { TERMINAL_THEMES, type ThemeName } from './themes';
 import { fontFamilyFor, TERMINAL_LINE_HEIGHT, type TerminalFontId } from './fonts';
@@ -139,9 +139,9 @@ export class TerminalView implements Disposable {
     this.binding.add(acks);
     this.binding.add(session.onOutput((bytes) => this.writeOutput(bytes, acks)));
     this.binding.add(
-      session.onExit((code) => {
+      session.onExit((exit) => {
         this.inputOpen = false;
-        this.term.write(`\r\n\x1b[1m[process exited with code ${code ?? 'unknown'}]\x1b[0m\r\n`);
+        this.term.write(`\r\n\x1b[1m[${exitText(exit)}]\x1b[0m\r\n`);
       }),
     );
     this.binding.add(

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { bannerFor, formatClock, type BannerFacts } from '../../../renderer/src/tabs/tab-banner.js';
+import { exitText } from '../../../renderer/src/terminal/error-hints.js';
 
 const base: BannerFacts = {
   target: 'plc-1',
@@ -48,4 +49,18 @@ test('the agent stopped: the shell was ended, whichever way the tab learnt it', 
 
 test('formatClock is the local time of day, hours to seconds', () => {
   assert.match(formatClock(base.now), /^\d\d:\d\d:\d\d$/);
+});
+
+test("a shell that ended with its container: the banner and the terminal's line say what became of the container", () => {
+  const stopped = bannerFor({ ...base, state: 'exited', exitCode: 137, containerFate: 'stopped' });
+  assert.equal(stopped?.title, 'Container plc-1 stopped');
+  assert.match(stopped!.detail, /^The shell ended with it \(exit code 137\)\. Start the container/);
+  const restarted = bannerFor({ ...base, state: 'exited', exitCode: 137, containerFate: 'restarted' });
+  assert.equal(restarted?.title, 'Container plc-1 restarted');
+  assert.match(restarted!.detail, /It runs again: open a new session/);
+  assert.equal(bannerFor({ ...base, state: 'exited', exitCode: 137, containerFate: 'removed' })?.title, 'Container plc-1 was removed');
+  // A shell that exited on its own keeps the words it had.
+  assert.equal(bannerFor({ ...base, state: 'exited', exitCode: 137 })?.title, 'The shell exited (exit code 137)');
+  assert.equal(exitText({ code: 137, container: 'restarted' }), 'the container restarted; the shell ended with it (code 137)');
+  assert.equal(exitText({ code: 3 }), 'process exited with code 3');
 });

@@ -4,11 +4,13 @@
  * asked of the session (keys, resumes, close). It keeps the real session's rules that a tab relies
  * on: keys are dropped while detached, `resume` only from detached, one `onClosed`.
  */
+import type { ContainerFate } from '@tether/protocol';
 import { Emitter } from '../../../../renderer/src/base/emitter.js';
 import type {
   ResumeInfo,
   SessionCarrier,
   SessionError,
+  SessionExit,
   SessionFactory,
   SessionOpened,
   SessionRunning,
@@ -32,7 +34,7 @@ export class FakeTerminalSession implements TerminalSession {
   private readonly outputEmitter = new Emitter<Uint8Array>();
   private readonly openedEmitter = new Emitter<SessionOpened>();
   private readonly runningEmitter = new Emitter<SessionRunning>();
-  private readonly exitEmitter = new Emitter<number | null>();
+  private readonly exitEmitter = new Emitter<SessionExit>();
   private readonly errorEmitter = new Emitter<SessionError>();
   private readonly closedEmitter = new Emitter<void>();
   private readonly detachedEmitter = new Emitter<string>();
@@ -120,9 +122,9 @@ export class FakeTerminalSession implements TerminalSession {
     this.outputEmitter.fire(bytes);
   }
 
-  exit(code: number | null): void {
+  exit(code: number | null, container?: ContainerFate): void {
     this.state = 'exited';
-    this.exitEmitter.fire(code);
+    this.exitEmitter.fire({ code, ...(container ? { container } : {}) });
   }
 
   /** The agent's shell runs (`running`): its host pid, and what it could not apply to it. */
