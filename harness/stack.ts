@@ -27,9 +27,15 @@ export interface Stack {
   consoleToken: string;
   /** the token the signaling server accepts from agents, for starting more agents */
   agentToken: string;
+  /**
+   * The agent flags that expose this stack's containers and no others (`tether.vplc=true` and the
+   * stack's own `tether.stack` label): for a test's further agents, so that containers of test
+   * files running beside it never appear in its device lists and move the rows it clicks.
+   */
+  exposeArgs: string[];
   /** Loads the console page (test hooks on; the bench's too with `bench`) connected to this stack's signaling server. */
   openConsole(options?: { bench?: boolean }): Promise<ConsolePage>;
-  /** Starts a test container that `close()` removes. */
+  /** Starts a test container that `close()` removes, labelled for this stack (and `tether.vplc=true` unless `labels` are given). */
   startContainer(options?: ContainerOptions): Promise<TestContainer>;
   /** Wraps a test body: on failure, saves a screenshot and the logs into test-results/. */
   guarded(name: string, body: () => Promise<void>): () => Promise<void>;
@@ -53,6 +59,8 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   const pageLog: string[] = [];
   const containers: TestContainer[] = [];
   const cleanups: (() => Promise<void>)[] = [];
+  const stackLabel = `e2e-${options.name}-${suffix}`;
+  const exposeArgs = ['--label', 'tether.vplc=true', '--label', `tether.stack=${stackLabel}`];
 
   const close = async () => {
     for (const cleanup of cleanups.splice(0).reverse()) {
@@ -81,7 +89,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       token: agentToken,
       agentId: `e2e-${options.name}-${suffix}`,
       name: `agent ${options.name}`,
-      extraArgs: options.agentArgs,
+      extraArgs: [...exposeArgs, ...(options.agentArgs ?? [])],
       ...(options.agentNodeArgs ? { nodeArgs: options.agentNodeArgs } : {}),
     });
     cleanups.push(() => agent.stop());
@@ -130,8 +138,10 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         await page.waitForFunction(() => 'window' in globalThis && '__tetherTest' in window, undefined, { timeout: 15_000 });
         return new ConsolePage(page);
       },
-      async startContainer(containerOptions) {
-        const container = await startContainer(containerOptions);
+      exposeArgs,
+      async startContainer(containerOptions = {}) {
+        const labels = { ...(containerOptions.labels ?? { 'tether.vplc': 'true' }), 'tether.stack': stackLabel };
+        const container = await startContainer({ ...containerOptions, labels });
         containers.push(container);
         return container;
       },

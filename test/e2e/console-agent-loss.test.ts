@@ -42,6 +42,7 @@ test('a killed agent: tabs reconnect by themselves once it is back, then say the
     agentId: `${stack.agent.agentId}-crash`,
     name: 'line 7 host',
     stateDir,
+    extraArgs: stack.exposeArgs,
   };
   agent = await startAgent(options);
   const first = await ui.openTargetByClick(agent.agentId, container.name, 45_000);

@@ -47,6 +47,7 @@ function startOwnAgent(suffix: string, name: string): Promise<AgentProcess> {
     agentId: `${stack.agent.agentId}-${suffix}`,
     name,
     stateDir,
+    extraArgs: stack.exposeArgs,
   });
 }
 

@@ -55,6 +55,7 @@ test('a tab whose agent hangs shows the stage it is waiting at, with a progress 
     token: stack.agentToken,
     agentId: `${stack.agent.agentId}-hung`,
     name: 'line 4 host (hung)',
+    extraArgs: stack.exposeArgs,
   });
   try {
     await ui.connectAgent(hung.agentId, 45_000);

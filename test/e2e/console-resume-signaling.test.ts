@@ -53,6 +53,7 @@ before(async () => {
     token: agentToken,
     agentId: `resume-sig-${randomBytes(3).toString('hex')}`,
     name: 'agent behind a flaky cloud',
+    extraArgs: stack.exposeArgs,
   });
   page = await newLoggedPage(stack.browser, pageLog);
   const query = new URLSearchParams({ signal: signaling.url, token: consoleToken, test: '1' });

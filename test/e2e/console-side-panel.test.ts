@@ -43,7 +43,7 @@ const listed = () =>
   );
 
 function more(agentId: string, name: string): Promise<AgentProcess> {
-  return startAgent({ signalingUrl: stack.signaling.url, token: stack.agentToken, agentId, name }).then(
+  return startAgent({ signalingUrl: stack.signaling.url, token: stack.agentToken, agentId, name, extraArgs: stack.exposeArgs }).then(
     (agent) => (extra.push(agent), agent),
   );
 }

@@ -37,6 +37,7 @@ before(async () => {
     token: stack.agentToken,
     agentId: `${stack.agent.agentId}-b`,
     name: 'host B',
+    extraArgs: stack.exposeArgs,
   });
   ui = await stack.openConsole();
   await ui.page.setViewportSize({ width: 1400, height: 900 });

@@ -29,6 +29,7 @@ before(async () => {
     token: stack.agentToken,
     agentId: `${stack.agent.agentId}-b`,
     name: 'agent console-tabs B',
+    extraArgs: stack.exposeArgs,
   });
   ui = await stack.openConsole();
 });

@@ -95,6 +95,7 @@ test('the packed agent installs with npm install -g into an empty prefix and ser
     token: stack.agentToken,
     agentId: 'installed-agent',
     name: 'installed agent',
+    extraArgs: stack.exposeArgs,
   });
   const ui = await stack.openConsole();
   const tabId = await ui.openTargetByClick('installed-agent', container.name);
