@@ -9,8 +9,8 @@ import type { ResolvedTarget } from './docker-targets.js';
 
 /**
  * A shell killed with its container (SIGKILL or SIGTERM: 137, 143; or no code) can end a moment
- * before Docker records the container's stop: it is asked again every FATE_POLL_MS for FATE_WAIT_MS.
- * Any other exit is asked once.
+ * before Docker records the container's stop, and a container stopped by `docker restart` runs again
+ * a moment after: it is asked again every FATE_POLL_MS for FATE_WAIT_MS. Any other exit is asked once.
  */
 const FATE_POLL_MS = 100;
 const FATE_WAIT_MS = 2000;
@@ -27,7 +27,9 @@ export async function containerFate(target: ResolvedTarget, exitCode: number | n
       return dockerStatus(cause) === 404 ? 'removed' : undefined;
     }
     if (state.Restarting || (target.startedAt !== undefined && state.StartedAt !== target.startedAt)) return 'restarted';
-    if (!state.Running) return 'stopped';
+    // Stopped: `docker restart` starts it again a moment later, so a killed shell's container is
+    // watched until the deadline before it is called stopped.
+    if (!state.Running && performance.now() >= until) return 'stopped';
     if (performance.now() >= until) return undefined;
     await new Promise((resolve) => setTimeout(resolve, FATE_POLL_MS));
   }

@@ -224,9 +224,9 @@ export const AckMessage = z.object({
 export const CloseMessage = z.object({ type: z.literal('close') });
 
 /**
- * What became of the container when the shell ended with it: `stopped` (stopped or killed; a
- * `docker restart` may be seen as this), `restarted` (running again, or restarting under its restart
- * policy), `removed`.
+ * What became of the container when the shell ended with it: `stopped` (stopped or killed, and not
+ * running again within about 2 s), `restarted` (running again, by `docker restart` or its restart
+ * policy, or restarting), `removed`.
  */
 export const ContainerFate = z.enum(['stopped', 'restarted', 'removed']);
 
