@@ -19,7 +19,6 @@ const report = fileURLToPath(new URL('../../harness/builtins-report.mjs', import
 
 test('a running node loads neither undici nor node:http2', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tether-footprint-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const out = join(dir, 'builtins.txt');
   const node = await startSignalingNode('footprint', {
     NODE_OPTIONS: `--import ${report}`,
@@ -27,7 +26,12 @@ test('a running node loads neither undici nor node:http2', async (t) => {
     TETHER_SIGNALING_CONSOLE_TOKENS: CONSOLE_TOKEN,
     TETHER_SIGNALING_AGENT_TOKENS: 'agent-token-0123456789',
   });
-  t.after(() => node.kill());
+  // The node rewrites its report every 100 ms (a file renamed into place): the folder goes only
+  // once the node is gone, or a report written meanwhile makes the removal fail (ENOTEMPTY).
+  t.after(async () => {
+    await node.kill();
+    rmSync(dir, { recursive: true, force: true });
+  });
   const socket = io(node.url, {
     auth: { role: 'console', token: CONSOLE_TOKEN },
     transports: ['websocket'],
