@@ -29,8 +29,7 @@ export async function containerFate(target: ResolvedTarget, exitCode: number | n
     if (state.Restarting || (target.startedAt !== undefined && state.StartedAt !== target.startedAt)) return 'restarted';
     // Stopped: `docker restart` starts it again a moment later, so a killed shell's container is
     // watched until the deadline before it is called stopped.
-    if (!state.Running && performance.now() >= until) return 'stopped';
-    if (performance.now() >= until) return undefined;
+    if (performance.now() >= until) return state.Running ? undefined : 'stopped';
     await new Promise((resolve) => setTimeout(resolve, FATE_POLL_MS));
   }
 }

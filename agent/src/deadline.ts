@@ -20,11 +20,21 @@ export function withDeadline<T>(promise: Promise<T>, ms: number, what: string): 
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
-/** Turns a rejected or late promise into an error value with `code`. */
+/**
+ * Turns a rejected or late promise into an error value with `code`; a request Docker refused because
+ * the container is paused (an exec created or started in it) is TARGET_NOT_RUNNING, whatever asked.
+ */
 export async function attempt<T>(promise: Promise<T>, code: ErrorCode, what: string, ms = DOCKER_REQUEST_TIMEOUT_MS): Promise<Result<T>> {
   try {
     return ok(await withDeadline(promise, ms, what));
   } catch (cause) {
+    if (containerPaused(cause))
+      return err(
+        protocolError(
+          'TARGET_NOT_RUNNING',
+          `${what} failed: the container is paused (its processes are frozen, docker pause); unpause it first.`,
+        ),
+      );
     return err(protocolError(code, `${what} failed: ${describeError(cause)}`));
   }
 }

@@ -153,13 +153,8 @@ export function connectionFailure(error: unknown): string {
   const outer = describeError(error);
   const description = (error as { description?: unknown } | null)?.description;
   // ws hands Engine.IO an error event: the Error itself is its `error`.
-  const cause =
-    description instanceof Error
-      ? description
-      : (description as { error?: unknown } | null | undefined)?.error instanceof Error
-        ? ((description as { error: Error }).error as Error)
-        : undefined;
-  if (!cause) return outer;
+  const cause = description instanceof Error ? description : (description as { error?: unknown } | null | undefined)?.error;
+  if (!(cause instanceof Error)) return outer;
   const code = (cause as NodeJS.ErrnoException).code;
   const advice =
     code !== undefined && code in CERTIFICATE_ADVICE

@@ -12,8 +12,8 @@
 import { readFile } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
 import type Docker from 'dockerode';
-import { err, ok, protocolError, type ProtocolError, type Result } from '@tether/protocol';
-import { attempt, containerPaused, describeError, DOCKER_REQUEST_TIMEOUT_MS, engineGone, withDeadline } from '../deadline.js';
+import { ok, protocolError, type ProtocolError, type Result } from '@tether/protocol';
+import { attempt, describeError, DOCKER_REQUEST_TIMEOUT_MS, engineGone, withDeadline } from '../deadline.js';
 import { createLogger } from '../log.js';
 import { killInContainer } from '../session-killer.js';
 
@@ -79,32 +79,22 @@ export class ContainerCommand {
   }
 
   static async start(container: Docker.Container, options: CommandOptions): Promise<Result<ContainerCommand>> {
-    let exec: Docker.Exec;
-    try {
-      exec = await withDeadline(
-        container.exec({
-          Cmd: ['/bin/sh', '-c', options.script, 'tether-transfer', ...options.args],
-          AttachStdin: options.stdin,
-          AttachStdout: true,
-          AttachStderr: true,
-          Tty: false,
-          Env: [`${TRANSFER_MARKER}=${options.transferId}`],
-          ...(options.user ? { User: options.user } : {}),
-        }),
-        DOCKER_REQUEST_TIMEOUT_MS,
-        'creating the transfer command',
-      );
-    } catch (cause) {
-      // Docker runs nothing in a paused container; its terminal stays open and waits (docs/operations.md).
-      if (containerPaused(cause))
-        return err(
-          protocolError(
-            'TARGET_NOT_RUNNING',
-            'The container is paused (its processes are frozen, docker pause); unpause it to move files.',
-          ),
-        );
-      return err(protocolError('TRANSFER_FAILED', `creating the transfer command failed: ${describeError(cause)}`));
-    }
+    // In a paused container Docker runs nothing: TARGET_NOT_RUNNING (attempt), its terminal waits.
+    const created = await attempt(
+      container.exec({
+        Cmd: ['/bin/sh', '-c', options.script, 'tether-transfer', ...options.args],
+        AttachStdin: options.stdin,
+        AttachStdout: true,
+        AttachStderr: true,
+        Tty: false,
+        Env: [`${TRANSFER_MARKER}=${options.transferId}`],
+        ...(options.user ? { User: options.user } : {}),
+      }),
+      'TRANSFER_FAILED',
+      'creating the transfer command',
+    );
+    if (!created.ok) return created;
+    const exec = created.value;
     const started = await attempt(
       exec.start({ hijack: true, stdin: options.stdin }) as Promise<Duplex>,
       'TRANSFER_FAILED',

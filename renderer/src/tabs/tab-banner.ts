@@ -3,7 +3,7 @@
  * exited, failed. One function of the tab's state, so that the texts live in one place.
  */
 import type { ContainerFate } from '@tether/protocol';
-import { hintFor } from '../terminal/error-hints';
+import { containerFateText, hintFor } from '../terminal/error-hints';
 import type { ReconnectState } from '../connection/reconnect-policy';
 import { isLive, type TabState } from './tab-state';
 import type { BannerContent } from './tab-status-view';
@@ -114,7 +114,7 @@ export function bannerFor(facts: BannerFacts): BannerContent | undefined {
     const code = ` (exit code ${facts.exitCode ?? 'unknown'})`;
     return {
       kind: 'exit',
-      title: `Container ${facts.target} ${facts.containerFate === 'removed' ? 'was removed' : facts.containerFate}`,
+      title: `Container ${facts.target} ${containerFateText(facts.containerFate)}`,
       detail: `The shell ended with it${code}. ${CONTAINER_FATE_NEXT[facts.containerFate]}`,
       action: 'Open a new session',
     };

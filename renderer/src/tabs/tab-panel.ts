@@ -163,7 +163,7 @@ export class TabPanel implements TabSurface {
       ? 'connection lost'
       : facts.state === 'exited'
         ? facts.containerFate && (facts.targetState === undefined || facts.targetState === 'running')
-          ? `container ${facts.containerFate === 'removed' ? 'removed' : facts.containerFate} (${facts.exitCode ?? 'unknown'})`
+          ? `container ${facts.containerFate} (${facts.exitCode ?? 'unknown'})`
           : `exited (${facts.exitCode ?? 'unknown'})`
         : facts.state === 'opening'
           ? `connecting: ${facts.stage}`

@@ -33,9 +33,14 @@ export function sessionErrorText(error: SessionError): string {
   return `[error ${error.code}] ${error.message}${hint ? ` — ${hint}` : ''}`;
 }
 
+/** What happened to a container, after its name: "stopped", "restarted", "was removed". */
+export function containerFateText(fate: NonNullable<SessionExit['container']>): string {
+  return fate === 'removed' ? 'was removed' : fate;
+}
+
 /** What the terminal prints when its shell ended: the exit code, and the container's fate when it ended with it. */
 export function exitText(exit: SessionExit): string {
   const code = exit.code ?? 'unknown';
   if (!exit.container) return `process exited with code ${code}`;
-  return `the container ${exit.container === 'removed' ? 'was removed' : exit.container}; the shell ended with it (code ${code})`;
+  return `the container ${containerFateText(exit.container)}; the shell ended with it (code ${code})`;
 }
