@@ -138,8 +138,18 @@ export class ConsolePage {
     return (await this.screen(tabId)).split('\n');
   }
 
+  /**
+   * Takes the pointer off the device list (onto the toolbar), as an engineer looking for a row does:
+   * while the pointer is on the list, rows keep their order and agents that join wait
+   * (renderer/src/devices/device-panel.ts).
+   */
+  async leaveDeviceList(): Promise<void> {
+    await this.page.mouse.move(1, 1);
+  }
+
   /** Waits until the agent is listed (presence), connects it by clicking, and waits for its targets. */
   async connectAgent(agentId: string, timeoutMs = 30_000): Promise<void> {
+    await this.leaveDeviceList();
     const agent = this.page.locator(`[data-testid="agent"][data-agent-id="${agentId}"]`);
     await agent.waitFor({ timeout: timeoutMs });
     const connect = agent.locator('[data-testid="agent-connect"]');

@@ -51,6 +51,8 @@ function more(agentId: string, name: string): Promise<AgentProcess> {
 test('agents are sorted by state, the filter finds them by name, and a container with an open tab is marked', async () => {
   const tabId = await ui.openTargetByClick(stack.agent.agentId, container.name, 45_000);
   await ui.waitForPrompt(tabId);
+  // The pointer off the list: while it is on it, agents that join wait (device-panel.test.ts).
+  await ui.leaveDeviceList();
   // Names chosen so that by name alone the order would differ.
   const gone = await more(`${stack.agent.agentId}-gone`, 'aac line 7 (decommissioned)');
   await agentItem(gone.agentId).waitFor();
@@ -68,6 +70,7 @@ test('agents are sorted by state, the filter finds them by name, and a container
     await agentItem(hung.agentId).locator('[data-testid="agent-connect"]').click();
   }
   await waitFor(async () => (await stage(hung.agentId)) !== 'ready', 'the hung agent not to be connected');
+  await ui.leaveDeviceList();
 
   const expected = [connected.agentId, stack.agent.agentId, hung.agentId, gone.agentId];
   await waitFor(

@@ -2,7 +2,8 @@
  * The console with a fleet (issue 20): the real signaling server on port 0, 10,000 simulated agents
  * (harness/agent-swarm.ts, a child process) and the console in headless Chromium. The device
  * list counts every agent, keeps its DOM bounded (virtualized), finds any agent with its filter,
- * and follows a mass departure by its diffs.
+ * follows a mass departure by its diffs, and holds the row under a resting pointer in place while
+ * agents join above it.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -117,4 +118,31 @@ test(`${DEPARTING} agents leaving at once are applied as diffs: the counts follo
     );
   }
   await page.locator('[data-testid="signaling-state"][data-state="connected"]').waitFor();
+});
+
+test('agents joining above the row under a resting pointer leave it in place; they are listed once the pointer leaves', async () => {
+  const LATE = 20;
+  const scroller = page.locator('[data-testid="device-list"]');
+  await scroller.evaluate((element) => element.scrollTo({ top: 0 }));
+  const box = await scroller.boundingBox();
+  assert.ok(box);
+  // The first row's name, where an engineer would aim.
+  const point = { x: box.x + 40, y: box.y + 10 };
+  const agentUnder = () =>
+    page.evaluate(({ x, y }) => document.elementFromPoint(x, y)?.closest<HTMLElement>('[data-testid="agent"]')?.dataset.agentId, point);
+  await page.mouse.move(point.x, point.y);
+  const aimed = await agentUnder();
+  assert.ok(aimed, 'a row is under the pointer');
+  const online = await count('online');
+  // Named "swarm a-late-<n>": sorted above every "swarm fleet-…".
+  await swarm.connect({ urls: [signaling.url], token: AGENT_TOKEN, prefix: 'a-late-', count: LATE });
+  await page.locator(`[data-testid="device-counts"] [data-state="online"][data-count="${online + LATE}"]`).waitFor({ timeout: 60_000 });
+  await page.locator(`[data-testid="device-held"]`).waitFor();
+  assert.equal(await agentUnder(), aimed, 'the row under the pointer stayed');
+  assert.equal(await page.locator('[data-testid="agent"][data-agent-id^="a-late-"]').count(), 0, 'the new agents wait');
+  assert.match(await page.locator('[data-testid="device-held"]').innerText(), new RegExp(`^${LATE} changes wait`));
+  await page.mouse.move(1, 1);
+  await page.locator('[data-testid="agent"][data-agent-id^="a-late-"]').first().waitFor();
+  assert.match((await agentUnder()) ?? '', /^a-late-/, 'listed first once the pointer left');
+  assert.equal(await page.locator('[data-testid="device-held"]').isVisible(), false);
 });

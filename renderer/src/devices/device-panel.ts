@@ -8,6 +8,15 @@
  * is connected (the round-trip time it shows), and a click pressed on a replaced button and released
  * on its successor reached neither, so the container was never opened. Clicks are handled once, on
  * the list, from the data attributes of the button under the pointer and the entry as it is now.
+ *
+ * A live list moves under the pointer: an agent that connects climbs to its group, one that comes
+ * online is inserted by name, a container starts, and the row an engineer was about to click is now
+ * another (a terminal in the wrong vPLC). So while the pointer is on the list, its rows keep their
+ * order and place: their contents follow (states, stages, the containers' states), but agents
+ * joining, leaving or changing group, and containers added to or removed from a row, wait until the
+ * pointer leaves; a note under the list counts what waits. An agent gone meanwhile stays as a
+ * disabled row that says so, a container gone as a disabled "removed" entry. A row the user clicked
+ * (Connect, a container) is not held: its change is the one they asked for.
  */
 import morphdom from 'morphdom';
 import { elementScroll, measureElement, observeElementOffset, observeElementRect, Virtualizer } from '@tanstack/virtual-core';
@@ -40,6 +49,14 @@ export interface DeviceEntry {
   /** how long a ping to the agent has gone unanswered, once past the keepalive's notice (its dot says so) */
   unansweredMs: number | undefined;
 }
+
+/** An entry as the list shows it: while the list is held (the pointer on it), what changed under the pointer is marked. */
+type ShownEntry = DeviceEntry & {
+  /** the agent is no longer listed: its row stays, disabled, until the pointer leaves */
+  gone?: true;
+  /** containers no longer listed: their entries stay, disabled, until the pointer leaves */
+  removedTargets?: readonly string[];
+};
 
 export interface DevicePanelActions {
   connect(agentId: string): void;
@@ -94,13 +111,18 @@ export class DevicePanel {
   private readonly scroller: HTMLElement;
   private readonly list: HTMLUListElement;
   private readonly empty: HTMLElement;
+  private readonly heldNote: HTMLElement;
   private readonly virtualizer: Virtualizer<HTMLElement, HTMLElement>;
   private readonly unmount: () => void;
   /** the rows in the DOM, by agentId, with the entry each was built from */
   private readonly rows = new Map<string, { element: HTMLElement; signature: string }>();
   private source: () => readonly DeviceEntry[] = () => [];
   private entries: readonly DeviceEntry[] = [];
-  private shown: DeviceEntry[] = [];
+  private shown: ShownEntry[] = [];
+  /** the pointer is on the list: its rows keep their order and place (class comment) */
+  private pointerOn = false;
+  /** the agents whose rows the user clicked since the pointer came onto the list: their changes are shown at once */
+  private readonly actedOn = new Set<string>();
   private frame: number | undefined;
   private fallback: ReturnType<typeof setTimeout> | undefined;
   /** the agent the user chose last (a new pairing selects its agent), highlighted in the list */
@@ -138,8 +160,8 @@ export class DevicePanel {
       option.textContent = value;
       this.stateSelect.append(option);
     }
-    this.filterInput.addEventListener('input', () => this.refilter());
-    this.stateSelect.addEventListener('change', () => this.refilter());
+    this.filterInput.addEventListener('input', () => this.refilter('catch-up'));
+    this.stateSelect.addEventListener('change', () => this.refilter('catch-up'));
     const filters = document.createElement('div');
     filters.className = 'device-filters';
     filters.append(this.filterInput, this.stateSelect);
@@ -156,7 +178,26 @@ export class DevicePanel {
     this.scroller.dataset.testid = 'device-list';
     this.scroller.append(this.list);
     this.list.addEventListener('click', (event) => this.onListClick(event));
-    this.element.append(heading, pair, filters, this.counts, this.empty, this.scroller);
+    this.scroller.addEventListener('pointerenter', () => {
+      this.pointerOn = true;
+    });
+    this.scroller.addEventListener('pointerleave', (event) => {
+      // Chromium also says a mouse left when the element under it was removed (a row patched under
+      // the pointer); it has left only if it is outside the list.
+      const rect = this.scroller.getBoundingClientRect();
+      const inside = event.clientX >= rect.left && event.clientX < rect.right && event.clientY >= rect.top && event.clientY < rect.bottom;
+      if (event.pointerType === 'mouse' && inside) return;
+      this.release();
+    });
+    // Another window in front: the pointer resting where the list was aims at nothing here.
+    window.addEventListener('blur', this.onWindowBlur);
+    this.heldNote = document.createElement('p');
+    this.heldNote.className = 'device-held';
+    this.heldNote.dataset.testid = 'device-held';
+    this.heldNote.hidden = true;
+    // The counts and the note under the list: their lines come and go (a count grows, a filter adds
+    // "shown"), and above it they moved every row.
+    this.element.append(heading, pair, filters, this.empty, this.scroller, this.heldNote, this.counts);
 
     this.virtualizer = new Virtualizer<HTMLElement, HTMLElement>({
       count: 0,
@@ -173,7 +214,7 @@ export class DevicePanel {
     });
     this.unmount = this.virtualizer._didMount();
     this.virtualizer._willUpdate();
-    this.refilter();
+    this.refilter('catch-up');
   }
 
   /**
@@ -189,10 +230,15 @@ export class DevicePanel {
       this.frame = undefined;
       this.fallback = undefined;
       this.entries = this.source();
-      this.refilter();
+      this.refilter('live');
     };
     this.frame = requestAnimationFrame(run);
     this.fallback = setTimeout(run, RENDER_FALLBACK_MS);
+  }
+
+  /** Changes that wait for the pointer to leave the list (0 when it is not held). */
+  get heldChanges(): number {
+    return Number(this.heldNote.dataset.count ?? 0);
   }
 
   /** The agents the filter shows now, in order (tests and the bench). */
@@ -215,7 +261,7 @@ export class DevicePanel {
   select(agentId: string, options: { focus: boolean }): void {
     this.selected = agentId;
     this.pendingReveal = { agentId, ...options };
-    this.refilter();
+    this.refilter('catch-up');
   }
 
   get selectedAgentId(): string | undefined {
@@ -223,24 +269,50 @@ export class DevicePanel {
   }
 
   dispose(): void {
+    window.removeEventListener('blur', this.onWindowBlur);
     if (this.frame !== undefined) cancelAnimationFrame(this.frame);
     clearTimeout(this.fallback);
     this.unmount();
   }
 
-  private refilter(): void {
+  private readonly onWindowBlur = () => {
+    if (this.pointerOn) this.release();
+  };
+
+  /** The pointer has left the list: it shows everything that waited. */
+  private release(): void {
+    this.pointerOn = false;
+    this.actedOn.clear();
+    this.refilter('catch-up');
+  }
+
+  /**
+   * Filters and orders the entries into the rows shown. A change that came from outside (`live`)
+   * is held back while the pointer is on the list; the user's own (the filter, a selection, the
+   * pointer leaving) shows everything at once.
+   */
+  private refilter(why: 'live' | 'catch-up'): void {
     const text = this.filterInput.value.trim().toLowerCase();
     const state = this.stateSelect.value as DeviceState | 'all';
     const counts = new Map<DeviceState, number>(DEVICE_STATES.map((s) => [s, 0]));
-    const shown: DeviceEntry[] = [];
+    const fresh: DeviceEntry[] = [];
     for (const entry of this.entries) {
       for (const s of DEVICE_STATES) if (inState(entry, s)) counts.set(s, (counts.get(s) ?? 0) + 1);
       if (state !== 'all' && !inState(entry, state)) continue;
       if (text && !entry.name.toLowerCase().includes(text) && !entry.agentId.toLowerCase().includes(text)) continue;
-      shown.push(entry);
+      fresh.push(entry);
     }
+    const held = why === 'live' && this.pointerOn ? this.holdBack(fresh) : { shown: fresh, waiting: 0 };
+    const shown = held.shown;
     this.shown = shown;
-    this.renderCounts(counts, shown.length);
+    this.heldNote.dataset.count = String(held.waiting);
+    this.heldNote.hidden = held.waiting === 0;
+    this.heldNote.textContent =
+      held.waiting === 0
+        ? ''
+        : `${held.waiting === 1 ? '1 change waits' : `${held.waiting} changes wait`} while the pointer is on the list`;
+    // What the filter matches, whether or not it waits.
+    this.renderCounts(counts, fresh.length);
     if (this.entries.length === 0) this.empty.textContent = 'No agent is known yet; agents appear here when they come online, or pair one.';
     else this.empty.textContent = shown.length === 0 ? 'No agent matches the filter.' : '';
     this.empty.hidden = this.empty.textContent === '';
@@ -256,6 +328,41 @@ export class DevicePanel {
         (row?.querySelector<HTMLElement>('.agent-action') ?? row)?.focus();
       }
     }
+  }
+
+  /**
+   * The rows as they were, with their contents as they are now: agents keep their places, those
+   * that joined wait, those that left stay (disabled); each row keeps its containers, in their
+   * order, with their states as they are now. Returns how many changes wait.
+   */
+  private holdBack(fresh: readonly DeviceEntry[]): { shown: ShownEntry[]; waiting: number } {
+    const now = new Map(this.entries.map((entry) => [entry.agentId, entry]));
+    const matching = new Set(fresh.map((entry) => entry.agentId));
+    const before = new Set(this.shown.map((entry) => entry.agentId));
+    let waiting = fresh.filter((entry) => !before.has(entry.agentId)).length;
+    const shown = this.shown.map((was): ShownEntry => {
+      const entry = now.get(was.agentId);
+      if (!entry) {
+        waiting += 1;
+        return was.gone ? was : { ...was, gone: true };
+      }
+      // Listed but no longer matching the filter (another state): it moves out when the pointer leaves.
+      if (!matching.has(entry.agentId)) waiting += 1;
+      if (this.actedOn.has(entry.agentId)) return entry;
+      const targets = new Map(entry.targets.map((target) => [target.name, target]));
+      const kept = new Set(was.targets.map((target) => target.name));
+      waiting += entry.targets.filter((target) => !kept.has(target.name)).length;
+      const removedTargets = was.targets.filter((target) => !targets.has(target.name)).map((target) => target.name);
+      waiting += removedTargets.length;
+      const unchanged = removedTargets.length === 0 && was.targets.length === entry.targets.length;
+      if (unchanged && was.targets.every((target, i) => entry.targets[i]?.name === target.name)) return entry;
+      return {
+        ...entry,
+        targets: was.targets.map((target) => targets.get(target.name) ?? target),
+        ...(removedTargets.length > 0 ? { removedTargets } : {}),
+      };
+    });
+    return { shown, waiting };
   }
 
   private renderCounts(counts: Map<DeviceState, number>, shown: number): void {
@@ -316,6 +423,7 @@ export class DevicePanel {
     if (!button || button.disabled || agentId === undefined) return;
     const entry = this.entries.find((e) => e.agentId === agentId);
     if (!entry) return;
+    this.actedOn.add(agentId);
     if (button.dataset.testid === 'target') {
       const target = entry.targets.find((t) => t.name === button.dataset.targetName);
       if (target) this.actions.openTarget(agentId, target);
@@ -323,7 +431,7 @@ export class DevicePanel {
     else if (button.dataset.testid === 'agent-connect') this.actions.connect(agentId);
   }
 
-  private renderAgent(entry: DeviceEntry): HTMLElement {
+  private renderAgent(entry: ShownEntry): HTMLElement {
     const item = document.createElement('li');
     item.className = `agent ${entry.online ? 'online' : 'offline'}`;
     item.dataset.testid = 'agent';
@@ -335,6 +443,7 @@ export class DevicePanel {
     item.dataset.dot = dotOf(entry);
     item.dataset.unanswered = String(entry.unansweredMs !== undefined);
     item.dataset.selected = String(entry.agentId === this.selected);
+    item.dataset.gone = String(entry.gone === true);
     item.tabIndex = -1;
     if (entry.agentId === this.selected) item.setAttribute('aria-current', 'true');
     const header = document.createElement('div');
@@ -349,7 +458,8 @@ export class DevicePanel {
     state.dataset.testid = 'connection-state';
     state.dataset.stage = stage.kind;
     state.dataset.reconnecting = String(entry.reconnectAttempt !== undefined);
-    if (entry.reconnectAttempt !== undefined && stage.kind !== 'ready') {
+    if (entry.gone) state.textContent = 'no longer listed';
+    else if (entry.reconnectAttempt !== undefined && stage.kind !== 'ready') {
       state.textContent = `connection lost — reconnecting (attempt ${Math.max(1, entry.reconnectAttempt)})…${entry.online ? '' : ' · offline'}`;
     } else if (!entry.online) state.textContent = 'offline';
     else if (stage.kind === 'failed') {
@@ -374,7 +484,7 @@ export class DevicePanel {
       header.append(badge);
     }
     const live = stage.kind !== 'idle' && stage.kind !== 'failed' && stage.kind !== 'closed';
-    if (entry.online) {
+    if (entry.online && !entry.gone) {
       const button = document.createElement('button');
       button.type = 'button';
       button.className = 'agent-action';
@@ -387,17 +497,18 @@ export class DevicePanel {
     return item;
   }
 
-  private renderTargets(entry: DeviceEntry): HTMLElement {
+  private renderTargets(entry: ShownEntry): HTMLElement {
     const list = document.createElement('ul');
     list.className = 'targets';
-    const reachable = entry.online && entry.stage.kind === 'ready';
+    const reachable = entry.online && entry.stage.kind === 'ready' && !entry.gone;
     if (entry.targets.length === 0) {
       if (reachable && entry.targetsKnown) list.append(emptyItem('This agent exposes no container.'));
       else if (!entry.online) list.append(emptyItem('Offline: its containers cannot be reached.'));
       return list;
     }
     for (const target of entry.targets) {
-      const state = reachable ? target.state : 'unreachable';
+      const removed = entry.removedTargets?.includes(target.name) === true;
+      const state = removed ? 'removed' : reachable ? target.state : 'unreachable';
       const item = document.createElement('li');
       const button = document.createElement('button');
       button.type = 'button';
@@ -405,7 +516,7 @@ export class DevicePanel {
       button.dataset.testid = 'target';
       button.dataset.targetName = target.name;
       button.dataset.state = state;
-      button.disabled = !reachable;
+      button.disabled = !reachable || removed;
       const name = document.createElement('span');
       name.className = 'target-name';
       name.textContent = target.name;
@@ -426,7 +537,9 @@ export class DevicePanel {
         button.append(mark);
       }
       button.append(badge);
-      button.title = `${target.name} · ${target.image} · ${target.id.slice(0, 12)} — open a terminal${tabs > 0 ? ` (${tabs} open already)` : ''}`;
+      button.title = removed
+        ? `${target.name} · no longer listed by the agent`
+        : `${target.name} · ${target.image} · ${target.id.slice(0, 12)} — open a terminal${tabs > 0 ? ` (${tabs} open already)` : ''}`;
       item.dataset.key = `target:${target.name}`;
       item.append(button);
       list.append(item);

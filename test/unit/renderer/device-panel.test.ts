@@ -6,6 +6,10 @@
  * pressed on. A row rebuilt between the press and the release used to lose the click: the
  * release landed on a new button, so the browser gave the click to the list, not to a container
  * (a CI run's flood test waited 20 s for a tab that was never asked for).
+ *
+ * And while the pointer is on the list, its rows keep their order and place: an agent joining
+ * above the row under the pointer, one climbing to another group, a container added or removed
+ * waited for the pointer to leave, so that a click lands on what the engineer aimed at.
  */
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +41,7 @@ window.panelUnderTest = {
     return new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
   },
   calls: () => calls.splice(0),
+  held: () => panel.heldChanges,
 };
 `;
 
@@ -46,7 +51,34 @@ let page: Page;
 type Over = Record<string, unknown>;
 const show = (overs: Over[]) => page.evaluate((o) => (window as unknown as Hooks).panelUnderTest.show(o), overs);
 const calls = () => page.evaluate(() => (window as unknown as Hooks).panelUnderTest.calls());
-type Hooks = { panelUnderTest: { show(overs: Over[]): Promise<void>; calls(): unknown[][] } };
+const held = () => page.evaluate(() => (window as unknown as Hooks).panelUnderTest.held());
+type Hooks = { panelUnderTest: { show(overs: Over[]): Promise<void>; calls(): unknown[][]; held(): number } };
+
+/** Takes the pointer off the list (onto the panel's heading): what waited is shown. */
+async function leaveList(): Promise<void> {
+  const box = await page.locator('h2').boundingBox();
+  assert.ok(box);
+  await page.mouse.move(box.x + 2, box.y + 2);
+}
+
+const targetButton = (agentId: string, targetName: string) =>
+  page.locator(`[data-agent-id="${agentId}"] [data-testid="target"][data-target-name="${targetName}"]`);
+
+/** Rests the pointer on the container's button; returns where it is. */
+async function restOn(agentId: string, targetName: string): Promise<{ x: number; y: number }> {
+  const box = await targetButton(agentId, targetName).boundingBox();
+  assert.ok(box, `${agentId}'s ${targetName} is on screen`);
+  const point = { x: box.x + box.width / 2, y: box.y + box.height / 2 };
+  await page.mouse.move(point.x, point.y);
+  return point;
+}
+
+/** The agent and container under a point of the page, from the button there. */
+const under = (point: { x: number; y: number }) =>
+  page.evaluate(({ x, y }) => {
+    const button = document.elementFromPoint(x, y)?.closest<HTMLElement>('[data-testid="target"]');
+    return button ? `${button.closest<HTMLElement>('[data-testid="agent"]')?.dataset.agentId}/${button.dataset.targetName}` : undefined;
+  }, point);
 
 /** Presses the mouse on the container's button, runs `between`, and releases it where the button is then. */
 async function clickAcross(agentId: string, targetName: string, between: () => Promise<void>): Promise<void> {
@@ -70,6 +102,7 @@ before(async () => {
 });
 
 beforeEach(async () => {
+  await leaveList();
   await show([{}]);
   await calls();
 });
@@ -123,4 +156,107 @@ test('a container that cannot be reached does not open, and the list stays one r
   await page.locator('[data-agent-id="a2"] [data-testid="target"][data-target-name="plc-a"]').click();
   assert.deepEqual(await calls(), [['open', 'a2', 'plc-a', 'plc-a0000000ffffffffffff']]);
   assert.equal(await page.locator('[data-testid="agent"]').count(), 2);
+});
+
+const line = (agentId: string, name: string, over: Over = {}): Over => ({ agentId, name, ...over });
+
+test('while the pointer rests on a row, agents joining above it or climbing past it leave it in place, and the click opens what was aimed at', async () => {
+  await show([line('a1', 'line 3'), line('a2', 'line 5')]);
+  const point = await restOn('a2', 'plc-a');
+  assert.equal(await under(point), 'a2/plc-a');
+  // An agent comes online, sorted above; then the one under the pointer climbs to the top.
+  await show([line('a0', 'line 1'), line('a1', 'line 3'), line('a2', 'line 5')]);
+  assert.equal(await under(point), 'a2/plc-a', 'an agent joining above moved nothing');
+  await show([line('a2', 'line 5'), line('a0', 'line 1'), line('a1', 'line 3')]);
+  assert.equal(await under(point), 'a2/plc-a', 'a change of order moved nothing');
+  assert.equal(await page.locator('[data-agent-id="a0"]').count(), 0, 'the new agent waits');
+  assert.equal(await held(), 1);
+  assert.match(await page.locator('[data-testid="device-held"]').innerText(), /1 change waits while the pointer is on the list/);
+  await page.mouse.down();
+  await page.mouse.up();
+  assert.deepEqual(await calls(), [['open', 'a2', 'plc-a', 'plc-a0000000ffffffffffff']]);
+  // Off the list, it catches up at once.
+  await leaveList();
+  await page.locator('[data-agent-id="a0"]').waitFor();
+  assert.deepEqual(
+    await page
+      .locator('[data-testid="agent"]')
+      .evaluateAll((rows) =>
+        rows
+          .sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top)
+          .map((row) => (row as HTMLElement).dataset.agentId),
+      ),
+    ['a2', 'a0', 'a1'],
+  );
+  assert.equal(await held(), 0);
+  assert.equal(await page.locator('[data-testid="device-held"]').isVisible(), false);
+});
+
+test('while the pointer is on the list, the states in its rows stay live', async () => {
+  await show([line('a1', 'line 3'), line('a2', 'line 5')]);
+  const point = await restOn('a2', 'plc-b');
+  await show([
+    line('a1', 'line 3', { stage: { kind: 'failed', reason: 'gone', code: 'AGENT_UNREACHABLE' } }),
+    line('a2', 'line 5', { targets: ['plc-a', 'plc-b'], path: { kind: 'relayed', rttMs: 7 } }),
+  ]);
+  assert.match(await page.locator('[data-agent-id="a1"] [data-testid="connection-state"]').innerText(), /failed: AGENT_UNREACHABLE/);
+  assert.match(await page.locator('[data-agent-id="a2"] [data-testid="connection-state"]').innerText(), /relayed · 7\.0 ms/);
+  assert.equal(await held(), 0, 'nothing waits: no row was added, removed or moved');
+  assert.equal(await under(point), 'a2/plc-b');
+});
+
+test('a container removed under the pointer stays, disabled, as "removed"; one added waits; both catch up when the pointer leaves', async () => {
+  await show([line('a1', 'line 3', { targets: ['plc-a', 'plc-b', 'plc-c'] }), line('a2', 'line 5')]);
+  const point = await restOn('a2', 'plc-a');
+  await show([line('a1', 'line 3', { targets: ['plc-new', 'plc-b', 'plc-c'] }), line('a2', 'line 5')]);
+  assert.equal(await under(point), 'a2/plc-a', 'the row under the pointer did not move');
+  const removed = targetButton('a1', 'plc-a');
+  assert.equal(await removed.getAttribute('data-state'), 'removed');
+  assert.equal(await removed.isDisabled(), true);
+  assert.equal(await targetButton('a1', 'plc-new').count(), 0);
+  assert.equal(await held(), 2);
+  await removed.click({ force: true });
+  assert.deepEqual(await calls(), [], 'a container that is gone opens nothing');
+  await leaveList();
+  await targetButton('a1', 'plc-new').waitFor();
+  assert.equal(await targetButton('a1', 'plc-a').count(), 0);
+});
+
+test('an agent gone under the pointer stays as a disabled row until the pointer leaves', async () => {
+  await show([line('a1', 'line 3'), line('a2', 'line 5')]);
+  const point = await restOn('a2', 'plc-a');
+  await show([line('a2', 'line 5')]);
+  assert.equal(await under(point), 'a2/plc-a');
+  const gone = page.locator('[data-agent-id="a1"]');
+  assert.equal(await gone.getAttribute('data-gone'), 'true');
+  assert.equal(await gone.locator('[data-testid="connection-state"]').innerText(), 'no longer listed');
+  assert.equal(await gone.locator('button:not([disabled])').count(), 0, 'nothing in it can be clicked');
+  await leaveList();
+  await gone.waitFor({ state: 'detached' });
+});
+
+test('a row the user clicked follows its own change at once while the pointer stays on the list; the others wait', async () => {
+  await show([line('a1', 'line 3', { stage: { kind: 'idle' }, path: undefined, targets: [] }), line('a2', 'line 5')]);
+  const connect = page.locator('[data-agent-id="a1"] [data-testid="agent-connect"]');
+  await connect.click();
+  assert.deepEqual(await calls(), [['connect', 'a1']]);
+  // It connects and lists its containers; another agent lists a new one meanwhile.
+  await show([line('a1', 'line 3', { targets: ['plc-a', 'plc-b'] }), line('a2', 'line 5', { targets: ['plc-a', 'plc-b', 'plc-z'] })]);
+  await targetButton('a1', 'plc-b').waitFor();
+  assert.equal(await targetButton('a2', 'plc-z').count(), 0, "the other row's change waits");
+  assert.equal(await held(), 1);
+  await targetButton('a1', 'plc-b').click();
+  assert.deepEqual(await calls(), [['open', 'a1', 'plc-b', 'plc-b0000000ffffffffffff']]);
+  await leaveList();
+  await targetButton('a2', 'plc-z').waitFor();
+});
+
+test('the list catches up when the window loses focus with the pointer resting on it', async () => {
+  await show([line('a1', 'line 3'), line('a2', 'line 5')]);
+  await restOn('a2', 'plc-a');
+  await show([line('a0', 'line 1'), line('a1', 'line 3'), line('a2', 'line 5')]);
+  assert.equal(await held(), 1);
+  await page.evaluate(() => window.dispatchEvent(new Event('blur')));
+  await page.locator('[data-agent-id="a0"]').waitFor();
+  assert.equal(await held(), 0);
 });
