@@ -2,6 +2,7 @@
 import {
   encodeMessage,
   parseConsoleControl,
+  RUNNING_CAPABILITY,
   TRANSFER_CAPABILITY,
   TTY_PROTOCOL,
   type AgentControlMessage,
@@ -84,8 +85,11 @@ export class AgentControlChannel {
         }
         if (message.protocol !== TTY_PROTOCOL) {
           log.warn('console speaks another protocol', { peer: this.peerId, protocol: message.protocol.slice(0, 64) });
-          this.sendError('UNSUPPORTED_PROTOCOL', `this agent speaks ${TTY_PROTOCOL}, not ${message.protocol.slice(0, 64)}`, true);
+          const reason = `this agent speaks ${TTY_PROTOCOL}, not ${message.protocol.slice(0, 64)}`;
+          this.sendError('UNSUPPORTED_PROTOCOL', reason, true);
           closeWhenDrained(this.channel);
+          // Fatal on control: the peer connection goes with it (its tty: channels are refused too).
+          this.trust?.protocolRefused(reason);
           return;
         }
         this.helloSeen = true;
@@ -96,7 +100,9 @@ export class AgentControlChannel {
           type: 'hello',
           protocol: TTY_PROTOCOL,
           peer: { kind: 'agent', id: this.identity.id, name: this.identity.name, version: this.identity.version },
-          capabilities: [TRANSFER_CAPABILITY],
+          // What this agent serves: file: channels, and `running` to a console that asks for it
+          // (a console then knows whether `running` will come).
+          capabilities: [TRANSFER_CAPABILITY, RUNNING_CAPABILITY],
           ...(this.trust ? this.trust.helloFields(message) : {}),
         });
         return;

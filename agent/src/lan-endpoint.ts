@@ -336,16 +336,23 @@ export class LanEndpoint {
     const input = lanAuthInput({ agentId: this.options.identity.id, consoleId: request.value.consoleId, nonce });
     if (!known || known.revokedAt || !verifyConsoleSignature(known.publicKey, input, request.value.signature)) {
       this.limiter.failed(address, identity);
+      // The audit says which; the answer does not tell an enrolled id from an unknown one (an
+      // oracle for which consoles this agent knows), and what to do is the same: pair again.
+      const why = !known
+        ? 'this console is not enrolled with the agent'
+        : known.revokedAt
+          ? 'this console was revoked on the agent'
+          : "the signature does not verify with this console's enrolled key (another key, or not over this connection's nonce)";
       const error = protocolError(
         'NOT_PAIRED',
-        known?.revokedAt ? 'this console was revoked on the agent' : 'this console is not enrolled with the agent',
+        known?.revokedAt ? why : 'this console is not enrolled with the agent, or its signature does not verify',
       );
       this.options.audit.record('console.refused', {
         path: 'lan',
         address,
         consoleId: request.value.consoleId,
         code: error.code,
-        reason: error.message,
+        reason: why,
       });
       return err(error);
     }

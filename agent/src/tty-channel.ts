@@ -119,7 +119,9 @@ export class AgentTtyChannel {
       // once: what still arrives on it must not reach the shell, or `close` end it. The new
       // channel's `opened` told the console what the session had received; keys written after
       // that would run although the console reported them lost.
-      if (!this.supersededLogged)
+      // After `exit` the session has let go of its channel too: an `ack` for the last output is
+      // what a console sends then (protocol/README.md), nothing to report.
+      if (!this.supersededLogged && !this.session.isEnded)
         log.info('frame from a channel taken over dropped', { peer: this.options.peerId, sessionId: this.session.sessionId });
       this.supersededLogged = true;
       return;

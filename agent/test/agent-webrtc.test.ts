@@ -188,6 +188,8 @@ describe('agent over WebRTC (built CLI, werift console)', () => {
       name: ctl.texts[0]?.peer && (ctl.texts[0].peer as { name: string }).name,
       version: '0.1.0',
     });
+    // What it serves: file: channels, and `running` to a console that asks for it.
+    assert.deepEqual(ctl.texts[0]?.capabilities, ['file-transfer/1', 'tty-running/1']);
     const targets = ctl.texts.find((m) => m.type === 'targets')?.targets as { name: string }[];
     assert.ok(targets.some((t) => t.name === container.name));
     assert.equal(ctl.texts.find((m) => m.type === 'error')?.code, 'BAD_MESSAGE');

@@ -256,7 +256,7 @@ describe('fuzzing the agent (built CLI, LAN endpoint, data channels, real contai
   );
 
   test('control channel: every frame the schema refuses is answered with its code', async () => {
-    const { pc } = await peer();
+    let { pc } = await peer();
     let control: { ch: Channel; got: ReturnType<typeof collect>; hello: boolean } | undefined;
     let used = 0;
     await fc.assert(
@@ -276,6 +276,11 @@ describe('fuzzing the agent (built CLI, LAN endpoint, data channels, real contai
             'UNSUPPORTED_PROTOCOL',
           );
           await until(() => ch.readyState !== 'open', 'the control channel closes after another protocol');
+          // Fatal on control: the peer connection goes with it; the next cases get a new one.
+          await until(() => ['closed', 'failed', 'disconnected'].includes(pc.connectionState), 'the peer connection to end');
+          await pc.close();
+          ({ pc } = await peer());
+          control = undefined;
           return;
         }
         assert.ok(await barrier(ch, got), 'the control channel stays open');

@@ -202,6 +202,35 @@ describe('pairing and trust over the LAN endpoint (no signaling server)', () => 
     c.close();
   });
 
+  test("an enrolled console's id signed with another key is refused; the audit says so, the answer does not tell that the id is enrolled", async () => {
+    const c = await TestConsole.create();
+    await c.open(url);
+    assert.ok((await c.enroll(pair('--no-qr'))).ok);
+    // From addresses of their own: the tests before this one used up 127.0.0.1's failed attempts.
+    const impostor = await TestConsole.create();
+    await impostor.open(url, '127.0.0.41');
+    impostor.consoleId = c.consoleId;
+    const refused = await impostor.auth();
+    const unknown = await TestConsole.create();
+    await unknown.open(url, '127.0.0.42');
+    unknown.consoleId = 'AAAAAAAAAAAAAAAAAAAAAA';
+    const stranger = await unknown.auth();
+    assert.ok(!refused.ok && refused.error.code === 'NOT_PAIRED', JSON.stringify(refused));
+    assert.ok(!stranger.ok && stranger.error.code === 'NOT_PAIRED', JSON.stringify(stranger));
+    assert.equal(refused.error.message, stranger.error.message, 'the same answer for an enrolled id and an unknown one');
+    const refusals = readFileSync(join(stateDir, 'audit.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { event: string; consoleId?: string; reason?: string })
+      .filter((e) => e.event === 'console.refused');
+    assert.match(
+      refusals.find((e) => e.consoleId === c.consoleId)?.reason ?? '',
+      /signature does not verify with this console's enrolled key/,
+    );
+    assert.match(refusals.find((e) => e.consoleId === unknown.consoleId)?.reason ?? '', /not enrolled/);
+    for (const x of [c, impostor, unknown]) x.close();
+  });
+
   test('guessing is rate-limited', async () => {
     const token = pair('--no-qr');
     const c = await TestConsole.create();

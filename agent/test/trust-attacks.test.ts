@@ -297,10 +297,10 @@ describe('attacks on the agent trust (issue 11)', () => {
     for (const socket of sockets) socket.disconnect();
   });
 
-  test('control: nothing but hello before hello; a hello of another protocol is UNSUPPORTED_PROTOCOL', async () => {
+  test('control: nothing but hello before hello; a hello of another protocol is UNSUPPORTED_PROTOCOL and ends the peer connection', async () => {
     await victim.open(url);
     assert.ok((await victim.auth()).ok);
-    const { pc, control, tty } = await victim.connect(w, fingerprint);
+    const { pc, control, tty, events, sessionId } = await victim.connect(w, fingerprint);
     const replies = collect(control);
     const term = collect(tty);
     await opened(control);
@@ -320,6 +320,20 @@ describe('attacks on the agent trust (issue 11)', () => {
     );
     assert.equal(refused.fatal, true);
     assert.match(String(refused.message), /tether-tty\/1/);
+    // Fatal on control: the peer connection goes with it. The open that waited is refused with the
+    // same code (it used to wait 20 s for an auth and be refused NOT_PAIRED), the console is told
+    // on signaling, the refusal is audited, and the agent closes its side.
+    const ttyRefused = await until(() => term.find((m) => m.type === 'error'), 'the waiting open refused');
+    assert.equal(ttyRefused.code, 'UNSUPPORTED_PROTOCOL');
+    assert.equal(ttyRefused.fatal, true);
+    assert.ok(!term.some((m) => m.type === 'opened'), JSON.stringify(term));
+    const told = await until(() => events.disconnect, 'webrtc:disconnect from the agent');
+    assert.equal(told.code, 'UNSUPPORTED_PROTOCOL');
+    await until(() => ['closed', 'failed', 'disconnected'].includes(pc.connectionState) || undefined, 'the peer connection to end');
+    await until(
+      () => audit().find((e) => e.event === 'console.refused' && e.code === 'UNSUPPORTED_PROTOCOL' && e.negotiationId === sessionId),
+      'the refusal in the audit log',
+    );
     await pc.close();
   });
 });

@@ -21,8 +21,8 @@ import {
 import { verifyConsoleSignature, type EnrolledConsole } from './consoles.js';
 import { signWithIdentity, type AgentKeys } from './identity.js';
 
-/** Why a peer is refused: not the pinned certificate, not (or no longer) paired, or no hello at all. */
-export type RefusalCode = 'FINGERPRINT_MISMATCH' | 'NOT_PAIRED' | 'BAD_MESSAGE';
+/** Why a peer is refused: not the pinned certificate, not (or no longer) paired, no hello at all, or a hello of another protocol. */
+export type RefusalCode = 'FINGERPRINT_MISMATCH' | 'NOT_PAIRED' | 'BAD_MESSAGE' | 'UNSUPPORTED_PROTOCOL';
 
 /** How long a console has, once its DTLS certificate checked out, to say hello (and, when it must authenticate, to send a valid `auth`). */
 export const AUTH_TIMEOUT_MS = 20_000;
@@ -73,6 +73,15 @@ export class PeerTrust {
   helloReceived(): void {
     this.hello = true;
     if (!this.options.required && this.observedConsoleFingerprint) this.settle(ok(undefined));
+  }
+
+  /**
+   * The console's hello named a protocol this agent does not speak: nothing on this peer can be
+   * served, so the peer is refused as a whole (its channels waiting for authorization are told
+   * why, and the peer connection ends), as a fatal error on `control` says (protocol/README.md).
+   */
+  protocolRefused(message: string): void {
+    this.refuse('UNSUPPORTED_PROTOCOL', message);
   }
 
   get required(): boolean {
