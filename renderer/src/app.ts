@@ -95,9 +95,9 @@ export class ConsoleApp implements Disposable {
       openWorkspaces: (button) => void this.openWorkspacesMenu(button),
     });
     this.devices = new DevicePanel({
-      connect: (agentId) => this.agents.connect(agentId),
+      connect: (agentId) => void this.whenTrusted(agentId, () => this.agents.connect(agentId)),
       disconnect: (agentId) => void this.disconnectAgent(agentId),
-      openTarget: (agentId, target) => this.openTab(agentId, target.name),
+      openTarget: (agentId, target) => void this.whenTrusted(agentId, () => this.openTab(agentId, target.name)),
       pair: () => void this.openPairing(),
     });
     this.tabs = this.store.add(new TabSet(() => this.viewOptions(), transports.sessions ?? webRtcSessions));
@@ -292,6 +292,53 @@ export class ConsoleApp implements Disposable {
     tab.follow(this.agents.connect(tab.agentId));
     // The banner's button that asked for this goes away with the banner: the keyboard goes to the shell.
     if (this.tabs.active === tab) this.focusTerminal();
+  }
+
+  /**
+   * Runs `then` once connecting to the agent is trusted: at once for a paired agent, and for any in
+   * a console that has paired with none (it trusts the signaling server, as the agent does before
+   * any console is enrolled). An unpaired agent in a console that pairs is one the signaling server
+   * alone vouches for: whoever runs it could read and type in its terminals, so the user is asked,
+   * once per agent and run. One that bears a paired agent's name is not connected at all: that is
+   * how a hostile server would pass one of its own for a paired agent.
+   */
+  private async whenTrusted(agentId: string, then: () => void): Promise<void> {
+    const warning = this.agents.pairingWarning(agentId);
+    const record = this.agents.get(agentId);
+    const run = () => {
+      try {
+        then();
+      } catch (error) {
+        console.warn(`[agent ${agentId}] ${error instanceof Error ? error.message : String(error)}`);
+      }
+    };
+    if (!warning || !record || record.serverTrusted) return run();
+    if (warning.kind === 'impostor') {
+      const pair = await confirmDialog({
+        title: 'Not the agent you paired with',
+        message:
+          `This “${record.name}” is another agent than the “${warning.pairedName}” this console paired with: same name, ` +
+          'another identity, not paired. It may be an impostor the signaling server lists in its place, to read and type in ' +
+          'what you open on it. Connect to the paired one; if this is a new installation of that host, pair with it again ' +
+          '(a token from `tether-agent pair` on the host).',
+        accept: 'Pair with it…',
+        cancel: 'Do not connect',
+      });
+      if (pair) void this.openPairing();
+      return;
+    }
+    const connect = await confirmDialog({
+      title: 'Connect without pairing?',
+      message:
+        `“${record.name}” is not paired with this console: only the signaling server vouches that it is the agent it ` +
+        'names, and whoever runs that server could read and type in its terminals. Pair with it (a token from ' +
+        '`tether-agent pair` on its host) to rule that out.',
+      accept: 'Connect anyway',
+      cancel: 'Cancel',
+    });
+    if (!connect) return;
+    this.agents.trustUnpaired(agentId);
+    run();
   }
 
   /**

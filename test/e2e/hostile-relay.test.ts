@@ -204,3 +204,73 @@ describe('on the cloud path', () => {
     });
   }
 });
+
+describe('agents the signaling server lists beside the paired one', () => {
+  const extra: AgentProcess[] = [];
+  const row = (id: string) => page.locator(`[data-testid="agent"][data-agent-id="${id}"]`);
+  const dialog = () => page.locator('[data-testid="confirm-dialog"]');
+  const offered = (agent: AgentProcess) => agent.logs().some((line) => line.includes('"msg":"offer received"'));
+
+  after(async () => {
+    for (const agent of extra) await agent.stop();
+  });
+
+  /** The console on the signaling server itself: the server is the one that lists agents of its own here. */
+  const openDirectConsole = async (): Promise<ConsolePage> => {
+    const query = new URLSearchParams({ signal: signaling.url, token: consoleToken, test: '1' });
+    await page.goto(`${web.url}/index.html?${query.toString()}`);
+    await page.waitForFunction(() => '__tetherTest' in window, undefined, { timeout: 15_000 });
+    return new ConsolePage(page);
+  };
+
+  it("one bearing the paired agent's name is flagged on its row, not connected on its own, and not connected on a click", async () => {
+    // A real agent with an identity of its own, as a hostile server would run one: only the name is the paired one's.
+    const impostor = await startAgent({ signalingUrl: signaling.url, token: agentToken, agentId: 'impostor-agent', name: 'RELAY target' });
+    extra.push(impostor);
+    const ui = await openDirectConsole();
+    await waitFor(async () => (await ui.agentState(agentId)).stage === 'ready', 'the paired agent to connect on its own', 45_000);
+    await row('impostor-agent').waitFor({ timeout: 30_000 });
+    assert.equal(await row('impostor-agent').getAttribute('data-warning'), 'impostor');
+    assert.match(await row('impostor-agent').locator('[data-testid="agent-warning"]').innerText(), /not the paired “Relay target”/);
+    assert.equal(await agentItem().getAttribute('data-warning'), '', 'the paired agent bears no warning');
+    assert.equal((await ui.agentState('impostor-agent')).stage, 'idle', 'not connected on its own');
+    await row('impostor-agent').locator('[data-testid="agent-connect"]').click();
+    await dialog().waitFor();
+    assert.match(await dialog().innerText(), /Not the agent you paired with/);
+    assert.equal(await dialog().locator('[data-testid="confirm-accept"]').innerText(), 'Pair with it…', 'no way to connect anyway');
+    await ui.screenshot('impostor-agent');
+    await dialog().locator('[data-testid="confirm-cancel"]').click();
+    assert.equal((await ui.agentState('impostor-agent')).stage, 'idle');
+    assert.ok(!offered(impostor), 'no offer reached the impostor');
+  });
+
+  it('an unpaired agent of another name is connected only once the user says so, and asked once', async () => {
+    const unpaired = await startAgent({
+      signalingUrl: signaling.url,
+      token: agentToken,
+      agentId: 'unpaired-agent',
+      name: 'Packaging line 2',
+    });
+    extra.push(unpaired);
+    const ui = new ConsolePage(page);
+    await row('unpaired-agent').waitFor({ timeout: 30_000 });
+    assert.equal(await row('unpaired-agent').getAttribute('data-warning'), 'unpaired');
+    assert.match(await row('unpaired-agent').locator('[data-testid="agent-route"]').innerText(), /not paired/);
+    assert.equal((await ui.agentState('unpaired-agent')).stage, 'idle', 'not connected on its own');
+    await row('unpaired-agent').locator('[data-testid="agent-connect"]').click();
+    await dialog().waitFor();
+    assert.match(await dialog().innerText(), /Connect without pairing\?[\s\S]*whoever runs that server could read and type/);
+    await dialog().locator('[data-testid="confirm-cancel"]').click();
+    assert.equal((await ui.agentState('unpaired-agent')).stage, 'idle', 'Cancel connects nothing');
+    assert.ok(!offered(unpaired));
+    await row('unpaired-agent').locator('[data-testid="agent-connect"]').click();
+    await dialog().locator('[data-testid="confirm-accept"]').click();
+    await waitFor(async () => (await ui.agentState('unpaired-agent')).stage === 'ready', 'the unpaired agent to connect', 45_000);
+    // Asked once: Disconnect and Connect again connect without a question.
+    await row('unpaired-agent').locator('[data-testid="agent-disconnect"]').click();
+    await waitFor(async () => (await ui.agentState('unpaired-agent')).stage !== 'ready', 'disconnected');
+    await row('unpaired-agent').locator('[data-testid="agent-connect"]').click();
+    await waitFor(async () => (await ui.agentState('unpaired-agent')).stage === 'ready', 'connected again', 45_000);
+    assert.equal(await dialog().count(), 0);
+  });
+});

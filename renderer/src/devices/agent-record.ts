@@ -5,6 +5,13 @@ import type { NetworkPath } from '../connection/network-path';
 import type { ReconnectState } from '../connection/reconnect-policy';
 import type { PairedAgentRecord } from '../trust/trust-store';
 
+/**
+ * What the console says before it connects to an agent it has not paired with, once it has paired
+ * with any: that the signaling server alone vouches for it (`unpaired`), or that it carries the name
+ * of a paired agent without being it (`impostor`: what a hostile server would list to be clicked).
+ */
+export type PairingWarning = { kind: 'unpaired' } | { kind: 'impostor'; pairedName: string };
+
 /** What the console knows of one agent, and its one connection. */
 export interface AgentRecord {
   agentId: string;
@@ -29,6 +36,8 @@ export interface AgentRecord {
   paired: PairedAgentRecord | undefined;
   /** set while a lost connection with resumable shells is being re-established */
   reconnect: ReconnectState | undefined;
+  /** not paired, and the user chose to connect anyway, trusting the signaling server for it (this run) */
+  serverTrusted: boolean;
 }
 
 export function newAgentRecord(agentId: string, name: string): AgentRecord {
@@ -49,6 +58,7 @@ export function newAgentRecord(agentId: string, name: string): AgentRecord {
     inPresence: false,
     paired: undefined,
     reconnect: undefined,
+    serverTrusted: false,
   };
 }
 

@@ -8,7 +8,7 @@
 import type { AgentInfo, PresenceChange } from '@tether/protocol';
 import { AgentConnection, type AgentConnectionOptions } from '../connection/agent-connection';
 import type { NegotiationTransport } from '../connection/negotiation-transport';
-import { connectionIsOver, newAgentRecord, type AgentRecord } from './agent-record';
+import { connectionIsOver, newAgentRecord, type AgentRecord, type PairingWarning } from './agent-record';
 import { dotOf, type DeviceEntry } from './device-panel';
 
 /** The order of the side panel: what is in use first, then what needs a look, then the rest. */
@@ -66,6 +66,11 @@ export interface DeviceDirectoryOptions {
   network?: AgentNetwork;
 }
 
+/** A name as a person reads it: case, spacing and compatibility forms do not tell two agents apart. */
+function readAs(name: string): string {
+  return name.normalize('NFKC').trim().replace(/\s+/g, ' ').toLowerCase();
+}
+
 export class DeviceDirectory implements Disposable {
   private readonly records = new Map<string, AgentRecord>();
   /** sockets authenticated by a pairing, waiting for the agent's first connection */
@@ -107,6 +112,44 @@ export class DeviceDirectory implements Disposable {
 
   connection(agentId: string): AgentConnection | undefined {
     return this.records.get(agentId)?.connection;
+  }
+
+  /**
+   * What must be said before connecting to the agent; undefined for a paired agent, and for every
+   * agent while the console has paired with none (it then trusts the signaling server, as the agent
+   * with `--require-pairing auto` and no console enrolled does).
+   */
+  pairingWarning(agentId: string, pairedNames = this.pairedNames()): PairingWarning | undefined {
+    const record = this.records.get(agentId);
+    if (!record || record.paired || pairedNames.size === 0) return undefined;
+    const twin = pairedNames.get(readAs(record.name));
+    return twin === undefined ? { kind: 'unpaired' } : { kind: 'impostor', pairedName: twin };
+  }
+
+  /** The user chose to connect to this unpaired agent anyway: not asked again, and connected again like the others, this run. */
+  trustUnpaired(agentId: string): void {
+    const record = this.records.get(agentId);
+    if (record) record.serverTrusted = true;
+  }
+
+  /** Whether connecting to the agent needs the user's word first (pairingWarning, not yet given). */
+  needsConsent(agentId: string, pairedNames = this.pairedNames()): boolean {
+    return this.pairingWarning(agentId, pairedNames) !== undefined && this.records.get(agentId)?.serverTrusted !== true;
+  }
+
+  /**
+   * The names of the paired agents, as read, to the name shown: the name the agent had at pairing
+   * (the signaling server's presence may rename an agent, so a relay could give a paired agent's
+   * name to one of its own, and another to the paired one) and the name shown now.
+   */
+  private pairedNames(): Map<string, string> {
+    const names = new Map<string, string>();
+    for (const record of this.records.values()) {
+      if (!record.paired) continue;
+      names.set(readAs(record.paired.name), record.paired.name);
+      names.set(readAs(record.name), record.paired.name);
+    }
+    return names;
   }
 
   /** The live connection to the agent, or a new one; throws when the agent is not online. */
@@ -221,6 +264,7 @@ export class DeviceDirectory implements Disposable {
    * gives the targets (name or id, as the tab was opened) of its tabs and how many of them run.
    */
   entries(openTabs: (agentId: string) => { running: number; targets: readonly string[] }): DeviceEntry[] {
+    const pairedNames = this.pairedNames();
     return [...this.records.values()]
       .map((r): DeviceEntry => {
         const open = openTabs(r.agentId);
@@ -239,6 +283,7 @@ export class DeviceDirectory implements Disposable {
           route: r.connection?.path ?? (r.inPresence ? 'cloud' : r.paired?.endpoints.length ? 'lan' : undefined),
           reconnectAttempt: r.reconnect?.attempt,
           unansweredMs: r.connection?.unansweredMs,
+          pairingWarning: this.pairingWarning(r.agentId, pairedNames),
         };
       })
       .map((entry) => ({ entry, key: `${STATE_ORDER.indexOf(dotOf(entry))}${entry.name.toLowerCase()}\u0000${entry.agentId}` }))
@@ -264,15 +309,18 @@ export class DeviceDirectory implements Disposable {
       record.online = (record.paired?.endpoints.length ?? 0) > 0;
     }
     const cameOnline: string[] = [];
+    const pairedNames = this.pairedNames();
     const small = (this.signaling?.agents.size ?? 0) <= AUTO_CONNECT_MAX_AGENTS;
     for (const agent of change.joins) {
       const record = this.records.get(agent.agentId) ?? this.newRecord(agent.agentId, agent.name);
-      // In a large fleet an agent the user already connected to is still connected again.
-      if (connectionIsOver(record) && !record.heldOff && (small || record.connection)) cameOnline.push(agent.agentId);
       record.name = agent.name;
       record.version = agent.version;
       record.online = true;
       record.inPresence = true;
+      // In a large fleet an agent the user already connected to is still connected again; an
+      // unpaired one in a console that pairs only once the user has said so (pairingWarning).
+      if (connectionIsOver(record) && !record.heldOff && (small || record.connection) && !this.needsConsent(agent.agentId, pairedNames))
+        cameOnline.push(agent.agentId);
     }
     for (const agentId of cameOnline) this.connect(agentId);
     this.changed();

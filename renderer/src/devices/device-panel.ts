@@ -24,6 +24,7 @@ import type { Target } from '@tether/protocol';
 import type { ConnectionStage } from '../connection/connection-stage';
 import type { NetworkPath } from '../connection/network-path';
 import { hostColour } from './host-colour';
+import type { PairingWarning } from './agent-record';
 import { unansweredText } from '../connection/keepalive';
 
 export interface DeviceEntry {
@@ -48,6 +49,8 @@ export interface DeviceEntry {
   reconnectAttempt: number | undefined;
   /** how long a ping to the agent has gone unanswered, once past the keepalive's notice (its dot says so) */
   unansweredMs: number | undefined;
+  /** not paired, in a console that has paired with other agents: the server alone vouches for it, or it bears a paired agent's name */
+  pairingWarning: PairingWarning | undefined;
 }
 
 /** An entry as the list shows it: while the list is held (the pointer on it), what changed under the pointer is marked. */
@@ -183,10 +186,10 @@ export class DevicePanel {
     });
     this.scroller.addEventListener('pointerleave', (event) => {
       // Chromium also says a mouse left when the element under it was removed (a row patched under
-      // the pointer); it has left only if it is outside the list.
-      const rect = this.scroller.getBoundingClientRect();
-      const inside = event.clientX >= rect.left && event.clientX < rect.right && event.clientY >= rect.top && event.clientY < rect.bottom;
-      if (event.pointerType === 'mouse' && inside) return;
+      // the pointer), and then that it entered again: it has left only if what is under it now is
+      // not the list (elsewhere, or a dialog laid over the list). A finger or pen lifted has left.
+      const under = document.elementFromPoint(event.clientX, event.clientY);
+      if (event.pointerType === 'mouse' && under && this.scroller.contains(under)) return;
       this.release();
     });
     // Another window in front: the pointer resting where the list was aims at nothing here.
@@ -475,7 +478,10 @@ export class DevicePanel {
       const badge = document.createElement('span');
       badge.className = 'agent-trust';
       badge.dataset.testid = 'agent-route';
-      badge.textContent = [entry.paired ? 'paired' : '', entry.route === 'lan' ? 'LAN' : entry.route === 'cloud' ? 'cloud' : '']
+      badge.textContent = [
+        entry.paired ? 'paired' : entry.pairingWarning ? 'not paired' : '',
+        entry.route === 'lan' ? 'LAN' : entry.route === 'cloud' ? 'cloud' : '',
+      ]
         .filter(Boolean)
         .join(' · ');
       badge.title = entry.paired
@@ -493,7 +499,19 @@ export class DevicePanel {
       button.title = live && entry.openTabs > 0 ? `ends the ${entry.openTabs} open tab(s) on this agent` : '';
       header.append(button);
     }
-    item.append(header, state, this.renderTargets(entry));
+    item.dataset.warning = entry.pairingWarning?.kind ?? '';
+    item.append(header, state);
+    if (entry.pairingWarning?.kind === 'impostor') {
+      // What a hostile signaling server would list to be clicked: said on the row, before any click.
+      const warning = document.createElement('span');
+      warning.className = 'agent-warning';
+      warning.dataset.testid = 'agent-warning';
+      warning.textContent = `not the paired “${entry.pairingWarning.pairedName}”: same name, another agent`;
+      warning.title =
+        'this console paired with an agent of this name, and this is not it: possibly an impostor listed by the signaling server';
+      item.append(warning);
+    }
+    item.append(this.renderTargets(entry));
     return item;
   }
 

@@ -108,7 +108,12 @@ export function bannerFor(facts: BannerFacts): BannerContent | undefined {
       action: 'Reconnect',
     };
   }
-  const stopped = facts.targetState !== undefined && facts.targetState !== 'running';
+  // A container listed as restarting after the agent said it restarted is the same news, not a
+  // stop: Docker lists it so between its runtime's end and its start (a restart policy's delay).
+  const stopped =
+    facts.targetState !== undefined &&
+    facts.targetState !== 'running' &&
+    !(facts.targetState === 'restarting' && facts.containerFate === 'restarted');
   // The device list's state of the container, when it says stopped, comes first (below): it is now.
   if (facts.state === 'exited' && facts.containerFate && !stopped) {
     const code = ` (exit code ${facts.exitCode ?? 'unknown'})`;
@@ -125,7 +130,10 @@ export function bannerFor(facts: BannerFacts): BannerContent | undefined {
       ? {
           kind: 'exit',
           title: `Container ${facts.target} is ${facts.targetState}`,
-          detail: `The shell ended${code}. Start the container on the host, then open a new session.`,
+          detail:
+            facts.targetState === 'restarting'
+              ? `The shell ended${code}. Docker starts the container again (its restart policy): open a new session once it runs.`
+              : `The shell ended${code}. Start the container on the host, then open a new session.`,
           action: 'Open a new session',
         }
       : { kind: 'exit', title: `The shell exited${code}`, detail: `The output stays readable here.`, action: 'Open a new session' };

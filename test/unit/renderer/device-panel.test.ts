@@ -260,3 +260,27 @@ test('the list catches up when the window loses focus with the pointer resting o
   await page.locator('[data-agent-id="a0"]').waitFor();
   assert.equal(await held(), 0);
 });
+
+test('a dialog laid over the list: the list catches up once the pointer goes to the dialog', async () => {
+  await show([line('a1', 'line 3'), line('a2', 'line 5')]);
+  const point = await restOn('a2', 'plc-a');
+  await show([line('a0', 'line 1'), line('a1', 'line 3'), line('a2', 'line 5')]);
+  assert.equal(await held(), 1);
+  // The dialog's backdrop comes over the list (a question after a click on it), with a button of its own.
+  await page.evaluate(() => {
+    const backdrop = document.createElement('div');
+    backdrop.id = 'backdrop';
+    backdrop.style.cssText = 'position:fixed;inset:0;background:rgba(0,0,0,.4)';
+    const button = document.createElement('button');
+    button.textContent = 'Cancel';
+    button.style.cssText = 'position:fixed;left:20px;top:20px';
+    backdrop.append(button);
+    document.body.append(backdrop);
+  });
+  // The pointer moves within the list's area, onto the backdrop, then to the dialog's button.
+  await page.mouse.move(point.x + 5, point.y + 5);
+  await page.locator('#backdrop button').click();
+  await page.evaluate(() => document.getElementById('backdrop')?.remove());
+  await page.locator('[data-agent-id="a0"]').waitFor();
+  assert.equal(await held(), 0);
+});

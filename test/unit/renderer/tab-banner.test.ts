@@ -64,3 +64,18 @@ test("a shell that ended with its container: the banner and the terminal's line 
   assert.equal(exitText({ code: 137, container: 'restarted' }), 'the container restarted; the shell ended with it (code 137)');
   assert.equal(exitText({ code: 3 }), 'process exited with code 3');
 });
+
+test('a restarted container that the device list shows restarting (a restart policy between end and start) keeps the restart banner', () => {
+  // A CI run saw the banner say "restarted", then "is restarting … Start the container on the host".
+  const restarting = bannerFor({ ...base, state: 'exited', exitCode: 137, containerFate: 'restarted', targetState: 'restarting' });
+  assert.equal(restarting?.title, 'Container plc-1 restarted');
+  // Restarting with no word from the agent: Docker starts it, nobody needs to.
+  const policy = bannerFor({ ...base, state: 'exited', exitCode: 137, targetState: 'restarting' });
+  assert.equal(policy?.title, 'Container plc-1 is restarting');
+  assert.match(policy!.detail, /Docker starts the container again \(its restart policy\): open a new session once it runs/);
+  // Stopped is still news over an earlier "restarted": it is what holds now.
+  assert.equal(
+    bannerFor({ ...base, state: 'exited', exitCode: 137, containerFate: 'restarted', targetState: 'exited' })?.title,
+    'Container plc-1 is exited',
+  );
+});
