@@ -123,7 +123,9 @@ async function main(): Promise<void> {
       app.on('error', (error) => step(`could not start Electron (${error.message}); open the URL yourself`));
       cleanups.push(async () => app.kill());
     } else if (display) {
-      const browser = spawn('chromium', [`--app=${url}`, `--user-data-dir=${join(logDir, 'chromium')}`], { stdio: 'ignore' });
+      // Chromium refuses to start as root with its sandbox (the quick start runs as root).
+      const sandbox = process.getuid?.() === 0 ? ['--no-sandbox'] : [];
+      const browser = spawn('chromium', [...sandbox, `--app=${url}`, `--user-data-dir=${join(logDir, 'chromium')}`], { stdio: 'ignore' });
       browser.on('error', (error) => step(`could not start chromium (${error.message}); open the URL yourself`));
       cleanups.push(async () => browser.kill());
     } else {

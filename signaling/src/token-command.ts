@@ -69,6 +69,10 @@ export function runTokenCommand(argv: readonly string[], io: CommandIo): number 
     io.err(`tether-signaling token: ${message}\n\n${TOKEN_USAGE}`);
     return code;
   };
+  if (argv[0] === '--help' || argv[0] === '-h') {
+    io.out(TOKEN_USAGE);
+    return 0;
+  }
   let parsed;
   try {
     parsed = parseArgs({

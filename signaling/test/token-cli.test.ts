@@ -32,6 +32,14 @@ before(() => {
   assert.ok(existsSync(cli), `${cli} is missing: run \`npm run build\` first`);
 });
 
+test('token --help prints the usage and exits 0, as the agent subcommands do', () => {
+  for (const flag of ['--help', '-h']) {
+    const help = token(flag);
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /token issue --role agent\|console --org/);
+  }
+});
+
 test('token issue prints a token; bad requests exit 2 with the reason', () => {
   const issued = token('issue', '--role', 'agent', '--org', 'acme', '--subject', 'plc-1', '--ttl', '2h');
   assert.equal(issued.code, 0, issued.stderr);
