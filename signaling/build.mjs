@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-// Bundles the CLI (dist/cli.js) and the library entry (dist/index.js) for Node 20 ESM, with
-// @tether/protocol, @tether/socket-bounds and zod inside (the registry has no @tether packages: only
-// what `external` names stays an import) and socket.io, its Redis adapter and ioredis left as
-// dependencies; then emits the library's declarations (dist/index.d.ts) with tsc.
+// Bundles the CLI (dist/cli.js) and the library entry (dist/index.js) for Node ESM with everything
+// inside: @tether/protocol, @tether/socket-bounds and zod (the registry has no @tether packages),
+// and Socket.IO, Engine.IO and ws as patched in node_modules (patches/, applied at `npm ci`), the
+// Redis adapter and ioredis; so the package has no runtime dependency, installs offline, and an
+// installed server runs the same patched code as a clone. Then emits the library's declarations
+// (dist/index.d.ts) with tsc.
 import { spawnSync } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -32,14 +34,22 @@ const common = {
   format: 'esm',
   target: 'node20',
   conditions: ['source'],
-  external: ['socket.io', '@socket.io/redis-adapter', 'ioredis'],
+  // ws's optional native add-ons: it runs without them (and tries them only if installed).
+  external: ['bufferutil', 'utf-8-validate'],
+  // CommonJS dependencies in an ES module bundle still call require() for Node's built-ins.
+  banner: { js: "import { createRequire as __tetherRequire } from 'node:module'; const require = __tetherRequire(import.meta.url);" },
   sourcemap: true,
   logLevel: 'warning',
   plugins: [keepModuleNames],
 };
 
 await rm(join(here, 'dist'), { recursive: true, force: true });
-await build({ ...common, entryPoints: { cli: 'src/cli.ts' }, outdir: 'dist', banner: { js: '#!/usr/bin/env node' } });
+await build({
+  ...common,
+  entryPoints: { cli: 'src/cli.ts' },
+  outdir: 'dist',
+  banner: { js: `#!/usr/bin/env node\n${common.banner.js}` },
+});
 await build({ ...common, entryPoints: { index: 'src/index.ts' }, outdir: 'dist' });
 
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');

@@ -6,7 +6,8 @@
  * systemd can check it: the user, the state folder and the enablement it made there, its unit
  * through `systemd-analyze verify` and `security`, and the unit's own environment and ExecStart
  * line run as the user it created, in the docker group; `pair` through that running service, and
- * `uninstall-service` undoing it.
+ * `uninstall-service` undoing it. And the signaling server's tarball, installed offline (it
+ * bundles its dependencies), relaying an agent's presence to a console.
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -103,6 +104,72 @@ test('the packed agent installs with npm install -g into an empty prefix and ser
   await ui.typeLine(tabId, 'echo served-by-""installed-agent');
   await ui.waitForLine(tabId, 'served-by-installed-agent');
   assert.equal((await ui.tab(tabId)).state, 'open');
+});
+
+test('the packed signaling server installs offline (it has no dependencies: Socket.IO and its patches are bundled) and relays presence', async () => {
+  const signalingDir = fileURLToPath(new URL('../../signaling/', import.meta.url));
+  // --ignore-scripts, as for the agent: `npm run build` has built dist/.
+  const { stdout: packed } = await run('npm', ['pack', '--ignore-scripts', '--pack-destination', work, '--json'], { cwd: signalingDir });
+  const [{ filename }] = JSON.parse(packed) as [{ filename: string }];
+  const serverPrefix = join(work, 'signaling-prefix');
+  // --offline: nothing may come from the registry, so nothing may be needed from it.
+  await run('npm', ['install', '-g', '--offline', '--prefix', serverPrefix, '--no-audit', '--no-fund', join(work, filename)], {
+    cwd: work,
+    timeout: 120_000,
+  });
+  const manifest = JSON.parse(readFileSync(join(serverPrefix, 'lib', 'node_modules', '@tether', 'signaling', 'package.json'), 'utf8')) as {
+    dependencies?: Record<string, string>;
+  };
+  assert.deepEqual(manifest.dependencies ?? {}, {}, 'no runtime dependency');
+  assert.deepEqual(readdirSync(join(serverPrefix, 'lib', 'node_modules')), ['@tether'], 'nothing installed beside it');
+
+  const consoleToken = 'install-console-token-0123456789';
+  const agentToken = 'install-agent-token-0123456789';
+  const server = spawn(join(serverPrefix, 'bin', 'tether-signaling'), ['--port', '0', '--host', '127.0.0.1'], {
+    cwd: work,
+    env: { ...process.env, TETHER_SIGNALING_CONSOLE_TOKENS: consoleToken, TETHER_SIGNALING_AGENT_TOKENS: agentToken },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    let output = '';
+    const url = await new Promise<string>((resolve, reject) => {
+      server.stdout.on('data', (chunk: Buffer) => {
+        output += chunk.toString();
+        const listening = /"msg":"signaling listening","url":"([^"]+)"/.exec(output);
+        if (listening) resolve(listening[1]!.replace('localhost', '127.0.0.1'));
+      });
+      server.once('exit', (code) => reject(new Error(`tether-signaling exited with ${code}: ${output}`)));
+    });
+    assert.equal((await fetch(`${url}/healthz`)).status, 200);
+    const agent = await startAgent({
+      signalingUrl: url,
+      token: agentToken,
+      agentId: 'behind-installed-signaling',
+      name: 'behind the installed server',
+    });
+    try {
+      // A console of the documented protocol: the snapshot lists the agent.
+      const { io } = await import('socket.io-client');
+      const socket = io(url, { auth: { role: 'console', token: consoleToken }, transports: ['websocket'], reconnection: false });
+      try {
+        const snapshot = await new Promise<{ agents: { agentId: string }[] }>((resolve, reject) => {
+          socket.once('presence:snapshot', resolve);
+          socket.once('connect_error', reject);
+        });
+        assert.ok(
+          snapshot.agents.some((a) => a.agentId === 'behind-installed-signaling'),
+          JSON.stringify(snapshot),
+        );
+      } finally {
+        socket.disconnect();
+      }
+    } finally {
+      await agent.stop();
+    }
+  } finally {
+    server.kill('SIGTERM');
+    if (server.exitCode === null) await once(server, 'exit');
+  }
 });
 
 /** `Key=value` lines of a unit file, in order, comments and sections left out. */
