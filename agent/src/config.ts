@@ -39,7 +39,7 @@ Options (environment variable in brackets; flags > environment > config file > d
                            says otherwise [TETHER_AGENT_USER] (default: 1000:1000; root only if named)
   --state-dir <dir>        identity, enrolled consoles, audit log; one running agent per folder
                            [TETHER_AGENT_STATE_DIR] (default: /var/lib/tether-agent for root,
-                           else ~/.local/state/tether-agent)
+                           else $XDG_STATE_HOME/tether-agent or ~/.local/state/tether-agent)
   --lan-listen <host:port> the agent's own LAN signaling endpoint, e.g. 0.0.0.0:7301; consoles
                            pair through it (off by default)
   --lan-endpoint <h:p>     endpoint printed in pairing tokens; repeatable
@@ -57,7 +57,8 @@ Options (environment variable in brackets; flags > environment > config file > d
   --record-input           also record what is typed (asciicast "i" events), passwords included;
                            each tab says so (default: off; needs --record-dir)
   --session-priority <p>   idle: sessions run at nice 19, SCHED_IDLE where allowed, idle I/O
-                           priority and oom_score_adj 1000; normal: as Docker starts them (default: idle)
+                           priority and oom_score_adj 1000; normal: as Docker starts them
+                           [TETHER_AGENT_SESSION_PRIORITY] (default: idle)
   --session-cpus <list>    CPUs sessions may run on, e.g. 1 or 2-3 (default: any)
   --session-memory <size>  address space each session process may map, e.g. 512m (default: no cap)
   --session-processes <n>  processes the exec user may have (RLIMIT_NPROC) (default: no cap)

@@ -80,6 +80,18 @@ test('every subcommand answers --help with its usage and exit 0', () => {
   assert.match(wrong.stderr, /Unknown option '--bogus'[\s\S]*tether-agent pair --help/);
 });
 
+test('--help names every environment variable the configuration reads', () => {
+  const help = cliRun(['--help']).stdout;
+  const source = readFileSync(fileURLToPath(new URL('../src/config-sources.ts', import.meta.url)), 'utf8');
+  const read = [...source.matchAll(/\be\('([A-Z_]+)'\)/g)].map((m) => `TETHER_AGENT_${m[1]}`);
+  assert.ok(read.length >= 10, `found the variables read: ${read.join(', ')}`);
+  assert.deepEqual(
+    read.filter((name) => !help.includes(name)),
+    [],
+    'read but not in --help',
+  );
+});
+
 test('--help tells the exec user the agent uses and that a LAN endpoint alone is enough', () => {
   const help = cliRun(['--help']).stdout;
   assert.match(help, /--user <user>[\s\S]*default: 1000:1000/);

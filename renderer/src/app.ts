@@ -229,10 +229,15 @@ export class ConsoleApp implements Disposable {
     });
   }
 
-  /** Opens every tab of the workspace, each with a new shell, in its panes; tabs of offline agents are said, not opened. */
+  /**
+   * Opens every tab of the workspace, each with a new shell, in its panes; tabs of offline agents
+   * are said, not opened, and so are those of agents not paired that the user has not agreed to
+   * connect to this run (whenTrusted: a workspace is no way around its question).
+   */
   openWorkspace(workspace: Workspace): PageTab[] {
+    const unpaired = workspace.tabs.filter((saved) => this.agents.needsConsent(saved.agentId));
     const opened = workspace.tabs.map((saved) => {
-      if (!this.agents.get(saved.agentId)?.online) return undefined;
+      if (!this.agents.get(saved.agentId)?.online || unpaired.includes(saved)) return undefined;
       const tab = this.openTab(saved.agentId, saved.target);
       if (saved.title) this.tabs.rename(tab.id, saved.title);
       return tab;
@@ -243,9 +248,24 @@ export class ConsoleApp implements Disposable {
     );
     const first = opened.find((t) => t !== undefined);
     if (first) this.tabs.activate(first.id);
-    const missing = workspace.tabs.filter((_, i) => !opened[i]).map((t) => `${t.target} on ${t.agentName}`);
+    const missing = workspace.tabs
+      .filter((saved, i) => !opened[i] && !unpaired.includes(saved))
+      .map((t) => `${t.target} on ${t.agentName}`);
+    const asked = unpaired.map((t) => `${t.target} on ${t.agentName}`);
     if (missing.length > 0 && first)
       first.notice(`[workspace ${workspace.name}: not opened, their agents are offline: ${missing.join(', ')}]`);
+    if (!first && (missing.length > 0 || asked.length > 0)) {
+      // Nothing opened, so no tab to say it in.
+      const why = [
+        missing.length > 0 ? `agents offline: ${missing.join(', ')}` : '',
+        asked.length > 0 ? `agents not paired with this console (connect to them from the device list first): ${asked.join(', ')}` : '',
+      ].filter(Boolean);
+      void confirmDialog({ title: `Workspace ${workspace.name} not opened`, message: `Its tabs are on ${why.join('; ')}.`, accept: 'OK' });
+    }
+    if (asked.length > 0 && first)
+      first.notice(
+        `[workspace ${workspace.name}: not opened, their agents are not paired with this console: ${asked.join(', ')}; connect to them from the device list first]`,
+      );
     return opened.filter((t): t is PageTab => t !== undefined);
   }
 

@@ -273,4 +273,27 @@ describe('agents the signaling server lists beside the paired one', () => {
     await waitFor(async () => (await ui.agentState('unpaired-agent')).stage === 'ready', 'connected again', 45_000);
     assert.equal(await dialog().count(), 0);
   });
+
+  it('a workspace is no way around the question: in a new run, its tabs on an unpaired agent are not opened, and it says why', async () => {
+    let ui = new ConsolePage(page);
+    // A tab on the unpaired agent (agreed to above), kept in a workspace.
+    const tabId = await ui.openTargetByClick('unpaired-agent', container.name, 45_000);
+    await ui.waitForPrompt(tabId);
+    await page.locator('[data-testid="workspaces-open"]').click();
+    await page.locator('[data-testid="workspaces-menu"] [data-testid="workspace-save"]').click();
+    const name = page.locator('[data-testid="workspace-name-dialog"]');
+    await name.locator('[data-testid="prompt-value"]').fill('unpaired shift');
+    await name.locator('[data-testid="prompt-accept"]').click();
+    await ui.closeByClick(tabId);
+    // A new run: the agreement was for the last one.
+    ui = await openDirectConsole();
+    await row('unpaired-agent').waitFor({ timeout: 30_000 });
+    await page.locator('[data-testid="workspaces-open"]').click();
+    await page.locator('[data-testid="workspaces-menu"] [data-testid="workspace-item"][data-name="unpaired shift"]').click();
+    await dialog().waitFor();
+    assert.match(await dialog().innerText(), /Workspace unpaired shift not opened[\s\S]*not paired with this console/);
+    await dialog().locator('[data-testid="confirm-accept"]').click();
+    assert.equal((await ui.tabs()).length, 0, 'no tab opened');
+    assert.equal((await ui.agentState('unpaired-agent')).stage, 'idle', 'not connected');
+  });
 });
