@@ -11,6 +11,9 @@ import { TabReconnection } from './tab-reconnection';
 import { isLive, stateOnError, type TabState } from './tab-state';
 import type { TabStage } from './tab-status-view';
 
+/** How long a restart the agent reported outweighs the device list's other states (terminal-tab's restartSettling). */
+export const RESTART_SETTLE_MS = 10_000;
+
 export interface TabTarget {
   agentId: string;
   agentName: string;
@@ -53,6 +56,13 @@ export class TerminalTab<Panel extends TabSurface = TabSurface> implements Dispo
   private restoring: { session: RestoredSession; deadline: number } | undefined;
   private readonly connection: FollowedConnection;
   private readonly store = new DisposableStore();
+  /**
+   * Set while the agent has said the container restarted and the device list has not yet said it
+   * runs: the list's states may be from before the restart (they come on another channel, in no
+   * order with the tab's `exit`), and read as news they turned "restarted" into "is exited" for a
+   * moment. Cleared by `running`, or after RESTART_SETTLE_MS (a container that stays down).
+   */
+  private restartSettling: ReturnType<typeof setTimeout> | undefined;
   private sessionStore = new DisposableStore();
   private readonly changeEmitter = new Emitter<void>();
   private readonly reconnectEmitter = new Emitter<void>();
@@ -267,7 +277,21 @@ export class TerminalTab<Panel extends TabSurface = TabSurface> implements Dispo
   setTargetState(state: TargetState | undefined): void {
     if (state === this.targetState) return;
     this.targetState = state;
+    if (state === 'running') this.restartSettled();
     this.changed();
+  }
+
+  private settleRestart(): void {
+    clearTimeout(this.restartSettling);
+    this.restartSettling = setTimeout(() => {
+      this.restartSettled();
+      this.changed();
+    }, RESTART_SETTLE_MS);
+  }
+
+  private restartSettled(): void {
+    clearTimeout(this.restartSettling);
+    this.restartSettling = undefined;
   }
 
   /** Re-renders time-dependent text (the reconnecting banner's clock). */
@@ -276,6 +300,7 @@ export class TerminalTab<Panel extends TabSurface = TabSurface> implements Dispo
   }
 
   dispose(): void {
+    this.restartSettled();
     const session = this.current;
     this.current = undefined;
     this.state = 'closed';
@@ -349,6 +374,7 @@ export class TerminalTab<Panel extends TabSurface = TabSurface> implements Dispo
         this.exitCode = exit.code;
         this.containerFate = exit.container;
         this.state = 'exited';
+        if (exit.container === 'restarted') this.settleRestart();
         this.changed();
       }),
     );
@@ -404,7 +430,8 @@ export class TerminalTab<Panel extends TabSurface = TabSurface> implements Dispo
       state: this.state,
       stage: this.stage,
       connectionLost: this.connectionLost,
-      targetState: this.targetState,
+      // The list's state is not news while a restart the agent reported settles (restartSettling).
+      targetState: this.restartSettling ? undefined : this.targetState,
       exitCode: this.exitCode,
       containerFate: this.containerFate,
       lastError: this.errors[this.errors.length - 1],

@@ -124,6 +124,28 @@ test('exit code: the banner and the status say it, and the output stays', () => 
   assert.equal(panel.banner()?.title, 'The shell exited (exit code unknown)');
 });
 
+test("a restart the agent reported outweighs the list's older states until the list says it runs, or for 10 s", () => {
+  const { tab, panel, session } = openTab();
+  tab.setTargetState('running');
+  session.exit(137, 'restarted');
+  // The list's states come on another channel: one from before the restart may come after the exit.
+  tab.setTargetState('exited');
+  assert.equal(panel.banner()?.title, 'Container plc-1 restarted', 'not turned into "is exited" by a state from before the restart');
+  tab.setTargetState('running');
+  assert.equal(panel.banner()?.title, 'Container plc-1 restarted');
+  // Once it has run again, a stop is news.
+  tab.setTargetState('exited');
+  assert.equal(panel.banner()?.title, 'Container plc-1 is exited');
+
+  // A container that does not come back: after 10 s the list's state is shown.
+  const other = openTab();
+  other.session.exit(137, 'restarted');
+  other.tab.setTargetState('exited');
+  assert.equal(other.panel.banner()?.title, 'Container plc-1 restarted');
+  mock.timers.tick(10_000);
+  assert.equal(other.panel.banner()?.title, 'Container plc-1 is exited');
+});
+
 test('a connection that fails after the open was sent, before `opened`: the tab follows the next connection and opens a shell there', () => {
   const { sessions, tab } = newTab();
   const first = new FakeConnection();
