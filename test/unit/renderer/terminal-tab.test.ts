@@ -129,21 +129,21 @@ test("a restart the agent reported outweighs the list's older states until the l
   tab.setTargetState('running');
   session.exit(137, 'restarted');
   // The list's states come on another channel: one from before the restart may come after the exit.
-  tab.setTargetState('exited');
-  assert.equal(panel.banner()?.title, 'Container plc-1 restarted', 'not turned into "is exited" by a state from before the restart');
+  tab.setTargetState('stopped');
+  assert.equal(panel.banner()?.title, 'Container plc-1 restarted', 'not turned into "is stopped" by a state from before the restart');
   tab.setTargetState('running');
   assert.equal(panel.banner()?.title, 'Container plc-1 restarted');
   // Once it has run again, a stop is news.
-  tab.setTargetState('exited');
-  assert.equal(panel.banner()?.title, 'Container plc-1 is exited');
+  tab.setTargetState('stopped');
+  assert.equal(panel.banner()?.title, 'Container plc-1 is stopped');
 
   // A container that does not come back: after 10 s the list's state is shown.
   const other = openTab();
   other.session.exit(137, 'restarted');
-  other.tab.setTargetState('exited');
+  other.tab.setTargetState('stopped');
   assert.equal(other.panel.banner()?.title, 'Container plc-1 restarted');
   mock.timers.tick(10_000);
-  assert.equal(other.panel.banner()?.title, 'Container plc-1 is exited');
+  assert.equal(other.panel.banner()?.title, 'Container plc-1 is stopped');
 });
 
 test('a connection that fails after the open was sent, before `opened`: the tab follows the next connection and opens a shell there', () => {
