@@ -126,6 +126,8 @@ export class DevicePanel {
   private pointerOn = false;
   /** the agents whose rows the user clicked since the pointer came onto the list: their changes are shown at once */
   private readonly actedOn = new Set<string>();
+  /** how many changes wait for the pointer to leave (holdBack) */
+  private waiting = 0;
   private frame: number | undefined;
   private fallback: ReturnType<typeof setTimeout> | undefined;
   /** the agent the user chose last (a new pairing selects its agent), highlighted in the list */
@@ -241,7 +243,7 @@ export class DevicePanel {
 
   /** Changes that wait for the pointer to leave the list (0 when it is not held). */
   get heldChanges(): number {
-    return Number(this.heldNote.dataset.count ?? 0);
+    return this.waiting;
   }
 
   /** The agents the filter shows now, in order (tests and the bench). */
@@ -308,6 +310,7 @@ export class DevicePanel {
     const held = why === 'live' && this.pointerOn ? this.holdBack(fresh) : { shown: fresh, waiting: 0 };
     const shown = held.shown;
     this.shown = shown;
+    this.waiting = held.waiting;
     this.heldNote.dataset.count = String(held.waiting);
     this.heldNote.hidden = held.waiting === 0;
     this.heldNote.textContent =
