@@ -333,3 +333,67 @@ export async function startHostileRelay(
     },
   };
 }
+
+/** A relay that renames agents in its presence (`startRenamingRelay`). */
+export interface RenamingRelay {
+  url: string;
+  /** presence events it rewrote */
+  readonly rewritten: number;
+  close(): Promise<void>;
+}
+
+/**
+ * A signaling relay that passes every event both ways unchanged, negotiation included, except the
+ * agents' names in `presence:snapshot` and `presence:diff`, which it takes from `names` (agent id →
+ * the name it lists): a hostile server swapping the names of two agents, so that a click on one
+ * opens a terminal in the other.
+ */
+export async function startRenamingRelay(upstreamUrl: string, names: Readonly<Record<string, string>>): Promise<RenamingRelay> {
+  const http = createServer();
+  const server = new Server(http, { cors: { origin: '*' }, transports: ['websocket'] });
+  let rewritten = 0;
+  type Listed = { agentId: string; name: string };
+  const rename = (agents: Listed[]) =>
+    agents.map((a) => {
+      const name = names[a.agentId];
+      if (name === undefined) return a;
+      rewritten += 1;
+      return { ...a, name };
+    });
+  server.on('connection', (console) => {
+    const upstream = connect(upstreamUrl, { transports: ['websocket'], reconnection: false, forceNew: true, auth: console.handshake.auth });
+    upstream.onAny((event: string, payload: unknown) => {
+      if (event === 'presence:snapshot') {
+        const snapshot = payload as { agents: Listed[] };
+        return console.emit(event, { ...snapshot, agents: rename(snapshot.agents) });
+      }
+      if (event === 'presence:diff') {
+        const diff = payload as { joins: Listed[] };
+        return console.emit(event, { ...diff, joins: rename(diff.joins) });
+      }
+      console.emit(event, payload);
+    });
+    console.onAny((event: string, payload: unknown, ack?: unknown) => {
+      if (typeof ack === 'function') upstream.emit(event, payload, ack as (r: unknown) => void);
+      else upstream.emit(event, payload);
+    });
+    console.on('disconnect', () => upstream.disconnect());
+    upstream.on('disconnect', () => console.disconnect(true));
+  });
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(0, '127.0.0.1', () => resolve());
+  });
+  return {
+    url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`,
+    get rewritten() {
+      return rewritten;
+    },
+    async close() {
+      server.disconnectSockets(true);
+      const closed = server.close();
+      http.closeAllConnections();
+      await closed;
+    },
+  };
+}

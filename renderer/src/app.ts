@@ -77,6 +77,7 @@ export class ConsoleApp implements Disposable {
         iceServers: config.iceServers,
         identity: trust.identity,
         paired: trust.paired,
+        savePaired: (record) => trust.store.savePairedAgent(record),
         resumeGraceFor: (agentId) => this.resumeGraceFor(agentId),
         ...(transports.network ? { network: transports.network } : {}),
       }),

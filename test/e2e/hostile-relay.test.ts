@@ -18,7 +18,13 @@ import { startAgent, type AgentProcess } from '../../harness/agent-process.js';
 import { launchChromium, newLoggedPage } from '../../harness/browser.js';
 import { ConsolePage } from '../../harness/console-page.js';
 import { startContainer, type TestContainer } from '../../harness/docker.js';
-import { FINGERPRINT_TRICKS, startHostileRelay, type FingerprintTrick, type HostileRelay } from '../../harness/hostile-relay.js';
+import {
+  FINGERPRINT_TRICKS,
+  startHostileRelay,
+  startRenamingRelay,
+  type FingerprintTrick,
+  type HostileRelay,
+} from '../../harness/hostile-relay.js';
 import { auditEntries, freePort, openLanConsole, printPairingToken } from '../../harness/lan-pairing.js';
 import { ensureRendererBuilt } from '../../harness/renderer-build.js';
 import { serveDirectory, type StaticServer } from '../../harness/static-server.js';
@@ -297,3 +303,95 @@ describe('agents the signaling server lists beside the paired one', () => {
     assert.equal((await ui.agentState('unpaired-agent')).stage, 'idle', 'not connected');
   });
 });
+
+describe('a signaling server that renames agents', () => {
+  const secondId = 'second-paired-agent';
+  const secondState = mkdtempSync(join(tmpdir(), 'tether-hostile-relay-second-'));
+  let second: AgentProcess | undefined;
+  const row = (id: string) => page.locator(`[data-testid="agent"][data-agent-id="${id}"]`);
+  const shownName = (id: string) => row(id).locator('.agent-name').innerText();
+  const listedAs = (id: string) => row(id).locator('[data-testid="agent-listed-as"]').innerText();
+  const startSecond = (name: string) =>
+    startAgent({
+      signalingUrl: signaling.url,
+      token: agentToken,
+      agentId: secondId,
+      name,
+      lanListen: '127.0.0.1:0',
+      stateDir: secondState,
+    });
+
+  after(async () => {
+    await second?.stop();
+  });
+
+  it('cannot swap the names of two paired agents: each row keeps the name its agent proved, and says what the server lists', async () => {
+    second = await startSecond('Boiler house');
+    let ui = await openLanConsole(page, web.url);
+    const outcome = await ui.pairByPaste(printPairingToken(secondState, second.lanPort!));
+    assert.equal(outcome.kind, 'ok', outcome.text);
+    await ui.closePairingDialog();
+    // The server gives each paired agent the other's name: a click on "Boiler house" would open "Relay target".
+    const relay = await startRenamingRelay(signaling.url, { [agentId]: 'Boiler house', [secondId]: 'Relay target' });
+    try {
+      const query = new URLSearchParams({ signal: relay.url, token: consoleToken, test: '1' });
+      await page.goto(`${web.url}/index.html?${query.toString()}`);
+      await page.waitForFunction(() => '__tetherTest' in window, undefined, { timeout: 15_000 });
+      ui = new ConsolePage(page);
+      for (const id of [agentId, secondId])
+        await waitFor(async () => (await ui.agentState(id)).stage === 'ready', `paired agent ${id} to connect through the relay`, 45_000);
+      assert.ok(relay.rewritten > 0, 'the relay renamed agents in its presence');
+      assert.equal(await shownName(agentId), 'Relay target');
+      assert.equal(await shownName(secondId), 'Boiler house');
+      assert.match(await listedAs(agentId), /lists it as “Boiler house”/);
+      assert.match(await listedAs(secondId), /lists it as “Relay target”/);
+      assert.equal(await row(agentId).getAttribute('data-warning'), '');
+      assert.equal(await row(secondId).getAttribute('data-warning'), '');
+      await ui.screenshot('renamed-by-server');
+      // A tab opened from the row that reads "Boiler house" is a shell of the Boiler house agent, and says so.
+      const tabId = await ui.openTargetByClick(secondId, container.name, 45_000);
+      await ui.waitForPrompt(tabId);
+      const tabTitle = (await ui.tabButton(tabId).getAttribute('title')) ?? '';
+      assert.match(tabTitle, / on Boiler house\n/);
+      assert.ok(!tabTitle.includes('Relay target'), tabTitle);
+      await ui.closeByClick(tabId);
+
+      // Its operator renames it (`--name`): said in its hello over the pinned channel, shown and kept.
+      await second.stop();
+      second = await startSecond('Boiler house east');
+      await waitFor(async () => (await shownName(secondId)) === 'Boiler house east' || undefined, 'the new name the agent gave', 60_000);
+      assert.match(await listedAs(secondId), /lists it as “Relay target”/);
+      const stored = await waitFor(
+        async () => {
+          const names = await storedPairedNames();
+          return names[secondId] === 'Boiler house east' ? names : undefined;
+        },
+        'the new name kept with the pairing',
+        10_000,
+      );
+      assert.equal(stored[agentId], 'Relay target');
+    } finally {
+      await relay.close();
+    }
+  });
+});
+
+/** The paired agents' names as the console's trust store keeps them (IndexedDB `tether-trust`). */
+function storedPairedNames(): Promise<Record<string, string>> {
+  return page.evaluate(
+    () =>
+      new Promise<Record<string, string>>((resolve, reject) => {
+        const open = indexedDB.open('tether-trust');
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const get = open.result.transaction('kv').objectStore('kv').get('paired-agents');
+          get.onerror = () => reject(get.error);
+          get.onsuccess = () => {
+            const records = (get.result ?? []) as { agentId: string; name: string }[];
+            open.result.close();
+            resolve(Object.fromEntries(records.map((r) => [r.agentId, r.name])));
+          };
+        };
+      }),
+  );
+}

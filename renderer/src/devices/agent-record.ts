@@ -32,6 +32,12 @@ export interface AgentRecord {
   heldOff: boolean;
   /** listed by the signaling server's presence */
   inPresence: boolean;
+  /**
+   * The name the signaling server's presence gives the agent. Shown as the name of an unpaired
+   * agent only: a paired agent's name is the one it authenticated (at pairing, then in its `hello`
+   * over the pinned channel), so that a server cannot swap the names of two paired agents.
+   */
+  presenceName: string | undefined;
   /** set when this console paired with the agent: pinned, and reachable over the LAN */
   paired: PairedAgentRecord | undefined;
   /** set while a lost connection with resumable shells is being re-established */
@@ -56,6 +62,7 @@ export function newAgentRecord(agentId: string, name: string): AgentRecord {
     setupTimeouts: 0,
     retryTimer: undefined,
     inPresence: false,
+    presenceName: undefined,
     paired: undefined,
     reconnect: undefined,
     serverTrusted: false,

@@ -64,6 +64,8 @@ export interface DeviceDirectoryOptions {
   paired: readonly PairedAgentRecord[];
   resumeGraceFor?: ResumeGraceFor;
   network?: AgentNetwork;
+  /** keeps a paired agent's record after the agent said, over its pinned channel, that its name changed */
+  savePaired?: (record: PairedAgentRecord) => Promise<void>;
 }
 
 /** Names as read, kept: a fleet's list asks for 10,000 of them at each render (~8 ms to compute). */
@@ -95,6 +97,7 @@ export class DeviceDirectory implements Disposable {
   private readonly identity: ConsoleIdentity;
   private readonly network: AgentNetwork | undefined;
   private readonly resumeGraceFor: ResumeGraceFor;
+  private readonly savePaired: ((record: PairedAgentRecord) => Promise<void>) | undefined;
 
   constructor(options: DeviceDirectoryOptions) {
     const { signaling, host } = options;
@@ -104,6 +107,7 @@ export class DeviceDirectory implements Disposable {
     this.identity = options.identity;
     this.network = options.network;
     this.resumeGraceFor = options.resumeGraceFor ?? (() => 0);
+    this.savePaired = options.savePaired;
     if (signaling) this.store.add(signaling.onPresence((change) => this.presence(change)));
     for (const agent of options.paired) this.addPaired(agent);
     const targetTimer = setInterval(() => this.pollTargets(), TARGET_POLL_MS);
@@ -176,6 +180,7 @@ export class DeviceDirectory implements Disposable {
     store.add(
       connection.onStage((stage) => {
         if (stage.kind === 'ready') {
+          this.authenticatedName(record, connection.hello?.peer.name);
           record.failures = 0;
           record.setupTimeouts = 0;
           record.reconnect = undefined;
@@ -293,6 +298,7 @@ export class DeviceDirectory implements Disposable {
           reconnectAttempt: r.reconnect?.attempt,
           unansweredMs: r.connection?.unansweredMs,
           pairingWarning: this.pairingWarning(r.agentId, pairedNames),
+          listedAs: r.paired && r.inPresence && r.presenceName !== undefined && r.presenceName !== r.name ? r.presenceName : undefined,
         };
       })
       .map((entry) => ({ entry, key: `${STATE_ORDER.indexOf(dotOf(entry))}${entry.name.toLowerCase()}\u0000${entry.agentId}` }))
@@ -322,7 +328,9 @@ export class DeviceDirectory implements Disposable {
     const small = (this.signaling?.agents.size ?? 0) <= AUTO_CONNECT_MAX_AGENTS;
     for (const agent of change.joins) {
       const record = this.records.get(agent.agentId) ?? this.newRecord(agent.agentId, agent.name);
-      record.name = agent.name;
+      record.presenceName = agent.name;
+      // A paired agent keeps the name it authenticated: the server's is only shown beside it.
+      if (!record.paired) record.name = agent.name;
       record.version = agent.version;
       record.online = true;
       record.inPresence = true;
@@ -394,6 +402,21 @@ export class DeviceDirectory implements Disposable {
   /** The signaling server's time-limited TURN servers first, then the ones the user configured (`ice`). */
   private cloudIceServers(): RTCIceServer[] {
     return [...(this.signaling?.iceServers ?? []), ...this.iceServers];
+  }
+
+  /**
+   * A paired agent's name as it said it over its pinned channel: its operator renamed it since the
+   * pairing (`--name`). Kept in the pairing, so that the next run shows it before connecting.
+   */
+  private authenticatedName(record: AgentRecord, said: string | undefined): void {
+    const name = said?.trim();
+    if (!record.paired || !name || name === record.paired.name) return;
+    console.info(`[agent ${record.agentId}] renamed by its operator: “${record.paired.name}” is now “${name}”`);
+    record.paired = { ...record.paired, name };
+    record.name = name;
+    this.savePaired?.(record.paired).catch((error: unknown) =>
+      console.warn(`[agents] the new name of ${record.agentId} not kept: ${String(error)}`),
+    );
   }
 
   private dropConnection(record: AgentRecord): void {

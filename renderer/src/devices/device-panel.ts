@@ -51,6 +51,8 @@ export interface DeviceEntry {
   unansweredMs: number | undefined;
   /** not paired, in a console that has paired with other agents: the server alone vouches for it, or it bears a paired agent's name */
   pairingWarning: PairingWarning | undefined;
+  /** a paired agent that the signaling server lists under another name than the one it authenticated */
+  listedAs?: string | undefined;
 }
 
 /** An entry as the list shows it: while the list is held (the pointer on it), what changed under the pointer is marked. */
@@ -513,6 +515,16 @@ export class DevicePanel {
       warning.title =
         'this console paired with an agent of this name, and this is not it: possibly an impostor listed by the signaling server';
       item.append(warning);
+    }
+    if (entry.listedAs !== undefined) {
+      // The name above is the one the agent proved; the server's differs: said, never shown as its name.
+      const listed = document.createElement('span');
+      listed.className = 'agent-listed-as';
+      listed.dataset.testid = 'agent-listed-as';
+      listed.textContent = `the signaling server lists it as “${entry.listedAs}”`;
+      listed.title =
+        'the name above is the one this paired agent gave over its pinned connection; the signaling server names it otherwise (stale, misconfigured or hostile)';
+      item.append(listed);
     }
     item.append(this.renderTargets(entry));
     return item;

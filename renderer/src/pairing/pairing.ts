@@ -139,7 +139,8 @@ export async function pairWithToken(
     const { signaling, enrolled } = attempt.value;
     const record: PairedAgentRecord = {
       agentId: token.agentId,
-      name: enrolled.agent.name || token.name,
+      // The token came out of band, as its fingerprint did; the answer over the LAN is not signed.
+      name: token.name || enrolled.agent.name,
       endpoints: token.endpoints,
       fingerprint: normalizeFingerprint(token.fingerprint),
       publicKey: enrolled.agent.publicKey,
