@@ -477,6 +477,10 @@ export class DevicePanel {
       state.textContent = `connected · ${entry.path.kind}${entry.path.rttMs === undefined ? '' : ` · ${entry.path.rttMs.toFixed(1)} ms`}`;
     } else state.textContent = STAGE_TEXT[stage.kind];
     header.append(name);
+    // The trust and route go on the state's line: the name, what an engineer reads first, keeps the header's width.
+    const status = document.createElement('div');
+    status.className = 'agent-status';
+    status.append(state);
     item.dataset.paired = String(entry.paired);
     item.dataset.route = entry.route ?? '';
     if (entry.paired || entry.route) {
@@ -492,7 +496,7 @@ export class DevicePanel {
       badge.title = entry.paired
         ? 'paired with this console: its certificate fingerprint is pinned'
         : 'not paired: trusted through the signaling server';
-      header.append(badge);
+      status.append(badge);
     }
     const live = stage.kind !== 'idle' && stage.kind !== 'failed' && stage.kind !== 'closed';
     if (entry.online && !entry.gone) {
@@ -505,7 +509,7 @@ export class DevicePanel {
       header.append(button);
     }
     item.dataset.warning = entry.pairingWarning?.kind ?? '';
-    item.append(header, state);
+    item.append(header, status);
     if (entry.pairingWarning?.kind === 'impostor') {
       // What a hostile signaling server would list to be clicked: said on the row, before any click.
       const warning = document.createElement('span');
