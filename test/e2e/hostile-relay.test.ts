@@ -250,6 +250,28 @@ describe('agents the signaling server lists beside the paired one', () => {
     assert.ok(!offered(impostor), 'no offer reached the impostor');
   });
 
+  it("one whose name is the paired agent's in look-alike letters of other scripts is flagged the same", async () => {
+    // Cyrillic е and а, Greek Τ, and a zero-width space: drawn as "Relay target" in the list's font.
+    const lookalike = await startAgent({
+      signalingUrl: signaling.url,
+      token: agentToken,
+      agentId: 'lookalike-agent',
+      name: 'R\u0435l\u0430y \u03a4\u200barget',
+    });
+    extra.push(lookalike);
+    const ui = new ConsolePage(page);
+    await row('lookalike-agent').waitFor({ timeout: 30_000 });
+    assert.equal(await row('lookalike-agent').getAttribute('data-warning'), 'impostor');
+    assert.match(await row('lookalike-agent').locator('[data-testid="agent-warning"]').innerText(), /not the paired “Relay target”/);
+    assert.equal((await ui.agentState('lookalike-agent')).stage, 'idle', 'not connected on its own');
+    await row('lookalike-agent').locator('[data-testid="agent-connect"]').click();
+    await dialog().waitFor();
+    assert.match(await dialog().innerText(), /Not the agent you paired with/);
+    await dialog().locator('[data-testid="confirm-cancel"]').click();
+    assert.ok(!offered(lookalike), 'no offer reached it');
+    await lookalike.stop();
+  });
+
   it('an unpaired agent of another name is connected only once the user says so, and asked once', async () => {
     const unpaired = await startAgent({
       signalingUrl: signaling.url,

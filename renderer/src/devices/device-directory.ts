@@ -5,6 +5,7 @@
  * again when it fails (quickly while the agent keeps shells of its tabs), its targets kept live by asking `list-targets` every few seconds (and taking any `targets` the agent
  * pushes), and its network path read from getStats.
  */
+import { remove as removeConfusables } from 'confusables';
 import type { AgentInfo, PresenceChange } from '@tether/protocol';
 import { AgentConnection, type AgentConnectionOptions } from '../connection/agent-connection';
 import type { NegotiationTransport } from '../connection/negotiation-transport';
@@ -71,12 +72,16 @@ export interface DeviceDirectoryOptions {
 /** Names as read, kept: a fleet's list asks for 10,000 of them at each render (~8 ms to compute). */
 const namesRead = new Map<string, string>();
 
-/** A name as a person reads it: case, spacing and compatibility forms do not tell two agents apart. */
+/**
+ * A name as a person reads it: case, spacing, compatibility forms, invisible characters and letters
+ * of other scripts that look like Latin ones (Cyrillic а, Greek Ρ: the `confusables` package) do not
+ * tell two agents apart.
+ */
 function readAs(name: string): string {
   let read = namesRead.get(name);
   if (read === undefined) {
     if (namesRead.size >= 50_000) namesRead.clear();
-    read = name.normalize('NFKC').trim().replace(/\s+/g, ' ').toLowerCase();
+    read = removeConfusables(name.normalize('NFKC')).trim().replace(/\s+/g, ' ').toLowerCase();
     namesRead.set(name, read);
   }
   return read;
