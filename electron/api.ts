@@ -40,6 +40,8 @@ export const Settings = z.object({
     )
     .refine((colours) => Object.keys(colours).length <= 1000, 'at most 1000 host colours')
     .optional(),
+  /** the device list's width in CSS pixels, as the user dragged it; absent: the default */
+  sidebarWidth: z.number().int().min(100).max(4000).optional(),
 });
 export type Settings = z.infer<typeof Settings>;
 

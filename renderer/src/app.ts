@@ -14,6 +14,7 @@ import { webRtcSessions } from './session/webrtc-terminal-session';
 import type { PageTab } from './tabs/tab-set';
 import type { TerminalViewOptions } from './terminal/terminal-view';
 import { Toolbar } from './ui/toolbar';
+import { SidebarSash } from './ui/sidebar-sash';
 import { SettingsScreen, type ConnectionSettings } from './settings/settings-screen';
 import { ICE_CREDENTIAL, TOKEN_CREDENTIAL } from './console-config';
 import { loadTerminalFont } from './terminal/fonts';
@@ -54,6 +55,7 @@ export class ConsoleApp implements Disposable {
   private readonly signaling: CloudSignaling | undefined;
   private readonly devices: DevicePanel;
   private readonly toolbar: Toolbar;
+  private readonly sash: SidebarSash;
   /** shells of tabs closed while reconnecting, ended on their agent's next connection */
   readonly abandoned: AbandonedSessions;
   /** the open tabs, saved for the next run */
@@ -114,9 +116,10 @@ export class ConsoleApp implements Disposable {
     const main = document.createElement('main');
     main.className = 'workspace';
     main.append(this.tabs.strip.element, this.tabs.panels);
+    this.sash = this.store.add(new SidebarSash(sidebar, (sidebarWidth) => void this.updateSettings({ sidebarWidth })));
     const body = document.createElement('div');
     body.className = 'console-body';
-    body.append(sidebar, main);
+    body.append(sidebar, this.sash.element, main);
     root.replaceChildren(this.toolbar.element, body);
 
     if (this.signaling) this.store.add(this.signaling.onState((state) => this.toolbar.showSignaling(state)));
@@ -606,6 +609,7 @@ export class ConsoleApp implements Disposable {
   private applySettings(): void {
     document.documentElement.dataset.theme = this.settings.theme;
     setChosenHostColours(this.settings.hostColours);
+    this.sash.show(this.settings.sidebarWidth);
     this.tabs.refresh();
     for (const tab of this.tabs.list()) {
       tab.panel.view.setTheme(this.settings.theme);

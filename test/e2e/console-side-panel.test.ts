@@ -174,3 +174,47 @@ test('a background tab with new output shows a dot that can be seen', async () =
   await ui.closeByClick(second);
   await ui.closeByClick(first);
 });
+
+test('the device list is as wide as it is dragged, the terminal fits the rest, and the width is kept', async () => {
+  await ui.page.setViewportSize({ width: 1200, height: 800 });
+  const tabId = await ui.openTargetByClick(stack.agent.agentId, container.name, 45_000);
+  await ui.waitForPrompt(tabId);
+  const sidebarWidth = () => ui.page.locator('.sidebar').evaluate((node) => Math.round(node.getBoundingClientRect().width));
+  const sash = ui.page.locator('[data-testid="sidebar-sash"]');
+  const before = { width: await sidebarWidth(), size: await ui.size(tabId) };
+  const box = (await sash.boundingBox())!;
+  await ui.page.mouse.move(box.x + box.width / 2, box.y + 200);
+  await ui.page.mouse.down();
+  await ui.page.mouse.move(box.x + box.width / 2 + 80, box.y + 200, { steps: 4 });
+  await ui.page.mouse.move(box.x + box.width / 2 + 160, box.y + 200, { steps: 4 });
+  await ui.page.mouse.up();
+  const wider = await sidebarWidth();
+  assert.ok(Math.abs(wider - (before.width + 160)) <= 2, `dragged 160 px right: ${before.width} → ${wider} px`);
+  const narrower = await waitFor(async () => {
+    const size = await ui.size(tabId);
+    return size.cols < before.size.cols ? size : undefined;
+  }, 'the terminal to fit the room left');
+  assert.equal(narrower.rows, before.size.rows);
+  // The shell is told the new size: full-screen programs draw to it.
+  await ui.typeLine(tabId, 'clear; stty size');
+  await ui.waitForLine(tabId, `${narrower.rows} ${narrower.cols}`);
+
+  // Kept: the next run of the console shows the list as wide.
+  await ui.closeByClick(tabId);
+  ui = await stack.openConsole();
+  await ui.page.locator('[data-testid="sidebar-sash"]').waitFor();
+  assert.equal(await sidebarWidth(), wider);
+  // The keyboard moves it too, and a double click gives the default back.
+  await ui.page.locator('[data-testid="sidebar-sash"]').focus();
+  await ui.page.keyboard.press('ArrowLeft');
+  assert.equal(await sidebarWidth(), wider - 16);
+  await ui.page.locator('[data-testid="sidebar-sash"]').dblclick();
+  assert.equal(await sidebarWidth(), before.width);
+  // A window too small for the chosen width gives the terminals the room: at most 60 % of it.
+  await ui.page.locator('[data-testid="sidebar-sash"]').focus();
+  for (let i = 0; i < 20; i++) await ui.page.keyboard.press('ArrowRight');
+  await ui.page.setViewportSize({ width: 800, height: 700 });
+  await waitFor(async () => (await sidebarWidth()) <= 480 || undefined, 'the list to give the narrow window room');
+  await ui.page.locator('[data-testid="sidebar-sash"]').dblclick();
+  await ui.page.setViewportSize({ width: 1200, height: 800 });
+});

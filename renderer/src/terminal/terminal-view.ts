@@ -115,7 +115,18 @@ export class TerminalView implements Disposable {
       },
       true,
     );
-    this.store.listen(window, 'resize', () => this.fit());
+    // Whatever changes the terminal's room (the window, the device list's width, a split) fits it,
+    // once per frame however often it changes: each fit that changes the size resizes the PTY.
+    let frame = 0;
+    const observer = new ResizeObserver(() => {
+      if (frame === 0)
+        frame = requestAnimationFrame(() => {
+          frame = 0;
+          this.fit();
+        });
+    });
+    observer.observe(this.element);
+    this.store.add({ dispose: () => (observer.disconnect(), cancelAnimationFrame(frame)) });
   }
 
   /** Opens xterm in its element; call once the element is visible so that it can be measured. */
