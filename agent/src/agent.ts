@@ -209,7 +209,7 @@ export class Agent {
       registry: this.sessions,
     });
     this.negotiator = negotiator;
-    this.stopWatchingConsoles = consoles.watch(() => void negotiator.closeRevoked());
+    this.stopWatchingConsoles = consoles.watch(() => void negotiator.closeUntrusted());
     this.watcher.start();
     const runningAgent = join(config.stateDir, 'agent.json');
     const lanHost = config.lanListen

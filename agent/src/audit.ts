@@ -11,6 +11,7 @@
  * default) refuses new sessions with AUDIT_UNAVAILABLE; `open` lets them start.
  */
 import { closeSync, fstatSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs';
+import { TokenBucket } from '@tether/protocol';
 import { describeError } from './deadline.js';
 import { createLogger } from './log.js';
 
@@ -67,8 +68,15 @@ interface Outage {
   lostEvents: Record<string, number>;
 }
 
+/** The refusals of unauthenticated parties written at once, and per second after that (AuditLog.refusal). */
+export const REFUSAL_AUDIT_BURST = 100;
+export const REFUSAL_AUDIT_PER_SECOND = 1;
+
 export class AuditLog {
   private outage: Outage | undefined;
+  private readonly refusals = new TokenBucket(REFUSAL_AUDIT_PER_SECOND, REFUSAL_AUDIT_BURST);
+  private readonly refusalNotice = new TokenBucket(1 / 60, 1);
+  private refusalsHeld: Record<string, number> = {};
   private retryTimer: NodeJS.Timeout | undefined;
   private checkedTail = false;
   /** the gap record for a partial record cut off the end of the log, until it is written */
@@ -101,6 +109,25 @@ export class AuditLog {
     }
     this.hold(event, line);
     return false;
+  }
+
+  /**
+   * A refusal of someone not (yet) authenticated: a pairing attempt, a LAN authentication, an
+   * offer. Written within a budget (REFUSAL_AUDIT_BURST at once, REFUSAL_AUDIT_PER_SECOND after),
+   * so that a flood of attempts cannot fill the disk, which with `--audit-failure closed` would
+   * outlast the flood by refusing every session. Refusals over the budget are counted, by event,
+   * in the next one written (`heldBack`) and in the agent's own log.
+   */
+  refusal(event: AuditEvent, fields: Record<string, unknown>): boolean {
+    if (!this.refusals.take()) {
+      this.refusalsHeld[event] = (this.refusalsHeld[event] ?? 0) + 1;
+      if (this.refusalNotice.take())
+        log.warn('refusals over the audit budget are counted, not written one by one', { held: this.refusalsHeld });
+      return false;
+    }
+    const held = this.refusalsHeld;
+    this.refusalsHeld = {};
+    return this.record(event, Object.keys(held).length > 0 ? { ...fields, heldBack: held } : fields);
   }
 
   /** Whether new sessions may start: the log is written, or the operator chose `--audit-failure open`. */

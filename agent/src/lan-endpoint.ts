@@ -5,7 +5,7 @@
  * attempts are rate-limited per address and in total.
  */
 import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket as TcpSocket } from 'node:net';
 import { Server, type Socket } from 'socket.io';
 import {
   Disconnect,
@@ -15,8 +15,11 @@ import {
   LanAuth,
   lanAuthInput,
   MAX_INBOUND_BYTES_BEFORE_AUTH,
+  LAN_HEADERS_TIMEOUT_MS,
   MAX_LAN_CONNECTIONS_PER_ADDRESS,
   MAX_LAN_QUEUED_OUTBOUND_BYTES,
+  MAX_LAN_TCP_CONNECTIONS,
+  MAX_LAN_TCP_PER_ADDRESS,
   MAX_SIGNALING_PAYLOAD_BYTES,
   ok,
   OfferToServer,
@@ -103,7 +106,14 @@ function splitHostPort(endpoint: string): { host: string; port: number } {
 }
 
 export class LanEndpoint {
-  private readonly http = createServer((_req, res) => res.writeHead(404).end());
+  // Headers within LAN_HEADERS_TIMEOUT_MS, checked every second: a request that never finishes
+  // its headers holds a file descriptor (Node's defaults: 60 s, checked every 30 s).
+  private readonly http = createServer({ headersTimeout: LAN_HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 1000 }, (_req, res) =>
+    res.writeHead(404).end(),
+  );
+  /** TCP connections open per remote address (MAX_LAN_TCP_PER_ADDRESS) */
+  private readonly tcpPerAddress = new Map<string, number>();
+  private readonly tcpRefusedNotice = new TokenBucket(1 / 10, 1);
   private readonly io: Server<ConsoleToLanEvents, LanToConsoleEvents>;
   private readonly limiter = new AttemptLimiter();
   // Their loggers keep the names they had when they were files of the agent.
@@ -134,6 +144,10 @@ export class LanEndpoint {
   });
 
   constructor(private readonly options: LanEndpointOptions) {
+    // Bounded before any byte is read: Socket.IO's bounds count its transports, not the TCP
+    // connections under them, and an HTTP request left unfinished never becomes a transport.
+    this.http.maxConnections = MAX_LAN_TCP_CONNECTIONS;
+    this.http.on('connection', (socket: TcpSocket) => this.countTcp(socket));
     this.io = new Server(this.http, {
       maxHttpBufferSize: MAX_SIGNALING_PAYLOAD_BYTES,
       serveClient: false,
@@ -164,6 +178,23 @@ export class LanEndpoint {
     const address = this.http.address() as AddressInfo;
     log.info('lan endpoint listening', { host, port: address.port });
     return { host, port: address.port };
+  }
+
+  private countTcp(socket: TcpSocket): void {
+    const address = socket.remoteAddress ?? '?';
+    const open = (this.tcpPerAddress.get(address) ?? 0) + 1;
+    if (open > MAX_LAN_TCP_PER_ADDRESS) {
+      if (this.tcpRefusedNotice.take())
+        log.warn('lan connection closed: too many from one address', { address, limit: MAX_LAN_TCP_PER_ADDRESS });
+      socket.destroy();
+      return;
+    }
+    this.tcpPerAddress.set(address, open);
+    socket.once('close', () => {
+      const left = (this.tcpPerAddress.get(address) ?? 1) - 1;
+      if (left <= 0) this.tcpPerAddress.delete(address);
+      else this.tcpPerAddress.set(address, left);
+    });
   }
 
   private agentInfo(): PairedAgent {
@@ -276,12 +307,16 @@ export class LanEndpoint {
     const identity = LanEndpoint.claimed(raw, 'pairingId');
     const limited = this.limited(address, identity);
     if (limited) {
-      audit('pairing.refused', { code: limited.code });
+      this.options.audit.refusal('pairing.refused', { path: 'lan', address, code: limited.code });
       return err(limited);
     }
     const request = parseValue(PairEnroll, raw);
     if (!request.ok) return request;
     const consoleId = consoleIdFor(request.value.publicKey);
+    // The token first: what else is enrolled (below) is told only to whoever holds a valid one, or
+    // the answer would say to anyone on the LAN which certificates this agent knows.
+    const valid = this.options.pairings.check(this.options.identity.id, request.value);
+    if (!valid.ok) return this.pairingRefused(address, identity, request.value, valid.error);
     const holder = this.options.consoles.fingerprintHolder(request.value.fingerprint, request.value.publicKey);
     if (holder) {
       // Checked before the token is spent: the holder of a valid token can pair again with its own certificate.
@@ -298,17 +333,7 @@ export class LanEndpoint {
       return err(error);
     }
     const spent = this.options.pairings.spend(this.options.identity.id, request.value, consoleId);
-    if (!spent.ok) {
-      this.limiter.failed(address, identity);
-      log.warn('pairing refused', { address, code: spent.error.code, pairingId: request.value.pairingId });
-      audit('pairing.refused', {
-        code: spent.error.code,
-        pairingId: request.value.pairingId,
-        fingerprint: request.value.fingerprint,
-        consoleName: request.value.consoleName,
-      });
-      return spent;
-    }
+    if (!spent.ok) return this.pairingRefused(address, identity, request.value, spent.error);
     const enrolled = this.options.consoles.enroll({
       name: request.value.consoleName,
       publicKey: request.value.publicKey,
@@ -323,7 +348,24 @@ export class LanEndpoint {
       pairingId: request.value.pairingId,
     });
     onEnrolled(enrolled.value);
+    // Unpaired consoles connected before this pairing are ended now, not at the next poll of consoles.json.
+    void this.options.negotiator.closeUntrusted();
     return ok({ ok: true, consoleId: enrolled.value.id, agent: this.agentInfo() });
+  }
+
+  /** A pairing attempt that does not hold a valid token: counted against its address, audited (within the refusal budget). */
+  private pairingRefused(address: string, identity: string, request: PairEnroll, error: ProtocolError): Result<LanAuthAck> {
+    this.limiter.failed(address, identity);
+    log.warn('pairing refused', { address, code: error.code, pairingId: request.pairingId });
+    this.options.audit.refusal('pairing.refused', {
+      path: 'lan',
+      address,
+      code: error.code,
+      pairingId: request.pairingId,
+      fingerprint: request.fingerprint,
+      consoleName: request.consoleName,
+    });
+    return err(error);
   }
 
   private authenticate(raw: unknown, nonce: string, address: string): Result<{ console: EnrolledConsole; ack: LanAuthAck }> {
@@ -347,7 +389,7 @@ export class LanEndpoint {
         'NOT_PAIRED',
         known?.revokedAt ? why : 'this console is not enrolled with the agent, or its signature does not verify',
       );
-      this.options.audit.record('console.refused', {
+      this.options.audit.refusal('console.refused', {
         path: 'lan',
         address,
         consoleId: request.value.consoleId,

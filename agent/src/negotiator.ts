@@ -9,6 +9,7 @@ import {
   MAX_NEGOTIATIONS_PER_CONNECTION,
   MAX_NEGOTIATIONS_PER_CONSOLE,
   MAX_REMOTE_CANDIDATES,
+  normalizeFingerprint,
   ok,
   protocolError,
   sdpFingerprint,
@@ -84,7 +85,7 @@ interface Negotiation {
   port: SignalingPort;
   /** the signaling connection that offered it: the LAN socket, or the cloud server's console connection id */
   connection: string;
-  /** the console identity it counts against: `console:<id>` when enrolled, else `fingerprint:<sha-256>` */
+  /** the console identity it counts against, per path: `<path>:console:<id>` when enrolled, else `<path>:fingerprint:<sha-256>` */
   identity: string;
   /** the enrolled console on the other end, when the offer's fingerprint is one */
   consoleId?: string | undefined;
@@ -115,14 +116,22 @@ export class Negotiator {
     const declared = sdpFingerprint(sdp);
     if (!declared.ok) return err(protocolError('FINGERPRINT_MISMATCH', `offer refused: ${declared.error.message}`));
     const fingerprint = declared.value;
-    const known = this.options.consoles.byFingerprint(fingerprint);
+    const enrolled = this.options.consoles.all();
+    if (!enrolled.ok) {
+      // Fail closed: an unreadable consoles.json must not read as "no console enrolled" (auto: unpaired allowed).
+      log.error('enrolled consoles unreadable; every offer is refused', { error: enrolled.error });
+      return err(protocolError('INTERNAL', 'the agent cannot read its enrolled consoles, and serves none until it can; its log says why'));
+    }
+    const wanted = normalizeFingerprint(fingerprint);
+    const known = enrolled.value.find((c) => normalizeFingerprint(c.fingerprint) === wanted);
     if (known?.revokedAt) return err(protocolError('NOT_PAIRED', `console ${known.name} (${known.id}) was revoked on this agent`));
     const lan = context.port.path === 'lan';
     if (lan && (!known || known.id !== context.authenticatedConsole?.id)) {
       return err(protocolError('FINGERPRINT_MISMATCH', "the offer's DTLS fingerprint is not the authenticated console's"));
     }
     const policy = this.options.policy;
-    const required = lan || policy === 'always' || (policy === 'auto' && this.options.consoles.anyActive());
+    // `auto`: once any console was enrolled, revoked ones included (ConsoleRegistry.pairingEstablished).
+    const required = lan || policy === 'always' || (policy === 'auto' && enrolled.value.length > 0);
     if (required && !known) {
       return err(protocolError('FINGERPRINT_MISMATCH', "the offer's DTLS fingerprint is not an enrolled console's"));
     }
@@ -149,7 +158,7 @@ export class Negotiator {
         code: checked.error.code,
         reason: checked.error.message,
       });
-      this.options.audit.record('offer.refused', {
+      this.options.audit.refusal('offer.refused', {
         ...who,
         fingerprint,
         negotiationId: id,
@@ -167,7 +176,10 @@ export class Negotiator {
     });
     const previous = this.negotiations.get(key);
     const connection = `${port.path}:${offer.consoleId}`;
-    const identity = checked.value.console ? `console:${checked.value.console.id}` : `fingerprint:${checked.value.fingerprint}`;
+    // Counted per path: an offer's fingerprint is public and proves nothing until DTLS, so offers
+    // naming the engineer's console on the cloud path (a hostile server, or another holder of a
+    // console token) must not use up the slots of its authenticated LAN path (lan:auth).
+    const identity = `${port.path}:${checked.value.console ? `console:${checked.value.console.id}` : `fingerprint:${checked.value.fingerprint}`}`;
     const bounded = this.checkBounds(port, previous, connection, identity);
     if (!bounded.ok) {
       log.warn('offer refused', {
@@ -335,28 +347,51 @@ export class Negotiator {
   }
 
   /**
-   * Ends the peer connections of consoles revoked since they connected (`tether-agent consoles
-   * revoke` while they are open): their sessions end and their processes are killed.
+   * Ends what the enrolled consoles no longer allow; called on every change of consoles.json and
+   * at once after a LAN enrollment. The peer connections and sessions of consoles revoked since
+   * they connected (`tether-agent consoles revoke` while they are open), and, once pairing is
+   * required (`always`, or `auto` with any console ever enrolled), those of unpaired consoles that
+   * connected while it was not: a signaling server that connected to the agent before its first
+   * pairing must not keep a shell, or open new ones, after it. An unpaired connection whose
+   * certificate has been enrolled since stays: its DTLS handshake proved it holds that certificate,
+   * so it is the console that paired. Their processes are killed.
    */
-  async closeRevoked(): Promise<void> {
-    // Their sessions end first, attached or detached, so that their channels close while open.
+  async closeUntrusted(): Promise<void> {
     const consoles = this.options.consoles;
+    const all = consoles.all();
+    const list = all.ok ? all.value : [];
+    const policy = this.options.policy;
+    const required = policy === 'always' || (policy === 'auto' && consoles.pairingEstablished());
+    const revoked = new Set(list.filter((c) => c.revokedAt !== undefined).map((c) => c.id));
+    const enrolled = new Set(list.filter((c) => c.revokedAt === undefined).map((c) => normalizeFingerprint(c.fingerprint)));
+    const unpairedGone = (fingerprint: string | undefined) =>
+      required && (!fingerprint || !enrolled.has(normalizeFingerprint(fingerprint)));
+    // Their sessions end first, attached or detached, so that their channels close while open.
     await this.options.registry.endWhere(
-      (owner) => owner.startsWith('console:') && consoles.byId(owner.slice('console:'.length))?.revokedAt !== undefined,
-      'console revoked',
+      (owner) =>
+        owner.startsWith('console:')
+          ? revoked.has(owner.slice('console:'.length))
+          : owner.startsWith('fingerprint:') && unpairedGone(owner.slice('fingerprint:'.length)),
+      required ? 'console revoked, or pairing now required' : 'console revoked',
     );
-    const revoked = [...this.negotiations.entries()].filter(
-      ([, n]) => n.consoleId !== undefined && this.options.consoles.byId(n.consoleId)?.revokedAt !== undefined,
+    const ended = [...this.negotiations.entries()].filter(([, n]) =>
+      n.consoleId !== undefined ? revoked.has(n.consoleId) : unpairedGone(n.who.fingerprint),
     );
     await Promise.all(
-      revoked.map(async ([key, n]) => {
+      ended.map(async ([key, n]) => {
         const sessionId = key.slice(key.indexOf(':') + 1);
-        const reason = `console ${n.consoleId} was revoked on this agent`;
-        log.warn('revoked console disconnected', { negotiationId: sessionId, consoleId: n.consoleId, path: n.port.path });
-        this.options.audit.record('console.revoked', { ...n.who, negotiationId: sessionId });
         this.negotiations.delete(key);
-        void n.port.sendDisconnect({ sessionId, reason, code: 'NOT_PAIRED' });
-        await n.peer?.close('console revoked');
+        if (n.consoleId !== undefined) {
+          log.warn('revoked console disconnected', { negotiationId: sessionId, consoleId: n.consoleId, path: n.port.path });
+          this.options.audit.record('console.revoked', { ...n.who, negotiationId: sessionId });
+          void n.port.sendDisconnect({ sessionId, reason: `console ${n.consoleId} was revoked on this agent`, code: 'NOT_PAIRED' });
+        } else {
+          const reason = 'a console has paired with this agent: unpaired consoles are no longer served';
+          log.warn('unpaired console disconnected: pairing is now required', { negotiationId: sessionId, path: n.port.path });
+          this.options.audit.record('console.refused', { ...n.who, negotiationId: sessionId, code: 'NOT_PAIRED', reason });
+          void n.port.sendDisconnect({ sessionId, reason, code: 'NOT_PAIRED' });
+        }
+        await n.peer?.close(n.consoleId !== undefined ? 'console revoked' : 'pairing now required');
       }),
     );
   }

@@ -297,6 +297,61 @@ describe('attacks on the agent trust (issue 11)', () => {
     for (const socket of sockets) socket.disconnect();
   });
 
+  test("offers on the cloud path naming an enrolled console's (public) fingerprint do not use up its slots on the LAN path", async () => {
+    // Anyone who relays or holds a console token can write the engineer's fingerprint into an SDP;
+    // it proves nothing until DTLS. The slots it takes are the cloud path's.
+    const squatter = await TestConsole.create();
+    const sdp = await (async () => {
+      const pc = new w.RTCPeerConnection({
+        dtls: { keys: { certPem: squatter.keys.certPem, keyPem: squatter.keys.keyPem, signatureHash: { hash: 4, signature: 3 } } },
+      });
+      pc.createDataChannel('control');
+      await pc.setLocalDescription(await pc.createOffer());
+      const own = pc.localDescription!.sdp;
+      await pc.close();
+      return own.replace(/a=fingerprint:sha-256 \S+/, `a=fingerprint:sha-256 ${victim.keys.fingerprint}`);
+    })();
+    const sockets = Array.from({ length: 3 }, () =>
+      io(signaling.url, {
+        auth: { role: 'console', token: consoleToken },
+        transports: ['websocket'],
+        reconnection: false,
+        forceNew: true,
+        autoConnect: false,
+      }),
+    );
+    const refusals: { reason: string; code?: string }[] = [];
+    for (const socket of sockets) socket.on('webrtc:disconnect', (m: { reason: string; code?: string }) => refusals.push(m));
+    await Promise.all(sockets.map((s) => connectFor(s, 'presence:snapshot', 'the signaling server')));
+    for (const [n, socket] of sockets.entries())
+      for (let i = 0; i < MAX_NEGOTIATIONS_PER_CONNECTION; i++)
+        await socket
+          .timeout(10_000)
+          .emitWithAck('webrtc:offer', { sessionId: `squat-${n}-${i}-${Date.now()}`, agentId: 'trust-agent', sdp });
+    // The cloud path's slots for that console are full: the third connection's offers are refused.
+    await until(
+      () =>
+        refusals.filter((r) => r.code === 'RATE_LIMITED' && /per console/.test(r.reason)).length >= MAX_NEGOTIATIONS_PER_CONNECTION ||
+        undefined,
+      "the cloud path's bound for the console",
+    );
+    // The engineer, on the LAN path, is served all the same.
+    await victim.open(url);
+    assert.ok((await victim.auth()).ok);
+    const { pc, control, tty, sessionId, events } = await victim.connect(w, fingerprint);
+    const replies = await victim.bind(control, sessionId, agentInfo.publicKey, fingerprint);
+    assert.ok(
+      replies.some((m) => m.type === 'auth-ok'),
+      `${JSON.stringify(replies)} ${JSON.stringify(events.disconnect)}`,
+    );
+    const term = collect(tty);
+    await opened(tty);
+    tty.send(JSON.stringify({ type: 'open', target: container.name, cols: 80, rows: 24 }));
+    await until(() => term.find((m) => m.type === 'opened'), 'a terminal over the LAN');
+    await pc.close();
+    for (const socket of sockets) socket.disconnect();
+  });
+
   test('control: nothing but hello before hello; a hello of another protocol is UNSUPPORTED_PROTOCOL and ends the peer connection', async () => {
     await victim.open(url);
     assert.ok((await victim.auth()).ok);

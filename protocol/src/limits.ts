@@ -100,3 +100,16 @@ export const MAX_LAN_QUEUED_OUTBOUND_BYTES = 1024 * 1024;
  * an old one for a moment while it reconnects; 16 lets some eight consoles share one NAT address.
  */
 export const MAX_LAN_CONNECTIONS_PER_ADDRESS = 16;
+
+/**
+ * TCP connections one address may hold on the agent's LAN endpoint, whatever they carry (a
+ * Socket.IO transport, or an HTTP request never finished): one more is closed at once. Above
+ * MAX_LAN_CONNECTIONS_PER_ADDRESS so that a transport being replaced still has room.
+ */
+export const MAX_LAN_TCP_PER_ADDRESS = 32;
+
+/** TCP connections the agent's LAN endpoint holds in all; more are closed at once (a file descriptor each). */
+export const MAX_LAN_TCP_CONNECTIONS = 256;
+
+/** An HTTP request to the LAN endpoint must have sent its headers within this long, or it is closed. */
+export const LAN_HEADERS_TIMEOUT_MS = 10_000;

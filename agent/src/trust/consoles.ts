@@ -77,10 +77,14 @@ export class ConsoleRegistry {
     return all.ok ? all.value.find((c) => c.id === id) : undefined;
   }
 
-  /** True when at least one console is enrolled and not revoked. */
-  anyActive(): boolean {
+  /**
+   * Whether `auto` requires pairing: once any console has been enrolled, revoked ones included.
+   * Revoking the last console must not hand the agent back to whoever the signaling server vouches
+   * for; an unreadable file is answered as enrolled too (fail closed).
+   */
+  pairingEstablished(): boolean {
     const all = this.all();
-    return all.ok && all.value.some((c) => !c.revokedAt);
+    return !all.ok || all.value.length > 0;
   }
 
   /**

@@ -59,10 +59,29 @@ export class PairingStore {
   }
 
   /**
+   * Checks an enrollment's proof without spending the pairing: PAIRING_INVALID (unknown id or wrong
+   * proof), PAIRING_EXPIRED, PAIRING_SPENT. Whoever passes it holds the token.
+   */
+  check(agentId: string, request: PairEnroll): Result<void> {
+    const checked = this.verified(agentId, request);
+    return checked.ok ? ok(undefined) : checked;
+  }
+
+  /**
    * Checks an enrollment's proof and spends the pairing: PAIRING_INVALID (unknown id or wrong
    * proof), PAIRING_EXPIRED, PAIRING_SPENT; ok once, and never again for the same pairing.
    */
   spend(agentId: string, request: PairEnroll, consoleId: string): Result<void> {
+    const checked = this.verified(agentId, request);
+    if (!checked.ok) return checked;
+    const { all, pending } = checked.value;
+    pending.spentAt = this.now();
+    pending.spentBy = consoleId;
+    writeJsonFile(this.path, { pairings: all });
+    return ok(undefined);
+  }
+
+  private verified(agentId: string, request: PairEnroll): Result<{ all: Pending[]; pending: Pending }> {
     const all = this.read();
     if (!all.ok) {
       // The detail (a host path, an errno) is for the operator's log, not for whoever asks.
@@ -82,9 +101,6 @@ export class PairingStore {
       return err(protocolError('PAIRING_SPENT', 'This pairing token was already used; run `tether-agent pair` for a new one.'));
     if (pending.expiresAt <= this.now())
       return err(protocolError('PAIRING_EXPIRED', 'This pairing token has expired; run `tether-agent pair` for a new one.'));
-    pending.spentAt = this.now();
-    pending.spentBy = consoleId;
-    writeJsonFile(this.path, { pairings: all.value });
-    return ok(undefined);
+    return ok({ all: all.value, pending });
   }
 }
