@@ -116,11 +116,29 @@ test('rename by double-click, and F2', async () => {
   assert.equal((await ui.tab(tabs[0]!)).title, 'press main');
   assert.equal(await ui.tabButton(tabs[0]!).locator('[data-testid="tab-label"]').textContent(), 'press main');
   assert.equal(await ui.page.title(), 'press main — Tether');
-  await ui.focus(tabs[1]!);
+  // A command half typed at the prompt: the Enter that confirms the name is not the shell's.
+  await ui.typeKeys(tabs[1]!, 'echo half""typed');
   await ui.page.keyboard.press('F2');
   await input.fill('press logs');
   await input.press('Enter');
   assert.equal((await ui.tab(tabs[1]!)).title, 'press logs');
+  await ui.typeKeys(tabs[1]!, ' and""finished\r');
+  await ui.waitForLine(tabs[1]!, 'halftyped andfinished');
+  assert.ok(!(await ui.screen(tabs[1]!)).includes('command not found'), await ui.screen(tabs[1]!));
+  // Escape leaves the name, and nothing reaches the shell either.
+  await ui.page.keyboard.press('F2');
+  await input.fill('not kept');
+  await input.press('Escape');
+  assert.equal((await ui.tab(tabs[1]!)).title, 'press logs');
+});
+
+test('a click anywhere on a tab shows it, its number included, and the keyboard goes to its terminal', async () => {
+  await ui.activate(tabs[1]!);
+  await ui.tabButton(tabs[0]!).locator('.tab-index').click();
+  assert.equal(await active(), tabs[0]);
+  await ui.page.keyboard.type('echo clicked""number');
+  await ui.page.keyboard.press('Enter');
+  await ui.waitForLine(tabs[0]!, 'clickednumber');
 });
 
 test('reorder by dragging a tab', async () => {

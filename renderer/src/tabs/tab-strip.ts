@@ -150,8 +150,11 @@ export class TabStrip {
     };
     input.addEventListener('keydown', (event) => {
       event.stopPropagation();
-      if (event.key === 'Enter') finish(true);
-      else if (event.key === 'Escape') finish(false);
+      if (event.key !== 'Enter' && event.key !== 'Escape') return;
+      // Finishing gives the terminal the focus at once: without this, the same key's keypress
+      // reached its shell, and an Enter ran whatever was half typed at the prompt.
+      event.preventDefault();
+      finish(event.key === 'Enter');
     });
     input.addEventListener('blur', () => finish(true));
     label.hidden = true;
@@ -167,6 +170,11 @@ export class TabStrip {
     item.dataset.testid = 'tab';
     item.dataset.tabId = tab.id;
     item.draggable = true;
+    // Anywhere on the tab shows it (its number and "(2)" too), but its own buttons.
+    item.addEventListener('click', (event) => {
+      if ((event.target as HTMLElement).closest('.tab-close, .tab-menu-button, .tab-rename')) return;
+      this.actions.activate(tab.id);
+    });
     const number = document.createElement('span');
     number.className = 'tab-index';
     number.dataset.testid = 'tab-index';
@@ -186,7 +194,6 @@ export class TabStrip {
     label.type = 'button';
     label.className = 'tab-label';
     label.dataset.testid = 'tab-label';
-    label.addEventListener('click', () => this.actions.activate(tab.id));
     label.addEventListener('dblclick', () => this.startRename(tab));
     const close = document.createElement('button');
     close.type = 'button';
