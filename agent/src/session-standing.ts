@@ -127,6 +127,11 @@ const STANDING_SCRIPT = [
   'fi',
   '[ -n "$c" ] && taskset -c -p "$c" $$ >/dev/null 2>&1',
   '[ -n "$m" ] && ulimit -v "$m" 2>/dev/null',
+  // A UTF-8 character type where the container sets no locale and has one (glibc's C.utf8, or musl,
+  // where C.UTF-8 needs no file): in the C locale bash's readline takes the bytes of a typed "°" or
+  // "ü" for Meta keys, editing commands, and runs another line than the one typed. No fork; before
+  // `set -f`, as the musl test is a glob.
+  'if [ -z "$LANG$LC_ALL$LC_CTYPE" ]; then for l in /usr/lib/locale/C.utf8 /usr/lib/locale/C.UTF-8 /lib/ld-musl-*; do [ -e "$l" ] && export LC_CTYPE=C.UTF-8 && break; done; fi',
   'set -f',
   'read -r st </proc/$$/stat',
   'set -- ${st##*") "}',

@@ -2,6 +2,7 @@
  * A terminal tab end to end: real keyboard in Chromium, real signaling, real agent, real container.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { after, before, it } from 'node:test';
 import type { ConsolePage } from '../../harness/console-page.js';
 import type { TestContainer } from '../../harness/docker.js';
@@ -38,6 +39,17 @@ test('typing echo hello shows hello on its own line', async () => {
   const tab = await ui.tab(tabId);
   assert.ok(tab.sessionId, 'the agent named the session');
   assert.equal(tab.target, container.name);
+});
+
+test('what is typed with letters beyond ASCII runs as typed, in a container that sets no locale', async () => {
+  // The test image sets no LANG: in the C locale bash took the bytes of "°" and "ü" for Meta keys
+  // (editing commands), and ran another line than the one typed.
+  const tabId = await openShell();
+  await ui.typeLine(tabId, 'echo "Temperatur 80°C, Drücke ok" > /tmp/typed; echo done""-$((6*7))');
+  await ui.waitForLine(tabId, 'done-42');
+  const written = execFileSync('docker', ['exec', container.name, 'cat', '/tmp/typed'], { encoding: 'utf8' });
+  assert.equal(written, 'Temperatur 80°C, Drücke ok\n');
+  await ui.closeByClick(tabId);
 });
 
 test('stty size matches the terminal, before and after the page is resized', async () => {

@@ -2,7 +2,7 @@
 # Builds the test vPLC images without a registry: a root filesystem made of the host's static
 # busybox (shell, cat, stty, sleep, head, yes, base64, sha256sum, ...) imported with `docker import`.
 #   tether-test-vplc:sh    busybox only: /bin/sh, no bash (exercises the shell fallback)
-#   tether-test-vplc:bash  the same plus the host's /bin/bash and the libraries it links
+#   tether-test-vplc:bash  the same plus the host's /bin/bash, the libraries it links and its C.utf8 locale
 # Both have `nohup` (busybox-static lacks it; a small script: ignore SIGHUP, then exec), so that
 # tests can start what an operator would to escape a session. Containers get their init from
 # `docker run --init` (harness/docker.ts), which reaps what a killed session leaves orphaned.
@@ -22,7 +22,7 @@ if ! file -L "$busybox" 2>/dev/null | grep -q 'statically linked' && ldd "$busyb
 fi
 
 # Raised when the images' content changes, so that a machine with older images rebuilds them.
-IMAGE_VERSION=3
+IMAGE_VERSION=4
 have() { [ "$(docker image inspect -f '{{index .Config.Labels "tether.test-image"}}' "$1" 2>/dev/null)" = "$IMAGE_VERSION" ]; }
 if [ "$force" != "--force" ] && have tether-test-vplc:sh && have tether-test-vplc:bash; then
   exit 0
@@ -76,6 +76,12 @@ ldd /bin/bash | grep -oE '/[^ ]+' | while read -r lib; do
   mkdir -p "$root$(dirname "$lib")"
   cp -L "$lib" "$root$lib"
 done
+# glibc's C.UTF-8 locale, as Debian-based runtime images have it (libc-bin): no LANG is set, so the
+# agent's session script chooses it (agent/src/session-standing.ts).
+if [ -d /usr/lib/locale/C.utf8 ]; then
+  mkdir -p "$root/usr/lib/locale"
+  cp -r /usr/lib/locale/C.utf8 "$root/usr/lib/locale/"
+fi
 tar -C "$root" -c . | docker import \
   --change 'CMD ["/bin/sleep", "2147483"]' \
   --change 'ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin' \
