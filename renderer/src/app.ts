@@ -29,7 +29,7 @@ import { refuseStrayDrops } from './transfer/tab-transfers';
 import type { ConsoleIdentity } from './trust/console-identity';
 import { pairWithToken } from './pairing/pairing';
 import type { PairedAgentRecord, TrustStore } from './trust/trust-store';
-import { err, ok, type ProtocolError, type Result } from '@tether/protocol';
+import { err, normalizeFingerprint, ok, parsePairingToken, protocolError, type ProtocolError, type Result } from '@tether/protocol';
 
 /** The console's identity and the agents it paired with, loaded before the page starts. */
 export interface ConsoleTrust {
@@ -161,10 +161,37 @@ export class ConsoleApp implements Disposable {
 
   /** Pairs with the agent of a token (pasted or scanned) and lists it; the agent's refusal as a value. */
   async pair(text: string): Promise<Result<{ name: string; agentId: string }, ProtocolError>> {
+    const changed = this.identityChange(text);
+    if (changed) {
+      // As ssh says when a host key changed: the agent's pin, its tabs and their resumes would now
+      // point to another machine. Asked before the token is spent.
+      const replace = await confirmDialog({
+        title: `${changed.name} was paired with another identity`,
+        message:
+          `This token names the agent “${changed.name}” (${changed.agentId}), which this console paired with on ` +
+          `${new Date(changed.pairedAt).toLocaleString()}, but with another certificate: ${changed.was.slice(0, 23)}… then, ` +
+          `${changed.now.slice(0, 23)}… now. If that agent was reinstalled or its state folder reset, replace the pairing. ` +
+          'If not, this token may not come from it: keep the pairing and ask whoever runs the host.',
+        accept: 'Replace the pairing',
+        cancel: 'Keep the pairing',
+      });
+      if (!replace)
+        return err(protocolError('FORBIDDEN', `not paired: the pairing with ${changed.name} was kept, with its certificate`));
+    }
     const paired = await pairWithToken(text, this.trust.identity, this.trust.store, `Tether console (${this.host.kind})`);
     if (!paired.ok) return err(paired.error);
     this.agents.addPaired(paired.value.record, paired.value.signaling);
     return ok({ name: paired.value.record.name, agentId: paired.value.record.agentId });
+  }
+
+  /** The paired agent a token names with another certificate than the one pinned, if any. */
+  private identityChange(text: string): { agentId: string; name: string; pairedAt: number; was: string; now: string } | undefined {
+    const token = parsePairingToken(text);
+    if (!token.ok) return undefined;
+    const pinned = this.agents.pairedAgents().find((a) => a.agentId === token.value.agentId);
+    const now = normalizeFingerprint(token.value.fingerprint);
+    if (!pinned || normalizeFingerprint(pinned.fingerprint) === now) return undefined;
+    return { agentId: pinned.agentId, name: pinned.name, pairedAt: pinned.pairedAt, was: pinned.fingerprint, now };
   }
 
   /** The pairing dialog; a new agent is selected in the list, and the keyboard goes back to the terminal. */

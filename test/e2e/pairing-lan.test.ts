@@ -182,3 +182,34 @@ test('a revoked console is refused with NOT_PAIRED, shown clearly', async () => 
   assert.doesNotMatch(state.text, /`/, 'no literal backticks');
   await ui.screenshot('pairing-revoked');
 });
+
+test('a token that names the paired agent with another certificate is asked about: the pin is kept unless replaced', async () => {
+  // The same agent id on the same address, with another identity: a reinstalled host, or not.
+  await agent.stop();
+  const otherState = mkdtempSync(join(tmpdir(), 'tether-pairing-lan-other-'));
+  agent = await startLanAgent({ stateDir: otherState, port, agentId, name: 'LAN press' });
+  assert.notEqual(agent.fingerprint, firstFingerprint);
+  const token = printPairingToken(otherState, port);
+  const submit = async () => {
+    const dialog = await ui.openPairingDialog();
+    await dialog.locator('[data-testid="pairing-status"]').evaluate((node) => node.removeAttribute('data-kind'));
+    await dialog.locator('[data-testid="pairing-token"]').fill(token);
+    await dialog.locator('[data-testid="pairing-submit"]').click();
+    const question = ui.page.locator('[data-testid="confirm-dialog"]');
+    await question.waitFor();
+    return question;
+  };
+  let question = await submit();
+  assert.match(await question.innerText(), /LAN press was paired with another identity[\s\S]*may not come from it/);
+  await question.locator('[data-testid="confirm-cancel"]').click();
+  const kept = await ui.pairingOutcome();
+  assert.equal(kept.kind, 'error');
+  assert.match(kept.text, /kept/);
+  assert.equal((await ui.pairedAgents())[0]!.fingerprint, firstFingerprint, 'the pin is unchanged');
+  // Not spent: the same token replaces the pairing once the user says so.
+  question = await submit();
+  await question.locator('[data-testid="confirm-accept"]').click();
+  const replaced = await ui.pairingOutcome();
+  assert.equal(replaced.kind, 'ok', replaced.text);
+  assert.equal((await ui.pairedAgents())[0]!.fingerprint, agent.fingerprint);
+});
