@@ -175,8 +175,7 @@ export class ConsoleApp implements Disposable {
         accept: 'Replace the pairing',
         cancel: 'Keep the pairing',
       });
-      if (!replace)
-        return err(protocolError('FORBIDDEN', `not paired: the pairing with ${changed.name} was kept, with its certificate`));
+      if (!replace) return err(protocolError('FORBIDDEN', `not paired: the pairing with ${changed.name} was kept, with its certificate`));
     }
     const paired = await pairWithToken(text, this.trust.identity, this.trust.store, `Tether console (${this.host.kind})`);
     if (!paired.ok) return err(paired.error);
