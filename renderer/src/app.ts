@@ -754,7 +754,9 @@ export class ConsoleApp implements Disposable {
   private renderDevices(): void {
     const open = (agentId: string) => {
       const tabs = this.tabs.list().filter((t) => t.agentId === agentId);
-      return { running: tabs.filter((t) => t.running).length, targets: tabs.map((t) => t.target) };
+      // A container's "1 tab" counts tabs whose shell is (or is being) there: not one that exited or is gone.
+      const live = tabs.filter((t) => t.running || t.state === 'opening');
+      return { running: tabs.filter((t) => t.running).length, targets: live.map((t) => t.target) };
     };
     this.devices.render(() => this.agents.entries(open));
   }

@@ -113,3 +113,29 @@ test('stopping a container shows it stopped in the device list, and its tab says
   await waitFor(async () => (await ui.tab(tabId)).state !== 'open', 'the shell to be gone with its container', 15_000);
   assert.match((await ui.panel(tabId).locator('[data-testid="tab-state"]').textContent()) ?? '', /container stopped/);
 });
+
+test("a background tab whose shell ends is marked until it is shown; its container's list entry no longer counts it", async () => {
+  const other = await stack.startContainer({ namePrefix: 'conn-bg-plc' });
+  const background = await ui.openTargetByClick(stack.agent.agentId, other.name, 45_000);
+  await ui.waitForPrompt(background);
+  const shown = await ui.openTargetByClick(stack.agent.agentId, other.name, 45_000);
+  await ui.waitForPrompt(shown);
+  const target = agentItem(stack.agent.agentId).locator(`[data-testid="target"][data-target-name="${other.name}"]`);
+  await waitFor(async () => (await target.getAttribute('data-open-tabs')) === '2', 'two tabs counted on the container');
+  const tab = ui.tabButton(background);
+  assert.equal(await tab.getAttribute('data-attention'), 'false');
+  // The shell of the background tab ends (exit in it, typed while it was shown, then hidden).
+  await ui.activate(background);
+  await ui.typeLine(background, 'sleep 1; exit 4');
+  await ui.activate(shown);
+  await waitFor(async () => (await ui.tab(background)).state === 'exited', 'the background shell to exit');
+  await waitFor(async () => (await tab.getAttribute('data-attention')) === 'true', 'the background tab to be marked');
+  const dot = await tab.locator('.tab-activity').evaluate((node) => getComputedStyle(node).backgroundColor);
+  assert.notEqual(dot, 'rgba(0, 0, 0, 0)', 'its dot is drawn');
+  assert.equal(await tab.locator('.tab-label').evaluate((node) => getComputedStyle(node, '::before').content), '"■ "');
+  await waitFor(async () => (await target.getAttribute('data-open-tabs')) === '1', 'the ended tab no longer counted');
+  await ui.activate(background);
+  await waitFor(async () => (await tab.getAttribute('data-attention')) === 'false', 'the mark gone once the tab is shown');
+  await ui.closeByClick(background);
+  await ui.closeByClick(shown);
+});

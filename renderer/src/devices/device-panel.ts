@@ -39,7 +39,7 @@ export interface DeviceEntry {
   path: NetworkPath | undefined;
   /** tabs whose shell runs on this agent */
   openTabs: number;
-  /** the targets (name or id, as opened) that have a tab in this console, running or not */
+  /** the targets (name or id, as opened) that have a tab in this console whose shell runs, or is being opened */
   openTargets: readonly string[];
   /** this console paired with the agent: its identity is pinned */
   paired: boolean;

@@ -40,6 +40,9 @@ const STATE_WORDS: Record<string, string> = {
 
 const DRAG_TYPE = 'application/x-tether-tab';
 
+/** States that need the engineer's eye: a tab in the background that comes to one is marked until shown. */
+const ATTENTION_STATES = new Set(['reconnecting', 'gone', 'exited', 'failed']);
+
 export class TabStrip {
   /** the strip: the scrolling row of tabs and the button of the list of every tab */
   readonly element: HTMLElement;
@@ -47,6 +50,8 @@ export class TabStrip {
   private readonly overflowButton: HTMLButtonElement;
   private readonly items = new Map<string, HTMLElement>();
   private readonly shownLabels = new Map<string, string>();
+  /** each tab's state when it was last the active one (data-attention) */
+  private readonly seenState = new Map<string, string>();
   private renaming: string | undefined;
   private shownActive: string | undefined;
   private readonly resizeObserver: ResizeObserver;
@@ -82,6 +87,7 @@ export class TabStrip {
       if (!ids.has(id)) {
         item.remove();
         this.items.delete(id);
+        this.seenState.delete(id);
       }
     }
     // Tabs with the same title get (1), (2)… in strip order.
@@ -254,6 +260,10 @@ export class TabStrip {
   ): void {
     const { active } = shown;
     item.dataset.state = tab.state;
+    // The state the engineer last saw the tab in: a change behind their back to one that needs them
+    // (the shell lost, ended, gone) marks the tab, as output does, until it is shown.
+    if (active) this.seenState.set(tab.id, tab.state);
+    item.dataset.attention = String(!active && ATTENTION_STATES.has(tab.state) && this.seenState.get(tab.id) !== tab.state);
     const colour = hostColour(tab.agentId);
     item.style.setProperty('--host-colour', colour);
     item.dataset.hostColour = colour;
