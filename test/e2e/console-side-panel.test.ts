@@ -218,3 +218,22 @@ test('the device list is as wide as it is dragged, the terminal fits the rest, a
   await ui.page.locator('[data-testid="sidebar-sash"]').dblclick();
   await ui.page.setViewportSize({ width: 1200, height: 800 });
 });
+
+test('with the signaling server not answering, agents it listed are "not known", not offline', async () => {
+  // The agents of the tests above are remembered; the server at this address never answers.
+  const query = new URLSearchParams({ signal: 'http://127.0.0.1:9', token: stack.consoleToken, test: '1' });
+  await ui.page.goto(`${stack.baseUrl}/index.html?${query.toString()}`);
+  const row = agentItem(stack.agent.agentId);
+  await row.waitFor();
+  const state = row.locator('[data-testid="connection-state"]');
+  await waitFor(async () => /not known/.test(await state.innerText()) || undefined, 'the agent to be "not known"');
+  assert.match(await state.innerText(), /signaling server does not answer/);
+  assert.match(await row.innerText(), /Out of reach until the signaling server answers again/);
+  assert.doesNotMatch(await row.innerText(), /Offline: its containers/);
+  ui = await stack.openConsole();
+  await waitFor(
+    async () => (await row.locator('[data-testid="connection-state"]').getAttribute('data-stage')) === 'ready',
+    'connected again',
+    45_000,
+  );
+});

@@ -114,6 +114,8 @@ export class DeviceDirectory implements Disposable {
     this.resumeGraceFor = options.resumeGraceFor ?? (() => 0);
     this.savePaired = options.savePaired;
     if (signaling) this.store.add(signaling.onPresence((change) => this.presence(change)));
+    // Whether an agent off the list is offline or only not known depends on the server answering.
+    if (signaling) this.store.add(signaling.onState(() => this.changed()));
     for (const agent of options.paired) this.addPaired(agent);
     const targetTimer = setInterval(() => this.pollTargets(), TARGET_POLL_MS);
     const pathTimer = setInterval(() => void this.pollPaths(), PATH_POLL_MS);
@@ -303,6 +305,7 @@ export class DeviceDirectory implements Disposable {
           reconnectAttempt: r.reconnect?.attempt,
           unansweredMs: r.connection?.unansweredMs,
           pairingWarning: this.pairingWarning(r.agentId, pairedNames),
+          presenceUnknown: !r.online && this.signaling !== undefined && this.signaling.state.kind !== 'connected',
           listedAs: r.paired && r.inPresence && r.presenceName !== undefined && r.presenceName !== r.name ? r.presenceName : undefined,
         };
       })

@@ -53,6 +53,8 @@ export interface DeviceEntry {
   pairingWarning: PairingWarning | undefined;
   /** a paired agent that the signaling server lists under another name than the one it authenticated */
   listedAs?: string | undefined;
+  /** not online as far as the console knows, while the signaling server does not answer: it may well be */
+  presenceUnknown?: boolean | undefined;
 }
 
 /** An entry as the list shows it: while the list is held (the pointer on it), what changed under the pointer is marked. */
@@ -469,6 +471,10 @@ export class DevicePanel {
     if (entry.gone) state.textContent = 'no longer listed';
     else if (entry.reconnectAttempt !== undefined && stage.kind !== 'ready') {
       state.textContent = `connection lost — reconnecting (attempt ${Math.max(1, entry.reconnectAttempt)})…${entry.online ? '' : ' · offline'}`;
+    } else if (!entry.online && entry.presenceUnknown) {
+      // Not the agent's fault: at 2 a.m. "offline" on every row reads as every host down.
+      state.textContent = 'not known: the signaling server does not answer';
+      state.dataset.unknown = 'true';
     } else if (!entry.online) state.textContent = 'offline';
     else if (stage.kind === 'failed') {
       state.textContent = `failed: ${stage.code ? `${stage.code} — ` : ''}${stage.reason}`;
@@ -540,6 +546,8 @@ export class DevicePanel {
     const reachable = entry.online && entry.stage.kind === 'ready' && !entry.gone;
     if (entry.targets.length === 0) {
       if (reachable && entry.targetsKnown) list.append(emptyItem('This agent exposes no container.'));
+      else if (!entry.online && entry.presenceUnknown)
+        list.append(emptyItem('Out of reach until the signaling server answers again (the agent may be running).'));
       else if (!entry.online) list.append(emptyItem('Offline: its containers cannot be reached.'));
       return list;
     }
