@@ -266,8 +266,19 @@ export class ConsoleApp implements Disposable {
    */
   openWorkspace(workspace: Workspace): PageTab[] {
     const unpaired = workspace.tabs.filter((saved) => this.agents.needsConsent(saved.agentId));
+    // A container that already has a live tab is not opened twice: opening a workspace over its own
+    // open tabs doubled them (and met the agent's sessions-per-container limit).
+    const live = this.tabs.list().filter((t) => t.running || t.state === 'opening');
+    const taken = new Set<string>();
+    let alreadyOpen = 0;
     const opened = workspace.tabs.map((saved) => {
       if (!this.agents.get(saved.agentId)?.online || unpaired.includes(saved)) return undefined;
+      const existing = live.find((t) => !taken.has(t.id) && t.agentId === saved.agentId && t.target === saved.target);
+      if (existing) {
+        taken.add(existing.id);
+        alreadyOpen++;
+        return existing;
+      }
       const tab = this.openTab(saved.agentId, saved.target);
       if (saved.title) this.tabs.rename(tab.id, saved.title);
       return tab;
@@ -284,6 +295,10 @@ export class ConsoleApp implements Disposable {
     const asked = unpaired.map((t) => `${t.target} on ${t.agentName}`);
     if (missing.length > 0 && first)
       first.notice(`[workspace ${workspace.name}: not opened, their agents are offline: ${missing.join(', ')}]`);
+    if (alreadyOpen > 0 && first)
+      first.notice(
+        `[workspace ${workspace.name}: ${alreadyOpen} of its ${workspace.tabs.length} tabs were open already, and are not opened twice]`,
+      );
     if (!first && (missing.length > 0 || asked.length > 0)) {
       // Nothing opened, so no tab to say it in.
       const why = [

@@ -420,6 +420,17 @@ test('saved workspaces: the open tabs and panes saved under a name, and reopened
   await ui.activate(pair[0]!.id);
   assert.ok(!(await paneBox(pair[0]!.id)).hidden && !(await paneBox(pair[1]!.id)).hidden, 'both panes shown');
   assert.ok((await paneBox(pair[0]!.id)).fits && (await paneBox(pair[1]!.id)).fits);
+  // Opened again over its own open tabs: nothing doubles, and the first tab says why.
+  await ui.page.locator('[data-testid="workspaces-open"]').click();
+  await ui.page.locator('[data-testid="workspaces-menu"] [data-testid="workspace-item"][data-name="line shift"]').click();
+  await waitFor(
+    async () => (await ui.notices(now[0]!.id)).some((n) => n.includes(`${saved.length} of its ${saved.length} tabs were open already`)),
+    'the notice that they were open already',
+  );
+  assert.deepEqual(
+    (await ui.tabs()).map((t) => t.id),
+    now.map((t) => t.id),
+  );
 });
 
 test('a console restart keeps the split: after a reload the two panes come back together, each with the same shell', async () => {
