@@ -109,6 +109,12 @@ export const OpenTabs = z.object({
   active: z.number().int().nonnegative().optional(),
   /** each group of split panes; a tab in none stands alone */
   panes: PaneNode.array().max(100).optional(),
+  /** tabs whose shell had ended, not reopened: named in the next run, so that none goes without a word */
+  ended: z
+    .object({ label: z.string().max(400), why: z.string().max(200) })
+    .array()
+    .max(50)
+    .optional(),
 });
 export type OpenTabs = z.infer<typeof OpenTabs>;
 

@@ -227,6 +227,14 @@ export class ConsoleApp implements Disposable {
     );
     const active = tabs[saved.active ?? -1];
     if (active) this.tabs.activate(active.id);
+    const ended = (saved.ended ?? []).map((t) => `${t.label}: ${t.why}`);
+    if (ended.length > 0) {
+      // What did not come back is said, not dropped: its output went with the page.
+      const said = `Not reopened, their shells had ended before the console closed: ${ended.join('; ')}.`;
+      const first = active ?? tabs[0];
+      if (first) first.notice(`[${said}]`);
+      else void confirmDialog({ title: 'Tabs not reopened', message: said, accept: 'OK' });
+    }
     this.openTabs.start();
     this.refresh();
   }

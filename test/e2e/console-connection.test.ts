@@ -136,6 +136,16 @@ test("a background tab whose shell ends is marked until it is shown; its contain
   await waitFor(async () => (await target.getAttribute('data-open-tabs')) === '1', 'the ended tab no longer counted');
   await ui.activate(background);
   await waitFor(async () => (await tab.getAttribute('data-attention')) === 'false', 'the mark gone once the tab is shown');
-  await ui.closeByClick(background);
-  await ui.closeByClick(shown);
+  // The console reloaded: the ended tab is not reopened, and the next run says so and why.
+  ui = await stack.openConsole();
+  const back = await waitFor(async () => {
+    const tabs = await ui.tabs();
+    return tabs.length === 1 ? tabs[0] : undefined;
+  }, 'the live tab reopened, alone');
+  await waitFor(
+    async () =>
+      (await ui.notices(back.id)).some((n) => n.includes('Not reopened') && n.includes(`${other.name} on`) && n.includes('exited (4)')),
+    'the notice naming the tab that was not reopened',
+  );
+  await ui.closeByClick(back.id);
 });

@@ -26,6 +26,21 @@ export function savedTab(tab: PageTab, now: number): SavedTab {
   };
 }
 
+/** A tab whose shell has ended, as the next run names it. */
+function endedTab(tab: PageTab): { label: string; why: string } {
+  const where = `${tab.target} on ${tab.agentName}`;
+  const label = tab.customTitle ? `${tab.customTitle} (${where})` : where;
+  const why =
+    tab.state === 'exited'
+      ? `its shell had exited${typeof tab.exitCode === 'number' ? ` (${tab.exitCode})` : ''}`
+      : tab.state === 'gone'
+        ? 'its shell was gone'
+        : tab.state === 'failed'
+          ? 'it had failed to open'
+          : 'it was closed';
+  return { label: label.slice(0, 400), why };
+}
+
 export class OpenTabsMemory implements Disposable {
   private readonly store = new DisposableStore();
   private timer: ReturnType<typeof setTimeout> | undefined;
@@ -77,10 +92,21 @@ export class OpenTabsMemory implements Disposable {
 
   private save(): void {
     const now = Date.now();
-    // Tabs whose shell has ended are not reopened: there is nothing left to take back.
-    const tabs = this.tabs.list().filter((t) => t.state === 'opening' || t.state === 'open' || t.state === 'reconnecting');
+    // Tabs whose shell has ended are not reopened: there is nothing left to take back. They are
+    // named, so that the next run says what did not come back and why.
+    const all = this.tabs.list();
+    const tabs = all.filter((t) => t.state === 'opening' || t.state === 'open' || t.state === 'reconnecting');
+    const ended = all
+      .filter((t) => !tabs.includes(t))
+      .slice(0, 50)
+      .map(endedTab);
     const active = tabs.findIndex((t) => t === this.tabs.active);
-    const snapshot: OpenTabs = { tabs: tabs.map((t) => savedTab(t, now)), ...(active >= 0 ? { active } : {}), panes: this.panes(tabs) };
+    const snapshot: OpenTabs = {
+      tabs: tabs.map((t) => savedTab(t, now)),
+      ...(active >= 0 ? { active } : {}),
+      panes: this.panes(tabs),
+      ...(ended.length > 0 ? { ended } : {}),
+    };
     // savedAt moves with the clock: written at most every half minute unless something else changed.
     const key = JSON.stringify({ ...snapshot, tabs: snapshot.tabs.map((t) => ({ ...t, savedAt: Math.floor(t.savedAt / 30_000) })) });
     if (key === this.last) return;
