@@ -23,6 +23,8 @@ export interface TabSurface extends Disposable {
   readonly onAction: Event<void>;
   /** output arrived while the panel was hidden (`activity` turned true) */
   readonly onActivity: Event<void>;
+  /** the user typed into the terminal while no session took input */
+  readonly onInputRefused: Event<void>;
   /** Draws the tab's facts: stages, banner, status line. */
   show(facts: TabFacts): void;
   /** Writes one of the console's own lines into the terminal (not the remote process's output); `warning` for what the user must not miss. */
@@ -53,6 +55,9 @@ export class TabPanel implements TabSurface {
   private readonly activityEmitter = new Emitter<void>();
   readonly onAction = this.actionEmitter.event;
   readonly onActivity = this.activityEmitter.event;
+  get onInputRefused() {
+    return this.view.onInputRefused;
+  }
 
   constructor(
     parent: HTMLElement,

@@ -16,6 +16,8 @@ export class TabReconnection implements Disposable {
   private loss: { since: number; reason: string; state: ReconnectState | undefined } | undefined;
   private attempts = 0;
   private dropped = 0;
+  /** `dropped` when the current loss began: what this loss dropped is the difference */
+  private droppedBefore = 0;
   private readonly undelivered: string[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
   private lastResumeAt = 0;
@@ -65,6 +67,7 @@ export class TabReconnection implements Disposable {
     this.attempts = 0;
     this.lastResumeAt = 0;
     this.loss = { since: options.since ?? Date.now(), reason, state: undefined };
+    this.droppedBefore = this.dropped;
     this.noticeEmitter.fire(
       options.restart
         ? '[tether: the console restarted; taking the shell back — input is paused]'
@@ -120,6 +123,7 @@ export class TabReconnection implements Disposable {
   /** The shell was taken back: tells the user after how long, and what was lost on the way. */
   resumed(info: ResumeInfo): void {
     const after = this.loss ? formatDuration(Date.now() - this.loss.since) : '';
+    const droppedNow = this.loss ? this.dropped - this.droppedBefore : 0;
     this.end();
     this.attempts = 0;
     if (info.restored) {
@@ -132,6 +136,11 @@ export class TabReconnection implements Disposable {
     }
     if (info.lost > 0) this.noticeEmitter.fire(`[tether: ${formatBytes(info.lost)} bytes of output were lost while disconnected]`);
     this.noticeEmitter.fire(`[tether: reconnected after ${after}; the same shell goes on]`);
+    // The banner said it while it lasted; once it is gone, this line is what remains of it.
+    if (droppedNow > 0)
+      this.noticeEmitter.fire(
+        `[tether: ${droppedNow === 1 ? '1 byte' : `${formatBytes(droppedNow)} bytes`} typed while reconnecting ${droppedNow === 1 ? 'was' : 'were'} not sent: type it again]`,
+      );
     const undelivered = info.undelivered;
     if (undelivered) {
       this.undelivered.push(new TextDecoder().decode(undelivered.tail));

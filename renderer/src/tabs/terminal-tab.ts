@@ -56,6 +56,8 @@ export class TerminalTab<Panel extends TabSurface = TabSurface> implements Dispo
   private restoring: { session: RestoredSession; deadline: number } | undefined;
   private readonly connection: FollowedConnection;
   private readonly store = new DisposableStore();
+  /** keys were typed after the shell ended, and the tab said where they went (typedAfterEnd) */
+  private toldTypedAfterEnd = false;
   /**
    * Set while the agent has said the container restarted and the device list has not yet said it
    * runs: the list's states may be from before the restart (they come on another channel, in no
@@ -88,6 +90,7 @@ export class TerminalTab<Panel extends TabSurface = TabSurface> implements Dispo
     this.target = where.target;
     this.store.add(panel.onAction(() => this.reconnectEmitter.fire()));
     this.store.add(panel.onActivity(() => this.changed()));
+    this.store.add(panel.onInputRefused(() => this.typedAfterEnd()));
     this.store.add(this.reconnection.onNotice((line) => panel.notice(line)));
     this.store.add(this.reconnection.onAttempt(() => this.changed()));
     this.connection = new FollowedConnection();
@@ -203,6 +206,13 @@ export class TerminalTab<Panel extends TabSurface = TabSurface> implements Dispo
   }
 
   /** Whether closing the tab would end a running process (asks first). */
+  /** Keys typed into a tab whose shell has ended go nowhere: said once per ending, not per key. */
+  private typedAfterEnd(): void {
+    if (this.toldTypedAfterEnd || !(this.state === 'exited' || this.state === 'gone' || this.state === 'failed')) return;
+    this.toldTypedAfterEnd = true;
+    this.panel.notice('[the shell has ended: what is typed here goes nowhere; the button above opens a new shell]');
+  }
+
   get running(): boolean {
     return this.state === 'open' || this.state === 'reconnecting';
   }
@@ -230,6 +240,7 @@ export class TerminalTab<Panel extends TabSurface = TabSurface> implements Dispo
     this.current = undefined;
     this.state = 'opening';
     this.exitCode = undefined;
+    this.toldTypedAfterEnd = false;
     this.containerFate = undefined;
     this.sessionId = undefined;
     this.connectionLost = undefined;

@@ -51,6 +51,9 @@ export class TerminalView implements Disposable {
   private readonly inputEmitter = new Emitter<string | Uint8Array>();
   /** The user typed (or pasted) into this terminal and it went to the session (broadcast input). */
   readonly onInput = this.inputEmitter.event;
+  private readonly refusedEmitter = new Emitter<void>();
+  /** The user typed while no session takes input (none bound, or it has ended): the key went nowhere. */
+  readonly onInputRefused = this.refusedEmitter.event;
   private readonly resizeEmitter = new Emitter<{ cols: number; rows: number }>();
   /** The terminal's size in cells changed (a fit after the window, the panel or the font changed). */
   readonly onResize = this.resizeEmitter.event;
@@ -252,7 +255,10 @@ export class TerminalView implements Disposable {
   }
 
   private input(data: string | Uint8Array): void {
-    if (!this.inputOpen || !this.bound) return;
+    if (!this.inputOpen || !this.bound) {
+      this.refusedEmitter.fire();
+      return;
+    }
     this.bound.write(data);
     this.inputEmitter.fire(data);
   }

@@ -124,6 +124,21 @@ test('exit code: the banner and the status say it, and the output stays', () => 
   assert.equal(panel.banner()?.title, 'The shell exited (exit code unknown)');
 });
 
+test('keys typed after the shell ended: the tab says once that they go nowhere, and again after the next ending', () => {
+  const { tab, panel, session } = openTab();
+  panel.type(); // while the shell runs, nothing to say (the view refuses only what no session takes)
+  assert.deepEqual(panel.notices, []);
+  session.exit(0);
+  panel.type();
+  panel.type();
+  assert.deepEqual(panel.notices, ['[the shell has ended: what is typed here goes nowhere; the button above opens a new shell]']);
+  const connection = new FakeConnection();
+  tab.follow(connection);
+  panel.type(); // opening: the keys wait for the shell, nothing to say
+  assert.equal(panel.notices.length, 1);
+  tab.dispose();
+});
+
 test("a restart the agent reported outweighs the list's older states until the list says it runs, or for 10 s", () => {
   const { tab, panel, session } = openTab();
   tab.setTargetState('running');
@@ -202,6 +217,8 @@ test('dropped input: keys typed while reconnecting are counted, shown in the ban
     /Input is paused: keys typed now are dropped, not sent later \(7 bytes of input dropped so far\)\.$/,
   );
   session.resumed({ undelivered: { bytes: 3, tail: new TextEncoder().encode('pwd') } });
+  // Once the banner is gone, the terminal keeps what was dropped.
+  assert.ok(panel.notices.includes('[tether: 7 bytes typed while reconnecting were not sent: type it again]'), panel.notices.join('\n'));
   assert.equal(panel.notices.at(-1), '[tether: 3 bytes typed just before the drop never reached the shell and were not sent again: pwd]');
   assert.deepEqual(tab.reconnection.undeliveredInput, ['pwd']);
 });

@@ -18,6 +18,13 @@ export class FakeTabPanel implements TabSurface {
   private readonly activityEmitter = new Emitter<void>();
   readonly onAction = this.actionEmitter.event;
   readonly onActivity = this.activityEmitter.event;
+  private readonly refusedEmitter = new Emitter<void>();
+  readonly onInputRefused = this.refusedEmitter.event;
+
+  /** The user typed while no session took input. */
+  type(): void {
+    this.refusedEmitter.fire();
+  }
 
   show(facts: TabFacts): void {
     this.facts = facts;
