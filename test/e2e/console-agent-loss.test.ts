@@ -55,6 +55,9 @@ test('a killed agent: tabs reconnect by themselves once it is back, then say the
   await agent.kill();
   for (const id of [first, second]) {
     await waitFor(async () => (await ui.tab(id)).state === 'reconnecting', `tab ${id} to be reconnecting`, 30_000);
+    // Lost because the agent left the signaling server and did not answer a ping at once, not after the keepalive's 15 s.
+    const lost = (await ui.notices(id)).find((n) => n.includes('connection lost')) ?? '';
+    assert.match(lost, /left the signaling server and did not answer/);
     const banner = ui.panel(id).locator('[data-testid="tab-banner"]');
     assert.match((await banner.textContent()) ?? '', /Connection lost — reconnecting/);
     assert.equal(await banner.locator('[data-testid="tab-reconnect"]').isVisible(), false, 'nothing to click: it reconnects by itself');

@@ -53,6 +53,13 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
  */
 export const ICE_DISCONNECTED_LOSS_MS = 4_000;
 
+/**
+ * How long an agent the signaling server says has left may take to answer a ping before its
+ * connection counts as lost (AgentConnection.probe): an agent whose signaling alone dropped answers
+ * at once over the data path; a loaded host's agent was seen to take up to a second.
+ */
+export const PRESENCE_LEAVE_PROBE_MS = 3_000;
+
 /** One RTCPeerConnection to one agent, with its control channel; terminals are channels on it. */
 export class AgentConnection implements Disposable {
   readonly negotiationId = randomId(22);
@@ -122,9 +129,14 @@ export class AgentConnection implements Disposable {
     // ICE can stay up while SCTP delivers nothing: only the agent's messages prove the data path.
     this.keepalive = new Keepalive(
       () => this.control.ping(++this.pings),
-      (silentMs) => {
+      (silentMs, probed) => {
         const ice = this.pc.connectionState === 'connected' ? ', although the network path (ICE) is up' : '';
-        this.fail(`no answer from the agent on the data channels for ${Math.round(silentMs / 1000)} s${ice}`);
+        const seconds = Math.max(1, Math.round(silentMs / 1000));
+        this.fail(
+          probed
+            ? `the agent left the signaling server and did not answer on the data channels within ${seconds} s: it stopped, or its host or network went down`
+            : `no answer from the agent on the data channels for ${seconds} s${ice}`,
+        );
       },
       options.keepalive,
     );
@@ -237,6 +249,15 @@ export class AgentConnection implements Disposable {
   /** How long a ping has gone unanswered, once past the keepalive's notice; undefined otherwise. */
   get unansweredMs(): number | undefined {
     return this.currentStage.kind === 'ready' ? this.keepalive.unansweredMs : undefined;
+  }
+
+  /**
+   * The signaling server says the agent left: ping it at once, and count the connection lost unless
+   * it answers within PRESENCE_LEAVE_PROBE_MS (a killed agent was noticed only after the keepalive's
+   * 15 s, while keys typed meanwhile went nowhere). A working data path goes on.
+   */
+  probe(): void {
+    if (this.currentStage.kind === 'ready') this.keepalive.probe(PRESENCE_LEAVE_PROBE_MS);
   }
 
   get hello(): HelloMessage | undefined {

@@ -60,10 +60,12 @@ export class Keepalive implements Disposable {
   /** when the oldest ping that nothing has been heard since was sent */
   private unansweredSince: number | undefined;
   private stopped = false;
+  /** the end of a probe's grace (probe): silent then unless something was heard */
+  private probeTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly sendPing: () => void,
-    private readonly onSilent: (silentMs: number) => void,
+    private readonly onSilent: (silentMs: number, probed: boolean) => void,
     options: KeepaliveOptions = {},
   ) {
     this.intervalMs = options.intervalMs ?? KEEPALIVE_INTERVAL_MS;
@@ -80,6 +82,8 @@ export class Keepalive implements Disposable {
   /** Something arrived from the agent: every ping sent so far counts as answered. */
   heard(): void {
     this.unansweredSince = undefined;
+    clearTimeout(this.probeTimer);
+    this.probeTimer = undefined;
     if (this.noticeTimer !== undefined) {
       clearTimeout(this.noticeTimer);
       this.noticeTimer = undefined;
@@ -101,7 +105,7 @@ export class Keepalive implements Disposable {
     const now = this.now();
     if (this.unansweredSince !== undefined && now - this.unansweredSince >= this.timeoutMs) {
       this.dispose();
-      this.onSilent(now - this.unansweredSince);
+      this.onSilent(now - this.unansweredSince, false);
       return;
     }
     if (this.unansweredSince === undefined) {
@@ -111,8 +115,32 @@ export class Keepalive implements Disposable {
     this.sendPing();
   }
 
+  /**
+   * Pings at once and, unless something is heard within `graceMs`, judges the agent silent then
+   * rather than after the whole timeout: for a hint from elsewhere that it is gone (it left the
+   * signaling server). An agent that answers goes on as before.
+   */
+  probe(graceMs: number): void {
+    if (this.stopped || this.probeTimer !== undefined) return;
+    const since = this.unansweredSince ?? this.now();
+    if (this.unansweredSince === undefined) {
+      this.unansweredSince = since;
+      this.scheduleNotice(this.noticeMs);
+    }
+    this.sendPing();
+    this.probeTimer = setTimeout(() => {
+      this.probeTimer = undefined;
+      if (this.stopped || this.unansweredSince === undefined) return;
+      const silent = this.now() - this.unansweredSince;
+      this.dispose();
+      this.onSilent(silent, true);
+    }, graceMs);
+  }
+
   dispose(): void {
     this.stopped = true;
+    clearTimeout(this.probeTimer);
+    this.probeTimer = undefined;
     clearInterval(this.timer);
     clearTimeout(this.noticeTimer);
     this.timer = undefined;

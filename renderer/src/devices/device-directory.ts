@@ -330,6 +330,8 @@ export class DeviceDirectory implements Disposable {
       if (!record) continue;
       record.inPresence = false;
       record.online = (record.paired?.endpoints.length ?? 0) > 0;
+      // Gone from the server: most likely gone altogether (killed, host down). Asked now, not after the keepalive's timeout.
+      record.connection?.probe();
     }
     const cameOnline: string[] = [];
     const pairedNames = this.pairedNames();

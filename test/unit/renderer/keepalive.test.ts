@@ -15,7 +15,7 @@ function harness(t: TestContext, timeoutMs = 15_000) {
   const silences: number[] = [];
   const keepalive = new Keepalive(
     () => pings.push(now),
-    (ms) => silences.push(ms),
+    (ms, probed) => silences.push(probed ? -ms : ms),
     { intervalMs: 5_000, timeoutMs, now: () => now },
   );
   const at = (t: number) => {
@@ -184,4 +184,22 @@ test('dispose ends a report and its timer', (t) => {
   keepalive.dispose();
   advance(30_000);
   assert.deepEqual(log, ['ping@5000', 'unanswered 3000', 'unanswered 4000', 'answered@9000']);
+});
+
+test('a probe: a ping at once, and silent after its grace unless something is heard; one heard goes on', (t) => {
+  const { keepalive, pings, silences, at } = harness(t);
+  at(0);
+  keepalive.heard();
+  keepalive.probe(3_000);
+  assert.equal(pings.length, 2, 'pinged at once');
+  keepalive.heard();
+  t.mock.timers.tick(3_000);
+  assert.deepEqual(silences, [], 'it answered: not silent');
+  keepalive.probe(3_000);
+  t.mock.timers.tick(2_999);
+  assert.deepEqual(silences, []);
+  t.mock.timers.tick(1);
+  assert.equal(silences.length, 1, 'silent once the grace is over');
+  at(5_000);
+  assert.equal(pings.length, 3, 'and no more pings');
 });
