@@ -112,8 +112,8 @@ export class AuditLog {
   }
 
   /**
-   * A refusal of someone not (yet) authenticated: a pairing attempt, a LAN authentication, an
-   * offer. Written within a budget (REFUSAL_AUDIT_BURST at once, REFUSAL_AUDIT_PER_SECOND after),
+   * A refusal of someone not authenticated on the LAN: a pairing attempt, a LAN authentication.
+   * Written within a budget (REFUSAL_AUDIT_BURST at once, REFUSAL_AUDIT_PER_SECOND after),
    * so that a flood of attempts cannot fill the disk, which with `--audit-failure closed` would
    * outlast the flood by refusing every session. Refusals over the budget are counted, by event,
    * in the next one written (`heldBack`) and in the agent's own log.

@@ -158,7 +158,7 @@ export class Negotiator {
         code: checked.error.code,
         reason: checked.error.message,
       });
-      this.options.audit.refusal('offer.refused', {
+      this.options.audit.record('offer.refused', {
         ...who,
         fingerprint,
         negotiationId: id,
