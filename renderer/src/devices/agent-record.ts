@@ -44,6 +44,8 @@ export interface AgentRecord {
   reconnect: ReconnectState | undefined;
   /** not paired, and the user chose to connect anyway, trusting the signaling server for it (this run) */
   serverTrusted: boolean;
+  /** the agent's last word on its Docker engine, while it cannot list its containers (DOCKER_UNAVAILABLE) */
+  engineProblem: string | undefined;
 }
 
 export function newAgentRecord(agentId: string, name: string): AgentRecord {
@@ -66,6 +68,7 @@ export function newAgentRecord(agentId: string, name: string): AgentRecord {
     paired: undefined,
     reconnect: undefined,
     serverTrusted: false,
+    engineProblem: undefined,
   };
 }
 

@@ -216,11 +216,21 @@ export class DeviceDirectory implements Disposable {
       connection.onTargets((targets) => {
         record.targets = targets;
         record.targetsKnown = true;
+        record.engineProblem = undefined;
         this.changed();
       }),
     );
     store.add(connection.onUnanswered(() => this.changed()));
-    store.add(connection.onError((error) => console.warn(`[agent ${agentId}] ${error.code}: ${error.message}`)));
+    store.add(
+      connection.onError((error) => {
+        console.warn(`[agent ${agentId}] ${error.code}: ${error.message}`);
+        // The agent cannot list its containers: the last list's states are no longer known.
+        if (error.code !== 'DOCKER_UNAVAILABLE') return;
+        record.engineProblem = error.message;
+        record.targets = record.targets.map((t) => ({ ...t, state: 'unknown' }));
+        this.changed();
+      }),
+    );
     void connection.connect();
     this.changed();
     return connection;
@@ -305,6 +315,7 @@ export class DeviceDirectory implements Disposable {
           reconnectAttempt: r.reconnect?.attempt,
           unansweredMs: r.connection?.unansweredMs,
           pairingWarning: this.pairingWarning(r.agentId, pairedNames),
+          engineProblem: r.engineProblem,
           presenceUnknown: !r.online && this.signaling !== undefined && this.signaling.state.kind !== 'connected',
           listedAs: r.paired && r.inPresence && r.presenceName !== undefined && r.presenceName !== r.name ? r.presenceName : undefined,
         };

@@ -53,6 +53,8 @@ export interface DeviceEntry {
   pairingWarning: PairingWarning | undefined;
   /** a paired agent that the signaling server lists under another name than the one it authenticated */
   listedAs?: string | undefined;
+  /** the agent cannot reach its Docker engine (its words): its containers' states are not known */
+  engineProblem?: string | undefined;
   /** not online as far as the console knows, while the signaling server does not answer: it may well be */
   presenceUnknown?: boolean | undefined;
 }
@@ -525,6 +527,14 @@ export class DevicePanel {
       warning.title =
         'this console paired with an agent of this name, and this is not it: possibly an impostor listed by the signaling server';
       item.append(warning);
+    }
+    if (entry.engineProblem !== undefined && entry.online && !entry.gone) {
+      const engine = document.createElement('span');
+      engine.className = 'agent-listed-as';
+      engine.dataset.testid = 'agent-engine';
+      engine.textContent = 'the Docker engine on this host does not answer: container states unknown';
+      engine.title = entry.engineProblem;
+      item.append(engine);
     }
     if (entry.listedAs !== undefined) {
       // The name above is the one the agent proved; the server's differs: said, never shown as its name.

@@ -19,6 +19,8 @@ export interface BannerFacts {
   /** what became of the container when the shell ended with it (the agent's `exit` says) */
   containerFate?: ContainerFate | undefined;
   lastError: SessionError | undefined;
+  /** the session had opened (a shell ran) before it failed: "ended", not "could not open" */
+  sessionOpened?: boolean | undefined;
   reconnect:
     | { since: number; reason: string; graceMs: number; state: ReconnectState | undefined; resumeAttempts: number; droppedInput: number }
     | undefined;
@@ -149,10 +151,13 @@ export function bannerFor(facts: BannerFacts): BannerContent | undefined {
   if (facts.state === 'failed' || facts.state === 'closed') {
     const last = facts.lastError;
     const hint = last ? hintFor(last) : undefined;
+    // The code goes to the detail, in brackets: the headline is words (a shell that ran for an hour
+    // and then lost its Docker engine did not "fail to open").
+    const title = facts.sessionOpened || !last ? `The session in ${where} ended` : `Could not open ${where}`;
     return {
       kind: 'error',
-      title: last ? `Could not open ${where}: ${last.code}` : `The session in ${where} ended`,
-      detail: `${last?.message ?? 'the terminal channel closed'}${hint ? ` — ${hint}` : ''}`,
+      title,
+      detail: `${last?.message ?? 'the terminal channel closed'}${hint ? ` — ${hint}` : ''}${last ? ` (${last.code})` : ''}`,
       action: 'Reconnect',
     };
   }

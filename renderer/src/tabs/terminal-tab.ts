@@ -446,6 +446,7 @@ export class TerminalTab<Panel extends TabSurface = TabSurface> implements Dispo
       exitCode: this.exitCode,
       containerFate: this.containerFate,
       lastError: this.errors[this.errors.length - 1],
+      sessionOpened: this.sessionId !== undefined,
       reconnect: this.reconnection.bannerFacts(this.current?.resumeGraceMs ?? 0),
       path: this.path,
       unansweredMs: this.unansweredMs,

@@ -79,3 +79,13 @@ test('a restarted container that the device list shows restarting (a restart pol
     'Container plc-1 is exited',
   );
 });
+
+test('a session that failed: "could not open" only when no shell ran; the code in the detail, not the headline', () => {
+  const lastError = { code: 'DOCKER_UNAVAILABLE' as const, message: 'The Docker engine did not answer: connect ECONNREFUSED', fatal: true };
+  const never = bannerFor({ ...base, state: 'failed', lastError });
+  assert.equal(never?.title, 'Could not open plc-1 on line 3');
+  assert.match(never!.detail, /check the engine on the host \(DOCKER_UNAVAILABLE\)$/);
+  const ran = bannerFor({ ...base, state: 'failed', lastError, sessionOpened: true });
+  assert.equal(ran?.title, 'The session in plc-1 on line 3 ended');
+  assert.doesNotMatch(ran!.title, /DOCKER_UNAVAILABLE/);
+});
