@@ -481,7 +481,7 @@ export class ConsoleApp implements Disposable {
         action: () => this.tabs.broadcast.toggle(tab),
       },
       { label: 'Host colour…', swatch: hostColour(tab.agentId), testid: 'tab-menu-colour', action: () => void this.chooseHostColour(tab) },
-      { label: 'Rename…', note: 'F2', testid: 'tab-menu-rename', action: () => this.tabs.strip.startRename(tab) },
+      { label: 'Rename…', note: 'Ctrl+Shift+E', testid: 'tab-menu-rename', action: () => this.tabs.strip.startRename(tab) },
       {
         label: 'Close',
         note: 'Ctrl+Shift+W',
@@ -674,9 +674,14 @@ export class ConsoleApp implements Disposable {
   }
 
   private onKey(event: KeyboardEvent): void {
-    if ((event.target as HTMLElement | null)?.closest?.('input, textarea:not(.xterm-helper-textarea), .dialog')) return;
+    const target = event.target as HTMLElement | null;
     const command = commandFor(event);
     if (!command) return;
+    // A field keeps its keys; the find bar's lets the tab keys through (it is part of the tab, and
+    // Ctrl+Tab or Alt+3 there did nothing).
+    const field = target?.closest?.('input, textarea:not(.xterm-helper-textarea), .dialog');
+    const tabKey = command.kind === 'next-tab' || command.kind === 'previous-tab' || command.kind === 'select-tab';
+    if (field && !(tabKey && field.closest('.search-bar'))) return;
     // Alt+arrows move between panes only in a split; elsewhere they are the shell's.
     if (command.kind === 'focus-pane' && !(this.tabs.active && this.tabs.panes.groupOf(this.tabs.active.id))) return;
     event.preventDefault();

@@ -76,7 +76,7 @@ test('the settings screen shows and changes the connection (ICE/TURN as fields),
   assert.equal(await settings.locator('[data-testid="settings-token"]').inputValue(), stack.consoleToken);
   assert.deepEqual(await iceRows('settings-ice'), [['stun:127.0.0.1:3478', '', '']]);
   const shortcuts = (await settings.locator('[data-testid="settings-shortcuts"]').innerText()).replace(/\s+/g, ' ');
-  for (const keys of ['Ctrl+Tab', 'Ctrl+Shift+W', 'F2', 'Ctrl+Shift+F', 'Ctrl+Shift+C', 'Ctrl+,'])
+  for (const keys of ['Ctrl+Tab', 'Ctrl+Shift+W', 'Ctrl+Shift+E', 'Ctrl+Shift+F', 'Ctrl+Shift+C', 'Ctrl+,'])
     assert.ok(shortcuts.includes(keys), `${keys} in the shortcuts list: ${shortcuts}`);
   // Read-only, and generated from the console's own key bindings: every one of them, nothing else.
   const rows = await settings

@@ -170,6 +170,10 @@ test('regression: a new tab opened off screen in a full strip; now the active ta
   const fresh = await ui.openTargetByClick(second.agentId, line2.name, 45_000);
   await waitFor(() => visibleInStrip(fresh), 'the new tab scrolled into view');
   await ui.waitForPrompt(fresh);
+  // Ten tabs: Alt+9 is the ninth, the one the strip numbers 9, not the last.
+  await ui.page.keyboard.press('Alt+9');
+  assert.equal(await active(), onB[3]);
+  assert.equal(await ui.tabButton(onB[3]!).locator('.tab-index').textContent(), '9');
   await ui.closeByClick(fresh);
   await ui.page.setViewportSize({ width: 1400, height: 900 });
 });

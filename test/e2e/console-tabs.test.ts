@@ -108,7 +108,7 @@ test('keyboard: Ctrl+Tab, Ctrl+Shift+Tab, Ctrl+PageUp and Alt+1 switch tabs', as
   await ui.waitForLine(tabs[2]!, 'stillclean');
 });
 
-test('rename by double-click, and F2', async () => {
+test("rename by double-click, and Ctrl+Shift+E; F2 is the shell's", async () => {
   await ui.tabButton(tabs[0]!).locator('[data-testid="tab-label"]').dblclick();
   const input = ui.page.locator('[data-testid="tab-rename"]');
   await input.fill('press main');
@@ -116,9 +116,16 @@ test('rename by double-click, and F2', async () => {
   assert.equal((await ui.tab(tabs[0]!)).title, 'press main');
   assert.equal(await ui.tabButton(tabs[0]!).locator('[data-testid="tab-label"]').textContent(), 'press main');
   assert.equal(await ui.page.title(), 'press main — Tether');
+  // F2 is the shell's (mc, htop): cat -v shows what it sends.
+  await ui.typeLine(tabs[1]!, 'cat -v');
+  await ui.page.keyboard.press('F2');
+  await ui.page.keyboard.press('Enter');
+  await ui.waitForLine(tabs[1]!, '^[OQ');
+  await ui.page.keyboard.press('Control+c');
+  assert.equal(await input.count(), 0, 'F2 started no rename');
   // A command half typed at the prompt: the Enter that confirms the name is not the shell's.
   await ui.typeKeys(tabs[1]!, 'echo half""typed');
-  await ui.page.keyboard.press('F2');
+  await ui.page.keyboard.press('Control+Shift+E');
   await input.fill('press logs');
   await input.press('Enter');
   assert.equal((await ui.tab(tabs[1]!)).title, 'press logs');
@@ -126,7 +133,7 @@ test('rename by double-click, and F2', async () => {
   await ui.waitForLine(tabs[1]!, 'halftyped andfinished');
   assert.ok(!(await ui.screen(tabs[1]!)).includes('command not found'), await ui.screen(tabs[1]!));
   // Escape leaves the name, and nothing reaches the shell either.
-  await ui.page.keyboard.press('F2');
+  await ui.page.keyboard.press('Control+Shift+E');
   await input.fill('not kept');
   await input.press('Escape');
   assert.equal((await ui.tab(tabs[1]!)).title, 'press logs');
@@ -186,4 +193,26 @@ test('the light theme applies to the page and the terminal', async () => {
   await ui.screenshot('console-light');
   await ui.page.locator('[data-testid="theme-toggle"]').click();
   assert.equal(await ui.page.evaluate(() => document.documentElement.dataset.theme), 'dark');
+});
+
+test('the tab keys work from the find bar too', async () => {
+  const first = await ui.openTargetByClick(stack.agent.agentId, press.name, 45_000);
+  await ui.waitForPrompt(first);
+  const second = await ui.openTargetByClick(stack.agent.agentId, press.name, 45_000);
+  await ui.waitForPrompt(second);
+  await ui.focus(second);
+  await ui.page.keyboard.press('Control+Shift+F');
+  await ui.panel(second).locator('[data-testid="search-input"]').waitFor();
+  await ui.page.keyboard.press('Control+Tab');
+  assert.notEqual(await active(), second, 'Ctrl+Tab from the find bar moved on');
+  await ui.activate(second);
+  await ui.panel(second).locator('[data-testid="search-input"]').focus();
+  const index = (await ui.tabs()).findIndex((t) => t.id === first);
+  await ui.page.keyboard.press(`Alt+${index + 1}`);
+  assert.equal(await active(), first);
+  await ui.page.keyboard.type('echo from""-find');
+  await ui.page.keyboard.press('Enter');
+  await ui.waitForLine(first, 'from-find');
+  await ui.closeByClick(first);
+  await ui.closeByClick(second);
 });

@@ -116,14 +116,25 @@ export class TabSet implements Disposable {
     if (next) this.activate(next.id);
   }
 
-  /** Tab `index` (0-based); 8 means the last, as in browsers and terminal apps. */
+  /**
+   * Tab `index` (0-based), as the strip numbers them; past the last tab (Alt+9 with three), the last.
+   * Browsers make 9 the last tab whatever their count, but their tabs show no numbers: with ten
+   * tabs here, Alt+9 went to the tenth while the ninth said "9".
+   */
   selectIndex(index: number): void {
-    const tab = index >= 8 ? this.order[this.order.length - 1] : this.order[index];
+    const tab = this.order[Math.min(index, this.order.length - 1)];
     if (tab) this.activate(tab.id);
   }
 
   /** `tab` is shown beside the active one, halving its pane (`row`: to its right; `column`: below). */
   split(tab: PageTab, beside: PageTab, direction: SplitDirection): void {
+    // Next to the tab it splits in the strip too, not at its end.
+    const at = this.order.indexOf(tab);
+    const to = this.order.indexOf(beside);
+    if (at >= 0 && to >= 0 && at !== to + 1) {
+      this.order.splice(at, 1);
+      this.order.splice(this.order.indexOf(beside) + 1, 0, tab);
+    }
     this.panes.split(beside.id, tab.id, direction);
     this.activate(tab.id);
   }

@@ -1,5 +1,5 @@
 /**
- * The row of tab buttons: click to switch, double-click or F2 to rename, drag to reorder, × to
+ * The row of tab buttons: click to switch, double-click or Ctrl+Shift+E to rename, drag to reorder, × to
  * close, right-click for the tab menu, a dot for output in a background tab. Built for many tabs:
  * each starts with its number (Alt+1…9) and its host's colour, tabs with the same title are
  * numbered, hovering shows the full title and state, tabs shrink before they scroll, the active

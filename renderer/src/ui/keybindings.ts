@@ -21,9 +21,9 @@ export type Command =
 export const SHORTCUTS: readonly [keys: string, what: string][] = [
   ['Ctrl+Tab / Ctrl+PageDown', 'next tab'],
   ['Ctrl+Shift+Tab / Ctrl+PageUp', 'previous tab'],
-  ['Alt+1 … Alt+9', 'go to tab 1…9 (9: the last)'],
+  ['Alt+1 … Alt+9', 'go to tab 1…9, as numbered (past the last tab: the last)'],
   ['Ctrl+Shift+W', 'close tab (asks while its shell runs)'],
-  ['F2', 'rename tab (or double-click its title)'],
+  ['Ctrl+Shift+E', "rename tab (or double-click its title); F2 and the other function keys are the shell's"],
   ['Ctrl+Shift+F', 'find in scrollback'],
   ['Ctrl+Shift+C / Ctrl+Shift+V', 'copy / paste'],
   ['Ctrl+= / Ctrl+- / Ctrl+0', 'font size larger / smaller / default'],
@@ -42,7 +42,6 @@ export function commandFor(event: KeyboardEvent): Command | undefined {
   if (ctrl && !event.shiftKey && key === 'PageDown') return { kind: 'next-tab' };
   if (ctrl && !event.shiftKey && key === 'PageUp') return { kind: 'previous-tab' };
   if (event.altKey && !ctrl && /^Digit[1-9]$/.test(event.code)) return { kind: 'select-tab', index: Number(event.code.slice(5)) - 1 };
-  if (key === 'F2' && !ctrl && !event.altKey) return { kind: 'rename-tab' };
   if (event.altKey && event.shiftKey && !ctrl && event.code === 'Equal') return { kind: 'split', direction: 'row' };
   if (event.altKey && event.shiftKey && !ctrl && event.code === 'Minus') return { kind: 'split', direction: 'column' };
   if (event.altKey && !event.shiftKey && !ctrl) {
@@ -62,6 +61,8 @@ export function commandFor(event: KeyboardEvent): Command | undefined {
         return { kind: 'paste' };
       case 'KeyB':
         return { kind: 'broadcast' };
+      case 'KeyE':
+        return { kind: 'rename-tab' };
     }
   }
   if (ctrl && !event.altKey) {
