@@ -40,6 +40,14 @@ const STATE_WORDS: Record<string, string> = {
 
 const DRAG_TYPE = 'application/x-tether-tab';
 
+/**
+ * A name in two parts: what may be cut (with an ellipsis) and its last 5 characters, always shown
+ * (`nt9-A-press-2` reads `nt9-A-p…ess-2` in a crowded strip, not `nt9-A-pr…`).
+ */
+export function splitForEllipsis(name: string): [string, string] {
+  return name.length <= 12 ? [name, ''] : [name.slice(0, -5), name.slice(-5)];
+}
+
 /** States that need the engineer's eye: a tab in the background that comes to one is marked until shown. */
 const ATTENTION_STATES = new Set(['reconnecting', 'gone', 'exited', 'failed']);
 
@@ -293,7 +301,13 @@ export class TabStrip {
     if (label && this.renaming !== tab.id && label.dataset.title !== tab.title) {
       // The default title in two parts, so that a crowded strip can leave out the host.
       label.dataset.title = tab.title;
-      const target = Object.assign(document.createElement('span'), { className: 'tab-target', textContent: tab.customTitle ?? tab.target });
+      const target = Object.assign(document.createElement('span'), { className: 'tab-target' });
+      // The end of a name is what tells press-1 from press-2: a narrow tab cuts the middle, not the end.
+      const [start, end] = splitForEllipsis(tab.customTitle ?? tab.target);
+      target.append(
+        Object.assign(document.createElement('span'), { className: 'tab-target-start', textContent: start }),
+        Object.assign(document.createElement('span'), { className: 'tab-target-end', textContent: end }),
+      );
       label.replaceChildren(target);
       if (!tab.customTitle)
         label.append(Object.assign(document.createElement('span'), { className: 'tab-host', textContent: ` @ ${tab.agentName}` }));
