@@ -26,7 +26,7 @@ import type { AgentIdentity } from './control-channel.js';
 import type { DockerTargets } from './docker-targets.js';
 import { createLogger } from './log.js';
 import { AgentPeer } from './peer.js';
-import type { ConsoleRegistry, EnrolledConsole } from './trust/consoles.js';
+import { holderOf, pairingRequired, type ConsoleRegistry, type EnrolledConsole } from './trust/consoles.js';
 import type { AgentKeys } from './trust/identity.js';
 import { PeerTrust } from './trust/peer-trust.js';
 import type { SessionRegistry } from './session-registry.js';
@@ -122,16 +122,13 @@ export class Negotiator {
       log.error('enrolled consoles unreadable; every offer is refused', { error: enrolled.error });
       return err(protocolError('INTERNAL', 'the agent cannot read its enrolled consoles, and serves none until it can; its log says why'));
     }
-    const wanted = normalizeFingerprint(fingerprint);
-    const known = enrolled.value.find((c) => normalizeFingerprint(c.fingerprint) === wanted);
+    const known = holderOf(enrolled.value, fingerprint);
     if (known?.revokedAt) return err(protocolError('NOT_PAIRED', `console ${known.name} (${known.id}) was revoked on this agent`));
     const lan = context.port.path === 'lan';
     if (lan && (!known || known.id !== context.authenticatedConsole?.id)) {
       return err(protocolError('FINGERPRINT_MISMATCH', "the offer's DTLS fingerprint is not the authenticated console's"));
     }
-    const policy = this.options.policy;
-    // `auto`: once any console was enrolled, revoked ones included (ConsoleRegistry.pairingEstablished).
-    const required = lan || policy === 'always' || (policy === 'auto' && enrolled.value.length > 0);
+    const required = lan || pairingRequired(this.options.policy, enrolled);
     if (required && !known) {
       return err(protocolError('FINGERPRINT_MISMATCH', "the offer's DTLS fingerprint is not an enrolled console's"));
     }
@@ -357,11 +354,9 @@ export class Negotiator {
    * so it is the console that paired. Their processes are killed.
    */
   async closeUntrusted(): Promise<void> {
-    const consoles = this.options.consoles;
-    const all = consoles.all();
+    const all = this.options.consoles.all();
     const list = all.ok ? all.value : [];
-    const policy = this.options.policy;
-    const required = policy === 'always' || (policy === 'auto' && consoles.pairingEstablished());
+    const required = pairingRequired(this.options.policy, all);
     const revoked = new Set(list.filter((c) => c.revokedAt !== undefined).map((c) => c.id));
     const enrolled = new Set(list.filter((c) => c.revokedAt === undefined).map((c) => normalizeFingerprint(c.fingerprint)));
     const unpairedGone = (fingerprint: string | undefined) =>

@@ -276,7 +276,7 @@ export class ConsoleApp implements Disposable {
     const unpaired = workspace.tabs.filter((saved) => this.agents.needsConsent(saved.agentId));
     // A container that already has a live tab is not opened twice: opening a workspace over its own
     // open tabs doubled them (and met the agent's sessions-per-container limit).
-    const live = this.tabs.list().filter((t) => t.running || t.state === 'opening');
+    const live = this.tabs.list().filter((t) => t.live);
     const taken = new Set<string>();
     let alreadyOpen = 0;
     const opened = workspace.tabs.map((saved) => {
@@ -783,8 +783,7 @@ export class ConsoleApp implements Disposable {
     const open = (agentId: string) => {
       const tabs = this.tabs.list().filter((t) => t.agentId === agentId);
       // A container's "1 tab" counts tabs whose shell is (or is being) there: not one that exited or is gone.
-      const live = tabs.filter((t) => t.running || t.state === 'opening');
-      return { running: tabs.filter((t) => t.running).length, targets: live.map((t) => t.target) };
+      return { running: tabs.filter((t) => t.running).length, targets: tabs.filter((t) => t.live).map((t) => t.target) };
     };
     this.devices.render(() => this.agents.entries(open));
   }

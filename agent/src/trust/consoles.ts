@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { err, fromBase64Url, normalizeFingerprint, ok, toBase64Url, type Result } from '@tether/protocol';
 import { createLogger } from '../log.js';
+import type { PairingPolicy } from '../negotiator.js';
 import { readJsonFile, writeJsonFile } from './state-files.js';
 
 const log = createLogger(import.meta.url);
@@ -51,6 +52,22 @@ export function verifyConsoleSignature(publicKey: string, input: Uint8Array, sig
   }
 }
 
+/** The console of `consoles` holding `fingerprint`, revoked or not. */
+export function holderOf(consoles: readonly EnrolledConsole[], fingerprint: string): EnrolledConsole | undefined {
+  const wanted = normalizeFingerprint(fingerprint);
+  return consoles.find((c) => normalizeFingerprint(c.fingerprint) === wanted);
+}
+
+/**
+ * Whether the cloud path requires pairing under `policy`: `always`; `auto` once any console has
+ * been enrolled, revoked ones included (revoking the last console must not hand the agent back to
+ * whoever the signaling server vouches for), and when the enrolled consoles cannot be read (fail
+ * closed); never under `never`.
+ */
+export function pairingRequired(policy: PairingPolicy, enrolled: Result<readonly EnrolledConsole[], string>): boolean {
+  return policy === 'always' || (policy === 'auto' && (!enrolled.ok || enrolled.value.length > 0));
+}
+
 export class ConsoleRegistry {
   private readonly path: string;
 
@@ -68,23 +85,12 @@ export class ConsoleRegistry {
   /** The console holding `fingerprint`, revoked or not; undefined when none. */
   byFingerprint(fingerprint: string): EnrolledConsole | undefined {
     const all = this.all();
-    const wanted = normalizeFingerprint(fingerprint);
-    return all.ok ? all.value.find((c) => normalizeFingerprint(c.fingerprint) === wanted) : undefined;
+    return all.ok ? holderOf(all.value, fingerprint) : undefined;
   }
 
   byId(id: string): EnrolledConsole | undefined {
     const all = this.all();
     return all.ok ? all.value.find((c) => c.id === id) : undefined;
-  }
-
-  /**
-   * Whether `auto` requires pairing: once any console has been enrolled, revoked ones included.
-   * Revoking the last console must not hand the agent back to whoever the signaling server vouches
-   * for; an unreadable file is answered as enrolled too (fail closed).
-   */
-  pairingEstablished(): boolean {
-    const all = this.all();
-    return !all.ok || all.value.length > 0;
   }
 
   /**

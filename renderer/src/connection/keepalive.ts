@@ -122,9 +122,8 @@ export class Keepalive implements Disposable {
    */
   probe(graceMs: number): void {
     if (this.stopped || this.probeTimer !== undefined) return;
-    const since = this.unansweredSince ?? this.now();
     if (this.unansweredSince === undefined) {
-      this.unansweredSince = since;
+      this.unansweredSince = this.now();
       this.scheduleNotice(this.noticeMs);
     }
     this.sendPing();

@@ -530,7 +530,7 @@ export class DevicePanel {
     }
     if (entry.engineProblem !== undefined && entry.online && !entry.gone) {
       const engine = document.createElement('span');
-      engine.className = 'agent-listed-as';
+      engine.className = 'agent-note';
       engine.dataset.testid = 'agent-engine';
       engine.textContent = 'the Docker engine on this host does not answer: container states unknown';
       engine.title = entry.engineProblem;
@@ -539,7 +539,7 @@ export class DevicePanel {
     if (entry.listedAs !== undefined) {
       // The name above is the one the agent proved; the server's differs: said, never shown as its name.
       const listed = document.createElement('span');
-      listed.className = 'agent-listed-as';
+      listed.className = 'agent-note';
       listed.dataset.testid = 'agent-listed-as';
       listed.textContent = `the signaling server lists it as “${entry.listedAs}”`;
       listed.title =

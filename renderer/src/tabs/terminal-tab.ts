@@ -205,14 +205,19 @@ export class TerminalTab<Panel extends TabSurface = TabSurface> implements Dispo
     return this.state === 'open' ? this.connection.unansweredMs : undefined;
   }
 
-  /** Whether closing the tab would end a running process (asks first). */
   /** Keys typed into a tab whose shell has ended go nowhere: said once per ending, not per key. */
   private typedAfterEnd(): void {
-    if (this.toldTypedAfterEnd || !(this.state === 'exited' || this.state === 'gone' || this.state === 'failed')) return;
+    if (this.toldTypedAfterEnd || this.live || this.state === 'closed') return;
     this.toldTypedAfterEnd = true;
     this.panel.notice('[the shell has ended: what is typed here goes nowhere; the button above opens a new shell]');
   }
 
+  /** Whether the tab's shell runs, waits to be taken back, or is being opened: not exited, gone, failed or closed. */
+  get live(): boolean {
+    return isLive(this.state);
+  }
+
+  /** Whether closing the tab would end a running process (asks first). */
   get running(): boolean {
     return this.state === 'open' || this.state === 'reconnecting';
   }

@@ -243,6 +243,7 @@ export class TerminalView implements Disposable {
     this.store.dispose();
     this.outputEmitter.dispose();
     this.inputEmitter.dispose();
+    this.refusedEmitter.dispose();
     this.resizeEmitter.dispose();
     this.term.dispose();
     this.element.remove();

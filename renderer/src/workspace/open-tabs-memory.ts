@@ -95,7 +95,7 @@ export class OpenTabsMemory implements Disposable {
     // Tabs whose shell has ended are not reopened: there is nothing left to take back. They are
     // named, so that the next run says what did not come back and why.
     const all = this.tabs.list();
-    const tabs = all.filter((t) => t.state === 'opening' || t.state === 'open' || t.state === 'reconnecting');
+    const tabs = all.filter((t) => t.live);
     const ended = all
       .filter((t) => !tabs.includes(t))
       .slice(0, 50)
